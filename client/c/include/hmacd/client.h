@@ -1,0 +1,168 @@
+/*
+ * hmacd/client.h - C client library for hmacd, the local HMAC request verifier.
+ *
+ * Link with `pkg-config --libs hmacd`. The protocol is specified in PROTOCOL.md.
+ *
+ * A struct hmacd_client is one Unix-socket connection; it is not thread-safe (use one per thread,
+ * or a pool). Every function returns 0 on success or a negative HMACD_E* code; hmacd_strerror()
+ * describes a code. Verdicts (HMACD_V_*) are per item and are not errors: a request that was
+ * answered returns 0 and fills the verdicts.
+ *
+ * Reconnection: when the daemon restarts, the next call notices the dead connection, reconnects
+ * once and, if no byte of the request had reached the daemon, sends it again. A request whose
+ * answer was lost in flight is not resent (a resent nonce would be judged a replay): the call
+ * returns HMACD_ECONN and the following call reconnects.
+ */
+#ifndef HMACD_CLIENT_H
+#define HMACD_CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Error codes: the same values as the daemon's internal code space. */
+enum hmacd_err {
+	HMACD_OK = 0,
+	HMACD_ENOMEM = -1,
+	HMACD_EINVAL = -2,
+	HMACD_EMALFORMED = -6,   /* an item breaks the rules (signing) */
+	HMACD_ETOOBIG = -7,      /* request larger than the client's frame limit */
+	HMACD_EIO = -9,
+	HMACD_ECRYPTO = -10,
+	HMACD_ECONN = -12,       /* could not connect, or the connection broke */
+	HMACD_ETIMEDOUT = -13,
+	HMACD_EPROTO = -14,      /* the daemon's answer did not follow the protocol */
+	HMACD_ESERVER = -15,     /* the daemon answered with an error response */
+};
+
+/* Verdict codes, one per verify item (PROTOCOL.md). */
+enum hmacd_verdict {
+	HMACD_V_OK = 0,
+	HMACD_V_BAD_SIGNATURE = 1,
+	HMACD_V_UNKNOWN_KEY = 2,
+	HMACD_V_KEY_REVOKED = 3,
+	HMACD_V_KEY_EXPIRED = 4,
+	HMACD_V_STALE_TIMESTAMP = 5,
+	HMACD_V_REPLAY = 6,
+	HMACD_V_MALFORMED = 7,
+};
+
+#define HMACD_MAC_LEN 32
+#define HMACD_SHA256_LEN 32
+#define HMACD_MAX_HEADERS 64
+
+struct hmacd_header {
+	const char *name; /* lower-case token */
+	size_t name_len;
+	const char *value;
+	size_t value_len;
+};
+
+/*
+ * One request to verify (or to sign). Strings are byte ranges, not NUL-terminated. Set exactly
+ * one of `body` (body_len bytes, may be 0) or `body_sha256`.
+ */
+struct hmacd_item {
+	const char *tenant;
+	size_t tenant_len;
+	const char *container; /* from the route, never from the signer's word */
+	size_t container_len;
+	uint64_t epoch;
+	const char *method;
+	size_t method_len;
+	const char *path; /* path plus ?query, as sent */
+	size_t path_len;
+	uint64_t ts;
+	const char *nonce; /* NULL or 0..64 bytes; non-empty means replay-protected */
+	size_t nonce_len;
+	const struct hmacd_header *headers; /* the signed headers, in signed order */
+	size_t nheaders;
+	const uint8_t *body;
+	size_t body_len;
+	const uint8_t *body_sha256; /* HMACD_SHA256_LEN bytes, or NULL */
+	uint8_t sig[HMACD_MAC_LEN];
+};
+
+struct hmacd_client;
+
+struct hmacd_options {
+	uint32_t max_frame;  /* largest request frame this client will send; 0: 1 MiB */
+	int timeout_ms;      /* per call; 0: 5000; -1: wait forever */
+};
+
+/* Text of an error code. Never NULL. */
+const char *hmacd_strerror(int code);
+/* "OK", "BAD_SIGNATURE", ... Never NULL. */
+const char *hmacd_verdict_name(unsigned verdict);
+
+/*
+ * Connects to the daemon's socket. opts may be NULL. On success *out is set.
+ * Returns HMACD_OK, HMACD_EINVAL (path too long), HMACD_ENOMEM, HMACD_ECONN.
+ */
+int hmacd_connect(const char *socket_path, const struct hmacd_options *opts,
+		  struct hmacd_client **out);
+/* Closes the connection and frees the client (NULL is fine). */
+void hmacd_close(struct hmacd_client *c);
+
+/* Round trip: HMACD_OK, HMACD_ECONN, HMACD_ETIMEDOUT, HMACD_EPROTO, HMACD_ESERVER. */
+int hmacd_ping(struct hmacd_client *c);
+
+/*
+ * Verifies n items in one frame and waits for the answer: verdicts[i] is the verdict of items[i].
+ * Returns HMACD_OK, HMACD_EINVAL, HMACD_ETOOBIG, HMACD_ENOMEM, HMACD_ECONN, HMACD_ETIMEDOUT,
+ * HMACD_EPROTO, HMACD_ESERVER (the daemon refused the whole batch, e.g. too many items).
+ */
+int hmacd_verify(struct hmacd_client *c, const struct hmacd_item *items, size_t n,
+		 uint8_t *verdicts);
+
+/*
+ * Daemon counters: calls fn(name, value, arg) once per counter.
+ * HMACD_OK, HMACD_ECONN, HMACD_ETIMEDOUT, HMACD_EPROTO, HMACD_ESERVER.
+ */
+int hmacd_stats(struct hmacd_client *c, void (*fn)(const char *name, uint64_t value, void *arg),
+		void *arg);
+
+/* ---- pipelined use, for high-throughput callers ----
+ * hmacd_send_verify() encodes a batch into the client's output buffer and returns its request id
+ * at once; hmacd_flush() writes what is buffered; hmacd_recv_verify() reads the next answer, in
+ * the order the requests were sent. Any number of batches may be in flight.
+ */
+int hmacd_send_verify(struct hmacd_client *c, const struct hmacd_item *items, size_t n,
+		      uint64_t *id);
+int hmacd_flush(struct hmacd_client *c);
+/*
+ * Waits for the next answer (flushing first). *id is the request it answers, *n its item count;
+ * verdicts must have room for `cap` entries (HMACD_EPROTO if the answer holds more).
+ * HMACD_ESERVER if the daemon refused that batch (*n is then 0).
+ */
+int hmacd_recv_verify(struct hmacd_client *c, uint64_t *id, uint8_t *verdicts, size_t cap,
+		      size_t *n);
+/* Requests sent whose answers have not been read yet. */
+size_t hmacd_in_flight(const struct hmacd_client *c);
+/* The socket, for callers that poll it themselves (readable: hmacd_recv_verify won't block long). */
+int hmacd_fd(const struct hmacd_client *c);
+
+/* ---- signing ---- */
+
+/*
+ * Computes item->sig = HMAC-SHA256(secret, canonical string of item) (PROTOCOL.md).
+ * secret_len: 16..64 bytes. HMACD_OK, HMACD_EINVAL, HMACD_EMALFORMED, HMACD_ENOMEM, HMACD_ECRYPTO.
+ */
+int hmacd_sign(const uint8_t *secret, size_t secret_len, struct hmacd_item *item);
+
+/*
+ * The canonical string of item, in a fresh NUL-terminated buffer (free() it). For debugging a
+ * signer: never log it in production, it names the request. HMACD_OK, HMACD_EMALFORMED,
+ * HMACD_ENOMEM.
+ */
+int hmacd_canonical(const struct hmacd_item *item, char **out, size_t *len);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,204 @@
+/*
+ * keycache.c - set-associative cache of pre-keyed MAC contexts (see keycache.h).
+ *
+ * The set is chosen by a seeded FNV-1a hash of the scope and epoch; within a set the name bytes
+ * are compared exactly. Hostile names can at worst make one set's four entries evict each other.
+ */
+#include "keycache.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/params.h>
+#include <openssl/rand.h>
+
+#include "msg.h"
+
+struct slot {
+	struct hm_kc_entry e;
+	bool used;
+	uint8_t tlen, clen;
+	uint32_t epoch;
+	uint64_t hash;
+	uint64_t tick; /* last use, for LRU within the set */
+	uint8_t names[2 * HM_SCOPE_MAX];
+};
+
+struct hm_keycache {
+	EVP_MAC *mac;
+	size_t nsets; /* power of two */
+	uint64_t seed;
+	uint64_t tick;
+	size_t used;
+	struct slot *slots; /* nsets * HM_KC_WAYS */
+};
+
+int hm_keycache_new(size_t capacity, EVP_MAC *mac, struct hm_keycache **out)
+{
+	struct hm_keycache *kc;
+	size_t nsets = 1;
+
+	*out = NULL;
+	while (nsets * HM_KC_WAYS < capacity)
+		nsets *= 2;
+	kc = calloc(1, sizeof(*kc));
+	if (kc == NULL)
+		return HM_ENOMEM;
+	kc->slots = calloc(nsets * HM_KC_WAYS, sizeof(struct slot));
+	if (kc->slots == NULL) {
+		free(kc);
+		return HM_ENOMEM;
+	}
+	kc->mac = mac;
+	kc->nsets = nsets;
+	if (RAND_bytes((unsigned char *)&kc->seed, sizeof(kc->seed)) != 1)
+		kc->seed = (uint64_t)(uintptr_t)kc; /* only spreads sets; no security rests on it */
+	*out = kc;
+	return HM_OK;
+}
+
+static void slot_drop(struct hm_keycache *kc, struct slot *s)
+{
+	if (!s->used)
+		return;
+	EVP_MAC_CTX_free(s->e.mac); /* cleanses the keyed HMAC state */
+	memset(s, 0, sizeof(*s));
+	kc->used--;
+}
+
+void hm_keycache_clear(struct hm_keycache *kc)
+{
+	for (size_t i = 0; i < kc->nsets * HM_KC_WAYS; i++)
+		slot_drop(kc, &kc->slots[i]);
+}
+
+void hm_keycache_free(struct hm_keycache *kc)
+{
+	if (kc == NULL)
+		return;
+	hm_keycache_clear(kc);
+	free(kc->slots);
+	free(kc);
+}
+
+static uint64_t fnv(uint64_t h, const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		h ^= p[i];
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
+static uint64_t scope_hash(const struct hm_keycache *kc, const uint8_t *t, size_t tl,
+			   const uint8_t *c, size_t cl, uint64_t epoch)
+{
+	uint8_t sep[2] = {(uint8_t)tl, (uint8_t)cl};
+	uint64_t h = 0xcbf29ce484222325ULL ^ kc->seed;
+
+	h = fnv(h, sep, sizeof(sep));
+	h = fnv(h, t, tl);
+	h = fnv(h, c, cl);
+	h = fnv(h, (const uint8_t *)&epoch, sizeof(epoch));
+	return h ^ (h >> 29);
+}
+
+static bool slot_is(const struct slot *s, uint64_t h, const uint8_t *t, size_t tl,
+		    const uint8_t *c, size_t cl, uint64_t epoch)
+{
+	return s->used && s->hash == h && s->epoch == epoch && s->tlen == tl && s->clen == cl &&
+	       memcmp(s->names, t, tl) == 0 && memcmp(s->names + tl, c, cl) == 0;
+}
+
+const struct hm_kc_entry *hm_keycache_get(struct hm_keycache *kc, const uint8_t *tenant,
+					  size_t tenant_len, const uint8_t *container,
+					  size_t container_len, uint64_t epoch)
+{
+	uint64_t h;
+	struct slot *set;
+
+	if (tenant_len > HM_SCOPE_MAX || container_len > HM_SCOPE_MAX || epoch > UINT32_MAX)
+		return NULL;
+	h = scope_hash(kc, tenant, tenant_len, container, container_len, epoch);
+	set = &kc->slots[(h & (kc->nsets - 1)) * HM_KC_WAYS];
+	for (unsigned w = 0; w < HM_KC_WAYS; w++) {
+		if (slot_is(&set[w], h, tenant, tenant_len, container, container_len, epoch)) {
+			set[w].tick = ++kc->tick;
+			return &set[w].e;
+		}
+	}
+	return NULL;
+}
+
+EVP_MAC_CTX *hm_mac_new_keyed(EVP_MAC *mac, const uint8_t *key, size_t len)
+{
+	OSSL_PARAM params[2];
+	EVP_MAC_CTX *ctx;
+
+	ctx = EVP_MAC_CTX_new(mac);
+	if (ctx == NULL)
+		return NULL;
+	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0);
+	params[1] = OSSL_PARAM_construct_end();
+	if (EVP_MAC_init(ctx, key, len, params) != 1) {
+		EVP_MAC_CTX_free(ctx);
+		return NULL;
+	}
+	return ctx;
+}
+
+const struct hm_kc_entry *hm_keycache_put(struct hm_keycache *kc, const uint8_t *tenant,
+					  size_t tenant_len, const uint8_t *container,
+					  size_t container_len, uint64_t epoch,
+					  const struct hm_key_rec *rec, int *rc)
+{
+	struct slot *set, *victim;
+	EVP_MAC_CTX *ctx = NULL;
+	uint64_t h;
+
+	*rc = HM_EINVAL;
+	if (tenant_len > HM_SCOPE_MAX || container_len > HM_SCOPE_MAX || epoch > UINT32_MAX)
+		return NULL;
+	if (rec != NULL && rec->state != HM_KEY_REVOKED) {
+		ctx = hm_mac_new_keyed(kc->mac, rec->secret, HM_KEY_LEN);
+		if (ctx == NULL) {
+			*rc = HM_ECRYPTO;
+			return NULL;
+		}
+	}
+	h = scope_hash(kc, tenant, tenant_len, container, container_len, epoch);
+	set = &kc->slots[(h & (kc->nsets - 1)) * HM_KC_WAYS];
+	victim = &set[0];
+	for (unsigned w = 0; w < HM_KC_WAYS; w++) {
+		if (!set[w].used || slot_is(&set[w], h, tenant, tenant_len, container,
+					    container_len, epoch)) {
+			victim = &set[w];
+			break;
+		}
+		if (set[w].tick < victim->tick)
+			victim = &set[w];
+	}
+	slot_drop(kc, victim);
+	victim->used = true;
+	kc->used++;
+	victim->hash = h;
+	victim->epoch = (uint32_t)epoch;
+	victim->tlen = (uint8_t)tenant_len;
+	victim->clen = (uint8_t)container_len;
+	memcpy(victim->names, tenant, tenant_len);
+	memcpy(victim->names + tenant_len, container, container_len);
+	victim->tick = ++kc->tick;
+	victim->e.exists = rec != NULL;
+	victim->e.state = rec != NULL ? rec->state : HM_KEY_REVOKED;
+	victim->e.deadline = rec != NULL ? rec->deadline : 0;
+	victim->e.mac = ctx;
+	*rc = HM_OK;
+	return &victim->e;
+}
+
+size_t hm_keycache_used(const struct hm_keycache *kc)
+{
+	return kc->used;
+}

@@ -1,0 +1,33 @@
+/*
+ * log.h - leveled logging to stderr, one line per message, safe from any thread.
+ *
+ * Never pass a secret, a MAC, a canonical string or a nonce to these functions: log tenant,
+ * epoch, verdict and sizes instead. Nothing is logged per item at the default level (info).
+ */
+#ifndef HM_LOG_H
+#define HM_LOG_H
+
+#include <stdbool.h>
+
+enum hm_log_level { HM_LOG_ERROR, HM_LOG_WARN, HM_LOG_INFO, HM_LOG_DEBUG };
+
+/*
+ * Sets the level. Called by main() before any thread starts; the only writer of the level, so
+ * the value is read without a lock afterwards.
+ */
+void hm_log_init(enum hm_log_level level);
+/* "error", "warn", "info", "debug" -> level. false if unknown. */
+bool hm_log_parse_level(const char *s, enum hm_log_level *out);
+bool hm_log_enabled(enum hm_log_level level);
+void hm_log(enum hm_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#define hm_err(...) hm_log(HM_LOG_ERROR, __VA_ARGS__)
+#define hm_warn(...) hm_log(HM_LOG_WARN, __VA_ARGS__)
+#define hm_info(...) hm_log(HM_LOG_INFO, __VA_ARGS__)
+#define hm_debug(...)                                  \
+	do {                                           \
+		if (hm_log_enabled(HM_LOG_DEBUG))      \
+			hm_log(HM_LOG_DEBUG, __VA_ARGS__); \
+	} while (0)
+
+#endif

@@ -1,0 +1,351 @@
+/*
+ * main.c - hmacd: options, key store, socket, worker threads, signals, exit codes.
+ *
+ * The main thread runs its own event loop for accepting connections and for signals; it hands
+ * every accepted socket to a worker (worker.h). SIGTERM/SIGINT: stop accepting, remove the
+ * socket file, let each worker answer the frames it already received and flush, then exit 0.
+ *
+ * Exit codes: 0 clean shutdown or --help; 1 start-up failure; 2 usage error.
+ */
+#include <config.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <event2/thread.h>
+
+#include "frame.h"
+#include "keystore.h"
+#include "listener.h"
+#include "log.h"
+#include "msg.h"
+#include "options.h"
+#include "replay.h"
+#include "worker.h"
+
+struct server {
+	const struct hm_config *cfg;
+	struct event_base *base;
+	struct event *accept_ev;
+	struct event *accept_retry; /* re-enables accepting after fd exhaustion */
+	struct event *sig_term, *sig_int, *sig_hup;
+	int listen_fd;
+	struct hm_keystore *ks;
+	struct hm_replay *replay;
+	struct hm_worker *workers;
+	unsigned nworkers;
+	unsigned next_worker;
+	atomic_uint_fast64_t conns_open; /* all workers; for --max-conns */
+	hm_counter conns_refused;        /* main thread writes */
+	hm_counter accept_errors;
+	time_t started;
+};
+
+/* ---- stats op (runs on a worker thread; reads counters with relaxed loads) ---- */
+
+struct stat_row {
+	const char *name;
+	uint64_t value;
+};
+
+#define NSTATS 29
+
+static void collect_stats(struct server *s, struct stat_row rows[NSTATS])
+{
+	uint64_t v[HM_V__COUNT] = {0}, hits = 0, misses = 0, clears = 0, full = 0, store = 0,
+		 kc = 0, req = 0, rerr = 0, items = 0, opened = 0, oversize = 0, timeouts = 0,
+		 ioerr = 0;
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < s->nworkers; i++) {
+		const struct hm_worker *w = &s->workers[i];
+		const struct hm_verify_stats *vs = hm_verify_stats(w->verifier);
+
+		for (unsigned k = 0; k < HM_V__COUNT; k++)
+			v[k] += hm_counter_get(&vs->verdicts[k]);
+		hits += hm_counter_get(&vs->key_cache_hits);
+		misses += hm_counter_get(&vs->key_cache_misses);
+		clears += hm_counter_get(&vs->key_cache_clears);
+		full += hm_counter_get(&vs->nonce_cache_full);
+		store += hm_counter_get(&vs->store_errors);
+		kc += hm_counter_get(&vs->key_cache_used);
+		req += hm_counter_get(&w->handler.stats.requests);
+		rerr += hm_counter_get(&w->handler.stats.request_errors);
+		items += hm_counter_get(&w->handler.stats.items);
+		opened += hm_counter_get(&w->conns.stats.opened);
+		oversize += hm_counter_get(&w->conns.stats.oversize_frames);
+		timeouts += hm_counter_get(&w->conns.stats.read_timeouts);
+		ioerr += hm_counter_get(&w->conns.stats.io_errors);
+	}
+#define ROW(nm, val) rows[n++] = (struct stat_row){(nm), (val)}
+	ROW("uptime_seconds", (uint64_t)(time(NULL) - s->started));
+	ROW("threads", s->nworkers);
+	ROW("connections_current", atomic_load(&s->conns_open));
+	ROW("connections_total", opened);
+	ROW("connections_refused", hm_counter_get(&s->conns_refused));
+	ROW("accept_errors", hm_counter_get(&s->accept_errors));
+	ROW("requests", req);
+	ROW("request_errors", rerr);
+	ROW("items", items);
+	ROW("verdict_ok", v[HM_V_OK]);
+	ROW("verdict_bad_signature", v[HM_V_BAD_SIGNATURE]);
+	ROW("verdict_unknown_key", v[HM_V_UNKNOWN_KEY]);
+	ROW("verdict_key_revoked", v[HM_V_KEY_REVOKED]);
+	ROW("verdict_key_expired", v[HM_V_KEY_EXPIRED]);
+	ROW("verdict_stale_timestamp", v[HM_V_STALE_TIMESTAMP]);
+	ROW("verdict_replay", v[HM_V_REPLAY]);
+	ROW("verdict_malformed", v[HM_V_MALFORMED]);
+	ROW("frames_oversize", oversize);
+	ROW("read_timeouts", timeouts);
+	ROW("io_errors", ioerr);
+	ROW("key_cache_hits", hits);
+	ROW("key_cache_misses", misses);
+	ROW("key_cache_clears", clears);
+	ROW("key_cache_entries", kc);
+	ROW("store_errors", store);
+	ROW("nonce_cache_entries", hm_replay_used(s->replay));
+	ROW("nonce_cache_capacity", hm_replay_capacity(s->replay));
+	ROW("nonce_cache_full", full);
+	ROW("max_frame", s->cfg->max_frame);
+#undef ROW
+}
+
+static void write_stats(void *arg, struct hm_buf *out, uint64_t id)
+{
+	struct stat_row rows[NSTATS];
+	size_t start;
+
+	collect_stats(arg, rows);
+	start = hm_encode_stats_begin(out, id, NSTATS);
+	for (unsigned i = 0; i < NSTATS; i++)
+		hm_encode_stat(out, rows[i].name, rows[i].value);
+	hm_frame_end(out, start);
+}
+
+static void conn_closed(void *arg)
+{
+	struct server *s = arg;
+
+	atomic_fetch_sub(&s->conns_open, 1);
+}
+
+/* ---- accepting ---- */
+
+static void on_accept(evutil_socket_t lfd, short what, void *arg)
+{
+	struct server *s = arg;
+	struct timeval retry = {0, 100 * 1000};
+	int fd;
+
+	(void)what;
+	for (int i = 0; i < 64; i++) {
+		fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ||
+			    errno == ECONNABORTED)
+				return;
+			hm_counter_add(&s->accept_errors, 1);
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+				/* no busy loop: pause accepting, the kernel keeps the backlog */
+				hm_warn("accept: %s; pausing accepts for 100 ms", strerror(errno));
+				event_del(s->accept_ev);
+				evtimer_add(s->accept_retry, &retry);
+				return;
+			}
+			hm_err("accept: %s", strerror(errno));
+			return;
+		}
+		if (atomic_load(&s->conns_open) >= s->cfg->max_conns) {
+			hm_counter_add(&s->conns_refused, 1);
+			hm_debug("refusing connection: --max-conns %llu reached",
+				 (unsigned long long)s->cfg->max_conns);
+			close(fd);
+			continue;
+		}
+		atomic_fetch_add(&s->conns_open, 1);
+		if (hm_worker_hand_off(&s->workers[s->next_worker], fd) != HM_OK) {
+			atomic_fetch_sub(&s->conns_open, 1);
+			hm_err("out of memory handing off a connection");
+		}
+		s->next_worker = (s->next_worker + 1) % s->nworkers;
+	}
+}
+
+static void on_accept_retry(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *s = arg;
+
+	(void)fd;
+	(void)what;
+	if (event_add(s->accept_ev, NULL) != 0)
+		hm_err("event_add(accept) failed");
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct server *s = arg;
+
+	(void)what;
+	if (sig == SIGHUP) {
+		hm_info("SIGHUP: nothing to reload; keys are read live from the store");
+		return;
+	}
+	hm_info("signal %d: shutting down", (int)sig);
+	/* stop accepting and remove the socket file before draining */
+	event_del(s->accept_ev);
+	event_del(s->accept_retry);
+	hm_listen_close(s->listen_fd, s->cfg->socket_path);
+	s->listen_fd = -1;
+	event_base_loopexit(s->base, NULL);
+}
+
+/* ---- start-up ---- */
+
+static int setup(struct server *s)
+{
+	struct hm_worker_config wc;
+	char err[256] = "";
+	int rc;
+
+	rc = hm_ks_open(s->cfg->db_dir, HM_KS_CREATE | HM_KS_READER, &s->ks, err, sizeof(err));
+	if (rc != HM_OK) {
+		hm_err("key store %s: %s%s%s", s->cfg->db_dir, hm_strerror(rc), err[0] ? ": " : "",
+		       err);
+		return rc;
+	}
+	rc = hm_replay_new(s->cfg->nonce_cache, &s->replay);
+	if (rc != HM_OK) {
+		hm_err("nonce cache: %s", hm_strerror(rc));
+		return rc;
+	}
+	memset(&wc, 0, sizeof(wc));
+	wc.max_frame = (uint32_t)s->cfg->max_frame;
+	wc.max_batch = (uint32_t)s->cfg->max_batch;
+	wc.read_timeout = (unsigned)s->cfg->read_timeout;
+	wc.verify.skew = (int64_t)s->cfg->skew;
+	wc.verify.key_cache = s->cfg->key_cache;
+	/* a canonical string is never longer than its item plus a fixed slack (canon.h) */
+	wc.verify.max_canonical = s->cfg->max_frame + 1024;
+	wc.stats_fn = write_stats;
+	wc.stats_arg = s;
+	wc.on_close = conn_closed;
+	wc.on_close_arg = s;
+	s->workers = calloc(s->cfg->threads, sizeof(*s->workers));
+	if (s->workers == NULL)
+		return HM_ENOMEM;
+	for (unsigned i = 0; i < s->cfg->threads; i++) {
+		rc = hm_worker_init(&s->workers[i], i, &wc, s->ks, s->replay);
+		s->nworkers = i + 1;
+		if (rc != HM_OK) {
+			hm_err("worker %u: %s", i, hm_strerror(rc));
+			return rc;
+		}
+	}
+	rc = hm_listen_unix(s->cfg->socket_path, (mode_t)s->cfg->socket_mode, &s->listen_fd);
+	if (rc != HM_OK)
+		return rc;
+	s->accept_ev = event_new(s->base, s->listen_fd, EV_READ | EV_PERSIST, on_accept, s);
+	s->accept_retry = evtimer_new(s->base, on_accept_retry, s);
+	s->sig_term = evsignal_new(s->base, SIGTERM, on_signal, s);
+	s->sig_int = evsignal_new(s->base, SIGINT, on_signal, s);
+	s->sig_hup = evsignal_new(s->base, SIGHUP, on_signal, s);
+	if (s->accept_ev == NULL || s->accept_retry == NULL || s->sig_term == NULL ||
+	    s->sig_int == NULL || s->sig_hup == NULL || event_add(s->accept_ev, NULL) != 0 ||
+	    event_add(s->sig_term, NULL) != 0 || event_add(s->sig_int, NULL) != 0 ||
+	    event_add(s->sig_hup, NULL) != 0)
+		return HM_ENOMEM;
+	for (unsigned i = 0; i < s->nworkers; i++) {
+		rc = hm_worker_start(&s->workers[i]);
+		if (rc != HM_OK)
+			return rc;
+	}
+	return HM_OK;
+}
+
+static void teardown(struct server *s)
+{
+	for (unsigned i = 0; i < s->nworkers; i++)
+		hm_worker_stop(&s->workers[i]);
+	for (unsigned i = 0; i < s->nworkers; i++)
+		hm_worker_join(&s->workers[i]);
+	for (unsigned i = 0; i < s->nworkers; i++)
+		hm_worker_destroy(&s->workers[i]);
+	free(s->workers);
+	if (s->listen_fd >= 0)
+		hm_listen_close(s->listen_fd, s->cfg->socket_path);
+	if (s->accept_ev != NULL)
+		event_free(s->accept_ev);
+	if (s->accept_retry != NULL)
+		event_free(s->accept_retry);
+	if (s->sig_term != NULL)
+		event_free(s->sig_term);
+	if (s->sig_int != NULL)
+		event_free(s->sig_int);
+	if (s->sig_hup != NULL)
+		event_free(s->sig_hup);
+	hm_replay_free(s->replay);
+	hm_ks_close(s->ks);
+	if (s->base != NULL)
+		event_base_free(s->base);
+}
+
+int main(int argc, char **argv)
+{
+	struct hm_config cfg;
+	struct server s;
+	int status = 1;
+
+	switch (hm_config_parse(&cfg, argc, argv)) {
+	case HM_CONFIG_RUN:
+		break;
+	case HM_CONFIG_EXIT_OK:
+		hm_config_free(&cfg);
+		return 0;
+	case HM_CONFIG_EXIT_USAGE:
+		hm_config_free(&cfg);
+		return 2;
+	}
+	hm_log_init(cfg.log_level);
+	memset(&s, 0, sizeof(s));
+	s.cfg = &cfg;
+	s.listen_fd = -1;
+	s.started = time(NULL);
+	atomic_init(&s.conns_open, 0);
+	/* writes to a vanished client must fail with EPIPE, not kill the daemon */
+	signal(SIGPIPE, SIG_IGN);
+	if (evthread_use_pthreads() != 0) {
+		hm_err("evthread_use_pthreads failed");
+		goto out;
+	}
+	s.base = event_base_new();
+	if (s.base == NULL) {
+		hm_err("event_base_new failed");
+		goto out;
+	}
+	if (setup(&s) != HM_OK)
+		goto out;
+	hm_info("hmacd %s listening on %s (store %s, %u workers, skew %llus, max frame %llu, "
+		"max batch %llu)",
+		PACKAGE_VERSION, cfg.socket_path, cfg.db_dir, s.nworkers,
+		(unsigned long long)cfg.skew, (unsigned long long)cfg.max_frame,
+		(unsigned long long)cfg.max_batch);
+	if (event_base_dispatch(s.base) < 0) {
+		hm_err("event loop failed");
+		goto out;
+	}
+	status = 0;
+out:
+	teardown(&s);
+	if (status == 0)
+		hm_info("stopped");
+	hm_config_free(&cfg);
+	return status;
+}

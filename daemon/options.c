@@ -1,0 +1,188 @@
+/*
+ * options.c - the option table of hmacd and its parser (pgbouncer's CF_ABS idea): one row per
+ * option gives its name, type, field, default, environment variable, range and help line.
+ */
+#include <config.h> /* autoconf: PACKAGE_VERSION */
+
+#include "options.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "frame.h"
+#include "msg.h"
+
+enum opt_type { OPT_STR, OPT_UINT, OPT_OCTAL, OPT_LEVEL };
+
+struct opt {
+	const char *name;
+	const char *metavar;
+	enum opt_type type;
+	size_t offset;
+	const char *def; /* NULL: no default */
+	const char *env; /* NULL: none */
+	uint64_t min, max;
+	const char *help;
+};
+
+#define F(field) offsetof(struct hm_config, field)
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
+static const struct opt opts[] = {
+	{"socket", "PATH", OPT_STR, F(socket_path), NULL, "HMACD_SOCKET", 0, 0,
+	 "Unix socket to listen on (required)"},
+	{"db", "DIR", OPT_STR, F(db_dir), NULL, "HMACD_DB", 0, 0,
+	 "key store directory; created if missing (required)"},
+	{"threads", "N", OPT_UINT, F(threads), "0", NULL, 0, 256,
+	 "worker threads, each with its own event loop; 0 = number of CPUs"},
+	{"skew", "SECONDS", OPT_UINT, F(skew), "300", NULL, 1, 86400,
+	 "largest accepted |now - ts|; nonces are remembered this long"},
+	{"max-frame", "BYTES", OPT_UINT, F(max_frame), STR(HM_FRAME_DEFAULT_MAX), NULL,
+	 HM_FRAME_MIN_MAX, HM_FRAME_MAX_MAX, "largest request payload; a longer one closes the connection"},
+	{"max-batch", "N", OPT_UINT, F(max_batch), STR(HM_DEFAULT_MAX_BATCH), NULL, 1, 1u << 20,
+	 "most items in one verify request"},
+	{"max-conns", "N", OPT_UINT, F(max_conns), "4096", NULL, 1, 1u << 20,
+	 "most open client connections; more are closed at accept"},
+	{"read-timeout", "SECONDS", OPT_UINT, F(read_timeout), "10", NULL, 1, 3600,
+	 "time a client has to finish a frame it started"},
+	{"socket-mode", "OCTAL", OPT_OCTAL, F(socket_mode), "0660", NULL, 0, 0777,
+	 "permission bits of the socket file"},
+	{"key-cache", "N", OPT_UINT, F(key_cache), "65536", NULL, 16, 1u << 24,
+	 "key epochs cached per worker (pre-keyed MAC contexts)"},
+	{"nonce-cache", "N", OPT_UINT, F(nonce_cache), "1048576", NULL, 1024, 1u << 28,
+	 "nonces remembered for replay protection; when full, nonce items fail closed (REPLAY)"},
+	{"log-level", "LEVEL", OPT_LEVEL, F(log_level), "info", NULL, 0, 0,
+	 "error, warn, info or debug"},
+};
+
+#define NOPTS (sizeof(opts) / sizeof(opts[0]))
+
+void hm_config_usage(FILE *out)
+{
+	fprintf(out, "usage: hmacd --socket PATH --db DIR [options]\n\n"
+		     "Verifies HMAC-signed HTTP requests for local app servers (see README.md).\n\n");
+	for (size_t i = 0; i < NOPTS; i++) {
+		char left[40];
+
+		snprintf(left, sizeof(left), "--%s %s", opts[i].name, opts[i].metavar);
+		fprintf(out, "  %-26s %s", left, opts[i].help);
+		if (opts[i].def != NULL)
+			fprintf(out, " (default %s)", opts[i].def);
+		if (opts[i].env != NULL)
+			fprintf(out, " [env %s]", opts[i].env);
+		fputc('\n', out);
+	}
+	fprintf(out, "  %-26s %s\n  %-26s %s\n", "--help", "this text", "--version",
+		"print the version");
+}
+
+static int set_opt(struct hm_config *cfg, const struct opt *o, const char *val)
+{
+	char *base = (char *)cfg + o->offset, *end = NULL;
+	unsigned long long v;
+
+	switch (o->type) {
+	case OPT_STR: {
+		char **dst = (char **)(void *)base;
+		char *copy = strdup(val);
+
+		if (copy == NULL)
+			return HM_ENOMEM;
+		free(*dst);
+		*dst = copy;
+		return HM_OK;
+	}
+	case OPT_LEVEL:
+		return hm_log_parse_level(val, (enum hm_log_level *)(void *)base) ? HM_OK : HM_EINVAL;
+	case OPT_UINT:
+	case OPT_OCTAL:
+		if (val[0] == '\0' || val[0] == '-' || val[0] == '+')
+			return HM_EINVAL;
+		errno = 0;
+		v = strtoull(val, &end, o->type == OPT_OCTAL ? 8 : 10);
+		if (errno != 0 || *end != '\0' || v < o->min || v > o->max)
+			return HM_EINVAL;
+		*(uint64_t *)(void *)base = v;
+		return HM_OK;
+	}
+	return HM_EINVAL;
+}
+
+static enum hm_config_result bad_value(const struct opt *o, const char *from)
+{
+	if (o->type == OPT_UINT)
+		fprintf(stderr, "hmacd: %s: --%s must be a whole number from %llu to %llu\n", from,
+			o->name, (unsigned long long)o->min, (unsigned long long)o->max);
+	else
+		fprintf(stderr, "hmacd: %s: invalid value for --%s\n", from, o->name);
+	return HM_CONFIG_EXIT_USAGE;
+}
+
+enum hm_config_result hm_config_parse(struct hm_config *cfg, int argc, char **argv)
+{
+	struct option longopts[NOPTS + 3];
+	const char *val;
+	long cpus;
+	int c, idx;
+
+	memset(cfg, 0, sizeof(*cfg));
+	for (size_t i = 0; i < NOPTS; i++) {
+		longopts[i] = (struct option){opts[i].name, required_argument, NULL, (int)i};
+		val = opts[i].env != NULL ? getenv(opts[i].env) : NULL;
+		if (val == NULL || val[0] == '\0')
+			val = opts[i].def;
+		if (val != NULL && set_opt(cfg, &opts[i], val) != HM_OK)
+			return bad_value(&opts[i], opts[i].env != NULL ? opts[i].env : "default");
+	}
+	longopts[NOPTS] = (struct option){"help", no_argument, NULL, 'h'};
+	longopts[NOPTS + 1] = (struct option){"version", no_argument, NULL, 'V'};
+	longopts[NOPTS + 2] = (struct option){NULL, 0, NULL, 0};
+
+	optind = 1;
+	for (;;) {
+		idx = -1;
+		c = getopt_long(argc, argv, "h", longopts, &idx);
+		if (c == -1)
+			break;
+		if (c == 'h') {
+			hm_config_usage(stdout);
+			return HM_CONFIG_EXIT_OK;
+		}
+		if (c == 'V') {
+			printf("hmacd %s\n", PACKAGE_VERSION);
+			return HM_CONFIG_EXIT_OK;
+		}
+		if (c < 0 || (size_t)c >= NOPTS) {
+			fprintf(stderr, "hmacd: try --help\n");
+			return HM_CONFIG_EXIT_USAGE;
+		}
+		if (set_opt(cfg, &opts[c], optarg) != HM_OK)
+			return bad_value(&opts[c], "command line");
+	}
+	if (optind < argc) {
+		fprintf(stderr, "hmacd: unexpected argument '%s'; try --help\n", argv[optind]);
+		return HM_CONFIG_EXIT_USAGE;
+	}
+	if (cfg->socket_path == NULL || cfg->db_dir == NULL) {
+		fprintf(stderr, "hmacd: --socket and --db are required (or HMACD_SOCKET, HMACD_DB)\n");
+		return HM_CONFIG_EXIT_USAGE;
+	}
+	if (cfg->threads == 0) {
+		cpus = sysconf(_SC_NPROCESSORS_ONLN);
+		cfg->threads = cpus > 0 ? (uint64_t)cpus : 1;
+	}
+	return HM_CONFIG_RUN;
+}
+
+void hm_config_free(struct hm_config *cfg)
+{
+	free(cfg->socket_path);
+	free(cfg->db_dir);
+	cfg->socket_path = NULL;
+	cfg->db_dir = NULL;
+}

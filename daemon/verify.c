@@ -1,0 +1,269 @@
+/*
+ * verify.c - judge one verify item (see verify.h for the contract).
+ *
+ * Order of work per item, the same whatever the key's state:
+ *   1. key-cache lookup (on a miss: store lookup, then cache the answer, existing or not);
+ *   2. body digest (or the digest the item carries) and the canonical string;
+ *   3. HMAC with the epoch's context, or the dummy context when the key is unusable;
+ *   4. CRYPTO_memcmp of all 32 bytes;
+ *   5. the verdict, by the precedence of PROTOCOL.md; a nonce is recorded only for an item that
+ *      passed everything else.
+ */
+#include "verify.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include "canon.h"
+#include "keycache.h"
+#include "log.h"
+
+struct hm_verifier {
+	struct hm_verify_config cfg;
+	struct hm_ks_reader *rd;
+	struct hm_replay *replay;
+	struct hm_keycache *cache;
+	EVP_MAC *mac;
+	EVP_MAC_CTX *dummy; /* keyed with random bytes nobody knows */
+	EVP_MD *sha256;
+	EVP_MD_CTX *md;
+	uint64_t txnid;
+	bool have_txnid;
+	bool in_batch;
+	int64_t now;
+	uint8_t *canon; /* cfg.max_canonical bytes */
+	struct hm_verify_stats stats;
+};
+
+int hm_verifier_new(const struct hm_verify_config *cfg, struct hm_ks_reader *rd,
+		    struct hm_replay *replay, struct hm_verifier **out)
+{
+	struct hm_verifier *v;
+	uint8_t dummy_key[HM_KEY_LEN];
+	int rc = HM_ENOMEM;
+
+	*out = NULL;
+	v = calloc(1, sizeof(*v));
+	if (v == NULL)
+		return HM_ENOMEM;
+	v->cfg = *cfg;
+	v->rd = rd;
+	v->replay = replay;
+	v->canon = malloc(cfg->max_canonical);
+	if (v->canon == NULL)
+		goto fail;
+	/* fetched once per worker: fetching per message costs a provider lookup each time */
+	v->mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+	v->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+	v->md = EVP_MD_CTX_new();
+	if (v->mac == NULL || v->sha256 == NULL || v->md == NULL) {
+		rc = HM_ECRYPTO;
+		goto fail;
+	}
+	rc = hm_keycache_new(cfg->key_cache, v->mac, &v->cache);
+	if (rc != HM_OK)
+		goto fail;
+	if (RAND_bytes(dummy_key, sizeof(dummy_key)) != 1) {
+		rc = HM_ECRYPTO;
+		goto fail;
+	}
+	v->dummy = hm_mac_new_keyed(v->mac, dummy_key, sizeof(dummy_key));
+	OPENSSL_cleanse(dummy_key, sizeof(dummy_key));
+	if (v->dummy == NULL) {
+		rc = HM_ECRYPTO;
+		goto fail;
+	}
+	*out = v;
+	return HM_OK;
+fail:
+	hm_verifier_free(v);
+	return rc;
+}
+
+void hm_verifier_free(struct hm_verifier *v)
+{
+	if (v == NULL)
+		return;
+	if (v->in_batch)
+		hm_verify_end(v);
+	hm_keycache_free(v->cache);
+	EVP_MAC_CTX_free(v->dummy);
+	EVP_MD_CTX_free(v->md);
+	EVP_MD_free(v->sha256);
+	EVP_MAC_free(v->mac);
+	if (v->canon != NULL)
+		OPENSSL_cleanse(v->canon, v->cfg.max_canonical);
+	free(v->canon);
+	free(v);
+}
+
+int hm_verify_begin(struct hm_verifier *v, int64_t now)
+{
+	uint64_t txnid = 0;
+	int rc;
+
+	rc = hm_ks_reader_begin(v->rd, &txnid);
+	if (rc != HM_OK) {
+		hm_counter_add(&v->stats.store_errors, 1);
+		hm_err("key store: %s", hm_ks_reader_errmsg(v->rd));
+		return HM_ESTORE;
+	}
+	/* A new snapshot means hmacctl committed: what we cached may be stale. */
+	if (!v->have_txnid || txnid != v->txnid) {
+		if (v->have_txnid) {
+			hm_keycache_clear(v->cache);
+			atomic_store_explicit(&v->stats.key_cache_used, 0, memory_order_relaxed);
+			hm_counter_add(&v->stats.key_cache_clears, 1);
+		}
+		v->txnid = txnid;
+		v->have_txnid = true;
+	}
+	v->now = now;
+	v->in_batch = true;
+	return HM_OK;
+}
+
+void hm_verify_end(struct hm_verifier *v)
+{
+	if (!v->in_batch)
+		return;
+	hm_ks_reader_end(v->rd);
+	v->in_batch = false;
+}
+
+static const struct hm_kc_entry *find_key(struct hm_verifier *v, const struct hm_item *it)
+{
+	const struct hm_kc_entry *e;
+	struct hm_key_rec rec;
+	int rc;
+
+	e = hm_keycache_get(v->cache, it->tenant.ptr, it->tenant.len, it->container.ptr,
+			    it->container.len, it->epoch);
+	if (e != NULL) {
+		hm_counter_add(&v->stats.key_cache_hits, 1);
+		return e;
+	}
+	hm_counter_add(&v->stats.key_cache_misses, 1);
+	rc = hm_ks_lookup(v->rd, it->tenant.ptr, it->tenant.len, it->container.ptr,
+			  it->container.len, it->epoch, &rec);
+	if (rc == HM_OK) {
+		e = hm_keycache_put(v->cache, it->tenant.ptr, it->tenant.len, it->container.ptr,
+				    it->container.len, it->epoch, &rec, &rc);
+	} else if (rc == HM_ENOTFOUND) {
+		e = hm_keycache_put(v->cache, it->tenant.ptr, it->tenant.len, it->container.ptr,
+				    it->container.len, it->epoch, NULL, &rc);
+	} else {
+		hm_counter_add(&v->stats.store_errors, 1);
+		hm_err("key store lookup: %s", hm_ks_reader_errmsg(v->rd));
+	}
+	OPENSSL_cleanse(&rec, sizeof(rec));
+	atomic_store_explicit(&v->stats.key_cache_used, hm_keycache_used(v->cache),
+			      memory_order_relaxed);
+	return e; /* NULL: treat as unknown (fails closed) */
+}
+
+/* The MAC of the canonical string with ctx into mac. false on a library failure. */
+static bool compute_mac(struct hm_verifier *v, EVP_MAC_CTX *ctx, const struct hm_item *it,
+			uint8_t mac[static HM_MAC_LEN])
+{
+	uint8_t digest[HM_SHA256_LEN];
+	const uint8_t *d = it->body_sha256;
+	unsigned int dlen = 0;
+	size_t len = 0, maclen = 0;
+
+	if (it->has_body) {
+		if (EVP_DigestInit_ex(v->md, v->sha256, NULL) != 1 ||
+		    EVP_DigestUpdate(v->md, it->body.ptr, it->body.len) != 1 ||
+		    EVP_DigestFinal_ex(v->md, digest, &dlen) != 1)
+			return false;
+		d = digest;
+	}
+	if (hm_canon_build(it, d, v->canon, v->cfg.max_canonical, &len) != HM_OK)
+		return false;
+	/* re-use the pre-keyed context: no key schedule, no allocation */
+	if (EVP_MAC_init(ctx, NULL, 0, NULL) != 1 || EVP_MAC_update(ctx, v->canon, len) != 1 ||
+	    EVP_MAC_final(ctx, mac, &maclen, HM_MAC_LEN) != 1 || maclen != HM_MAC_LEN)
+		return false;
+	return true;
+}
+
+static bool ts_stale(uint64_t ts, int64_t now, int64_t skew)
+{
+	uint64_t n = now < 0 ? 0 : (uint64_t)now;
+	uint64_t diff = ts > n ? ts - n : n - ts;
+
+	return diff > (uint64_t)skew;
+}
+
+enum hm_verdict hm_verify_item(struct hm_verifier *v, const struct hm_item *it)
+{
+	const struct hm_kc_entry *e = find_key(v, it);
+	enum hm_verdict verdict;
+	EVP_MAC_CTX *ctx = v->dummy;
+	uint8_t mac[HM_MAC_LEN], rkey[HM_REPLAY_KEY_LEN];
+	bool usable, mac_ok, computed;
+
+	usable = e != NULL && e->exists && e->mac != NULL &&
+		 (e->state == HM_KEY_CURRENT ||
+		  (e->state == HM_KEY_SUPERSEDED && v->now < e->deadline));
+	if (usable)
+		ctx = e->mac;
+	computed = compute_mac(v, ctx, it, mac);
+	mac_ok = CRYPTO_memcmp(mac, it->sig, HM_MAC_LEN) == 0;
+	OPENSSL_cleanse(mac, sizeof(mac));
+
+	if (e == NULL || !e->exists)
+		verdict = HM_V_UNKNOWN_KEY;
+	else if (e->state == HM_KEY_REVOKED)
+		verdict = HM_V_KEY_REVOKED;
+	else if (!usable)
+		verdict = HM_V_KEY_EXPIRED;
+	else if (!computed)
+		verdict = HM_V_MALFORMED; /* the canonical string could not be built */
+	else if (!mac_ok)
+		verdict = HM_V_BAD_SIGNATURE;
+	else if (ts_stale(it->ts, v->now, v->cfg.skew))
+		verdict = HM_V_STALE_TIMESTAMP;
+	else
+		verdict = HM_V_OK;
+
+	if (verdict == HM_V_OK && it->nonce.len > 0) {
+		/* remembered until its ts can no longer pass the skew check */
+		int64_t ts = it->ts > (uint64_t)INT64_MAX / 2 ? INT64_MAX / 2 : (int64_t)it->ts;
+		int64_t expires = (ts > v->now ? ts : v->now) + v->cfg.skew + 1;
+
+		if (hm_replay_key(v->replay, v->md, v->sha256, it->tenant.ptr, it->tenant.len,
+				  it->container.ptr, it->container.len, it->nonce.ptr,
+				  it->nonce.len, rkey) != HM_OK) {
+			verdict = HM_V_REPLAY; /* cannot record it: fail closed */
+		} else {
+			switch (hm_replay_check(v->replay, rkey, expires, v->now)) {
+			case HM_REPLAY_FRESH:
+				break;
+			case HM_REPLAY_FULL:
+				hm_counter_add(&v->stats.nonce_cache_full, 1);
+				verdict = HM_V_REPLAY;
+				break;
+			case HM_REPLAY_SEEN:
+				verdict = HM_V_REPLAY;
+				break;
+			}
+		}
+	}
+	hm_counter_add(&v->stats.verdicts[verdict], 1);
+	return verdict;
+}
+
+void hm_verify_count_malformed(struct hm_verifier *v)
+{
+	v->stats.verdicts[HM_V_MALFORMED]++;
+}
+
+const struct hm_verify_stats *hm_verify_stats(const struct hm_verifier *v)
+{
+	return &v->stats;
+}

@@ -1,0 +1,69 @@
+/*
+ * verify.h - the verify engine: one decoded item in, one verdict out.
+ *
+ * Knows nothing of sockets or msgpack: it takes a struct hm_item (proto/msg.h) that the decoder
+ * already checked, looks the key up through the worker's key cache and store reader, and judges.
+ * One verifier per worker thread; not thread-safe; the replay cache it is given is shared.
+ *
+ * Constant-time contract: the MAC is always computed over the canonical string, with the
+ * epoch's pre-keyed context or, for a key that is unknown, revoked or expired, with a dummy key
+ * of the same length; the comparison is CRYPTO_memcmp over all 32 bytes. So neither how many
+ * bytes of a signature matched nor whether a key exists shows in the work done. No allocation
+ * happens per item once the key cache is warm.
+ */
+#ifndef HM_VERIFY_H
+#define HM_VERIFY_H
+
+#include <stdint.h>
+
+#include "counter.h"
+#include "errors.h"
+#include "keystore.h"
+#include "msg.h"
+#include "replay.h"
+#include "verdict.h"
+
+struct hm_verify_config {
+	int64_t skew;          /* seconds */
+	size_t key_cache;      /* entries */
+	size_t max_canonical;  /* largest canonical string to build (max frame + slack) */
+};
+
+/* Written by the verifier's thread only; other threads may read them (counter.h). */
+struct hm_verify_stats {
+	hm_counter verdicts[HM_V__COUNT];
+	hm_counter key_cache_hits;
+	hm_counter key_cache_misses;
+	hm_counter key_cache_clears;
+	hm_counter nonce_cache_full;
+	hm_counter store_errors;
+	hm_counter key_cache_used;
+};
+
+struct hm_verifier;
+
+/*
+ * A verifier reading keys through `rd` (owned by the caller, same thread) and recording nonces
+ * in `replay` (shared). HM_OK, HM_ENOMEM, HM_ECRYPTO.
+ */
+int hm_verifier_new(const struct hm_verify_config *cfg, struct hm_ks_reader *rd,
+		    struct hm_replay *replay, struct hm_verifier **out) HM_MUSTCHECK;
+void hm_verifier_free(struct hm_verifier *v);
+
+/*
+ * Starts a batch at time `now` (unix seconds): renews the store snapshot and, if an admin
+ * change committed since the last batch, empties the key cache. HM_OK or HM_ESTORE (the batch
+ * cannot be judged: answer it with an error, fail closed).
+ */
+int hm_verify_begin(struct hm_verifier *v, int64_t now) HM_MUSTCHECK;
+/* Judges one checked item inside a batch. Counts the verdict in the stats. */
+enum hm_verdict hm_verify_item(struct hm_verifier *v, const struct hm_item *item);
+/* Counts an item that failed decoding (MALFORMED) in the stats. */
+void hm_verify_count_malformed(struct hm_verifier *v);
+/* Ends the batch: releases the store snapshot. */
+void hm_verify_end(struct hm_verifier *v);
+
+/* Counters since creation; safe to read from any thread (counter.h). */
+const struct hm_verify_stats *hm_verify_stats(const struct hm_verifier *v);
+
+#endif

@@ -1,0 +1,606 @@
+/*
+ * msg.c - decode requests and items in place; encode requests and responses with msgpack-c.
+ *
+ * Decoding never allocates and never trusts a length (mpack.c). A request frame is first checked
+ * to be exactly one well-formed msgpack value of bounded depth, so that a broken item can always
+ * be skipped and its neighbours still answered.
+ */
+#include "msg.h"
+
+#include <string.h>
+
+#include <msgpack.h>
+
+#include "frame.h"
+
+/* ---- content rules ---- */
+
+static bool is_scope_byte(uint8_t c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       c == '.' || c == '_' || c == ':' || c == '/' || c == '-';
+}
+
+/* RFC 9110 tchar */
+static bool is_tchar(uint8_t c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       (c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+}
+
+static bool scope_ok(struct hm_str s)
+{
+	if (s.len < 1 || s.len > HM_SCOPE_MAX)
+		return false;
+	for (size_t i = 0; i < s.len; i++)
+		if (!is_scope_byte(s.ptr[i]))
+			return false;
+	return true;
+}
+
+static bool no_ctl(struct hm_str s)
+{
+	for (size_t i = 0; i < s.len; i++)
+		if (s.ptr[i] < 0x20 || s.ptr[i] == 0x7f)
+			return false;
+	return true;
+}
+
+static bool token_ok(struct hm_str s, size_t max, bool lower_only)
+{
+	if (s.len < 1 || s.len > max)
+		return false;
+	for (size_t i = 0; i < s.len; i++) {
+		if (!is_tchar(s.ptr[i]))
+			return false;
+		if (lower_only && s.ptr[i] >= 'A' && s.ptr[i] <= 'Z')
+			return false;
+	}
+	return true;
+}
+
+int hm_item_check(const struct hm_item *it)
+{
+	if (!scope_ok(it->tenant) || !scope_ok(it->container))
+		return HM_EMALFORMED;
+	if (it->epoch < 1) /* epochs are numbered from 1: 0 is a type error, not an unknown key */
+		return HM_EMALFORMED;
+	if (!token_ok(it->method, HM_METHOD_MAX, false))
+		return HM_EMALFORMED;
+	if (it->path.len < 1 || it->path.ptr[0] != '/' || !no_ctl(it->path))
+		return HM_EMALFORMED;
+	if (it->nonce.len > HM_NONCE_MAX || !no_ctl(it->nonce))
+		return HM_EMALFORMED;
+	if (it->nheaders > HM_MAX_HEADERS)
+		return HM_EMALFORMED;
+	for (size_t i = 0; i < it->nheaders; i++) {
+		if (!token_ok(it->headers[i].name, SIZE_MAX, true) || !no_ctl(it->headers[i].value))
+			return HM_EMALFORMED;
+	}
+	if (it->has_body == it->has_body_sha256)
+		return HM_EMALFORMED;
+	if (it->has_body_sha256 && it->body_sha256 == NULL)
+		return HM_EMALFORMED;
+	if (it->sig == NULL)
+		return HM_EMALFORMED;
+	return HM_OK;
+}
+
+/* ---- request decoding ---- */
+
+static int read_str(struct hm_mp *r, struct hm_str *s)
+{
+	return hm_mp_read_str(r, &s->ptr, &s->len);
+}
+
+static int read_fixed_bin(struct hm_mp *r, size_t want, const uint8_t **out)
+{
+	const uint8_t *p;
+	size_t len;
+	int rc;
+
+	rc = hm_mp_read_bin(r, &p, &len);
+	if (rc != HM_OK)
+		return rc;
+	if (len != want)
+		return HM_EMALFORMED;
+	*out = p;
+	return HM_OK;
+}
+
+static int read_headers(struct hm_mp *r, struct hm_item *it)
+{
+	uint32_t n, pair;
+	int rc;
+
+	rc = hm_mp_read_array(r, &n);
+	if (rc != HM_OK)
+		return rc;
+	if (n > HM_MAX_HEADERS)
+		return HM_EMALFORMED;
+	for (uint32_t i = 0; i < n; i++) {
+		rc = hm_mp_read_array(r, &pair);
+		if (rc != HM_OK)
+			return rc;
+		if (pair != 2)
+			return HM_EMALFORMED;
+		rc = read_str(r, &it->headers[i].name);
+		if (rc != HM_OK)
+			return rc;
+		rc = read_str(r, &it->headers[i].value);
+		if (rc != HM_OK)
+			return rc;
+	}
+	it->nheaders = n;
+	return HM_OK;
+}
+
+enum item_field {
+	F_TENANT, F_CONTAINER, F_EPOCH, F_METHOD, F_PATH, F_HEADERS, F_BODY, F_BODY_SHA256,
+	F_TS, F_NONCE, F_SIG, F__COUNT
+};
+
+static const char *const item_keys[F__COUNT] = {
+	[F_TENANT] = "tenant", [F_CONTAINER] = "container", [F_EPOCH] = "epoch",
+	[F_METHOD] = "method", [F_PATH] = "path",           [F_HEADERS] = "headers",
+	[F_BODY] = "body",     [F_BODY_SHA256] = "body_sha256", [F_TS] = "ts",
+	[F_NONCE] = "nonce",   [F_SIG] = "sig",
+};
+
+#define REQUIRED_FIELDS                                                                    \
+	((1u << F_TENANT) | (1u << F_CONTAINER) | (1u << F_EPOCH) | (1u << F_METHOD) |     \
+	 (1u << F_PATH) | (1u << F_HEADERS) | (1u << F_TS) | (1u << F_SIG))
+
+static int read_field(struct hm_mp *r, enum item_field f, struct hm_item *it)
+{
+	switch (f) {
+	case F_TENANT:
+		return read_str(r, &it->tenant);
+	case F_CONTAINER:
+		return read_str(r, &it->container);
+	case F_EPOCH:
+		return hm_mp_read_uint(r, &it->epoch);
+	case F_METHOD:
+		return read_str(r, &it->method);
+	case F_PATH:
+		return read_str(r, &it->path);
+	case F_HEADERS:
+		return read_headers(r, it);
+	case F_BODY:
+		it->has_body = true;
+		return hm_mp_read_bin(r, &it->body.ptr, &it->body.len);
+	case F_BODY_SHA256:
+		it->has_body_sha256 = true;
+		return read_fixed_bin(r, HM_SHA256_LEN, &it->body_sha256);
+	case F_TS:
+		return hm_mp_read_uint(r, &it->ts);
+	case F_NONCE:
+		return read_str(r, &it->nonce);
+	case F_SIG:
+		return read_fixed_bin(r, HM_MAC_LEN, &it->sig);
+	case F__COUNT:
+		break;
+	}
+	return HM_EMALFORMED;
+}
+
+static int decode_item(struct hm_mp *r, struct hm_item *it)
+{
+	unsigned seen = 0;
+	uint32_t n;
+	int rc;
+
+	rc = hm_mp_read_map(r, &n);
+	if (rc != HM_OK)
+		return rc;
+	for (uint32_t i = 0; i < n; i++) {
+		enum item_field f = F__COUNT;
+
+		for (unsigned k = 0; k < F__COUNT; k++) {
+			if (hm_mp_match_str(r, item_keys[k])) {
+				f = (enum item_field)k;
+				break;
+			}
+		}
+		if (f == F__COUNT || (seen & (1u << f)))
+			return HM_EMALFORMED; /* unknown, non-string or repeated key */
+		seen |= 1u << f;
+		rc = read_field(r, f, it);
+		if (rc != HM_OK)
+			return rc;
+	}
+	if ((seen & REQUIRED_FIELDS) != REQUIRED_FIELDS)
+		return HM_EMALFORMED;
+	return hm_item_check(it);
+}
+
+int hm_item_next(struct hm_mp *items, struct hm_item *item)
+{
+	struct hm_mp after = *items;
+	int rc;
+
+	memset(item, 0, offsetof(struct hm_item, headers));
+	item->has_body = false;
+	item->has_body_sha256 = false;
+	item->body.ptr = NULL;
+	item->body.len = 0;
+	item->body_sha256 = NULL;
+	item->sig = NULL;
+	/* hm_request_decode() validated the structure, so this skip only fails on misuse. */
+	rc = hm_mp_skip(&after, HM_MP_MAX_DEPTH);
+	if (rc != HM_OK) {
+		items->p = items->end;
+		return HM_EMALFORMED;
+	}
+	rc = decode_item(items, item);
+	*items = after;
+	return rc == HM_OK ? HM_OK : HM_EMALFORMED;
+}
+
+static int fail(struct hm_request *req, const char *err, const char *text)
+{
+	if (req->err == NULL) {
+		req->err = err;
+		req->err_text = text;
+	}
+	return HM_EMALFORMED;
+}
+
+int hm_request_decode(const uint8_t *payload, size_t len, uint32_t max_items,
+		      struct hm_request *req)
+{
+	struct hm_mp r, whole;
+	struct hm_str op = {NULL, 0};
+	bool has_op = false, has_items = false;
+	uint32_t n;
+	int rc;
+
+	memset(req, 0, sizeof(*req));
+	hm_mp_init(&r, payload, len);
+	whole = r;
+	rc = hm_mp_skip(&whole, HM_MP_MAX_DEPTH);
+	if (rc != HM_OK || whole.p != whole.end)
+		return fail(req, HM_RERR_MALFORMED,
+			    "payload is not exactly one well-formed msgpack value");
+	rc = hm_mp_read_map(&r, &n);
+	if (rc != HM_OK)
+		return fail(req, HM_RERR_MALFORMED, "request is not a map");
+	/* Read every key before judging, so that an error response can echo the id. */
+	for (uint32_t i = 0; i < n; i++) {
+		struct hm_mp value;
+		bool bad = false;
+
+		if (hm_mp_match_str(&r, "id")) {
+			value = r;
+			bad = req->has_id || hm_mp_read_uint(&r, &req->id) != HM_OK;
+			req->has_id = !bad;
+		} else if (hm_mp_match_str(&r, "op")) {
+			value = r;
+			bad = has_op || read_str(&r, &op) != HM_OK;
+			has_op = true;
+		} else if (hm_mp_match_str(&r, "items")) {
+			value = r;
+			bad = has_items || hm_mp_read_array(&r, &req->nitems) != HM_OK;
+			req->items = r;
+			has_items = true;
+			for (uint32_t k = 0; k < req->nitems && !bad; k++)
+				bad = hm_mp_skip(&r, HM_MP_MAX_DEPTH) != HM_OK;
+		} else {
+			/* unknown or non-string key: the structure was checked, so skips succeed */
+			bad = true;
+			if (hm_mp_skip(&r, HM_MP_MAX_DEPTH) != HM_OK)
+				return fail(req, HM_RERR_MALFORMED, "request is malformed");
+			value = r;
+		}
+		if (bad) {
+			(void)fail(req, HM_RERR_MALFORMED,
+				   "request has an unknown, repeated or ill-typed key");
+			r = value;
+			if (hm_mp_skip(&r, HM_MP_MAX_DEPTH) != HM_OK)
+				return HM_EMALFORMED;
+		}
+	}
+	if (req->err != NULL)
+		return HM_EMALFORMED;
+	if (!req->has_id)
+		return fail(req, HM_RERR_MALFORMED, "request has no id");
+	if (!has_op)
+		return fail(req, HM_RERR_MALFORMED, "request has no op");
+	if (op.len == 6 && memcmp(op.ptr, "verify", 6) == 0)
+		req->op = HM_OP_VERIFY;
+	else if (op.len == 4 && memcmp(op.ptr, "ping", 4) == 0)
+		req->op = HM_OP_PING;
+	else if (op.len == 5 && memcmp(op.ptr, "stats", 5) == 0)
+		req->op = HM_OP_STATS;
+	else
+		return fail(req, HM_RERR_UNKNOWN_OP, "op is not verify, ping or stats");
+	if (req->op == HM_OP_VERIFY && !has_items)
+		return fail(req, HM_RERR_MALFORMED, "verify request has no items");
+	if (req->op != HM_OP_VERIFY && has_items)
+		return fail(req, HM_RERR_MALFORMED, "only verify takes items");
+	if (req->nitems > max_items)
+		return fail(req, HM_RERR_TOO_MANY_ITEMS, "more items than --max-batch allows");
+	return HM_OK;
+}
+
+/* ---- encoding ---- */
+
+static void pack_cstr(msgpack_packer *pk, const char *s)
+{
+	size_t n = strlen(s);
+
+	msgpack_pack_str(pk, n);
+	msgpack_pack_str_body(pk, s, n);
+}
+
+static void pack_str(msgpack_packer *pk, struct hm_str s)
+{
+	msgpack_pack_str(pk, s.len);
+	msgpack_pack_str_body(pk, s.ptr, s.len);
+}
+
+static void pack_bin(msgpack_packer *pk, const uint8_t *p, size_t n)
+{
+	msgpack_pack_bin(pk, n);
+	msgpack_pack_bin_body(pk, p, n);
+}
+
+size_t hm_frame_begin(struct hm_buf *b)
+{
+	static const uint8_t zero[HM_FRAME_HEADER];
+	size_t start = b->len;
+
+	hm_buf_append(b, zero, sizeof(zero));
+	return start;
+}
+
+void hm_frame_end(struct hm_buf *b, size_t start)
+{
+	size_t n;
+
+	if (b->failed)
+		return;
+	n = b->len - start - HM_FRAME_HEADER;
+	if (n > UINT32_MAX) {
+		b->failed = true;
+		return;
+	}
+	hm_frame_put_header(b->data + start, (uint32_t)n);
+}
+
+static void packer(msgpack_packer *pk, struct hm_buf *b)
+{
+	msgpack_packer_init(pk, b, hm_buf_msgpack_write);
+}
+
+static const char *op_name(enum hm_op op)
+{
+	switch (op) {
+	case HM_OP_VERIFY:
+		return "verify";
+	case HM_OP_PING:
+		return "ping";
+	case HM_OP_STATS:
+		return "stats";
+	}
+	return "?";
+}
+
+static void pack_head(msgpack_packer *pk, uint64_t id, size_t nkeys)
+{
+	msgpack_pack_map(pk, nkeys);
+	pack_cstr(pk, "id");
+	msgpack_pack_uint64(pk, id);
+}
+
+void hm_encode_simple_request(struct hm_buf *b, uint64_t id, enum hm_op op)
+{
+	msgpack_packer pk;
+	size_t start = hm_frame_begin(b);
+
+	packer(&pk, b);
+	pack_head(&pk, id, 2);
+	pack_cstr(&pk, "op");
+	pack_cstr(&pk, op_name(op));
+	hm_frame_end(b, start);
+}
+
+size_t hm_encode_verify_begin(struct hm_buf *b, uint64_t id, uint32_t n)
+{
+	msgpack_packer pk;
+	size_t start = hm_frame_begin(b);
+
+	packer(&pk, b);
+	pack_head(&pk, id, 3);
+	pack_cstr(&pk, "op");
+	pack_cstr(&pk, "verify");
+	pack_cstr(&pk, "items");
+	msgpack_pack_array(&pk, n);
+	return start;
+}
+
+void hm_encode_item(struct hm_buf *b, const struct hm_item *it)
+{
+	msgpack_packer pk;
+	size_t nkeys = 9 + (it->nonce.len > 0);
+
+	packer(&pk, b);
+	msgpack_pack_map(&pk, nkeys);
+	pack_cstr(&pk, "tenant");
+	pack_str(&pk, it->tenant);
+	pack_cstr(&pk, "container");
+	pack_str(&pk, it->container);
+	pack_cstr(&pk, "epoch");
+	msgpack_pack_uint64(&pk, it->epoch);
+	pack_cstr(&pk, "method");
+	pack_str(&pk, it->method);
+	pack_cstr(&pk, "path");
+	pack_str(&pk, it->path);
+	pack_cstr(&pk, "headers");
+	msgpack_pack_array(&pk, it->nheaders);
+	for (size_t i = 0; i < it->nheaders; i++) {
+		msgpack_pack_array(&pk, 2);
+		pack_str(&pk, it->headers[i].name);
+		pack_str(&pk, it->headers[i].value);
+	}
+	if (it->has_body) {
+		pack_cstr(&pk, "body");
+		pack_bin(&pk, it->body.ptr, it->body.len);
+	} else {
+		pack_cstr(&pk, "body_sha256");
+		pack_bin(&pk, it->body_sha256, HM_SHA256_LEN);
+	}
+	pack_cstr(&pk, "ts");
+	msgpack_pack_uint64(&pk, it->ts);
+	if (it->nonce.len > 0) {
+		pack_cstr(&pk, "nonce");
+		pack_str(&pk, it->nonce);
+	}
+	pack_cstr(&pk, "sig");
+	pack_bin(&pk, it->sig, HM_MAC_LEN);
+}
+
+size_t hm_encode_results_begin(struct hm_buf *b, uint64_t id, uint32_t n)
+{
+	msgpack_packer pk;
+	size_t start = hm_frame_begin(b);
+
+	packer(&pk, b);
+	pack_head(&pk, id, 2);
+	pack_cstr(&pk, "results");
+	msgpack_pack_array(&pk, n);
+	return start;
+}
+
+void hm_encode_result(struct hm_buf *b, unsigned verdict)
+{
+	/* every verdict is a positive fixint: one byte, no packer call */
+	hm_buf_append_byte(b, (uint8_t)(verdict & 0x7f));
+}
+
+void hm_encode_pong(struct hm_buf *b, uint64_t id)
+{
+	msgpack_packer pk;
+	size_t start = hm_frame_begin(b);
+
+	packer(&pk, b);
+	pack_head(&pk, id, 2);
+	pack_cstr(&pk, "pong");
+	msgpack_pack_true(&pk);
+	hm_frame_end(b, start);
+}
+
+size_t hm_encode_stats_begin(struct hm_buf *b, uint64_t id, uint32_t n)
+{
+	msgpack_packer pk;
+	size_t start = hm_frame_begin(b);
+
+	packer(&pk, b);
+	pack_head(&pk, id, 2);
+	pack_cstr(&pk, "stats");
+	msgpack_pack_map(&pk, n);
+	return start;
+}
+
+void hm_encode_stat(struct hm_buf *b, const char *name, uint64_t value)
+{
+	msgpack_packer pk;
+
+	packer(&pk, b);
+	pack_cstr(&pk, name);
+	msgpack_pack_uint64(&pk, value);
+}
+
+void hm_encode_error(struct hm_buf *b, bool has_id, uint64_t id, const char *err, const char *text)
+{
+	msgpack_packer pk;
+	size_t start = hm_frame_begin(b);
+
+	packer(&pk, b);
+	msgpack_pack_map(&pk, 3);
+	pack_cstr(&pk, "id");
+	if (has_id)
+		msgpack_pack_uint64(&pk, id);
+	else
+		msgpack_pack_nil(&pk);
+	pack_cstr(&pk, "error");
+	pack_cstr(&pk, err);
+	pack_cstr(&pk, "message");
+	pack_cstr(&pk, text);
+	hm_frame_end(b, start);
+}
+
+/* ---- response decoding ---- */
+
+int hm_response_decode(const uint8_t *payload, size_t len, struct hm_response *resp)
+{
+	struct hm_mp r, whole;
+	bool has_kind = false, flag;
+	uint32_t n;
+
+	memset(resp, 0, sizeof(*resp));
+	hm_mp_init(&r, payload, len);
+	whole = r;
+	if (hm_mp_skip(&whole, HM_MP_MAX_DEPTH) != HM_OK || whole.p != whole.end)
+		return HM_EPROTO;
+	if (hm_mp_read_map(&r, &n) != HM_OK)
+		return HM_EPROTO;
+	for (uint32_t i = 0; i < n; i++) {
+		if (hm_mp_match_str(&r, "id")) {
+			if (hm_mp_peek(&r) == HM_MP_NIL) {
+				if (hm_mp_read_nil(&r) != HM_OK)
+					return HM_EPROTO;
+			} else if (hm_mp_read_uint(&r, &resp->id) == HM_OK) {
+				resp->has_id = true;
+			} else {
+				return HM_EPROTO;
+			}
+			continue;
+		}
+		if (hm_mp_match_str(&r, "message")) {
+			if (read_str(&r, &resp->err_text) != HM_OK)
+				return HM_EPROTO;
+			continue;
+		}
+		if (has_kind)
+			return HM_EPROTO;
+		has_kind = true;
+		if (hm_mp_match_str(&r, "results")) {
+			resp->kind = HM_RESP_RESULTS;
+			if (hm_mp_read_array(&r, &resp->nresults) != HM_OK)
+				return HM_EPROTO;
+			resp->results = r;
+			for (uint32_t k = 0; k < resp->nresults; k++) {
+				uint64_t v;
+
+				if (hm_mp_read_uint(&r, &v) != HM_OK)
+					return HM_EPROTO;
+			}
+		} else if (hm_mp_match_str(&r, "pong")) {
+			resp->kind = HM_RESP_PONG;
+			if (hm_mp_read_bool(&r, &flag) != HM_OK || !flag)
+				return HM_EPROTO;
+		} else if (hm_mp_match_str(&r, "stats")) {
+			resp->kind = HM_RESP_STATS;
+			if (hm_mp_read_map(&r, &resp->nstats) != HM_OK)
+				return HM_EPROTO;
+			resp->stats = r;
+			for (uint32_t k = 0; k < resp->nstats; k++) {
+				struct hm_str name;
+				uint64_t v;
+
+				if (read_str(&r, &name) != HM_OK || hm_mp_read_uint(&r, &v) != HM_OK)
+					return HM_EPROTO;
+			}
+		} else if (hm_mp_match_str(&r, "error")) {
+			resp->kind = HM_RESP_ERROR;
+			if (read_str(&r, &resp->err) != HM_OK)
+				return HM_EPROTO;
+		} else {
+			return HM_EPROTO;
+		}
+	}
+	if (!has_kind || (resp->kind != HM_RESP_ERROR && !resp->has_id))
+		return HM_EPROTO;
+	return HM_OK;
+}

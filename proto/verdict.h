@@ -1,0 +1,31 @@
+/*
+ * verdict.h - the verdict codes answered per verify item (PROTOCOL.md, "Verdict codes").
+ *
+ * The numbers are a wire contract: never renumber, only append. When several verdicts apply,
+ * the one that comes first in hm_verdict_precedence order wins (see PROTOCOL.md).
+ */
+#ifndef HM_VERDICT_H
+#define HM_VERDICT_H
+
+/* X(enum name, wire value, name string) */
+#define HM_VERDICTS(X)                               \
+	X(HM_V_OK, 0, "OK")                          \
+	X(HM_V_BAD_SIGNATURE, 1, "BAD_SIGNATURE")    \
+	X(HM_V_UNKNOWN_KEY, 2, "UNKNOWN_KEY")        \
+	X(HM_V_KEY_REVOKED, 3, "KEY_REVOKED")        \
+	X(HM_V_KEY_EXPIRED, 4, "KEY_EXPIRED")        \
+	X(HM_V_STALE_TIMESTAMP, 5, "STALE_TIMESTAMP") \
+	X(HM_V_REPLAY, 6, "REPLAY")                  \
+	X(HM_V_MALFORMED, 7, "MALFORMED")
+
+enum hm_verdict {
+#define HM_V_ENUM(name, value, str) name = (value),
+	HM_VERDICTS(HM_V_ENUM)
+#undef HM_V_ENUM
+	HM_V__COUNT
+};
+
+/* "OK", "BAD_SIGNATURE", ...; "UNKNOWN" for a value outside the table. Never NULL. */
+const char *hm_verdict_name(unsigned verdict);
+
+#endif

@@ -1,0 +1,325 @@
+/*
+ * test_verify.c - the verify engine against a real key store in a temporary directory:
+ * every verdict, every field bound by the signature, rotation/grace timing with an injected
+ * clock, revocation seen at the next batch, the verdict precedence, and replay rules.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <openssl/crypto.h>
+
+#include "keystore.h"
+#include "sign.h"
+#include "verify.h"
+
+#define NOW 1700000000
+#define SKEW 300
+
+struct fx {
+	char dir[64];
+	struct hm_keystore *ks;
+	struct hm_ks_reader *rd;
+	struct hm_replay *replay;
+	struct hm_verifier *v;
+	uint8_t secret[HM_KEY_LEN];  /* t1/c1 epoch 1 */
+	uint8_t secret2[HM_KEY_LEN]; /* t1/c2 epoch 1 */
+	struct hm_item it;
+	uint8_t sig[HM_MAC_LEN];
+};
+
+static const uint8_t body[] = "{\"cmd\":[\"ls\",\"-l\"]}";
+
+static void str(struct hm_str *s, const char *v)
+{
+	s->ptr = (const uint8_t *)v;
+	s->len = strlen(v);
+}
+
+/* A valid item for t1/c1 epoch 1, signed with fx->secret. */
+static void make_item(struct fx *f)
+{
+	struct hm_item *it = &f->it;
+
+	memset(it, 0, sizeof(*it));
+	str(&it->tenant, "t1");
+	str(&it->container, "c1");
+	it->epoch = 1;
+	str(&it->method, "POST");
+	str(&it->path, "/containers/c1/exec?tty=0");
+	it->ts = NOW;
+	it->nheaders = 2;
+	str(&it->headers[0].name, "content-type");
+	str(&it->headers[0].value, "application/json");
+	str(&it->headers[1].name, "x-request-id");
+	str(&it->headers[1].value, "42");
+	it->has_body = true;
+	it->body.ptr = body;
+	it->body.len = sizeof(body) - 1;
+	it->sig = f->sig;
+}
+
+static void sign_with(struct fx *f, const uint8_t *secret)
+{
+	assert_int_equal(hm_sign_item(secret, HM_KEY_LEN, &f->it, f->sig), HM_OK);
+}
+
+static enum hm_verdict judge(struct fx *f, int64_t now)
+{
+	enum hm_verdict v;
+
+	assert_int_equal(hm_verify_begin(f->v, now), HM_OK);
+	v = hm_verify_item(f->v, &f->it);
+	hm_verify_end(f->v);
+	return v;
+}
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	struct hm_verify_config cfg = {.skew = SKEW, .key_cache = 64, .max_canonical = 65536};
+	char err[256];
+	uint32_t epoch = 0;
+
+	assert_non_null(f);
+	snprintf(f->dir, sizeof(f->dir), "/tmp/hmacd-test-verify-XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	assert_int_equal(hm_ks_open(f->dir, HM_KS_CREATE, &f->ks, err, sizeof(err)), HM_OK);
+	assert_int_equal(hm_ks_create(f->ks, "t1", "c1", NOW - 1000, &epoch, f->secret), HM_OK);
+	assert_int_equal(epoch, 1);
+	assert_int_equal(hm_ks_create(f->ks, "t1", "c2", NOW - 1000, &epoch, f->secret2), HM_OK);
+	assert_int_equal(hm_ks_reader_new(f->ks, &f->rd), HM_OK);
+	assert_int_equal(hm_replay_new(4096, &f->replay), HM_OK);
+	assert_int_equal(hm_verifier_new(&cfg, f->rd, f->replay, &f->v), HM_OK);
+	make_item(f);
+	sign_with(f, f->secret);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+	char cmd[128];
+
+	hm_verifier_free(f->v);
+	hm_replay_free(f->replay);
+	hm_ks_reader_free(f->rd);
+	hm_ks_close(f->ks);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
+	assert_int_equal(system(cmd), 0);
+	OPENSSL_cleanse(f, sizeof(*f));
+	free(f);
+	return 0;
+}
+
+static void test_ok(void **state)
+{
+	struct fx *f = *state;
+
+	assert_int_equal(judge(f, NOW), HM_V_OK);
+	/* again: now from the key cache */
+	assert_int_equal(judge(f, NOW), HM_V_OK);
+	assert_true(hm_counter_get(&hm_verify_stats(f->v)->key_cache_hits) >= 1);
+	assert_int_equal(hm_counter_get(&hm_verify_stats(f->v)->verdicts[HM_V_OK]), 2);
+}
+
+static void test_body_sha256_form(void **state)
+{
+	struct fx *f = *state;
+	uint8_t digest[HM_SHA256_LEN];
+
+	assert_int_equal(hm_sha256(body, sizeof(body) - 1, digest), HM_OK);
+	f->it.has_body = false;
+	f->it.has_body_sha256 = true;
+	f->it.body_sha256 = digest;
+	/* the same signature: the canonical string holds the digest either way */
+	assert_int_equal(judge(f, NOW), HM_V_OK);
+	digest[0] ^= 1;
+	assert_int_equal(judge(f, NOW), HM_V_BAD_SIGNATURE);
+}
+
+/* The container escape of the seed: a signature for c1 must not pass for c2. */
+static void test_container_is_bound(void **state)
+{
+	struct fx *f = *state;
+
+	str(&f->it.container, "c2");
+	assert_int_equal(judge(f, NOW), HM_V_BAD_SIGNATURE);
+	/* and a signer of c2 cannot sign for c1 either */
+	sign_with(f, f->secret2);
+	assert_int_equal(judge(f, NOW), HM_V_OK);
+	str(&f->it.container, "c1");
+	assert_int_equal(judge(f, NOW), HM_V_BAD_SIGNATURE);
+}
+
+static void test_every_field_is_bound(void **state)
+{
+	struct fx *f = *state;
+	static const uint8_t other_body[] = "{\"cmd\":[\"rm\",\"-rf\"]}";
+
+	for (int field = 0; field < 9; field++) {
+		make_item(f);
+		sign_with(f, f->secret);
+		switch (field) {
+		case 0: str(&f->it.method, "PUT"); break;
+		case 1: str(&f->it.path, "/containers/c1/exec?tty=1"); break;
+		case 2: f->it.ts = NOW + 1; break;
+		case 3: str(&f->it.nonce, "n"); break;
+		case 4: str(&f->it.headers[0].value, "text/plain"); break;
+		case 5: str(&f->it.headers[1].name, "x-request-ix"); break;
+		case 6: f->it.nheaders = 1; break;
+		case 7: f->it.body.ptr = other_body; break;
+		case 8: str(&f->it.tenant, "t1"); f->sig[31] ^= 0x80; break;
+		}
+		assert_int_equal(judge(f, NOW), HM_V_BAD_SIGNATURE);
+	}
+}
+
+static void test_unknown_keys(void **state)
+{
+	struct fx *f = *state;
+
+	str(&f->it.tenant, "nobody");
+	assert_int_equal(judge(f, NOW), HM_V_UNKNOWN_KEY);
+	make_item(f);
+	f->it.epoch = 2;
+	assert_int_equal(judge(f, NOW), HM_V_UNKNOWN_KEY);
+	f->it.epoch = (uint64_t)UINT32_MAX + 1;
+	assert_int_equal(judge(f, NOW), HM_V_UNKNOWN_KEY);
+	/* a negative answer is cached: a second lookup gives the same verdict */
+	assert_int_equal(judge(f, NOW), HM_V_UNKNOWN_KEY);
+}
+
+static void test_timestamp_window(void **state)
+{
+	struct fx *f = *state;
+
+	assert_int_equal(judge(f, NOW + SKEW), HM_V_OK);
+	assert_int_equal(judge(f, NOW - SKEW), HM_V_OK);
+	assert_int_equal(judge(f, NOW + SKEW + 1), HM_V_STALE_TIMESTAMP);
+	assert_int_equal(judge(f, NOW - SKEW - 1), HM_V_STALE_TIMESTAMP);
+	/* precedence: a bad signature is reported before a stale timestamp */
+	f->sig[0] ^= 1;
+	assert_int_equal(judge(f, NOW + SKEW + 1), HM_V_BAD_SIGNATURE);
+}
+
+static void test_rotation_grace_timing(void **state)
+{
+	struct fx *f = *state;
+	uint8_t s2[HM_KEY_LEN];
+	uint32_t epoch = 0;
+	const int64_t grace = 100;
+
+	assert_int_equal(judge(f, NOW), HM_V_OK);
+	assert_int_equal(hm_ks_rotate(f->ks, "t1", "c1", NOW, grace, &epoch, s2), HM_OK);
+	assert_int_equal(epoch, 2);
+	/* the old epoch is valid strictly before its deadline */
+	assert_int_equal(judge(f, NOW + grace - 1), HM_V_OK);
+	assert_int_equal(judge(f, NOW + grace), HM_V_KEY_EXPIRED);
+	/* the new epoch */
+	f->it.epoch = 2;
+	f->it.ts = NOW + grace;
+	sign_with(f, s2);
+	assert_int_equal(judge(f, NOW + grace), HM_V_OK);
+	/* an old-epoch signature relabelled as epoch 2 fails */
+	f->it.epoch = 1;
+	sign_with(f, f->secret);
+	f->it.epoch = 2;
+	assert_int_equal(judge(f, NOW + grace), HM_V_BAD_SIGNATURE);
+	OPENSSL_cleanse(s2, sizeof(s2));
+}
+
+static void test_rotation_zero_grace(void **state)
+{
+	struct fx *f = *state;
+	uint8_t s2[HM_KEY_LEN];
+	uint32_t epoch = 0;
+
+	assert_int_equal(hm_ks_rotate(f->ks, "t1", "c1", NOW, 0, &epoch, s2), HM_OK);
+	assert_int_equal(judge(f, NOW), HM_V_KEY_EXPIRED);
+	OPENSSL_cleanse(s2, sizeof(s2));
+}
+
+static void test_revocation_seen_next_batch(void **state)
+{
+	struct fx *f = *state;
+
+	assert_int_equal(judge(f, NOW), HM_V_OK); /* cached now */
+	assert_int_equal(hm_ks_revoke(f->ks, "t1", "c1", 1), HM_OK);
+	assert_int_equal(judge(f, NOW), HM_V_KEY_REVOKED);
+	assert_true(hm_counter_get(&hm_verify_stats(f->v)->key_cache_clears) >= 1);
+	/* precedence: revoked before a bad signature */
+	f->sig[5] ^= 1;
+	assert_int_equal(judge(f, NOW), HM_V_KEY_REVOKED);
+	/* the other container of the tenant is untouched */
+	str(&f->it.container, "c2");
+	sign_with(f, f->secret2);
+	assert_int_equal(judge(f, NOW), HM_V_OK);
+}
+
+static void test_replay(void **state)
+{
+	struct fx *f = *state;
+
+	str(&f->it.nonce, "nonce-0001");
+	sign_with(f, f->secret);
+	assert_int_equal(judge(f, NOW), HM_V_OK);
+	assert_int_equal(judge(f, NOW + 1), HM_V_REPLAY);
+	/* the same nonce in another scope is another nonce */
+	str(&f->it.container, "c2");
+	sign_with(f, f->secret2);
+	assert_int_equal(judge(f, NOW + 1), HM_V_OK);
+	/* a nonce is recorded only when everything else verified */
+	make_item(f);
+	str(&f->it.nonce, "nonce-0002");
+	sign_with(f, f->secret);
+	f->sig[0] ^= 1;
+	assert_int_equal(judge(f, NOW), HM_V_BAD_SIGNATURE);
+	f->sig[0] ^= 1;
+	assert_int_equal(judge(f, NOW + SKEW + 5), HM_V_STALE_TIMESTAMP);
+	assert_int_equal(judge(f, NOW), HM_V_OK);
+	assert_int_equal(judge(f, NOW), HM_V_REPLAY);
+	/* once its ts has left the window, the nonce may come again with a fresh ts */
+	f->it.ts = NOW + 2 * SKEW + 10;
+	sign_with(f, f->secret);
+	assert_int_equal(judge(f, NOW + 2 * SKEW + 10), HM_V_OK);
+}
+
+static void test_store_change_flushes_cache(void **state)
+{
+	struct fx *f = *state;
+	uint8_t s[HM_KEY_LEN];
+	uint32_t epoch = 0;
+
+	str(&f->it.tenant, "t9");
+	assert_int_equal(judge(f, NOW), HM_V_UNKNOWN_KEY); /* negative entry cached */
+	assert_int_equal(hm_ks_create(f->ks, "t9", "c1", NOW, &epoch, s), HM_OK);
+	sign_with(f, s);
+	assert_int_equal(judge(f, NOW), HM_V_OK); /* seen at the next batch */
+	OPENSSL_cleanse(s, sizeof(s));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_ok, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_body_sha256_form, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_container_is_bound, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_every_field_is_bound, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unknown_keys, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_timestamp_window, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rotation_grace_timing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rotation_zero_grace, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_revocation_seen_next_batch, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_replay, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_change_flushes_cache, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
