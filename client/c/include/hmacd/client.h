@@ -12,6 +12,11 @@
  * once and, if no byte of the request had reached the daemon, sends it again. A request whose
  * answer was lost in flight is not resent (a resent nonce would be judged a replay): the call
  * returns HMACD_ECONN and the following call reconnects.
+ *
+ * After HMACD_ECONN, HMACD_ETIMEDOUT or HMACD_EPROTO (and HMACD_ENOMEM or HMACD_EIO while waiting
+ * for an answer) the connection is closed and the requests in flight are forgotten: their answers
+ * could no longer be matched. After HMACD_ESERVER it stays open. HMACD_EIO means a system call
+ * failed that has nothing to do with the daemon (the clock, poll()).
  */
 #ifndef HMACD_CLIENT_H
 #define HMACD_CLIENT_H
@@ -63,8 +68,9 @@ struct hmacd_header {
 };
 
 /*
- * One request to verify (or to sign). Strings are byte ranges, not NUL-terminated. Set exactly
- * one of `body` (body_len bytes, may be 0) or `body_sha256`.
+ * One request to verify (or to sign). Strings are byte ranges, not NUL-terminated (a pointer may
+ * be NULL when its length is 0). Set exactly one of `body` (body_len bytes, may be 0) or
+ * `body_sha256`; with both NULL the body is the empty one.
  */
 struct hmacd_item {
 	const char *tenant;
@@ -90,7 +96,7 @@ struct hmacd_item {
 struct hmacd_client;
 
 struct hmacd_options {
-	uint32_t max_frame;  /* largest request frame this client will send; 0: 1 MiB */
+	uint32_t max_frame;  /* largest request frame this client sends: 1 KiB..64 MiB; 0: 1 MiB */
 	int timeout_ms;      /* per call; 0: 5000; -1: wait forever */
 };
 
@@ -101,12 +107,18 @@ const char *hmacd_verdict_name(unsigned verdict);
 
 /*
  * Connects to the daemon's socket. opts may be NULL. On success *out is set.
- * Returns HMACD_OK, HMACD_EINVAL (path too long), HMACD_ENOMEM, HMACD_ECONN.
+ * Returns HMACD_OK, HMACD_EINVAL (path empty or too long, options out of range), HMACD_ENOMEM,
+ * HMACD_ECONN.
  */
 int hmacd_connect(const char *socket_path, const struct hmacd_options *opts,
 		  struct hmacd_client **out);
 /* Closes the connection and frees the client (NULL is fine). */
 void hmacd_close(struct hmacd_client *c);
+
+/*
+ * The calls below (ping, verify, stats) are synchronous: HMACD_EINVAL while pipelined requests are
+ * in flight. Each may also return HMACD_ENOMEM.
+ */
 
 /* Round trip: HMACD_OK, HMACD_ECONN, HMACD_ETIMEDOUT, HMACD_EPROTO, HMACD_ESERVER. */
 int hmacd_ping(struct hmacd_client *c);
@@ -115,12 +127,15 @@ int hmacd_ping(struct hmacd_client *c);
  * Verifies n items in one frame and waits for the answer: verdicts[i] is the verdict of items[i].
  * Returns HMACD_OK, HMACD_EINVAL, HMACD_ETOOBIG, HMACD_ENOMEM, HMACD_ECONN, HMACD_ETIMEDOUT,
  * HMACD_EPROTO, HMACD_ESERVER (the daemon refused the whole batch, e.g. too many items).
+ * Items are not checked before sending (the daemon answers HMACD_V_MALFORMED), but one the wire
+ * cannot carry (both body forms, over HMACD_MAX_HEADERS headers, NULL with a length) is
+ * HMACD_EINVAL.
  */
 int hmacd_verify(struct hmacd_client *c, const struct hmacd_item *items, size_t n,
 		 uint8_t *verdicts);
 
 /*
- * Daemon counters: calls fn(name, value, arg) once per counter.
+ * Daemon counters: calls fn(name, value, arg) once per counter (fn must not call into c).
  * HMACD_OK, HMACD_ECONN, HMACD_ETIMEDOUT, HMACD_EPROTO, HMACD_ESERVER.
  */
 int hmacd_stats(struct hmacd_client *c, void (*fn)(const char *name, uint64_t value, void *arg),
@@ -130,6 +145,9 @@ int hmacd_stats(struct hmacd_client *c, void (*fn)(const char *name, uint64_t va
  * hmacd_send_verify() encodes a batch into the client's output buffer and returns its request id
  * at once; hmacd_flush() writes what is buffered; hmacd_recv_verify() reads the next answer, in
  * the order the requests were sent. Any number of batches may be in flight.
+ * hmacd_send_verify: HMACD_OK, HMACD_EINVAL, HMACD_ETOOBIG (also when the unflushed batches would
+ * pass 64 MiB: flush first), HMACD_ENOMEM; it does no I/O.
+ * hmacd_flush: HMACD_OK, HMACD_EINVAL, HMACD_ECONN, HMACD_ETIMEDOUT, HMACD_EPROTO, HMACD_ENOMEM.
  */
 int hmacd_send_verify(struct hmacd_client *c, const struct hmacd_item *items, size_t n,
 		      uint64_t *id);
@@ -138,12 +156,16 @@ int hmacd_flush(struct hmacd_client *c);
  * Waits for the next answer (flushing first). *id is the request it answers, *n its item count;
  * verdicts must have room for `cap` entries (HMACD_EPROTO if the answer holds more).
  * HMACD_ESERVER if the daemon refused that batch (*n is then 0).
+ * Also HMACD_EINVAL (nothing in flight), HMACD_ECONN, HMACD_ETIMEDOUT, HMACD_ENOMEM.
  */
 int hmacd_recv_verify(struct hmacd_client *c, uint64_t *id, uint8_t *verdicts, size_t cap,
 		      size_t *n);
 /* Requests sent whose answers have not been read yet. */
 size_t hmacd_in_flight(const struct hmacd_client *c);
-/* The socket, for callers that poll it themselves (readable: hmacd_recv_verify won't block long). */
+/*
+ * The socket, for callers that poll it themselves (readable: hmacd_recv_verify won't block long).
+ * -1 while disconnected; a reconnect changes it.
+ */
 int hmacd_fd(const struct hmacd_client *c);
 
 /* ---- signing ---- */
@@ -156,8 +178,8 @@ int hmacd_sign(const uint8_t *secret, size_t secret_len, struct hmacd_item *item
 
 /*
  * The canonical string of item, in a fresh NUL-terminated buffer (free() it). For debugging a
- * signer: never log it in production, it names the request. HMACD_OK, HMACD_EMALFORMED,
- * HMACD_ENOMEM.
+ * signer: never log it in production, it names the request. HMACD_OK, HMACD_EINVAL,
+ * HMACD_EMALFORMED, HMACD_ENOMEM.
  */
 int hmacd_canonical(const struct hmacd_item *item, char **out, size_t *len);
 
