@@ -1,0 +1,765 @@
+/*
+ * test_keystore.c - unit tests of the LMDB key store (daemon/keystore.c).
+ *
+ * Every test gets its own store in a fresh mkdtemp() directory that teardown removes. LMDB allows
+ * one environment per store per process, so where a test needs a second view of the store (raw
+ * LMDB to plant bad records or read stored bytes, or an admin writer beside hmacd's reader) it
+ * either closes the first handle before opening the second or runs the second in a fork()ed
+ * child that opens its own environment and never touches the parent's.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <ftw.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+
+#include <cmocka.h>
+#include <lmdb.h>
+
+#include "keystore.h"
+
+#define NOW 1700000000
+#define MIB ((size_t)1 << 20)
+
+struct fx {
+	char dir[64];   /* the temp directory, removed at teardown */
+	char store[96]; /* dir/db: a path that does not exist yet */
+	struct hm_keystore *ks;
+};
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static int setup_in(void **state, const char *base)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+
+	if (f == NULL)
+		return -1;
+	snprintf(f->dir, sizeof(f->dir), "%s/hm-ks-XXXXXX", base);
+	if (mkdtemp(f->dir) == NULL) {
+		free(f);
+		return -1;
+	}
+	snprintf(f->store, sizeof(f->store), "%s/db", f->dir);
+	*state = f;
+	return 0;
+}
+
+static int setup(void **state)
+{
+	return setup_in(state, "/tmp");
+}
+
+/*
+ * The map-growth test makes ~30k durable commits; on a tmpfs that is a fraction of a second,
+ * on a disk with real fsync it can take longer than the whole suite should.
+ */
+static int setup_fast(void **state)
+{
+	struct stat st;
+
+	if (stat("/dev/shm", &st) == 0 && S_ISDIR(st.st_mode) && access("/dev/shm", W_OK) == 0)
+		return setup_in(state, "/dev/shm");
+	return setup_in(state, "/tmp");
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+
+	hm_ks_close(f->ks);
+	(void)nftw(f->dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+	free(f);
+	return 0;
+}
+
+static struct hm_keystore *open_admin(struct fx *f)
+{
+	char err[256];
+	int rc;
+
+	rc = hm_ks_open(f->store, HM_KS_CREATE, &f->ks, err, sizeof(err));
+	if (rc != HM_OK)
+		fail_msg("hm_ks_open: %s: %s", hm_strerror(rc), err);
+	return f->ks;
+}
+
+static void reopen_none(struct fx *f)
+{
+	hm_ks_close(f->ks);
+	f->ks = NULL;
+}
+
+static bool all_zero(const uint8_t *p, size_t n)
+{
+	uint8_t acc = 0;
+
+	for (size_t i = 0; i < n; i++)
+		acc |= p[i];
+	return acc == 0;
+}
+
+/* ---- list collection ---- */
+
+#define MAXINFO 16
+
+struct infos {
+	size_t n;
+	size_t total; /* all calls, also past MAXINFO */
+	int stop_at;  /* return 99 on this call (1-based), 0: never */
+	struct hm_key_info v[MAXINFO];
+};
+
+static int collect(const struct hm_key_info *info, void *arg)
+{
+	struct infos *in = arg;
+
+	in->total++;
+	if (in->n < MAXINFO)
+		in->v[in->n++] = *info;
+	if (in->stop_at != 0 && (int)in->total == in->stop_at)
+		return 99;
+	return 0;
+}
+
+static void list_all(struct hm_keystore *ks, const char *tenant, struct infos *in)
+{
+	memset(in, 0, sizeof(*in));
+	assert_int_equal(hm_ks_list(ks, tenant, collect, in), HM_OK);
+}
+
+/* ---- raw LMDB access, for planting and inspecting records ---- */
+
+static MDB_env *raw_open(const char *dir, MDB_txn **txn, MDB_dbi *dbi, const char *db)
+{
+	MDB_env *env = NULL;
+
+	assert_int_equal(mdb_env_create(&env), 0);
+	assert_int_equal(mdb_env_set_maxdbs(env, 4), 0);
+	assert_int_equal(mdb_env_open(env, dir, 0, 0600), 0);
+	assert_int_equal(mdb_txn_begin(env, NULL, 0, txn), 0);
+	if (db != NULL)
+		assert_int_equal(mdb_dbi_open(*txn, db, MDB_CREATE, dbi), 0);
+	return env;
+}
+
+static size_t key_of(uint8_t *out, const char *t, const char *c, uint32_t epoch)
+{
+	size_t tl = strlen(t), cl = strlen(c), n = 0;
+
+	out[n++] = (uint8_t)tl;
+	memcpy(out + n, t, tl);
+	n += tl;
+	out[n++] = (uint8_t)cl;
+	memcpy(out + n, c, cl);
+	n += cl;
+	out[n++] = (uint8_t)(epoch >> 24);
+	out[n++] = (uint8_t)(epoch >> 16);
+	out[n++] = (uint8_t)(epoch >> 8);
+	out[n++] = (uint8_t)epoch;
+	return n;
+}
+
+/* ---- tests ---- */
+
+static void test_scope_names(void **state)
+{
+	char big[130];
+
+	(void)state;
+	assert_true(hm_scope_name_ok("t1", 2));
+	assert_true(hm_scope_name_ok("A-z_0.9:/x", 10));
+	assert_false(hm_scope_name_ok("", 0));
+	assert_false(hm_scope_name_ok(NULL, 3));
+	assert_false(hm_scope_name_ok("a b", 3));
+	assert_false(hm_scope_name_ok("a\nb", 3));
+	assert_false(hm_scope_name_ok("a\0b", 3));
+	assert_false(hm_scope_name_ok("caf\xc3\xa9", 5));
+	assert_false(hm_scope_name_ok("a;b", 3));
+	memset(big, 'x', sizeof(big));
+	assert_true(hm_scope_name_ok(big, 128));
+	assert_false(hm_scope_name_ok(big, 129));
+	assert_string_equal(hm_key_state_name(HM_KEY_CURRENT), "current");
+	assert_string_equal(hm_key_state_name(HM_KEY_SUPERSEDED), "superseded");
+	assert_string_equal(hm_key_state_name(HM_KEY_REVOKED), "revoked");
+}
+
+static void test_open_missing_and_modes(void **state)
+{
+	struct fx *f = *state;
+	struct hm_keystore *ks = (void *)1;
+	char err[256], path[160];
+	struct stat st;
+
+	assert_int_equal(hm_ks_open(f->store, 0, &ks, err, sizeof(err)), HM_ENOTFOUND);
+	assert_null(ks);
+	assert_true(strlen(err) > 0);
+	assert_int_equal(hm_ks_open(f->store, HM_KS_READER, &ks, err, sizeof(err)), HM_ENOTFOUND);
+	/* an existing directory with no store in it is not a store either */
+	assert_int_equal(hm_ks_open(f->dir, 0, &ks, err, sizeof(err)), HM_ENOTFOUND);
+	assert_int_equal(hm_ks_open("", HM_KS_CREATE, &ks, err, sizeof(err)), HM_EINVAL);
+
+	open_admin(f);
+	assert_int_equal(stat(f->store, &st), 0);
+	assert_true(S_ISDIR(st.st_mode));
+	assert_int_equal(st.st_mode & 0777, 0700);
+	snprintf(path, sizeof(path), "%s/data.mdb", f->store);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0077, 0);
+	snprintf(path, sizeof(path), "%s/lock.mdb", f->store);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0077, 0);
+	reopen_none(f);
+
+	/* now it exists: plain opens work, for both kinds of handle */
+	assert_int_equal(hm_ks_open(f->store, 0, &f->ks, err, sizeof(err)), HM_OK);
+	assert_string_equal(hm_ks_errmsg(f->ks), "");
+	reopen_none(f);
+	assert_int_equal(hm_ks_open(f->store, HM_KS_READER, &f->ks, err, sizeof(err)), HM_OK);
+}
+
+static void test_create(void **state)
+{
+	struct fx *f = *state;
+	struct hm_keystore *ks = open_admin(f);
+	uint8_t s1[HM_KEY_LEN], s2[HM_KEY_LEN];
+	uint32_t epoch = 7;
+	struct infos in;
+
+	assert_int_equal(hm_ks_create(ks, "t1", "c1", NOW, &epoch, s1), HM_OK);
+	assert_int_equal(epoch, 1);
+	assert_false(all_zero(s1, sizeof(s1)));
+
+	/* a second create of the scope fails and leaves no secret behind */
+	memset(s2, 0xaa, sizeof(s2));
+	assert_int_equal(hm_ks_create(ks, "t1", "c1", NOW + 1, &epoch, s2), HM_EEXIST);
+	assert_int_equal(epoch, 0);
+	assert_true(all_zero(s2, sizeof(s2)));
+
+	/* the length bytes keep prefixes apart: c10 and t10 are other scopes */
+	assert_int_equal(hm_ks_create(ks, "t1", "c10", NOW, &epoch, s2), HM_OK);
+	assert_int_equal(epoch, 1);
+	assert_int_equal(memcmp(s1, s2, sizeof(s1)) != 0, 1);
+	assert_int_equal(hm_ks_create(ks, "t10", "c1", NOW, &epoch, s2), HM_OK);
+
+	/* names */
+	memset(s2, 0xaa, sizeof(s2));
+	assert_int_equal(hm_ks_create(ks, "t 1", "c1", NOW, &epoch, s2), HM_EINVAL);
+	assert_true(all_zero(s2, sizeof(s2)));
+	assert_true(strlen(hm_ks_errmsg(ks)) > 0);
+	assert_int_equal(hm_ks_create(ks, "t1", "", NOW, &epoch, s2), HM_EINVAL);
+	assert_int_equal(hm_ks_create(ks, NULL, "c1", NOW, &epoch, s2), HM_EINVAL);
+	assert_int_equal(hm_ks_create(ks, "t1", "c2", -1, &epoch, s2), HM_EINVAL);
+
+	list_all(ks, NULL, &in);
+	assert_int_equal(in.n, 3);
+	/* key order: (length, bytes) of tenant, then of container, then epoch */
+	assert_string_equal(in.v[0].tenant, "t1");
+	assert_string_equal(in.v[0].container, "c1");
+	assert_int_equal(in.v[0].epoch, 1);
+	assert_int_equal(in.v[0].state, HM_KEY_CURRENT);
+	assert_int_equal(in.v[0].created, NOW);
+	assert_int_equal(in.v[0].deadline, 0);
+	assert_string_equal(in.v[1].container, "c10");
+	assert_string_equal(in.v[2].tenant, "t10");
+}
+
+static void test_rotate_grace(void **state)
+{
+	struct fx *f = *state;
+	struct hm_keystore *ks = open_admin(f);
+	uint8_t s1[HM_KEY_LEN], s2[HM_KEY_LEN], s3[HM_KEY_LEN];
+	uint32_t epoch = 0;
+	struct infos in;
+
+	assert_int_equal(hm_ks_rotate(ks, "t", "c", NOW, 10, &epoch, s1), HM_ENOTFOUND);
+	assert_int_equal(hm_ks_create(ks, "t", "c", 1000, &epoch, s1), HM_OK);
+	assert_int_equal(hm_ks_rotate(ks, "t", "c", 2000, 300, &epoch, s2), HM_OK);
+	assert_int_equal(epoch, 2);
+	assert_int_equal(hm_ks_rotate(ks, "t", "c", 3000, 0, &epoch, s3), HM_OK);
+	assert_int_equal(epoch, 3);
+	assert_int_equal(memcmp(s1, s2, HM_KEY_LEN) != 0 && memcmp(s2, s3, HM_KEY_LEN) != 0, 1);
+
+	list_all(ks, "t", &in);
+	assert_int_equal(in.n, 3);
+	/* epoch 1 keeps the deadline of the rotation that superseded it */
+	assert_int_equal(in.v[0].epoch, 1);
+	assert_int_equal(in.v[0].state, HM_KEY_SUPERSEDED);
+	assert_int_equal(in.v[0].created, 1000);
+	assert_int_equal(in.v[0].deadline, 2300);
+	/* grace 0: invalid at once, deadline == now */
+	assert_int_equal(in.v[1].epoch, 2);
+	assert_int_equal(in.v[1].state, HM_KEY_SUPERSEDED);
+	assert_int_equal(in.v[1].created, 2000);
+	assert_int_equal(in.v[1].deadline, 3000);
+	assert_int_equal(in.v[2].epoch, 3);
+	assert_int_equal(in.v[2].state, HM_KEY_CURRENT);
+	assert_int_equal(in.v[2].created, 3000);
+	assert_int_equal(in.v[2].deadline, 0);
+
+	/* bad grace values are refused before any write */
+	memset(s1, 0xaa, sizeof(s1));
+	assert_int_equal(hm_ks_rotate(ks, "t", "c", NOW, -1, &epoch, s1), HM_EINVAL);
+	assert_true(all_zero(s1, sizeof(s1)));
+	assert_int_equal(hm_ks_rotate(ks, "t", "c", NOW, INT64_MAX, &epoch, s1), HM_EINVAL);
+	assert_int_equal(hm_ks_rotate(ks, "t", "c!", NOW, 1, &epoch, s1), HM_EINVAL);
+	list_all(ks, "t", &in);
+	assert_int_equal(in.n, 3);
+}
+
+static void test_revoke(void **state)
+{
+	struct fx *f = *state;
+	struct hm_keystore *ks = open_admin(f);
+	uint8_t s[HM_KEY_LEN], key[300];
+	uint32_t epoch = 0;
+	struct infos in;
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	MDB_val k, v;
+
+	assert_int_equal(hm_ks_revoke(ks, "t", "c", 1), HM_ENOTFOUND);
+	assert_int_equal(hm_ks_create(ks, "t", "c", 1000, &epoch, s), HM_OK);
+	assert_int_equal(hm_ks_rotate(ks, "t", "c", 2000, 500, &epoch, s), HM_OK);
+	assert_int_equal(hm_ks_revoke(ks, "t", "c", 2), HM_OK);
+	assert_int_equal(hm_ks_revoke(ks, "t", "c", 2), HM_ESTATE);
+	assert_int_equal(hm_ks_revoke(ks, "t", "c", 99), HM_ENOTFOUND);
+	assert_int_equal(hm_ks_revoke(ks, "t", "c", 0), HM_ENOTFOUND);
+	assert_int_equal(hm_ks_revoke(ks, "t", "x", 1), HM_ENOTFOUND);
+	assert_int_equal(hm_ks_revoke(ks, "t\n", "c", 1), HM_EINVAL);
+	assert_int_equal(hm_ks_revoke(ks, "t", "c", 1), HM_OK);
+
+	list_all(ks, NULL, &in);
+	assert_int_equal(in.n, 2);
+	assert_int_equal(in.v[0].state, HM_KEY_REVOKED);
+	assert_int_equal(in.v[0].deadline, 0);
+	assert_int_equal(in.v[0].created, 1000);
+	assert_int_equal(in.v[1].state, HM_KEY_REVOKED);
+
+	/* all revoked: rotate still makes a new current epoch after the highest */
+	assert_int_equal(hm_ks_rotate(ks, "t", "c", 3000, 60, &epoch, s), HM_OK);
+	assert_int_equal(epoch, 3);
+	list_all(ks, NULL, &in);
+	assert_int_equal(in.n, 3);
+	assert_int_equal(in.v[0].state, HM_KEY_REVOKED); /* revoked epochs stay revoked */
+	assert_int_equal(in.v[1].state, HM_KEY_REVOKED);
+	assert_int_equal(in.v[2].state, HM_KEY_CURRENT);
+	reopen_none(f);
+
+	/* the stored bytes of a revoked epoch hold no secret */
+	env = raw_open(f->store, &txn, &dbi, "keys");
+	k.mv_data = key;
+	k.mv_size = key_of(key, "t", "c", 2);
+	assert_int_equal(mdb_get(txn, dbi, &k, &v), 0);
+	assert_int_equal(v.mv_size, 64);
+	assert_true(all_zero((const uint8_t *)v.mv_data + 24, HM_KEY_LEN));
+	k.mv_size = key_of(key, "t", "c", 3);
+	assert_int_equal(mdb_get(txn, dbi, &k, &v), 0);
+	assert_false(all_zero((const uint8_t *)v.mv_data + 24, HM_KEY_LEN));
+	mdb_txn_abort(txn);
+	mdb_env_close(env);
+}
+
+static void test_list_filter_and_stop(void **state)
+{
+	struct fx *f = *state;
+	struct hm_keystore *ks = open_admin(f);
+	uint8_t s[HM_KEY_LEN];
+	uint32_t epoch;
+	struct infos in;
+
+	assert_int_equal(hm_ks_create(ks, "b", "c1", NOW, &epoch, s), HM_OK);
+	assert_int_equal(hm_ks_create(ks, "b", "c2", NOW, &epoch, s), HM_OK);
+	assert_int_equal(hm_ks_create(ks, "bb", "c1", NOW, &epoch, s), HM_OK);
+	assert_int_equal(hm_ks_create(ks, "a", "c1", NOW, &epoch, s), HM_OK);
+
+	list_all(ks, "b", &in);
+	assert_int_equal(in.n, 2);
+	assert_string_equal(in.v[0].tenant, "b");
+	assert_string_equal(in.v[1].tenant, "b");
+	list_all(ks, "bb", &in);
+	assert_int_equal(in.n, 1);
+	list_all(ks, "zz", &in);
+	assert_int_equal(in.n, 0);
+	list_all(ks, NULL, &in);
+	assert_int_equal(in.n, 4);
+
+	memset(&in, 0, sizeof(in));
+	in.stop_at = 2;
+	assert_int_equal(hm_ks_list(ks, NULL, collect, &in), 99);
+	assert_int_equal(in.total, 2);
+	assert_int_equal(hm_ks_list(ks, "b b", collect, &in), HM_EINVAL);
+}
+
+static void test_reader_in_process(void **state)
+{
+	struct fx *f = *state;
+	struct hm_keystore *ks = open_admin(f);
+	struct hm_ks_reader *rd = NULL;
+	uint8_t s1[HM_KEY_LEN], s2[HM_KEY_LEN];
+	struct hm_key_rec rec;
+	uint64_t id1 = 0, id2 = 0, id3 = 0;
+	uint32_t epoch;
+
+	assert_int_equal(hm_ks_create(ks, "t", "c", NOW, &epoch, s1), HM_OK);
+	assert_int_equal(hm_ks_reader_new(ks, &rd), HM_OK);
+
+	/* outside a batch */
+	assert_int_equal(hm_ks_lookup(rd, (const uint8_t *)"t", 1, (const uint8_t *)"c", 1, 1,
+				      &rec), HM_ESTORE);
+	assert_true(strlen(hm_ks_reader_errmsg(rd)) > 0);
+
+	assert_int_equal(hm_ks_reader_begin(rd, &id1), HM_OK);
+	assert_int_equal(hm_ks_lookup(rd, (const uint8_t *)"t", 1, (const uint8_t *)"c", 1, 1,
+				      &rec), HM_OK);
+	assert_int_equal(rec.state, HM_KEY_CURRENT);
+	assert_int_equal(rec.deadline, 0);
+	assert_memory_equal(rec.secret, s1, HM_KEY_LEN);
+	assert_int_equal(hm_ks_lookup(rd, (const uint8_t *)"t", 1, (const uint8_t *)"c", 1, 2,
+				      &rec), HM_ENOTFOUND);
+	assert_true(all_zero(rec.secret, HM_KEY_LEN));
+	assert_int_equal(hm_ks_lookup(rd, (const uint8_t *)"t", 1, (const uint8_t *)"c", 1, 0,
+				      &rec), HM_ENOTFOUND);
+	assert_int_equal(hm_ks_lookup(rd, (const uint8_t *)"t", 1, (const uint8_t *)"c", 1,
+				      (uint64_t)UINT32_MAX + 2, &rec), HM_ENOTFOUND);
+	assert_int_equal(hm_ks_lookup(rd, (const uint8_t *)"t", 0, (const uint8_t *)"c", 1, 1,
+				      &rec), HM_ENOTFOUND);
+	assert_int_equal(hm_ks_lookup(rd, (const uint8_t *)"tc", 1, (const uint8_t *)"c", 1, 1,
+				      &rec), HM_OK); /* lengths, not NULs, delimit the names */
+	hm_ks_reader_end(rd);
+
+	/* an admin commit shows up in the next batch, with a new txn id */
+	assert_int_equal(hm_ks_rotate(ks, "t", "c", NOW + 10, 60, &epoch, s2), HM_OK);
+	assert_int_equal(hm_ks_reader_begin(rd, &id2), HM_OK);
+	assert_true(id2 > id1);
+	assert_int_equal(hm_ks_lookup(rd, (const uint8_t *)"t", 1, (const uint8_t *)"c", 1, 2,
+				      &rec), HM_OK);
+	assert_memory_equal(rec.secret, s2, HM_KEY_LEN);
+	assert_int_equal(hm_ks_lookup(rd, (const uint8_t *)"t", 1, (const uint8_t *)"c", 1, 1,
+				      &rec), HM_OK);
+	assert_int_equal(rec.state, HM_KEY_SUPERSEDED);
+	assert_int_equal(rec.deadline, NOW + 70);
+	hm_ks_reader_end(rd);
+
+	/* no commit in between: same txn id (caches stay valid) */
+	assert_int_equal(hm_ks_reader_begin(rd, &id3), HM_OK);
+	assert_true(id3 == id2);
+	/* begin on an open batch ends it first */
+	assert_int_equal(hm_ks_reader_begin(rd, &id3), HM_OK);
+	hm_ks_reader_end(rd);
+	hm_ks_reader_end(rd); /* harmless */
+
+	assert_int_equal(hm_ks_revoke(ks, "t", "c", 1), HM_OK);
+	assert_int_equal(hm_ks_reader_begin(rd, &id3), HM_OK);
+	assert_true(id3 > id2);
+	memset(&rec, 0xaa, sizeof(rec));
+	assert_int_equal(hm_ks_lookup(rd, (const uint8_t *)"t", 1, (const uint8_t *)"c", 1, 1,
+				      &rec), HM_OK);
+	assert_int_equal(rec.state, HM_KEY_REVOKED);
+	assert_int_equal(rec.deadline, 0);
+	assert_true(all_zero(rec.secret, HM_KEY_LEN));
+	hm_ks_reader_end(rd);
+	hm_ks_reader_free(rd);
+}
+
+static void write_all(int fd, const void *p, size_t n)
+{
+	if (write(fd, p, n) != (ssize_t)n)
+		_exit(3);
+}
+
+/*
+ * Child: a separate admin process (hmacctl's role). It opens its own environment and never
+ * uses the parent's; it reports the new secret through the pipe.
+ */
+static void child_write(const char *store, int op, int fd)
+{
+	struct hm_keystore *ks = NULL;
+	uint8_t s[HM_KEY_LEN] = { 0 };
+	uint32_t epoch = 0;
+	char err[256];
+	int rc;
+
+	rc = hm_ks_open(store, 0, &ks, err, sizeof(err));
+	if (rc != HM_OK)
+		_exit(2);
+	if (op == 0)
+		rc = hm_ks_create(ks, "t", "c", NOW, &epoch, s);
+	else if (op == 1)
+		rc = hm_ks_rotate(ks, "t", "c", NOW + 5, 100, &epoch, s);
+	else
+		rc = hm_ks_revoke(ks, "t", "c", 1);
+	hm_ks_close(ks);
+	if (rc != HM_OK)
+		_exit(1);
+	write_all(fd, &epoch, sizeof(epoch));
+	write_all(fd, s, sizeof(s));
+	_exit(0);
+}
+
+static void run_child(const char *store, int op, uint32_t *epoch, uint8_t s[HM_KEY_LEN])
+{
+	int fds[2], status = -1;
+	pid_t pid;
+
+	assert_int_equal(pipe(fds), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		close(fds[0]);
+		child_write(store, op, fds[1]);
+	}
+	close(fds[1]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_int_equal(read(fds[0], epoch, sizeof(*epoch)), (ssize_t)sizeof(*epoch));
+	assert_int_equal(read(fds[0], s, HM_KEY_LEN), HM_KEY_LEN);
+	close(fds[0]);
+}
+
+/* hmacd's situation: a reader handle here, hmacctl writing from another process. */
+static void test_cross_process(void **state)
+{
+	struct fx *f = *state;
+	struct hm_ks_reader *rd = NULL;
+	uint8_t s1[HM_KEY_LEN], s2[HM_KEY_LEN], s[HM_KEY_LEN];
+	struct hm_key_rec rec;
+	uint64_t id0 = 0, id1 = 0, id2 = 0;
+	uint32_t epoch = 0;
+	char err[256];
+
+	/* hmacd creates the store itself */
+	assert_int_equal(hm_ks_open(f->store, HM_KS_CREATE | HM_KS_READER, &f->ks, err,
+				    sizeof(err)), HM_OK);
+	/* a reader handle never writes */
+	assert_int_equal(hm_ks_create(f->ks, "x", "y", NOW, &epoch, s), HM_ESTORE);
+	assert_true(all_zero(s, HM_KEY_LEN));
+	assert_int_equal(hm_ks_reader_new(f->ks, &rd), HM_OK);
+
+	assert_int_equal(hm_ks_reader_begin(rd, &id0), HM_OK);
+	assert_int_equal(hm_ks_lookup(rd, (const uint8_t *)"t", 1, (const uint8_t *)"c", 1, 1,
+				      &rec), HM_ENOTFOUND);
+	run_child(f->store, 0, &epoch, s1);
+	assert_int_equal(epoch, 1);
+	/* the open batch is a snapshot: it does not see the commit yet */
+	assert_int_equal(hm_ks_lookup(rd, (const uint8_t *)"t", 1, (const uint8_t *)"c", 1, 1,
+				      &rec), HM_ENOTFOUND);
+	hm_ks_reader_end(rd);
+
+	assert_int_equal(hm_ks_reader_begin(rd, &id1), HM_OK);
+	assert_true(id1 != id0);
+	assert_int_equal(hm_ks_lookup(rd, (const uint8_t *)"t", 1, (const uint8_t *)"c", 1, 1,
+				      &rec), HM_OK);
+	assert_int_equal(rec.state, HM_KEY_CURRENT);
+	assert_memory_equal(rec.secret, s1, HM_KEY_LEN);
+	hm_ks_reader_end(rd);
+
+	run_child(f->store, 1, &epoch, s2);
+	assert_int_equal(epoch, 2);
+	run_child(f->store, 2, &epoch, s);
+	assert_int_equal(hm_ks_reader_begin(rd, &id2), HM_OK);
+	assert_true(id2 != id1);
+	assert_int_equal(hm_ks_lookup(rd, (const uint8_t *)"t", 1, (const uint8_t *)"c", 1, 2,
+				      &rec), HM_OK);
+	assert_int_equal(rec.state, HM_KEY_CURRENT);
+	assert_memory_equal(rec.secret, s2, HM_KEY_LEN);
+	assert_int_equal(hm_ks_lookup(rd, (const uint8_t *)"t", 1, (const uint8_t *)"c", 1, 1,
+				      &rec), HM_OK);
+	assert_int_equal(rec.state, HM_KEY_REVOKED);
+	assert_true(all_zero(rec.secret, HM_KEY_LEN));
+	hm_ks_reader_end(rd);
+	hm_ks_reader_free(rd);
+}
+
+/* hmacd's 64 GiB read map is never recorded in the store, and the file stays small. */
+static void test_reader_create_stays_small(void **state)
+{
+	struct fx *f = *state;
+	MDB_env *env = NULL;
+	MDB_envinfo info;
+	struct stat st;
+	char err[256], path[160];
+
+	assert_int_equal(hm_ks_open(f->store, HM_KS_CREATE | HM_KS_READER, &f->ks, err,
+				    sizeof(err)), HM_OK);
+	reopen_none(f);
+	snprintf(path, sizeof(path), "%s/data.mdb", f->store);
+	assert_int_equal(stat(path, &st), 0);
+	assert_true(st.st_size < (off_t)MIB);
+
+	assert_int_equal(mdb_env_create(&env), 0);
+	assert_int_equal(mdb_env_open(env, f->store, MDB_RDONLY, 0600), 0);
+	assert_int_equal(mdb_env_info(env, &info), 0);
+	assert_true(info.me_mapsize <= 8 * MIB);
+	mdb_env_close(env);
+}
+
+static void test_schema_mismatch(void **state)
+{
+	struct fx *f = *state;
+	uint8_t ver[4] = { 2, 0, 0, 0 };
+	MDB_val k = { .mv_size = 6, .mv_data = "schema" };
+	MDB_val v = { .mv_size = sizeof(ver), .mv_data = ver };
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	char err[256];
+
+	open_admin(f);
+	reopen_none(f);
+	env = raw_open(f->store, &txn, &dbi, "meta");
+	assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), 0);
+	assert_int_equal(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+
+	assert_int_equal(hm_ks_open(f->store, 0, &f->ks, err, sizeof(err)), HM_ESCHEMA);
+	assert_non_null(strstr(err, "version 2"));
+	assert_int_equal(hm_ks_open(f->store, HM_KS_CREATE | HM_KS_READER, &f->ks, err,
+				    sizeof(err)), HM_ESCHEMA);
+	assert_null(f->ks);
+
+	/* a record of the wrong size is a schema error too, not a crash */
+	env = raw_open(f->store, &txn, &dbi, "meta");
+	v.mv_size = 2;
+	assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), 0);
+	assert_int_equal(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+	assert_int_equal(hm_ks_open(f->store, 0, &f->ks, err, sizeof(err)), HM_ESCHEMA);
+}
+
+/* An LMDB environment that some other program made is not taken over. */
+static void test_foreign_env(void **state)
+{
+	struct fx *f = *state;
+	MDB_val k = { .mv_size = 1, .mv_data = "k" }, v = { .mv_size = 1, .mv_data = "v" };
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	char err[256];
+
+	assert_int_equal(mkdir(f->store, 0700), 0);
+	env = raw_open(f->store, &txn, &dbi, "other");
+	assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), 0);
+	assert_int_equal(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+	assert_int_equal(hm_ks_open(f->store, HM_KS_CREATE, &f->ks, err, sizeof(err)),
+			 HM_ESCHEMA);
+	assert_int_equal(hm_ks_open(f->store, 0, &f->ks, err, sizeof(err)), HM_ESCHEMA);
+}
+
+static void test_corrupt_record(void **state)
+{
+	struct fx *f = *state;
+	struct hm_ks_reader *rd = NULL;
+	uint8_t key[300], val[60] = { 1 };
+	MDB_val k = { .mv_data = key }, v = { .mv_size = sizeof(val), .mv_data = val };
+	struct hm_key_rec rec;
+	struct infos in;
+	uint64_t id;
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+
+	open_admin(f);
+	reopen_none(f);
+	env = raw_open(f->store, &txn, &dbi, "keys");
+	k.mv_size = key_of(key, "t", "c", 1);
+	assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), 0);
+	assert_int_equal(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+
+	open_admin(f);
+	memset(&in, 0, sizeof(in));
+	assert_int_equal(hm_ks_list(f->ks, NULL, collect, &in), HM_ESTORE);
+	assert_non_null(strstr(hm_ks_errmsg(f->ks), "60 bytes"));
+	assert_int_equal(hm_ks_revoke(f->ks, "t", "c", 1), HM_ESTORE);
+	assert_int_equal(hm_ks_reader_new(f->ks, &rd), HM_OK);
+	assert_int_equal(hm_ks_reader_begin(rd, &id), HM_OK);
+	assert_int_equal(hm_ks_lookup(rd, (const uint8_t *)"t", 1, (const uint8_t *)"c", 1, 1,
+				      &rec), HM_ESTORE);
+	assert_non_null(strstr(hm_ks_reader_errmsg(rd), "60 bytes"));
+	hm_ks_reader_end(rd);
+	hm_ks_reader_free(rd);
+}
+
+static int count_cb(const struct hm_key_info *info, void *arg)
+{
+	size_t *n = arg;
+
+	if (info->epoch != 1 || info->state != HM_KEY_CURRENT)
+		return -100;
+	(*n)++;
+	return 0;
+}
+
+/*
+ * Enough long-named scopes (~330 bytes a record) to pass the 8 MiB initial map: the writes
+ * must grow the map instead of failing, and every scope must still be there.
+ */
+static void test_map_growth(void **state)
+{
+	enum { N = 30000 };
+	struct fx *f = *state;
+	struct hm_keystore *ks = open_admin(f);
+	char tenant[129], container[129];
+	uint8_t s[HM_KEY_LEN];
+	MDB_env *env = NULL;
+	MDB_envinfo info;
+	uint32_t epoch;
+	size_t n = 0;
+	int rc;
+
+	memset(tenant, 't', 128);
+	tenant[128] = '\0';
+	for (int i = 0; i < N; i++) {
+		snprintf(container, sizeof(container), "%0128d", i);
+		rc = hm_ks_create(ks, tenant, container, NOW, &epoch, s);
+		if (rc != HM_OK)
+			fail_msg("create %d: %s: %s", i, hm_strerror(rc), hm_ks_errmsg(ks));
+	}
+	assert_int_equal(hm_ks_list(ks, NULL, count_cb, &n), HM_OK);
+	assert_int_equal(n, N);
+	reopen_none(f);
+
+	assert_int_equal(mdb_env_create(&env), 0);
+	assert_int_equal(mdb_env_open(env, f->store, MDB_RDONLY, 0600), 0);
+	assert_int_equal(mdb_env_info(env, &info), 0);
+	assert_true(info.me_mapsize > 8 * MIB);
+	mdb_env_close(env);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_scope_names),
+		cmocka_unit_test_setup_teardown(test_open_missing_and_modes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_create, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rotate_grace, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_revoke, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_list_filter_and_stop, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reader_in_process, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cross_process, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reader_create_stays_small, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_schema_mismatch, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_foreign_env, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_corrupt_record, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_map_growth, setup_fast, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
