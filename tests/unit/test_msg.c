@@ -1,0 +1,2064 @@
+/*
+ * test_msg.c - unit tests of request/item decoding and request/response encoding (proto/msg.c).
+ *
+ * Item rules are checked in batches of three: a good item, the item under test, a good item.
+ * A broken item must come back HM_EMALFORMED while the item after it still decodes, because
+ * the daemon answers every item of a batch. Items under test are described as a list of
+ * (key, value) fields that the cases edit (drop, replace, repeat), then packed with msgpack-c,
+ * so a case can say exactly which msgpack format goes on the wire.
+ *
+ * The malformed frames of tests/vectors/frames/ are data (expected.txt says what each must give);
+ * their directory comes from -DVECTORS_DIR or the HMACD_VECTORS_DIR environment variable.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <msgpack.h>
+
+#include "buf.h"
+#include "frame.h"
+#include "msg.h"
+
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+#define BUF_LIMIT (8u << 20)
+
+/* ---- helpers: strings, frames ---- */
+
+static struct hm_str S(const char *s)
+{
+	struct hm_str r = {(const uint8_t *)s, strlen(s)};
+
+	return r;
+}
+
+static void assert_hm_str(struct hm_str got, const void *want, size_t len)
+{
+	assert_int_equal(got.len, len);
+	if (len > 0)
+		assert_memory_equal(got.ptr, want, len);
+}
+
+#define assert_str_is(got, cstr) assert_hm_str((got), (cstr), strlen(cstr))
+
+/* The single frame at the start of b: returns its payload, checks it fills b exactly. */
+static const uint8_t *frame_payload(const struct hm_buf *b, uint32_t *plen)
+{
+	size_t flen;
+
+	assert_false(b->failed);
+	assert_int_equal(hm_frame_parse(b->data, b->len, HM_FRAME_MAX_MAX, plen, &flen), HM_OK);
+	assert_int_equal(flen, b->len);
+	return b->data + HM_FRAME_HEADER;
+}
+
+static msgpack_packer *pk_init(msgpack_packer *pk, msgpack_sbuffer *sb)
+{
+	msgpack_sbuffer_init(sb);
+	msgpack_packer_init(pk, sb, msgpack_sbuffer_write);
+	return pk;
+}
+
+static void pk_str(msgpack_packer *pk, const void *p, size_t n)
+{
+	msgpack_pack_str(pk, n);
+	msgpack_pack_str_body(pk, p, n);
+}
+
+static void pk_cstr(msgpack_packer *pk, const char *s)
+{
+	pk_str(pk, s, strlen(s));
+}
+
+static void pk_bin(msgpack_packer *pk, const void *p, size_t n)
+{
+	msgpack_pack_bin(pk, n);
+	msgpack_pack_bin_body(pk, p, n);
+}
+
+/* Appends bytes that already are msgpack. */
+static void pk_raw(msgpack_packer *pk, const void *p, size_t n)
+{
+	assert_int_equal(pk->callback(pk->data, p, n), 0);
+}
+
+/* ---- the good item, as a struct (for the encoder) ---- */
+
+static const uint8_t SIG[HM_MAC_LEN] = {
+	0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11,
+	0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11,
+};
+static const uint8_t DIGEST[HM_SHA256_LEN] = {
+	0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f,
+	0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x18, 0x19, 0x1a, 0x1b, 0x1c, 0x1d, 0x1e, 0x1f,
+};
+
+static void good_item(struct hm_item *it)
+{
+	memset(it, 0, sizeof(*it));
+	it->tenant = S("t1");
+	it->container = S("c1");
+	it->epoch = 1;
+	it->method = S("POST");
+	it->path = S("/containers/c1/exec");
+	it->nheaders = 2;
+	it->headers[0].name = S("content-type");
+	it->headers[0].value = S("application/json");
+	it->headers[1].name = S("x-trace");
+	it->headers[1].value = S("abc");
+	it->has_body = true;
+	it->body = S("{}");
+	it->ts = 1700000000;
+	it->nonce = S("n1");
+	it->sig = SIG;
+}
+
+/* Every field of a decoded item against the struct it was encoded from. */
+static void assert_item_equal(const struct hm_item *got, const struct hm_item *want)
+{
+	assert_hm_str(got->tenant, want->tenant.ptr, want->tenant.len);
+	assert_hm_str(got->container, want->container.ptr, want->container.len);
+	assert_true(got->epoch == want->epoch);
+	assert_hm_str(got->method, want->method.ptr, want->method.len);
+	assert_hm_str(got->path, want->path.ptr, want->path.len);
+	assert_true(got->ts == want->ts);
+	assert_hm_str(got->nonce, want->nonce.ptr, want->nonce.len);
+	assert_int_equal(got->nheaders, want->nheaders);
+	for (size_t i = 0; i < want->nheaders; i++) {
+		assert_hm_str(got->headers[i].name, want->headers[i].name.ptr,
+			      want->headers[i].name.len);
+		assert_hm_str(got->headers[i].value, want->headers[i].value.ptr,
+			      want->headers[i].value.len);
+	}
+	assert_int_equal(got->has_body, want->has_body);
+	assert_int_equal(got->has_body_sha256, want->has_body_sha256);
+	if (want->has_body)
+		assert_hm_str(got->body, want->body.ptr, want->body.len);
+	if (want->has_body_sha256) {
+		assert_non_null(got->body_sha256);
+		assert_memory_equal(got->body_sha256, want->body_sha256, HM_SHA256_LEN);
+	}
+	assert_non_null(got->sig);
+	assert_memory_equal(got->sig, want->sig, HM_MAC_LEN);
+}
+
+/* ---- items as editable field lists (for the malformed cases) ---- */
+
+enum fkind { F_STR, F_BIN, F_UINT, F_RAW };
+
+struct field {
+	const char *key;       /* a str key; NULL: key_raw is the key's msgpack bytes */
+	const uint8_t *key_raw;
+	size_t key_raw_len;
+	enum fkind kind;
+	const void *p; /* F_STR, F_BIN: bytes; F_RAW: the value's msgpack bytes */
+	size_t len;
+	uint64_t u; /* F_UINT */
+};
+
+struct desc {
+	struct field f[24];
+	size_t n;
+	/* storage for raw values built by the cases */
+	msgpack_sbuffer raw[4];
+	size_t nraw;
+};
+
+static void d_add(struct desc *d, const char *key, enum fkind kind, const void *p, size_t len,
+		  uint64_t u)
+{
+	struct field *f;
+
+	assert_true(d->n < ARRAY_LEN(d->f));
+	f = &d->f[d->n++];
+	memset(f, 0, sizeof(*f));
+	f->key = key;
+	f->kind = kind;
+	f->p = p;
+	f->len = len;
+	f->u = u;
+}
+
+static struct field *d_find(struct desc *d, const char *key)
+{
+	for (size_t i = 0; i < d->n; i++)
+		if (d->f[i].key != NULL && strcmp(d->f[i].key, key) == 0)
+			return &d->f[i];
+	return NULL;
+}
+
+static void d_drop(struct desc *d, const char *key)
+{
+	struct field *f = d_find(d, key);
+	size_t i;
+
+	assert_non_null(f);
+	i = (size_t)(f - d->f);
+	memmove(&d->f[i], &d->f[i + 1], (d->n - i - 1) * sizeof(d->f[0]));
+	d->n--;
+}
+
+static void d_set(struct desc *d, const char *key, enum fkind kind, const void *p, size_t len,
+		  uint64_t u)
+{
+	struct field *f = d_find(d, key);
+
+	if (f == NULL) {
+		d_add(d, key, kind, p, len, u);
+		return;
+	}
+	f->kind = kind;
+	f->p = p;
+	f->len = len;
+	f->u = u;
+}
+
+#define d_set_str(d, k, s) d_set((d), (k), F_STR, (s), strlen(s), 0)
+#define d_set_raw(d, k, b) d_set((d), (k), F_RAW, (b), sizeof(b), 0)
+
+/* A packer whose bytes live as long as the desc; the case fills it, then calls d_set_sb. */
+static msgpack_packer *d_raw(struct desc *d, msgpack_packer *pk)
+{
+	assert_true(d->nraw < ARRAY_LEN(d->raw));
+	return pk_init(pk, &d->raw[d->nraw++]);
+}
+
+static void d_set_last_raw(struct desc *d, const char *key)
+{
+	msgpack_sbuffer *sb = &d->raw[d->nraw - 1];
+
+	d_set(d, key, F_RAW, sb->data, sb->size, 0);
+}
+
+static void d_free(struct desc *d)
+{
+	for (size_t i = 0; i < d->nraw; i++)
+		msgpack_sbuffer_destroy(&d->raw[i]);
+	d->nraw = 0;
+}
+
+/* Headers value: n pairs named h<i> (or names[i]), each an array of `pairlen` strs. */
+static void pack_headers(msgpack_packer *pk, size_t n, const char *const *names,
+			 const char *const *values, size_t pairlen)
+{
+	char name[32];
+
+	msgpack_pack_array(pk, n);
+	for (size_t i = 0; i < n; i++) {
+		msgpack_pack_array(pk, pairlen);
+		snprintf(name, sizeof(name), "h%zu", i);
+		for (size_t k = 0; k < pairlen; k++) {
+			if (k == 0)
+				pk_cstr(pk, names ? names[i] : name);
+			else
+				pk_cstr(pk, values ? values[i] : "v");
+		}
+	}
+}
+
+/* The good item as fields: the same content as good_item(). */
+static void good_desc(struct desc *d)
+{
+	msgpack_packer pk;
+	static const char *const names[] = {"content-type", "x-trace"};
+	static const char *const values[] = {"application/json", "abc"};
+
+	memset(d, 0, sizeof(*d));
+	d_add(d, "tenant", F_STR, "t1", 2, 0);
+	d_add(d, "container", F_STR, "c1", 2, 0);
+	d_add(d, "epoch", F_UINT, NULL, 0, 1);
+	d_add(d, "method", F_STR, "POST", 4, 0);
+	d_add(d, "path", F_STR, "/containers/c1/exec", 19, 0);
+	pack_headers(d_raw(d, &pk), 2, names, values, 2);
+	d_add(d, "headers", F_RAW, NULL, 0, 0);
+	d_set_last_raw(d, "headers");
+	d_add(d, "body", F_BIN, "{}", 2, 0);
+	d_add(d, "ts", F_UINT, NULL, 0, 1700000000);
+	d_add(d, "nonce", F_STR, "n1", 2, 0);
+	d_add(d, "sig", F_BIN, SIG, sizeof(SIG), 0);
+}
+
+static void pack_desc(msgpack_packer *pk, const struct desc *d)
+{
+	msgpack_pack_map(pk, d->n);
+	for (size_t i = 0; i < d->n; i++) {
+		const struct field *f = &d->f[i];
+
+		if (f->key != NULL)
+			pk_cstr(pk, f->key);
+		else
+			pk_raw(pk, f->key_raw, f->key_raw_len);
+		switch (f->kind) {
+		case F_STR:
+			pk_str(pk, f->p, f->len);
+			break;
+		case F_BIN:
+			pk_bin(pk, f->p, f->len);
+			break;
+		case F_UINT:
+			msgpack_pack_uint64(pk, f->u);
+			break;
+		case F_RAW:
+			pk_raw(pk, f->p, f->len);
+			break;
+		}
+	}
+}
+
+/*
+ * Encodes [good item, d, good item (from fields)] as one verify request, decodes it, checks
+ * both neighbours decode to the good item, and returns the middle item's code. The middle item
+ * is left in *mid; its pointers are into *b, which the caller frees.
+ */
+static int batch_middle(const struct desc *d, struct hm_buf *b, struct hm_item *mid)
+{
+	struct hm_item good, got;
+	struct hm_request req;
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	struct desc gd;
+	const uint8_t *payload;
+	uint32_t plen;
+	size_t start;
+	int rc;
+
+	good_item(&good);
+	hm_buf_init(b, BUF_LIMIT);
+	start = hm_encode_verify_begin(b, 77, 3);
+	hm_encode_item(b, &good);
+	pk_init(&pk, &sb);
+	pack_desc(&pk, d);
+	good_desc(&gd);
+	pack_desc(&pk, &gd);
+	hm_buf_append(b, sb.data, sb.size);
+	msgpack_sbuffer_destroy(&sb);
+	d_free(&gd);
+	hm_frame_end(b, start);
+
+	payload = frame_payload(b, &plen);
+	assert_int_equal(hm_request_decode(payload, plen, HM_DEFAULT_MAX_BATCH, &req), HM_OK);
+	assert_int_equal(req.op, HM_OP_VERIFY);
+	assert_true(req.has_id);
+	assert_int_equal(req.id, 77);
+	assert_int_equal(req.nitems, 3);
+
+	assert_int_equal(hm_item_next(&req.items, &got), HM_OK);
+	assert_item_equal(&got, &good);
+	rc = hm_item_next(&req.items, mid);
+	assert_int_equal(hm_item_next(&req.items, &got), HM_OK);
+	assert_item_equal(&got, &good);
+	assert_int_equal(hm_mp_left(&req.items), 0);
+	return rc;
+}
+
+static void expect_item(struct desc *d, int want, const char *what)
+{
+	struct hm_item mid;
+	struct hm_buf b;
+	int rc;
+
+	rc = batch_middle(d, &b, &mid);
+	hm_buf_free(&b);
+	d_free(d);
+	if (rc != want)
+		fail_msg("%s: item gave %s, expected %s", what, hm_strerror(rc), hm_strerror(want));
+}
+
+#define expect_bad(d, what) expect_item((d), HM_EMALFORMED, (what))
+#define expect_ok(d, what) expect_item((d), HM_OK, (what))
+
+/* ---- full round trip ---- */
+
+static void test_verify_round_trip(void **state)
+{
+	struct hm_item items[3], got;
+	struct hm_request req;
+	struct hm_buf b;
+	const uint8_t *payload;
+	uint32_t plen;
+	size_t start;
+
+	(void)state;
+	/* 0: body, nonce, two headers */
+	good_item(&items[0]);
+	/* 1: body_sha256, no nonce, no headers, big numbers */
+	good_item(&items[1]);
+	items[1].tenant = S("Tenant_A.b:c/d-9");
+	items[1].container = S("x");
+	items[1].epoch = UINT64_MAX;
+	items[1].ts = UINT64_MAX - 1;
+	items[1].method = S("PATCH");
+	items[1].path = S("/a?b=c&d=%20e");
+	items[1].nonce = S("");
+	items[1].nheaders = 0;
+	items[1].has_body = false;
+	items[1].body = S("");
+	items[1].has_body_sha256 = true;
+	items[1].body_sha256 = DIGEST;
+	/* 2: an empty body, 64 headers, a 64-byte nonce, a big body elsewhere */
+	good_item(&items[2]);
+	items[2].body = S("");
+	items[2].nonce = S("0123456789012345678901234567890123456789012345678901234567890123");
+	items[2].nheaders = HM_MAX_HEADERS;
+	for (size_t i = 0; i < HM_MAX_HEADERS; i++) {
+		items[2].headers[i].name = S("x-h");
+		items[2].headers[i].value = S(i % 2 ? "" : "v: with colon");
+	}
+
+	hm_buf_init(&b, BUF_LIMIT);
+	start = hm_encode_verify_begin(&b, 123456789012ull, 3);
+	for (int i = 0; i < 3; i++)
+		hm_encode_item(&b, &items[i]);
+	hm_frame_end(&b, start);
+	assert_int_equal(start, 0);
+
+	payload = frame_payload(&b, &plen);
+	assert_int_equal(hm_request_decode(payload, plen, 3, &req), HM_OK);
+	assert_null(req.err);
+	assert_true(req.has_id);
+	assert_true(req.id == 123456789012ull);
+	assert_int_equal(req.op, HM_OP_VERIFY);
+	assert_int_equal(req.nitems, 3);
+	for (int i = 0; i < 3; i++) {
+		memset(&got, 0xa5, sizeof(got)); /* hm_item_next must overwrite everything used */
+		assert_int_equal(hm_item_next(&req.items, &got), HM_OK);
+		assert_item_equal(&got, &items[i]);
+		/* zero-copy: strings point into the payload */
+		assert_true(got.tenant.ptr > payload && got.tenant.ptr < payload + plen);
+		if (i == 1)
+			assert_int_equal(got.nonce.len, 0);
+	}
+	assert_int_equal(hm_mp_left(&req.items), 0);
+	hm_buf_free(&b);
+}
+
+/* An item with a big body, and two requests in one buffer (frame after frame). */
+static void test_verify_big_body_and_pipelining(void **state)
+{
+	static uint8_t body[200000];
+	struct hm_item it, got;
+	struct hm_request req;
+	struct hm_buf b;
+	uint32_t plen;
+	size_t start, flen, off = 0;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(body); i++)
+		body[i] = (uint8_t)i;
+	good_item(&it);
+	it.body.ptr = body;
+	it.body.len = sizeof(body);
+
+	hm_buf_init(&b, BUF_LIMIT);
+	start = hm_encode_verify_begin(&b, 1, 1);
+	hm_encode_item(&b, &it);
+	hm_frame_end(&b, start);
+	hm_encode_simple_request(&b, 2, HM_OP_PING);
+	start = hm_encode_verify_begin(&b, 3, 0);
+	hm_frame_end(&b, start);
+	assert_false(b.failed);
+
+	assert_int_equal(hm_frame_parse(b.data + off, b.len - off, HM_FRAME_DEFAULT_MAX, &plen,
+					&flen), HM_OK);
+	assert_int_equal(hm_request_decode(b.data + off + 4, plen, 1, &req), HM_OK);
+	assert_int_equal(req.id, 1);
+	assert_int_equal(hm_item_next(&req.items, &got), HM_OK);
+	assert_item_equal(&got, &it);
+	off += flen;
+
+	assert_int_equal(hm_frame_parse(b.data + off, b.len - off, HM_FRAME_DEFAULT_MAX, &plen,
+					&flen), HM_OK);
+	assert_int_equal(hm_request_decode(b.data + off + 4, plen, 1, &req), HM_OK);
+	assert_int_equal(req.id, 2);
+	assert_int_equal(req.op, HM_OP_PING);
+	assert_int_equal(req.nitems, 0);
+	off += flen;
+
+	assert_int_equal(hm_frame_parse(b.data + off, b.len - off, HM_FRAME_DEFAULT_MAX, &plen,
+					&flen), HM_OK);
+	assert_int_equal(hm_request_decode(b.data + off + 4, plen, 0, &req), HM_OK);
+	assert_int_equal(req.id, 3);
+	assert_int_equal(req.op, HM_OP_VERIFY);
+	assert_int_equal(req.nitems, 0);
+	off += flen;
+	assert_int_equal(off, b.len);
+
+	/* the first frame is over a small --max-frame, from its header alone */
+	assert_int_equal(hm_frame_parse(b.data, 4, HM_FRAME_MIN_MAX, &plen, &flen), HM_ETOOBIG);
+	hm_buf_free(&b);
+}
+
+static void test_simple_requests(void **state)
+{
+	static const enum hm_op ops[] = {HM_OP_PING, HM_OP_STATS};
+	struct hm_request req;
+	struct hm_buf b;
+	uint32_t plen;
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_LEN(ops); i++) {
+		static const uint64_t ids[] = {0, 1, 127, 128, 65535, UINT32_MAX, UINT64_MAX};
+
+		for (size_t k = 0; k < ARRAY_LEN(ids); k++) {
+			const uint8_t *payload;
+
+			hm_buf_init(&b, BUF_LIMIT);
+			hm_encode_simple_request(&b, ids[k], ops[i]);
+			payload = frame_payload(&b, &plen);
+			assert_int_equal(hm_request_decode(payload, plen, 0, &req), HM_OK);
+			assert_int_equal(req.op, ops[i]);
+			assert_true(req.has_id);
+			assert_true(req.id == ids[k]);
+			assert_int_equal(req.nitems, 0);
+			hm_buf_free(&b);
+		}
+	}
+}
+
+/* ---- request-level errors ---- */
+
+struct req_expect {
+	const char *err; /* NULL: HM_OK */
+	bool has_id;
+	uint64_t id;
+};
+
+static void check_request(const uint8_t *p, size_t n, uint32_t max_items, struct req_expect e,
+			  const char *what)
+{
+	struct hm_request req;
+	int rc;
+
+	rc = hm_request_decode(p, n, max_items, &req);
+	if (e.err == NULL) {
+		if (rc != HM_OK)
+			fail_msg("%s: refused (%s: %s)", what, req.err ? req.err : "?",
+				 req.err_text ? req.err_text : "?");
+		return;
+	}
+	if (rc != HM_EMALFORMED)
+		fail_msg("%s: accepted", what);
+	assert_non_null(req.err);
+	assert_non_null(req.err_text);
+	assert_true(strlen(req.err_text) > 0);
+	if (strcmp(req.err, e.err) != 0)
+		fail_msg("%s: error %s, expected %s", what, req.err, e.err);
+	if (req.has_id != e.has_id)
+		fail_msg("%s: has_id %d, expected %d", what, req.has_id, e.has_id);
+	if (e.has_id && req.id != e.id)
+		fail_msg("%s: id %llu, expected %llu", what, (unsigned long long)req.id,
+			 (unsigned long long)e.id);
+}
+
+#define REQ_OK ((struct req_expect){NULL, false, 0})
+#define REQ_ERR(code) ((struct req_expect){(code), false, 0})
+#define REQ_ERR_ID(code, i) ((struct req_expect){(code), true, (i)})
+
+static void check_sb(msgpack_sbuffer *sb, uint32_t max_items, struct req_expect e,
+		     const char *what)
+{
+	check_request((const uint8_t *)sb->data, sb->size, max_items, e, what);
+	msgpack_sbuffer_destroy(sb);
+}
+
+static void test_request_not_a_map(void **state)
+{
+	static const uint8_t arr[] = {0x92, 0x01, 0x02};
+	static const uint8_t num[] = {0x07};
+	static const uint8_t str[] = {0xa2, 'i', 'd'};
+	static const uint8_t nil[] = {0xc0};
+	static const uint8_t invalid[] = {0xc1};
+	static const uint8_t empty[] = {0};
+
+	(void)state;
+	check_request(arr, sizeof(arr), 10, REQ_ERR(HM_RERR_MALFORMED), "array");
+	check_request(num, sizeof(num), 10, REQ_ERR(HM_RERR_MALFORMED), "int");
+	check_request(str, sizeof(str), 10, REQ_ERR(HM_RERR_MALFORMED), "str");
+	check_request(nil, sizeof(nil), 10, REQ_ERR(HM_RERR_MALFORMED), "nil");
+	check_request(invalid, sizeof(invalid), 10, REQ_ERR(HM_RERR_MALFORMED), "0xc1");
+	check_request(empty, 0, 10, REQ_ERR(HM_RERR_MALFORMED), "empty payload");
+}
+
+static void test_request_trailing_bytes(void **state)
+{
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+
+	(void)state;
+	pk_init(&pk, &sb);
+	msgpack_pack_map(&pk, 2);
+	pk_cstr(&pk, "id");
+	msgpack_pack_uint64(&pk, 5);
+	pk_cstr(&pk, "op");
+	pk_cstr(&pk, "ping");
+	check_request((const uint8_t *)sb.data, sb.size, 0, REQ_OK, "ping");
+	msgpack_pack_nil(&pk); /* one more value after the map */
+	check_sb(&sb, 0, REQ_ERR(HM_RERR_MALFORMED), "trailing nil");
+
+	/* two whole requests in one payload */
+	pk_init(&pk, &sb);
+	for (int i = 0; i < 2; i++) {
+		msgpack_pack_map(&pk, 2);
+		pk_cstr(&pk, "id");
+		msgpack_pack_uint64(&pk, 5);
+		pk_cstr(&pk, "op");
+		pk_cstr(&pk, "ping");
+	}
+	check_sb(&sb, 0, REQ_ERR(HM_RERR_MALFORMED), "two maps");
+}
+
+/* Packs {"id": id?, "op": op, [items of n nils], extra key?} in the given key order. */
+static void simple_map(msgpack_sbuffer *sb, const char *const *keys, size_t nkeys, uint64_t id,
+		       const char *op, uint32_t nitems)
+{
+	msgpack_packer pk;
+
+	pk_init(&pk, sb);
+	msgpack_pack_map(&pk, nkeys);
+	for (size_t i = 0; i < nkeys; i++) {
+		pk_cstr(&pk, keys[i]);
+		if (strcmp(keys[i], "id") == 0) {
+			msgpack_pack_uint64(&pk, id);
+		} else if (strcmp(keys[i], "op") == 0) {
+			pk_cstr(&pk, op);
+		} else if (strcmp(keys[i], "items") == 0) {
+			msgpack_pack_array(&pk, nitems);
+			for (uint32_t k = 0; k < nitems; k++)
+				msgpack_pack_nil(&pk);
+		} else {
+			msgpack_pack_true(&pk);
+		}
+	}
+}
+
+#define KEYS(...) (const char *const[]){__VA_ARGS__}, ARRAY_LEN(((const char *const[]){__VA_ARGS__}))
+
+static void test_request_ops(void **state)
+{
+	msgpack_sbuffer sb;
+
+	(void)state;
+	simple_map(&sb, KEYS("id", "op"), 9, "ping", 0);
+	check_sb(&sb, 10, REQ_OK, "ping");
+	simple_map(&sb, KEYS("op", "id"), 9, "stats", 0);
+	check_sb(&sb, 10, REQ_OK, "stats, op first");
+	simple_map(&sb, KEYS("items", "op", "id"), 9, "verify", 2);
+	check_sb(&sb, 10, REQ_OK, "verify, items first");
+	simple_map(&sb, KEYS("id", "op"), 9, "reboot", 0);
+	check_sb(&sb, 10, REQ_ERR_ID(HM_RERR_UNKNOWN_OP, 9), "unknown op");
+	simple_map(&sb, KEYS("id", "op"), 10, "PING", 0);
+	check_sb(&sb, 10, REQ_ERR_ID(HM_RERR_UNKNOWN_OP, 10), "op is case-sensitive");
+	simple_map(&sb, KEYS("id", "op"), 11, "", 0);
+	check_sb(&sb, 10, REQ_ERR_ID(HM_RERR_UNKNOWN_OP, 11), "empty op");
+	simple_map(&sb, KEYS("id", "op"), 12, "pingx", 0);
+	check_sb(&sb, 10, REQ_ERR_ID(HM_RERR_UNKNOWN_OP, 12), "op with a suffix");
+	simple_map(&sb, KEYS("id", "op"), 13, "ver", 0);
+	check_sb(&sb, 10, REQ_ERR_ID(HM_RERR_UNKNOWN_OP, 13), "op prefix");
+	simple_map(&sb, KEYS("id"), 14, NULL, 0);
+	check_sb(&sb, 10, REQ_ERR_ID(HM_RERR_MALFORMED, 14), "no op");
+	simple_map(&sb, KEYS("op"), 0, "ping", 0);
+	check_sb(&sb, 10, REQ_ERR(HM_RERR_MALFORMED), "missing id");
+	simple_map(&sb, KEYS("op", "items"), 0, "verify", 1);
+	check_sb(&sb, 10, REQ_ERR(HM_RERR_MALFORMED), "verify without id");
+	simple_map(&sb, KEYS("id", "op", "items"), 15, "ping", 1);
+	check_sb(&sb, 10, REQ_ERR_ID(HM_RERR_MALFORMED, 15), "items with ping");
+	simple_map(&sb, KEYS("id", "op", "items"), 16, "stats", 0);
+	check_sb(&sb, 10, REQ_ERR_ID(HM_RERR_MALFORMED, 16), "items (even empty) with stats");
+	simple_map(&sb, KEYS("id", "op"), 17, "verify", 0);
+	check_sb(&sb, 10, REQ_ERR_ID(HM_RERR_MALFORMED, 17), "verify without items");
+	simple_map(&sb, KEYS("id", "op", "items"), 18, "verify", 0);
+	check_sb(&sb, 10, REQ_OK, "verify with no items");
+	check_request((const uint8_t[]){0x80}, 1, 10, REQ_ERR(HM_RERR_MALFORMED), "empty map");
+}
+
+static void test_request_batch_limit(void **state)
+{
+	msgpack_sbuffer sb;
+
+	(void)state;
+	simple_map(&sb, KEYS("id", "op", "items"), 20, "verify", 10);
+	check_sb(&sb, 10, REQ_OK, "items == max");
+	simple_map(&sb, KEYS("id", "op", "items"), 21, "verify", 11);
+	check_sb(&sb, 10, REQ_ERR_ID(HM_RERR_TOO_MANY_ITEMS, 21), "items == max + 1");
+	simple_map(&sb, KEYS("id", "op", "items"), 22, "verify", 1);
+	check_sb(&sb, 0, REQ_ERR_ID(HM_RERR_TOO_MANY_ITEMS, 22), "max 0");
+	simple_map(&sb, KEYS("id", "op", "items"), 23, "verify", 0);
+	check_sb(&sb, 0, REQ_OK, "max 0, no items");
+	simple_map(&sb, KEYS("id", "op", "items"), 24, "verify", 1025);
+	check_sb(&sb, HM_DEFAULT_MAX_BATCH, REQ_ERR_ID(HM_RERR_TOO_MANY_ITEMS, 24),
+		 "default batch + 1");
+	simple_map(&sb, KEYS("id", "op", "items"), 25, "verify", 1024);
+	check_sb(&sb, HM_DEFAULT_MAX_BATCH, REQ_OK, "default batch");
+	/* a malformed key wins over the batch size: the first error found is reported */
+	simple_map(&sb, KEYS("id", "op", "items", "x"), 26, "verify", 11);
+	check_sb(&sb, 10, REQ_ERR_ID(HM_RERR_MALFORMED, 26), "unknown key and too many");
+}
+
+static void test_request_keys(void **state)
+{
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+
+	(void)state;
+	/* the id is echoed when a later (or earlier) key is bad */
+	simple_map(&sb, KEYS("id", "op", "extra"), 30, "ping", 0);
+	check_sb(&sb, 10, REQ_ERR_ID(HM_RERR_MALFORMED, 30), "unknown key after id");
+	simple_map(&sb, KEYS("extra", "op", "id"), 31, "ping", 0);
+	check_sb(&sb, 10, REQ_ERR_ID(HM_RERR_MALFORMED, 31), "unknown key before id");
+	simple_map(&sb, KEYS("id", "op", "Id"), 32, "ping", 0);
+	check_sb(&sb, 10, REQ_ERR_ID(HM_RERR_MALFORMED, 32), "key case matters");
+	simple_map(&sb, KEYS("id", "op", "op"), 33, "ping", 0);
+	check_sb(&sb, 10, REQ_ERR_ID(HM_RERR_MALFORMED, 33), "repeated op");
+	simple_map(&sb, KEYS("id", "op", "items", "items"), 34, "verify", 1);
+	check_sb(&sb, 10, REQ_ERR_ID(HM_RERR_MALFORMED, 34), "repeated items");
+	simple_map(&sb, KEYS("id", "op", "id"), 35, "ping", 0);
+	check_sb(&sb, 10, REQ_ERR(HM_RERR_MALFORMED), "repeated id");
+
+	/* non-string keys: int, bin "id", nil */
+	pk_init(&pk, &sb);
+	msgpack_pack_map(&pk, 3);
+	pk_cstr(&pk, "id");
+	msgpack_pack_uint64(&pk, 36);
+	pk_cstr(&pk, "op");
+	pk_cstr(&pk, "ping");
+	msgpack_pack_uint64(&pk, 1);
+	msgpack_pack_uint64(&pk, 2);
+	check_sb(&sb, 10, REQ_ERR_ID(HM_RERR_MALFORMED, 36), "int key");
+
+	pk_init(&pk, &sb);
+	msgpack_pack_map(&pk, 2);
+	pk_bin(&pk, "id", 2);
+	msgpack_pack_uint64(&pk, 37);
+	pk_cstr(&pk, "op");
+	pk_cstr(&pk, "ping");
+	check_sb(&sb, 10, REQ_ERR(HM_RERR_MALFORMED), "bin key id");
+
+	pk_init(&pk, &sb);
+	msgpack_pack_map(&pk, 3);
+	msgpack_pack_nil(&pk);
+	msgpack_pack_map(&pk, 1); /* a container as a value of a bad key is skipped whole */
+	pk_cstr(&pk, "id");
+	msgpack_pack_uint64(&pk, 99);
+	pk_cstr(&pk, "op");
+	pk_cstr(&pk, "ping");
+	pk_cstr(&pk, "id");
+	msgpack_pack_uint64(&pk, 38);
+	check_sb(&sb, 10, REQ_ERR_ID(HM_RERR_MALFORMED, 38), "nil key with a map value");
+}
+
+static void test_request_value_types(void **state)
+{
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	static const uint8_t signed_id[] = {0x82, 0xa2, 'i', 'd', 0xd3, 0, 0, 0, 0, 0, 0, 0, 40,
+					    0xa2, 'o', 'p', 0xa4, 'p', 'i', 'n', 'g'};
+	static const uint8_t neg_id[] = {0x82, 0xa2, 'i', 'd', 0xff, 0xa2, 'o', 'p', 0xa4, 'p',
+					 'i', 'n', 'g'};
+	static const uint8_t map16[] = {0xde, 0x00, 0x02, 0xa2, 'i', 'd', 0x29, 0xa2, 'o', 'p',
+					0xd9, 0x04, 'p', 'i', 'n', 'g'};
+
+	(void)state;
+	check_request(signed_id, sizeof(signed_id), 0, REQ_OK, "id as int64 format");
+	check_request(neg_id, sizeof(neg_id), 0, REQ_ERR(HM_RERR_MALFORMED), "negative id");
+	check_request(map16, sizeof(map16), 0, REQ_OK, "map16 and str8 forms");
+
+	pk_init(&pk, &sb);
+	msgpack_pack_map(&pk, 2);
+	pk_cstr(&pk, "id");
+	pk_cstr(&pk, "42");
+	pk_cstr(&pk, "op");
+	pk_cstr(&pk, "ping");
+	check_sb(&sb, 10, REQ_ERR(HM_RERR_MALFORMED), "id as str");
+
+	pk_init(&pk, &sb);
+	msgpack_pack_map(&pk, 2);
+	pk_cstr(&pk, "id");
+	msgpack_pack_nil(&pk);
+	pk_cstr(&pk, "op");
+	pk_cstr(&pk, "ping");
+	check_sb(&sb, 10, REQ_ERR(HM_RERR_MALFORMED), "id nil");
+
+	pk_init(&pk, &sb);
+	msgpack_pack_map(&pk, 2);
+	pk_cstr(&pk, "id");
+	msgpack_pack_double(&pk, 1.0);
+	pk_cstr(&pk, "op");
+	pk_cstr(&pk, "ping");
+	check_sb(&sb, 10, REQ_ERR(HM_RERR_MALFORMED), "id float");
+
+	pk_init(&pk, &sb);
+	msgpack_pack_map(&pk, 2);
+	pk_cstr(&pk, "id");
+	msgpack_pack_uint64(&pk, 43);
+	pk_cstr(&pk, "op");
+	pk_bin(&pk, "ping", 4);
+	check_sb(&sb, 10, REQ_ERR_ID(HM_RERR_MALFORMED, 43), "op as bin");
+
+	pk_init(&pk, &sb);
+	msgpack_pack_map(&pk, 2);
+	pk_cstr(&pk, "id");
+	msgpack_pack_uint64(&pk, 44);
+	pk_cstr(&pk, "op");
+	msgpack_pack_uint64(&pk, 1);
+	check_sb(&sb, 10, REQ_ERR_ID(HM_RERR_MALFORMED, 44), "op as int");
+
+	pk_init(&pk, &sb);
+	msgpack_pack_map(&pk, 3);
+	pk_cstr(&pk, "id");
+	msgpack_pack_uint64(&pk, 45);
+	pk_cstr(&pk, "op");
+	pk_cstr(&pk, "verify");
+	pk_cstr(&pk, "items");
+	msgpack_pack_map(&pk, 0);
+	check_sb(&sb, 10, REQ_ERR_ID(HM_RERR_MALFORMED, 45), "items as map");
+
+	pk_init(&pk, &sb);
+	msgpack_pack_map(&pk, 3);
+	pk_cstr(&pk, "id");
+	msgpack_pack_uint64(&pk, 46);
+	pk_cstr(&pk, "op");
+	pk_cstr(&pk, "verify");
+	pk_cstr(&pk, "items");
+	msgpack_pack_nil(&pk);
+	check_sb(&sb, 10, REQ_ERR_ID(HM_RERR_MALFORMED, 46), "items nil");
+}
+
+/* Depth is counted from the request map: 8 levels pass, 9 make the whole frame malformed. */
+static void test_request_depth(void **state)
+{
+	(void)state;
+	for (unsigned extra = 4; extra <= 7; extra++) {
+		msgpack_sbuffer sb;
+		msgpack_packer pk;
+		struct hm_request req;
+		struct hm_item it;
+		int rc;
+
+		/* {"id":50,"op":"verify","items":[{"x": [[...[1]...]]}]}: 3 + extra levels */
+		pk_init(&pk, &sb);
+		msgpack_pack_map(&pk, 3);
+		pk_cstr(&pk, "id");
+		msgpack_pack_uint64(&pk, 50);
+		pk_cstr(&pk, "op");
+		pk_cstr(&pk, "verify");
+		pk_cstr(&pk, "items");
+		msgpack_pack_array(&pk, 1);
+		msgpack_pack_map(&pk, 1);
+		pk_cstr(&pk, "x");
+		for (unsigned i = 0; i < extra; i++)
+			msgpack_pack_array(&pk, 1);
+		msgpack_pack_uint64(&pk, 1);
+		rc = hm_request_decode((const uint8_t *)sb.data, sb.size, 10, &req);
+		if (3 + extra <= HM_MP_MAX_DEPTH) {
+			assert_int_equal(rc, HM_OK);
+			/* the item itself is malformed (unknown key), but it is skipped cleanly */
+			assert_int_equal(hm_item_next(&req.items, &it), HM_EMALFORMED);
+			assert_int_equal(hm_mp_left(&req.items), 0);
+		} else {
+			assert_int_equal(rc, HM_EMALFORMED);
+			assert_string_equal(req.err, HM_RERR_MALFORMED);
+			assert_false(req.has_id); /* nothing is read from a broken structure */
+		}
+		msgpack_sbuffer_destroy(&sb);
+	}
+}
+
+/* Every strict prefix of a valid verify request is refused as malformed. */
+static void test_request_truncated(void **state)
+{
+	struct hm_item it;
+	struct hm_request req;
+	struct hm_buf b;
+	const uint8_t *payload;
+	uint32_t plen;
+	size_t start;
+
+	(void)state;
+	good_item(&it);
+	hm_buf_init(&b, BUF_LIMIT);
+	start = hm_encode_verify_begin(&b, 60, 2);
+	hm_encode_item(&b, &it);
+	it.has_body = false;
+	it.has_body_sha256 = true;
+	it.body_sha256 = DIGEST;
+	hm_encode_item(&b, &it);
+	hm_frame_end(&b, start);
+	payload = frame_payload(&b, &plen);
+	assert_int_equal(hm_request_decode(payload, plen, 2, &req), HM_OK);
+	for (uint32_t cut = 0; cut < plen; cut++) {
+		assert_int_equal(hm_request_decode(payload, cut, 2, &req), HM_EMALFORMED);
+		assert_string_equal(req.err, HM_RERR_MALFORMED);
+		assert_false(req.has_id);
+	}
+	hm_buf_free(&b);
+}
+
+/* Items that are not maps are malformed one by one; the request stays fine. */
+static void test_items_not_maps(void **state)
+{
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	struct hm_request req;
+	struct hm_item it;
+
+	(void)state;
+	pk_init(&pk, &sb);
+	msgpack_pack_map(&pk, 3);
+	pk_cstr(&pk, "id");
+	msgpack_pack_uint64(&pk, 70);
+	pk_cstr(&pk, "op");
+	pk_cstr(&pk, "verify");
+	pk_cstr(&pk, "items");
+	msgpack_pack_array(&pk, 6);
+	msgpack_pack_nil(&pk);
+	msgpack_pack_uint64(&pk, 3);
+	pk_cstr(&pk, "item");
+	msgpack_pack_array(&pk, 2);
+	msgpack_pack_true(&pk);
+	msgpack_pack_false(&pk);
+	msgpack_pack_map(&pk, 0);
+	msgpack_pack_map(&pk, 1);
+	pk_cstr(&pk, "tenant");
+	pk_cstr(&pk, "t1");
+	assert_int_equal(hm_request_decode((const uint8_t *)sb.data, sb.size, 10, &req), HM_OK);
+	assert_int_equal(req.nitems, 6);
+	for (int i = 0; i < 6; i++)
+		assert_int_equal(hm_item_next(&req.items, &it), HM_EMALFORMED);
+	assert_int_equal(hm_mp_left(&req.items), 0);
+	msgpack_sbuffer_destroy(&sb);
+}
+
+/* ---- item rules: every one breaks the middle item of a batch ---- */
+
+static void test_item_good_desc(void **state)
+{
+	struct desc d;
+
+	(void)state;
+	good_desc(&d);
+	expect_ok(&d, "the good item as fields");
+	/* key order does not matter */
+	good_desc(&d);
+	{
+		struct field tmp = d.f[0];
+
+		d.f[0] = d.f[d.n - 1];
+		d.f[d.n - 1] = tmp;
+	}
+	expect_ok(&d, "keys reordered");
+	good_desc(&d);
+	d_drop(&d, "nonce");
+	expect_ok(&d, "no nonce");
+	good_desc(&d);
+	d_set_str(&d, "nonce", "");
+	expect_ok(&d, "empty nonce");
+}
+
+static void test_item_missing_keys(void **state)
+{
+	static const char *const required[] = {"tenant", "container", "epoch", "method",
+					       "path",   "headers",   "ts",    "sig"};
+	struct desc d;
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_LEN(required); i++) {
+		good_desc(&d);
+		d_drop(&d, required[i]);
+		expect_bad(&d, required[i]);
+	}
+	good_desc(&d);
+	d_drop(&d, "body");
+	expect_bad(&d, "neither body nor body_sha256");
+
+	good_desc(&d);
+	d_add(&d, "body_sha256", F_BIN, DIGEST, sizeof(DIGEST), 0);
+	expect_bad(&d, "both body and body_sha256");
+
+	good_desc(&d);
+	d_drop(&d, "body");
+	d_add(&d, "body_sha256", F_BIN, DIGEST, sizeof(DIGEST), 0);
+	expect_ok(&d, "body_sha256 alone");
+
+	/* an empty map */
+	memset(&d, 0, sizeof(d));
+	expect_bad(&d, "empty item map");
+}
+
+static void test_item_unknown_and_repeated_keys(void **state)
+{
+	static const char *const keys[] = {"tenant", "container", "epoch", "method", "path",
+					   "headers", "body", "ts", "nonce", "sig"};
+	static const uint8_t int_key[] = {0x01};
+	static const uint8_t bin_key[] = {0xc4, 0x03, 'e', 'x', 't'};
+	static const uint8_t nil_key[] = {0xc0};
+	struct desc d;
+
+	(void)state;
+	good_desc(&d);
+	d_add(&d, "extra", F_STR, "x", 1, 0);
+	expect_bad(&d, "unknown key");
+	good_desc(&d);
+	d_add(&d, "Tenant", F_STR, "t1", 2, 0);
+	expect_bad(&d, "key differing in case");
+	good_desc(&d);
+	d_add(&d, "", F_STR, "x", 1, 0);
+	expect_bad(&d, "empty key");
+	good_desc(&d);
+	d_add(&d, "tenan", F_STR, "t1", 2, 0);
+	expect_bad(&d, "prefix of a key");
+	good_desc(&d);
+	d_add(&d, "body_sha", F_STR, "x", 1, 0);
+	expect_bad(&d, "prefix of body_sha256");
+
+	/* every key repeated once, with the same value */
+	for (size_t i = 0; i < ARRAY_LEN(keys); i++) {
+		struct field *f;
+
+		good_desc(&d);
+		f = d_find(&d, keys[i]);
+		assert_non_null(f);
+		d.f[d.n++] = *f;
+		expect_bad(&d, keys[i]);
+	}
+
+	good_desc(&d);
+	d_add(&d, NULL, F_UINT, NULL, 0, 1);
+	d.f[d.n - 1].key_raw = int_key;
+	d.f[d.n - 1].key_raw_len = sizeof(int_key);
+	expect_bad(&d, "int key");
+	good_desc(&d);
+	d_drop(&d, "tenant");
+	d_add(&d, NULL, F_STR, "t1", 2, 0);
+	d.f[d.n - 1].key_raw = bin_key;
+	d.f[d.n - 1].key_raw_len = sizeof(bin_key);
+	expect_bad(&d, "bin key");
+	good_desc(&d);
+	d_add(&d, NULL, F_STR, "x", 1, 0);
+	d.f[d.n - 1].key_raw = nil_key;
+	d.f[d.n - 1].key_raw_len = sizeof(nil_key);
+	expect_bad(&d, "nil key");
+}
+
+static void test_item_wrong_types(void **state)
+{
+	static const uint8_t nil[] = {0xc0};
+	static const uint8_t tru[] = {0xc3};
+	static const uint8_t flt[] = {0xca, 0x3f, 0x80, 0x00, 0x00};
+	static const uint8_t one[] = {0x01};
+	static const uint8_t emptymap[] = {0x80};
+	static const uint8_t ext[] = {0xd4, 0x01, 0x00};
+	struct desc d;
+
+	(void)state;
+	good_desc(&d);
+	d_set(&d, "tenant", F_BIN, "t1", 2, 0);
+	expect_bad(&d, "tenant as bin");
+	good_desc(&d);
+	d_set(&d, "container", F_BIN, "c1", 2, 0);
+	expect_bad(&d, "container as bin");
+	good_desc(&d);
+	d_set(&d, "method", F_BIN, "POST", 4, 0);
+	expect_bad(&d, "method as bin");
+	good_desc(&d);
+	d_set(&d, "path", F_UINT, NULL, 0, 1);
+	expect_bad(&d, "path as int");
+	good_desc(&d);
+	d_set(&d, "tenant", F_UINT, NULL, 0, 1);
+	expect_bad(&d, "tenant as int");
+	good_desc(&d);
+	d_set(&d, "nonce", F_BIN, "n1", 2, 0);
+	expect_bad(&d, "nonce as bin");
+	good_desc(&d);
+	d_set_raw(&d, "nonce", nil);
+	expect_bad(&d, "nonce nil");
+	good_desc(&d);
+	d_set_str(&d, "epoch", "1");
+	expect_bad(&d, "epoch as str");
+	good_desc(&d);
+	d_set_raw(&d, "epoch", nil);
+	expect_bad(&d, "epoch nil");
+	good_desc(&d);
+	d_set_raw(&d, "epoch", tru);
+	expect_bad(&d, "epoch bool");
+	good_desc(&d);
+	d_set_raw(&d, "epoch", flt);
+	expect_bad(&d, "epoch float");
+	good_desc(&d);
+	d_set_str(&d, "ts", "1700000000");
+	expect_bad(&d, "ts as str");
+	good_desc(&d);
+	d_set_raw(&d, "ts", ext);
+	expect_bad(&d, "ts as ext");
+	good_desc(&d);
+	d_set(&d, "sig", F_STR, SIG, sizeof(SIG), 0);
+	expect_bad(&d, "sig as str(32)");
+	good_desc(&d);
+	d_set(&d, "body", F_STR, "{}", 2, 0);
+	expect_bad(&d, "body as str");
+	good_desc(&d);
+	d_set_raw(&d, "body", nil);
+	expect_bad(&d, "body nil");
+	good_desc(&d);
+	d_drop(&d, "body");
+	d_add(&d, "body_sha256", F_STR, DIGEST, sizeof(DIGEST), 0);
+	expect_bad(&d, "body_sha256 as str(32)");
+	good_desc(&d);
+	d_set_raw(&d, "headers", emptymap);
+	expect_bad(&d, "headers as map");
+	good_desc(&d);
+	d_set_raw(&d, "headers", nil);
+	expect_bad(&d, "headers nil");
+	good_desc(&d);
+	d_set_raw(&d, "headers", one);
+	expect_bad(&d, "headers int");
+}
+
+static void test_item_fixed_bins(void **state)
+{
+	static const uint8_t zeros[64];
+	struct desc d;
+
+	(void)state;
+	for (size_t n = 0; n <= 40; n++) {
+		char what[64];
+
+		good_desc(&d);
+		d_set(&d, "sig", F_BIN, zeros, n, 0);
+		snprintf(what, sizeof(what), "sig of %zu bytes", n);
+		expect_item(&d, n == HM_MAC_LEN ? HM_OK : HM_EMALFORMED, what);
+
+		good_desc(&d);
+		d_drop(&d, "body");
+		d_add(&d, "body_sha256", F_BIN, zeros, n, 0);
+		snprintf(what, sizeof(what), "body_sha256 of %zu bytes", n);
+		expect_item(&d, n == HM_SHA256_LEN ? HM_OK : HM_EMALFORMED, what);
+	}
+}
+
+static void test_item_scope(void **state)
+{
+	static const char *const keys[] = {"tenant", "container"};
+	static const char allowed[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+				      "0123456789._:/-";
+	char s128[HM_SCOPE_MAX + 2];
+	struct desc d;
+
+	(void)state;
+	memset(s128, 'a', sizeof(s128));
+	for (size_t k = 0; k < ARRAY_LEN(keys); k++) {
+		good_desc(&d);
+		d_set(&d, keys[k], F_STR, s128, 0, 0);
+		expect_bad(&d, "empty scope");
+		good_desc(&d);
+		d_set(&d, keys[k], F_STR, s128, 1, 0);
+		expect_ok(&d, "1-byte scope");
+		good_desc(&d);
+		d_set(&d, keys[k], F_STR, s128, HM_SCOPE_MAX, 0);
+		expect_ok(&d, "128-byte scope");
+		good_desc(&d);
+		d_set(&d, keys[k], F_STR, s128, HM_SCOPE_MAX + 1, 0);
+		expect_bad(&d, "129-byte scope");
+		good_desc(&d);
+		d_set(&d, keys[k], F_STR, allowed, strlen(allowed), 0);
+		expect_ok(&d, "every allowed byte");
+		/* every byte outside the set, alone and inside an otherwise good value */
+		for (unsigned c = 0; c < 256; c++) {
+			char v[4] = {'a', (char)c, 'b', 0};
+			char what[64];
+
+			if (c != 0 && strchr(allowed, (int)c) != NULL)
+				continue;
+			good_desc(&d);
+			d_set(&d, keys[k], F_STR, v, 3, 0);
+			snprintf(what, sizeof(what), "%s with byte 0x%02x", keys[k], c);
+			expect_bad(&d, what);
+			good_desc(&d);
+			d_set(&d, keys[k], F_STR, v + 1, 1, 0);
+			expect_bad(&d, what);
+		}
+	}
+}
+
+static void test_item_control_bytes(void **state)
+{
+	static const uint8_t ctl[] = {0x00, 0x01, 0x09, 0x0a, 0x0d, 0x1f, 0x7f};
+	struct desc d;
+	msgpack_packer pk;
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_LEN(ctl); i++) {
+		char m[8] = "PO_T", p[16] = "/a_b", n[8] = "n_1", v[8] = "v_1";
+		char what[64];
+		const char *const names[] = {"x-h"};
+		const char *values[] = {v};
+
+		m[2] = (char)ctl[i];
+		p[2] = (char)ctl[i];
+		n[1] = (char)ctl[i];
+		v[1] = (char)ctl[i];
+		snprintf(what, sizeof(what), "control byte 0x%02x", ctl[i]);
+
+		good_desc(&d);
+		d_set(&d, "method", F_STR, m, 4, 0);
+		expect_bad(&d, what);
+		good_desc(&d);
+		d_set(&d, "path", F_STR, p, 4, 0);
+		expect_bad(&d, what);
+		good_desc(&d);
+		d_set(&d, "nonce", F_STR, n, 3, 0);
+		expect_bad(&d, what);
+		/* at the end of the value too */
+		good_desc(&d);
+		d_set(&d, "path", F_STR, p, 3, 0);
+		expect_bad(&d, what);
+		good_desc(&d);
+		/* the header value "v?1" with the control byte inside (length 3, NUL-safe) */
+		msgpack_pack_array(d_raw(&d, &pk), 1);
+		msgpack_pack_array(&pk, 2);
+		pk_cstr(&pk, names[0]);
+		pk_str(&pk, values[0], 3);
+		d_set_last_raw(&d, "headers");
+		expect_bad(&d, what);
+	}
+	/* bytes from 0x80 up are not control bytes: UTF-8 in path, nonce and header values */
+	good_desc(&d);
+	d_set_str(&d, "path", "/caf\xc3\xa9?q=\xe2\x82\xac");
+	expect_ok(&d, "UTF-8 path");
+	good_desc(&d);
+	d_set_str(&d, "nonce", "\xff\x80");
+	expect_ok(&d, "high bytes in nonce");
+	good_desc(&d);
+	{
+		const char *const names[] = {"x-name"};
+		const char *const values[] = {"J\xc3\xbcrgen ~ {}|\\^`"};
+
+		pack_headers(d_raw(&d, &pk), 1, names, values, 2);
+		d_set_last_raw(&d, "headers");
+	}
+	expect_ok(&d, "printable and high bytes in a header value");
+}
+
+static void test_item_method_path_nonce(void **state)
+{
+	char big[80];
+	struct desc d;
+
+	(void)state;
+	memset(big, 'A', sizeof(big));
+	good_desc(&d);
+	d_set(&d, "method", F_STR, big, 0, 0);
+	expect_bad(&d, "empty method");
+	good_desc(&d);
+	d_set(&d, "method", F_STR, big, HM_METHOD_MAX, 0);
+	expect_ok(&d, "32-byte method");
+	good_desc(&d);
+	d_set(&d, "method", F_STR, big, HM_METHOD_MAX + 1, 0);
+	expect_bad(&d, "33-byte method");
+	good_desc(&d);
+	d_set_str(&d, "method", "get");
+	expect_ok(&d, "lower-case method, as sent");
+	good_desc(&d);
+	d_set_str(&d, "method", "M-SEARCH");
+	expect_ok(&d, "token method with '-'");
+	good_desc(&d);
+	d_set_str(&d, "method", "GET ");
+	expect_bad(&d, "method with a space");
+	good_desc(&d);
+	d_set_str(&d, "method", "GE/T");
+	expect_bad(&d, "method with '/'");
+	good_desc(&d);
+	d_set_str(&d, "method", "GE:T");
+	expect_bad(&d, "method with ':'");
+	good_desc(&d);
+	d_set_str(&d, "method", "G\xc3\x89T");
+	expect_bad(&d, "method with a high byte");
+
+	good_desc(&d);
+	d_set_str(&d, "path", "containers/c1");
+	expect_bad(&d, "path without a leading slash");
+	good_desc(&d);
+	d_set_str(&d, "path", "");
+	expect_bad(&d, "empty path");
+	good_desc(&d);
+	d_set_str(&d, "path", "*");
+	expect_bad(&d, "asterisk path");
+	good_desc(&d);
+	d_set_str(&d, "path", "http://h/x");
+	expect_bad(&d, "absolute-form path");
+	good_desc(&d);
+	d_set_str(&d, "path", " /x");
+	expect_bad(&d, "path with a leading space");
+	good_desc(&d);
+	d_set_str(&d, "path", "/");
+	expect_ok(&d, "path /");
+	good_desc(&d);
+	d_set_str(&d, "path", "/a b?c=d e#f");
+	expect_ok(&d, "path with spaces and '#', as sent");
+
+	memset(big, 'n', sizeof(big));
+	good_desc(&d);
+	d_set(&d, "nonce", F_STR, big, HM_NONCE_MAX, 0);
+	expect_ok(&d, "64-byte nonce");
+	good_desc(&d);
+	d_set(&d, "nonce", F_STR, big, HM_NONCE_MAX + 1, 0);
+	expect_bad(&d, "65-byte nonce");
+	good_desc(&d);
+	d_set_str(&d, "nonce", "a:b c/d");
+	expect_ok(&d, "nonce with ':' and ' '");
+}
+
+static void test_item_headers(void **state)
+{
+	struct desc d;
+	msgpack_packer pk;
+	static const char *const bad_names[] = {"Host", "content-Type", "a:b", "", "x y", "x\"y",
+						"x/y", "x(y", "x@y", "x,y", "x;y", "x=y",
+						"\xc3\xa9", "x\x7f"};
+	static const char *const good_names[] = {"host", "x-a_b.c", "!#$%&'*+-.^_`|~0", "a",
+						 "0123"};
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_LEN(bad_names); i++) {
+		good_desc(&d);
+		pack_headers(d_raw(&d, &pk), 1, &bad_names[i], NULL, 2);
+		d_set_last_raw(&d, "headers");
+		expect_bad(&d, bad_names[i]);
+	}
+	for (size_t i = 0; i < ARRAY_LEN(good_names); i++) {
+		good_desc(&d);
+		pack_headers(d_raw(&d, &pk), 1, &good_names[i], NULL, 2);
+		d_set_last_raw(&d, "headers");
+		expect_ok(&d, good_names[i]);
+	}
+	/* a bad name after good ones */
+	good_desc(&d);
+	{
+		const char *const names[] = {"a", "b", "C"};
+
+		pack_headers(d_raw(&d, &pk), 3, names, NULL, 2);
+		d_set_last_raw(&d, "headers");
+	}
+	expect_bad(&d, "third header upper-case");
+
+	good_desc(&d);
+	pack_headers(d_raw(&d, &pk), 0, NULL, NULL, 2);
+	d_set_last_raw(&d, "headers");
+	expect_ok(&d, "no headers");
+	good_desc(&d);
+	pack_headers(d_raw(&d, &pk), HM_MAX_HEADERS, NULL, NULL, 2);
+	d_set_last_raw(&d, "headers");
+	expect_ok(&d, "64 headers");
+	good_desc(&d);
+	pack_headers(d_raw(&d, &pk), HM_MAX_HEADERS + 1, NULL, NULL, 2);
+	d_set_last_raw(&d, "headers");
+	expect_bad(&d, "65 headers");
+	good_desc(&d);
+	pack_headers(d_raw(&d, &pk), 2, NULL, NULL, 3);
+	d_set_last_raw(&d, "headers");
+	expect_bad(&d, "pair of 3");
+	/* as the last key of the item, a third element would be the only thing left unread */
+	good_desc(&d);
+	d_drop(&d, "headers");
+	pack_headers(d_raw(&d, &pk), 1, NULL, NULL, 3);
+	d_add(&d, "headers", F_RAW, NULL, 0, 0);
+	d_set_last_raw(&d, "headers");
+	expect_bad(&d, "pair of 3, headers last");
+	good_desc(&d);
+	pack_headers(d_raw(&d, &pk), 2, NULL, NULL, 1);
+	d_set_last_raw(&d, "headers");
+	expect_bad(&d, "pair of 1");
+	good_desc(&d);
+	pack_headers(d_raw(&d, &pk), 1, NULL, NULL, 0);
+	d_set_last_raw(&d, "headers");
+	expect_bad(&d, "pair of 0");
+	{
+		const char *const names[] = {"x"};
+		const char *const values[] = {""};
+
+		good_desc(&d);
+		pack_headers(d_raw(&d, &pk), 1, names, values, 2);
+		d_set_last_raw(&d, "headers");
+		expect_ok(&d, "empty header value");
+	}
+	/* the same name twice is allowed: signed order is what the signer chose */
+	{
+		const char *const names[] = {"x", "x"};
+
+		good_desc(&d);
+		pack_headers(d_raw(&d, &pk), 2, names, NULL, 2);
+		d_set_last_raw(&d, "headers");
+		expect_ok(&d, "repeated header name");
+	}
+	/* a pair that is not an array, a bin name, a bin value, an int value */
+	good_desc(&d);
+	msgpack_pack_array(d_raw(&d, &pk), 1);
+	pk_cstr(&pk, "x:y");
+	d_set_last_raw(&d, "headers");
+	expect_bad(&d, "pair as str");
+	good_desc(&d);
+	msgpack_pack_array(d_raw(&d, &pk), 1);
+	msgpack_pack_array(&pk, 2);
+	pk_bin(&pk, "x", 1);
+	pk_cstr(&pk, "y");
+	d_set_last_raw(&d, "headers");
+	expect_bad(&d, "bin name");
+	good_desc(&d);
+	msgpack_pack_array(d_raw(&d, &pk), 1);
+	msgpack_pack_array(&pk, 2);
+	pk_cstr(&pk, "x");
+	pk_bin(&pk, "y", 1);
+	d_set_last_raw(&d, "headers");
+	expect_bad(&d, "bin value");
+	good_desc(&d);
+	msgpack_pack_array(d_raw(&d, &pk), 1);
+	msgpack_pack_array(&pk, 2);
+	pk_cstr(&pk, "x");
+	msgpack_pack_uint64(&pk, 5);
+	d_set_last_raw(&d, "headers");
+	expect_bad(&d, "int value");
+	good_desc(&d);
+	msgpack_pack_array(d_raw(&d, &pk), 1);
+	msgpack_pack_map(&pk, 1);
+	pk_cstr(&pk, "x");
+	pk_cstr(&pk, "y");
+	d_set_last_raw(&d, "headers");
+	expect_bad(&d, "pair as map");
+}
+
+static void test_item_integers(void **state)
+{
+	static const uint8_t neg_fix[] = {0xff};
+	static const uint8_t neg8[] = {0xd0, 0xff};
+	static const uint8_t neg64[] = {0xd3, 0x80, 0, 0, 0, 0, 0, 0, 0};
+	static const uint8_t zero[] = {0x00};
+	static const uint8_t one_i8[] = {0xd0, 0x01};
+	static const uint8_t one_i16[] = {0xd1, 0x00, 0x01};
+	static const uint8_t one_i32[] = {0xd2, 0x00, 0x00, 0x00, 0x01};
+	static const uint8_t one_u64[] = {0xcf, 0, 0, 0, 0, 0, 0, 0, 1};
+	static const uint8_t ts_i64[] = {0xd3, 0, 0, 0, 0, 0x65, 0x53, 0xf1, 0x00};
+	static const uint8_t ts_u32[] = {0xce, 0x65, 0x53, 0xf1, 0x00};
+	static const struct {
+		const uint8_t *b;
+		size_t len;
+	} negs[] = {{neg_fix, 1}, {neg8, 2}, {neg64, 9}};
+	struct hm_item mid;
+	struct hm_buf b;
+	struct desc d;
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_LEN(negs); i++) {
+		good_desc(&d);
+		d_set(&d, "epoch", F_RAW, negs[i].b, negs[i].len, 0);
+		expect_bad(&d, "negative epoch");
+		good_desc(&d);
+		d_set(&d, "ts", F_RAW, negs[i].b, negs[i].len, 0);
+		expect_bad(&d, "negative ts");
+	}
+	good_desc(&d);
+	d_set_raw(&d, "epoch", zero);
+	expect_bad(&d, "epoch 0");
+	good_desc(&d);
+	d_set_raw(&d, "ts", zero);
+	expect_ok(&d, "ts 0");
+
+	/* signed formats holding non-negative values are accepted, with their value */
+	{
+		static const struct {
+			const uint8_t *b;
+			size_t len;
+		} ones[] = {{one_i8, 2}, {one_i16, 3}, {one_i32, 5}, {one_u64, 9}};
+
+		for (size_t i = 0; i < ARRAY_LEN(ones); i++) {
+			good_desc(&d);
+			d_set(&d, "epoch", F_RAW, ones[i].b, ones[i].len, 0);
+			d_set_raw(&d, "ts", ts_i64);
+			assert_int_equal(batch_middle(&d, &b, &mid), HM_OK);
+			assert_int_equal(mid.epoch, 1);
+			assert_int_equal(mid.ts, 1700000000);
+			hm_buf_free(&b);
+			d_free(&d);
+		}
+	}
+	good_desc(&d);
+	d_set_raw(&d, "ts", ts_u32);
+	assert_int_equal(batch_middle(&d, &b, &mid), HM_OK);
+	assert_int_equal(mid.ts, 1700000000);
+	hm_buf_free(&b);
+	d_free(&d);
+
+	good_desc(&d);
+	d_set(&d, "epoch", F_UINT, NULL, 0, UINT64_MAX);
+	d_set(&d, "ts", F_UINT, NULL, 0, UINT64_MAX);
+	assert_int_equal(batch_middle(&d, &b, &mid), HM_OK);
+	assert_true(mid.epoch == UINT64_MAX);
+	assert_true(mid.ts == UINT64_MAX);
+	hm_buf_free(&b);
+	d_free(&d);
+}
+
+/* hm_item_check on structs (what signers call before signing). */
+static void test_item_check_direct(void **state)
+{
+	struct hm_item it;
+
+	(void)state;
+	good_item(&it);
+	assert_int_equal(hm_item_check(&it), HM_OK);
+	it.sig = NULL;
+	assert_int_equal(hm_item_check(&it), HM_EMALFORMED);
+	good_item(&it);
+	it.has_body = false;
+	it.has_body_sha256 = true;
+	it.body_sha256 = NULL;
+	assert_int_equal(hm_item_check(&it), HM_EMALFORMED);
+	it.body_sha256 = DIGEST;
+	assert_int_equal(hm_item_check(&it), HM_OK);
+	it.has_body = true;
+	assert_int_equal(hm_item_check(&it), HM_EMALFORMED);
+	good_item(&it);
+	it.nheaders = HM_MAX_HEADERS + 1;
+	assert_int_equal(hm_item_check(&it), HM_EMALFORMED);
+	good_item(&it);
+	it.epoch = 0;
+	assert_int_equal(hm_item_check(&it), HM_EMALFORMED);
+}
+
+/* ---- responses ---- */
+
+static void test_response_results(void **state)
+{
+	static const uint32_t counts[] = {0, 1, 8, 15, 16, 1024};
+	struct hm_response resp;
+	struct hm_buf b;
+	uint32_t plen;
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_LEN(counts); i++) {
+		const uint8_t *payload;
+		size_t start;
+
+		hm_buf_init(&b, BUF_LIMIT);
+		start = hm_encode_results_begin(&b, 1000 + i, counts[i]);
+		for (uint32_t k = 0; k < counts[i]; k++)
+			hm_encode_result(&b, k % 8);
+		hm_frame_end(&b, start);
+		payload = frame_payload(&b, &plen);
+		assert_int_equal(hm_response_decode(payload, plen, &resp), HM_OK);
+		assert_int_equal(resp.kind, HM_RESP_RESULTS);
+		assert_true(resp.has_id);
+		assert_int_equal(resp.id, 1000 + i);
+		assert_int_equal(resp.nresults, counts[i]);
+		for (uint32_t k = 0; k < counts[i]; k++) {
+			uint64_t v;
+
+			assert_int_equal(hm_mp_read_uint(&resp.results, &v), HM_OK);
+			assert_int_equal(v, k % 8);
+		}
+		hm_buf_free(&b);
+	}
+}
+
+static void test_response_pong_stats(void **state)
+{
+	static const char *const names[] = {"connections", "verify_ok", "bad_signature", "x"};
+	static const uint64_t values[] = {0, 127, 1ull << 40, UINT64_MAX};
+	struct hm_response resp;
+	struct hm_buf b;
+	const uint8_t *payload;
+	uint32_t plen;
+	size_t start;
+
+	(void)state;
+	hm_buf_init(&b, BUF_LIMIT);
+	hm_encode_pong(&b, UINT64_MAX);
+	payload = frame_payload(&b, &plen);
+	assert_int_equal(hm_response_decode(payload, plen, &resp), HM_OK);
+	assert_int_equal(resp.kind, HM_RESP_PONG);
+	assert_true(resp.has_id);
+	assert_true(resp.id == UINT64_MAX);
+	hm_buf_free(&b);
+
+	hm_buf_init(&b, BUF_LIMIT);
+	start = hm_encode_stats_begin(&b, 5, ARRAY_LEN(names));
+	for (size_t i = 0; i < ARRAY_LEN(names); i++)
+		hm_encode_stat(&b, names[i], values[i]);
+	hm_frame_end(&b, start);
+	payload = frame_payload(&b, &plen);
+	assert_int_equal(hm_response_decode(payload, plen, &resp), HM_OK);
+	assert_int_equal(resp.kind, HM_RESP_STATS);
+	assert_int_equal(resp.id, 5);
+	assert_int_equal(resp.nstats, ARRAY_LEN(names));
+	for (size_t i = 0; i < ARRAY_LEN(names); i++) {
+		struct hm_str name;
+		uint64_t v;
+
+		assert_int_equal(hm_mp_read_str(&resp.stats, &name.ptr, &name.len), HM_OK);
+		assert_str_is(name, names[i]);
+		assert_int_equal(hm_mp_read_uint(&resp.stats, &v), HM_OK);
+		assert_true(v == values[i]);
+	}
+	hm_buf_free(&b);
+
+	/* no counters at all */
+	hm_buf_init(&b, BUF_LIMIT);
+	start = hm_encode_stats_begin(&b, 6, 0);
+	hm_frame_end(&b, start);
+	payload = frame_payload(&b, &plen);
+	assert_int_equal(hm_response_decode(payload, plen, &resp), HM_OK);
+	assert_int_equal(resp.kind, HM_RESP_STATS);
+	assert_int_equal(resp.nstats, 0);
+	hm_buf_free(&b);
+}
+
+static void test_response_error(void **state)
+{
+	struct hm_response resp;
+	struct hm_buf b;
+	const uint8_t *payload;
+	uint32_t plen;
+
+	(void)state;
+	hm_buf_init(&b, BUF_LIMIT);
+	hm_encode_error(&b, true, 42, HM_RERR_UNKNOWN_OP, "op is not verify, ping or stats");
+	payload = frame_payload(&b, &plen);
+	assert_int_equal(hm_response_decode(payload, plen, &resp), HM_OK);
+	assert_int_equal(resp.kind, HM_RESP_ERROR);
+	assert_true(resp.has_id);
+	assert_int_equal(resp.id, 42);
+	assert_str_is(resp.err, "unknown_op");
+	assert_str_is(resp.err_text, "op is not verify, ping or stats");
+	hm_buf_free(&b);
+
+	hm_buf_init(&b, BUF_LIMIT);
+	hm_encode_error(&b, false, 42, HM_RERR_MALFORMED, "request is not a map");
+	payload = frame_payload(&b, &plen);
+	/* "id": nil is on the wire */
+	assert_int_equal(payload[0], 0x83);
+	assert_memory_equal(payload + 1, "\xa2id\xc0", 4);
+	assert_int_equal(hm_response_decode(payload, plen, &resp), HM_OK);
+	assert_int_equal(resp.kind, HM_RESP_ERROR);
+	assert_false(resp.has_id);
+	assert_str_is(resp.err, "malformed");
+	assert_str_is(resp.err_text, "request is not a map");
+	hm_buf_free(&b);
+
+	/* every error code of the protocol round-trips */
+	{
+		static const char *const codes[] = {HM_RERR_MALFORMED, HM_RERR_UNKNOWN_OP,
+						    HM_RERR_TOO_MANY_ITEMS, HM_RERR_INTERNAL};
+
+		for (size_t i = 0; i < ARRAY_LEN(codes); i++) {
+			hm_buf_init(&b, BUF_LIMIT);
+			hm_encode_error(&b, true, i, codes[i], "");
+			payload = frame_payload(&b, &plen);
+			assert_int_equal(hm_response_decode(payload, plen, &resp), HM_OK);
+			assert_str_is(resp.err, codes[i]);
+			assert_int_equal(resp.err_text.len, 0);
+			hm_buf_free(&b);
+		}
+	}
+}
+
+/* Builds a response-like map from raw pieces and expects HM_EPROTO. */
+static void expect_eproto(msgpack_sbuffer *sb, const char *what)
+{
+	struct hm_response resp;
+	int rc;
+
+	rc = hm_response_decode((const uint8_t *)sb->data, sb->size, &resp);
+	msgpack_sbuffer_destroy(sb);
+	if (rc != HM_EPROTO)
+		fail_msg("%s: response accepted (%s)", what, hm_strerror(rc));
+}
+
+static void test_response_garbage(void **state)
+{
+	static const struct {
+		uint8_t b[6];
+		size_t len;
+	} junk[] = {
+		{{0xc1}, 1}, {{0x90}, 1}, {{0x07}, 1}, {{0xc0}, 1}, {{0xa2, 'i', 'd'}, 3},
+		{{0xdf, 0xff, 0xff, 0xff, 0xff}, 5}, {{0x81, 0xa2, 'i', 'd'}, 4},
+	};
+	struct hm_response resp;
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	struct hm_buf b;
+	const uint8_t *payload;
+	uint32_t plen;
+	size_t start;
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_LEN(junk); i++)
+		assert_int_equal(hm_response_decode(junk[i].b, junk[i].len, &resp), HM_EPROTO);
+	assert_int_equal(hm_response_decode(junk[0].b, 0, &resp), HM_EPROTO);
+
+	pk_init(&pk, &sb);
+	msgpack_pack_map(&pk, 0);
+	expect_eproto(&sb, "empty map");
+
+	pk_init(&pk, &sb);
+	msgpack_pack_map(&pk, 1);
+	pk_cstr(&pk, "id");
+	msgpack_pack_uint64(&pk, 1);
+	expect_eproto(&sb, "id only");
+
+	pk_init(&pk, &sb);
+	msgpack_pack_map(&pk, 1);
+	pk_cstr(&pk, "pong");
+	msgpack_pack_true(&pk);
+	expect_eproto(&sb, "pong without id");
+
+	pk_init(&pk, &sb);
+	msgpack_pack_map(&pk, 2);
+	pk_cstr(&pk, "id");
+	msgpack_pack_nil(&pk);
+	pk_cstr(&pk, "pong");
+	msgpack_pack_true(&pk);
+	expect_eproto(&sb, "pong with nil id");
+
+	pk_init(&pk, &sb);
+	msgpack_pack_map(&pk, 2);
+	pk_cstr(&pk, "id");
+	msgpack_pack_uint64(&pk, 1);
+	pk_cstr(&pk, "pong");
+	msgpack_pack_false(&pk);
+	expect_eproto(&sb, "pong false");
+
+	pk_init(&pk, &sb);
+	msgpack_pack_map(&pk, 2);
+	pk_cstr(&pk, "id");
+	msgpack_pack_uint64(&pk, 1);
+	pk_cstr(&pk, "pong");
+	msgpack_pack_uint64(&pk, 1);
+	expect_eproto(&sb, "pong 1");
+
+	pk_init(&pk, &sb);
+	msgpack_pack_map(&pk, 3);
+	pk_cstr(&pk, "id");
+	msgpack_pack_uint64(&pk, 1);
+	pk_cstr(&pk, "pong");
+	msgpack_pack_true(&pk);
+	pk_cstr(&pk, "results");
+	msgpack_pack_array(&pk, 0);
+	expect_eproto(&sb, "two kinds");
+
+	pk_init(&pk, &sb);
+	msgpack_pack_map(&pk, 2);
+	pk_cstr(&pk, "id");
+	msgpack_pack_uint64(&pk, 1);
+	pk_cstr(&pk, "results");
+	msgpack_pack_array(&pk, 2);
+	msgpack_pack_uint64(&pk, 0);
+	msgpack_pack_int64(&pk, -1);
+	expect_eproto(&sb, "negative result");
+
+	pk_init(&pk, &sb);
+	msgpack_pack_map(&pk, 2);
+	pk_cstr(&pk, "id");
+	msgpack_pack_uint64(&pk, 1);
+	pk_cstr(&pk, "results");
+	msgpack_pack_array(&pk, 1);
+	pk_cstr(&pk, "OK");
+	expect_eproto(&sb, "str result");
+
+	pk_init(&pk, &sb);
+	msgpack_pack_map(&pk, 2);
+	pk_cstr(&pk, "id");
+	msgpack_pack_uint64(&pk, 1);
+	pk_cstr(&pk, "results");
+	msgpack_pack_map(&pk, 0);
+	expect_eproto(&sb, "results as map");
+
+	pk_init(&pk, &sb);
+	msgpack_pack_map(&pk, 2);
+	pk_cstr(&pk, "id");
+	msgpack_pack_uint64(&pk, 1);
+	pk_cstr(&pk, "stats");
+	msgpack_pack_map(&pk, 1);
+	pk_cstr(&pk, "x");
+	pk_cstr(&pk, "1");
+	expect_eproto(&sb, "stat value str");
+
+	pk_init(&pk, &sb);
+	msgpack_pack_map(&pk, 2);
+	pk_cstr(&pk, "id");
+	msgpack_pack_uint64(&pk, 1);
+	pk_cstr(&pk, "stats");
+	msgpack_pack_map(&pk, 1);
+	msgpack_pack_uint64(&pk, 1);
+	msgpack_pack_uint64(&pk, 1);
+	expect_eproto(&sb, "stat name int");
+
+	pk_init(&pk, &sb);
+	msgpack_pack_map(&pk, 2);
+	pk_cstr(&pk, "id");
+	msgpack_pack_uint64(&pk, 1);
+	pk_cstr(&pk, "error");
+	msgpack_pack_uint64(&pk, 1);
+	expect_eproto(&sb, "error int");
+
+	pk_init(&pk, &sb);
+	msgpack_pack_map(&pk, 2);
+	pk_cstr(&pk, "id");
+	pk_cstr(&pk, "1");
+	pk_cstr(&pk, "pong");
+	msgpack_pack_true(&pk);
+	expect_eproto(&sb, "id str");
+
+	pk_init(&pk, &sb);
+	msgpack_pack_map(&pk, 3);
+	pk_cstr(&pk, "id");
+	msgpack_pack_uint64(&pk, 1);
+	pk_cstr(&pk, "pong");
+	msgpack_pack_true(&pk);
+	pk_cstr(&pk, "extra");
+	msgpack_pack_true(&pk);
+	expect_eproto(&sb, "unknown key");
+
+	pk_init(&pk, &sb);
+	msgpack_pack_map(&pk, 3);
+	pk_cstr(&pk, "id");
+	msgpack_pack_uint64(&pk, 1);
+	pk_cstr(&pk, "error");
+	pk_cstr(&pk, "x");
+	pk_cstr(&pk, "message");
+	msgpack_pack_nil(&pk);
+	expect_eproto(&sb, "message nil");
+
+	/* a good pong followed by a trailing byte, and every truncation of a good pong */
+	hm_buf_init(&b, BUF_LIMIT);
+	hm_encode_pong(&b, 3);
+	payload = frame_payload(&b, &plen);
+	assert_int_equal(hm_response_decode(payload, plen, &resp), HM_OK);
+	for (uint32_t cut = 0; cut < plen; cut++)
+		assert_int_equal(hm_response_decode(payload, cut, &resp), HM_EPROTO);
+	hm_buf_append_byte(&b, 0xc0);
+	assert_int_equal(hm_response_decode(payload, plen + 1, &resp), HM_EPROTO);
+	hm_buf_free(&b);
+
+	/* every truncation of a results response */
+	hm_buf_init(&b, BUF_LIMIT);
+	start = hm_encode_results_begin(&b, 9, 20);
+	for (int k = 0; k < 20; k++)
+		hm_encode_result(&b, 7);
+	hm_frame_end(&b, start);
+	payload = frame_payload(&b, &plen);
+	for (uint32_t cut = 0; cut < plen; cut++)
+		assert_int_equal(hm_response_decode(payload, cut, &resp), HM_EPROTO);
+	hm_buf_free(&b);
+}
+
+/* The encoder's sticky error: a buffer too small for the frame fails once, at the end. */
+static void test_encode_buffer_limit(void **state)
+{
+	struct hm_item it;
+	struct hm_buf b;
+	size_t start;
+
+	(void)state;
+	good_item(&it);
+	hm_buf_init(&b, 64);
+	start = hm_encode_verify_begin(&b, 1, 1);
+	hm_encode_item(&b, &it);
+	hm_frame_end(&b, start);
+	assert_true(b.failed);
+	hm_buf_free(&b);
+
+	hm_buf_init(&b, 64);
+	hm_encode_pong(&b, 1);
+	assert_false(b.failed);
+	hm_buf_free(&b);
+}
+
+/* ---- data-driven: tests/vectors/frames ---- */
+
+#ifndef VECTORS_DIR
+#define VECTORS_DIR "tests/vectors"
+#endif
+
+static const char *vectors_dir(void)
+{
+	const char *env = getenv("HMACD_VECTORS_DIR");
+
+	return env != NULL && env[0] != '\0' ? env : VECTORS_DIR;
+}
+
+static uint8_t *slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	uint8_t *data = NULL;
+	long n;
+
+	if (f == NULL)
+		fail_msg("cannot open %s", path);
+	assert_int_equal(fseek(f, 0, SEEK_END), 0);
+	n = ftell(f);
+	assert_true(n >= 0);
+	assert_int_equal(fseek(f, 0, SEEK_SET), 0);
+	data = malloc((size_t)n + 1);
+	assert_non_null(data);
+	assert_int_equal(fread(data, 1, (size_t)n, f), (size_t)n);
+	fclose(f);
+	*len = (size_t)n;
+	return data;
+}
+
+static int parse_frame_code(const char *s)
+{
+	if (strcmp(s, "OK") == 0)
+		return HM_OK;
+	if (strcmp(s, "EAGAIN") == 0)
+		return HM_EAGAIN;
+	if (strcmp(s, "ETOOBIG") == 0)
+		return HM_ETOOBIG;
+	fail_msg("expected.txt: bad frame code %s", s);
+	return 1;
+}
+
+/* Runs one vector; `line` names it in failure messages. */
+static void run_vector(const char *dir, const char *file, const char *frame, const char *reqerr,
+		       const char *id, const char *items, int line)
+{
+	char path[1024];
+	struct hm_request req;
+	struct hm_item it;
+	uint8_t *data;
+	size_t len, flen;
+	uint32_t plen;
+	int rc, want;
+
+	assert_true((size_t)snprintf(path, sizeof(path), "%s/frames/%s", dir, file) <
+		    sizeof(path));
+	data = slurp(path, &len);
+	want = parse_frame_code(frame);
+	rc = hm_frame_parse(data, len, HM_FRAME_DEFAULT_MAX, &plen, &flen);
+	if (rc != want)
+		fail_msg("%s (line %d): frame %s, expected %s", file, line, hm_strerror(rc), frame);
+	if (rc != HM_OK)
+		goto out;
+	if (flen != len)
+		fail_msg("%s: the file must hold exactly one frame", file);
+	rc = hm_request_decode(data + HM_FRAME_HEADER, plen, HM_DEFAULT_MAX_BATCH, &req);
+	if (strcmp(reqerr, "ok") == 0) {
+		if (rc != HM_OK)
+			fail_msg("%s: refused: %s", file, req.err_text);
+	} else {
+		if (rc != HM_EMALFORMED || strcmp(req.err, reqerr) != 0)
+			fail_msg("%s: got %s, expected %s", file, rc == HM_OK ? "ok" : req.err,
+				 reqerr);
+	}
+	if (strcmp(id, "nil") == 0) {
+		if (req.has_id)
+			fail_msg("%s: id read, expected none", file);
+	} else {
+		if (!req.has_id || req.id != strtoull(id, NULL, 10))
+			fail_msg("%s: id not %s", file, id);
+	}
+	if (strcmp(items, "-") != 0) {
+		if (rc != HM_OK || req.nitems != strlen(items))
+			fail_msg("%s: %u items, expected %zu", file, req.nitems, strlen(items));
+		for (size_t i = 0; i < strlen(items); i++) {
+			rc = hm_item_next(&req.items, &it);
+			if (rc != (items[i] == 'O' ? HM_OK : HM_EMALFORMED))
+				fail_msg("%s: item %zu gave %s", file, i, hm_strerror(rc));
+		}
+		assert_int_equal(hm_mp_left(&req.items), 0);
+	}
+out:
+	free(data);
+}
+
+static void test_vectors_frames(void **state)
+{
+	char path[1024], line[512], listed[64][64];
+	const char *dir = vectors_dir();
+	struct dirent *de;
+	size_t nlisted = 0;
+	int lineno = 0;
+	FILE *f;
+	DIR *dh;
+
+	(void)state;
+	assert_true((size_t)snprintf(path, sizeof(path), "%s/frames/expected.txt", dir) <
+		    sizeof(path));
+	f = fopen(path, "r");
+	if (f == NULL)
+		fail_msg("cannot open %s (set HMACD_VECTORS_DIR)", path);
+	while (fgets(line, sizeof(line), f) != NULL) {
+		char file[64], frame[16], reqerr[32], id[32], items[64];
+		int n;
+
+		lineno++;
+		if (line[0] == '#' || line[0] == '\n')
+			continue;
+		n = sscanf(line, "%63s %15s %31s %31s %63s", file, frame, reqerr, id, items);
+		if (n != 5)
+			fail_msg("expected.txt line %d: want 5 columns", lineno);
+		run_vector(dir, file, frame, reqerr, id, items, lineno);
+		assert_true(nlisted < ARRAY_LEN(listed));
+		strcpy(listed[nlisted++], file);
+	}
+	fclose(f);
+	assert_true(nlisted >= 10);
+
+	/* every .bin file in the folder is listed: a vector without an expectation is a bug */
+	assert_true((size_t)snprintf(path, sizeof(path), "%s/frames", dir) < sizeof(path));
+	dh = opendir(path);
+	assert_non_null(dh);
+	while ((de = readdir(dh)) != NULL) {
+		size_t l = strlen(de->d_name);
+		bool found = false;
+
+		if (l < 4 || strcmp(de->d_name + l - 4, ".bin") != 0)
+			continue;
+		for (size_t i = 0; i < nlisted; i++)
+			found = found || strcmp(listed[i], de->d_name) == 0;
+		if (!found)
+			fail_msg("%s is not in expected.txt", de->d_name);
+	}
+	closedir(dh);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_verify_round_trip),
+		cmocka_unit_test(test_verify_big_body_and_pipelining),
+		cmocka_unit_test(test_simple_requests),
+		cmocka_unit_test(test_request_not_a_map),
+		cmocka_unit_test(test_request_trailing_bytes),
+		cmocka_unit_test(test_request_ops),
+		cmocka_unit_test(test_request_batch_limit),
+		cmocka_unit_test(test_request_keys),
+		cmocka_unit_test(test_request_value_types),
+		cmocka_unit_test(test_request_depth),
+		cmocka_unit_test(test_request_truncated),
+		cmocka_unit_test(test_items_not_maps),
+		cmocka_unit_test(test_item_good_desc),
+		cmocka_unit_test(test_item_missing_keys),
+		cmocka_unit_test(test_item_unknown_and_repeated_keys),
+		cmocka_unit_test(test_item_wrong_types),
+		cmocka_unit_test(test_item_fixed_bins),
+		cmocka_unit_test(test_item_scope),
+		cmocka_unit_test(test_item_control_bytes),
+		cmocka_unit_test(test_item_method_path_nonce),
+		cmocka_unit_test(test_item_headers),
+		cmocka_unit_test(test_item_integers),
+		cmocka_unit_test(test_item_check_direct),
+		cmocka_unit_test(test_response_results),
+		cmocka_unit_test(test_response_pong_stats),
+		cmocka_unit_test(test_response_error),
+		cmocka_unit_test(test_response_garbage),
+		cmocka_unit_test(test_encode_buffer_limit),
+		cmocka_unit_test(test_vectors_frames),
+	};
+
+	return cmocka_run_group_tests_name("msg", tests, NULL, NULL);
+}
