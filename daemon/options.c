@@ -23,40 +23,40 @@ struct opt {
 	const char *metavar;
 	enum opt_type type;
 	size_t offset;
-	const char *def; /* NULL: no default */
+	const char *def; /* default for STR/LEVEL/OCTAL options; NULL: none */
+	uint64_t def_u;  /* default for UINT options */
 	const char *env; /* NULL: none */
 	uint64_t min, max;
 	const char *help;
 };
 
 #define F(field) offsetof(struct hm_config, field)
-#define STR_(x) #x
-#define STR(x) STR_(x)
 
 static const struct opt opts[] = {
-	{"socket", "PATH", OPT_STR, F(socket_path), NULL, "HMACD_SOCKET", 0, 0,
+	{"socket", "PATH", OPT_STR, F(socket_path), NULL, 0, "HMACD_SOCKET", 0, 0,
 	 "Unix socket to listen on (required)"},
-	{"db", "DIR", OPT_STR, F(db_dir), NULL, "HMACD_DB", 0, 0,
+	{"db", "DIR", OPT_STR, F(db_dir), NULL, 0, "HMACD_DB", 0, 0,
 	 "key store directory; created if missing (required)"},
-	{"threads", "N", OPT_UINT, F(threads), "0", NULL, 0, 256,
+	{"threads", "N", OPT_UINT, F(threads), NULL, 0, NULL, 0, 256,
 	 "worker threads, each with its own event loop; 0 = number of CPUs"},
-	{"skew", "SECONDS", OPT_UINT, F(skew), "300", NULL, 1, 86400,
+	{"skew", "SECONDS", OPT_UINT, F(skew), NULL, 300, NULL, 1, 86400,
 	 "largest accepted |now - ts|; nonces are remembered this long"},
-	{"max-frame", "BYTES", OPT_UINT, F(max_frame), STR(HM_FRAME_DEFAULT_MAX), NULL,
-	 HM_FRAME_MIN_MAX, HM_FRAME_MAX_MAX, "largest request payload; a longer one closes the connection"},
-	{"max-batch", "N", OPT_UINT, F(max_batch), STR(HM_DEFAULT_MAX_BATCH), NULL, 1, 1u << 20,
+	{"max-frame", "BYTES", OPT_UINT, F(max_frame), NULL, HM_FRAME_DEFAULT_MAX, NULL,
+	 HM_FRAME_MIN_MAX, HM_FRAME_MAX_MAX,
+	 "largest request payload; a longer one closes the connection"},
+	{"max-batch", "N", OPT_UINT, F(max_batch), NULL, HM_DEFAULT_MAX_BATCH, NULL, 1, 1u << 20,
 	 "most items in one verify request"},
-	{"max-conns", "N", OPT_UINT, F(max_conns), "4096", NULL, 1, 1u << 20,
+	{"max-conns", "N", OPT_UINT, F(max_conns), NULL, 4096, NULL, 1, 1u << 20,
 	 "most open client connections; more are closed at accept"},
-	{"read-timeout", "SECONDS", OPT_UINT, F(read_timeout), "10", NULL, 1, 3600,
+	{"read-timeout", "SECONDS", OPT_UINT, F(read_timeout), NULL, 10, NULL, 1, 3600,
 	 "time a client has to finish a frame it started"},
-	{"socket-mode", "OCTAL", OPT_OCTAL, F(socket_mode), "0660", NULL, 0, 0777,
+	{"socket-mode", "OCTAL", OPT_OCTAL, F(socket_mode), "0660", 0, NULL, 0, 0777,
 	 "permission bits of the socket file"},
-	{"key-cache", "N", OPT_UINT, F(key_cache), "65536", NULL, 16, 1u << 24,
+	{"key-cache", "N", OPT_UINT, F(key_cache), NULL, 65536, NULL, 16, 1u << 24,
 	 "key epochs cached per worker (pre-keyed MAC contexts)"},
-	{"nonce-cache", "N", OPT_UINT, F(nonce_cache), "1048576", NULL, 1024, 1u << 28,
+	{"nonce-cache", "N", OPT_UINT, F(nonce_cache), NULL, 1u << 20, NULL, 1024, 1u << 28,
 	 "nonces remembered for replay protection; when full, nonce items fail closed (REPLAY)"},
-	{"log-level", "LEVEL", OPT_LEVEL, F(log_level), "info", NULL, 0, 0,
+	{"log-level", "LEVEL", OPT_LEVEL, F(log_level), "info", 0, NULL, 0, 0,
 	 "error, warn, info or debug"},
 };
 
@@ -71,7 +71,9 @@ void hm_config_usage(FILE *out)
 
 		snprintf(left, sizeof(left), "--%s %s", opts[i].name, opts[i].metavar);
 		fprintf(out, "  %-26s %s", left, opts[i].help);
-		if (opts[i].def != NULL)
+		if (opts[i].type == OPT_UINT)
+			fprintf(out, " (default %llu)", (unsigned long long)opts[i].def_u);
+		else if (opts[i].def != NULL)
 			fprintf(out, " (default %s)", opts[i].def);
 		if (opts[i].env != NULL)
 			fprintf(out, " [env %s]", opts[i].env);
@@ -133,6 +135,8 @@ enum hm_config_result hm_config_parse(struct hm_config *cfg, int argc, char **ar
 	memset(cfg, 0, sizeof(*cfg));
 	for (size_t i = 0; i < NOPTS; i++) {
 		longopts[i] = (struct option){opts[i].name, required_argument, NULL, (int)i};
+		if (opts[i].type == OPT_UINT)
+			*(uint64_t *)(void *)((char *)cfg + opts[i].offset) = opts[i].def_u;
 		val = opts[i].env != NULL ? getenv(opts[i].env) : NULL;
 		if (val == NULL || val[0] == '\0')
 			val = opts[i].def;

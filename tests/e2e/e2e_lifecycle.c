@@ -1,0 +1,180 @@
+/*
+ * e2e_lifecycle.c - start, stop and restart of the real daemon: SIGTERM answers in-flight
+ * frames, exits 0 and removes the socket; clients reconnect after a restart; kill -9 leaves a
+ * stale socket that the next start replaces; a second daemon cannot steal a live socket; the
+ * socket has the configured mode.
+ */
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "harness.h"
+
+static uint64_t now(void)
+{
+	return (uint64_t)time(NULL);
+}
+
+static void test_sigterm_answers_in_flight(void **state)
+{
+	struct hd d;
+	struct hmacd_client *c;
+	struct hd_req r;
+	struct hmacd_item items[64];
+	uint8_t secret[32], v[64];
+	uint64_t id;
+	size_t n;
+	int status;
+
+	(void)state;
+	hd_start(&d, "--threads 1");
+	hd_key_create(&d, "t1", "c1", secret);
+	c = hd_client(&d);
+	hd_req_init(&r, "t1", "c1", 1, now(), NULL, secret);
+	for (int i = 0; i < 64; i++)
+		items[i] = r.item;
+	for (int i = 0; i < 50; i++)
+		assert_int_equal(hmacd_send_verify(c, items, 64, &id), HMACD_OK);
+	assert_int_equal(hmacd_flush(c), HMACD_OK);
+	if (!d.external)
+		assert_int_equal(kill(d.pid, SIGTERM), 0);
+	/* every frame that reached the daemon before the signal is answered */
+	for (int i = 0; i < 50; i++) {
+		assert_int_equal(hmacd_recv_verify(c, &id, v, 64, &n), HMACD_OK);
+		assert_int_equal(n, 64);
+		for (int k = 0; k < 64; k++)
+			assert_int_equal(v[k], HMACD_V_OK);
+	}
+	hmacd_close(c);
+	if (!d.external) {
+		assert_int_equal(waitpid(d.pid, &status, 0), d.pid);
+		d.pid = -1;
+		assert_true(WIFEXITED(status));
+		assert_int_equal(WEXITSTATUS(status), 0);
+		assert_int_not_equal(access(d.sock, F_OK), 0);
+	}
+	hd_cleanup(&d);
+}
+
+static void test_client_reconnects_after_restart(void **state)
+{
+	struct hd d;
+	struct hmacd_client *c;
+	struct hd_req r;
+	uint8_t secret[32], v = 0xff;
+
+	(void)state;
+	hd_start(&d, "");
+	hd_key_create(&d, "t1", "c1", secret);
+	c = hd_client(&d);
+	hd_req_init(&r, "t1", "c1", 1, now(), NULL, secret);
+	assert_int_equal(hmacd_verify(c, &r.item, 1, &v), HMACD_OK);
+	assert_int_equal(v, HMACD_V_OK);
+	hd_stop(&d);
+	/* daemon down: fails, never a verdict */
+	assert_int_equal(hmacd_verify(c, &r.item, 1, &v), HMACD_ECONN);
+	hd_restart(&d);
+	v = 0xff;
+	assert_int_equal(hmacd_verify(c, &r.item, 1, &v), HMACD_OK);
+	assert_int_equal(v, HMACD_V_OK);
+	assert_int_equal(hmacd_ping(c), HMACD_OK);
+	hmacd_close(c);
+	hd_stop(&d);
+	hd_cleanup(&d);
+}
+
+static void test_kill9_then_restart(void **state)
+{
+	struct hd d;
+	struct hmacd_client *c;
+	struct hd_req r;
+	uint8_t secret[32], v = 0xff;
+
+	(void)state;
+	hd_start(&d, "");
+	hd_key_create(&d, "t1", "c1", secret);
+	hd_kill9(&d);
+	/* the socket file is left behind; nobody listens on it */
+	assert_int_equal(access(d.sock, F_OK), 0);
+	hd_restart(&d);
+	c = hd_client(&d);
+	hd_req_init(&r, "t1", "c1", 1, now(), "after-kill", secret);
+	assert_int_equal(hmacd_verify(c, &r.item, 1, &v), HMACD_OK);
+	assert_int_equal(v, HMACD_V_OK);
+	hmacd_close(c);
+	hd_stop(&d);
+	hd_cleanup(&d);
+}
+
+static void test_second_daemon_refused_and_socket_mode(void **state)
+{
+	struct hd d;
+	struct stat st;
+	char cmd[512];
+	int rc;
+
+	(void)state;
+	hd_start(&d, "--socket-mode 0600");
+	if (d.external)
+		skip();
+	assert_int_equal(stat(d.sock, &st), 0);
+	assert_true(S_ISSOCK(st.st_mode));
+	assert_int_equal(st.st_mode & 0777, 0600);
+	snprintf(cmd, sizeof(cmd), "%s --socket %s --db %s --log-level error 2>/dev/null",
+		 getenv("HMACD") ? getenv("HMACD") : "daemon/hmacd", d.sock, d.db);
+	rc = system(cmd);
+	assert_true(WIFEXITED(rc));
+	assert_int_equal(WEXITSTATUS(rc), 1);
+	/* the first daemon still owns its socket */
+	{
+		struct hmacd_client *c = hd_client(&d);
+
+		assert_int_equal(hmacd_ping(c), HMACD_OK);
+		hmacd_close(c);
+	}
+	hd_stop(&d);
+	hd_cleanup(&d);
+}
+
+static void test_bad_options(void **state)
+{
+	char cmd[512];
+	const char *bin = getenv("HMACD") ? getenv("HMACD") : "daemon/hmacd";
+	int rc;
+
+	(void)state;
+	snprintf(cmd, sizeof(cmd), "%s --socket /tmp/x.sock --db /tmp/x --max-batch 0 2>/dev/null", bin);
+	rc = system(cmd);
+	assert_int_equal(WEXITSTATUS(rc), 2);
+	snprintf(cmd, sizeof(cmd), "%s --db /tmp/x 2>/dev/null", bin);
+	rc = system(cmd);
+	assert_int_equal(WEXITSTATUS(rc), 2);
+	snprintf(cmd, sizeof(cmd), "%s --help >/dev/null", bin);
+	rc = system(cmd);
+	assert_int_equal(WEXITSTATUS(rc), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_sigterm_answers_in_flight),
+		cmocka_unit_test(test_client_reconnects_after_restart),
+		cmocka_unit_test(test_kill9_then_restart),
+		cmocka_unit_test(test_second_daemon_refused_and_socket_mode),
+		cmocka_unit_test(test_bad_options),
+	};
+
+	alarm(120);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
