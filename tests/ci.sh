@@ -1,0 +1,31 @@
+#!/bin/sh
+# The whole test suite, as CI runs it: install packages, build with -Werror, make check; the
+# same suite again under AddressSanitizer + UndefinedBehaviorSanitizer; then make distcheck.
+# Build trees go to _build/ and _build-asan/ inside the checkout.
+set -eu
+cd "$(dirname "$0")/.."
+top=$(pwd)
+jobs=$(nproc 2>/dev/null || echo 2)
+
+sh tests/deps.sh
+./autogen.sh >/dev/null
+
+echo "== build (-Werror) and make check"
+mkdir -p _build
+(cd _build && "$top/configure" -q --enable-werror && make -s -j"$jobs" && make -s -j"$jobs" check) || {
+	cat _build/test-suite.log 2>/dev/null || true
+	exit 1
+}
+
+echo "== ASan + UBSan build and make check"
+mkdir -p _build-asan
+(cd _build-asan && "$top/configure" -q --enable-werror --enable-sanitizers &&
+	make -s -j"$jobs" && ASAN_OPTIONS=detect_leaks=1 make -s -j"$jobs" check) || {
+	cat _build-asan/test-suite.log 2>/dev/null || true
+	exit 1
+}
+
+echo "== make distcheck"
+(cd _build && make -s distcheck DISTCHECK_CONFIGURE_FLAGS=--enable-werror >/dev/null) || exit 1
+
+echo "== all passed"
