@@ -1,0 +1,910 @@
+/*
+ * test_client.c - unit tests of libhmacd (client/c/client.c) against a fake daemon.
+ *
+ * The fake daemon is a thread of this process that listens on a temporary Unix socket and speaks
+ * the protocol with the proto/ code (hm_frame_parse, hm_request_decode, hm_item_next and the
+ * response encoders). Its verdicts are scripted by the items themselves: a malformed item gets
+ * MALFORMED, an item of epoch 1 gets a real HMAC check against FAKE_SECRET, any other epoch e
+ * gets verdict e % 8. On demand it misbehaves once (wrong id, short answer, closing mid-answer,
+ * silence) or drops the connection, so every error path of the client is reached without the
+ * real daemon (the end-to-end tests drive that one).
+ *
+ * SIGPIPE keeps its default action on purpose: a send() without MSG_NOSIGNAL kills the test.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/sha.h>
+
+#include "hmacd/client.h"
+
+#include "buf.h"
+#include "frame.h"
+#include "msg.h"
+#include "sign.h"
+#include "verdict.h"
+
+#define FAKE_MAX_BATCH 16
+
+/* One-shot misbehaviours of the fake, applied to the next request it reads. */
+enum trick {
+	TRICK_NONE,
+	TRICK_BAD_ID,    /* answer with another id */
+	TRICK_SHORT,     /* a verify answer with one verdict missing */
+	TRICK_CLOSE_MID, /* write half of the answer, then close */
+	TRICK_SILENT,    /* never answer (the connection stays open) */
+};
+
+struct fake {
+	char dir[64];
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	int lfd;
+	int ctl[2]; /* test -> fake: 'q' quit, 'k' close the current connection */
+	int ack[2]; /* fake -> test: 'k' done */
+	pthread_t thread;
+	_Atomic int trick;
+	_Atomic int accepted; /* connections */
+	_Atomic int requests;
+	_Atomic int errors;   /* the fake's own failures: checked at teardown */
+};
+
+static const uint8_t FAKE_SECRET[32] = {
+	0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e,
+	0x0f, 0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x18, 0x19, 0x1a, 0x1b, 0x1c, 0x1d,
+	0x1e, 0x1f,
+};
+
+/* ---- the fake daemon ---- */
+
+static bool fake_write_all(int fd, const uint8_t *p, size_t n)
+{
+	ssize_t w;
+
+	while (n > 0) {
+		w = send(fd, p, n, MSG_NOSIGNAL);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return false; /* the client went away: not the fake's failure */
+		p += w;
+		n -= (size_t)w;
+	}
+	return true;
+}
+
+static unsigned fake_verdict(struct hm_mp *items)
+{
+	struct hm_item it;
+	uint8_t mac[HM_MAC_LEN];
+
+	if (hm_item_next(items, &it) != HM_OK)
+		return HM_V_MALFORMED;
+	if (it.epoch != 1)
+		return (unsigned)(it.epoch % HM_V__COUNT);
+	if (hm_sign_item(FAKE_SECRET, sizeof(FAKE_SECRET), &it, mac) != HM_OK)
+		return HM_V_MALFORMED;
+	return CRYPTO_memcmp(mac, it.sig, HM_MAC_LEN) == 0 ? HM_V_OK : HM_V_BAD_SIGNATURE;
+}
+
+/* Answers one request frame. False: close the connection. */
+static bool fake_answer(struct fake *f, int conn, const uint8_t *payload, size_t len)
+{
+	int trick = atomic_exchange(&f->trick, TRICK_NONE);
+	struct hm_request req;
+	struct hm_buf out;
+	size_t start;
+	uint64_t id;
+	uint32_t n;
+	bool keep = true;
+
+	f->requests++;
+	hm_buf_init(&out, HM_FRAME_DEFAULT_MAX);
+	if (hm_request_decode(payload, len, FAKE_MAX_BATCH, &req) != HM_OK) {
+		hm_encode_error(&out, req.has_id, req.id, req.err, req.err_text);
+	} else {
+		id = trick == TRICK_BAD_ID ? req.id + 1000 : req.id;
+		switch (req.op) {
+		case HM_OP_PING:
+			hm_encode_pong(&out, id);
+			break;
+		case HM_OP_STATS:
+			start = hm_encode_stats_begin(&out, id, 2);
+			hm_encode_stat(&out, "requests", (uint64_t)f->requests);
+			hm_encode_stat(&out, "connections", (uint64_t)f->accepted);
+			hm_frame_end(&out, start);
+			break;
+		case HM_OP_VERIFY:
+			n = trick == TRICK_SHORT && req.nitems > 0 ? req.nitems - 1 : req.nitems;
+			start = hm_encode_results_begin(&out, id, n);
+			for (uint32_t i = 0; i < req.nitems; i++) {
+				unsigned v = fake_verdict(&req.items);
+
+				if (i < n)
+					hm_encode_result(&out, v);
+			}
+			hm_frame_end(&out, start);
+			break;
+		}
+	}
+	if (out.failed)
+		f->errors++;
+	switch (trick) {
+	case TRICK_SILENT:
+		break;
+	case TRICK_CLOSE_MID:
+		(void)fake_write_all(conn, out.data, out.len / 2);
+		keep = false;
+		break;
+	default:
+		keep = fake_write_all(conn, out.data, out.len);
+		break;
+	}
+	hm_buf_free(&out);
+	return keep;
+}
+
+/* Serves one connection until it ends. Returns the control command that ended it, or 0. */
+static char fake_serve(struct fake *f, int conn)
+{
+	struct pollfd p[2];
+	struct hm_buf in;
+	uint32_t plen;
+	size_t flen;
+	ssize_t r;
+	char cmd = 0;
+	int rc;
+
+	hm_buf_init(&in, HM_FRAME_HEADER + HM_FRAME_DEFAULT_MAX);
+	for (;;) {
+		p[0] = (struct pollfd){.fd = conn, .events = POLLIN};
+		p[1] = (struct pollfd){.fd = f->ctl[0], .events = POLLIN};
+		if (poll(p, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			f->errors++;
+			break;
+		}
+		if (p[1].revents) {
+			if (read(f->ctl[0], &cmd, 1) != 1)
+				cmd = 'q';
+			break;
+		}
+		if (hm_buf_reserve(&in, 4096) != HM_OK) {
+			f->errors++;
+			break;
+		}
+		r = recv(conn, in.data + in.len, in.cap - in.len, 0);
+		if (r <= 0)
+			break; /* the client closed */
+		in.len += (size_t)r;
+		for (;;) {
+			rc = hm_frame_parse(in.data, in.len, HM_FRAME_DEFAULT_MAX, &plen, &flen);
+			if (rc != HM_OK)
+				break;
+			if (!fake_answer(f, conn, in.data + HM_FRAME_HEADER, plen))
+				goto out;
+			hm_buf_consume(&in, flen);
+		}
+		if (rc == HM_ETOOBIG) {
+			f->errors++;
+			break;
+		}
+	}
+out:
+	hm_buf_free(&in);
+	return cmd;
+}
+
+static void fake_ack(struct fake *f)
+{
+	char c = 'k';
+
+	if (write(f->ack[1], &c, 1) != 1)
+		f->errors++;
+}
+
+static void *fake_main(void *arg)
+{
+	struct fake *f = arg;
+	struct pollfd p[2];
+	char cmd;
+	int conn;
+
+	for (;;) {
+		p[0] = (struct pollfd){.fd = f->lfd, .events = POLLIN};
+		p[1] = (struct pollfd){.fd = f->ctl[0], .events = POLLIN};
+		if (poll(p, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			f->errors++;
+			return NULL;
+		}
+		if (p[1].revents) {
+			if (read(f->ctl[0], &cmd, 1) != 1 || cmd == 'q')
+				return NULL;
+			fake_ack(f); /* 'k' with no connection open */
+			continue;
+		}
+		conn = accept(f->lfd, NULL, NULL);
+		if (conn < 0) {
+			f->errors++;
+			continue;
+		}
+		f->accepted++;
+		cmd = fake_serve(f, conn);
+		(void)close(conn);
+		if (cmd == 'k')
+			fake_ack(f);
+		if (cmd == 'q')
+			return NULL;
+	}
+}
+
+static int fake_setup(void **state)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct fake *f;
+
+	f = calloc(1, sizeof(*f));
+	if (f == NULL)
+		return -1;
+	snprintf(f->dir, sizeof(f->dir), "/tmp/hmacd-test-client-XXXXXX");
+	if (mkdtemp(f->dir) == NULL)
+		return -1;
+	snprintf(f->path, sizeof(f->path), "%s/sock", f->dir);
+	memcpy(sa.sun_path, f->path, sizeof(f->path));
+	f->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (f->lfd < 0 || bind(f->lfd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
+	    listen(f->lfd, 8) != 0)
+		return -1;
+	if (pipe2(f->ctl, O_CLOEXEC) != 0 || pipe2(f->ack, O_CLOEXEC) != 0)
+		return -1;
+	if (pthread_create(&f->thread, NULL, fake_main, f) != 0)
+		return -1;
+	*state = f;
+	return 0;
+}
+
+static int fake_teardown(void **state)
+{
+	struct fake *f = *state;
+	char c = 'q';
+	int errors;
+
+	if (write(f->ctl[1], &c, 1) != 1 || pthread_join(f->thread, NULL) != 0)
+		return -1;
+	errors = f->errors;
+	(void)close(f->lfd);
+	(void)close(f->ctl[0]);
+	(void)close(f->ctl[1]);
+	(void)close(f->ack[0]);
+	(void)close(f->ack[1]);
+	(void)unlink(f->path);
+	(void)rmdir(f->dir);
+	free(f);
+	return errors == 0 ? 0 : -1;
+}
+
+/* Makes the fake close the connection it serves, and waits until it has. */
+static void fake_kick(struct fake *f)
+{
+	char c = 'k';
+
+	assert_int_equal(write(f->ctl[1], &c, 1), 1);
+	assert_int_equal(read(f->ack[0], &c, 1), 1);
+}
+
+static struct hmacd_client *connect_ok(struct fake *f, int timeout_ms, uint32_t max_frame)
+{
+	struct hmacd_options opts = {.max_frame = max_frame, .timeout_ms = timeout_ms};
+	struct hmacd_client *c = NULL;
+
+	assert_int_equal(hmacd_connect(f->path, &opts, &c), HMACD_OK);
+	assert_non_null(c);
+	return c;
+}
+
+/* ---- items ---- */
+
+static const struct hmacd_header VEC_HEADERS[2] = {
+	{"content-type", 12, "application/json", 16},
+	{"x-request-id", 12, "42", 2},
+};
+static const char VEC_BODY[] = "{\"cmd\":[\"ls\",\"-l\"]}";
+
+/* The vector item; its canonical string, written out by hand from PROTOCOL.md. */
+static void vec_item(struct hmacd_item *it)
+{
+	memset(it, 0, sizeof(*it));
+	it->tenant = "t1";
+	it->tenant_len = 2;
+	it->container = "c1";
+	it->container_len = 2;
+	it->epoch = 1;
+	it->method = "POST";
+	it->method_len = 4;
+	it->path = "/containers/c1/exec?tty=0";
+	it->path_len = strlen(it->path);
+	it->ts = 1700000000;
+	it->nonce = "n-123";
+	it->nonce_len = 5;
+	it->headers = VEC_HEADERS;
+	it->nheaders = 2;
+	it->body = (const uint8_t *)VEC_BODY;
+	it->body_len = sizeof(VEC_BODY) - 1;
+}
+
+static const char VEC_CANON[] = "hmacd-v1\n"
+				"t1\n"
+				"c1\n"
+				"1\n"
+				"POST\n"
+				"/containers/c1/exec?tty=0\n"
+				"1700000000\n"
+				"n-123\n"
+				"content-type:application/json\n"
+				"x-request-id:42\n"
+				/* sha256sum of the body */
+				"f1d08736d9b5ae2812bd7c1d5b4657616d57ade382095f44e9a914cbc8e30f61";
+
+/* A well-formed item whose fake verdict is `epoch % 8` (epoch != 1). */
+static void plain_item(struct hmacd_item *it, uint64_t epoch)
+{
+	memset(it, 0, sizeof(*it));
+	it->tenant = "t1";
+	it->tenant_len = 2;
+	it->container = "c1";
+	it->container_len = 2;
+	it->epoch = epoch;
+	it->method = "GET";
+	it->method_len = 3;
+	it->path = "/";
+	it->path_len = 1;
+	it->ts = 1;
+}
+
+/* ---- tests ---- */
+
+static void test_names(void **state)
+{
+	(void)state;
+	assert_string_equal(hmacd_strerror(HMACD_ETIMEDOUT), "timed out");
+	assert_string_equal(hmacd_strerror(12345), "unknown error");
+	assert_string_equal(hmacd_verdict_name(HMACD_V_OK), "OK");
+	assert_string_equal(hmacd_verdict_name(HMACD_V_REPLAY), "REPLAY");
+	assert_string_equal(hmacd_verdict_name(99), "UNKNOWN");
+}
+
+static void test_connect_errors(void **state)
+{
+	struct fake *f = *state;
+	struct hmacd_options bad_frame = {.max_frame = 100};
+	struct hmacd_options bad_timeout = {.timeout_ms = -2};
+	struct hmacd_client *c = (struct hmacd_client *)&c; /* poisoned: must come back NULL */
+	char longpath[300], missing[160];
+
+	/* sizeof(sun_path) is 108: one byte too many must be refused, not truncated */
+	memset(longpath, 'a', sizeof(longpath));
+	longpath[0] = '/';
+	longpath[sizeof(longpath) - 1] = '\0';
+	assert_int_equal(hmacd_connect(longpath, NULL, &c), HMACD_EINVAL);
+	assert_null(c);
+	longpath[sizeof(((struct sockaddr_un *)0)->sun_path)] = '\0';
+	assert_int_equal(hmacd_connect(longpath, NULL, &c), HMACD_EINVAL);
+	/* one byte shorter fits (and nobody listens there) */
+	longpath[sizeof(((struct sockaddr_un *)0)->sun_path) - 1] = '\0';
+	assert_int_equal(hmacd_connect(longpath, NULL, &c), HMACD_ECONN);
+	assert_int_equal(hmacd_connect("", NULL, &c), HMACD_EINVAL);
+	assert_int_equal(hmacd_connect(f->path, &bad_frame, &c), HMACD_EINVAL);
+	assert_int_equal(hmacd_connect(f->path, &bad_timeout, &c), HMACD_EINVAL);
+	snprintf(missing, sizeof(missing), "%s/nobody-listens", f->dir);
+	assert_int_equal(hmacd_connect(missing, NULL, &c), HMACD_ECONN);
+	assert_null(c);
+	hmacd_close(NULL);
+}
+
+static void test_ping(void **state)
+{
+	struct fake *f = *state;
+	struct hmacd_client *c;
+
+	assert_int_equal(hmacd_connect(f->path, NULL, &c), HMACD_OK);
+	assert_true(hmacd_fd(c) >= 0);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(hmacd_ping(c), HMACD_OK);
+	assert_int_equal(hmacd_in_flight(c), 0);
+	assert_int_equal(f->requests, 3);
+	hmacd_close(c);
+}
+
+static void stat_cb(const char *name, uint64_t value, void *arg)
+{
+	uint64_t *seen = arg;
+
+	if (strcmp(name, "requests") == 0)
+		seen[0] = value;
+	else if (strcmp(name, "connections") == 0)
+		seen[1] = value;
+	else
+		seen[2]++;
+}
+
+static void test_stats(void **state)
+{
+	struct fake *f = *state;
+	struct hmacd_client *c = connect_ok(f, 0, 0);
+	uint64_t seen[3] = {0, 0, 0};
+
+	assert_int_equal(hmacd_ping(c), HMACD_OK);
+	assert_int_equal(hmacd_stats(c, stat_cb, seen), HMACD_OK);
+	assert_int_equal(seen[0], 2);
+	assert_int_equal(seen[1], 1);
+	assert_int_equal(seen[2], 0);
+	assert_int_equal(hmacd_stats(c, NULL, NULL), HMACD_EINVAL);
+	hmacd_close(c);
+}
+
+static void test_verify_verdicts(void **state)
+{
+	struct fake *f = *state;
+	struct hmacd_client *c = connect_ok(f, 0, 0);
+	struct hmacd_item items[11];
+	uint8_t verdicts[11];
+	static const uint8_t want[11] = {
+		HMACD_V_OK,          HMACD_V_BAD_SIGNATURE, HMACD_V_UNKNOWN_KEY,
+		HMACD_V_KEY_REVOKED, HMACD_V_KEY_EXPIRED,   HMACD_V_STALE_TIMESTAMP,
+		HMACD_V_REPLAY,      HMACD_V_MALFORMED,     HMACD_V_OK,
+		HMACD_V_MALFORMED,   HMACD_V_MALFORMED,
+	};
+
+	vec_item(&items[0]);
+	assert_int_equal(hmacd_sign(FAKE_SECRET, sizeof(FAKE_SECRET), &items[0]), HMACD_OK);
+	items[1] = items[0];
+	items[1].sig[31] ^= 1;
+	for (uint64_t e = 2; e <= 8; e++)
+		plain_item(&items[e], e); /* 2..7 -> that verdict, 8 -> OK */
+	/* malformed items are sent as they are: the daemon judges them */
+	plain_item(&items[9], 8);
+	items[9].tenant = "bad tenant";
+	items[9].tenant_len = 10;
+	plain_item(&items[10], 8);
+	items[10].path = "no-slash";
+	items[10].path_len = 8;
+	memset(verdicts, 0xff, sizeof(verdicts));
+	assert_int_equal(hmacd_verify(c, items, 11, verdicts), HMACD_OK);
+	assert_memory_equal(verdicts, want, sizeof(want));
+	assert_string_equal(hmacd_verdict_name(verdicts[1]), "BAD_SIGNATURE");
+
+	/* an empty batch is a valid request */
+	assert_int_equal(hmacd_verify(c, NULL, 0, NULL), HMACD_OK);
+	/* an item the wire cannot carry is refused before anything is sent */
+	items[2].body_sha256 = (const uint8_t *)"0123456789abcdef0123456789abcdef";
+	items[2].body = (const uint8_t *)"x";
+	items[2].body_len = 1;
+	assert_int_equal(hmacd_verify(c, items, 3, verdicts), HMACD_EINVAL);
+	plain_item(&items[2], 2);
+	items[2].method = NULL;
+	items[2].method_len = 3;
+	assert_int_equal(hmacd_verify(c, items, 3, verdicts), HMACD_EINVAL);
+	assert_int_equal(hmacd_in_flight(c), 0);
+	assert_int_equal(hmacd_ping(c), HMACD_OK);
+	assert_int_equal(f->accepted, 1);
+	hmacd_close(c);
+}
+
+static void test_pipelining(void **state)
+{
+	struct fake *f = *state;
+	struct hmacd_client *c = connect_ok(f, 0, 0);
+	struct hmacd_item items[10];
+	uint64_t ids[10], id;
+	uint8_t verdicts[10];
+	size_t n;
+
+	assert_int_equal(hmacd_recv_verify(c, &id, verdicts, 10, &n), HMACD_EINVAL);
+	/* batch b holds b + 1 items whose verdict is 2 + b % 6 */
+	for (size_t b = 0; b < 10; b++) {
+		for (size_t i = 0; i <= b; i++)
+			plain_item(&items[i], 2 + b % 6);
+		assert_int_equal(hmacd_send_verify(c, items, b + 1, &ids[b]), HMACD_OK);
+		if (b > 0)
+			assert_true(ids[b] > ids[b - 1]);
+	}
+	assert_int_equal(hmacd_in_flight(c), 10);
+	/* synchronous calls would take the pipeline's answers */
+	assert_int_equal(hmacd_ping(c), HMACD_EINVAL);
+	assert_int_equal(hmacd_verify(c, items, 1, verdicts), HMACD_EINVAL);
+	assert_int_equal(hmacd_flush(c), HMACD_OK);
+	for (size_t b = 0; b < 10; b++) {
+		memset(verdicts, 0xff, sizeof(verdicts));
+		assert_int_equal(hmacd_recv_verify(c, &id, verdicts, 10, &n), HMACD_OK);
+		assert_int_equal(id, ids[b]);
+		assert_int_equal(n, b + 1);
+		for (size_t i = 0; i < n; i++)
+			assert_int_equal(verdicts[i], 2 + b % 6);
+		assert_int_equal(hmacd_in_flight(c), 9 - b);
+	}
+	/* recv flushes by itself */
+	plain_item(&items[0], 3);
+	assert_int_equal(hmacd_send_verify(c, items, 1, &ids[0]), HMACD_OK);
+	assert_int_equal(hmacd_recv_verify(c, &id, verdicts, 10, &n), HMACD_OK);
+	assert_int_equal(id, ids[0]);
+	assert_int_equal(n, 1);
+	assert_int_equal(verdicts[0], HMACD_V_KEY_REVOKED);
+	assert_int_equal(f->accepted, 1);
+	hmacd_close(c);
+}
+
+/*
+ * Far more bytes than a socket buffer holds: flush() must wait for room and write in pieces,
+ * and the answers that arrive meanwhile must be read and kept for recv_verify().
+ */
+static void test_pipelining_large(void **state)
+{
+	enum { NBATCH = 24, BODY = 256 * 1024 };
+	struct fake *f = *state;
+	struct hmacd_client *c = connect_ok(f, 0, 0);
+	struct hmacd_item item;
+	uint64_t ids[NBATCH], id;
+	uint8_t *body, verdict;
+	size_t n;
+
+	body = calloc(1, BODY);
+	assert_non_null(body);
+	for (size_t b = 0; b < NBATCH; b++) {
+		plain_item(&item, 2 + b % 6);
+		item.body = body;
+		item.body_len = BODY;
+		assert_int_equal(hmacd_send_verify(c, &item, 1, &ids[b]), HMACD_OK);
+	}
+	assert_int_equal(hmacd_flush(c), HMACD_OK);
+	/* everything was written, so the fake has every request once it has answered the last */
+	for (size_t b = 0; b < NBATCH; b++) {
+		assert_int_equal(hmacd_recv_verify(c, &id, &verdict, 1, &n), HMACD_OK);
+		assert_int_equal(id, ids[b]);
+		assert_int_equal(n, 1);
+		assert_int_equal(verdict, 2 + b % 6);
+	}
+	assert_int_equal(f->requests, NBATCH);
+	assert_int_equal(hmacd_in_flight(c), 0);
+	free(body);
+	hmacd_close(c);
+}
+
+/*
+ * Many small batches: their answers fill the socket buffer long before the requests are all
+ * written, and the fake (like a daemon applying backpressure) stops reading while its own write
+ * blocks. flush() must read the answers while it writes, or both sides wait for each other.
+ */
+static void test_pipelining_deep(void **state)
+{
+	enum { NBATCH = 5000 };
+	struct fake *f = *state;
+	struct hmacd_client *c = connect_ok(f, 10000, 0);
+	struct hmacd_item item;
+	uint64_t first, id;
+	uint8_t verdict;
+	size_t n;
+
+	for (size_t b = 0; b < NBATCH; b++) {
+		plain_item(&item, 2 + b % 6);
+		assert_int_equal(hmacd_send_verify(c, &item, 1, b == 0 ? &first : &id), HMACD_OK);
+	}
+	assert_int_equal(hmacd_flush(c), HMACD_OK);
+	for (size_t b = 0; b < NBATCH; b++) {
+		assert_int_equal(hmacd_recv_verify(c, &id, &verdict, 1, &n), HMACD_OK);
+		assert_int_equal(id, first + b);
+		assert_int_equal(verdict, 2 + b % 6);
+	}
+	assert_int_equal(hmacd_in_flight(c), 0);
+	hmacd_close(c);
+}
+
+static void test_server_error(void **state)
+{
+	struct fake *f = *state;
+	struct hmacd_client *c = connect_ok(f, 0, 0);
+	struct hmacd_item items[FAKE_MAX_BATCH + 1];
+	uint8_t verdicts[FAKE_MAX_BATCH + 1];
+	uint64_t big, small, id;
+	size_t n = 99;
+
+	for (size_t i = 0; i <= FAKE_MAX_BATCH; i++)
+		plain_item(&items[i], 4);
+	/* more items than the daemon's batch limit: it refuses the request, the connection stays */
+	assert_int_equal(hmacd_verify(c, items, FAKE_MAX_BATCH + 1, verdicts), HMACD_ESERVER);
+	assert_int_equal(hmacd_in_flight(c), 0);
+	assert_int_equal(hmacd_ping(c), HMACD_OK);
+	/* pipelined: the refused batch answers ESERVER with its id, the next one is fine */
+	assert_int_equal(hmacd_send_verify(c, items, FAKE_MAX_BATCH + 1, &big), HMACD_OK);
+	assert_int_equal(hmacd_send_verify(c, items, 2, &small), HMACD_OK);
+	assert_int_equal(hmacd_recv_verify(c, &id, verdicts, FAKE_MAX_BATCH + 1, &n),
+			 HMACD_ESERVER);
+	assert_int_equal(id, big);
+	assert_int_equal(n, 0);
+	assert_int_equal(hmacd_recv_verify(c, &id, verdicts, FAKE_MAX_BATCH + 1, &n), HMACD_OK);
+	assert_int_equal(id, small);
+	assert_int_equal(n, 2);
+	assert_int_equal(verdicts[1], HMACD_V_KEY_EXPIRED);
+	assert_int_equal(f->accepted, 1);
+	hmacd_close(c);
+}
+
+static void test_id_mismatch(void **state)
+{
+	struct fake *f = *state;
+	struct hmacd_client *c = connect_ok(f, 0, 0);
+
+	f->trick = TRICK_BAD_ID;
+	assert_int_equal(hmacd_ping(c), HMACD_EPROTO);
+	/* the stream can no longer be trusted: dropped, and the next call reconnects */
+	assert_int_equal(hmacd_fd(c), -1);
+	assert_int_equal(hmacd_in_flight(c), 0);
+	assert_int_equal(hmacd_ping(c), HMACD_OK);
+	assert_int_equal(f->accepted, 2);
+	hmacd_close(c);
+}
+
+static void test_short_answer(void **state)
+{
+	struct fake *f = *state;
+	struct hmacd_client *c = connect_ok(f, 0, 0);
+	struct hmacd_item items[3];
+	uint8_t verdicts[3];
+	uint64_t id;
+	size_t n;
+
+	for (size_t i = 0; i < 3; i++)
+		plain_item(&items[i], 5);
+	f->trick = TRICK_SHORT;
+	assert_int_equal(hmacd_verify(c, items, 3, verdicts), HMACD_EPROTO);
+	assert_int_equal(hmacd_verify(c, items, 3, verdicts), HMACD_OK);
+	assert_int_equal(verdicts[2], HMACD_V_STALE_TIMESTAMP);
+	/* an answer holding more verdicts than the caller has room for */
+	assert_int_equal(hmacd_send_verify(c, items, 3, &id), HMACD_OK);
+	assert_int_equal(hmacd_recv_verify(c, &id, verdicts, 2, &n), HMACD_EPROTO);
+	assert_int_equal(hmacd_in_flight(c), 0);
+	assert_int_equal(hmacd_ping(c), HMACD_OK);
+	hmacd_close(c);
+}
+
+static void test_close_mid_answer(void **state)
+{
+	struct fake *f = *state;
+	struct hmacd_client *c = connect_ok(f, 0, 0);
+	struct hmacd_item items[2];
+	uint8_t verdicts[2];
+	uint64_t id;
+	size_t n;
+
+	f->trick = TRICK_CLOSE_MID;
+	/* the request reached the daemon: it is not resent, the answer is lost */
+	assert_int_equal(hmacd_ping(c), HMACD_ECONN);
+	assert_int_equal(hmacd_fd(c), -1);
+	assert_int_equal(hmacd_ping(c), HMACD_OK);
+	assert_int_equal(f->accepted, 2);
+
+	/* the same with two batches written: both answers are lost, neither is resent */
+	plain_item(&items[0], 6);
+	plain_item(&items[1], 6);
+	f->trick = TRICK_CLOSE_MID;
+	assert_int_equal(hmacd_send_verify(c, items, 2, &id), HMACD_OK);
+	assert_int_equal(hmacd_send_verify(c, items, 1, &id), HMACD_OK);
+	assert_int_equal(hmacd_flush(c), HMACD_OK);
+	assert_int_equal(hmacd_in_flight(c), 2);
+	assert_int_equal(hmacd_recv_verify(c, &id, verdicts, 2, &n), HMACD_ECONN);
+	assert_int_equal(hmacd_in_flight(c), 0);
+	assert_int_equal(hmacd_recv_verify(c, &id, verdicts, 2, &n), HMACD_EINVAL);
+	assert_int_equal(hmacd_verify(c, items, 2, verdicts), HMACD_OK);
+	assert_int_equal(verdicts[0], HMACD_V_REPLAY);
+	assert_int_equal(f->accepted, 3);
+	hmacd_close(c);
+}
+
+static void test_reconnect_idle(void **state)
+{
+	struct fake *f = *state;
+	struct hmacd_client *c = connect_ok(f, 0, 0);
+	struct hmacd_item item;
+	uint8_t verdict = 0xff;
+	uint64_t id;
+	size_t n;
+
+	assert_int_equal(hmacd_ping(c), HMACD_OK);
+	/* a daemon restart: the connection dies while idle, so no byte of the next request was
+	 * accepted and the call reconnects and sends it again by itself */
+	fake_kick(f);
+	assert_int_equal(hmacd_ping(c), HMACD_OK);
+	assert_int_equal(f->accepted, 2);
+	fake_kick(f);
+	plain_item(&item, 3);
+	assert_int_equal(hmacd_verify(c, &item, 1, &verdict), HMACD_OK);
+	assert_int_equal(verdict, HMACD_V_KEY_REVOKED);
+	assert_int_equal(f->accepted, 3);
+	/* pipelined batches not yet written are resent the same way */
+	fake_kick(f);
+	assert_int_equal(hmacd_send_verify(c, &item, 1, &id), HMACD_OK);
+	assert_int_equal(hmacd_send_verify(c, &item, 1, &id), HMACD_OK);
+	assert_int_equal(hmacd_flush(c), HMACD_OK);
+	assert_int_equal(hmacd_recv_verify(c, &id, &verdict, 1, &n), HMACD_OK);
+	assert_int_equal(hmacd_recv_verify(c, &id, &verdict, 1, &n), HMACD_OK);
+	assert_int_equal(f->accepted, 4);
+	hmacd_close(c);
+}
+
+static void test_timeout(void **state)
+{
+	struct fake *f = *state;
+	struct hmacd_client *c = connect_ok(f, 100, 0);
+
+	f->trick = TRICK_SILENT;
+	assert_int_equal(hmacd_ping(c), HMACD_ETIMEDOUT);
+	/* a late answer could be taken for the next request's: the connection is dropped */
+	assert_int_equal(hmacd_fd(c), -1);
+	assert_int_equal(hmacd_in_flight(c), 0);
+	assert_int_equal(hmacd_ping(c), HMACD_OK);
+	assert_int_equal(f->accepted, 2);
+	hmacd_close(c);
+}
+
+static void test_too_big(void **state)
+{
+	struct fake *f = *state;
+	struct hmacd_client *c = connect_ok(f, 0, HM_FRAME_MIN_MAX);
+	static uint8_t body[2000];
+	struct hmacd_item item;
+	uint8_t verdict;
+	uint64_t id;
+
+	plain_item(&item, 2);
+	item.body = body;
+	item.body_len = sizeof(body);
+	assert_int_equal(hmacd_verify(c, &item, 1, &verdict), HMACD_ETOOBIG);
+	assert_int_equal(hmacd_send_verify(c, &item, 1, &id), HMACD_ETOOBIG);
+	/* just over the limit once encoded (the content alone fits) */
+	item.body_len = HM_FRAME_MIN_MAX - 64;
+	assert_int_equal(hmacd_verify(c, &item, 1, &verdict), HMACD_ETOOBIG);
+	assert_int_equal(hmacd_in_flight(c), 0);
+	item.body_len = 100;
+	assert_int_equal(hmacd_verify(c, &item, 1, &verdict), HMACD_OK);
+	assert_int_equal(verdict, HMACD_V_UNKNOWN_KEY);
+	assert_int_equal(f->requests, 1);
+	hmacd_close(c);
+}
+
+static void test_sign_vector(void **state)
+{
+	struct hmacd_item item;
+	uint8_t want[EVP_MAX_MD_SIZE], digest[SHA256_DIGEST_LENGTH];
+	unsigned int want_len = 0;
+	char *canon = NULL;
+	size_t len = 0;
+
+	(void)state;
+	assert_non_null(HMAC(EVP_sha256(), FAKE_SECRET, sizeof(FAKE_SECRET),
+			     (const uint8_t *)VEC_CANON, sizeof(VEC_CANON) - 1, want, &want_len));
+	assert_int_equal(want_len, HMACD_MAC_LEN);
+
+	vec_item(&item);
+	assert_int_equal(hmacd_canonical(&item, &canon, &len), HMACD_OK);
+	assert_int_equal(len, sizeof(VEC_CANON) - 1);
+	assert_memory_equal(canon, VEC_CANON, sizeof(VEC_CANON)); /* NUL included */
+	free(canon);
+	assert_int_equal(hmacd_sign(FAKE_SECRET, sizeof(FAKE_SECRET), &item), HMACD_OK);
+	assert_memory_equal(item.sig, want, HMACD_MAC_LEN);
+
+	/* the body's digest instead of the body signs the same string */
+	vec_item(&item);
+	SHA256((const uint8_t *)VEC_BODY, sizeof(VEC_BODY) - 1, digest);
+	item.body = NULL;
+	item.body_len = 0;
+	item.body_sha256 = digest;
+	assert_int_equal(hmacd_canonical(&item, &canon, NULL), HMACD_OK);
+	assert_string_equal(canon, VEC_CANON);
+	free(canon);
+	assert_int_equal(hmacd_sign(FAKE_SECRET, sizeof(FAKE_SECRET), &item), HMACD_OK);
+	assert_memory_equal(item.sig, want, HMACD_MAC_LEN);
+}
+
+/* No nonce, no headers, and no body at all (both NULL): the empty body. */
+static void test_canonical_minimal(void **state)
+{
+	static const char want[] =
+		"hmacd-v1\nt1\nc1\n7\nGET\n/\n1\n\n"
+		"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+	struct hmacd_item item;
+	char *canon = NULL;
+	size_t len = 0;
+
+	(void)state;
+	plain_item(&item, 7);
+	assert_int_equal(hmacd_canonical(&item, &canon, &len), HMACD_OK);
+	assert_int_equal(len, sizeof(want) - 1);
+	assert_memory_equal(canon, want, sizeof(want));
+	free(canon);
+}
+
+static void test_sign_malformed(void **state)
+{
+	struct hmacd_header many[HMACD_MAX_HEADERS + 1];
+	struct hmacd_item item;
+	uint8_t zero[HMACD_MAC_LEN] = {0};
+	char *canon = (char *)&canon;
+
+	(void)state;
+	vec_item(&item);
+	item.tenant = "t 1";
+	item.tenant_len = 3;
+	assert_int_equal(hmacd_sign(FAKE_SECRET, sizeof(FAKE_SECRET), &item), HMACD_EMALFORMED);
+	assert_memory_equal(item.sig, zero, sizeof(zero)); /* untouched on failure */
+	assert_int_equal(hmacd_canonical(&item, &canon, NULL), HMACD_EMALFORMED);
+	assert_null(canon);
+
+	vec_item(&item);
+	item.path = "/a\nb";
+	item.path_len = 4;
+	assert_int_equal(hmacd_sign(FAKE_SECRET, sizeof(FAKE_SECRET), &item), HMACD_EMALFORMED);
+
+	vec_item(&item);
+	item.body_sha256 = zero; /* and the body: both forms */
+	assert_int_equal(hmacd_sign(FAKE_SECRET, sizeof(FAKE_SECRET), &item), HMACD_EMALFORMED);
+
+	vec_item(&item);
+	for (size_t i = 0; i < HMACD_MAX_HEADERS + 1; i++)
+		many[i] = VEC_HEADERS[0];
+	item.headers = many;
+	item.nheaders = HMACD_MAX_HEADERS + 1;
+	assert_int_equal(hmacd_sign(FAKE_SECRET, sizeof(FAKE_SECRET), &item), HMACD_EMALFORMED);
+
+	vec_item(&item);
+	assert_int_equal(hmacd_sign(FAKE_SECRET, 15, &item), HMACD_EINVAL);
+	assert_int_equal(hmacd_sign(NULL, 32, &item), HMACD_EINVAL);
+	item.nonce = NULL; /* with a length */
+	assert_int_equal(hmacd_sign(FAKE_SECRET, sizeof(FAKE_SECRET), &item), HMACD_EINVAL);
+	assert_memory_equal(item.sig, zero, sizeof(zero));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_names),
+		cmocka_unit_test_setup_teardown(test_connect_errors, fake_setup, fake_teardown),
+		cmocka_unit_test_setup_teardown(test_ping, fake_setup, fake_teardown),
+		cmocka_unit_test_setup_teardown(test_stats, fake_setup, fake_teardown),
+		cmocka_unit_test_setup_teardown(test_verify_verdicts, fake_setup, fake_teardown),
+		cmocka_unit_test_setup_teardown(test_pipelining, fake_setup, fake_teardown),
+		cmocka_unit_test_setup_teardown(test_pipelining_large, fake_setup, fake_teardown),
+		cmocka_unit_test_setup_teardown(test_pipelining_deep, fake_setup, fake_teardown),
+		cmocka_unit_test_setup_teardown(test_server_error, fake_setup, fake_teardown),
+		cmocka_unit_test_setup_teardown(test_id_mismatch, fake_setup, fake_teardown),
+		cmocka_unit_test_setup_teardown(test_short_answer, fake_setup, fake_teardown),
+		cmocka_unit_test_setup_teardown(test_close_mid_answer, fake_setup, fake_teardown),
+		cmocka_unit_test_setup_teardown(test_reconnect_idle, fake_setup, fake_teardown),
+		cmocka_unit_test_setup_teardown(test_timeout, fake_setup, fake_teardown),
+		cmocka_unit_test_setup_teardown(test_too_big, fake_setup, fake_teardown),
+		cmocka_unit_test(test_sign_vector),
+		cmocka_unit_test(test_canonical_minimal),
+		cmocka_unit_test(test_sign_malformed),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
