@@ -1,6 +1,7 @@
 #!/bin/sh
 # The whole test suite, as CI runs it: install packages, build with -Werror, make check; the
-# same suite again under AddressSanitizer + UndefinedBehaviorSanitizer; then make distcheck.
+# end-to-end tests with the daemon under valgrind; the whole suite again under AddressSanitizer +
+# UndefinedBehaviorSanitizer; then make distcheck.
 # Build trees go to _build/ and _build-asan/ inside the checkout.
 set -eu
 cd "$(dirname "$0")/.."
@@ -13,6 +14,13 @@ sh tests/deps.sh
 echo "== build (-Werror) and make check"
 mkdir -p _build
 (cd _build && "$top/configure" -q --enable-werror && make -s -j"$jobs" && make -s -j"$jobs" check) || {
+	cat _build/test-suite.log 2>/dev/null || true
+	exit 1
+}
+
+echo "== end-to-end suite with the daemon under valgrind memcheck"
+(cd _build && HMACD_TEST_VALGRIND=1 make -s check \
+	TESTS="tests/e2e/e2e_verify tests/e2e/e2e_frames tests/e2e/e2e_lifecycle") || {
 	cat _build/test-suite.log 2>/dev/null || true
 	exit 1
 }
