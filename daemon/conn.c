@@ -50,6 +50,13 @@ const char *hm_conn_state_name(enum hm_conn_state s)
 
 static void conn_close(struct hm_conn *c, const char *why);
 
+static void conn_timer_stop(struct hm_conn *c)
+{
+	if (c->timer_armed && event_del(c->timer) != 0)
+		hm_warn("conn fd=%d: event_del failed", c->fd);
+	c->timer_armed = false;
+}
+
 /* The one place where a connection changes state. */
 static void conn_set_state(struct hm_conn *c, enum hm_conn_state s)
 {
@@ -63,6 +70,9 @@ static void conn_set_state(struct hm_conn *c, enum hm_conn_state s)
 			conn_close(c, "event_add failed");
 		break;
 	case HM_CONN_BLOCKED:
+		/* not reading is our choice, not the client's stall: no deadline meanwhile */
+		conn_timer_stop(c);
+		/* fall through */
 	case HM_CONN_DRAINING:
 		if (event_del(c->rev) != 0)
 			hm_warn("conn fd=%d: event_del failed", c->fd);
@@ -144,8 +154,13 @@ static bool conn_flush(struct hm_conn *c)
 	return true;
 }
 
-/* Moves the unconsumed bytes to the front and keeps the partial-frame deadline right. */
-static bool conn_compact(struct hm_conn *c)
+/*
+ * Moves the unconsumed bytes to the front and keeps the partial-frame deadline right: a frame
+ * gets --read-timeout from the event in which its first bytes arrived. `progressed` says a frame
+ * was completed in this event, so what is left is a new frame with a deadline of its own.
+ * Trickling bytes into the same frame does not move its deadline.
+ */
+static bool conn_compact(struct hm_conn *c, bool progressed)
 {
 	if (c->in_off > 0) {
 		hm_buf_consume(&c->in, c->in_off);
@@ -154,11 +169,8 @@ static bool conn_compact(struct hm_conn *c)
 	if (c->in.len == 0) {
 		if (c->in.cap > HM_CONN_KEEP)
 			hm_buf_free(&c->in);
-		if (c->timer_armed && event_del(c->timer) != 0)
-			hm_warn("conn fd=%d: event_del failed", c->fd);
-		c->timer_armed = false;
-	} else if (!c->timer_armed) {
-		/* a frame was started: it must be finished in time (not re-armed on progress) */
+		conn_timer_stop(c);
+	} else if (progressed || !c->timer_armed) {
 		if (event_add(c->timer, &c->ctx->read_timeout) != 0) {
 			conn_close(c, "event_add failed");
 			return false;
@@ -178,10 +190,11 @@ static bool conn_process(struct hm_conn *c, bool *more)
 	int64_t now = (int64_t)time(NULL);
 	uint32_t plen;
 	size_t flen;
+	unsigned frames;
 	int rc;
 
 	*more = false;
-	for (unsigned frames = 0;; frames++) {
+	for (frames = 0;; frames++) {
 		rc = hm_frame_parse(c->in.data + c->in_off, c->in.len - c->in_off, ctx->max_frame,
 				    &plen, &flen);
 		if (rc == HM_EAGAIN)
@@ -207,7 +220,7 @@ static bool conn_process(struct hm_conn *c, bool *more)
 		}
 		c->in_off += flen;
 	}
-	return conn_compact(c);
+	return conn_compact(c, frames > 0);
 }
 
 /* Reads once into `in`. Returns false if the connection was closed. */

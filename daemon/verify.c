@@ -260,7 +260,7 @@ enum hm_verdict hm_verify_item(struct hm_verifier *v, const struct hm_item *it)
 
 void hm_verify_count_malformed(struct hm_verifier *v)
 {
-	v->stats.verdicts[HM_V_MALFORMED]++;
+	hm_counter_add(&v->stats.verdicts[HM_V_MALFORMED], 1);
 }
 
 const struct hm_verify_stats *hm_verify_stats(const struct hm_verifier *v)
