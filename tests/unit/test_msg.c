@@ -637,7 +637,10 @@ static void simple_map(msgpack_sbuffer *sb, const char *const *keys, size_t nkey
 	}
 }
 
-#define KEYS(...) (const char *const[]){__VA_ARGS__}, ARRAY_LEN(((const char *const[]){__VA_ARGS__}))
+/* a key list literal and its length */
+#define KEYS(...)                                    \
+	(const char *const[]){__VA_ARGS__},          \
+		ARRAY_LEN(((const char *const[]){__VA_ARGS__}))
 
 static void test_request_ops(void **state)
 {
