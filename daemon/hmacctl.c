@@ -105,7 +105,8 @@ static const struct cmd key_cmds[] = {
 	{ "create", cmd_key_create, NULL, F(OPT_DB) | SCOPE | F(OPT_JSON), SCOPE,
 	  "create a scope with epoch 1 and print its secret once" },
 	{ "rotate", cmd_key_rotate, NULL, F(OPT_DB) | SCOPE | F(OPT_GRACE) | F(OPT_JSON), SCOPE,
-	  "add a new current epoch and print its secret once; the old one stays valid for --grace" },
+	  "add a new current epoch and print its secret once; the one it replaces stays\n"
+	  "      valid for --grace seconds" },
 	{ "revoke", cmd_key_revoke, NULL, F(OPT_DB) | SCOPE | F(OPT_EPOCH),
 	  SCOPE | F(OPT_EPOCH), "end one epoch at once and wipe its secret" },
 	{ "list", cmd_key_list, NULL, F(OPT_DB) | F(OPT_TENANT) | F(OPT_JSON), 0,
@@ -279,7 +280,8 @@ static int check_scope_opts(const struct ctl *c, const struct cmd *self)
 	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		v = c->opt[names[i]];
 		if (v != NULL && !hm_scope_name_ok(v, strlen(v)))
-			return usage_error("key", self, "--%s must be 1..128 bytes of [A-Za-z0-9._:/-]",
+			return usage_error("key", self,
+					   "--%s must be 1..128 bytes of [A-Za-z0-9._:/-]",
 					   optdefs[names[i]].name);
 	}
 	return CTL_OK;
@@ -307,16 +309,14 @@ static int open_store(const struct ctl *c, const struct cmd *self, const char *g
 
 	*ks = NULL;
 	if (dir == NULL)
-		return usage_error(group, self, "%s", "no key store: give --db DIR or set HMACD_DB");
+		return usage_error(group, self, "%s",
+				   "no key store: give --db DIR or set HMACD_DB");
 	*dirp = dir;
 	rc = hm_ks_open(dir, flags, ks, err, sizeof(err));
 	if (rc == HM_OK)
 		return CTL_OK;
-	if (rc == HM_ENOTFOUND)
-		fprintf(stderr, "hmacctl: open %s: %s (create it with 'hmacctl init')\n", dir,
-			err[0] != '\0' ? err : hm_strerror(rc));
-	else
-		fprintf(stderr, "hmacctl: open %s: %s\n", dir, err[0] != '\0' ? err : hm_strerror(rc));
+	fprintf(stderr, "hmacctl: open %s: %s%s\n", dir, err[0] != '\0' ? err : hm_strerror(rc),
+		rc == HM_ENOTFOUND ? " (create it with 'hmacctl init')" : "");
 	return CTL_ERR;
 }
 
@@ -360,8 +360,8 @@ static int cmd_init(const struct ctl *c, const struct cmd *self)
  * are wiped after one write(2). Returns CTL_OK or CTL_ERR (the epoch exists but the secret was
  * not delivered: the operator has to rotate).
  */
-static int print_secret(const struct ctl *c, const char *verb, uint32_t epoch, int64_t grace,
-			uint8_t secret[static HM_KEY_LEN])
+static int print_secret(const struct ctl *c, const char *what, const char *verb, uint32_t epoch,
+			int64_t grace, uint8_t secret[static HM_KEY_LEN])
 {
 	unsigned char b64[B64_LEN + 1];
 	char line[640], extra[64] = "";
@@ -370,7 +370,7 @@ static int print_secret(const struct ctl *c, const char *verb, uint32_t epoch, i
 
 	/* The base64 text is as secret as the key; EVP_EncodeBlock NUL-terminates it. */
 	if (EVP_EncodeBlock(b64, secret, HM_KEY_LEN) != B64_LEN) {
-		fprintf(stderr, "hmacctl: key %s %s/%s: base64 encoding failed\n", verb, t, ct);
+		fprintf(stderr, "hmacctl: %s: base64 encoding failed\n", what);
 		status = CTL_ERR;
 		goto out;
 	}
@@ -382,18 +382,18 @@ static int print_secret(const struct ctl *c, const char *verb, uint32_t epoch, i
 			     t, ct, epoch, (const char *)b64);
 	} else {
 		if (grace >= 0)
-			snprintf(extra, sizeof(extra), " (grace %" PRId64 " s for the epoch it replaces)",
-				 grace);
+			snprintf(extra, sizeof(extra),
+				 " (grace %" PRId64 " s for the epoch it replaces)", grace);
 		n = snprintf(line, sizeof(line), "%s %s/%s epoch %" PRIu32 "%s\nsecret: %s\n",
 			     verb, t, ct, epoch, extra, (const char *)b64);
 		fprintf(stderr, "hmacctl: warning: the secret is shown only this once; "
 				"store it now\n");
 	}
 	if (n < 0 || (size_t)n >= sizeof(line) || !write_all(STDOUT_FILENO, line, (size_t)n)) {
-		fprintf(stderr, "hmacctl: key %s %s/%s: epoch %" PRIu32
+		fprintf(stderr, "hmacctl: %s: epoch %" PRIu32
 				" was stored but its secret could not be printed (%s); rotate it\n",
-			verb, t, ct, epoch, n < 0 || (size_t)n >= sizeof(line) ? "too long"
-									       : strerror(errno));
+			what, epoch,
+			n < 0 || (size_t)n >= sizeof(line) ? "too long" : strerror(errno));
 		status = CTL_ERR;
 	}
 out:
@@ -424,10 +424,11 @@ static int cmd_key_create(const struct ctl *c, const struct cmd *self)
 	snprintf(what, sizeof(what), "key create %s/%s", c->opt[OPT_TENANT], c->opt[OPT_CONTAINER]);
 	rc = hm_ks_create(ks, c->opt[OPT_TENANT], c->opt[OPT_CONTAINER], now, &epoch, secret);
 	if (rc == HM_OK)
-		status = print_secret(c, "created", epoch, -1, secret);
+		status = print_secret(c, what, "created", epoch, -1, secret);
 	else
 		status = store_fail(ks, what, rc,
-				    rc == HM_EEXIST ? "scope already exists (use key rotate)" : NULL);
+				    rc == HM_EEXIST ? "scope already exists (use key rotate)"
+						    : NULL);
 	OPENSSL_cleanse(secret, sizeof(secret));
 	hm_ks_close(ks);
 	return status;
@@ -460,7 +461,7 @@ static int cmd_key_rotate(const struct ctl *c, const struct cmd *self)
 	rc = hm_ks_rotate(ks, c->opt[OPT_TENANT], c->opt[OPT_CONTAINER], now, (int64_t)grace,
 			  &epoch, secret);
 	if (rc == HM_OK)
-		status = print_secret(c, "rotated", epoch, (int64_t)grace, secret);
+		status = print_secret(c, what, "rotated", epoch, (int64_t)grace, secret);
 	else
 		status = store_fail(ks, what, rc,
 				    rc == HM_ENOTFOUND ? "no such scope (use key create)" : NULL);
@@ -778,7 +779,8 @@ static int parse_args(int argc, char **argv, struct ctl *c)
 		} else if (i + 1 < argc) {
 			val = argv[++i];
 		} else {
-			return usage_error(NULL, NULL, "option --%s needs a value", optdefs[o].name);
+			return usage_error(NULL, NULL, "option --%s needs a value",
+					   optdefs[o].name);
 		}
 		if (c->opt[o] != NULL)
 			return usage_error(NULL, NULL, "option --%s given twice", optdefs[o].name);
@@ -872,9 +874,16 @@ int main(int argc, char **argv)
 		w++;
 		if (w < c.nword)
 			return usage_error(cmd->name, sub, "unexpected '%s'", shown(c.word[w]));
-		return run(&c, cmd->name, sub);
+		status = run(&c, cmd->name, sub);
+	} else {
+		if (w < c.nword)
+			return usage_error(NULL, cmd, "unexpected '%s'", shown(c.word[w]));
+		status = run(&c, NULL, cmd);
 	}
-	if (w < c.nword)
-		return usage_error(NULL, cmd, "unexpected '%s'", shown(c.word[w]));
-	return run(&c, NULL, cmd);
+	/* stdio output (list, init, revoke...) must not be lost silently, e.g. on a full disk */
+	if (fflush(stdout) != 0 && status == CTL_OK) {
+		fprintf(stderr, "hmacctl: writing output: %s\n", strerror(errno));
+		status = CTL_ERR;
+	}
+	return status;
 }

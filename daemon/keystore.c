@@ -156,7 +156,8 @@ static uint32_t get_be32(const uint8_t *p)
 	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | (uint32_t)p[3];
 }
 
-static void set_msg(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void set_msg(char *buf, size_t len, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 static void set_msg(char *buf, size_t len, const char *fmt, ...)
 {
@@ -305,7 +306,8 @@ static int rec_check(const MDB_val *v, struct ks_meta *m, char *err, size_t errl
 	}
 	for (i = KS_REC_OFF_RESERVED; i < KS_REC_LEN; i++) {
 		if (p[i] != 0) {
-			set_msg(err, errlen, "corrupt key store: reserved bytes set in a key record");
+			set_msg(err, errlen,
+				"corrupt key store: reserved bytes set in a key record");
 			return HM_ESTORE;
 		}
 	}
@@ -482,7 +484,8 @@ static int ks_attach(struct hm_keystore *ks)
 		if (rc != HM_OK)
 			goto out;
 		if (n != 0) {
-			set_msg(ks->err, sizeof(ks->err), "not an hmacd key store (no meta database)");
+			set_msg(ks->err, sizeof(ks->err),
+				"not an hmacd key store (no meta database)");
 			rc = HM_ESCHEMA;
 			goto out;
 		}
@@ -875,7 +878,8 @@ static int ks_op_scope(struct hm_keystore *ks, struct ks_op *op, const char *ten
 	cl = strnlen(container, KS_NAME_MAX + 1);
 	if (!hm_scope_name_ok(tenant, tl) || !hm_scope_name_ok(container, cl)) {
 		set_msg(ks->err, sizeof(ks->err),
-			"tenant and container must be 1..%d bytes of [A-Za-z0-9._:/-]", KS_NAME_MAX);
+			"tenant and container must be 1..%d bytes of [A-Za-z0-9._:/-]",
+			KS_NAME_MAX);
 		return HM_EINVAL;
 	}
 	op->plen = key_prefix(op->prefix, (const uint8_t *)tenant, tl,
@@ -885,13 +889,72 @@ static int ks_op_scope(struct hm_keystore *ks, struct ks_op *op, const char *ten
 
 /* ---- public API: open/close ---- */
 
-/* Creates and initialises the store with a short-lived writable environment, then closes it. */
+/*
+ * Opens an environment in the existing directory dir and attaches to the store in it; an admin
+ * handle with `create` initialises an empty environment. On failure the reason goes to err.
+ */
+static int ks_open_handle(const char *dir, bool reader, bool create, struct hm_keystore **out,
+			  char *err, size_t errlen)
+{
+	struct hm_keystore *ks;
+	int rc, open_rc = 0;
+
+	*out = NULL;
+	ks = calloc(1, sizeof(*ks));
+	if (ks == NULL) {
+		set_msg(err, errlen, "out of memory");
+		return HM_ENOMEM;
+	}
+	ks->reader_env = reader;
+	ks->map_size = reader ? KS_MAP_READER : KS_MAP_INITIAL;
+	atomic_init(&ks->open_batches, 0);
+	for (;;) {
+		rc = ks_env_open(ks, dir, &open_rc);
+		if (rc == HM_OK)
+			break;
+		/* mmap refused the size: a smaller reader map still works for smaller stores */
+		if (!reader || (open_rc != ENOMEM && open_rc != EINVAL) ||
+		    ks->map_size / 2 < KS_MAP_READER_MIN)
+			goto out;
+		/* A failed mdb_env_open() leaves an env that can only be closed. */
+		mdb_env_close(ks->env);
+		ks->env = NULL;
+		ks->map_size /= 2;
+	}
+	rc = ks_attach(ks);
+	if (rc == HM_ENOTFOUND && create && !reader) {
+		rc = ks_write(ks, ks_body_init, NULL);
+		if (rc != HM_OK)
+			goto out;
+		rc = ks_attach(ks);
+	}
+	if (rc == HM_ENOTFOUND)
+		set_msg(ks->err, sizeof(ks->err), "key store in %s not initialised", dir);
+	if (rc != HM_OK)
+		goto out;
+	ks->err[0] = '\0';
+	*out = ks;
+	ks = NULL;
+out:
+	if (ks != NULL) {
+		set_msg(err, errlen, "%s", ks->err);
+		hm_ks_close(ks);
+	}
+	return rc;
+}
+
+/*
+ * A reader environment is MDB_RDONLY, so it cannot write the schema record: the store is
+ * created and initialised with a short-lived ordinary environment, closed before the reader
+ * opens its own (one environment per process at a time). This also keeps the store's recorded
+ * map size at 8 MiB: LMDB records the map size of whoever commits, never a reader's 64 GiB.
+ */
 static int ks_init_store(const char *dir, char *err, size_t errlen)
 {
 	struct hm_keystore *tmp = NULL;
 	int rc;
 
-	rc = hm_ks_open(dir, HM_KS_CREATE, &tmp, err, errlen);
+	rc = ks_open_handle(dir, false, true, &tmp, err, errlen);
 	hm_ks_close(tmp);
 	return rc;
 }
@@ -899,10 +962,10 @@ static int ks_init_store(const char *dir, char *err, size_t errlen)
 int hm_ks_open(const char *dir, unsigned flags, struct hm_keystore **out, char *err,
 	       size_t errlen)
 {
-	struct hm_keystore *ks = NULL;
 	bool create = (flags & HM_KS_CREATE) != 0;
+	bool reader = (flags & HM_KS_READER) != 0;
 	bool exists = false;
-	int rc, open_rc = 0;
+	int rc;
 
 	*out = NULL;
 	set_msg(err, errlen, "%s", "");
@@ -920,55 +983,17 @@ int hm_ks_open(const char *dir, unsigned flags, struct hm_keystore **out, char *
 		set_msg(err, errlen, "no key store in %s", dir);
 		return HM_ENOTFOUND;
 	}
-	/*
-	 * A reader environment is MDB_RDONLY with a 64 GiB map, so it cannot write the schema
-	 * record. Doing the creation with an ordinary environment first also keeps the store's
-	 * recorded map size small: LMDB persists the map size of whoever commits.
-	 */
-	if ((flags & HM_KS_READER) && create) {
+	if (reader && create && !exists) {
 		rc = ks_init_store(dir, err, errlen);
 		if (rc != HM_OK)
 			return rc;
 	}
-	ks = calloc(1, sizeof(*ks));
-	if (ks == NULL) {
-		set_msg(err, errlen, "out of memory");
-		return HM_ENOMEM;
-	}
-	ks->reader_env = (flags & HM_KS_READER) != 0;
-	ks->map_size = ks->reader_env ? KS_MAP_READER : KS_MAP_INITIAL;
-	atomic_init(&ks->open_batches, 0);
-	for (;;) {
-		rc = ks_env_open(ks, dir, &open_rc);
+	rc = ks_open_handle(dir, reader, create, out, err, errlen);
+	if (rc == HM_ENOTFOUND && reader && create) {
+		/* data.mdb without databases: an earlier creation was interrupted */
+		rc = ks_init_store(dir, err, errlen);
 		if (rc == HM_OK)
-			break;
-		/* mmap refused the size: a smaller reader map still works for smaller stores */
-		if (!ks->reader_env || (open_rc != ENOMEM && open_rc != EINVAL) ||
-		    ks->map_size / 2 < KS_MAP_READER_MIN)
-			goto out;
-		/* A failed mdb_env_open() leaves an env that can only be closed. */
-		mdb_env_close(ks->env);
-		ks->env = NULL;
-		ks->map_size /= 2;
-	}
-	rc = ks_attach(ks);
-	if (rc == HM_ENOTFOUND && create && !ks->reader_env) {
-		rc = ks_write(ks, ks_body_init, NULL);
-		if (rc != HM_OK)
-			goto out;
-		rc = ks_attach(ks);
-	}
-	if (rc == HM_ENOTFOUND)
-		set_msg(ks->err, sizeof(ks->err), "key store in %s not initialised", dir);
-	if (rc != HM_OK)
-		goto out;
-	ks->err[0] = '\0';
-	*out = ks;
-	ks = NULL;
-out:
-	if (ks != NULL) {
-		set_msg(err, errlen, "%s", ks->err);
-		hm_ks_close(ks);
+			rc = ks_open_handle(dir, reader, create, out, err, errlen);
 	}
 	return rc;
 }

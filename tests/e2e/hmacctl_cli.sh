@@ -6,10 +6,12 @@
 # exit codes (0 ok, 1 store/daemon error, 2 usage, 3 not found, 4 exists / wrong state),
 # HMACD_DB as the default of --db, and that no secret ever appears in `key list`.
 # Exit status: 0 all passed, 1 something failed (every failure is printed).
-# make check runs it from the top build directory; HMACCTL overrides the binary.
+# make check runs it from the top build directory; HMACCTL overrides the binary. If hmacd is
+# built ($HMACD, else ./daemon/hmacd) ping and stats are also run against a real daemon.
 set -u
 
 HMACCTL=${HMACCTL:-./daemon/hmacctl}
+HMACD=${HMACD:-./daemon/hmacd}
 PY=/usr/bin/python3
 unset HMACD_DB HMACD_SOCKET
 
@@ -23,7 +25,15 @@ if [ ! -x "$PY" ]; then
 fi
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/hmacctl-cli.XXXXXX") || exit 1
-trap 'rm -rf "$tmp"' EXIT
+dpid=
+cleanup() {
+	if [ -n "$dpid" ]; then
+		kill "$dpid" 2>/dev/null
+		wait "$dpid" 2>/dev/null
+	fi
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
 trap 'exit 1' HUP INT TERM
 db=$tmp/db
 fails=0
@@ -180,6 +190,47 @@ expect 2 "no --db and no HMACD_DB" key list
 # ---- the daemon side, without a daemon ----
 expect 1 "ping with nobody listening" --socket "$tmp/nosock" ping && expect_diag "ping"
 expect 2 "ping without a socket" ping
+
+# ---- the daemon side, with the real hmacd (which creates its store itself) ----
+if [ -x "$HMACD" ]; then
+	sock=$tmp/hmacd.sock
+	"$HMACD" --socket "$sock" --db "$tmp/ddb" --threads 1 >"$tmp/hmacd.log" 2>&1 &
+	dpid=$!
+	i=0
+	while [ ! -S "$sock" ] && kill -0 "$dpid" 2>/dev/null && [ "$i" -lt 100 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	if [ -S "$sock" ]; then
+		expect 0 "ping" --socket "$sock" ping
+		[ "$(cat "$tmp/out")" = pong ] || fail "ping printed '$(cat "$tmp/out")', want pong"
+		HMACD_SOCKET=$sock
+		export HMACD_SOCKET
+		expect 0 "ping via HMACD_SOCKET" ping
+		expect 0 "stats" stats
+		grep -Evq '^[a-z0-9_]+ [0-9]+$' "$tmp/out" && fail "stats lines are not 'name value'"
+		[ -s "$tmp/out" ] || fail "stats printed nothing"
+		expect 0 "stats --json" stats --json
+		[ "$(wc -l <"$tmp/out")" -eq 1 ] || fail "stats --json is not one line"
+		pyjson "stats --json shape" '
+assert isinstance(o, dict) and len(o) > 0, o
+assert all(isinstance(v, int) and v >= 0 for v in o.values()), o
+'
+		unset HMACD_SOCKET
+		expect 0 "list of the store hmacd created" --db "$tmp/ddb" key list --json
+		pyjson "hmacd store is empty" 'assert o == [], o'
+		expect 0 "create while hmacd runs" --db "$tmp/ddb" key create --tenant t --container c --json
+	else
+		fail "hmacd did not create its socket; its log:"
+		sed 's/^/    hmacd: /' "$tmp/hmacd.log"
+	fi
+	kill "$dpid" 2>/dev/null
+	wait "$dpid" 2>/dev/null
+	dpid=
+	expect 1 "ping after hmacd stopped" --socket "$sock" ping
+else
+	echo "note: no hmacd at $HMACD, ping/stats against a daemon not run"
+fi
 
 if [ "$fails" -ne 0 ]; then
 	echo "$fails check(s) failed"

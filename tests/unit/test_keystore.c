@@ -609,6 +609,32 @@ static void test_reader_create_stays_small(void **state)
 	mdb_env_close(env);
 }
 
+/* An environment with no databases (creation interrupted before its first commit). */
+static void test_empty_env(void **state)
+{
+	struct fx *f = *state;
+	MDB_env *env = NULL;
+	uint8_t s[HM_KEY_LEN];
+	uint32_t epoch;
+	char err[256];
+
+	assert_int_equal(mkdir(f->store, 0700), 0);
+	assert_int_equal(mdb_env_create(&env), 0);
+	assert_int_equal(mdb_env_open(env, f->store, 0, 0600), 0);
+	mdb_env_close(env);
+
+	assert_int_equal(hm_ks_open(f->store, 0, &f->ks, err, sizeof(err)), HM_ENOTFOUND);
+	assert_non_null(strstr(err, "not initialised"));
+	assert_int_equal(hm_ks_open(f->store, HM_KS_READER, &f->ks, err, sizeof(err)),
+			 HM_ENOTFOUND);
+	/* hmacd (create + reader) finishes the creation */
+	assert_int_equal(hm_ks_open(f->store, HM_KS_CREATE | HM_KS_READER, &f->ks, err,
+				    sizeof(err)), HM_OK);
+	reopen_none(f);
+	assert_int_equal(hm_ks_open(f->store, 0, &f->ks, err, sizeof(err)), HM_OK);
+	assert_int_equal(hm_ks_create(f->ks, "t", "c", NOW, &epoch, s), HM_OK);
+}
+
 static void test_schema_mismatch(void **state)
 {
 	struct fx *f = *state;
@@ -755,6 +781,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_reader_in_process, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cross_process, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reader_create_stays_small, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_empty_env, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_schema_mismatch, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_foreign_env, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_corrupt_record, setup, teardown),
