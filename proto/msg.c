@@ -15,17 +15,28 @@
 
 /* ---- content rules ---- */
 
+static bool is_alnum(uint8_t c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
 static bool is_scope_byte(uint8_t c)
 {
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-	       c == '.' || c == '_' || c == ':' || c == '/' || c == '-';
+	return is_alnum(c) || c == '.' || c == '_' || c == ':' || c == '/' || c == '-';
 }
 
 /* RFC 9110 tchar */
 static bool is_tchar(uint8_t c)
 {
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-	       (c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+	if (is_alnum(c))
+		return true;
+	switch (c) {
+	case '!': case '#': case '$': case '%': case '&': case '\'': case '*':
+	case '+': case '-': case '.': case '^': case '_': case '`': case '|': case '~':
+		return true;
+	default:
+		return false;
+	}
 }
 
 static bool scope_ok(struct hm_str s)
@@ -147,9 +158,26 @@ static const char *const item_keys[F__COUNT] = {
 	[F_NONCE] = "nonce",   [F_SIG] = "sig",
 };
 
+static const unsigned char item_key_len[F__COUNT] = {
+	[F_TENANT] = 6, [F_CONTAINER] = 9, [F_EPOCH] = 5, [F_METHOD] = 6, [F_PATH] = 4,
+	[F_HEADERS] = 7, [F_BODY] = 4, [F_BODY_SHA256] = 11, [F_TS] = 2, [F_NONCE] = 5, [F_SIG] = 3,
+};
+
+/* Items sit at depth 2 (request map, items array): they may nest this much more. */
+#define HM_ITEM_DEPTH (HM_MP_MAX_DEPTH - 2)
+
 #define REQUIRED_FIELDS                                                                    \
 	((1u << F_TENANT) | (1u << F_CONTAINER) | (1u << F_EPOCH) | (1u << F_METHOD) |     \
 	 (1u << F_PATH) | (1u << F_HEADERS) | (1u << F_TS) | (1u << F_SIG))
+
+/* The field a key names, or F__COUNT: lengths first, so at most two memcmp calls. */
+static enum item_field field_of(const uint8_t *k, size_t n)
+{
+	for (unsigned f = 0; f < F__COUNT; f++)
+		if (item_key_len[f] == n && memcmp(item_keys[f], k, n) == 0)
+			return (enum item_field)f;
+	return F__COUNT;
+}
 
 static int read_field(struct hm_mp *r, enum item_field f, struct hm_item *it)
 {
@@ -194,14 +222,14 @@ static int decode_item(struct hm_mp *r, struct hm_item *it)
 	if (rc != HM_OK)
 		return rc;
 	for (uint32_t i = 0; i < n; i++) {
-		enum item_field f = F__COUNT;
+		enum item_field f;
+		const uint8_t *key;
+		size_t klen;
 
-		for (unsigned k = 0; k < F__COUNT; k++) {
-			if (hm_mp_match_str(r, item_keys[k])) {
-				f = (enum item_field)k;
-				break;
-			}
-		}
+		rc = hm_mp_read_str(r, &key, &klen);
+		if (rc != HM_OK)
+			return rc; /* non-string key */
+		f = field_of(key, klen);
 		if (f == F__COUNT || (seen & (1u << f)))
 			return HM_EMALFORMED; /* unknown, non-string or repeated key */
 		seen |= 1u << f;
@@ -216,7 +244,7 @@ static int decode_item(struct hm_mp *r, struct hm_item *it)
 
 int hm_item_next(struct hm_mp *items, struct hm_item *item)
 {
-	struct hm_mp after = *items;
+	struct hm_mp start = *items;
 	int rc;
 
 	memset(item, 0, offsetof(struct hm_item, headers));
@@ -226,15 +254,17 @@ int hm_item_next(struct hm_mp *items, struct hm_item *item)
 	item->body.len = 0;
 	item->body_sha256 = NULL;
 	item->sig = NULL;
-	/* hm_request_decode() validated the structure, so this skip only fails on misuse. */
-	rc = hm_mp_skip(&after, HM_MP_MAX_DEPTH);
-	if (rc != HM_OK) {
-		items->p = items->end;
-		return HM_EMALFORMED;
-	}
 	rc = decode_item(items, item);
-	*items = after;
-	return rc == HM_OK ? HM_OK : HM_EMALFORMED;
+	if (rc == HM_OK)
+		return HM_OK;
+	/*
+	 * Skip the rest of a rejected item. hm_request_decode() validated the structure of every
+	 * item, so this only fails on misuse; then no item can follow.
+	 */
+	*items = start;
+	if (hm_mp_skip(items, HM_ITEM_DEPTH) != HM_OK)
+		items->p = items->end;
+	return HM_EMALFORMED;
 }
 
 static int fail(struct hm_request *req, const char *err, const char *text)
@@ -249,7 +279,7 @@ static int fail(struct hm_request *req, const char *err, const char *text)
 int hm_request_decode(const uint8_t *payload, size_t len, uint32_t max_items,
 		      struct hm_request *req)
 {
-	struct hm_mp r, whole;
+	struct hm_mp r;
 	struct hm_str op = {NULL, 0};
 	bool has_op = false, has_items = false;
 	uint32_t n;
@@ -257,11 +287,10 @@ int hm_request_decode(const uint8_t *payload, size_t len, uint32_t max_items,
 
 	memset(req, 0, sizeof(*req));
 	hm_mp_init(&r, payload, len);
-	whole = r;
-	rc = hm_mp_skip(&whole, HM_MP_MAX_DEPTH);
-	if (rc != HM_OK || whole.p != whole.end)
-		return fail(req, HM_RERR_MALFORMED,
-			    "payload is not exactly one well-formed msgpack value");
+	/*
+	 * One pass: every value is read or skipped with a depth bound, so when this returns HM_OK
+	 * the whole payload was one well-formed msgpack map and every item can be skipped safely.
+	 */
 	rc = hm_mp_read_map(&r, &n);
 	if (rc != HM_OK)
 		return fail(req, HM_RERR_MALFORMED, "request is not a map");
@@ -284,22 +313,26 @@ int hm_request_decode(const uint8_t *payload, size_t len, uint32_t max_items,
 			req->items = r;
 			has_items = true;
 			for (uint32_t k = 0; k < req->nitems && !bad; k++)
-				bad = hm_mp_skip(&r, HM_MP_MAX_DEPTH) != HM_OK;
+				bad = hm_mp_skip(&r, HM_ITEM_DEPTH) != HM_OK;
 		} else {
-			/* unknown or non-string key: the structure was checked, so skips succeed */
+			/* unknown or non-string key */
 			bad = true;
-			if (hm_mp_skip(&r, HM_MP_MAX_DEPTH) != HM_OK)
-				return fail(req, HM_RERR_MALFORMED, "request is malformed");
+			if (hm_mp_skip(&r, HM_MP_MAX_DEPTH - 1) != HM_OK)
+				return fail(req, HM_RERR_MALFORMED, "request is not well-formed msgpack");
 			value = r;
 		}
 		if (bad) {
 			(void)fail(req, HM_RERR_MALFORMED,
 				   "request has an unknown, repeated or ill-typed key");
 			r = value;
-			if (hm_mp_skip(&r, HM_MP_MAX_DEPTH) != HM_OK)
+			if (hm_mp_skip(&r, HM_MP_MAX_DEPTH - 1) != HM_OK) {
+				req->err_text = "request is not well-formed msgpack";
 				return HM_EMALFORMED;
+			}
 		}
 	}
+	if (r.p != r.end)
+		return fail(req, HM_RERR_MALFORMED, "bytes after the request map");
 	if (req->err != NULL)
 		return HM_EMALFORMED;
 	if (!req->has_id)

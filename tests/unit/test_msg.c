@@ -599,7 +599,7 @@ static void test_request_trailing_bytes(void **state)
 	pk_cstr(&pk, "ping");
 	check_request((const uint8_t *)sb.data, sb.size, 0, REQ_OK, "ping");
 	msgpack_pack_nil(&pk); /* one more value after the map */
-	check_sb(&sb, 0, REQ_ERR(HM_RERR_MALFORMED), "trailing nil");
+	check_sb(&sb, 0, REQ_ERR_ID(HM_RERR_MALFORMED, 5), "trailing nil");
 
 	/* two whole requests in one payload */
 	pk_init(&pk, &sb);
@@ -610,7 +610,7 @@ static void test_request_trailing_bytes(void **state)
 		pk_cstr(&pk, "op");
 		pk_cstr(&pk, "ping");
 	}
-	check_sb(&sb, 0, REQ_ERR(HM_RERR_MALFORMED), "two maps");
+	check_sb(&sb, 0, REQ_ERR_ID(HM_RERR_MALFORMED, 5), "two maps");
 }
 
 /* Packs {"id": id?, "op": op, [items of n nils], extra key?} in the given key order. */
@@ -866,7 +866,9 @@ static void test_request_depth(void **state)
 		} else {
 			assert_int_equal(rc, HM_EMALFORMED);
 			assert_string_equal(req.err, HM_RERR_MALFORMED);
-			assert_false(req.has_id); /* nothing is read from a broken structure */
+			/* the id came before the broken part, so the error can echo it */
+			assert_true(req.has_id);
+			assert_int_equal(req.id, 50);
 		}
 		msgpack_sbuffer_destroy(&sb);
 	}
@@ -897,7 +899,9 @@ static void test_request_truncated(void **state)
 	for (uint32_t cut = 0; cut < plen; cut++) {
 		assert_int_equal(hm_request_decode(payload, cut, 2, &req), HM_EMALFORMED);
 		assert_string_equal(req.err, HM_RERR_MALFORMED);
-		assert_false(req.has_id);
+		/* an id is echoed only if it was read whole before the cut */
+		if (req.has_id)
+			assert_int_equal(req.id, 60);
 	}
 	hm_buf_free(&b);
 }
