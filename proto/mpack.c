@@ -8,6 +8,9 @@
 
 #include <string.h>
 
+/* hm_mp_skip() honours depth arguments up to this; larger ones mean this. */
+#define HM_MP_SKIP_DEPTH_CAP 32
+
 static uint64_t be(const uint8_t *p, unsigned n)
 {
 	uint64_t v = 0;
@@ -204,80 +207,125 @@ int hm_mp_read_map(struct hm_mp *r, uint32_t *n)
 	return read_container(r, 0x80, 0xde, n, 2);
 }
 
+/*
+ * Size of the head of the value at p (type byte and any length field), with the bytes that
+ * follow it in *payload; a container's element count goes to *elems (2 per map entry) and
+ * *container is set. 0 if the bytes at p
+ * cannot start a value or are cut short. The hot path of every request: one switch, no calls.
+ */
+static size_t value_head(const uint8_t *p, size_t left, uint64_t *elems, size_t *payload,
+			 bool *container)
+{
+	uint8_t c = p[0];
+
+	*elems = 0;
+	*payload = 0;
+	*container = (c & 0xe0) == 0x80 || (c >= 0xdc && c <= 0xdf);
+	if (c <= 0x7f || c >= 0xe0 || c == 0xc0 || c == 0xc2 || c == 0xc3)
+		return 1;
+	if ((c & 0xe0) == 0xa0) {
+		*payload = c & 0x1f;
+		return 1;
+	}
+	if ((c & 0xf0) == 0x80) {
+		*elems = 2u * (c & 0x0f);
+		return 1;
+	}
+	if ((c & 0xf0) == 0x90) {
+		*elems = c & 0x0f;
+		return 1;
+	}
+	switch (c) {
+	case 0xcc: case 0xd0: return 2;
+	case 0xcd: case 0xd1: return 3;
+	case 0xca: case 0xce: case 0xd2: return 5;
+	case 0xcb: case 0xcf: case 0xd3: return 9;
+	case 0xd4: return 3; /* fixext: type byte + data */
+	case 0xd5: return 4;
+	case 0xd6: return 6;
+	case 0xd7: return 10;
+	case 0xd8: return 18;
+	case 0xc4: case 0xd9:
+		if (left < 2)
+			return 0;
+		*payload = p[1];
+		return 2;
+	case 0xc5: case 0xda:
+		if (left < 3)
+			return 0;
+		*payload = be(p + 1, 2);
+		return 3;
+	case 0xc6: case 0xdb:
+		if (left < 5)
+			return 0;
+		*payload = be(p + 1, 4);
+		return 5;
+	case 0xc7: case 0xc8: case 0xc9: {
+		unsigned w = 1u << (c - 0xc7);
+
+		if (left < 1 + (size_t)w)
+			return 0;
+		*payload = be(p + 1, w) + 1; /* + the ext type byte */
+		return 1 + w;
+	}
+	case 0xdc: case 0xdd: {
+		unsigned w = c == 0xdc ? 2 : 4;
+
+		if (left < 1 + (size_t)w)
+			return 0;
+		*elems = be(p + 1, w);
+		return 1 + w;
+	}
+	case 0xde: case 0xdf: {
+		unsigned w = c == 0xde ? 2 : 4;
+
+		if (left < 1 + (size_t)w)
+			return 0;
+		*elems = 2 * be(p + 1, w);
+		return 1 + w;
+	}
+	default:
+		return 0; /* 0xc1 */
+	}
+}
+
 int hm_mp_skip(struct hm_mp *r, unsigned depth)
 {
-	struct hm_mp save = *r;
-	const uint8_t *s;
-	size_t len, left = hm_mp_left(r);
-	uint64_t u;
-	uint32_t n;
-	int rc = HM_EMALFORMED;
-	uint8_t c;
+	/* todo[d]: values still to skip at nesting level d; iterative, so no recursion */
+	uint64_t todo[HM_MP_SKIP_DEPTH_CAP + 1];
+	const uint8_t *p = r->p;
+	unsigned level = 0;
 
-	if (left == 0)
-		return HM_EMALFORMED;
-	c = *r->p;
-	switch (hm_mp_peek(r)) {
-	case HM_MP_NIL:
-	case HM_MP_BOOL:
-		r->p++;
-		return HM_OK;
-	case HM_MP_UINT:
-		return hm_mp_read_uint(r, &u);
-	case HM_MP_NINT:
-		if (c >= 0xe0) {
-			r->p++;
-			return HM_OK;
-		}
-		len = (size_t)1 << (c - 0xd0);
-		break;
-	case HM_MP_FLOAT:
-		len = c == 0xca ? 4 : 8;
-		break;
-	case HM_MP_STR:
-		return hm_mp_read_str(r, &s, &len);
-	case HM_MP_BIN:
-		return hm_mp_read_bin(r, &s, &len);
-	case HM_MP_EXT:
-		if (c >= 0xd4 && c <= 0xd8) {
-			len = 1 + ((size_t)1 << (c - 0xd4)); /* type byte + data */
-			break;
-		} else {
-			unsigned w = 1u << (c - 0xc7);
+	if (depth > HM_MP_SKIP_DEPTH_CAP)
+		depth = HM_MP_SKIP_DEPTH_CAP;
+	todo[0] = 1;
+	for (;;) {
+		size_t left = (size_t)(r->end - p), head, payload;
+		uint64_t elems;
+		bool container;
 
-			if (left < 1 + (size_t)w)
-				return HM_EMALFORMED;
-			return read_blob(r, 1 + w, (size_t)be(r->p + 1, w) + 1, &s, &len);
-		}
-	case HM_MP_ARRAY:
-	case HM_MP_MAP:
-		if (depth == 0)
-			return HM_EMALFORMED;
-		if (hm_mp_peek(r) == HM_MP_ARRAY) {
-			rc = hm_mp_read_array(r, &n);
-			u = n;
-		} else {
-			rc = hm_mp_read_map(r, &n);
-			u = (uint64_t)n * 2;
-		}
-		if (rc != HM_OK)
-			return rc;
-		for (uint64_t i = 0; i < u; i++) {
-			rc = hm_mp_skip(r, depth - 1);
-			if (rc != HM_OK) {
-				*r = save;
-				return rc;
+		while (todo[level] == 0) {
+			if (level == 0) {
+				r->p = p;
+				return HM_OK;
 			}
+			level--;
 		}
-		return HM_OK;
-	default:
-		return HM_EMALFORMED;
+		todo[level]--;
+		if (left == 0)
+			return HM_EMALFORMED;
+		head = value_head(p, left, &elems, &payload, &container);
+		if (head == 0 || head > left || payload > left - head)
+			return HM_EMALFORMED;
+		p += head + payload;
+		if (container) {
+			/* each element takes one byte at least: a count beyond what is left is a
+			 * lie, rejected before any looping */
+			if (level == depth || elems > (uint64_t)(r->end - p))
+				return HM_EMALFORMED;
+			todo[++level] = elems;
+		}
 	}
-	/* fixed-size scalar of `len` bytes after the type byte */
-	if (left - 1 < len)
-		return HM_EMALFORMED;
-	r->p += 1 + len;
-	return HM_OK;
 }
 
 bool hm_mp_match_str(struct hm_mp *r, const char *key)

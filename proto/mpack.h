@@ -65,7 +65,7 @@ int hm_mp_read_bin(struct hm_mp *r, const uint8_t **s, size_t *len) HM_MUSTCHECK
 /* Container headers; the count is checked against the bytes left (each element needs one). */
 int hm_mp_read_array(struct hm_mp *r, uint32_t *n) HM_MUSTCHECK;
 int hm_mp_read_map(struct hm_mp *r, uint32_t *n) HM_MUSTCHECK;
-/* Skips one whole value, containers included, nesting at most `depth` levels. */
+/* Skips one whole value, containers included, nesting at most `depth` levels (at most 32). */
 int hm_mp_skip(struct hm_mp *r, unsigned depth) HM_MUSTCHECK;
 /* True if the next value is a str equal to the NUL-terminated `key`; consumes it if so. */
 bool hm_mp_match_str(struct hm_mp *r, const char *key);
