@@ -194,6 +194,11 @@ static bool conn_process(struct hm_conn *c, bool *more)
 	int rc;
 
 	*more = false;
+	/* responses still queued after a partial write go to the front: out stays bounded */
+	if (c->out_off > 0) {
+		hm_buf_consume(&c->out, c->out_off);
+		c->out_off = 0;
+	}
 	for (frames = 0;; frames++) {
 		rc = hm_frame_parse(c->in.data + c->in_off, c->in.len - c->in_off, ctx->max_frame,
 				    &plen, &flen);
@@ -223,18 +228,24 @@ static bool conn_process(struct hm_conn *c, bool *more)
 	return conn_compact(c, frames > 0);
 }
 
-/* Reads once into `in`. Returns false if the connection was closed. */
+/*
+ * Reads once into `in`, unless a complete frame is already buffered: then the buffer never
+ * holds more than one unfinished frame plus one read chunk. Returns false if the connection
+ * was closed.
+ */
 static bool conn_read(struct hm_conn *c)
 {
 	size_t want = HM_CONN_READ_CHUNK, avail = c->in.len - c->in_off;
 	uint32_t plen;
 	size_t flen;
 	ssize_t n;
+	int rc;
 
-	/* a known, allowed frame length: make room for all of it (limit checked by the parser) */
-	if (hm_frame_parse(c->in.data + c->in_off, avail, c->ctx->max_frame, &plen, &flen) ==
-		    HM_EAGAIN &&
-	    plen > 0 && (size_t)plen + HM_FRAME_HEADER - avail > want)
+	rc = hm_frame_parse(c->in.data + c->in_off, avail, c->ctx->max_frame, &plen, &flen);
+	if (rc != HM_EAGAIN)
+		return true; /* a whole frame (or an oversize header) waits for conn_process() */
+	/* a known, allowed frame length: make room for all of it */
+	if (plen > 0 && (size_t)plen + HM_FRAME_HEADER - avail > want)
 		want = (size_t)plen + HM_FRAME_HEADER - avail;
 	if (hm_buf_reserve(&c->in, want) != HM_OK) {
 		conn_close(c, "out of memory for input");

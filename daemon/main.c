@@ -56,9 +56,10 @@ struct stat_row {
 	uint64_t value;
 };
 
-#define NSTATS 29
+#define MAX_STATS 48
 
-static void collect_stats(struct server *s, struct stat_row rows[NSTATS])
+/* Fills rows with every counter; returns how many. */
+static unsigned collect_stats(struct server *s, struct stat_row rows[MAX_STATS])
 {
 	uint64_t v[HM_V__COUNT] = {0}, hits = 0, misses = 0, clears = 0, full = 0, store = 0,
 		 kc = 0, req = 0, rerr = 0, items = 0, opened = 0, oversize = 0, timeouts = 0,
@@ -85,7 +86,11 @@ static void collect_stats(struct server *s, struct stat_row rows[NSTATS])
 		timeouts += hm_counter_get(&w->conns.stats.read_timeouts);
 		ioerr += hm_counter_get(&w->conns.stats.io_errors);
 	}
-#define ROW(nm, val) rows[n++] = (struct stat_row){(nm), (val)}
+#define ROW(nm, val)                                       \
+	do {                                               \
+		if (n < MAX_STATS)                         \
+			rows[n++] = (struct stat_row){(nm), (val)}; \
+	} while (0)
 	ROW("uptime_seconds", (uint64_t)(time(NULL) - s->started));
 	ROW("threads", s->nworkers);
 	ROW("connections_current", atomic_load(&s->conns_open));
@@ -116,16 +121,17 @@ static void collect_stats(struct server *s, struct stat_row rows[NSTATS])
 	ROW("nonce_cache_full", full);
 	ROW("max_frame", s->cfg->max_frame);
 #undef ROW
+	return n;
 }
 
 static void write_stats(void *arg, struct hm_buf *out, uint64_t id)
 {
-	struct stat_row rows[NSTATS];
+	struct stat_row rows[MAX_STATS];
+	unsigned n = collect_stats(arg, rows);
 	size_t start;
 
-	collect_stats(arg, rows);
-	start = hm_encode_stats_begin(out, id, NSTATS);
-	for (unsigned i = 0; i < NSTATS; i++)
+	start = hm_encode_stats_begin(out, id, n);
+	for (unsigned i = 0; i < n; i++)
 		hm_encode_stat(out, rows[i].name, rows[i].value);
 	hm_frame_end(out, start);
 }

@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -260,6 +262,74 @@ static void test_malformed_items_do_not_spoil_batch(void **state)
 	hmacd_close(c);
 }
 
+/*
+ * A client that pipelines a flood of small frames and reads its answers late: every frame is
+ * answered, in order, and the connection is not dropped (input and output buffers stay bounded
+ * by reading only when no whole frame is waiting, and by compacting queued responses).
+ */
+static void test_pipelined_flood_all_answered(void **state)
+{
+	struct fx *f = *state;
+	enum { N = 30000 };
+	struct hm_buf req;
+	uint8_t *in = NULL;
+	size_t sent = 0, got = 0, inlen = 0, incap = 1 << 20;
+	unsigned answered = 0;
+	int fd = hd_raw_connect(&f->d);
+
+	hm_buf_init(&req, 64u << 20);
+	for (unsigned i = 0; i < N; i++)
+		hm_encode_simple_request(&req, i, HM_OP_PING);
+	assert_false(req.failed);
+	in = malloc(incap);
+	assert_non_null(in);
+	/* first write everything we can before reading anything: the daemon must block, not drop */
+	while (sent < req.len) {
+		ssize_t n = send(fd, req.data + sent, req.len - sent, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (n <= 0)
+			break;
+		sent += (size_t)n;
+	}
+	while (answered < N) {
+		struct pollfd pfd = {.fd = fd, .events = POLLIN | (sent < req.len ? POLLOUT : 0)};
+		ssize_t n;
+
+		assert_true(poll(&pfd, 1, 10000) > 0);
+		if ((pfd.revents & POLLOUT) && sent < req.len) {
+			n = send(fd, req.data + sent, req.len - sent, MSG_NOSIGNAL | MSG_DONTWAIT);
+			assert_true(n > 0);
+			sent += (size_t)n;
+		}
+		if (pfd.revents & (POLLIN | POLLHUP | POLLERR)) {
+			n = recv(fd, in + inlen, incap - inlen, 0);
+			assert_true(n > 0); /* never closed on us */
+			inlen += (size_t)n;
+			got += (size_t)n;
+			for (;;) {
+				struct hm_response resp;
+				uint32_t plen;
+				size_t flen;
+
+				if (hm_frame_parse(in, inlen, 1u << 20, &plen, &flen) != HM_OK)
+					break;
+				assert_int_equal(hm_response_decode(in + 4, plen, &resp), HM_OK);
+				assert_int_equal(resp.kind, HM_RESP_PONG);
+				assert_int_equal(resp.id, answered);
+				answered++;
+				memmove(in, in + flen, inlen - flen);
+				inlen -= flen;
+			}
+		}
+	}
+	assert_int_equal(sent, req.len);
+	assert_true(got > 0);
+	free(in);
+	hm_buf_free(&req);
+	close(fd);
+	assert_serving(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -268,6 +338,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_stalled_partial_frame_times_out, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_truncated_and_garbage_storm, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_malformed_items_do_not_spoil_batch, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pipelined_flood_all_answered, setup, teardown),
 	};
 
 	alarm(120);
