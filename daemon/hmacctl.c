@@ -110,7 +110,7 @@ static const struct cmd key_cmds[] = {
 	{ "revoke", cmd_key_revoke, NULL, F(OPT_DB) | SCOPE | F(OPT_EPOCH),
 	  SCOPE | F(OPT_EPOCH), "end one epoch at once and wipe its secret" },
 	{ "list", cmd_key_list, NULL, F(OPT_DB) | F(OPT_TENANT) | F(OPT_JSON), 0,
-	  "list epochs and their state (never secrets)" },
+	  "list epochs and their state: current, superseded, expired, revoked (never secrets)" },
 	{ NULL, NULL, NULL, 0, 0, NULL },
 };
 
@@ -517,7 +517,16 @@ struct list_out {
 	FILE *f; /* a memory stream: output is printed only if the whole walk succeeded */
 	bool json;
 	size_t n;
+	int64_t now;
 };
+
+/* The stored state, except that a superseded epoch past its deadline shows as "expired". */
+static const char *shown_state(const struct hm_key_info *info, int64_t now)
+{
+	if (info->state == HM_KEY_SUPERSEDED && now >= info->deadline)
+		return "expired";
+	return hm_key_state_name(info->state);
+}
 
 static int list_row(const struct hm_key_info *info, void *arg)
 {
@@ -530,13 +539,13 @@ static int list_row(const struct hm_key_info *info, void *arg)
 			"%s{\"tenant\":\"%s\",\"container\":\"%s\",\"epoch\":%" PRIu32
 			",\"state\":\"%s\",\"created\":%" PRId64 ",\"deadline\":%" PRId64 "}",
 			lo->n > 0 ? "," : "", info->tenant, info->container, info->epoch,
-			hm_key_state_name(info->state), info->created, info->deadline);
+			shown_state(info, lo->now), info->created, info->deadline);
 	} else {
 		iso_time(info->created, created);
 		if (info->state == HM_KEY_SUPERSEDED)
 			iso_time(info->deadline, expires);
 		fprintf(lo->f, "%-20s %-20s %6" PRIu32 " %-10s %-20s %s\n", info->tenant,
-			info->container, info->epoch, hm_key_state_name(info->state), created,
+			info->container, info->epoch, shown_state(info, lo->now), created,
 			expires);
 	}
 	lo->n++;
@@ -545,7 +554,7 @@ static int list_row(const struct hm_key_info *info, void *arg)
 
 static int cmd_key_list(const struct ctl *c, const struct cmd *self)
 {
-	struct list_out lo = { .json = c->opt[OPT_JSON] != NULL };
+	struct list_out lo = { .json = c->opt[OPT_JSON] != NULL, .now = (int64_t)time(NULL) };
 	struct hm_keystore *ks = NULL;
 	const char *dir = NULL;
 	char *buf = NULL;

@@ -147,7 +147,11 @@ enum hm_config_result hm_config_parse(struct hm_config *cfg, int argc, char **ar
 	longopts[NOPTS + 1] = (struct option){"version", no_argument, NULL, 'V'};
 	longopts[NOPTS + 2] = (struct option){NULL, 0, NULL, 0};
 
-	optind = 1;
+	/*
+	 * 0, not 1: glibc (and musl) then reset getopt's whole state. With 1, a previous call cut
+	 * short inside grouped short options ("-hh") leaves getopt pointing into the old argv.
+	 */
+	optind = 0;
 	for (;;) {
 		idx = -1;
 		c = getopt_long(argc, argv, "h", longopts, &idx);

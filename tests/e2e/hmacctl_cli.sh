@@ -232,6 +232,14 @@ else
 	echo "note: no hmacd at $HMACD, ping/stats against a daemon not run"
 fi
 
+# ---- a superseded epoch past its deadline is listed as expired ----
+expect 0 "create t9/c9" --db "$db" key create --tenant t9 --container c9 --json
+expect 0 "rotate t9/c9 with no grace" --db "$db" key rotate --tenant t9 --container c9 --grace 0 --json
+expect 0 "list t9" --db "$db" key list --tenant t9 --json
+pyjson "epoch 1 of t9/c9 is expired" '
+assert [(e["epoch"], e["state"]) for e in o] == [(1, "expired"), (2, "current")], o
+'
+
 if [ "$fails" -ne 0 ]; then
 	echo "$fails check(s) failed"
 	exit 1
