@@ -2,7 +2,10 @@
 #include "listener.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -104,6 +107,84 @@ int hm_listen_unix(const char *path, mode_t mode, int *out)
 fail:
 	close(fd);
 	return HM_EIO;
+}
+
+int hm_listen_inherited(int *out)
+{
+	const char *pid_s = getenv("LISTEN_PID"), *fds_s = getenv("LISTEN_FDS");
+	struct sockaddr_un sa;
+	socklen_t len;
+	int type = 0, listening = 0, flags;
+	const int fd = 3; /* SD_LISTEN_FDS_START */
+	char *end = NULL;
+	long pid;
+
+	*out = -1;
+	if (pid_s == NULL || fds_s == NULL)
+		return HM_ENOTFOUND;
+	errno = 0;
+	pid = strtol(pid_s, &end, 10);
+	if (errno != 0 || *end != '\0' || pid != (long)getpid())
+		return HM_ENOTFOUND; /* meant for another process */
+	unsetenv("LISTEN_PID");
+	unsetenv("LISTEN_FDS");
+	unsetenv("LISTEN_FDNAMES");
+	if (strcmp(fds_s, "1") != 0) {
+		hm_err("LISTEN_FDS=%s: exactly one socket is supported", fds_s);
+		return HM_EINVAL;
+	}
+	len = sizeof(type);
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0 || type != SOCK_STREAM) {
+		hm_err("LISTEN_FDS: fd 3 is not a stream socket");
+		return HM_EINVAL;
+	}
+	len = sizeof(listening);
+	if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) != 0 || !listening) {
+		hm_err("LISTEN_FDS: fd 3 is not listening");
+		return HM_EINVAL;
+	}
+	len = sizeof(sa);
+	if (getsockname(fd, (struct sockaddr *)&sa, &len) != 0 || sa.sun_family != AF_UNIX) {
+		hm_err("LISTEN_FDS: fd 3 is not a Unix socket");
+		return HM_EINVAL;
+	}
+	flags = fcntl(fd, F_GETFL);
+	if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) != 0 ||
+	    fcntl(fd, F_SETFD, FD_CLOEXEC) != 0) {
+		hm_err("LISTEN_FDS: fcntl: %s", strerror(errno));
+		return HM_EINVAL;
+	}
+	*out = fd;
+	return HM_OK;
+}
+
+int hm_listen_check_path(const char *path)
+{
+	struct sockaddr_un sa;
+	struct stat st;
+	char dir[sizeof(sa.sun_path)];
+	int rc;
+
+	rc = make_addr(path, &sa);
+	if (rc != HM_OK)
+		return rc;
+	memcpy(dir, sa.sun_path, sizeof(dir));
+	if (stat(dirname(dir), &st) != 0 || !S_ISDIR(st.st_mode))
+		return HM_ENOTFOUND;
+	if (lstat(path, &st) == 0) {
+		int fd;
+
+		if (!S_ISSOCK(st.st_mode))
+			return HM_EEXIST;
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			return HM_EIO;
+		rc = connect(fd, (const struct sockaddr *)&sa, sizeof(sa));
+		close(fd);
+		if (rc == 0)
+			return HM_EEXIST; /* a live daemon */
+	}
+	return HM_OK;
 }
 
 void hm_listen_close(int fd, const char *path)

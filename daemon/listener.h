@@ -20,7 +20,19 @@
  */
 int hm_listen_unix(const char *path, mode_t mode, int *fd) HM_MUSTCHECK;
 
-/* Closes the listening socket and removes its file. */
+/*
+ * Systemd-style socket activation: if LISTEN_PID is this process and LISTEN_FDS is 1, takes fd 3
+ * after checking it is a listening Unix stream socket, makes it non-blocking and close-on-exec,
+ * and clears the LISTEN_* variables. HM_OK with *fd set; HM_ENOTFOUND when no socket was
+ * passed; HM_EINVAL when what was passed is not usable (logged).
+ */
+int hm_listen_inherited(int *fd) HM_MUSTCHECK;
+
+/* Checks that a socket could be created at `path`: length, parent directory, and not a live
+ * daemon's or a non-socket file. HM_OK, HM_EINVAL, HM_EEXIST, HM_ENOTFOUND (no parent dir). */
+int hm_listen_check_path(const char *path) HM_MUSTCHECK;
+
+/* Closes the listening socket and removes its file (path NULL: leaves the file). */
 void hm_listen_close(int fd, const char *path);
 
 #endif

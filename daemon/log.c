@@ -4,6 +4,8 @@
  */
 #include "log.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -34,6 +36,24 @@ bool hm_log_parse_level(const char *s, enum hm_log_level *out)
 bool hm_log_enabled(enum hm_log_level level)
 {
 	return level <= log_level;
+}
+
+int hm_log_open_file(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0640);
+
+	if (fd < 0) {
+		hm_err("open log file %s: %s", path, strerror(errno));
+		return HM_EIO;
+	}
+	if (fd != STDERR_FILENO && dup2(fd, STDERR_FILENO) < 0) {
+		hm_err("dup2 log file %s: %s", path, strerror(errno));
+		close(fd);
+		return HM_EIO;
+	}
+	if (fd != STDERR_FILENO)
+		close(fd);
+	return HM_OK;
 }
 
 void hm_log(enum hm_log_level level, const char *fmt, ...)

@@ -9,6 +9,8 @@
 
 #include <stdbool.h>
 
+#include "errors.h"
+
 enum hm_log_level { HM_LOG_ERROR, HM_LOG_WARN, HM_LOG_INFO, HM_LOG_DEBUG };
 
 /*
@@ -19,6 +21,12 @@ void hm_log_init(enum hm_log_level level);
 /* "error", "warn", "info", "debug" -> level. false if unknown. */
 bool hm_log_parse_level(const char *s, enum hm_log_level *out);
 bool hm_log_enabled(enum hm_log_level level);
+/*
+ * Sends the log (stderr, fd 2) to `path`, opened for appending (created 0640); called again on
+ * SIGHUP it reopens the file, for log rotation. The switch is one dup2(), atomic for writers.
+ * HM_OK or HM_EIO (errno logged to the old destination).
+ */
+int hm_log_open_file(const char *path);
 void hm_log(enum hm_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #define hm_err(...) hm_log(HM_LOG_ERROR, __VA_ARGS__)

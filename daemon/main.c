@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -38,13 +39,15 @@ struct server {
 	struct event *accept_retry; /* re-enables accepting after fd exhaustion */
 	struct event *sig_term, *sig_int, *sig_hup;
 	int listen_fd;
+	bool socket_activated; /* systemd passed the socket: never unlink it */
 	struct hm_keystore *ks;
 	struct hm_replay *replay;
 	struct hm_worker *workers;
 	unsigned nworkers;
 	unsigned next_worker;
 	atomic_uint_fast64_t conns_open; /* all workers; for --max-conns */
-	hm_counter conns_refused;        /* main thread writes */
+	hm_counter conns_refused;        /* main thread writes: over --max-conns */
+	hm_counter peers_refused;        /* main thread writes: not in --allow-uid/--allow-gid */
 	hm_counter accept_errors;
 	time_t started;
 };
@@ -96,6 +99,7 @@ static unsigned collect_stats(struct server *s, struct stat_row rows[MAX_STATS])
 	ROW("connections_current", atomic_load(&s->conns_open));
 	ROW("connections_total", opened);
 	ROW("connections_refused", hm_counter_get(&s->conns_refused));
+	ROW("connections_refused_peer", hm_counter_get(&s->peers_refused));
 	ROW("accept_errors", hm_counter_get(&s->accept_errors));
 	ROW("requests", req);
 	ROW("request_errors", rerr);
@@ -145,6 +149,39 @@ static void conn_closed(void *arg)
 
 /* ---- accepting ---- */
 
+static bool id_listed(const struct hm_idlist *l, uint32_t id)
+{
+	for (unsigned i = 0; i < l->n; i++)
+		if (l->ids[i] == id)
+			return true;
+	return false;
+}
+
+/*
+ * --allow-uid / --allow-gid: the kernel's word on who is connecting (SO_PEERCRED), checked
+ * before a single byte of the peer is read. Without either list, the socket's file mode is the
+ * only gate.
+ */
+static bool peer_allowed(const struct server *s, int fd)
+{
+	const struct hm_config *cfg = s->cfg;
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+
+	if (cfg->allow_uid.n == 0 && cfg->allow_gid.n == 0)
+		return true;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 || len != sizeof(cred)) {
+		hm_warn("getsockopt(SO_PEERCRED): %s; refusing the peer", strerror(errno));
+		return false;
+	}
+	if (id_listed(&cfg->allow_uid, (uint32_t)cred.uid) ||
+	    id_listed(&cfg->allow_gid, (uint32_t)cred.gid))
+		return true;
+	hm_debug("refusing peer pid %ld uid %u gid %u: not in --allow-uid/--allow-gid",
+		 (long)cred.pid, (unsigned)cred.uid, (unsigned)cred.gid);
+	return false;
+}
+
 static void on_accept(evutil_socket_t lfd, short what, void *arg)
 {
 	struct server *s = arg;
@@ -168,6 +205,11 @@ static void on_accept(evutil_socket_t lfd, short what, void *arg)
 			}
 			hm_err("accept: %s", strerror(errno));
 			return;
+		}
+		if (!peer_allowed(s, fd)) {
+			hm_counter_add(&s->peers_refused, 1);
+			close(fd);
+			continue;
 		}
 		if (atomic_load(&s->conns_open) >= s->cfg->max_conns) {
 			hm_counter_add(&s->conns_refused, 1);
@@ -201,14 +243,18 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 
 	(void)what;
 	if (sig == SIGHUP) {
-		hm_info("SIGHUP: nothing to reload; keys are read live from the store");
+		/* keys are read live from the store: the only thing to redo is the log file */
+		if (s->cfg->log_file != NULL && hm_log_open_file(s->cfg->log_file) == HM_OK)
+			hm_info("SIGHUP: reopened %s", s->cfg->log_file);
+		else
+			hm_info("SIGHUP: nothing to reload; keys are read live from the store");
 		return;
 	}
 	hm_info("signal %d: shutting down", (int)sig);
 	/* stop accepting and remove the socket file before draining */
 	event_del(s->accept_ev);
 	event_del(s->accept_retry);
-	hm_listen_close(s->listen_fd, s->cfg->socket_path);
+	hm_listen_close(s->listen_fd, s->socket_activated ? NULL : s->cfg->socket_path);
 	s->listen_fd = -1;
 	event_base_loopexit(s->base, NULL);
 }
@@ -255,9 +301,18 @@ static int setup(struct server *s)
 			return rc;
 		}
 	}
-	rc = hm_listen_unix(s->cfg->socket_path, (mode_t)s->cfg->socket_mode, &s->listen_fd);
-	if (rc != HM_OK)
+	rc = hm_listen_inherited(&s->listen_fd);
+	if (rc == HM_OK) {
+		s->socket_activated = true;
+		hm_info("using the listening socket passed by the service manager (LISTEN_FDS)");
+	} else if (rc == HM_ENOTFOUND) {
+		rc = hm_listen_unix(s->cfg->socket_path, (mode_t)s->cfg->socket_mode,
+				    &s->listen_fd);
+		if (rc != HM_OK)
+			return rc;
+	} else {
 		return rc;
+	}
 	s->accept_ev = event_new(s->base, s->listen_fd, EV_READ | EV_PERSIST, on_accept, s);
 	s->accept_retry = evtimer_new(s->base, on_accept_retry, s);
 	s->sig_term = evsignal_new(s->base, SIGTERM, on_signal, s);
@@ -286,7 +341,7 @@ static void teardown(struct server *s)
 		hm_worker_destroy(&s->workers[i]);
 	free(s->workers);
 	if (s->listen_fd >= 0)
-		hm_listen_close(s->listen_fd, s->cfg->socket_path);
+		hm_listen_close(s->listen_fd, s->socket_activated ? NULL : s->cfg->socket_path);
 	if (s->accept_ev != NULL)
 		event_free(s->accept_ev);
 	if (s->accept_retry != NULL)
@@ -301,6 +356,41 @@ static void teardown(struct server *s)
 	hm_ks_close(s->ks);
 	if (s->base != NULL)
 		event_base_free(s->base);
+}
+
+/*
+ * --check-config: the options parsed; now the store (opened read-only, never created here) and
+ * the socket path. Prints one line per problem, or "configuration ok". Returns the exit status.
+ */
+static int check_config(const struct hm_config *cfg)
+{
+	struct hm_keystore *ks = NULL;
+	char err[256] = "";
+	int rc, status = 0;
+
+	rc = hm_ks_open(cfg->db_dir, HM_KS_READER, &ks, err, sizeof(err));
+	if (rc == HM_OK) {
+		hm_ks_close(ks);
+	} else if (rc == HM_ENOTFOUND) {
+		fprintf(stderr, "hmacd: note: no key store at %s yet; hmacd will create it\n",
+			cfg->db_dir);
+	} else {
+		fprintf(stderr, "hmacd: key store %s: %s%s%s\n", cfg->db_dir, hm_strerror(rc),
+			err[0] ? ": " : "", err);
+		status = 1;
+	}
+	rc = hm_listen_check_path(cfg->socket_path);
+	if (rc != HM_OK) {
+		fprintf(stderr, "hmacd: socket %s: %s\n", cfg->socket_path,
+			rc == HM_ENOTFOUND ? "its directory does not exist"
+			: rc == HM_EEXIST  ? "a live daemon or another kind of file is there"
+			: rc == HM_EINVAL  ? "the path is empty or too long for a Unix socket"
+					   : hm_strerror(rc));
+		status = 1;
+	}
+	if (status == 0)
+		printf("hmacd: configuration ok\n");
+	return status;
 }
 
 int main(int argc, char **argv)
@@ -320,6 +410,15 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	hm_log_init(cfg.log_level);
+	if (cfg.check_config) {
+		status = check_config(&cfg);
+		hm_config_free(&cfg);
+		return status;
+	}
+	if (cfg.log_file != NULL && hm_log_open_file(cfg.log_file) != HM_OK) {
+		hm_config_free(&cfg);
+		return 1;
+	}
 	memset(&s, 0, sizeof(s));
 	s.cfg = &cfg;
 	s.listen_fd = -1;

@@ -8,6 +8,9 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <grp.h>
+#include <stdbool.h>
+#include <pwd.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,7 +19,7 @@
 #include "frame.h"
 #include "msg.h"
 
-enum opt_type { OPT_STR, OPT_UINT, OPT_OCTAL, OPT_LEVEL };
+enum opt_type { OPT_STR, OPT_UINT, OPT_OCTAL, OPT_LEVEL, OPT_UIDS, OPT_GIDS, OPT_FLAG };
 
 struct opt {
 	const char *name;
@@ -58,6 +61,14 @@ static const struct opt opts[] = {
 	 "nonces remembered for replay protection; when full, nonce items fail closed (REPLAY)"},
 	{"log-level", "LEVEL", OPT_LEVEL, F(log_level), "info", 0, NULL, 0, 0,
 	 "error, warn, info or debug"},
+	{"log-file", "PATH", OPT_STR, F(log_file), NULL, 0, NULL, 0, 0,
+	 "append the log to PATH instead of stderr; SIGHUP reopens it (log rotation)"},
+	{"allow-uid", "LIST", OPT_UIDS, F(allow_uid), NULL, 0, NULL, 0, 0,
+	 "comma-separated users (names or ids) allowed to connect; checked with SO_PEERCRED"},
+	{"allow-gid", "LIST", OPT_GIDS, F(allow_gid), NULL, 0, NULL, 0, 0,
+	 "comma-separated groups (names or ids) allowed to connect (the peer's primary group)"},
+	{"check-config", "", OPT_FLAG, F(check_config), NULL, 0, NULL, 0, 0,
+	 "check the options, the store and the socket path, then exit (0: ok)"},
 };
 
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
@@ -69,7 +80,8 @@ void hm_config_usage(FILE *out)
 	for (size_t i = 0; i < NOPTS; i++) {
 		char left[40];
 
-		snprintf(left, sizeof(left), "--%s %s", opts[i].name, opts[i].metavar);
+		snprintf(left, sizeof(left), "--%s%s%s", opts[i].name, opts[i].metavar[0] ? " " : "",
+			 opts[i].metavar);
 		fprintf(out, "  %-26s %s", left, opts[i].help);
 		if (opts[i].type == OPT_UINT)
 			fprintf(out, " (default %llu)", (unsigned long long)opts[i].def_u);
@@ -81,6 +93,62 @@ void hm_config_usage(FILE *out)
 	}
 	fprintf(out, "  %-26s %s\n  %-26s %s\n", "--help", "this text", "--version",
 		"print the version");
+}
+
+/* One user or group, by name or number. */
+static int parse_id(const char *s, size_t len, bool group, uint32_t *out)
+{
+	char name[256], buf[4096], *end = NULL;
+	unsigned long long v;
+
+	if (len == 0 || len >= sizeof(name))
+		return HM_EINVAL;
+	memcpy(name, s, len);
+	name[len] = '\0';
+	if (name[0] >= '0' && name[0] <= '9') {
+		errno = 0;
+		v = strtoull(name, &end, 10);
+		if (errno != 0 || *end != '\0' || v >= UINT32_MAX)
+			return HM_EINVAL;
+		*out = (uint32_t)v;
+		return HM_OK;
+	}
+	if (group) {
+		struct group gr, *res = NULL;
+
+		if (getgrnam_r(name, &gr, buf, sizeof(buf), &res) != 0 || res == NULL)
+			return HM_ENOTFOUND;
+		*out = (uint32_t)gr.gr_gid;
+	} else {
+		struct passwd pw, *res = NULL;
+
+		if (getpwnam_r(name, &pw, buf, sizeof(buf), &res) != 0 || res == NULL)
+			return HM_ENOTFOUND;
+		*out = (uint32_t)pw.pw_uid;
+	}
+	return HM_OK;
+}
+
+static int parse_idlist(const char *val, bool group, struct hm_idlist *l)
+{
+	const char *p = val;
+	int rc;
+
+	l->n = 0;
+	while (*p != '\0') {
+		size_t len = strcspn(p, ",");
+
+		if (l->n == HM_IDLIST_MAX)
+			return HM_ETOOBIG;
+		rc = parse_id(p, len, group, &l->ids[l->n]);
+		if (rc != HM_OK)
+			return rc;
+		l->n++;
+		p += len;
+		if (*p == ',')
+			p++;
+	}
+	return l->n > 0 ? HM_OK : HM_EINVAL;
 }
 
 static int set_opt(struct hm_config *cfg, const struct opt *o, const char *val)
@@ -101,9 +169,16 @@ static int set_opt(struct hm_config *cfg, const struct opt *o, const char *val)
 	}
 	case OPT_LEVEL:
 		return hm_log_parse_level(val, (enum hm_log_level *)(void *)base) ? HM_OK : HM_EINVAL;
+	case OPT_UIDS:
+	case OPT_GIDS:
+		return parse_idlist(val, o->type == OPT_GIDS, (struct hm_idlist *)(void *)base);
+	case OPT_FLAG:
+		*(uint64_t *)(void *)base = 1;
+		return HM_OK;
 	case OPT_UINT:
 	case OPT_OCTAL:
-		if (val[0] == '\0' || val[0] == '-' || val[0] == '+')
+		/* digits only: strtoull would also skip blanks and take a sign (" -0") */
+		if (val[0] < '0' || val[0] > '9')
 			return HM_EINVAL;
 		errno = 0;
 		v = strtoull(val, &end, o->type == OPT_OCTAL ? 8 : 10);
@@ -120,6 +195,9 @@ static enum hm_config_result bad_value(const struct opt *o, const char *from)
 	if (o->type == OPT_UINT)
 		fprintf(stderr, "hmacd: %s: --%s must be a whole number from %llu to %llu\n", from,
 			o->name, (unsigned long long)o->min, (unsigned long long)o->max);
+	else if (o->type == OPT_UIDS || o->type == OPT_GIDS)
+		fprintf(stderr, "hmacd: %s: --%s takes 1 to %d comma-separated known %s names or ids\n",
+			from, o->name, HM_IDLIST_MAX, o->type == OPT_UIDS ? "user" : "group");
 	else
 		fprintf(stderr, "hmacd: %s: invalid value for --%s\n", from, o->name);
 	return HM_CONFIG_EXIT_USAGE;
@@ -134,7 +212,9 @@ enum hm_config_result hm_config_parse(struct hm_config *cfg, int argc, char **ar
 
 	memset(cfg, 0, sizeof(*cfg));
 	for (size_t i = 0; i < NOPTS; i++) {
-		longopts[i] = (struct option){opts[i].name, required_argument, NULL, (int)i};
+		longopts[i] = (struct option){opts[i].name,
+					      opts[i].type == OPT_FLAG ? no_argument : required_argument,
+					      NULL, (int)i};
 		if (opts[i].type == OPT_UINT)
 			*(uint64_t *)(void *)((char *)cfg + opts[i].offset) = opts[i].def_u;
 		val = opts[i].env != NULL ? getenv(opts[i].env) : NULL;
@@ -191,6 +271,8 @@ void hm_config_free(struct hm_config *cfg)
 {
 	free(cfg->socket_path);
 	free(cfg->db_dir);
+	free(cfg->log_file);
 	cfg->socket_path = NULL;
 	cfg->db_dir = NULL;
+	cfg->log_file = NULL;
 }

@@ -14,6 +14,14 @@
 #include "errors.h"
 #include "log.h"
 
+#define HM_IDLIST_MAX 32
+
+/* A list of numeric user or group ids (names are resolved when the option is parsed). */
+struct hm_idlist {
+	unsigned n;
+	uint32_t ids[HM_IDLIST_MAX];
+};
+
 struct hm_config {
 	char *socket_path;     /* --socket / HMACD_SOCKET */
 	char *db_dir;          /* --db / HMACD_DB */
@@ -27,6 +35,10 @@ struct hm_config {
 	uint64_t key_cache;    /* --key-cache: cached key epochs per worker */
 	uint64_t nonce_cache;  /* --nonce-cache: remembered nonces (all workers) */
 	enum hm_log_level log_level; /* --log-level */
+	char *log_file;        /* --log-file: append here instead of stderr; SIGHUP reopens */
+	struct hm_idlist allow_uid; /* --allow-uid: peers allowed by user id */
+	struct hm_idlist allow_gid; /* --allow-gid: peers allowed by group id */
+	uint64_t check_config; /* --check-config given: check and exit */
 };
 
 enum hm_config_result { HM_CONFIG_RUN, HM_CONFIG_EXIT_OK, HM_CONFIG_EXIT_USAGE };

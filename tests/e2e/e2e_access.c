@@ -1,0 +1,282 @@
+/*
+ * e2e_access.c - who may talk to the daemon, and how it is operated: --allow-uid/--allow-gid
+ * (SO_PEERCRED, checked before any payload), the socket's mode, systemd socket activation
+ * (LISTEN_FDS), --check-config, and SIGHUP reopening --log-file.
+ *
+ * The peer-credential tests switch a child process to another user and so need root; they
+ * skip otherwise.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "harness.h"
+
+#define NOBODY 65534 /* uid of nobody, gid of nogroup on Debian */
+
+static const char *hmacd_bin(void)
+{
+	const char *b = getenv("HMACD");
+
+	return b != NULL ? b : "daemon/hmacd";
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+
+	nanosleep(&ts, NULL);
+}
+
+/*
+ * Runs hmacd_ping in a child with the given uid/gid. Returns the child's exit code: 0 ping ok,
+ * 1 connect failed, 2 connected but the daemon closed without answering.
+ */
+static int ping_as(const char *sock, uid_t uid, gid_t gid)
+{
+	pid_t pid = fork();
+	int status;
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct hmacd_options o = {.timeout_ms = 5000};
+		struct hmacd_client *c = NULL;
+		int rc;
+
+		if (setgroups(0, NULL) != 0 || setgid(gid) != 0 || setuid(uid) != 0)
+			_exit(3);
+		if (hmacd_connect(sock, &o, &c) != HMACD_OK)
+			_exit(1);
+		rc = hmacd_ping(c);
+		hmacd_close(c);
+		_exit(rc == HMACD_OK ? 0 : 2);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	return WEXITSTATUS(status);
+}
+
+/* One counter of `hmacctl stats` (lines "name value"). */
+static uint64_t stat_value(struct hd *d, const char *name)
+{
+	char out[8192], args[256], key[96], *p;
+
+	snprintf(args, sizeof(args), "--socket %s stats", d->sock);
+	assert_int_equal(hd_ctl(d, out, sizeof(out), args), 0);
+	snprintf(key, sizeof(key), "\n%s ", name);
+	p = strstr(out, key);
+	assert_non_null(p);
+	return strtoull(p + strlen(key), NULL, 10);
+}
+
+static void need_root(void)
+{
+	if (geteuid() != 0) {
+		fprintf(stderr, "# not root: cannot switch users to test peer credentials\n");
+		skip();
+	}
+}
+
+static void test_allow_uid(void **state)
+{
+	struct hd d;
+
+	(void)state;
+	need_root();
+	hd_start(&d, "--allow-uid 0 --socket-mode 0666");
+	if (d.external)
+		skip();
+	assert_int_equal(chmod(d.dir, 0711), 0); /* others may reach the socket */
+	assert_int_equal(ping_as(d.sock, 0, 0), 0);
+	/* another user can open the socket (mode 0666) but is closed before being read */
+	assert_int_equal(ping_as(d.sock, NOBODY, NOBODY), 2);
+	assert_int_equal(stat_value(&d, "connections_refused_peer"), 1);
+	hd_stop(&d);
+	hd_cleanup(&d);
+}
+
+static void test_allow_gid(void **state)
+{
+	struct hd d;
+
+	(void)state;
+	need_root();
+	hd_start(&d, "--allow-gid nogroup --socket-mode 0666");
+	if (d.external)
+		skip();
+	assert_int_equal(chmod(d.dir, 0711), 0);
+	assert_int_equal(ping_as(d.sock, NOBODY, NOBODY), 0);
+	assert_int_equal(ping_as(d.sock, 0, 0), 2); /* root is not special */
+	assert_int_equal(ping_as(d.sock, NOBODY, 0), 2);
+	hd_stop(&d);
+	hd_cleanup(&d);
+}
+
+/* The default mode 0660 keeps others out at connect(2), before the daemon sees them. */
+static void test_socket_mode_keeps_others_out(void **state)
+{
+	struct hd d;
+	struct stat st;
+
+	(void)state;
+	need_root();
+	hd_start(&d, "");
+	if (d.external)
+		skip();
+	/* let nobody traverse the temp dir, so only the socket's own mode decides */
+	assert_int_equal(chmod(d.dir, 0711), 0);
+	assert_int_equal(stat(d.sock, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0660);
+	assert_int_equal(ping_as(d.sock, NOBODY, NOBODY), 1);
+	assert_int_equal(ping_as(d.sock, 0, 0), 0);
+	hd_stop(&d);
+	hd_cleanup(&d);
+}
+
+static void test_socket_activation(void **state)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	char dir[] = "/tmp/hmacd-e2e-act-XXXXXX", sock[128], db[128], cmd[256];
+	struct hmacd_client *c = NULL;
+	int lfd, status, n;
+	pid_t pid;
+
+	(void)state;
+	if (getenv("HMACD_TEST_SOCKET") != NULL)
+		skip();
+	assert_non_null(mkdtemp(dir));
+	snprintf(sock, sizeof(sock), "%s/act.sock", dir);
+	snprintf(db, sizeof(db), "%s/db", dir);
+	n = snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock);
+	assert_true(n > 0 && (size_t)n < sizeof(sa.sun_path));
+	lfd = socket(AF_UNIX, SOCK_STREAM, 0);
+	assert_true(lfd >= 0);
+	assert_int_equal(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(lfd, 16), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		char pidbuf[32];
+
+		if (dup2(lfd, 3) < 0)
+			_exit(126);
+		snprintf(pidbuf, sizeof(pidbuf), "%ld", (long)getpid());
+		setenv("LISTEN_PID", pidbuf, 1);
+		setenv("LISTEN_FDS", "1", 1);
+		execl(hmacd_bin(), hmacd_bin(), "--socket", sock, "--db", db, "--log-level",
+		      "warn", (char *)NULL);
+		_exit(127);
+	}
+	close(lfd);
+	/* the socket already listens: the first connect queues until hmacd accepts it */
+	assert_int_equal(hmacd_connect(sock, NULL, &c), HMACD_OK);
+	assert_int_equal(hmacd_ping(c), HMACD_OK);
+	hmacd_close(c);
+	assert_int_equal(kill(pid, SIGTERM), 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	/* the service manager owns the socket file: hmacd must leave it */
+	assert_int_equal(access(sock, F_OK), 0);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
+static void test_check_config(void **state)
+{
+	char cmd[512];
+	int rc;
+
+	(void)state;
+	snprintf(cmd, sizeof(cmd), "%s --socket /tmp/hmacd-cc.sock --db /tmp/hmacd-cc-none "
+		 "--check-config >/dev/null 2>&1", hmacd_bin());
+	rc = system(cmd);
+	assert_true(WIFEXITED(rc));
+	assert_int_equal(WEXITSTATUS(rc), 0);
+	assert_int_not_equal(access("/tmp/hmacd-cc-none", F_OK), 0); /* nothing created */
+	snprintf(cmd, sizeof(cmd), "%s --socket /nonexistent-dir/x.sock --db /tmp/hmacd-cc-none "
+		 "--check-config >/dev/null 2>&1", hmacd_bin());
+	rc = system(cmd);
+	assert_int_equal(WEXITSTATUS(rc), 1);
+	snprintf(cmd, sizeof(cmd), "%s --socket /tmp/x.sock --db /tmp/y --allow-uid no-such-user-x "
+		 "--check-config >/dev/null 2>&1", hmacd_bin());
+	rc = system(cmd);
+	assert_int_equal(WEXITSTATUS(rc), 2);
+}
+
+static bool file_has(const char *path, const char *needle)
+{
+	char buf[16384];
+	ssize_t n;
+	int fd = open(path, O_RDONLY);
+
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	return strstr(buf, needle) != NULL;
+}
+
+static void test_sighup_reopens_log_file(void **state)
+{
+	struct hd d;
+	char extra[256], log[160], rotated[176];
+
+	(void)state;
+	snprintf(log, sizeof(log), "/tmp/hmacd-e2e-log-%ld.log", (long)getpid());
+	snprintf(rotated, sizeof(rotated), "%s.1", log);
+	unlink(log);
+	unlink(rotated);
+	snprintf(extra, sizeof(extra), "--log-file %s --log-level info", log);
+	setenv("HMACD_TEST_LOG_LEVEL", "info", 1);
+	hd_start(&d, extra);
+	unsetenv("HMACD_TEST_LOG_LEVEL");
+	if (d.external)
+		skip();
+	assert_true(file_has(log, "listening on"));
+	assert_int_equal(rename(log, rotated), 0);
+	assert_int_equal(kill(d.pid, SIGHUP), 0);
+	for (int i = 0; i < 500 && !file_has(log, "SIGHUP: reopened"); i++)
+		sleep_ms(10);
+	assert_true(file_has(log, "SIGHUP: reopened"));
+	assert_false(file_has(rotated, "SIGHUP"));
+	hd_stop(&d);
+	assert_true(file_has(log, "stopped"));
+	hd_cleanup(&d);
+	unlink(log);
+	unlink(rotated);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_allow_uid),
+		cmocka_unit_test(test_allow_gid),
+		cmocka_unit_test(test_socket_mode_keeps_others_out),
+		cmocka_unit_test(test_socket_activation),
+		cmocka_unit_test(test_check_config),
+		cmocka_unit_test(test_sighup_reopens_log_file),
+	};
+
+	alarm(120);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
