@@ -106,7 +106,11 @@ static void test_allow_uid(void **state)
 	assert_int_equal(ping_as(d.sock, 0, 0), 0);
 	/* another user can open the socket (mode 0666) but is closed before being read */
 	assert_int_equal(ping_as(d.sock, NOBODY, NOBODY), 2);
-	assert_int_equal(stat_value(&d, "connections_refused_peer"), 1);
+	/*
+	 * One refused connection, or two: if the daemon closed it before the ping was written, the
+	 * client library reconnects once (nothing had been sent) and is refused again.
+	 */
+	assert_in_range(stat_value(&d, "connections_refused_peer"), 1, 2);
 	hd_stop(&d);
 	hd_cleanup(&d);
 }
