@@ -208,7 +208,10 @@ static bool conn_process(struct hm_conn *c, bool *more)
 			hm_counter_add(&ctx->stats.oversize_frames, 1);
 			hm_info("conn fd=%d: frame of %u bytes announced, over --max-frame %u: closing",
 				c->fd, plen, ctx->max_frame);
-			conn_close(c, "frame too big");
+			/* the frames before it were answered: send those answers if the socket takes
+			 * them now (no waiting), then close */
+			if (conn_flush(c))
+				conn_close(c, "frame too big");
 			return false;
 		}
 		if (frames == HM_CONN_FRAMES_PER_EVENT || c->out.len - c->out_off >= ctx->out_high_water) {

@@ -1,0 +1,648 @@
+/*
+ * test_handler.c - the protocol handler between frames and the verify engine: a real verifier
+ * over a key store in a temporary directory; request frames built with the proto/ encoders (and
+ * msgpack-c's packer for the ill-formed ones), hm_handle_frame(), and the one response frame it
+ * appends decoded with hm_response_decode().
+ *
+ * Covered: ping; stats through a stub stats_fn; verify with good, bad and malformed items mixed
+ * (each keeps its own verdict, in order); every error response code (malformed, unknown_op,
+ * too_many_items, internal) with the id echoed or nil; an output buffer too small for the
+ * response (HM_ETOOBIG, out->failed); the handler's counters.
+ *
+ * The "internal" error needs a key store that cannot be read. Breaking a real LMDB file is
+ * neither quick nor deterministic, so the link wraps hm_ks_reader_begin (ld --wrap, see
+ * Makefile.am) and this file decides when it fails.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <msgpack.h>
+#include <openssl/crypto.h>
+
+#include "buf.h"
+#include "frame.h"
+#include "handler.h"
+#include "keystore.h"
+#include "msg.h"
+#include "sign.h"
+#include "verify.h"
+
+#define NOW 1700000000
+#define SKEW 300
+#define MAX_BATCH 8
+
+/* ---- the wrapped store call ---- */
+
+static bool store_fails; /* set by a test: the next batches cannot read the store */
+
+int __real_hm_ks_reader_begin(struct hm_ks_reader *rd, uint64_t *txnid);
+int __wrap_hm_ks_reader_begin(struct hm_ks_reader *rd, uint64_t *txnid);
+
+int __wrap_hm_ks_reader_begin(struct hm_ks_reader *rd, uint64_t *txnid)
+{
+	if (store_fails) {
+		*txnid = 0;
+		return HM_ESTORE;
+	}
+	return __real_hm_ks_reader_begin(rd, txnid);
+}
+
+/* ---- fixture ---- */
+
+struct stats_stub {
+	unsigned calls;
+	uint64_t last_id;
+};
+
+struct fx {
+	char dir[64];
+	struct hm_keystore *ks;
+	struct hm_ks_reader *rd;
+	struct hm_replay *replay;
+	struct hm_verifier *v;
+	struct hm_handler h;
+	struct stats_stub stub;
+	uint8_t secret[HM_KEY_LEN];
+	struct hm_buf req;  /* request frame being built */
+	struct hm_buf out;  /* response frames */
+	struct hm_response resp;
+	struct hm_item it;
+	uint8_t sig[HM_MAC_LEN];
+};
+
+static const uint8_t body[] = "{\"cmd\":[\"ls\"]}";
+
+static void stub_stats(void *arg, struct hm_buf *out, uint64_t id)
+{
+	struct stats_stub *s = arg;
+	size_t start;
+
+	s->calls++;
+	s->last_id = id;
+	start = hm_encode_stats_begin(out, id, 2);
+	hm_encode_stat(out, "calls", s->calls);
+	hm_encode_stat(out, "answer", 42);
+	hm_frame_end(out, start);
+}
+
+static void str(struct hm_str *s, const char *v)
+{
+	s->ptr = (const uint8_t *)v;
+	s->len = strlen(v);
+}
+
+/* A valid, signed item for t1/c1 epoch 1 with an optional nonce. */
+static void make_item(struct fx *f, const char *nonce)
+{
+	struct hm_item *it = &f->it;
+
+	memset(it, 0, sizeof(*it));
+	str(&it->tenant, "t1");
+	str(&it->container, "c1");
+	it->epoch = 1;
+	str(&it->method, "POST");
+	str(&it->path, "/containers/c1/exec");
+	it->ts = NOW;
+	str(&it->nonce, nonce);
+	it->nheaders = 1;
+	str(&it->headers[0].name, "content-type");
+	str(&it->headers[0].value, "application/json");
+	it->has_body = true;
+	it->body.ptr = body;
+	it->body.len = sizeof(body) - 1;
+	it->sig = f->sig;
+	assert_int_equal(hm_sign_item(f->secret, HM_KEY_LEN, it, f->sig), HM_OK);
+}
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	struct hm_verify_config cfg = {.skew = SKEW, .key_cache = 64, .max_canonical = 65536};
+	char err[256];
+	uint32_t epoch = 0;
+
+	assert_non_null(f);
+	store_fails = false;
+	snprintf(f->dir, sizeof(f->dir), "/tmp/hmacd-test-handler-XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	assert_int_equal(hm_ks_open(f->dir, HM_KS_CREATE, &f->ks, err, sizeof(err)), HM_OK);
+	assert_int_equal(hm_ks_create(f->ks, "t1", "c1", NOW - 1000, &epoch, f->secret), HM_OK);
+	assert_int_equal(hm_ks_reader_new(f->ks, &f->rd), HM_OK);
+	assert_int_equal(hm_replay_new(4096, &f->replay), HM_OK);
+	assert_int_equal(hm_verifier_new(&cfg, f->rd, f->replay, &f->v), HM_OK);
+	f->h.verifier = f->v;
+	f->h.max_batch = MAX_BATCH;
+	f->h.stats_fn = stub_stats;
+	f->h.stats_arg = &f->stub;
+	hm_buf_init(&f->req, 1u << 20);
+	hm_buf_init(&f->out, 1u << 20);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+	char cmd[128];
+
+	store_fails = false;
+	hm_buf_free(&f->req);
+	hm_buf_free(&f->out);
+	hm_verifier_free(f->v);
+	hm_replay_free(f->replay);
+	hm_ks_reader_free(f->rd);
+	hm_ks_close(f->ks);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
+	assert_int_equal(system(cmd), 0);
+	OPENSSL_cleanse(f, sizeof(*f));
+	free(f);
+	return 0;
+}
+
+/* ---- building requests, reading responses ---- */
+
+static void pk_init(msgpack_packer *pk, struct hm_buf *b)
+{
+	msgpack_packer_init(pk, b, hm_buf_msgpack_write);
+}
+
+static void pk_cstr(msgpack_packer *pk, const char *s)
+{
+	msgpack_pack_str(pk, strlen(s));
+	msgpack_pack_str_body(pk, s, strlen(s));
+}
+
+/*
+ * Hands the request frame in f->req to the handler (payload only, as conn.c does) and checks
+ * that exactly one complete frame was appended to f->out, which it decodes into f->resp.
+ */
+static void handle(struct fx *f)
+{
+	uint32_t plen = 0;
+	size_t flen = 0;
+	int rc;
+
+	assert_false(f->req.failed);
+	assert_int_equal(hm_frame_parse(f->req.data, f->req.len, UINT32_MAX, &plen, &flen), HM_OK);
+	assert_int_equal(flen, f->req.len);
+	hm_buf_reset(&f->out);
+	rc = hm_handle_frame(&f->h, f->req.data + HM_FRAME_HEADER, plen, NOW, &f->out);
+	assert_int_equal(rc, HM_OK);
+	assert_false(f->out.failed);
+	assert_int_equal(hm_frame_parse(f->out.data, f->out.len, UINT32_MAX, &plen, &flen), HM_OK);
+	assert_int_equal(flen, f->out.len);
+	assert_int_equal(hm_response_decode(f->out.data + HM_FRAME_HEADER, plen, &f->resp), HM_OK);
+	hm_buf_reset(&f->req);
+}
+
+/* Handles a raw payload (not framed) of n bytes. */
+static void handle_payload(struct fx *f, const void *p, size_t n)
+{
+	uint8_t hdr[HM_FRAME_HEADER];
+
+	hm_buf_reset(&f->req);
+	hm_frame_put_header(hdr, (uint32_t)n);
+	hm_buf_append(&f->req, hdr, sizeof(hdr));
+	hm_buf_append(&f->req, p, n);
+	handle(f);
+}
+
+static void expect_error(struct fx *f, bool has_id, uint64_t id, const char *code)
+{
+	assert_int_equal(f->resp.kind, HM_RESP_ERROR);
+	assert_int_equal(f->resp.has_id, has_id);
+	if (has_id)
+		assert_int_equal(f->resp.id, id);
+	assert_int_equal(f->resp.err.len, strlen(code));
+	assert_memory_equal(f->resp.err.ptr, code, strlen(code));
+	assert_true(f->resp.err_text.len > 0); /* a human-readable message comes along */
+}
+
+/* The verdicts of a results response, checked against want[0..n). */
+static void expect_results(struct fx *f, uint64_t id, const unsigned *want, uint32_t n)
+{
+	struct hm_mp r = f->resp.results;
+
+	assert_int_equal(f->resp.kind, HM_RESP_RESULTS);
+	assert_true(f->resp.has_id);
+	assert_int_equal(f->resp.id, id);
+	assert_int_equal(f->resp.nresults, n);
+	for (uint32_t i = 0; i < n; i++) {
+		uint64_t v = 99;
+
+		assert_int_equal(hm_mp_read_uint(&r, &v), HM_OK);
+		if (v != want[i])
+			fail_msg("item %u: verdict %s, want %s", i, hm_verdict_name((unsigned)v),
+				 hm_verdict_name(want[i]));
+	}
+}
+
+/* ---- tests ---- */
+
+static void test_ping(void **state)
+{
+	struct fx *f = *state;
+
+	hm_encode_simple_request(&f->req, 77, HM_OP_PING);
+	handle(f);
+	assert_int_equal(f->resp.kind, HM_RESP_PONG);
+	assert_true(f->resp.has_id);
+	assert_int_equal(f->resp.id, 77);
+	/* the largest id comes back intact */
+	hm_encode_simple_request(&f->req, UINT64_MAX, HM_OP_PING);
+	handle(f);
+	assert_int_equal(f->resp.id, UINT64_MAX);
+	assert_int_equal(hm_counter_get(&f->h.stats.requests), 2);
+	assert_int_equal(hm_counter_get(&f->h.stats.request_errors), 0);
+	assert_int_equal(f->stub.calls, 0);
+}
+
+static void test_stats_calls_stats_fn(void **state)
+{
+	struct fx *f = *state;
+	struct hm_mp r;
+	struct hm_str name;
+	uint64_t v;
+
+	hm_encode_simple_request(&f->req, 9, HM_OP_STATS);
+	handle(f);
+	assert_int_equal(f->stub.calls, 1);
+	assert_int_equal(f->stub.last_id, 9);
+	assert_int_equal(f->resp.kind, HM_RESP_STATS);
+	assert_int_equal(f->resp.id, 9);
+	assert_int_equal(f->resp.nstats, 2);
+	r = f->resp.stats;
+	assert_int_equal(hm_mp_read_str(&r, &name.ptr, &name.len), HM_OK);
+	assert_memory_equal(name.ptr, "calls", 5);
+	assert_int_equal(hm_mp_read_uint(&r, &v), HM_OK);
+	assert_int_equal(v, 1);
+	assert_int_equal(hm_mp_read_str(&r, &name.ptr, &name.len), HM_OK);
+	assert_memory_equal(name.ptr, "answer", 6);
+	assert_int_equal(hm_mp_read_uint(&r, &v), HM_OK);
+	assert_int_equal(v, 42);
+}
+
+static void test_verify_mixed(void **state)
+{
+	struct fx *f = *state;
+	msgpack_packer pk;
+	uint8_t digest[HM_SHA256_LEN];
+	size_t start;
+	static const unsigned want[] = {
+		HM_V_OK,              /* good */
+		HM_V_MALFORMED,       /* not a map */
+		HM_V_BAD_SIGNATURE,   /* one bit of the sig flipped */
+		HM_V_MALFORMED,       /* tenant with a space */
+		HM_V_UNKNOWN_KEY,     /* epoch 2 does not exist */
+		HM_V_STALE_TIMESTAMP, /* signed long ago */
+		HM_V_OK,              /* nonce, first time */
+		HM_V_REPLAY,          /* the same nonce again, in the same batch */
+	};
+
+	start = hm_encode_verify_begin(&f->req, 5, 8);
+	make_item(f, "");
+	hm_encode_item(&f->req, &f->it);
+	pk_init(&pk, &f->req);
+	msgpack_pack_uint32(&pk, 12345);
+	f->sig[7] ^= 0x10;
+	hm_encode_item(&f->req, &f->it);
+	make_item(f, "");
+	str(&f->it.tenant, "t 1");
+	hm_encode_item(&f->req, &f->it);
+	make_item(f, "");
+	f->it.epoch = 2;
+	hm_encode_item(&f->req, &f->it);
+	make_item(f, "");
+	f->it.ts = NOW - SKEW - 1;
+	assert_int_equal(hm_sign_item(f->secret, HM_KEY_LEN, &f->it, f->sig), HM_OK);
+	hm_encode_item(&f->req, &f->it);
+	make_item(f, "nonce-1");
+	/* the digest form, to go through both body encodings */
+	assert_int_equal(hm_sha256(body, sizeof(body) - 1, digest), HM_OK);
+	f->it.has_body = false;
+	f->it.has_body_sha256 = true;
+	f->it.body_sha256 = digest;
+	hm_encode_item(&f->req, &f->it);
+	hm_encode_item(&f->req, &f->it);
+	hm_frame_end(&f->req, start);
+	handle(f);
+	expect_results(f, 5, want, 8);
+	assert_int_equal(hm_counter_get(&f->h.stats.items), 8);
+	assert_int_equal(hm_counter_get(&f->h.stats.requests), 1);
+	assert_int_equal(hm_counter_get(&f->h.stats.request_errors), 0);
+	assert_int_equal(hm_counter_get(&hm_verify_stats(f->v)->verdicts[HM_V_MALFORMED]), 2);
+	assert_int_equal(hm_counter_get(&hm_verify_stats(f->v)->verdicts[HM_V_OK]), 2);
+}
+
+/* An item whose structure differs from the contract (missing sig, sig of 31 bytes, extra key). */
+static void test_verify_malformed_items_keep_neighbours(void **state)
+{
+	struct fx *f = *state;
+	msgpack_packer pk;
+	size_t start;
+	static const unsigned want[] = {HM_V_MALFORMED, HM_V_OK, HM_V_MALFORMED, HM_V_OK,
+					HM_V_MALFORMED};
+
+	start = hm_encode_verify_begin(&f->req, 6, 5);
+	pk_init(&pk, &f->req);
+	/* {"tenant": "t1"}: most keys missing */
+	msgpack_pack_map(&pk, 1);
+	pk_cstr(&pk, "tenant");
+	pk_cstr(&pk, "t1");
+	make_item(f, "");
+	hm_encode_item(&f->req, &f->it);
+	/* a nested empty array */
+	msgpack_pack_array(&pk, 1);
+	msgpack_pack_array(&pk, 0);
+	hm_encode_item(&f->req, &f->it);
+	/* a nil */
+	msgpack_pack_nil(&pk);
+	hm_frame_end(&f->req, start);
+	handle(f);
+	expect_results(f, 6, want, 5);
+}
+
+static void test_verify_empty_and_full_batch(void **state)
+{
+	struct fx *f = *state;
+	unsigned want[MAX_BATCH] = {0};
+	size_t start;
+
+	start = hm_encode_verify_begin(&f->req, 1, 0);
+	hm_frame_end(&f->req, start);
+	handle(f);
+	expect_results(f, 1, want, 0);
+
+	make_item(f, "");
+	start = hm_encode_verify_begin(&f->req, 2, MAX_BATCH);
+	for (unsigned i = 0; i < MAX_BATCH; i++) {
+		hm_encode_item(&f->req, &f->it);
+		want[i] = HM_V_OK;
+	}
+	hm_frame_end(&f->req, start);
+	handle(f);
+	expect_results(f, 2, want, MAX_BATCH);
+}
+
+static void test_error_too_many_items(void **state)
+{
+	struct fx *f = *state;
+	size_t start;
+
+	make_item(f, "");
+	start = hm_encode_verify_begin(&f->req, 3, MAX_BATCH + 1);
+	for (unsigned i = 0; i < MAX_BATCH + 1; i++)
+		hm_encode_item(&f->req, &f->it);
+	hm_frame_end(&f->req, start);
+	handle(f);
+	expect_error(f, true, 3, HM_RERR_TOO_MANY_ITEMS);
+	assert_int_equal(hm_counter_get(&f->h.stats.request_errors), 1);
+	assert_int_equal(hm_counter_get(&f->h.stats.items), 0);
+	/* nothing was judged */
+	assert_int_equal(hm_counter_get(&hm_verify_stats(f->v)->verdicts[HM_V_OK]), 0);
+}
+
+static void test_error_unknown_op(void **state)
+{
+	struct fx *f = *state;
+	msgpack_packer pk;
+	size_t start;
+
+	start = hm_frame_begin(&f->req);
+	pk_init(&pk, &f->req);
+	msgpack_pack_map(&pk, 2);
+	pk_cstr(&pk, "id");
+	msgpack_pack_uint64(&pk, 11);
+	pk_cstr(&pk, "op");
+	pk_cstr(&pk, "frobnicate");
+	hm_frame_end(&f->req, start);
+	handle(f);
+	expect_error(f, true, 11, HM_RERR_UNKNOWN_OP);
+}
+
+static void test_error_malformed(void **state)
+{
+	struct fx *f = *state;
+	msgpack_packer pk;
+	size_t start;
+	static const uint8_t not_a_map[] = {0x93, 0x01, 0x02, 0x03}; /* [1, 2, 3] */
+	static const uint8_t truncated[] = {0x82, 0xa2, 'i', 'd'};   /* {"id": <missing> */
+	static const uint8_t invalid[] = {0xc1};
+
+	handle_payload(f, not_a_map, sizeof(not_a_map));
+	expect_error(f, false, 0, HM_RERR_MALFORMED);
+	handle_payload(f, truncated, sizeof(truncated));
+	expect_error(f, false, 0, HM_RERR_MALFORMED);
+	handle_payload(f, invalid, sizeof(invalid));
+	expect_error(f, false, 0, HM_RERR_MALFORMED);
+	handle_payload(f, "", 0);
+	expect_error(f, false, 0, HM_RERR_MALFORMED);
+
+	/* a readable id is echoed even though the request is refused: unknown key */
+	start = hm_frame_begin(&f->req);
+	pk_init(&pk, &f->req);
+	msgpack_pack_map(&pk, 3);
+	pk_cstr(&pk, "id");
+	msgpack_pack_uint64(&pk, 21);
+	pk_cstr(&pk, "op");
+	pk_cstr(&pk, "ping");
+	pk_cstr(&pk, "extra");
+	msgpack_pack_true(&pk);
+	hm_frame_end(&f->req, start);
+	handle(f);
+	expect_error(f, true, 21, HM_RERR_MALFORMED);
+
+	/* items on a stats request */
+	start = hm_frame_begin(&f->req);
+	pk_init(&pk, &f->req);
+	msgpack_pack_map(&pk, 3);
+	pk_cstr(&pk, "id");
+	msgpack_pack_uint64(&pk, 22);
+	pk_cstr(&pk, "op");
+	pk_cstr(&pk, "stats");
+	pk_cstr(&pk, "items");
+	msgpack_pack_array(&pk, 0);
+	hm_frame_end(&f->req, start);
+	handle(f);
+	expect_error(f, true, 22, HM_RERR_MALFORMED);
+	assert_int_equal(f->stub.calls, 0);
+
+	/* verify without items; and a negative id (no id to echo) */
+	start = hm_frame_begin(&f->req);
+	pk_init(&pk, &f->req);
+	msgpack_pack_map(&pk, 2);
+	pk_cstr(&pk, "id");
+	msgpack_pack_uint64(&pk, 23);
+	pk_cstr(&pk, "op");
+	pk_cstr(&pk, "verify");
+	hm_frame_end(&f->req, start);
+	handle(f);
+	expect_error(f, true, 23, HM_RERR_MALFORMED);
+	start = hm_frame_begin(&f->req);
+	pk_init(&pk, &f->req);
+	msgpack_pack_map(&pk, 2);
+	pk_cstr(&pk, "id");
+	msgpack_pack_int64(&pk, -1);
+	pk_cstr(&pk, "op");
+	pk_cstr(&pk, "ping");
+	hm_frame_end(&f->req, start);
+	handle(f);
+	expect_error(f, false, 0, HM_RERR_MALFORMED);
+
+	/* no id at all */
+	start = hm_frame_begin(&f->req);
+	pk_init(&pk, &f->req);
+	msgpack_pack_map(&pk, 1);
+	pk_cstr(&pk, "op");
+	pk_cstr(&pk, "ping");
+	hm_frame_end(&f->req, start);
+	handle(f);
+	expect_error(f, false, 0, HM_RERR_MALFORMED);
+
+	assert_int_equal(hm_counter_get(&f->h.stats.request_errors), 9);
+	assert_int_equal(hm_counter_get(&f->h.stats.requests), 9);
+	/* and the handler still serves a good request afterwards */
+	hm_encode_simple_request(&f->req, 24, HM_OP_PING);
+	handle(f);
+	assert_int_equal(f->resp.kind, HM_RESP_PONG);
+}
+
+/* The store cannot be read: the whole batch is refused (fail closed), then service resumes. */
+static void test_error_internal(void **state)
+{
+	struct fx *f = *state;
+	static const unsigned ok[] = {HM_V_OK};
+	size_t start;
+
+	make_item(f, "");
+	store_fails = true;
+	start = hm_encode_verify_begin(&f->req, 31, 1);
+	hm_encode_item(&f->req, &f->it);
+	hm_frame_end(&f->req, start);
+	handle(f);
+	expect_error(f, true, 31, HM_RERR_INTERNAL);
+	assert_int_equal(hm_counter_get(&f->h.stats.request_errors), 1);
+	assert_int_equal(hm_counter_get(&hm_verify_stats(f->v)->store_errors), 1);
+	assert_int_equal(hm_counter_get(&hm_verify_stats(f->v)->verdicts[HM_V_OK]), 0);
+	/* ping does not touch the store */
+	hm_encode_simple_request(&f->req, 32, HM_OP_PING);
+	handle(f);
+	assert_int_equal(f->resp.kind, HM_RESP_PONG);
+
+	store_fails = false;
+	start = hm_encode_verify_begin(&f->req, 33, 1);
+	hm_encode_item(&f->req, &f->it);
+	hm_frame_end(&f->req, start);
+	handle(f);
+	expect_results(f, 33, ok, 1);
+}
+
+/* A response that does not fit the output buffer: HM_ETOOBIG and out->failed, for each op. */
+static void test_output_too_small(void **state)
+{
+	struct fx *f = *state;
+	static const unsigned ok[] = {HM_V_OK};
+	uint32_t plen = 0;
+	size_t flen = 0, start;
+	struct hm_buf small;
+	int rc;
+
+	make_item(f, "");
+	start = hm_encode_verify_begin(&f->req, 41, 1);
+	hm_encode_item(&f->req, &f->it);
+	hm_frame_end(&f->req, start);
+	assert_int_equal(hm_frame_parse(f->req.data, f->req.len, UINT32_MAX, &plen, &flen), HM_OK);
+
+	/* too small for the results header */
+	hm_buf_init(&small, 8);
+	rc = hm_handle_frame(&f->h, f->req.data + HM_FRAME_HEADER, plen, NOW, &small);
+	assert_int_equal(rc, HM_ETOOBIG);
+	assert_true(small.failed);
+	hm_buf_free(&small);
+
+	/* enough for the header but not for the verdict byte */
+	hm_buf_init(&small, HM_FRAME_HEADER + 1 + 3 + 1 + 8 + 1);
+	rc = hm_handle_frame(&f->h, f->req.data + HM_FRAME_HEADER, plen, NOW, &small);
+	assert_int_equal(rc, HM_ETOOBIG);
+	assert_true(small.failed);
+	hm_buf_free(&small);
+
+	/* the batch was ended: the next request with room is served */
+	handle(f);
+	expect_results(f, 41, ok, 1);
+
+	/* pong, stats and error responses too */
+	hm_encode_simple_request(&f->req, 42, HM_OP_PING);
+	assert_int_equal(hm_frame_parse(f->req.data, f->req.len, UINT32_MAX, &plen, &flen), HM_OK);
+	hm_buf_init(&small, 8);
+	assert_int_equal(hm_handle_frame(&f->h, f->req.data + HM_FRAME_HEADER, plen, NOW, &small),
+			 HM_ETOOBIG);
+	assert_true(small.failed);
+	hm_buf_free(&small);
+	hm_buf_reset(&f->req);
+	hm_encode_simple_request(&f->req, 43, HM_OP_STATS);
+	hm_buf_init(&small, 16);
+	assert_int_equal(hm_handle_frame(&f->h, f->req.data + HM_FRAME_HEADER,
+					 f->req.len - HM_FRAME_HEADER, NOW, &small),
+			 HM_ETOOBIG);
+	assert_true(small.failed);
+	hm_buf_free(&small);
+	hm_buf_init(&small, 16);
+	assert_int_equal(hm_handle_frame(&f->h, (const uint8_t *)"\x01", 1, NOW, &small),
+			 HM_ETOOBIG);
+	assert_true(small.failed);
+	hm_buf_free(&small);
+	hm_buf_reset(&f->req);
+}
+
+/* Responses are appended: what is already in the output buffer stays in front, untouched. */
+static void test_appends_after_pending_output(void **state)
+{
+	struct fx *f = *state;
+	uint32_t plen = 0;
+	size_t flen = 0, first;
+
+	hm_encode_pong(&f->out, 1);
+	first = f->out.len;
+	hm_encode_simple_request(&f->req, 2, HM_OP_PING);
+	assert_int_equal(hm_handle_frame(&f->h, f->req.data + HM_FRAME_HEADER,
+					 f->req.len - HM_FRAME_HEADER, NOW, &f->out),
+			 HM_OK);
+	assert_int_equal(hm_frame_parse(f->out.data, f->out.len, UINT32_MAX, &plen, &flen), HM_OK);
+	assert_int_equal(flen, first);
+	assert_int_equal(hm_frame_parse(f->out.data + first, f->out.len - first, UINT32_MAX, &plen,
+					&flen),
+			 HM_OK);
+	assert_int_equal(first + flen, f->out.len);
+	assert_int_equal(hm_response_decode(f->out.data + first + HM_FRAME_HEADER, plen, &f->resp),
+			 HM_OK);
+	assert_int_equal(f->resp.id, 2);
+	hm_buf_reset(&f->req);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_ping, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stats_calls_stats_fn, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_verify_mixed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_verify_malformed_items_keep_neighbours, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_verify_empty_and_full_batch, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_error_too_many_items, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_error_unknown_op, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_error_malformed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_error_internal, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_output_too_small, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_appends_after_pending_output, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

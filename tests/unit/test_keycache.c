@@ -1,0 +1,468 @@
+/*
+ * test_keycache.c - a worker's key cache through its public API: positive and negative entries,
+ * exact name comparison (names sharing a set, names that differ only in where the tenant ends
+ * and the container begins), LRU eviction within a set, clearing, the used count, the epoch
+ * bound, and that a pre-keyed context computes the same MAC as a one-shot HMAC.
+ *
+ * The set hash is seeded at random, so a test cannot choose which names share a set. A cache of
+ * capacity HM_KC_WAYS has exactly one set, which makes every name collide on the set and the
+ * LRU order fully observable; a larger cache is tested through properties that hold whatever
+ * the seed.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#include "keycache.h"
+#include "msg.h"
+
+struct fx {
+	EVP_MAC *mac;
+	struct hm_keycache *kc;
+};
+
+static int setup_cap(void **state, size_t capacity)
+{
+	static struct fx f;
+
+	memset(&f, 0, sizeof(f));
+	f.mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+	assert_non_null(f.mac);
+	assert_int_equal(hm_keycache_new(capacity, f.mac, &f.kc), HM_OK);
+	assert_non_null(f.kc);
+	*state = &f;
+	return 0;
+}
+
+static int setup_one_set(void **state)
+{
+	return setup_cap(state, HM_KC_WAYS);
+}
+
+static int setup_16(void **state)
+{
+	return setup_cap(state, 16);
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+
+	hm_keycache_free(f->kc);
+	EVP_MAC_free(f->mac);
+	return 0;
+}
+
+static const struct hm_kc_entry *get(struct fx *f, const char *t, const char *c, uint64_t epoch)
+{
+	return hm_keycache_get(f->kc, (const uint8_t *)t, strlen(t), (const uint8_t *)c,
+			       strlen(c), epoch);
+}
+
+/* A record whose secret is 32 bytes of `fill`. */
+static void rec_init(struct hm_key_rec *rec, enum hm_key_state state, int64_t deadline,
+		     uint8_t fill)
+{
+	memset(rec, 0, sizeof(*rec));
+	rec->state = state;
+	rec->deadline = deadline;
+	if (state != HM_KEY_REVOKED)
+		memset(rec->secret, fill, sizeof(rec->secret));
+}
+
+static const struct hm_kc_entry *put(struct fx *f, const char *t, const char *c, uint64_t epoch,
+				     const struct hm_key_rec *rec)
+{
+	const struct hm_kc_entry *e;
+	int rc = 12345;
+
+	e = hm_keycache_put(f->kc, (const uint8_t *)t, strlen(t), (const uint8_t *)c, strlen(c),
+			    epoch, rec, &rc);
+	assert_int_equal(rc, HM_OK);
+	assert_non_null(e);
+	return e;
+}
+
+static void put_current(struct fx *f, const char *t, const char *c, uint64_t epoch, uint8_t fill)
+{
+	struct hm_key_rec rec;
+
+	rec_init(&rec, HM_KEY_CURRENT, 0, fill);
+	(void)put(f, t, c, epoch, &rec);
+	OPENSSL_cleanse(&rec, sizeof(rec));
+}
+
+/* HMAC-SHA256 of msg with the entry's context: re-initialised, not re-keyed. */
+static void entry_mac(const struct hm_kc_entry *e, const char *msg, uint8_t out[HM_MAC_LEN])
+{
+	size_t n = 0;
+
+	assert_non_null(e->mac);
+	assert_int_equal(EVP_MAC_init(e->mac, NULL, 0, NULL), 1);
+	assert_int_equal(EVP_MAC_update(e->mac, (const uint8_t *)msg, strlen(msg)), 1);
+	assert_int_equal(EVP_MAC_final(e->mac, out, &n, HM_MAC_LEN), 1);
+	assert_int_equal(n, HM_MAC_LEN);
+}
+
+static void oneshot_mac(uint8_t fill, const char *msg, uint8_t out[HM_MAC_LEN])
+{
+	uint8_t key[HM_KEY_LEN];
+	size_t n = 0;
+
+	memset(key, fill, sizeof(key));
+	assert_non_null(EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, key, sizeof(key),
+				  (const uint8_t *)msg, strlen(msg), out, HM_MAC_LEN, &n));
+	assert_int_equal(n, HM_MAC_LEN);
+}
+
+static void test_empty(void **state)
+{
+	struct fx *f = *state;
+
+	assert_int_equal(hm_keycache_used(f->kc), 0);
+	assert_null(get(f, "t1", "c1", 1));
+}
+
+static void test_put_get_states(void **state)
+{
+	struct fx *f = *state;
+	struct hm_key_rec rec;
+	const struct hm_kc_entry *e;
+
+	rec_init(&rec, HM_KEY_CURRENT, 0, 0x11);
+	e = put(f, "t1", "c1", 1, &rec);
+	assert_true(e->exists);
+	assert_int_equal(e->state, HM_KEY_CURRENT);
+	assert_non_null(e->mac);
+	assert_ptr_equal(get(f, "t1", "c1", 1), e);
+
+	rec_init(&rec, HM_KEY_SUPERSEDED, 1700000100, 0x22);
+	e = put(f, "t1", "c1", 2, &rec);
+	assert_true(e->exists);
+	assert_int_equal(e->state, HM_KEY_SUPERSEDED);
+	assert_int_equal(e->deadline, 1700000100);
+	assert_non_null(e->mac);
+
+	/* a revoked epoch exists but has no usable context */
+	rec_init(&rec, HM_KEY_REVOKED, 0, 0);
+	e = put(f, "t1", "c1", 3, &rec);
+	assert_true(e->exists);
+	assert_int_equal(e->state, HM_KEY_REVOKED);
+	assert_null(e->mac);
+	OPENSSL_cleanse(&rec, sizeof(rec));
+
+	assert_int_equal(hm_keycache_used(f->kc), 3);
+	assert_non_null(get(f, "t1", "c1", 1));
+	assert_non_null(get(f, "t1", "c1", 2));
+	assert_non_null(get(f, "t1", "c1", 3));
+	assert_null(get(f, "t1", "c1", 4));
+}
+
+/* "No such epoch" is cached too, so an unknown key takes the same path as a known one. */
+static void test_negative_entry(void **state)
+{
+	struct fx *f = *state;
+	const struct hm_kc_entry *e;
+
+	e = put(f, "nobody", "c1", 7, NULL);
+	assert_false(e->exists);
+	assert_null(e->mac);
+	assert_ptr_equal(get(f, "nobody", "c1", 7), e);
+	assert_int_equal(hm_keycache_used(f->kc), 1);
+	/* the store later says it exists: the same slot now holds a positive entry */
+	put_current(f, "nobody", "c1", 7, 0x33);
+	e = get(f, "nobody", "c1", 7);
+	assert_non_null(e);
+	assert_true(e->exists);
+	assert_non_null(e->mac);
+	assert_int_equal(hm_keycache_used(f->kc), 1);
+}
+
+/* Re-putting the same scope replaces in place: no duplicate, the count does not grow. */
+static void test_replace_same_key(void **state)
+{
+	struct fx *f = *state;
+	uint8_t a[HM_MAC_LEN], b[HM_MAC_LEN];
+
+	put_current(f, "t1", "c1", 1, 0x01);
+	put_current(f, "t1", "c1", 1, 0x02);
+	assert_int_equal(hm_keycache_used(f->kc), 1);
+	entry_mac(get(f, "t1", "c1", 1), "msg", a);
+	oneshot_mac(0x02, "msg", b);
+	assert_memory_equal(a, b, HM_MAC_LEN);
+}
+
+/*
+ * All four entries share the one set: each lookup must find its own entry by the exact bytes,
+ * including ("ab","c") versus ("a","bc"), whose concatenated names are equal, and a name that
+ * is a prefix of another.
+ */
+static void test_exact_names_in_one_set(void **state)
+{
+	struct fx *f = *state;
+	static const struct {
+		const char *t, *c;
+		uint8_t fill;
+	} k[HM_KC_WAYS] = {
+		{"ab", "c", 0xa1},
+		{"a", "bc", 0xa2},
+		{"abc", "", 0xa3},
+		{"ab", "c0", 0xa4},
+	};
+	uint8_t got[HM_MAC_LEN], want[HM_MAC_LEN];
+
+	for (size_t i = 0; i < HM_KC_WAYS; i++)
+		put_current(f, k[i].t, k[i].c, 1, k[i].fill);
+	assert_int_equal(hm_keycache_used(f->kc), HM_KC_WAYS);
+	for (size_t i = 0; i < HM_KC_WAYS; i++) {
+		const struct hm_kc_entry *e = get(f, k[i].t, k[i].c, 1);
+
+		assert_non_null(e);
+		entry_mac(e, "which key?", got);
+		oneshot_mac(k[i].fill, "which key?", want);
+		assert_memory_equal(got, want, HM_MAC_LEN);
+	}
+	/* near misses are not found */
+	assert_null(get(f, "", "abc", 1));
+	assert_null(get(f, "ab", "", 1));
+	assert_null(get(f, "ab", "c", 2));
+	assert_null(get(f, "AB", "c", 1));
+	/* an embedded NUL is a byte like any other */
+	assert_null(hm_keycache_get(f->kc, (const uint8_t *)"ab", 2, (const uint8_t *)"c\0", 2, 1));
+}
+
+/* With one set, the least recently used of four entries goes first; a get counts as a use. */
+static void test_lru_in_one_set(void **state)
+{
+	struct fx *f = *state;
+
+	put_current(f, "t", "a", 1, 1);
+	put_current(f, "t", "b", 1, 2);
+	put_current(f, "t", "c", 1, 3);
+	put_current(f, "t", "d", 1, 4);
+	assert_int_equal(hm_keycache_used(f->kc), 4);
+	assert_non_null(get(f, "t", "a", 1)); /* a is now the most recent; b the least */
+	put_current(f, "t", "e", 1, 5);
+	assert_int_equal(hm_keycache_used(f->kc), 4);
+	assert_null(get(f, "t", "b", 1));
+	assert_non_null(get(f, "t", "a", 1));
+	assert_non_null(get(f, "t", "c", 1));
+	assert_non_null(get(f, "t", "d", 1));
+	assert_non_null(get(f, "t", "e", 1));
+	/* order of use is now a c d e: a negative entry evicts a as well */
+	(void)put(f, "t", "f", 1, NULL);
+	assert_null(get(f, "t", "a", 1));
+	assert_non_null(get(f, "t", "f", 1));
+	assert_int_equal(hm_keycache_used(f->kc), 4);
+}
+
+/*
+ * Capacity 16 = four sets of four. Whatever the seed: the count never exceeds 16 and reaches it
+ * with many scopes; the last three entries put are always present; an entry used before every
+ * put is never the LRU of its set, so it survives.
+ */
+static void test_eviction_capacity_16(void **state)
+{
+	struct fx *f = *state;
+	char name[32], prev[4][32];
+	uint8_t got[HM_MAC_LEN], want[HM_MAC_LEN];
+
+	put_current(f, "hot", "c", 1, 0x5a);
+	for (int i = 0; i < 400; i++) {
+		assert_non_null(get(f, "hot", "c", 1));
+		snprintf(name, sizeof(name), "c%d", i);
+		put_current(f, "t", name, 1, (uint8_t)i);
+		assert_true(hm_keycache_used(f->kc) <= 16);
+		memmove(prev[1], prev[0], sizeof(prev) - sizeof(prev[0]));
+		memcpy(prev[0], name, sizeof(name));
+		/*
+		 * The three newest are always there: even if they and "hot" share one set, "hot"
+		 * was used before the put and they after it. Looked up oldest first, so the
+		 * lookups keep their order of recency. (A fourth may share the set and go.)
+		 */
+		for (int k = (i < 2 ? i : 2); k >= 0; k--)
+			assert_non_null(get(f, "t", prev[k], 1));
+	}
+	assert_int_equal(hm_keycache_used(f->kc), 16);
+	entry_mac(get(f, "hot", "c", 1), "still keyed", got);
+	oneshot_mac(0x5a, "still keyed", want);
+	assert_memory_equal(got, want, HM_MAC_LEN);
+	/* the survivors are the right ones: every present entry has its own key */
+	for (int i = 0; i < 400; i++) {
+		const struct hm_kc_entry *e;
+
+		snprintf(name, sizeof(name), "c%d", i);
+		e = get(f, "t", name, 1);
+		if (e == NULL)
+			continue;
+		entry_mac(e, "x", got);
+		oneshot_mac((uint8_t)i, "x", want);
+		assert_memory_equal(got, want, HM_MAC_LEN);
+	}
+}
+
+static void test_clear(void **state)
+{
+	struct fx *f = *state;
+	char name[32];
+
+	for (int i = 0; i < 10; i++) {
+		snprintf(name, sizeof(name), "c%d", i);
+		put_current(f, "t", name, 1, (uint8_t)i);
+	}
+	(void)put(f, "t", "neg", 1, NULL);
+	assert_true(hm_keycache_used(f->kc) > 0);
+	hm_keycache_clear(f->kc);
+	assert_int_equal(hm_keycache_used(f->kc), 0);
+	for (int i = 0; i < 10; i++) {
+		snprintf(name, sizeof(name), "c%d", i);
+		assert_null(get(f, "t", name, 1));
+	}
+	assert_null(get(f, "t", "neg", 1));
+	/* usable again after a clear; clearing an empty cache is harmless */
+	put_current(f, "t", "c0", 1, 0);
+	assert_int_equal(hm_keycache_used(f->kc), 1);
+	hm_keycache_clear(f->kc);
+	hm_keycache_clear(f->kc);
+	assert_int_equal(hm_keycache_used(f->kc), 0);
+}
+
+/* Epochs past UINT32_MAX and over-long names are refused, never truncated into another key. */
+static void test_bounds_refused(void **state)
+{
+	struct fx *f = *state;
+	struct hm_key_rec rec;
+	uint8_t longname[HM_SCOPE_MAX + 1];
+	const struct hm_kc_entry *e;
+	int rc = HM_OK;
+
+	rec_init(&rec, HM_KEY_CURRENT, 0, 0x44);
+	put_current(f, "t1", "c1", 1, 0x44);
+	e = hm_keycache_put(f->kc, (const uint8_t *)"t1", 2, (const uint8_t *)"c1", 2,
+			    (uint64_t)UINT32_MAX + 1, &rec, &rc);
+	assert_null(e);
+	assert_int_equal(rc, HM_EINVAL);
+	/* 2^32 + 1 would alias epoch 1 if the epoch were truncated to 32 bits */
+	assert_null(get(f, "t1", "c1", (uint64_t)UINT32_MAX + 1));
+	assert_null(get(f, "t1", "c1", (uint64_t)UINT32_MAX + 2));
+	assert_null(get(f, "t1", "c1", UINT64_MAX));
+	assert_int_equal(hm_keycache_used(f->kc), 1);
+
+	/* the largest epoch is fine */
+	(void)put(f, "t1", "c1", UINT32_MAX, &rec);
+	assert_non_null(get(f, "t1", "c1", UINT32_MAX));
+
+	memset(longname, 'a', sizeof(longname));
+	rc = HM_OK;
+	e = hm_keycache_put(f->kc, longname, sizeof(longname), (const uint8_t *)"c", 1, 1, &rec,
+			    &rc);
+	assert_null(e);
+	assert_int_equal(rc, HM_EINVAL);
+	rc = HM_OK;
+	e = hm_keycache_put(f->kc, (const uint8_t *)"t", 1, longname, sizeof(longname), 1, &rec,
+			    &rc);
+	assert_null(e);
+	assert_int_equal(rc, HM_EINVAL);
+	assert_null(hm_keycache_get(f->kc, longname, sizeof(longname), (const uint8_t *)"c", 1, 1));
+	/* the longest names are fine */
+	rc = HM_OK;
+	e = hm_keycache_put(f->kc, longname, HM_SCOPE_MAX, longname, HM_SCOPE_MAX, 1, &rec, &rc);
+	assert_int_equal(rc, HM_OK);
+	assert_ptr_equal(hm_keycache_get(f->kc, longname, HM_SCOPE_MAX, longname, HM_SCOPE_MAX, 1),
+			 e);
+	OPENSSL_cleanse(&rec, sizeof(rec));
+}
+
+/* The cached context is keyed once and gives the one-shot HMAC every time it is reused. */
+static void test_prekeyed_matches_oneshot(void **state)
+{
+	struct fx *f = *state;
+	static const char *const msgs[] = {"", "hmacd-v1\nt1\nc1\n1\nPOST\n/x\n1\n\n", "abc"};
+	uint8_t got[HM_MAC_LEN], want[HM_MAC_LEN];
+	struct hm_key_rec rec;
+	const struct hm_kc_entry *e;
+	EVP_MAC_CTX *ctx;
+
+	rec_init(&rec, HM_KEY_CURRENT, 0, 0xc3);
+	e = put(f, "t1", "c1", 1, &rec);
+	OPENSSL_cleanse(&rec, sizeof(rec)); /* the cache must hold its own keyed state */
+	for (int round = 0; round < 2; round++) {
+		for (size_t i = 0; i < sizeof(msgs) / sizeof(msgs[0]); i++) {
+			entry_mac(e, msgs[i], got);
+			oneshot_mac(0xc3, msgs[i], want);
+			assert_memory_equal(got, want, HM_MAC_LEN);
+		}
+	}
+	/* hm_mac_new_keyed on its own, with a key length other than 32 */
+	ctx = hm_mac_new_keyed(f->mac, (const uint8_t *)"key", 3);
+	assert_non_null(ctx);
+	{
+		size_t n = 0;
+
+		assert_int_equal(EVP_MAC_update(ctx, (const uint8_t *)"abc", 3), 1);
+		assert_int_equal(EVP_MAC_final(ctx, got, &n, sizeof(got)), 1);
+		assert_non_null(EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, "key", 3,
+					  (const uint8_t *)"abc", 3, want, sizeof(want), &n));
+		assert_memory_equal(got, want, HM_MAC_LEN);
+	}
+	EVP_MAC_CTX_free(ctx);
+}
+
+/* Capacity is rounded up to whole sets; tiny capacities still give one working set. */
+static void test_small_capacities(void **state)
+{
+	struct fx *f = *state;
+	struct hm_keycache *kc = NULL;
+	char name[8];
+	size_t max;
+
+	for (size_t cap = 0; cap <= 5; cap++) {
+		assert_int_equal(hm_keycache_new(cap, f->mac, &kc), HM_OK);
+		for (int i = 0; i < 20; i++) {
+			struct hm_key_rec rec;
+			int rc = HM_EINVAL;
+
+			rec_init(&rec, HM_KEY_CURRENT, 0, (uint8_t)i);
+			snprintf(name, sizeof(name), "c%d", i);
+			assert_non_null(hm_keycache_put(kc, (const uint8_t *)"t", 1,
+							(const uint8_t *)name, strlen(name), 1,
+							&rec, &rc));
+			assert_int_equal(rc, HM_OK);
+			assert_non_null(hm_keycache_get(kc, (const uint8_t *)"t", 1,
+							(const uint8_t *)name, strlen(name), 1));
+		}
+		assert_true(hm_keycache_used(kc) >= HM_KC_WAYS);
+		max = cap <= HM_KC_WAYS ? HM_KC_WAYS : 2 * HM_KC_WAYS;
+		assert_true(hm_keycache_used(kc) <= max);
+		hm_keycache_free(kc);
+		kc = NULL;
+	}
+	hm_keycache_free(NULL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_empty, setup_16, teardown),
+		cmocka_unit_test_setup_teardown(test_put_get_states, setup_16, teardown),
+		cmocka_unit_test_setup_teardown(test_negative_entry, setup_16, teardown),
+		cmocka_unit_test_setup_teardown(test_replace_same_key, setup_one_set, teardown),
+		cmocka_unit_test_setup_teardown(test_exact_names_in_one_set, setup_one_set,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_lru_in_one_set, setup_one_set, teardown),
+		cmocka_unit_test_setup_teardown(test_eviction_capacity_16, setup_16, teardown),
+		cmocka_unit_test_setup_teardown(test_clear, setup_16, teardown),
+		cmocka_unit_test_setup_teardown(test_bounds_refused, setup_16, teardown),
+		cmocka_unit_test_setup_teardown(test_prekeyed_matches_oneshot, setup_16, teardown),
+		cmocka_unit_test_setup_teardown(test_small_capacities, setup_16, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
