@@ -1,0 +1,49 @@
+/*
+ * errors.js - verdict codes (PROTOCOL.md section 9) and the client's error type.
+ *
+ * A verdict is the daemon's judgement of one item and is not an error: verify() resolves with it.
+ * HmacdError is for everything that kept an item from being judged; its `code` names the same
+ * failures as the C client's HMACD_E* codes (client/c/include/hmacd/client.h), so logs read alike
+ * across languages.
+ */
+
+/** Verdict codes, one per verify item. Any value other than OK means "reject". */
+export const Verdict = Object.freeze({
+	OK: 0,
+	BAD_SIGNATURE: 1,
+	UNKNOWN_KEY: 2,
+	KEY_REVOKED: 3,
+	KEY_EXPIRED: 4,
+	STALE_TIMESTAMP: 5,
+	REPLAY: 6,
+	MALFORMED: 7,
+});
+
+const VERDICT_NAMES = Object.keys(Verdict);
+
+/** "OK", "BAD_SIGNATURE", ...; a code from a later protocol version gives "VERDICT_<n>". */
+export function verdictName(code) {
+	return VERDICT_NAMES[code] ?? `VERDICT_${code}`;
+}
+
+/**
+ * Error codes (err.code):
+ * - HMACD_EINVAL: an argument cannot be put on the wire (wrong JS type, both body forms, ...).
+ * - HMACD_EMALFORMED: an item breaks the rules of PROTOCOL.md section 7 (signing only; the
+ *   daemon answers MALFORMED for such an item instead).
+ * - HMACD_ETOOBIG: one item does not fit in a frame of the client's maxFrame.
+ * - HMACD_ECONN: could not connect, or the connection broke before the answer came. A request
+ *   whose bytes were handed to the socket is never sent again (its nonce would come back REPLAY).
+ * - HMACD_ETIMEDOUT: no answer within timeoutMs; the connection is dropped.
+ * - HMACD_EPROTO: the daemon's answer broke the protocol; the connection is dropped.
+ * - HMACD_ESERVER: the daemon refused the request as a whole (err.serverCode: "malformed",
+ *   "unknown_op", "too_many_items", "internal"); the connection stays open.
+ * - HMACD_ECLOSED: the client was closed.
+ */
+export class HmacdError extends Error {
+	constructor(code, message, options) {
+		super(message, options);
+		this.name = 'HmacdError';
+		this.code = code;
+	}
+}

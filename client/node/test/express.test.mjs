@@ -1,0 +1,235 @@
+/*
+ * express.test.mjs - the Express middleware (PROTOCOL.md 13.3) and the example app, served on an
+ * ephemeral 127.0.0.1 port, against the real hmacd.
+ */
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import { after, before, beforeEach, describe, test } from 'node:test';
+
+import express from 'express';
+
+import * as hmacd from 'hmacd';
+import { createApp } from '../examples/express-app.mjs';
+
+import { Daemon, SKIP_DAEMON, request, serve } from './helpers.mjs';
+
+const UNAUTHORIZED = '{"error":"unauthorized"}';
+const now = () => Math.floor(Date.now() / 1000);
+
+describe('Express middleware against the real daemon', { skip: SKIP_DAEMON }, () => {
+	let d, client, srv, port;
+	const keys = {};
+	const logs = [];
+
+	/* Signs a request the way a tenant's signer does; `to` is where it is actually sent. */
+	function signedRequest({ container = 'c1', secret = keys.c1, epoch = 1, tenant = 'acme',
+		path = `/containers/${container}/exec`, body = '{"cmd":["ls","-l"]}', ts, nonce,
+		extra = [] } = {}) {
+		const headers = [['Host', `127.0.0.1:${port}`], ['Content-Type', 'application/json'],
+			...extra];
+		const authorization = hmacd.signRequest({
+			secret, tenant, container, epoch, method: 'POST', path, headers, body, ts, nonce,
+			signedHeaders: ['host', 'content-type', ...extra.map(([n]) => n.toLowerCase())],
+		});
+		return { method: 'POST', path, body,
+			headers: [...headers, ['Authorization', authorization]] };
+	}
+
+	async function expect401(req, reason) {
+		logs.length = 0;
+		const r = await request(port, req);
+		assert.equal(r.status, 401, r.body);
+		assert.equal(r.body, UNAUTHORIZED);
+		assert.equal(r.headers['www-authenticate'], 'HMACD-V1');
+		assert.equal(r.headers['content-type'], 'application/json');
+		if (reason)
+			assert.equal(logs.at(-1)?.reason, reason);
+	}
+
+	before(async () => {
+		d = await new Daemon().start();
+		keys.c1 = await d.createKey('acme', 'c1');
+		keys.c2 = await d.createKey('acme', 'c2');
+		keys.evil = await d.createKey('evil', 'c1');
+		keys.rev = await d.createKey('acme', 'rev');
+		await d.rotateKey('acme', 'rev');
+		await d.revokeKey('acme', 'rev', 1);
+		keys.exp = await d.createKey('acme', 'exp');
+		await d.rotateKey('acme', 'exp', 0);
+		client = new hmacd.Client({ socket: d.socket, timeoutMs: 2000 });
+		srv = await serve(createApp({ client, log: (e) => logs.push(e) }));
+		port = srv.port;
+	});
+	after(async () => {
+		await srv?.close();
+		client?.close();
+		await d?.destroy();
+	});
+	beforeEach(() => {
+		logs.length = 0;
+	});
+
+	test('a signed request passes; the handler sees the verified body', async () => {
+		const r = await request(port, signedRequest());
+		assert.equal(r.status, 200, r.body);
+		assert.deepEqual(JSON.parse(r.body), { tenant: 'acme', container: 'c1',
+			cmd: ['ls', '-l'], tty: false });
+	});
+
+	test('signed for c1, sent to /containers/c2/exec: 401', async () => {
+		const req = signedRequest({ container: 'c1' });
+		await expect401({ ...req, path: '/containers/c2/exec' }, 'BAD_SIGNATURE');
+		/* the signer claiming c1 in its signature while addressing c2 gains nothing either */
+		await expect401(signedRequest({ container: 'c1', path: '/containers/c2/exec' }),
+			'BAD_SIGNATURE');
+		/* nor does another tenant's valid key for c1 */
+		const evil = signedRequest({ tenant: 'evil', secret: keys.evil, container: 'c1',
+			path: '/containers/c2/exec' });
+		await expect401(evil, 'UNKNOWN_KEY');
+	});
+
+	test('each verdict is the same 401; the log names it', async () => {
+		const replayed = signedRequest();
+		assert.equal((await request(port, replayed)).status, 200);
+		const cases = [
+			['REPLAY', replayed],
+			['BAD_SIGNATURE', { ...signedRequest(), body: '{"cmd":["rm","-rf"]}' }],
+			['BAD_SIGNATURE', { ...signedRequest({ path: '/containers/c1/exec?tty=1' }),
+				path: '/containers/c1/exec?tty=0' }],
+			['UNKNOWN_KEY', signedRequest({ tenant: 'nobody' })],
+			['KEY_REVOKED', signedRequest({ container: 'rev', secret: keys.rev })],
+			['KEY_EXPIRED', signedRequest({ container: 'exp', secret: keys.exp })],
+			['STALE_TIMESTAMP', signedRequest({ ts: now() - 3600 })],
+			['UNKNOWN_KEY', signedRequest({ epoch: 7 })],
+		];
+		for (const [reason, req] of cases)
+			await expect401(req, reason);
+		/* a container the daemon refuses as malformed ("a b" is not a valid name) */
+		const mal = signedRequest();
+		await expect401({ ...mal, path: '/containers/a%20b/exec' }, 'MALFORMED');
+		assert.equal(logs.at(-1).container, 'a b', 'the route parameter, decoded by Express');
+	});
+
+	test('Authorization missing, invalid, doubled; a signed header absent: 401', async () => {
+		const req = signedRequest();
+		const noAuth = req.headers.filter(([n]) => n !== 'Authorization');
+		await expect401({ ...req, headers: noAuth }, 'NO_AUTHORIZATION');
+		await expect401({ ...req, headers: [...noAuth, ['Authorization', 'Bearer x']] },
+			'BAD_AUTHORIZATION');
+		const auth = req.headers.find(([n]) => n === 'Authorization');
+		await expect401({ ...req, headers: [...req.headers, auth] }, 'BAD_AUTHORIZATION');
+		const withId = signedRequest({ extra: [['X-Request-Id', 'r1']] });
+		await expect401({ ...withId, headers: withId.headers.filter(([n]) => n !== 'X-Request-Id') },
+			'MISSING_SIGNED_HEADER');
+	});
+
+	test('signed header values: trimmed, repeated fields joined with ", "', async () => {
+		const req = signedRequest({ extra: [['X-Tag', 'a'], ['X-Tag', 'b']] });
+		/* the signer signed x-tag = "a, b"; the fields arrive padded */
+		req.headers = req.headers.map(([n, v]) => [n, n === 'X-Tag' ? ` ${v}\t` : v]);
+		const r = await request(port, req);
+		assert.equal(r.status, 200, r.body);
+		/* fields in the other order are another value */
+		const swapped = signedRequest({ extra: [['X-Tag', 'a'], ['X-Tag', 'b']] });
+		const tags = swapped.headers.filter(([n]) => n === 'X-Tag').reverse();
+		swapped.headers = [...swapped.headers.filter(([n]) => n !== 'X-Tag'), ...tags];
+		await expect401(swapped, 'BAD_SIGNATURE');
+	});
+
+	test('a body over the limit: 413 before any verification', async () => {
+		const before = (await client.stats()).items;
+		const big = signedRequest({ body: `{"cmd":["${'x'.repeat(1048576)}"]}` });
+		logs.length = 0;
+		let r = await request(port, big);
+		assert.equal(r.status, 413);
+		assert.equal(r.body, '{"error":"too_large"}');
+		/* the same without Content-Length (chunked): stopped while reading */
+		r = await new Promise((resolve, reject) => {
+			const req = http.request({ host: '127.0.0.1', port, method: 'POST', path: big.path,
+				headers: big.headers.flat(), setHost: false, agent: false }, (res) => {
+				let b = '';
+				res.on('data', (c) => {
+					b += c;
+				});
+				res.on('end', () => resolve({ status: res.statusCode, body: b }));
+			});
+			req.on('error', reject);
+			for (let i = 0; i < 17; i++)
+				req.write(Buffer.alloc(65536, 0x61));
+			req.end();
+		});
+		assert.equal(r.status, 413);
+		assert.equal(logs.at(-1).reason, 'TOO_LARGE');
+		assert.equal((await client.stats()).items, before, 'nothing was sent to hmacd');
+	});
+
+	test('strict binding: unknown field, wrong type, not JSON: refused after verification',
+		async () => {
+			for (const body of ['{"cmd":["ls"],"privileged":true}', '{"cmd":"ls"}',
+				'{"cmd":[]}', '[1]', 'nope', '{"cmd":["ls"],"tty":"yes"}']) {
+				const r = await request(port, signedRequest({ body }));
+				assert.equal(r.status, 400, body);
+				assert.equal(r.body, '{"error":"bad_request"}');
+			}
+			const r = await request(port, signedRequest({ body: '{"cmd":["ls"],"tty":true}' }));
+			assert.equal(r.status, 200, r.body);
+		});
+
+	test('hmacd down: 503, fail closed; restarted: requests pass again', async () => {
+		const stopped = await d.stop();
+		assert.equal(stopped.code, 0, stopped.stderr);
+		try {
+			const r = await request(port, signedRequest());
+			assert.equal(r.status, 503);
+			assert.equal(r.body, '{"error":"unavailable"}');
+			assert.equal(logs.at(-1).reason, 'HMACD_ECONN');
+		} finally {
+			await d.start();
+		}
+		const r = await request(port, signedRequest());
+		assert.equal(r.status, 200, r.body);
+	});
+
+	test('200 concurrent HTTP requests, half of them tampered', async () => {
+		const reqs = Array.from({ length: 200 }, (_, i) => {
+			const q = signedRequest();
+			return i % 2 ? { ...q, path: '/containers/c2/exec' } : q;
+		});
+		const rs = await Promise.all(reqs.map((q) => request(port, q)));
+		assert.deepEqual(rs.map((r) => r.status), reqs.map((_, i) => (i % 2 ? 401 : 200)));
+	});
+
+	test('with express.raw() before it; misconfigured routes fail closed', async () => {
+		const app = express();
+		const verify = hmacd.express({ client, log: () => {} });
+		let reached = 0;
+		app.post('/raw/containers/:id/exec', express.raw({ type: '*/*' }), verify, (req, res) => {
+			reached++;
+			res.json({ same: req.body === req.rawBody });
+		});
+		app.post('/json/containers/:id/exec', express.json(), verify, () => {
+			reached++;
+		});
+		app.post('/noparam/exec', verify, () => {
+			reached++;
+		});
+		/* Express tells an error handler by its four parameters */
+		app.use((err, req, res, next) => {
+			res.status(500).json({ error: 'internal' });
+		});
+		const s2 = await serve(app);
+		try {
+			const mk = (p) => signedRequest({ container: 'c1', path: p });
+			let r = await request(s2.port, mk('/raw/containers/c1/exec'));
+			assert.equal(r.status, 200, r.body);
+			assert.deepEqual(JSON.parse(r.body), { same: true });
+			r = await request(s2.port, mk('/json/containers/c1/exec'));
+			assert.equal(r.status, 500);
+			r = await request(s2.port, mk('/noparam/exec'));
+			assert.equal(r.status, 500);
+			assert.equal(reached, 1);
+		} finally {
+			await s2.close();
+		}
+	});
+});
