@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -82,6 +83,12 @@ static void spawn(struct hd *d)
 	d->pid = fork();
 	assert_true(d->pid >= 0);
 	if (d->pid == 0) {
+		if (d->nofile > 0) {
+			struct rlimit rl = {(rlim_t)d->nofile, (rlim_t)d->nofile};
+
+			if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+				_exit(126);
+		}
 		execvp(argv[0], argv);
 		_exit(127);
 	}
@@ -110,6 +117,25 @@ void hd_start(struct hd *d, const char *extra)
 		snprintf(d->db, sizeof(d->db), "%s", env_or("HMACD_TEST_DB", ""));
 		return;
 	}
+	snprintf(d->dir, sizeof(d->dir), "/tmp/hmacd-e2e-XXXXXX");
+	assert_non_null(mkdtemp(d->dir));
+	snprintf(d->sock, sizeof(d->sock), "%s/hmacd.sock", d->dir);
+	snprintf(d->db, sizeof(d->db), "%s/db", d->dir);
+	spawn(d);
+}
+
+void hd_start_nofile(struct hd *d, const char *extra, int nofile)
+{
+	const char *ext_sock = getenv("HMACD_TEST_SOCKET");
+
+	if (ext_sock != NULL && ext_sock[0] != '\0') {
+		hd_start(d, extra);
+		return;
+	}
+	memset(d, 0, sizeof(*d));
+	d->pid = -1;
+	d->nofile = nofile;
+	snprintf(d->extra, sizeof(d->extra), "%s", extra != NULL ? extra : "");
 	snprintf(d->dir, sizeof(d->dir), "/tmp/hmacd-e2e-XXXXXX");
 	assert_non_null(mkdtemp(d->dir));
 	snprintf(d->sock, sizeof(d->sock), "%s/hmacd.sock", d->dir);

@@ -26,10 +26,13 @@ struct hd {
 	pid_t pid;        /* -1: not running (or external) */
 	bool external;
 	char extra[512];  /* extra daemon arguments, space separated */
+	int nofile;       /* > 0: the daemon's RLIMIT_NOFILE */
 };
 
 /* Creates the temp dir and starts hmacd with `extra` arguments (may be ""). */
 void hd_start(struct hd *d, const char *extra);
+/* Like hd_start(), with the daemon's open-file limit set to `nofile`. */
+void hd_start_nofile(struct hd *d, const char *extra, int nofile);
 /* Starts the daemon again on the same socket and store. */
 void hd_restart(struct hd *d);
 /* SIGTERM, waits (bounded); asserts exit status 0 and that the socket file is gone. */
