@@ -1,0 +1,26 @@
+// Package hmacd is the Go client of hmacd, the local daemon that verifies HMAC-signed HTTP
+// requests for app servers (the protocol is proto/PROTOCOL.md in the hmacd source tree).
+//
+// Import path: github.com/hmacd/hmacd/client/go/hmacd. The Echo v4 middleware is the sibling
+// package github.com/hmacd/hmacd/client/go/hmacdecho, so a program that only signs requests does
+// not depend on Echo.
+//
+// The package has three parts:
+//
+//   - Client: a pool of Unix-socket connections to the daemon. Verify calls made concurrently
+//     are batched into one request frame per connection and pipelined; every call takes a
+//     context.Context for its deadline. Ping and Stats round out the protocol. The client
+//     reconnects by itself after a daemon restart, and never sends a request twice once any
+//     byte of it was written (a resent nonce would be judged a replay): such a call fails with
+//     ErrConnLost and the caller decides.
+//   - Signing: Canonical (the hmacd-v1 canonical string, PROTOCOL.md section 8), Sign (the
+//     HMAC-SHA256 of it) and Signer, which puts an "Authorization: HMACD-V1 ..." header on an
+//     outgoing *http.Request as PROTOCOL.md 13.2 says.
+//   - The server side of the HTTP convention: ParseAuthorization (13.1) and RequestItem (13.3
+//     step 2), which turn a received request plus the container taken from its route into the
+//     Item to verify.
+//
+// Errors from the client are one of the sentinel values below, wrapped with detail; test them
+// with errors.Is. A middleware treats any error as "daemon unavailable" (HTTP 503, fail closed)
+// and any verdict other than VerdictOK as "reject" (HTTP 401).
+package hmacd

@@ -1,0 +1,195 @@
+// Package daemontest starts the real hmacd for the Go tests: a temporary directory holding the
+// socket and the key store, keys made with the real hmacctl, stop and restart on the same
+// socket. The binaries come from $HMACD and $HMACCTL (make check sets both); a test that needs
+// the daemon is skipped when they are unset.
+package daemontest
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Daemon is one hmacd under test. Its methods fail the test on error.
+type Daemon struct {
+	Socket string
+	DB     string
+	dir    string
+	hmacd  string
+	ctl    string
+	cmd    *exec.Cmd
+	exited chan struct{}
+	err    error // the process's exit status, once exited is closed
+}
+
+// Key is a secret printed by hmacctl.
+type Key struct {
+	Tenant, Container string
+	Epoch             uint64
+	Secret            []byte
+}
+
+// startTimeout bounds how long the daemon may take to accept connections.
+const startTimeout = 10 * time.Second
+
+// Start runs hmacd on a fresh temporary directory and waits until its socket accepts a
+// connection; the daemon is stopped and the directory removed when the test ends.
+func Start(t testing.TB) *Daemon {
+	t.Helper()
+	hmacd, ctl := os.Getenv("HMACD"), os.Getenv("HMACCTL")
+	if hmacd == "" || ctl == "" {
+		t.Skip("HMACD and HMACCTL are not set: no daemon to test against")
+	}
+	// A short path: sun_path holds 108 bytes, and t.TempDir() names can be long.
+	dir, err := os.MkdirTemp("", "hmacd-go-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &Daemon{
+		Socket: filepath.Join(dir, "s"),
+		DB:     filepath.Join(dir, "db"),
+		dir:    dir,
+		hmacd:  hmacd,
+		ctl:    ctl,
+	}
+	t.Cleanup(func() {
+		d.kill()
+		os.RemoveAll(dir)
+	})
+	d.Run(t)
+	return d
+}
+
+// Run starts the daemon (again) on the same socket and store and waits until it accepts.
+func (d *Daemon) Run(t testing.TB) {
+	t.Helper()
+	if d.cmd != nil {
+		t.Fatal("daemontest: already running")
+	}
+	cmd := exec.Command(d.hmacd, "--socket", d.Socket, "--db", d.DB, "--threads", "2",
+		"--log-level", "warn")
+	cmd.Stdout = os.Stderr
+	cmd.Stderr = os.Stderr
+	err := cmd.Start()
+	if err != nil {
+		t.Fatalf("start %s: %v", d.hmacd, err)
+	}
+	d.cmd = cmd
+	d.exited = make(chan struct{})
+	go func() {
+		d.err = cmd.Wait()
+		close(d.exited)
+	}()
+	deadline := time.Now().Add(startTimeout)
+	for {
+		c, err := net.DialTimeout("unix", d.Socket, time.Second)
+		if err == nil {
+			c.Close()
+			return
+		}
+		select {
+		case <-d.exited:
+			d.cmd = nil
+			t.Fatalf("hmacd exited during start-up: %v", d.err)
+		case <-time.After(10 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("hmacd did not accept connections within %v: %v", startTimeout, err)
+		}
+	}
+}
+
+// Stop sends SIGTERM and waits for exit status 0.
+func (d *Daemon) Stop(t testing.TB) {
+	t.Helper()
+	if d.cmd == nil {
+		return
+	}
+	err := d.cmd.Process.Signal(syscall.SIGTERM)
+	if err != nil {
+		t.Fatalf("SIGTERM: %v", err)
+	}
+	select {
+	case <-d.exited:
+	case <-time.After(startTimeout):
+		d.kill()
+		t.Fatal("hmacd did not exit after SIGTERM")
+	}
+	d.cmd = nil
+	if d.err != nil {
+		t.Fatalf("hmacd exit: %v", d.err)
+	}
+}
+
+func (d *Daemon) kill() {
+	if d.cmd == nil {
+		return
+	}
+	_ = d.cmd.Process.Kill()
+	<-d.exited
+	d.cmd = nil
+}
+
+// Ctl runs hmacctl on the store and returns its standard output.
+func (d *Daemon) Ctl(t testing.TB, args ...string) []byte {
+	t.Helper()
+	cmd := exec.Command(d.ctl, append([]string{"--db", d.DB}, args...)...)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.Output()
+	if err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			t.Fatalf("hmacctl %v: exit %d", args, ee.ExitCode())
+		}
+		t.Fatalf("hmacctl %v: %v", args, err)
+	}
+	return out
+}
+
+func (d *Daemon) keyJSON(t testing.TB, out []byte) Key {
+	t.Helper()
+	var j struct {
+		Tenant    string `json:"tenant"`
+		Container string `json:"container"`
+		Epoch     uint64 `json:"epoch"`
+		Secret    string `json:"secret"`
+	}
+	err := json.Unmarshal(out, &j)
+	if err != nil {
+		t.Fatalf("hmacctl output: %v", err)
+	}
+	secret, err := base64.StdEncoding.DecodeString(j.Secret)
+	if err != nil || len(secret) != 32 {
+		t.Fatalf("hmacctl secret: %d bytes, %v", len(secret), err)
+	}
+	return Key{Tenant: j.Tenant, Container: j.Container, Epoch: j.Epoch, Secret: secret}
+}
+
+// CreateKey creates the scope (epoch 1) and returns its secret.
+func (d *Daemon) CreateKey(t testing.TB, tenant, container string) Key {
+	t.Helper()
+	return d.keyJSON(t, d.Ctl(t, "key", "create", "--tenant", tenant, "--container", container,
+		"--json"))
+}
+
+// RotateKey adds the next epoch; the replaced one stays valid for grace.
+func (d *Daemon) RotateKey(t testing.TB, tenant, container string, grace time.Duration) Key {
+	t.Helper()
+	return d.keyJSON(t, d.Ctl(t, "key", "rotate", "--tenant", tenant, "--container", container,
+		"--grace", strconv.Itoa(int(grace/time.Second)), "--json"))
+}
+
+// RevokeKey revokes one epoch.
+func (d *Daemon) RevokeKey(t testing.TB, tenant, container string, epoch uint64) {
+	t.Helper()
+	d.Ctl(t, "key", "revoke", "--tenant", tenant, "--container", container, "--epoch",
+		strconv.FormatUint(epoch, 10))
+}
