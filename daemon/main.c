@@ -66,7 +66,7 @@ static unsigned collect_stats(struct server *s, struct stat_row rows[MAX_STATS])
 {
 	uint64_t v[HM_V__COUNT] = {0}, hits = 0, misses = 0, clears = 0, full = 0, store = 0,
 		 kc = 0, req = 0, rerr = 0, items = 0, opened = 0, oversize = 0, timeouts = 0,
-		 ioerr = 0;
+		 ioerr = 0, before = 0;
 	unsigned n = 0;
 
 	for (unsigned i = 0; i < s->nworkers; i++) {
@@ -79,6 +79,7 @@ static unsigned collect_stats(struct server *s, struct stat_row rows[MAX_STATS])
 		misses += hm_counter_get(&vs->key_cache_misses);
 		clears += hm_counter_get(&vs->key_cache_clears);
 		full += hm_counter_get(&vs->nonce_cache_full);
+		before += hm_counter_get(&vs->nonce_before_start);
 		store += hm_counter_get(&vs->store_errors);
 		kc += hm_counter_get(&vs->key_cache_used);
 		req += hm_counter_get(&w->handler.stats.requests);
@@ -123,6 +124,7 @@ static unsigned collect_stats(struct server *s, struct stat_row rows[MAX_STATS])
 	ROW("nonce_cache_entries", hm_replay_used(s->replay));
 	ROW("nonce_cache_capacity", hm_replay_capacity(s->replay));
 	ROW("nonce_cache_full", full);
+	ROW("nonce_before_start", before);
 	ROW("max_frame", s->cfg->max_frame);
 #undef ROW
 	return n;
@@ -284,6 +286,7 @@ static int setup(struct server *s)
 	wc.read_timeout = (unsigned)s->cfg->read_timeout;
 	wc.verify.skew = (int64_t)s->cfg->skew;
 	wc.verify.key_cache = s->cfg->key_cache;
+	wc.verify.nonces_since = (int64_t)s->started;
 	/* a canonical string is never longer than its item plus a fixed slack (canon.h) */
 	wc.verify.max_canonical = s->cfg->max_frame + 1024;
 	wc.stats_fn = write_stats;

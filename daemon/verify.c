@@ -231,6 +231,11 @@ enum hm_verdict hm_verify_item(struct hm_verifier *v, const struct hm_item *it)
 	else
 		verdict = HM_V_OK;
 
+	if (verdict == HM_V_OK && it->nonce.len > 0 && it->ts < (uint64_t)v->cfg.nonces_since) {
+		/* signed before this cache existed: it may have been seen by the previous run */
+		hm_counter_add(&v->stats.nonce_before_start, 1);
+		verdict = HM_V_REPLAY;
+	}
 	if (verdict == HM_V_OK && it->nonce.len > 0) {
 		/* remembered until its ts can no longer pass the skew check */
 		int64_t ts = it->ts > (uint64_t)INT64_MAX / 2 ? INT64_MAX / 2 : (int64_t)it->ts;

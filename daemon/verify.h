@@ -25,6 +25,12 @@
 
 struct hm_verify_config {
 	int64_t skew;          /* seconds */
+	/*
+	 * Unix time the nonce cache started empty (the daemon's start). A nonce item signed
+	 * before it may have been accepted by the previous run, so it is refused (REPLAY): the
+	 * cache lives in memory, and this is how a restart fails closed. 0: no such guard.
+	 */
+	int64_t nonces_since;
 	size_t key_cache;      /* entries */
 	size_t max_canonical;  /* largest canonical string to build (max frame + slack) */
 };
@@ -36,6 +42,7 @@ struct hm_verify_stats {
 	hm_counter key_cache_misses;
 	hm_counter key_cache_clears;
 	hm_counter nonce_cache_full;
+	hm_counter nonce_before_start; /* nonce items signed before the daemon started */
 	hm_counter store_errors;
 	hm_counter key_cache_used;
 };

@@ -291,6 +291,42 @@ static void test_replay(void **state)
 	assert_int_equal(judge(f, NOW + 2 * SKEW + 10), HM_V_OK);
 }
 
+/* After a restart the nonce cache is empty: nonce items signed before the start fail closed. */
+static void test_nonce_signed_before_start(void **state)
+{
+	struct fx *f = *state;
+	struct hm_verify_config cfg = {.skew = SKEW, .key_cache = 64, .max_canonical = 65536,
+				       .nonces_since = NOW};
+	struct hm_verifier *v2 = NULL;
+	enum hm_verdict verdict;
+
+	assert_int_equal(hm_verifier_new(&cfg, f->rd, f->replay, &v2), HM_OK);
+	str(&f->it.nonce, "before");
+	f->it.ts = NOW - 1;
+	sign_with(f, f->secret);
+	assert_int_equal(hm_verify_begin(v2, NOW + 1), HM_OK);
+	verdict = hm_verify_item(v2, &f->it);
+	hm_verify_end(v2);
+	assert_int_equal(verdict, HM_V_REPLAY);
+	assert_int_equal(hm_counter_get(&hm_verify_stats(v2)->nonce_before_start), 1);
+	/* without a nonce the same item is fine: no replay protection was asked for */
+	f->it.nonce.len = 0;
+	sign_with(f, f->secret);
+	assert_int_equal(hm_verify_begin(v2, NOW + 1), HM_OK);
+	verdict = hm_verify_item(v2, &f->it);
+	hm_verify_end(v2);
+	assert_int_equal(verdict, HM_V_OK);
+	/* signed at or after the start: normal replay rules */
+	str(&f->it.nonce, "after");
+	f->it.ts = NOW;
+	sign_with(f, f->secret);
+	assert_int_equal(hm_verify_begin(v2, NOW + 1), HM_OK);
+	assert_int_equal(hm_verify_item(v2, &f->it), HM_V_OK);
+	assert_int_equal(hm_verify_item(v2, &f->it), HM_V_REPLAY);
+	hm_verify_end(v2);
+	hm_verifier_free(v2);
+}
+
 static void test_store_change_flushes_cache(void **state)
 {
 	struct fx *f = *state;
@@ -319,6 +355,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_revocation_seen_next_batch, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_replay, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_change_flushes_cache, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_nonce_signed_before_start, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
