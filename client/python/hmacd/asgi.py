@@ -1,0 +1,163 @@
+"""hmacd.asgi - ASGI middleware that lets a request through only if hmacd says its signature is
+valid for the container in its route (PROTOCOL.md 13.3).
+
+    from fastapi import FastAPI
+    from hmacd.aio import AsyncClient
+    from hmacd.asgi import HmacdASGIMiddleware, starlette_route_param
+
+    app = FastAPI()
+    app.add_middleware(HmacdASGIMiddleware, client=AsyncClient("/run/hmacd/hmacd.sock"),
+                       container_from=starlette_route_param(app, "id"))
+
+The container comes from the route, never from the signer. In order: `container_from(scope)` if
+given (starlette_route_param() asks the Starlette/FastAPI router itself, so the middleware and the
+endpoint see the same parameter); else scope["path_params"][param] when the framework has set it
+(a middleware mounted inside a route); else `container_pattern`, a regex whose named group
+`param` captures it from scope["path"]. A request with no container gets 401, never passes.
+`exempt(scope)` names requests to leave alone. Lifespan events pass through; websockets are
+closed unless exempt (the convention covers HTTP requests only).
+
+The signed target is scope["raw_path"] plus "?" and scope["query_string"] when there is one
+(rebuilt from scope["path"] if the server gives no raw_path). The body is read (at most max_body
+bytes, else 413) and replayed to the app; scope["hmacd"] holds {tenant, container, epoch, ts,
+nonce} for the endpoint. client: an AsyncClient, or a thread-safe Client (run in a thread).
+"""
+
+import asyncio
+import functools
+from urllib.parse import quote
+
+from ._http import (DEFAULT_MAX_BODY, Refused, build_item, compile_pattern, identity, log,
+                    log_refusal, parse_auth, refusal_headers, sha256)
+from .errors import Verdict, verdict_name
+
+
+def raw_target(scope):
+    # A raw path never holds "?" (the first one starts the query), but some servers (starlette's
+    # TestClient before 0.27) put the query in raw_path too: keep the path part only.
+    raw = (scope.get("raw_path") or b"").split(b"?", 1)[0]
+    if not raw:
+        raw = quote(scope.get("root_path", "") + scope.get("path", ""),
+                    safe="/:@!$&'()*+,;=-._~").encode("ascii")
+    qs = scope.get("query_string") or b""
+    return raw + b"?" + qs if qs else raw
+
+
+def header_fields(scope, name):
+    """Values of header `name` (a lower-case str), in arrival order."""
+    n = name.encode("latin-1")
+    return [v for k, v in scope.get("headers", ()) if k.lower() == n]
+
+
+def starlette_route_param(app, name="id"):
+    """container_from for a Starlette or FastAPI app: the path parameter `name` of the route the
+    router will dispatch the request to (None if no route fully matches)."""
+    from starlette.routing import Match
+
+    def container_from(scope):
+        for route in app.router.routes:
+            match, child = route.matches(scope)
+            if match == Match.FULL:
+                v = child.get("path_params", {}).get(name)
+                return v if isinstance(v, str) else None
+        return None
+    return container_from
+
+
+class HmacdASGIMiddleware:
+    """See the module doc."""
+
+    def __init__(self, app, client, *, container_from=None, container_pattern=None,
+                 param="id", max_body=DEFAULT_MAX_BODY, exempt=None):
+        self.app = app
+        self.client = client
+        self.param = param
+        self.max_body = max_body
+        self.exempt = exempt
+        self.container_from = container_from
+        self.rx = compile_pattern(container_pattern, param) if container_pattern else None
+        self._async = asyncio.iscoroutinefunction(getattr(client, "verify", None))
+
+    async def __call__(self, scope, receive, send):
+        kind = scope["type"]
+        if kind == "lifespan" or (self.exempt is not None and self.exempt(scope)):
+            await self.app(scope, receive, send)
+            return
+        if kind != "http":
+            if kind == "websocket":
+                await send({"type": "websocket.close", "code": 1008})
+            return
+        method = scope.get("method", "")
+        target = raw_target(scope)
+        container = None
+        try:
+            auth = parse_auth(header_fields(scope, "authorization"))
+            container = self._container(scope)
+            if not container:
+                raise Refused(401, "NO_CONTAINER", auth.tenant)
+            body = await self._read_body(scope, receive, auth)
+            item = build_item(auth, container, method, target,
+                              lambda n: header_fields(scope, n), sha256(body))
+            try:
+                if self._async:
+                    verdict = await self.client.verify(item)
+                else:
+                    loop = asyncio.get_running_loop()
+                    verdict = await loop.run_in_executor(
+                        None, functools.partial(self.client.verify, item))
+            except Exception as e:  # HmacdError, or anything else: fail closed
+                log.debug("hmacd: verify failed: %r", e)
+                raise Refused(503, type(e).__name__, auth.tenant) from None
+            if verdict != Verdict.OK:
+                raise Refused(401, verdict_name(verdict), auth.tenant)
+        except Refused as r:
+            log_refusal(r, method, target, container)
+            if r.status != 0:
+                body = r.body
+                await send({"type": "http.response.start", "status": r.status,
+                            "headers": refusal_headers(r.status, body)})
+                await send({"type": "http.response.body", "body": body})
+            return
+
+        replayed = False
+
+        async def replay():
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(dict(scope, hmacd=identity(auth, container)), replay, send)
+
+    def _container(self, scope):
+        if self.container_from is not None:
+            return self.container_from(scope)
+        params = scope.get("path_params")
+        if isinstance(params, dict) and isinstance(params.get(self.param), str):
+            return params[self.param]
+        if self.rx is not None:
+            m = self.rx.fullmatch(scope.get("path", ""))
+            return m.group(self.param) if m else None
+        return None
+
+    async def _read_body(self, scope, receive, auth):
+        for v in header_fields(scope, "content-length"):
+            try:
+                n = int(v)
+            except ValueError:
+                raise Refused(401, "BAD_CONTENT_LENGTH", auth.tenant) from None
+            if n > self.max_body:
+                raise Refused(413, "TOO_LARGE", auth.tenant)
+        chunks, got = [], 0
+        while True:
+            msg = await receive()
+            if msg["type"] == "http.disconnect":
+                raise Refused(0, "CLIENT_GONE", auth.tenant)  # nobody to answer
+            chunk = msg.get("body", b"")
+            got += len(chunk)
+            if got > self.max_body:
+                raise Refused(413, "TOO_LARGE", auth.tenant)
+            chunks.append(chunk)
+            if not msg.get("more_body", False):
+                return b"".join(chunks)

@@ -1,0 +1,398 @@
+"""hmacd.client - the thread-safe client: a connection pool with batching of concurrent callers.
+
+    client = Client("/run/hmacd/hmacd.sock")
+    verdict = client.verify(item)            # one item
+    verdicts = client.verify_many(items)     # one batch
+    client.ping(); client.stats(); client.close()
+
+Batching (group commit). A caller queues its items, then waits for a free connection slot (at
+most `pool_size` frames are in flight). The caller that gets a slot sends ONE frame holding its
+own items first and, behind them, whatever other callers have queued meanwhile (up to
+`max_batch` items and `max_frame` bytes), then hands every caller its verdicts. So a lone caller
+pays one round trip, and under load many callers share each frame, without a background thread
+and without any caller doing more than one round trip of I/O for others. Each caller sleeps on
+its own Event: a finished frame wakes the callers it served, a freed slot the oldest waiting.
+
+Reconnection follows the C client (client/c/include/hmacd/client.h): a pooled connection is
+checked before use (a closed or unexpectedly readable one is replaced: nothing was sent on it),
+and a request is sent again on a new connection only if no byte of it was written. Once a byte
+went out, the daemon may have judged it and recorded its nonce, so a copy would come back
+REPLAY: the callers get Unavailable instead, and the next call connects afresh.
+
+Timeouts: each call has a deadline (`timeout`, default 5 s). A call whose items were not sent by
+then is taken out of the queue; one whose answer is late raises Timeout, and the connection
+that carried it is closed by its sender when that one's own deadline passes (answers after it
+could no longer be matched).
+"""
+
+import select
+import socket
+import threading
+import time
+
+from . import wire
+from .errors import ClosedError, HmacdError, ProtocolError, Timeout, Unavailable
+
+
+class _Pending:
+    """One caller's chunk of items, queued until a frame carries it."""
+
+    __slots__ = ("packed", "size", "results", "error", "done", "taken", "wake")
+
+    def __init__(self, packed, wake):
+        self.packed = packed
+        self.size = sum(len(p) for p in packed)
+        self.results = None
+        self.error = None
+        self.done = False       # results or error set (under the client's lock)
+        self.taken = False      # in a frame being sent (under the client's lock)
+        self.wake = wake        # the caller's Event: set when there is news for it
+
+    def finish(self, results=None, error=None):
+        if not self.done:
+            self.results, self.error, self.done = results, error, True
+            self.wake.set()
+
+
+class _SendFailed(Exception):
+    def __init__(self, sent, err):
+        super().__init__(str(err))
+        self.sent = sent
+
+
+class _Conn:
+    """One Unix stream connection, used by one thread at a time (the slot holder)."""
+
+    def __init__(self, path, deadline):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.next_id = 1
+        try:
+            self.sock.settimeout(max(deadline - time.monotonic(), 0.001))
+            self.sock.connect(path)
+        except socket.timeout:
+            self.sock.close()
+            raise Timeout("connecting to hmacd timed out") from None
+        except OSError as e:
+            self.sock.close()
+            raise Unavailable("cannot connect to hmacd at %s: %s" % (path, e.strerror)) from None
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+    def stale(self):
+        """An idle connection must have nothing to read: EOF (the daemon went away) or stray
+        bytes both mean it cannot be used."""
+        p = select.poll()
+        p.register(self.sock.fileno(), select.POLLIN)
+        return bool(p.poll(0))  # readable (EOF or a byte nobody asked for), hung up, error
+
+    def take_id(self):
+        rid = self.next_id
+        self.next_id = rid + 1 if rid < (1 << 64) - 1 else 1
+        return rid
+
+    def send(self, data, deadline):
+        """Writes all of data; _SendFailed(bytes written) if the connection breaks, Timeout."""
+        view = memoryview(data)
+        sent = 0
+        while sent < len(view):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise Timeout("timed out sending to hmacd")
+            self.sock.settimeout(left)
+            try:
+                n = self.sock.send(view[sent:])
+            except socket.timeout:
+                raise Timeout("timed out sending to hmacd") from None
+            except OSError as e:
+                raise _SendFailed(sent, e) from None
+            sent += n
+        return sent
+
+    def _recv_exact(self, n, deadline):
+        buf = bytearray()
+        while len(buf) < n:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise Timeout("timed out waiting for hmacd")
+            self.sock.settimeout(left)
+            try:
+                chunk = self.sock.recv(min(n - len(buf), 1 << 20))
+            except socket.timeout:
+                raise Timeout("timed out waiting for hmacd") from None
+            except OSError as e:
+                raise Unavailable("connection to hmacd broke: %s" % e.strerror) from None
+            if not chunk:
+                raise Unavailable("hmacd closed the connection before answering")
+            buf += chunk
+        return bytes(buf)
+
+    def recv_answer(self, rid, deadline):
+        """(kind, value) of the answer to request rid (see wire.decode_response)."""
+        n = wire.frame_length(self._recv_exact(wire.FRAME_HEADER, deadline))
+        got_id, kind, value = wire.decode_response(self._recv_exact(n, deadline))
+        # an error answer may carry no id (the daemon could not read it)
+        if got_id != rid and not (kind == "error" and got_id is None):
+            raise ProtocolError("answer for request %d, expected %d" % (got_id, rid))
+        return kind, value
+
+
+class Client:
+    """Thread-safe hmacd client. Share one per process (or per socket).
+
+    socket_path: the daemon's socket. pool_size: connections, and so frames in flight, at
+    most (the GIL serialises the client's own work, so a small pool, with bigger batches, is
+    faster). timeout: seconds per call (None: no limit). max_batch / max_frame: keep frames
+    within the daemon's --max-batch / --max-frame (the defaults are the daemon's)."""
+
+    def __init__(self, socket_path, *, pool_size=2, timeout=5.0,
+                 max_batch=wire.DEFAULT_MAX_BATCH, max_frame=wire.DEFAULT_MAX_FRAME):
+        if pool_size < 1:
+            raise ValueError("pool_size must be >= 1")
+        wire.check_limits(max_frame, max_batch)
+        self.socket_path = socket_path
+        self.timeout = timeout
+        self.max_batch = max_batch
+        self.max_frame = max_frame
+        self._cv = threading.Condition()
+        self._queue = []      # _Pending not yet taken, in arrival order
+        self._idle = []       # connections not in use
+        self._slots = pool_size
+        self._closed = False
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def close(self):
+        """Closes idle connections; calls in progress finish, later calls raise ClosedError."""
+        with self._cv:
+            self._closed = True
+            idle, self._idle = self._idle, []
+            for p in self._queue:
+                p.finish(error=ClosedError("client closed"))
+            self._queue = []
+            self._cv.notify_all()
+        for c in idle:
+            c.close()
+
+    # ---- public calls ----
+
+    def verify(self, item, *, timeout=None):
+        """Verifies one Item; returns its Verdict (or an int a later daemon adds)."""
+        return self.verify_many([item], timeout=timeout)[0]
+
+    def verify_many(self, items, *, timeout=None):
+        """Verifies items; returns their verdicts in order. The items travel in one frame when
+        they fit (max_batch, max_frame), possibly with other callers' items; else in several.
+        Raises Unavailable/Timeout (no verdict: fail closed), ServerError, ProtocolError,
+        ValueError/TypeError for an item the wire cannot carry."""
+        items = list(items)
+        if not items:
+            return []
+        packed = [wire.pack_item(it) for it in items]
+        wake = threading.Event()
+        pendings = [_Pending(c, wake)
+                    for c in wire.chunks(packed, self.max_frame, self.max_batch)]
+        deadline = self._deadline(timeout)
+        with self._cv:
+            if self._closed:
+                raise ClosedError("client closed")
+            self._queue.extend(pendings)
+        self._drive(pendings, deadline)
+        out = []
+        for p in pendings:
+            if p.error is not None:
+                raise p.error
+            out.extend(p.results)
+        return out
+
+    def ping(self, *, timeout=None):
+        """Round trip to the daemon. Unavailable/Timeout, ServerError, ProtocolError."""
+        self._simple("ping", self._deadline(timeout))
+
+    def stats(self, *, timeout=None):
+        """The daemon's counters, a dict of name -> int (names vary between versions)."""
+        return self._simple("stats", self._deadline(timeout))
+
+    # ---- internals ----
+
+    def _deadline(self, timeout):
+        t = self.timeout if timeout is None else timeout
+        return time.monotonic() + t if t is not None else float("inf")
+
+    def _drive(self, pendings, deadline):
+        """Until every pending is done (p.results or p.error): when a connection slot is free,
+        send a frame led by one of ours; else sleep on our own Event. A finished frame wakes
+        exactly the callers it served, and a freed slot wakes the caller of the oldest queued
+        pending, which then sends everything that fits (no thundering herd)."""
+        wake = pendings[0].wake
+        while True:
+            with self._cv:
+                if all(p.done for p in pendings):
+                    return
+                mine = next((p for p in pendings if not p.taken and not p.done), None)
+                batch = None
+                if mine is not None and self._slots > 0 and not self._closed:
+                    self._slots -= 1
+                    batch = self._take_batch(mine)
+                    conn = self._idle.pop() if self._idle else None
+                else:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        for p in pendings:
+                            if not p.taken and not p.done:
+                                self._queue.remove(p)
+                            p.finish(error=Timeout("no answer from hmacd in time"))
+                        self._hand_over()
+                        return
+                    wake.clear()
+            if batch is None:
+                wake.wait(None if left == float("inf") else left)
+                continue
+            conn = self._run(conn, batch, deadline)
+            with self._cv:
+                self._slots += 1
+                if conn is not None and not self._closed:
+                    self._idle.append(conn)
+                    conn = None
+                self._hand_over()
+            if conn is not None:
+                conn.close()
+
+    def _hand_over(self):
+        """A slot may be free: wake whoever waits for one (lock held)."""
+        for p in self._queue[:self._slots]:
+            p.wake.set()  # the oldest queued callers, one per free slot
+        if self._slots > 0:
+            self._cv.notify()  # ping/stats callers
+
+    def _take_batch(self, mine):
+        """Our pending first, then the oldest queued ones that fit one frame (lock held)."""
+        batch, n, size = [mine], len(mine.packed), mine.size
+        mine.taken = True
+        rest = []
+        for p in self._queue:
+            if p is mine:
+                continue
+            if (n + len(p.packed) <= self.max_batch and
+                    wire.verify_overhead(n + len(p.packed)) + size + p.size <= self.max_frame):
+                p.taken = True
+                batch.append(p)
+                n += len(p.packed)
+                size += p.size
+            else:
+                rest.append(p)
+        self._queue = rest
+        return batch
+
+    def _exchange(self, conn, build, deadline):
+        """Sends the frame build(conn) makes and reads its answer, replacing a dead connection
+        as the module docstring says. Returns (conn or None if it must be dropped, kind, value);
+        raises HmacdError (conn already closed)."""
+        retried = False
+        while True:
+            if conn is not None and conn.stale():
+                conn.close()
+                conn = None
+            if conn is None:
+                conn = _Conn(self.socket_path, deadline)
+            rid = conn.take_id()
+            try:
+                conn.send(build(rid), deadline)
+                break
+            except _SendFailed as e:
+                conn.close()
+                conn = None
+                if e.sent == 0 and not retried:
+                    retried = True  # nothing reached the daemon: one fresh connection
+                    continue
+                raise Unavailable("connection to hmacd broke while sending; not resent") from None
+            except HmacdError:
+                conn.close()
+                raise
+        try:
+            kind, value = conn.recv_answer(rid, deadline)
+        except HmacdError:
+            conn.close()
+            raise
+        return conn, kind, value  # an error answer leaves the connection usable
+
+    def _run(self, conn, batch, deadline):
+        """Sends one frame for the batch and hands out verdicts. Returns the connection to keep
+        (None if it was dropped)."""
+        packed = [p for pend in batch for p in pend.packed]
+        err = None
+        results = None
+        try:
+            conn, kind, value = self._exchange(
+                conn, lambda rid: wire.verify_frame(rid, packed), deadline)
+            if kind == "error":
+                err = value
+            elif kind != "results" or len(value) != len(packed):
+                err = ProtocolError("answer does not match the request")
+                conn.close()
+                conn = None
+            else:
+                results = value
+        except HmacdError as e:
+            err = e
+            conn = None
+        except BaseException:
+            # never leave callers waiting forever
+            with self._cv:
+                for pend in batch:
+                    pend.finish(error=Unavailable("verify interrupted"))
+            if conn is not None:
+                conn.close()
+            raise
+        with self._cv:
+            off = 0
+            for pend in batch:
+                if err is None:
+                    pend.finish(results=results[off:off + len(pend.packed)])
+                    off += len(pend.packed)
+                else:
+                    pend.finish(error=err)
+        return conn
+
+    def _simple(self, op, deadline):
+        with self._cv:
+            while self._slots == 0 and not self._closed:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise Timeout("no free connection in time")
+                self._cv.wait(None if left == float("inf") else left)
+            if self._closed:
+                raise ClosedError("client closed")
+            self._slots -= 1
+            conn = self._idle.pop() if self._idle else None
+        try:
+            try:
+                conn, kind, value = self._exchange(conn, lambda rid: wire.simple_frame(rid, op),
+                                                   deadline)
+            except HmacdError:
+                conn = None
+                raise
+            if kind == "error":
+                raise value
+            want = "pong" if op == "ping" else "stats"
+            if kind != want:
+                conn.close()
+                conn = None
+                raise ProtocolError("answer does not match the request")
+            return value
+        finally:
+            with self._cv:
+                self._slots += 1
+                if conn is not None and not self._closed:
+                    self._idle.append(conn)
+                    conn = None
+                self._hand_over()
+            if conn is not None:
+                conn.close()

@@ -1,0 +1,72 @@
+"""hmacd.errors - what a call to hmacd can raise, and the verdict codes.
+
+A verdict is an answer, not an error: a verify call that got an answer returns verdicts, one per
+item, whatever they are. An exception means there is no verdict at all, and every middleware
+turns any HmacdError into 503 (fail closed): the request is never passed on.
+"""
+
+import enum
+
+
+class Verdict(enum.IntEnum):
+    """Verdict codes of PROTOCOL.md section 9. Any code other than OK means reject; a code this
+    enum does not know (from a later daemon) is returned as a plain int and means reject too."""
+
+    OK = 0
+    BAD_SIGNATURE = 1
+    UNKNOWN_KEY = 2
+    KEY_REVOKED = 3
+    KEY_EXPIRED = 4
+    STALE_TIMESTAMP = 5
+    REPLAY = 6
+    MALFORMED = 7
+
+
+def verdict_name(code):
+    """'OK', 'BAD_SIGNATURE', ... or 'VERDICT_<n>' for a code this version does not know."""
+    try:
+        return Verdict(code).name
+    except ValueError:
+        return "VERDICT_%d" % code
+
+
+def as_verdict(code):
+    try:
+        return Verdict(code)
+    except ValueError:
+        return code
+
+
+class HmacdError(Exception):
+    """Base class: no verdict could be had."""
+
+
+class Unavailable(HmacdError):
+    """The daemon could not be reached, or the connection broke before the answer came.
+
+    A request that may have reached the daemon is never sent again (its nonce may have been
+    recorded: a copy would come back REPLAY), so the caller sees this error instead."""
+
+
+class Timeout(Unavailable):
+    """No answer within the call's timeout."""
+
+
+class ProtocolError(HmacdError):
+    """The daemon's answer did not follow PROTOCOL.md (the connection is dropped)."""
+
+
+class ServerError(HmacdError):
+    """The daemon refused the request as a whole (an error response, PROTOCOL.md section 6).
+
+    `code` is the short code: 'malformed', 'unknown_op', 'too_many_items', 'internal', or one
+    a later daemon adds."""
+
+    def __init__(self, code, message=""):
+        super().__init__("hmacd refused the request: %s (%s)" % (code, message))
+        self.code = code
+        self.message = message
+
+
+class ClosedError(HmacdError):
+    """The client was closed."""

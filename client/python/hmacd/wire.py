@@ -1,0 +1,214 @@
+"""hmacd.wire - verify items, frames and the msgpack profile of PROTOCOL.md sections 2 to 7.
+
+Pure functions of bytes, shared by the thread-safe client and the asyncio client. Items are
+packed one by one (pack_item) when they are submitted, so a frame that batches many callers'
+items is only a concatenation (verify_frame). Answers are checked as strictly as the C client
+checks them (hm_response_decode): anything unexpected is a ProtocolError.
+
+Str fields are bytes on the wire. Python str values are sent as their UTF-8 bytes; bytes values
+are sent as they are, still as msgpack str (a raw path may hold bytes that are not UTF-8; the
+daemon does not check UTF-8). The surrogateescape round trip does that with msgpack's C packer.
+"""
+
+import struct
+import threading
+from dataclasses import dataclass, field
+from typing import Optional, Sequence, Tuple, Union
+
+import msgpack
+
+from .errors import ProtocolError, ServerError, as_verdict
+
+FRAME_HEADER = 4
+DEFAULT_MAX_FRAME = 1 << 20  # the daemon's default --max-frame
+DEFAULT_MAX_BATCH = 1024     # the daemon's default --max-batch
+MAX_FRAME_LIMIT = 64 << 20
+RESPONSE_MAX = 64 << 20      # an answer is ~1 byte per item; anything near this is broken
+
+Text = Union[str, bytes]
+
+
+@dataclass
+class Item:
+    """One request to verify (PROTOCOL.md section 7).
+
+    `container` comes from the route the app matched, never from the signer's word. `path` is
+    the request target as received (path and ?query, not decoded). Give `body` (the raw bytes)
+    or `body_sha256` (32 bytes); with neither the body is empty. `nonce` "" means none."""
+
+    tenant: Text
+    container: Text
+    epoch: int
+    method: Text
+    path: Text
+    ts: int
+    sig: bytes
+    headers: Sequence[Tuple[Text, Text]] = field(default_factory=tuple)
+    body: Optional[bytes] = None
+    body_sha256: Optional[bytes] = None
+    nonce: Text = ""
+
+
+def _s(v):
+    """A str field's value as a str msgpack will write back to the same bytes."""
+    if isinstance(v, str):
+        return v
+    if isinstance(v, (bytes, bytearray, memoryview)):
+        return bytes(v).decode("utf-8", "surrogateescape")
+    raise TypeError("a str field must be str or bytes, not %s" % type(v).__name__)
+
+
+def _uint(v, what):
+    if isinstance(v, bool) or not isinstance(v, int) or v < 0 or v >= 1 << 64:
+        raise TypeError("%s must be an int in 0..2^64-1" % what)
+    return v
+
+
+_local = threading.local()
+
+
+def _packer():
+    p = getattr(_local, "packer", None)
+    if p is None:
+        p = msgpack.Packer(use_bin_type=True, unicode_errors="surrogateescape")
+        _local.packer = p
+    return p
+
+
+def pack_item(it):
+    """The msgpack bytes of one item. TypeError/ValueError if the wire cannot carry it (wrong
+    types, both body forms); content rules are the daemon's to judge (verdict MALFORMED)."""
+    if it.body is not None and it.body_sha256 is not None:
+        raise ValueError("give body or body_sha256, not both")
+    m = {
+        "tenant": _s(it.tenant),
+        "container": _s(it.container),
+        "epoch": _uint(it.epoch, "epoch"),
+        "method": _s(it.method),
+        "path": _s(it.path),
+        "headers": [[_s(n), _s(v)] for n, v in it.headers],
+    }
+    if it.body_sha256 is not None:
+        m["body_sha256"] = bytes(it.body_sha256)
+    else:
+        m["body"] = bytes(it.body) if it.body is not None else b""
+    m["ts"] = _uint(it.ts, "ts")
+    if it.nonce:
+        m["nonce"] = _s(it.nonce)
+    m["sig"] = bytes(it.sig)
+    return _packer().pack(m)
+
+
+def _array_header(n):
+    if n < 16:
+        return bytes([0x90 | n])
+    if n < 0x10000:
+        return b"\xdc" + struct.pack(">H", n)
+    return b"\xdd" + struct.pack(">I", n)
+
+
+def frame(payload):
+    if len(payload) > 0xFFFFFFFF:
+        raise ValueError("frame too large")
+    return struct.pack(">I", len(payload)) + payload
+
+
+def verify_overhead(n):
+    """Frame bytes a verify request of n items adds to the packed items."""
+    return FRAME_HEADER + 1 + 3 + 9 + 3 + 7 + 6 + len(_array_header(n))
+
+
+def verify_frame(req_id, packed_items):
+    """A whole verify request frame from already packed items."""
+    p = _packer()
+    payload = b"".join([
+        b"\x83", p.pack("id"), p.pack(req_id), p.pack("op"), p.pack("verify"), p.pack("items"),
+        _array_header(len(packed_items)),
+    ] + list(packed_items))
+    return frame(payload)
+
+
+def simple_frame(req_id, op):
+    """A ping or stats request frame."""
+    return frame(_packer().pack({"id": req_id, "op": op}))
+
+
+def frame_length(header):
+    """Payload length announced by a 4-byte frame header; ProtocolError if absurd."""
+    (n,) = struct.unpack(">I", header)
+    if n > RESPONSE_MAX:
+        raise ProtocolError("answer of %d bytes announced" % n)
+    return n
+
+
+def _is_uint(v):
+    return isinstance(v, int) and not isinstance(v, bool) and 0 <= v < 1 << 64
+
+
+_KINDS = ("results", "pong", "stats", "error")
+
+
+def decode_response(payload):
+    """Checks one answer payload (PROTOCOL.md section 5). Returns (id, kind, value): kind is
+    'results' (a list of verdicts), 'pong' (True), 'stats' (a dict) or 'error' (a ServerError,
+    id may be None). ProtocolError if it does not follow the protocol."""
+    try:
+        m = msgpack.unpackb(payload, raw=False, use_list=True, strict_map_key=True)
+    except Exception as e:  # ExtraData, FormatError, StackError, UnicodeDecodeError, ...
+        raise ProtocolError("answer is not one msgpack value: %s" % type(e).__name__) from None
+    if not isinstance(m, dict):
+        raise ProtocolError("answer is not a map")
+    kinds = [k for k in _KINDS if k in m]
+    extra = set(m) - set(_KINDS) - {"id", "message"}
+    if len(kinds) != 1 or extra or ("message" in m and kinds != ["error"]):
+        raise ProtocolError("answer has unexpected keys")
+    kind = kinds[0]
+    rid = m.get("id")
+    if kind == "error":
+        if "id" not in m or (rid is not None and not _is_uint(rid)):
+            raise ProtocolError("bad id in an error answer")
+        code, msg = m["error"], m.get("message", "")
+        if not isinstance(code, str) or not isinstance(msg, str):
+            raise ProtocolError("bad error answer")
+        return rid, kind, ServerError(code, msg)
+    if not _is_uint(rid):
+        raise ProtocolError("answer without a valid id")
+    v = m[kind]
+    if kind == "results":
+        if not isinstance(v, list) or not all(_is_uint(c) for c in v):
+            raise ProtocolError("bad results")
+        return rid, kind, [as_verdict(c) for c in v]
+    if kind == "pong":
+        if v is not True:
+            raise ProtocolError("pong is not true")
+        return rid, kind, True
+    if not isinstance(v, dict) or not all(isinstance(k, str) and _is_uint(c)
+                                          for k, c in v.items()):
+        raise ProtocolError("bad stats")
+    return rid, kind, v
+
+
+def check_limits(max_frame, max_batch):
+    if not isinstance(max_frame, int) or not 1024 <= max_frame <= MAX_FRAME_LIMIT:
+        raise ValueError("max_frame must be 1024..%d" % MAX_FRAME_LIMIT)
+    if not isinstance(max_batch, int) or max_batch < 1:
+        raise ValueError("max_batch must be >= 1")
+
+
+def chunks(packed, max_frame, max_batch):
+    """Splits packed items into lists that each fit one verify frame. ValueError if one item
+    alone is too large."""
+    out, cur, size = [], [], 0
+    for p in packed:
+        if verify_overhead(1) + len(p) > max_frame:
+            raise ValueError("an item of %d bytes does not fit in a frame of %d"
+                             % (len(p), max_frame))
+        if cur and (len(cur) >= max_batch or
+                    verify_overhead(len(cur) + 1) + size + len(p) > max_frame):
+            out.append(cur)
+            cur, size = [], 0
+        cur.append(p)
+        size += len(p)
+    if cur:
+        out.append(cur)
+    return out

@@ -1,0 +1,157 @@
+"""hmacd.wsgi - WSGI middleware that lets a request through only if hmacd says its signature is
+valid for the container in its route (PROTOCOL.md 13.3).
+
+    from hmacd import Client
+    from hmacd.wsgi import HmacdWSGIMiddleware, flask_route_param
+
+    client = Client("/run/hmacd/hmacd.sock")
+    app.wsgi_app = HmacdWSGIMiddleware(app.wsgi_app, client,
+                                       container_from=flask_route_param(app, "id"))
+
+The container comes from the route, never from the signer: give `container_from(environ)` (for
+Flask, flask_route_param() asks Flask's own URL map, so the middleware and the view see the same
+parameter), or `container_pattern`, a regex whose named group `param` captures it from the
+decoded PATH_INFO. A request the middleware cannot place (no container) is refused with 401, not
+passed on; `exempt(environ)` names requests it must leave alone (a health check).
+
+The signed target is the raw one: RAW_URI or REQUEST_URI when the server gives it (gunicorn,
+uWSGI, werkzeug), else rebuilt from SCRIPT_NAME, PATH_INFO (percent-encoded again) and
+QUERY_STRING, which loses encodings that decoding merged (%2F and /): run behind a server that
+gives the raw URI when signers may send such paths. WSGI servers join repeated header fields in
+their own way; 13.3 joins them with ", ".
+
+On success the body was read (at most max_body bytes, else 413) and is put back as
+environ["wsgi.input"], and environ["hmacd"] holds {tenant, container, epoch, ts, nonce}.
+"""
+
+import io
+from urllib.parse import quote
+
+from ._http import (DEFAULT_MAX_BODY, STATUS_TEXT, Refused, build_item, compile_pattern,
+                    identity, log, log_refusal, parse_auth, refusal_headers, sha256)
+from .errors import Verdict, verdict_name
+
+_SPECIAL = {"content-type": "CONTENT_TYPE", "content-length": "CONTENT_LENGTH"}
+
+
+def _latin1(s):
+    return s.encode("latin-1") if isinstance(s, str) else bytes(s)
+
+
+def raw_target(environ):
+    """The request target as received, as bytes."""
+    for key in ("RAW_URI", "REQUEST_URI"):
+        v = environ.get(key)
+        if v:
+            return _latin1(v)
+    path = _latin1(environ.get("SCRIPT_NAME", "")) + _latin1(environ.get("PATH_INFO", ""))
+    target = quote(path, safe="/:@!$&'()*+,;=-._~").encode("ascii") or b"/"
+    qs = environ.get("QUERY_STRING", "")
+    if qs:
+        target += b"?" + _latin1(qs)
+    return target
+
+
+def header_fields(environ, name):
+    """The values of header `name` (a lower-case str) as the server passed them."""
+    key = _SPECIAL.get(name) or "HTTP_" + name.upper().replace("-", "_")
+    v = environ.get(key)
+    return [] if v is None else [_latin1(v)]
+
+
+def flask_route_param(app, name="id"):
+    """container_from for a Flask app: the route parameter `name` of the route Flask will
+    dispatch the request to (None if no route matches or it has no such parameter)."""
+    from werkzeug.exceptions import HTTPException
+    from werkzeug.routing import RequestRedirect
+
+    def container_from(environ):
+        try:
+            _, args = app.url_map.bind_to_environ(environ).match()
+        except (HTTPException, RequestRedirect):
+            return None
+        v = args.get(name)
+        return v if isinstance(v, str) else None
+    return container_from
+
+
+class HmacdWSGIMiddleware:
+    """client: a hmacd.Client (anything with verify(item) -> verdict). See the module doc."""
+
+    def __init__(self, app, client, *, container_from=None, container_pattern=None,
+                 param="id", max_body=DEFAULT_MAX_BODY, exempt=None):
+        if (container_from is None) == (container_pattern is None):
+            raise ValueError("give exactly one of container_from and container_pattern")
+        self.app = app
+        self.client = client
+        self.max_body = max_body
+        self.exempt = exempt
+        if container_pattern is not None:
+            rx = compile_pattern(container_pattern, param)
+
+            def container_from(environ):
+                path = _latin1(environ.get("PATH_INFO", "")).decode("utf-8", "replace")
+                m = rx.fullmatch(path)
+                return m.group(param) if m else None
+        self.container_from = container_from
+
+    def __call__(self, environ, start_response):
+        if self.exempt is not None and self.exempt(environ):
+            return self.app(environ, start_response)
+        method = environ.get("REQUEST_METHOD", "")
+        target = raw_target(environ)
+        container = None
+        try:
+            auth = parse_auth([v for v in [environ.get("HTTP_AUTHORIZATION")] if v is not None])
+            container = self.container_from(environ)
+            if not container:
+                raise Refused(401, "NO_CONTAINER", auth.tenant)
+            body = self._read_body(environ, auth)
+            item = build_item(auth, container, method, target,
+                              lambda n: header_fields(environ, n), sha256(body))
+            try:
+                verdict = self.client.verify(item)
+            except Exception as e:  # HmacdError, or anything else: fail closed
+                log.debug("hmacd: verify failed: %r", e)
+                raise Refused(503, type(e).__name__, auth.tenant) from None
+            if verdict != Verdict.OK:
+                raise Refused(401, verdict_name(verdict), auth.tenant)
+        except Refused as r:
+            log_refusal(r, method, target, container)
+            body = r.body
+            headers = [(k.decode(), v.decode()) for k, v in refusal_headers(r.status, body)]
+            start_response(STATUS_TEXT[r.status], headers)
+            return [body]
+        environ["wsgi.input"] = io.BytesIO(body)
+        environ["CONTENT_LENGTH"] = str(len(body))
+        environ["hmacd"] = identity(auth, container)
+        return self.app(environ, start_response)
+
+    def _read_body(self, environ, auth):
+        """The raw body, at most max_body bytes; Refused(413) if longer."""
+        stream = environ.get("wsgi.input")
+        cl = environ.get("CONTENT_LENGTH", "")
+        if cl:
+            try:
+                n = int(cl)
+            except ValueError:
+                raise Refused(401, "BAD_CONTENT_LENGTH", auth.tenant) from None
+            if n < 0:
+                raise Refused(401, "BAD_CONTENT_LENGTH", auth.tenant)
+            if n > self.max_body:
+                raise Refused(413, "TOO_LARGE", auth.tenant)
+            want = n
+        elif environ.get("wsgi.input_terminated"):
+            want = self.max_body + 1  # chunked: read to the end, at most one byte too many
+        else:
+            return b""  # no length and no end marker: no body (PEP 3333)
+        chunks, got = [], 0
+        while stream is not None and got < want:
+            chunk = stream.read(min(want - got, 1 << 16))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            got += len(chunk)
+        if got > self.max_body:
+            raise Refused(413, "TOO_LARGE", auth.tenant)
+        return b"".join(chunks)

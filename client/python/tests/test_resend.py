@@ -1,0 +1,271 @@
+"""test_resend.py - the clients' connection rules against a scripted fake daemon.
+
+The real daemon cannot be made to misbehave on cue, so these tests run a tiny Unix-socket server
+whose every connection follows a script, and which records every request it reads. They pin
+down the rule shared with the C client: a request is sent again on a new connection only if no
+byte of it was written; once it may have reached the daemon, the caller gets Unavailable (its
+nonce may have been recorded) and the request is never seen twice. Also: timeouts, answers that
+break the protocol, and error responses (which keep the connection).
+"""
+
+import asyncio
+import os
+import shutil
+import socket
+import struct
+import tempfile
+import threading
+
+import msgpack
+import pytest
+
+from hmacd import (AsyncClient, Client, Item, ProtocolError, ServerError, Timeout, Unavailable,
+                   Verdict)
+
+
+def _item(n=0):
+    return Item(tenant="t", container="c", epoch=1, method="GET", path="/%d" % n, ts=1,
+                sig=bytes(32))
+
+
+class FakeDaemon:
+    """script(i) -> a function(conn, server) serving connection number i (0-based)."""
+
+    def __init__(self, script):
+        self.dir = tempfile.mkdtemp(prefix="hmacd-fake-", dir="/tmp")
+        self.path = os.path.join(self.dir, "s")
+        self.script = script
+        self.requests = []          # (connection number, decoded request)
+        self.lock = threading.Lock()
+        self.release = threading.Event()
+        self.closed = threading.Event()   # set when the server has closed a connection
+        self.lsock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.lsock.bind(self.path)
+        self.lsock.listen(16)
+        self.conns = []
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def _accept(self):
+        i = 0
+        while True:
+            try:
+                c, _ = self.lsock.accept()
+            except OSError:
+                return
+            self.conns.append(c)
+            threading.Thread(target=self._serve, args=(i, c), daemon=True).start()
+            i += 1
+
+    def _serve(self, i, c):
+        try:
+            self.script(i)(i, c, self)
+        except OSError:
+            pass
+        finally:
+            c.close()
+            self.closed.set()
+
+    def read_request(self, i, c):
+        """Reads one request frame; None at EOF. Records it."""
+        head = self._exact(c, 4)
+        if head is None:
+            return None
+        req = msgpack.unpackb(self._exact(c, struct.unpack(">I", head)[0]), raw=False)
+        with self.lock:
+            self.requests.append((i, req))
+        return req
+
+    @staticmethod
+    def _exact(c, n):
+        buf = b""
+        while len(buf) < n:
+            chunk = c.recv(n - len(buf))
+            if not chunk:
+                return None
+            buf += chunk
+        return buf
+
+    @staticmethod
+    def send(c, obj):
+        payload = msgpack.packb(obj, use_bin_type=True)
+        c.sendall(struct.pack(">I", len(payload)) + payload)
+
+    def answer(self, c, req, **override):
+        if req["op"] == "verify":
+            resp = {"id": req["id"], "results": [0] * len(req["items"])}
+        elif req["op"] == "ping":
+            resp = {"id": req["id"], "pong": True}
+        else:
+            resp = {"id": req["id"], "stats": {"requests": 1}}
+        resp.update(override)
+        self.send(c, resp)
+
+    def close(self):
+        self.release.set()
+        self.lsock.close()
+        for c in self.conns:
+            try:
+                c.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def serve_forever(i, c, srv):
+    while True:
+        req = srv.read_request(i, c)
+        if req is None:
+            return
+        srv.answer(c, req)
+
+
+def serve_once_then_close(i, c, srv):
+    req = srv.read_request(i, c)
+    srv.answer(c, req)
+
+
+def swallow(i, c, srv):
+    """Reads one request and closes without answering (the daemon died mid-request)."""
+    srv.read_request(i, c)
+
+
+def hold(i, c, srv):
+    """Reads one request and never answers."""
+    srv.read_request(i, c)
+    srv.release.wait(10)
+
+
+@pytest.fixture
+def fake():
+    made = []
+
+    def make(script):
+        f = FakeDaemon(script)
+        made.append(f)
+        return f
+    yield make
+    for f in made:
+        f.close()
+
+
+def test_dead_idle_connection_is_replaced(fake):
+    srv = fake(lambda i: serve_once_then_close if i == 0 else serve_forever)
+    with Client(srv.path, pool_size=1) as c:
+        assert c.verify(_item(1)) is Verdict.OK
+        assert srv.closed.wait(5)
+        assert c.verify(_item(2)) is Verdict.OK   # connection 0 was closed while idle
+    assert [(i, r["items"][0]["path"]) for i, r in srv.requests] == [(0, "/1"), (1, "/2")]
+
+
+def test_request_in_flight_is_never_resent(fake):
+    srv = fake(lambda i: swallow if i == 0 else serve_forever)
+    with Client(srv.path, pool_size=1) as c:
+        with pytest.raises(Unavailable):
+            c.verify(_item(1))
+        assert c.verify(_item(2)) is Verdict.OK   # the next call connects afresh
+    assert [(i, r["items"][0]["path"]) for i, r in srv.requests] == [(0, "/1"), (1, "/2")]
+
+
+def test_async_request_in_flight_is_never_resent(fake):
+    srv = fake(lambda i: swallow if i == 0 else serve_forever)
+
+    async def main():
+        async with AsyncClient(srv.path) as c:
+            with pytest.raises(Unavailable):
+                await c.verify(_item(1))
+            assert await c.verify(_item(2)) is Verdict.OK
+    asyncio.run(main())
+    assert [(i, r["items"][0]["path"]) for i, r in srv.requests] == [(0, "/1"), (1, "/2")]
+
+
+def test_timeout_in_flight_and_in_queue(fake):
+    srv = fake(lambda i: hold if i == 0 else serve_forever)
+    with Client(srv.path, pool_size=1) as c:
+        errors = []
+
+        def call(n, timeout):
+            try:
+                c.verify(_item(n), timeout=timeout)
+            except Exception as e:
+                errors.append((n, type(e)))
+        t1 = threading.Thread(target=call, args=(1, 1.0))
+        t1.start()
+        while not srv.requests:   # wait until request 1 holds the only connection slot
+            t1.join(0.01)
+        call(2, 0.2)              # queued behind it, never sent, gives up first
+        t1.join(5)
+        assert sorted(errors) == [(1, Timeout), (2, Timeout)]
+        assert c.verify(_item(3), timeout=5) is Verdict.OK
+    paths = [r["items"][0]["path"] for _, r in srv.requests]
+    assert paths == ["/1", "/3"]
+
+
+def test_async_timeout_keeps_pipeline_in_step(fake):
+    state = {"n": 0}
+
+    def slow_first(i, c, srv):
+        req = srv.read_request(i, c)
+        srv.release.wait(0.5)          # the first answer comes late...
+        srv.answer(c, req)
+        serve_forever(i, c, srv)       # ...and the rest on time
+
+    srv = fake(lambda i: slow_first)
+
+    async def main():
+        async with AsyncClient(srv.path) as c:
+            with pytest.raises(Timeout):
+                await c.verify(_item(1), timeout=0.1)
+            state["n"] = await c.verify(_item(2), timeout=5)
+    asyncio.run(main())
+    assert state["n"] is Verdict.OK
+    assert len(set(i for i, _ in srv.requests)) == 1  # one connection throughout
+
+
+@pytest.mark.parametrize("override", [
+    {"id": 999},                       # answers another request
+    {"results": [0, 0]},               # two verdicts for one item
+    {"results": [True]},               # not a uint
+    {"pong": True},                    # a second kind key
+    {"extra": 1},                      # an unknown key
+])
+def test_protocol_errors(fake, override):
+    def bad(i, c, srv):
+        if i == 0:
+            req = srv.read_request(i, c)
+            srv.answer(c, req, **override)
+            srv.release.wait(10)
+        else:
+            serve_forever(i, c, srv)
+    srv = fake(lambda i: bad)
+    with Client(srv.path, pool_size=1) as c:
+        with pytest.raises(ProtocolError):
+            c.verify(_item(1))
+        assert c.verify(_item(2)) is Verdict.OK   # on a new connection
+    assert [i for i, _ in srv.requests] == [0, 1]
+
+
+def test_error_response_keeps_connection(fake):
+    def refuse_first(i, c, srv):
+        req = srv.read_request(i, c)
+        srv.send(c, {"id": req["id"], "error": "internal", "message": "store unreadable"})
+        serve_forever(i, c, srv)
+    srv = fake(lambda i: refuse_first)
+    with Client(srv.path, pool_size=1) as c:
+        with pytest.raises(ServerError) as e:
+            c.verify(_item(1))
+        assert e.value.code == "internal"
+        assert c.verify(_item(2)) is Verdict.OK
+        assert c.stats() == {"requests": 1}
+    assert [i for i, _ in srv.requests] == [0, 0, 0]
+
+
+def test_unknown_verdict_is_passed_through(fake):
+    def future_daemon(i, c, srv):
+        req = srv.read_request(i, c)
+        srv.answer(c, req, results=[42])
+        serve_forever(i, c, srv)
+    srv = fake(lambda i: future_daemon)
+    with Client(srv.path) as c:
+        v = c.verify(_item(1))
+    assert v == 42 and v != Verdict.OK
