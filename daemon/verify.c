@@ -199,44 +199,59 @@ static bool ts_stale(uint64_t ts, int64_t now, int64_t skew)
 	return diff > (uint64_t)skew;
 }
 
+/*
+ * The verdict by the precedence of PROTOCOL.md, with no branch: each condition is one bit and
+ * the lowest set bit wins. A branch chain here is predicted by how often each verdict occurs,
+ * and its mispredictions showed in tests/ct/dudect.c as 20 to 70 cycles between an unknown key,
+ * a wrong signature and a right one.
+ */
+static enum hm_verdict pick_verdict(unsigned unknown, unsigned revoked, unsigned unusable,
+				    unsigned failed, unsigned bad_mac, unsigned stale)
+{
+	static const uint8_t by_bit[7] = {
+		HM_V_UNKNOWN_KEY, HM_V_KEY_REVOKED,     HM_V_KEY_EXPIRED, HM_V_MALFORMED,
+		HM_V_BAD_SIGNATURE, HM_V_STALE_TIMESTAMP, HM_V_OK,
+	};
+	unsigned bits = unknown | revoked << 1 | unusable << 2 | failed << 3 | bad_mac << 4 |
+			stale << 5 | 1u << 6;
+
+	return (enum hm_verdict)by_bit[__builtin_ctz(bits)];
+}
+
 enum hm_verdict hm_verify_item(struct hm_verifier *v, const struct hm_item *it)
 {
+	static const struct hm_kc_entry absent = {.exists = false};
 	const struct hm_kc_entry *e = find_key(v, it);
 	enum hm_verdict verdict;
-	EVP_MAC_CTX *ctx = v->dummy;
+	EVP_MAC_CTX *ctx;
 	uint8_t mac[HM_MAC_LEN], rkey[HM_REPLAY_KEY_LEN];
-	bool usable, mac_ok, computed;
+	unsigned exists, revoked, usable, mac_ok, computed;
+	uintptr_t use_mask;
 
-	usable = e != NULL && e->exists && e->mac != NULL &&
-		 (e->state == HM_KEY_CURRENT ||
-		  (e->state == HM_KEY_SUPERSEDED && v->now < e->deadline));
-	if (usable)
-		ctx = e->mac;
+	if (e == NULL) /* the store or an allocation failed: judged as unknown, fails closed */
+		e = &absent;
+	/* bitwise & and |, not && and ||: no branch on the key's state */
+	exists = e->exists;
+	revoked = exists & (e->state == HM_KEY_REVOKED);
+	usable = exists & (e->mac != NULL) &
+		 ((e->state == HM_KEY_CURRENT) |
+		  ((e->state == HM_KEY_SUPERSEDED) & (v->now < e->deadline)));
+	use_mask = (uintptr_t)0 - (uintptr_t)usable;
+	ctx = (EVP_MAC_CTX *)(((uintptr_t)e->mac & use_mask) | ((uintptr_t)v->dummy & ~use_mask));
 	computed = compute_mac(v, ctx, it, mac);
 	mac_ok = CRYPTO_memcmp(mac, it->sig, HM_MAC_LEN) == 0;
 	OPENSSL_cleanse(mac, sizeof(mac));
+	verdict = pick_verdict(!exists, revoked, !usable, !computed, !mac_ok,
+			       ts_stale(it->ts, v->now, v->cfg.skew));
 
-	if (e == NULL || !e->exists)
-		verdict = HM_V_UNKNOWN_KEY;
-	else if (e->state == HM_KEY_REVOKED)
-		verdict = HM_V_KEY_REVOKED;
-	else if (!usable)
-		verdict = HM_V_KEY_EXPIRED;
-	else if (!computed)
-		verdict = HM_V_MALFORMED; /* the canonical string could not be built */
-	else if (!mac_ok)
-		verdict = HM_V_BAD_SIGNATURE;
-	else if (ts_stale(it->ts, v->now, v->cfg.skew))
-		verdict = HM_V_STALE_TIMESTAMP;
-	else
-		verdict = HM_V_OK;
-
-	if (verdict == HM_V_OK && it->nonce.len > 0 && it->ts < (uint64_t)v->cfg.nonces_since) {
+	/* one branch, on the item's own nonce field first: an item without one never takes it */
+	if ((it->nonce.len > 0) & (verdict == HM_V_OK) &&
+	    it->ts < (uint64_t)v->cfg.nonces_since) {
 		/* signed before this cache existed: it may have been seen by the previous run */
 		hm_counter_add(&v->stats.nonce_before_start, 1);
 		verdict = HM_V_REPLAY;
 	}
-	if (verdict == HM_V_OK && it->nonce.len > 0) {
+	if ((it->nonce.len > 0) & (verdict == HM_V_OK)) {
 		/* remembered until its ts can no longer pass the skew check */
 		int64_t ts = it->ts > (uint64_t)INT64_MAX / 2 ? INT64_MAX / 2 : (int64_t)it->ts;
 		int64_t expires = (ts > v->now ? ts : v->now) + v->cfg.skew + 1;

@@ -1,7 +1,7 @@
 #!/bin/sh
 # The whole test suite, as CI runs it: install packages, build with -Werror, make check; the
 # end-to-end tests with the daemon under valgrind; the whole suite again under AddressSanitizer +
-# UndefinedBehaviorSanitizer; then make distcheck.
+# UndefinedBehaviorSanitizer; libFuzzer on the parsers; then make distcheck.
 # Build trees go to _build/ and _build-asan/ inside the checkout.
 set -eu
 cd "$(dirname "$0")/.."
@@ -32,6 +32,9 @@ mkdir -p _build-asan
 	cat _build-asan/test-suite.log 2>/dev/null || true
 	exit 1
 }
+
+echo "== libFuzzer: replay the seed corpus, then fuzz each target for 60 s"
+(cd _build && make -s fuzz && sh "$top/tests/fuzz/run.sh" 60) || exit 1
 
 echo "== make distcheck"
 (cd _build && make -s distcheck DISTCHECK_CONFIGURE_FLAGS=--enable-werror >/dev/null) || exit 1

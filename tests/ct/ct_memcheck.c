@@ -1,0 +1,433 @@
+/*
+ * ct_memcheck.c - constant-time evidence for the verify engine, by the ctgrind method.
+ *
+ * Memcheck tracks, bit by bit, whether every value is defined. Marking the secrets undefined
+ * (VALGRIND_MAKE_MEM_UNDEFINED) turns it into a secret-flow checker: a conditional jump that
+ * depends on a secret is reported as "Conditional jump or move depends on uninitialised
+ * value(s)", a memory address computed from one as "Use of uninitialised value of size 8".
+ * tests/ct/ct_memcheck.sh runs this program under valgrind --error-exitcode=1, so one such
+ * report fails make check.
+ *
+ * What is secret here (marked undefined):
+ *  - every key secret, from the moment it leaves the store: hm_ks_lookup() is wrapped at link
+ *    time (-Wl,--wrap=hm_ks_lookup), so verify.c's key-cache fill, the HMAC key schedule, the
+ *    pre-keyed contexts the key cache keeps, and every MAC computed with them carry the taint;
+ *  - the dummy key of the unknown/revoked/expired path (verify.c's call of hm_mac_new_keyed()
+ *    is wrapped the same way);
+ *  - the item's sig, before every hm_verify_item().
+ * The computed (expected) MAC is secret by derivation: it is never marked by hand. The
+ * CRYPTO_memcmp wrapper reads memcheck's shadow bits (VALGRIND_GET_VBITS) and this program
+ * fails unless both compared buffers arrive there wholly undefined: proof that the taint was
+ * not lost on the way (e.g. through OpenSSL's assembly), without which a clean run means
+ * nothing. --control proves the detector works: it runs a leaky compare on the same kind of
+ * tainted MAC, and the wrapper script requires memcheck to report it.
+ *
+ * What is declassified, exactly: one bit per item, "the 32-byte comparison found the MACs
+ * equal". CRYPTO_memcmp is wrapped (-Wl,--wrap=CRYPTO_memcmp); the wrapper folds OpenSSL's
+ * result to 0/1 without branching and marks that single int defined (VALGRIND_MAKE_MEM_DEFINED,
+ * the ctgrind convention). That bit is public by design: it becomes the verdict (OK versus
+ * BAD_SIGNATURE) sent to the client. Nothing else is made defined again, so every branch and
+ * index that leads up to the comparison, in verify.c, keycache.c, canon.c and OpenSSL, is
+ * checked. The store's own copy of the secret (an mmap of the LMDB file, which memcheck sees as
+ * defined) is outside the check: keystore.c only memcpy()s it into the caller's record.
+ */
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/hmac.h>
+
+#if defined(__has_include)
+#if __has_include(<valgrind/memcheck.h>)
+#include <valgrind/memcheck.h>
+#define HAVE_MEMCHECK_H 1
+#endif
+#endif
+
+#include "keystore.h"
+#include "replay.h"
+#include "sign.h"
+#include "verify.h"
+
+/* Exit codes, as the automake test driver reads them. */
+#define EXIT_SKIP 77
+#define EXIT_HARD 99
+
+#ifdef HAVE_MEMCHECK_H
+
+#define NOW 1700000000
+#define SKEW 300
+
+/* ---- link-time wrappers: where the taint enters and where one bit leaves ---- */
+
+int __real_hm_ks_lookup(struct hm_ks_reader *rd, const uint8_t *tenant, size_t tenant_len,
+			const uint8_t *container, size_t container_len, uint64_t epoch,
+			struct hm_key_rec *rec);
+int __wrap_hm_ks_lookup(struct hm_ks_reader *rd, const uint8_t *tenant, size_t tenant_len,
+			const uint8_t *container, size_t container_len, uint64_t epoch,
+			struct hm_key_rec *rec);
+EVP_MAC_CTX *__real_hm_mac_new_keyed(EVP_MAC *mac, const uint8_t *key, size_t len);
+EVP_MAC_CTX *__wrap_hm_mac_new_keyed(EVP_MAC *mac, const uint8_t *key, size_t len);
+int __real_CRYPTO_memcmp(const void *a, const void *b, size_t len);
+int __wrap_CRYPTO_memcmp(const void *a, const void *b, size_t len);
+
+/* What the CRYPTO_memcmp wrapper saw last; reset by the caller before each item. */
+struct seen {
+	unsigned calls;
+	bool mac_tainted; /* every bit of the first argument (the computed MAC) undefined */
+	bool sig_tainted; /* every bit of the second argument (the item's sig) undefined */
+};
+
+/* Link-time wrappers have no context argument: this is the test's one piece of shared state. */
+static struct seen g_seen;
+
+int __wrap_hm_ks_lookup(struct hm_ks_reader *rd, const uint8_t *tenant, size_t tenant_len,
+			const uint8_t *container, size_t container_len, uint64_t epoch,
+			struct hm_key_rec *rec)
+{
+	int rc = __real_hm_ks_lookup(rd, tenant, tenant_len, container, container_len, epoch,
+				     rec);
+
+	if (rc == HM_OK)
+		VALGRIND_MAKE_MEM_UNDEFINED(rec->secret, sizeof(rec->secret));
+	return rc;
+}
+
+/* Only verify.c's call (the dummy key) is wrapped: keycache.c calls it inside its own object. */
+EVP_MAC_CTX *__wrap_hm_mac_new_keyed(EVP_MAC *mac, const uint8_t *key, size_t len)
+{
+	VALGRIND_MAKE_MEM_UNDEFINED(key, len);
+	return __real_hm_mac_new_keyed(mac, key, len);
+}
+
+/* True if every bit of p[0..len) is undefined in memcheck's shadow memory. */
+static bool all_undefined(const void *p, size_t len)
+{
+	uint8_t vbits[64];
+
+	if (len > sizeof(vbits) || VALGRIND_GET_VBITS(p, vbits, len) != 1)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (vbits[i] != 0xff)
+			return false;
+	return true;
+}
+
+int __wrap_CRYPTO_memcmp(const void *a, const void *b, size_t len)
+{
+	volatile int eq;
+	unsigned int r;
+
+	g_seen.calls++;
+	g_seen.mac_tainted = all_undefined(a, len);
+	g_seen.sig_tainted = all_undefined(b, len);
+	r = (unsigned int)__real_CRYPTO_memcmp(a, b, len);
+	/* 1 if r != 0, else 0, with no branch: only this bit is declassified */
+	eq = (int)((r | (0u - r)) >> (sizeof(r) * 8 - 1));
+	VALGRIND_MAKE_MEM_DEFINED((const void *)&eq, sizeof(eq));
+	return eq;
+}
+
+/* ---- fixture: a real store in a temporary directory, a real verifier ---- */
+
+struct fx {
+	char dir[64];
+	struct hm_keystore *ks;
+	struct hm_ks_reader *rd;
+	struct hm_replay *replay;
+	struct hm_verifier *v;
+	uint8_t secret[HM_KEY_LEN];
+	uint8_t secret_old[HM_KEY_LEN]; /* t1/c2 epoch 1, superseded but in grace */
+	struct hm_item it;
+	uint8_t good[HM_MAC_LEN]; /* the right signature of it */
+	uint8_t sig[HM_MAC_LEN];  /* what the item carries */
+};
+
+static const uint8_t body[] = "{\"cmd\":[\"ls\",\"-l\"]}";
+
+static void set_str(struct hm_str *s, const char *v)
+{
+	s->ptr = (const uint8_t *)v;
+	s->len = strlen(v);
+}
+
+static void make_item(struct fx *f, const char *container, uint64_t epoch, const char *nonce)
+{
+	struct hm_item *it = &f->it;
+
+	memset(it, 0, sizeof(*it));
+	set_str(&it->tenant, "t1");
+	set_str(&it->container, container);
+	it->epoch = epoch;
+	set_str(&it->method, "POST");
+	set_str(&it->path, "/containers/c1/exec?tty=0");
+	it->ts = NOW;
+	set_str(&it->nonce, nonce);
+	it->nheaders = 1;
+	set_str(&it->headers[0].name, "content-type");
+	set_str(&it->headers[0].value, "application/json");
+	it->has_body = true;
+	it->body.ptr = body;
+	it->body.len = sizeof(body) - 1;
+	it->sig = f->sig;
+}
+
+static int fail(const char *what, int rc)
+{
+	fprintf(stderr, "ct_memcheck: %s: %s\n", what, hm_strerror(rc));
+	return EXIT_HARD;
+}
+
+static int fx_open(struct fx *f)
+{
+	struct hm_verify_config cfg = {.skew = SKEW, .key_cache = 64, .max_canonical = 65536};
+	uint8_t s2[HM_KEY_LEN];
+	char err[256];
+	uint32_t epoch = 0;
+	int rc;
+
+	snprintf(f->dir, sizeof(f->dir), "/tmp/hmacd-ct-memcheck-XXXXXX");
+	if (mkdtemp(f->dir) == NULL) {
+		perror("ct_memcheck: mkdtemp");
+		return EXIT_HARD;
+	}
+	rc = hm_ks_open(f->dir, HM_KS_CREATE, &f->ks, err, sizeof(err));
+	if (rc != HM_OK) {
+		fprintf(stderr, "ct_memcheck: hm_ks_open: %s\n", err);
+		return EXIT_HARD;
+	}
+	rc = hm_ks_create(f->ks, "t1", "c1", NOW - 1000, &epoch, f->secret);
+	if (rc != HM_OK)
+		return fail("hm_ks_create", rc);
+	/* t1/c2: epoch 1 superseded, still in its grace period (deadline NOW + 500) */
+	rc = hm_ks_create(f->ks, "t1", "c2", NOW - 1000, &epoch, f->secret_old);
+	if (rc != HM_OK)
+		return fail("hm_ks_create", rc);
+	rc = hm_ks_rotate(f->ks, "t1", "c2", NOW - 500, 1000, &epoch, s2);
+	OPENSSL_cleanse(s2, sizeof(s2));
+	if (rc != HM_OK)
+		return fail("hm_ks_rotate", rc);
+	/* t1/c4: epoch 1 superseded with no grace: expired */
+	rc = hm_ks_create(f->ks, "t1", "c4", NOW - 1000, &epoch, s2);
+	OPENSSL_cleanse(s2, sizeof(s2));
+	if (rc != HM_OK)
+		return fail("hm_ks_create", rc);
+	rc = hm_ks_rotate(f->ks, "t1", "c4", NOW - 500, 0, &epoch, s2);
+	OPENSSL_cleanse(s2, sizeof(s2));
+	if (rc != HM_OK)
+		return fail("hm_ks_rotate", rc);
+	/* t1/c3: epoch 1 revoked */
+	rc = hm_ks_create(f->ks, "t1", "c3", NOW - 1000, &epoch, s2);
+	OPENSSL_cleanse(s2, sizeof(s2));
+	if (rc != HM_OK)
+		return fail("hm_ks_create", rc);
+	rc = hm_ks_revoke(f->ks, "t1", "c3", 1);
+	if (rc != HM_OK)
+		return fail("hm_ks_revoke", rc);
+	rc = hm_ks_reader_new(f->ks, &f->rd);
+	if (rc != HM_OK)
+		return fail("hm_ks_reader_new", rc);
+	rc = hm_replay_new(1024, &f->replay);
+	if (rc != HM_OK)
+		return fail("hm_replay_new", rc);
+	rc = hm_verifier_new(&cfg, f->rd, f->replay, &f->v);
+	if (rc != HM_OK)
+		return fail("hm_verifier_new", rc);
+	return 0;
+}
+
+static void fx_close(struct fx *f)
+{
+	char cmd[128];
+
+	hm_verifier_free(f->v);
+	hm_replay_free(f->replay);
+	hm_ks_reader_free(f->rd);
+	hm_ks_close(f->ks);
+	if (f->dir[0] != '\0') {
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
+		if (system(cmd) != 0)
+			fprintf(stderr, "ct_memcheck: could not remove %s\n", f->dir);
+	}
+	OPENSSL_cleanse(f, sizeof(*f));
+}
+
+/* ---- the cases ---- */
+
+enum sig_kind {
+	SIG_GOOD,     /* the right signature */
+	SIG_FIRST,    /* byte 0 wrong: a leaky compare exits at once */
+	SIG_PREFIX31, /* bytes 0..30 right, byte 31 wrong: a leaky compare runs to the end */
+	SIG_RANDOM,   /* nothing right */
+};
+
+struct ct_case {
+	const char *name;
+	const char *container;
+	uint64_t epoch;
+	bool nonce;  /* carry a nonce (a fresh one per pass): an OK item then visits the replay cache */
+	int key;     /* sign with 0: t1/c1's secret, 1: t1/c2 epoch 1's secret, 2: a made-up key */
+	enum sig_kind sig;
+	enum hm_verdict want;
+};
+
+static const struct ct_case cases[] = {
+	{"match", "c1", 1, false, 0, SIG_GOOD, HM_V_OK},
+	{"match with nonce", "c1", 1, true, 0, SIG_GOOD, HM_V_OK},
+	{"one byte off (byte 0)", "c1", 1, false, 0, SIG_FIRST, HM_V_BAD_SIGNATURE},
+	{"31-byte prefix match", "c1", 1, false, 0, SIG_PREFIX31, HM_V_BAD_SIGNATURE},
+	{"random sig", "c1", 1, false, 0, SIG_RANDOM, HM_V_BAD_SIGNATURE},
+	{"unknown epoch", "c1", 7, false, 2, SIG_RANDOM, HM_V_UNKNOWN_KEY},
+	{"unknown scope", "zz", 1, false, 2, SIG_RANDOM, HM_V_UNKNOWN_KEY},
+	{"unknown, 31-byte prefix", "zz", 1, false, 2, SIG_PREFIX31, HM_V_UNKNOWN_KEY},
+	{"superseded, in grace", "c2", 1, false, 1, SIG_GOOD, HM_V_OK},
+	{"superseded, wrong sig", "c2", 1, false, 1, SIG_PREFIX31, HM_V_BAD_SIGNATURE},
+	{"superseded, expired", "c4", 1, false, 2, SIG_GOOD, HM_V_KEY_EXPIRED},
+	{"revoked", "c3", 1, false, 2, SIG_GOOD, HM_V_KEY_REVOKED},
+};
+
+static int run_case(struct fx *f, const struct ct_case *c, int pass, bool verbose)
+{
+	char nonce[16];
+	uint8_t random_key[HM_KEY_LEN];
+	const uint8_t *key = c->key == 0 ? f->secret : c->key == 1 ? f->secret_old : random_key;
+	enum hm_verdict got;
+	int rc;
+
+	snprintf(nonce, sizeof(nonce), "n-%d", pass);
+	make_item(f, c->container, c->epoch, c->nonce ? nonce : "");
+	for (size_t i = 0; i < sizeof(random_key); i++)
+		random_key[i] = (uint8_t)(0xa5 ^ (i * 37));
+	rc = hm_sign_item(key, HM_KEY_LEN, &f->it, f->good);
+	if (rc != HM_OK)
+		return fail("hm_sign_item", rc);
+	memcpy(f->sig, f->good, HM_MAC_LEN);
+	switch (c->sig) {
+	case SIG_GOOD:
+		break;
+	case SIG_FIRST:
+		f->sig[0] ^= 0x01;
+		break;
+	case SIG_PREFIX31:
+		f->sig[31] ^= 0x80;
+		break;
+	case SIG_RANDOM:
+		for (size_t i = 0; i < HM_MAC_LEN; i++)
+			f->sig[i] = (uint8_t)(f->good[i] ^ (0x5a + i));
+		break;
+	}
+	VALGRIND_MAKE_MEM_UNDEFINED(f->sig, sizeof(f->sig));
+
+	rc = hm_verify_begin(f->v, NOW);
+	if (rc != HM_OK)
+		return fail("hm_verify_begin", rc);
+	memset(&g_seen, 0, sizeof(g_seen));
+	got = hm_verify_item(f->v, &f->it);
+	hm_verify_end(f->v);
+	VALGRIND_MAKE_MEM_DEFINED(f->sig, sizeof(f->sig));
+
+	if (verbose)
+		printf("  %-24s %s\n", c->name, hm_verdict_name(got));
+	if (got != c->want) {
+		fprintf(stderr, "ct_memcheck: %s: verdict %s, want %s\n", c->name,
+			hm_verdict_name(got), hm_verdict_name(c->want));
+		return EXIT_HARD;
+	}
+	/* The power check: the taint really reached the comparison. */
+	if (g_seen.calls != 1 || !g_seen.mac_tainted || !g_seen.sig_tainted) {
+		fprintf(stderr,
+			"ct_memcheck: %s: CRYPTO_memcmp calls %u, computed MAC %s, sig %s: the "
+			"secret-flow check would prove nothing\n",
+			c->name, g_seen.calls, g_seen.mac_tainted ? "tainted" : "NOT tainted",
+			g_seen.sig_tainted ? "tainted" : "NOT tainted");
+		return EXIT_HARD;
+	}
+	return 0;
+}
+
+/*
+ * The control: the same kind of secret (a store secret, marked undefined), an HMAC over a
+ * canonical string, then a plain memcmp whose result is branched on. Memcheck must report it.
+ */
+static int run_control(struct fx *f)
+{
+	uint8_t key[HM_KEY_LEN], mac[HM_MAC_LEN];
+	unsigned int maclen = 0;
+	volatile int sink = 0;
+	int (*volatile leaky_memcmp)(const void *, const void *, size_t) = memcmp;
+
+	make_item(f, "c1", 1, "");
+	memcpy(key, f->secret, sizeof(key));
+	VALGRIND_MAKE_MEM_UNDEFINED(key, sizeof(key));
+	if (HMAC(EVP_sha256(), key, (int)sizeof(key), body, sizeof(body) - 1, mac, &maclen) ==
+	    NULL)
+		return fail("HMAC", HM_ECRYPTO);
+	memset(f->sig, 0x11, sizeof(f->sig));
+	printf("  control: plain memcmp on a MAC keyed with a tainted secret (memcheck must "
+	       "report it)\n");
+	if (leaky_memcmp(mac, f->sig, sizeof(mac)) == 0)
+		sink = 1;
+	OPENSSL_cleanse(key, sizeof(key));
+	OPENSSL_cleanse(mac, sizeof(mac));
+	return sink;
+}
+
+int main(int argc, char **argv)
+{
+	struct fx f;
+	bool control = argc > 1 && strcmp(argv[1], "--control") == 0;
+	int rc;
+
+	if (argc > 1 && strcmp(argv[1], "--build-info") == 0) {
+#if defined(__SANITIZE_ADDRESS__)
+		puts("asan");
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+		puts("asan");
+#else
+		puts("plain");
+#endif
+#else
+		puts("plain");
+#endif
+		return 0;
+	}
+	memset(&f, 0, sizeof(f));
+	if (!RUNNING_ON_VALGRIND) {
+		fprintf(stderr, "ct_memcheck: must run under valgrind (see tests/ct/ct_memcheck.sh)\n");
+		return EXIT_HARD;
+	}
+	rc = fx_open(&f);
+	if (rc != 0)
+		goto out;
+	if (control) {
+		(void)run_control(&f);
+		goto out;
+	}
+	/* Each case twice: first with a cold key cache (store lookup, key schedule), then warm. */
+	for (int pass = 0; pass < 2 && rc == 0; pass++) {
+		printf("pass %d (%s key cache)\n", pass + 1, pass == 0 ? "cold" : "warm");
+		for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]) && rc == 0; i++) {
+			rc = run_case(&f, &cases[i], pass, true);
+		}
+	}
+	if (rc == 0)
+		printf("ct_memcheck: %zu cases x 2 passes judged with secrets tainted\n",
+		       sizeof(cases) / sizeof(cases[0]));
+out:
+	fx_close(&f);
+	return rc;
+}
+
+#else /* !HAVE_MEMCHECK_H */
+
+int main(void)
+{
+	fprintf(stderr, "ct_memcheck: built without <valgrind/memcheck.h> (install valgrind)\n");
+	return EXIT_SKIP;
+}
+
+#endif

@@ -1,0 +1,108 @@
+#!/usr/bin/python3
+"""mkcorpus.py - (re)writes the libFuzzer seed corpora in tests/fuzz/corpus/.
+
+Seeds are small valid and near-valid inputs that get each target past its first checks at once:
+  frame/    the malformed-frame vectors of tests/vectors/frames, valid frames, and a chain of them
+  request/  frame payloads: the vectors' payloads and encoded valid requests (PROTOCOL.md 4, 7)
+  canon/    inputs in fuzz_canon.c's layout (mode byte, item description, derivation)
+Deterministic: running it twice writes the same bytes. Needs python3-msgpack.
+Usage: tests/fuzz/mkcorpus.py   (from anywhere; writes next to itself)
+"""
+import hashlib
+import os
+import random
+import struct
+import sys
+
+import msgpack
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+VECTORS = os.path.join(HERE, "..", "vectors", "frames")
+OUT = os.path.join(HERE, "corpus")
+
+
+def write(target, name, data):
+    d = os.path.join(OUT, target)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, name), "wb") as f:
+        f.write(data)
+
+
+def frame(payload):
+    return struct.pack(">I", len(payload)) + payload
+
+
+def pack(obj):
+    return msgpack.packb(obj, use_bin_type=True)
+
+
+def item(i, body=True, nonce=True, headers=2):
+    it = {
+        "tenant": "acme",
+        "container": "web-%d" % i,
+        "epoch": 1 + i,
+        "method": "POST",
+        "path": "/containers/c%d/exec?tty=0" % i,
+        "headers": [["content-type", "application/json"], ["x-request-id", str(i)]][:headers],
+        "ts": 1700000000 + i,
+        "sig": bytes((i * 7 + k) & 0xFF for k in range(32)),
+    }
+    b = b'{"cmd":["ls","-l"]}'
+    if body:
+        it["body"] = b
+    else:
+        it["body_sha256"] = hashlib.sha256(b).digest()
+    if nonce:
+        it["nonce"] = "n-%08d" % i
+    return it
+
+
+def requests():
+    yield "ping", pack({"id": 1, "op": "ping"})
+    yield "stats", pack({"id": 2, "op": "stats"})
+    yield "verify-1", pack({"id": 3, "op": "verify", "items": [item(0)]})
+    yield "verify-digest", pack({"id": 4, "op": "verify", "items": [item(1, body=False)]})
+    yield "verify-3", pack({"id": 5, "op": "verify",
+                            "items": [item(2), item(3, nonce=False, headers=0), item(4, body=False)]})
+    bad = item(5)
+    bad["epoch"] = 0
+    yield "verify-bad-item", pack({"id": 6, "op": "verify", "items": [item(6), bad, 7, item(8)]})
+    many = item(9)
+    many["headers"] = [["h%d" % k, "v" * k] for k in range(64)]
+    yield "verify-64-headers", pack({"id": 2**40, "op": "verify", "items": [many]})
+    yield "verify-empty", pack({"id": 7, "op": "verify", "items": []})
+    # the response shapes too (fuzz_frame decodes payloads as responses as well)
+    yield "resp-results", pack({"id": 5, "results": [0, 1, 2, 7]})
+    yield "resp-error", pack({"id": None, "error": "malformed", "message": "request is not a map"})
+    yield "resp-stats", pack({"id": 2, "stats": {"verdict_ok": 10, "connections": 1}})
+
+
+def main():
+    vectors = sorted(f for f in os.listdir(VECTORS) if f.endswith(".bin"))
+    chain = b""
+    for name in vectors:
+        data = open(os.path.join(VECTORS, name), "rb").read()
+        stem = name[:-4]
+        write("frame", stem, data)
+        if len(data) >= 4:
+            n = struct.unpack(">I", data[:4])[0]
+            # payloads of complete frames only, and only small ones (huge ones are frame seeds)
+            if len(data) - 4 == n and n <= 4096:
+                write("request", "vec-" + stem, data[4:])
+    for name, payload in requests():
+        write("request", name, payload)
+        write("frame", "frame-" + name, frame(payload))
+        chain += frame(payload)
+    write("frame", "chain", chain + b"\x00\x00\x01")  # ends in a truncated header
+
+    rnd = random.Random(20240601)
+    for k in range(12):
+        mode = bytes([0 if k < 10 else 1])  # folded alphabets for most, raw for two
+        desc = bytes(rnd.randrange(256) for _ in range(600))
+        deriv = bytes([k % 6, rnd.randrange(256), rnd.randrange(256)])
+        write("canon", "seed-%02d" % k, mode + desc[:400] + deriv + desc[400:])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
