@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -83,6 +84,9 @@ static void spawn(struct hd *d)
 	d->pid = fork();
 	assert_true(d->pid >= 0);
 	if (d->pid == 0) {
+		/* a test that fails half-way leaves no daemon behind: it dies with the test */
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0)
+			_exit(126);
 		if (d->nofile > 0) {
 			struct rlimit rl = {(rlim_t)d->nofile, (rlim_t)d->nofile};
 
