@@ -1,0 +1,287 @@
+/*
+ * setup.c - scopes in the real key store, and the pool of pre-encoded frames (see bench.h).
+ *
+ * Everything costly happens here, before the clock starts: each item is signed with the
+ * signer's own code (hm_sign_item: canonical string, fresh HMAC) and encoded with the request
+ * encoders of proto/msg.h, so the generator only copies bytes to a socket at run time and the
+ * frames are exactly what a real client sends.
+ *
+ * Item shape: POST /containers/<container>/exec?tty=1 with two signed headers (content-type and
+ * x-request-id), a body of --body-bytes printable random bytes (or its SHA-256 with --digest),
+ * ts = now, and with --nonce a nonce unique to the run and the item. Scopes are visited in one
+ * shuffled order, repeated, so a pool of at least --scopes items touches every scope once.
+ */
+#include "bench.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+
+#include "buf.h"
+#include "keystore.h"
+#include "msg.h"
+#include "sign.h"
+
+#define SCOPES_PER_TENANT 16 /* containers per tenant: many tenants, a few containers each */
+#define ITEM_OVERHEAD 200    /* encoded bytes of an item besides its body: a low estimate */
+#define ITEM_OVERHEAD_MAX 400 /* ... and a high one (names, path, headers, nonce, sig, keys) */
+
+/* A low estimate of a frame's size. */
+static size_t frame_low(const struct bench_opts *o)
+{
+	return o->batch * ((o->digest ? HM_SHA256_LEN : o->body_bytes) + ITEM_OVERHEAD);
+}
+
+size_t bench_pool_frames_cap(const struct bench_opts *o, size_t nframes, size_t stop_at_bytes)
+{
+	size_t cap = stop_at_bytes / frame_low(o) + 1;
+
+	return stop_at_bytes && nframes > cap ? cap : nframes;
+}
+
+size_t bench_pool_frame_bound(const struct bench_opts *o)
+{
+	return 64 + o->batch * ((o->digest ? HM_SHA256_LEN : o->body_bytes) + ITEM_OVERHEAD_MAX);
+}
+
+void bench_scope_names(const struct bench_scopes *s, uint64_t i, char *tenant, char *container)
+{
+	snprintf(tenant, BENCH_NAME_MAX, "%st%06" PRIu64, s->prefix, i / SCOPES_PER_TENANT);
+	snprintf(container, BENCH_NAME_MAX, "ctr-%07" PRIu64, i);
+}
+
+int bench_scopes_create(struct bench_scopes *s, const char *dir, char *err, size_t errlen)
+{
+	struct hm_keystore *ks = NULL;
+	char tenant[BENCH_NAME_MAX], container[BENCH_NAME_MAX];
+	uint64_t t0, i;
+	uint32_t epoch;
+	int rc;
+
+	s->secrets = malloc(s->n * HM_KEY_LEN);
+	if (s->secrets == NULL) {
+		snprintf(err, errlen, "out of memory for %" PRIu64 " secrets", s->n);
+		return HM_ENOMEM;
+	}
+	rc = hm_ks_open(dir, HM_KS_CREATE, &ks, err, errlen);
+	if (rc != HM_OK)
+		return rc;
+	t0 = bench_now_ns();
+	for (i = 0; i < s->n; i++) {
+		bench_scope_names(s, i, tenant, container);
+		rc = hm_ks_create(ks, tenant, container, (int64_t)time(NULL), &epoch,
+				  s->secrets + i * HM_KEY_LEN);
+		if (rc != HM_OK) {
+			snprintf(err, errlen, "hm_ks_create(%s, %s): %s: %s", tenant, container,
+				 hm_strerror(rc), hm_ks_errmsg(ks));
+			goto out;
+		}
+		if (epoch != 1) {
+			snprintf(err, errlen, "hm_ks_create gave epoch %u, expected 1", epoch);
+			rc = HM_ESTORE;
+			goto out;
+		}
+	}
+	s->create_seconds = (double)(bench_now_ns() - t0) / 1e9;
+out:
+	hm_ks_close(ks);
+	return rc;
+}
+
+void bench_scopes_free(struct bench_scopes *s)
+{
+	if (s->secrets != NULL)
+		OPENSSL_cleanse(s->secrets, s->n * HM_KEY_LEN);
+	free(s->secrets);
+	s->secrets = NULL;
+}
+
+/* Fisher-Yates over 0..n-1 with the bench's seeded generator. */
+static uint32_t *shuffled(uint64_t n, uint64_t *rng)
+{
+	uint32_t *perm = malloc(n * sizeof(*perm));
+
+	if (perm == NULL)
+		return NULL;
+	for (uint64_t i = 0; i < n; i++)
+		perm[i] = (uint32_t)i;
+	for (uint64_t i = n - 1; i > 0; i--) {
+		uint64_t j = bench_rand(rng) % (i + 1);
+		uint32_t t = perm[i];
+
+		perm[i] = perm[j];
+		perm[j] = t;
+	}
+	return perm;
+}
+
+/* Everything one item points to: the item's strings live here until it is encoded. */
+struct item_space {
+	char tenant[BENCH_NAME_MAX];
+	char container[BENCH_NAME_MAX];
+	char path[BENCH_NAME_MAX + 32];
+	char reqid[17];
+	char nonce[HM_NONCE_MAX + 1];
+	uint8_t digest[HM_SHA256_LEN];
+	uint8_t sig[HM_MAC_LEN];
+	struct hm_item item;
+};
+
+static struct hm_str str_of(const char *s)
+{
+	return (struct hm_str){(const uint8_t *)s, strlen(s)};
+}
+
+/* Fills sp->item as item number k (of the whole pool) for scope `scope`. */
+static int make_item(const struct bench_opts *o, const struct bench_scopes *s, uint64_t scope,
+		     uint64_t k, uint32_t run_id, int64_t now, uint8_t *body, uint64_t *rng,
+		     struct item_space *sp)
+{
+	struct hm_item *it = &sp->item;
+	int rc;
+
+	bench_scope_names(s, scope, sp->tenant, sp->container);
+	snprintf(sp->path, sizeof(sp->path), "/containers/%s/exec?tty=1", sp->container);
+	snprintf(sp->reqid, sizeof(sp->reqid), "%016" PRIx64, k);
+	for (size_t i = 0; i < o->body_bytes; i++)
+		body[i] = (uint8_t)(0x20 + bench_rand(rng) % 95); /* printable, like a JSON body */
+
+	memset(it, 0, sizeof(*it));
+	it->tenant = str_of(sp->tenant);
+	it->container = str_of(sp->container);
+	it->epoch = 1;
+	it->method = str_of("POST");
+	it->path = str_of(sp->path);
+	it->ts = (uint64_t)now;
+	it->nheaders = 2;
+	it->headers[0].name = str_of("content-type");
+	it->headers[0].value = str_of("application/json");
+	it->headers[1].name = str_of("x-request-id");
+	it->headers[1].value = str_of(sp->reqid);
+	if (o->nonce) {
+		/* unique per run (run_id) and per item (k): never a replay, not even across runs */
+		snprintf(sp->nonce, sizeof(sp->nonce), "%08" PRIx32 "%016" PRIx64, run_id, k);
+		it->nonce = str_of(sp->nonce);
+	}
+	if (o->digest) {
+		rc = hm_sha256(body, o->body_bytes, sp->digest);
+		if (rc != HM_OK)
+			return rc;
+		it->has_body_sha256 = true;
+		it->body_sha256 = sp->digest;
+	} else {
+		it->has_body = true;
+		it->body = (struct hm_str){body, o->body_bytes};
+	}
+	rc = hm_sign_item(s->secrets + scope * HM_KEY_LEN, HM_KEY_LEN, it, sp->sig);
+	it->sig = sp->sig;
+	return rc;
+}
+
+int bench_pool_build(const struct bench_opts *o, const struct bench_scopes *s, size_t nframes,
+		     size_t stop_at_bytes, struct bench_pool *p)
+{
+	struct hm_buf b;
+	struct item_space *sp = NULL;
+	uint32_t *perm = NULL;
+	uint8_t *body = NULL;
+	uint64_t rng = o->seed, t0 = bench_now_ns(), k = 0;
+	int64_t now = (int64_t)time(NULL);
+	size_t f, est, start;
+	uint32_t run_id = 0;
+	int rc = HM_ENOMEM;
+
+	memset(p, 0, sizeof(*p));
+	p->ts = now;
+	p->batch = o->batch;
+	p->unique = o->nonce;
+	hm_buf_init(&b, stop_at_bytes ? stop_at_bytes + (64u << 20) : SIZE_MAX / 2);
+	/* a low guess of a frame's size bounds the frame count, so the arrays are allocated once */
+	est = frame_low(o);
+	nframes = bench_pool_frames_cap(o, nframes, stop_at_bytes);
+	if (RAND_bytes((uint8_t *)&run_id, sizeof(run_id)) != 1) {
+		rc = HM_ECRYPTO;
+		goto out;
+	}
+	p->off = malloc((nframes + 1) * sizeof(*p->off));
+	p->expect = malloc(nframes * o->batch);
+	perm = shuffled(s->n, &rng);
+	body = malloc(o->body_bytes ? o->body_bytes : 1);
+	sp = malloc(sizeof(*sp));
+	if (p->off == NULL || p->expect == NULL || perm == NULL || body == NULL || sp == NULL)
+		goto out;
+	if (hm_buf_reserve(&b, nframes * est) != HM_OK)
+		hm_buf_init(&b, b.limit); /* no room for the guess: grow as we go instead */
+	for (f = 0; f < nframes; f++) {
+		/* --pool-mb: stop before a frame that would pass the budget */
+		if (stop_at_bytes && f > 0 && b.len + b.len / f > stop_at_bytes)
+			break;
+		start = hm_encode_verify_begin(&b, f, o->batch);
+		p->off[f] = start;
+		for (uint32_t j = 0; j < o->batch; j++, k++) {
+			uint64_t scope = perm[k % s->n];
+			bool bad = o->invalid_ratio > 0 && bench_rand01(&rng) < o->invalid_ratio;
+
+			rc = make_item(o, s, scope, k, run_id, now, body, &rng, sp);
+			if (rc != HM_OK)
+				goto out;
+			if (bad) {
+				/* one flipped bit anywhere in the 32 bytes */
+				uint64_t r = bench_rand(&rng);
+
+				sp->sig[r % HM_MAC_LEN] ^= (uint8_t)(1u << ((r >> 8) % 8));
+				p->ninvalid++;
+			}
+			p->expect[f * o->batch + j] = bad ? HM_V_BAD_SIGNATURE : HM_V_OK;
+			hm_encode_item(&b, &sp->item);
+		}
+		hm_frame_end(&b, start);
+		if (b.failed) {
+			rc = HM_ENOMEM;
+			goto out;
+		}
+		if (b.len - start - 4 > p->max_frame)
+			p->max_frame = b.len - start - 4;
+	}
+	p->nframes = f;
+	p->off[f] = b.len;
+	p->nitems = k;
+	p->distinct_scopes = k < s->n ? k : s->n;
+	p->bytes = b.data; /* the pool owns the buffer now */
+	p->nbytes = b.len;
+	b.data = NULL;
+	p->gen_seconds = (double)(bench_now_ns() - t0) / 1e9;
+	rc = HM_OK;
+out:
+	if (sp != NULL)
+		OPENSSL_cleanse(sp, sizeof(*sp));
+	free(sp);
+	free(body);
+	free(perm);
+	hm_buf_free(&b);
+	if (rc != HM_OK)
+		bench_pool_free(p);
+	return rc;
+}
+
+void bench_pool_free(struct bench_pool *p)
+{
+	free(p->bytes);
+	free(p->off);
+	free(p->expect);
+	memset(p, 0, sizeof(*p));
+}
+
+void bench_tally_add(struct bench_tally *dst, const struct bench_tally *src)
+{
+	dst->frames += src->frames;
+	dst->items += src->items;
+	for (unsigned i = 0; i <= HM_V__COUNT; i++)
+		dst->verdicts[i] += src->verdicts[i];
+	dst->mismatches += src->mismatches;
+	dst->errors += src->errors;
+}
