@@ -27,7 +27,9 @@ struct hm_conn {
 	struct hm_conn *prev, *next;
 	int fd;
 	enum hm_conn_state state;
-	bool peer_eof;    /* the client shut down its sending side */
+	bool peer_eof;    /* nothing more will be read: the client shut down its side, or the
+			     daemon is shutting down and has read all that had arrived */
+	bool finishing;   /* shutting down: read until the socket is empty, then stop */
 	bool timer_armed; /* a partial frame is pending */
 	struct event *rev, *wev, *timer;
 	struct hm_buf in;
@@ -57,17 +59,22 @@ static void conn_timer_stop(struct hm_conn *c)
 	c->timer_armed = false;
 }
 
-/* The one place where a connection changes state. */
-static void conn_set_state(struct hm_conn *c, enum hm_conn_state s)
+/*
+ * The one place where a connection changes state. Returns false if the connection had to be
+ * closed (and is freed): the caller must not touch it again.
+ */
+static bool conn_set_state(struct hm_conn *c, enum hm_conn_state s)
 {
 	if ((unsigned)s >= HM_CONN_STATE__MAX || c->state == s)
-		return;
+		return true;
 	hm_debug("conn fd=%d: %s -> %s", c->fd, hm_conn_state_name(c->state), hm_conn_state_name(s));
 	c->state = s;
 	switch (s) {
 	case HM_CONN_READING:
-		if (event_add(c->rev, NULL) != 0)
+		if (event_add(c->rev, NULL) != 0) {
 			conn_close(c, "event_add failed");
+			return false;
+		}
 		break;
 	case HM_CONN_BLOCKED:
 		/* not reading is our choice, not the client's stall: no deadline meanwhile */
@@ -81,6 +88,7 @@ static void conn_set_state(struct hm_conn *c, enum hm_conn_state s)
 	case HM_CONN_STATE__MAX:
 		break;
 	}
+	return true;
 }
 
 static void conn_free(struct hm_conn *c)
@@ -103,7 +111,7 @@ static void conn_close(struct hm_conn *c, const char *why)
 	struct hm_conn_ctx *ctx = c->ctx;
 
 	hm_debug("conn fd=%d: closed: %s", c->fd, why);
-	conn_set_state(c, HM_CONN_CLOSED);
+	(void)conn_set_state(c, HM_CONN_CLOSED);
 	if (c->prev != NULL)
 		c->prev->next = c->next;
 	else
@@ -206,8 +214,8 @@ static bool conn_process(struct hm_conn *c, bool *more)
 			break;
 		if (rc == HM_ETOOBIG) {
 			hm_counter_add(&ctx->stats.oversize_frames, 1);
-			hm_info("conn fd=%d: frame of %u bytes announced, over --max-frame %u: closing",
-				c->fd, plen, ctx->max_frame);
+			hm_debug("conn fd=%d: frame of %u bytes announced, over --max-frame %u: closing",
+				 c->fd, plen, ctx->max_frame);
 			/* the frames before it were answered: send those answers if the socket takes
 			 * them now (no waiting), then close */
 			if (conn_flush(c))
@@ -263,7 +271,12 @@ static bool conn_read(struct hm_conn *c)
 		c->peer_eof = true;
 		return true;
 	}
-	if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+	if (errno == EAGAIN || errno == EWOULDBLOCK) {
+		if (c->finishing)
+			c->peer_eof = true; /* all that arrived before the shutdown is in */
+		return true;
+	}
+	if (errno == EINTR)
 		return true;
 	if (errno != ECONNRESET)
 		hm_counter_add(&c->ctx->stats.io_errors, 1);
@@ -282,20 +295,24 @@ static void conn_drive(struct hm_conn *c)
 		return;
 	if (c->out_off < c->out.len && c->out.len - c->out_off >= c->ctx->out_high_water) {
 		if (c->state == HM_CONN_READING)
-			conn_set_state(c, HM_CONN_BLOCKED);
+			(void)conn_set_state(c, HM_CONN_BLOCKED); /* never closes */
 		return;
 	}
-	if (c->state == HM_CONN_BLOCKED)
-		conn_set_state(c, HM_CONN_READING);
-	if (more) {
-		/* yield: let the other connections of this worker run, then continue */
+	if (c->state == HM_CONN_BLOCKED && !conn_set_state(c, HM_CONN_READING))
+		return;
+	if (more || (c->finishing && !c->peer_eof)) {
+		/*
+		 * Yield: let the other connections of this worker run, then continue (with more
+		 * frames, or, when shutting down, with reading until the socket is empty: an empty
+		 * socket raises no readable event by itself).
+		 */
 		event_active(c->rev, EV_READ, 0);
 		return;
 	}
 	if (c->peer_eof || c->state == HM_CONN_DRAINING) {
 		/* nothing more will be answered: close once the answers are out */
 		if (c->state != HM_CONN_DRAINING)
-			conn_set_state(c, HM_CONN_DRAINING);
+			(void)conn_set_state(c, HM_CONN_DRAINING); /* never closes */
 		if (c->out_off >= c->out.len)
 			conn_close(c, c->peer_eof ? "peer closed" : "shutdown");
 	}
@@ -363,7 +380,8 @@ int hm_conn_open(struct hm_conn_ctx *ctx, int fd)
 	ctx->head = c;
 	hm_counter_add(&ctx->stats.opened, 1);
 	hm_counter_add(&ctx->stats.current, 1);
-	conn_set_state(c, HM_CONN_READING);
+	/* if arming the read event fails, the connection is closed (and counted) right away */
+	(void)conn_set_state(c, HM_CONN_READING);
 	return HM_OK;
 }
 
@@ -379,12 +397,17 @@ void hm_conn_drain_all(struct hm_conn_ctx *ctx)
 	}
 	while (c != NULL) {
 		next = c->next;
-		/* take what already arrived, answer complete frames, then close when flushed */
+		/*
+		 * Keep reading until the socket is empty (then it counts as the client's end of
+		 * input), answer every complete frame, and close when the answers are out. A
+		 * connection blocked on output continues when the client reads; the worker's drain
+		 * timer bounds it all.
+		 */
+		c->finishing = true;
 		if (c->state == HM_CONN_READING && !c->peer_eof && !conn_read(c)) {
 			c = next;
 			continue;
 		}
-		conn_set_state(c, HM_CONN_DRAINING);
 		conn_drive(c);
 		c = next;
 	}

@@ -11,10 +11,10 @@ int hm_frame_parse(const uint8_t *buf, size_t len, uint32_t max_payload, uint32_
 	if (len < HM_FRAME_HEADER)
 		return HM_EAGAIN;
 	n = (uint32_t)buf[0] << 24 | (uint32_t)buf[1] << 16 | (uint32_t)buf[2] << 8 | buf[3];
+	*payload_len = n;
 	/* The limit is checked before the caller buffers a single payload byte. */
 	if (n > max_payload)
 		return HM_ETOOBIG;
-	*payload_len = n;
 	if (len - HM_FRAME_HEADER < n)
 		return HM_EAGAIN;
 	*frame_len = HM_FRAME_HEADER + (size_t)n;

@@ -26,8 +26,8 @@
  *                HM_FRAME_HEADER + *payload_len), and it occupies *frame_len bytes in all;
  *   HM_EAGAIN    not all of it has arrived; *payload_len is the announced length if the header
  *                is complete (so a caller can check its buffer), else 0;
- *   HM_ETOOBIG   the announced payload length is over max_payload: the caller must close the
- *                connection without buffering more.
+ *   HM_ETOOBIG   the announced payload length (*payload_len, for logs) is over max_payload:
+ *                the caller must close the connection without buffering more.
  */
 int hm_frame_parse(const uint8_t *buf, size_t len, uint32_t max_payload, uint32_t *payload_len,
 		   size_t *frame_len) HM_MUSTCHECK;

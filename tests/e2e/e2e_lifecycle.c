@@ -67,6 +67,51 @@ static void test_sigterm_answers_in_flight(void **state)
 	hd_cleanup(&d);
 }
 
+/*
+ * Frames that reach the socket while the daemon is frozen, then told to stop, are all answered:
+ * shutdown reads until the socket is empty, not just once.
+ */
+static void test_sigterm_reads_everything_that_arrived(void **state)
+{
+	struct hd d;
+	struct hmacd_client *c;
+	struct hd_req r;
+	struct hmacd_item items[64];
+	uint8_t secret[32], v[64];
+	uint64_t id;
+	size_t n;
+	int status;
+
+	(void)state;
+	hd_start(&d, "--threads 1");
+	if (d.external)
+		skip();
+	hd_key_create(&d, "t1", "c1", secret);
+	c = hd_client(&d);
+	assert_int_equal(hmacd_ping(c), HMACD_OK); /* the connection is on a worker now */
+	hd_req_init(&r, "t1", "c1", 1, now(), NULL, secret);
+	for (int i = 0; i < 64; i++)
+		items[i] = r.item;
+	assert_int_equal(kill(d.pid, SIGSTOP), 0);
+	/* 20 frames of 8 items: about 80 KB, within the socket's buffer while nobody reads */
+	for (int i = 0; i < 20; i++)
+		assert_int_equal(hmacd_send_verify(c, items, 8, &id), HMACD_OK);
+	assert_int_equal(hmacd_flush(c), HMACD_OK);
+	assert_int_equal(kill(d.pid, SIGTERM), 0);
+	assert_int_equal(kill(d.pid, SIGCONT), 0);
+	for (int i = 0; i < 20; i++) {
+		assert_int_equal(hmacd_recv_verify(c, &id, v, 64, &n), HMACD_OK);
+		assert_int_equal(n, 8);
+		assert_int_equal(v[0], HMACD_V_OK);
+	}
+	hmacd_close(c);
+	assert_int_equal(waitpid(d.pid, &status, 0), d.pid);
+	d.pid = -1;
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	hd_cleanup(&d);
+}
+
 static void test_client_reconnects_after_restart(void **state)
 {
 	struct hd d;
@@ -169,6 +214,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_sigterm_answers_in_flight),
+		cmocka_unit_test(test_sigterm_reads_everything_that_arrived),
 		cmocka_unit_test(test_client_reconnects_after_restart),
 		cmocka_unit_test(test_kill9_then_restart),
 		cmocka_unit_test(test_second_daemon_refused_and_socket_mode),
