@@ -161,13 +161,6 @@ const struct hm_kc_entry *hm_keycache_put(struct hm_keycache *kc, const uint8_t 
 	*rc = HM_EINVAL;
 	if (tenant_len > HM_SCOPE_MAX || container_len > HM_SCOPE_MAX || epoch > UINT32_MAX)
 		return NULL;
-	if (rec != NULL && rec->state != HM_KEY_REVOKED) {
-		ctx = hm_mac_new_keyed(kc->mac, rec->secret, HM_KEY_LEN);
-		if (ctx == NULL) {
-			*rc = HM_ECRYPTO;
-			return NULL;
-		}
-	}
 	h = scope_hash(kc, tenant, tenant_len, container, container_len, epoch);
 	set = &kc->slots[(h & (kc->nsets - 1)) * HM_KC_WAYS];
 	victim = &set[0];
@@ -179,6 +172,28 @@ const struct hm_kc_entry *hm_keycache_put(struct hm_keycache *kc, const uint8_t 
 		}
 		if (set[w].tick < victim->tick)
 			victim = &set[w];
+	}
+	if (rec != NULL && rec->state != HM_KEY_REVOKED) {
+		/*
+		 * Re-key the evicted entry's context when there is one: no allocation while
+		 * traffic cycles through more epochs than the cache holds. Keying replaces the
+		 * old key's HMAC state and OpenSSL wipes its copy of the old key.
+		 */
+		ctx = victim->used ? victim->e.mac : NULL;
+		if (ctx != NULL) {
+			victim->e.mac = NULL;
+			if (EVP_MAC_init(ctx, rec->secret, HM_KEY_LEN, NULL) != 1) {
+				EVP_MAC_CTX_free(ctx);
+				ctx = NULL;
+			}
+		} else {
+			ctx = hm_mac_new_keyed(kc->mac, rec->secret, HM_KEY_LEN);
+		}
+		if (ctx == NULL) {
+			slot_drop(kc, victim);
+			*rc = HM_ECRYPTO;
+			return NULL;
+		}
 	}
 	slot_drop(kc, victim);
 	victim->used = true;
