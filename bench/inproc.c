@@ -84,7 +84,11 @@ static void run_frame(struct inproc *ip, size_t f, struct bench_tally *tl)
 				 j, verdict, hm_verdict_name(verdict), p->expect[f * p->batch + j],
 				 hm_verdict_name(p->expect[f * p->batch + j]));
 	}
-	hm_verify_end(ip->v);
+	if (hm_verify_end(ip->v) != HM_OK) {
+		tl->errors++;
+		snprintf(ip->res->first_error, sizeof(ip->res->first_error),
+			 "the verify engine reported a server-side fault");
+	}
 	hm_frame_end(&ip->out, start);
 	tl->items += req.nitems;
 	if (ip->out.failed) {

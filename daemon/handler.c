@@ -40,8 +40,16 @@ static void handle_verify(struct hm_handler *h, struct hm_request *req, int64_t 
 			hm_encode_result(out, HM_V_MALFORMED);
 		}
 	}
-	hm_verify_end(h->verifier);
+	rc = hm_verify_end(h->verifier);
 	hm_counter_add(&h->stats.items, req->nitems);
+	if (rc != HM_OK) {
+		/* a fault of ours touched this batch: take back its verdicts, fail closed */
+		out->len = start;
+		req->err = HM_RERR_INTERNAL;
+		req->err_text = "the daemon could not judge every item; nothing in this request passed";
+		error_response(h, out, req);
+		return;
+	}
 	hm_frame_end(out, start);
 }
 

@@ -34,6 +34,7 @@ struct hm_verifier {
 	uint64_t txnid;
 	bool have_txnid;
 	bool in_batch;
+	bool fault; /* a server-side failure in this batch: it must be answered "internal" */
 	int64_t now;
 	uint8_t *canon; /* cfg.max_canonical bytes */
 	struct hm_verify_stats stats;
@@ -89,7 +90,8 @@ void hm_verifier_free(struct hm_verifier *v)
 	if (v == NULL)
 		return;
 	if (v->in_batch)
-		hm_verify_end(v);
+		if (hm_verify_end(v) != HM_OK)
+			hm_debug("verifier freed inside a failed batch");
 	hm_keycache_free(v->cache);
 	EVP_MAC_CTX_free(v->dummy);
 	EVP_MD_CTX_free(v->md);
@@ -124,15 +126,25 @@ int hm_verify_begin(struct hm_verifier *v, int64_t now)
 	}
 	v->now = now;
 	v->in_batch = true;
+	v->fault = false;
 	return HM_OK;
 }
 
-void hm_verify_end(struct hm_verifier *v)
+/* A failure of ours, not of the item: logged once per batch, and the batch fails closed. */
+static void batch_fault(struct hm_verifier *v, const char *what, const char *why)
+{
+	if (!v->fault)
+		hm_err("%s: %s", what, why);
+	v->fault = true;
+}
+
+int hm_verify_end(struct hm_verifier *v)
 {
 	if (!v->in_batch)
-		return;
+		return HM_OK;
 	hm_ks_reader_end(v->rd);
 	v->in_batch = false;
+	return v->fault ? HM_ESTORE : HM_OK;
 }
 
 static const struct hm_kc_entry *find_key(struct hm_verifier *v, const struct hm_item *it)
@@ -158,8 +170,10 @@ static const struct hm_kc_entry *find_key(struct hm_verifier *v, const struct hm
 				    it->container.len, it->epoch, NULL, &rc);
 	} else {
 		hm_counter_add(&v->stats.store_errors, 1);
-		hm_err("key store lookup: %s", hm_ks_reader_errmsg(v->rd));
+		batch_fault(v, "key store lookup", hm_ks_reader_errmsg(v->rd));
 	}
+	if (e == NULL && (rc == HM_OK || rc == HM_ENOTFOUND || rc == HM_ENOMEM || rc == HM_ECRYPTO))
+		batch_fault(v, "key cache", hm_strerror(rc));
 	OPENSSL_cleanse(&rec, sizeof(rec));
 	atomic_store_explicit(&v->stats.key_cache_used, hm_keycache_used(v->cache),
 			      memory_order_relaxed);
@@ -239,6 +253,8 @@ enum hm_verdict hm_verify_item(struct hm_verifier *v, const struct hm_item *it)
 	use_mask = (uintptr_t)0 - (uintptr_t)usable;
 	ctx = (EVP_MAC_CTX *)(((uintptr_t)e->mac & use_mask) | ((uintptr_t)v->dummy & ~use_mask));
 	computed = compute_mac(v, ctx, it, mac);
+	if (!computed)
+		batch_fault(v, "computing a MAC", "the crypto library failed");
 	mac_ok = CRYPTO_memcmp(mac, it->sig, HM_MAC_LEN) == 0;
 	OPENSSL_cleanse(mac, sizeof(mac));
 	verdict = pick_verdict(!exists, revoked, !usable, !computed, !mac_ok,

@@ -67,8 +67,12 @@ int hm_verify_begin(struct hm_verifier *v, int64_t now) HM_MUSTCHECK;
 enum hm_verdict hm_verify_item(struct hm_verifier *v, const struct hm_item *item);
 /* Counts an item that failed decoding (MALFORMED) in the stats. */
 void hm_verify_count_malformed(struct hm_verifier *v);
-/* Ends the batch: releases the store snapshot. */
-void hm_verify_end(struct hm_verifier *v);
+/*
+ * Ends the batch: releases the store snapshot. HM_OK, or HM_ESTORE if a failure on the server's
+ * side (the store, memory, the crypto library) affected an item of this batch: its verdicts
+ * must not be sent; the caller answers the whole request with an "internal" error instead.
+ */
+int hm_verify_end(struct hm_verifier *v) HM_MUSTCHECK;
 
 /* Counters since creation; safe to read from any thread (counter.h). */
 const struct hm_verify_stats *hm_verify_stats(const struct hm_verifier *v);

@@ -326,7 +326,9 @@ static int run_case(struct fx *f, const struct ct_case *c, int pass, bool verbos
 		return fail("hm_verify_begin", rc);
 	memset(&g_seen, 0, sizeof(g_seen));
 	got = hm_verify_item(f->v, &f->it);
-	hm_verify_end(f->v);
+	rc = hm_verify_end(f->v);
+	if (rc != HM_OK)
+		return fail("hm_verify_end", rc);
 	VALGRIND_MAKE_MEM_DEFINED(f->sig, sizeof(f->sig));
 
 	if (verbose)

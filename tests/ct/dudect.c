@@ -382,7 +382,10 @@ static int measure(struct bench *b, enum control ctl, size_t n_per_class, uint64
 				t1 - t0 > UINT32_MAX ? UINT32_MAX : (uint32_t)(t1 - t0);
 			done++;
 		}
-		hm_verify_end(b->v);
+		if (hm_verify_end(b->v) != HM_OK) {
+			fprintf(stderr, "dudect: the verify engine reported a fault\n");
+			return -1;
+		}
 		if (!record)
 			warm = warm > BLOCK ? warm - BLOCK : 0;
 	}

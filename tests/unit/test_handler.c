@@ -54,6 +54,24 @@ int __wrap_hm_ks_reader_begin(struct hm_ks_reader *rd, uint64_t *txnid)
 	return __real_hm_ks_reader_begin(rd, txnid);
 }
 
+static bool lookup_fails; /* set by a test: store lookups fail (a corrupt record, say) */
+
+int __real_hm_ks_lookup(struct hm_ks_reader *rd, const uint8_t *tenant, size_t tenant_len,
+			const uint8_t *container, size_t container_len, uint64_t epoch,
+			struct hm_key_rec *rec);
+int __wrap_hm_ks_lookup(struct hm_ks_reader *rd, const uint8_t *tenant, size_t tenant_len,
+			const uint8_t *container, size_t container_len, uint64_t epoch,
+			struct hm_key_rec *rec);
+
+int __wrap_hm_ks_lookup(struct hm_ks_reader *rd, const uint8_t *tenant, size_t tenant_len,
+			const uint8_t *container, size_t container_len, uint64_t epoch,
+			struct hm_key_rec *rec)
+{
+	if (lookup_fails)
+		return HM_ESTORE;
+	return __real_hm_ks_lookup(rd, tenant, tenant_len, container, container_len, epoch, rec);
+}
+
 /* ---- fixture ---- */
 
 struct stats_stub {
@@ -544,6 +562,39 @@ static void test_error_internal(void **state)
 	expect_results(f, 33, ok, 1);
 }
 
+/*
+ * A store failure in the middle of a batch (a lookup, after a good item was judged): the
+ * verdicts already judged are taken back and the whole request is answered "internal", so no
+ * item of it can pass on a server fault.
+ */
+static void test_lookup_fault_fails_whole_batch(void **state)
+{
+	static const unsigned ok[] = {HM_V_OK};
+	struct fx *f = *state;
+	struct hm_item other;
+	size_t start;
+
+	make_item(f, "");
+	/* warm the key cache, so the first and last items below are judged from it */
+	start = hm_encode_verify_begin(&f->req, 34, 1);
+	hm_encode_item(&f->req, &f->it);
+	hm_frame_end(&f->req, start);
+	handle(f);
+	expect_results(f, 34, ok, 1);
+	other = f->it;
+	other.epoch = 7; /* not cached: needs a store lookup */
+	lookup_fails = true;
+	start = hm_encode_verify_begin(&f->req, 35, 3);
+	hm_encode_item(&f->req, &f->it);
+	hm_encode_item(&f->req, &other);
+	hm_encode_item(&f->req, &f->it);
+	hm_frame_end(&f->req, start);
+	handle(f);
+	lookup_fails = false;
+	expect_error(f, true, 35, HM_RERR_INTERNAL);
+	assert_int_equal(hm_counter_get(&hm_verify_stats(f->v)->store_errors), 1);
+}
+
 /* A response that does not fit the output buffer: HM_ETOOBIG and out->failed, for each op. */
 static void test_output_too_small(void **state)
 {
@@ -640,6 +691,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_error_unknown_op, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_error_malformed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_error_internal, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lookup_fault_fails_whole_batch, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_output_too_small, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_appends_after_pending_output, setup, teardown),
 	};

@@ -75,7 +75,7 @@ static enum hm_verdict judge(struct fx *f, int64_t now)
 
 	assert_int_equal(hm_verify_begin(f->v, now), HM_OK);
 	v = hm_verify_item(f->v, &f->it);
-	hm_verify_end(f->v);
+	assert_int_equal(hm_verify_end(f->v), HM_OK);
 	return v;
 }
 
@@ -306,7 +306,7 @@ static void test_nonce_signed_before_start(void **state)
 	sign_with(f, f->secret);
 	assert_int_equal(hm_verify_begin(v2, NOW + 1), HM_OK);
 	verdict = hm_verify_item(v2, &f->it);
-	hm_verify_end(v2);
+	assert_int_equal(hm_verify_end(v2), HM_OK);
 	assert_int_equal(verdict, HM_V_REPLAY);
 	assert_int_equal(hm_counter_get(&hm_verify_stats(v2)->nonce_before_start), 1);
 	/* without a nonce the same item is fine: no replay protection was asked for */
@@ -314,7 +314,7 @@ static void test_nonce_signed_before_start(void **state)
 	sign_with(f, f->secret);
 	assert_int_equal(hm_verify_begin(v2, NOW + 1), HM_OK);
 	verdict = hm_verify_item(v2, &f->it);
-	hm_verify_end(v2);
+	assert_int_equal(hm_verify_end(v2), HM_OK);
 	assert_int_equal(verdict, HM_V_OK);
 	/* signed at or after the start: normal replay rules */
 	str(&f->it.nonce, "after");
@@ -323,7 +323,7 @@ static void test_nonce_signed_before_start(void **state)
 	assert_int_equal(hm_verify_begin(v2, NOW + 1), HM_OK);
 	assert_int_equal(hm_verify_item(v2, &f->it), HM_V_OK);
 	assert_int_equal(hm_verify_item(v2, &f->it), HM_V_REPLAY);
-	hm_verify_end(v2);
+	assert_int_equal(hm_verify_end(v2), HM_OK);
 	hm_verifier_free(v2);
 }
 
