@@ -15,6 +15,7 @@
 #include <openssl/rand.h>
 
 #include "msg.h"
+#include "prefault.h"
 
 struct slot {
 	struct hm_kc_entry e;
@@ -51,6 +52,7 @@ int hm_keycache_new(size_t capacity, EVP_MAC *mac, struct hm_keycache **out)
 		free(kc);
 		return HM_ENOMEM;
 	}
+	hm_prefault(kc->slots, nsets * HM_KC_WAYS * sizeof(struct slot));
 	kc->mac = mac;
 	kc->nsets = nsets;
 	if (RAND_bytes((unsigned char *)&kc->seed, sizeof(kc->seed)) != 1)
