@@ -15,6 +15,8 @@
  */
 #include "keystore.h"
 
+#include "msg.h"
+
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -201,21 +203,8 @@ const char *hm_key_state_name(enum hm_key_state s)
 
 bool hm_scope_name_ok(const char *s, size_t len)
 {
-	size_t i;
-
-	if (s == NULL || len < 1 || len > KS_NAME_MAX)
-		return false;
-	/* Explicit ranges, not <ctype.h>: the rule must not depend on the locale. */
-	for (i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))
-			continue;
-		if (c == '.' || c == '_' || c == ':' || c == '/' || c == '-')
-			continue;
-		return false;
-	}
-	return true;
+	/* the one rule, shared with the wire decoder */
+	return len <= KS_NAME_MAX && hm_scope_ok((const uint8_t *)s, len);
 }
 
 /* ---- keys and records ---- */

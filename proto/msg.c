@@ -39,14 +39,19 @@ static bool is_tchar(uint8_t c)
 	}
 }
 
-static bool scope_ok(struct hm_str s)
+bool hm_scope_ok(const uint8_t *s, size_t len)
 {
-	if (s.len < 1 || s.len > HM_SCOPE_MAX)
+	if (s == NULL || len < 1 || len > HM_SCOPE_MAX)
 		return false;
-	for (size_t i = 0; i < s.len; i++)
-		if (!is_scope_byte(s.ptr[i]))
+	for (size_t i = 0; i < len; i++)
+		if (!is_scope_byte(s[i]))
 			return false;
 	return true;
+}
+
+static bool scope_ok(struct hm_str s)
+{
+	return hm_scope_ok(s.ptr, s.len);
 }
 
 static bool no_ctl(struct hm_str s)

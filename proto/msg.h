@@ -97,6 +97,9 @@ int hm_item_next(struct hm_mp *items, struct hm_item *item) HM_MUSTCHECK;
  */
 int hm_item_check(const struct hm_item *item) HM_MUSTCHECK;
 
+/* The tenant and container rule: 1..HM_SCOPE_MAX bytes of [A-Za-z0-9._:/-]. */
+bool hm_scope_ok(const uint8_t *s, size_t len);
+
 /* ---- encoding (check b->failed once at the end) ---- */
 
 /* A whole request frame (header included) for ping / stats. */

@@ -826,6 +826,9 @@ int hmacd_verify(struct hmacd_client *c, const struct hmacd_item *items, size_t 
 
 	if (n > 0 && verdicts == NULL)
 		return HMACD_EINVAL;
+	/* until the daemon says otherwise, nothing passed (HMACD_V_OK is 0: never leave zeros) */
+	if (n > 0)
+		memset(verdicts, HMACD_V_MALFORMED, n);
 	rc = sync_begin(c, &dl);
 	if (rc != HMACD_OK)
 		return rc;
@@ -922,6 +925,8 @@ int hmacd_recv_verify(struct hmacd_client *c, uint64_t *id, uint8_t *verdicts, s
 	if (c == NULL || id == NULL || n == NULL || (cap > 0 && verdicts == NULL))
 		return HMACD_EINVAL;
 	*n = 0;
+	if (cap > 0)
+		memset(verdicts, HMACD_V_MALFORMED, cap); /* nothing passed until answered */
 	if (c->fifo_len == 0)
 		return HMACD_EINVAL;
 	rc = deadline_start(&dl, c->timeout_ms);

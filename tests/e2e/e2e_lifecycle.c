@@ -127,8 +127,10 @@ static void test_client_reconnects_after_restart(void **state)
 	assert_int_equal(hmacd_verify(c, &r.item, 1, &v), HMACD_OK);
 	assert_int_equal(v, HMACD_V_OK);
 	hd_stop(&d);
-	/* daemon down: fails, never a verdict */
+	/* daemon down: fails, and the verdict left behind is not OK (fail closed) */
+	v = HMACD_V_OK;
 	assert_int_equal(hmacd_verify(c, &r.item, 1, &v), HMACD_ECONN);
+	assert_int_equal(v, HMACD_V_MALFORMED);
 	hd_restart(&d);
 	v = 0xff;
 	assert_int_equal(hmacd_verify(c, &r.item, 1, &v), HMACD_OK);

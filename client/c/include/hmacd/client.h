@@ -29,6 +29,13 @@
 extern "C" {
 #endif
 
+/* Results that decide whether a request passes must not be ignored. */
+#if defined(__GNUC__) || defined(__clang__)
+#define HMACD_MUSTCHECK __attribute__((warn_unused_result))
+#else
+#define HMACD_MUSTCHECK
+#endif
+
 /* Error codes: the same values as the daemon's internal code space. */
 enum hmacd_err {
 	HMACD_OK = 0,
@@ -111,7 +118,7 @@ const char *hmacd_verdict_name(unsigned verdict);
  * HMACD_ECONN.
  */
 int hmacd_connect(const char *socket_path, const struct hmacd_options *opts,
-		  struct hmacd_client **out);
+		  struct hmacd_client **out) HMACD_MUSTCHECK;
 /* Closes the connection and frees the client (NULL is fine). */
 void hmacd_close(struct hmacd_client *c);
 
@@ -121,7 +128,7 @@ void hmacd_close(struct hmacd_client *c);
  */
 
 /* Round trip: HMACD_OK, HMACD_ECONN, HMACD_ETIMEDOUT, HMACD_EPROTO, HMACD_ESERVER. */
-int hmacd_ping(struct hmacd_client *c);
+int hmacd_ping(struct hmacd_client *c) HMACD_MUSTCHECK;
 
 /*
  * Verifies n items in one frame and waits for the answer: verdicts[i] is the verdict of items[i].
@@ -129,17 +136,18 @@ int hmacd_ping(struct hmacd_client *c);
  * HMACD_EPROTO, HMACD_ESERVER (the daemon refused the whole batch, e.g. too many items).
  * Items are not checked before sending (the daemon answers HMACD_V_MALFORMED), but one the wire
  * cannot carry (both body forms, over HMACD_MAX_HEADERS headers, NULL with a length) is
- * HMACD_EINVAL.
+ * HMACD_EINVAL. On any error every verdict is left at HMACD_V_MALFORMED, never at HMACD_V_OK,
+ * so a caller that forgets to check the return value still fails closed.
  */
 int hmacd_verify(struct hmacd_client *c, const struct hmacd_item *items, size_t n,
-		 uint8_t *verdicts);
+		 uint8_t *verdicts) HMACD_MUSTCHECK;
 
 /*
  * Daemon counters: calls fn(name, value, arg) once per counter (fn must not call into c).
  * HMACD_OK, HMACD_ECONN, HMACD_ETIMEDOUT, HMACD_EPROTO, HMACD_ESERVER.
  */
 int hmacd_stats(struct hmacd_client *c, void (*fn)(const char *name, uint64_t value, void *arg),
-		void *arg);
+		void *arg) HMACD_MUSTCHECK;
 
 /* ---- pipelined use, for high-throughput callers ----
  * hmacd_send_verify() encodes a batch into the client's output buffer and returns its request id
@@ -150,8 +158,8 @@ int hmacd_stats(struct hmacd_client *c, void (*fn)(const char *name, uint64_t va
  * hmacd_flush: HMACD_OK, HMACD_EINVAL, HMACD_ECONN, HMACD_ETIMEDOUT, HMACD_EPROTO, HMACD_ENOMEM.
  */
 int hmacd_send_verify(struct hmacd_client *c, const struct hmacd_item *items, size_t n,
-		      uint64_t *id);
-int hmacd_flush(struct hmacd_client *c);
+		      uint64_t *id) HMACD_MUSTCHECK;
+int hmacd_flush(struct hmacd_client *c) HMACD_MUSTCHECK;
 /*
  * Waits for the next answer (flushing first). *id is the request it answers, *n its item count;
  * verdicts must have room for `cap` entries (HMACD_EPROTO if the answer holds more).
@@ -159,7 +167,7 @@ int hmacd_flush(struct hmacd_client *c);
  * Also HMACD_EINVAL (nothing in flight), HMACD_ECONN, HMACD_ETIMEDOUT, HMACD_ENOMEM.
  */
 int hmacd_recv_verify(struct hmacd_client *c, uint64_t *id, uint8_t *verdicts, size_t cap,
-		      size_t *n);
+		      size_t *n) HMACD_MUSTCHECK;
 /* Requests sent whose answers have not been read yet. */
 size_t hmacd_in_flight(const struct hmacd_client *c);
 /*
@@ -174,14 +182,14 @@ int hmacd_fd(const struct hmacd_client *c);
  * Computes item->sig = HMAC-SHA256(secret, canonical string of item) (PROTOCOL.md).
  * secret_len: 16..64 bytes. HMACD_OK, HMACD_EINVAL, HMACD_EMALFORMED, HMACD_ENOMEM, HMACD_ECRYPTO.
  */
-int hmacd_sign(const uint8_t *secret, size_t secret_len, struct hmacd_item *item);
+int hmacd_sign(const uint8_t *secret, size_t secret_len, struct hmacd_item *item) HMACD_MUSTCHECK;
 
 /*
  * The canonical string of item, in a fresh NUL-terminated buffer (free() it). For debugging a
  * signer: never log it in production, it names the request. HMACD_OK, HMACD_EINVAL,
  * HMACD_EMALFORMED, HMACD_ENOMEM.
  */
-int hmacd_canonical(const struct hmacd_item *item, char **out, size_t *len);
+int hmacd_canonical(const struct hmacd_item *item, char **out, size_t *len) HMACD_MUSTCHECK;
 
 #ifdef __cplusplus
 }
