@@ -29,6 +29,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
+#include "b64.h"
 #include "hmacd/client.h"
 #include "keystore.h"
 
@@ -363,13 +364,13 @@ static int cmd_init(const struct ctl *c, const struct cmd *self)
 static int print_secret(const struct ctl *c, const char *what, const char *verb, uint32_t epoch,
 			int64_t grace, uint8_t secret[static HM_KEY_LEN])
 {
-	unsigned char b64[B64_LEN + 1];
+	char b64[B64_LEN + 1];
 	char line[640], extra[64] = "";
 	const char *t = c->opt[OPT_TENANT], *ct = c->opt[OPT_CONTAINER];
 	int n, status = CTL_OK;
 
-	/* The base64 text is as secret as the key; EVP_EncodeBlock NUL-terminates it. */
-	if (EVP_EncodeBlock(b64, secret, HM_KEY_LEN) != B64_LEN) {
+	/* The base64 text is as secret as the key: encoded without tables or branches on it. */
+	if (hm_b64_encode_ct(secret, HM_KEY_LEN, b64) != B64_LEN) {
 		fprintf(stderr, "hmacctl: %s: base64 encoding failed\n", what);
 		status = CTL_ERR;
 		goto out;
@@ -379,13 +380,13 @@ static int print_secret(const struct ctl *c, const char *what, const char *verb,
 		n = snprintf(line, sizeof(line),
 			     "{\"tenant\":\"%s\",\"container\":\"%s\",\"epoch\":%" PRIu32
 			     ",\"secret\":\"%s\"}\n",
-			     t, ct, epoch, (const char *)b64);
+			     t, ct, epoch, b64);
 	} else {
 		if (grace >= 0)
 			snprintf(extra, sizeof(extra),
 				 " (grace %" PRId64 " s for the epoch it replaces)", grace);
 		n = snprintf(line, sizeof(line), "%s %s/%s epoch %" PRIu32 "%s\nsecret: %s\n",
-			     verb, t, ct, epoch, extra, (const char *)b64);
+			     verb, t, ct, epoch, extra, b64);
 		fprintf(stderr, "hmacctl: warning: the secret is shown only this once; "
 				"store it now\n");
 	}

@@ -26,7 +26,7 @@ bool hm_log_enabled(enum hm_log_level level);
  * SIGHUP it reopens the file, for log rotation. The switch is one dup2(), atomic for writers.
  * HM_OK or HM_EIO (errno logged to the old destination).
  */
-int hm_log_open_file(const char *path);
+int hm_log_open_file(const char *path) HM_MUSTCHECK;
 void hm_log(enum hm_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #define hm_err(...) hm_log(HM_LOG_ERROR, __VA_ARGS__)

@@ -47,7 +47,7 @@ int hm_replay_key(const struct hm_replay *r, EVP_MD_CTX *md, const EVP_MD *sha25
 
 /* Checks for `key` and records it, live until `expires` (unix seconds), atomically. */
 enum hm_replay_result hm_replay_check(struct hm_replay *r, const uint8_t key[static HM_REPLAY_KEY_LEN],
-				      int64_t expires, int64_t now);
+				      int64_t expires, int64_t now) HM_MUSTCHECK;
 
 /* Occupied slots (live or not yet reclaimed) and capacity, for stats. */
 size_t hm_replay_used(struct hm_replay *r);
