@@ -215,12 +215,14 @@ static void usage(FILE *f)
 static int usage_error(const char *group, const struct cmd *cmd, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-/* A usage error: one line, then the usage of what was being run. */
+/*
+ * A usage error: exactly one line on stderr, like every other diagnostic
+ * ("hmacctl: <what>: <reason> (see 'hmacctl --help')"), so scripts can log it as it is.
+ */
 static int usage_error(const char *group, const struct cmd *cmd, const char *fmt, ...)
 {
 	va_list ap;
 
-	/* "hmacctl: <what>: <reason>" like every other diagnostic */
 	if (cmd != NULL)
 		fprintf(stderr, "hmacctl: %s%s%s: ", group != NULL ? group : "",
 			group != NULL ? " " : "", cmd->name);
@@ -229,16 +231,7 @@ static int usage_error(const char *group, const struct cmd *cmd, const char *fmt
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "\n");
-	if (cmd != NULL && cmd->sub != NULL) {
-		fprintf(stderr, "usage:\n");
-		usage_cmds(stderr, cmd->name, cmd->sub);
-	} else if (cmd != NULL) {
-		fprintf(stderr, "usage: ");
-		usage_line(stderr, group, cmd);
-	} else {
-		fprintf(stderr, "run 'hmacctl --help' for usage\n");
-	}
+	fprintf(stderr, " (see 'hmacctl --help')\n");
 	return CTL_USAGE;
 }
 

@@ -232,6 +232,13 @@ else
 	echo "note: no hmacd at $HMACD, ping/stats against a daemon not run"
 fi
 
+# ---- every failure is one line on stderr ----
+for args in "key" "key create --tenant x" "bogus" "--db $db key revoke --tenant t1 --container c1 --epoch 99"; do
+	# shellcheck disable=SC2086
+	"$HMACCTL" $args >/dev/null 2>"$tmp/err" && fail "hmacctl $args succeeded"
+	[ "$(wc -l <"$tmp/err")" -eq 1 ] || fail "hmacctl $args: stderr is not one line: $(cat "$tmp/err")"
+done
+
 # ---- a superseded epoch past its deadline is listed as expired ----
 expect 0 "create t9/c9" --db "$db" key create --tenant t9 --container c9 --json
 expect 0 "rotate t9/c9 with no grace" --db "$db" key rotate --tenant t9 --container c9 --grace 0 --json
