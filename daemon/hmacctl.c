@@ -507,6 +507,26 @@ static void iso_time(int64_t t, char out[static 32])
 		snprintf(out, 32, "@%" PRId64, t);
 }
 
+/*
+ * Output built in a memory stream (open_memstream) is printed only once it is complete, so a
+ * failure half-way never leaves half a table or half a JSON document on stdout. Closes *f.
+ */
+static int flush_memstream(FILE **f, char **buf, size_t *len, const char *what)
+{
+	int rc = fclose(*f);
+
+	*f = NULL;
+	if (rc != 0) {
+		fprintf(stderr, "hmacctl: %s: %s\n", what, strerror(errno));
+		return CTL_ERR;
+	}
+	if (fwrite(*buf, 1, *len, stdout) != *len || fflush(stdout) != 0) {
+		fprintf(stderr, "hmacctl: %s: writing output: %s\n", what, strerror(errno));
+		return CTL_ERR;
+	}
+	return CTL_OK;
+}
+
 struct list_out {
 	FILE *f; /* a memory stream: output is printed only if the whole walk succeeded */
 	bool json;
@@ -579,19 +599,7 @@ static int cmd_key_list(const struct ctl *c, const struct cmd *self)
 	}
 	if (lo.json)
 		fprintf(lo.f, "]\n");
-	if (fclose(lo.f) != 0) {
-		lo.f = NULL;
-		fprintf(stderr, "hmacctl: key list: %s\n", strerror(errno));
-		status = CTL_ERR;
-		goto out;
-	}
-	lo.f = NULL;
-	if (fwrite(buf, 1, len, stdout) != len || fflush(stdout) != 0) {
-		fprintf(stderr, "hmacctl: key list: writing output: %s\n", strerror(errno));
-		status = CTL_ERR;
-		goto out;
-	}
-	status = CTL_OK;
+	status = flush_memstream(&lo.f, &buf, &len, "key list");
 out:
 	if (lo.f != NULL)
 		fclose(lo.f);
@@ -706,19 +714,7 @@ static int cmd_stats(const struct ctl *c, const struct cmd *self)
 	}
 	if (so.json)
 		fprintf(so.f, "}\n");
-	if (fclose(so.f) != 0) {
-		so.f = NULL;
-		fprintf(stderr, "hmacctl: stats: %s\n", strerror(errno));
-		status = CTL_ERR;
-		goto out;
-	}
-	so.f = NULL;
-	if (fwrite(buf, 1, len, stdout) != len || fflush(stdout) != 0) {
-		fprintf(stderr, "hmacctl: stats: writing output: %s\n", strerror(errno));
-		status = CTL_ERR;
-		goto out;
-	}
-	status = CTL_OK;
+	status = flush_memstream(&so.f, &buf, &len, "stats");
 out:
 	if (so.f != NULL)
 		fclose(so.f);
