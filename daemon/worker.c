@@ -56,7 +56,8 @@ static void on_wake(evutil_socket_t fd, short what, void *arg)
 	for (;;) {
 		pthread_mutex_lock(&w->qlock);
 		n = w->qlen < 64 ? w->qlen : 64;
-		memcpy(batch, w->queue + (w->qlen - n), n * sizeof(int));
+		if (n > 0) /* the queue is NULL until the first hand-off */
+			memcpy(batch, w->queue + (w->qlen - n), n * sizeof(int));
 		w->qlen -= n;
 		pthread_mutex_unlock(&w->qlock);
 		if (n == 0)
