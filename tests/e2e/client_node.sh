@@ -51,7 +51,17 @@ mkdir "$tmp/pkg" "$tmp/t" || exit 1
 chmod -R u+w "$tmp/pkg"
 
 cd "$tmp/pkg" || exit 1
-if ! npm ci --no-audit --no-fund --loglevel=error >"$tmp/npm.log" 2>&1; then
+# the registry is the one thing here that is not on this machine: give it three tries
+npm_ok=0
+for try in 1 2 3; do
+	if npm ci --no-audit --no-fund --loglevel=error >"$tmp/npm.log" 2>&1; then
+		npm_ok=1
+		break
+	fi
+	echo "npm ci failed (try $try of 3)"
+	sleep $((try * 5))
+done
+if [ "$npm_ok" -ne 1 ]; then
 	cat "$tmp/npm.log"
 	echo "FAIL: npm ci"
 	exit 1
