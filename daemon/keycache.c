@@ -29,6 +29,7 @@ struct slot {
 
 struct hm_keycache {
 	EVP_MAC *mac;
+	uint8_t junk[HM_KEY_LEN]; /* keys the entries of epochs without a usable secret */
 	size_t nsets; /* power of two */
 	uint64_t seed;
 	uint64_t tick;
@@ -36,7 +37,8 @@ struct hm_keycache {
 	struct slot *slots; /* nsets * HM_KC_WAYS */
 };
 
-int hm_keycache_new(size_t capacity, EVP_MAC *mac, struct hm_keycache **out)
+int hm_keycache_new(size_t capacity, EVP_MAC *mac, const uint8_t junk[static HM_KEY_LEN],
+		    struct hm_keycache **out)
 {
 	struct hm_keycache *kc;
 	size_t nsets = 1;
@@ -54,6 +56,7 @@ int hm_keycache_new(size_t capacity, EVP_MAC *mac, struct hm_keycache **out)
 	}
 	hm_prefault(kc->slots, nsets * HM_KC_WAYS * sizeof(struct slot));
 	kc->mac = mac;
+	memcpy(kc->junk, junk, HM_KEY_LEN);
 	kc->nsets = nsets;
 	if (RAND_bytes((unsigned char *)&kc->seed, sizeof(kc->seed)) != 1)
 		kc->seed = (uint64_t)(uintptr_t)kc; /* only spreads sets; no security rests on it */
@@ -81,6 +84,7 @@ void hm_keycache_free(struct hm_keycache *kc)
 	if (kc == NULL)
 		return;
 	hm_keycache_clear(kc);
+	OPENSSL_cleanse(kc->junk, sizeof(kc->junk));
 	free(kc->slots);
 	free(kc);
 }
@@ -158,6 +162,7 @@ const struct hm_kc_entry *hm_keycache_put(struct hm_keycache *kc, const uint8_t 
 {
 	struct slot *set, *victim;
 	EVP_MAC_CTX *ctx = NULL;
+	const uint8_t *key;
 	uint64_t h;
 
 	*rc = HM_EINVAL;
@@ -175,27 +180,27 @@ const struct hm_kc_entry *hm_keycache_put(struct hm_keycache *kc, const uint8_t 
 		if (set[w].tick < victim->tick)
 			victim = &set[w];
 	}
-	if (rec != NULL && rec->state != HM_KEY_REVOKED) {
-		/*
-		 * Re-key the evicted entry's context when there is one: no allocation while
-		 * traffic cycles through more epochs than the cache holds. Keying replaces the
-		 * old key's HMAC state and OpenSSL wipes its copy of the old key.
-		 */
-		ctx = victim->used ? victim->e.mac : NULL;
-		if (ctx != NULL) {
-			victim->e.mac = NULL;
-			if (EVP_MAC_init(ctx, rec->secret, HM_KEY_LEN, NULL) != 1) {
-				EVP_MAC_CTX_free(ctx);
-				ctx = NULL;
-			}
-		} else {
-			ctx = hm_mac_new_keyed(kc->mac, rec->secret, HM_KEY_LEN);
+	/* no usable secret (no such epoch, or revoked): the junk key, same work, same path */
+	key = rec != NULL && rec->state != HM_KEY_REVOKED ? rec->secret : kc->junk;
+	/*
+	 * Re-key the evicted entry's context when there is one: no allocation while traffic
+	 * cycles through more epochs than the cache holds. Keying replaces the old key's HMAC
+	 * state and OpenSSL wipes its copy of the old key.
+	 */
+	ctx = victim->used ? victim->e.mac : NULL;
+	if (ctx != NULL) {
+		victim->e.mac = NULL;
+		if (EVP_MAC_init(ctx, key, HM_KEY_LEN, NULL) != 1) {
+			EVP_MAC_CTX_free(ctx);
+			ctx = NULL;
 		}
-		if (ctx == NULL) {
-			slot_drop(kc, victim);
-			*rc = HM_ECRYPTO;
-			return NULL;
-		}
+	} else {
+		ctx = hm_mac_new_keyed(kc->mac, key, HM_KEY_LEN);
+	}
+	if (ctx == NULL) {
+		slot_drop(kc, victim);
+		*rc = HM_ECRYPTO;
+		return NULL;
 	}
 	slot_drop(kc, victim);
 	victim->used = true;

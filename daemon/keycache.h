@@ -4,7 +4,8 @@
  * Keying an HMAC context costs about four MACs; the cache does it once per epoch, after which a
  * verify only re-initialises the context (EVP_MAC_init(ctx, NULL, 0, NULL)). It also remembers
  * epochs that do not exist, so that a known and an unknown key take the same path: a lookup in
- * this cache, then a MAC (against a dummy key for the unknown one).
+ * this cache, then a MAC with the entry's own context (keyed with a junk key for the unknown
+ * one).
  *
  * Owned by one worker thread: no locks. Fixed size: capacity entries in sets of HM_KC_WAYS;
  * a full set evicts its least recently used entry. The owner clears the whole cache when the key
@@ -29,13 +30,23 @@ struct hm_kc_entry {
 	bool exists;        /* false: the store has no such scope/epoch */
 	enum hm_key_state state;
 	int64_t deadline;
-	EVP_MAC_CTX *mac;   /* keyed with the epoch's secret; NULL unless usable (not revoked) */
+	/*
+	 * Always set. Keyed with the epoch's secret, or, for an epoch that does not exist or is
+	 * revoked, with the cache's junk key: every entry is used the same way, down to the kind
+	 * of memory its MAC touches (a shared dummy context showed in dudect, |t| about 30).
+	 */
+	EVP_MAC_CTX *mac;
 };
 
 struct hm_keycache;
 
-/* HM_OK or HM_ENOMEM. `mac` (HMAC, fetched once by the caller) must outlive the cache. */
-int hm_keycache_new(size_t capacity, EVP_MAC *mac, struct hm_keycache **out) HM_MUSTCHECK;
+/*
+ * HM_OK or HM_ENOMEM. `mac` (HMAC, fetched once by the caller) must outlive the cache. `junk`
+ * is a random key nobody knows (copied, wiped at free): entries for epochs that do not exist or
+ * are revoked get a context of their own keyed with it.
+ */
+int hm_keycache_new(size_t capacity, EVP_MAC *mac, const uint8_t junk[static HM_KEY_LEN],
+		    struct hm_keycache **out) HM_MUSTCHECK;
 void hm_keycache_free(struct hm_keycache *kc);
 /* Drops every entry (frees and so wipes every context). */
 void hm_keycache_clear(struct hm_keycache *kc);

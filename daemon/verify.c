@@ -4,7 +4,8 @@
  * Order of work per item, the same whatever the key's state:
  *   1. key-cache lookup (on a miss: store lookup, then cache the answer, existing or not);
  *   2. body digest (or the digest the item carries) and the canonical string;
- *   3. HMAC with the epoch's context, or the dummy context when the key is unusable;
+ *   3. HMAC with the entry's own pre-keyed context (keyed with a junk key when the epoch does
+ *      not exist or is revoked: the same work on the same kind of memory);
  *   4. CRYPTO_memcmp of all 32 bytes;
  *   5. the verdict, by the precedence of PROTOCOL.md; a nonce is recorded only for an item that
  *      passed everything else.
@@ -65,19 +66,21 @@ int hm_verifier_new(const struct hm_verify_config *cfg, struct hm_ks_reader *rd,
 		rc = HM_ECRYPTO;
 		goto fail;
 	}
-	rc = hm_keycache_new(cfg->key_cache, v->mac, &v->cache);
-	if (rc != HM_OK)
-		goto fail;
 	if (RAND_bytes(dummy_key, sizeof(dummy_key)) != 1) {
 		rc = HM_ECRYPTO;
 		goto fail;
 	}
 	v->dummy = hm_mac_new_keyed(v->mac, dummy_key, sizeof(dummy_key));
-	OPENSSL_cleanse(dummy_key, sizeof(dummy_key));
 	if (v->dummy == NULL) {
+		OPENSSL_cleanse(dummy_key, sizeof(dummy_key));
 		rc = HM_ECRYPTO;
 		goto fail;
 	}
+	/* the same random key also keys the cache entries of epochs without a usable secret */
+	rc = hm_keycache_new(cfg->key_cache, v->mac, dummy_key, &v->cache);
+	OPENSSL_cleanse(dummy_key, sizeof(dummy_key));
+	if (rc != HM_OK)
+		goto fail;
 	*out = v;
 	return HM_OK;
 fail:
@@ -240,7 +243,6 @@ enum hm_verdict hm_verify_item(struct hm_verifier *v, const struct hm_item *it)
 	EVP_MAC_CTX *ctx;
 	uint8_t mac[HM_MAC_LEN], rkey[HM_REPLAY_KEY_LEN];
 	unsigned exists, revoked, usable, mac_ok, computed;
-	uintptr_t use_mask;
 
 	if (e == NULL) /* the store or an allocation failed: judged as unknown, fails closed */
 		e = &absent;
@@ -250,8 +252,12 @@ enum hm_verdict hm_verify_item(struct hm_verifier *v, const struct hm_item *it)
 	usable = exists & (e->mac != NULL) &
 		 ((e->state == HM_KEY_CURRENT) |
 		  ((e->state == HM_KEY_SUPERSEDED) & (v->now < e->deadline)));
-	use_mask = (uintptr_t)0 - (uintptr_t)usable;
-	ctx = (EVP_MAC_CTX *)(((uintptr_t)e->mac & use_mask) | ((uintptr_t)v->dummy & ~use_mask));
+	/*
+	 * Every cache entry has a context of its own (keyed with a junk key when the epoch has no
+	 * usable secret), so the MAC is computed the same way whatever the key's state; only a
+	 * failure that left no entry at all falls back to the shared dummy (the batch then fails).
+	 */
+	ctx = e->mac != NULL ? e->mac : v->dummy;
 	computed = compute_mac(v, ctx, it, mac);
 	if (!computed)
 		batch_fault(v, "computing a MAC", "the crypto library failed");
