@@ -5,9 +5,10 @@
  * already checked, looks the key up through the worker's key cache and store reader, and judges.
  * One verifier per worker thread; not thread-safe; the replay cache it is given is shared.
  *
- * Constant-time contract: the MAC is always computed over the canonical string, with the
- * epoch's pre-keyed context or, for a key that is unknown, revoked or expired, with a dummy key
- * of the same length; the comparison is CRYPTO_memcmp over all 32 bytes. So neither how many
+ * Constant-time contract: the MAC is always computed over the canonical string with the key-cache
+ * entry's own pre-keyed context (for an epoch that is unknown or revoked, a context keyed with a
+ * random junk key of the same length; an expired epoch still has its own); the verdict is picked
+ * without branches; the comparison is CRYPTO_memcmp over all 32 bytes. So neither how many
  * bytes of a signature matched nor whether a key exists shows in the work done. No allocation
  * happens per item once the key cache is warm.
  */
