@@ -63,6 +63,28 @@ static int clear_stale(const char *path, const struct sockaddr_un *sa)
 	return HM_OK;
 }
 
+/*
+ * Whoever can write the socket's directory can replace the socket with one of their own and
+ * answer every verify with OK. A directory that anybody may write and that is not sticky is
+ * refused; one that a group may write is allowed with a warning (a deployment may mean it).
+ */
+static int check_dir(const struct sockaddr_un *sa)
+{
+	char dir[sizeof(sa->sun_path)];
+	struct stat st;
+
+	memcpy(dir, sa->sun_path, sizeof(dir));
+	if (stat(dirname(dir), &st) != 0 || !S_ISDIR(st.st_mode))
+		return HM_ENOTFOUND;
+	if ((st.st_mode & S_IWOTH) && !(st.st_mode & S_ISVTX))
+		return HM_EINVAL;
+	memcpy(dir, sa->sun_path, sizeof(dir));
+	if (st.st_mode & (S_IWGRP | S_IWOTH))
+		hm_warn("%s is writable by other users: they could replace the socket",
+			dirname(dir));
+	return HM_OK;
+}
+
 int hm_listen_unix(const char *path, mode_t mode, int *out)
 {
 	struct sockaddr_un sa;
@@ -74,6 +96,16 @@ int hm_listen_unix(const char *path, mode_t mode, int *out)
 	if (rc != HM_OK) {
 		hm_err("socket path is empty or longer than %zu bytes", sizeof(sa.sun_path) - 1);
 		return rc;
+	}
+	rc = check_dir(&sa);
+	if (rc == HM_EINVAL) {
+		hm_err("%s: its directory is writable by everyone and not sticky: anyone could "
+		       "replace the socket; use a directory hmacd controls (e.g. /run/hmacd)", path);
+		return HM_EINVAL;
+	}
+	if (rc != HM_OK) {
+		hm_err("%s: its directory does not exist", path);
+		return HM_EIO;
 	}
 	rc = clear_stale(path, &sa);
 	if (rc != HM_OK)
@@ -162,15 +194,14 @@ int hm_listen_check_path(const char *path)
 {
 	struct sockaddr_un sa;
 	struct stat st;
-	char dir[sizeof(sa.sun_path)];
 	int rc;
 
 	rc = make_addr(path, &sa);
 	if (rc != HM_OK)
 		return rc;
-	memcpy(dir, sa.sun_path, sizeof(dir));
-	if (stat(dirname(dir), &st) != 0 || !S_ISDIR(st.st_mode))
-		return HM_ENOTFOUND;
+	rc = check_dir(&sa);
+	if (rc != HM_OK)
+		return rc == HM_EINVAL ? HM_ESTATE : rc;
 	if (lstat(path, &st) == 0) {
 		int fd;
 

@@ -15,8 +15,9 @@
 
 /*
  * Creates, binds and listens (non-blocking, close-on-exec) on `path` with permission bits
- * `mode`. HM_OK with *fd set; HM_EINVAL (path too long), HM_EEXIST (another daemon listens, or
- * the path is not a socket), HM_EIO (a system call failed; logged with errno).
+ * `mode`. HM_OK with *fd set; HM_EINVAL (path too long, or its directory writable by everyone
+ * and not sticky: anyone could replace the socket), HM_EEXIST (another daemon listens, or the
+ * path is not a socket), HM_EIO (no such directory, or a system call failed; logged).
  */
 int hm_listen_unix(const char *path, mode_t mode, int *fd) HM_MUSTCHECK;
 
@@ -29,7 +30,8 @@ int hm_listen_unix(const char *path, mode_t mode, int *fd) HM_MUSTCHECK;
 int hm_listen_inherited(int *fd) HM_MUSTCHECK;
 
 /* Checks that a socket could be created at `path`: length, parent directory, and not a live
- * daemon's or a non-socket file. HM_OK, HM_EINVAL, HM_EEXIST, HM_ENOTFOUND (no parent dir). */
+ * daemon's or a non-socket file. HM_OK, HM_EINVAL (length), HM_ESTATE (directory writable by
+ * everyone, not sticky), HM_EEXIST, HM_ENOTFOUND (no parent dir). */
 int hm_listen_check_path(const char *path) HM_MUSTCHECK;
 
 /* Closes the listening socket and removes its file (path NULL: leaves the file). */

@@ -388,6 +388,7 @@ static int check_config(const struct hm_config *cfg)
 			rc == HM_ENOTFOUND ? "its directory does not exist"
 			: rc == HM_EEXIST  ? "a live daemon or another kind of file is there"
 			: rc == HM_EINVAL  ? "the path is empty or too long for a Unix socket"
+			: rc == HM_ESTATE  ? "its directory is writable by everyone and not sticky"
 					   : hm_strerror(rc));
 		status = 1;
 	}

@@ -204,10 +204,26 @@ static void test_socket_activation(void **state)
 
 static void test_check_config(void **state)
 {
-	char cmd[512];
+	char cmd[512], ww[] = "/tmp/hmacd-e2e-ww-XXXXXX";
 	int rc;
 
 	(void)state;
+	/* a socket directory anybody may write (not sticky): anyone could swap the socket */
+	assert_non_null(mkdtemp(ww));
+	assert_int_equal(chmod(ww, 0777), 0);
+	snprintf(cmd, sizeof(cmd), "%s --socket %s/s --db %s/db --check-config >/dev/null 2>&1",
+		 hmacd_bin(), ww, ww);
+	rc = system(cmd);
+	assert_int_equal(WEXITSTATUS(rc), 1);
+	snprintf(cmd, sizeof(cmd), "%s --socket %s/s --db %s/db --log-level error 2>/dev/null",
+		 hmacd_bin(), ww, ww);
+	rc = system(cmd);
+	assert_int_equal(WEXITSTATUS(rc), 1); /* refuses to start there */
+	snprintf(cmd, sizeof(cmd), "%s/s", ww);
+	assert_int_not_equal(access(cmd, F_OK), 0); /* and made no socket */
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", ww);
+	assert_int_equal(system(cmd), 0);
+
 	snprintf(cmd, sizeof(cmd), "%s --socket /tmp/hmacd-cc.sock --db /tmp/hmacd-cc-none "
 		 "--check-config >/dev/null 2>&1", hmacd_bin());
 	rc = system(cmd);
