@@ -108,12 +108,13 @@ static void spawn(struct hd *d)
 	fail_msg("hmacd did not listen on %s in time", d->sock);
 }
 
-void hd_start(struct hd *d, const char *extra)
+void hd_start_nofile(struct hd *d, const char *extra, int nofile)
 {
 	const char *ext_sock = getenv("HMACD_TEST_SOCKET");
 
 	memset(d, 0, sizeof(*d));
 	d->pid = -1;
+	d->nofile = nofile;
 	snprintf(d->extra, sizeof(d->extra), "%s", extra != NULL ? extra : "");
 	if (ext_sock != NULL && ext_sock[0] != '\0') {
 		d->external = true;
@@ -128,24 +129,11 @@ void hd_start(struct hd *d, const char *extra)
 	spawn(d);
 }
 
-void hd_start_nofile(struct hd *d, const char *extra, int nofile)
+void hd_start(struct hd *d, const char *extra)
 {
-	const char *ext_sock = getenv("HMACD_TEST_SOCKET");
-
-	if (ext_sock != NULL && ext_sock[0] != '\0') {
-		hd_start(d, extra);
-		return;
-	}
-	memset(d, 0, sizeof(*d));
-	d->pid = -1;
-	d->nofile = nofile;
-	snprintf(d->extra, sizeof(d->extra), "%s", extra != NULL ? extra : "");
-	snprintf(d->dir, sizeof(d->dir), "/tmp/hmacd-e2e-XXXXXX");
-	assert_non_null(mkdtemp(d->dir));
-	snprintf(d->sock, sizeof(d->sock), "%s/hmacd.sock", d->dir);
-	snprintf(d->db, sizeof(d->db), "%s/db", d->dir);
-	spawn(d);
+	hd_start_nofile(d, extra, 0);
 }
+
 
 void hd_restart(struct hd *d)
 {
