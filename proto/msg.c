@@ -62,6 +62,15 @@ static bool no_ctl(struct hm_str s)
 	return true;
 }
 
+/* rfc9421 header values: HTAB is allowed (RFC 9421 2.1 strips it at the ends, keeps it inside) */
+static bool no_ctl_but_tab(struct hm_str s)
+{
+	for (size_t i = 0; i < s.len; i++)
+		if ((s.ptr[i] < 0x20 && s.ptr[i] != '\t') || s.ptr[i] == 0x7f)
+			return false;
+	return true;
+}
+
 static bool token_ok(struct hm_str s, size_t max, bool lower_only)
 {
 	if (s.len < 1 || s.len > max)
@@ -75,7 +84,81 @@ static bool token_ok(struct hm_str s, size_t max, bool lower_only)
 	return true;
 }
 
-int hm_item_check(const struct hm_item *it)
+static bool path_ok(struct hm_str s)
+{
+	return s.len >= 1 && s.ptr[0] == '/' && no_ctl(s);
+}
+
+static bool headers_ok(const struct hm_item *it, size_t max, bool tab_ok)
+{
+	if (it->nheaders > max)
+		return false;
+	for (size_t i = 0; i < it->nheaders; i++) {
+		const struct hm_header *h = &it->headers[i];
+
+		if (!token_ok(h->name, SIZE_MAX, true))
+			return false;
+		if (!(tab_ok ? no_ctl_but_tab(h->value) : no_ctl(h->value)))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * host[:port] as the app server received it (Host or :authority). Only what could make the
+ * @authority and @target-uri components ambiguous is refused: separators of the other URI
+ * parts, userinfo, controls and space. sigbase.c normalises case and the default port.
+ */
+static bool authority_ok(struct hm_str s)
+{
+	if (s.len < 1 || s.len > HM_AUTHORITY_MAX)
+		return false;
+	for (size_t i = 0; i < s.len; i++) {
+		uint8_t c = s.ptr[i];
+
+		if (c < 0x21 || c == 0x7f || c == '/' || c == '?' || c == '#' || c == '@')
+			return false;
+	}
+	return true;
+}
+
+static bool str_is(struct hm_str s, const char *lit)
+{
+	size_t n = strlen(lit);
+
+	return s.len == n && memcmp(s.ptr, lit, n) == 0;
+}
+
+/* absent (len 0) means https; otherwise exactly "http" or "https", lower-case */
+static bool uri_scheme_ok(struct hm_str s)
+{
+	return s.len == 0 || str_is(s, "http") || str_is(s, "https");
+}
+
+/* Signature-Input and Signature values: 1..HM_SIGFIELD_MAX bytes, no control byte */
+static bool sigfield_ok(struct hm_str s)
+{
+	return s.len >= 1 && s.len <= HM_SIGFIELD_MAX && no_ctl(s);
+}
+
+/* An RFC 8941 key (a Signature-Input label), or len 0 for "no label" */
+static bool label_ok(struct hm_str s)
+{
+	if (s.len == 0)
+		return true;
+	if (s.len > HM_LABEL_MAX || !((s.ptr[0] >= 'a' && s.ptr[0] <= 'z') || s.ptr[0] == '*'))
+		return false;
+	for (size_t i = 1; i < s.len; i++) {
+		uint8_t c = s.ptr[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-' ||
+		      c == '.' || c == '*'))
+			return false;
+	}
+	return true;
+}
+
+static int check_v1(const struct hm_item *it)
 {
 	if (!scope_ok(it->tenant) || !scope_ok(it->container))
 		return HM_EMALFORMED;
@@ -83,16 +166,12 @@ int hm_item_check(const struct hm_item *it)
 		return HM_EMALFORMED;
 	if (!token_ok(it->method, HM_METHOD_MAX, false))
 		return HM_EMALFORMED;
-	if (it->path.len < 1 || it->path.ptr[0] != '/' || !no_ctl(it->path))
+	if (!path_ok(it->path))
 		return HM_EMALFORMED;
 	if (it->nonce.len > HM_NONCE_MAX || !no_ctl(it->nonce))
 		return HM_EMALFORMED;
-	if (it->nheaders > HM_MAX_HEADERS)
+	if (!headers_ok(it, HM_MAX_HEADERS, false))
 		return HM_EMALFORMED;
-	for (size_t i = 0; i < it->nheaders; i++) {
-		if (!token_ok(it->headers[i].name, SIZE_MAX, true) || !no_ctl(it->headers[i].value))
-			return HM_EMALFORMED;
-	}
 	if (it->has_body == it->has_body_sha256)
 		return HM_EMALFORMED;
 	if (it->has_body_sha256 && it->body_sha256 == NULL)
@@ -100,6 +179,34 @@ int hm_item_check(const struct hm_item *it)
 	if (it->sig == NULL)
 		return HM_EMALFORMED;
 	return HM_OK;
+}
+
+static int check_rfc9421(const struct hm_item *it)
+{
+	if (!scope_ok(it->tenant) || !scope_ok(it->container))
+		return HM_EMALFORMED;
+	if (!token_ok(it->method, HM_METHOD_MAX, false))
+		return HM_EMALFORMED;
+	if (!authority_ok(it->authority) || !path_ok(it->path) || !uri_scheme_ok(it->uri_scheme))
+		return HM_EMALFORMED;
+	if (!headers_ok(it, HM_RFC_MAX_HEADERS, true))
+		return HM_EMALFORMED;
+	if (!sigfield_ok(it->signature_input) || !sigfield_ok(it->signature))
+		return HM_EMALFORMED;
+	if (!label_ok(it->label))
+		return HM_EMALFORMED;
+	return HM_OK;
+}
+
+int hm_item_check(const struct hm_item *it)
+{
+	switch (it->scheme) {
+	case HM_SCHEME_HMACD_V1:
+		return check_v1(it);
+	case HM_SCHEME_RFC9421:
+		return check_rfc9421(it);
+	}
+	return HM_EMALFORMED;
 }
 
 /* ---- request decoding ---- */
@@ -124,6 +231,8 @@ static int read_fixed_bin(struct hm_mp *r, size_t want, const uint8_t **out)
 	return HM_OK;
 }
 
+/* Reads up to HM_RFC_MAX_HEADERS pairs: the scheme may not be known yet (hm_item_check()
+ * applies the hmacd-v1 limit of HM_MAX_HEADERS once it is). */
 static int read_headers(struct hm_mp *r, struct hm_item *it)
 {
 	uint32_t n, pair;
@@ -132,7 +241,7 @@ static int read_headers(struct hm_mp *r, struct hm_item *it)
 	rc = hm_mp_read_array(r, &n);
 	if (rc != HM_OK)
 		return rc;
-	if (n > HM_MAX_HEADERS)
+	if (n > HM_RFC_MAX_HEADERS)
 		return HM_EMALFORMED;
 	for (uint32_t i = 0; i < n; i++) {
 		rc = hm_mp_read_array(r, &pair);
@@ -151,37 +260,110 @@ static int read_headers(struct hm_mp *r, struct hm_item *it)
 	return HM_OK;
 }
 
+/* An optional str that, when present, must not be empty (empty is how the struct says absent). */
+static int read_nonempty_str(struct hm_mp *r, struct hm_str *s)
+{
+	int rc;
+
+	rc = read_str(r, s);
+	if (rc != HM_OK)
+		return rc;
+	return s->len > 0 ? HM_OK : HM_EMALFORMED;
+}
+
+static int read_scheme(struct hm_mp *r, struct hm_item *it)
+{
+	struct hm_str s;
+	int rc;
+
+	rc = read_str(r, &s);
+	if (rc != HM_OK)
+		return rc;
+	if (str_is(s, "rfc9421"))
+		it->scheme = HM_SCHEME_RFC9421;
+	else if (str_is(s, "hmacd-v1"))
+		it->scheme = HM_SCHEME_HMACD_V1;
+	else
+		return HM_EMALFORMED;
+	return HM_OK;
+}
+
+/* Every key of either scheme: one pass reads them all, then the scheme's key set is applied. */
 enum item_field {
 	F_TENANT, F_CONTAINER, F_EPOCH, F_METHOD, F_PATH, F_HEADERS, F_BODY, F_BODY_SHA256,
-	F_TS, F_NONCE, F_SIG, F__COUNT
+	F_TS, F_NONCE, F_SIG,
+	F_SCHEME, F_AUTHORITY, F_URI_SCHEME, F_SIGNATURE_INPUT, F_SIGNATURE, F_LABEL,
+	F__COUNT
 };
 
-static const char *const item_keys[F__COUNT] = {
-	[F_TENANT] = "tenant", [F_CONTAINER] = "container", [F_EPOCH] = "epoch",
-	[F_METHOD] = "method", [F_PATH] = "path",           [F_HEADERS] = "headers",
-	[F_BODY] = "body",     [F_BODY_SHA256] = "body_sha256", [F_TS] = "ts",
-	[F_NONCE] = "nonce",   [F_SIG] = "sig",
-};
+#define BIT(f) (1u << (f))
 
-static const unsigned char item_key_len[F__COUNT] = {
-	[F_TENANT] = 6, [F_CONTAINER] = 9, [F_EPOCH] = 5, [F_METHOD] = 6, [F_PATH] = 4,
-	[F_HEADERS] = 7, [F_BODY] = 4, [F_BODY_SHA256] = 11, [F_TS] = 2, [F_NONCE] = 5, [F_SIG] = 3,
-};
+/* hmacd-v1 keys; "scheme" is allowed when it says "hmacd-v1" */
+#define V1_FIELDS                                                                           \
+	(BIT(F_TENANT) | BIT(F_CONTAINER) | BIT(F_EPOCH) | BIT(F_METHOD) | BIT(F_PATH) |    \
+	 BIT(F_HEADERS) | BIT(F_BODY) | BIT(F_BODY_SHA256) | BIT(F_TS) | BIT(F_NONCE) |     \
+	 BIT(F_SIG) | BIT(F_SCHEME))
+#define V1_REQUIRED                                                                         \
+	(BIT(F_TENANT) | BIT(F_CONTAINER) | BIT(F_EPOCH) | BIT(F_METHOD) | BIT(F_PATH) |    \
+	 BIT(F_HEADERS) | BIT(F_TS) | BIT(F_SIG))
+#define RFC_FIELDS                                                                          \
+	(BIT(F_SCHEME) | BIT(F_TENANT) | BIT(F_CONTAINER) | BIT(F_METHOD) | BIT(F_AUTHORITY) | \
+	 BIT(F_PATH) | BIT(F_URI_SCHEME) | BIT(F_HEADERS) | BIT(F_SIGNATURE_INPUT) |         \
+	 BIT(F_SIGNATURE) | BIT(F_LABEL) | BIT(F_BODY))
+#define RFC_REQUIRED                                                                        \
+	(BIT(F_SCHEME) | BIT(F_TENANT) | BIT(F_CONTAINER) | BIT(F_METHOD) | BIT(F_AUTHORITY) | \
+	 BIT(F_PATH) | BIT(F_HEADERS) | BIT(F_SIGNATURE_INPUT) | BIT(F_SIGNATURE))
 
 /* Items sit at depth 2 (request map, items array): they may nest this much more. */
 #define HM_ITEM_DEPTH (HM_MP_MAX_DEPTH - 2)
 
-#define REQUIRED_FIELDS                                                                    \
-	((1u << F_TENANT) | (1u << F_CONTAINER) | (1u << F_EPOCH) | (1u << F_METHOD) |     \
-	 (1u << F_PATH) | (1u << F_HEADERS) | (1u << F_TS) | (1u << F_SIG))
+static enum item_field key_if(const uint8_t *k, size_t n, const char *lit, enum item_field f)
+{
+	return memcmp(k, lit, n) == 0 ? f : F__COUNT;
+}
 
-/* The field a key names, or F__COUNT: lengths first, so at most two memcmp calls. */
+/*
+ * The field a key names, or F__COUNT. On the hot path: a switch on the length, then on the
+ * first byte (distinct among keys of one length), then one memcmp.
+ */
 static enum item_field field_of(const uint8_t *k, size_t n)
 {
-	for (unsigned f = 0; f < F__COUNT; f++)
-		if (item_key_len[f] == n && memcmp(item_keys[f], k, n) == 0)
-			return (enum item_field)f;
-	return F__COUNT;
+	switch (n) {
+	case 2:
+		return key_if(k, n, "ts", F_TS);
+	case 3:
+		return key_if(k, n, "sig", F_SIG);
+	case 4:
+		return k[0] == 'p' ? key_if(k, n, "path", F_PATH) : key_if(k, n, "body", F_BODY);
+	case 5:
+		if (k[0] == 'e')
+			return key_if(k, n, "epoch", F_EPOCH);
+		if (k[0] == 'n')
+			return key_if(k, n, "nonce", F_NONCE);
+		return key_if(k, n, "label", F_LABEL);
+	case 6:
+		if (k[0] == 't')
+			return key_if(k, n, "tenant", F_TENANT);
+		if (k[0] == 'm')
+			return key_if(k, n, "method", F_METHOD);
+		return key_if(k, n, "scheme", F_SCHEME);
+	case 7:
+		return key_if(k, n, "headers", F_HEADERS);
+	case 9:
+		if (k[0] == 'c')
+			return key_if(k, n, "container", F_CONTAINER);
+		if (k[0] == 'a')
+			return key_if(k, n, "authority", F_AUTHORITY);
+		return key_if(k, n, "signature", F_SIGNATURE);
+	case 10:
+		return key_if(k, n, "uri_scheme", F_URI_SCHEME);
+	case 11:
+		return key_if(k, n, "body_sha256", F_BODY_SHA256);
+	case 15:
+		return key_if(k, n, "signature_input", F_SIGNATURE_INPUT);
+	default:
+		return F__COUNT;
+	}
 }
 
 static int read_field(struct hm_mp *r, enum item_field f, struct hm_item *it)
@@ -211,6 +393,18 @@ static int read_field(struct hm_mp *r, enum item_field f, struct hm_item *it)
 		return read_str(r, &it->nonce);
 	case F_SIG:
 		return read_fixed_bin(r, HM_MAC_LEN, &it->sig);
+	case F_SCHEME:
+		return read_scheme(r, it);
+	case F_AUTHORITY:
+		return read_str(r, &it->authority);
+	case F_URI_SCHEME:
+		return read_nonempty_str(r, &it->uri_scheme);
+	case F_SIGNATURE_INPUT:
+		return read_str(r, &it->signature_input);
+	case F_SIGNATURE:
+		return read_str(r, &it->signature);
+	case F_LABEL:
+		return read_nonempty_str(r, &it->label);
 	case F__COUNT:
 		break;
 	}
@@ -235,15 +429,21 @@ static int decode_item(struct hm_mp *r, struct hm_item *it)
 		if (rc != HM_OK)
 			return rc; /* non-string key */
 		f = field_of(key, klen);
-		if (f == F__COUNT || (seen & (1u << f)))
-			return HM_EMALFORMED; /* unknown, non-string or repeated key */
-		seen |= 1u << f;
+		if (f == F__COUNT || (seen & BIT(f)))
+			return HM_EMALFORMED; /* unknown or repeated key */
+		seen |= BIT(f);
 		rc = read_field(r, f, it);
 		if (rc != HM_OK)
 			return rc;
 	}
-	if ((seen & REQUIRED_FIELDS) != REQUIRED_FIELDS)
-		return HM_EMALFORMED;
+	/* The scheme is known only now ("scheme" may come last): apply its key set. */
+	if (it->scheme == HM_SCHEME_HMACD_V1) {
+		if ((seen & ~V1_FIELDS) != 0 || (seen & V1_REQUIRED) != V1_REQUIRED)
+			return HM_EMALFORMED;
+	} else {
+		if ((seen & ~RFC_FIELDS) != 0 || (seen & RFC_REQUIRED) != RFC_REQUIRED)
+			return HM_EMALFORMED;
+	}
 	return hm_item_check(it);
 }
 
@@ -252,13 +452,10 @@ int hm_item_next(struct hm_mp *items, struct hm_item *item)
 	struct hm_mp start = *items;
 	int rc;
 
+	/* everything but the headers array, whose first nheaders entries the decoder writes */
 	memset(item, 0, offsetof(struct hm_item, headers));
-	item->has_body = false;
-	item->has_body_sha256 = false;
-	item->body.ptr = NULL;
-	item->body.len = 0;
-	item->body_sha256 = NULL;
-	item->sig = NULL;
+	memset((uint8_t *)item + offsetof(struct hm_item, has_body), 0,
+	       sizeof(*item) - offsetof(struct hm_item, has_body));
 	rc = decode_item(items, item);
 	if (rc == HM_OK)
 		return HM_OK;
@@ -457,45 +654,96 @@ size_t hm_encode_verify_begin(struct hm_buf *b, uint64_t id, uint32_t n)
 	return start;
 }
 
+static void pack_item_headers(msgpack_packer *pk, const struct hm_item *it)
+{
+	pack_cstr(pk, "headers");
+	msgpack_pack_array(pk, it->nheaders);
+	for (size_t i = 0; i < it->nheaders; i++) {
+		msgpack_pack_array(pk, 2);
+		pack_str(pk, it->headers[i].name);
+		pack_str(pk, it->headers[i].value);
+	}
+}
+
+static void encode_v1(msgpack_packer *pk, const struct hm_item *it)
+{
+	size_t nkeys = 9 + (it->nonce.len > 0);
+
+	msgpack_pack_map(pk, nkeys);
+	pack_cstr(pk, "tenant");
+	pack_str(pk, it->tenant);
+	pack_cstr(pk, "container");
+	pack_str(pk, it->container);
+	pack_cstr(pk, "epoch");
+	msgpack_pack_uint64(pk, it->epoch);
+	pack_cstr(pk, "method");
+	pack_str(pk, it->method);
+	pack_cstr(pk, "path");
+	pack_str(pk, it->path);
+	pack_item_headers(pk, it);
+	if (it->has_body) {
+		pack_cstr(pk, "body");
+		pack_bin(pk, it->body.ptr, it->body.len);
+	} else {
+		pack_cstr(pk, "body_sha256");
+		pack_bin(pk, it->body_sha256, HM_SHA256_LEN);
+	}
+	pack_cstr(pk, "ts");
+	msgpack_pack_uint64(pk, it->ts);
+	if (it->nonce.len > 0) {
+		pack_cstr(pk, "nonce");
+		pack_str(pk, it->nonce);
+	}
+	pack_cstr(pk, "sig");
+	pack_bin(pk, it->sig, HM_MAC_LEN);
+}
+
+/* PROTOCOL.md 7.2, in the table's order */
+static void encode_rfc9421(msgpack_packer *pk, const struct hm_item *it)
+{
+	size_t nkeys = 9 + (it->uri_scheme.len > 0) + (it->label.len > 0) + it->has_body;
+
+	msgpack_pack_map(pk, nkeys);
+	pack_cstr(pk, "scheme");
+	pack_cstr(pk, "rfc9421");
+	pack_cstr(pk, "tenant");
+	pack_str(pk, it->tenant);
+	pack_cstr(pk, "container");
+	pack_str(pk, it->container);
+	pack_cstr(pk, "method");
+	pack_str(pk, it->method);
+	pack_cstr(pk, "authority");
+	pack_str(pk, it->authority);
+	pack_cstr(pk, "path");
+	pack_str(pk, it->path);
+	if (it->uri_scheme.len > 0) {
+		pack_cstr(pk, "uri_scheme");
+		pack_str(pk, it->uri_scheme);
+	}
+	pack_item_headers(pk, it);
+	pack_cstr(pk, "signature_input");
+	pack_str(pk, it->signature_input);
+	pack_cstr(pk, "signature");
+	pack_str(pk, it->signature);
+	if (it->label.len > 0) {
+		pack_cstr(pk, "label");
+		pack_str(pk, it->label);
+	}
+	if (it->has_body) {
+		pack_cstr(pk, "body");
+		pack_bin(pk, it->body.ptr, it->body.len);
+	}
+}
+
 void hm_encode_item(struct hm_buf *b, const struct hm_item *it)
 {
 	msgpack_packer pk;
-	size_t nkeys = 9 + (it->nonce.len > 0);
 
 	packer(&pk, b);
-	msgpack_pack_map(&pk, nkeys);
-	pack_cstr(&pk, "tenant");
-	pack_str(&pk, it->tenant);
-	pack_cstr(&pk, "container");
-	pack_str(&pk, it->container);
-	pack_cstr(&pk, "epoch");
-	msgpack_pack_uint64(&pk, it->epoch);
-	pack_cstr(&pk, "method");
-	pack_str(&pk, it->method);
-	pack_cstr(&pk, "path");
-	pack_str(&pk, it->path);
-	pack_cstr(&pk, "headers");
-	msgpack_pack_array(&pk, it->nheaders);
-	for (size_t i = 0; i < it->nheaders; i++) {
-		msgpack_pack_array(&pk, 2);
-		pack_str(&pk, it->headers[i].name);
-		pack_str(&pk, it->headers[i].value);
-	}
-	if (it->has_body) {
-		pack_cstr(&pk, "body");
-		pack_bin(&pk, it->body.ptr, it->body.len);
-	} else {
-		pack_cstr(&pk, "body_sha256");
-		pack_bin(&pk, it->body_sha256, HM_SHA256_LEN);
-	}
-	pack_cstr(&pk, "ts");
-	msgpack_pack_uint64(&pk, it->ts);
-	if (it->nonce.len > 0) {
-		pack_cstr(&pk, "nonce");
-		pack_str(&pk, it->nonce);
-	}
-	pack_cstr(&pk, "sig");
-	pack_bin(&pk, it->sig, HM_MAC_LEN);
+	if (it->scheme == HM_SCHEME_RFC9421)
+		encode_rfc9421(&pk, it);
+	else
+		encode_v1(&pk, it);
 }
 
 size_t hm_encode_results_begin(struct hm_buf *b, uint64_t id, uint32_t n)

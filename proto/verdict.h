@@ -2,7 +2,12 @@
  * verdict.h - the verdict codes answered per verify item (PROTOCOL.md, "Verdict codes").
  *
  * The numbers are a wire contract: never renumber, only append. When several verdicts apply,
- * the one that comes first in hm_verdict_precedence order wins (see PROTOCOL.md).
+ * the one that comes first in this order wins (PROTOCOL.md section 9):
+ *   MALFORMED, INSUFFICIENT_COVERAGE, UNKNOWN_KEY, KEY_REVOKED, KEY_EXPIRED, BAD_SIGNATURE,
+ *   STALE_TIMESTAMP, REPLAY, OK
+ * INSUFFICIENT_COVERAGE (rfc9421 items only) is decided from public data - the Signature-Input
+ * and the scope's coverage policy - so it may come before the key without telling anything
+ * about keys.
  */
 #ifndef HM_VERDICT_H
 #define HM_VERDICT_H
@@ -16,7 +21,8 @@
 	X(HM_V_KEY_EXPIRED, 4, "KEY_EXPIRED")        \
 	X(HM_V_STALE_TIMESTAMP, 5, "STALE_TIMESTAMP") \
 	X(HM_V_REPLAY, 6, "REPLAY")                  \
-	X(HM_V_MALFORMED, 7, "MALFORMED")
+	X(HM_V_MALFORMED, 7, "MALFORMED")            \
+	X(HM_V_INSUFFICIENT_COVERAGE, 8, "INSUFFICIENT_COVERAGE")
 
 enum hm_verdict {
 #define HM_V_ENUM(name, value, str) name = (value),

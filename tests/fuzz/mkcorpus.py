@@ -3,11 +3,13 @@
 
 Seeds are small valid and near-valid inputs that get each target past its first checks at once:
   frame/    the malformed-frame vectors of tests/vectors/frames, valid frames, and a chain of them
-  request/  frame payloads: the vectors' payloads and encoded valid requests (PROTOCOL.md 4, 7)
+  request/  frame payloads: the vectors' payloads and encoded valid requests (PROTOCOL.md 4, 7),
+            rfc9421 items (7.2) alone and mixed with hmacd-v1 ones
   canon/    inputs in fuzz_canon.c's layout (mode byte, item description, derivation)
 Deterministic: running it twice writes the same bytes. Needs python3-msgpack.
 Usage: tests/fuzz/mkcorpus.py   (from anywhere; writes next to itself)
 """
+import base64
 import hashlib
 import os
 import random
@@ -77,6 +79,51 @@ def requests():
     yield "resp-stats", pack({"id": 2, "stats": {"verdict_ok": 10, "connections": 1}})
 
 
+def rfc_item(i, body=True, label=True, uri_scheme=None, nheaders=None):
+    """An rfc9421 item (PROTOCOL.md 7.2) modelled on RFC 9421 Appendix B.2 (not a valid signature)."""
+    b = b'{"hello": "world"}'
+    headers = [["host", "example.com"], ["date", "Tue, 20 Apr 2021 02:07:55 GMT"],
+               ["content-type", "application/json"],
+               ["content-digest", "sha-512=:" + base64.b64encode(hashlib.sha512(b).digest())
+                .decode() + ":"],
+               ["content-length", str(len(b))]]
+    if nheaders is not None:
+        headers = [["x-h%d" % k, "\tv %d\t" % k] for k in range(nheaders)]
+    it = {
+        "scheme": "rfc9421",
+        "tenant": "acme",
+        "container": "web-%d" % i,
+        "method": "POST",
+        "authority": "example.com",
+        "path": "/foo?param=Value&Pet=dog",
+        "headers": headers,
+        "signature_input": 'sig-b25=("date" "@authority" "content-type" "content-digest");'
+                           'created=1618884473;keyid="test-shared-secret";nonce="n-%d"' % i,
+        "signature": "sig-b25=:pxcQw6G3AjtMBQjwo8XzkZf/bws5LelbaMk5rGIGtE8=:",
+    }
+    if uri_scheme:
+        it["uri_scheme"] = uri_scheme
+    if label:
+        it["label"] = "sig-b25"
+    if body:
+        it["body"] = b
+    return it
+
+
+def rfc_requests():
+    yield "rfc-1", pack({"id": 11, "op": "verify", "items": [rfc_item(0)]})
+    last = dict(rfc_item(1, body=False, label=False, uri_scheme="http"))
+    last["scheme"] = last.pop("scheme")  # the scheme key last: decided after all other keys
+    yield "rfc-mixed", pack({"id": 12, "op": "verify",
+                             "items": [item(0), last, rfc_item(2, nheaders=128), item(1, body=False)]})
+    bad = rfc_item(3)
+    bad["ts"] = 1700000000  # a v1 key in an rfc9421 item
+    v1 = item(4)
+    v1["scheme"] = "hmacd-v1"
+    yield "rfc-bad-item", pack({"id": 13, "op": "verify",
+                                "items": [rfc_item(5), bad, v1, rfc_item(6, nheaders=129)]})
+
+
 def main():
     vectors = sorted(f for f in os.listdir(VECTORS) if f.endswith(".bin"))
     chain = b""
@@ -93,6 +140,8 @@ def main():
         write("request", name, payload)
         write("frame", "frame-" + name, frame(payload))
         chain += frame(payload)
+    for name, payload in rfc_requests():
+        write("request", name, payload)
     write("frame", "chain", chain + b"\x00\x00\x01")  # ends in a truncated header
 
     rnd = random.Random(20240601)

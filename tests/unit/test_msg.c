@@ -119,9 +119,61 @@ static void good_item(struct hm_item *it)
 	it->sig = SIG;
 }
 
-/* Every field of a decoded item against the struct it was encoded from. */
+/* RFC 9421 Appendix B.2: the test request, its B.2.5 (hmac-sha256) signature, and a body */
+#define RFC_SIGINPUT                                                                          \
+	"sig-b25=(\"date\" \"@authority\" \"content-type\");created=1618884473;"                \
+	"keyid=\"test-shared-secret\""
+#define RFC_SIG "sig-b25=:pxcQw6G3AjtMBQjwo8XzkZf/bws5LelbaMk5rGIGtE8=:"
+#define RFC_BODY "{\"hello\": \"world\"}"
+#define RFC_DIGEST                                                                            \
+	"sha-512=:WZDPaVn/7XgHaAy8pmojAkGWoRx2UFChF41A2svX+TaPm+AbwAgBWnrIiYllu7BNNyealdVLvRwEmT" \
+	"HWXvJwew==:"
+
+static const char *const rfc_hnames[] = {"host", "date", "content-type", "content-digest",
+					 "content-length"};
+static const char *const rfc_hvalues[] = {"example.com", "Tue, 20 Apr 2021 02:07:55 GMT",
+					  "application/json", RFC_DIGEST, "18"};
+
+/* A good rfc9421 item with every optional key set (cases drop them). */
+static void good_rfc_item(struct hm_item *it)
+{
+	memset(it, 0, sizeof(*it));
+	it->scheme = HM_SCHEME_RFC9421;
+	it->tenant = S("t1");
+	it->container = S("c1");
+	it->method = S("POST");
+	it->authority = S("example.com");
+	it->path = S("/foo?param=Value&Pet=dog");
+	it->uri_scheme = S("https");
+	it->nheaders = ARRAY_LEN(rfc_hnames);
+	for (size_t i = 0; i < ARRAY_LEN(rfc_hnames); i++) {
+		it->headers[i].name = S(rfc_hnames[i]);
+		it->headers[i].value = S(rfc_hvalues[i]);
+	}
+	it->signature_input = S(RFC_SIGINPUT);
+	it->signature = S(RFC_SIG);
+	it->label = S("sig-b25");
+	it->has_body = true;
+	it->body = S(RFC_BODY);
+}
+
+static void assert_ptr_or_null(const uint8_t *got, const uint8_t *want, size_t len)
+{
+	if (want == NULL) {
+		assert_null(got);
+		return;
+	}
+	assert_non_null(got);
+	assert_memory_equal(got, want, len);
+}
+
+/*
+ * Every field of a decoded item against the struct it was encoded from, the other scheme's
+ * fields included (the decoder leaves them zero, as the struct made by good_*item() has them).
+ */
 static void assert_item_equal(const struct hm_item *got, const struct hm_item *want)
 {
+	assert_int_equal(got->scheme, want->scheme);
 	assert_hm_str(got->tenant, want->tenant.ptr, want->tenant.len);
 	assert_hm_str(got->container, want->container.ptr, want->container.len);
 	assert_true(got->epoch == want->epoch);
@@ -140,12 +192,18 @@ static void assert_item_equal(const struct hm_item *got, const struct hm_item *w
 	assert_int_equal(got->has_body_sha256, want->has_body_sha256);
 	if (want->has_body)
 		assert_hm_str(got->body, want->body.ptr, want->body.len);
-	if (want->has_body_sha256) {
-		assert_non_null(got->body_sha256);
-		assert_memory_equal(got->body_sha256, want->body_sha256, HM_SHA256_LEN);
-	}
-	assert_non_null(got->sig);
-	assert_memory_equal(got->sig, want->sig, HM_MAC_LEN);
+	else
+		assert_int_equal(got->body.len, 0);
+	if (want->has_body_sha256)
+		assert_ptr_or_null(got->body_sha256, want->body_sha256, HM_SHA256_LEN);
+	else
+		assert_null(got->body_sha256);
+	assert_ptr_or_null(got->sig, want->sig, HM_MAC_LEN);
+	assert_hm_str(got->authority, want->authority.ptr, want->authority.len);
+	assert_hm_str(got->uri_scheme, want->uri_scheme.ptr, want->uri_scheme.len);
+	assert_hm_str(got->signature_input, want->signature_input.ptr, want->signature_input.len);
+	assert_hm_str(got->signature, want->signature.ptr, want->signature.len);
+	assert_hm_str(got->label, want->label.ptr, want->label.len);
 }
 
 /* ---- items as editable field lists (for the malformed cases) ---- */
@@ -284,6 +342,28 @@ static void good_desc(struct desc *d)
 	d_add(d, "sig", F_BIN, SIG, sizeof(SIG), 0);
 }
 
+/* The good rfc9421 item as fields: the same content as good_rfc_item(), in the table's order. */
+static void good_rfc_desc(struct desc *d)
+{
+	msgpack_packer pk;
+
+	memset(d, 0, sizeof(*d));
+	d_add(d, "scheme", F_STR, "rfc9421", 7, 0);
+	d_add(d, "tenant", F_STR, "t1", 2, 0);
+	d_add(d, "container", F_STR, "c1", 2, 0);
+	d_add(d, "method", F_STR, "POST", 4, 0);
+	d_add(d, "authority", F_STR, "example.com", 11, 0);
+	d_add(d, "path", F_STR, "/foo?param=Value&Pet=dog", 24, 0);
+	d_add(d, "uri_scheme", F_STR, "https", 5, 0);
+	pack_headers(d_raw(d, &pk), ARRAY_LEN(rfc_hnames), rfc_hnames, rfc_hvalues, 2);
+	d_add(d, "headers", F_RAW, NULL, 0, 0);
+	d_set_last_raw(d, "headers");
+	d_add(d, "signature_input", F_STR, RFC_SIGINPUT, strlen(RFC_SIGINPUT), 0);
+	d_add(d, "signature", F_STR, RFC_SIG, strlen(RFC_SIG), 0);
+	d_add(d, "label", F_STR, "sig-b25", 7, 0);
+	d_add(d, "body", F_BIN, RFC_BODY, strlen(RFC_BODY), 0);
+}
+
 static void pack_desc(msgpack_packer *pk, const struct desc *d)
 {
 	msgpack_pack_map(pk, d->n);
@@ -313,10 +393,12 @@ static void pack_desc(msgpack_packer *pk, const struct desc *d)
 
 /*
  * Encodes [good item, d, good item (from fields)] as one verify request, decodes it, checks
- * both neighbours decode to the good item, and returns the middle item's code. The middle item
- * is left in *mid; its pointers are into *b, which the caller frees.
+ * both neighbours decode to the good item, and returns the middle item's code. The neighbours
+ * are hmacd-v1 or rfc9421 items (nb). The middle item is left in *mid; its pointers are into
+ * *b, which the caller frees.
  */
-static int batch_middle(const struct desc *d, struct hm_buf *b, struct hm_item *mid)
+static int batch_around(const struct desc *d, enum hm_scheme nb, struct hm_buf *b,
+			struct hm_item *mid)
 {
 	struct hm_item good, got;
 	struct hm_request req;
@@ -328,13 +410,19 @@ static int batch_middle(const struct desc *d, struct hm_buf *b, struct hm_item *
 	size_t start;
 	int rc;
 
-	good_item(&good);
+	if (nb == HM_SCHEME_RFC9421)
+		good_rfc_item(&good);
+	else
+		good_item(&good);
 	hm_buf_init(b, BUF_LIMIT);
 	start = hm_encode_verify_begin(b, 77, 3);
 	hm_encode_item(b, &good);
 	pk_init(&pk, &sb);
 	pack_desc(&pk, d);
-	good_desc(&gd);
+	if (nb == HM_SCHEME_RFC9421)
+		good_rfc_desc(&gd);
+	else
+		good_desc(&gd);
 	pack_desc(&pk, &gd);
 	hm_buf_append(b, sb.data, sb.size);
 	msgpack_sbuffer_destroy(&sb);
@@ -357,17 +445,28 @@ static int batch_middle(const struct desc *d, struct hm_buf *b, struct hm_item *
 	return rc;
 }
 
+static int batch_middle(const struct desc *d, struct hm_buf *b, struct hm_item *mid)
+{
+	return batch_around(d, HM_SCHEME_HMACD_V1, b, mid);
+}
+
+/* The middle item's code must be `want`, between hmacd-v1 and between rfc9421 neighbours. */
 static void expect_item(struct desc *d, int want, const char *what)
 {
+	static const enum hm_scheme nbs[] = {HM_SCHEME_HMACD_V1, HM_SCHEME_RFC9421};
 	struct hm_item mid;
 	struct hm_buf b;
 	int rc;
 
-	rc = batch_middle(d, &b, &mid);
-	hm_buf_free(&b);
+	for (size_t i = 0; i < ARRAY_LEN(nbs); i++) {
+		rc = batch_around(d, nbs[i], &b, &mid);
+		hm_buf_free(&b);
+		if (rc != want)
+			fail_msg("%s: item gave %s, expected %s (%s neighbours)", what,
+				 hm_strerror(rc), hm_strerror(want),
+				 nbs[i] == HM_SCHEME_RFC9421 ? "rfc9421" : "hmacd-v1");
+	}
 	d_free(d);
-	if (rc != want)
-		fail_msg("%s: item gave %s, expected %s", what, hm_strerror(rc), hm_strerror(want));
 }
 
 #define expect_bad(d, what) expect_item((d), HM_EMALFORMED, (what))
@@ -1536,6 +1635,844 @@ static void test_item_check_direct(void **state)
 	assert_int_equal(hm_item_check(&it), HM_EMALFORMED);
 }
 
+/* ---- rfc9421 items (PROTOCOL.md 7.2) ---- */
+
+/* The keys of one encoded item map, in order, NUL-separated into out. */
+static void item_keys_of(const uint8_t *p, size_t n, char *out, size_t cap)
+{
+	struct hm_mp r;
+	uint32_t nk;
+	size_t o = 0;
+
+	hm_mp_init(&r, p, n);
+	assert_int_equal(hm_mp_read_map(&r, &nk), HM_OK);
+	for (uint32_t i = 0; i < nk; i++) {
+		const uint8_t *k;
+		size_t kl;
+
+		assert_int_equal(hm_mp_read_str(&r, &k, &kl), HM_OK);
+		assert_true(o + kl + 2 <= cap);
+		memcpy(out + o, k, kl);
+		o += kl;
+		out[o++] = ' ';
+		assert_int_equal(hm_mp_skip(&r, 4), HM_OK);
+	}
+	assert_int_equal(hm_mp_left(&r), 0);
+	if (o > 0)
+		o--;
+	out[o] = '\0';
+}
+
+static void test_rfc_encode_key_order(void **state)
+{
+	struct hm_item it;
+	struct hm_buf b;
+	char keys[256];
+
+	(void)state;
+	good_rfc_item(&it);
+	hm_buf_init(&b, BUF_LIMIT);
+	hm_encode_item(&b, &it);
+	assert_false(b.failed);
+	item_keys_of(b.data, b.len, keys, sizeof(keys));
+	assert_string_equal(keys, "scheme tenant container method authority path uri_scheme "
+				  "headers signature_input signature label body");
+	hm_buf_free(&b);
+
+	/* optional keys only when set */
+	it.uri_scheme = S("");
+	it.label = S("");
+	it.has_body = false;
+	hm_buf_init(&b, BUF_LIMIT);
+	hm_encode_item(&b, &it);
+	item_keys_of(b.data, b.len, keys, sizeof(keys));
+	assert_string_equal(keys, "scheme tenant container method authority path headers "
+				  "signature_input signature");
+	hm_buf_free(&b);
+
+	/* an empty body is a body */
+	it.has_body = true;
+	it.body = S("");
+	hm_buf_init(&b, BUF_LIMIT);
+	hm_encode_item(&b, &it);
+	item_keys_of(b.data, b.len, keys, sizeof(keys));
+	assert_string_equal(keys, "scheme tenant container method authority path headers "
+				  "signature_input signature body");
+	hm_buf_free(&b);
+
+	/* hmacd-v1 items carry no scheme key, as before */
+	good_item(&it);
+	hm_buf_init(&b, BUF_LIMIT);
+	hm_encode_item(&b, &it);
+	item_keys_of(b.data, b.len, keys, sizeof(keys));
+	assert_string_equal(keys, "tenant container epoch method path headers body ts nonce sig");
+	hm_buf_free(&b);
+}
+
+/* Mixed batches of both schemes; each decoded item equals the one encoded, whatever came before. */
+static void test_rfc_round_trip(void **state)
+{
+	static struct hm_item items[6];
+	struct hm_item got;
+	struct hm_request req;
+	struct hm_buf b;
+	const uint8_t *payload;
+	uint32_t plen;
+	size_t start;
+	char names[HM_RFC_MAX_HEADERS][8];
+
+	(void)state;
+	good_rfc_item(&items[0]);
+	good_item(&items[1]);
+	/* 2: the minimum: no optional key, no header */
+	good_rfc_item(&items[2]);
+	items[2].uri_scheme = S("");
+	items[2].label = S("");
+	items[2].has_body = false;
+	items[2].body = S("");
+	items[2].nheaders = 0;
+	/* 3: http, an empty body, 128 headers with tabs inside and around values */
+	good_rfc_item(&items[3]);
+	items[3].uri_scheme = S("http");
+	items[3].body = S("");
+	items[3].method = S("get");
+	items[3].authority = S("[2001:db8::1]:8080");
+	items[3].path = S("/");
+	items[3].nheaders = HM_RFC_MAX_HEADERS;
+	for (size_t i = 0; i < HM_RFC_MAX_HEADERS; i++) {
+		snprintf(names[i], sizeof(names[i]), "x-%zu", i);
+		items[3].headers[i].name = S(names[i]);
+		items[3].headers[i].value = S(i % 3 == 0 ? "" : i % 3 == 1 ? "\ta\tb " : "v");
+	}
+	/* 4: a v1 item after a 128-header rfc item: nothing of it leaks */
+	good_item(&items[4]);
+	items[4].nheaders = 0;
+	items[4].nonce = S("");
+	/* 5: the largest signature fields and label */
+	good_rfc_item(&items[5]);
+	{
+		static char si[HM_SIGFIELD_MAX], label[HM_LABEL_MAX];
+
+		memset(si, 'x', sizeof(si));
+		memset(label, 'l', sizeof(label));
+		items[5].signature_input.ptr = (const uint8_t *)si;
+		items[5].signature_input.len = sizeof(si);
+		items[5].signature.ptr = (const uint8_t *)si;
+		items[5].signature.len = sizeof(si);
+		items[5].label.ptr = (const uint8_t *)label;
+		items[5].label.len = sizeof(label);
+	}
+	for (size_t i = 0; i < ARRAY_LEN(items); i++)
+		assert_int_equal(hm_item_check(&items[i]), HM_OK);
+
+	hm_buf_init(&b, BUF_LIMIT);
+	start = hm_encode_verify_begin(&b, 9, ARRAY_LEN(items));
+	for (size_t i = 0; i < ARRAY_LEN(items); i++)
+		hm_encode_item(&b, &items[i]);
+	hm_frame_end(&b, start);
+	payload = frame_payload(&b, &plen);
+	assert_int_equal(hm_request_decode(payload, plen, HM_DEFAULT_MAX_BATCH, &req), HM_OK);
+	assert_int_equal(req.nitems, ARRAY_LEN(items));
+	for (size_t i = 0; i < ARRAY_LEN(items); i++) {
+		memset(&got, 0xa5, sizeof(got)); /* hm_item_next must overwrite everything used */
+		assert_int_equal(hm_item_next(&req.items, &got), HM_OK);
+		assert_item_equal(&got, &items[i]);
+	}
+	assert_int_equal(hm_mp_left(&req.items), 0);
+
+	/* the same items decoded into one struct, one after the other (the daemon's way) */
+	assert_int_equal(hm_request_decode(payload, plen, HM_DEFAULT_MAX_BATCH, &req), HM_OK);
+	memset(&got, 0xa5, sizeof(got));
+	for (size_t i = 0; i < ARRAY_LEN(items); i++) {
+		assert_int_equal(hm_item_next(&req.items, &got), HM_OK);
+		assert_item_equal(&got, &items[i]);
+	}
+	hm_buf_free(&b);
+}
+
+static void test_rfc_good_desc(void **state)
+{
+	msgpack_packer pk;
+	struct hm_item mid;
+	struct hm_buf b;
+	struct desc d;
+
+	(void)state;
+	good_rfc_desc(&d);
+	expect_ok(&d, "the good rfc9421 item as fields");
+
+	/* "scheme" may come anywhere: last, in the middle */
+	good_rfc_desc(&d);
+	{
+		struct field tmp = d.f[0];
+
+		memmove(&d.f[0], &d.f[1], (d.n - 1) * sizeof(d.f[0]));
+		d.f[d.n - 1] = tmp;
+	}
+	assert_int_equal(batch_middle(&d, &b, &mid), HM_OK);
+	assert_int_equal(mid.scheme, HM_SCHEME_RFC9421);
+	hm_buf_free(&b);
+	expect_ok(&d, "scheme last");
+	good_rfc_desc(&d);
+	{
+		struct field tmp = d.f[0];
+
+		d.f[0] = d.f[6];
+		d.f[6] = tmp;
+	}
+	expect_ok(&d, "scheme in the middle");
+
+	/* optional keys */
+	good_rfc_desc(&d);
+	d_drop(&d, "uri_scheme");
+	d_drop(&d, "label");
+	d_drop(&d, "body");
+	assert_int_equal(batch_middle(&d, &b, &mid), HM_OK);
+	assert_int_equal(mid.uri_scheme.len, 0);
+	assert_int_equal(mid.label.len, 0);
+	assert_false(mid.has_body);
+	hm_buf_free(&b);
+	expect_ok(&d, "no optional key");
+	good_rfc_desc(&d);
+	d_set(&d, "body", F_BIN, "", 0, 0);
+	assert_int_equal(batch_middle(&d, &b, &mid), HM_OK);
+	assert_true(mid.has_body);
+	assert_int_equal(mid.body.len, 0);
+	hm_buf_free(&b);
+	expect_ok(&d, "empty body");
+	good_rfc_desc(&d);
+	pack_headers(d_raw(&d, &pk), 0, NULL, NULL, 2);
+	d_set_last_raw(&d, "headers");
+	expect_ok(&d, "no headers");
+
+	/* "scheme": "hmacd-v1" is a v1 item, anywhere in the map */
+	good_desc(&d);
+	d_add(&d, "scheme", F_STR, "hmacd-v1", 8, 0);
+	assert_int_equal(batch_middle(&d, &b, &mid), HM_OK);
+	assert_int_equal(mid.scheme, HM_SCHEME_HMACD_V1);
+	assert_true(mid.epoch == 1);
+	hm_buf_free(&b);
+	expect_ok(&d, "explicit hmacd-v1 last");
+	good_desc(&d);
+	{
+		struct field tmp = d.f[0];
+
+		d_add(&d, "scheme", F_STR, "hmacd-v1", 8, 0);
+		d.f[0] = d.f[d.n - 1];
+		d.f[d.n - 1] = tmp;
+	}
+	expect_ok(&d, "explicit hmacd-v1 first");
+}
+
+static void test_rfc_missing_keys(void **state)
+{
+	static const char *const required[] = {"scheme",    "tenant",          "container",
+					       "method",    "authority",       "path",
+					       "headers",   "signature_input", "signature"};
+	struct desc d;
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_LEN(required); i++) {
+		good_rfc_desc(&d);
+		d_drop(&d, required[i]);
+		expect_bad(&d, required[i]);
+	}
+	/* only the scheme */
+	memset(&d, 0, sizeof(d));
+	d_add(&d, "scheme", F_STR, "rfc9421", 7, 0);
+	expect_bad(&d, "scheme alone");
+}
+
+static void test_rfc_unknown_and_repeated_keys(void **state)
+{
+	static const char *const rfc_keys[] = {
+		"scheme", "tenant", "container", "method", "authority", "path", "uri_scheme",
+		"headers", "signature_input", "signature", "label", "body"};
+	static const char *const rfc_only[] = {"authority", "uri_scheme", "signature_input",
+					       "signature", "label"};
+	struct desc d;
+
+	(void)state;
+	/* hmacd-v1 keys in an rfc9421 item are unknown keys */
+	good_rfc_desc(&d);
+	d_add(&d, "epoch", F_UINT, NULL, 0, 1);
+	expect_bad(&d, "rfc9421 with epoch");
+	good_rfc_desc(&d);
+	d_add(&d, "ts", F_UINT, NULL, 0, 1700000000);
+	expect_bad(&d, "rfc9421 with ts");
+	good_rfc_desc(&d);
+	d_add(&d, "nonce", F_STR, "n1", 2, 0);
+	expect_bad(&d, "rfc9421 with nonce");
+	good_rfc_desc(&d);
+	d_add(&d, "nonce", F_STR, "", 0, 0);
+	expect_bad(&d, "rfc9421 with an empty nonce");
+	good_rfc_desc(&d);
+	d_add(&d, "sig", F_BIN, SIG, sizeof(SIG), 0);
+	expect_bad(&d, "rfc9421 with sig");
+	good_rfc_desc(&d);
+	d_add(&d, "body_sha256", F_BIN, DIGEST, sizeof(DIGEST), 0);
+	expect_bad(&d, "rfc9421 with body_sha256");
+	good_rfc_desc(&d);
+	d_drop(&d, "body");
+	d_add(&d, "body_sha256", F_BIN, DIGEST, sizeof(DIGEST), 0);
+	expect_bad(&d, "rfc9421 with body_sha256 instead of body");
+	good_rfc_desc(&d);
+	d_add(&d, "extra", F_STR, "x", 1, 0);
+	expect_bad(&d, "rfc9421 with an unknown key");
+	good_rfc_desc(&d);
+	d_add(&d, "Label", F_STR, "sig-b25", 7, 0);
+	expect_bad(&d, "key differing in case");
+	good_rfc_desc(&d);
+	d_add(&d, "signature_inpu", F_STR, "x", 1, 0);
+	expect_bad(&d, "prefix of signature_input");
+	good_rfc_desc(&d);
+	d_add(&d, "signatures", F_STR, "x", 1, 0);
+	expect_bad(&d, "signature plus a byte");
+
+	/* and rfc9421 keys in an hmacd-v1 item, with or without "scheme": "hmacd-v1" */
+	for (size_t i = 0; i < ARRAY_LEN(rfc_only); i++) {
+		good_desc(&d);
+		d_add(&d, rfc_only[i], F_STR, "https", 5, 0);
+		expect_bad(&d, rfc_only[i]);
+		good_desc(&d);
+		d_add(&d, "scheme", F_STR, "hmacd-v1", 8, 0);
+		d_add(&d, rfc_only[i], F_STR, "https", 5, 0);
+		expect_bad(&d, rfc_only[i]);
+	}
+	/* a whole rfc9421 item that says hmacd-v1 */
+	good_rfc_desc(&d);
+	d_set_str(&d, "scheme", "hmacd-v1");
+	expect_bad(&d, "rfc9421 keys under scheme hmacd-v1");
+	/* a v1 item whose scheme says rfc9421 */
+	good_desc(&d);
+	d_add(&d, "scheme", F_STR, "rfc9421", 7, 0);
+	expect_bad(&d, "v1 keys under scheme rfc9421");
+
+	/* every key repeated once, with the same value */
+	for (size_t i = 0; i < ARRAY_LEN(rfc_keys); i++) {
+		struct field *f;
+
+		good_rfc_desc(&d);
+		f = d_find(&d, rfc_keys[i]);
+		assert_non_null(f);
+		d.f[d.n++] = *f;
+		expect_bad(&d, rfc_keys[i]);
+	}
+	/* "scheme" twice with different values */
+	good_rfc_desc(&d);
+	d_add(&d, "scheme", F_STR, "hmacd-v1", 8, 0);
+	expect_bad(&d, "scheme rfc9421 then hmacd-v1");
+	good_desc(&d);
+	d_add(&d, "scheme", F_STR, "hmacd-v1", 8, 0);
+	d_add(&d, "scheme", F_STR, "hmacd-v1", 8, 0);
+	expect_bad(&d, "scheme hmacd-v1 twice");
+}
+
+static void test_rfc_scheme_values(void **state)
+{
+	static const char *const bad[] = {"", "RFC9421", "rfc9421 ", " rfc9421", "rfc 9421",
+					  "rfc9421\n", "rfc942", "rfc94210", "hmacd-v2",
+					  "HMACD-V1", "hmacd", "v1", "rfc9421\0"};
+	static const uint8_t nil[] = {0xc0};
+	static const uint8_t one[] = {0x01};
+	struct desc d;
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
+		size_t len = strlen(bad[i]) + (i == ARRAY_LEN(bad) - 1); /* the last has its NUL */
+
+		good_rfc_desc(&d);
+		d_set(&d, "scheme", F_STR, bad[i], len, 0);
+		expect_bad(&d, bad[i]);
+		/* on a v1 item too */
+		good_desc(&d);
+		d_add(&d, "scheme", F_STR, bad[i], len, 0);
+		expect_bad(&d, bad[i]);
+	}
+	good_rfc_desc(&d);
+	d_set(&d, "scheme", F_BIN, "rfc9421", 7, 0);
+	expect_bad(&d, "scheme as bin");
+	good_rfc_desc(&d);
+	d_set_raw(&d, "scheme", nil);
+	expect_bad(&d, "scheme nil");
+	good_rfc_desc(&d);
+	d_set_raw(&d, "scheme", one);
+	expect_bad(&d, "scheme 1");
+	good_desc(&d);
+	d_add(&d, "scheme", F_UINT, NULL, 0, 0);
+	expect_bad(&d, "scheme 0 on a v1 item");
+}
+
+static void test_rfc_wrong_types(void **state)
+{
+	static const char *const strs[] = {"tenant", "container", "method", "authority", "path",
+					   "uri_scheme", "signature_input", "signature", "label"};
+	static const uint8_t nil[] = {0xc0};
+	static const uint8_t one[] = {0x01};
+	static const uint8_t emptymap[] = {0x80};
+	static const uint8_t emptyarr[] = {0x90};
+	struct desc d;
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_LEN(strs); i++) {
+		const struct field *f;
+
+		good_rfc_desc(&d);
+		f = d_find(&d, strs[i]);
+		assert_non_null(f);
+		d_set(&d, strs[i], F_BIN, f->p, f->len, 0);
+		expect_bad(&d, strs[i]);
+		good_rfc_desc(&d);
+		d_set_raw(&d, strs[i], nil);
+		expect_bad(&d, strs[i]);
+		good_rfc_desc(&d);
+		d_set_raw(&d, strs[i], one);
+		expect_bad(&d, strs[i]);
+		good_rfc_desc(&d);
+		d_set_raw(&d, strs[i], emptyarr);
+		expect_bad(&d, strs[i]);
+	}
+	good_rfc_desc(&d);
+	d_set(&d, "body", F_STR, RFC_BODY, strlen(RFC_BODY), 0);
+	expect_bad(&d, "body as str");
+	good_rfc_desc(&d);
+	d_set_raw(&d, "body", nil);
+	expect_bad(&d, "body nil");
+	good_rfc_desc(&d);
+	d_set_raw(&d, "headers", emptymap);
+	expect_bad(&d, "headers as map");
+	good_rfc_desc(&d);
+	d_set_raw(&d, "headers", nil);
+	expect_bad(&d, "headers nil");
+	good_rfc_desc(&d);
+	d_set_str(&d, "headers", "host: example.com");
+	expect_bad(&d, "headers as str");
+	/* the optional strs, present and empty, are malformed (absent is the way to say none) */
+	good_rfc_desc(&d);
+	d_set_str(&d, "uri_scheme", "");
+	expect_bad(&d, "empty uri_scheme");
+	good_rfc_desc(&d);
+	d_set_str(&d, "label", "");
+	expect_bad(&d, "empty label");
+}
+
+static void test_rfc_label(void **state)
+{
+	static const char *const good[] = {"sig1", "sig-b25", "a", "*", "*x", "a.b_c-d*9",
+					   "x", "zz"};
+	static const char *const bad[] = {"Sig1", "1sig", "-a", "_a", ".a", "a b", "a=b",
+					  "a,b", "a;b", "a:b", "a\"b", "\xc3\xa9t\xc3\xa9", "a\x7f",
+					  "a\tb", "A", "sig-B25", "a/b"};
+	char l64[HM_LABEL_MAX + 1];
+	struct desc d;
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_LEN(good); i++) {
+		good_rfc_desc(&d);
+		d_set_str(&d, "label", good[i]);
+		expect_ok(&d, good[i]);
+	}
+	for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
+		good_rfc_desc(&d);
+		d_set_str(&d, "label", bad[i]);
+		expect_bad(&d, bad[i]);
+	}
+	memset(l64, 'x', sizeof(l64));
+	good_rfc_desc(&d);
+	d_set(&d, "label", F_STR, l64, HM_LABEL_MAX, 0);
+	expect_ok(&d, "64-byte label");
+	good_rfc_desc(&d);
+	d_set(&d, "label", F_STR, l64, HM_LABEL_MAX + 1, 0);
+	expect_bad(&d, "65-byte label");
+	/* every byte as the second byte of a label */
+	for (unsigned c = 0; c < 256; c++) {
+		char v[3] = {'a', (char)c, 0};
+		bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
+			  c == '-' || c == '.' || c == '*';
+		char what[32];
+
+		snprintf(what, sizeof(what), "label byte 0x%02x", c);
+		good_rfc_desc(&d);
+		d_set(&d, "label", F_STR, v, 2, 0);
+		expect_item(&d, ok ? HM_OK : HM_EMALFORMED, what);
+	}
+}
+
+static void test_rfc_authority(void **state)
+{
+	static const char *const good[] = {"example.com", "example.com:8443", "EXAMPLE.COM",
+					   "[2001:db8::1]:443", "127.0.0.1", "a", "h:",
+					   "xn--bcher-kva.example", "caf\xc3\xa9.example",
+					   "a!$&'()*+,;=~%20"};
+	static const char *const bad[] = {"", " example.com", "example.com ", "exa mple.com",
+					  "example.com/", "/path", "example.com?q", "example.com#f",
+					  "user@example.com", "@", "a\tb", "a\x7f", "a\x01",
+					  "example.com\r\n"};
+	char big[HM_AUTHORITY_MAX + 1];
+	struct desc d;
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_LEN(good); i++) {
+		good_rfc_desc(&d);
+		d_set_str(&d, "authority", good[i]);
+		expect_ok(&d, good[i]);
+	}
+	for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
+		good_rfc_desc(&d);
+		d_set_str(&d, "authority", bad[i]);
+		expect_bad(&d, bad[i]);
+	}
+	good_rfc_desc(&d);
+	d_set(&d, "authority", F_STR, "a\0b", 3, 0);
+	expect_bad(&d, "authority with NUL");
+	memset(big, 'h', sizeof(big));
+	good_rfc_desc(&d);
+	d_set(&d, "authority", F_STR, big, HM_AUTHORITY_MAX, 0);
+	expect_ok(&d, "255-byte authority");
+	good_rfc_desc(&d);
+	d_set(&d, "authority", F_STR, big, HM_AUTHORITY_MAX + 1, 0);
+	expect_bad(&d, "256-byte authority");
+	/* every byte: refused are < 0x21, 0x7f and / ? # @ */
+	for (unsigned c = 0; c < 256; c++) {
+		char v[3] = {'h', (char)c, 'x'};
+		bool ok = c >= 0x21 && c != 0x7f && c != '/' && c != '?' && c != '#' && c != '@';
+		char what[32];
+
+		snprintf(what, sizeof(what), "authority byte 0x%02x", c);
+		good_rfc_desc(&d);
+		d_set(&d, "authority", F_STR, v, 3, 0);
+		expect_item(&d, ok ? HM_OK : HM_EMALFORMED, what);
+	}
+}
+
+static void test_rfc_uri_scheme(void **state)
+{
+	static const char *const bad[] = {"HTTP", "HTTPS", "Https", "ftp", "ws", "wss", "https ",
+					  " http", "http:", "https://", "htt", "httpss"};
+	struct hm_item mid;
+	struct hm_buf b;
+	struct desc d;
+
+	(void)state;
+	good_rfc_desc(&d);
+	d_set_str(&d, "uri_scheme", "http");
+	assert_int_equal(batch_middle(&d, &b, &mid), HM_OK);
+	assert_str_is(mid.uri_scheme, "http");
+	hm_buf_free(&b);
+	expect_ok(&d, "http");
+	good_rfc_desc(&d);
+	d_set_str(&d, "uri_scheme", "https");
+	expect_ok(&d, "https");
+	good_rfc_desc(&d);
+	d_drop(&d, "uri_scheme");
+	expect_ok(&d, "absent");
+	for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
+		good_rfc_desc(&d);
+		d_set_str(&d, "uri_scheme", bad[i]);
+		expect_bad(&d, bad[i]);
+	}
+}
+
+/* Headers: 128 for rfc9421 (v1 stays 64), lower-case names, HTAB allowed in rfc9421 values. */
+static void test_rfc_headers(void **state)
+{
+	static const uint8_t ctl[] = {0x00, 0x01, 0x0a, 0x0d, 0x1f, 0x7f};
+	static const char *const bad_names[] = {"Host", "content-Type", "a:b", "", "x y",
+						"\xc3\xa9", ":authority"};
+	msgpack_packer pk;
+	struct hm_item mid;
+	struct hm_buf b;
+	struct desc d;
+
+	(void)state;
+	good_rfc_desc(&d);
+	pack_headers(d_raw(&d, &pk), HM_RFC_MAX_HEADERS, NULL, NULL, 2);
+	d_set_last_raw(&d, "headers");
+	assert_int_equal(batch_middle(&d, &b, &mid), HM_OK);
+	assert_int_equal(mid.nheaders, HM_RFC_MAX_HEADERS);
+	assert_str_is(mid.headers[HM_RFC_MAX_HEADERS - 1].name, "h127");
+	hm_buf_free(&b);
+	expect_ok(&d, "128 headers");
+	good_rfc_desc(&d);
+	pack_headers(d_raw(&d, &pk), HM_RFC_MAX_HEADERS + 1, NULL, NULL, 2);
+	d_set_last_raw(&d, "headers");
+	expect_bad(&d, "129 headers");
+	good_rfc_desc(&d);
+	pack_headers(d_raw(&d, &pk), 1000, NULL, NULL, 2);
+	d_set_last_raw(&d, "headers");
+	expect_bad(&d, "1000 headers");
+	/* hmacd-v1 keeps its 64 */
+	good_desc(&d);
+	pack_headers(d_raw(&d, &pk), HM_MAX_HEADERS, NULL, NULL, 2);
+	d_set_last_raw(&d, "headers");
+	expect_ok(&d, "v1: 64 headers");
+	good_desc(&d);
+	pack_headers(d_raw(&d, &pk), HM_MAX_HEADERS + 1, NULL, NULL, 2);
+	d_set_last_raw(&d, "headers");
+	expect_bad(&d, "v1: 65 headers");
+	good_desc(&d);
+	pack_headers(d_raw(&d, &pk), HM_RFC_MAX_HEADERS, NULL, NULL, 2);
+	d_set_last_raw(&d, "headers");
+	expect_bad(&d, "v1: 128 headers");
+	good_desc(&d);
+	d_add(&d, "scheme", F_STR, "hmacd-v1", 8, 0);
+	pack_headers(d_raw(&d, &pk), HM_MAX_HEADERS + 1, NULL, NULL, 2);
+	d_set_last_raw(&d, "headers");
+	expect_bad(&d, "explicit v1: 65 headers");
+
+	for (size_t i = 0; i < ARRAY_LEN(bad_names); i++) {
+		good_rfc_desc(&d);
+		pack_headers(d_raw(&d, &pk), 1, &bad_names[i], NULL, 2);
+		d_set_last_raw(&d, "headers");
+		expect_bad(&d, bad_names[i]);
+	}
+	good_rfc_desc(&d);
+	pack_headers(d_raw(&d, &pk), 2, NULL, NULL, 3);
+	d_set_last_raw(&d, "headers");
+	expect_bad(&d, "pair of 3");
+
+	/* HTAB: inside and around rfc9421 values, never in v1 values */
+	{
+		static const char *const names[] = {"x-tab"};
+		static const char *const tabbed[] = {"\ta\tb\t", "\t", "a\tb"};
+
+		for (size_t i = 0; i < ARRAY_LEN(tabbed); i++) {
+			good_rfc_desc(&d);
+			pack_headers(d_raw(&d, &pk), 1, names, &tabbed[i], 2);
+			d_set_last_raw(&d, "headers");
+			expect_ok(&d, "rfc9421 value with HTAB");
+			good_desc(&d);
+			pack_headers(d_raw(&d, &pk), 1, names, &tabbed[i], 2);
+			d_set_last_raw(&d, "headers");
+			expect_bad(&d, "v1 value with HTAB");
+		}
+	}
+	for (size_t i = 0; i < ARRAY_LEN(ctl); i++) {
+		char v[4] = {'v', (char)ctl[i], '1', 0};
+		char what[48];
+
+		snprintf(what, sizeof(what), "rfc9421 value with 0x%02x", ctl[i]);
+		good_rfc_desc(&d);
+		msgpack_pack_array(d_raw(&d, &pk), 1);
+		msgpack_pack_array(&pk, 2);
+		pk_cstr(&pk, "x-h");
+		pk_str(&pk, v, 3);
+		d_set_last_raw(&d, "headers");
+		expect_bad(&d, what);
+	}
+}
+
+/* method, path, tenant/container: the v1 rules; signature_input/signature: 1..8192, no ctl. */
+static void test_rfc_fields(void **state)
+{
+	static const uint8_t ctl[] = {0x00, 0x01, 0x09, 0x0a, 0x0d, 0x1f, 0x7f};
+	static const char *const sigkeys[] = {"signature_input", "signature"};
+	static char big[HM_SIGFIELD_MAX + 1];
+	struct desc d;
+
+	(void)state;
+	memset(big, 'A', sizeof(big));
+	good_rfc_desc(&d);
+	d_set(&d, "method", F_STR, big, HM_METHOD_MAX, 0);
+	expect_ok(&d, "32-byte method");
+	good_rfc_desc(&d);
+	d_set(&d, "method", F_STR, big, HM_METHOD_MAX + 1, 0);
+	expect_bad(&d, "33-byte method");
+	good_rfc_desc(&d);
+	d_set_str(&d, "method", "");
+	expect_bad(&d, "empty method");
+	good_rfc_desc(&d);
+	d_set_str(&d, "method", "GE T");
+	expect_bad(&d, "method with a space");
+	good_rfc_desc(&d);
+	d_set_str(&d, "path", "foo");
+	expect_bad(&d, "path without a leading slash");
+	good_rfc_desc(&d);
+	d_set_str(&d, "path", "");
+	expect_bad(&d, "empty path");
+	good_rfc_desc(&d);
+	d_set_str(&d, "path", "/a\nb");
+	expect_bad(&d, "path with LF");
+	good_rfc_desc(&d);
+	d_set_str(&d, "path", "/caf\xc3\xa9?q=a b");
+	expect_ok(&d, "path as sent");
+	good_rfc_desc(&d);
+	d_set_str(&d, "tenant", "bad tenant");
+	expect_bad(&d, "tenant with a space");
+	good_rfc_desc(&d);
+	d_set_str(&d, "container", "");
+	expect_bad(&d, "empty container");
+	good_rfc_desc(&d);
+	d_set(&d, "tenant", F_STR, big, HM_SCOPE_MAX + 1, 0);
+	expect_bad(&d, "129-byte tenant");
+
+	for (size_t k = 0; k < ARRAY_LEN(sigkeys); k++) {
+		good_rfc_desc(&d);
+		d_set(&d, sigkeys[k], F_STR, big, 0, 0);
+		expect_bad(&d, "empty");
+		good_rfc_desc(&d);
+		d_set(&d, sigkeys[k], F_STR, big, 1, 0);
+		expect_ok(&d, "1 byte");
+		good_rfc_desc(&d);
+		d_set(&d, sigkeys[k], F_STR, big, HM_SIGFIELD_MAX, 0);
+		expect_ok(&d, "8192 bytes");
+		good_rfc_desc(&d);
+		d_set(&d, sigkeys[k], F_STR, big, HM_SIGFIELD_MAX + 1, 0);
+		expect_bad(&d, "8193 bytes");
+		good_rfc_desc(&d);
+		d_set_str(&d, sigkeys[k], "sig1=:\xc3\xa9:, sig2=(\"@method\")");
+		expect_ok(&d, "high bytes and spaces (the daemon's parser judges them)");
+		for (size_t i = 0; i < ARRAY_LEN(ctl); i++) {
+			char v[4] = {'a', (char)ctl[i], 'b', 0};
+			char what[48];
+
+			snprintf(what, sizeof(what), "%s with 0x%02x", sigkeys[k], ctl[i]);
+			good_rfc_desc(&d);
+			d_set(&d, sigkeys[k], F_STR, v, 3, 0);
+			expect_bad(&d, what);
+		}
+	}
+}
+
+/* hm_item_check on rfc9421 structs; each scheme ignores the other's fields. */
+static void test_rfc_check_direct(void **state)
+{
+	struct hm_item it;
+
+	(void)state;
+	good_rfc_item(&it);
+	assert_int_equal(hm_item_check(&it), HM_OK);
+	/* v1 fields do not matter in an rfc9421 item */
+	it.epoch = 0;
+	it.sig = NULL;
+	it.has_body_sha256 = true;
+	it.body_sha256 = NULL;
+	it.nonce = S("\n");
+	assert_int_equal(hm_item_check(&it), HM_OK);
+	/* nor rfc9421 fields in a v1 item */
+	good_item(&it);
+	it.authority = S("bad authority/");
+	it.uri_scheme = S("ftp");
+	it.label = S("BAD");
+	it.signature = S("");
+	assert_int_equal(hm_item_check(&it), HM_OK);
+
+	good_rfc_item(&it);
+	it.nheaders = HM_RFC_MAX_HEADERS;
+	for (size_t i = 0; i < HM_RFC_MAX_HEADERS; i++) {
+		it.headers[i].name = S("x");
+		it.headers[i].value = S("");
+	}
+	assert_int_equal(hm_item_check(&it), HM_OK);
+	it.nheaders = HM_RFC_MAX_HEADERS + 1;
+	assert_int_equal(hm_item_check(&it), HM_EMALFORMED);
+	it.scheme = HM_SCHEME_HMACD_V1; /* the same array as a v1 item: 64 at most */
+	it.epoch = 1;
+	it.sig = SIG;
+	it.has_body = true;
+	it.nheaders = HM_MAX_HEADERS;
+	assert_int_equal(hm_item_check(&it), HM_OK);
+	it.nheaders = HM_MAX_HEADERS + 1;
+	assert_int_equal(hm_item_check(&it), HM_EMALFORMED);
+
+	good_rfc_item(&it);
+	it.scheme = (enum hm_scheme)2;
+	assert_int_equal(hm_item_check(&it), HM_EMALFORMED);
+	good_rfc_item(&it);
+	it.authority = S("");
+	assert_int_equal(hm_item_check(&it), HM_EMALFORMED);
+	good_rfc_item(&it);
+	it.signature_input = S("");
+	assert_int_equal(hm_item_check(&it), HM_EMALFORMED);
+	good_rfc_item(&it);
+	it.signature = S("");
+	assert_int_equal(hm_item_check(&it), HM_EMALFORMED);
+	good_rfc_item(&it);
+	it.uri_scheme = S("");
+	it.label = S("");
+	it.has_body = false;
+	assert_int_equal(hm_item_check(&it), HM_OK); /* in a struct, empty = absent */
+	it.uri_scheme = S("HTTPS");
+	assert_int_equal(hm_item_check(&it), HM_EMALFORMED);
+	good_rfc_item(&it);
+	it.label = S("Sig");
+	assert_int_equal(hm_item_check(&it), HM_EMALFORMED);
+	good_rfc_item(&it);
+	it.method = S("");
+	assert_int_equal(hm_item_check(&it), HM_EMALFORMED);
+	good_rfc_item(&it);
+	it.path = S("x");
+	assert_int_equal(hm_item_check(&it), HM_EMALFORMED);
+	good_rfc_item(&it);
+	it.container = S("");
+	assert_int_equal(hm_item_check(&it), HM_EMALFORMED);
+	good_rfc_item(&it);
+	it.headers[0].name = S("Host");
+	assert_int_equal(hm_item_check(&it), HM_EMALFORMED);
+}
+
+/* Broken rfc9421 items among good items of both schemes: only they are refused. */
+static void test_rfc_batch_neighbours(void **state)
+{
+	struct hm_item items[7], got;
+	struct hm_request req;
+	struct hm_buf b;
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	struct desc d;
+	const uint8_t *payload;
+	uint32_t plen;
+	size_t start;
+	static const int want[7] = {HM_OK, HM_EMALFORMED, HM_OK, HM_EMALFORMED,
+				    HM_OK, HM_EMALFORMED, HM_OK};
+
+	(void)state;
+	good_rfc_item(&items[0]);
+	good_item(&items[2]);
+	good_rfc_item(&items[4]);
+	items[4].label = S("");
+	good_item(&items[6]);
+	/* build the batch in order: good, bad, good, bad, good, bad, good */
+	hm_buf_init(&b, BUF_LIMIT);
+	start = hm_encode_verify_begin(&b, 5, 7);
+	for (int i = 0; i < 7; i++) {
+		if (want[i] == HM_OK) {
+			hm_encode_item(&b, &items[i]);
+			continue;
+		}
+		good_rfc_desc(&d);
+		if (i == 1) {
+			d_add(&d, "sig", F_BIN, SIG, sizeof(SIG), 0);
+		} else if (i == 3) {
+			/* 129 headers, the last one bad too */
+			pack_headers(d_raw(&d, &pk), HM_RFC_MAX_HEADERS + 1, NULL, NULL, 2);
+			d_set_last_raw(&d, "headers");
+		} else {
+			/* scheme last and wrong: everything was read as rfc9421 keys before */
+			d_drop(&d, "scheme");
+			d_add(&d, "scheme", F_STR, "rfc9422", 7, 0);
+		}
+		pk_init(&pk, &sb);
+		pack_desc(&pk, &d);
+		hm_buf_append(&b, sb.data, sb.size);
+		msgpack_sbuffer_destroy(&sb);
+		d_free(&d);
+	}
+	hm_frame_end(&b, start);
+	payload = frame_payload(&b, &plen);
+	assert_int_equal(hm_request_decode(payload, plen, HM_DEFAULT_MAX_BATCH, &req), HM_OK);
+	assert_int_equal(req.nitems, 7);
+	for (int i = 0; i < 7; i++) {
+		int rc = hm_item_next(&req.items, &got);
+
+		assert_int_equal(rc, want[i]);
+		if (rc == HM_OK)
+			assert_item_equal(&got, &items[i]);
+	}
+	assert_int_equal(hm_mp_left(&req.items), 0);
+	hm_buf_free(&b);
+}
+
 /* ---- responses ---- */
 
 static void test_response_results(void **state)
@@ -2059,6 +2996,20 @@ int main(void)
 		cmocka_unit_test(test_item_headers),
 		cmocka_unit_test(test_item_integers),
 		cmocka_unit_test(test_item_check_direct),
+		cmocka_unit_test(test_rfc_encode_key_order),
+		cmocka_unit_test(test_rfc_round_trip),
+		cmocka_unit_test(test_rfc_good_desc),
+		cmocka_unit_test(test_rfc_missing_keys),
+		cmocka_unit_test(test_rfc_unknown_and_repeated_keys),
+		cmocka_unit_test(test_rfc_scheme_values),
+		cmocka_unit_test(test_rfc_wrong_types),
+		cmocka_unit_test(test_rfc_label),
+		cmocka_unit_test(test_rfc_authority),
+		cmocka_unit_test(test_rfc_uri_scheme),
+		cmocka_unit_test(test_rfc_headers),
+		cmocka_unit_test(test_rfc_fields),
+		cmocka_unit_test(test_rfc_check_direct),
+		cmocka_unit_test(test_rfc_batch_neighbours),
 		cmocka_unit_test(test_response_results),
 		cmocka_unit_test(test_response_pong_stats),
 		cmocka_unit_test(test_response_error),
