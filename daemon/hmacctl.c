@@ -8,13 +8,16 @@
  * words. Data goes to stdout, diagnostics to stderr as one line "hmacctl: <what>: <reason>".
  *
  * Exit codes (a contract, see usage()): 0 ok, 1 store or daemon error, 2 usage error, 3 no such
- * scope or epoch, 4 scope exists or epoch in the wrong state.
+ * scope, epoch or policy, 4 scope or key id exists, or epoch in the wrong state.
  *
- * Secrets: a new secret exists in the caller buffer of hm_ks_create/rotate, its base64 text and
- * the output line. All three are stack buffers wiped with OPENSSL_cleanse right after the line
- * is written with write(2), so no copy is left in a stdio buffer.
+ * Secrets never come from the command line (only from `key import --secret-file F|-`) and are
+ * printed only by create/rotate, once. A new secret exists in the caller buffer of
+ * hm_ks_create/rotate, its base64 text and the output line; an imported one in the file buffer
+ * and the decoded buffer. All are stack buffers wiped with OPENSSL_cleanse right after use (the
+ * output line right after it is written with write(2), so no copy is left in a stdio buffer).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -32,25 +35,36 @@
 #include "b64.h"
 #include "hmacd/client.h"
 #include "keystore.h"
+#include "policy.h"
 
 enum ctl_exit {
 	CTL_OK = 0,
 	CTL_ERR = 1,      /* the store or the daemon failed */
 	CTL_USAGE = 2,    /* bad command line */
-	CTL_NOTFOUND = 3, /* no such scope or epoch */
-	CTL_CONFLICT = 4, /* scope exists, or epoch already revoked */
+	CTL_NOTFOUND = 3, /* no such scope, epoch or policy */
+	CTL_CONFLICT = 4, /* scope or key id exists, or epoch already revoked */
 };
 
 #define MAX_GRACE 3155760000ull /* 100 years of seconds: more is a typo, not a policy */
 #define B64_LEN (4 * ((HM_KEY_LEN + 2) / 3))
+#define SECRET_FILE_MAX 4096 /* --secret-file: base64 of 64 bytes plus any whitespace fits */
+#define MAX_REQUIRE 64       /* --require words kept; a policy takes HM_POLICY_MAX_COMPONENTS */
 
 enum opt {
 	OPT_DB,
 	OPT_SOCKET,
 	OPT_TENANT,
 	OPT_CONTAINER,
+	OPT_KEYID,
+	OPT_SECRET_FILE,
+	OPT_BASE64,
 	OPT_GRACE,
 	OPT_EPOCH,
+	OPT_REQUIRE,
+	OPT_NO_CREATED,
+	OPT_NO_NONCE,
+	OPT_NO_AGE_CHECK,
+	OPT_NO_BODY_DIGEST,
 	OPT_JSON,
 	OPT_HELP,
 	OPT__MAX
@@ -69,9 +83,28 @@ static const struct optdef {
 	[OPT_SOCKET] = { "socket", "PATH", "hmacd's Unix socket (default: $HMACD_SOCKET)" },
 	[OPT_TENANT] = { "tenant", "T", "tenant: 1..128 bytes of [A-Za-z0-9._:/-]" },
 	[OPT_CONTAINER] = { "container", "C", "container: 1..128 bytes of [A-Za-z0-9._:/-]" },
+	[OPT_KEYID] = { "keyid", "ID",
+			"key id of the new epoch, unique in the store: 1..128 bytes of\n"
+			"                      [A-Za-z0-9._:/+=@~-] (default: hk_ + 32 hex)" },
+	[OPT_SECRET_FILE] = { "secret-file", "F",
+			      "read the secret from file F, or stdin for -: 16..64 raw bytes" },
+	[OPT_BASE64] = { "base64", NULL,
+			 "the secret file holds base64 text (whitespace around it ignored)" },
 	[OPT_GRACE] = { "grace", "SECONDS",
 			"how long the replaced epoch stays valid (default 86400, 0: not at all)" },
 	[OPT_EPOCH] = { "epoch", "N", "epoch number (1, 2, ...)" },
+	[OPT_REQUIRE] = { "require", "COMPONENT...",
+			  "components a signature must cover, up to the next option; may\n"
+			  "                      repeat: @method @target-uri @authority @scheme\n"
+			  "                      @request-target @path @query @query-param;name=N\n"
+			  "                      or a lower-case header name [;sf] [;key=K] [;bs]"
+			},
+	[OPT_NO_CREATED] = { "no-created", NULL, "policy: do not require the created parameter" },
+	[OPT_NO_NONCE] = { "no-nonce", NULL, "policy: do not require the nonce parameter" },
+	[OPT_NO_AGE_CHECK] = { "no-age-check", NULL,
+			       "policy: do not compare created/expires with the clock" },
+	[OPT_NO_BODY_DIGEST] = { "no-body-digest", NULL,
+				 "policy: do not require content-digest when there is a body" },
 	[OPT_JSON] = { "json", NULL, "machine-readable output" },
 	[OPT_HELP] = { "help", NULL, "show help" },
 };
@@ -81,6 +114,8 @@ struct ctl {
 	const char *opt[OPT__MAX]; /* option values; "" for a flag given; NULL when absent */
 	const char *word[3];       /* the command words */
 	int nword;
+	const char *req[MAX_REQUIRE]; /* every --require argument, in order */
+	int nreq;
 };
 
 struct cmd {
@@ -95,29 +130,60 @@ struct cmd {
 static int cmd_init(const struct ctl *c, const struct cmd *self);
 static int cmd_key_create(const struct ctl *c, const struct cmd *self);
 static int cmd_key_rotate(const struct ctl *c, const struct cmd *self);
+static int cmd_key_import(const struct ctl *c, const struct cmd *self);
 static int cmd_key_revoke(const struct ctl *c, const struct cmd *self);
 static int cmd_key_list(const struct ctl *c, const struct cmd *self);
+static int cmd_policy_set(const struct ctl *c, const struct cmd *self);
+static int cmd_policy_show(const struct ctl *c, const struct cmd *self);
+static int cmd_policy_unset(const struct ctl *c, const struct cmd *self);
+static int cmd_policy_list(const struct ctl *c, const struct cmd *self);
 static int cmd_ping(const struct ctl *c, const struct cmd *self);
 static int cmd_stats(const struct ctl *c, const struct cmd *self);
 
 #define SCOPE (F(OPT_TENANT) | F(OPT_CONTAINER))
 
+#define POLICY_FLAGS \
+	(F(OPT_NO_CREATED) | F(OPT_NO_NONCE) | F(OPT_NO_AGE_CHECK) | F(OPT_NO_BODY_DIGEST))
+
 static const struct cmd key_cmds[] = {
-	{ "create", cmd_key_create, NULL, F(OPT_DB) | SCOPE | F(OPT_JSON), SCOPE,
-	  "create a scope with epoch 1 and print its secret once" },
-	{ "rotate", cmd_key_rotate, NULL, F(OPT_DB) | SCOPE | F(OPT_GRACE) | F(OPT_JSON), SCOPE,
-	  "add a new current epoch and print its secret once; the one it replaces stays\n"
-	  "      valid for --grace seconds" },
+	{ "create", cmd_key_create, NULL, F(OPT_DB) | SCOPE | F(OPT_KEYID) | F(OPT_JSON), SCOPE,
+	  "create a scope with epoch 1 and print its key id and secret once" },
+	{ "rotate", cmd_key_rotate, NULL,
+	  F(OPT_DB) | SCOPE | F(OPT_GRACE) | F(OPT_KEYID) | F(OPT_JSON), SCOPE,
+	  "add a new current epoch and print its key id and secret once; the one it\n"
+	  "      replaces stays valid for --grace seconds" },
+	{ "import", cmd_key_import, NULL,
+	  F(OPT_DB) | SCOPE | F(OPT_SECRET_FILE) | F(OPT_KEYID) | F(OPT_GRACE) | F(OPT_BASE64) |
+		  F(OPT_JSON),
+	  SCOPE | F(OPT_SECRET_FILE),
+	  "add an epoch with a secret signers already hold (16..64 bytes; never printed):\n"
+	  "      epoch 1 of a new scope, or the next epoch as with rotate" },
 	{ "revoke", cmd_key_revoke, NULL, F(OPT_DB) | SCOPE | F(OPT_EPOCH),
 	  SCOPE | F(OPT_EPOCH), "end one epoch at once and wipe its secret" },
 	{ "list", cmd_key_list, NULL, F(OPT_DB) | F(OPT_TENANT) | F(OPT_JSON), 0,
-	  "list epochs and their state: current, superseded, expired, revoked (never secrets)" },
+	  "list epochs, key ids and states: current, superseded, expired, revoked (never\n"
+	  "      secrets)" },
+	{ NULL, NULL, NULL, 0, 0, NULL },
+};
+
+static const struct cmd policy_cmds[] = {
+	{ "set", cmd_policy_set, NULL,
+	  F(OPT_DB) | SCOPE | F(OPT_REQUIRE) | POLICY_FLAGS, F(OPT_TENANT) | F(OPT_REQUIRE),
+	  "replace the RFC 9421 coverage policy of a scope (of the whole tenant without\n"
+	  "      --container)" },
+	{ "show", cmd_policy_show, NULL, F(OPT_DB) | SCOPE | F(OPT_JSON), F(OPT_TENANT),
+	  "show the policy that applies and where it comes from: scope, tenant or default" },
+	{ "unset", cmd_policy_unset, NULL, F(OPT_DB) | SCOPE, F(OPT_TENANT),
+	  "remove the policy of a scope (of the tenant without --container)" },
+	{ "list", cmd_policy_list, NULL, F(OPT_DB) | F(OPT_TENANT) | F(OPT_JSON), 0,
+	  "list every stored policy" },
 	{ NULL, NULL, NULL, 0, 0, NULL },
 };
 
 static const struct cmd top_cmds[] = {
 	{ "init", cmd_init, NULL, F(OPT_DB), 0, "create the key store if needed and check it" },
 	{ "key", NULL, key_cmds, 0, 0, "manage keys" },
+	{ "policy", NULL, policy_cmds, 0, 0, "manage RFC 9421 coverage policies" },
 	{ "ping", cmd_ping, NULL, F(OPT_SOCKET), 0, "check that hmacd answers" },
 	{ "stats", cmd_stats, NULL, F(OPT_SOCKET) | F(OPT_JSON), 0, "print hmacd's counters" },
 	{ NULL, NULL, NULL, 0, 0, NULL },
@@ -206,10 +272,14 @@ static void usage(FILE *f)
 		snprintf(spec, sizeof(spec), "--%s%s%s", optdefs[o].name,
 			 optdefs[o].arg != NULL ? " " : "",
 			 optdefs[o].arg != NULL ? optdefs[o].arg : "");
-		fprintf(f, "  %-19s %s\n", spec, optdefs[o].help);
+		if (strlen(spec) > 19)
+			fprintf(f, "  %s\n  %-19s %s\n", spec, "", optdefs[o].help);
+		else
+			fprintf(f, "  %-19s %s\n", spec, optdefs[o].help);
 	}
 	fprintf(f, "\nexit status: 0 ok, 1 store or daemon error, 2 usage error,\n"
-		   "  3 no such scope or epoch, 4 scope exists or epoch already revoked\n");
+		   "  3 no such scope, epoch or policy, 4 scope or key id exists or epoch already\n"
+		   "  revoked\n");
 }
 
 static int usage_error(const char *group, const struct cmd *cmd, const char *fmt, ...)
@@ -264,8 +334,8 @@ static const char *opt_or_env(const struct ctl *c, enum opt o, const char *env)
 	return v;
 }
 
-/* Checks --tenant / --container before the store is touched. */
-static int check_scope_opts(const struct ctl *c, const struct cmd *self)
+/* Checks --tenant / --container / --keyid before the store is touched. */
+static int check_scope_opts(const struct ctl *c, const char *group, const struct cmd *self)
 {
 	static const enum opt names[] = { OPT_TENANT, OPT_CONTAINER };
 	const char *v;
@@ -274,10 +344,24 @@ static int check_scope_opts(const struct ctl *c, const struct cmd *self)
 	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		v = c->opt[names[i]];
 		if (v != NULL && !hm_scope_name_ok(v, strlen(v)))
-			return usage_error("key", self,
+			return usage_error(group, self,
 					   "--%s must be 1..128 bytes of [A-Za-z0-9._:/-]",
 					   optdefs[names[i]].name);
 	}
+	v = c->opt[OPT_KEYID];
+	if (v != NULL && !hm_keyid_ok(v, strlen(v)))
+		return usage_error(group, self, "%s",
+				   "--keyid must be 1..128 bytes of [A-Za-z0-9._:/+=@~-]");
+	return CTL_OK;
+}
+
+/* --grace, or the default. */
+static int grace_opt(const struct ctl *c, const struct cmd *self, uint64_t *grace)
+{
+	*grace = HM_KS_DEFAULT_GRACE;
+	if (c->opt[OPT_GRACE] != NULL && !parse_u64(c->opt[OPT_GRACE], 0, MAX_GRACE, grace))
+		return usage_error("key", self, "--grace wants whole seconds, 0..%s",
+				   "3155760000 (100 years)");
 	return CTL_OK;
 }
 
@@ -350,15 +434,16 @@ static int cmd_init(const struct ctl *c, const struct cmd *self)
 }
 
 /*
- * Prints a new secret once: base64 text and the whole output line live in stack buffers that
- * are wiped after one write(2). Returns CTL_OK or CTL_ERR (the epoch exists but the secret was
- * not delivered: the operator has to rotate).
+ * Prints a new secret once, with its key id: base64 text and the whole output line live in
+ * stack buffers that are wiped after one write(2). Returns CTL_OK or CTL_ERR (the epoch exists
+ * but the secret was not delivered: the operator has to rotate).
  */
-static int print_secret(const struct ctl *c, const char *what, const char *verb, uint32_t epoch,
-			int64_t grace, uint8_t secret[static HM_KEY_LEN])
+static int print_secret(const struct ctl *c, const char *what, const char *verb,
+			const struct hm_ks_added *added, int64_t grace,
+			uint8_t secret[static HM_KEY_LEN])
 {
 	char b64[B64_LEN + 1];
-	char line[640], extra[64] = "";
+	char line[1024], extra[64] = "";
 	const char *t = c->opt[OPT_TENANT], *ct = c->opt[OPT_CONTAINER];
 	int n, status = CTL_OK;
 
@@ -368,25 +453,26 @@ static int print_secret(const struct ctl *c, const char *what, const char *verb,
 		status = CTL_ERR;
 		goto out;
 	}
-	/* Names passed hm_scope_name_ok(): nothing in them needs JSON escaping. */
+	/* Names and key ids passed their checks: nothing in them needs JSON escaping. */
 	if (c->opt[OPT_JSON] != NULL) {
 		n = snprintf(line, sizeof(line),
 			     "{\"tenant\":\"%s\",\"container\":\"%s\",\"epoch\":%" PRIu32
-			     ",\"secret\":\"%s\"}\n",
-			     t, ct, epoch, b64);
+			     ",\"keyid\":\"%s\",\"secret\":\"%s\"}\n",
+			     t, ct, added->epoch, added->keyid, b64);
 	} else {
 		if (grace >= 0)
 			snprintf(extra, sizeof(extra),
 				 " (grace %" PRId64 " s for the epoch it replaces)", grace);
-		n = snprintf(line, sizeof(line), "%s %s/%s epoch %" PRIu32 "%s\nsecret: %s\n",
-			     verb, t, ct, epoch, extra, b64);
+		n = snprintf(line, sizeof(line),
+			     "%s %s/%s epoch %" PRIu32 "%s\nkeyid: %s\nsecret: %s\n", verb, t, ct,
+			     added->epoch, extra, added->keyid, b64);
 		fprintf(stderr, "hmacctl: warning: the secret is shown only this once; "
 				"store it now\n");
 	}
 	if (n < 0 || (size_t)n >= sizeof(line) || !write_all(STDOUT_FILENO, line, (size_t)n)) {
 		fprintf(stderr, "hmacctl: %s: epoch %" PRIu32
 				" was stored but its secret could not be printed (%s); rotate it\n",
-			what, epoch,
+			what, added->epoch,
 			n < 0 || (size_t)n >= sizeof(line) ? "too long" : strerror(errno));
 		status = CTL_ERR;
 	}
@@ -396,17 +482,25 @@ out:
 	return status;
 }
 
+/* The reason for HM_EEXIST from a new-epoch call: the scope, or the key id. */
+static const char *exists_why(struct hm_keystore *ks, const char *scope_hint)
+{
+	if (strcmp(hm_ks_errmsg(ks), "key id already in use") == 0)
+		return "key id already in use (key ids are unique in the store, forever)";
+	return scope_hint;
+}
+
 static int cmd_key_create(const struct ctl *c, const struct cmd *self)
 {
 	uint8_t secret[HM_KEY_LEN];
+	struct hm_ks_added added;
 	struct hm_keystore *ks = NULL;
 	const char *dir = NULL;
 	char what[300];
-	uint32_t epoch = 0;
 	int64_t now;
 	int rc, status;
 
-	status = check_scope_opts(c, self);
+	status = check_scope_opts(c, "key", self);
 	if (status != CTL_OK)
 		return status;
 	now = now_or_fail();
@@ -416,12 +510,14 @@ static int cmd_key_create(const struct ctl *c, const struct cmd *self)
 	if (status != CTL_OK)
 		return status;
 	snprintf(what, sizeof(what), "key create %s/%s", c->opt[OPT_TENANT], c->opt[OPT_CONTAINER]);
-	rc = hm_ks_create(ks, c->opt[OPT_TENANT], c->opt[OPT_CONTAINER], now, &epoch, secret);
+	rc = hm_ks_create(ks, c->opt[OPT_TENANT], c->opt[OPT_CONTAINER], now, c->opt[OPT_KEYID],
+			  secret, &added);
 	if (rc == HM_OK)
-		status = print_secret(c, what, "created", epoch, -1, secret);
+		status = print_secret(c, what, "created", &added, -1, secret);
 	else
 		status = store_fail(ks, what, rc,
-				    rc == HM_EEXIST ? "scope already exists (use key rotate)"
+				    rc == HM_EEXIST ? exists_why(ks, "scope already exists (use "
+								     "key rotate or key import)")
 						    : NULL);
 	OPENSSL_cleanse(secret, sizeof(secret));
 	hm_ks_close(ks);
@@ -431,20 +527,20 @@ static int cmd_key_create(const struct ctl *c, const struct cmd *self)
 static int cmd_key_rotate(const struct ctl *c, const struct cmd *self)
 {
 	uint8_t secret[HM_KEY_LEN];
+	struct hm_ks_added added;
 	struct hm_keystore *ks = NULL;
 	uint64_t grace = HM_KS_DEFAULT_GRACE;
 	const char *dir = NULL;
 	char what[300];
-	uint32_t epoch = 0;
 	int64_t now;
 	int rc, status;
 
-	status = check_scope_opts(c, self);
+	status = check_scope_opts(c, "key", self);
 	if (status != CTL_OK)
 		return status;
-	if (c->opt[OPT_GRACE] != NULL && !parse_u64(c->opt[OPT_GRACE], 0, MAX_GRACE, &grace))
-		return usage_error("key", self, "--grace wants whole seconds, 0..%s",
-				   "3155760000 (100 years)");
+	status = grace_opt(c, self, &grace);
+	if (status != CTL_OK)
+		return status;
 	now = now_or_fail();
 	if (now < 0)
 		return CTL_ERR;
@@ -453,12 +549,213 @@ static int cmd_key_rotate(const struct ctl *c, const struct cmd *self)
 		return status;
 	snprintf(what, sizeof(what), "key rotate %s/%s", c->opt[OPT_TENANT], c->opt[OPT_CONTAINER]);
 	rc = hm_ks_rotate(ks, c->opt[OPT_TENANT], c->opt[OPT_CONTAINER], now, (int64_t)grace,
-			  &epoch, secret);
+			  c->opt[OPT_KEYID], secret, &added);
 	if (rc == HM_OK)
-		status = print_secret(c, what, "rotated", epoch, (int64_t)grace, secret);
+		status = print_secret(c, what, "rotated", &added, (int64_t)grace, secret);
 	else
 		status = store_fail(ks, what, rc,
-				    rc == HM_ENOTFOUND ? "no such scope (use key create)" : NULL);
+				    rc == HM_ENOTFOUND ? "no such scope (use key create)"
+				    : rc == HM_EEXIST  ? exists_why(ks, NULL)
+						       : NULL);
+	OPENSSL_cleanse(secret, sizeof(secret));
+	hm_ks_close(ks);
+	return status;
+}
+
+/*
+ * Reads all of F (stdin for "-") into buf[0..cap]; *n is its length, cap + 1 meaning "more
+ * than cap". The caller wipes buf. CTL_OK or CTL_ERR (printed).
+ */
+static int read_secret_file(const char *path, const char *what, uint8_t *buf, size_t cap,
+			    size_t *n)
+{
+	int fd = STDIN_FILENO, status = CTL_OK;
+	ssize_t r;
+
+	*n = 0;
+	if (strcmp(path, "-") != 0) {
+		fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+		if (fd < 0) {
+			fprintf(stderr, "hmacctl: %s: --secret-file %s: %s\n", what, shown(path),
+				strerror(errno));
+			return CTL_ERR;
+		}
+	}
+	/* one byte past cap tells "too long" from "exactly cap" */
+	while (*n < cap + 1) {
+		r = read(fd, buf + *n, cap + 1 - *n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			fprintf(stderr, "hmacctl: %s: reading the secret file: %s\n", what,
+				strerror(errno));
+			status = CTL_ERR;
+			break;
+		}
+		if (r == 0)
+			break;
+		*n += (size_t)r;
+	}
+	if (fd != STDIN_FILENO)
+		close(fd);
+	return status;
+}
+
+/* All ones if lo <= c <= hi, else 0; no branch and no table on c (a secret's base64). */
+static unsigned ct_in(unsigned c, unsigned lo, unsigned hi)
+{
+	return 0u - ((((c - lo) >> 31) | ((hi - c) >> 31)) ^ 1u);
+}
+
+/* The value of one base64 character; *bad gets 1 if it is not one. Constant time. */
+static unsigned b64_sextet(unsigned c, unsigned *bad)
+{
+	unsigned up = ct_in(c, 'A', 'Z'), lo = ct_in(c, 'a', 'z'), dg = ct_in(c, '0', '9');
+	unsigned pl = ct_in(c, '+', '+'), sl = ct_in(c, '/', '/');
+
+	*bad |= ~(up | lo | dg | pl | sl) & 1u;
+	return ((up & (c - 'A')) | (lo & (c - 'a' + 26)) | (dg & (c - '0' + 52)) | (pl & 62) |
+		(sl & 63)) &
+	       63u;
+}
+
+/*
+ * Decodes standard base64 (padding optional, no inner whitespace) of a secret into out[0..cap).
+ * Branches only on positions and lengths, which the file size reveals anyway, never on the
+ * characters' values. HM_OK, HM_ETOOBIG (decodes to fewer than HM_KEY_MIN or more than cap
+ * bytes), HM_EINVAL (not base64).
+ */
+static int b64_decode_secret(const uint8_t *s, size_t n, uint8_t *out, size_t cap,
+			     size_t *outlen)
+{
+	unsigned bad = 0, acc = 0, bits = 0;
+	size_t pad = 0, len, i, o = 0;
+
+	*outlen = 0;
+	while (pad < 2 && n > 0 && s[n - 1] == '=') {
+		n--;
+		pad++;
+	}
+	if (n % 4 == 1 || (pad > 0 && (n + pad) % 4 != 0))
+		return HM_EINVAL;
+	len = n / 4 * 3 + (n % 4 == 0 ? 0 : n % 4 - 1);
+	if (len < HM_KEY_MIN || len > cap)
+		return HM_ETOOBIG;
+	for (i = 0; i < n; i++) {
+		acc = ((acc << 6) | b64_sextet(s[i], &bad)) & 0x3fffu;
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			out[o++] = (uint8_t)(acc >> bits);
+		}
+	}
+	/* the bits past the last byte must be zero: one spelling per secret */
+	bad |= ((acc & ((1u << bits) - 1u)) + 15u) >> 4;
+	acc = 0;
+	if (bad != 0) {
+		OPENSSL_cleanse(out, cap);
+		return HM_EINVAL;
+	}
+	*outlen = o;
+	return HM_OK;
+}
+
+static bool is_space(uint8_t ch)
+{
+	return ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r' || ch == '\v' || ch == '\f';
+}
+
+static int cmd_key_import(const struct ctl *c, const struct cmd *self)
+{
+	uint8_t file[SECRET_FILE_MAX + 1], secret[HM_KEY_MAX];
+	struct hm_ks_added added;
+	struct hm_keystore *ks = NULL;
+	uint64_t grace = HM_KS_DEFAULT_GRACE;
+	const char *dir = NULL;
+	size_t n = 0, len = 0, b = 0, e;
+	char what[300], line[600];
+	int64_t now;
+	int rc, status;
+
+	memset(&added, 0, sizeof(added));
+	status = check_scope_opts(c, "key", self);
+	if (status != CTL_OK)
+		return status;
+	status = grace_opt(c, self, &grace);
+	if (status != CTL_OK)
+		return status;
+	snprintf(what, sizeof(what), "key import %s/%s", c->opt[OPT_TENANT], c->opt[OPT_CONTAINER]);
+	status = read_secret_file(c->opt[OPT_SECRET_FILE], what, file, SECRET_FILE_MAX, &n);
+	if (status != CTL_OK)
+		goto out;
+	/* Lengths only in messages: never a byte of the secret. */
+	if (c->opt[OPT_BASE64] == NULL) {
+		if (n < HM_KEY_MIN || n > HM_KEY_MAX) {
+			status = usage_error("key", self, "secret must be 16 to 64 bytes (the file "
+					     "has %s%zu)", n > SECRET_FILE_MAX ? "over " : "",
+					     n > SECRET_FILE_MAX ? (size_t)SECRET_FILE_MAX : n);
+			goto out;
+		}
+		memcpy(secret, file, n);
+		len = n;
+	} else {
+		if (n > SECRET_FILE_MAX) {
+			status = usage_error("key", self, "%s",
+					     "secret must be 16 to 64 bytes (file too long)");
+			goto out;
+		}
+		e = n;
+		while (b < e && is_space(file[b]))
+			b++;
+		while (e > b && is_space(file[e - 1]))
+			e--;
+		rc = b64_decode_secret(file + b, e - b, secret, sizeof(secret), &len);
+		if (rc == HM_ETOOBIG) {
+			status = usage_error("key", self, "%s",
+					     "secret must be 16 to 64 bytes (decoded)");
+			goto out;
+		}
+		if (rc != HM_OK) {
+			status = usage_error("key", self, "%s",
+					     "--secret-file does not hold base64 text (--base64)");
+			goto out;
+		}
+	}
+	OPENSSL_cleanse(file, sizeof(file));
+	now = now_or_fail();
+	if (now < 0) {
+		status = CTL_ERR;
+		goto out;
+	}
+	status = open_store(c, self, "key", 0, &ks, &dir);
+	if (status != CTL_OK)
+		goto out;
+	rc = hm_ks_import(ks, c->opt[OPT_TENANT], c->opt[OPT_CONTAINER], now, (int64_t)grace,
+			  c->opt[OPT_KEYID], secret, len, &added);
+	OPENSSL_cleanse(secret, sizeof(secret));
+	if (rc != HM_OK) {
+		status = store_fail(ks, what, rc,
+				    rc == HM_EEXIST ? exists_why(ks, NULL) : NULL);
+		goto out;
+	}
+	if (c->opt[OPT_JSON] != NULL)
+		snprintf(line, sizeof(line),
+			 "{\"tenant\":\"%s\",\"container\":\"%s\",\"epoch\":%" PRIu32
+			 ",\"keyid\":\"%s\"}\n",
+			 c->opt[OPT_TENANT], c->opt[OPT_CONTAINER], added.epoch, added.keyid);
+	else if (added.epoch > 1)
+		snprintf(line, sizeof(line),
+			 "imported %s/%s epoch %" PRIu32 " (grace %" PRIu64
+			 " s for the epoch it replaces)\nkeyid: %s\n",
+			 c->opt[OPT_TENANT], c->opt[OPT_CONTAINER], added.epoch, grace,
+			 added.keyid);
+	else
+		snprintf(line, sizeof(line), "imported %s/%s epoch %" PRIu32 "\nkeyid: %s\n",
+			 c->opt[OPT_TENANT], c->opt[OPT_CONTAINER], added.epoch, added.keyid);
+	fputs(line, stdout);
+	status = CTL_OK;
+out:
+	OPENSSL_cleanse(file, sizeof(file));
 	OPENSSL_cleanse(secret, sizeof(secret));
 	hm_ks_close(ks);
 	return status;
@@ -472,7 +769,7 @@ static int cmd_key_revoke(const struct ctl *c, const struct cmd *self)
 	uint64_t epoch = 0;
 	int rc, status;
 
-	status = check_scope_opts(c, self);
+	status = check_scope_opts(c, "key", self);
 	if (status != CTL_OK)
 		return status;
 	if (!parse_u64(c->opt[OPT_EPOCH], 1, UINT32_MAX, &epoch))
@@ -549,18 +846,20 @@ static int list_row(const struct hm_key_info *info, void *arg)
 
 	if (lo->json) {
 		/* names come from the store, which only holds hm_scope_name_ok() names */
+		/* key ids too: hm_keyid_ok() has nothing JSON would escape */
 		fprintf(lo->f,
 			"%s{\"tenant\":\"%s\",\"container\":\"%s\",\"epoch\":%" PRIu32
-			",\"state\":\"%s\",\"created\":%" PRId64 ",\"deadline\":%" PRId64 "}",
+			",\"keyid\":\"%s\",\"state\":\"%s\",\"created\":%" PRId64
+			",\"deadline\":%" PRId64 "}",
 			lo->n > 0 ? "," : "", info->tenant, info->container, info->epoch,
-			shown_state(info, lo->now), info->created, info->deadline);
+			info->keyid, shown_state(info, lo->now), info->created, info->deadline);
 	} else {
 		iso_time(info->created, created);
 		if (info->state == HM_KEY_SUPERSEDED)
 			iso_time(info->deadline, expires);
-		fprintf(lo->f, "%-20s %-20s %6" PRIu32 " %-10s %-20s %s\n", info->tenant,
+		fprintf(lo->f, "%-20s %-20s %6" PRIu32 " %-10s %-20s %-20s %s\n", info->tenant,
 			info->container, info->epoch, shown_state(info, lo->now), created,
-			expires);
+			expires, info->keyid);
 	}
 	lo->n++;
 	return 0;
@@ -575,7 +874,7 @@ static int cmd_key_list(const struct ctl *c, const struct cmd *self)
 	size_t len = 0;
 	int rc, status;
 
-	status = check_scope_opts(c, self);
+	status = check_scope_opts(c, "key", self);
 	if (status != CTL_OK)
 		return status;
 	status = open_store(c, self, "key", 0, &ks, &dir);
@@ -590,8 +889,8 @@ static int cmd_key_list(const struct ctl *c, const struct cmd *self)
 	if (lo.json)
 		fprintf(lo.f, "[");
 	else
-		fprintf(lo.f, "%-20s %-20s %6s %-10s %-20s %s\n", "TENANT", "CONTAINER", "EPOCH",
-			"STATE", "CREATED", "EXPIRES");
+		fprintf(lo.f, "%-20s %-20s %6s %-10s %-20s %-20s %s\n", "TENANT", "CONTAINER",
+			"EPOCH", "STATE", "CREATED", "EXPIRES", "KEYID");
 	rc = hm_ks_list(ks, c->opt[OPT_TENANT], list_row, &lo);
 	if (rc != HM_OK) {
 		status = store_fail(ks, "key list", rc, NULL);
@@ -600,6 +899,244 @@ static int cmd_key_list(const struct ctl *c, const struct cmd *self)
 	if (lo.json)
 		fprintf(lo.f, "]\n");
 	status = flush_memstream(&lo.f, &buf, &len, "key list");
+out:
+	if (lo.f != NULL)
+		fclose(lo.f);
+	free(buf);
+	hm_ks_close(ks);
+	return status;
+}
+
+/* ---- coverage policies ---- */
+
+/* A JSON string: '"' and '\\' escaped, control bytes as \u00XX. */
+static void json_str(FILE *f, const char *s)
+{
+	const unsigned char *p;
+
+	fputc('"', f);
+	for (p = (const unsigned char *)s; *p != '\0'; p++) {
+		if (*p == '"' || *p == '\\')
+			fprintf(f, "\\%c", *p);
+		else if (*p < 0x20 || *p == 0x7f)
+			fprintf(f, "\\u%04x", *p);
+		else
+			fputc(*p, f);
+	}
+	fputc('"', f);
+}
+
+/* One policy as the JSON object of `policy show`, or as the human block / table row. */
+static void policy_print(FILE *f, bool json, bool row, const char *tenant, const char *container,
+			 enum hm_policy_source src, const struct hm_policy *p)
+{
+	char comp[HM_POLICY_COMPONENT_MAX + 1];
+	size_t i;
+
+	if (json) {
+		fprintf(f, "{\"tenant\":");
+		json_str(f, tenant);
+		fprintf(f, ",\"container\":");
+		if (container != NULL)
+			json_str(f, container);
+		else
+			fprintf(f, "null");
+		fprintf(f, ",\"source\":\"%s\",\"require\":[", hm_policy_source_name(src));
+	} else if (row) {
+		fprintf(f, "%-20s %-20s %-7s %-7s %-5s %-9s %-11s", tenant,
+			container != NULL ? container : "-", hm_policy_source_name(src),
+			p->require_created ? "yes" : "no", p->require_nonce ? "yes" : "no",
+			p->check_age ? "yes" : "no", p->digest_when_body ? "yes" : "no");
+	} else {
+		fprintf(f, "policy of %s%s%s (source: %s)\nrequire:    ", tenant,
+			container != NULL ? "/" : "", container != NULL ? container : "",
+			hm_policy_source_name(src));
+	}
+	for (i = 0; i < p->ncomponents; i++) {
+		/* stored components are canonical (checked when decoded), so this cannot fail */
+		if (hm_policy_component_render(p->components[i], comp, sizeof(comp)) != HM_OK)
+			snprintf(comp, sizeof(comp), "%s", p->components[i]);
+		if (json) {
+			if (i > 0)
+				fputc(',', f);
+			json_str(f, comp);
+		} else {
+			fprintf(f, " %s", comp);
+		}
+	}
+	if (json)
+		fprintf(f, "],\"created\":%s,\"nonce\":%s,\"age_check\":%s,\"body_digest\":%s}",
+			p->require_created ? "true" : "false", p->require_nonce ? "true" : "false",
+			p->check_age ? "true" : "false", p->digest_when_body ? "true" : "false");
+	else if (row)
+		fprintf(f, "\n");
+	else
+		fprintf(f, "\ncreated:     %s\nnonce:       %s\nage check:   %s\n"
+			   "body digest: %s\n",
+			p->require_created ? "required" : "not required",
+			p->require_nonce ? "required" : "not required",
+			p->check_age ? "on" : "off",
+			p->digest_when_body ? "content-digest required when there is a body"
+					    : "not required");
+}
+
+/* "<verb> tenant T" or "<verb> T/C", for messages. */
+static void scope_what(char *out, size_t cap, const char *verb, const struct ctl *c)
+{
+	if (c->opt[OPT_CONTAINER] != NULL)
+		snprintf(out, cap, "%s %s/%s", verb, c->opt[OPT_TENANT], c->opt[OPT_CONTAINER]);
+	else
+		snprintf(out, cap, "%s tenant %s", verb, c->opt[OPT_TENANT]);
+}
+
+static int cmd_policy_set(const struct ctl *c, const struct cmd *self)
+{
+	struct hm_policy p;
+	struct hm_keystore *ks = NULL;
+	const char *dir = NULL;
+	char what[320];
+	int i, rc, status;
+
+	status = check_scope_opts(c, "policy", self);
+	if (status != CTL_OK)
+		return status;
+	memset(&p, 0, sizeof(p));
+	for (i = 0; i < c->nreq; i++) {
+		rc = hm_policy_require(&p, c->req[i]);
+		if (rc == HM_ETOOBIG)
+			return usage_error("policy", self, "at most %d components",
+					   HM_POLICY_MAX_COMPONENTS);
+		if (rc != HM_OK)
+			return usage_error("policy", self,
+					   "--require: '%s' is not a component hmacd can require",
+					   shown(c->req[i]));
+	}
+	if (p.ncomponents == 0)
+		return usage_error("policy", self, "%s", "--require needs at least one component");
+	p.require_created = c->opt[OPT_NO_CREATED] == NULL;
+	p.require_nonce = c->opt[OPT_NO_NONCE] == NULL;
+	p.check_age = c->opt[OPT_NO_AGE_CHECK] == NULL;
+	p.digest_when_body = c->opt[OPT_NO_BODY_DIGEST] == NULL;
+	status = open_store(c, self, "policy", 0, &ks, &dir);
+	if (status != CTL_OK)
+		return status;
+	scope_what(what, sizeof(what), "policy set", c);
+	rc = hm_ks_policy_set(ks, c->opt[OPT_TENANT], c->opt[OPT_CONTAINER], &p);
+	if (rc == HM_OK) {
+		scope_what(what, sizeof(what), "set the policy of", c);
+		printf("%s\n", what);
+		status = CTL_OK;
+	} else {
+		status = store_fail(ks, what, rc, NULL);
+	}
+	hm_ks_close(ks);
+	return status;
+}
+
+static int cmd_policy_show(const struct ctl *c, const struct cmd *self)
+{
+	enum hm_policy_source src = HM_POLICY_DEFAULT;
+	struct hm_policy p;
+	struct hm_keystore *ks = NULL;
+	const char *dir = NULL;
+	char what[320];
+	int rc, status;
+
+	status = check_scope_opts(c, "policy", self);
+	if (status != CTL_OK)
+		return status;
+	status = open_store(c, self, "policy", 0, &ks, &dir);
+	if (status != CTL_OK)
+		return status;
+	scope_what(what, sizeof(what), "policy show", c);
+	rc = hm_ks_policy_get(ks, c->opt[OPT_TENANT], c->opt[OPT_CONTAINER], &p, &src);
+	if (rc == HM_OK) {
+		policy_print(stdout, c->opt[OPT_JSON] != NULL, false, c->opt[OPT_TENANT],
+			     c->opt[OPT_CONTAINER], src, &p);
+		if (c->opt[OPT_JSON] != NULL)
+			printf("\n");
+		status = CTL_OK;
+	} else {
+		status = store_fail(ks, what, rc, NULL);
+	}
+	hm_ks_close(ks);
+	return status;
+}
+
+static int cmd_policy_unset(const struct ctl *c, const struct cmd *self)
+{
+	struct hm_keystore *ks = NULL;
+	const char *dir = NULL;
+	char what[320];
+	int rc, status;
+
+	status = check_scope_opts(c, "policy", self);
+	if (status != CTL_OK)
+		return status;
+	status = open_store(c, self, "policy", 0, &ks, &dir);
+	if (status != CTL_OK)
+		return status;
+	scope_what(what, sizeof(what), "policy unset", c);
+	rc = hm_ks_policy_unset(ks, c->opt[OPT_TENANT], c->opt[OPT_CONTAINER]);
+	if (rc == HM_OK) {
+		scope_what(what, sizeof(what), "removed the policy of", c);
+		printf("%s\n", what);
+		status = CTL_OK;
+	} else {
+		status = store_fail(ks, what, rc,
+				    rc == HM_ENOTFOUND ? "no policy stored there" : NULL);
+	}
+	hm_ks_close(ks);
+	return status;
+}
+
+static int policy_row(const struct hm_policy_info *info, void *arg)
+{
+	struct list_out *lo = arg;
+
+	if (lo->json && lo->n > 0)
+		fputc(',', lo->f);
+	policy_print(lo->f, lo->json, true, info->tenant,
+		     info->container[0] != '\0' ? info->container : NULL, info->source,
+		     &info->policy);
+	lo->n++;
+	return 0;
+}
+
+static int cmd_policy_list(const struct ctl *c, const struct cmd *self)
+{
+	struct list_out lo = { .json = c->opt[OPT_JSON] != NULL };
+	struct hm_keystore *ks = NULL;
+	const char *dir = NULL;
+	char *buf = NULL;
+	size_t len = 0;
+	int rc, status;
+
+	status = check_scope_opts(c, "policy", self);
+	if (status != CTL_OK)
+		return status;
+	status = open_store(c, self, "policy", 0, &ks, &dir);
+	if (status != CTL_OK)
+		return status;
+	lo.f = open_memstream(&buf, &len);
+	if (lo.f == NULL) {
+		fprintf(stderr, "hmacctl: policy list: open_memstream: %s\n", strerror(errno));
+		status = CTL_ERR;
+		goto out;
+	}
+	if (lo.json)
+		fprintf(lo.f, "[");
+	else
+		fprintf(lo.f, "%-20s %-20s %-7s %-7s %-5s %-9s %-11s %s\n", "TENANT", "CONTAINER",
+			"SOURCE", "CREATED", "NONCE", "AGE_CHECK", "BODY_DIGEST", "REQUIRE");
+	rc = hm_ks_policy_list(ks, c->opt[OPT_TENANT], policy_row, &lo);
+	if (rc != HM_OK) {
+		status = store_fail(ks, "policy list", rc, NULL);
+		goto out;
+	}
+	if (lo.json)
+		fprintf(lo.f, "]\n");
+	status = flush_memstream(&lo.f, &buf, &len, "policy list");
 out:
 	if (lo.f != NULL)
 		fclose(lo.f);
@@ -736,13 +1273,25 @@ static int find_opt(const char *name, size_t len)
 	return -1;
 }
 
-/* Splits argv into options (anywhere on the line, --name VALUE or --name=VALUE) and words. */
+static int add_require(struct ctl *c, const char *v)
+{
+	if (c->nreq == MAX_REQUIRE)
+		return usage_error(NULL, NULL, "too many --require components (at most %d)",
+				   HM_POLICY_MAX_COMPONENTS);
+	c->req[c->nreq++] = v;
+	return CTL_OK;
+}
+
+/*
+ * Splits argv into options (anywhere on the line, --name VALUE or --name=VALUE) and words.
+ * --require takes every following argument up to the next option.
+ */
 static int parse_args(int argc, char **argv, struct ctl *c)
 {
 	bool words_only = false;
 	const char *a, *name, *eq, *val;
 	size_t nlen;
-	int i, o;
+	int i, o, before;
 
 	for (i = 1; i < argc; i++) {
 		a = argv[i];
@@ -768,6 +1317,21 @@ static int parse_args(int argc, char **argv, struct ctl *c)
 		o = find_opt(name, nlen);
 		if (o < 0)
 			return usage_error(NULL, NULL, "unknown option '%s'", shown(a));
+		if (o == OPT_REQUIRE) {
+			/* one or more components, up to the next option; may be repeated */
+			before = c->nreq;
+			if (eq != NULL && add_require(c, eq + 1) != CTL_OK)
+				return CTL_USAGE;
+			while (i + 1 < argc && !(argv[i + 1][0] == '-' && argv[i + 1][1] != '\0')) {
+				if (add_require(c, argv[++i]) != CTL_OK)
+					return CTL_USAGE;
+			}
+			if (c->nreq == before)
+				return usage_error(NULL, NULL, "%s",
+						   "option --require needs a component");
+			c->opt[o] = "";
+			continue;
+		}
 		if (optdefs[o].arg == NULL) {
 			if (eq != NULL)
 				return usage_error(NULL, NULL, "option --%s takes no value",

@@ -163,6 +163,7 @@ const struct hm_kc_entry *hm_keycache_put(struct hm_keycache *kc, const uint8_t 
 	struct slot *set, *victim;
 	EVP_MAC_CTX *ctx = NULL;
 	const uint8_t *key;
+	size_t keylen;
 	uint64_t h;
 
 	*rc = HM_EINVAL;
@@ -181,7 +182,14 @@ const struct hm_kc_entry *hm_keycache_put(struct hm_keycache *kc, const uint8_t 
 			victim = &set[w];
 	}
 	/* no usable secret (no such epoch, or revoked): the junk key, same work, same path */
-	key = rec != NULL && rec->state != HM_KEY_REVOKED ? rec->secret : kc->junk;
+	key = kc->junk;
+	keylen = HM_KEY_LEN;
+	if (rec != NULL && rec->state != HM_KEY_REVOKED) {
+		if (rec->secret_len < HM_KEY_MIN || rec->secret_len > HM_KEY_MAX)
+			return NULL; /* *rc is HM_EINVAL */
+		key = rec->secret;
+		keylen = rec->secret_len;
+	}
 	/*
 	 * Re-key the evicted entry's context when there is one: no allocation while traffic
 	 * cycles through more epochs than the cache holds. Keying replaces the old key's HMAC
@@ -190,12 +198,12 @@ const struct hm_kc_entry *hm_keycache_put(struct hm_keycache *kc, const uint8_t 
 	ctx = victim->used ? victim->e.mac : NULL;
 	if (ctx != NULL) {
 		victim->e.mac = NULL;
-		if (EVP_MAC_init(ctx, key, HM_KEY_LEN, NULL) != 1) {
+		if (EVP_MAC_init(ctx, key, keylen, NULL) != 1) {
 			EVP_MAC_CTX_free(ctx);
 			ctx = NULL;
 		}
 	} else {
-		ctx = hm_mac_new_keyed(kc->mac, key, HM_KEY_LEN);
+		ctx = hm_mac_new_keyed(kc->mac, key, keylen);
 	}
 	if (ctx == NULL) {
 		slot_drop(kc, victim);

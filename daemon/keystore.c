@@ -1,17 +1,22 @@
 /*
  * keystore.c - the LMDB key store (see keystore.h, layout and caveats in doc/keystore.md).
  *
- * One LMDB environment per handle with two named databases:
- *   "meta": "schema" -> u32 little-endian HM_KS_SCHEMA_VERSION
- *   "keys": [u8 tenant_len][tenant][u8 container_len][container][u32 big-endian epoch]
- *           -> a fixed 64-byte little-endian record (KS_REC_*), never a C struct image.
+ * One LMDB environment per handle with four named databases (schema 2):
+ *   "meta":     "schema" -> u32 little-endian HM_KS_SCHEMA_VERSION
+ *   "keys":     [u8 tenant_len][tenant][u8 container_len][container][u32 big-endian epoch]
+ *               -> a little-endian record (KS_REC_*: 96 fixed bytes + the key id), never a C
+ *               struct image.
+ *   "keyids":   key id -> the "keys" key of its epoch. Written in the same transaction as the
+ *               epoch and never deleted, which is what makes an id unique forever.
+ *   "policies": [u8 tenant_len][tenant][u8 container_len][container] (container_len 0: the
+ *               tenant's policy) -> hm_policy_encode() bytes.
  * The length bytes make a scope's key prefix unique (tenant "t1" never matches "t10"), and the
  * big-endian epoch makes LMDB's memcmp order walk a scope's epochs ascending.
  *
  * Every admin change is one write transaction run by ks_write(), which aborts on any error,
  * and on MDB_MAP_FULL doubles the map and runs the whole transaction again. Secrets only exist in
- * the caller's output buffer and in stack buffers that are wiped with OPENSSL_cleanse as soon as
- * LMDB has copied them.
+ * the caller's buffers and in stack buffers that are wiped with OPENSSL_cleanse as soon as
+ * LMDB has copied them. The schema 1 -> 2 upgrade is such a transaction too.
  */
 #include "keystore.h"
 
@@ -35,7 +40,8 @@
 #define KS_ERRLEN 256
 #define KS_NAME_MAX 128
 #define KS_KEY_MAX (1 + KS_NAME_MAX + 1 + KS_NAME_MAX + 4)
-#define KS_MAXDBS 2 /* "meta" and "keys" */
+#define KS_MAXDBS 4 /* "meta", "keys", "keyids", "policies" */
+#define KS_KEYID_TRIES 8 /* generated key ids: fresh random ones after a (2^-128) collision */
 #define KS_MAXREADERS 1024 /* hmacd workers + concurrent hmacctl runs; 64 bytes each */
 #define KS_FILE_MODE 0600
 #define KS_DIR_MODE 0700
@@ -57,24 +63,39 @@
 #define KS_MAP_MAX KS_MAP_READER
 #define KS_WRITE_RETRIES 8 /* map doublings / remaps per write transaction */
 
-/* The value record of "keys", format 1: all integers little-endian. */
-#define KS_REC_FORMAT 1u
-#define KS_REC_LEN 64
-#define KS_REC_OFF_FORMAT 0    /* u32 */
-#define KS_REC_OFF_STATE 4     /* u32 enum hm_key_state */
-#define KS_REC_OFF_CREATED 8   /* i64 unix seconds */
-#define KS_REC_OFF_DEADLINE 16 /* i64 unix seconds, 0 unless superseded */
-#define KS_REC_OFF_SECRET 24   /* HM_KEY_LEN bytes, zero when revoked */
-#define KS_REC_OFF_RESERVED 56 /* 8 bytes, zero */
+/* The value record of "keys", format 2 (schema 2): all integers little-endian. */
+#define KS_REC_FORMAT 2u
+#define KS_REC_OFF_FORMAT 0     /* u32 */
+#define KS_REC_OFF_STATE 4      /* u32 enum hm_key_state */
+#define KS_REC_OFF_CREATED 8    /* i64 unix seconds */
+#define KS_REC_OFF_DEADLINE 16  /* i64 unix seconds, 0 unless superseded */
+#define KS_REC_OFF_SECRET_LEN 24 /* u8 HM_KEY_MIN..HM_KEY_MAX, 0 when revoked */
+#define KS_REC_OFF_KEYID_LEN 25 /* u8 1..HM_KEYID_MAX */
+#define KS_REC_OFF_RESERVED 26  /* 6 bytes, zero */
+#define KS_REC_OFF_SECRET 32    /* HM_KEY_MAX bytes: the secret, then zeros; zero when revoked */
+#define KS_REC_OFF_KEYID 96     /* the key id, KEYID_LEN bytes; the record ends with it */
+#define KS_REC_FIXED KS_REC_OFF_KEYID
+#define KS_REC_MAX (KS_REC_FIXED + HM_KEYID_MAX)
+
+/* Format 1 (schema 1), only read by the upgrade: 64 bytes, 32-byte secret, no key id. */
+#define KS_REC1_FORMAT 1u
+#define KS_REC1_LEN 64
+#define KS_REC1_OFF_SECRET 24
+#define KS_REC1_SECRET_LEN 32
+#define KS_REC1_OFF_RESERVED 56
+#define KS_SCHEMA_V1 1u
 
 static const char ks_db_meta[] = "meta";
 static const char ks_db_keys[] = "keys";
+static const char ks_db_keyids[] = "keyids";
+static const char ks_db_policies[] = "policies";
 static const char ks_schema_key[] = "schema";
 
 struct hm_keystore {
 	MDB_env *env;
-	MDB_dbi keys;
+	MDB_dbi keys, keyids, policies;
 	bool reader_env; /* opened MDB_RDONLY with the large map: never writes */
+	bool old_schema; /* ks_attach() found a schema 1 store (HM_ESCHEMA): upgradable */
 	size_t map_size; /* the map size asked for at open */
 	bool map_full;   /* the last failed LMDB call of a write said MDB_MAP_FULL */
 	/*
@@ -98,6 +119,9 @@ struct ks_meta {
 	uint32_t state;
 	int64_t created;
 	int64_t deadline;
+	size_t secret_len;
+	const uint8_t *keyid; /* into the record: valid as long as the record is */
+	size_t keyid_len;
 };
 
 /* Arguments and results of one write transaction body. */
@@ -105,9 +129,16 @@ struct ks_op {
 	uint8_t prefix[KS_KEY_MAX]; /* scope key prefix, room for the epoch after it */
 	size_t plen;
 	int64_t now;
-	int64_t deadline; /* rotate: deadline given to the epoch it supersedes */
-	uint32_t epoch;   /* revoke: in; create/rotate: out */
-	uint8_t *secret;  /* create/rotate: the caller's output buffer */
+	int64_t deadline; /* rotate/import: deadline given to the epoch it supersedes */
+	uint32_t epoch;   /* revoke: in; create/rotate/import: out */
+	uint8_t *secret;  /* create/rotate: the caller's output buffer (HM_KEY_LEN) */
+	const uint8_t *import; /* import: the caller's secret, import_len bytes */
+	size_t import_len;
+	const char *want_keyid; /* requested key id, NULL: generate */
+	size_t want_keyid_len;
+	char keyid[HM_KEYID_MAX + 1]; /* out: the new epoch's key id */
+	const uint8_t *pval; /* policy set: encoded policy */
+	size_t pval_len;
 };
 
 typedef int (*ks_body_fn)(struct hm_keystore *ks, MDB_txn *txn, struct ks_op *op);
@@ -224,44 +255,95 @@ static size_t key_prefix(uint8_t out[static KS_KEY_MAX], const uint8_t *t, size_
 	return n;
 }
 
+/*
+ * Checks p[0..n) = [tl][tenant][cl][container] followed by exactly `tail` bytes (4: an epoch),
+ * with valid names; cl may be 0 only if tenant_only. Sets *tl, *cl. Returns a reason or NULL.
+ */
+static const char *scope_split(const uint8_t *p, size_t n, size_t tail, bool tenant_only,
+			       size_t *tl, size_t *cl)
+{
+	if (n < 1 + 1 + 1 + tail)
+		return "short key";
+	*tl = p[0];
+	if (*tl < 1 || *tl > KS_NAME_MAX || n < 1 + *tl + 1 + tail)
+		return "bad tenant length in key";
+	*cl = p[1 + *tl];
+	if ((*cl < 1 && !tenant_only) || *cl > KS_NAME_MAX || n != 1 + *tl + 1 + *cl + tail)
+		return "bad container length in key";
+	if (!hm_scope_name_ok((const char *)p + 1, *tl) ||
+	    (*cl > 0 && !hm_scope_name_ok((const char *)p + 2 + *tl, *cl)))
+		return "bad scope name in key";
+	if (tail == 4 && get_be32(p + 2 + *tl + *cl) == 0)
+		return "epoch 0 in key";
+	return NULL;
+}
+
 /* Splits a stored key into info->tenant, container, epoch. HM_OK or HM_ESTORE. */
 static int key_decode(struct hm_keystore *ks, const MDB_val *k, struct hm_key_info *info)
 {
 	const uint8_t *p = k->mv_data;
-	size_t tl, cl;
+	const char *why;
+	size_t tl = 0, cl = 0;
 
-	if (k->mv_size < 1 + 1 + 1 + 1 + 4)
-		return ks_corrupt(ks, "short key", k->mv_size);
-	tl = p[0];
-	if (tl < 1 || tl > KS_NAME_MAX || k->mv_size < 1 + tl + 1 + 1 + 4)
-		return ks_corrupt(ks, "bad tenant length in key", k->mv_size);
-	cl = p[1 + tl];
-	if (cl < 1 || cl > KS_NAME_MAX || k->mv_size != 1 + tl + 1 + cl + 4)
-		return ks_corrupt(ks, "bad container length in key", k->mv_size);
-	if (!hm_scope_name_ok((const char *)p + 1, tl) ||
-	    !hm_scope_name_ok((const char *)p + 2 + tl, cl))
-		return ks_corrupt(ks, "bad scope name in key", k->mv_size);
+	why = scope_split(p, k->mv_size, 4, false, &tl, &cl);
+	if (why != NULL)
+		return ks_corrupt(ks, why, k->mv_size);
 	memcpy(info->tenant, p + 1, tl);
 	info->tenant[tl] = '\0';
 	memcpy(info->container, p + 2 + tl, cl);
 	info->container[cl] = '\0';
 	info->epoch = get_be32(p + 2 + tl + cl);
-	if (info->epoch == 0)
-		return ks_corrupt(ks, "epoch 0 in key", k->mv_size);
 	return HM_OK;
 }
 
-/* Encodes a record. secret == NULL stores zeros (a revoked epoch). */
-static void rec_encode(uint8_t out[static KS_REC_LEN], const struct ks_meta *m,
-		       const uint8_t *secret)
+bool hm_keyid_ok(const char *s, size_t len)
 {
-	memset(out, 0, KS_REC_LEN);
+	size_t i;
+	char c;
+
+	if (s == NULL || len < 1 || len > HM_KEYID_MAX)
+		return false;
+	for (i = 0; i < len; i++) {
+		c = s[i];
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		      c == '.' || c == '_' || c == ':' || c == '/' || c == '+' || c == '=' ||
+		      c == '@' || c == '~' || c == '-'))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Encodes a record into out and returns its length. m->secret_len == 0 (or secret NULL)
+ * stores a zero secret of length 0 (a revoked epoch).
+ */
+static size_t rec_encode(uint8_t out[static KS_REC_MAX], const struct ks_meta *m,
+			 const uint8_t *secret)
+{
+	size_t slen = secret != NULL ? m->secret_len : 0;
+
+	memset(out, 0, KS_REC_FIXED);
 	put_le32(out + KS_REC_OFF_FORMAT, KS_REC_FORMAT);
 	put_le32(out + KS_REC_OFF_STATE, m->state);
 	put_le64(out + KS_REC_OFF_CREATED, m->created);
 	put_le64(out + KS_REC_OFF_DEADLINE, m->deadline);
-	if (secret != NULL)
-		memcpy(out + KS_REC_OFF_SECRET, secret, HM_KEY_LEN);
+	out[KS_REC_OFF_SECRET_LEN] = (uint8_t)slen;
+	out[KS_REC_OFF_KEYID_LEN] = (uint8_t)m->keyid_len;
+	if (slen > 0)
+		memcpy(out + KS_REC_OFF_SECRET, secret, slen);
+	memcpy(out + KS_REC_OFF_KEYID, m->keyid, m->keyid_len);
+	return KS_REC_FIXED + m->keyid_len;
+}
+
+/* True if p[0..n) is all zero; not on a secret's bytes (only on bytes that must be zero). */
+static bool zero_bytes(const uint8_t *p, size_t n)
+{
+	uint8_t acc = 0;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		acc |= p[i];
+	return acc == 0;
 }
 
 /*
@@ -272,11 +354,10 @@ static int rec_check(const MDB_val *v, struct ks_meta *m, char *err, size_t errl
 {
 	const uint8_t *p = v->mv_data;
 	uint32_t format;
-	size_t i;
 
-	if (v->mv_size != KS_REC_LEN) {
-		set_msg(err, errlen, "corrupt key store: record of %zu bytes, want %d", v->mv_size,
-			KS_REC_LEN);
+	if (v->mv_size < KS_REC_FIXED + 1 || v->mv_size > KS_REC_MAX) {
+		set_msg(err, errlen, "corrupt key store: record of %zu bytes, want %d to %d",
+			v->mv_size, KS_REC_FIXED + 1, KS_REC_MAX);
 		return HM_ESTORE;
 	}
 	format = get_le32(p + KS_REC_OFF_FORMAT);
@@ -288,17 +369,51 @@ static int rec_check(const MDB_val *v, struct ks_meta *m, char *err, size_t errl
 	m->state = get_le32(p + KS_REC_OFF_STATE);
 	m->created = get_le64(p + KS_REC_OFF_CREATED);
 	m->deadline = get_le64(p + KS_REC_OFF_DEADLINE);
+	m->secret_len = p[KS_REC_OFF_SECRET_LEN];
+	m->keyid_len = p[KS_REC_OFF_KEYID_LEN];
+	m->keyid = p + KS_REC_OFF_KEYID;
 	if (m->state < HM_KEY_CURRENT || m->state > HM_KEY_REVOKED || m->created < 0 ||
 	    m->deadline < 0) {
 		set_msg(err, errlen, "corrupt key store: bad state or times in a key record");
 		return HM_ESTORE;
 	}
-	for (i = KS_REC_OFF_RESERVED; i < KS_REC_LEN; i++) {
-		if (p[i] != 0) {
-			set_msg(err, errlen,
-				"corrupt key store: reserved bytes set in a key record");
-			return HM_ESTORE;
-		}
+	if (m->state == HM_KEY_REVOKED ? m->secret_len != 0
+				       : m->secret_len < HM_KEY_MIN || m->secret_len > HM_KEY_MAX) {
+		set_msg(err, errlen, "corrupt key store: bad secret length in a key record");
+		return HM_ESTORE;
+	}
+	if (v->mv_size != KS_REC_FIXED + m->keyid_len ||
+	    !hm_keyid_ok((const char *)m->keyid, m->keyid_len)) {
+		set_msg(err, errlen, "corrupt key store: bad key id in a key record");
+		return HM_ESTORE;
+	}
+	/* Past the secret's length only zeros: the length is public, the bytes checked are not. */
+	if (!zero_bytes(p + KS_REC_OFF_RESERVED, KS_REC_OFF_SECRET - KS_REC_OFF_RESERVED) ||
+	    !zero_bytes(p + KS_REC_OFF_SECRET + m->secret_len, HM_KEY_MAX - m->secret_len)) {
+		set_msg(err, errlen, "corrupt key store: reserved bytes set in a key record");
+		return HM_ESTORE;
+	}
+	return HM_OK;
+}
+
+/* Checks a format 1 record (schema 1, for the upgrade): what the old build's check was. */
+static int rec1_check(const MDB_val *v, struct ks_meta *m, char *err, size_t errlen)
+{
+	const uint8_t *p = v->mv_data;
+
+	if (v->mv_size != KS_REC1_LEN || get_le32(p + KS_REC_OFF_FORMAT) != KS_REC1_FORMAT) {
+		set_msg(err, errlen, "corrupt schema 1 key record (%zu bytes)", v->mv_size);
+		return HM_ESTORE;
+	}
+	m->state = get_le32(p + KS_REC_OFF_STATE);
+	m->created = get_le64(p + KS_REC_OFF_CREATED);
+	m->deadline = get_le64(p + KS_REC_OFF_DEADLINE);
+	m->secret_len = m->state == HM_KEY_REVOKED ? 0 : KS_REC1_SECRET_LEN;
+	if (m->state < HM_KEY_CURRENT || m->state > HM_KEY_REVOKED || m->created < 0 ||
+	    m->deadline < 0 || !zero_bytes(p + KS_REC1_OFF_RESERVED, KS_REC1_LEN -
+					   KS_REC1_OFF_RESERVED)) {
+		set_msg(err, errlen, "corrupt schema 1 key record");
+		return HM_ESTORE;
 	}
 	return HM_OK;
 }
@@ -413,19 +528,49 @@ static int ks_env_open(struct hm_keystore *ks, const char *dir, int *open_rc)
 	return HM_OK;
 }
 
-static int ks_schema_check(struct hm_keystore *ks, const MDB_val *v)
+/*
+ * Checks the schema record: HM_OK for this build's version. A schema 1 store is HM_ESCHEMA with
+ * *old set (the open may upgrade it); anything else is HM_ESCHEMA.
+ */
+static int ks_schema_check(struct hm_keystore *ks, const MDB_val *v, bool *old)
 {
 	uint32_t version;
 
+	*old = false;
 	if (v->mv_size != 4) {
 		set_msg(ks->err, sizeof(ks->err), "schema record of %zu bytes, want 4", v->mv_size);
 		return HM_ESCHEMA;
 	}
 	version = get_le32(v->mv_data);
+	if (version == KS_SCHEMA_V1) {
+		*old = true;
+		set_msg(ks->err, sizeof(ks->err),
+			"store schema version 1 must be upgraded to %u by a writer "
+			"(run hmacctl once)", HM_KS_SCHEMA_VERSION);
+		return HM_ESCHEMA;
+	}
 	if (version != HM_KS_SCHEMA_VERSION) {
 		set_msg(ks->err, sizeof(ks->err), "store schema version %u, this build supports %u",
 			version, HM_KS_SCHEMA_VERSION);
 		return HM_ESCHEMA;
+	}
+	return HM_OK;
+}
+
+/* Opens named database `name` (which schema 2 must have) without creating it. */
+static int ks_dbi_need(struct hm_keystore *ks, MDB_txn *txn, const char *name, MDB_dbi *dbi)
+{
+	char call[40];
+	int mrc;
+
+	mrc = mdb_dbi_open(txn, name, 0, dbi);
+	if (mrc == MDB_NOTFOUND) {
+		set_msg(ks->err, sizeof(ks->err), "key store has no %s database", name);
+		return HM_ESCHEMA;
+	}
+	if (mrc != 0) {
+		snprintf(call, sizeof(call), "mdb_dbi_open(%s)", name);
+		return ks_mdb_fail(ks, call, mrc);
 	}
 	return HM_OK;
 }
@@ -455,12 +600,13 @@ static int ks_main_entries(struct hm_keystore *ks, MDB_txn *txn, size_t *n)
 static int ks_attach(struct hm_keystore *ks)
 {
 	MDB_txn *txn = NULL;
-	MDB_dbi meta, keys;
+	MDB_dbi meta, keys, keyids, policies;
 	MDB_val k = { .mv_size = sizeof(ks_schema_key) - 1, .mv_data = (void *)ks_schema_key };
 	MDB_val v;
 	size_t n = 0;
 	int rc, mrc;
 
+	ks->old_schema = false;
 	mrc = mdb_txn_begin(ks->env, NULL, MDB_RDONLY, &txn);
 	if (mrc != 0) {
 		txn = NULL;
@@ -496,19 +642,18 @@ static int ks_attach(struct hm_keystore *ks)
 		rc = ks_mdb_fail(ks, "mdb_get(schema)", mrc);
 		goto out;
 	}
-	rc = ks_schema_check(ks, &v);
+	rc = ks_schema_check(ks, &v, &ks->old_schema);
 	if (rc != HM_OK)
 		goto out;
-	mrc = mdb_dbi_open(txn, ks_db_keys, 0, &keys);
-	if (mrc == MDB_NOTFOUND) {
-		set_msg(ks->err, sizeof(ks->err), "key store has no keys database");
-		rc = HM_ESCHEMA;
+	rc = ks_dbi_need(ks, txn, ks_db_keys, &keys);
+	if (rc != HM_OK)
 		goto out;
-	}
-	if (mrc != 0) {
-		rc = ks_mdb_fail(ks, "mdb_dbi_open(keys)", mrc);
+	rc = ks_dbi_need(ks, txn, ks_db_keyids, &keyids);
+	if (rc != HM_OK)
 		goto out;
-	}
+	rc = ks_dbi_need(ks, txn, ks_db_policies, &policies);
+	if (rc != HM_OK)
+		goto out;
 	/* Committing a read transaction is what keeps the database handles open. */
 	mrc = mdb_txn_commit(txn);
 	txn = NULL;
@@ -517,6 +662,8 @@ static int ks_attach(struct hm_keystore *ks)
 		goto out;
 	}
 	ks->keys = keys;
+	ks->keyids = keyids;
+	ks->policies = policies;
 	rc = HM_OK;
 out:
 	if (txn != NULL)
@@ -630,7 +777,7 @@ static int ks_body_init(struct hm_keystore *ks, MDB_txn *txn, struct ks_op *op)
 	MDB_val k = { .mv_size = sizeof(ks_schema_key) - 1, .mv_data = (void *)ks_schema_key };
 	uint8_t ver[4];
 	MDB_val v = { .mv_size = sizeof(ver), .mv_data = ver };
-	MDB_dbi meta, keys;
+	MDB_dbi meta, keys, keyids, policies;
 	size_t n = 0;
 	int rc, mrc;
 
@@ -655,6 +802,12 @@ static int ks_body_init(struct hm_keystore *ks, MDB_txn *txn, struct ks_op *op)
 	mrc = mdb_dbi_open(txn, ks_db_keys, MDB_CREATE, &keys);
 	if (mrc != 0)
 		return ks_mdb_fail(ks, "mdb_dbi_open(keys)", mrc);
+	mrc = mdb_dbi_open(txn, ks_db_keyids, MDB_CREATE, &keyids);
+	if (mrc != 0)
+		return ks_mdb_fail(ks, "mdb_dbi_open(keyids)", mrc);
+	mrc = mdb_dbi_open(txn, ks_db_policies, MDB_CREATE, &policies);
+	if (mrc != 0)
+		return ks_mdb_fail(ks, "mdb_dbi_open(policies)", mrc);
 	put_le32(ver, HM_KS_SCHEMA_VERSION);
 	mrc = mdb_put(txn, meta, &k, &v, MDB_NOOVERWRITE);
 	if (mrc != 0)
@@ -719,27 +872,100 @@ out:
 	return rc;
 }
 
-/* Stores epoch op->epoch of the scope as current with a fresh secret in op->secret. */
-static int ks_put_new_epoch(struct hm_keystore *ks, MDB_txn *txn, struct ks_op *op)
+/* RAND_bytes with the reason of a failure recorded on the handle. HM_OK or HM_ECRYPTO. */
+static int ks_random(struct hm_keystore *ks, uint8_t *out, size_t n)
 {
-	uint8_t key[KS_KEY_MAX], rec[KS_REC_LEN];
-	struct ks_meta m = { .state = HM_KEY_CURRENT, .created = op->now, .deadline = 0 };
-	MDB_val k = { .mv_size = op->plen + 4, .mv_data = key };
-	MDB_val v = { .mv_size = sizeof(rec), .mv_data = rec };
 	const char *why = NULL;
 	unsigned long e;
-	int mrc;
 
-	if (RAND_bytes(op->secret, HM_KEY_LEN) != 1) {
-		e = ERR_get_error();
-		if (e != 0)
-			why = ERR_reason_error_string(e);
-		set_msg(ks->err, sizeof(ks->err), "RAND_bytes: %s", why != NULL ? why : "failed");
-		return HM_ECRYPTO;
+	if (n <= INT_MAX && RAND_bytes(out, (int)n) == 1)
+		return HM_OK;
+	e = ERR_get_error();
+	if (e != 0)
+		why = ERR_reason_error_string(e);
+	set_msg(ks->err, sizeof(ks->err), "RAND_bytes: %s", why != NULL ? why : "failed");
+	return HM_ECRYPTO;
+}
+
+/*
+ * Gives the epoch whose "keys" key is skey[0..sklen) a key id in the "keyids" index: the
+ * requested op->want_keyid (HM_EEXIST if any epoch has it), or a generated one. The id is left
+ * in op->keyid. HM_OK, HM_EEXIST, HM_ECRYPTO, HM_ESTORE.
+ */
+static int ks_put_keyid(struct hm_keystore *ks, MDB_txn *txn, struct ks_op *op,
+			const uint8_t *skey, size_t sklen)
+{
+	static const char hex[] = "0123456789abcdef";
+	uint8_t rnd[16];
+	MDB_val k, v = { .mv_size = sklen, .mv_data = (void *)skey };
+	unsigned attempt;
+	size_t i;
+	int rc, mrc;
+
+	for (attempt = 0; attempt < KS_KEYID_TRIES; attempt++) {
+		if (op->want_keyid != NULL) {
+			memcpy(op->keyid, op->want_keyid, op->want_keyid_len);
+			op->keyid[op->want_keyid_len] = '\0';
+		} else {
+			/* A key id is public (it travels in every Signature-Input): plain hex. */
+			rc = ks_random(ks, rnd, sizeof(rnd));
+			if (rc != HM_OK)
+				return rc;
+			memcpy(op->keyid, "hk_", 3);
+			for (i = 0; i < sizeof(rnd); i++) {
+				op->keyid[3 + 2 * i] = hex[rnd[i] >> 4];
+				op->keyid[4 + 2 * i] = hex[rnd[i] & 15];
+			}
+			op->keyid[HM_KEYID_GEN_LEN] = '\0';
+		}
+		k.mv_data = op->keyid;
+		k.mv_size = strlen(op->keyid);
+		mrc = mdb_put(txn, ks->keyids, &k, &v, MDB_NOOVERWRITE);
+		if (mrc == 0)
+			return HM_OK;
+		if (mrc != MDB_KEYEXIST)
+			return ks_mdb_fail(ks, "mdb_put(keyids)", mrc);
+		if (op->want_keyid != NULL) {
+			set_msg(ks->err, sizeof(ks->err), "key id already in use");
+			return HM_EEXIST;
+		}
+	}
+	set_msg(ks->err, sizeof(ks->err), "no unused key id after %d random tries",
+		KS_KEYID_TRIES);
+	return HM_ECRYPTO;
+}
+
+/*
+ * Stores epoch op->epoch of the scope as current, with op->import as its secret, or else a
+ * fresh random one written to op->secret; indexes its key id.
+ */
+static int ks_put_new_epoch(struct hm_keystore *ks, MDB_txn *txn, struct ks_op *op)
+{
+	uint8_t key[KS_KEY_MAX], rec[KS_REC_MAX];
+	struct ks_meta m = { .state = HM_KEY_CURRENT, .created = op->now, .deadline = 0 };
+	MDB_val k = { .mv_size = op->plen + 4, .mv_data = key };
+	MDB_val v = { .mv_data = rec };
+	const uint8_t *secret;
+	int rc, mrc;
+
+	if (op->import != NULL) {
+		secret = op->import;
+		m.secret_len = op->import_len;
+	} else {
+		rc = ks_random(ks, op->secret, HM_KEY_LEN);
+		if (rc != HM_OK)
+			return rc;
+		secret = op->secret;
+		m.secret_len = HM_KEY_LEN;
 	}
 	memcpy(key, op->prefix, op->plen);
 	put_be32(key + op->plen, op->epoch);
-	rec_encode(rec, &m, op->secret);
+	rc = ks_put_keyid(ks, txn, op, key, op->plen + 4);
+	if (rc != HM_OK)
+		return rc;
+	m.keyid = (const uint8_t *)op->keyid;
+	m.keyid_len = strlen(op->keyid);
+	v.mv_size = rec_encode(rec, &m, secret);
 	mrc = mdb_put(txn, ks->keys, &k, &v, MDB_NOOVERWRITE);
 	OPENSSL_cleanse(rec, sizeof(rec));
 	if (mrc != 0)
@@ -753,8 +979,10 @@ static int ks_body_create(struct hm_keystore *ks, MDB_txn *txn, struct ks_op *op
 	int rc;
 
 	rc = ks_last_epoch(ks, txn, op, &last);
-	if (rc == HM_OK)
+	if (rc == HM_OK) {
+		set_msg(ks->err, sizeof(ks->err), "scope already exists");
 		return HM_EEXIST;
+	}
 	if (rc != HM_ENOTFOUND)
 		return rc;
 	op->epoch = 1;
@@ -764,10 +992,10 @@ static int ks_body_create(struct hm_keystore *ks, MDB_txn *txn, struct ks_op *op
 /* Marks every current epoch of the scope superseded with deadline op->deadline. */
 static int ks_supersede(struct hm_keystore *ks, MDB_txn *txn, struct ks_op *op)
 {
-	uint8_t rec[KS_REC_LEN];
+	uint8_t rec[KS_REC_MAX];
 	MDB_cursor *cur = NULL;
 	MDB_val k = { .mv_size = op->plen, .mv_data = op->prefix };
-	MDB_val v, nv = { .mv_size = sizeof(rec), .mv_data = rec };
+	MDB_val v, nv = { .mv_data = rec };
 	struct ks_meta m;
 	int rc, mrc;
 
@@ -783,8 +1011,9 @@ static int ks_supersede(struct hm_keystore *ks, MDB_txn *txn, struct ks_op *op)
 			goto out;
 		if (m.state != HM_KEY_CURRENT)
 			continue;
-		/* Rewrite state and deadline only; the secret bytes are carried over. */
-		memcpy(rec, v.mv_data, sizeof(rec));
+		/* Rewrite state and deadline only (same size); the other bytes are carried over. */
+		memcpy(rec, v.mv_data, v.mv_size);
+		nv.mv_size = v.mv_size;
 		put_le32(rec + KS_REC_OFF_STATE, HM_KEY_SUPERSEDED);
 		put_le64(rec + KS_REC_OFF_DEADLINE, op->deadline);
 		mrc = mdb_cursor_put(cur, &k, &nv, MDB_CURRENT);
@@ -804,14 +1033,11 @@ out:
 	return rc;
 }
 
-static int ks_body_rotate(struct hm_keystore *ks, MDB_txn *txn, struct ks_op *op)
+/* The next epoch of an existing scope: supersedes the current one, adds max+1. */
+static int ks_next_epoch(struct hm_keystore *ks, MDB_txn *txn, struct ks_op *op, uint32_t last)
 {
-	uint32_t last = 0;
 	int rc;
 
-	rc = ks_last_epoch(ks, txn, op, &last);
-	if (rc != HM_OK)
-		return rc;
 	if (last == UINT32_MAX) {
 		set_msg(ks->err, sizeof(ks->err), "epoch numbers of this scope are exhausted");
 		return HM_ESTATE;
@@ -823,11 +1049,37 @@ static int ks_body_rotate(struct hm_keystore *ks, MDB_txn *txn, struct ks_op *op
 	return ks_put_new_epoch(ks, txn, op);
 }
 
+static int ks_body_rotate(struct hm_keystore *ks, MDB_txn *txn, struct ks_op *op)
+{
+	uint32_t last = 0;
+	int rc;
+
+	rc = ks_last_epoch(ks, txn, op, &last);
+	if (rc != HM_OK)
+		return rc;
+	return ks_next_epoch(ks, txn, op, last);
+}
+
+/* Import: epoch 1 of a new scope, or the next epoch of an existing one (like rotate). */
+static int ks_body_import(struct hm_keystore *ks, MDB_txn *txn, struct ks_op *op)
+{
+	uint32_t last = 0;
+	int rc;
+
+	rc = ks_last_epoch(ks, txn, op, &last);
+	if (rc == HM_OK)
+		return ks_next_epoch(ks, txn, op, last);
+	if (rc != HM_ENOTFOUND)
+		return rc;
+	op->epoch = 1;
+	return ks_put_new_epoch(ks, txn, op);
+}
+
 static int ks_body_revoke(struct hm_keystore *ks, MDB_txn *txn, struct ks_op *op)
 {
-	uint8_t key[KS_KEY_MAX], rec[KS_REC_LEN];
+	uint8_t key[KS_KEY_MAX], rec[KS_REC_MAX], keyid[HM_KEYID_MAX];
 	MDB_val k = { .mv_size = op->plen + 4, .mv_data = key };
-	MDB_val v, nv = { .mv_size = sizeof(rec), .mv_data = rec };
+	MDB_val v, nv = { .mv_data = rec };
 	struct ks_meta m;
 	int rc, mrc;
 
@@ -843,36 +1095,173 @@ static int ks_body_revoke(struct hm_keystore *ks, MDB_txn *txn, struct ks_op *op
 		return rc;
 	if (m.state == HM_KEY_REVOKED)
 		return HM_ESTATE;
-	/* Re-encode without the secret: the stored bytes become zeros, no copy is made. */
+	/*
+	 * Re-encode without the secret: the stored bytes and length become zeros, no copy is
+	 * made. The key id stays, and so does its index entry: an id is never given out twice.
+	 */
+	memcpy(keyid, m.keyid, m.keyid_len);
+	m.keyid = keyid;
 	m.state = HM_KEY_REVOKED;
 	m.deadline = 0;
-	rec_encode(rec, &m, NULL);
+	m.secret_len = 0;
+	nv.mv_size = rec_encode(rec, &m, NULL);
 	mrc = mdb_put(txn, ks->keys, &k, &nv, 0);
 	if (mrc != 0)
 		return ks_mdb_fail(ks, "mdb_put", mrc);
 	return HM_OK;
 }
 
-/* Validates the scope names and fills op->prefix. HM_OK or HM_EINVAL. */
-static int ks_op_scope(struct hm_keystore *ks, struct ks_op *op, const char *tenant,
-		       const char *container)
+/*
+ * Schema 1 -> 2, in the one write transaction ks_write() gives it: creates "keyids" and
+ * "policies", rewrites every format 1 record as format 2 with a generated key id, and writes
+ * schema 2 last. Any error aborts all of it, so a store is never half upgraded. If another
+ * process upgraded the store since ks_attach() looked, there is nothing to do.
+ */
+static int ks_body_upgrade(struct hm_keystore *ks, MDB_txn *txn, struct ks_op *unused)
 {
+	MDB_val sk = { .mv_size = sizeof(ks_schema_key) - 1, .mv_data = (void *)ks_schema_key };
+	uint8_t key[KS_KEY_MAX], rec[KS_REC_MAX], secret[KS_REC1_SECRET_LEN], ver[4];
+	MDB_val k, v, nv = { .mv_data = rec }, vv = { .mv_size = sizeof(ver), .mv_data = ver };
+	struct ks_op op;
+	struct ks_meta m;
+	MDB_cursor *cur = NULL;
+	MDB_dbi meta;
+	size_t klen = 0;
+	bool old = false;
+	const char *why;
 	size_t tl, cl;
+	int rc, mrc;
 
-	if (tenant == NULL || container == NULL) {
+	(void)unused;
+	memset(&op, 0, sizeof(op));
+	rc = ks_dbi_need(ks, txn, ks_db_meta, &meta);
+	if (rc != HM_OK)
+		return rc;
+	mrc = mdb_get(txn, meta, &sk, &v);
+	if (mrc != 0)
+		return ks_mdb_fail(ks, "mdb_get(schema)", mrc);
+	rc = ks_schema_check(ks, &v, &old);
+	if (rc == HM_OK)
+		return HM_OK; /* upgraded meanwhile by another process */
+	if (!old)
+		return rc;
+	rc = ks_dbi_need(ks, txn, ks_db_keys, &ks->keys);
+	if (rc != HM_OK)
+		return rc;
+	mrc = mdb_dbi_open(txn, ks_db_keyids, MDB_CREATE, &ks->keyids);
+	if (mrc != 0)
+		return ks_mdb_fail(ks, "mdb_dbi_open(keyids)", mrc);
+	mrc = mdb_dbi_open(txn, ks_db_policies, MDB_CREATE, &ks->policies);
+	if (mrc != 0)
+		return ks_mdb_fail(ks, "mdb_dbi_open(policies)", mrc);
+	mrc = mdb_cursor_open(txn, ks->keys, &cur);
+	if (mrc != 0)
+		return ks_mdb_fail(ks, "mdb_cursor_open", mrc);
+	/*
+	 * Walk by key: after each rewrite, seek past the key just done instead of trusting the
+	 * cursor across a put that changed the record's size.
+	 */
+	for (mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); mrc == 0;) {
+		why = scope_split(k.mv_data, k.mv_size, 4, false, &tl, &cl);
+		if (why != NULL) {
+			rc = ks_corrupt(ks, why, k.mv_size);
+			goto out;
+		}
+		rc = rec1_check(&v, &m, ks->err, sizeof(ks->err));
+		if (rc != HM_OK)
+			goto out;
+		/* copy out before any put: v and k point into pages the puts may move */
+		klen = k.mv_size;
+		memcpy(key, k.mv_data, klen);
+		memcpy(secret, (const uint8_t *)v.mv_data + KS_REC1_OFF_SECRET, sizeof(secret));
+		rc = ks_put_keyid(ks, txn, &op, key, klen);
+		if (rc != HM_OK)
+			goto out;
+		m.keyid = (const uint8_t *)op.keyid;
+		m.keyid_len = strlen(op.keyid);
+		nv.mv_size = rec_encode(rec, &m, m.secret_len > 0 ? secret : NULL);
+		OPENSSL_cleanse(secret, sizeof(secret));
+		k.mv_data = key;
+		k.mv_size = klen;
+		mrc = mdb_put(txn, ks->keys, &k, &nv, 0);
+		OPENSSL_cleanse(rec, sizeof(rec));
+		if (mrc != 0) {
+			rc = ks_mdb_fail(ks, "mdb_put", mrc);
+			goto out;
+		}
+		mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+		if (mrc == 0 && k.mv_size == klen && memcmp(k.mv_data, key, klen) == 0)
+			mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+	}
+	if (mrc != MDB_NOTFOUND) {
+		rc = ks_mdb_fail(ks, "mdb_cursor_get", mrc);
+		goto out;
+	}
+	put_le32(ver, HM_KS_SCHEMA_VERSION);
+	mrc = mdb_put(txn, meta, &sk, &vv, 0);
+	if (mrc != 0) {
+		rc = ks_mdb_fail(ks, "mdb_put(schema)", mrc);
+		goto out;
+	}
+	rc = HM_OK;
+out:
+	OPENSSL_cleanse(secret, sizeof(secret));
+	OPENSSL_cleanse(rec, sizeof(rec));
+	mdb_cursor_close(cur);
+	return rc;
+}
+
+/*
+ * Validates the scope names and fills op->prefix. container NULL is allowed only if
+ * tenant_only (a tenant's policy: the prefix then ends with a zero container length).
+ * HM_OK or HM_EINVAL.
+ */
+static int ks_op_names(struct hm_keystore *ks, struct ks_op *op, const char *tenant,
+		       const char *container, bool tenant_only)
+{
+	size_t tl, cl = 0;
+
+	if (tenant == NULL || (container == NULL && !tenant_only)) {
 		set_msg(ks->err, sizeof(ks->err), "tenant and container are required");
 		return HM_EINVAL;
 	}
 	tl = strnlen(tenant, KS_NAME_MAX + 1);
-	cl = strnlen(container, KS_NAME_MAX + 1);
-	if (!hm_scope_name_ok(tenant, tl) || !hm_scope_name_ok(container, cl)) {
+	if (container != NULL)
+		cl = strnlen(container, KS_NAME_MAX + 1);
+	if (!hm_scope_name_ok(tenant, tl) ||
+	    (container != NULL && !hm_scope_name_ok(container, cl))) {
 		set_msg(ks->err, sizeof(ks->err),
 			"tenant and container must be 1..%d bytes of [A-Za-z0-9._:/-]",
 			KS_NAME_MAX);
 		return HM_EINVAL;
 	}
 	op->plen = key_prefix(op->prefix, (const uint8_t *)tenant, tl,
-			      (const uint8_t *)container, cl);
+			      (const uint8_t *)(container != NULL ? container : ""), cl);
+	return HM_OK;
+}
+
+static int ks_op_scope(struct hm_keystore *ks, struct ks_op *op, const char *tenant,
+		       const char *container)
+{
+	return ks_op_names(ks, op, tenant, container, false);
+}
+
+/* Checks the requested key id (NULL: generate one) into op. HM_OK or HM_EINVAL. */
+static int ks_op_keyid(struct hm_keystore *ks, struct ks_op *op, const char *keyid)
+{
+	size_t len;
+
+	op->want_keyid = NULL;
+	if (keyid == NULL)
+		return HM_OK;
+	len = strnlen(keyid, HM_KEYID_MAX + 1);
+	if (!hm_keyid_ok(keyid, len)) {
+		set_msg(ks->err, sizeof(ks->err),
+			"key id must be 1..%d bytes of [A-Za-z0-9._:/+=@~-]", HM_KEYID_MAX);
+		return HM_EINVAL;
+	}
+	op->want_keyid = keyid;
+	op->want_keyid_len = len;
 	return HM_OK;
 }
 
@@ -883,12 +1272,13 @@ static int ks_op_scope(struct hm_keystore *ks, struct ks_op *op, const char *ten
  * handle with `create` initialises an empty environment. On failure the reason goes to err.
  */
 static int ks_open_handle(const char *dir, bool reader, bool create, struct hm_keystore **out,
-			  char *err, size_t errlen)
+			  char *err, size_t errlen, bool *old_schema)
 {
 	struct hm_keystore *ks;
 	int rc, open_rc = 0;
 
 	*out = NULL;
+	*old_schema = false;
 	ks = calloc(1, sizeof(*ks));
 	if (ks == NULL) {
 		set_msg(err, errlen, "out of memory");
@@ -917,6 +1307,18 @@ static int ks_open_handle(const char *dir, bool reader, bool create, struct hm_k
 			goto out;
 		rc = ks_attach(ks);
 	}
+	if (rc == HM_ESCHEMA && ks->old_schema && !reader) {
+		/* the first open that may write upgrades schema 1, all in one transaction */
+		rc = ks_write(ks, ks_body_upgrade, NULL);
+		if (rc == HM_OK)
+			rc = ks_attach(ks);
+	} else if (rc == HM_ESCHEMA && ks->old_schema) {
+		*old_schema = true;
+		set_msg(ks->err, sizeof(ks->err),
+			"key store in %s has schema 1, this build reads %u: run hmacctl once "
+			"(e.g. 'hmacctl --db %s key list') to upgrade it",
+			dir, HM_KS_SCHEMA_VERSION, dir);
+	}
 	if (rc == HM_ENOTFOUND)
 		set_msg(ks->err, sizeof(ks->err), "key store in %s not initialised", dir);
 	if (rc != HM_OK)
@@ -934,16 +1336,18 @@ out:
 
 /*
  * A reader environment is MDB_RDONLY, so it cannot write the schema record: the store is
- * created and initialised with a short-lived ordinary environment, closed before the reader
- * opens its own (one environment per process at a time). This also keeps the store's recorded
- * map size at 8 MiB: LMDB records the map size of whoever commits, never a reader's 64 GiB.
+ * created and initialised (or upgraded from schema 1) with a short-lived ordinary environment,
+ * closed before the reader opens its own (one environment per process at a time). This also
+ * keeps the store's recorded map size at 8 MiB: LMDB records the map size of whoever commits,
+ * never a reader's 64 GiB.
  */
 static int ks_init_store(const char *dir, char *err, size_t errlen)
 {
 	struct hm_keystore *tmp = NULL;
+	bool old = false;
 	int rc;
 
-	rc = ks_open_handle(dir, false, true, &tmp, err, errlen);
+	rc = ks_open_handle(dir, false, true, &tmp, err, errlen, &old);
 	hm_ks_close(tmp);
 	return rc;
 }
@@ -953,7 +1357,7 @@ int hm_ks_open(const char *dir, unsigned flags, struct hm_keystore **out, char *
 {
 	bool create = (flags & HM_KS_CREATE) != 0;
 	bool reader = (flags & HM_KS_READER) != 0;
-	bool exists = false;
+	bool exists = false, old = false;
 	int rc;
 
 	*out = NULL;
@@ -977,12 +1381,15 @@ int hm_ks_open(const char *dir, unsigned flags, struct hm_keystore **out, char *
 		if (rc != HM_OK)
 			return rc;
 	}
-	rc = ks_open_handle(dir, reader, create, out, err, errlen);
-	if (rc == HM_ENOTFOUND && reader && create) {
-		/* data.mdb without databases: an earlier creation was interrupted */
+	rc = ks_open_handle(dir, reader, create, out, err, errlen, &old);
+	/*
+	 * data.mdb without databases (an earlier creation was interrupted), or a schema 1 store:
+	 * hmacd may create, so it may also finish the creation or upgrade, as a writer would.
+	 */
+	if (reader && create && (rc == HM_ENOTFOUND || (rc == HM_ESCHEMA && old))) {
 		rc = ks_init_store(dir, err, errlen);
 		if (rc == HM_OK)
-			rc = ks_open_handle(dir, reader, create, out, err, errlen);
+			rc = ks_open_handle(dir, reader, create, out, err, errlen, &old);
 	}
 	return rc;
 }
@@ -1003,57 +1410,97 @@ const char *hm_ks_errmsg(const struct hm_keystore *ks)
 
 /* ---- public API: admin ---- */
 
+/*
+ * Runs a new-epoch body (create, rotate, import) and reports the epoch and key id. *out is
+ * written only at the end, so keyid may point into it (a caller reusing its result struct).
+ */
+static int ks_add(struct hm_keystore *ks, ks_body_fn body, struct ks_op *op, const char *tenant,
+		  const char *container, const char *keyid, struct hm_ks_added *out)
+{
+	int rc;
+
+	rc = ks_op_scope(ks, op, tenant, container);
+	if (rc == HM_OK)
+		rc = ks_op_keyid(ks, op, keyid);
+	if (rc == HM_OK && op->now < 0) {
+		set_msg(ks->err, sizeof(ks->err), "negative time");
+		rc = HM_EINVAL;
+	}
+	if (rc == HM_OK)
+		rc = ks_write(ks, body, op);
+	if (out == NULL)
+		return rc;
+	memset(out, 0, sizeof(*out));
+	if (rc == HM_OK) {
+		out->epoch = op->epoch;
+		memcpy(out->keyid, op->keyid, sizeof(out->keyid));
+	}
+	return rc;
+}
+
+/* Sets op->deadline = now + grace for the epoch a new one supersedes. HM_OK or HM_EINVAL. */
+static int ks_op_grace(struct hm_keystore *ks, struct ks_op *op, int64_t grace_seconds)
+{
+	if (op->now < 0 || grace_seconds < 0 || grace_seconds > INT64_MAX - op->now) {
+		set_msg(ks->err, sizeof(ks->err), "time or grace out of range");
+		return HM_EINVAL;
+	}
+	op->deadline = op->now + grace_seconds;
+	return HM_OK;
+}
+
 int hm_ks_create(struct hm_keystore *ks, const char *tenant, const char *container, int64_t now,
-		 uint32_t *epoch, uint8_t secret[static HM_KEY_LEN])
+		 const char *keyid, uint8_t secret[static HM_KEY_LEN], struct hm_ks_added *out)
 {
 	struct ks_op op = { .now = now, .secret = secret };
 	int rc;
 
 	ks->err[0] = '\0';
-	*epoch = 0;
-	rc = ks_op_scope(ks, &op, tenant, container);
-	if (rc != HM_OK)
-		goto out;
-	if (now < 0) {
-		set_msg(ks->err, sizeof(ks->err), "negative time");
-		rc = HM_EINVAL;
-		goto out;
-	}
-	rc = ks_write(ks, ks_body_create, &op);
-	if (rc != HM_OK)
-		goto out;
-	*epoch = op.epoch;
-out:
+	rc = ks_add(ks, ks_body_create, &op, tenant, container, keyid, out);
 	if (rc != HM_OK)
 		OPENSSL_cleanse(secret, HM_KEY_LEN);
 	return rc;
 }
 
 int hm_ks_rotate(struct hm_keystore *ks, const char *tenant, const char *container, int64_t now,
-		 int64_t grace_seconds, uint32_t *epoch, uint8_t secret[static HM_KEY_LEN])
+		 int64_t grace_seconds, const char *keyid, uint8_t secret[static HM_KEY_LEN],
+		 struct hm_ks_added *out)
 {
 	struct ks_op op = { .now = now, .secret = secret };
 	int rc;
 
 	ks->err[0] = '\0';
-	*epoch = 0;
-	rc = ks_op_scope(ks, &op, tenant, container);
-	if (rc != HM_OK)
-		goto out;
-	if (now < 0 || grace_seconds < 0 || grace_seconds > INT64_MAX - now) {
-		set_msg(ks->err, sizeof(ks->err), "time or grace out of range");
-		rc = HM_EINVAL;
-		goto out;
-	}
-	op.deadline = now + grace_seconds;
-	rc = ks_write(ks, ks_body_rotate, &op);
-	if (rc != HM_OK)
-		goto out;
-	*epoch = op.epoch;
-out:
+	rc = ks_op_grace(ks, &op, grace_seconds);
+	if (rc == HM_OK)
+		rc = ks_add(ks, ks_body_rotate, &op, tenant, container, keyid, out);
+	else if (out != NULL)
+		memset(out, 0, sizeof(*out));
 	if (rc != HM_OK)
 		OPENSSL_cleanse(secret, HM_KEY_LEN);
 	return rc;
+}
+
+int hm_ks_import(struct hm_keystore *ks, const char *tenant, const char *container, int64_t now,
+		 int64_t grace_seconds, const char *keyid, const uint8_t *secret,
+		 size_t secret_len, struct hm_ks_added *out)
+{
+	struct ks_op op = { .now = now, .import = secret, .import_len = secret_len };
+	int rc;
+
+	ks->err[0] = '\0';
+	if (secret == NULL || secret_len < HM_KEY_MIN || secret_len > HM_KEY_MAX) {
+		set_msg(ks->err, sizeof(ks->err), "secret must be %d to %d bytes", HM_KEY_MIN,
+			HM_KEY_MAX);
+		rc = HM_EINVAL;
+	} else {
+		rc = ks_op_grace(ks, &op, grace_seconds);
+	}
+	if (rc != HM_OK) {
+		if (out != NULL)
+			memset(out, 0, sizeof(*out));
+		return rc;
+	}
+	return ks_add(ks, ks_body_import, &op, tenant, container, keyid, out);
 }
 
 int hm_ks_revoke(struct hm_keystore *ks, const char *tenant, const char *container,
@@ -1137,6 +1584,8 @@ int hm_ks_list(struct hm_keystore *ks, const char *tenant,
 		info.state = (enum hm_key_state)m.state;
 		info.created = m.created;
 		info.deadline = m.deadline;
+		memcpy(info.keyid, m.keyid, m.keyid_len);
+		info.keyid[m.keyid_len] = '\0';
 		rc = fn(&info, arg);
 		if (rc != 0)
 			goto out;
@@ -1274,12 +1723,296 @@ int hm_ks_lookup(struct hm_ks_reader *rd, const uint8_t *tenant, size_t tenant_l
 	/* Copy out now: v points into the map and is only valid while the txn lives. */
 	rec->state = (enum hm_key_state)m.state;
 	rec->deadline = m.deadline;
-	if (m.state == HM_KEY_REVOKED)
-		memset(rec->secret, 0, HM_KEY_LEN);
-	else
-		memcpy(rec->secret, (const uint8_t *)v.mv_data + KS_REC_OFF_SECRET, HM_KEY_LEN);
+	rec->secret_len = m.secret_len; /* 0 when revoked */
+	/* all HM_KEY_MAX bytes: zeros past the length (rec_check), no length-dependent copy */
+	memcpy(rec->secret, (const uint8_t *)v.mv_data + KS_REC_OFF_SECRET, HM_KEY_MAX);
 	return HM_OK;
 fail:
 	OPENSSL_cleanse(rec, sizeof(*rec));
+	return rc;
+}
+
+int hm_ks_lookup_keyid(struct hm_ks_reader *rd, const uint8_t *keyid, size_t len,
+		       struct hm_key_ref *ref)
+{
+	MDB_val k, v;
+	const char *why;
+	size_t tl = 0, cl = 0;
+	const uint8_t *p;
+	int rc, mrc;
+
+	memset(ref, 0, sizeof(*ref));
+	if (!rd->active) {
+		set_msg(rd->err, sizeof(rd->err), "hm_ks_lookup_keyid outside a batch");
+		return HM_ESTORE;
+	}
+	/* An id that could never have been stored is simply unknown. */
+	if (keyid == NULL || !hm_keyid_ok((const char *)keyid, len))
+		return HM_ENOTFOUND;
+	k.mv_data = (void *)keyid;
+	k.mv_size = len;
+	mrc = mdb_get(rd->txn, rd->ks->keyids, &k, &v);
+	if (mrc == MDB_NOTFOUND)
+		return HM_ENOTFOUND;
+	if (mrc != 0)
+		return rd_fail(rd, "mdb_get(keyids)", mrc);
+	p = v.mv_data;
+	why = scope_split(p, v.mv_size, 4, false, &tl, &cl);
+	if (why != NULL) {
+		set_msg(rd->err, sizeof(rd->err), "corrupt key id index: %s (%zu bytes)", why,
+			v.mv_size);
+		rc = HM_ESTORE;
+		goto fail;
+	}
+	memcpy(ref->tenant, p + 1, tl);
+	ref->tenant_len = tl;
+	memcpy(ref->container, p + 2 + tl, cl);
+	ref->container_len = cl;
+	ref->epoch = get_be32(p + 2 + tl + cl);
+	return HM_OK;
+fail:
+	memset(ref, 0, sizeof(*ref));
+	return rc;
+}
+
+/* ---- coverage policies ---- */
+
+/*
+ * Reads and decodes the policy stored under key[0..klen) in txn. HM_OK, HM_ENOTFOUND, or
+ * HM_ESTORE with a reason in err. *out is written only on HM_OK.
+ */
+static int ks_policy_read(MDB_txn *txn, MDB_dbi dbi, const uint8_t *key, size_t klen,
+			  struct hm_policy *out, char *err, size_t errlen)
+{
+	struct hm_policy p;
+	MDB_val k = { .mv_size = klen, .mv_data = (void *)key }, v;
+	int mrc;
+
+	mrc = mdb_get(txn, dbi, &k, &v);
+	if (mrc == MDB_NOTFOUND)
+		return HM_ENOTFOUND;
+	if (mrc != 0) {
+		set_msg(err, errlen, "mdb_get(policies): %s", mdb_strerror(mrc));
+		return HM_ESTORE;
+	}
+	if (hm_policy_decode(v.mv_data, v.mv_size, &p) != HM_OK) {
+		set_msg(err, errlen, "corrupt key store: bad policy record (%zu bytes)",
+			v.mv_size);
+		return HM_ESTORE;
+	}
+	*out = p;
+	return HM_OK;
+}
+
+/*
+ * The scope's policy, else the tenant's; container_len 0 asks for the tenant's only. *found
+ * says which; HM_ENOTFOUND if neither is stored (*out untouched). HM_ESTORE with err set.
+ */
+static int ks_policy_find(MDB_txn *txn, MDB_dbi dbi, const uint8_t *tenant, size_t tenant_len,
+			  const uint8_t *container, size_t container_len, struct hm_policy *out,
+			  enum hm_policy_source *found, char *err, size_t errlen)
+{
+	uint8_t key[KS_KEY_MAX];
+	size_t klen;
+	int rc;
+
+	*found = HM_POLICY_DEFAULT;
+	if (container_len > 0) {
+		klen = key_prefix(key, tenant, tenant_len, container, container_len);
+		rc = ks_policy_read(txn, dbi, key, klen, out, err, errlen);
+		if (rc == HM_OK)
+			*found = HM_POLICY_SCOPE;
+		if (rc != HM_ENOTFOUND)
+			return rc;
+	}
+	klen = key_prefix(key, tenant, tenant_len, (const uint8_t *)"", 0);
+	rc = ks_policy_read(txn, dbi, key, klen, out, err, errlen);
+	if (rc == HM_OK)
+		*found = HM_POLICY_TENANT;
+	return rc;
+}
+
+int hm_ks_policy_lookup(struct hm_ks_reader *rd, const uint8_t *tenant, size_t tenant_len,
+			const uint8_t *container, size_t container_len, struct hm_policy *out,
+			enum hm_policy_source *found)
+{
+	int rc;
+
+	*found = HM_POLICY_DEFAULT;
+	if (!rd->active) {
+		set_msg(rd->err, sizeof(rd->err), "hm_ks_policy_lookup outside a batch");
+		return HM_ESTORE;
+	}
+	/* Names that could never have been stored: no policy of theirs, the default. */
+	if (tenant == NULL || !hm_scope_name_ok((const char *)tenant, tenant_len))
+		return HM_OK;
+	if (container == NULL || !hm_scope_name_ok((const char *)container, container_len))
+		container_len = 0;
+	rc = ks_policy_find(rd->txn, rd->ks->policies, tenant, tenant_len, container,
+			    container_len, out, found, rd->err, sizeof(rd->err));
+	if (rc == HM_ENOTFOUND)
+		return HM_OK;
+	if (rc != HM_OK)
+		*found = HM_POLICY_DEFAULT;
+	return rc;
+}
+
+static int ks_body_policy_set(struct hm_keystore *ks, MDB_txn *txn, struct ks_op *op)
+{
+	MDB_val k = { .mv_size = op->plen, .mv_data = op->prefix };
+	MDB_val v = { .mv_size = op->pval_len, .mv_data = (void *)op->pval };
+	int mrc;
+
+	mrc = mdb_put(txn, ks->policies, &k, &v, 0);
+	if (mrc != 0)
+		return ks_mdb_fail(ks, "mdb_put(policies)", mrc);
+	return HM_OK;
+}
+
+static int ks_body_policy_unset(struct hm_keystore *ks, MDB_txn *txn, struct ks_op *op)
+{
+	MDB_val k = { .mv_size = op->plen, .mv_data = op->prefix };
+	int mrc;
+
+	mrc = mdb_del(txn, ks->policies, &k, NULL);
+	if (mrc == MDB_NOTFOUND) {
+		set_msg(ks->err, sizeof(ks->err), "no policy stored");
+		return HM_ENOTFOUND;
+	}
+	if (mrc != 0)
+		return ks_mdb_fail(ks, "mdb_del(policies)", mrc);
+	return HM_OK;
+}
+
+int hm_ks_policy_set(struct hm_keystore *ks, const char *tenant, const char *container,
+		     const struct hm_policy *p)
+{
+	uint8_t enc[HM_POLICY_ENC_MAX];
+	struct ks_op op = { .now = 0 };
+	size_t len = 0;
+	int rc;
+
+	ks->err[0] = '\0';
+	rc = ks_op_names(ks, &op, tenant, container, true);
+	if (rc != HM_OK)
+		return rc;
+	if (p->ncomponents < 1 || hm_policy_encode(p, enc, sizeof(enc), &len) != HM_OK) {
+		set_msg(ks->err, sizeof(ks->err),
+			"a policy needs 1..%d canonical components", HM_POLICY_MAX_COMPONENTS);
+		return HM_EINVAL;
+	}
+	op.pval = enc;
+	op.pval_len = len;
+	return ks_write(ks, ks_body_policy_set, &op);
+}
+
+int hm_ks_policy_unset(struct hm_keystore *ks, const char *tenant, const char *container)
+{
+	struct ks_op op = { .now = 0 };
+	int rc;
+
+	ks->err[0] = '\0';
+	rc = ks_op_names(ks, &op, tenant, container, true);
+	if (rc != HM_OK)
+		return rc;
+	return ks_write(ks, ks_body_policy_unset, &op);
+}
+
+int hm_ks_policy_get(struct hm_keystore *ks, const char *tenant, const char *container,
+		     struct hm_policy *out, enum hm_policy_source *src)
+{
+	struct ks_op op = { .now = 0 };
+	size_t tl, cl;
+	MDB_txn *txn = NULL;
+	int rc;
+
+	ks->err[0] = '\0';
+	*src = HM_POLICY_DEFAULT;
+	rc = ks_op_names(ks, &op, tenant, container, true);
+	if (rc != HM_OK)
+		return rc;
+	tl = strlen(tenant);
+	cl = container != NULL ? strlen(container) : 0;
+	rc = ks_read_begin(ks, &txn);
+	if (rc != HM_OK)
+		return rc;
+	rc = ks_policy_find(txn, ks->policies, (const uint8_t *)tenant, tl,
+			    (const uint8_t *)(container != NULL ? container : ""), cl, out, src,
+			    ks->err, sizeof(ks->err));
+	mdb_txn_abort(txn);
+	if (rc == HM_ENOTFOUND) {
+		hm_policy_default(out);
+		*src = HM_POLICY_DEFAULT;
+		return HM_OK;
+	}
+	return rc;
+}
+
+int hm_ks_policy_list(struct hm_keystore *ks, const char *tenant,
+		      int (*fn)(const struct hm_policy_info *info, void *arg), void *arg)
+{
+	uint8_t prefix[1 + KS_NAME_MAX];
+	struct hm_policy_info info;
+	MDB_txn *txn = NULL;
+	MDB_cursor *cur = NULL;
+	MDB_val k = { 0 }, v;
+	size_t plen = 0, tl = 0, cl = 0;
+	const uint8_t *p;
+	const char *why;
+	int rc, mrc;
+
+	ks->err[0] = '\0';
+	if (tenant != NULL) {
+		tl = strnlen(tenant, KS_NAME_MAX + 1);
+		if (!hm_scope_name_ok(tenant, tl)) {
+			set_msg(ks->err, sizeof(ks->err), "bad tenant name");
+			return HM_EINVAL;
+		}
+		prefix[0] = (uint8_t)tl;
+		memcpy(prefix + 1, tenant, tl);
+		plen = 1 + tl;
+		k.mv_data = prefix;
+		k.mv_size = plen;
+	}
+	rc = ks_read_begin(ks, &txn);
+	if (rc != HM_OK)
+		return rc;
+	mrc = mdb_cursor_open(txn, ks->policies, &cur);
+	if (mrc != 0) {
+		cur = NULL;
+		rc = ks_mdb_fail(ks, "mdb_cursor_open", mrc);
+		goto out;
+	}
+	mrc = mdb_cursor_get(cur, &k, &v, tenant != NULL ? MDB_SET_RANGE : MDB_FIRST);
+	for (; mrc == 0; mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		if (k.mv_size < plen || memcmp(k.mv_data, prefix, plen) != 0)
+			break;
+		p = k.mv_data;
+		why = scope_split(p, k.mv_size, 0, true, &tl, &cl);
+		if (why != NULL) {
+			rc = ks_corrupt(ks, why, k.mv_size);
+			goto out;
+		}
+		memset(&info, 0, sizeof(info));
+		memcpy(info.tenant, p + 1, tl);
+		memcpy(info.container, p + 2 + tl, cl);
+		info.source = cl > 0 ? HM_POLICY_SCOPE : HM_POLICY_TENANT;
+		if (hm_policy_decode(v.mv_data, v.mv_size, &info.policy) != HM_OK) {
+			rc = ks_corrupt(ks, "bad policy record", v.mv_size);
+			goto out;
+		}
+		rc = fn(&info, arg);
+		if (rc != 0)
+			goto out;
+	}
+	if (mrc != 0 && mrc != MDB_NOTFOUND) {
+		rc = ks_mdb_fail(ks, "mdb_cursor_get", mrc);
+		goto out;
+	}
+	rc = HM_OK;
+out:
+	if (cur != NULL)
+		mdb_cursor_close(cur);
+	mdb_txn_abort(txn);
 	return rc;
 }

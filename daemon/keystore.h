@@ -1,12 +1,14 @@
 /*
- * keystore.h - the LMDB key store: scopes (tenant, container) with numbered key epochs.
+ * keystore.h - the LMDB key store: scopes (tenant, container) with numbered key epochs, a key id
+ * per epoch, and RFC 9421 coverage policies per scope or tenant.
  *
  * Knows nothing of msgpack, sockets or libevent. Layout, schema and caveats: doc/keystore.md.
  *
  * Two kinds of users:
- *  - the admin side (hmacctl, tests): hm_ks_create/rotate/revoke/list, each one LMDB write
- *    transaction that commits whole or aborts whole (never a half-written epoch, even after
- *    kill -9). On MDB_MAP_FULL the map is doubled and the transaction retried.
+ *  - the admin side (hmacctl, tests): hm_ks_create/rotate/import/revoke/list and
+ *    hm_ks_policy_set/unset/get/list, each change one LMDB write transaction that commits whole
+ *    or aborts whole (never a half-written epoch, even after kill -9). On MDB_MAP_FULL the map
+ *    is doubled and the transaction retried.
  *  - the daemon: one struct hm_ks_reader per worker thread, a read transaction reset between
  *    batches and renewed at the start of the next (no allocation). The reader reports LMDB's
  *    snapshot txn id so callers can drop caches when an admin commit happened.
@@ -14,6 +16,10 @@
  * Many processes may open the same store at once (LMDB's own locking); within one process open
  * it once. Times are unix seconds passed in by the caller, so tests can choose the clock.
  * Secrets are copied out into caller buffers, which the caller must wipe (OPENSSL_cleanse).
+ *
+ * Schema 2 (this build): secrets of 16..64 bytes, and a key id per epoch that is unique in the
+ * whole store forever. A schema 1 store (fixed 32-byte secrets, no key ids) is upgraded in one
+ * write transaction by the first open that may write (see hm_ks_open).
  */
 #ifndef HM_KEYSTORE_H
 #define HM_KEYSTORE_H
@@ -23,9 +29,17 @@
 #include <stdint.h>
 
 #include "errors.h"
+#include "policy.h"
 
-#define HM_KEY_LEN 32
-#define HM_KS_SCHEMA_VERSION 1u
+#define HM_KEY_LEN 32 /* generated secrets */
+#define HM_KEY_MIN 16 /* imported secrets: HM_KEY_MIN..HM_KEY_MAX bytes */
+#define HM_KEY_MAX 64
+#define HM_KEYID_MAX 128 /* key ids: 1..128 bytes of [A-Za-z0-9._:/+=@~-] */
+#define HM_KEYID_GEN_LEN 35 /* "hk_" + 32 lower-case hex */
+#ifndef HM_SCOPE_MAX
+#define HM_SCOPE_MAX 128 /* as in msg.h: tenant and container are 1..128 bytes */
+#endif
+#define HM_KS_SCHEMA_VERSION 2u
 #define HM_KS_DEFAULT_GRACE 86400
 
 enum hm_key_state {
@@ -39,9 +53,10 @@ const char *hm_key_state_name(enum hm_key_state s);
 
 /* Metadata of one epoch (never the secret). Strings are NUL-terminated copies. */
 struct hm_key_info {
-	char tenant[129];
-	char container[129];
+	char tenant[HM_SCOPE_MAX + 1];
+	char container[HM_SCOPE_MAX + 1];
 	uint32_t epoch;
+	char keyid[HM_KEYID_MAX + 1];
 	enum hm_key_state state;
 	int64_t created;  /* unix seconds */
 	int64_t deadline; /* superseded: valid while now < deadline; 0 otherwise */
@@ -51,7 +66,31 @@ struct hm_key_info {
 struct hm_key_rec {
 	enum hm_key_state state;
 	int64_t deadline;
-	uint8_t secret[HM_KEY_LEN]; /* all zero when revoked */
+	size_t secret_len;           /* HM_KEY_MIN..HM_KEY_MAX; 0 when revoked */
+	uint8_t secret[HM_KEY_MAX];  /* secret_len bytes, then zeros; all zero when revoked */
+};
+
+/* Where a key id points: its scope and epoch (lengths, not NULs, delimit the names). */
+struct hm_key_ref {
+	uint8_t tenant[HM_SCOPE_MAX];
+	size_t tenant_len;
+	uint8_t container[HM_SCOPE_MAX];
+	size_t container_len;
+	uint32_t epoch;
+};
+
+/* What hm_ks_create / rotate / import added. */
+struct hm_ks_added {
+	uint32_t epoch;
+	char keyid[HM_KEYID_MAX + 1]; /* the requested one, or the generated "hk_..." */
+};
+
+/* A stored policy, as hm_ks_policy_list() reports it. */
+struct hm_policy_info {
+	char tenant[HM_SCOPE_MAX + 1];
+	char container[HM_SCOPE_MAX + 1]; /* "" for a tenant's policy */
+	enum hm_policy_source source;     /* HM_POLICY_SCOPE or HM_POLICY_TENANT */
+	struct hm_policy policy;
 };
 
 struct hm_keystore;
@@ -67,8 +106,12 @@ enum hm_ks_open_flags {
  * Opens (and with HM_KS_CREATE creates, mode 0700 dir / 0600 files) the store in directory
  * `dir`, checks or writes the schema version record, and clears stale reader slots left by
  * killed processes (mdb_reader_check).
+ * A schema 1 store is upgraded to schema 2 in one write transaction (every epoch gets a
+ * generated key id) when the open may write: without HM_KS_READER, or with
+ * HM_KS_CREATE | HM_KS_READER (through a short-lived writable environment, as for creation).
+ * HM_KS_READER alone refuses it with HM_ESCHEMA and a message saying to run hmacctl once.
  * Returns HM_OK, HM_ENOTFOUND (no store and no HM_KS_CREATE), HM_ESCHEMA, HM_ESTORE, HM_ENOMEM,
- * HM_EINVAL (dir NULL or empty, unknown flag).
+ * HM_ECRYPTO (upgrade: no random bytes), HM_EINVAL (dir NULL or empty, unknown flag).
  * On failure, a one-line reason without secrets is written to err[0..errlen) if err != NULL.
  */
 int hm_ks_open(const char *dir, unsigned flags, struct hm_keystore **out, char *err,
@@ -86,23 +129,50 @@ const char *hm_ks_errmsg(const struct hm_keystore *ks);
 /* True if tenant / container obey the scope rule: 1..128 bytes of [A-Za-z0-9._:/-]. */
 bool hm_scope_name_ok(const char *s, size_t len);
 
-/*
- * Creates scope (tenant, container) with epoch 1, state current, a fresh 32-byte random secret
- * (RAND_bytes) copied to `secret`. HM_OK, HM_EEXIST (scope has epochs), HM_EINVAL (names),
- * HM_ECRYPTO, HM_ESTORE.
- */
-int hm_ks_create(struct hm_keystore *ks, const char *tenant, const char *container, int64_t now,
-		 uint32_t *epoch, uint8_t secret[static HM_KEY_LEN]) HM_MUSTCHECK;
+/* True if s[0..len) is a key id: 1..HM_KEYID_MAX bytes of [A-Za-z0-9._:/+=@~-]. */
+bool hm_keyid_ok(const char *s, size_t len);
 
 /*
- * Adds epoch max+1 as current with a fresh secret. The epoch that was current becomes superseded
- * with deadline now + grace_seconds (0: invalid at once); older epochs keep their own state.
- * HM_OK, HM_ENOTFOUND (no such scope), HM_EINVAL (names, now < 0, grace < 0 or overflowing),
- * HM_ESTATE (epoch UINT32_MAX exists: epochs exhausted), HM_ECRYPTO, HM_ESTORE.
+ * The new-epoch functions below share these rules:
+ *  - keyid: the key id to give the new epoch, NULL for a generated one ("hk_" + 32 lower-case
+ *    hex of 16 random bytes). A key id is unique in the whole store, forever (a revoked epoch
+ *    keeps its id): a requested id that any epoch of any scope has is HM_EEXIST.
+ *  - out (may be NULL) gets the new epoch and its key id; zeroed on failure. It is written
+ *    last, so keyid may point into it.
+ *  - errors abort the one write transaction: nothing is stored.
+ */
+
+/*
+ * Creates scope (tenant, container) with epoch 1, state current, a fresh 32-byte random secret
+ * (RAND_bytes) copied to `secret` (wiped on failure). HM_OK, HM_EEXIST (scope has epochs, or
+ * keyid taken), HM_EINVAL (names, keyid, now < 0), HM_ECRYPTO, HM_ESTORE.
+ */
+int hm_ks_create(struct hm_keystore *ks, const char *tenant, const char *container, int64_t now,
+		 const char *keyid, uint8_t secret[static HM_KEY_LEN],
+		 struct hm_ks_added *out) HM_MUSTCHECK;
+
+/*
+ * Adds epoch max+1 as current with a fresh 32-byte secret. The epoch that was current becomes
+ * superseded with deadline now + grace_seconds (0: invalid at once); older epochs keep their own
+ * state. HM_OK, HM_ENOTFOUND (no such scope), HM_EEXIST (keyid taken), HM_EINVAL (names, keyid,
+ * now < 0, grace < 0 or overflowing), HM_ESTATE (epoch UINT32_MAX exists: epochs exhausted),
+ * HM_ECRYPTO, HM_ESTORE.
  */
 int hm_ks_rotate(struct hm_keystore *ks, const char *tenant, const char *container, int64_t now,
-		 int64_t grace_seconds, uint32_t *epoch,
-		 uint8_t secret[static HM_KEY_LEN]) HM_MUSTCHECK;
+		 int64_t grace_seconds, const char *keyid, uint8_t secret[static HM_KEY_LEN],
+		 struct hm_ks_added *out) HM_MUSTCHECK;
+
+/*
+ * Adds an epoch with a secret the caller already has (migrating keys signers hold): epoch 1 of
+ * a new scope, or, if the scope exists, epoch max+1 exactly as hm_ks_rotate (the current epoch
+ * superseded with deadline now + grace_seconds). The secret is copied into the store only;
+ * the caller keeps and wipes its buffer. HM_OK, HM_EINVAL (names, keyid, secret_len outside
+ * HM_KEY_MIN..HM_KEY_MAX, times), HM_EEXIST (keyid taken), HM_ESTATE (epochs exhausted),
+ * HM_ECRYPTO (generating the key id), HM_ESTORE.
+ */
+int hm_ks_import(struct hm_keystore *ks, const char *tenant, const char *container, int64_t now,
+		 int64_t grace_seconds, const char *keyid, const uint8_t *secret,
+		 size_t secret_len, struct hm_ks_added *out) HM_MUSTCHECK;
 
 /*
  * Revokes one epoch at once and wipes its secret in the store.
@@ -119,6 +189,38 @@ int hm_ks_revoke(struct hm_keystore *ks, const char *tenant, const char *contain
  */
 int hm_ks_list(struct hm_keystore *ks, const char *tenant,
 	       int (*fn)(const struct hm_key_info *info, void *arg), void *arg) HM_MUSTCHECK;
+
+/* ---- coverage policies (policy.h) ---- */
+
+/*
+ * Stores p as the policy of scope (tenant, container), or of the whole tenant when container
+ * is NULL, replacing the one there was. p must hold 1..HM_POLICY_MAX_COMPONENTS canonical
+ * components. HM_OK, HM_EINVAL (names, policy), HM_ESTORE.
+ */
+int hm_ks_policy_set(struct hm_keystore *ks, const char *tenant, const char *container,
+		     const struct hm_policy *p) HM_MUSTCHECK;
+
+/* Removes the policy of the scope (container NULL: of the tenant). HM_OK, HM_ENOTFOUND (none
+ * stored), HM_EINVAL, HM_ESTORE. */
+int hm_ks_policy_unset(struct hm_keystore *ks, const char *tenant,
+		       const char *container) HM_MUSTCHECK;
+
+/*
+ * The effective policy, as the daemon applies it: the scope's own (container != NULL), else the
+ * tenant's, else hm_policy_default(); *src says which. HM_OK, HM_EINVAL (names), HM_ESTORE.
+ */
+int hm_ks_policy_get(struct hm_keystore *ks, const char *tenant, const char *container,
+		     struct hm_policy *out, enum hm_policy_source *src) HM_MUSTCHECK;
+
+/*
+ * Calls fn once per stored policy, in key order: by tenant (length, then bytes), the tenant's
+ * own policy first, then its containers. tenant == NULL lists all. One read snapshot; fn must
+ * not call back into the store; a non-zero return from fn stops the walk and is returned.
+ * HM_OK, HM_EINVAL (bad tenant name), HM_ESTORE, or fn's value.
+ */
+int hm_ks_policy_list(struct hm_keystore *ks, const char *tenant,
+		      int (*fn)(const struct hm_policy_info *info, void *arg),
+		      void *arg) HM_MUSTCHECK;
 
 /* ---- the daemon's read path ---- */
 
@@ -147,5 +249,24 @@ void hm_ks_reader_end(struct hm_ks_reader *rd);
 int hm_ks_lookup(struct hm_ks_reader *rd, const uint8_t *tenant, size_t tenant_len,
 		 const uint8_t *container, size_t container_len, uint64_t epoch,
 		 struct hm_key_rec *rec) HM_MUSTCHECK;
+
+/*
+ * Looks up the scope and epoch a key id belongs to, inside a begun batch. Revoked epochs keep
+ * their id, so they are found too (hm_ks_lookup then says revoked). A key id that could never
+ * have been stored (length, characters) is simply not found.
+ * HM_OK, HM_ENOTFOUND (ref zeroed), HM_ESTORE (outside a batch, corrupt index).
+ */
+int hm_ks_lookup_keyid(struct hm_ks_reader *rd, const uint8_t *keyid, size_t len,
+		       struct hm_key_ref *ref) HM_MUSTCHECK;
+
+/*
+ * The policy for a scope, inside a begun batch: the scope's own, else the tenant's, else *out
+ * untouched and *found = HM_POLICY_DEFAULT (the caller fills *out with its default first).
+ * Names that could never have been stored get the default. HM_OK or HM_ESTORE (outside a batch,
+ * corrupt policy record; *out untouched, *found = HM_POLICY_DEFAULT).
+ */
+int hm_ks_policy_lookup(struct hm_ks_reader *rd, const uint8_t *tenant, size_t tenant_len,
+			const uint8_t *container, size_t container_len, struct hm_policy *out,
+			enum hm_policy_source *found) HM_MUSTCHECK;
 
 #endif

@@ -186,7 +186,6 @@ static int fx_open(struct fx *f)
 	struct hm_verify_config cfg = {.skew = SKEW, .key_cache = 64, .max_canonical = 65536};
 	uint8_t s2[HM_KEY_LEN];
 	char err[256];
-	uint32_t epoch = 0;
 	int rc;
 
 	snprintf(f->dir, sizeof(f->dir), "/tmp/hmacd-ct-memcheck-XXXXXX");
@@ -199,28 +198,28 @@ static int fx_open(struct fx *f)
 		fprintf(stderr, "ct_memcheck: hm_ks_open: %s\n", err);
 		return EXIT_HARD;
 	}
-	rc = hm_ks_create(f->ks, "t1", "c1", NOW - 1000, &epoch, f->secret);
+	rc = hm_ks_create(f->ks, "t1", "c1", NOW - 1000, NULL, f->secret, NULL);
 	if (rc != HM_OK)
 		return fail("hm_ks_create", rc);
 	/* t1/c2: epoch 1 superseded, still in its grace period (deadline NOW + 500) */
-	rc = hm_ks_create(f->ks, "t1", "c2", NOW - 1000, &epoch, f->secret_old);
+	rc = hm_ks_create(f->ks, "t1", "c2", NOW - 1000, NULL, f->secret_old, NULL);
 	if (rc != HM_OK)
 		return fail("hm_ks_create", rc);
-	rc = hm_ks_rotate(f->ks, "t1", "c2", NOW - 500, 1000, &epoch, s2);
+	rc = hm_ks_rotate(f->ks, "t1", "c2", NOW - 500, 1000, NULL, s2, NULL);
 	OPENSSL_cleanse(s2, sizeof(s2));
 	if (rc != HM_OK)
 		return fail("hm_ks_rotate", rc);
 	/* t1/c4: epoch 1 superseded with no grace: expired */
-	rc = hm_ks_create(f->ks, "t1", "c4", NOW - 1000, &epoch, s2);
+	rc = hm_ks_create(f->ks, "t1", "c4", NOW - 1000, NULL, s2, NULL);
 	OPENSSL_cleanse(s2, sizeof(s2));
 	if (rc != HM_OK)
 		return fail("hm_ks_create", rc);
-	rc = hm_ks_rotate(f->ks, "t1", "c4", NOW - 500, 0, &epoch, s2);
+	rc = hm_ks_rotate(f->ks, "t1", "c4", NOW - 500, 0, NULL, s2, NULL);
 	OPENSSL_cleanse(s2, sizeof(s2));
 	if (rc != HM_OK)
 		return fail("hm_ks_rotate", rc);
 	/* t1/c3: epoch 1 revoked */
-	rc = hm_ks_create(f->ks, "t1", "c3", NOW - 1000, &epoch, s2);
+	rc = hm_ks_create(f->ks, "t1", "c3", NOW - 1000, NULL, s2, NULL);
 	OPENSSL_cleanse(s2, sizeof(s2));
 	if (rc != HM_OK)
 		return fail("hm_ks_create", rc);

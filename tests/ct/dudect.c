@@ -238,7 +238,6 @@ static int bench_open(struct bench *b, bool scope_control)
 {
 	struct hm_verify_config cfg = {.skew = SKEW, .key_cache = 64, .max_canonical = 65536};
 	char err[256];
-	uint32_t epoch = 0;
 	int rc;
 
 	snprintf(b->dir, sizeof(b->dir), "/tmp/hmacd-dudect-XXXXXX");
@@ -252,11 +251,11 @@ static int bench_open(struct bench *b, bool scope_control)
 		fprintf(stderr, "dudect: hm_ks_open: %s\n", err);
 		return -1;
 	}
-	rc = hm_ks_create(b->ks, "t1", "c1", NOW - 1000, &epoch, b->secret);
+	rc = hm_ks_create(b->ks, "t1", "c1", NOW - 1000, NULL, b->secret, NULL);
 	if (rc == HM_OK && scope_control) {
 		uint8_t other[HM_KEY_LEN];
 
-		rc = hm_ks_create(b->ks, "t1", "c9", NOW - 1000, &epoch, other);
+		rc = hm_ks_create(b->ks, "t1", "c9", NOW - 1000, NULL, other, NULL);
 		OPENSSL_cleanse(other, sizeof(other));
 	}
 	if (rc == HM_OK)

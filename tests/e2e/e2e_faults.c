@@ -473,14 +473,14 @@ static void test_store_growth_while_serving(void **state)
 	if (pid == 0) {
 		struct hm_keystore *ks = NULL;
 		char err[256];
-		uint32_t ep;
 		uint8_t s[32];
 
 		if (hm_ks_open(d.db, 0, &ks, err, sizeof(err)) != HM_OK)
 			_exit(2);
 		for (int i = 0; i < n; i++) {
 			snprintf(container, sizeof(container), "%0120d", i);
-			if (hm_ks_create(ks, tenant, container, (int64_t)time(NULL), &ep, s) != HM_OK)
+			if (hm_ks_create(ks, tenant, container, (int64_t)time(NULL), NULL, s,
+					 NULL) != HM_OK)
 				_exit(3);
 		}
 		/* hand the last secret to the parent */

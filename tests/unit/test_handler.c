@@ -144,14 +144,13 @@ static int setup(void **state)
 	struct fx *f = calloc(1, sizeof(*f));
 	struct hm_verify_config cfg = {.skew = SKEW, .key_cache = 64, .max_canonical = 65536};
 	char err[256];
-	uint32_t epoch = 0;
 
 	assert_non_null(f);
 	store_fails = false;
 	snprintf(f->dir, sizeof(f->dir), "/tmp/hmacd-test-handler-XXXXXX");
 	assert_non_null(mkdtemp(f->dir));
 	assert_int_equal(hm_ks_open(f->dir, HM_KS_CREATE, &f->ks, err, sizeof(err)), HM_OK);
-	assert_int_equal(hm_ks_create(f->ks, "t1", "c1", NOW - 1000, &epoch, f->secret), HM_OK);
+	assert_int_equal(hm_ks_create(f->ks, "t1", "c1", NOW - 1000, NULL, f->secret, NULL), HM_OK);
 	assert_int_equal(hm_ks_reader_new(f->ks, &f->rd), HM_OK);
 	assert_int_equal(hm_replay_new(4096, &f->replay), HM_OK);
 	assert_int_equal(hm_verifier_new(&cfg, f->rd, f->replay, &f->v), HM_OK);

@@ -82,8 +82,10 @@ static void rec_init(struct hm_key_rec *rec, enum hm_key_state state, int64_t de
 	memset(rec, 0, sizeof(*rec));
 	rec->state = state;
 	rec->deadline = deadline;
-	if (state != HM_KEY_REVOKED)
-		memset(rec->secret, fill, sizeof(rec->secret));
+	if (state != HM_KEY_REVOKED) {
+		rec->secret_len = HM_KEY_LEN;
+		memset(rec->secret, fill, HM_KEY_LEN);
+	}
 }
 
 static const struct hm_kc_entry *put(struct fx *f, const char *t, const char *c, uint64_t epoch,

@@ -84,15 +84,17 @@ static int setup(void **state)
 	struct fx *f = calloc(1, sizeof(*f));
 	struct hm_verify_config cfg = {.skew = SKEW, .key_cache = 64, .max_canonical = 65536};
 	char err[256];
-	uint32_t epoch = 0;
+	struct hm_ks_added added;
 
 	assert_non_null(f);
 	snprintf(f->dir, sizeof(f->dir), "/tmp/hmacd-test-verify-XXXXXX");
 	assert_non_null(mkdtemp(f->dir));
 	assert_int_equal(hm_ks_open(f->dir, HM_KS_CREATE, &f->ks, err, sizeof(err)), HM_OK);
-	assert_int_equal(hm_ks_create(f->ks, "t1", "c1", NOW - 1000, &epoch, f->secret), HM_OK);
-	assert_int_equal(epoch, 1);
-	assert_int_equal(hm_ks_create(f->ks, "t1", "c2", NOW - 1000, &epoch, f->secret2), HM_OK);
+	assert_int_equal(hm_ks_create(f->ks, "t1", "c1", NOW - 1000, NULL, f->secret, &added),
+			 HM_OK);
+	assert_int_equal(added.epoch, 1);
+	assert_int_equal(hm_ks_create(f->ks, "t1", "c2", NOW - 1000, NULL, f->secret2, NULL),
+			 HM_OK);
 	assert_int_equal(hm_ks_reader_new(f->ks, &f->rd), HM_OK);
 	assert_int_equal(hm_replay_new(4096, &f->replay), HM_OK);
 	assert_int_equal(hm_verifier_new(&cfg, f->rd, f->replay, &f->v), HM_OK);
@@ -213,12 +215,12 @@ static void test_rotation_grace_timing(void **state)
 {
 	struct fx *f = *state;
 	uint8_t s2[HM_KEY_LEN];
-	uint32_t epoch = 0;
+	struct hm_ks_added added;
 	const int64_t grace = 100;
 
 	assert_int_equal(judge(f, NOW), HM_V_OK);
-	assert_int_equal(hm_ks_rotate(f->ks, "t1", "c1", NOW, grace, &epoch, s2), HM_OK);
-	assert_int_equal(epoch, 2);
+	assert_int_equal(hm_ks_rotate(f->ks, "t1", "c1", NOW, grace, NULL, s2, &added), HM_OK);
+	assert_int_equal(added.epoch, 2);
 	/* the old epoch is valid strictly before its deadline */
 	assert_int_equal(judge(f, NOW + grace - 1), HM_V_OK);
 	assert_int_equal(judge(f, NOW + grace), HM_V_KEY_EXPIRED);
@@ -239,9 +241,8 @@ static void test_rotation_zero_grace(void **state)
 {
 	struct fx *f = *state;
 	uint8_t s2[HM_KEY_LEN];
-	uint32_t epoch = 0;
 
-	assert_int_equal(hm_ks_rotate(f->ks, "t1", "c1", NOW, 0, &epoch, s2), HM_OK);
+	assert_int_equal(hm_ks_rotate(f->ks, "t1", "c1", NOW, 0, NULL, s2, NULL), HM_OK);
 	assert_int_equal(judge(f, NOW), HM_V_KEY_EXPIRED);
 	OPENSSL_cleanse(s2, sizeof(s2));
 }
@@ -331,11 +332,10 @@ static void test_store_change_flushes_cache(void **state)
 {
 	struct fx *f = *state;
 	uint8_t s[HM_KEY_LEN];
-	uint32_t epoch = 0;
 
 	str(&f->it.tenant, "t9");
 	assert_int_equal(judge(f, NOW), HM_V_UNKNOWN_KEY); /* negative entry cached */
-	assert_int_equal(hm_ks_create(f->ks, "t9", "c1", NOW, &epoch, s), HM_OK);
+	assert_int_equal(hm_ks_create(f->ks, "t9", "c1", NOW, NULL, s, NULL), HM_OK);
 	sign_with(f, s);
 	assert_int_equal(judge(f, NOW), HM_V_OK); /* seen at the next batch */
 	OPENSSL_cleanse(s, sizeof(s));
