@@ -113,6 +113,7 @@ static unsigned collect_stats(struct server *s, struct stat_row rows[MAX_STATS])
 	ROW("verdict_stale_timestamp", v[HM_V_STALE_TIMESTAMP]);
 	ROW("verdict_replay", v[HM_V_REPLAY]);
 	ROW("verdict_malformed", v[HM_V_MALFORMED]);
+	ROW("verdict_insufficient_coverage", v[HM_V_INSUFFICIENT_COVERAGE]);
 	ROW("frames_oversize", oversize);
 	ROW("read_timeouts", timeouts);
 	ROW("io_errors", ioerr);
@@ -289,6 +290,7 @@ static int setup(struct server *s)
 	wc.verify.nonces_since = (int64_t)s->started;
 	/* a canonical string is never longer than its item plus a fixed slack (canon.h) */
 	wc.verify.max_canonical = s->cfg->max_frame + 1024;
+	wc.verify.default_policy = s->cfg->policy;
 	wc.stats_fn = write_stats;
 	wc.stats_arg = s;
 	wc.on_close = conn_closed;

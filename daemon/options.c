@@ -19,7 +19,9 @@
 #include "frame.h"
 #include "msg.h"
 
-enum opt_type { OPT_STR, OPT_UINT, OPT_OCTAL, OPT_LEVEL, OPT_UIDS, OPT_GIDS, OPT_FLAG };
+enum opt_type {
+	OPT_STR, OPT_UINT, OPT_OCTAL, OPT_LEVEL, OPT_UIDS, OPT_GIDS, OPT_FLAG, OPT_COMPONENTS
+};
 
 struct opt {
 	const char *name;
@@ -69,6 +71,16 @@ static const struct opt opts[] = {
 	 "comma-separated groups (names or ids) allowed to connect (the peer's primary group)"},
 	{"check-config", "", OPT_FLAG, F(check_config), NULL, 0, NULL, 0, 0,
 	 "check the options, the store and the socket path, then exit (0: ok)"},
+	{"policy-require", "LIST", OPT_COMPONENTS, F(policy), "@method,@path,@authority", 0, NULL,
+	 0, 0, "RFC 9421: components every signature must cover unless its scope has a policy"},
+	{"policy-no-created", "", OPT_FLAG, F(policy_no_created), NULL, 0, NULL, 0, 0,
+	 "RFC 9421 default policy: do not require the created parameter"},
+	{"policy-no-nonce", "", OPT_FLAG, F(policy_no_nonce), NULL, 0, NULL, 0, 0,
+	 "RFC 9421 default policy: do not require a nonce"},
+	{"policy-no-age-check", "", OPT_FLAG, F(policy_no_age_check), NULL, 0, NULL, 0, 0,
+	 "RFC 9421 default policy: do not compare created / expires with the clock"},
+	{"policy-no-body-digest", "", OPT_FLAG, F(policy_no_body_digest), NULL, 0, NULL, 0, 0,
+	 "RFC 9421 default policy: a body need not be covered by content-digest"},
 };
 
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
@@ -151,6 +163,36 @@ static int parse_idlist(const char *val, bool group, struct hm_idlist *l)
 	return l->n > 0 ? HM_OK : HM_EINVAL;
 }
 
+/*
+ * RFC 9421 components, separated by commas outside double quotes (a @query-param name may hold
+ * a comma), each one canonicalised by policy.c, into p's component list (replaced whole).
+ */
+static int parse_components(const char *val, struct hm_policy *p)
+{
+	char one[HM_POLICY_COMPONENT_MAX * 2 + 1];
+	size_t n = 0, start = 0, len = strlen(val);
+	bool quoted = false;
+
+	for (size_t i = 0; i <= len; i++) {
+		if (i < len && val[i] == '"')
+			quoted = !quoted;
+		if (i < len && (quoted || val[i] != ','))
+			continue;
+		if (i - start == 0 || i - start >= sizeof(one) || n == HM_POLICY_MAX_COMPONENTS)
+			return HM_EINVAL;
+		memcpy(one, val + start, i - start);
+		one[i - start] = '\0';
+		if (hm_policy_component_parse(one, p->components[n]) != HM_OK)
+			return HM_EINVAL;
+		n++;
+		start = i + 1;
+	}
+	if (quoted)
+		return HM_EINVAL;
+	p->ncomponents = n;
+	return HM_OK;
+}
+
 static int set_opt(struct hm_config *cfg, const struct opt *o, const char *val)
 {
 	char *base = (char *)cfg + o->offset, *end = NULL;
@@ -175,6 +217,8 @@ static int set_opt(struct hm_config *cfg, const struct opt *o, const char *val)
 	case OPT_FLAG:
 		*(uint64_t *)(void *)base = 1;
 		return HM_OK;
+	case OPT_COMPONENTS:
+		return parse_components(val, (struct hm_policy *)(void *)base);
 	case OPT_UINT:
 	case OPT_OCTAL:
 		/* digits only: strtoull would also skip blanks and take a sign (" -0") */
@@ -211,6 +255,7 @@ enum hm_config_result hm_config_parse(struct hm_config *cfg, int argc, char **ar
 	int c, idx;
 
 	memset(cfg, 0, sizeof(*cfg));
+	hm_policy_default(&cfg->policy);
 	for (size_t i = 0; i < NOPTS; i++) {
 		longopts[i] = (struct option){opts[i].name,
 					      opts[i].type == OPT_FLAG ? no_argument : required_argument,
@@ -260,6 +305,10 @@ enum hm_config_result hm_config_parse(struct hm_config *cfg, int argc, char **ar
 		fprintf(stderr, "hmacd: --socket and --db are required (or HMACD_SOCKET, HMACD_DB)\n");
 		return HM_CONFIG_EXIT_USAGE;
 	}
+	cfg->policy.require_created = !cfg->policy_no_created;
+	cfg->policy.require_nonce = !cfg->policy_no_nonce;
+	cfg->policy.check_age = !cfg->policy_no_age_check;
+	cfg->policy.digest_when_body = !cfg->policy_no_body_digest;
 	if (cfg->threads == 0) {
 		cpus = sysconf(_SC_NPROCESSORS_ONLN);
 		cfg->threads = cpus > 0 ? (uint64_t)cpus : 1;

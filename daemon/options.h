@@ -13,6 +13,7 @@
 
 #include "errors.h"
 #include "log.h"
+#include "policy.h"
 
 #define HM_IDLIST_MAX 32
 
@@ -39,6 +40,13 @@ struct hm_config {
 	struct hm_idlist allow_uid; /* --allow-uid: peers allowed by user id */
 	struct hm_idlist allow_gid; /* --allow-gid: peers allowed by group id */
 	uint64_t check_config; /* --check-config given: check and exit */
+	/* the daemon-wide RFC 9421 coverage policy (scopes and tenants may have their own) */
+	struct hm_policy policy;        /* --policy-require sets its components; the flags below
+					   its booleans (applied once parsing is done) */
+	uint64_t policy_no_created;     /* --policy-no-created */
+	uint64_t policy_no_nonce;       /* --policy-no-nonce */
+	uint64_t policy_no_age_check;   /* --policy-no-age-check */
+	uint64_t policy_no_body_digest; /* --policy-no-body-digest */
 };
 
 enum hm_config_result { HM_CONFIG_RUN, HM_CONFIG_EXIT_OK, HM_CONFIG_EXIT_USAGE };

@@ -3,7 +3,10 @@
  *
  * Order of work per item, the same whatever the key's state:
  *   1. key-cache lookup (on a miss: store lookup, then cache the answer, existing or not);
- *   2. body digest (or the digest the item carries) and the canonical string;
+ *   2. hmacd-v1: body digest (or the digest the item carries) and the canonical string;
+ *      rfc9421: the scope's policy, then rfc9421.c reads the item and builds the signature
+ *      base (a MALFORMED or INSUFFICIENT_COVERAGE item stops here: that is decided from what
+ *      the sender sent and the policy, before any key is looked at), then the key by keyid;
  *   3. HMAC with the entry's own pre-keyed context (keyed with a junk key when the epoch does
  *      not exist or is revoked: the same work on the same kind of memory);
  *   4. CRYPTO_memcmp of all 32 bytes;
@@ -22,6 +25,7 @@
 #include "canon.h"
 #include "keycache.h"
 #include "log.h"
+#include "rfc9421.h"
 
 struct hm_verifier {
 	struct hm_verify_config cfg;
@@ -38,6 +42,11 @@ struct hm_verifier {
 	bool fault; /* a server-side failure in this batch: it must be answered "internal" */
 	int64_t now;
 	uint8_t *canon; /* cfg.max_canonical bytes */
+	/* rfc9421 items: a signature base may exceed the frame (;bs re-encodes fields in base64) */
+	uint8_t *base;
+	size_t base_cap;
+	struct hm_rfc_scratch *rfc;
+	struct hm_digest_ctx *digest;
 	struct hm_verify_stats stats;
 };
 
@@ -56,7 +65,10 @@ int hm_verifier_new(const struct hm_verify_config *cfg, struct hm_ks_reader *rd,
 	v->rd = rd;
 	v->replay = replay;
 	v->canon = malloc(cfg->max_canonical);
-	if (v->canon == NULL)
+	v->base_cap = 2 * cfg->max_canonical;
+	v->base = malloc(v->base_cap);
+	v->rfc = malloc(sizeof(*v->rfc));
+	if (v->canon == NULL || v->base == NULL || v->rfc == NULL)
 		goto fail;
 	/* fetched once per worker: fetching per message costs a provider lookup each time */
 	v->mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
@@ -66,6 +78,9 @@ int hm_verifier_new(const struct hm_verify_config *cfg, struct hm_ks_reader *rd,
 		rc = HM_ECRYPTO;
 		goto fail;
 	}
+	rc = hm_digest_ctx_new(&v->digest);
+	if (rc != HM_OK)
+		goto fail;
 	if (RAND_bytes(dummy_key, sizeof(dummy_key)) != 1) {
 		rc = HM_ECRYPTO;
 		goto fail;
@@ -98,11 +113,14 @@ void hm_verifier_free(struct hm_verifier *v)
 	hm_keycache_free(v->cache);
 	EVP_MAC_CTX_free(v->dummy);
 	EVP_MD_CTX_free(v->md);
+	hm_digest_ctx_free(v->digest);
 	EVP_MD_free(v->sha256);
 	EVP_MAC_free(v->mac);
 	if (v->canon != NULL)
 		OPENSSL_cleanse(v->canon, v->cfg.max_canonical);
 	free(v->canon);
+	free(v->base);
+	free(v->rfc);
 	free(v);
 }
 
@@ -150,27 +168,29 @@ int hm_verify_end(struct hm_verifier *v)
 	return v->fault ? HM_ESTORE : HM_OK;
 }
 
-static const struct hm_kc_entry *find_key(struct hm_verifier *v, const struct hm_item *it)
+/* The key-cache entry of epoch `epoch` of the item's scope (epoch 0 never exists). */
+static const struct hm_kc_entry *find_key(struct hm_verifier *v, const struct hm_item *it,
+					  uint64_t epoch)
 {
 	const struct hm_kc_entry *e;
 	struct hm_key_rec rec;
 	int rc;
 
 	e = hm_keycache_get(v->cache, it->tenant.ptr, it->tenant.len, it->container.ptr,
-			    it->container.len, it->epoch);
+			    it->container.len, epoch);
 	if (e != NULL) {
 		hm_counter_add(&v->stats.key_cache_hits, 1);
 		return e;
 	}
 	hm_counter_add(&v->stats.key_cache_misses, 1);
 	rc = hm_ks_lookup(v->rd, it->tenant.ptr, it->tenant.len, it->container.ptr,
-			  it->container.len, it->epoch, &rec);
+			  it->container.len, epoch, &rec);
 	if (rc == HM_OK) {
 		e = hm_keycache_put(v->cache, it->tenant.ptr, it->tenant.len, it->container.ptr,
-				    it->container.len, it->epoch, &rec, &rc);
+				    it->container.len, epoch, &rec, &rc);
 	} else if (rc == HM_ENOTFOUND) {
 		e = hm_keycache_put(v->cache, it->tenant.ptr, it->tenant.len, it->container.ptr,
-				    it->container.len, it->epoch, NULL, &rc);
+				    it->container.len, epoch, NULL, &rc);
 	} else {
 		hm_counter_add(&v->stats.store_errors, 1);
 		batch_fault(v, "key store lookup", hm_ks_reader_errmsg(v->rd));
@@ -183,6 +203,15 @@ static const struct hm_kc_entry *find_key(struct hm_verifier *v, const struct hm
 	return e; /* NULL: treat as unknown (fails closed) */
 }
 
+/* The MAC of msg[0..len) with the pre-keyed ctx: no key schedule, no allocation. */
+static bool mac_of(EVP_MAC_CTX *ctx, const uint8_t *msg, size_t len, uint8_t mac[static HM_MAC_LEN])
+{
+	size_t maclen = 0;
+
+	return EVP_MAC_init(ctx, NULL, 0, NULL) == 1 && EVP_MAC_update(ctx, msg, len) == 1 &&
+	       EVP_MAC_final(ctx, mac, &maclen, HM_MAC_LEN) == 1 && maclen == HM_MAC_LEN;
+}
+
 /* The MAC of the canonical string with ctx into mac. false on a library failure. */
 static bool compute_mac(struct hm_verifier *v, EVP_MAC_CTX *ctx, const struct hm_item *it,
 			uint8_t mac[static HM_MAC_LEN])
@@ -190,7 +219,7 @@ static bool compute_mac(struct hm_verifier *v, EVP_MAC_CTX *ctx, const struct hm
 	uint8_t digest[HM_SHA256_LEN];
 	const uint8_t *d = it->body_sha256;
 	unsigned int dlen = 0;
-	size_t len = 0, maclen = 0;
+	size_t len = 0;
 
 	if (it->has_body) {
 		if (EVP_DigestInit_ex(v->md, v->sha256, NULL) != 1 ||
@@ -201,11 +230,7 @@ static bool compute_mac(struct hm_verifier *v, EVP_MAC_CTX *ctx, const struct hm
 	}
 	if (hm_canon_build(it, d, v->canon, v->cfg.max_canonical, &len) != HM_OK)
 		return false;
-	/* re-use the pre-keyed context: no key schedule, no allocation */
-	if (EVP_MAC_init(ctx, NULL, 0, NULL) != 1 || EVP_MAC_update(ctx, v->canon, len) != 1 ||
-	    EVP_MAC_final(ctx, mac, &maclen, HM_MAC_LEN) != 1 || maclen != HM_MAC_LEN)
-		return false;
-	return true;
+	return mac_of(ctx, v->canon, len, mac);
 }
 
 static bool ts_stale(uint64_t ts, int64_t now, int64_t skew)
@@ -235,67 +260,169 @@ static enum hm_verdict pick_verdict(unsigned unknown, unsigned revoked, unsigned
 	return (enum hm_verdict)by_bit[__builtin_ctz(bits)];
 }
 
-enum hm_verdict hm_verify_item(struct hm_verifier *v, const struct hm_item *it)
+/* What the key's cache entry allows, as bits (no branch on the key's state). */
+struct key_bits {
+	unsigned exists, revoked, usable;
+	EVP_MAC_CTX *ctx;
+};
+
+static struct key_bits key_bits_of(const struct hm_verifier *v, const struct hm_kc_entry *e)
 {
 	static const struct hm_kc_entry absent = {.exists = false};
-	const struct hm_kc_entry *e = find_key(v, it);
-	enum hm_verdict verdict;
-	EVP_MAC_CTX *ctx;
-	uint8_t mac[HM_MAC_LEN], rkey[HM_REPLAY_KEY_LEN];
-	unsigned exists, revoked, usable, mac_ok, computed;
+	struct key_bits k;
 
 	if (e == NULL) /* the store or an allocation failed: judged as unknown, fails closed */
 		e = &absent;
 	/* bitwise & and |, not && and ||: no branch on the key's state */
-	exists = e->exists;
-	revoked = exists & (e->state == HM_KEY_REVOKED);
-	usable = exists & (e->mac != NULL) &
-		 ((e->state == HM_KEY_CURRENT) |
-		  ((e->state == HM_KEY_SUPERSEDED) & (v->now < e->deadline)));
+	k.exists = e->exists;
+	k.revoked = k.exists & (e->state == HM_KEY_REVOKED);
+	k.usable = k.exists & (e->mac != NULL) &
+		   ((e->state == HM_KEY_CURRENT) |
+		    ((e->state == HM_KEY_SUPERSEDED) & (v->now < e->deadline)));
 	/*
 	 * Every cache entry has a context of its own (keyed with a junk key when the epoch has no
 	 * usable secret), so the MAC is computed the same way whatever the key's state; only a
 	 * failure that left no entry at all falls back to the shared dummy (the batch then fails).
 	 */
-	ctx = e->mac != NULL ? e->mac : v->dummy;
-	computed = compute_mac(v, ctx, it, mac);
+	k.ctx = e->mac != NULL ? e->mac : v->dummy;
+	return k;
+}
+
+/*
+ * The nonce step of an item that passed everything else (verdict OK): refused if signed (ts)
+ * before this cache existed, else recorded until ts can no longer pass the clock check.
+ * guard: apply the before-start rule (false when the item's time is not checked at all).
+ */
+static enum hm_verdict check_nonce(struct hm_verifier *v, const struct hm_item *it,
+				   struct hm_str nonce, int64_t ts, bool guard)
+{
+	uint8_t rkey[HM_REPLAY_KEY_LEN];
+	int64_t expires;
+
+	if (guard && ts < v->cfg.nonces_since) {
+		/* signed before this cache existed: it may have been seen by the previous run */
+		hm_counter_add(&v->stats.nonce_before_start, 1);
+		return HM_V_REPLAY;
+	}
+	if (ts > INT64_MAX / 2)
+		ts = INT64_MAX / 2;
+	expires = (ts > v->now ? ts : v->now) + v->cfg.skew + 1;
+	if (hm_replay_key(v->replay, v->md, v->sha256, it->tenant.ptr, it->tenant.len,
+			  it->container.ptr, it->container.len, nonce.ptr, nonce.len,
+			  rkey) != HM_OK)
+		return HM_V_REPLAY; /* cannot record it: fail closed */
+	switch (hm_replay_check(v->replay, rkey, expires, v->now)) {
+	case HM_REPLAY_FRESH:
+		return HM_V_OK;
+	case HM_REPLAY_FULL:
+		hm_counter_add(&v->stats.nonce_cache_full, 1);
+		return HM_V_REPLAY;
+	case HM_REPLAY_SEEN:
+	default:
+		return HM_V_REPLAY;
+	}
+}
+
+static enum hm_verdict verify_v1(struct hm_verifier *v, const struct hm_item *it)
+{
+	struct key_bits k = key_bits_of(v, find_key(v, it, it->epoch));
+	enum hm_verdict verdict;
+	uint8_t mac[HM_MAC_LEN];
+	unsigned mac_ok, computed;
+
+	computed = compute_mac(v, k.ctx, it, mac);
 	if (!computed)
 		batch_fault(v, "computing a MAC", "the crypto library failed");
 	mac_ok = CRYPTO_memcmp(mac, it->sig, HM_MAC_LEN) == 0;
 	OPENSSL_cleanse(mac, sizeof(mac));
-	verdict = pick_verdict(!exists, revoked, !usable, !computed, !mac_ok,
+	verdict = pick_verdict(!k.exists, k.revoked, !k.usable, !computed, !mac_ok,
 			       ts_stale(it->ts, v->now, v->cfg.skew));
-
 	/* one branch, on the item's own nonce field first: an item without one never takes it */
-	if ((it->nonce.len > 0) & (verdict == HM_V_OK) &&
-	    it->ts < (uint64_t)v->cfg.nonces_since) {
-		/* signed before this cache existed: it may have been seen by the previous run */
-		hm_counter_add(&v->stats.nonce_before_start, 1);
-		verdict = HM_V_REPLAY;
-	}
 	if ((it->nonce.len > 0) & (verdict == HM_V_OK)) {
-		/* remembered until its ts can no longer pass the skew check */
-		int64_t ts = it->ts > (uint64_t)INT64_MAX / 2 ? INT64_MAX / 2 : (int64_t)it->ts;
-		int64_t expires = (ts > v->now ? ts : v->now) + v->cfg.skew + 1;
+		int64_t ts = it->ts > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)it->ts;
 
-		if (hm_replay_key(v->replay, v->md, v->sha256, it->tenant.ptr, it->tenant.len,
-				  it->container.ptr, it->container.len, it->nonce.ptr,
-				  it->nonce.len, rkey) != HM_OK) {
-			verdict = HM_V_REPLAY; /* cannot record it: fail closed */
-		} else {
-			switch (hm_replay_check(v->replay, rkey, expires, v->now)) {
-			case HM_REPLAY_FRESH:
-				break;
-			case HM_REPLAY_FULL:
-				hm_counter_add(&v->stats.nonce_cache_full, 1);
-				verdict = HM_V_REPLAY;
-				break;
-			case HM_REPLAY_SEEN:
-				verdict = HM_V_REPLAY;
-				break;
-			}
-		}
+		verdict = check_nonce(v, it, it->nonce, ts, true);
 	}
+	return verdict;
+}
+
+/*
+ * The epoch that keyid names in the item's own scope, or 0 (no epoch is 0) when the keyid is
+ * unknown or belongs to another scope: both are judged exactly like an unknown epoch, so a
+ * signer learns nothing about other scopes' key ids.
+ */
+static uint64_t epoch_of_keyid(struct hm_verifier *v, const struct hm_item *it, struct hm_str keyid)
+{
+	struct hm_key_ref ref;
+	int rc;
+
+	rc = hm_ks_lookup_keyid(v->rd, keyid.ptr, keyid.len, &ref);
+	if (rc == HM_ENOTFOUND)
+		return 0;
+	if (rc != HM_OK) {
+		hm_counter_add(&v->stats.store_errors, 1);
+		batch_fault(v, "key store keyid lookup", hm_ks_reader_errmsg(v->rd));
+		return 0;
+	}
+	if (ref.tenant_len != it->tenant.len || ref.container_len != it->container.len ||
+	    memcmp(ref.tenant, it->tenant.ptr, ref.tenant_len) != 0 ||
+	    memcmp(ref.container, it->container.ptr, ref.container_len) != 0)
+		return 0;
+	return ref.epoch;
+}
+
+static enum hm_verdict verify_rfc9421(struct hm_verifier *v, const struct hm_item *it)
+{
+	struct hm_policy pol = v->cfg.default_policy;
+	enum hm_policy_source src = HM_POLICY_DEFAULT;
+	struct hm_rfc_check c;
+	struct key_bits k;
+	enum hm_verdict verdict;
+	uint8_t mac[HM_MAC_LEN];
+	unsigned mac_ok, computed;
+	int rc;
+
+	rc = hm_ks_policy_lookup(v->rd, it->tenant.ptr, it->tenant.len, it->container.ptr,
+				 it->container.len, &pol, &src);
+	if (rc != HM_OK) {
+		hm_counter_add(&v->stats.store_errors, 1);
+		batch_fault(v, "key store policy lookup", hm_ks_reader_errmsg(v->rd));
+		return HM_V_MALFORMED; /* not sent: the batch is answered "internal" */
+	}
+	switch (hm_rfc9421_read(it, &pol, v->rfc, v->digest, v->base, v->base_cap, &c)) {
+	case HM_RFC_READY:
+		break;
+	case HM_RFC_FAULT:
+		batch_fault(v, "rfc9421 item", c.why);
+		return HM_V_MALFORMED; /* not sent: the batch is answered "internal" */
+	case HM_RFC_COVERAGE:
+		hm_debug("rfc9421 item: insufficient coverage (%s policy): %s",
+			 hm_policy_source_name(src), c.why);
+		return HM_V_INSUFFICIENT_COVERAGE;
+	case HM_RFC_MALFORMED:
+	default:
+		hm_debug("rfc9421 item: malformed: %s", c.why);
+		return HM_V_MALFORMED;
+	}
+	k = key_bits_of(v, find_key(v, it, epoch_of_keyid(v, it, c.keyid)));
+	computed = mac_of(k.ctx, v->base, c.base_len, mac);
+	if (!computed)
+		batch_fault(v, "computing a MAC", "the crypto library failed");
+	mac_ok = (CRYPTO_memcmp(mac, c.sig, HM_MAC_LEN) == 0) & (c.digest != HM_RFC_DIGEST_MISMATCH);
+	OPENSSL_cleanse(mac, sizeof(mac));
+	verdict = pick_verdict(!k.exists, k.revoked, !k.usable, !computed, !mac_ok,
+			       hm_rfc9421_stale(&c, &pol, v->now, v->cfg.skew));
+	if ((c.nonce.len > 0) & (verdict == HM_V_OK))
+		verdict = check_nonce(v, it, c.nonce, c.has_created ? c.created : v->now,
+				      c.has_created & pol.check_age);
+	return verdict;
+}
+
+enum hm_verdict hm_verify_item(struct hm_verifier *v, const struct hm_item *it)
+{
+	enum hm_verdict verdict;
+
+	verdict = it->scheme == HM_SCHEME_RFC9421 ? verify_rfc9421(v, it) : verify_v1(v, it);
 	hm_counter_add(&v->stats.verdicts[verdict], 1);
 	return verdict;
 }

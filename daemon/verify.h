@@ -5,6 +5,12 @@
  * already checked, looks the key up through the worker's key cache and store reader, and judges.
  * One verifier per worker thread; not thread-safe; the replay cache it is given is shared.
  *
+ * Two schemes (PROTOCOL.md): an hmacd-v1 item names its epoch and is MACed over the canonical
+ * string; an rfc9421 item is first read by rfc9421.c under its scope's coverage policy (store,
+ * else the config's default), which may end it as MALFORMED or INSUFFICIENT_COVERAGE from
+ * public data alone; then its keyid is resolved to an epoch of the item's own scope (a keyid
+ * of another scope counts as unknown) and it is MACed over its RFC 9421 signature base.
+ *
  * Constant-time contract: the MAC is always computed over the canonical string with the key-cache
  * entry's own pre-keyed context (for an epoch that is unknown or revoked, a context keyed with a
  * random junk key of the same length; an expired epoch still has its own); the verdict is picked
@@ -21,6 +27,7 @@
 #include "errors.h"
 #include "keystore.h"
 #include "msg.h"
+#include "policy.h"
 #include "replay.h"
 #include "verdict.h"
 
@@ -34,6 +41,8 @@ struct hm_verify_config {
 	int64_t nonces_since;
 	size_t key_cache;      /* entries */
 	size_t max_canonical;  /* largest canonical string to build (max frame + slack) */
+	/* RFC 9421 items of a scope that has no policy of its own (nor its tenant) */
+	struct hm_policy default_policy;
 };
 
 /* Written by the verifier's thread only; other threads may read them (counter.h). */
