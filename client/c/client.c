@@ -19,10 +19,12 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/un.h>
@@ -30,12 +32,18 @@
 #include <unistd.h>
 
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
 
+#include "b64.h"
 #include "buf.h"
 #include "errors.h"
 #include "frame.h"
 #include "mpack.h"
 #include "msg.h"
+#include "sfv.h"
+#include "sigbase.h"
 #include "sign.h"
 #include "verdict.h"
 
@@ -60,9 +68,18 @@ HMACD_SAME(HMACD_V_KEY_EXPIRED, HM_V_KEY_EXPIRED);
 HMACD_SAME(HMACD_V_STALE_TIMESTAMP, HM_V_STALE_TIMESTAMP);
 HMACD_SAME(HMACD_V_REPLAY, HM_V_REPLAY);
 HMACD_SAME(HMACD_V_MALFORMED, HM_V_MALFORMED);
+HMACD_SAME(HMACD_V_INSUFFICIENT_COVERAGE, HM_V_INSUFFICIENT_COVERAGE);
 HMACD_SAME(HMACD_MAC_LEN, HM_MAC_LEN);
 HMACD_SAME(HMACD_SHA256_LEN, HM_SHA256_LEN);
 HMACD_SAME(HMACD_MAX_HEADERS, HM_MAX_HEADERS);
+HMACD_SAME(HMACD_RFC9421_MAX_HEADERS, HM_RFC_MAX_HEADERS);
+HMACD_SAME(HMACD_RFC9421_FIELD_MAX, HM_SIGFIELD_MAX);
+HMACD_SAME(HMACD_SCHEME_HMACD_V1, HM_SCHEME_HMACD_V1);
+HMACD_SAME(HMACD_SCHEME_RFC9421, HM_SCHEME_RFC9421);
+/* the signer's buffers: the longest label, "=:", the MAC in base64, ":" and the NUL */
+_Static_assert(HMACD_RFC9421_SIGNATURE_CAP >= HM_LABEL_MAX + 2 + HM_B64_LEN(HM_MAC_LEN) + 2,
+	       "HMACD_RFC9421_SIGNATURE_CAP too small");
+_Static_assert(HMACD_CONTENT_DIGEST_CAP >= 9 + HM_B64_LEN(64) + 2, "HMACD_CONTENT_DIGEST_CAP");
 #undef HMACD_SAME
 
 #define DEFAULT_TIMEOUT_MS 5000
@@ -519,11 +536,26 @@ static bool to_str(const void *p, size_t len, struct hm_str *s)
 	return p != NULL || len == 0;
 }
 
+/* Points dst->headers at the caller's headers (at most max of them). */
+static bool headers_convert(const struct hmacd_header *h, size_t n, size_t max,
+			    struct hm_item *dst)
+{
+	bool ok = h != NULL || n == 0;
+
+	dst->nheaders = ok && n <= max ? n : 0;
+	for (size_t i = 0; i < dst->nheaders; i++) {
+		ok &= to_str(h[i].name, h[i].name_len, &dst->headers[i].name);
+		ok &= to_str(h[i].value, h[i].value_len, &dst->headers[i].value);
+	}
+	return ok;
+}
+
 /*
  * struct hmacd_item -> struct hm_item, pointing into the caller's memory (nothing is copied, and
  * nothing is judged: hm_item_check() and the daemon do that). No body_sha256 means the body is
  * used, an empty one if body is NULL. HMACD_OK, HMACD_EINVAL (a NULL range of non-zero length),
  * HMACD_EMALFORMED (more headers than the protocol allows: struct hm_item has no room for them).
+ * Only the fields of the hmacd-v1 scheme are set (the encoder ignores the others).
  */
 static int item_convert(const struct hmacd_item *src, struct hm_item *dst)
 {
@@ -531,6 +563,7 @@ static int item_convert(const struct hmacd_item *src, struct hm_item *dst)
 
 	if (src->nheaders > HM_MAX_HEADERS)
 		return HMACD_EMALFORMED;
+	dst->scheme = HM_SCHEME_HMACD_V1;
 	ok &= to_str(src->tenant, src->tenant_len, &dst->tenant);
 	ok &= to_str(src->container, src->container_len, &dst->container);
 	dst->epoch = src->epoch;
@@ -538,20 +571,69 @@ static int item_convert(const struct hmacd_item *src, struct hm_item *dst)
 	ok &= to_str(src->path, src->path_len, &dst->path);
 	dst->ts = src->ts;
 	ok &= to_str(src->nonce, src->nonce_len, &dst->nonce);
-	ok &= src->headers != NULL || src->nheaders == 0;
-	dst->nheaders = ok ? src->nheaders : 0;
-	for (size_t i = 0; i < dst->nheaders; i++) {
-		const struct hmacd_header *h = &src->headers[i];
-
-		ok &= to_str(h->name, h->name_len, &dst->headers[i].name);
-		ok &= to_str(h->value, h->value_len, &dst->headers[i].value);
-	}
+	ok &= headers_convert(src->headers, src->nheaders, HM_MAX_HEADERS, dst);
 	dst->has_body_sha256 = src->body_sha256 != NULL;
 	dst->body_sha256 = src->body_sha256;
 	dst->has_body = src->body != NULL || src->body_sha256 == NULL;
 	ok &= to_str(src->body, src->body_len, &dst->body);
 	dst->sig = src->sig;
+	/* the rfc9421 fields: empty, so that no code ever reads stale bytes */
+	(void)to_str(NULL, 0, &dst->authority);
+	(void)to_str(NULL, 0, &dst->uri_scheme);
+	(void)to_str(NULL, 0, &dst->signature_input);
+	(void)to_str(NULL, 0, &dst->signature);
+	(void)to_str(NULL, 0, &dst->label);
 	return ok ? HMACD_OK : HMACD_EINVAL;
+}
+
+/*
+ * struct hmacd_rfc9421_item -> struct hm_item (scheme rfc9421), the same way: borrowed, not
+ * judged. A body is sent only when body is non-NULL. HMACD_OK, HMACD_EINVAL,
+ * HMACD_EMALFORMED (over HM_RFC_MAX_HEADERS headers).
+ */
+static int rfc_convert(const struct hmacd_rfc9421_item *src, struct hm_item *dst)
+{
+	bool ok = true;
+
+	if (src->nheaders > HM_RFC_MAX_HEADERS)
+		return HMACD_EMALFORMED;
+	dst->scheme = HM_SCHEME_RFC9421;
+	ok &= to_str(src->tenant, src->tenant_len, &dst->tenant);
+	ok &= to_str(src->container, src->container_len, &dst->container);
+	ok &= to_str(src->method, src->method_len, &dst->method);
+	ok &= to_str(src->authority, src->authority_len, &dst->authority);
+	ok &= to_str(src->path, src->path_len, &dst->path);
+	ok &= to_str(src->uri_scheme, src->uri_scheme_len, &dst->uri_scheme);
+	ok &= headers_convert(src->headers, src->nheaders, HM_RFC_MAX_HEADERS, dst);
+	ok &= to_str(src->signature_input, src->signature_input_len, &dst->signature_input);
+	ok &= to_str(src->signature, src->signature_len, &dst->signature);
+	ok &= to_str(src->label, src->label_len, &dst->label);
+	dst->has_body = src->body != NULL;
+	ok &= to_str(src->body, src->body_len, &dst->body);
+	/* the hmacd-v1 fields: empty */
+	dst->epoch = 0;
+	dst->ts = 0;
+	(void)to_str(NULL, 0, &dst->nonce);
+	dst->has_body_sha256 = false;
+	dst->body_sha256 = NULL;
+	dst->sig = NULL;
+	return ok ? HMACD_OK : HMACD_EINVAL;
+}
+
+/* Either kind of item -> struct hm_item. HMACD_EINVAL also for a bad tag or NULL pointer. */
+static int any_convert(const struct hmacd_any_item *src, struct hm_item *dst)
+{
+	switch (src->scheme) {
+	case HMACD_SCHEME_HMACD_V1:
+		if (src->u.v1 == NULL)
+			return HMACD_EINVAL;
+		return item_convert(src->u.v1, dst);
+	case HMACD_SCHEME_RFC9421:
+		if (src->u.rfc9421 == NULL)
+			return HMACD_EINVAL;
+		return rfc_convert(src->u.rfc9421, dst);
+	}
+	return HMACD_EINVAL;
 }
 
 static size_t add_sat(size_t a, size_t b)
@@ -559,17 +641,27 @@ static size_t add_sat(size_t a, size_t b)
 	return a > SIZE_MAX - b ? SIZE_MAX : a + b;
 }
 
-/*
- * A lower bound of the encoded size of a batch (its content bytes), so that an oversized batch is
- * refused before it is encoded into memory.
- */
-static size_t batch_min_size(const struct hmacd_item *items, size_t n)
+static size_t headers_size(size_t total, const struct hmacd_header *h, size_t n, size_t max)
 {
+	if (h == NULL)
+		return total;
+	/* more than max is refused later (item_convert, rfc_convert) */
+	for (size_t k = 0; k < n && k < max; k++) {
+		total = add_sat(total, h[k].name_len);
+		total = add_sat(total, h[k].value_len);
+	}
+	return total;
+}
+
+/* The content bytes of one item, a lower bound of its encoded size (0 for a bad tag). */
+static size_t item_min_size(const struct hmacd_any_item *ai)
+{
+	const struct hmacd_item *it;
+	const struct hmacd_rfc9421_item *r;
 	size_t total = 0;
 
-	for (size_t i = 0; i < n; i++) {
-		const struct hmacd_item *it = &items[i];
-
+	if (ai->scheme == HMACD_SCHEME_HMACD_V1 && ai->u.v1 != NULL) {
+		it = ai->u.v1;
 		total = add_sat(total, it->tenant_len);
 		total = add_sat(total, it->container_len);
 		total = add_sat(total, it->method_len);
@@ -577,40 +669,68 @@ static size_t batch_min_size(const struct hmacd_item *items, size_t n)
 		total = add_sat(total, it->nonce_len);
 		total = add_sat(total, it->body_sha256 != NULL ? HM_SHA256_LEN : it->body_len);
 		total = add_sat(total, HM_MAC_LEN);
-		if (it->headers == NULL)
-			continue;
-		/* more than HM_MAX_HEADERS is refused later (item_convert) */
-		for (size_t k = 0; k < it->nheaders && k < HM_MAX_HEADERS; k++) {
-			total = add_sat(total, it->headers[k].name_len);
-			total = add_sat(total, it->headers[k].value_len);
-		}
+		return headers_size(total, it->headers, it->nheaders, HM_MAX_HEADERS);
 	}
-	return total;
+	if (ai->scheme == HMACD_SCHEME_RFC9421 && ai->u.rfc9421 != NULL) {
+		r = ai->u.rfc9421;
+		total = add_sat(total, r->tenant_len);
+		total = add_sat(total, r->container_len);
+		total = add_sat(total, r->method_len);
+		total = add_sat(total, r->authority_len);
+		total = add_sat(total, r->path_len);
+		total = add_sat(total, r->uri_scheme_len);
+		total = add_sat(total, r->signature_input_len);
+		total = add_sat(total, r->signature_len);
+		total = add_sat(total, r->label_len);
+		total = add_sat(total, r->body != NULL ? r->body_len : 0);
+		return headers_size(total, r->headers, r->nheaders, HM_RFC_MAX_HEADERS);
+	}
+	return 0;
+}
+
+/* Item i of a batch given either as hmacd-v1 items (v1 != NULL) or as tagged items. */
+static struct hmacd_any_item batch_at(const struct hmacd_item *v1,
+				      const struct hmacd_any_item *any, size_t i)
+{
+	struct hmacd_any_item ai;
+
+	if (v1 == NULL)
+		return any[i];
+	ai.scheme = HMACD_SCHEME_HMACD_V1;
+	ai.u.v1 = &v1[i];
+	return ai;
 }
 
 /*
- * Encodes a verify request into the output buffer and records it as in flight. Items are not
- * judged (the daemon answers MALFORMED), but one the wire cannot carry is refused: HMACD_EINVAL.
+ * Encodes a verify request into the output buffer and records it as in flight. The batch is
+ * v1[0..n) if v1 is set, else any[0..n). Items are not judged (the daemon answers MALFORMED),
+ * but one the wire cannot carry is refused: HMACD_EINVAL. A lower bound of the batch's size is
+ * checked first, so an oversized batch is refused before it is encoded into memory.
  * HMACD_OK, HMACD_EINVAL, HMACD_ETOOBIG, HMACD_ENOMEM.
  */
-static int queue_verify(struct hmacd_client *c, const struct hmacd_item *items, size_t n,
-			uint64_t *id)
+static int queue_verify(struct hmacd_client *c, const struct hmacd_item *v1,
+			const struct hmacd_any_item *any, size_t n, uint64_t *id)
 {
+	struct hmacd_any_item ai;
 	struct hm_item it;
-	size_t queued, start, min;
+	size_t queued, start, min = 0;
 	int rc;
 
-	if (n > 0 && items == NULL)
+	if (n > 0 && v1 == NULL && any == NULL)
 		return HMACD_EINVAL;
 	if (n > UINT32_MAX)
 		return HMACD_ETOOBIG;
-	min = batch_min_size(items, n);
+	for (size_t i = 0; i < n; i++) {
+		ai = batch_at(v1, any, i);
+		min = add_sat(min, item_min_size(&ai));
+	}
 	queued = out_begin(c); /* <= OUT_LIMIT: out_commit() keeps it there */
 	if (min > c->max_frame || min > OUT_LIMIT - queued)
 		return HMACD_ETOOBIG;
 	start = hm_encode_verify_begin(&c->out, c->next_id, (uint32_t)n);
 	for (size_t i = 0; i < n; i++) {
-		rc = item_convert(&items[i], &it);
+		ai = batch_at(v1, any, i);
+		rc = any_convert(&ai, &it);
 		/* hm_encode_item() writes one body form: an item with both has no encoding */
 		if (rc != HMACD_OK || (it.has_body && it.has_body_sha256)) {
 			out_undo(c, start);
@@ -815,8 +935,9 @@ int hmacd_ping(struct hmacd_client *c)
 	return next_response(c, &dl, &resp, &req);
 }
 
-int hmacd_verify(struct hmacd_client *c, const struct hmacd_item *items, size_t n,
-		 uint8_t *verdicts)
+/* hmacd_verify() and hmacd_verify_any(): the batch as queue_verify() takes it. */
+static int verify_sync(struct hmacd_client *c, const struct hmacd_item *v1,
+		       const struct hmacd_any_item *any, size_t n, uint8_t *verdicts)
 {
 	struct hm_response resp;
 	struct pending req;
@@ -832,13 +953,25 @@ int hmacd_verify(struct hmacd_client *c, const struct hmacd_item *items, size_t 
 	rc = sync_begin(c, &dl);
 	if (rc != HMACD_OK)
 		return rc;
-	rc = queue_verify(c, items, n, NULL);
+	rc = queue_verify(c, v1, any, n, NULL);
 	if (rc != HMACD_OK)
 		return rc;
 	rc = next_response(c, &dl, &resp, &req);
 	if (rc != HMACD_OK)
 		return rc;
 	return take_verdicts(c, &resp, &req, verdicts, n, &got);
+}
+
+int hmacd_verify(struct hmacd_client *c, const struct hmacd_item *items, size_t n,
+		 uint8_t *verdicts)
+{
+	return verify_sync(c, items, NULL, n, verdicts);
+}
+
+int hmacd_verify_any(struct hmacd_client *c, const struct hmacd_any_item *items, size_t n,
+		     uint8_t *verdicts)
+{
+	return verify_sync(c, NULL, items, n, verdicts);
 }
 
 int hmacd_stats(struct hmacd_client *c, void (*fn)(const char *name, uint64_t value, void *arg),
@@ -891,7 +1024,15 @@ int hmacd_send_verify(struct hmacd_client *c, const struct hmacd_item *items, si
 {
 	if (c == NULL)
 		return HMACD_EINVAL;
-	return queue_verify(c, items, n, id);
+	return queue_verify(c, items, NULL, n, id);
+}
+
+int hmacd_send_verify_any(struct hmacd_client *c, const struct hmacd_any_item *items, size_t n,
+			  uint64_t *id)
+{
+	if (c == NULL)
+		return HMACD_EINVAL;
+	return queue_verify(c, NULL, items, n, id);
 }
 
 int hmacd_flush(struct hmacd_client *c)
@@ -998,4 +1139,412 @@ int hmacd_canonical(const struct hmacd_item *item, char **out, size_t *len)
 out:
 	free(canon);
 	return rc;
+}
+
+/* ---- RFC 9421 signing (hmac-sha256) ---- */
+
+#define RFC_DEFAULT_LABEL "sig1"
+#define RFC_ALG "hmac-sha256"
+#define RFC_NONCE_BYTES 16
+/* Signature bases grow from this size; one bigger than BASE_MAX_CAP is refused (ETOOBIG). */
+#define BASE_FIRST_CAP 4096u
+#define BASE_MAX_CAP ((size_t)HM_FRAME_MAX_MAX)
+
+static const char *const default_components[] = {"@method", "@authority", "@path"};
+
+/* An RFC 8941 key of 1..HM_LABEL_MAX bytes: lcalpha or '*', then lcalpha DIGIT _ - . * */
+static bool sf_key_ok(const char *k)
+{
+	size_t n = strlen(k);
+
+	if (n == 0 || n > HM_LABEL_MAX || !((k[0] >= 'a' && k[0] <= 'z') || k[0] == '*'))
+		return false;
+	for (size_t i = 1; i < n; i++) {
+		char ch = k[i];
+
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_' ||
+		      ch == '-' || ch == '.' || ch == '*'))
+			return false;
+	}
+	return true;
+}
+
+/* ;key="s" with '"' and '\' escaped. False if s is not printable ASCII (no String carries it). */
+static bool put_string_param(struct hm_sf_out *o, const char *key, const char *s)
+{
+	hm_sf_put(o, ";", 1);
+	hm_sf_put(o, key, strlen(key));
+	hm_sf_put(o, "=\"", 2);
+	for (; *s != '\0'; s++) {
+		unsigned char ch = (unsigned char)*s;
+
+		if (ch < 0x20 || ch > 0x7e)
+			return false;
+		if (ch == '"' || ch == '\\')
+			hm_sf_put(o, "\\", 1);
+		hm_sf_put(o, s, 1);
+	}
+	hm_sf_put(o, "\"", 1);
+	return true;
+}
+
+static void put_int_param(struct hm_sf_out *o, const char *key, int64_t v)
+{
+	char num[32];
+	int n = snprintf(num, sizeof(num), ";%s=%" PRId64, key, v);
+
+	if (n < 0 || (size_t)n >= sizeof(num)) {
+		o->failed = true;
+		return;
+	}
+	hm_sf_put(o, num, (size_t)n);
+}
+
+/* Length of a quoted String at s (s[0] == '"'), closing quote included if there is one. */
+static size_t quoted_len(const char *s)
+{
+	size_t n = 1;
+
+	while (s[n] != '\0' && s[n] != '"') {
+		if (s[n] == '\\' && s[n + 1] != '\0')
+			n++;
+		n++;
+	}
+	return s[n] == '"' ? n + 1 : n;
+}
+
+/*
+ * One covered component as an inner-list item: passed through when already serialized (it
+ * starts with '"'); else the simple form name[;param[=value]]... with the name and every
+ * unquoted value put in quotes. This only writes text: hm_sf_parse() judges it afterwards.
+ */
+static void put_component(struct hm_sf_out *o, const char *c)
+{
+	size_t n;
+
+	if (c[0] == '"') {
+		hm_sf_put(o, c, strlen(c));
+		return;
+	}
+	n = strcspn(c, ";");
+	hm_sf_put(o, "\"", 1);
+	hm_sf_put(o, c, n);
+	hm_sf_put(o, "\"", 1);
+	c += n;
+	while (*c == ';') {
+		c++;
+		n = strcspn(c, "=;");
+		hm_sf_put(o, ";", 1);
+		hm_sf_put(o, c, n);
+		c += n;
+		if (*c != '=')
+			continue;
+		hm_sf_put(o, "=", 1);
+		c++;
+		if (*c == '"') {
+			n = quoted_len(c);
+			hm_sf_put(o, c, n);
+		} else {
+			n = strcspn(c, ";");
+			hm_sf_put(o, "\"", 1);
+			hm_sf_put(o, c, n);
+			hm_sf_put(o, "\"", 1);
+		}
+		c += n;
+	}
+}
+
+static bool has_header(const struct hm_item *it, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (size_t i = 0; i < it->nheaders; i++)
+		if (it->headers[i].name.len == n &&
+		    strncasecmp((const char *)it->headers[i].name.ptr, name, n) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * Builds the signature base of member m into a fresh buffer (one spare byte after it, for a
+ * NUL), growing it as hm_sb_build() asks. HMACD_OK, HMACD_EMALFORMED, HMACD_ETOOBIG,
+ * HMACD_ENOMEM.
+ */
+static int base_alloc(const struct hm_sb_request *r, const struct hm_sf_field *f,
+		      const struct hm_sf_member *m, uint8_t **out, size_t *len)
+{
+	enum hm_sb_reason why;
+	uint8_t *buf = NULL;
+	size_t cap = BASE_FIRST_CAP;
+	int rc;
+
+	*out = NULL;
+	for (;;) {
+		buf = malloc(cap + 1);
+		if (buf == NULL)
+			return HMACD_ENOMEM;
+		rc = hm_sb_build(r, f, m, buf, cap, len, NULL, &why);
+		if (rc != HM_ETOOBIG || cap >= BASE_MAX_CAP)
+			break;
+		free(buf);
+		cap *= 2;
+	}
+	if (rc != HM_OK) {
+		free(buf);
+		return rc == HM_ETOOBIG ? HMACD_ETOOBIG : HMACD_EMALFORMED;
+	}
+	*out = buf;
+	return HMACD_OK;
+}
+
+static struct hm_sb_request sb_request(const struct hm_item *it)
+{
+	struct hm_sb_request r = {it->method, it->authority, it->path, it->uri_scheme,
+				  it->nheaders, it->headers};
+
+	return r;
+}
+
+/*
+ * The Signature-Input member text for params p into o (components, then the parameters in the
+ * order of RFC 9421's examples). HMACD_OK or HMACD_EINVAL (a value RFC 8941 cannot carry);
+ * o->failed if it did not fit.
+ */
+static int input_text(struct hm_sf_out *o, const struct hm_item *it,
+		      const struct hmacd_rfc9421_params *p, const char *label)
+{
+	const char *const *comp = p->components;
+	size_t ncomp = p->ncomponents;
+	uint8_t rnd[RFC_NONCE_BYTES];
+	char nonce[2 * RFC_NONCE_BYTES + 1];
+	const char *nv = p->nonce;
+	int64_t created = p->created;
+	time_t t;
+
+	if (ncomp == 0) {
+		comp = default_components;
+		ncomp = sizeof(default_components) / sizeof(default_components[0]);
+	}
+	if (created == HMACD_RFC9421_CREATED_NOW) {
+		t = time(NULL);
+		if (t == (time_t)-1)
+			return HMACD_EIO;
+		created = (int64_t)t;
+	}
+	if ((created < 0 && created != HMACD_RFC9421_OMIT) ||
+	    (p->expires < 0 && p->expires != HMACD_RFC9421_OMIT))
+		return HMACD_EINVAL;
+	if (nv == NULL) {
+		if (RAND_bytes(rnd, sizeof(rnd)) != 1)
+			return HMACD_EIO;
+		for (size_t i = 0; i < sizeof(rnd); i++)
+			snprintf(nonce + 2 * i, 3, "%02x", rnd[i]);
+		nv = nonce;
+	}
+	hm_sf_put(o, label, strlen(label));
+	hm_sf_put(o, "=(", 2);
+	for (size_t i = 0; i < ncomp; i++) {
+		if (comp[i] == NULL || comp[i][0] == '\0')
+			return HMACD_EINVAL;
+		if (i > 0)
+			hm_sf_put(o, " ", 1);
+		put_component(o, comp[i]);
+	}
+	if (p->ncomponents == 0 && has_header(it, "content-digest")) {
+		hm_sf_put(o, " ", 1);
+		put_component(o, "content-digest");
+	}
+	hm_sf_put(o, ")", 1);
+	if (created != HMACD_RFC9421_OMIT)
+		put_int_param(o, "created", created);
+	if (p->expires > 0)
+		put_int_param(o, "expires", p->expires);
+	if (nv[0] != '\0' && !put_string_param(o, "nonce", nv))
+		return HMACD_EINVAL;
+	if (p->alg && !put_string_param(o, "alg", RFC_ALG))
+		return HMACD_EINVAL;
+	if (!put_string_param(o, "keyid", p->keyid))
+		return HMACD_EINVAL;
+	if (p->tag != NULL && !put_string_param(o, "tag", p->tag))
+		return HMACD_EINVAL;
+	return HMACD_OK;
+}
+
+int hmacd_rfc9421_sign(const uint8_t *secret, size_t secret_len,
+		       const struct hmacd_rfc9421_item *req,
+		       const struct hmacd_rfc9421_params *params, char *input, size_t input_cap,
+		       char *signature, size_t signature_cap)
+{
+	const char *label;
+	struct hm_item *it = NULL;
+	struct hm_sf_field *f = NULL;
+	const struct hm_sf_member *m;
+	struct hm_sb_request r;
+	struct hm_sf_out o;
+	enum hm_sb_reason why;
+	struct hm_str lab;
+	uint8_t *text = NULL, *base = NULL, mac[HM_MAC_LEN];
+	char b64[HM_B64_LEN(HM_MAC_LEN) + 1];
+	unsigned int maclen = 0;
+	size_t blen = 0, ilen = 0;
+	int rc, n;
+
+	if (input != NULL && input_cap > 0)
+		input[0] = '\0';
+	if (signature != NULL && signature_cap > 0)
+		signature[0] = '\0';
+	if (secret == NULL || req == NULL || params == NULL || input == NULL || signature == NULL ||
+	    params->keyid == NULL || params->keyid[0] == '\0' ||
+	    secret_len < HM_SECRET_MIN || secret_len > HM_SECRET_MAX ||
+	    params->ncomponents > HMACD_RFC9421_MAX_COMPONENTS ||
+	    (params->components == NULL && params->ncomponents > 0))
+		return HMACD_EINVAL;
+	label = params->label != NULL ? params->label : RFC_DEFAULT_LABEL;
+	if (!sf_key_ok(label))
+		return HMACD_EINVAL;
+	it = malloc(sizeof(*it));
+	f = malloc(sizeof(*f));
+	text = malloc(HM_SIGFIELD_MAX);
+	if (it == NULL || f == NULL || text == NULL) {
+		rc = HMACD_ENOMEM;
+		goto out;
+	}
+	rc = rfc_convert(req, it);
+	if (rc != HMACD_OK)
+		goto out;
+	o = (struct hm_sf_out){text, HM_SIGFIELD_MAX, 0, false};
+	rc = input_text(&o, it, params, label);
+	if (rc != HMACD_OK)
+		goto out;
+	if (o.failed) {
+		rc = HMACD_ETOOBIG;
+		goto out;
+	}
+	/* the daemon will parse what we send: sign what that parse gives, nothing else */
+	lab.ptr = (const uint8_t *)label;
+	lab.len = strlen(label);
+	if (hm_sf_parse(text, o.len, HM_SF_KIND_DICT, f) != HM_OK || f->nmembers != 1 ||
+	    hm_sb_select(f, lab, &m, &why) != HM_OK) {
+		rc = HMACD_EMALFORMED; /* a component that is not an RFC 8941 string item */
+		goto out;
+	}
+	r = sb_request(it);
+	rc = base_alloc(&r, f, m, &base, &blen);
+	if (rc != HMACD_OK)
+		goto out;
+	if (HMAC(EVP_sha256(), secret, (int)secret_len, base, blen, mac, &maclen) == NULL ||
+	    maclen != HM_MAC_LEN) {
+		rc = HMACD_ECRYPTO;
+		goto out;
+	}
+	if (input_cap == 0 || hm_sf_serialize(f, (uint8_t *)input, input_cap - 1, &ilen) != HM_OK) {
+		rc = HMACD_ETOOBIG;
+		goto out;
+	}
+	input[ilen] = '\0';
+	(void)hm_b64_encode_ct(mac, sizeof(mac), b64);
+	n = snprintf(signature, signature_cap, "%s=:%s:", label, b64);
+	if (n < 0 || (size_t)n >= signature_cap) {
+		rc = HMACD_ETOOBIG;
+		goto out;
+	}
+	rc = HMACD_OK;
+out:
+	if (rc != HMACD_OK) {
+		if (input != NULL && input_cap > 0)
+			input[0] = '\0';
+		if (signature != NULL && signature_cap > 0)
+			signature[0] = '\0';
+	}
+	OPENSSL_cleanse(mac, sizeof(mac));
+	OPENSSL_cleanse(b64, sizeof(b64));
+	free(base);
+	free(text);
+	free(f);
+	free(it);
+	return rc;
+}
+
+int hmacd_rfc9421_base(const struct hmacd_rfc9421_item *item, char **out, size_t *len)
+{
+	struct hm_item *it = NULL;
+	struct hm_sf_field *f = NULL;
+	const struct hm_sf_member *m;
+	struct hm_sb_request r;
+	enum hm_sb_reason why;
+	uint8_t *base = NULL;
+	size_t blen = 0;
+	int rc;
+
+	if (out != NULL)
+		*out = NULL;
+	if (item == NULL || out == NULL)
+		return HMACD_EINVAL;
+	it = malloc(sizeof(*it));
+	f = malloc(sizeof(*f));
+	if (it == NULL || f == NULL) {
+		rc = HMACD_ENOMEM;
+		goto out;
+	}
+	rc = rfc_convert(item, it);
+	if (rc != HMACD_OK)
+		goto out;
+	if (hm_sf_parse(it->signature_input.ptr, it->signature_input.len, HM_SF_KIND_DICT, f) !=
+		    HM_OK ||
+	    hm_sb_select(f, it->label, &m, &why) != HM_OK) {
+		rc = HMACD_EMALFORMED;
+		goto out;
+	}
+	r = sb_request(it);
+	rc = base_alloc(&r, f, m, &base, &blen);
+	if (rc == HMACD_ETOOBIG)
+		rc = HMACD_EMALFORMED; /* the daemon would not build it either */
+	if (rc != HMACD_OK)
+		goto out;
+	base[blen] = '\0';
+	*out = (char *)base;
+	base = NULL;
+	if (len != NULL)
+		*len = blen;
+out:
+	free(base);
+	free(f);
+	free(it);
+	return rc;
+}
+
+int hmacd_content_digest(const uint8_t *body, size_t len, unsigned sha_bits, char *out,
+			 size_t cap)
+{
+	static const uint8_t empty[1];
+	uint8_t md[EVP_MAX_MD_SIZE];
+	char b64[HM_B64_LEN(EVP_MAX_MD_SIZE) + 1];
+	unsigned int mdlen = 0;
+	const EVP_MD *alg;
+	const char *name;
+	int n;
+
+	if (out != NULL && cap > 0)
+		out[0] = '\0';
+	if (out == NULL || (body == NULL && len > 0))
+		return HMACD_EINVAL;
+	if (sha_bits == 256) {
+		alg = EVP_sha256();
+		name = "sha-256";
+	} else if (sha_bits == 512) {
+		alg = EVP_sha512();
+		name = "sha-512";
+	} else {
+		return HMACD_EINVAL;
+	}
+	if (EVP_Digest(body != NULL ? body : empty, len, md, &mdlen, alg, NULL) != 1)
+		return HMACD_ECRYPTO;
+	(void)hm_b64_encode_ct(md, mdlen, b64);
+	n = snprintf(out, cap, "%s=:%s:", name, b64);
+	if (n < 0 || (size_t)n >= cap) {
+		if (cap > 0)
+			out[0] = '\0';
+		return HMACD_ETOOBIG;
+	}
+	return HMACD_OK;
 }

@@ -235,6 +235,88 @@ int hd_ctl(struct hd *d, char *out, size_t outlen, const char *args)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
 }
 
+int hd_ctl_in(struct hd *d, const void *in, size_t inlen, char *out, size_t outlen,
+	      const char *args)
+{
+	char line[1024], *argv[64];
+	int outp[2], inp[2], status = -1, argc;
+	const uint8_t *p = in;
+	size_t got = 0;
+	ssize_t n;
+	pid_t pid;
+
+	snprintf(line, sizeof(line), "%s --db %s %s", env_or("HMACCTL", "daemon/hmacctl"), d->db,
+		 args);
+	argc = split(line, argv, 64);
+	assert_true(argc > 0);
+	assert_int_equal(pipe(outp), 0);
+	assert_int_equal(pipe(inp), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		dup2(outp[1], STDOUT_FILENO);
+		dup2(inp[0], STDIN_FILENO);
+		close(outp[0]);
+		close(outp[1]);
+		close(inp[0]);
+		close(inp[1]);
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	close(outp[1]);
+	close(inp[0]);
+	/* the input is small (a secret): it fits the pipe, so writing first cannot deadlock */
+	assert_true(inlen <= 4096);
+	while (inlen > 0) {
+		n = write(inp[1], p, inlen);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break; /* hmacctl exited without reading: its status tells */
+		p += n;
+		inlen -= (size_t)n;
+	}
+	close(inp[1]);
+	for (;;) {
+		char sink[256];
+
+		if (out != NULL && got + 1 < outlen)
+			n = read(outp[0], out + got, outlen - 1 - got);
+		else
+			n = read(outp[0], sink, sizeof(sink));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		if (out != NULL && got + 1 < outlen)
+			got += (size_t)n;
+	}
+	close(outp[0]);
+	if (out != NULL && outlen > 0)
+		out[got] = '\0';
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+}
+
+/* Copies the JSON string value of "key" out of hmacctl's one-line JSON (asserts it is there). */
+static void json_str(const char *json, const char *key, char *out, size_t cap)
+{
+	char pat[64];
+	const char *s;
+	size_t n = 0;
+
+	snprintf(pat, sizeof(pat), "\"%s\":\"", key);
+	s = strstr(json, pat);
+	assert_non_null(s);
+	s += strlen(pat);
+	while (s[n] != '"' && s[n] != '\0') {
+		assert_true(n + 1 < cap);
+		out[n] = s[n];
+		n++;
+	}
+	out[n] = '\0';
+}
+
 /* Pulls "epoch":N and "secret":"b64" out of hmacctl's one-line JSON. */
 static uint32_t parse_key_json(const char *json, uint8_t secret[32])
 {
@@ -277,6 +359,62 @@ uint32_t hd_key_rotate(struct hd *d, const char *tenant, const char *container, 
 		 tenant, container, grace);
 	assert_int_equal(hd_ctl(d, out, sizeof(out), args), 0);
 	return parse_key_json(out, secret);
+}
+
+static uint32_t key_cmd_id(struct hd *d, const char *cmd, const char *keyid,
+			   char keyid_out[HD_KEYID_CAP], uint8_t secret[32])
+{
+	char args[768], out[1024];
+	uint32_t epoch;
+
+	snprintf(args, sizeof(args), "%s --json%s%s", cmd, keyid != NULL ? " --keyid " : "",
+		 keyid != NULL ? keyid : "");
+	assert_int_equal(hd_ctl(d, out, sizeof(out), args), 0);
+	epoch = parse_key_json(out, secret);
+	if (keyid_out != NULL)
+		json_str(out, "keyid", keyid_out, HD_KEYID_CAP);
+	if (keyid != NULL && keyid_out != NULL)
+		assert_string_equal(keyid_out, keyid);
+	return epoch;
+}
+
+uint32_t hd_key_create_id(struct hd *d, const char *tenant, const char *container,
+			  const char *keyid, char keyid_out[HD_KEYID_CAP], uint8_t secret[32])
+{
+	char cmd[512];
+
+	snprintf(cmd, sizeof(cmd), "key create --tenant %s --container %s", tenant, container);
+	return key_cmd_id(d, cmd, keyid, keyid_out, secret);
+}
+
+uint32_t hd_key_rotate_id(struct hd *d, const char *tenant, const char *container,
+			  unsigned grace, const char *keyid, char keyid_out[HD_KEYID_CAP],
+			  uint8_t secret[32])
+{
+	char cmd[512];
+
+	snprintf(cmd, sizeof(cmd), "key rotate --tenant %s --container %s --grace %u", tenant,
+		 container, grace);
+	return key_cmd_id(d, cmd, keyid, keyid_out, secret);
+}
+
+uint32_t hd_key_import(struct hd *d, const char *tenant, const char *container,
+		       const char *keyid, const uint8_t *secret, size_t len, unsigned grace)
+{
+	char args[768], out[1024], got[HD_KEYID_CAP];
+	const char *e;
+
+	snprintf(args, sizeof(args),
+		 "key import --tenant %s --container %s --secret-file - --keyid %s --grace %u "
+		 "--json",
+		 tenant, container, keyid, grace);
+	assert_int_equal(hd_ctl_in(d, secret, len, out, sizeof(out), args), 0);
+	assert_null(strstr(out, "\"secret\"")); /* import never prints the secret */
+	json_str(out, "keyid", got, sizeof(got));
+	assert_string_equal(got, keyid);
+	e = strstr(out, "\"epoch\":");
+	assert_non_null(e);
+	return (uint32_t)strtoul(e + strlen("\"epoch\":"), NULL, 10);
 }
 
 struct hmacd_client *hd_client(struct hd *d)

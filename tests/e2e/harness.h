@@ -53,6 +53,32 @@ uint32_t hd_key_create(struct hd *d, const char *tenant, const char *container,
 uint32_t hd_key_rotate(struct hd *d, const char *tenant, const char *container, unsigned grace,
 		       uint8_t secret[32]);
 
+/*
+ * Like hd_ctl(), with in[0..inlen) written to hmacctl's stdin (then closed): for
+ * `key import --secret-file -`. in may be NULL (stdin is then empty).
+ */
+int hd_ctl_in(struct hd *d, const void *in, size_t inlen, char *out, size_t outlen,
+	      const char *args);
+
+/* Key ids (issue 6): at most 128 bytes, so HD_KEYID_CAP holds one with its NUL. */
+#define HD_KEYID_CAP 129
+/*
+ * key create / rotate --json with `--keyid keyid` when keyid is non-NULL; asserts exit 0,
+ * returns the epoch, fills secret (32 bytes) and, when keyid_out is non-NULL, the key id in
+ * force (the one given, or the generated one).
+ */
+uint32_t hd_key_create_id(struct hd *d, const char *tenant, const char *container,
+			  const char *keyid, char keyid_out[HD_KEYID_CAP], uint8_t secret[32]);
+uint32_t hd_key_rotate_id(struct hd *d, const char *tenant, const char *container,
+			  unsigned grace, const char *keyid, char keyid_out[HD_KEYID_CAP],
+			  uint8_t secret[32]);
+/*
+ * key import --secret-file - (raw bytes on stdin) --keyid keyid [--grace grace] --json;
+ * asserts exit 0 and that the JSON names keyid; returns the epoch.
+ */
+uint32_t hd_key_import(struct hd *d, const char *tenant, const char *container,
+		       const char *keyid, const uint8_t *secret, size_t len, unsigned grace);
+
 /* A connected client (asserts success). */
 struct hmacd_client *hd_client(struct hd *d);
 

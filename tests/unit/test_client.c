@@ -5,8 +5,11 @@
  * the protocol with the proto/ code (hm_frame_parse, hm_request_decode, hm_item_next and the
  * response encoders). Its verdicts are scripted by the items themselves: a malformed item gets
  * MALFORMED, an item of epoch 1 gets a real HMAC check against FAKE_SECRET, any other epoch e
- * gets verdict e % 8. On demand it misbehaves once (wrong id, short answer, closing mid-answer,
- * silence) or drops the connection, so every error path of the client is reached without the
+ * gets verdict e % 8. An rfc9421 item of tenant "t8" gets INSUFFICIENT_COVERAGE; any other
+ * rfc9421 item gets a real RFC 9421 check (proto/sfv + proto/sigbase, hmac-sha256 under
+ * FAKE_SECRET), so a field the client encodes wrongly shows as BAD_SIGNATURE. The fake keeps a
+ * copy of the last verify request, for tests of the encoding. On demand it misbehaves once
+ * (wrong id, short answer, closing mid-answer, silence) or drops the connection, so every error path of the client is reached without the
  * real daemon (the end-to-end tests drive that one).
  *
  * SIGPIPE keeps its default action on purpose: a send() without MSG_NOSIGNAL kills the test.
@@ -28,6 +31,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
@@ -40,10 +44,13 @@
 #include "buf.h"
 #include "frame.h"
 #include "msg.h"
+#include "sfv.h"
+#include "sigbase.h"
 #include "sign.h"
 #include "verdict.h"
 
 #define FAKE_MAX_BATCH 16
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 /* One-shot misbehaviours of the fake, applied to the next request it reads. */
 enum trick {
@@ -65,6 +72,8 @@ struct fake {
 	_Atomic int accepted; /* connections */
 	_Atomic int requests;
 	_Atomic int errors;   /* the fake's own failures: checked at teardown */
+	pthread_mutex_t lock; /* guards last */
+	struct hm_buf last;   /* payload of the last verify request */
 };
 
 static const uint8_t FAKE_SECRET[32] = {
@@ -91,6 +100,40 @@ static bool fake_write_all(int fd, const uint8_t *p, size_t n)
 	return true;
 }
 
+/* A real RFC 9421 hmac-sha256 check of an rfc9421 item under FAKE_SECRET (keyid ignored). */
+static unsigned fake_rfc9421(const struct hm_item *it)
+{
+	struct hm_sf_field *in = malloc(sizeof(*in)), *sig = malloc(sizeof(*sig));
+	struct hm_sb_request r = {it->method, it->authority, it->path, it->uri_scheme,
+				  it->nheaders, it->headers};
+	const struct hm_sf_member *m, *sm;
+	enum hm_sb_reason why;
+	uint8_t base[4096], mac[HM_MAC_LEN], got[HM_MAC_LEN + 1];
+	unsigned int maclen = 0;
+	size_t len = 0, glen = 0;
+	unsigned v = HM_V_MALFORMED;
+
+	if (in == NULL || sig == NULL)
+		goto out;
+	if (hm_sf_parse(it->signature_input.ptr, it->signature_input.len, HM_SF_KIND_DICT, in) !=
+		    HM_OK ||
+	    hm_sf_parse(it->signature.ptr, it->signature.len, HM_SF_KIND_DICT, sig) != HM_OK ||
+	    hm_sb_select(in, it->label, &m, &why) != HM_OK)
+		goto out;
+	sm = hm_sf_dict_get(sig, (const char *)m->key.ptr, m->key.len);
+	if (sm == NULL || sm->is_inner ||
+	    hm_sf_bytes_decode(&sm->bare, got, sizeof(got), &glen) != HM_OK || glen != HM_MAC_LEN ||
+	    hm_sb_build(&r, in, m, base, sizeof(base), &len, NULL, &why) != HM_OK)
+		goto out;
+	if (HMAC(EVP_sha256(), FAKE_SECRET, sizeof(FAKE_SECRET), base, len, mac, &maclen) == NULL)
+		goto out;
+	v = CRYPTO_memcmp(mac, got, HM_MAC_LEN) == 0 ? HM_V_OK : HM_V_BAD_SIGNATURE;
+out:
+	free(sig);
+	free(in);
+	return v;
+}
+
 static unsigned fake_verdict(struct hm_mp *items)
 {
 	struct hm_item it;
@@ -98,8 +141,13 @@ static unsigned fake_verdict(struct hm_mp *items)
 
 	if (hm_item_next(items, &it) != HM_OK)
 		return HM_V_MALFORMED;
+	if (it.scheme == HM_SCHEME_RFC9421) {
+		if (it.tenant.len == 2 && memcmp(it.tenant.ptr, "t8", 2) == 0)
+			return HM_V_INSUFFICIENT_COVERAGE;
+		return fake_rfc9421(&it);
+	}
 	if (it.epoch != 1)
-		return (unsigned)(it.epoch % HM_V__COUNT);
+		return (unsigned)(it.epoch % 8);
 	if (hm_sign_item(FAKE_SECRET, sizeof(FAKE_SECRET), &it, mac) != HM_OK)
 		return HM_V_MALFORMED;
 	return CRYPTO_memcmp(mac, it.sig, HM_MAC_LEN) == 0 ? HM_V_OK : HM_V_BAD_SIGNATURE;
@@ -133,6 +181,12 @@ static bool fake_answer(struct fake *f, int conn, const uint8_t *payload, size_t
 			hm_frame_end(&out, start);
 			break;
 		case HM_OP_VERIFY:
+			pthread_mutex_lock(&f->lock);
+			hm_buf_reset(&f->last);
+			hm_buf_append(&f->last, payload, len);
+			if (f->last.failed)
+				f->errors++;
+			pthread_mutex_unlock(&f->lock);
 			n = trick == TRICK_SHORT && req.nitems > 0 ? req.nitems - 1 : req.nitems;
 			start = hm_encode_results_begin(&out, id, n);
 			for (uint32_t i = 0; i < req.nitems; i++) {
@@ -278,6 +332,9 @@ static int fake_setup(void **state)
 		return -1;
 	if (pipe2(f->ctl, O_CLOEXEC) != 0 || pipe2(f->ack, O_CLOEXEC) != 0)
 		return -1;
+	if (pthread_mutex_init(&f->lock, NULL) != 0)
+		return -1;
+	hm_buf_init(&f->last, HM_FRAME_DEFAULT_MAX);
 	if (pthread_create(&f->thread, NULL, fake_main, f) != 0)
 		return -1;
 	*state = f;
@@ -300,6 +357,8 @@ static int fake_teardown(void **state)
 	(void)close(f->ack[1]);
 	(void)unlink(f->path);
 	(void)rmdir(f->dir);
+	hm_buf_free(&f->last);
+	(void)pthread_mutex_destroy(&f->lock);
 	free(f);
 	return errors == 0 ? 0 : -1;
 }
@@ -883,6 +942,549 @@ static void test_sign_malformed(void **state)
 	assert_memory_equal(item.sig, zero, sizeof(zero));
 }
 
+/* ---- RFC 9421 ---- */
+
+/* The RFC 9421 B.2 test request and the B.2.5 example (hmac-sha256, "test-shared-secret"). */
+static const struct hmacd_header B2_HEADERS[] = {
+	{"host", 4, "example.com", 11},
+	{"date", 4, "Tue, 20 Apr 2021 02:07:55 GMT", 29},
+	{"content-type", 12, "application/json", 16},
+	{"content-digest", 14,
+	 "sha-512=:WZDPaVn/7XgHaAy8pmojAkGWoRx2UFChF41A2svX+TaPm+AbwAgBWnrIiYllu7BNNyealdVLvRwEmTH"
+	 "WXvJwew==:",
+	 98},
+	{"content-length", 14, "18", 2},
+};
+static const char B2_BODY[] = "{\"hello\": \"world\"}";
+static const char B25_INPUT[] = "sig-b25=(\"date\" \"@authority\" \"content-type\")"
+				";created=1618884473;keyid=\"test-shared-secret\"";
+static const char B25_SIGNATURE[] = "sig-b25=:pxcQw6G3AjtMBQjwo8XzkZf/bws5LelbaMk5rGIGtE8=:";
+static const char B25_BASE[] = "\"date\": Tue, 20 Apr 2021 02:07:55 GMT\n"
+			       "\"@authority\": example.com\n"
+			       "\"content-type\": application/json\n"
+			       "\"@signature-params\": (\"date\" \"@authority\" \"content-type\")"
+			       ";created=1618884473;keyid=\"test-shared-secret\"";
+static const char SHARED_SECRET_B64[] =
+	"uzvJfB4u3N0Jy4T7NZ75MDVcr8zSTInedJtkgcu46YW4XByzNJjxBdtjUkdJPBtbmHhIDi6pcl8jsasjlTMtDQ==";
+
+/* The B.2 request as an rfc9421 item of scope t1/c1 (no signature yet). */
+static void b2_item(struct hmacd_rfc9421_item *it)
+{
+	memset(it, 0, sizeof(*it));
+	it->tenant = "t1";
+	it->tenant_len = 2;
+	it->container = "c1";
+	it->container_len = 2;
+	it->method = "POST";
+	it->method_len = 4;
+	it->authority = "example.com";
+	it->authority_len = 11;
+	it->path = "/foo?param=Value&Pet=dog";
+	it->path_len = strlen(it->path);
+	it->headers = B2_HEADERS;
+	it->nheaders = ARRAY_LEN(B2_HEADERS);
+	it->body = (const uint8_t *)B2_BODY;
+	it->body_len = sizeof(B2_BODY) - 1;
+}
+
+struct signed_item {
+	struct hmacd_rfc9421_item it;
+	char input[HMACD_RFC9421_FIELD_MAX + 1];
+	char sig[HMACD_RFC9421_SIGNATURE_CAP];
+};
+
+/* b2_item() signed by hmacd_rfc9421_sign() under `secret` with params p. */
+static void b2_signed(struct signed_item *s, const uint8_t *secret, size_t secret_len,
+		      const struct hmacd_rfc9421_params *p)
+{
+	b2_item(&s->it);
+	assert_int_equal(hmacd_rfc9421_sign(secret, secret_len, &s->it, p, s->input,
+					    sizeof(s->input), s->sig, sizeof(s->sig)),
+			 HMACD_OK);
+	s->it.signature_input = s->input;
+	s->it.signature_input_len = strlen(s->input);
+	s->it.signature = s->sig;
+	s->it.signature_len = strlen(s->sig);
+}
+
+static void test_rfc9421_names(void **state)
+{
+	(void)state;
+	assert_int_equal(HMACD_V_INSUFFICIENT_COVERAGE, 8);
+	assert_string_equal(hmacd_verdict_name(HMACD_V_INSUFFICIENT_COVERAGE),
+			    "INSUFFICIENT_COVERAGE");
+	assert_string_equal(hmacd_verdict_name(9), "UNKNOWN");
+}
+
+/* RFC 9421 B.2.5, byte for byte: the Signature-Input, the base and the Signature. */
+static void test_rfc9421_sign_b25(void **state)
+{
+	static const char *const comps[] = {"date", "@authority", "content-type"};
+	static const char *const quoted[] = {"\"date\"", "\"@authority\"", "\"content-type\""};
+	struct hmacd_rfc9421_params p = {
+		.label = "sig-b25",
+		.components = comps,
+		.ncomponents = 3,
+		.created = 1618884473,
+		.nonce = "",
+		.keyid = "test-shared-secret",
+	};
+	struct signed_item s;
+	uint8_t secret[66];
+	char *base = NULL;
+	size_t len = 0;
+
+	(void)state;
+	assert_int_equal(EVP_DecodeBlock(secret, (const unsigned char *)SHARED_SECRET_B64,
+					 (int)strlen(SHARED_SECRET_B64)),
+			 66); /* 64 bytes plus the two padding zeros */
+	b2_signed(&s, secret, 64, &p);
+	assert_string_equal(s.input, B25_INPUT);
+	assert_string_equal(s.sig, B25_SIGNATURE);
+	/* the base the daemon builds for what was sent */
+	assert_int_equal(hmacd_rfc9421_base(&s.it, &base, &len), HMACD_OK);
+	assert_int_equal(len, strlen(B25_BASE));
+	assert_string_equal(base, B25_BASE);
+	free(base);
+	/* the same from the RFC's own header values, and with the label chosen */
+	s.it.signature_input = B25_INPUT;
+	s.it.signature_input_len = strlen(B25_INPUT);
+	s.it.label = "sig-b25";
+	s.it.label_len = 7;
+	assert_int_equal(hmacd_rfc9421_base(&s.it, &base, NULL), HMACD_OK);
+	assert_string_equal(base, B25_BASE);
+	free(base);
+	s.it.label = "sig-b26";
+	assert_int_equal(hmacd_rfc9421_base(&s.it, &base, NULL), HMACD_EMALFORMED);
+	assert_null(base);
+	/* components already serialized sign the same */
+	p.components = quoted;
+	b2_signed(&s, secret, 64, &p);
+	assert_string_equal(s.input, B25_INPUT);
+	assert_string_equal(s.sig, B25_SIGNATURE);
+	OPENSSL_cleanse(secret, sizeof(secret));
+}
+
+/* Defaults, every parameter, the component forms, and the refusals. */
+static void test_rfc9421_sign_params(void **state)
+{
+	static const char *const qp[] = {"@query-param;name=Pet", "\"@query-param\";name=\"param\"",
+					 "content-digest;sf", "content-digest;key=sha-512",
+					 "date;bs", "@target-uri"};
+	static const char *const missing[] = {"x-missing"};
+	static const char *const unknown[] = {"@nope"};
+	static const char *const badsyntax[] = {"Date"};
+	static const char *const empty[] = {""};
+	struct hmacd_rfc9421_params p = {.keyid = "k1"};
+	struct signed_item s;
+	char small[32], *base = NULL;
+	long created;
+	char *end;
+
+	(void)state;
+	/* zero params: sig1, @method @authority @path + content-digest (present), now, nonce */
+	b2_signed(&s, FAKE_SECRET, sizeof(FAKE_SECRET), &p);
+	assert_memory_equal(s.input,
+			    "sig1=(\"@method\" \"@authority\" \"@path\" \"content-digest\")"
+			    ";created=",
+			    strlen("sig1=(\"@method\" \"@authority\" \"@path\" \"content-digest\")"
+				   ";created="));
+	created = strtol(strstr(s.input, "created=") + 8, &end, 10);
+	assert_true(labs(created - (long)time(NULL)) < 5);
+	assert_memory_equal(end, ";nonce=\"", 8);
+	assert_int_equal(strspn(end + 8, "0123456789abcdef"), 32);
+	assert_string_equal(end + 8 + 32, "\";keyid=\"k1\"");
+	assert_memory_equal(s.sig, "sig1=:", 6);
+	assert_int_equal(strlen(s.sig), 6 + 44 + 1);
+	/* without a content-digest header it is not covered by default */
+	{
+		struct hmacd_rfc9421_item it;
+		char in[512], sig[HMACD_RFC9421_SIGNATURE_CAP];
+
+		b2_item(&it);
+		it.nheaders = 3;
+		assert_int_equal(hmacd_rfc9421_sign(FAKE_SECRET, 32, &it, &p, in, sizeof(in), sig,
+						    sizeof(sig)),
+				 HMACD_OK);
+		assert_memory_equal(in, "sig1=(\"@method\" \"@authority\" \"@path\");",
+				    strlen("sig1=(\"@method\" \"@authority\" \"@path\");"));
+	}
+	/* every parameter, in the RFC's order; strings escaped */
+	p = (struct hmacd_rfc9421_params){
+		.label = "a*b",
+		.components = qp,
+		.ncomponents = ARRAY_LEN(qp),
+		.created = HMACD_RFC9421_OMIT,
+		.expires = 1700000000,
+		.nonce = "n\"1\\",
+		.keyid = "key/1",
+		.tag = "app",
+		.alg = true,
+	};
+	b2_signed(&s, FAKE_SECRET, sizeof(FAKE_SECRET), &p);
+	assert_string_equal(s.input,
+			    "a*b=(\"@query-param\";name=\"Pet\" \"@query-param\";name=\"param\" "
+			    "\"content-digest\";sf \"content-digest\";key=\"sha-512\" \"date\";bs "
+			    "\"@target-uri\");expires=1700000000;nonce=\"n\\\"1\\\\\""
+			    ";alg=\"hmac-sha256\";keyid=\"key/1\";tag=\"app\"");
+	assert_int_equal(hmacd_rfc9421_base(&s.it, &base, NULL), HMACD_OK);
+	assert_non_null(strstr(base, "\"@query-param\";name=\"Pet\": dog\n"));
+	assert_non_null(
+		strstr(base, "\"@target-uri\": https://example.com/foo?param=Value&Pet=dog\n"));
+	assert_non_null(strstr(base, "\"date\";bs: :VHVlLCAyMCBBcHIgMjAyMSAwMjowNzo1NSBHTVQ=:\n"));
+	free(base);
+	/* uri_scheme http changes @target-uri, so the signature */
+	{
+		struct signed_item h;
+
+		b2_item(&h.it);
+		h.it.uri_scheme = "http";
+		h.it.uri_scheme_len = 4;
+		assert_int_equal(hmacd_rfc9421_sign(FAKE_SECRET, 32, &h.it, &p, h.input,
+						    sizeof(h.input), h.sig, sizeof(h.sig)),
+				 HMACD_OK);
+		assert_string_equal(h.input, s.input);
+		assert_string_not_equal(h.sig, s.sig);
+	}
+
+	/* refusals: outputs are emptied */
+	p = (struct hmacd_rfc9421_params){.keyid = "k1", .nonce = ""};
+	b2_item(&s.it);
+#define SIGN(secret_len) \
+	hmacd_rfc9421_sign(FAKE_SECRET, (secret_len), &s.it, &p, s.input, sizeof(s.input), s.sig, \
+			   sizeof(s.sig))
+	assert_int_equal(SIGN(15), HMACD_EINVAL);
+	assert_string_equal(s.input, "");
+	assert_string_equal(s.sig, "");
+	assert_int_equal(SIGN(65), HMACD_EINVAL);
+	p.keyid = NULL;
+	assert_int_equal(SIGN(32), HMACD_EINVAL);
+	p.keyid = "";
+	assert_int_equal(SIGN(32), HMACD_EINVAL);
+	p.keyid = "k\n1";
+	assert_int_equal(SIGN(32), HMACD_EINVAL);
+	p.keyid = "k1";
+	p.label = "Sig";
+	assert_int_equal(SIGN(32), HMACD_EINVAL);
+	p.label = "";
+	assert_int_equal(SIGN(32), HMACD_EINVAL);
+	p.label = NULL;
+	p.nonce = "caf\xc3\xa9";
+	assert_int_equal(SIGN(32), HMACD_EINVAL);
+	p.nonce = "";
+	p.created = -5;
+	assert_int_equal(SIGN(32), HMACD_EINVAL);
+	p.created = 0;
+	p.ncomponents = HMACD_RFC9421_MAX_COMPONENTS + 1;
+	assert_int_equal(SIGN(32), HMACD_EINVAL);
+	p.ncomponents = 1;
+	assert_int_equal(SIGN(32), HMACD_EINVAL); /* components NULL */
+	p.components = empty;
+	assert_int_equal(SIGN(32), HMACD_EINVAL);
+	p.components = missing;
+	assert_int_equal(SIGN(32), HMACD_EMALFORMED);
+	p.components = unknown;
+	assert_int_equal(SIGN(32), HMACD_EMALFORMED);
+	p.components = badsyntax;
+	assert_int_equal(SIGN(32), HMACD_EMALFORMED);
+	assert_string_equal(s.input, "");
+	p.components = NULL;
+	p.ncomponents = 0;
+	s.it.path = "no-slash";
+	s.it.path_len = 8;
+	assert_int_equal(SIGN(32), HMACD_EMALFORMED);
+	b2_item(&s.it);
+	s.it.method = NULL; /* with a length */
+	assert_int_equal(SIGN(32), HMACD_EINVAL);
+	b2_item(&s.it);
+	assert_int_equal(SIGN(32), HMACD_OK);
+#undef SIGN
+	/* short buffers */
+	assert_int_equal(hmacd_rfc9421_sign(FAKE_SECRET, 32, &s.it, &p, small, sizeof(small), s.sig,
+					    sizeof(s.sig)),
+			 HMACD_ETOOBIG);
+	assert_string_equal(small, "");
+	assert_int_equal(hmacd_rfc9421_sign(FAKE_SECRET, 32, &s.it, &p, s.input, sizeof(s.input),
+					    small, 20),
+			 HMACD_ETOOBIG);
+	assert_int_equal(hmacd_rfc9421_sign(FAKE_SECRET, 32, &s.it, NULL, s.input, sizeof(s.input),
+					    s.sig, sizeof(s.sig)),
+			 HMACD_EINVAL);
+	assert_int_equal(hmacd_rfc9421_base(NULL, &base, NULL), HMACD_EINVAL);
+	/* a Signature-Input that does not parse */
+	s.it.signature_input = "sig1=(\"@method\"";
+	s.it.signature_input_len = strlen(s.it.signature_input);
+	assert_int_equal(hmacd_rfc9421_base(&s.it, &base, NULL), HMACD_EMALFORMED);
+	assert_null(base);
+}
+
+static void test_content_digest(void **state)
+{
+	char out[HMACD_CONTENT_DIGEST_CAP];
+
+	(void)state;
+	/* RFC 9530 section 2's example body, and the B.2 request's header */
+	assert_int_equal(hmacd_content_digest((const uint8_t *)B2_BODY, sizeof(B2_BODY) - 1, 256,
+					      out, sizeof(out)),
+			 HMACD_OK);
+	assert_string_equal(out, "sha-256=:X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE=:");
+	assert_int_equal(hmacd_content_digest((const uint8_t *)B2_BODY, sizeof(B2_BODY) - 1, 512,
+					      out, sizeof(out)),
+			 HMACD_OK);
+	assert_string_equal(out, B2_HEADERS[3].value);
+	assert_int_equal(hmacd_content_digest(NULL, 0, 256, out, sizeof(out)), HMACD_OK);
+	assert_string_equal(out, "sha-256=:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=:");
+	assert_int_equal(hmacd_content_digest(NULL, 1, 256, out, sizeof(out)), HMACD_EINVAL);
+	assert_int_equal(hmacd_content_digest(NULL, 0, 384, out, sizeof(out)), HMACD_EINVAL);
+	assert_int_equal(hmacd_content_digest(NULL, 0, 512, out, 98), HMACD_ETOOBIG);
+	assert_string_equal(out, "");
+}
+
+/* Copies the fake's record of the last verify request. */
+static size_t last_request(struct fake *f, uint8_t *buf, size_t cap)
+{
+	size_t n;
+
+	pthread_mutex_lock(&f->lock);
+	n = f->last.len;
+	assert_true(n <= cap);
+	memcpy(buf, f->last.data, n);
+	pthread_mutex_unlock(&f->lock);
+	return n;
+}
+
+static bool str_eq(struct hm_str s, const char *want, size_t len)
+{
+	return s.len == len && (len == 0 || memcmp(s.ptr, want, len) == 0);
+}
+
+static bool has_bytes(const uint8_t *p, size_t n, const char *needle)
+{
+	size_t k = strlen(needle);
+
+	for (size_t i = 0; i + k <= n; i++)
+		if (memcmp(p + i, needle, k) == 0)
+			return true;
+	return false;
+}
+
+/* What goes on the wire: every field, as the daemon's decoder reads it back. */
+static void test_rfc9421_encoding(void **state)
+{
+	struct fake *f = *state;
+	struct hmacd_client *c = connect_ok(f, 0, 0);
+	struct hmacd_rfc9421_item r;
+	struct hmacd_item v1;
+	struct hmacd_any_item items[2];
+	static const struct hmacd_header hs[] = {
+		{"x-a", 3, "1", 1}, {"x-a", 3, "\t2 ", 3}, {"x-empty", 7, "", 0}};
+	static uint8_t payload[8192];
+	struct hm_request req;
+	struct hm_item *got = malloc(sizeof(*got));
+	uint8_t verdicts[2];
+	size_t n;
+
+	assert_non_null(got);
+	plain_item(&v1, 4);
+	memset(&r, 0, sizeof(r));
+	r.tenant = "t2";
+	r.tenant_len = 2;
+	r.container = "c-9";
+	r.container_len = 3;
+	r.method = "PATCH";
+	r.method_len = 5;
+	r.authority = "api.example:8443";
+	r.authority_len = 16;
+	r.path = "/x?y=1";
+	r.path_len = 6;
+	r.uri_scheme = "http";
+	r.uri_scheme_len = 4;
+	r.headers = hs;
+	r.nheaders = ARRAY_LEN(hs);
+	r.signature_input = "lbl=(\"@method\");keyid=\"k\"";
+	r.signature_input_len = strlen(r.signature_input);
+	r.signature = "lbl=:AAAA:";
+	r.signature_len = 10;
+	r.label = "lbl";
+	r.label_len = 3;
+	r.body = (const uint8_t *)"\0body";
+	r.body_len = 5;
+	items[0] = (struct hmacd_any_item){.scheme = HMACD_SCHEME_RFC9421, .u.rfc9421 = &r};
+	items[1] = (struct hmacd_any_item){.scheme = HMACD_SCHEME_HMACD_V1, .u.v1 = &v1};
+	assert_int_equal(hmacd_verify_any(c, items, 2, verdicts), HMACD_OK);
+	/* the fake judged the rfc item for real (a 3-byte MAC: malformed), v1 by its epoch */
+	assert_int_equal(verdicts[0], HMACD_V_MALFORMED);
+	assert_int_equal(verdicts[1], HMACD_V_KEY_EXPIRED);
+
+	n = last_request(f, payload, sizeof(payload));
+	assert_int_equal(hm_request_decode(payload, n, FAKE_MAX_BATCH, &req), HM_OK);
+	assert_int_equal(req.nitems, 2);
+	assert_int_equal(hm_item_next(&req.items, got), HM_OK);
+	assert_int_equal(got->scheme, HM_SCHEME_RFC9421);
+	assert_true(str_eq(got->tenant, "t2", 2));
+	assert_true(str_eq(got->container, "c-9", 3));
+	assert_true(str_eq(got->method, "PATCH", 5));
+	assert_true(str_eq(got->authority, "api.example:8443", 16));
+	assert_true(str_eq(got->path, "/x?y=1", 6));
+	assert_true(str_eq(got->uri_scheme, "http", 4));
+	assert_int_equal(got->nheaders, 3);
+	for (size_t i = 0; i < 3; i++) {
+		assert_true(str_eq(got->headers[i].name, hs[i].name, hs[i].name_len));
+		assert_true(str_eq(got->headers[i].value, hs[i].value, hs[i].value_len));
+	}
+	assert_true(str_eq(got->signature_input, r.signature_input, r.signature_input_len));
+	assert_true(str_eq(got->signature, "lbl=:AAAA:", 10));
+	assert_true(str_eq(got->label, "lbl", 3));
+	assert_true(got->has_body);
+	assert_true(str_eq(got->body, "\0body", 5));
+	assert_int_equal(hm_item_next(&req.items, got), HM_OK);
+	assert_int_equal(got->scheme, HM_SCHEME_HMACD_V1);
+	assert_int_equal(got->epoch, 4);
+
+	/* optional fields left out are not sent at all (absent, not empty) */
+	r.uri_scheme = NULL;
+	r.uri_scheme_len = 0;
+	r.label = "";
+	r.label_len = 0;
+	r.body = NULL;
+	r.body_len = 0;
+	r.headers = NULL;
+	r.nheaders = 0;
+	assert_int_equal(hmacd_verify_any(c, items, 1, verdicts), HMACD_OK);
+	n = last_request(f, payload, sizeof(payload));
+	assert_false(has_bytes(payload, n, "uri_scheme"));
+	assert_false(has_bytes(payload, n, "label"));
+	assert_false(has_bytes(payload, n, "body"));
+	assert_true(has_bytes(payload, n, "rfc9421"));
+	assert_true(has_bytes(payload, n, "headers"));
+	assert_int_equal(hm_request_decode(payload, n, FAKE_MAX_BATCH, &req), HM_OK);
+	assert_int_equal(hm_item_next(&req.items, got), HM_OK);
+	assert_int_equal(got->uri_scheme.len, 0);
+	assert_int_equal(got->label.len, 0);
+	assert_false(got->has_body);
+	assert_int_equal(got->nheaders, 0);
+	/* an empty body is sent (as an empty bin) when the pointer is set */
+	r.body = (const uint8_t *)"";
+	assert_int_equal(hmacd_verify_any(c, items, 1, verdicts), HMACD_OK);
+	n = last_request(f, payload, sizeof(payload));
+	assert_int_equal(hm_request_decode(payload, n, FAKE_MAX_BATCH, &req), HM_OK);
+	assert_int_equal(hm_item_next(&req.items, got), HM_OK);
+	assert_true(got->has_body);
+	assert_int_equal(got->body.len, 0);
+	hmacd_close(c);
+	free(got);
+}
+
+/* Both schemes in one batch, judged item by item; what the wire cannot carry is refused. */
+static void test_rfc9421_mixed_batch(void **state)
+{
+	struct fake *f = *state;
+	struct hmacd_client *c = connect_ok(f, 0, 0);
+	struct hmacd_rfc9421_params p = {.keyid = "k1", .alg = true};
+	struct signed_item good, bad, cov;
+	struct hmacd_item v1ok, v1bad;
+	struct hmacd_header many[HMACD_RFC9421_MAX_HEADERS + 1];
+	struct hmacd_any_item items[6];
+	static const uint8_t want[6] = {HMACD_V_OK,          HMACD_V_OK,
+					HMACD_V_BAD_SIGNATURE, HMACD_V_BAD_SIGNATURE,
+					HMACD_V_INSUFFICIENT_COVERAGE, HMACD_V_REPLAY};
+	uint8_t verdicts[6];
+	uint64_t id1, id2, id;
+	size_t n;
+
+	vec_item(&v1ok);
+	assert_int_equal(hmacd_sign(FAKE_SECRET, sizeof(FAKE_SECRET), &v1ok), HMACD_OK);
+	v1bad = v1ok;
+	v1bad.sig[0] ^= 1;
+	b2_signed(&good, FAKE_SECRET, sizeof(FAKE_SECRET), &p);
+	bad = good;
+	bad.it.path = "/bar?param=Value&Pet=dog"; /* @path is covered: the MAC no longer fits */
+	b2_signed(&cov, FAKE_SECRET, sizeof(FAKE_SECRET), &p);
+	cov.it.tenant = "t8";
+	items[0] = (struct hmacd_any_item){HMACD_SCHEME_HMACD_V1, {.v1 = &v1ok}};
+	items[1] = (struct hmacd_any_item){HMACD_SCHEME_RFC9421, {.rfc9421 = &good.it}};
+	items[2] = (struct hmacd_any_item){HMACD_SCHEME_RFC9421, {.rfc9421 = &bad.it}};
+	items[3] = (struct hmacd_any_item){HMACD_SCHEME_HMACD_V1, {.v1 = &v1bad}};
+	items[4] = (struct hmacd_any_item){HMACD_SCHEME_RFC9421, {.rfc9421 = &cov.it}};
+	{
+		struct hmacd_item e6;
+
+		plain_item(&e6, 6); /* the fake answers REPLAY */
+		items[5] = (struct hmacd_any_item){HMACD_SCHEME_HMACD_V1, {.v1 = &e6}};
+		memset(verdicts, 0xff, sizeof(verdicts));
+		assert_int_equal(hmacd_verify_any(c, items, 6, verdicts), HMACD_OK);
+		assert_memory_equal(verdicts, want, sizeof(want));
+		/* pipelined, the same answers */
+		assert_int_equal(hmacd_send_verify_any(c, items, 6, &id1), HMACD_OK);
+		assert_int_equal(hmacd_send_verify_any(c, items + 1, 2, &id2), HMACD_OK);
+		assert_int_equal(hmacd_recv_verify(c, &id, verdicts, 6, &n), HMACD_OK);
+		assert_int_equal(id, id1);
+		assert_int_equal(n, 6);
+		assert_memory_equal(verdicts, want, sizeof(want));
+		assert_int_equal(hmacd_recv_verify(c, &id, verdicts, 6, &n), HMACD_OK);
+		assert_int_equal(id, id2);
+		assert_int_equal(n, 2);
+		assert_memory_equal(verdicts, want + 1, 2);
+	}
+	/* refused before anything is sent; verdicts never left at OK */
+	items[5].scheme = (enum hmacd_scheme)7;
+	memset(verdicts, 0, sizeof(verdicts));
+	assert_int_equal(hmacd_verify_any(c, items, 6, verdicts), HMACD_EINVAL);
+	for (size_t i = 0; i < 6; i++)
+		assert_int_equal(verdicts[i], HMACD_V_MALFORMED);
+	items[5].scheme = HMACD_SCHEME_RFC9421;
+	items[5].u.rfc9421 = NULL;
+	assert_int_equal(hmacd_verify_any(c, items, 6, verdicts), HMACD_EINVAL);
+	assert_int_equal(hmacd_send_verify_any(c, items, 6, &id), HMACD_EINVAL);
+	for (size_t i = 0; i <= HMACD_RFC9421_MAX_HEADERS; i++)
+		many[i] = i < ARRAY_LEN(B2_HEADERS) ? B2_HEADERS[i]
+						    : (struct hmacd_header){"x-pad", 5, "1", 1};
+	bad.it.headers = many;
+	bad.it.nheaders = HMACD_RFC9421_MAX_HEADERS + 1;
+	assert_int_equal(hmacd_verify_any(c, items, 3, verdicts), HMACD_EINVAL);
+	/* 128 headers fit (more than hmacd-v1's 64) */
+	bad.it.nheaders = HMACD_RFC9421_MAX_HEADERS;
+	assert_int_equal(hmacd_verify_any(c, items, 3, verdicts), HMACD_OK);
+	assert_int_equal(verdicts[2], HMACD_V_BAD_SIGNATURE);
+	bad.it.headers = NULL; /* with a count */
+	assert_int_equal(hmacd_verify_any(c, items, 3, verdicts), HMACD_EINVAL);
+	bad.it.headers = B2_HEADERS;
+	bad.it.nheaders = ARRAY_LEN(B2_HEADERS);
+	bad.it.signature = NULL;
+	assert_int_equal(hmacd_verify_any(c, items, 3, verdicts), HMACD_EINVAL);
+	assert_int_equal(hmacd_verify_any(c, NULL, 1, verdicts), HMACD_EINVAL);
+	assert_int_equal(hmacd_verify_any(c, NULL, 0, NULL), HMACD_OK);
+	assert_int_equal(hmacd_in_flight(c), 0);
+	assert_int_equal(f->accepted, 1);
+	hmacd_close(c);
+}
+
+/* An oversized rfc9421 item is refused before it is encoded. */
+static void test_rfc9421_too_big(void **state)
+{
+	struct fake *f = *state;
+	struct hmacd_client *c = connect_ok(f, 0, HM_FRAME_MIN_MAX);
+	static uint8_t body[HM_FRAME_MIN_MAX + 1];
+	struct hmacd_rfc9421_item r;
+	struct hmacd_any_item ai = {HMACD_SCHEME_RFC9421, {.rfc9421 = &r}};
+	uint8_t v;
+
+	b2_item(&r);
+	r.signature_input = B25_INPUT;
+	r.signature_input_len = strlen(B25_INPUT);
+	r.signature = B25_SIGNATURE;
+	r.signature_len = strlen(B25_SIGNATURE);
+	r.body = body;
+	r.body_len = sizeof(body);
+	assert_int_equal(hmacd_verify_any(c, &ai, 1, &v), HMACD_ETOOBIG);
+	assert_int_equal(v, HMACD_V_MALFORMED);
+	r.body_len = 10;
+	assert_int_equal(hmacd_verify_any(c, &ai, 1, &v), HMACD_OK);
+	assert_int_equal(v, HMACD_V_BAD_SIGNATURE); /* the RFC's key is not the fake's */
+	assert_int_equal(f->requests, 1);
+	hmacd_close(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -904,6 +1506,14 @@ int main(void)
 		cmocka_unit_test(test_sign_vector),
 		cmocka_unit_test(test_canonical_minimal),
 		cmocka_unit_test(test_sign_malformed),
+		cmocka_unit_test(test_rfc9421_names),
+		cmocka_unit_test(test_rfc9421_sign_b25),
+		cmocka_unit_test(test_rfc9421_sign_params),
+		cmocka_unit_test(test_content_digest),
+		cmocka_unit_test_setup_teardown(test_rfc9421_encoding, fake_setup, fake_teardown),
+		cmocka_unit_test_setup_teardown(test_rfc9421_mixed_batch, fake_setup,
+						fake_teardown),
+		cmocka_unit_test_setup_teardown(test_rfc9421_too_big, fake_setup, fake_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -3,6 +3,10 @@
  *
  * Link with `pkg-config --libs hmacd`. The protocol is specified in PROTOCOL.md.
  *
+ * Two signature schemes can be verified, mixed freely in one batch: hmacd-v1 (struct
+ * hmacd_item, hmacd_verify()) and RFC 9421 HTTP Message Signatures with hmac-sha256 (struct
+ * hmacd_rfc9421_item; both kinds through struct hmacd_any_item and hmacd_verify_any()).
+ *
  * A struct hmacd_client is one Unix-socket connection; it is not thread-safe (use one per thread,
  * or a pool). Every function returns 0 on success or a negative HMACD_E* code; hmacd_strerror()
  * describes a code. Verdicts (HMACD_V_*) are per item and are not errors: a request that was
@@ -61,6 +65,8 @@ enum hmacd_verdict {
 	HMACD_V_STALE_TIMESTAMP = 5,
 	HMACD_V_REPLAY = 6,
 	HMACD_V_MALFORMED = 7,
+	/* rfc9421 only: the signature does not cover what the scope's policy requires */
+	HMACD_V_INSUFFICIENT_COVERAGE = 8,
 };
 
 #define HMACD_MAC_LEN 32
@@ -98,6 +104,57 @@ struct hmacd_item {
 	size_t body_len;
 	const uint8_t *body_sha256; /* HMACD_SHA256_LEN bytes, or NULL */
 	uint8_t sig[HMACD_MAC_LEN];
+};
+
+/* ---- RFC 9421 items (PROTOCOL.md section 7.2) ---- */
+
+#define HMACD_RFC9421_MAX_HEADERS 128 /* request headers per rfc9421 item */
+#define HMACD_RFC9421_FIELD_MAX 8192  /* signature_input and signature: bytes */
+
+/*
+ * One request signed with RFC 9421 HTTP Message Signatures (alg hmac-sha256), to verify.
+ * The key is found by the signature's `keyid` parameter; the daemon refuses a key id that
+ * belongs to another (tenant, container) than the item's. Strings are byte ranges as in
+ * struct hmacd_item; an optional field is not sent when its length is 0 (body: when NULL).
+ */
+struct hmacd_rfc9421_item {
+	const char *tenant;
+	size_t tenant_len;
+	const char *container; /* from the route, never from the signer's word */
+	size_t container_len;
+	const char *method; /* as sent */
+	size_t method_len;
+	const char *authority; /* host[:port]: the Host header (or the URL's authority) */
+	size_t authority_len;
+	const char *path; /* path plus ?query, as sent */
+	size_t path_len;
+	const char *uri_scheme; /* "http" or "https"; length 0: not sent ("https") */
+	size_t uri_scheme_len;
+	/* every request header, names lower-case, in arrival order, repeats allowed */
+	const struct hmacd_header *headers;
+	size_t nheaders; /* 0..HMACD_RFC9421_MAX_HEADERS */
+	const char *signature_input; /* the raw Signature-Input value (lines joined by ", ") */
+	size_t signature_input_len;
+	const char *signature; /* the raw Signature value (lines joined by ", ") */
+	size_t signature_len;
+	const char *label; /* which signature to verify; length 0: the only one */
+	size_t label_len;
+	const uint8_t *body; /* the request body, for Content-Digest; NULL: not sent */
+	size_t body_len;
+};
+
+enum hmacd_scheme {
+	HMACD_SCHEME_HMACD_V1 = 0,
+	HMACD_SCHEME_RFC9421 = 1,
+};
+
+/* One item of a mixed batch: `scheme` says which member of u points to the item. */
+struct hmacd_any_item {
+	enum hmacd_scheme scheme;
+	union {
+		const struct hmacd_item *v1;
+		const struct hmacd_rfc9421_item *rfc9421;
+	} u;
 };
 
 struct hmacd_client;
@@ -168,6 +225,17 @@ int hmacd_flush(struct hmacd_client *c) HMACD_MUSTCHECK;
  */
 int hmacd_recv_verify(struct hmacd_client *c, uint64_t *id, uint8_t *verdicts, size_t cap,
 		      size_t *n) HMACD_MUSTCHECK;
+/*
+ * The same for a batch that mixes schemes (or holds rfc9421 items only): items[i].scheme says
+ * which pointer is set. Returns what hmacd_verify() / hmacd_send_verify() return; also
+ * HMACD_EINVAL for an unknown scheme, a NULL item pointer, or an rfc9421 item the wire cannot
+ * carry (over HMACD_RFC9421_MAX_HEADERS headers, NULL with a length). Answers are read with
+ * hmacd_recv_verify(). Verdicts on error: as hmacd_verify() (never HMACD_V_OK).
+ */
+int hmacd_verify_any(struct hmacd_client *c, const struct hmacd_any_item *items, size_t n,
+		     uint8_t *verdicts) HMACD_MUSTCHECK;
+int hmacd_send_verify_any(struct hmacd_client *c, const struct hmacd_any_item *items, size_t n,
+			  uint64_t *id) HMACD_MUSTCHECK;
 /* Requests sent whose answers have not been read yet. */
 size_t hmacd_in_flight(const struct hmacd_client *c);
 /*
@@ -190,6 +258,81 @@ int hmacd_sign(const uint8_t *secret, size_t secret_len, struct hmacd_item *item
  * HMACD_EMALFORMED, HMACD_ENOMEM.
  */
 int hmacd_canonical(const struct hmacd_item *item, char **out, size_t *len) HMACD_MUSTCHECK;
+
+/* ---- RFC 9421 signing (hmac-sha256) ---- */
+
+#define HMACD_RFC9421_MAX_COMPONENTS 32
+#define HMACD_RFC9421_CREATED_NOW 0    /* params.created: the current time */
+#define HMACD_RFC9421_OMIT (-1)        /* params.created / expires: no such parameter */
+/* Room for a Signature value: label (64) "=:" base64 of 32 bytes ":" and the NUL. */
+#define HMACD_RFC9421_SIGNATURE_CAP 128
+/* Room for a Content-Digest value with sha-512, NUL included. */
+#define HMACD_CONTENT_DIGEST_CAP 100
+
+/*
+ * What to sign. Zero-initialised, it signs @method @authority @path (plus content-digest when
+ * the request has a content-digest header) as "sig1", created now, with a fresh nonce (16
+ * random bytes in hex), no alg, no tag. keyid is required.
+ *
+ * components: identifiers in the order they are covered, written as an admin writes them in a
+ * policy ("@method", "content-digest;sf", "@query-param;name=id", "example-dict;key=a") or
+ * already serialized as RFC 8941 strings with parameters ("\"@query-param\";name=\"id\"");
+ * unquoted parameter values of the simple form are quoted (they must hold no quote, backslash
+ * or ';').
+ * Parameters are written as created, expires, nonce, alg, keyid, tag: the order of RFC 9421's
+ * examples. Strings (nonce, keyid, tag) are printable ASCII.
+ */
+struct hmacd_rfc9421_params {
+	const char *label;             /* NUL-terminated RFC 8941 key; NULL: "sig1" */
+	const char *const *components; /* NULL (ncomponents 0): the default set */
+	size_t ncomponents;            /* 0..HMACD_RFC9421_MAX_COMPONENTS */
+	int64_t created;               /* unix seconds; HMACD_RFC9421_CREATED_NOW, or _OMIT */
+	int64_t expires;               /* unix seconds; 0 or HMACD_RFC9421_OMIT: none */
+	const char *nonce;             /* NULL: a fresh random one; "": none */
+	const char *keyid;             /* required: the key id of the secret */
+	const char *tag;               /* NULL: none */
+	bool alg;                      /* true: also sign alg="hmac-sha256" */
+};
+
+/*
+ * Signs `req` (its method, authority, path, uri_scheme and headers are read; the other fields
+ * are ignored) with RFC 9421 hmac-sha256 under `secret` (16..64 bytes). Writes the
+ * Signature-Input value into input[0..input_cap) and the Signature value into
+ * signature[0..signature_cap), both NUL-terminated, ready to send as those headers or to put
+ * into a struct hmacd_rfc9421_item (with label = params->label, or no label). The signature
+ * base is the one proto/sigbase.c builds, so the daemon sees exactly what was signed.
+ * HMACD_RFC9421_FIELD_MAX + 1 and HMACD_RFC9421_SIGNATURE_CAP bytes always suffice.
+ * Returns HMACD_OK; HMACD_EINVAL (NULL argument, secret length, no keyid, an empty component,
+ * a parameter string or label that RFC 8941 cannot carry, created or expires negative);
+ * HMACD_EMALFORMED (a component is not a valid RFC 8941 string item, or cannot be built from
+ * the request: unknown derived component, covered field missing, bad request field, ...;
+ * also a request with more than HMACD_RFC9421_MAX_HEADERS headers);
+ * HMACD_ETOOBIG (a buffer is short, or over the protocol's limits); HMACD_ECRYPTO; HMACD_EIO
+ * (clock or random source); HMACD_ENOMEM. On failure both outputs are empty strings.
+ */
+int hmacd_rfc9421_sign(const uint8_t *secret, size_t secret_len,
+		       const struct hmacd_rfc9421_item *req,
+		       const struct hmacd_rfc9421_params *params, char *input, size_t input_cap,
+		       char *signature, size_t signature_cap) HMACD_MUSTCHECK;
+
+/*
+ * The signature base the daemon computes for `item` (its signature_input and label pick the
+ * signature), in a fresh NUL-terminated buffer (free() it). For debugging a signer that does
+ * not interoperate: never log it in production. HMACD_OK, HMACD_EINVAL, HMACD_EMALFORMED
+ * (Signature-Input does not parse, label missing or ambiguous, a component cannot be built),
+ * HMACD_ENOMEM.
+ */
+int hmacd_rfc9421_base(const struct hmacd_rfc9421_item *item, char **out,
+		       size_t *len) HMACD_MUSTCHECK;
+
+/*
+ * The Content-Digest value (RFC 9530) of body[0..len): "sha-256=:<base64>:" (sha_bits 256) or
+ * "sha-512=:<base64>:" (512), NUL-terminated into out[0..cap) (HMACD_CONTENT_DIGEST_CAP always
+ * suffices). A body with a Content-Digest header covered by the signature is checked by the
+ * daemon. HMACD_OK, HMACD_EINVAL, HMACD_ETOOBIG, HMACD_ECRYPTO.
+ */
+int hmacd_content_digest(const uint8_t *body, size_t len, unsigned sha_bits, char *out,
+			 size_t cap) HMACD_MUSTCHECK;
 
 #ifdef __cplusplus
 }
