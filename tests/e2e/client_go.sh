@@ -1,6 +1,8 @@
 #!/bin/sh
 # client_go.sh - the Go client (client/go: packages hmacd, hmacdecho and the example app)
-# under `make check`: gofmt, go vet and go test, the tests running against the real hmacd.
+# under `make check`: gofmt, go vet and go test, the tests running against the real hmacd
+# (both schemes: hmacd-v1 with keys from `hmacctl key create`, RFC 9421 with secrets given to
+# `hmacctl key import` under key ids and coverage policies from `hmacctl policy set`).
 #
 # Go modules cannot be downloaded here, so the build runs in GOPATH mode against Debian's
 # packaged sources (/usr/share/gocode): a temporary GOPATH overlay holds two symlinks,

@@ -19,6 +19,13 @@
 //   - The server side of the HTTP convention: ParseAuthorization (13.1) and RequestItem (13.3
 //     step 2), which turn a received request plus the container taken from its route into the
 //     Item to verify.
+//   - RFC 9421 HTTP Message Signatures with hmac-sha256, for signers that should not need
+//     this package's own scheme: RFC9421Signer signs an outgoing *http.Request (Signature-Input,
+//     Signature, and Content-Digest with sha-256 when the body is covered) with a key the daemon
+//     holds under a key id (hmacctl key import/create); SignatureBase builds the base exactly as
+//     the daemon does (RFC 9421 section 2.5); RequestItemRFC9421 turns a received request into
+//     an Item with Scheme SchemeRFC9421, which the daemon checks against the scope's coverage
+//     policy (VerdictInsufficientCoverage when the signature covers too little).
 //
 // Errors from the client are one of the sentinel values below, wrapped with detail; test them
 // with errors.Is. A middleware treats any error as "daemon unavailable" (HTTP 503, fail closed)

@@ -6,7 +6,6 @@
 package hmacd
 
 import (
-	"bytes"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
@@ -186,15 +185,6 @@ func (s *Signer) Sign(req *http.Request, container string, body []byte) error {
 		Signature:     it.Sig,
 	}
 	req.Header.Set("Authorization", a.String())
-	req.ContentLength = int64(len(body))
-	if len(body) == 0 {
-		req.Body = http.NoBody
-		req.GetBody = func() (io.ReadCloser, error) { return http.NoBody, nil }
-	} else {
-		req.Body = io.NopCloser(bytes.NewReader(body))
-		req.GetBody = func() (io.ReadCloser, error) {
-			return io.NopCloser(bytes.NewReader(body)), nil
-		}
-	}
+	setBody(req, body)
 	return nil
 }

@@ -25,12 +25,31 @@ type Header struct {
 	Value string
 }
 
+// Scheme is the signature scheme of an Item (PROTOCOL.md section 7).
+type Scheme uint8
+
+// The schemes. The zero value is hmacd-v1, whose items carry no "scheme" key on the wire.
+const (
+	SchemeHMACDV1 Scheme = 0 // the Authorization: HMACD-V1 signature (section 8)
+	SchemeRFC9421 Scheme = 1 // RFC 9421 HTTP Message Signatures, hmac-sha256
+)
+
 // Item is one request to verify, or to sign (PROTOCOL.md section 7).
 //
-// The body is BodySHA256 (32 bytes) when it is non-nil, else Body (nil and empty both mean the
-// empty body); setting both is an error. The client sends the item as given and the daemon
-// judges it: an item that breaks a rule of section 7 gets VerdictMalformed.
+// An hmacd-v1 item (Scheme zero) uses the fields up to Sig. Its body is BodySHA256 (32 bytes)
+// when it is non-nil, else Body (nil and empty both mean the empty body); setting both is an
+// error.
+//
+// An rfc9421 item (Scheme SchemeRFC9421) uses Tenant, Container, Method, Path, Headers (every
+// request header, in arrival order), Body (optional: nil sends none; the daemon checks a
+// covered Content-Digest against it) and the fields after Sig; Epoch, Ts, Nonce, Sig and
+// BodySHA256 must be zero (the key is found by the signature's keyid, the time and nonce are
+// its parameters). RequestItemRFC9421 builds one from a received request.
+//
+// The client sends the item as given and the daemon judges it: an item that breaks a rule of
+// section 7 gets VerdictMalformed.
 type Item struct {
+	Scheme     Scheme
 	Tenant     string
 	Container  string // from the route, never from the signer's word
 	Epoch      uint64
@@ -42,6 +61,12 @@ type Item struct {
 	Ts         uint64 // unix seconds at signing
 	Nonce      string // "" means no replay protection
 	Sig        []byte // MACLen bytes
+
+	Authority      string // rfc9421: host[:port], the Host header
+	URIScheme      string // rfc9421: "http" or "https"; "" is not sent and means "https"
+	SignatureInput string // rfc9421: the Signature-Input value as received
+	Signature      string // rfc9421: the Signature value as received
+	Label          string // rfc9421: the signature to verify; "": the only one
 }
 
 // Verdict is the daemon's answer for one item (PROTOCOL.md section 9). Every value other than
@@ -59,17 +84,21 @@ const (
 	VerdictStaleTimestamp Verdict = 5
 	VerdictReplay         Verdict = 6
 	VerdictMalformed      Verdict = 7
+	// VerdictInsufficientCoverage: an rfc9421 signature that does not cover what the scope's
+	// policy requires (components, created, nonce, content-digest when there is a body).
+	VerdictInsufficientCoverage Verdict = 8
 )
 
 var verdictNames = [...]string{
-	VerdictOK:             "OK",
-	VerdictBadSignature:   "BAD_SIGNATURE",
-	VerdictUnknownKey:     "UNKNOWN_KEY",
-	VerdictKeyRevoked:     "KEY_REVOKED",
-	VerdictKeyExpired:     "KEY_EXPIRED",
-	VerdictStaleTimestamp: "STALE_TIMESTAMP",
-	VerdictReplay:         "REPLAY",
-	VerdictMalformed:      "MALFORMED",
+	VerdictOK:                   "OK",
+	VerdictBadSignature:         "BAD_SIGNATURE",
+	VerdictUnknownKey:           "UNKNOWN_KEY",
+	VerdictKeyRevoked:           "KEY_REVOKED",
+	VerdictKeyExpired:           "KEY_EXPIRED",
+	VerdictStaleTimestamp:       "STALE_TIMESTAMP",
+	VerdictReplay:               "REPLAY",
+	VerdictMalformed:            "MALFORMED",
+	VerdictInsufficientCoverage: "INSUFFICIENT_COVERAGE",
 }
 
 // String is the verdict's name as in PROTOCOL.md ("OK", "BAD_SIGNATURE", ...), or
@@ -117,6 +146,12 @@ func scopeOK(s string) bool {
 	return true
 }
 
+// ValidScope reports whether s can be a tenant or a container: 1 to 128 bytes, each one of
+// A-Z a-z 0-9 . _ : / - (PROTOCOL.md section 7).
+func ValidScope(s string) bool {
+	return scopeOK(s)
+}
+
 func tokenOK(s string, max int, lowerOnly bool) bool {
 	if len(s) < 1 || len(s) > max {
 		return false
@@ -141,12 +176,15 @@ func noCtl(s string) bool {
 	return true
 }
 
-// CheckItem reports whether it follows the content rules of PROTOCOL.md section 7, leaving
-// out Sig (which signing computes). It returns nil or an error wrapping ErrMalformed that names
-// the field (never its value).
+// CheckItem reports whether the hmacd-v1 item it follows the content rules of PROTOCOL.md
+// section 7, leaving out Sig (which signing computes). It returns nil or an error wrapping
+// ErrMalformed that names the field (never its value). An rfc9421 item is judged by the
+// daemon alone (its signer does not build an Item): CheckItem refuses it.
 func CheckItem(it *Item) error {
 	bad := func(field string) error { return fmt.Errorf("%w: %s", ErrMalformed, field) }
 	switch {
+	case it.Scheme != SchemeHMACDV1:
+		return bad("scheme")
 	case !scopeOK(it.Tenant):
 		return bad("tenant")
 	case !scopeOK(it.Container):

@@ -1,4 +1,4 @@
-// wire.go - frames and msgpack messages (PROTOCOL.md sections 2 to 7).
+// wire.go - frames and msgpack messages (PROTOCOL.md sections 2 to 7; both item schemes).
 //
 // Requests are encoded with the smallest msgpack forms, str and bin kept apart (section 3).
 // Responses are decoded strictly, as section 5 asks of a client: exactly one map, known keys
@@ -26,6 +26,17 @@ const maxResponse = 16 << 20
 
 // encodeItem writes the msgpack map of one verify item with enc.
 func encodeItem(enc *msgpack.Encoder, it *Item) error {
+	switch it.Scheme {
+	case SchemeHMACDV1:
+	case SchemeRFC9421:
+		return encodeRFC9421Item(enc, it)
+	default:
+		return fmt.Errorf("%w: unknown scheme %d", ErrInvalid, it.Scheme)
+	}
+	if it.Authority != "" || it.URIScheme != "" || it.SignatureInput != "" ||
+		it.Signature != "" || it.Label != "" {
+		return fmt.Errorf("%w: rfc9421 field in an hmacd-v1 item", ErrInvalid)
+	}
 	if it.Body != nil && it.BodySHA256 != nil {
 		return fmt.Errorf("%w: both Body and BodySHA256 set", ErrInvalid)
 	}
@@ -67,6 +78,58 @@ func encodeItem(enc *msgpack.Encoder, it *Item) error {
 	}
 	w.str("sig")
 	w.bin(it.Sig)
+	return w.err
+}
+
+// encodeRFC9421Item writes an rfc9421 item: the keys in the order of PROTOCOL.md 7.2, the
+// optional ones (uri_scheme, label, body) only when set.
+func encodeRFC9421Item(enc *msgpack.Encoder, it *Item) error {
+	if it.Epoch != 0 || it.Ts != 0 || it.Nonce != "" || it.Sig != nil || it.BodySHA256 != nil {
+		return fmt.Errorf("%w: hmacd-v1 field in an rfc9421 item", ErrInvalid)
+	}
+	n := 9
+	for _, set := range []bool{it.URIScheme != "", it.Label != "", it.Body != nil} {
+		if set {
+			n++
+		}
+	}
+	w := errWriter{enc: enc}
+	w.mapLen(n)
+	w.str("scheme")
+	w.str("rfc9421")
+	w.str("tenant")
+	w.str(it.Tenant)
+	w.str("container")
+	w.str(it.Container)
+	w.str("method")
+	w.str(it.Method)
+	w.str("authority")
+	w.str(it.Authority)
+	w.str("path")
+	w.str(it.Path)
+	if it.URIScheme != "" {
+		w.str("uri_scheme")
+		w.str(it.URIScheme)
+	}
+	w.str("headers")
+	w.arrayLen(len(it.Headers))
+	for i := range it.Headers {
+		w.arrayLen(2)
+		w.str(it.Headers[i].Name)
+		w.str(it.Headers[i].Value)
+	}
+	w.str("signature_input")
+	w.str(it.SignatureInput)
+	w.str("signature")
+	w.str(it.Signature)
+	if it.Label != "" {
+		w.str("label")
+		w.str(it.Label)
+	}
+	if it.Body != nil {
+		w.str("body")
+		w.bin(it.Body)
+	}
 	return w.err
 }
 

@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -254,5 +255,104 @@ func TestWriteToClosedPeerWritesNothing(t *testing.T) {
 	}
 	if !cn.dead || len(cn.queue) != 0 {
 		t.Fatalf("connection not dead or frame still queued")
+	}
+}
+
+// encodedKeys encodes it and returns its keys in order, each with "s" (str) or "b" (bin) or
+// "a<n>" (array of n [str, str] pairs) for its value.
+func encodedKeys(t *testing.T, it *Item) ([]string, error) {
+	t.Helper()
+	var buf bytes.Buffer
+	err := encodeItem(msgpack.NewEncoder(&buf), it)
+	if err != nil {
+		return nil, err
+	}
+	dec := msgpack.NewDecoder(&buf)
+	n, err := dec.DecodeMapLen()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	for i := 0; i < n; i++ {
+		k, err := dec.DecodeString()
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := dec.PeekCode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch {
+		case isStrCode(c):
+			_, err = dec.DecodeString()
+			k += ":s"
+		case isArrayCode(c):
+			var pairs [][]string
+			err = dec.Decode(&pairs)
+			k += ":a" + strconv.Itoa(len(pairs))
+		default:
+			_, err = dec.DecodeBytes()
+			k += ":b"
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys = append(keys, k)
+	}
+	if buf.Len() != 0 {
+		t.Fatal("trailing bytes")
+	}
+	return keys, nil
+}
+
+// An rfc9421 item: the keys of PROTOCOL.md 7.2 in the table's order, the optional ones only
+// when set; fields of the other scheme are refused rather than dropped.
+func TestEncodeRFC9421Item(t *testing.T) {
+	it := Item{Scheme: SchemeRFC9421, Tenant: "acme", Container: "c1", Method: "GET",
+		Authority: "example.com", Path: "/a?b", SignatureInput: `s=("@method");keyid="k"`,
+		Signature: "s=:AAAA:"}
+	keys, err := encodedKeys(t, &it)
+	want := "scheme:s tenant:s container:s method:s authority:s path:s headers:a0 " +
+		"signature_input:s signature:s"
+	if err != nil || strings.Join(keys, " ") != want {
+		t.Fatalf("keys %v, %v\nwant %s", keys, err, want)
+	}
+	it.URIScheme, it.Label, it.Body = "http", "s", []byte{}
+	it.Headers = []Header{{"host", "example.com"}, {"x-a", "1"}}
+	keys, err = encodedKeys(t, &it)
+	want = "scheme:s tenant:s container:s method:s authority:s path:s uri_scheme:s headers:a2 " +
+		"signature_input:s signature:s label:s body:b"
+	if err != nil || strings.Join(keys, " ") != want {
+		t.Fatalf("keys %v, %v\nwant %s", keys, err, want)
+	}
+	var buf bytes.Buffer
+	_ = encodeItem(msgpack.NewEncoder(&buf), &it)
+	if !bytes.HasPrefix(buf.Bytes(), []byte("\x8c\xa6scheme\xa7rfc9421")) {
+		t.Fatalf("encoding starts % x", buf.Bytes()[:16])
+	}
+
+	for name, mutate := range map[string]func(*Item){
+		"epoch":        func(it *Item) { it.Epoch = 1 },
+		"ts":           func(it *Item) { it.Ts = 1 },
+		"nonce":        func(it *Item) { it.Nonce = "n" },
+		"sig":          func(it *Item) { it.Sig = []byte{} },
+		"body_sha256":  func(it *Item) { it.BodySHA256 = make([]byte, 32) },
+		"v1 authority": func(it *Item) { it.Scheme = SchemeHMACDV1 },
+		"scheme 2":     func(it *Item) { it.Scheme = 2 },
+	} {
+		bad := it
+		mutate(&bad)
+		if _, err := encodedKeys(t, &bad); !errors.Is(err, ErrInvalid) {
+			t.Errorf("%s: %v, want ErrInvalid", name, err)
+		}
+	}
+	v1, _ := workedExample()
+	v1.Scheme = SchemeRFC9421
+	if err := CheckItem(&v1); !errors.Is(err, ErrMalformed) {
+		t.Errorf("CheckItem of an rfc9421 item: %v", err)
+	}
+	if VerdictInsufficientCoverage != 8 || VerdictInsufficientCoverage.String() !=
+		"INSUFFICIENT_COVERAGE" || Verdict(9).String() != "VERDICT_9" {
+		t.Error("verdict 8")
 	}
 }

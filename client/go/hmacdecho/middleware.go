@@ -1,5 +1,7 @@
-// Package hmacdecho is the Echo v4 middleware of hmacd: it verifies each request's HMACD-V1
-// signature with the daemon before the handler runs, exactly as PROTOCOL.md 13.3 specifies.
+// Package hmacdecho is the Echo v4 middleware of hmacd: it verifies each request's signature
+// with the daemon before the handler runs, exactly as PROTOCOL.md 13.3 specifies, for both
+// schemes: "Authorization: HMACD-V1 ..." (hmacd-v1) and RFC 9421 HTTP Message Signatures with
+// hmac-sha256 (a Signature-Input header).
 //
 // Import path: github.com/hmacd/hmacd/client/go/hmacdecho.
 //
@@ -18,6 +20,16 @@
 // (r.RequestURI); the body is read whole and put back for the handler. A route without the
 // parameter is a configuration error: the middleware returns an error (Echo answers 500).
 //
+// A request with a Signature-Input header and no HMACD-V1 Authorization is verified as an
+// RFC 9421 signature (a request with both gets 401): the tenant comes from Config.Tenant
+// (default: the X-Tenant header, exactly one; missing or invalid: 401), the container from the
+// route as above, and the daemon gets every request header, Signature-Input and Signature as
+// received, and the raw body (for a covered Content-Digest); the scope's coverage policy in
+// the daemon decides which components the signature must cover (verdict
+// INSUFFICIENT_COVERAGE when it does not, a 401 like any other). A signature made with
+// another scope's key is UNKNOWN_KEY whatever X-Tenant says, since the key store binds each
+// key id to its scope; a policy may also require the signature to cover x-tenant.
+//
 // Refusals are logged with c.Logger(): 401s (with the verdict name and the tenant, never the
 // signature or the nonce) at warn level, which Echo hides by default (e.Logger.SetLevel(
 // log.WARN) shows them); 503s at error level.
@@ -31,6 +43,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/hmacd/hmacd/client/go/hmacd"
@@ -53,7 +66,22 @@ type Config struct {
 	BodyLimit int64
 	// Timeout bounds the wait for the daemon's verdict (default 2s); past it: 503.
 	Timeout time.Duration
+
+	// Tenant returns the tenant of an RFC 9421 request; "" refuses it (401). nil: the value
+	// of the TenantHeader header, which the request must carry exactly once.
+	Tenant func(c echo.Context) string
+	// TenantHeader names the header Tenant reads by default (default "X-Tenant").
+	TenantHeader string
+	// URIScheme is the scheme RFC 9421 requests are verified with (@scheme, @target-uri):
+	// "https" (default) or "http", when the signer addresses the app over plain http.
+	URIScheme string
+	// Label selects which RFC 9421 signature to verify when a request carries several;
+	// "" (default): the only one (several without a label: 401).
+	Label string
 }
+
+// DefaultTenantHeader is the header that holds the tenant of an RFC 9421 request by default.
+const DefaultTenantHeader = "X-Tenant"
 
 // DefaultBodyLimit is 1 MiB, as PROTOCOL.md 13.3 says.
 const DefaultBodyLimit = 1 << 20
@@ -70,6 +98,12 @@ const (
 func Middleware(cfg Config) echo.MiddlewareFunc {
 	if cfg.Verifier == nil || cfg.Param == "" {
 		panic("hmacdecho: Config.Verifier and Config.Param are required")
+	}
+	if cfg.URIScheme != "" && cfg.URIScheme != "https" && cfg.URIScheme != "http" {
+		panic("hmacdecho: Config.URIScheme must be \"https\" or \"http\"")
+	}
+	if cfg.TenantHeader == "" {
+		cfg.TenantHeader = DefaultTenantHeader
 	}
 	if cfg.BodyLimit <= 0 {
 		cfg.BodyLimit = DefaultBodyLimit
@@ -93,25 +127,20 @@ func unauthorized(c echo.Context, why string) error {
 func (cfg *Config) serve(c echo.Context, next echo.HandlerFunc) error {
 	req := c.Request()
 
-	// 1. The Authorization header: exactly one, valid (13.1).
-	vals := req.Header.Values("Authorization")
-	if len(vals) != 1 {
-		return unauthorized(c, "no single Authorization header")
+	// 1 and 2. The signature header(s), the scope, the item (401 for the caller's faults).
+	var it hmacd.Item
+	var why string
+	var err error
+	if len(req.Header.Values("Signature-Input")) > 0 {
+		it, why, err = cfg.rfc9421Item(c)
+	} else {
+		it, why, err = cfg.v1Item(c)
 	}
-	auth, err := hmacd.ParseAuthorization(vals[0])
 	if err != nil {
-		return unauthorized(c, err.Error())
+		return err
 	}
-
-	// 2. The item: the container from the route, the raw target, the signed headers.
-	container := c.Param(cfg.Param)
-	if container == "" {
-		// A route without the parameter: a configuration error, not the caller's (500).
-		return fmt.Errorf("hmacdecho: route %s has no parameter %q", c.Path(), cfg.Param)
-	}
-	it, err := hmacd.RequestItem(req, auth, container, nil)
-	if err != nil {
-		return unauthorized(c, err.Error())
+	if why != "" {
+		return unauthorized(c, why)
 	}
 
 	// 5. The body, bounded before it is read whole, then put back for the handler.
@@ -127,8 +156,12 @@ func (cfg *Config) serve(c echo.Context, next echo.HandlerFunc) error {
 		return c.JSONBlob(http.StatusRequestEntityTooLarge, []byte(body413))
 	}
 	req.Body = io.NopCloser(bytes.NewReader(body))
-	digest := sha256.Sum256(body)
-	it.BodySHA256 = digest[:]
+	if it.Scheme == hmacd.SchemeRFC9421 {
+		it.Body = body // the daemon checks a covered Content-Digest against it
+	} else {
+		digest := sha256.Sum256(body)
+		it.BodySHA256 = digest[:]
+	}
 
 	// 3. The verdict; fail closed on any error.
 	ctx, cancel := context.WithTimeout(req.Context(), cfg.Timeout)
@@ -144,7 +177,74 @@ func (cfg *Config) serve(c echo.Context, next echo.HandlerFunc) error {
 		return c.JSONBlob(http.StatusServiceUnavailable, []byte(body503))
 	}
 	if v != hmacd.VerdictOK {
-		return unauthorized(c, "tenant "+it.Tenant+": "+v.String())
+		scheme := "hmacd-v1"
+		if it.Scheme == hmacd.SchemeRFC9421 {
+			scheme = "rfc9421"
+		}
+		return unauthorized(c, scheme+" tenant "+it.Tenant+": "+v.String())
 	}
 	return next(c)
+}
+
+// container is the route parameter, or the configuration error of a route without it (500).
+func (cfg *Config) container(c echo.Context) (string, error) {
+	container := c.Param(cfg.Param)
+	if container == "" {
+		return "", fmt.Errorf("hmacdecho: route %s has no parameter %q", c.Path(), cfg.Param)
+	}
+	return container, nil
+}
+
+// v1Item builds the hmacd-v1 item (without its body digest). why is a reason for a 401; err
+// a configuration error.
+func (cfg *Config) v1Item(c echo.Context) (it hmacd.Item, why string, err error) {
+	req := c.Request()
+	vals := req.Header.Values("Authorization")
+	if len(vals) != 1 {
+		return it, "no single Authorization header", nil
+	}
+	auth, err := hmacd.ParseAuthorization(vals[0])
+	if err != nil {
+		return it, err.Error(), nil
+	}
+	container, err := cfg.container(c)
+	if err != nil {
+		return it, "", err
+	}
+	it, err = hmacd.RequestItem(req, auth, container, nil)
+	if err != nil {
+		return it, err.Error(), nil
+	}
+	return it, "", nil
+}
+
+// rfc9421Item builds the rfc9421 item (without its body), as v1Item.
+func (cfg *Config) rfc9421Item(c echo.Context) (it hmacd.Item, why string, err error) {
+	req := c.Request()
+	for _, a := range req.Header.Values("Authorization") {
+		scheme, _, _ := strings.Cut(a, " ")
+		if strings.EqualFold(scheme, hmacd.AuthScheme) {
+			return it, "both an HMACD-V1 Authorization and a Signature-Input", nil
+		}
+	}
+	var tenant string
+	if cfg.Tenant != nil {
+		tenant = cfg.Tenant(c)
+	} else if vals := req.Header.Values(cfg.TenantHeader); len(vals) == 1 {
+		tenant = vals[0]
+	}
+	if !hmacd.ValidScope(tenant) {
+		return it, "no valid tenant", nil
+	}
+	container, err := cfg.container(c)
+	if err != nil {
+		return it, "", err
+	}
+	it, err = hmacd.RequestItemRFC9421(req, tenant, container, nil)
+	if err != nil {
+		return it, err.Error(), nil
+	}
+	it.URIScheme = cfg.URIScheme
+	it.Label = cfg.Label
+	return it, "", nil
 }

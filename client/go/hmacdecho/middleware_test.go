@@ -57,20 +57,24 @@ func (r *recorder) last() (int, hmacd.Item, hmacd.Verdict) {
 
 // app is the protected route; the handler echoes the container and the body it read.
 func app(v hmacdecho.Verifier, limit int64) *echo.Echo {
+	return appWith(hmacdecho.Config{Verifier: v, Param: "id", BodyLimit: limit})
+}
+
+// appWith is app with any configuration (Param must be "id").
+func appWith(cfg hmacdecho.Config) *echo.Echo {
 	e := echo.New()
 	e.HideBanner = true
 	e.HidePort = true
 	e.Logger.SetOutput(io.Discard)
-	mw := hmacdecho.Middleware(hmacdecho.Config{Verifier: v, Param: "id", BodyLimit: limit})
 	e.POST("/containers/:id/exec", func(c echo.Context) error {
 		body, err := io.ReadAll(c.Request().Body)
 		if err != nil {
 			return err
 		}
 		return c.String(http.StatusOK, c.Param("id")+":"+string(body))
-	}, mw)
+	}, hmacdecho.Middleware(cfg))
 	e.POST("/noparam", func(c echo.Context) error { return c.NoContent(http.StatusOK) },
-		hmacdecho.Middleware(hmacdecho.Config{Verifier: v, Param: "id"}))
+		hmacdecho.Middleware(hmacdecho.Config{Verifier: cfg.Verifier, Param: "id"}))
 	return e
 }
 

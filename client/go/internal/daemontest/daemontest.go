@@ -1,10 +1,11 @@
 // Package daemontest starts the real hmacd for the Go tests: a temporary directory holding the
-// socket and the key store, keys made with the real hmacctl, stop and restart on the same
-// socket. The binaries come from $HMACD and $HMACCTL (make check sets both); a test that needs
-// the daemon is skipped when they are unset.
+// socket and the key store, keys made or imported and coverage policies set with the real
+// hmacctl, stop and restart on the same socket. The binaries come from $HMACD and $HMACCTL
+// (make check sets both); a test that needs the daemon is skipped when they are unset.
 package daemontest
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -30,10 +31,11 @@ type Daemon struct {
 	err    error // the process's exit status, once exited is closed
 }
 
-// Key is a secret printed by hmacctl.
+// Key is a secret printed by hmacctl, or imported with it.
 type Key struct {
 	Tenant, Container string
 	Epoch             uint64
+	KeyID             string
 	Secret            []byte
 }
 
@@ -141,8 +143,17 @@ func (d *Daemon) kill() {
 // Ctl runs hmacctl on the store and returns its standard output.
 func (d *Daemon) Ctl(t testing.TB, args ...string) []byte {
 	t.Helper()
+	return d.CtlInput(t, nil, args...)
+}
+
+// CtlInput runs hmacctl with stdin as its standard input.
+func (d *Daemon) CtlInput(t testing.TB, stdin []byte, args ...string) []byte {
+	t.Helper()
 	cmd := exec.Command(d.ctl, append([]string{"--db", d.DB}, args...)...)
 	cmd.Stderr = os.Stderr
+	if stdin != nil {
+		cmd.Stdin = bytes.NewReader(stdin)
+	}
 	out, err := cmd.Output()
 	if err != nil {
 		var ee *exec.ExitError
@@ -160,6 +171,7 @@ func (d *Daemon) keyJSON(t testing.TB, out []byte) Key {
 		Tenant    string `json:"tenant"`
 		Container string `json:"container"`
 		Epoch     uint64 `json:"epoch"`
+		KeyID     string `json:"keyid"`
 		Secret    string `json:"secret"`
 	}
 	err := json.Unmarshal(out, &j)
@@ -170,7 +182,49 @@ func (d *Daemon) keyJSON(t testing.TB, out []byte) Key {
 	if err != nil || len(secret) != 32 {
 		t.Fatalf("hmacctl secret: %d bytes, %v", len(secret), err)
 	}
-	return Key{Tenant: j.Tenant, Container: j.Container, Epoch: j.Epoch, Secret: secret}
+	return Key{Tenant: j.Tenant, Container: j.Container, Epoch: j.Epoch, KeyID: j.KeyID,
+		Secret: secret}
+}
+
+// ImportKey adds secret (raw bytes, given on hmacctl's standard input) to the scope under
+// the key id keyid: epoch 1 of a new scope, or the next epoch of an existing one.
+func (d *Daemon) ImportKey(t testing.TB, tenant, container, keyid string, secret []byte) Key {
+	t.Helper()
+	out := d.CtlInput(t, secret, "key", "import", "--tenant", tenant, "--container",
+		container, "--secret-file", "-", "--keyid", keyid, "--json")
+	var j struct {
+		Tenant    string `json:"tenant"`
+		Container string `json:"container"`
+		Epoch     uint64 `json:"epoch"`
+		KeyID     string `json:"keyid"`
+		Secret    string `json:"secret"`
+	}
+	err := json.Unmarshal(out, &j)
+	if err != nil {
+		t.Fatalf("hmacctl key import output: %v", err)
+	}
+	if j.Tenant != tenant || j.Container != container || j.KeyID != keyid || j.Epoch < 1 {
+		t.Fatalf("hmacctl key import printed %s", out)
+	}
+	if j.Secret != "" {
+		t.Fatal("hmacctl key import printed the secret")
+	}
+	return Key{Tenant: tenant, Container: container, Epoch: j.Epoch, KeyID: keyid,
+		Secret: append([]byte(nil), secret...)}
+}
+
+// SetPolicy sets the coverage policy of a scope (of the whole tenant when container is
+// ""): the components it requires, then flags such as "--no-nonce" or "--no-age-check".
+func (d *Daemon) SetPolicy(t testing.TB, tenant, container string, require []string,
+	flags ...string) {
+	t.Helper()
+	args := []string{"policy", "set", "--tenant", tenant}
+	if container != "" {
+		args = append(args, "--container", container)
+	}
+	args = append(args, "--require")
+	args = append(args, require...)
+	d.Ctl(t, append(args, flags...)...)
 }
 
 // CreateKey creates the scope (epoch 1) and returns its secret.
