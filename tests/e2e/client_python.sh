@@ -1,8 +1,9 @@
 #!/bin/sh
 # client_python.sh - the Python client (client/python) in make check: its pytest suite against
-# the shared vectors, a scripted fake daemon and the real hmacd ($HMACD, keys made with
-# $HMACCTL, both set by AM_TESTS_ENVIRONMENT), plus a check that proto/vectors/hmacd-v1.json is
-# what proto/vectors/generate.py writes.
+# the shared vectors, RFC 9421's own examples, a scripted fake daemon and the real hmacd
+# ($HMACD; keys made or imported by key id, and RFC 9421 coverage policies set, with $HMACCTL;
+# both set by AM_TESTS_ENVIRONMENT), plus a check that proto/vectors/hmacd-v1.json is what
+# proto/vectors/generate.py writes.
 #
 # Nothing is written to the source tree (make distcheck makes it read-only): no bytecode, no
 # pytest cache, temporary sockets and stores under $TMPDIR. Debian's /usr/bin/python3 with its

@@ -3,7 +3,8 @@
 The same app as flask_app.py: HmacdASGIMiddleware takes the container from the route FastAPI
 will dispatch to (starlette_route_param), so a signature made for one container is refused on
 another (401) and a daemon that is down refuses everything (503). The body is bound to a
-pydantic model that forbids unknown fields (422 for "privileged": true and the like).
+pydantic model that forbids unknown fields (422 for "privileged": true and the like). RFC 9421
+requests (Signature-Input, with the tenant in X-Tenant) pass the same middleware.
 
 Run it (needs an ASGI server, e.g. uvicorn, which this repository does not require):
 

@@ -8,6 +8,9 @@
   type; anything else (an unknown field such as "privileged", a duplicate key, a wrong type) is
   a 400. The body hmacd verified is the body the view parses.
 - /healthz is the one route left unprotected (exempt).
+- Requests signed with RFC 9421 (Signature-Input, Signature, Content-Digest; see
+  hmacd.rfc9421.sign) pass the same middleware: the tenant comes from the X-Tenant header, the
+  container from the same route parameter, and the key id must belong to that scope.
 
 Run it (from client/python, with hmacd running and a key for tenant acme, container web-01):
 

@@ -4,8 +4,12 @@
   ping, stats. See hmacd.client and hmacd.aio.
 - Signer, canonical_string, sign_item, format_authorization: the signing side (PROTOCOL.md 8,
   13.1, 13.2). parse_authorization: the header parser.
-- hmacd.wsgi.HmacdWSGIMiddleware and hmacd.asgi.HmacdASGIMiddleware: PROTOCOL.md 13.3 for WSGI
-  (Flask, ...) and ASGI (FastAPI, Starlette, ...) apps.
+- hmacd.rfc9421: RFC 9421 HTTP Message Signatures (hmac-sha256): sign() gives a request's
+  Signature-Input, Signature and Content-Digest; RFC9421Item is its verify item (PROTOCOL.md
+  7.2), verified by the same clients.
+- hmacd.wsgi.HmacdWSGIMiddleware and hmacd.asgi.HmacdASGIMiddleware: PROTOCOL.md 13.3 (and
+  13.5 for requests carrying Signature-Input) for WSGI (Flask, ...) and ASGI (FastAPI,
+  Starlette, ...) apps.
 
 The middleware modules are imported on demand, so this package needs only msgpack.
 """
@@ -15,14 +19,16 @@ from .authorization import Authorization, AuthorizationError, parse_authorizatio
 from .client import Client
 from .errors import (ClosedError, HmacdError, ProtocolError, ServerError, Timeout, Unavailable,
                      Verdict, verdict_name)
+from .rfc9421 import RFC9421Signer
+from .rfc9421 import sign as sign_rfc9421
 from .signer import Signer, canonical_string, format_authorization, sign_item
-from .wire import Item
+from .wire import Item, RFC9421Item
 
 __version__ = "0.1.0"
 
 __all__ = [
     "AsyncClient", "Authorization", "AuthorizationError", "Client", "ClosedError", "HmacdError",
-    "Item", "ProtocolError", "ServerError", "Signer", "Timeout", "Unavailable", "Verdict",
-    "canonical_string", "format_authorization", "parse_authorization", "sign_item",
-    "verdict_name",
+    "Item", "ProtocolError", "RFC9421Item", "RFC9421Signer", "ServerError", "Signer", "Timeout",
+    "Unavailable", "Verdict", "canonical_string", "format_authorization", "parse_authorization",
+    "sign_item", "sign_rfc9421", "verdict_name",
 ]

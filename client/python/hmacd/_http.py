@@ -1,10 +1,19 @@
-"""hmacd._http - what the WSGI and ASGI middleware share: PROTOCOL.md 13.3 minus the framework.
+"""hmacd._http - what the WSGI and ASGI middleware share: PROTOCOL.md 13.3 and 13.5 minus the
+framework.
 
-A request becomes a verify item here: tenant, epoch, ts and nonce from the Authorization header;
-the container from the route (the caller passes it); method and raw target as received; each
-signed header's fields trimmed of spaces and tabs and joined with ", "; the SHA-256 of the raw
-body. The refusals are constant: 401 {"error":"unauthorized"} with WWW-Authenticate: HMACD-V1
-whatever the reason, 503 {"error":"unavailable"} when hmacd cannot judge, 413
+Which scheme: a request with a Signature-Input header and no HMACD-V1 Authorization is an RFC
+9421 request; with both it is refused (401); else it is hmacd-v1.
+
+An hmacd-v1 request becomes a verify item here: tenant, epoch, ts and nonce from the
+Authorization header; the container from the route (the caller passes it); method and raw target
+as received; each signed header's fields trimmed of spaces and tabs and joined with ", "; the
+SHA-256 of the raw body. An RFC 9421 request becomes an RFC9421Item: the tenant from the app's
+configuration (default: the X-Tenant header), the container from the route, method, authority
+(the Host header), raw target, every header in arrival order, the Signature-Input and Signature
+lines joined with ", ", the label the app chose, the raw body.
+
+The refusals are constant: 401 {"error":"unauthorized"} with WWW-Authenticate: HMACD-V1 whatever
+the reason (an RFC 9421 one included), 503 {"error":"unavailable"} when hmacd cannot judge, 413
 {"error":"too_large"} for a body over the limit. Reasons go to the "hmacd" logger only, and never
 include the signature or the nonce.
 """
@@ -13,13 +22,15 @@ import hashlib
 import logging
 import re
 
-from .authorization import AuthorizationError, parse_authorization
-from .signer import field_value
-from .wire import Item
+from .authorization import SCHEME, AuthorizationError, parse_authorization
+from .rfc9421 import signature_info
+from .signer import field_value, scope_ok
+from .wire import Item, RFC9421Item
 
 log = logging.getLogger("hmacd")
 
 DEFAULT_MAX_BODY = 1 << 20
+DEFAULT_TENANT_HEADER = "x-tenant"
 
 BODY_401 = b'{"error":"unauthorized"}'
 BODY_503 = b'{"error":"unavailable"}'
@@ -99,5 +110,72 @@ def sha256(body):
 
 def identity(auth, container):
     """What a protected handler learns about the request (environ/scope key "hmacd")."""
-    return {"tenant": auth.tenant, "container": container, "epoch": auth.epoch,
-            "ts": auth.ts, "nonce": auth.nonce}
+    return {"scheme": "hmacd-v1", "tenant": auth.tenant, "container": container,
+            "epoch": auth.epoch, "ts": auth.ts, "nonce": auth.nonce}
+
+
+# ---- RFC 9421 (PROTOCOL.md 13.5) ----
+
+def _is_hmacd_v1(value):
+    v = value.encode("latin-1") if isinstance(value, str) else bytes(value)
+    return v.split(b" ", 1)[0] == SCHEME.encode()
+
+
+def is_rfc9421(auth_values, sig_input_values):
+    """True if the request is to be verified as RFC 9421: it has a Signature-Input and no
+    HMACD-V1 Authorization. Refused(401) if it has both."""
+    if not sig_input_values:
+        return False
+    if any(_is_hmacd_v1(v) for v in auth_values):
+        raise Refused(401, "BOTH_SCHEMES")
+    return True
+
+
+def check_tenant(values):
+    """The tenant from the values of the tenant header (or the one value a tenant_from option
+    gave, as a list). Refused(401) if absent, repeated or not a valid scope name."""
+    if not values or values[0] is None:
+        raise Refused(401, "NO_TENANT")
+    if len(values) > 1:
+        raise Refused(401, "BAD_TENANT")
+    t = values[0]
+    t = t.decode("latin-1") if isinstance(t, (bytes, bytearray)) else t
+    if not isinstance(t, str) or not scope_ok(t):
+        raise Refused(401, "BAD_TENANT")
+    return t
+
+
+def check_uri_scheme(v):
+    if v not in ("http", "https"):
+        raise ValueError('uri_scheme must be "http", "https" or a callable giving one of them')
+    return v
+
+
+def joined(values):
+    """Several lines of one field as one value: each trimmed, joined with ", "."""
+    return b", ".join(bytes(v).strip(b" \t") for v in values)
+
+
+def build_rfc9421_item(tenant, container, method, authority, target, headers, sig_inputs,
+                       sigs, uri_scheme, label, body):
+    """The RFC9421Item of 13.5. headers: every (lower-case name, value) in arrival order.
+    Refused(401) without a Signature header."""
+    if not sigs:
+        raise Refused(401, "NO_SIGNATURE", tenant)
+    return RFC9421Item(tenant=tenant, container=container, method=method, authority=authority,
+                       path=target, headers=headers, signature_input=joined(sig_inputs),
+                       signature=joined(sigs), uri_scheme=uri_scheme, label=label,
+                       body=body if body else None)
+
+
+def rfc9421_identity(item):
+    """What a protected handler learns about a verified RFC 9421 request."""
+    out = {"scheme": "rfc9421", "tenant": item.tenant, "container": item.container,
+           "label": item.label, "keyid": None, "created": None, "nonce": None, "covered": []}
+    try:
+        info = signature_info(item.signature_input, item.label)
+    except ValueError:  # cannot happen for a request the daemon verified
+        return out
+    out.update(label=info["label"], keyid=info["keyid"], created=info["created"],
+               nonce=info["nonce"], covered=info["covered"])
+    return out

@@ -19,16 +19,32 @@ closed unless exempt (the convention covers HTTP requests only).
 
 The signed target is scope["raw_path"] plus "?" and scope["query_string"] when there is one
 (rebuilt from scope["path"] if the server gives no raw_path). The body is read (at most max_body
-bytes, else 413) and replayed to the app; scope["hmacd"] holds {tenant, container, epoch, ts,
-nonce} for the endpoint. client: an AsyncClient, or a thread-safe Client (run in a thread).
+bytes, else 413) and replayed to the app. client: an AsyncClient, or a thread-safe Client (run
+in a thread).
+
+RFC 9421 (PROTOCOL.md 13.5): a request with a Signature-Input header and no HMACD-V1
+Authorization is verified as an rfc9421 item (both: 401). Its tenant is `tenant_from(scope)` if
+given, else the `tenant_header` request header (default X-Tenant); missing or invalid: 401. The
+container comes from the route as above, the authority from the Host header (else
+scope["server"]), and every header of scope["headers"] goes to hmacd in arrival order;
+`uri_scheme` ("https", "http", or a callable of the scope) says how the request came in (behind
+a TLS-terminating proxy it is still "https"); `label` picks one of several signatures (default:
+the only one). The key store binds each keyid to one scope, so a signature with another
+tenant's or container's key is refused whatever X-Tenant says.
+
+scope["hmacd"] holds, for the endpoint, {scheme: "hmacd-v1", tenant, container, epoch, ts,
+nonce}, or for RFC 9421 {scheme: "rfc9421", tenant, container, label, keyid, created, nonce,
+covered (the serialized component identifiers)}.
 """
 
 import asyncio
 import functools
 from urllib.parse import quote
 
-from ._http import (DEFAULT_MAX_BODY, Refused, build_item, compile_pattern, identity, log,
-                    log_refusal, parse_auth, refusal_headers, sha256)
+from ._http import (DEFAULT_MAX_BODY, DEFAULT_TENANT_HEADER, Refused, build_item,
+                    build_rfc9421_item, check_tenant, check_uri_scheme, compile_pattern,
+                    identity, is_rfc9421, log, log_refusal, parse_auth, refusal_headers,
+                    rfc9421_identity, sha256)
 from .errors import Verdict, verdict_name
 
 
@@ -47,6 +63,22 @@ def header_fields(scope, name):
     """Values of header `name` (a lower-case str), in arrival order."""
     n = name.encode("latin-1")
     return [v for k, v in scope.get("headers", ()) if k.lower() == n]
+
+
+def _authority(scope):
+    """The Host header, else the server address of the scope."""
+    hosts = header_fields(scope, "host")
+    if len(hosts) == 1 and hosts[0]:
+        return bytes(hosts[0])
+    if hosts:
+        return None  # several Host headers: refused
+    server = scope.get("server")
+    if not server or not server[0]:
+        return None
+    host, port = server[0], server[1]
+    if ":" in host:
+        host = "[%s]" % host
+    return ("%s:%d" % (host, port) if port else host).encode("latin-1")
 
 
 def starlette_route_param(app, name="id"):
@@ -68,8 +100,15 @@ class HmacdASGIMiddleware:
     """See the module doc."""
 
     def __init__(self, app, client, *, container_from=None, container_pattern=None,
-                 param="id", max_body=DEFAULT_MAX_BODY, exempt=None):
+                 param="id", max_body=DEFAULT_MAX_BODY, exempt=None, tenant_from=None,
+                 tenant_header=DEFAULT_TENANT_HEADER, uri_scheme="https", label=None):
+        if not callable(uri_scheme):
+            check_uri_scheme(uri_scheme)
         self.app = app
+        self.tenant_from = tenant_from
+        self.tenant_header = tenant_header.lower()
+        self.uri_scheme = uri_scheme
+        self.label = label
         self.client = client
         self.param = param
         self.max_body = max_body
@@ -90,14 +129,36 @@ class HmacdASGIMiddleware:
         method = scope.get("method", "")
         target = raw_target(scope)
         container = None
+        tenant = None
         try:
-            auth = parse_auth(header_fields(scope, "authorization"))
-            container = self._container(scope)
-            if not container:
-                raise Refused(401, "NO_CONTAINER", auth.tenant)
-            body = await self._read_body(scope, receive, auth)
-            item = build_item(auth, container, method, target,
-                              lambda n: header_fields(scope, n), sha256(body))
+            sig_inputs = header_fields(scope, "signature-input")
+            if is_rfc9421(header_fields(scope, "authorization"), sig_inputs):
+                tenant = check_tenant(self._tenant(scope))
+                container = self._container(scope)
+                if not container:
+                    raise Refused(401, "NO_CONTAINER", tenant)
+                authority = _authority(scope)
+                if not authority:
+                    raise Refused(401, "NO_AUTHORITY", tenant)
+                sigs = header_fields(scope, "signature")
+                if not sigs:
+                    raise Refused(401, "NO_SIGNATURE", tenant)
+                body = await self._read_body(scope, receive, tenant)
+                headers = [(bytes(k).lower(), bytes(v)) for k, v in scope.get("headers", ())]
+                item = build_rfc9421_item(tenant, container, method, authority, target,
+                                          headers, sig_inputs, sigs, self._uri_scheme(scope),
+                                          self.label, body)
+                who = None
+            else:
+                auth = parse_auth(header_fields(scope, "authorization"))
+                tenant = auth.tenant
+                container = self._container(scope)
+                if not container:
+                    raise Refused(401, "NO_CONTAINER", tenant)
+                body = await self._read_body(scope, receive, tenant)
+                item = build_item(auth, container, method, target,
+                                  lambda n: header_fields(scope, n), sha256(body))
+                who = identity(auth, container)
             try:
                 if self._async:
                     verdict = await self.client.verify(item)
@@ -107,9 +168,9 @@ class HmacdASGIMiddleware:
                         None, functools.partial(self.client.verify, item))
             except Exception as e:  # HmacdError, or anything else: fail closed
                 log.debug("hmacd: verify failed: %r", e)
-                raise Refused(503, type(e).__name__, auth.tenant) from None
+                raise Refused(503, type(e).__name__, tenant) from None
             if verdict != Verdict.OK:
-                raise Refused(401, verdict_name(verdict), auth.tenant)
+                raise Refused(401, verdict_name(verdict), tenant)
         except Refused as r:
             log_refusal(r, method, target, container)
             if r.status != 0:
@@ -118,6 +179,8 @@ class HmacdASGIMiddleware:
                             "headers": refusal_headers(r.status, body)})
                 await send({"type": "http.response.body", "body": body})
             return
+        if who is None:
+            who = rfc9421_identity(item)
 
         replayed = False
 
@@ -128,7 +191,7 @@ class HmacdASGIMiddleware:
                 return {"type": "http.request", "body": body, "more_body": False}
             return await receive()
 
-        await self.app(dict(scope, hmacd=identity(auth, container)), replay, send)
+        await self.app(dict(scope, hmacd=who), replay, send)
 
     def _container(self, scope):
         if self.container_from is not None:
@@ -141,23 +204,33 @@ class HmacdASGIMiddleware:
             return m.group(self.param) if m else None
         return None
 
-    async def _read_body(self, scope, receive, auth):
+    def _tenant(self, scope):
+        if self.tenant_from is not None:
+            return [self.tenant_from(scope)]
+        return header_fields(scope, self.tenant_header)
+
+    def _uri_scheme(self, scope):
+        if callable(self.uri_scheme):
+            return check_uri_scheme(self.uri_scheme(scope))
+        return self.uri_scheme
+
+    async def _read_body(self, scope, receive, tenant):
         for v in header_fields(scope, "content-length"):
             try:
                 n = int(v)
             except ValueError:
-                raise Refused(401, "BAD_CONTENT_LENGTH", auth.tenant) from None
+                raise Refused(401, "BAD_CONTENT_LENGTH", tenant) from None
             if n > self.max_body:
-                raise Refused(413, "TOO_LARGE", auth.tenant)
+                raise Refused(413, "TOO_LARGE", tenant)
         chunks, got = [], 0
         while True:
             msg = await receive()
             if msg["type"] == "http.disconnect":
-                raise Refused(0, "CLIENT_GONE", auth.tenant)  # nobody to answer
+                raise Refused(0, "CLIENT_GONE", tenant)  # nobody to answer
             chunk = msg.get("body", b"")
             got += len(chunk)
             if got > self.max_body:
-                raise Refused(413, "TOO_LARGE", auth.tenant)
+                raise Refused(413, "TOO_LARGE", tenant)
             chunks.append(chunk)
             if not msg.get("more_body", False):
                 return b"".join(chunks)

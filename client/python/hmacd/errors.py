@@ -10,7 +10,9 @@ import enum
 
 class Verdict(enum.IntEnum):
     """Verdict codes of PROTOCOL.md section 9. Any code other than OK means reject; a code this
-    enum does not know (from a later daemon) is returned as a plain int and means reject too."""
+    enum does not know (from a later daemon) is returned as a plain int and means reject too.
+    The precedence is MALFORMED, INSUFFICIENT_COVERAGE, UNKNOWN_KEY, KEY_REVOKED, KEY_EXPIRED,
+    BAD_SIGNATURE, STALE_TIMESTAMP, REPLAY, OK."""
 
     OK = 0
     BAD_SIGNATURE = 1
@@ -20,6 +22,7 @@ class Verdict(enum.IntEnum):
     STALE_TIMESTAMP = 5
     REPLAY = 6
     MALFORMED = 7
+    INSUFFICIENT_COVERAGE = 8  # rfc9421: the signature does not cover what the policy wants
 
 
 def verdict_name(code):

@@ -1,5 +1,8 @@
 """hmacd.wire - verify items, frames and the msgpack profile of PROTOCOL.md sections 2 to 7.
 
+Two kinds of item: Item (hmacd-v1, no "scheme" key on the wire) and RFC9421Item
+("scheme": "rfc9421", PROTOCOL.md 7.2). pack_item() takes either.
+
 Pure functions of bytes, shared by the thread-safe client and the asyncio client. Items are
 packed one by one (pack_item) when they are submitted, so a frame that batches many callers'
 items is only a concatenation (verify_frame). Answers are checked as strictly as the C client
@@ -49,6 +52,35 @@ class Item:
     nonce: Text = ""
 
 
+@dataclass
+class RFC9421Item:
+    """One RFC 9421 request to verify (PROTOCOL.md 7.2, "scheme": "rfc9421").
+
+    `tenant` comes from the app's configuration (for the middleware, the X-Tenant header by
+    default) and `container` from the route: the key store binds each keyid to one scope, so a
+    signature made with another scope's key is UNKNOWN_KEY. `authority` is the Host header
+    (host[:port]); `path` the request target as received (path and ?query, not decoded);
+    `headers` every request header as (lower-case name, value), in arrival order;
+    `signature_input` / `signature` the raw header values (several lines joined with ", ").
+    `uri_scheme` "http" or "https" (None: https); `label` which signature to verify (None: the
+    only one); `body` the raw body (None: not sent), for Content-Digest."""
+
+    tenant: Text
+    container: Text
+    method: Text
+    authority: Text
+    path: Text
+    signature_input: Text
+    signature: Text
+    headers: Sequence[Tuple[Text, Text]] = field(default_factory=tuple)
+    uri_scheme: Optional[Text] = None
+    label: Optional[Text] = None
+    body: Optional[bytes] = None
+
+
+SCHEME_RFC9421 = "rfc9421"
+
+
 def _s(v):
     """A str field's value as a str msgpack will write back to the same bytes."""
     if isinstance(v, str):
@@ -75,9 +107,33 @@ def _packer():
     return p
 
 
+def _pack_rfc9421(it):
+    m = {
+        "scheme": SCHEME_RFC9421,
+        "tenant": _s(it.tenant),
+        "container": _s(it.container),
+        "method": _s(it.method),
+        "authority": _s(it.authority),
+        "path": _s(it.path),
+    }
+    if it.uri_scheme is not None:
+        m["uri_scheme"] = _s(it.uri_scheme)
+    m["headers"] = [[_s(n), _s(v)] for n, v in it.headers]
+    m["signature_input"] = _s(it.signature_input)
+    m["signature"] = _s(it.signature)
+    if it.label is not None:
+        m["label"] = _s(it.label)
+    if it.body is not None:
+        m["body"] = bytes(it.body)
+    return _packer().pack(m)
+
+
 def pack_item(it):
-    """The msgpack bytes of one item. TypeError/ValueError if the wire cannot carry it (wrong
-    types, both body forms); content rules are the daemon's to judge (verdict MALFORMED)."""
+    """The msgpack bytes of one item (an Item or an RFC9421Item), keys in the order of the
+    PROTOCOL.md tables. TypeError/ValueError if the wire cannot carry it (wrong types, both body
+    forms); content rules are the daemon's to judge (verdict MALFORMED)."""
+    if isinstance(it, RFC9421Item):
+        return _pack_rfc9421(it)
     if it.body is not None and it.body_sha256 is not None:
         raise ValueError("give body or body_sha256, not both")
     m = {

@@ -20,16 +20,31 @@ QUERY_STRING, which loses encodings that decoding merged (%2F and /): run behind
 gives the raw URI when signers may send such paths. WSGI servers join repeated header fields in
 their own way; 13.3 joins them with ", ".
 
+RFC 9421 (PROTOCOL.md 13.5): a request with a Signature-Input header and no HMACD-V1
+Authorization is verified as an rfc9421 item (both: 401). Its tenant is `tenant_from(environ)`
+if given, else the `tenant_header` request header (default X-Tenant); missing or invalid: 401.
+The container comes from the route as above, the authority from the Host header, and every
+request header goes to hmacd in environ order; `uri_scheme` ("https", "http", or a callable of
+environ) says how the request came in (behind a TLS-terminating proxy it is still "https");
+`label` picks one of several signatures (default: the only one). The daemon's key store binds
+each keyid to one scope, so a signature with another tenant's or container's key is refused
+whatever X-Tenant says.
+
 On success the body was read (at most max_body bytes, else 413) and is put back as
-environ["wsgi.input"], and environ["hmacd"] holds {tenant, container, epoch, ts, nonce}.
+environ["wsgi.input"], and environ["hmacd"] holds {scheme: "hmacd-v1", tenant, container, epoch,
+ts, nonce}, or for RFC 9421 {scheme: "rfc9421", tenant, container, label, keyid, created, nonce,
+covered (the serialized component identifiers)}.
 """
 
 import io
 from urllib.parse import quote
 
-from ._http import (DEFAULT_MAX_BODY, STATUS_TEXT, Refused, build_item, compile_pattern,
-                    identity, log, log_refusal, parse_auth, refusal_headers, sha256)
+from ._http import (DEFAULT_MAX_BODY, DEFAULT_TENANT_HEADER, STATUS_TEXT, Refused, build_item,
+                    build_rfc9421_item, check_tenant, check_uri_scheme, compile_pattern,
+                    identity, is_rfc9421, log, log_refusal, parse_auth, refusal_headers,
+                    rfc9421_identity, sha256)
 from .errors import Verdict, verdict_name
+from .wire import RFC9421Item
 
 _SPECIAL = {"content-type": "CONTENT_TYPE", "content-length": "CONTENT_LENGTH"}
 
@@ -59,6 +74,39 @@ def header_fields(environ, name):
     return [] if v is None else [_latin1(v)]
 
 
+def all_headers(environ):
+    """Every request header as (lower-case name, value) bytes, in the order the server put
+    them in environ (arrival order for the servers we know; a server joins a repeated field
+    into one value, which keeps the order within the name, all that a signature base needs).
+    An empty CONTENT_TYPE or CONTENT_LENGTH means the header was absent."""
+    out = []
+    for key, v in environ.items():
+        if key.startswith("HTTP_"):
+            if key in ("HTTP_CONTENT_TYPE", "HTTP_CONTENT_LENGTH"):
+                continue  # some servers copy these; CONTENT_* are the real ones
+            name = key[5:]
+        elif key in _SPECIAL.values():
+            if not v:
+                continue
+            name = key
+        else:
+            continue
+        if isinstance(v, (str, bytes)):
+            out.append((name.lower().replace("_", "-").encode("latin-1"), _latin1(v)))
+    return out
+
+
+def _authority(environ):
+    """The Host header, else SERVER_NAME[:SERVER_PORT]."""
+    host = environ.get("HTTP_HOST")
+    if host:
+        return _latin1(host)
+    name, port = environ.get("SERVER_NAME"), environ.get("SERVER_PORT")
+    if not name:
+        return None
+    return _latin1(name) + (b":" + _latin1(port) if port else b"")
+
+
 def flask_route_param(app, name="id"):
     """container_from for a Flask app: the route parameter `name` of the route Flask will
     dispatch the request to (None if no route matches or it has no such parameter)."""
@@ -79,10 +127,17 @@ class HmacdWSGIMiddleware:
     """client: a hmacd.Client (anything with verify(item) -> verdict). See the module doc."""
 
     def __init__(self, app, client, *, container_from=None, container_pattern=None,
-                 param="id", max_body=DEFAULT_MAX_BODY, exempt=None):
+                 param="id", max_body=DEFAULT_MAX_BODY, exempt=None, tenant_from=None,
+                 tenant_header=DEFAULT_TENANT_HEADER, uri_scheme="https", label=None):
         if (container_from is None) == (container_pattern is None):
             raise ValueError("give exactly one of container_from and container_pattern")
+        if not callable(uri_scheme):
+            check_uri_scheme(uri_scheme)
         self.app = app
+        self.tenant_from = tenant_from
+        self.tenant_header = tenant_header.lower()
+        self.uri_scheme = uri_scheme
+        self.label = label
         self.client = client
         self.max_body = max_body
         self.exempt = exempt
@@ -101,21 +156,41 @@ class HmacdWSGIMiddleware:
         method = environ.get("REQUEST_METHOD", "")
         target = raw_target(environ)
         container = None
+        tenant = None
         try:
-            auth = parse_auth([v for v in [environ.get("HTTP_AUTHORIZATION")] if v is not None])
-            container = self.container_from(environ)
-            if not container:
-                raise Refused(401, "NO_CONTAINER", auth.tenant)
-            body = self._read_body(environ, auth)
-            item = build_item(auth, container, method, target,
-                              lambda n: header_fields(environ, n), sha256(body))
+            auths = [v for v in [environ.get("HTTP_AUTHORIZATION")] if v is not None]
+            sig_inputs = header_fields(environ, "signature-input")
+            if is_rfc9421(auths, sig_inputs):
+                tenant = check_tenant(self._tenant(environ))
+                container = self.container_from(environ)
+                if not container:
+                    raise Refused(401, "NO_CONTAINER", tenant)
+                authority = _authority(environ)
+                if not authority:
+                    raise Refused(401, "NO_AUTHORITY", tenant)
+                sigs = header_fields(environ, "signature")
+                if not sigs:
+                    raise Refused(401, "NO_SIGNATURE", tenant)
+                body = self._read_body(environ, tenant)
+                item = build_rfc9421_item(
+                    tenant, container, method, authority, target, all_headers(environ),
+                    sig_inputs, sigs, self._uri_scheme(environ), self.label, body)
+            else:
+                auth = parse_auth(auths)
+                tenant = auth.tenant
+                container = self.container_from(environ)
+                if not container:
+                    raise Refused(401, "NO_CONTAINER", tenant)
+                body = self._read_body(environ, tenant)
+                item = build_item(auth, container, method, target,
+                                  lambda n: header_fields(environ, n), sha256(body))
             try:
                 verdict = self.client.verify(item)
             except Exception as e:  # HmacdError, or anything else: fail closed
                 log.debug("hmacd: verify failed: %r", e)
-                raise Refused(503, type(e).__name__, auth.tenant) from None
+                raise Refused(503, type(e).__name__, tenant) from None
             if verdict != Verdict.OK:
-                raise Refused(401, verdict_name(verdict), auth.tenant)
+                raise Refused(401, verdict_name(verdict), tenant)
         except Refused as r:
             log_refusal(r, method, target, container)
             body = r.body
@@ -124,10 +199,23 @@ class HmacdWSGIMiddleware:
             return [body]
         environ["wsgi.input"] = io.BytesIO(body)
         environ["CONTENT_LENGTH"] = str(len(body))
-        environ["hmacd"] = identity(auth, container)
+        if isinstance(item, RFC9421Item):
+            environ["hmacd"] = rfc9421_identity(item)
+        else:
+            environ["hmacd"] = identity(auth, container)
         return self.app(environ, start_response)
 
-    def _read_body(self, environ, auth):
+    def _tenant(self, environ):
+        if self.tenant_from is not None:
+            return [self.tenant_from(environ)]
+        return header_fields(environ, self.tenant_header)
+
+    def _uri_scheme(self, environ):
+        if callable(self.uri_scheme):
+            return check_uri_scheme(self.uri_scheme(environ))
+        return self.uri_scheme
+
+    def _read_body(self, environ, tenant):
         """The raw body, at most max_body bytes; Refused(413) if longer."""
         stream = environ.get("wsgi.input")
         cl = environ.get("CONTENT_LENGTH", "")
@@ -135,11 +223,11 @@ class HmacdWSGIMiddleware:
             try:
                 n = int(cl)
             except ValueError:
-                raise Refused(401, "BAD_CONTENT_LENGTH", auth.tenant) from None
+                raise Refused(401, "BAD_CONTENT_LENGTH", tenant) from None
             if n < 0:
-                raise Refused(401, "BAD_CONTENT_LENGTH", auth.tenant)
+                raise Refused(401, "BAD_CONTENT_LENGTH", tenant)
             if n > self.max_body:
-                raise Refused(413, "TOO_LARGE", auth.tenant)
+                raise Refused(413, "TOO_LARGE", tenant)
             want = n
         elif environ.get("wsgi.input_terminated"):
             want = self.max_body + 1  # chunked: read to the end, at most one byte too many
@@ -153,5 +241,5 @@ class HmacdWSGIMiddleware:
             chunks.append(chunk)
             got += len(chunk)
         if got > self.max_body:
-            raise Refused(413, "TOO_LARGE", auth.tenant)
+            raise Refused(413, "TOO_LARGE", tenant)
         return b"".join(chunks)

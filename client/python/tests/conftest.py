@@ -104,10 +104,12 @@ class Daemon:
         self.stop()
         self.start()
 
-    def ctl(self, *args):
-        """Runs hmacctl on the store; returns its --json output parsed, or None."""
+    def ctl(self, *args, stdin=None):
+        """Runs hmacctl on the store (stdin: bytes for its standard input); returns its --json
+        output parsed, or None."""
         r = subprocess.run([self.hmacctl_path, "--db", self.db] + list(args),
-                           capture_output=True, timeout=30)
+                           capture_output=True, timeout=30,
+                           input=stdin if stdin is not None else b"")
         if r.returncode != 0:
             raise RuntimeError("hmacctl %s: exit %d: %s"
                                % (" ".join(args), r.returncode, r.stderr.decode().strip()))
@@ -120,6 +122,18 @@ class Daemon:
     def rotate(self, tenant, container, grace=86400):
         return self.ctl("key", "rotate", "--tenant", tenant, "--container", container,
                         "--grace", str(grace), "--json")
+
+    def import_key(self, tenant, container, secret, keyid):
+        """hmacctl key import with the raw secret on stdin; returns its JSON object."""
+        return self.ctl("key", "import", "--tenant", tenant, "--container", container,
+                        "--secret-file", "-", "--keyid", keyid, "--json", stdin=secret)
+
+    def policy_set(self, tenant, require, container=None, flags=()):
+        """hmacctl policy set: require is a list of components, flags e.g. ["--no-nonce"]."""
+        args = ["policy", "set", "--tenant", tenant]
+        if container is not None:
+            args += ["--container", container]
+        self.ctl(*(args + ["--require"] + list(require) + list(flags)))
 
     def revoke(self, tenant, container, epoch):
         self.ctl("key", "revoke", "--tenant", tenant, "--container", container,
@@ -167,3 +181,20 @@ def own_daemon():
         d.kill()
         shutil.rmtree(d.dir, ignore_errors=True)
 
+
+
+@pytest.fixture(scope="session")
+def rfc_example(daemon):
+    """RFC 9421 B.2.5's shared secret imported under keyid "test-shared-secret" (a key id is
+    unique in a store: once per session) for a fresh (tenant, "rfc-example") scope, whose policy
+    asks for what B.2.5 covers (date, @authority, content-type), no nonce, no age check (its
+    created is in 2021) and no Content-Digest (B.2's body is not covered). Returns the scope."""
+    import base64
+    from helpers import RFC_B25_COMPONENTS, RFC_SHARED_SECRET_B64, unique
+    tenant, container = unique("rfc9421"), "rfc-example"
+    out = daemon.import_key(tenant, container, base64.b64decode(RFC_SHARED_SECRET_B64),
+                            "test-shared-secret")
+    assert out["keyid"] == "test-shared-secret" and out["epoch"] == 1
+    daemon.policy_set(tenant, RFC_B25_COMPONENTS, container,
+                      ["--no-nonce", "--no-age-check", "--no-body-digest"])
+    return tenant, container

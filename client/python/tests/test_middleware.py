@@ -7,6 +7,13 @@ made for another container (re-addressed request, or a signer claiming another c
 replay, a changed body or query, a missing signed header: 401 with the exact body; a body over
 the limit: 413; the daemon down: 503 (fail closed) and back to 200 once it is up; strict body
 binding; an exempt route; an unknown route is 401, not passed on.
+
+The RFC 9421 cases (PROTOCOL.md 13.5) run on both apps too, with keys imported by keyid: a
+request signed by hmacd.rfc9421.sign() passes; a tampered path, method, covered header, body,
+query or authority, another scope's key id, another tenant in X-Tenant, a signature short of
+the policy, a replay, and HMACD-V1 plus Signature-Input are all 401, and the log names the
+daemon's verdict (so each refusal is the daemon's, not a guess of the middleware). RFC 9421
+B.2.5 passes through bare WSGI and ASGI middleware with the RFC's key.
 """
 
 import asyncio
@@ -17,8 +24,9 @@ import sys
 
 import pytest
 
-from helpers import unique
-from hmacd import AsyncClient, Client, Signer
+from helpers import (RFC_B2_BODY, RFC_B2_HEADERS, RFC_B2_TARGET, RFC_B25_INPUT, RFC_B25_SIGNATURE,
+                     unique)
+from hmacd import AsyncClient, Client, Signer, sign_rfc9421
 
 EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples")
 sys.path.insert(0, EXAMPLES)
@@ -290,3 +298,185 @@ def test_asgi_path_params_pattern_and_websocket(daemon):
             ws = await run(by_params, {"type": "websocket", "path": target, "headers": []})
             assert ws == [{"type": "websocket.close", "code": 1008}]
     asyncio.run(main())
+
+
+# ---- RFC 9421 through the same apps (PROTOCOL.md 13.5) ----
+
+class RfcKeys:
+    """Tenant t: web-01 (k1, kid1) and web-02 (k2, kid2), imported with hmacctl key import."""
+
+    def __init__(self, daemon):
+        self.t = unique("acme-rfc")
+        self.k1, self.kid1 = os.urandom(32), unique("w1")
+        self.k2, self.kid2 = os.urandom(32), unique("w2")
+        daemon.import_key(self.t, "web-01", self.k1, self.kid1)
+        daemon.import_key(self.t, "web-02", self.k2, self.kid2)
+
+
+@pytest.fixture
+def rfc_keys(daemon):
+    return RfcKeys(daemon)
+
+
+def rfc_sign(app, keys, target, body=EXEC, method="POST", extra=None, key=None, keyid=None,
+             tenant=None, **kw):
+    """Request headers signed with hmacd.rfc9421.sign() (default: web-01's key)."""
+    headers = {"Host": app.host, "Content-Type": "application/json",
+               "X-Tenant": tenant or keys.t}
+    headers.update(extra or {})
+    headers.update(sign_rfc9421(method, target, key=key or keys.k1, keyid=keyid or keys.kid1,
+                                headers=headers, body=body, **kw))
+    return headers
+
+
+def assert_refused(resp, caplog, reason):
+    """401 as usual, and the log says why (the daemon's verdict, or the middleware's reason)."""
+    assert_401(resp)
+    assert reason in caplog.text, caplog.text
+    caplog.clear()
+
+
+def test_rfc9421_signed_request_passes(app, rfc_keys):
+    target = "/containers/web-01/exec?tty=1"
+    status, body, _ = app.request("POST", target, EXEC, rfc_sign(app, rfc_keys, target))
+    assert status == 200, body
+    out = json.loads(body)
+    assert out["container"] == "web-01" and out["tenant"] == rfc_keys.t
+    # an unsigned request is still refused
+    assert_401(app.request("POST", target, EXEC, {"X-Tenant": rfc_keys.t}))
+
+
+def test_rfc9421_tampering(app, rfc_keys, caplog):
+    target = "/containers/web-01/exec?tty=1"
+    # re-addressed to web-02: the key id belongs to web-01
+    h = rfc_sign(app, rfc_keys, target)
+    assert_refused(app.request("POST", "/containers/web-02/exec?tty=1", EXEC, h), caplog,
+                   "UNKNOWN_KEY")
+    # signed for PUT, sent as POST
+    h = rfc_sign(app, rfc_keys, target, method="PUT")
+    assert_refused(app.request("POST", target, EXEC, h), caplog, "BAD_SIGNATURE")
+    # a covered header changed
+    h = rfc_sign(app, rfc_keys, target, extra={"X-Request-Id": "req-42"},
+                 components=["@method", "@authority", "@path", "content-digest",
+                             "x-request-id"])
+    h["X-Request-Id"] = "req-43"
+    assert_refused(app.request("POST", target, EXEC, h), caplog, "BAD_SIGNATURE")
+    # the body changed under its Content-Digest
+    h = rfc_sign(app, rfc_keys, target)
+    assert_refused(app.request("POST", target, EXEC.replace(b"-l", b"-a"), h), caplog,
+                   "BAD_SIGNATURE")
+    # the query, when covered
+    h = rfc_sign(app, rfc_keys, target, components=["@method", "@authority", "@path",
+                                                    "content-digest", "@query"])
+    assert_refused(app.request("POST", "/containers/web-01/exec?tty=0", EXEC, h), caplog,
+                   "BAD_SIGNATURE")
+    # the authority
+    h = rfc_sign(app, rfc_keys, target)
+    h["Host"] = "elsewhere.example"
+    assert_refused(app.request("POST", target, EXEC, h), caplog, "BAD_SIGNATURE")
+
+
+def test_rfc9421_scope(app, rfc_keys, daemon, caplog):
+    target = "/containers/web-01/exec"
+    # web-02's key, honestly used, for web-01
+    h = rfc_sign(app, rfc_keys, target, key=rfc_keys.k2, keyid=rfc_keys.kid2)
+    assert_refused(app.request("POST", target, EXEC, h), caplog, "UNKNOWN_KEY")
+    # and for web-02, where it belongs
+    h = rfc_sign(app, rfc_keys, "/containers/web-02/exec", key=rfc_keys.k2,
+                 keyid=rfc_keys.kid2)
+    assert app.request("POST", "/containers/web-02/exec", EXEC, h)[0] == 200
+    # X-Tenant naming another tenant does not move the key
+    other = unique("acme-rfc")
+    daemon.import_key(other, "web-01", os.urandom(32), unique("w1"))
+    h = rfc_sign(app, rfc_keys, target, tenant=other)
+    assert_refused(app.request("POST", target, EXEC, h), caplog, "UNKNOWN_KEY")
+    # no or a bad X-Tenant: refused before hmacd is asked
+    h = rfc_sign(app, rfc_keys, target)
+    del h["X-Tenant"]
+    assert_refused(app.request("POST", target, EXEC, h), caplog, "NO_TENANT")
+    h = rfc_sign(app, rfc_keys, target, tenant="bad tenant")
+    assert_refused(app.request("POST", target, EXEC, h), caplog, "BAD_TENANT")
+
+
+def test_rfc9421_coverage_replay_and_both_schemes(app, rfc_keys, caplog):
+    target = "/containers/web-01/exec"
+    h = rfc_sign(app, rfc_keys, target, components=["@method", "@authority",
+                                                    "content-digest"])
+    assert_refused(app.request("POST", target, EXEC, h), caplog, "INSUFFICIENT_COVERAGE")
+    h = rfc_sign(app, rfc_keys, target, components=["@method", "@authority", "@path"])
+    assert_refused(app.request("POST", target, EXEC, h), caplog, "INSUFFICIENT_COVERAGE")
+    h = rfc_sign(app, rfc_keys, target, nonce=None)
+    assert_refused(app.request("POST", target, EXEC, h), caplog, "INSUFFICIENT_COVERAGE")
+    h = rfc_sign(app, rfc_keys, target)
+    assert app.request("POST", target, EXEC, h)[0] == 200
+    assert_refused(app.request("POST", target, EXEC, h), caplog, "REPLAY")
+    # an HMACD-V1 Authorization and a Signature-Input: refused, whichever is valid
+    h = rfc_sign(app, rfc_keys, target)
+    h["Authorization"] = "HMACD-V1 Tenant=x, Epoch=1, Timestamp=1, Signature=" + "A" * 43 + "="
+    assert_refused(app.request("POST", target, EXEC, h), caplog, "BOTH_SCHEMES")
+    # another Authorization scheme is just a header
+    h = rfc_sign(app, rfc_keys, target, extra={"Authorization": "Bearer abc"})
+    assert app.request("POST", target, EXEC, h)[0] == 200
+
+
+def test_rfc9421_body_too_large(app, rfc_keys):
+    target = "/containers/web-01/exec"
+    body = b'{"cmd":["' + b"a" * (70 * 1024) + b'"]}'
+    status, out, _ = app.request("POST", target, body, rfc_sign(app, rfc_keys, target, body))
+    assert (status, out) == (413, BODY_413)
+
+
+def test_rfc9421_b25_through_the_middleware(daemon, rfc_example, caplog):
+    """RFC 9421 B.2.5 as an HTTP request, through a bare WSGI app (werkzeug's test client)
+    and a bare ASGI app (starlette's TestClient): the scope from the app's configuration."""
+    from starlette.testclient import TestClient
+    from werkzeug.test import Client as WerkzeugClient
+    from hmacd.asgi import HmacdASGIMiddleware
+    from hmacd.wsgi import HmacdWSGIMiddleware
+
+    t, c = rfc_example
+    headers = [(n, v) for n, v in RFC_B2_HEADERS if n not in ("host", "content-length")]
+    headers += [("Signature-Input", RFC_B25_INPUT), ("Signature", RFC_B25_SIGNATURE)]
+    seen = []
+
+    def wsgi_app(environ, start_response):
+        seen.append(environ["hmacd"])
+        start_response("204 No Content", [])
+        return []
+
+    async def asgi_app(scope, receive, send):
+        if scope["type"] == "lifespan":  # the middleware passes it through
+            while True:
+                m = await receive()
+                await send({"type": m["type"] + ".complete"})
+                if m["type"] == "lifespan.shutdown":
+                    return
+        seen.append(scope["hmacd"])
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    with Client(daemon.socket) as client:
+        mw = HmacdWSGIMiddleware(wsgi_app, client, container_from=lambda e: c,
+                                 tenant_from=lambda e: t)
+        wc = WerkzeugClient(mw)
+        r = wc.open(RFC_B2_TARGET, method="POST", data=RFC_B2_BODY, headers=headers,
+                    base_url="https://example.com")
+        assert r.status_code == 204
+        bad = [(n, v.replace("02:07:55", "02:07:56")) for n, v in headers]
+        r = wc.open(RFC_B2_TARGET, method="POST", data=RFC_B2_BODY, headers=bad,
+                    base_url="https://example.com")
+        assert r.status_code == 401 and "BAD_SIGNATURE" in caplog.text
+        caplog.clear()
+
+    amw = HmacdASGIMiddleware(asgi_app, AsyncClient(daemon.socket),
+                              container_from=lambda s: c, tenant_from=lambda s: t)
+    with TestClient(amw, base_url="https://example.com") as tc:
+        r = tc.request("POST", RFC_B2_TARGET, content=RFC_B2_BODY, headers=headers)
+        assert r.status_code == 204
+        r = tc.request("POST", RFC_B2_TARGET, content=RFC_B2_BODY, headers=bad)
+        assert r.status_code == 401 and "BAD_SIGNATURE" in caplog.text
+    assert len(seen) == 2
+    for who in seen:
+        assert who == {"scheme": "rfc9421", "tenant": t, "container": c, "label": "sig-b25",
+                       "keyid": "test-shared-secret", "created": 1618884473, "nonce": None,
+                       "covered": ['"date"', '"@authority"', '"content-type"']}
