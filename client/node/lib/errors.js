@@ -7,7 +7,7 @@
  * across languages.
  */
 
-/** Verdict codes, one per verify item. Any value other than OK means "reject". */
+/** Verdict codes (PROTOCOL.md section 9), one per verify item. Anything but OK means "reject". */
 export const Verdict = Object.freeze({
 	OK: 0,
 	BAD_SIGNATURE: 1,
@@ -17,6 +17,8 @@ export const Verdict = Object.freeze({
 	STALE_TIMESTAMP: 5,
 	REPLAY: 6,
 	MALFORMED: 7,
+	/* rfc9421: the signature does not cover what the scope's policy requires (issue 6) */
+	INSUFFICIENT_COVERAGE: 8,
 });
 
 const VERDICT_NAMES = Object.keys(Verdict);

@@ -1,5 +1,6 @@
 /*
- * express.js - Express middleware implementing PROTOCOL.md 13.3 (verifying a signed request).
+ * express.js - Express middleware implementing PROTOCOL.md 13.3 (verifying a signed request)
+ * and 13.5 (the same for an RFC 9421 signature: a request with Signature-Input).
  *
  * It is a route-level middleware because Express fills req.params per route: the container must
  * come from the route the request matched (`app.post('/containers/:id/exec', verify, handler)`),
@@ -14,6 +15,7 @@
 import { parseAuthorization, trimOWS } from './auth.js';
 import { sha256 } from './canon.js';
 import { verdictName } from './errors.js';
+import { parse } from './sfv.js';
 
 const DEFAULT_LIMIT = 1048576;
 
@@ -44,6 +46,45 @@ function fields(req, name) {
 			out.push(raw[i + 1]);
 	}
 	return out;
+}
+
+/* Every field as [lower-case name, value], in arrival order (an rfc9421 item's headers). */
+function allFields(req) {
+	const raw = req.rawHeaders;
+	const out = [];
+	for (let i = 0; i + 1 < raw.length; i += 2)
+		out.push([raw[i].toLowerCase(), raw[i + 1]]);
+	return out;
+}
+
+/* An HMACD-V1 Authorization field (the scheme token is case-sensitive, 13.1). */
+function isV1(value) {
+	return value === 'HMACD-V1' || value.startsWith('HMACD-V1 ');
+}
+
+const TENANT_RE = /^[A-Za-z0-9._:/-]{1,128}$/;
+
+/* The tenant of an rfc9421 request: the app's function or constant, default one X-Tenant field. */
+function tenantOf(req, opt) {
+	if (typeof opt === 'function')
+		return opt(req);
+	if (typeof opt === 'string')
+		return opt;
+	const v = fields(req, 'x-tenant');
+	return v.length === 1 ? trimOWS(v[0]) : undefined;
+}
+
+/* keyid, created and nonce of the verified signature, for req.hmacd (best effort). */
+function sigParams(input, label) {
+	try {
+		const d = parse(input, 'dictionary');
+		const m = label === undefined ? (d.size === 1 ? [...d.values()][0] : undefined) :
+			d.get(label);
+		const p = (k) => m?.params.get(k)?.value;
+		return { keyid: p('keyid'), created: p('created'), nonce: p('nonce') };
+	} catch {
+		return {};
+	}
 }
 
 const TOO_LARGE = Symbol('too large');
@@ -97,31 +138,143 @@ function readBody(req, limit) {
  * Returns an Express middleware that lets a request through only if hmacd says its signature is
  * valid for the container in the route.
  *
+ * A request with a Signature-Input field (and no HMACD-V1 Authorization) is verified as an RFC
+ * 9421 signature (an rfc9421 item, PROTOCOL.md 13.5); any other request as HMACD-V1 (13.3); one
+ * with both gets 401.
+ *
  * opts:
  * - client: a Client (required).
  * - param: the route parameter holding the container (default 'id').
  * - limit: largest body in bytes (default 1 MiB); a longer one gets 413 before any verification.
+ * - tenant (rfc9421 only): the tenant of a request, a string or function(req) returning one;
+ *   default: the value of the one X-Tenant field. Missing or not a valid tenant: 401. The key
+ *   store binds each keyid to one scope, so a key of another tenant gets UNKNOWN_KEY whatever
+ *   this says.
+ * - uriScheme (rfc9421 only): 'https' (default) or 'http', or function(req) returning one: the
+ *   scheme the client used, for @scheme and @target-uri. Say 'http' for plain-HTTP listeners.
+ * - label (rfc9421 only): the signature to verify when a request carries several (default: the
+ *   only one; several and no label is MALFORMED).
  * - log: function({status, reason, tenant?, container?, method, path}) called for each refusal
  *   (default: one console.warn line). reason is the verdict name (BAD_SIGNATURE, ...) for a
- *   401 from hmacd, NO_AUTHORIZATION, BAD_AUTHORIZATION or MISSING_SIGNED_HEADER for a 401
- *   decided locally, TOO_LARGE, or the client's error code (HMACD_ECONN, ...) for a 503. It never
- *   holds the signature or the nonce.
+ *   401 from hmacd; NO_AUTHORIZATION, BAD_AUTHORIZATION or MISSING_SIGNED_HEADER (HMACD-V1),
+ *   NO_SIGNATURE, NO_TENANT, NO_AUTHORITY (rfc9421) or AMBIGUOUS_SCHEME for a 401 decided
+ *   locally; TOO_LARGE; or the client's error code (HMACD_ECONN, ...) for a 503. It never holds
+ *   the signature or the nonce.
  *
  * On success: req.rawBody is the body as received (a Buffer), req.body is set to it unless
- * something already set req.body, and req.hmacd = {tenant, container, epoch, ts, nonce}.
- * Responses: 401 {"error":"unauthorized"} with WWW-Authenticate: HMACD-V1; 503
- * {"error":"unavailable"}; 413 {"error":"too_large"}. A route without the parameter, or a body
- * already consumed by another parser, is a setup error: next(err) (Express answers 500); the
- * request is never passed on unverified.
+ * something already set req.body, and req.hmacd = {scheme: 'hmacd-v1', tenant, container, epoch,
+ * ts, nonce} or {scheme: 'rfc9421', tenant, container, label, keyid, created, nonce} (the last
+ * three from the verified Signature-Input; created and nonce undefined when absent).
+ * Responses: 401 {"error":"unauthorized"} with WWW-Authenticate: HMACD-V1 (whatever the scheme:
+ * a refusal says nothing about why); 503 {"error":"unavailable"}; 413 {"error":"too_large"}. A
+ * route without the parameter, or a body already consumed by another parser, is a setup error:
+ * next(err) (Express answers 500); the request is never passed on unverified.
  */
 export function hmacdExpress(opts = {}) {
-	const { client, param = 'id', limit = DEFAULT_LIMIT, log = defaultLog } = opts;
+	const { client, param = 'id', limit = DEFAULT_LIMIT, log = defaultLog, tenant: tenantOpt,
+		uriScheme = 'https', label } = opts;
 	if (client === undefined || typeof client.verify !== 'function')
 		throw new TypeError('hmacd.express: give {client}');
 	if (typeof param !== 'string' || param === '')
 		throw new TypeError('hmacd.express: param is the name of a route parameter');
 	if (!Number.isSafeInteger(limit) || limit < 0)
 		throw new TypeError('hmacd.express: limit is a byte count');
+	if (tenantOpt !== undefined && typeof tenantOpt !== 'function' &&
+	    (typeof tenantOpt !== 'string' || !TENANT_RE.test(tenantOpt)))
+		throw new TypeError('hmacd.express: tenant is a tenant name or a function(req)');
+	if (typeof uriScheme !== 'function' && uriScheme !== 'https' && uriScheme !== 'http')
+		throw new TypeError('hmacd.express: uriScheme is \'https\', \'http\' or a function(req)');
+	if (label !== undefined && (typeof label !== 'string' || !/^[a-z*][a-z0-9_\-.*]{0,63}$/.test(label)))
+		throw new TypeError('hmacd.express: label is a signature label (a structured field key)');
+
+	/* reads the body (413 when too large); undefined when the request was already answered */
+	async function readBodyOr(req, res, next, scope, note) {
+		let b;
+		try {
+			b = await readBody(req, limit);
+		} catch (err) {
+			next(err);
+			return undefined;
+		}
+		if (b === TOO_LARGE) {
+			log({ status: 413, reason: 'TOO_LARGE', ...scope, ...note });
+			refuse(res, 413, BODY_413, { Connection: 'close' });
+			req.resume();
+			return undefined;
+		}
+		return b;
+	}
+
+	/* hmacd's verdict; undefined (after a 503) when it could not judge */
+	async function verdictOf(res, item, scope, note) {
+		try {
+			return await client.verify(item);
+		} catch (err) {
+			log({ status: 503, reason: err.code ?? 'ERROR', ...scope, ...note });
+			refuse(res, 503, BODY_503);
+			return undefined;
+		}
+	}
+
+	/* PROTOCOL.md 13.5: an RFC 9421 signature */
+	async function rfc9421(req, res, next, container, sigInput, note, unauthorized) {
+		let tenant, scheme;
+		try {
+			tenant = tenantOf(req, tenantOpt);
+			scheme = typeof uriScheme === 'function' ? uriScheme(req) : uriScheme;
+			if (scheme !== 'https' && scheme !== 'http')
+				throw new Error(`hmacd: uriScheme gave ${scheme}, not 'https' or 'http'`);
+		} catch (err) {
+			next(err);
+			return;
+		}
+		if (typeof tenant !== 'string' || !TENANT_RE.test(tenant)) {
+			unauthorized('NO_TENANT', { container });
+			return;
+		}
+		const scope = { tenant, container };
+		const sigs = fields(req, 'signature');
+		if (sigs.length === 0) {
+			unauthorized('NO_SIGNATURE', scope);
+			return;
+		}
+		const hosts = fields(req, 'host');
+		const authority = hosts.length === 1 ? trimOWS(hosts[0]) : req.headers[':authority'];
+		if (typeof authority !== 'string' || authority === '') {
+			unauthorized('NO_AUTHORITY', scope);
+			return;
+		}
+		const b = await readBodyOr(req, res, next, scope, note);
+		if (b === undefined)
+			return;
+		const signatureInput = sigInput.join(', ');
+		const verdict = await verdictOf(res, {
+			scheme: 'rfc9421',
+			tenant,
+			container,
+			method: req.method,
+			authority,
+			path: note.path,
+			uriScheme: scheme === 'https' ? undefined : scheme,
+			headers: allFields(req),
+			signatureInput,
+			signature: sigs.join(', '),
+			label,
+			body: b.length > 0 ? b : undefined,
+		}, scope, note);
+		if (verdict === undefined)
+			return;
+		if (verdict !== 0) {
+			unauthorized(verdictName(verdict), scope);
+			return;
+		}
+		req.rawBody = b;
+		if (req.body === undefined)
+			req.body = b;
+		req.hmacd = { scheme: 'rfc9421', tenant, container, label,
+			...sigParams(signatureInput, label) };
+		next();
+	}
 
 	return async function hmacdVerify(req, res, next) {
 		const path = req.originalUrl ?? req.url;
@@ -137,6 +290,15 @@ export function hmacdExpress(opts = {}) {
 			return;
 		}
 		const authFields = fields(req, 'authorization');
+		const sigInput = fields(req, 'signature-input');
+		if (sigInput.length > 0) {
+			if (authFields.some(isV1)) {
+				unauthorized('AMBIGUOUS_SCHEME', { container });
+				return;
+			}
+			await rfc9421(req, res, next, container, sigInput, note, unauthorized);
+			return;
+		}
 		if (authFields.length === 0) {
 			unauthorized('NO_AUTHORIZATION');
 			return;
@@ -157,39 +319,24 @@ export function hmacdExpress(opts = {}) {
 			headers.push([name, values.map(trimOWS).join(', ')]);
 		}
 
-		let body;
-		try {
-			body = await readBody(req, limit);
-		} catch (err) {
-			next(err);
+		const body = await readBodyOr(req, res, next, scope, note);
+		if (body === undefined)
 			return;
-		}
-		if (body === TOO_LARGE) {
-			log({ status: 413, reason: 'TOO_LARGE', ...scope, ...note });
-			refuse(res, 413, BODY_413, { Connection: 'close' });
-			req.resume();
-			return;
-		}
 
-		let verdict;
-		try {
-			verdict = await client.verify({
-				tenant: auth.tenant,
-				container,
-				epoch: auth.epoch,
-				method: req.method,
-				path,
-				headers,
-				bodySha256: sha256(body),
-				ts: auth.ts,
-				nonce: auth.nonce,
-				sig: auth.sig,
-			});
-		} catch (err) {
-			log({ status: 503, reason: err.code ?? 'ERROR', ...scope, ...note });
-			refuse(res, 503, BODY_503);
+		const verdict = await verdictOf(res, {
+			tenant: auth.tenant,
+			container,
+			epoch: auth.epoch,
+			method: req.method,
+			path,
+			headers,
+			bodySha256: sha256(body),
+			ts: auth.ts,
+			nonce: auth.nonce,
+			sig: auth.sig,
+		}, scope, note);
+		if (verdict === undefined)
 			return;
-		}
 		if (verdict !== 0) {
 			unauthorized(verdictName(verdict), scope);
 			return;
@@ -197,8 +344,8 @@ export function hmacdExpress(opts = {}) {
 		req.rawBody = body;
 		if (req.body === undefined)
 			req.body = body;
-		req.hmacd = { tenant: auth.tenant, container, epoch: auth.epoch, ts: auth.ts,
-			nonce: auth.nonce };
+		req.hmacd = { scheme: 'hmacd-v1', tenant: auth.tenant, container, epoch: auth.epoch,
+			ts: auth.ts, nonce: auth.nonce };
 		next();
 	};
 }

@@ -137,7 +137,8 @@ export class Writer {
 /* Keys pre-encoded once (all are fixstr). */
 const K = Object.fromEntries(
 	['id', 'op', 'items', 'verify', 'ping', 'stats', 'tenant', 'container', 'epoch', 'method',
-		'path', 'headers', 'body', 'body_sha256', 'ts', 'nonce', 'sig']
+		'path', 'headers', 'body', 'body_sha256', 'ts', 'nonce', 'sig', 'scheme', 'rfc9421',
+		'authority', 'uri_scheme', 'signature_input', 'signature', 'label']
 		.map((k) => [k, Buffer.from([0xa0 | k.length, ...Buffer.from(k, 'latin1')])]));
 
 function uintField(v, what) {
@@ -160,6 +161,10 @@ function checkEncodable(item) {
 		throw new TypeError('item must be an object');
 	for (const k of ['tenant', 'container', 'method', 'path'])
 		checkBytesLike(item[k], k);
+	for (const k of ['authority', 'uriScheme', 'signatureInput', 'signature', 'label']) {
+		if (item[k] !== undefined && item[k] !== null)
+			throw new TypeError(`${k} is a field of an rfc9421 item (give scheme: 'rfc9421')`);
+	}
 	uintField(item.epoch, 'epoch');
 	uintField(item.ts, 'ts');
 	if (item.nonce !== undefined && item.nonce !== null)
@@ -184,14 +189,99 @@ function checkEncodable(item) {
 		binField(item.bodySha256, 'bodySha256');
 }
 
+/* The fields of an rfc9421 item (JS name -> wire key), in the order the C encoder writes them. */
+const RFC_FIELDS = [
+	['tenant', 'tenant', true], ['container', 'container', true], ['method', 'method', true],
+	['authority', 'authority', true], ['path', 'path', true], ['uriScheme', 'uri_scheme', false],
+	['headers', 'headers', true], ['signatureInput', 'signature_input', true],
+	['signature', 'signature', true], ['label', 'label', false], ['body', 'body', false],
+];
+const RFC_KNOWN = new Set(['scheme', ...RFC_FIELDS.map(([k]) => k)]);
+
+const isSet = (v) => v !== undefined && v !== null;
+/* uri_scheme and label are written only when non-empty, as the C encoder does ('' = absent) */
+const isGiven = (k, v) => isSet(v) && (k === 'body' || v.length > 0);
+
+function checkHeaders(headers) {
+	if (!Array.isArray(headers))
+		throw new TypeError('headers must be an array of [name, value]');
+	for (const h of headers) {
+		if (!Array.isArray(h) || h.length !== 2)
+			throw new TypeError('each header must be a [name, value] pair');
+		checkBytesLike(h[0], 'header name');
+		checkBytesLike(h[1], 'header value');
+	}
+}
+
+/* As checkEncodable(), for an rfc9421 item; a field of hmacd-v1 (epoch, sig, ...) is refused. */
+function checkEncodableRfc(item) {
+	for (const k of Object.keys(item)) {
+		if (isSet(item[k]) && !RFC_KNOWN.has(k))
+			throw new TypeError(`${k} is not a field of an rfc9421 item`);
+	}
+	for (const [k, , required] of RFC_FIELDS) {
+		if (k === 'headers' || k === 'body' || (!required && !isSet(item[k])))
+			continue;
+		checkBytesLike(item[k], k);
+	}
+	checkHeaders(item.headers ?? []);
+	if (isSet(item.body) && typeof item.body !== 'string' && !(item.body instanceof Uint8Array))
+		throw new TypeError('body must be a string (UTF-8) or a Uint8Array');
+}
+
+/*
+ * The rfc9421 item (PROTOCOL.md 7.2): keys in the order of the C encoder, the optional ones
+ * (uri_scheme, label, body) only when given.
+ */
+function encodeRfcItem(w, item) {
+	checkEncodableRfc(item);
+	const present = RFC_FIELDS.filter(([k, , required]) => required || isGiven(k, item[k]));
+	w.mapHeader(1 + present.length);
+	w.raw(K.scheme);
+	w.raw(K.rfc9421);
+	for (const [k, wireKey] of present) {
+		w.raw(K[wireKey]);
+		if (k === 'headers') {
+			const headers = item.headers ?? [];
+			w.arrayHeader(headers.length);
+			for (const [name, value] of headers) {
+				w.u8(0x92);
+				w.str(name);
+				w.str(value);
+			}
+		} else if (k === 'body') {
+			w.bin(typeof item.body === 'string' ? Buffer.from(item.body, 'utf8') : item.body);
+		} else {
+			w.str(item[k]);
+		}
+	}
+}
+
 /**
  * Appends the msgpack map of one verify item to w. Throws TypeError (before writing anything) if
- * the item cannot be encoded. Fields: tenant, container, method, path (byte strings or
- * Uint8Array), epoch, ts (uint), headers ([[name, value], ...]), body (string, UTF-8, or
- * Uint8Array) or bodySha256 (Uint8Array), nonce (optional; empty or absent = none), sig
- * (Uint8Array). A missing body and digest mean the empty body.
+ * the item cannot be encoded.
+ *
+ * An hmacd-v1 item (no `scheme`, or scheme 'hmacd-v1'; written without a scheme key): tenant,
+ * container, method, path (byte strings or Uint8Array), epoch, ts (uint), headers
+ * ([[name, value], ...]), body (string, UTF-8, or Uint8Array) or bodySha256 (Uint8Array), nonce
+ * (optional; empty or absent = none), sig (Uint8Array). A missing body and digest mean the empty
+ * body.
+ *
+ * An rfc9421 item (scheme 'rfc9421'): tenant, container, method, authority (host[:port]), path
+ * (path and ?query as sent), uriScheme (optional: 'http' or 'https', absent = https), headers
+ * (every request header as [lower-case name, value], in arrival order; may be empty),
+ * signatureInput and signature (the raw header values), label (optional), body (optional:
+ * string, UTF-8, or Uint8Array, for Content-Digest). An empty uriScheme or label is left out
+ * (absent), as hm_encode_item() does. Fields of the other scheme are refused.
  */
 export function encodeItem(w, item) {
+	if (item !== null && typeof item === 'object' && item.scheme !== undefined &&
+	    item.scheme !== 'hmacd-v1') {
+		if (item.scheme !== 'rfc9421')
+			throw new TypeError('scheme: \'hmacd-v1\' (or absent) or \'rfc9421\'');
+		encodeRfcItem(w, item);
+		return;
+	}
 	checkEncodable(item);
 	const nonce = item.nonce ?? '';
 	const headers = item.headers ?? [];

@@ -128,6 +128,49 @@ export class Daemon {
 		return { epoch: r.epoch, secret: Buffer.from(r.secret, 'base64') };
 	}
 
+	/*
+	 * Runs hmacctl with `input` on its stdin (a secret never goes on a command line); resolves
+	 * with stdout (parsed when --json is given), rejects with {code, stderr} on a non-zero exit.
+	 */
+	ctlInput(input, ...args) {
+		return new Promise((resolve, reject) => {
+			const p = spawn(HMACCTL, ['--db', this.db, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+			let out = '';
+			let err = '';
+			const t = setTimeout(() => p.kill('SIGKILL'), 10000);
+			p.stdout.on('data', (d) => {
+				out += d;
+			});
+			p.stderr.on('data', (d) => {
+				err += d;
+			});
+			p.on('error', reject);
+			p.on('close', (code) => {
+				clearTimeout(t);
+				if (code !== 0) {
+					reject(Object.assign(new Error(`hmacctl ${args.join(' ')}: exit ${code}: ${err}`),
+						{ code, stderr: err }));
+					return;
+				}
+				resolve(args.includes('--json') ? JSON.parse(out) : out);
+			});
+			p.stdin.end(input);
+		});
+	}
+
+	/* Imports a secret (raw bytes, on stdin) under keyid; returns the --json object. */
+	importKey(tenant, container, keyid, secret) {
+		return this.ctlInput(secret, 'key', 'import', '--tenant', tenant, '--container',
+			container, '--secret-file', '-', '--keyid', keyid, '--json');
+	}
+
+	/* Sets the policy of a scope (container null: of the tenant): components, then flags. */
+	async setPolicy(tenant, container, components, ...flags) {
+		const scope = container === null ? [] : ['--container', container];
+		await this.ctl('policy', 'set', '--tenant', tenant, ...scope, '--require', ...components,
+			...flags);
+	}
+
 	async revokeKey(tenant, container, epoch) {
 		await this.ctl('key', 'revoke', '--tenant', tenant, '--container', container,
 			'--epoch', String(epoch));

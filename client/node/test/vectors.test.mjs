@@ -62,7 +62,10 @@ function itemOf(v) {
 describe('shared vectors', { skip: SKIP }, () => {
 	test('format version 1 with every list present', () => {
 		assert.equal(V.version, 1);
-		assert.deepEqual(V.verdicts, { ...hmacd.Verdict });
+		/* the file names the codes its vectors use; the client knows them all (and maybe more,
+		 * e.g. 8 INSUFFICIENT_COVERAGE of rfc9421, which no hmacd-v1 vector can get) */
+		for (const [name, code] of Object.entries(V.verdicts))
+			assert.equal(hmacd.Verdict[name], code, name);
 		for (const k of ['positive', 'tampered', 'malformed'])
 			assert.ok(V[k].length > 0, k);
 		assert.ok(V.authorization.valid.length > 0 && V.authorization.invalid.length > 0);

@@ -225,3 +225,75 @@ describe('Authorization (PROTOCOL.md 13.1, 13.2)', () => {
 			{ code: 'HMACD_EINVAL' });
 	});
 });
+
+describe('rfc9421 items (PROTOCOL.md 7.2)', () => {
+	/* The keys of a map as encoded, in order (a decoder object keeps insertion order). */
+	const encoded = (it) => {
+		const w = new Writer(256);
+		encodeItem(w, it);
+		return w.buf.subarray(0, w.len);
+	};
+
+	test('every field, in the order of the C encoder; optional ones only when given', () => {
+		const full = {
+			scheme: 'rfc9421', tenant: 'acme', container: 'c1', method: 'POST',
+			authority: 'api.example:8443', path: '/containers/c1/exec?tty=1', uriScheme: 'http',
+			headers: [['host', 'api.example:8443'], ['x-a', '1\t2']],
+			signatureInput: 'sig1=("@method");created=1', signature: 'sig1=:AAAA:',
+			label: 'sig1', body: Buffer.from('{}'),
+		};
+		const bytes = encoded(full);
+		const d = decode(bytes);
+		assert.deepEqual(Object.keys(d), ['scheme', 'tenant', 'container', 'method', 'authority',
+			'path', 'uri_scheme', 'headers', 'signature_input', 'signature', 'label', 'body']);
+		assert.equal(bytes[0], 0x8c, 'a fixmap of 12');
+		assert.deepEqual({ ...d, body: Buffer.from(d.body) }, {
+			scheme: 'rfc9421', tenant: 'acme', container: 'c1', method: 'POST',
+			authority: 'api.example:8443', path: '/containers/c1/exec?tty=1', uri_scheme: 'http',
+			headers: [['host', 'api.example:8443'], ['x-a', '1\t2']],
+			signature_input: 'sig1=("@method");created=1', signature: 'sig1=:AAAA:',
+			label: 'sig1', body: Buffer.from('{}'),
+		});
+		assert.deepEqual([...bytes.subarray(-4)], [0xc4, 2, 0x7b, 0x7d], 'body is bin');
+		/* the frame hm_encode_verify_begin() + hm_encode_item() of proto/msg.c write */
+		assert.deepEqual(hmacd.encodeVerifyFrame(2, [full]), hex(`
+			00000113 83 a2 6964 02 a2 6f70 a6 766572696679 a5 6974656d73 91 8c
+			a6 736368656d65 a7 72666339343231 a6 74656e616e74 a4 61636d65
+			a9 636f6e7461696e6572 a2 6331 a6 6d6574686f64 a4 504f5354
+			a9 617574686f72697479 b0 6170692e6578616d706c653a38343433
+			a4 70617468 b9 2f636f6e7461696e6572732f63312f657865633f7474793d31
+			aa 7572695f736368656d65 a4 68747470
+			a7 68656164657273 92 92 a4 686f7374 b0 6170692e6578616d706c653a38343433
+			92 a3 782d61 a3 310932
+			af 7369676e61747572655f696e707574 ba 736967313d2822406d6574686f6422293b637265617465643d31
+			a9 7369676e6174757265 ab 736967313d3a414141413a a5 6c6162656c a4 73696731
+			a4 626f6479 c4 02 7b7d`));
+		const min = { ...full, uriScheme: '', label: null, body: undefined, headers: [] };
+		const dm = decode(encoded(min));
+		assert.deepEqual(Object.keys(dm), ['scheme', 'tenant', 'container', 'method', 'authority',
+			'path', 'headers', 'signature_input', 'signature']);
+		assert.deepEqual(dm.headers, []);
+		/* scheme 'hmacd-v1' is the v1 item, written without a scheme key */
+		const v1 = { ...worked(), sig: Buffer.alloc(32) };
+		assert.deepEqual(encoded({ ...v1, scheme: 'hmacd-v1' }), encoded(v1));
+	});
+
+	test('fields of the other scheme, or an unknown scheme, are refused', () => {
+		const it = { scheme: 'rfc9421', tenant: 'a', container: 'c', method: 'GET',
+			authority: 'h', path: '/', headers: [], signatureInput: 's=()', signature: 's=::' };
+		encoded(it);
+		for (const extra of [{ epoch: 1 }, { sig: Buffer.alloc(32) }, { nonce: 'n' },
+			{ ts: 1 }, { bodySha256: Buffer.alloc(32) }, { scheme: 'RFC9421' },
+			{ signatureInput: undefined }, { headers: [['a']] }, { body: 3 }])
+			assert.throws(() => encoded({ ...it, ...extra }), TypeError, JSON.stringify(extra));
+		const v1 = { ...worked(), sig: Buffer.alloc(32) };
+		for (const extra of [{ authority: 'h' }, { signatureInput: 's' }, { label: 'x' }])
+			assert.throws(() => encoded({ ...v1, ...extra }), TypeError, JSON.stringify(extra));
+	});
+
+	test('INSUFFICIENT_COVERAGE is verdict 8', () => {
+		assert.equal(hmacd.Verdict.INSUFFICIENT_COVERAGE, 8);
+		assert.equal(hmacd.verdictName(8), 'INSUFFICIENT_COVERAGE');
+		assert.equal(hmacd.verdictName(9), 'VERDICT_9');
+	});
+});
