@@ -14,7 +14,12 @@
  *    pre-keyed contexts the key cache keeps, and every MAC computed with them carry the taint;
  *  - the dummy key of the unknown/revoked/expired path (verify.c's call of hm_mac_new_keyed()
  *    is wrapped the same way);
- *  - the item's sig, before every hm_verify_item().
+ *  - the item's sig, before every hm_verify_item() of an hmacd-v1 item. An rfc9421 item carries
+ *    its signature as base64 text inside the Signature field, which the daemon decodes with
+ *    table lookups; the sig is the sender's, not a secret, so for those items only the key and
+ *    everything derived from it (the MAC) are tainted, and the check is that the MAC reaches the
+ *    comparison wholly tainted with no secret-dependent branch on the way (keyid lookup, the
+ *    signature base, the key cache, the HMAC).
  * The computed (expected) MAC is secret by derivation: it is never marked by hand. The
  * CRYPTO_memcmp wrapper reads memcheck's shadow bits (VALGRIND_GET_VBITS) and this program
  * fails unless both compared buffers arrive there wholly undefined: proof that the taint was
@@ -47,8 +52,11 @@
 #endif
 #endif
 
+#include "b64.h"
 #include "keystore.h"
 #include "replay.h"
+#include "sfv.h"
+#include "sigbase.h"
 #include "sign.h"
 #include "verify.h"
 
@@ -144,6 +152,11 @@ struct fx {
 	struct hm_item it;
 	uint8_t good[HM_MAC_LEN]; /* the right signature of it */
 	uint8_t sig[HM_MAC_LEN];  /* what the item carries */
+	/* rfc9421 items: the fields the item points to, and a parse scratch for signing */
+	char sig_input[256];
+	char signature[128];
+	uint8_t base[1024];
+	struct hm_sf_field parsed;
 };
 
 static const uint8_t body[] = "{\"cmd\":[\"ls\",\"-l\"]}";
@@ -198,11 +211,11 @@ static int fx_open(struct fx *f)
 		fprintf(stderr, "ct_memcheck: hm_ks_open: %s\n", err);
 		return EXIT_HARD;
 	}
-	rc = hm_ks_create(f->ks, "t1", "c1", NOW - 1000, NULL, f->secret, NULL);
+	rc = hm_ks_create(f->ks, "t1", "c1", NOW - 1000, "kid-c1", f->secret, NULL);
 	if (rc != HM_OK)
 		return fail("hm_ks_create", rc);
 	/* t1/c2: epoch 1 superseded, still in its grace period (deadline NOW + 500) */
-	rc = hm_ks_create(f->ks, "t1", "c2", NOW - 1000, NULL, f->secret_old, NULL);
+	rc = hm_ks_create(f->ks, "t1", "c2", NOW - 1000, "kid-c2", f->secret_old, NULL);
 	if (rc != HM_OK)
 		return fail("hm_ks_create", rc);
 	rc = hm_ks_rotate(f->ks, "t1", "c2", NOW - 500, 1000, NULL, s2, NULL);
@@ -219,7 +232,7 @@ static int fx_open(struct fx *f)
 	if (rc != HM_OK)
 		return fail("hm_ks_rotate", rc);
 	/* t1/c3: epoch 1 revoked */
-	rc = hm_ks_create(f->ks, "t1", "c3", NOW - 1000, NULL, s2, NULL);
+	rc = hm_ks_create(f->ks, "t1", "c3", NOW - 1000, "kid-c3", s2, NULL);
 	OPENSSL_cleanse(s2, sizeof(s2));
 	if (rc != HM_OK)
 		return fail("hm_ks_create", rc);
@@ -267,6 +280,7 @@ struct ct_case {
 	const char *name;
 	const char *container;
 	uint64_t epoch;
+	const char *keyid; /* non-NULL: an rfc9421 item signed under this keyid */
 	bool nonce;  /* carry a nonce (a fresh one per pass): an OK item then visits the replay cache */
 	int key;     /* sign with 0: t1/c1's secret, 1: t1/c2 epoch 1's secret, 2: a made-up key */
 	enum sig_kind sig;
@@ -274,19 +288,75 @@ struct ct_case {
 };
 
 static const struct ct_case cases[] = {
-	{"match", "c1", 1, false, 0, SIG_GOOD, HM_V_OK},
-	{"match with nonce", "c1", 1, true, 0, SIG_GOOD, HM_V_OK},
-	{"one byte off (byte 0)", "c1", 1, false, 0, SIG_FIRST, HM_V_BAD_SIGNATURE},
-	{"31-byte prefix match", "c1", 1, false, 0, SIG_PREFIX31, HM_V_BAD_SIGNATURE},
-	{"random sig", "c1", 1, false, 0, SIG_RANDOM, HM_V_BAD_SIGNATURE},
-	{"unknown epoch", "c1", 7, false, 2, SIG_RANDOM, HM_V_UNKNOWN_KEY},
-	{"unknown scope", "zz", 1, false, 2, SIG_RANDOM, HM_V_UNKNOWN_KEY},
-	{"unknown, 31-byte prefix", "zz", 1, false, 2, SIG_PREFIX31, HM_V_UNKNOWN_KEY},
-	{"superseded, in grace", "c2", 1, false, 1, SIG_GOOD, HM_V_OK},
-	{"superseded, wrong sig", "c2", 1, false, 1, SIG_PREFIX31, HM_V_BAD_SIGNATURE},
-	{"superseded, expired", "c4", 1, false, 2, SIG_GOOD, HM_V_KEY_EXPIRED},
-	{"revoked", "c3", 1, false, 2, SIG_GOOD, HM_V_KEY_REVOKED},
+	{"match", "c1", 1, NULL, false, 0, SIG_GOOD, HM_V_OK},
+	{"match with nonce", "c1", 1, NULL, true, 0, SIG_GOOD, HM_V_OK},
+	{"one byte off (byte 0)", "c1", 1, NULL, false, 0, SIG_FIRST, HM_V_BAD_SIGNATURE},
+	{"31-byte prefix match", "c1", 1, NULL, false, 0, SIG_PREFIX31, HM_V_BAD_SIGNATURE},
+	{"random sig", "c1", 1, NULL, false, 0, SIG_RANDOM, HM_V_BAD_SIGNATURE},
+	{"unknown epoch", "c1", 7, NULL, false, 2, SIG_RANDOM, HM_V_UNKNOWN_KEY},
+	{"unknown scope", "zz", 1, NULL, false, 2, SIG_RANDOM, HM_V_UNKNOWN_KEY},
+	{"unknown, 31-byte prefix", "zz", 1, NULL, false, 2, SIG_PREFIX31, HM_V_UNKNOWN_KEY},
+	{"superseded, in grace", "c2", 1, NULL, false, 1, SIG_GOOD, HM_V_OK},
+	{"superseded, wrong sig", "c2", 1, NULL, false, 1, SIG_PREFIX31, HM_V_BAD_SIGNATURE},
+	{"superseded, expired", "c4", 1, NULL, false, 2, SIG_GOOD, HM_V_KEY_EXPIRED},
+	{"revoked", "c3", 1, NULL, false, 2, SIG_GOOD, HM_V_KEY_REVOKED},
+	{"rfc9421 match", "c1", 0, "kid-c1", false, 0, SIG_GOOD, HM_V_OK},
+	{"rfc9421 match with nonce", "c1", 0, "kid-c1", true, 0, SIG_GOOD, HM_V_OK},
+	{"rfc9421 31-byte prefix", "c1", 0, "kid-c1", false, 0, SIG_PREFIX31, HM_V_BAD_SIGNATURE},
+	{"rfc9421 random sig", "c1", 0, "kid-c1", false, 0, SIG_RANDOM, HM_V_BAD_SIGNATURE},
+	{"rfc9421 unknown keyid", "c1", 0, "kid-none", false, 2, SIG_PREFIX31, HM_V_UNKNOWN_KEY},
+	{"rfc9421 other scope's keyid", "c1", 0, "kid-c2", false, 1, SIG_GOOD, HM_V_UNKNOWN_KEY},
+	{"rfc9421 superseded, in grace", "c2", 0, "kid-c2", false, 1, SIG_GOOD, HM_V_OK},
+	{"rfc9421 revoked", "c3", 0, "kid-c3", false, 2, SIG_GOOD, HM_V_KEY_REVOKED},
 };
+
+/*
+ * Makes f->it an rfc9421 item of scope t1/<container> covering @method, @path and @authority
+ * under keyid, and f->good its right signature under key: the signature base is built by the
+ * daemon's own proto/ code from the Signature-Input the item carries, then HMAC-SHA256.
+ */
+static int make_rfc_item(struct fx *f, const char *container, const char *keyid,
+			 const char *nonce, const uint8_t *key)
+{
+	struct hm_item *it = &f->it;
+	const struct hm_sf_member *m = NULL;
+	enum hm_sb_reason why;
+	struct hm_sb_request req;
+	unsigned int maclen = 0;
+	size_t len = 0;
+
+	memset(it, 0, sizeof(*it));
+	it->scheme = HM_SCHEME_RFC9421;
+	set_str(&it->tenant, "t1");
+	set_str(&it->container, container);
+	set_str(&it->method, "POST");
+	set_str(&it->authority, "api.example");
+	set_str(&it->path, "/containers/c1/exec?tty=0");
+	snprintf(f->sig_input, sizeof(f->sig_input),
+		 "sig1=(\"@method\" \"@path\" \"@authority\");created=%d%s%s%s;keyid=\"%s\"",
+		 NOW, nonce[0] ? ";nonce=\"" : "", nonce, nonce[0] ? "\"" : "", keyid);
+	set_str(&it->signature_input, f->sig_input);
+	req = (struct hm_sb_request){it->method, it->authority, it->path, it->uri_scheme, 0, NULL};
+	if (hm_sf_parse(it->signature_input.ptr, it->signature_input.len, HM_SF_KIND_DICT,
+			&f->parsed) != HM_OK ||
+	    hm_sb_select(&f->parsed, it->label, &m, &why) != HM_OK ||
+	    hm_sb_build(&req, &f->parsed, m, f->base, sizeof(f->base), &len, NULL, &why) != HM_OK)
+		return fail("building the signature base", HM_EMALFORMED);
+	if (HMAC(EVP_sha256(), key, HM_KEY_LEN, f->base, len, f->good, &maclen) == NULL ||
+	    maclen != HM_MAC_LEN)
+		return fail("HMAC", HM_ECRYPTO);
+	return 0;
+}
+
+/* f->signature = "sig1=:<base64 of f->sig>:", the item's Signature field. */
+static void set_rfc_signature(struct fx *f)
+{
+	char b64[HM_B64_LEN(HM_MAC_LEN) + 1];
+
+	hm_b64_encode_ct(f->sig, HM_MAC_LEN, b64);
+	snprintf(f->signature, sizeof(f->signature), "sig1=:%s:", b64);
+	set_str(&f->it.signature, f->signature);
+}
 
 static int run_case(struct fx *f, const struct ct_case *c, int pass, bool verbose)
 {
@@ -296,13 +366,20 @@ static int run_case(struct fx *f, const struct ct_case *c, int pass, bool verbos
 	enum hm_verdict got;
 	int rc;
 
-	snprintf(nonce, sizeof(nonce), "n-%d", pass);
-	make_item(f, c->container, c->epoch, c->nonce ? nonce : "");
+	/* nonces are per scope whatever the scheme: each scheme gets its own */
+	snprintf(nonce, sizeof(nonce), "%s-%d", c->keyid != NULL ? "r" : "n", pass);
 	for (size_t i = 0; i < sizeof(random_key); i++)
 		random_key[i] = (uint8_t)(0xa5 ^ (i * 37));
-	rc = hm_sign_item(key, HM_KEY_LEN, &f->it, f->good);
-	if (rc != HM_OK)
-		return fail("hm_sign_item", rc);
+	if (c->keyid != NULL) {
+		rc = make_rfc_item(f, c->container, c->keyid, c->nonce ? nonce : "", key);
+		if (rc != 0)
+			return rc;
+	} else {
+		make_item(f, c->container, c->epoch, c->nonce ? nonce : "");
+		rc = hm_sign_item(key, HM_KEY_LEN, &f->it, f->good);
+		if (rc != HM_OK)
+			return fail("hm_sign_item", rc);
+	}
 	memcpy(f->sig, f->good, HM_MAC_LEN);
 	switch (c->sig) {
 	case SIG_GOOD:
@@ -318,7 +395,10 @@ static int run_case(struct fx *f, const struct ct_case *c, int pass, bool verbos
 			f->sig[i] = (uint8_t)(f->good[i] ^ (0x5a + i));
 		break;
 	}
-	VALGRIND_MAKE_MEM_UNDEFINED(f->sig, sizeof(f->sig));
+	if (c->keyid != NULL)
+		set_rfc_signature(f); /* public: sent as text (see the top of this file) */
+	else
+		VALGRIND_MAKE_MEM_UNDEFINED(f->sig, sizeof(f->sig));
 
 	rc = hm_verify_begin(f->v, NOW);
 	if (rc != HM_OK)
@@ -331,14 +411,14 @@ static int run_case(struct fx *f, const struct ct_case *c, int pass, bool verbos
 	VALGRIND_MAKE_MEM_DEFINED(f->sig, sizeof(f->sig));
 
 	if (verbose)
-		printf("  %-24s %s\n", c->name, hm_verdict_name(got));
+		printf("  %-30s %s\n", c->name, hm_verdict_name(got));
 	if (got != c->want) {
 		fprintf(stderr, "ct_memcheck: %s: verdict %s, want %s\n", c->name,
 			hm_verdict_name(got), hm_verdict_name(c->want));
 		return EXIT_HARD;
 	}
 	/* The power check: the taint really reached the comparison. */
-	if (g_seen.calls != 1 || !g_seen.mac_tainted || !g_seen.sig_tainted) {
+	if (g_seen.calls != 1 || !g_seen.mac_tainted || (c->keyid == NULL && !g_seen.sig_tainted)) {
 		fprintf(stderr,
 			"ct_memcheck: %s: CRYPTO_memcmp calls %u, computed MAC %s, sig %s: the "
 			"secret-flow check would prove nothing\n",
