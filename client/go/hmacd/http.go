@@ -114,6 +114,26 @@ func randomNonce() (string, error) {
 	return hex.EncodeToString(b[:]), nil
 }
 
+// signingTime is now() of a signer's Now field, or time.Now() when it is nil.
+func signingTime(now func() time.Time) time.Time {
+	if now == nil {
+		return time.Now()
+	}
+	return now()
+}
+
+// newNonce calls a signer's Nonce field, or randomNonce when it is nil.
+func newNonce(gen func() (string, error)) (string, error) {
+	if gen == nil {
+		gen = randomNonce
+	}
+	nonce, err := gen()
+	if err != nil {
+		return "", fmt.Errorf("hmacd: nonce: %w", err)
+	}
+	return nonce, nil
+}
+
 // Sign signs req, addressed to container (the one in its path), with body as its exact body,
 // and sets its Authorization header. It also sets req.Body, req.GetBody and req.ContentLength
 // to body, so that what is sent is what was signed. The path signed is req.URL.RequestURI(),
@@ -124,17 +144,9 @@ func randomNonce() (string, error) {
 // ErrMalformed (a field breaks PROTOCOL.md section 7, e.g. a header value holding a tab), or
 // the error of s.Nonce.
 func (s *Signer) Sign(req *http.Request, container string, body []byte) error {
-	now := time.Now
-	if s.Now != nil {
-		now = s.Now
-	}
-	newNonce := randomNonce
-	if s.Nonce != nil {
-		newNonce = s.Nonce
-	}
-	nonce, err := newNonce()
+	nonce, err := newNonce(s.Nonce)
 	if err != nil {
-		return fmt.Errorf("hmacd: nonce: %w", err)
+		return err
 	}
 	if nonce != "" && !nonceOK(nonce) {
 		return fmt.Errorf("%w: nonce", ErrMalformed)
@@ -143,7 +155,7 @@ func (s *Signer) Sign(req *http.Request, container string, body []byte) error {
 	if method == "" {
 		method = http.MethodGet
 	}
-	ts := now().Unix()
+	ts := signingTime(s.Now).Unix()
 	if ts < 0 {
 		ts = 0
 	}

@@ -109,37 +109,43 @@ func TestRFC9421Verdicts(t *testing.T) {
 		hmacd.VerdictOK)
 	add("no body", rfcItem(t, s1, "acme", "c1", path1, "", nil), hmacd.VerdictOK)
 
-	// @path is the path without the query: the default components leave the query open,
-	// a signer that cares covers @query (or @query-param, or @request-target).
-	it := ok()
-	it.Path = "/containers/c1/exec?tty=0"
-	add("query changed, not covered", it, hmacd.VerdictOK)
-	it = with(hmacd.RFC9421Signer{KeyID: k1.KeyID, Secret: k1.Secret,
-		Components: []string{"@method", "@authority", "@path", "@query", "content-digest"}})
-	it.Path = "/containers/c1/exec?tty=0"
-	add("query changed, @query covered", it, hmacd.VerdictBadSignature)
-	it = with(hmacd.RFC9421Signer{KeyID: k1.KeyID, Secret: k1.Secret, Components: []string{
-		"@method", "@authority", "@path", "@query-param;name=tty", "content-digest"}})
-	it.Path = "/containers/c1/exec?tty=0"
-	add("query changed, @query-param covered", it, hmacd.VerdictBadSignature)
-	it = ok()
-	it.Path = "/containers/c2/exec?tty=1"
-	add("path changed", it, hmacd.VerdictBadSignature)
-	it = ok()
-	it.Method = "PUT"
-	add("method changed", it, hmacd.VerdictBadSignature)
-	it = ok()
-	it.Authority = "evil.example:8443"
-	add("authority changed", it, hmacd.VerdictBadSignature)
-	it = with(hmacd.RFC9421Signer{KeyID: k1.KeyID, Secret: k1.Secret,
+	// The defaults' signature, then one part of the request changed. @path is the path
+	// without the query: the default components leave the query open, a signer that cares
+	// covers @query (or @query-param, or @request-target).
+	const path1q0 = "/containers/c1/exec?tty=0"
+	for _, c := range []struct {
+		what   string
+		change func(*hmacd.Item)
+		want   hmacd.Verdict
+	}{
+		{"query changed, not covered", func(it *hmacd.Item) { it.Path = path1q0 }, hmacd.VerdictOK},
+		{"path changed", func(it *hmacd.Item) { it.Path = "/containers/c2/exec?tty=1" },
+			hmacd.VerdictBadSignature},
+		{"method changed", func(it *hmacd.Item) { it.Method = "PUT" }, hmacd.VerdictBadSignature},
+		{"authority changed", func(it *hmacd.Item) { it.Authority = "evil.example:8443" },
+			hmacd.VerdictBadSignature},
+		{"body changed (content-digest covered)",
+			func(it *hmacd.Item) { it.Body = []byte(`{"cmd":["rm"]}`) }, hmacd.VerdictBadSignature},
+		{"signature not 32 bytes", func(it *hmacd.Item) { it.Signature = "sig1=:AAAA:" },
+			hmacd.VerdictMalformed},
+		{"no such label", func(it *hmacd.Item) { it.Label = "other" }, hmacd.VerdictMalformed},
+	} {
+		it := ok()
+		c.change(&it)
+		add(c.what, it, c.want)
+	}
+	for _, q := range []string{"@query", "@query-param;name=tty"} {
+		it := with(hmacd.RFC9421Signer{KeyID: k1.KeyID, Secret: k1.Secret,
+			Components: []string{"@method", "@authority", "@path", q, "content-digest"}})
+		it.Path = path1q0
+		add("query changed, "+q+" covered", it, hmacd.VerdictBadSignature)
+	}
+	it := with(hmacd.RFC9421Signer{KeyID: k1.KeyID, Secret: k1.Secret,
 		Components: []string{"@method", "@authority", "@path", "content-digest", "content-type"}})
 	setHeader(&it, "content-type", "text/plain")
 	add("covered header changed", it, hmacd.VerdictBadSignature)
-	it = ok()
-	it.Body = []byte(`{"cmd":["rm"]}`)
-	add("body changed (content-digest covered)", it, hmacd.VerdictBadSignature)
-	it = with(hmacd.RFC9421Signer{KeyID: k1.KeyID, Secret: k2.Secret})
-	add("wrong secret", it, hmacd.VerdictBadSignature)
+	add("wrong secret", with(hmacd.RFC9421Signer{KeyID: k1.KeyID, Secret: k2.Secret}),
+		hmacd.VerdictBadSignature)
 
 	add("another scope's keyid", rfcItem(t, rfcSigner(k2), "acme", "c1", path1, body, nil),
 		hmacd.VerdictUnknownKey)
@@ -173,12 +179,6 @@ func TestRFC9421Verdicts(t *testing.T) {
 	add("first use", replayed, hmacd.VerdictOK)
 	add("replayed nonce", replayed, hmacd.VerdictReplay)
 
-	it = ok()
-	it.Signature = "sig1=:AAAA:"
-	add("signature not 32 bytes", it, hmacd.VerdictMalformed)
-	it = ok()
-	it.Label = "other"
-	add("no such label", it, hmacd.VerdictMalformed)
 	it = rfcItem(t, &hmacd.RFC9421Signer{KeyID: k1.KeyID, Secret: k1.Secret,
 		Components: []string{"@method", "@authority", "@path", "content-digest", "x-gone"}},
 		"acme", "c1", path1, body, func(r *http.Request) { r.Header.Set("X-Gone", "1") })

@@ -164,24 +164,16 @@ func (s *RFC9421Signer) Sign(req *http.Request, body []byte) error {
 		digest = digest || it.bare.str == "content-digest"
 	}
 
-	now := time.Now
-	if s.Now != nil {
-		now = s.Now
-	}
-	created := now().Unix()
+	created := signingTime(s.Now).Unix()
 	if !s.NoCreated {
 		in.params.set("created", sfInt(created))
 	}
 	if s.Expires > 0 {
 		in.params.set("expires", sfInt(created+int64(s.Expires/time.Second)))
 	}
-	newNonce := randomNonce
-	if s.Nonce != nil {
-		newNonce = s.Nonce
-	}
-	nonce, err := newNonce()
+	nonce, err := newNonce(s.Nonce)
 	if err != nil {
-		return fmt.Errorf("hmacd: nonce: %w", err)
+		return err
 	}
 	if !sfStringOK(nonce) {
 		return bad("nonce")

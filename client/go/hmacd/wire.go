@@ -46,38 +46,22 @@ func encodeItem(enc *msgpack.Encoder, it *Item) error {
 	}
 	w := errWriter{enc: enc}
 	w.mapLen(n)
-	w.str("tenant")
-	w.str(it.Tenant)
-	w.str("container")
-	w.str(it.Container)
-	w.str("epoch")
-	w.uint(it.Epoch)
-	w.str("method")
-	w.str(it.Method)
-	w.str("path")
-	w.str(it.Path)
-	w.str("headers")
-	w.arrayLen(len(it.Headers))
-	for i := range it.Headers {
-		w.arrayLen(2)
-		w.str(it.Headers[i].Name)
-		w.str(it.Headers[i].Value)
-	}
+	w.strField("tenant", it.Tenant)
+	w.strField("container", it.Container)
+	w.uintField("epoch", it.Epoch)
+	w.strField("method", it.Method)
+	w.strField("path", it.Path)
+	w.headers(it.Headers)
 	if it.BodySHA256 != nil {
-		w.str("body_sha256")
-		w.bin(it.BodySHA256)
+		w.binField("body_sha256", it.BodySHA256)
 	} else {
-		w.str("body")
-		w.bin(it.Body)
+		w.binField("body", it.Body)
 	}
-	w.str("ts")
-	w.uint(it.Ts)
+	w.uintField("ts", it.Ts)
 	if it.Nonce != "" {
-		w.str("nonce")
-		w.str(it.Nonce)
+		w.strField("nonce", it.Nonce)
 	}
-	w.str("sig")
-	w.bin(it.Sig)
+	w.binField("sig", it.Sig)
 	return w.err
 }
 
@@ -95,40 +79,23 @@ func encodeRFC9421Item(enc *msgpack.Encoder, it *Item) error {
 	}
 	w := errWriter{enc: enc}
 	w.mapLen(n)
-	w.str("scheme")
-	w.str("rfc9421")
-	w.str("tenant")
-	w.str(it.Tenant)
-	w.str("container")
-	w.str(it.Container)
-	w.str("method")
-	w.str(it.Method)
-	w.str("authority")
-	w.str(it.Authority)
-	w.str("path")
-	w.str(it.Path)
+	w.strField("scheme", "rfc9421")
+	w.strField("tenant", it.Tenant)
+	w.strField("container", it.Container)
+	w.strField("method", it.Method)
+	w.strField("authority", it.Authority)
+	w.strField("path", it.Path)
 	if it.URIScheme != "" {
-		w.str("uri_scheme")
-		w.str(it.URIScheme)
+		w.strField("uri_scheme", it.URIScheme)
 	}
-	w.str("headers")
-	w.arrayLen(len(it.Headers))
-	for i := range it.Headers {
-		w.arrayLen(2)
-		w.str(it.Headers[i].Name)
-		w.str(it.Headers[i].Value)
-	}
-	w.str("signature_input")
-	w.str(it.SignatureInput)
-	w.str("signature")
-	w.str(it.Signature)
+	w.headers(it.Headers)
+	w.strField("signature_input", it.SignatureInput)
+	w.strField("signature", it.Signature)
 	if it.Label != "" {
-		w.str("label")
-		w.str(it.Label)
+		w.strField("label", it.Label)
 	}
 	if it.Body != nil {
-		w.str("body")
-		w.bin(it.Body)
+		w.binField("body", it.Body)
 	}
 	return w.err
 }
@@ -174,6 +141,33 @@ func (w *errWriter) bin(b []byte) {
 	}
 }
 
+// strField, uintField and binField write one key of a map and its value.
+func (w *errWriter) strField(key, v string) {
+	w.str(key)
+	w.str(v)
+}
+
+func (w *errWriter) uintField(key string, v uint64) {
+	w.str(key)
+	w.uint(v)
+}
+
+func (w *errWriter) binField(key string, v []byte) {
+	w.str(key)
+	w.bin(v)
+}
+
+// headers writes the "headers" key and its array of [name, value] pairs.
+func (w *errWriter) headers(hs []Header) {
+	w.str("headers")
+	w.arrayLen(len(hs))
+	for i := range hs {
+		w.arrayLen(2)
+		w.str(hs[i].Name)
+		w.str(hs[i].Value)
+	}
+}
+
 // appendRequestHead appends a frame header (its length filled in later by finishFrame) and
 // the request map up to the items array header: {"id": id, "op": op[, "items": [<nitems>]]}.
 func appendRequestHead(buf *bytes.Buffer, enc *msgpack.Encoder, id uint64, op string,
@@ -185,10 +179,8 @@ func appendRequestHead(buf *bytes.Buffer, enc *msgpack.Encoder, id uint64, op st
 	} else {
 		w.mapLen(2)
 	}
-	w.str("id")
-	w.uint(id)
-	w.str("op")
-	w.str(op)
+	w.uintField("id", id)
+	w.strField("op", op)
 	if op == opVerify {
 		w.str("items")
 		w.arrayLen(nitems)

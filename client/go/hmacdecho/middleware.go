@@ -186,13 +186,19 @@ func (cfg *Config) serve(c echo.Context, next echo.HandlerFunc) error {
 	return next(c)
 }
 
-// container is the route parameter, or the configuration error of a route without it (500).
-func (cfg *Config) container(c echo.Context) (string, error) {
+// item builds the item for the container in the route: build's error is a reason for a 401
+// (why), a route without the parameter a configuration error (err, a 500).
+func (cfg *Config) item(c echo.Context,
+	build func(container string) (hmacd.Item, error)) (it hmacd.Item, why string, err error) {
 	container := c.Param(cfg.Param)
 	if container == "" {
-		return "", fmt.Errorf("hmacdecho: route %s has no parameter %q", c.Path(), cfg.Param)
+		return it, "", fmt.Errorf("hmacdecho: route %s has no parameter %q", c.Path(), cfg.Param)
 	}
-	return container, nil
+	it, err = build(container)
+	if err != nil {
+		return it, err.Error(), nil
+	}
+	return it, "", nil
 }
 
 // v1Item builds the hmacd-v1 item (without its body digest). why is a reason for a 401; err
@@ -207,15 +213,9 @@ func (cfg *Config) v1Item(c echo.Context) (it hmacd.Item, why string, err error)
 	if err != nil {
 		return it, err.Error(), nil
 	}
-	container, err := cfg.container(c)
-	if err != nil {
-		return it, "", err
-	}
-	it, err = hmacd.RequestItem(req, auth, container, nil)
-	if err != nil {
-		return it, err.Error(), nil
-	}
-	return it, "", nil
+	return cfg.item(c, func(container string) (hmacd.Item, error) {
+		return hmacd.RequestItem(req, auth, container, nil)
+	})
 }
 
 // rfc9421Item builds the rfc9421 item (without its body), as v1Item.
@@ -236,15 +236,10 @@ func (cfg *Config) rfc9421Item(c echo.Context) (it hmacd.Item, why string, err e
 	if !hmacd.ValidScope(tenant) {
 		return it, "no valid tenant", nil
 	}
-	container, err := cfg.container(c)
-	if err != nil {
-		return it, "", err
-	}
-	it, err = hmacd.RequestItemRFC9421(req, tenant, container, nil)
-	if err != nil {
-		return it, err.Error(), nil
-	}
-	it.URIScheme = cfg.URIScheme
-	it.Label = cfg.Label
-	return it, "", nil
+	return cfg.item(c, func(container string) (hmacd.Item, error) {
+		ri, err := hmacd.RequestItemRFC9421(req, tenant, container, nil)
+		ri.URIScheme = cfg.URIScheme
+		ri.Label = cfg.Label
+		return ri, err
+	})
 }

@@ -181,26 +181,83 @@ func TestConfigRequired(t *testing.T) {
 
 // ---- against the real daemon ----
 
-type fixture struct {
-	d      *daemontest.Daemon
-	client *hmacd.Client
-	rec    *recorder
-	srv    *httptest.Server
-	keys   map[string]daemontest.Key
+// daemonApp is an app served over HTTP whose middleware asks the real hmacd through a
+// recorder, and the keys the test made in it.
+type daemonApp struct {
+	d    *daemontest.Daemon
+	rec  *recorder
+	srv  *httptest.Server
+	keys map[string]daemontest.Key
+	ok   func(body string) bool // whether a 200's body is the handler's answer
 }
 
-func setup(t *testing.T) *fixture {
+// startApp starts the daemon and serves the app that newApp builds around the verifier.
+func startApp(t *testing.T, newApp func(hmacdecho.Verifier) http.Handler,
+	ok func(body string) bool) daemonApp {
 	d := daemontest.Start(t)
 	c, err := hmacd.New(d.Socket, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
-	f := &fixture{d: d, client: c, rec: &recorder{next: c}, keys: map[string]daemontest.Key{}}
-	f.srv = httptest.NewServer(app(f.rec, 0))
-	t.Cleanup(f.srv.Close)
+	a := daemonApp{d: d, rec: &recorder{next: c}, keys: map[string]daemontest.Key{}, ok: ok}
+	a.srv = httptest.NewServer(newApp(a.rec))
+	t.Cleanup(a.srv.Close)
+	return a
+}
+
+// post builds a POST to /containers/<container>/exec?tty=1 with a JSON Content-Type, then
+// has sign add its headers and sign it.
+func (a *daemonApp) post(t *testing.T, container string,
+	sign func(*http.Request) error) *http.Request {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, a.srv.URL+"/containers/"+container+
+		"/exec?tty=1", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	err = sign(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return req
+}
+
+// check sends req and expects status and, when the daemon was asked, that verdict.
+func (a *daemonApp) check(t *testing.T, what string, req *http.Request, status int,
+	want hmacd.Verdict) {
+	t.Helper()
+	n0, _, _ := a.rec.last()
+	code, body, hdr := do(t, req)
+	n, _, got := a.rec.last()
+	if code != status {
+		t.Fatalf("%s: status %d %q, want %d", what, code, body, status)
+	}
+	switch status {
+	case 200:
+		if !a.ok(body) {
+			t.Fatalf("%s: the handler saw %q", what, body)
+		}
+	case 401:
+		if body != `{"error":"unauthorized"}` || hdr.Get("WWW-Authenticate") != "HMACD-V1" {
+			t.Fatalf("%s: 401 with %q, %q", what, body, hdr.Get("WWW-Authenticate"))
+		}
+	}
+	if n != n0+1 || got != want {
+		t.Fatalf("%s: verdict %v (calls %d->%d), want %v", what, got, n0, n, want)
+	}
+}
+
+type fixture struct {
+	daemonApp
+}
+
+func setup(t *testing.T) *fixture {
+	f := &fixture{startApp(t, func(v hmacdecho.Verifier) http.Handler { return app(v, 0) },
+		func(body string) bool { return strings.HasSuffix(body, ":"+cmd) })}
 	for _, ct := range []string{"c1", "c2"} {
-		f.keys[ct] = d.CreateKey(t, "acme", ct)
+		f.keys[ct] = f.d.CreateKey(t, "acme", ct)
 	}
 	return f
 }
@@ -212,17 +269,9 @@ func signer(k daemontest.Key) *hmacd.Signer {
 // request builds a signed POST to /containers/<container>/exec?tty=1.
 func (f *fixture) request(t *testing.T, s *hmacd.Signer, container, body string) *http.Request {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, f.srv.URL+"/containers/"+container+
-		"/exec?tty=1", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	err = s.Sign(req, container, []byte(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return req
+	return f.post(t, container, func(req *http.Request) error {
+		return s.Sign(req, container, []byte(body))
+	})
 }
 
 func do(t *testing.T, req *http.Request) (int, string, http.Header) {
@@ -237,31 +286,6 @@ func do(t *testing.T, req *http.Request) (int, string, http.Header) {
 		t.Fatal(err)
 	}
 	return resp.StatusCode, string(b), resp.Header
-}
-
-// check sends req and expects status and, when the daemon was asked, that verdict.
-func (f *fixture) check(t *testing.T, what string, req *http.Request, status int,
-	want hmacd.Verdict) {
-	t.Helper()
-	n0, _, _ := f.rec.last()
-	code, body, hdr := do(t, req)
-	n, _, got := f.rec.last()
-	if code != status {
-		t.Fatalf("%s: status %d %q, want %d", what, code, body, status)
-	}
-	switch status {
-	case 200:
-		if !strings.HasSuffix(body, ":"+`{"cmd":["ls"]}`) {
-			t.Fatalf("%s: the handler saw %q", what, body)
-		}
-	case 401:
-		if body != `{"error":"unauthorized"}` || hdr.Get("WWW-Authenticate") != "HMACD-V1" {
-			t.Fatalf("%s: 401 with %q, %q", what, body, hdr.Get("WWW-Authenticate"))
-		}
-	}
-	if n != n0+1 || got != want {
-		t.Fatalf("%s: verdict %v (calls %d->%d), want %v", what, got, n0, n, want)
-	}
 }
 
 const cmd = `{"cmd":["ls"]}`

@@ -17,7 +17,6 @@ import (
 
 	"github.com/hmacd/hmacd/client/go/hmacd"
 	"github.com/hmacd/hmacd/client/go/hmacdecho"
-	"github.com/hmacd/hmacd/client/go/internal/daemontest"
 	"github.com/labstack/echo/v4"
 )
 
@@ -136,36 +135,32 @@ func TestRFC9421WithFakeVerifier(t *testing.T) {
 // ---- against the real daemon ----
 
 type rfcFixture struct {
-	d    *daemontest.Daemon
-	rec  *recorder
-	srv  *httptest.Server
-	keys map[string]daemontest.Key
+	daemonApp
 }
 
-func rfcSetup(t *testing.T) *rfcFixture {
-	d := daemontest.Start(t)
-	c, err := hmacd.New(d.Socket, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	f := &rfcFixture{d: d, rec: &recorder{next: c}, keys: map[string]daemontest.Key{}}
+// rfcApp serves POST and PUT /containers/:id/exec and POST /:id (the RFC's /foo) behind the
+// middleware over plain http; the handler answers "ok:" and the container.
+func rfcApp(v hmacdecho.Verifier) http.Handler {
 	e := echo.New()
 	e.HideBanner = true
 	e.Logger.SetOutput(io.Discard)
 	h := func(c echo.Context) error { return c.String(http.StatusOK, "ok:"+c.Param("id")) }
-	mw := hmacdecho.Middleware(hmacdecho.Config{Verifier: f.rec, Param: "id", URIScheme: "http"})
+	mw := hmacdecho.Middleware(hmacdecho.Config{Verifier: v, Param: "id", URIScheme: "http"})
 	e.Match([]string{http.MethodPost, http.MethodPut}, "/containers/:id/exec", h, mw)
 	e.POST("/:id", h, mw) // the RFC's /foo
-	f.srv = httptest.NewServer(e)
-	t.Cleanup(f.srv.Close)
+	return e
+}
+
+func rfcSetup(t *testing.T) *rfcFixture {
+	f := &rfcFixture{startApp(t, rfcApp,
+		func(body string) bool { return strings.HasPrefix(body, "ok:") })}
 	for _, ct := range []string{"c1", "c2"} {
 		secret := make([]byte, 32)
-		_, err = rand.Read(secret)
+		_, err := rand.Read(secret)
 		if err != nil {
 			t.Fatal(err)
 		}
-		f.keys[ct] = d.ImportKey(t, "acme", ct, "acme-"+ct, secret)
+		f.keys[ct] = f.d.ImportKey(t, "acme", ct, "acme-"+ct, secret)
 	}
 	return f
 }
@@ -173,36 +168,10 @@ func rfcSetup(t *testing.T) *rfcFixture {
 // request builds a POST to /containers/<container>/exec?tty=1 signed with s, X-Tenant acme.
 func (f *rfcFixture) request(t *testing.T, s *hmacd.RFC9421Signer, container string) *http.Request {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, f.srv.URL+"/containers/"+container+
-		"/exec?tty=1", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("X-Tenant", "acme")
-	err = s.Sign(req, []byte(cmd))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return req
-}
-
-// check sends req and expects status and the daemon's verdict (want) when it was asked.
-func (f *rfcFixture) check(t *testing.T, what string, req *http.Request, status int,
-	want hmacd.Verdict) {
-	t.Helper()
-	n0, _, _ := f.rec.last()
-	code, body, _ := do(t, req)
-	n, _, got := f.rec.last()
-	if code != status {
-		t.Fatalf("%s: status %d %q, want %d", what, code, body, status)
-	}
-	if status == 401 && body != s401 {
-		t.Fatalf("%s: 401 with %q", what, body)
-	}
-	if n != n0+1 || got != want {
-		t.Fatalf("%s: verdict %v (calls %d->%d), want %v", what, got, n0, n, want)
-	}
+	return f.post(t, container, func(req *http.Request) error {
+		req.Header.Set("X-Tenant", "acme")
+		return s.Sign(req, []byte(cmd))
+	})
 }
 
 func TestRFC9421EndToEnd(t *testing.T) {

@@ -205,15 +205,28 @@ export function hmacdExpress(opts = {}) {
 		return b;
 	}
 
-	/* hmacd's verdict; undefined (after a 503) when it could not judge */
-	async function verdictOf(res, item, scope, note) {
+	/*
+	 * Asks hmacd about item: an error is a 503, a verdict other than OK a 401. On OK the request
+	 * goes on with req.rawBody (and req.body, unless already set) = body, req.hmacd = identity().
+	 */
+	async function judge(req, res, next, item, body, scope, note, unauthorized, identity) {
+		let verdict;
 		try {
-			return await client.verify(item);
+			verdict = await client.verify(item);
 		} catch (err) {
 			log({ status: 503, reason: err.code ?? 'ERROR', ...scope, ...note });
 			refuse(res, 503, BODY_503);
-			return undefined;
+			return;
 		}
+		if (verdict !== 0) {
+			unauthorized(verdictName(verdict), scope);
+			return;
+		}
+		req.rawBody = body;
+		if (req.body === undefined)
+			req.body = body;
+		req.hmacd = identity();
+		next();
 	}
 
 	/* PROTOCOL.md 13.5: an RFC 9421 signature */
@@ -248,7 +261,7 @@ export function hmacdExpress(opts = {}) {
 		if (b === undefined)
 			return;
 		const signatureInput = sigInput.join(', ');
-		const verdict = await verdictOf(res, {
+		await judge(req, res, next, {
 			scheme: 'rfc9421',
 			tenant,
 			container,
@@ -261,19 +274,8 @@ export function hmacdExpress(opts = {}) {
 			signature: sigs.join(', '),
 			label,
 			body: b.length > 0 ? b : undefined,
-		}, scope, note);
-		if (verdict === undefined)
-			return;
-		if (verdict !== 0) {
-			unauthorized(verdictName(verdict), scope);
-			return;
-		}
-		req.rawBody = b;
-		if (req.body === undefined)
-			req.body = b;
-		req.hmacd = { scheme: 'rfc9421', tenant, container, label,
-			...sigParams(signatureInput, label) };
-		next();
+		}, b, scope, note, unauthorized, () => ({ scheme: 'rfc9421', tenant, container, label,
+			...sigParams(signatureInput, label) }));
 	}
 
 	return async function hmacdVerify(req, res, next) {
@@ -323,7 +325,7 @@ export function hmacdExpress(opts = {}) {
 		if (body === undefined)
 			return;
 
-		const verdict = await verdictOf(res, {
+		await judge(req, res, next, {
 			tenant: auth.tenant,
 			container,
 			epoch: auth.epoch,
@@ -334,18 +336,7 @@ export function hmacdExpress(opts = {}) {
 			ts: auth.ts,
 			nonce: auth.nonce,
 			sig: auth.sig,
-		}, scope, note);
-		if (verdict === undefined)
-			return;
-		if (verdict !== 0) {
-			unauthorized(verdictName(verdict), scope);
-			return;
-		}
-		req.rawBody = body;
-		if (req.body === undefined)
-			req.body = body;
-		req.hmacd = { scheme: 'hmacd-v1', tenant: auth.tenant, container, epoch: auth.epoch,
-			ts: auth.ts, nonce: auth.nonce };
-		next();
+		}, body, scope, note, unauthorized, () => ({ scheme: 'hmacd-v1', tenant: auth.tenant,
+			container, epoch: auth.epoch, ts: auth.ts, nonce: auth.nonce }));
 	};
 }

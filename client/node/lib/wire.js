@@ -151,6 +151,25 @@ function binField(v, what) {
 		throw new TypeError(`${what} must be a Uint8Array`);
 }
 
+const isSet = (v) => v !== undefined && v !== null;
+
+function checkHeaders(headers) {
+	if (!Array.isArray(headers))
+		throw new TypeError('headers must be an array of [name, value]');
+	for (const h of headers) {
+		if (!Array.isArray(h) || h.length !== 2)
+			throw new TypeError('each header must be a [name, value] pair');
+		checkBytesLike(h[0], 'header name');
+		checkBytesLike(h[1], 'header value');
+	}
+}
+
+/* A body, when given, is a string (sent as UTF-8) or a Uint8Array. */
+function checkBody(body) {
+	if (isSet(body) && typeof body !== 'string' && !(body instanceof Uint8Array))
+		throw new TypeError('body must be a string (UTF-8) or a Uint8Array');
+}
+
 /*
  * Checks that an item can be put on the wire, without judging its content: content rules
  * (PROTOCOL.md section 7) are the daemon's to apply, and it answers MALFORMED (7) for an item that
@@ -162,30 +181,19 @@ function checkEncodable(item) {
 	for (const k of ['tenant', 'container', 'method', 'path'])
 		checkBytesLike(item[k], k);
 	for (const k of ['authority', 'uriScheme', 'signatureInput', 'signature', 'label']) {
-		if (item[k] !== undefined && item[k] !== null)
+		if (isSet(item[k]))
 			throw new TypeError(`${k} is a field of an rfc9421 item (give scheme: 'rfc9421')`);
 	}
 	uintField(item.epoch, 'epoch');
 	uintField(item.ts, 'ts');
-	if (item.nonce !== undefined && item.nonce !== null)
+	if (isSet(item.nonce))
 		checkBytesLike(item.nonce, 'nonce');
 	binField(item.sig, 'sig');
-	const headers = item.headers ?? [];
-	if (!Array.isArray(headers))
-		throw new TypeError('headers must be an array of [name, value]');
-	for (const h of headers) {
-		if (!Array.isArray(h) || h.length !== 2)
-			throw new TypeError('each header must be a [name, value] pair');
-		checkBytesLike(h[0], 'header name');
-		checkBytesLike(h[1], 'header value');
-	}
-	const hasBody = item.body !== undefined && item.body !== null;
-	const hasDigest = item.bodySha256 !== undefined && item.bodySha256 !== null;
-	if (hasBody && hasDigest)
+	checkHeaders(item.headers ?? []);
+	if (isSet(item.body) && isSet(item.bodySha256))
 		throw new TypeError('give body or bodySha256, not both');
-	if (hasBody && typeof item.body !== 'string' && !(item.body instanceof Uint8Array))
-		throw new TypeError('body must be a string (UTF-8) or a Uint8Array');
-	if (hasDigest)
+	checkBody(item.body);
+	if (isSet(item.bodySha256))
 		binField(item.bodySha256, 'bodySha256');
 }
 
@@ -198,20 +206,8 @@ const RFC_FIELDS = [
 ];
 const RFC_KNOWN = new Set(['scheme', ...RFC_FIELDS.map(([k]) => k)]);
 
-const isSet = (v) => v !== undefined && v !== null;
 /* uri_scheme and label are written only when non-empty, as the C encoder does ('' = absent) */
 const isGiven = (k, v) => isSet(v) && (k === 'body' || v.length > 0);
-
-function checkHeaders(headers) {
-	if (!Array.isArray(headers))
-		throw new TypeError('headers must be an array of [name, value]');
-	for (const h of headers) {
-		if (!Array.isArray(h) || h.length !== 2)
-			throw new TypeError('each header must be a [name, value] pair');
-		checkBytesLike(h[0], 'header name');
-		checkBytesLike(h[1], 'header value');
-	}
-}
 
 /* As checkEncodable(), for an rfc9421 item; a field of hmacd-v1 (epoch, sig, ...) is refused. */
 function checkEncodableRfc(item) {
@@ -225,8 +221,7 @@ function checkEncodableRfc(item) {
 		checkBytesLike(item[k], k);
 	}
 	checkHeaders(item.headers ?? []);
-	if (isSet(item.body) && typeof item.body !== 'string' && !(item.body instanceof Uint8Array))
-		throw new TypeError('body must be a string (UTF-8) or a Uint8Array');
+	checkBody(item.body);
 }
 
 /*

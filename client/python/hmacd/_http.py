@@ -23,6 +23,7 @@ import logging
 import re
 
 from .authorization import SCHEME, AuthorizationError, parse_authorization
+from .errors import Verdict, verdict_name
 from .rfc9421 import signature_info
 from .signer import field_value, scope_ok
 from .wire import Item, RFC9421Item
@@ -179,3 +180,112 @@ def rfc9421_identity(item):
     out.update(label=info["label"], keyid=info["keyid"], created=info["created"],
                nonce=info["nonce"], covered=info["covered"])
     return out
+
+
+# ---- the middleware's flow, whatever the framework ----
+
+class Pending:
+    """One request on its way through the middleware, filled in as it is checked, so that the
+    log line of a refusal names the tenant and container as far as they were known."""
+
+    def __init__(self, method, target):
+        self.method = method
+        self.target = target
+        self.tenant = None
+        self.container = None
+        self.auth = None  # hmacd-v1: the parsed Authorization
+        self.authority = None  # RFC 9421: the authority, the Signature-Input and Signature lines
+        self.sig_inputs = None
+        self.sigs = None
+        self.item = None
+
+    def log_refusal(self, r):
+        log_refusal(r, self.method, self.target, self.container)
+
+    def identity(self):
+        """What the protected handler learns (environ/scope key "hmacd") once verified."""
+        if self.auth is not None:
+            return identity(self.auth, self.container)
+        return rfc9421_identity(self.item)
+
+
+class Middleware:
+    """What HmacdWSGIMiddleware and HmacdASGIMiddleware share: the options, and the checks of
+    13.3 and 13.5 that come before the body and after it. `r` is the framework's request (a
+    WSGI environ or an ASGI scope); a subclass gives _fields(r, name) (the values of a header,
+    name in lower case), _container(r), _authority(r) and _all_headers(r), and may override
+    _authorization(r) (the values of the Authorization header)."""
+
+    def __init__(self, app, client, *, max_body, exempt, tenant_from, tenant_header, uri_scheme,
+                 label):
+        if not callable(uri_scheme):
+            check_uri_scheme(uri_scheme)
+        self.app = app
+        self.tenant_from = tenant_from
+        self.tenant_header = tenant_header.lower()
+        self.uri_scheme = uri_scheme
+        self.label = label
+        self.client = client
+        self.max_body = max_body
+        self.exempt = exempt
+
+    def _authorization(self, r):
+        return self._fields(r, "authorization")
+
+    def _tenant(self, r):
+        if self.tenant_from is not None:
+            return [self.tenant_from(r)]
+        return self._fields(r, self.tenant_header)
+
+    def _uri_scheme(self, r):
+        if callable(self.uri_scheme):
+            return check_uri_scheme(self.uri_scheme(r))
+        return self.uri_scheme
+
+    def _check_head(self, r, p):
+        """The checks before the body, filling p (a Pending) in: which scheme, the tenant, the
+        container, and for RFC 9421 the authority and the Signature lines. Refused(401)."""
+        sig_inputs = self._fields(r, "signature-input")
+        auths = self._authorization(r)
+        if is_rfc9421(auths, sig_inputs):
+            p.tenant = check_tenant(self._tenant(r))
+            self._check_container(r, p)
+            p.authority = self._authority(r)
+            if not p.authority:
+                raise Refused(401, "NO_AUTHORITY", p.tenant)
+            p.sigs = self._fields(r, "signature")
+            if not p.sigs:
+                raise Refused(401, "NO_SIGNATURE", p.tenant)
+            p.sig_inputs = sig_inputs
+        else:
+            p.auth = parse_auth(auths)
+            p.tenant = p.auth.tenant
+            self._check_container(r, p)
+
+    def _check_container(self, r, p):
+        p.container = self._container(r)
+        if not p.container:
+            raise Refused(401, "NO_CONTAINER", p.tenant)
+
+    def _build_item(self, r, p, body):
+        """p.item, the item to verify for the request of p with its raw body."""
+        if p.auth is not None:
+            p.item = build_item(p.auth, p.container, p.method, p.target,
+                                lambda n: self._fields(r, n), sha256(body))
+        else:
+            p.item = build_rfc9421_item(p.tenant, p.container, p.method, p.authority, p.target,
+                                        self._all_headers(r), p.sig_inputs, p.sigs,
+                                        self._uri_scheme(r), self.label, body)
+        return p.item
+
+
+def unavailable(e, tenant):
+    """The Refused(503) for an error from the client (fail closed, whatever it is)."""
+    log.debug("hmacd: verify failed: %r", e)
+    return Refused(503, type(e).__name__, tenant)
+
+
+def check_verdict(verdict, tenant):
+    """Refused(401) unless hmacd said OK."""
+    if verdict != Verdict.OK:
+        raise Refused(401, verdict_name(verdict), tenant)

@@ -41,11 +41,8 @@ import asyncio
 import functools
 from urllib.parse import quote
 
-from ._http import (DEFAULT_MAX_BODY, DEFAULT_TENANT_HEADER, Refused, build_item,
-                    build_rfc9421_item, check_tenant, check_uri_scheme, compile_pattern,
-                    identity, is_rfc9421, log, log_refusal, parse_auth, refusal_headers,
-                    rfc9421_identity, sha256)
-from .errors import Verdict, verdict_name
+from ._http import (DEFAULT_MAX_BODY, DEFAULT_TENANT_HEADER, Middleware, Pending, Refused,
+                    check_verdict, compile_pattern, refusal_headers, unavailable)
 
 
 def raw_target(scope):
@@ -96,23 +93,15 @@ def starlette_route_param(app, name="id"):
     return container_from
 
 
-class HmacdASGIMiddleware:
+class HmacdASGIMiddleware(Middleware):
     """See the module doc."""
 
     def __init__(self, app, client, *, container_from=None, container_pattern=None,
                  param="id", max_body=DEFAULT_MAX_BODY, exempt=None, tenant_from=None,
                  tenant_header=DEFAULT_TENANT_HEADER, uri_scheme="https", label=None):
-        if not callable(uri_scheme):
-            check_uri_scheme(uri_scheme)
-        self.app = app
-        self.tenant_from = tenant_from
-        self.tenant_header = tenant_header.lower()
-        self.uri_scheme = uri_scheme
-        self.label = label
-        self.client = client
+        super().__init__(app, client, max_body=max_body, exempt=exempt, tenant_from=tenant_from,
+                         tenant_header=tenant_header, uri_scheme=uri_scheme, label=label)
         self.param = param
-        self.max_body = max_body
-        self.exempt = exempt
         self.container_from = container_from
         self.rx = compile_pattern(container_pattern, param) if container_pattern else None
         self._async = asyncio.iscoroutinefunction(getattr(client, "verify", None))
@@ -126,39 +115,11 @@ class HmacdASGIMiddleware:
             if kind == "websocket":
                 await send({"type": "websocket.close", "code": 1008})
             return
-        method = scope.get("method", "")
-        target = raw_target(scope)
-        container = None
-        tenant = None
+        p = Pending(scope.get("method", ""), raw_target(scope))
         try:
-            sig_inputs = header_fields(scope, "signature-input")
-            if is_rfc9421(header_fields(scope, "authorization"), sig_inputs):
-                tenant = check_tenant(self._tenant(scope))
-                container = self._container(scope)
-                if not container:
-                    raise Refused(401, "NO_CONTAINER", tenant)
-                authority = _authority(scope)
-                if not authority:
-                    raise Refused(401, "NO_AUTHORITY", tenant)
-                sigs = header_fields(scope, "signature")
-                if not sigs:
-                    raise Refused(401, "NO_SIGNATURE", tenant)
-                body = await self._read_body(scope, receive, tenant)
-                headers = [(bytes(k).lower(), bytes(v)) for k, v in scope.get("headers", ())]
-                item = build_rfc9421_item(tenant, container, method, authority, target,
-                                          headers, sig_inputs, sigs, self._uri_scheme(scope),
-                                          self.label, body)
-                who = None
-            else:
-                auth = parse_auth(header_fields(scope, "authorization"))
-                tenant = auth.tenant
-                container = self._container(scope)
-                if not container:
-                    raise Refused(401, "NO_CONTAINER", tenant)
-                body = await self._read_body(scope, receive, tenant)
-                item = build_item(auth, container, method, target,
-                                  lambda n: header_fields(scope, n), sha256(body))
-                who = identity(auth, container)
+            self._check_head(scope, p)
+            body = await self._read_body(scope, receive, p.tenant)
+            item = self._build_item(scope, p, body)
             try:
                 if self._async:
                     verdict = await self.client.verify(item)
@@ -167,20 +128,17 @@ class HmacdASGIMiddleware:
                     verdict = await loop.run_in_executor(
                         None, functools.partial(self.client.verify, item))
             except Exception as e:  # HmacdError, or anything else: fail closed
-                log.debug("hmacd: verify failed: %r", e)
-                raise Refused(503, type(e).__name__, tenant) from None
-            if verdict != Verdict.OK:
-                raise Refused(401, verdict_name(verdict), tenant)
+                raise unavailable(e, p.tenant) from None
+            check_verdict(verdict, p.tenant)
         except Refused as r:
-            log_refusal(r, method, target, container)
+            p.log_refusal(r)
             if r.status != 0:
                 body = r.body
                 await send({"type": "http.response.start", "status": r.status,
                             "headers": refusal_headers(r.status, body)})
                 await send({"type": "http.response.body", "body": body})
             return
-        if who is None:
-            who = rfc9421_identity(item)
+        who = p.identity()
 
         replayed = False
 
@@ -193,6 +151,15 @@ class HmacdASGIMiddleware:
 
         await self.app(dict(scope, hmacd=who), replay, send)
 
+    def _fields(self, scope, name):
+        return header_fields(scope, name)
+
+    def _authority(self, scope):
+        return _authority(scope)
+
+    def _all_headers(self, scope):
+        return [(bytes(k).lower(), bytes(v)) for k, v in scope.get("headers", ())]
+
     def _container(self, scope):
         if self.container_from is not None:
             return self.container_from(scope)
@@ -203,16 +170,6 @@ class HmacdASGIMiddleware:
             m = self.rx.fullmatch(scope.get("path", ""))
             return m.group(self.param) if m else None
         return None
-
-    def _tenant(self, scope):
-        if self.tenant_from is not None:
-            return [self.tenant_from(scope)]
-        return header_fields(scope, self.tenant_header)
-
-    def _uri_scheme(self, scope):
-        if callable(self.uri_scheme):
-            return check_uri_scheme(self.uri_scheme(scope))
-        return self.uri_scheme
 
     async def _read_body(self, scope, receive, tenant):
         for v in header_fields(scope, "content-length"):

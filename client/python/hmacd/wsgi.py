@@ -39,12 +39,8 @@ covered (the serialized component identifiers)}.
 import io
 from urllib.parse import quote
 
-from ._http import (DEFAULT_MAX_BODY, DEFAULT_TENANT_HEADER, STATUS_TEXT, Refused, build_item,
-                    build_rfc9421_item, check_tenant, check_uri_scheme, compile_pattern,
-                    identity, is_rfc9421, log, log_refusal, parse_auth, refusal_headers,
-                    rfc9421_identity, sha256)
-from .errors import Verdict, verdict_name
-from .wire import RFC9421Item
+from ._http import (DEFAULT_MAX_BODY, DEFAULT_TENANT_HEADER, STATUS_TEXT, Middleware, Pending,
+                    Refused, check_verdict, compile_pattern, refusal_headers, unavailable)
 
 _SPECIAL = {"content-type": "CONTENT_TYPE", "content-length": "CONTENT_LENGTH"}
 
@@ -123,7 +119,7 @@ def flask_route_param(app, name="id"):
     return container_from
 
 
-class HmacdWSGIMiddleware:
+class HmacdWSGIMiddleware(Middleware):
     """client: a hmacd.Client (anything with verify(item) -> verdict). See the module doc."""
 
     def __init__(self, app, client, *, container_from=None, container_pattern=None,
@@ -131,16 +127,8 @@ class HmacdWSGIMiddleware:
                  tenant_header=DEFAULT_TENANT_HEADER, uri_scheme="https", label=None):
         if (container_from is None) == (container_pattern is None):
             raise ValueError("give exactly one of container_from and container_pattern")
-        if not callable(uri_scheme):
-            check_uri_scheme(uri_scheme)
-        self.app = app
-        self.tenant_from = tenant_from
-        self.tenant_header = tenant_header.lower()
-        self.uri_scheme = uri_scheme
-        self.label = label
-        self.client = client
-        self.max_body = max_body
-        self.exempt = exempt
+        super().__init__(app, client, max_body=max_body, exempt=exempt, tenant_from=tenant_from,
+                         tenant_header=tenant_header, uri_scheme=uri_scheme, label=label)
         if container_pattern is not None:
             rx = compile_pattern(container_pattern, param)
 
@@ -153,67 +141,41 @@ class HmacdWSGIMiddleware:
     def __call__(self, environ, start_response):
         if self.exempt is not None and self.exempt(environ):
             return self.app(environ, start_response)
-        method = environ.get("REQUEST_METHOD", "")
-        target = raw_target(environ)
-        container = None
-        tenant = None
+        p = Pending(environ.get("REQUEST_METHOD", ""), raw_target(environ))
         try:
-            auths = [v for v in [environ.get("HTTP_AUTHORIZATION")] if v is not None]
-            sig_inputs = header_fields(environ, "signature-input")
-            if is_rfc9421(auths, sig_inputs):
-                tenant = check_tenant(self._tenant(environ))
-                container = self.container_from(environ)
-                if not container:
-                    raise Refused(401, "NO_CONTAINER", tenant)
-                authority = _authority(environ)
-                if not authority:
-                    raise Refused(401, "NO_AUTHORITY", tenant)
-                sigs = header_fields(environ, "signature")
-                if not sigs:
-                    raise Refused(401, "NO_SIGNATURE", tenant)
-                body = self._read_body(environ, tenant)
-                item = build_rfc9421_item(
-                    tenant, container, method, authority, target, all_headers(environ),
-                    sig_inputs, sigs, self._uri_scheme(environ), self.label, body)
-            else:
-                auth = parse_auth(auths)
-                tenant = auth.tenant
-                container = self.container_from(environ)
-                if not container:
-                    raise Refused(401, "NO_CONTAINER", tenant)
-                body = self._read_body(environ, tenant)
-                item = build_item(auth, container, method, target,
-                                  lambda n: header_fields(environ, n), sha256(body))
+            self._check_head(environ, p)
+            body = self._read_body(environ, p.tenant)
+            item = self._build_item(environ, p, body)
             try:
                 verdict = self.client.verify(item)
             except Exception as e:  # HmacdError, or anything else: fail closed
-                log.debug("hmacd: verify failed: %r", e)
-                raise Refused(503, type(e).__name__, tenant) from None
-            if verdict != Verdict.OK:
-                raise Refused(401, verdict_name(verdict), tenant)
+                raise unavailable(e, p.tenant) from None
+            check_verdict(verdict, p.tenant)
         except Refused as r:
-            log_refusal(r, method, target, container)
+            p.log_refusal(r)
             body = r.body
             headers = [(k.decode(), v.decode()) for k, v in refusal_headers(r.status, body)]
             start_response(STATUS_TEXT[r.status], headers)
             return [body]
         environ["wsgi.input"] = io.BytesIO(body)
         environ["CONTENT_LENGTH"] = str(len(body))
-        if isinstance(item, RFC9421Item):
-            environ["hmacd"] = rfc9421_identity(item)
-        else:
-            environ["hmacd"] = identity(auth, container)
+        environ["hmacd"] = p.identity()
         return self.app(environ, start_response)
 
-    def _tenant(self, environ):
-        if self.tenant_from is not None:
-            return [self.tenant_from(environ)]
-        return header_fields(environ, self.tenant_header)
+    def _fields(self, environ, name):
+        return header_fields(environ, name)
 
-    def _uri_scheme(self, environ):
-        if callable(self.uri_scheme):
-            return check_uri_scheme(self.uri_scheme(environ))
-        return self.uri_scheme
+    def _authorization(self, environ):
+        return [v for v in [environ.get("HTTP_AUTHORIZATION")] if v is not None]
+
+    def _container(self, environ):
+        return self.container_from(environ)
+
+    def _authority(self, environ):
+        return _authority(environ)
+
+    def _all_headers(self, environ):
+        return all_headers(environ)
 
     def _read_body(self, environ, tenant):
         """The raw body, at most max_body bytes; Refused(413) if longer."""

@@ -165,19 +165,29 @@ func (d *Daemon) CtlInput(t testing.TB, stdin []byte, args ...string) []byte {
 	return out
 }
 
-func (d *Daemon) keyJSON(t testing.TB, out []byte) Key {
+// printedKey is what hmacctl prints for a key with --json (no secret for an imported one).
+type printedKey struct {
+	Tenant    string `json:"tenant"`
+	Container string `json:"container"`
+	Epoch     uint64 `json:"epoch"`
+	KeyID     string `json:"keyid"`
+	Secret    string `json:"secret"`
+}
+
+// parseKey decodes out, the output of the hmacctl command cmd.
+func parseKey(t testing.TB, cmd string, out []byte) printedKey {
 	t.Helper()
-	var j struct {
-		Tenant    string `json:"tenant"`
-		Container string `json:"container"`
-		Epoch     uint64 `json:"epoch"`
-		KeyID     string `json:"keyid"`
-		Secret    string `json:"secret"`
-	}
+	var j printedKey
 	err := json.Unmarshal(out, &j)
 	if err != nil {
-		t.Fatalf("hmacctl output: %v", err)
+		t.Fatalf("%s output: %v", cmd, err)
 	}
+	return j
+}
+
+func (d *Daemon) keyJSON(t testing.TB, out []byte) Key {
+	t.Helper()
+	j := parseKey(t, "hmacctl", out)
 	secret, err := base64.StdEncoding.DecodeString(j.Secret)
 	if err != nil || len(secret) != 32 {
 		t.Fatalf("hmacctl secret: %d bytes, %v", len(secret), err)
@@ -192,17 +202,7 @@ func (d *Daemon) ImportKey(t testing.TB, tenant, container, keyid string, secret
 	t.Helper()
 	out := d.CtlInput(t, secret, "key", "import", "--tenant", tenant, "--container",
 		container, "--secret-file", "-", "--keyid", keyid, "--json")
-	var j struct {
-		Tenant    string `json:"tenant"`
-		Container string `json:"container"`
-		Epoch     uint64 `json:"epoch"`
-		KeyID     string `json:"keyid"`
-		Secret    string `json:"secret"`
-	}
-	err := json.Unmarshal(out, &j)
-	if err != nil {
-		t.Fatalf("hmacctl key import output: %v", err)
-	}
+	j := parseKey(t, "hmacctl key import", out)
 	if j.Tenant != tenant || j.Container != container || j.KeyID != keyid || j.Epoch < 1 {
 		t.Fatalf("hmacctl key import printed %s", out)
 	}
