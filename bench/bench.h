@@ -2,8 +2,9 @@
  * bench.h - the parts of hmacd-bench and how they share data.
  *
  * hmacd-bench.c  options, the order of a run, the report (table or JSON)
- * setup.c        scopes created through the real key store; the pool of pre-encoded, pre-signed
- *                request frames and the verdict expected for every item in it
+ * setup.c        scopes created through the real key store (with their key ids, and tenant
+ *                policies when needed); the pool of pre-encoded, pre-signed request frames
+ *                (hmacd-v1 or RFC 9421 items) and the verdict expected for every item in it
  * load.c         the load generator: non-blocking Unix sockets, epoll, N generator threads, every
  *                response checked against the expected verdicts, latency per frame
  * inproc.c       the baseline: the same frames decoded and judged by the daemon's verify engine in
@@ -36,6 +37,12 @@
 #define BENCH_DEFAULT_NONCE_CACHE (1u << 20) /* hmacd's default --nonce-cache */
 #define BENCH_DEFAULT_KEY_CACHE 65536 /* hmacd's default --key-cache */
 
+/* --scheme: how the pool's items are signed (PROTOCOL.md section 7) */
+enum bench_scheme {
+	BENCH_HMACD_V1, /* the canonical string, epoch 1 (the default) */
+	BENCH_RFC9421,  /* RFC 9421 hmac-sha256 with the scope's key id, Content-Digest */
+};
+
 struct bench_opts {
 	/* the daemon under test */
 	const char *socket;      /* --socket: a running daemon; NULL: start our own */
@@ -62,9 +69,11 @@ struct bench_opts {
 	unsigned gen_threads;
 	double stall_timeout;    /* seconds without an answer while frames are in flight */
 	/* the items */
+	enum bench_scheme scheme;
 	uint64_t scopes;
 	size_t body_bytes;
-	bool digest;             /* body_sha256 instead of body */
+	bool digest;             /* v1: body_sha256 instead of body; rfc9421: no body (the
+				    Content-Digest header is still sent and covered) */
 	double invalid_ratio;    /* share of items with a tampered signature */
 	bool nonce;              /* a unique nonce in every item */
 	size_t pool_mb;          /* memory for pre-encoded frames */
@@ -80,21 +89,40 @@ struct bench_opts {
 /* ---- scopes and the frame pool (setup.c) ---- */
 
 #define BENCH_NAME_MAX 48
+#define BENCH_KEYID_MAX 40 /* room kept per key id: the store generates "hk_" + 32 hex */
+#define BENCH_SCOPES_PER_TENANT 16 /* containers per tenant: many tenants, a few scopes each */
 
 struct bench_scopes {
 	uint64_t n;
 	char prefix[24];  /* makes tenant names unique to this run */
 	uint8_t *secrets; /* n * 32 bytes; wiped by bench_scopes_free() */
+	/* set before bench_scopes_create(): */
+	bool keep_keyids;    /* record each scope's key id (rfc9421 items name it) */
+	bool tenant_policy;  /* store an RFC 9421 policy for each tenant of the run ... */
+	bool policy_nonce;   /* ... which requires a nonce or not (see bench_scopes_create) */
+	/* filled by it: */
+	char *keyids;     /* n * BENCH_KEYID_MAX bytes, NUL-terminated each; NULL if not kept */
+	uint64_t ntenant_policies;
 	double create_seconds;
 };
+
+/* The key id of scope i (keep_keyids only). */
+static inline const char *bench_scope_keyid(const struct bench_scopes *s, uint64_t i)
+{
+	return s->keyids + i * BENCH_KEYID_MAX;
+}
 
 /* Tenant and container names of scope i (NUL-terminated, < BENCH_NAME_MAX bytes). */
 void bench_scope_names(const struct bench_scopes *s, uint64_t i, char *tenant, char *container);
 
 /*
  * Creates s->n scopes (epoch 1 each) in the store at `dir` with hm_ks_create(), one write
- * transaction each, keeping their secrets. The store is created if missing. HM_OK or a code
- * from keystore.h, with a reason in err.
+ * transaction each, keeping their secrets (and with keep_keyids the key ids the store
+ * generated). With tenant_policy, then stores for each tenant of the run the RFC 9421 policy
+ * the items meet: hm_policy_default() (@method @path @authority, created, age check, digest
+ * with a body) with the nonce required only if policy_nonce; one write transaction per
+ * tenant. The store is created if missing. HM_OK or a code from keystore.h, with a reason in
+ * err.
  */
 int bench_scopes_create(struct bench_scopes *s, const char *dir, char *err,
 			size_t errlen) HM_MUSTCHECK;
@@ -118,8 +146,9 @@ struct bench_pool {
 
 /*
  * Builds `nframes` frames of opts->batch items each, cycling through the scopes in a shuffled
- * order, signed with hm_sign_item() and encoded with the proto/ encoders. Frame i has request
- * id i. `stop_at_bytes` > 0 ends the pool early (fewer frames) once it holds that many bytes.
+ * order, signed with hm_sign_item() (hmacd-v1) or over the signature base of proto/sigbase.c
+ * (rfc9421), and encoded with the proto/ encoders. Frame i has request id i. `stop_at_bytes`
+ * > 0 ends the pool early (fewer frames) once it holds that many bytes.
  * HM_OK, HM_ENOMEM, HM_ECRYPTO, HM_EMALFORMED (an item the rules refuse: a bug here).
  */
 int bench_pool_build(const struct bench_opts *o, const struct bench_scopes *s, size_t nframes,
@@ -129,6 +158,8 @@ void bench_pool_free(struct bench_pool *p);
 size_t bench_pool_frames_cap(const struct bench_opts *o, size_t nframes, size_t stop_at_bytes);
 /* An upper bound of one frame's payload size, known before the pool is built. */
 size_t bench_pool_frame_bound(const struct bench_opts *o);
+/* A typical encoded item's size (for sizing a pool before it is built). */
+size_t bench_pool_item_estimate(const struct bench_opts *o);
 
 /* ---- counting verdicts (load.c and inproc.c) ---- */
 

@@ -7,6 +7,8 @@
  * size and a nonce cache, and answered into a response buffer with the daemon's encoders: the
  * steps of daemon/handler.c, in one bench thread, without the socket, the event loop or a
  * second process. Daemon throughput divided by this is the price of the separate process.
+ * Both schemes: rfc9421 items are judged under the default policy our own hmacd is started
+ * with (or the tenant policies stored with --db), as the daemon would.
  */
 #include "bench.h"
 
@@ -19,6 +21,7 @@
 #include "frame.h"
 #include "keystore.h"
 #include "msg.h"
+#include "policy.h"
 #include "replay.h"
 #include "verify.h"
 
@@ -123,6 +126,9 @@ int bench_inproc_run(const struct bench_opts *o, const struct bench_pool *pool,
 	int rc;
 
 	memset(res, 0, sizeof(*res));
+	/* rfc9421 items: the policy our own hmacd applies (--policy-no-nonce without --nonce) */
+	hm_policy_default(&cfg.default_policy);
+	cfg.default_policy.require_nonce = o->nonce;
 	hm_buf_init(&ip.out, 1u << 24);
 	if (pool->max_frame + 1024 > cfg.max_canonical)
 		cfg.max_canonical = pool->max_frame + 1024;

@@ -119,12 +119,15 @@ void bench_report_json(const struct bench_report *r, FILE *f)
 		o->connections, o->batch, o->pipeline, o->gen_threads);
 	fprintf(f, ",\"duration_s\":%g,\"requests\":%" PRIu64 ",\"warmup_s\":%g", o->duration,
 		o->requests, o->warmup);
+	fprintf(f, ",\"scheme\":\"%s\"", o->scheme == BENCH_RFC9421 ? "rfc9421" : "hmacd-v1");
 	fprintf(f, ",\"scopes\":%" PRIu64 ",\"body_bytes\":%zu,\"digest\":%s,\"invalid_ratio\":%g",
 		o->scopes, o->body_bytes, o->digest ? "true" : "false", o->invalid_ratio);
 	fprintf(f, ",\"nonce\":%s,\"seed\":%" PRIu64 ",\"pool_mb\":%zu,\"skew_s\":%" PRId64 "}",
 		o->nonce ? "true" : "false", o->seed, o->pool_mb, r->plan->skew);
 	fprintf(f, ",\"setup\":{\"scopes_created\":%" PRIu64 ",\"scope_create_s\":%.3f",
 		r->scopes->n, r->scopes->create_seconds);
+	if (r->scopes->ntenant_policies)
+		fprintf(f, ",\"tenant_policies\":%" PRIu64, r->scopes->ntenant_policies);
 	fprintf(f, ",\"pool_frames\":%zu,\"pool_items\":%" PRIu64 ",\"pool_bytes\":%zu"
 		   ",\"pool_invalid_items\":%" PRIu64 ",\"distinct_scopes\":%" PRIu64
 		   ",\"max_frame_bytes\":%zu,\"pool_build_s\":%.3f}",
@@ -231,6 +234,15 @@ static void print_tally(FILE *f, const struct bench_tally *t)
 		t->mismatches, t->errors);
 }
 
+/* What is sent of the bodies (--digest). */
+static const char *bodies_text(const struct bench_opts *o)
+{
+	if (!o->digest)
+		return "bodies";
+	return o->scheme == BENCH_RFC9421 ? "bodies (not sent: Content-Digest only)" :
+					    "bodies sent as SHA-256";
+}
+
 void bench_report_table(const struct bench_report *r, FILE *f)
 {
 	const struct bench_opts *o = r->o;
@@ -251,14 +263,17 @@ void bench_report_table(const struct bench_report *r, FILE *f)
 	if (o->daemon_cpus_arg)
 		fprintf(f, ", daemon on CPU %s", o->daemon_cpus_arg);
 	fputc('\n', f);
-	fprintf(f, "  %-22s %" PRIu64 " scopes, %zu-byte %s, %.0f%% tampered, %s, seed %" PRIu64
-		   "\n", "items", o->scopes, o->body_bytes,
-		o->digest ? "bodies sent as SHA-256" : "bodies", o->invalid_ratio * 100,
+	fprintf(f, "  %-22s %s, %" PRIu64 " scopes, %zu-byte %s, %.0f%% tampered, %s, seed %" PRIu64
+		   "\n", "items", o->scheme == BENCH_RFC9421 ? "rfc9421" : "hmacd-v1", o->scopes,
+		o->body_bytes, bodies_text(o), o->invalid_ratio * 100,
 		o->nonce ? "unique nonces" : "no nonce", o->seed);
 	fprintf(f, "  %-22s scopes created in %.2f s; %zu frames, %" PRIu64 " items, %.1f MiB "
 		   "(%" PRIu64 " scopes used), built in %.2f s\n",
 		"setup", r->scopes->create_seconds, p->nframes, p->nitems,
 		(double)p->nbytes / 1048576.0, p->distinct_scopes, p->gen_seconds);
+	if (r->scopes->ntenant_policies)
+		fprintf(f, "  %-22s an RFC 9421 policy stored for each of the %" PRIu64
+			   " tenants\n", "", r->scopes->ntenant_policies);
 	if (r->ran_daemon) {
 		const struct bench_load_result *l = r->load;
 		const struct bench_tally *t = &l->tally;

@@ -16,7 +16,7 @@
 struct bench_plan {
 	int64_t skew;       /* the daemon's --skew (also the baseline's) */
 	size_t nonce_cache; /* the daemon's --nonce-cache (also the baseline's) */
-	const char *argv[BENCH_MAX_DAEMON_ARGS + 12]; /* NULL-terminated */
+	const char *argv[BENCH_MAX_DAEMON_ARGS + 14]; /* NULL-terminated */
 	char num[5][24];    /* storage for the numbers in argv */
 	unsigned argc;
 };

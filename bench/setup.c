@@ -1,15 +1,23 @@
 /*
  * setup.c - scopes in the real key store, and the pool of pre-encoded frames (see bench.h).
  *
- * Everything costly happens here, before the clock starts: each item is signed with the
- * signer's own code (hm_sign_item: canonical string, fresh HMAC) and encoded with the request
- * encoders of proto/msg.h, so the generator only copies bytes to a socket at run time and the
- * frames are exactly what a real client sends.
+ * Everything costly happens here, before the clock starts: each item is signed with proto/
+ * code and encoded with the request encoders of proto/msg.h, so the generator only copies
+ * bytes to a socket at run time and the frames are exactly what a real client sends.
  *
- * Item shape: POST /containers/<container>/exec?tty=1 with two signed headers (content-type and
- * x-request-id), a body of --body-bytes printable random bytes (or its SHA-256 with --digest),
- * ts = now, and with --nonce a nonce unique to the run and the item. Scopes are visited in one
- * shuffled order, repeated, so a pool of at least --scopes items touches every scope once.
+ * Item shape: POST /containers/<container>/exec?tty=1 with content-type and x-request-id
+ * headers and a body of --body-bytes printable random bytes; with --nonce a nonce unique to
+ * the run and the item. Scopes are visited in one shuffled order, repeated, so a pool of at
+ * least --scopes items touches every scope once.
+ *   hmacd-v1 (hm_sign_item: canonical string, fresh HMAC): both headers signed, epoch 1,
+ *     ts = now, the body (or its SHA-256 with --digest).
+ *   rfc9421: authority app.example.com, a third header Content-Digest (sha-256 of the body,
+ *     RFC 9530), signed as RFC 9421 hmac-sha256: covered ("@method" "@authority" "@path"
+ *     "@query" "content-digest" "x-request-id"), created = now, nonce with --nonce, keyid = the
+ *     scope's key id. The signature base is the one proto/sigbase.c builds from the parse
+ *     (proto/sfv.c) of the Signature-Input we send: the daemon's own code, so what is signed is
+ *     what it will rebuild; the MAC is a plain HMAC-SHA256 of it. The body is sent, except with
+ *     --digest (then only the covered Content-Digest header: the app would check the body).
  */
 #include "bench.h"
 
@@ -19,21 +27,61 @@
 #include <string.h>
 
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/rand.h>
 
+#include "b64.h"
 #include "buf.h"
 #include "keystore.h"
 #include "msg.h"
+#include "policy.h"
+#include "sfv.h"
+#include "sigbase.h"
 #include "sign.h"
 
-#define SCOPES_PER_TENANT 16 /* containers per tenant: many tenants, a few containers each */
 #define ITEM_OVERHEAD 200    /* encoded bytes of an item besides its body: a low estimate */
 #define ITEM_OVERHEAD_MAX 400 /* ... and a high one (names, path, headers, nonce, sig, keys) */
+#define ITEM_TYPICAL 250     /* ... and a typical one */
+/* the same for an rfc9421 item (authority, Content-Digest, Signature-Input, Signature) */
+#define RFC_OVERHEAD 450
+#define RFC_OVERHEAD_MAX 800
+#define RFC_TYPICAL 560
+
+/* RFC 9421 items: what they cover and where they are sent */
+#define RFC_AUTHORITY "app.example.com"
+#define RFC_LABEL "sig1"
+#define RFC_COVERED "(\"@method\" \"@authority\" \"@path\" \"@query\" \"content-digest\" " \
+		    "\"x-request-id\")"
+#define RFC_INPUT_MAX 512 /* our Signature-Input: about 180 bytes */
+#define RFC_BASE_MAX 2048 /* its signature base: about 365 bytes (400 with a nonce) */
+
+/* Encoded bytes of an item besides its body: low, high or typical guess. */
+static size_t item_overhead(const struct bench_opts *o, unsigned which)
+{
+	static const size_t v1[3] = {ITEM_OVERHEAD, ITEM_OVERHEAD_MAX, ITEM_TYPICAL};
+	static const size_t rfc[3] = {RFC_OVERHEAD, RFC_OVERHEAD_MAX, RFC_TYPICAL};
+
+	return o->scheme == BENCH_RFC9421 ? rfc[which] : v1[which];
+}
+
+/* Body bytes an item carries. */
+static size_t item_body(const struct bench_opts *o)
+{
+	if (o->scheme == BENCH_RFC9421)
+		return o->digest ? 0 : o->body_bytes;
+	return o->digest ? HM_SHA256_LEN : o->body_bytes;
+}
 
 /* A low estimate of a frame's size. */
 static size_t frame_low(const struct bench_opts *o)
 {
-	return o->batch * ((o->digest ? HM_SHA256_LEN : o->body_bytes) + ITEM_OVERHEAD);
+	return o->batch * (item_body(o) + item_overhead(o, 0));
+}
+
+size_t bench_pool_item_estimate(const struct bench_opts *o)
+{
+	return item_body(o) + item_overhead(o, 2);
 }
 
 size_t bench_pool_frames_cap(const struct bench_opts *o, size_t nframes, size_t stop_at_bytes)
@@ -45,25 +93,50 @@ size_t bench_pool_frames_cap(const struct bench_opts *o, size_t nframes, size_t 
 
 size_t bench_pool_frame_bound(const struct bench_opts *o)
 {
-	return 64 + o->batch * ((o->digest ? HM_SHA256_LEN : o->body_bytes) + ITEM_OVERHEAD_MAX);
+	return 64 + o->batch * (item_body(o) + item_overhead(o, 1));
 }
 
 void bench_scope_names(const struct bench_scopes *s, uint64_t i, char *tenant, char *container)
 {
-	snprintf(tenant, BENCH_NAME_MAX, "%st%06" PRIu64, s->prefix, i / SCOPES_PER_TENANT);
+	snprintf(tenant, BENCH_NAME_MAX, "%st%06" PRIu64, s->prefix, i / BENCH_SCOPES_PER_TENANT);
 	snprintf(container, BENCH_NAME_MAX, "ctr-%07" PRIu64, i);
+}
+
+/* The policy our rfc9421 items meet, stored for every tenant of the run (see bench.h). */
+static int tenant_policies_set(struct bench_scopes *s, struct hm_keystore *ks, char *err,
+			       size_t errlen)
+{
+	char tenant[BENCH_NAME_MAX], container[BENCH_NAME_MAX];
+	struct hm_policy pol;
+	int rc;
+
+	hm_policy_default(&pol);
+	pol.require_nonce = s->policy_nonce;
+	for (uint64_t i = 0; i < s->n; i += BENCH_SCOPES_PER_TENANT) {
+		bench_scope_names(s, i, tenant, container);
+		rc = hm_ks_policy_set(ks, tenant, NULL, &pol);
+		if (rc != HM_OK) {
+			snprintf(err, errlen, "hm_ks_policy_set(%s): %s: %s", tenant,
+				 hm_strerror(rc), hm_ks_errmsg(ks));
+			return rc;
+		}
+		s->ntenant_policies++;
+	}
+	return HM_OK;
 }
 
 int bench_scopes_create(struct bench_scopes *s, const char *dir, char *err, size_t errlen)
 {
 	struct hm_keystore *ks = NULL;
 	char tenant[BENCH_NAME_MAX], container[BENCH_NAME_MAX];
+	struct hm_ks_added added;
 	uint64_t t0, i;
-	uint32_t epoch;
 	int rc;
 
 	s->secrets = malloc(s->n * HM_KEY_LEN);
-	if (s->secrets == NULL) {
+	if (s->keep_keyids)
+		s->keyids = malloc(s->n * BENCH_KEYID_MAX);
+	if (s->secrets == NULL || (s->keep_keyids && s->keyids == NULL)) {
 		snprintf(err, errlen, "out of memory for %" PRIu64 " secrets", s->n);
 		return HM_ENOMEM;
 	}
@@ -73,18 +146,34 @@ int bench_scopes_create(struct bench_scopes *s, const char *dir, char *err, size
 	t0 = bench_now_ns();
 	for (i = 0; i < s->n; i++) {
 		bench_scope_names(s, i, tenant, container);
-		rc = hm_ks_create(ks, tenant, container, (int64_t)time(NULL), &epoch,
-				  s->secrets + i * HM_KEY_LEN);
+		rc = hm_ks_create(ks, tenant, container, (int64_t)time(NULL), NULL,
+				  s->secrets + i * HM_KEY_LEN, &added);
 		if (rc != HM_OK) {
 			snprintf(err, errlen, "hm_ks_create(%s, %s): %s: %s", tenant, container,
 				 hm_strerror(rc), hm_ks_errmsg(ks));
 			goto out;
 		}
-		if (epoch != 1) {
-			snprintf(err, errlen, "hm_ks_create gave epoch %u, expected 1", epoch);
+		if (added.epoch != 1) {
+			snprintf(err, errlen, "hm_ks_create gave epoch %u, expected 1",
+				 added.epoch);
 			rc = HM_ESTORE;
 			goto out;
 		}
+		if (s->keep_keyids) {
+			if (strlen(added.keyid) >= BENCH_KEYID_MAX) {
+				snprintf(err, errlen, "key id of %zu bytes: the bench keeps %d",
+					 strlen(added.keyid), BENCH_KEYID_MAX - 1);
+				rc = HM_ETOOBIG;
+				goto out;
+			}
+			memcpy(s->keyids + i * BENCH_KEYID_MAX, added.keyid,
+			       strlen(added.keyid) + 1);
+		}
+	}
+	if (s->tenant_policy) {
+		rc = tenant_policies_set(s, ks, err, errlen);
+		if (rc != HM_OK)
+			goto out;
 	}
 	s->create_seconds = (double)(bench_now_ns() - t0) / 1e9;
 out:
@@ -98,6 +187,8 @@ void bench_scopes_free(struct bench_scopes *s)
 		OPENSSL_cleanse(s->secrets, s->n * HM_KEY_LEN);
 	free(s->secrets);
 	s->secrets = NULL;
+	free(s->keyids);
+	s->keyids = NULL;
 }
 
 /* Fisher-Yates over 0..n-1 with the bench's seeded generator. */
@@ -128,6 +219,12 @@ struct item_space {
 	char nonce[HM_NONCE_MAX + 1];
 	uint8_t digest[HM_SHA256_LEN];
 	uint8_t sig[HM_MAC_LEN];
+	/* rfc9421 */
+	char content_digest[16 + HM_B64_LEN(HM_SHA256_LEN)]; /* sha-256=:<base64>: */
+	char input[RFC_INPUT_MAX];
+	char signature[16 + HM_B64_LEN(HM_MAC_LEN)];         /* sig1=:<base64>: */
+	uint8_t base[RFC_BASE_MAX];
+	struct hm_sf_field field; /* the parse of input */
 	struct hm_item item;
 };
 
@@ -136,7 +233,58 @@ static struct hm_str str_of(const char *s)
 	return (struct hm_str){(const uint8_t *)s, strlen(s)};
 }
 
-/* Fills sp->item as item number k (of the whole pool) for scope `scope`. */
+/*
+ * rfc9421: writes the Content-Digest header and the Signature-Input of sp->item, and the MAC
+ * of its signature base into sp->sig (the Signature text is written by finish_item(), after a
+ * tampered item's bit flip).
+ */
+static int sign_rfc9421(const struct bench_opts *o, const struct bench_scopes *s, uint64_t scope,
+			int64_t now, const uint8_t *body, struct item_space *sp)
+{
+	struct hm_item *it = &sp->item;
+	struct hm_sb_request req;
+	const struct hm_sf_member *m;
+	enum hm_sb_reason why;
+	char b64[HM_B64_LEN(HM_SHA256_LEN) + 1];
+	unsigned int maclen = 0;
+	size_t blen = 0;
+	int rc, n;
+
+	/* Content-Digest (RFC 9530) of the body, sent (and covered) even when the body is not */
+	rc = hm_sha256(body, o->body_bytes, sp->digest);
+	if (rc != HM_OK)
+		return rc;
+	(void)hm_b64_encode_ct(sp->digest, HM_SHA256_LEN, b64);
+	snprintf(sp->content_digest, sizeof(sp->content_digest), "sha-256=:%s:", b64);
+	it->headers[it->nheaders].name = str_of("content-digest");
+	it->headers[it->nheaders].value = str_of(sp->content_digest);
+	it->nheaders++;
+	/* one signature, no label: the parameters in the order of RFC 9421's examples */
+	n = snprintf(sp->input, sizeof(sp->input), RFC_LABEL "=" RFC_COVERED ";created=%" PRId64
+		     "%s%s%s;keyid=\"%s\"", now, o->nonce ? ";nonce=\"" : "",
+		     o->nonce ? sp->nonce : "", o->nonce ? "\"" : "", bench_scope_keyid(s, scope));
+	if (n < 0 || (size_t)n >= sizeof(sp->input))
+		return HM_ETOOBIG;
+	it->signature_input = (struct hm_str){(const uint8_t *)sp->input, (size_t)n};
+	/* sign exactly what the daemon's parse of that text gives, with its own base builder */
+	if (hm_sf_parse(it->signature_input.ptr, it->signature_input.len, HM_SF_KIND_DICT,
+			&sp->field) != HM_OK)
+		return HM_EMALFORMED;
+	rc = hm_sb_select(&sp->field, it->label, &m, &why);
+	if (rc != HM_OK)
+		return rc;
+	req = (struct hm_sb_request){it->method, it->authority, it->path, it->uri_scheme,
+				     it->nheaders, it->headers};
+	rc = hm_sb_build(&req, &sp->field, m, sp->base, sizeof(sp->base), &blen, NULL, &why);
+	if (rc != HM_OK)
+		return rc;
+	if (HMAC(EVP_sha256(), s->secrets + scope * HM_KEY_LEN, HM_KEY_LEN, sp->base, blen,
+		 sp->sig, &maclen) == NULL || maclen != HM_MAC_LEN)
+		return HM_ECRYPTO;
+	return HM_OK;
+}
+
+/* Fills sp->item as item number k (of the whole pool) for scope `scope`; its MAC in sp->sig. */
 static int make_item(const struct bench_opts *o, const struct bench_scopes *s, uint64_t scope,
 		     uint64_t k, uint32_t run_id, int64_t now, uint8_t *body, uint64_t *rng,
 		     struct item_space *sp)
@@ -153,10 +301,8 @@ static int make_item(const struct bench_opts *o, const struct bench_scopes *s, u
 	memset(it, 0, sizeof(*it));
 	it->tenant = str_of(sp->tenant);
 	it->container = str_of(sp->container);
-	it->epoch = 1;
 	it->method = str_of("POST");
 	it->path = str_of(sp->path);
-	it->ts = (uint64_t)now;
 	it->nheaders = 2;
 	it->headers[0].name = str_of("content-type");
 	it->headers[0].value = str_of("application/json");
@@ -165,8 +311,20 @@ static int make_item(const struct bench_opts *o, const struct bench_scopes *s, u
 	if (o->nonce) {
 		/* unique per run (run_id) and per item (k): never a replay, not even across runs */
 		snprintf(sp->nonce, sizeof(sp->nonce), "%08" PRIx32 "%016" PRIx64, run_id, k);
-		it->nonce = str_of(sp->nonce);
 	}
+	if (o->scheme == BENCH_RFC9421) {
+		it->scheme = HM_SCHEME_RFC9421;
+		it->authority = str_of(RFC_AUTHORITY);
+		if (!o->digest && o->body_bytes > 0) {
+			it->has_body = true;
+			it->body = (struct hm_str){body, o->body_bytes};
+		}
+		return sign_rfc9421(o, s, scope, now, body, sp);
+	}
+	it->epoch = 1;
+	it->ts = (uint64_t)now;
+	if (o->nonce)
+		it->nonce = str_of(sp->nonce);
 	if (o->digest) {
 		rc = hm_sha256(body, o->body_bytes, sp->digest);
 		if (rc != HM_OK)
@@ -180,6 +338,22 @@ static int make_item(const struct bench_opts *o, const struct bench_scopes *s, u
 	rc = hm_sign_item(s->secrets + scope * HM_KEY_LEN, HM_KEY_LEN, it, sp->sig);
 	it->sig = sp->sig;
 	return rc;
+}
+
+/*
+ * After the MAC in sp->sig is final (tampered or not): rfc9421 items get their Signature text
+ * and are checked as the daemon's decoder will (a refusal here is a bug in this file).
+ */
+static int finish_item(const struct bench_opts *o, struct item_space *sp)
+{
+	char b64[HM_B64_LEN(HM_MAC_LEN) + 1];
+
+	if (o->scheme != BENCH_RFC9421)
+		return HM_OK;
+	(void)hm_b64_encode_ct(sp->sig, HM_MAC_LEN, b64);
+	snprintf(sp->signature, sizeof(sp->signature), RFC_LABEL "=:%s:", b64);
+	sp->item.signature = str_of(sp->signature);
+	return hm_item_check(&sp->item);
 }
 
 int bench_pool_build(const struct bench_opts *o, const struct bench_scopes *s, size_t nframes,
@@ -236,6 +410,9 @@ int bench_pool_build(const struct bench_opts *o, const struct bench_scopes *s, s
 				sp->sig[r % HM_MAC_LEN] ^= (uint8_t)(1u << ((r >> 8) % 8));
 				p->ninvalid++;
 			}
+			rc = finish_item(o, sp);
+			if (rc != HM_OK)
+				goto out;
 			p->expect[f * o->batch + j] = bad ? HM_V_BAD_SIGNATURE : HM_V_OK;
 			hm_encode_item(&b, &sp->item);
 		}
