@@ -36,11 +36,6 @@ static bool is_tchar(uint8_t c)
 	return is_alpha(c) || is_digit(c) || (c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL);
 }
 
-static bool is_b64(uint8_t c)
-{
-	return is_alpha(c) || is_digit(c) || c == '+' || c == '/' || c == '=';
-}
-
 static bool at(const struct cur *c, uint8_t ch)
 {
 	return c->p < c->end && *c->p == ch;
@@ -172,19 +167,26 @@ static int parse_token(struct cur *c, struct hm_sf_bare *b)
 	return HM_OK;
 }
 
+/*
+ * The base64 alphabet, value + 1 (0: not in it). A table, not a chain of range tests: the
+ * chain mispredicted on every character of a signature (bench: 16% of an rfc9421 item's
+ * time). The values are public (sfv.h: no constant-time claim), so indexing by them is fine.
+ */
+static const uint8_t b64_table[256] = {
+	['A'] = 1, ['B'] = 2, ['C'] = 3, ['D'] = 4, ['E'] = 5, ['F'] = 6, ['G'] = 7, ['H'] = 8,
+	['I'] = 9, ['J'] = 10, ['K'] = 11, ['L'] = 12, ['M'] = 13, ['N'] = 14, ['O'] = 15,
+	['P'] = 16, ['Q'] = 17, ['R'] = 18, ['S'] = 19, ['T'] = 20, ['U'] = 21, ['V'] = 22,
+	['W'] = 23, ['X'] = 24, ['Y'] = 25, ['Z'] = 26, ['a'] = 27, ['b'] = 28, ['c'] = 29,
+	['d'] = 30, ['e'] = 31, ['f'] = 32, ['g'] = 33, ['h'] = 34, ['i'] = 35, ['j'] = 36,
+	['k'] = 37, ['l'] = 38, ['m'] = 39, ['n'] = 40, ['o'] = 41, ['p'] = 42, ['q'] = 43,
+	['r'] = 44, ['s'] = 45, ['t'] = 46, ['u'] = 47, ['v'] = 48, ['w'] = 49, ['x'] = 50,
+	['y'] = 51, ['z'] = 52, ['0'] = 53, ['1'] = 54, ['2'] = 55, ['3'] = 56, ['4'] = 57,
+	['5'] = 58, ['6'] = 59, ['7'] = 60, ['8'] = 61, ['9'] = 62, ['+'] = 63, ['/'] = 64,
+};
+
 static int b64_val(uint8_t ch)
 {
-	if (ch >= 'A' && ch <= 'Z')
-		return ch - 'A';
-	if (ch >= 'a' && ch <= 'z')
-		return ch - 'a' + 26;
-	if (is_digit(ch))
-		return ch - '0' + 52;
-	if (ch == '+')
-		return 62;
-	if (ch == '/')
-		return 63;
-	return -1;
+	return (int)b64_table[ch] - 1;
 }
 
 /*
@@ -229,9 +231,7 @@ static int parse_bytes(struct cur *c, struct hm_sf_bare *b)
 	close = memchr(start, ':', (size_t)(c->end - start));
 	if (close == NULL)
 		return HM_EMALFORMED;
-	for (const uint8_t *q = start; q < close; q++)
-		if (!is_b64(*q))
-			return HM_EMALFORMED;
+	/* b64_check() refuses any byte outside the alphabet and '=' */
 	if (!b64_check(start, (size_t)(close - start), &nd))
 		return HM_EMALFORMED;
 	b->type = HM_SF_BYTES;
