@@ -378,6 +378,7 @@ static int64_t now_or_fail(void)
 
 /* ---- the store ---- */
 
+/* Opens the store of --db or $HMACD_DB; *dirp (if not NULL) gets its directory. */
 static int open_store(const struct ctl *c, const struct cmd *self, const char *group,
 		      unsigned flags, struct hm_keystore **ks, const char **dirp)
 {
@@ -389,7 +390,8 @@ static int open_store(const struct ctl *c, const struct cmd *self, const char *g
 	if (dir == NULL)
 		return usage_error(group, self, "%s",
 				   "no key store: give --db DIR or set HMACD_DB");
-	*dirp = dir;
+	if (dirp != NULL)
+		*dirp = dir;
 	rc = hm_ks_open(dir, flags, ks, err, sizeof(err));
 	if (rc == HM_OK)
 		return CTL_OK;
@@ -398,11 +400,17 @@ static int open_store(const struct ctl *c, const struct cmd *self, const char *g
 	return CTL_ERR;
 }
 
-/* Maps a store code to an exit status after printing "hmacctl: what: reason". */
-static int store_fail(struct hm_keystore *ks, const char *what, int rc, const char *why)
+/*
+ * Maps a store code to an exit status. A failure is printed first as "hmacctl: what: why",
+ * why defaulting to the store's message.
+ */
+static int store_status(struct hm_keystore *ks, const char *what, int rc, const char *why)
 {
-	const char *msg = hm_ks_errmsg(ks);
+	const char *msg;
 
+	if (rc == HM_OK)
+		return CTL_OK;
+	msg = hm_ks_errmsg(ks);
 	if (why == NULL)
 		why = msg[0] != '\0' ? msg : hm_strerror(rc);
 	fprintf(stderr, "hmacctl: %s: %s\n", what, why);
@@ -417,6 +425,45 @@ static int store_fail(struct hm_keystore *ks, const char *what, int rc, const ch
 	default:
 		return CTL_ERR;
 	}
+}
+
+/* "<verb> tenant T" or "<verb> T/C", for messages. */
+static void scope_what(char *out, size_t cap, const char *verb, const struct ctl *c)
+{
+	if (c->opt[OPT_CONTAINER] != NULL)
+		snprintf(out, cap, "%s %s/%s", verb, c->opt[OPT_TENANT], c->opt[OPT_CONTAINER]);
+	else
+		snprintf(out, cap, "%s tenant %s", verb, c->opt[OPT_TENANT]);
+}
+
+/* The exit status of a store call on the scope of --tenant/--container ("<verb> T/C: why"). */
+static int scope_status(struct hm_keystore *ks, const struct ctl *c, const char *verb, int rc,
+			const char *why)
+{
+	char what[320];
+
+	scope_what(what, sizeof(what), verb, c);
+	return store_status(ks, what, rc, why);
+}
+
+/* Prints "<verb> tenant T" or "<verb> T/C" on stdout. */
+static void print_scope(const char *verb, const struct ctl *c)
+{
+	char line[320];
+
+	scope_what(line, sizeof(line), verb, c);
+	printf("%s\n", line);
+}
+
+/* The clock, then the store: what every command that adds an epoch needs before its call. */
+static int open_store_now(const struct ctl *c, const struct cmd *self, struct hm_keystore **ks,
+			  int64_t *now)
+{
+	*ks = NULL;
+	*now = now_or_fail();
+	if (*now < 0)
+		return CTL_ERR;
+	return open_store(c, self, "key", 0, ks, NULL);
 }
 
 static int cmd_init(const struct ctl *c, const struct cmd *self)
@@ -434,6 +481,33 @@ static int cmd_init(const struct ctl *c, const struct cmd *self)
 }
 
 /*
+ * Formats the report of a new epoch into line[0..cap): JSON, or text for people; with the
+ * base64 text of its secret for create/rotate, without it (b64 NULL) for import. grace >= 0
+ * adds the grace the replaced epoch got to the text. Returns what snprintf returns.
+ */
+static int added_line(char *line, size_t cap, const struct ctl *c, const char *verb,
+		      const struct hm_ks_added *added, int64_t grace, const char *b64)
+{
+	const char *t = c->opt[OPT_TENANT], *ct = c->opt[OPT_CONTAINER];
+	bool s = b64 != NULL;
+	char extra[64] = "";
+
+	/* Names and key ids passed their checks: nothing in them needs JSON escaping. */
+	if (c->opt[OPT_JSON] != NULL)
+		return snprintf(line, cap,
+				"{\"tenant\":\"%s\",\"container\":\"%s\",\"epoch\":%" PRIu32
+				",\"keyid\":\"%s\"%s%s%s}\n",
+				t, ct, added->epoch, added->keyid, s ? ",\"secret\":\"" : "",
+				s ? b64 : "", s ? "\"" : "");
+	if (grace >= 0)
+		snprintf(extra, sizeof(extra), " (grace %" PRId64 " s for the epoch it replaces)",
+			 grace);
+	return snprintf(line, cap, "%s %s/%s epoch %" PRIu32 "%s\nkeyid: %s\n%s%s%s", verb, t, ct,
+			added->epoch, extra, added->keyid, s ? "secret: " : "", s ? b64 : "",
+			s ? "\n" : "");
+}
+
+/*
  * Prints a new secret once, with its key id: base64 text and the whole output line live in
  * stack buffers that are wiped after one write(2). Returns CTL_OK or CTL_ERR (the epoch exists
  * but the secret was not delivered: the operator has to rotate).
@@ -443,8 +517,7 @@ static int print_secret(const struct ctl *c, const char *what, const char *verb,
 			uint8_t secret[static HM_KEY_LEN])
 {
 	char b64[B64_LEN + 1];
-	char line[1024], extra[64] = "";
-	const char *t = c->opt[OPT_TENANT], *ct = c->opt[OPT_CONTAINER];
+	char line[1024];
 	int n, status = CTL_OK;
 
 	/* The base64 text is as secret as the key: encoded without tables or branches on it. */
@@ -453,22 +526,10 @@ static int print_secret(const struct ctl *c, const char *what, const char *verb,
 		status = CTL_ERR;
 		goto out;
 	}
-	/* Names and key ids passed their checks: nothing in them needs JSON escaping. */
-	if (c->opt[OPT_JSON] != NULL) {
-		n = snprintf(line, sizeof(line),
-			     "{\"tenant\":\"%s\",\"container\":\"%s\",\"epoch\":%" PRIu32
-			     ",\"keyid\":\"%s\",\"secret\":\"%s\"}\n",
-			     t, ct, added->epoch, added->keyid, b64);
-	} else {
-		if (grace >= 0)
-			snprintf(extra, sizeof(extra),
-				 " (grace %" PRId64 " s for the epoch it replaces)", grace);
-		n = snprintf(line, sizeof(line),
-			     "%s %s/%s epoch %" PRIu32 "%s\nkeyid: %s\nsecret: %s\n", verb, t, ct,
-			     added->epoch, extra, added->keyid, b64);
+	n = added_line(line, sizeof(line), c, verb, added, grace, b64);
+	if (c->opt[OPT_JSON] == NULL)
 		fprintf(stderr, "hmacctl: warning: the secret is shown only this once; "
 				"store it now\n");
-	}
 	if (n < 0 || (size_t)n >= sizeof(line) || !write_all(STDOUT_FILENO, line, (size_t)n)) {
 		fprintf(stderr, "hmacctl: %s: epoch %" PRIu32
 				" was stored but its secret could not be printed (%s); rotate it\n",
@@ -490,76 +551,60 @@ static const char *exists_why(struct hm_keystore *ks, const char *scope_hint)
 	return scope_hint;
 }
 
-static int cmd_key_create(const struct ctl *c, const struct cmd *self)
+/*
+ * key create and key rotate: a new epoch with a fresh secret, printed once. Rotate takes
+ * --grace for the epoch it replaces.
+ */
+static int new_secret(const struct ctl *c, const struct cmd *self, bool rotate)
 {
+	const char *t = c->opt[OPT_TENANT], *ct = c->opt[OPT_CONTAINER];
 	uint8_t secret[HM_KEY_LEN];
 	struct hm_ks_added added;
 	struct hm_keystore *ks = NULL;
-	const char *dir = NULL;
+	uint64_t grace = HM_KS_DEFAULT_GRACE;
+	const char *why = NULL;
 	char what[300];
 	int64_t now;
 	int rc, status;
 
-	status = check_scope_opts(c, "key", self);
+	if (rotate) {
+		status = grace_opt(c, self, &grace);
+		if (status != CTL_OK)
+			return status;
+	}
+	status = open_store_now(c, self, &ks, &now);
 	if (status != CTL_OK)
 		return status;
-	now = now_or_fail();
-	if (now < 0)
-		return CTL_ERR;
-	status = open_store(c, self, "key", 0, &ks, &dir);
-	if (status != CTL_OK)
-		return status;
-	snprintf(what, sizeof(what), "key create %s/%s", c->opt[OPT_TENANT], c->opt[OPT_CONTAINER]);
-	rc = hm_ks_create(ks, c->opt[OPT_TENANT], c->opt[OPT_CONTAINER], now, c->opt[OPT_KEYID],
-			  secret, &added);
-	if (rc == HM_OK)
-		status = print_secret(c, what, "created", &added, -1, secret);
+	scope_what(what, sizeof(what), rotate ? "key rotate" : "key create", c);
+	if (rotate)
+		rc = hm_ks_rotate(ks, t, ct, now, (int64_t)grace, c->opt[OPT_KEYID], secret,
+				  &added);
 	else
-		status = store_fail(ks, what, rc,
-				    rc == HM_EEXIST ? exists_why(ks, "scope already exists (use "
-								     "key rotate or key import)")
-						    : NULL);
+		rc = hm_ks_create(ks, t, ct, now, c->opt[OPT_KEYID], secret, &added);
+	if (rc == HM_EEXIST && rotate)
+		why = exists_why(ks, NULL);
+	else if (rc == HM_EEXIST)
+		why = exists_why(ks, "scope already exists (use key rotate or key import)");
+	else if (rc == HM_ENOTFOUND && rotate)
+		why = "no such scope (use key create)";
+	if (rc == HM_OK)
+		status = print_secret(c, what, rotate ? "rotated" : "created", &added,
+				      rotate ? (int64_t)grace : -1, secret);
+	else
+		status = store_status(ks, what, rc, why);
 	OPENSSL_cleanse(secret, sizeof(secret));
 	hm_ks_close(ks);
 	return status;
 }
 
+static int cmd_key_create(const struct ctl *c, const struct cmd *self)
+{
+	return new_secret(c, self, false);
+}
+
 static int cmd_key_rotate(const struct ctl *c, const struct cmd *self)
 {
-	uint8_t secret[HM_KEY_LEN];
-	struct hm_ks_added added;
-	struct hm_keystore *ks = NULL;
-	uint64_t grace = HM_KS_DEFAULT_GRACE;
-	const char *dir = NULL;
-	char what[300];
-	int64_t now;
-	int rc, status;
-
-	status = check_scope_opts(c, "key", self);
-	if (status != CTL_OK)
-		return status;
-	status = grace_opt(c, self, &grace);
-	if (status != CTL_OK)
-		return status;
-	now = now_or_fail();
-	if (now < 0)
-		return CTL_ERR;
-	status = open_store(c, self, "key", 0, &ks, &dir);
-	if (status != CTL_OK)
-		return status;
-	snprintf(what, sizeof(what), "key rotate %s/%s", c->opt[OPT_TENANT], c->opt[OPT_CONTAINER]);
-	rc = hm_ks_rotate(ks, c->opt[OPT_TENANT], c->opt[OPT_CONTAINER], now, (int64_t)grace,
-			  c->opt[OPT_KEYID], secret, &added);
-	if (rc == HM_OK)
-		status = print_secret(c, what, "rotated", &added, (int64_t)grace, secret);
-	else
-		status = store_fail(ks, what, rc,
-				    rc == HM_ENOTFOUND ? "no such scope (use key create)"
-				    : rc == HM_EEXIST  ? exists_why(ks, NULL)
-						       : NULL);
-	OPENSSL_cleanse(secret, sizeof(secret));
-	hm_ks_close(ks);
-	return status;
+	return new_secret(c, self, true);
 }
 
 /*
@@ -671,20 +716,16 @@ static int cmd_key_import(const struct ctl *c, const struct cmd *self)
 	struct hm_ks_added added;
 	struct hm_keystore *ks = NULL;
 	uint64_t grace = HM_KS_DEFAULT_GRACE;
-	const char *dir = NULL;
 	size_t n = 0, len = 0, b = 0, e;
 	char what[300], line[600];
 	int64_t now;
 	int rc, status;
 
 	memset(&added, 0, sizeof(added));
-	status = check_scope_opts(c, "key", self);
-	if (status != CTL_OK)
-		return status;
 	status = grace_opt(c, self, &grace);
 	if (status != CTL_OK)
 		return status;
-	snprintf(what, sizeof(what), "key import %s/%s", c->opt[OPT_TENANT], c->opt[OPT_CONTAINER]);
+	scope_what(what, sizeof(what), "key import", c);
 	status = read_secret_file(c->opt[OPT_SECRET_FILE], what, file, SECRET_FILE_MAX, &n);
 	if (status != CTL_OK)
 		goto out;
@@ -722,38 +763,19 @@ static int cmd_key_import(const struct ctl *c, const struct cmd *self)
 		}
 	}
 	OPENSSL_cleanse(file, sizeof(file));
-	now = now_or_fail();
-	if (now < 0) {
-		status = CTL_ERR;
-		goto out;
-	}
-	status = open_store(c, self, "key", 0, &ks, &dir);
+	status = open_store_now(c, self, &ks, &now);
 	if (status != CTL_OK)
 		goto out;
 	rc = hm_ks_import(ks, c->opt[OPT_TENANT], c->opt[OPT_CONTAINER], now, (int64_t)grace,
 			  c->opt[OPT_KEYID], secret, len, &added);
 	OPENSSL_cleanse(secret, sizeof(secret));
-	if (rc != HM_OK) {
-		status = store_fail(ks, what, rc,
-				    rc == HM_EEXIST ? exists_why(ks, NULL) : NULL);
-		goto out;
+	if (rc == HM_OK) {
+		/* the grace of the epoch it replaces, if it replaced one */
+		added_line(line, sizeof(line), c, "imported", &added,
+			   added.epoch > 1 ? (int64_t)grace : -1, NULL);
+		fputs(line, stdout);
 	}
-	if (c->opt[OPT_JSON] != NULL)
-		snprintf(line, sizeof(line),
-			 "{\"tenant\":\"%s\",\"container\":\"%s\",\"epoch\":%" PRIu32
-			 ",\"keyid\":\"%s\"}\n",
-			 c->opt[OPT_TENANT], c->opt[OPT_CONTAINER], added.epoch, added.keyid);
-	else if (added.epoch > 1)
-		snprintf(line, sizeof(line),
-			 "imported %s/%s epoch %" PRIu32 " (grace %" PRIu64
-			 " s for the epoch it replaces)\nkeyid: %s\n",
-			 c->opt[OPT_TENANT], c->opt[OPT_CONTAINER], added.epoch, grace,
-			 added.keyid);
-	else
-		snprintf(line, sizeof(line), "imported %s/%s epoch %" PRIu32 "\nkeyid: %s\n",
-			 c->opt[OPT_TENANT], c->opt[OPT_CONTAINER], added.epoch, added.keyid);
-	fputs(line, stdout);
-	status = CTL_OK;
+	status = store_status(ks, what, rc, rc == HM_EEXIST ? exists_why(ks, NULL) : NULL);
 out:
 	OPENSSL_cleanse(file, sizeof(file));
 	OPENSSL_cleanse(secret, sizeof(secret));
@@ -764,32 +786,25 @@ out:
 static int cmd_key_revoke(const struct ctl *c, const struct cmd *self)
 {
 	struct hm_keystore *ks = NULL;
-	const char *dir = NULL;
 	char what[320];
 	uint64_t epoch = 0;
 	int rc, status;
 
-	status = check_scope_opts(c, "key", self);
-	if (status != CTL_OK)
-		return status;
 	if (!parse_u64(c->opt[OPT_EPOCH], 1, UINT32_MAX, &epoch))
 		return usage_error("key", self, "--epoch wants a number 1..%s", "4294967295");
-	status = open_store(c, self, "key", 0, &ks, &dir);
+	status = open_store(c, self, "key", 0, &ks, NULL);
 	if (status != CTL_OK)
 		return status;
 	snprintf(what, sizeof(what), "key revoke %s/%s epoch %" PRIu64, c->opt[OPT_TENANT],
 		 c->opt[OPT_CONTAINER], epoch);
 	rc = hm_ks_revoke(ks, c->opt[OPT_TENANT], c->opt[OPT_CONTAINER], (uint32_t)epoch);
-	if (rc == HM_OK) {
+	if (rc == HM_OK)
 		printf("revoked %s/%s epoch %" PRIu64 "\n", c->opt[OPT_TENANT],
 		       c->opt[OPT_CONTAINER], epoch);
-		status = CTL_OK;
-	} else {
-		status = store_fail(ks, what, rc,
-				    rc == HM_ENOTFOUND ? "no such scope or epoch"
-				    : rc == HM_ESTATE ? "epoch already revoked"
-						      : NULL);
-	}
+	status = store_status(ks, what, rc,
+			      rc == HM_ENOTFOUND ? "no such scope or epoch"
+			      : rc == HM_ESTATE  ? "epoch already revoked"
+						 : NULL);
 	hm_ks_close(ks);
 	return status;
 }
@@ -805,31 +820,86 @@ static void iso_time(int64_t t, char out[static 32])
 }
 
 /*
- * Output built in a memory stream (open_memstream) is printed only once it is complete, so a
- * failure half-way never leaves half a table or half a JSON document on stdout. Closes *f.
+ * The output of key list, policy list and stats is built in a memory stream (open_memstream)
+ * and printed only once it is complete, so a failure half-way never leaves half a table or
+ * half a JSON document on stdout.
  */
-static int flush_memstream(FILE **f, char **buf, size_t *len, const char *what)
-{
-	int rc = fclose(*f);
+struct list_out {
+	FILE *f; /* the memory stream */
+	char *buf;
+	size_t len;
+	const char *what;  /* the command, for messages */
+	const char *close; /* what ends the JSON document */
+	bool json;
+	size_t n;    /* rows so far */
+	int64_t now; /* key list: the time a state is shown for */
+};
 
-	*f = NULL;
-	if (rc != 0) {
-		fprintf(stderr, "hmacctl: %s: %s\n", what, strerror(errno));
+static int list_begin(struct list_out *lo, const char *what, const char *json_open,
+		      const char *header_fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/*
+ * Opens the stream and starts it: for --json with json_open, "[" (a JSON array) or "{" (an
+ * object); else with the header line (none if header_fmt is NULL). CTL_OK or CTL_ERR
+ * (printed); list_end() follows in both cases.
+ */
+static int list_begin(struct list_out *lo, const char *what, const char *json_open,
+		      const char *header_fmt, ...)
+{
+	va_list ap;
+
+	lo->what = what;
+	lo->close = json_open[0] == '[' ? "]\n" : "}\n";
+	lo->f = open_memstream(&lo->buf, &lo->len);
+	if (lo->f == NULL) {
+		fprintf(stderr, "hmacctl: %s: open_memstream: %s\n", what, strerror(errno));
 		return CTL_ERR;
 	}
-	if (fwrite(*buf, 1, *len, stdout) != *len || fflush(stdout) != 0) {
-		fprintf(stderr, "hmacctl: %s: writing output: %s\n", what, strerror(errno));
-		return CTL_ERR;
+	if (lo->json) {
+		fputs(json_open, lo->f);
+	} else if (header_fmt != NULL) {
+		va_start(ap, header_fmt);
+		vfprintf(lo->f, header_fmt, ap);
+		va_end(ap);
 	}
 	return CTL_OK;
 }
 
-struct list_out {
-	FILE *f; /* a memory stream: output is printed only if the whole walk succeeded */
-	bool json;
-	size_t n;
-	int64_t now;
-};
+/* Before each row: the comma between JSON elements. */
+static void list_next(struct list_out *lo)
+{
+	if (lo->json && lo->n > 0)
+		fputc(',', lo->f);
+	lo->n++;
+}
+
+/*
+ * Ends the listing: if status is CTL_OK, closes the JSON document and prints everything;
+ * frees the stream either way. Returns the final status.
+ */
+static int list_end(struct list_out *lo, int status)
+{
+	int rc;
+
+	if (status == CTL_OK && lo->json)
+		fputs(lo->close, lo->f);
+	if (status == CTL_OK) {
+		rc = fclose(lo->f);
+		lo->f = NULL;
+		if (rc != 0) {
+			fprintf(stderr, "hmacctl: %s: %s\n", lo->what, strerror(errno));
+			status = CTL_ERR;
+		} else if (fwrite(lo->buf, 1, lo->len, stdout) != lo->len || fflush(stdout) != 0) {
+			fprintf(stderr, "hmacctl: %s: writing output: %s\n", lo->what,
+				strerror(errno));
+			status = CTL_ERR;
+		}
+	}
+	if (lo->f != NULL)
+		fclose(lo->f);
+	free(lo->buf);
+	return status;
+}
 
 /* The stored state, except that a superseded epoch past its deadline shows as "expired". */
 static const char *shown_state(const struct hm_key_info *info, int64_t now)
@@ -844,15 +914,16 @@ static int list_row(const struct hm_key_info *info, void *arg)
 	struct list_out *lo = arg;
 	char created[32], expires[32] = "-";
 
+	list_next(lo);
 	if (lo->json) {
 		/* names come from the store, which only holds hm_scope_name_ok() names */
 		/* key ids too: hm_keyid_ok() has nothing JSON would escape */
 		fprintf(lo->f,
-			"%s{\"tenant\":\"%s\",\"container\":\"%s\",\"epoch\":%" PRIu32
+			"{\"tenant\":\"%s\",\"container\":\"%s\",\"epoch\":%" PRIu32
 			",\"keyid\":\"%s\",\"state\":\"%s\",\"created\":%" PRId64
 			",\"deadline\":%" PRId64 "}",
-			lo->n > 0 ? "," : "", info->tenant, info->container, info->epoch,
-			info->keyid, shown_state(info, lo->now), info->created, info->deadline);
+			info->tenant, info->container, info->epoch, info->keyid,
+			shown_state(info, lo->now), info->created, info->deadline);
 	} else {
 		iso_time(info->created, created);
 		if (info->state == HM_KEY_SUPERSEDED)
@@ -861,7 +932,6 @@ static int list_row(const struct hm_key_info *info, void *arg)
 			info->container, info->epoch, shown_state(info, lo->now), created,
 			expires, info->keyid);
 	}
-	lo->n++;
 	return 0;
 }
 
@@ -869,42 +939,19 @@ static int cmd_key_list(const struct ctl *c, const struct cmd *self)
 {
 	struct list_out lo = { .json = c->opt[OPT_JSON] != NULL, .now = (int64_t)time(NULL) };
 	struct hm_keystore *ks = NULL;
-	const char *dir = NULL;
-	char *buf = NULL;
-	size_t len = 0;
 	int rc, status;
 
-	status = check_scope_opts(c, "key", self);
+	status = open_store(c, self, "key", 0, &ks, NULL);
 	if (status != CTL_OK)
 		return status;
-	status = open_store(c, self, "key", 0, &ks, &dir);
-	if (status != CTL_OK)
-		return status;
-	lo.f = open_memstream(&buf, &len);
-	if (lo.f == NULL) {
-		fprintf(stderr, "hmacctl: key list: open_memstream: %s\n", strerror(errno));
-		status = CTL_ERR;
-		goto out;
+	status = list_begin(&lo, "key list", "[", "%-20s %-20s %6s %-10s %-20s %-20s %s\n",
+			    "TENANT", "CONTAINER", "EPOCH", "STATE", "CREATED", "EXPIRES", "KEYID");
+	if (status == CTL_OK) {
+		rc = hm_ks_list(ks, c->opt[OPT_TENANT], list_row, &lo);
+		status = store_status(ks, "key list", rc, NULL);
 	}
-	if (lo.json)
-		fprintf(lo.f, "[");
-	else
-		fprintf(lo.f, "%-20s %-20s %6s %-10s %-20s %-20s %s\n", "TENANT", "CONTAINER",
-			"EPOCH", "STATE", "CREATED", "EXPIRES", "KEYID");
-	rc = hm_ks_list(ks, c->opt[OPT_TENANT], list_row, &lo);
-	if (rc != HM_OK) {
-		status = store_fail(ks, "key list", rc, NULL);
-		goto out;
-	}
-	if (lo.json)
-		fprintf(lo.f, "]\n");
-	status = flush_memstream(&lo.f, &buf, &len, "key list");
-out:
-	if (lo.f != NULL)
-		fclose(lo.f);
-	free(buf);
 	hm_ks_close(ks);
-	return status;
+	return list_end(&lo, status);
 }
 
 /* ---- coverage policies ---- */
@@ -980,29 +1027,14 @@ static void policy_print(FILE *f, bool json, bool row, const char *tenant, const
 					    : "not required");
 }
 
-/* "<verb> tenant T" or "<verb> T/C", for messages. */
-static void scope_what(char *out, size_t cap, const char *verb, const struct ctl *c)
+/* The policy that --require and the --no-* flags describe. CTL_OK or CTL_USAGE (printed). */
+static int policy_opts(const struct ctl *c, const struct cmd *self, struct hm_policy *p)
 {
-	if (c->opt[OPT_CONTAINER] != NULL)
-		snprintf(out, cap, "%s %s/%s", verb, c->opt[OPT_TENANT], c->opt[OPT_CONTAINER]);
-	else
-		snprintf(out, cap, "%s tenant %s", verb, c->opt[OPT_TENANT]);
-}
+	int i, rc;
 
-static int cmd_policy_set(const struct ctl *c, const struct cmd *self)
-{
-	struct hm_policy p;
-	struct hm_keystore *ks = NULL;
-	const char *dir = NULL;
-	char what[320];
-	int i, rc, status;
-
-	status = check_scope_opts(c, "policy", self);
-	if (status != CTL_OK)
-		return status;
-	memset(&p, 0, sizeof(p));
+	memset(p, 0, sizeof(*p));
 	for (i = 0; i < c->nreq; i++) {
-		rc = hm_policy_require(&p, c->req[i]);
+		rc = hm_policy_require(p, c->req[i]);
 		if (rc == HM_ETOOBIG)
 			return usage_error("policy", self, "at most %d components",
 					   HM_POLICY_MAX_COMPONENTS);
@@ -1011,24 +1043,31 @@ static int cmd_policy_set(const struct ctl *c, const struct cmd *self)
 					   "--require: '%s' is not a component hmacd can require",
 					   shown(c->req[i]));
 	}
-	if (p.ncomponents == 0)
+	if (p->ncomponents == 0)
 		return usage_error("policy", self, "%s", "--require needs at least one component");
-	p.require_created = c->opt[OPT_NO_CREATED] == NULL;
-	p.require_nonce = c->opt[OPT_NO_NONCE] == NULL;
-	p.check_age = c->opt[OPT_NO_AGE_CHECK] == NULL;
-	p.digest_when_body = c->opt[OPT_NO_BODY_DIGEST] == NULL;
-	status = open_store(c, self, "policy", 0, &ks, &dir);
+	p->require_created = c->opt[OPT_NO_CREATED] == NULL;
+	p->require_nonce = c->opt[OPT_NO_NONCE] == NULL;
+	p->check_age = c->opt[OPT_NO_AGE_CHECK] == NULL;
+	p->digest_when_body = c->opt[OPT_NO_BODY_DIGEST] == NULL;
+	return CTL_OK;
+}
+
+static int cmd_policy_set(const struct ctl *c, const struct cmd *self)
+{
+	struct hm_policy p;
+	struct hm_keystore *ks = NULL;
+	int rc, status;
+
+	status = policy_opts(c, self, &p);
 	if (status != CTL_OK)
 		return status;
-	scope_what(what, sizeof(what), "policy set", c);
+	status = open_store(c, self, "policy", 0, &ks, NULL);
+	if (status != CTL_OK)
+		return status;
 	rc = hm_ks_policy_set(ks, c->opt[OPT_TENANT], c->opt[OPT_CONTAINER], &p);
-	if (rc == HM_OK) {
-		scope_what(what, sizeof(what), "set the policy of", c);
-		printf("%s\n", what);
-		status = CTL_OK;
-	} else {
-		status = store_fail(ks, what, rc, NULL);
-	}
+	if (rc == HM_OK)
+		print_scope("set the policy of", c);
+	status = scope_status(ks, c, "policy set", rc, NULL);
 	hm_ks_close(ks);
 	return status;
 }
@@ -1038,27 +1077,19 @@ static int cmd_policy_show(const struct ctl *c, const struct cmd *self)
 	enum hm_policy_source src = HM_POLICY_DEFAULT;
 	struct hm_policy p;
 	struct hm_keystore *ks = NULL;
-	const char *dir = NULL;
-	char what[320];
 	int rc, status;
 
-	status = check_scope_opts(c, "policy", self);
+	status = open_store(c, self, "policy", 0, &ks, NULL);
 	if (status != CTL_OK)
 		return status;
-	status = open_store(c, self, "policy", 0, &ks, &dir);
-	if (status != CTL_OK)
-		return status;
-	scope_what(what, sizeof(what), "policy show", c);
 	rc = hm_ks_policy_get(ks, c->opt[OPT_TENANT], c->opt[OPT_CONTAINER], &p, &src);
 	if (rc == HM_OK) {
 		policy_print(stdout, c->opt[OPT_JSON] != NULL, false, c->opt[OPT_TENANT],
 			     c->opt[OPT_CONTAINER], src, &p);
 		if (c->opt[OPT_JSON] != NULL)
 			printf("\n");
-		status = CTL_OK;
-	} else {
-		status = store_fail(ks, what, rc, NULL);
 	}
+	status = scope_status(ks, c, "policy show", rc, NULL);
 	hm_ks_close(ks);
 	return status;
 }
@@ -1066,26 +1097,16 @@ static int cmd_policy_show(const struct ctl *c, const struct cmd *self)
 static int cmd_policy_unset(const struct ctl *c, const struct cmd *self)
 {
 	struct hm_keystore *ks = NULL;
-	const char *dir = NULL;
-	char what[320];
 	int rc, status;
 
-	status = check_scope_opts(c, "policy", self);
+	status = open_store(c, self, "policy", 0, &ks, NULL);
 	if (status != CTL_OK)
 		return status;
-	status = open_store(c, self, "policy", 0, &ks, &dir);
-	if (status != CTL_OK)
-		return status;
-	scope_what(what, sizeof(what), "policy unset", c);
 	rc = hm_ks_policy_unset(ks, c->opt[OPT_TENANT], c->opt[OPT_CONTAINER]);
-	if (rc == HM_OK) {
-		scope_what(what, sizeof(what), "removed the policy of", c);
-		printf("%s\n", what);
-		status = CTL_OK;
-	} else {
-		status = store_fail(ks, what, rc,
-				    rc == HM_ENOTFOUND ? "no policy stored there" : NULL);
-	}
+	if (rc == HM_OK)
+		print_scope("removed the policy of", c);
+	status = scope_status(ks, c, "policy unset", rc,
+			      rc == HM_ENOTFOUND ? "no policy stored there" : NULL);
 	hm_ks_close(ks);
 	return status;
 }
@@ -1094,12 +1115,10 @@ static int policy_row(const struct hm_policy_info *info, void *arg)
 {
 	struct list_out *lo = arg;
 
-	if (lo->json && lo->n > 0)
-		fputc(',', lo->f);
+	list_next(lo);
 	policy_print(lo->f, lo->json, true, info->tenant,
 		     info->container[0] != '\0' ? info->container : NULL, info->source,
 		     &info->policy);
-	lo->n++;
 	return 0;
 }
 
@@ -1107,42 +1126,20 @@ static int cmd_policy_list(const struct ctl *c, const struct cmd *self)
 {
 	struct list_out lo = { .json = c->opt[OPT_JSON] != NULL };
 	struct hm_keystore *ks = NULL;
-	const char *dir = NULL;
-	char *buf = NULL;
-	size_t len = 0;
 	int rc, status;
 
-	status = check_scope_opts(c, "policy", self);
+	status = open_store(c, self, "policy", 0, &ks, NULL);
 	if (status != CTL_OK)
 		return status;
-	status = open_store(c, self, "policy", 0, &ks, &dir);
-	if (status != CTL_OK)
-		return status;
-	lo.f = open_memstream(&buf, &len);
-	if (lo.f == NULL) {
-		fprintf(stderr, "hmacctl: policy list: open_memstream: %s\n", strerror(errno));
-		status = CTL_ERR;
-		goto out;
+	status = list_begin(&lo, "policy list", "[", "%-20s %-20s %-7s %-7s %-5s %-9s %-11s %s\n",
+			    "TENANT", "CONTAINER", "SOURCE", "CREATED", "NONCE", "AGE_CHECK",
+			    "BODY_DIGEST", "REQUIRE");
+	if (status == CTL_OK) {
+		rc = hm_ks_policy_list(ks, c->opt[OPT_TENANT], policy_row, &lo);
+		status = store_status(ks, "policy list", rc, NULL);
 	}
-	if (lo.json)
-		fprintf(lo.f, "[");
-	else
-		fprintf(lo.f, "%-20s %-20s %-7s %-7s %-5s %-9s %-11s %s\n", "TENANT", "CONTAINER",
-			"SOURCE", "CREATED", "NONCE", "AGE_CHECK", "BODY_DIGEST", "REQUIRE");
-	rc = hm_ks_policy_list(ks, c->opt[OPT_TENANT], policy_row, &lo);
-	if (rc != HM_OK) {
-		status = store_fail(ks, "policy list", rc, NULL);
-		goto out;
-	}
-	if (lo.json)
-		fprintf(lo.f, "]\n");
-	status = flush_memstream(&lo.f, &buf, &len, "policy list");
-out:
-	if (lo.f != NULL)
-		fclose(lo.f);
-	free(buf);
 	hm_ks_close(ks);
-	return status;
+	return list_end(&lo, status);
 }
 
 /* ---- the daemon ---- */
@@ -1187,12 +1184,6 @@ static int cmd_ping(const struct ctl *c, const struct cmd *self)
 	return status;
 }
 
-struct stats_out {
-	FILE *f;
-	bool json;
-	size_t n;
-};
-
 /* Counter names come from the daemon: escaped for JSON, made printable for humans. */
 static void put_name(FILE *f, const char *name, bool json)
 {
@@ -1210,54 +1201,39 @@ static void put_name(FILE *f, const char *name, bool json)
 
 static void stats_row(const char *name, uint64_t value, void *arg)
 {
-	struct stats_out *so = arg;
+	struct list_out *so = arg;
 
+	list_next(so);
 	if (so->json) {
-		fprintf(so->f, "%s\"", so->n > 0 ? "," : "");
+		fputc('"', so->f);
 		put_name(so->f, name, true);
 		fprintf(so->f, "\":%" PRIu64, value);
 	} else {
 		put_name(so->f, name, false);
 		fprintf(so->f, " %" PRIu64 "\n", value);
 	}
-	so->n++;
 }
 
 static int cmd_stats(const struct ctl *c, const struct cmd *self)
 {
-	struct stats_out so = { .json = c->opt[OPT_JSON] != NULL };
+	struct list_out so = { .json = c->opt[OPT_JSON] != NULL };
 	struct hmacd_client *hc = NULL;
 	const char *path = NULL;
-	char *buf = NULL;
-	size_t len = 0;
 	int rc, status;
 
 	status = connect_daemon(c, self, &hc, &path);
 	if (status != CTL_OK)
 		return status;
-	so.f = open_memstream(&buf, &len);
-	if (so.f == NULL) {
-		fprintf(stderr, "hmacctl: stats: open_memstream: %s\n", strerror(errno));
-		status = CTL_ERR;
-		goto out;
+	status = list_begin(&so, "stats", "{", NULL);
+	if (status == CTL_OK) {
+		rc = hmacd_stats(hc, stats_row, &so);
+		if (rc != HMACD_OK) {
+			fprintf(stderr, "hmacctl: stats %s: %s\n", shown(path), hmacd_strerror(rc));
+			status = CTL_ERR;
+		}
 	}
-	if (so.json)
-		fprintf(so.f, "{");
-	rc = hmacd_stats(hc, stats_row, &so);
-	if (rc != HMACD_OK) {
-		fprintf(stderr, "hmacctl: stats %s: %s\n", shown(path), hmacd_strerror(rc));
-		status = CTL_ERR;
-		goto out;
-	}
-	if (so.json)
-		fprintf(so.f, "}\n");
-	status = flush_memstream(&so.f, &buf, &len, "stats");
-out:
-	if (so.f != NULL)
-		fclose(so.f);
-	free(buf);
 	hmacd_close(hc);
-	return status;
+	return list_end(&so, status);
 }
 
 /* ---- command line ---- */
@@ -1363,11 +1339,14 @@ static const struct cmd *find_cmd(const struct cmd *cmds, const char *name)
 	return NULL;
 }
 
-/* Checks the options against the command's table entry, then runs it. */
+/*
+ * Checks the options against the command's table entry, and the names and key id in them
+ * (before any command touches the store), then runs it.
+ */
 static int run(const struct ctl *c, const char *group, const struct cmd *cmd)
 {
 	unsigned given = 0, bad, missing;
-	int o;
+	int o, status;
 
 	for (o = 0; o < OPT__MAX; o++) {
 		if (c->opt[o] != NULL)
@@ -1388,6 +1367,9 @@ static int run(const struct ctl *c, const char *group, const struct cmd *cmd)
 		if (missing & F(o))
 			return usage_error(group, cmd, "missing --%s", optdefs[o].name);
 	}
+	status = check_scope_opts(c, group, cmd);
+	if (status != CTL_OK)
+		return status;
 	return cmd->fn(c, cmd);
 }
 

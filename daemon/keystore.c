@@ -418,6 +418,43 @@ static int rec1_check(const MDB_val *v, struct ks_meta *m, char *err, size_t err
 	return HM_OK;
 }
 
+/* Called by ks_walk() on each record; cur is positioned on it, for mdb_cursor_put(MDB_CURRENT). */
+typedef int (*ks_row_fn)(struct hm_keystore *ks, MDB_cursor *cur, MDB_val *k, MDB_val *v,
+			 void *arg);
+
+/*
+ * Calls row on each record of dbi in txn whose key starts with prefix[0..plen) (every record if
+ * plen is 0), in key order. A non-zero return from row ends the walk and is returned. HM_OK,
+ * HM_ESTORE, or row's value.
+ */
+static int ks_walk(struct hm_keystore *ks, MDB_txn *txn, MDB_dbi dbi, const uint8_t *prefix,
+		   size_t plen, ks_row_fn row, void *arg)
+{
+	MDB_cursor *cur = NULL;
+	MDB_val k = { .mv_size = plen, .mv_data = (void *)prefix }, v;
+	int rc, mrc;
+
+	mrc = mdb_cursor_open(txn, dbi, &cur);
+	if (mrc != 0)
+		return ks_mdb_fail(ks, "mdb_cursor_open", mrc);
+	for (mrc = mdb_cursor_get(cur, &k, &v, plen > 0 ? MDB_SET_RANGE : MDB_FIRST); mrc == 0;
+	     mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		if (k.mv_size < plen || memcmp(k.mv_data, prefix, plen) != 0)
+			break;
+		rc = row(ks, cur, &k, &v, arg);
+		if (rc != 0)
+			goto out;
+	}
+	if (mrc != 0 && mrc != MDB_NOTFOUND) {
+		rc = ks_mdb_fail(ks, "mdb_cursor_get", mrc);
+		goto out;
+	}
+	rc = HM_OK;
+out:
+	mdb_cursor_close(cur);
+	return rc;
+}
+
 /* ---- environment ---- */
 
 static int ks_stat_dir(const char *dir, bool create, char *err, size_t errlen)
@@ -989,48 +1026,34 @@ static int ks_body_create(struct hm_keystore *ks, MDB_txn *txn, struct ks_op *op
 	return ks_put_new_epoch(ks, txn, op);
 }
 
-/* Marks every current epoch of the scope superseded with deadline op->deadline. */
-static int ks_supersede(struct hm_keystore *ks, MDB_txn *txn, struct ks_op *op)
+/* One record for ks_supersede(): a current epoch becomes superseded. */
+static int ks_supersede_row(struct hm_keystore *ks, MDB_cursor *cur, MDB_val *k, MDB_val *v,
+			    void *arg)
 {
+	const struct ks_op *op = arg;
 	uint8_t rec[KS_REC_MAX];
-	MDB_cursor *cur = NULL;
-	MDB_val k = { .mv_size = op->plen, .mv_data = op->prefix };
-	MDB_val v, nv = { .mv_data = rec };
+	MDB_val nv = { .mv_size = v->mv_size, .mv_data = rec };
 	struct ks_meta m;
 	int rc, mrc;
 
-	mrc = mdb_cursor_open(txn, ks->keys, &cur);
+	rc = rec_check(v, &m, ks->err, sizeof(ks->err));
+	if (rc != HM_OK || m.state != HM_KEY_CURRENT)
+		return rc;
+	/* Rewrite state and deadline only (same size); the other bytes are carried over. */
+	memcpy(rec, v->mv_data, v->mv_size);
+	put_le32(rec + KS_REC_OFF_STATE, HM_KEY_SUPERSEDED);
+	put_le64(rec + KS_REC_OFF_DEADLINE, op->deadline);
+	mrc = mdb_cursor_put(cur, k, &nv, MDB_CURRENT);
+	OPENSSL_cleanse(rec, sizeof(rec));
 	if (mrc != 0)
-		return ks_mdb_fail(ks, "mdb_cursor_open", mrc);
-	for (mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); mrc == 0;
-	     mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		if (k.mv_size < op->plen || memcmp(k.mv_data, op->prefix, op->plen) != 0)
-			break;
-		rc = rec_check(&v, &m, ks->err, sizeof(ks->err));
-		if (rc != HM_OK)
-			goto out;
-		if (m.state != HM_KEY_CURRENT)
-			continue;
-		/* Rewrite state and deadline only (same size); the other bytes are carried over. */
-		memcpy(rec, v.mv_data, v.mv_size);
-		nv.mv_size = v.mv_size;
-		put_le32(rec + KS_REC_OFF_STATE, HM_KEY_SUPERSEDED);
-		put_le64(rec + KS_REC_OFF_DEADLINE, op->deadline);
-		mrc = mdb_cursor_put(cur, &k, &nv, MDB_CURRENT);
-		OPENSSL_cleanse(rec, sizeof(rec));
-		if (mrc != 0) {
-			rc = ks_mdb_fail(ks, "mdb_cursor_put", mrc);
-			goto out;
-		}
-	}
-	if (mrc != 0 && mrc != MDB_NOTFOUND) {
-		rc = ks_mdb_fail(ks, "mdb_cursor_get", mrc);
-		goto out;
-	}
-	rc = HM_OK;
-out:
-	mdb_cursor_close(cur);
-	return rc;
+		return ks_mdb_fail(ks, "mdb_cursor_put", mrc);
+	return HM_OK;
+}
+
+/* Marks every current epoch of the scope superseded with deadline op->deadline. */
+static int ks_supersede(struct hm_keystore *ks, MDB_txn *txn, struct ks_op *op)
+{
+	return ks_walk(ks, txn, ks->keys, op->prefix, op->plen, ks_supersede_row, op);
 }
 
 /* The next epoch of an existing scope: supersedes the current one, adds max+1. */
@@ -1537,17 +1560,17 @@ static int ks_read_begin(struct hm_keystore *ks, MDB_txn **txn)
 	}
 }
 
-int hm_ks_list(struct hm_keystore *ks, const char *tenant,
-	       int (*fn)(const struct hm_key_info *info, void *arg), void *arg)
+/*
+ * hm_ks_list and hm_ks_policy_list: checks tenant (NULL: every tenant), then walks its keys in
+ * dbi in one read transaction. HM_OK, HM_EINVAL (bad tenant name), HM_ESTORE, or row's value.
+ */
+static int ks_list(struct hm_keystore *ks, MDB_dbi dbi, const char *tenant, ks_row_fn row,
+		   void *arg)
 {
-	uint8_t prefix[KS_KEY_MAX];
-	struct hm_key_info info;
-	struct ks_meta m;
+	uint8_t prefix[1 + KS_NAME_MAX];
 	MDB_txn *txn = NULL;
-	MDB_cursor *cur = NULL;
-	MDB_val k = { 0 }, v;
 	size_t plen = 0, tl;
-	int rc, mrc;
+	int rc;
 
 	ks->err[0] = '\0';
 	if (tenant != NULL) {
@@ -1559,47 +1582,50 @@ int hm_ks_list(struct hm_keystore *ks, const char *tenant,
 		prefix[0] = (uint8_t)tl;
 		memcpy(prefix + 1, tenant, tl);
 		plen = 1 + tl;
-		k.mv_data = prefix;
-		k.mv_size = plen;
 	}
 	rc = ks_read_begin(ks, &txn);
 	if (rc != HM_OK)
 		return rc;
-	mrc = mdb_cursor_open(txn, ks->keys, &cur);
-	if (mrc != 0) {
-		cur = NULL;
-		rc = ks_mdb_fail(ks, "mdb_cursor_open", mrc);
-		goto out;
-	}
-	mrc = mdb_cursor_get(cur, &k, &v, tenant != NULL ? MDB_SET_RANGE : MDB_FIRST);
-	for (; mrc == 0; mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		if (k.mv_size < plen || memcmp(k.mv_data, prefix, plen) != 0)
-			break;
-		rc = key_decode(ks, &k, &info);
-		if (rc != HM_OK)
-			goto out;
-		rc = rec_check(&v, &m, ks->err, sizeof(ks->err));
-		if (rc != HM_OK)
-			goto out;
-		info.state = (enum hm_key_state)m.state;
-		info.created = m.created;
-		info.deadline = m.deadline;
-		memcpy(info.keyid, m.keyid, m.keyid_len);
-		info.keyid[m.keyid_len] = '\0';
-		rc = fn(&info, arg);
-		if (rc != 0)
-			goto out;
-	}
-	if (mrc != 0 && mrc != MDB_NOTFOUND) {
-		rc = ks_mdb_fail(ks, "mdb_cursor_get", mrc);
-		goto out;
-	}
-	rc = HM_OK;
-out:
-	if (cur != NULL)
-		mdb_cursor_close(cur);
+	rc = ks_walk(ks, txn, dbi, prefix, plen, row, arg);
 	mdb_txn_abort(txn);
 	return rc;
+}
+
+/* The caller's callback of hm_ks_list or hm_ks_policy_list, for the row functions. */
+struct ks_list_cb {
+	int (*key)(const struct hm_key_info *info, void *arg);
+	int (*policy)(const struct hm_policy_info *info, void *arg);
+	void *arg;
+};
+
+static int ks_key_row(struct hm_keystore *ks, MDB_cursor *cur, MDB_val *k, MDB_val *v,
+		      void *arg)
+{
+	const struct ks_list_cb *cb = arg;
+	struct hm_key_info info;
+	struct ks_meta m;
+	int rc;
+
+	rc = key_decode(ks, k, &info);
+	if (rc != HM_OK)
+		return rc;
+	rc = rec_check(v, &m, ks->err, sizeof(ks->err));
+	if (rc != HM_OK)
+		return rc;
+	info.state = (enum hm_key_state)m.state;
+	info.created = m.created;
+	info.deadline = m.deadline;
+	memcpy(info.keyid, m.keyid, m.keyid_len);
+	info.keyid[m.keyid_len] = '\0';
+	return cb->key(&info, cb->arg);
+}
+
+int hm_ks_list(struct hm_keystore *ks, const char *tenant,
+	       int (*fn)(const struct hm_key_info *info, void *arg), void *arg)
+{
+	struct ks_list_cb cb = { .key = fn, .arg = arg };
+
+	return ks_list(ks, ks->keys, tenant, ks_key_row, &cb);
 }
 
 /* ---- public API: the daemon's read path ---- */
@@ -1948,71 +1974,31 @@ int hm_ks_policy_get(struct hm_keystore *ks, const char *tenant, const char *con
 	return rc;
 }
 
+static int ks_policy_row(struct hm_keystore *ks, MDB_cursor *cur, MDB_val *k, MDB_val *v,
+			 void *arg)
+{
+	const struct ks_list_cb *cb = arg;
+	struct hm_policy_info info;
+	const uint8_t *p = k->mv_data;
+	size_t tl = 0, cl = 0;
+	const char *why;
+
+	why = scope_split(p, k->mv_size, 0, true, &tl, &cl);
+	if (why != NULL)
+		return ks_corrupt(ks, why, k->mv_size);
+	memset(&info, 0, sizeof(info));
+	memcpy(info.tenant, p + 1, tl);
+	memcpy(info.container, p + 2 + tl, cl);
+	info.source = cl > 0 ? HM_POLICY_SCOPE : HM_POLICY_TENANT;
+	if (hm_policy_decode(v->mv_data, v->mv_size, &info.policy) != HM_OK)
+		return ks_corrupt(ks, "bad policy record", v->mv_size);
+	return cb->policy(&info, cb->arg);
+}
+
 int hm_ks_policy_list(struct hm_keystore *ks, const char *tenant,
 		      int (*fn)(const struct hm_policy_info *info, void *arg), void *arg)
 {
-	uint8_t prefix[1 + KS_NAME_MAX];
-	struct hm_policy_info info;
-	MDB_txn *txn = NULL;
-	MDB_cursor *cur = NULL;
-	MDB_val k = { 0 }, v;
-	size_t plen = 0, tl = 0, cl = 0;
-	const uint8_t *p;
-	const char *why;
-	int rc, mrc;
+	struct ks_list_cb cb = { .policy = fn, .arg = arg };
 
-	ks->err[0] = '\0';
-	if (tenant != NULL) {
-		tl = strnlen(tenant, KS_NAME_MAX + 1);
-		if (!hm_scope_name_ok(tenant, tl)) {
-			set_msg(ks->err, sizeof(ks->err), "bad tenant name");
-			return HM_EINVAL;
-		}
-		prefix[0] = (uint8_t)tl;
-		memcpy(prefix + 1, tenant, tl);
-		plen = 1 + tl;
-		k.mv_data = prefix;
-		k.mv_size = plen;
-	}
-	rc = ks_read_begin(ks, &txn);
-	if (rc != HM_OK)
-		return rc;
-	mrc = mdb_cursor_open(txn, ks->policies, &cur);
-	if (mrc != 0) {
-		cur = NULL;
-		rc = ks_mdb_fail(ks, "mdb_cursor_open", mrc);
-		goto out;
-	}
-	mrc = mdb_cursor_get(cur, &k, &v, tenant != NULL ? MDB_SET_RANGE : MDB_FIRST);
-	for (; mrc == 0; mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		if (k.mv_size < plen || memcmp(k.mv_data, prefix, plen) != 0)
-			break;
-		p = k.mv_data;
-		why = scope_split(p, k.mv_size, 0, true, &tl, &cl);
-		if (why != NULL) {
-			rc = ks_corrupt(ks, why, k.mv_size);
-			goto out;
-		}
-		memset(&info, 0, sizeof(info));
-		memcpy(info.tenant, p + 1, tl);
-		memcpy(info.container, p + 2 + tl, cl);
-		info.source = cl > 0 ? HM_POLICY_SCOPE : HM_POLICY_TENANT;
-		if (hm_policy_decode(v.mv_data, v.mv_size, &info.policy) != HM_OK) {
-			rc = ks_corrupt(ks, "bad policy record", v.mv_size);
-			goto out;
-		}
-		rc = fn(&info, arg);
-		if (rc != 0)
-			goto out;
-	}
-	if (mrc != 0 && mrc != MDB_NOTFOUND) {
-		rc = ks_mdb_fail(ks, "mdb_cursor_get", mrc);
-		goto out;
-	}
-	rc = HM_OK;
-out:
-	if (cur != NULL)
-		mdb_cursor_close(cur);
-	mdb_txn_abort(txn);
-	return rc;
+	return ks_list(ks, ks->policies, tenant, ks_policy_row, &cb);
 }

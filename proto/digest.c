@@ -1,10 +1,11 @@
 /*
  * digest.c - RFC 9530 Content-Digest against a body (digest.h).
  *
- * The field is parsed with sfv.c the way sigbase.c parses it for `content-digest;sf`, so that
- * what the signature covered and what is checked here are the same Dictionary. Every supported
- * member is validated before any digest is computed: a malformed field never costs a hash of
- * the body, and MALFORMED does not depend on the body.
+ * The field is parsed by sigbase.c's hm_sb_parse_field_lines(), the function that reads
+ * `content-digest;sf` for a signature base, so that what the signature covered and what is
+ * checked here are the same Dictionary. Every supported member is validated before any digest
+ * is computed: a malformed field never costs a hash of the body, and MALFORMED does not depend
+ * on the body.
  */
 #include "digest.h"
 
@@ -15,6 +16,7 @@
 #include <openssl/evp.h>
 
 #include "sfv.h"
+#include "sigbase.h"
 
 struct hm_digest_ctx {
 	EVP_MD *sha256;
@@ -85,56 +87,6 @@ static const struct {
 
 #define NALGS (sizeof(algs) / sizeof(algs[0]))
 
-static bool ieq(struct hm_str s, const char *lit, size_t n)
-{
-	if (s.len != n)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		uint8_t c = s.ptr[i];
-
-		if (c >= 'A' && c <= 'Z')
-			c = (uint8_t)(c - 'A' + 'a');
-		if (c != (uint8_t)lit[i])
-			return false;
-	}
-	return true;
-}
-
-/* leading and trailing SP / HTAB removed (RFC 9110 5.5: OWS is not part of the value) */
-static struct hm_str trim(struct hm_str s)
-{
-	while (s.len > 0 && (s.ptr[0] == ' ' || s.ptr[0] == '\t')) {
-		s.ptr++;
-		s.len--;
-	}
-	while (s.len > 0 && (s.ptr[s.len - 1] == ' ' || s.ptr[s.len - 1] == '\t'))
-		s.len--;
-	return s;
-}
-
-/* The content-digest lines as one Dictionary; *present false if there is none. */
-static int parse_lines(const struct hm_header *h, size_t n, struct hm_sf_field *f, bool *present)
-{
-	size_t count = 0;
-	int rc;
-
-	for (size_t i = 0; i < n; i++) {
-		struct hm_str v;
-
-		if (!ieq(h[i].name, "content-digest", 14))
-			continue;
-		v = trim(h[i].value);
-		if (count++ == 0)
-			rc = hm_sf_parse(v.ptr, v.len, HM_SF_KIND_DICT, f);
-		else
-			rc = hm_sf_parse_more(v.ptr, v.len, f);
-		if (rc != HM_OK)
-			return rc;
-	}
-	*present = count > 0;
-	return HM_OK;
-}
-
 static int compute(struct hm_digest_ctx *ctx, bool sha512, const uint8_t *body, size_t len,
 		   uint8_t *out, size_t want)
 {
@@ -163,15 +115,16 @@ int hm_content_digest_check(struct hm_digest_ctx *ctx, const struct hm_header *h
 {
 	struct hm_sf_field f;
 	uint8_t want[NALGS][HM_SHA512_LEN], got[HM_SHA512_LEN];
-	bool present = false, used[NALGS] = {false};
-	size_t nused = 0, n;
+	bool used[NALGS] = {false};
+	size_t nused = 0, nlines, n;
 	int rc;
 
 	*result = HM_CD_MALFORMED;
-	rc = parse_lines(headers, nheaders, &f, &present);
+	rc = hm_sb_parse_field_lines(headers, nheaders, (const uint8_t *)"content-digest", 14,
+				     HM_SF_KIND_DICT, &f, &nlines);
 	if (rc != HM_OK)
 		return HM_OK; /* MALFORMED */
-	if (!present) {
+	if (nlines == 0) {
 		*result = HM_CD_NO_SUPPORTED_ALG;
 		return HM_OK;
 	}

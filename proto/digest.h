@@ -10,11 +10,11 @@
  * ignored, whatever their value: RFC 9530 section 2 lets a recipient ignore algorithms it does
  * not support. Parameters on members are ignored too.
  *
- * Field lines: every header of the request named content-digest (ASCII case-insensitively,
- * as sigbase.c matches names), each stripped of leading and trailing SP/HTAB, parsed in
- * arrival order as the ", " join of the lines would be (hm_sf_parse() then hm_sf_parse_more(),
- * exactly as sigbase.c does for `content-digest;sf`). A key repeated across lines keeps the
- * last value (RFC 8941).
+ * Field lines: every header of the request named content-digest (ASCII case-insensitively),
+ * each stripped of leading and trailing SP/HTAB, parsed in arrival order as the ", " join of
+ * the lines would be: hm_sb_parse_field_lines() (sigbase.h), the very function that reads
+ * `content-digest;sf` into a signature base. A key repeated across lines keeps the last value
+ * (RFC 8941).
  *
  * Results:
  *   HM_CD_MATCH            a sha-256 or sha-512 member is present, and every such member

@@ -317,50 +317,59 @@ enum item_field {
 /* Items sit at depth 2 (request map, items array): they may nest this much more. */
 #define HM_ITEM_DEPTH (HM_MP_MAX_DEPTH - 2)
 
-static enum item_field key_if(const uint8_t *k, size_t n, const char *lit, enum item_field f)
+#define KEY(f, lit) [f] = {lit, sizeof(lit) - 1}
+
+static const struct {
+	const char *name;
+	size_t len;
+} item_keys[F__COUNT] = {
+	KEY(F_TENANT, "tenant"),       KEY(F_CONTAINER, "container"),
+	KEY(F_EPOCH, "epoch"),         KEY(F_METHOD, "method"),
+	KEY(F_PATH, "path"),           KEY(F_HEADERS, "headers"),
+	KEY(F_BODY, "body"),           KEY(F_BODY_SHA256, "body_sha256"),
+	KEY(F_TS, "ts"),               KEY(F_NONCE, "nonce"),
+	KEY(F_SIG, "sig"),             KEY(F_SCHEME, "scheme"),
+	KEY(F_AUTHORITY, "authority"), KEY(F_URI_SCHEME, "uri_scheme"),
+	KEY(F_SIGNATURE_INPUT, "signature_input"),
+	KEY(F_SIGNATURE, "signature"), KEY(F_LABEL, "label"),
+};
+
+#undef KEY
+
+/* f if k[0..n) is f's key, else F__COUNT */
+static enum item_field key_if(const uint8_t *k, size_t n, enum item_field f)
 {
-	return memcmp(k, lit, n) == 0 ? f : F__COUNT;
+	return item_keys[f].len == n && memcmp(k, item_keys[f].name, n) == 0 ? f : F__COUNT;
 }
 
 /*
- * The field a key names, or F__COUNT. On the hot path: a switch on the length, then on the
- * first byte (distinct among keys of one length), then one memcmp.
+ * The field a key names, or F__COUNT. On the hot path: a switch on the length, then the first
+ * byte (distinct among keys of one length) names the one candidate, then one memcmp.
  */
 static enum item_field field_of(const uint8_t *k, size_t n)
 {
 	switch (n) {
 	case 2:
-		return key_if(k, n, "ts", F_TS);
+		return key_if(k, n, F_TS);
 	case 3:
-		return key_if(k, n, "sig", F_SIG);
+		return key_if(k, n, F_SIG);
 	case 4:
-		return k[0] == 'p' ? key_if(k, n, "path", F_PATH) : key_if(k, n, "body", F_BODY);
+		return key_if(k, n, k[0] == 'p' ? F_PATH : F_BODY);
 	case 5:
-		if (k[0] == 'e')
-			return key_if(k, n, "epoch", F_EPOCH);
-		if (k[0] == 'n')
-			return key_if(k, n, "nonce", F_NONCE);
-		return key_if(k, n, "label", F_LABEL);
+		return key_if(k, n, k[0] == 'e' ? F_EPOCH : k[0] == 'n' ? F_NONCE : F_LABEL);
 	case 6:
-		if (k[0] == 't')
-			return key_if(k, n, "tenant", F_TENANT);
-		if (k[0] == 'm')
-			return key_if(k, n, "method", F_METHOD);
-		return key_if(k, n, "scheme", F_SCHEME);
+		return key_if(k, n, k[0] == 't' ? F_TENANT : k[0] == 'm' ? F_METHOD : F_SCHEME);
 	case 7:
-		return key_if(k, n, "headers", F_HEADERS);
+		return key_if(k, n, F_HEADERS);
 	case 9:
-		if (k[0] == 'c')
-			return key_if(k, n, "container", F_CONTAINER);
-		if (k[0] == 'a')
-			return key_if(k, n, "authority", F_AUTHORITY);
-		return key_if(k, n, "signature", F_SIGNATURE);
+		return key_if(k, n,
+			      k[0] == 'c' ? F_CONTAINER : k[0] == 'a' ? F_AUTHORITY : F_SIGNATURE);
 	case 10:
-		return key_if(k, n, "uri_scheme", F_URI_SCHEME);
+		return key_if(k, n, F_URI_SCHEME);
 	case 11:
-		return key_if(k, n, "body_sha256", F_BODY_SHA256);
+		return key_if(k, n, F_BODY_SHA256);
 	case 15:
-		return key_if(k, n, "signature_input", F_SIGNATURE_INPUT);
+		return key_if(k, n, F_SIGNATURE_INPUT);
 	default:
 		return F__COUNT;
 	}
@@ -580,6 +589,13 @@ static void pack_bin(msgpack_packer *pk, const uint8_t *p, size_t n)
 	msgpack_pack_bin_body(pk, p, n);
 }
 
+/* One map entry: a key and a str value. */
+static void pack_key_str(msgpack_packer *pk, const char *key, struct hm_str value)
+{
+	pack_cstr(pk, key);
+	pack_str(pk, value);
+}
+
 size_t hm_frame_begin(struct hm_buf *b)
 {
 	static const uint8_t zero[HM_FRAME_HEADER];
@@ -670,16 +686,12 @@ static void encode_v1(msgpack_packer *pk, const struct hm_item *it)
 	size_t nkeys = 9 + (it->nonce.len > 0);
 
 	msgpack_pack_map(pk, nkeys);
-	pack_cstr(pk, "tenant");
-	pack_str(pk, it->tenant);
-	pack_cstr(pk, "container");
-	pack_str(pk, it->container);
+	pack_key_str(pk, "tenant", it->tenant);
+	pack_key_str(pk, "container", it->container);
 	pack_cstr(pk, "epoch");
 	msgpack_pack_uint64(pk, it->epoch);
-	pack_cstr(pk, "method");
-	pack_str(pk, it->method);
-	pack_cstr(pk, "path");
-	pack_str(pk, it->path);
+	pack_key_str(pk, "method", it->method);
+	pack_key_str(pk, "path", it->path);
 	pack_item_headers(pk, it);
 	if (it->has_body) {
 		pack_cstr(pk, "body");
@@ -690,10 +702,8 @@ static void encode_v1(msgpack_packer *pk, const struct hm_item *it)
 	}
 	pack_cstr(pk, "ts");
 	msgpack_pack_uint64(pk, it->ts);
-	if (it->nonce.len > 0) {
-		pack_cstr(pk, "nonce");
-		pack_str(pk, it->nonce);
-	}
+	if (it->nonce.len > 0)
+		pack_key_str(pk, "nonce", it->nonce);
 	pack_cstr(pk, "sig");
 	pack_bin(pk, it->sig, HM_MAC_LEN);
 }
@@ -706,29 +716,18 @@ static void encode_rfc9421(msgpack_packer *pk, const struct hm_item *it)
 	msgpack_pack_map(pk, nkeys);
 	pack_cstr(pk, "scheme");
 	pack_cstr(pk, "rfc9421");
-	pack_cstr(pk, "tenant");
-	pack_str(pk, it->tenant);
-	pack_cstr(pk, "container");
-	pack_str(pk, it->container);
-	pack_cstr(pk, "method");
-	pack_str(pk, it->method);
-	pack_cstr(pk, "authority");
-	pack_str(pk, it->authority);
-	pack_cstr(pk, "path");
-	pack_str(pk, it->path);
-	if (it->uri_scheme.len > 0) {
-		pack_cstr(pk, "uri_scheme");
-		pack_str(pk, it->uri_scheme);
-	}
+	pack_key_str(pk, "tenant", it->tenant);
+	pack_key_str(pk, "container", it->container);
+	pack_key_str(pk, "method", it->method);
+	pack_key_str(pk, "authority", it->authority);
+	pack_key_str(pk, "path", it->path);
+	if (it->uri_scheme.len > 0)
+		pack_key_str(pk, "uri_scheme", it->uri_scheme);
 	pack_item_headers(pk, it);
-	pack_cstr(pk, "signature_input");
-	pack_str(pk, it->signature_input);
-	pack_cstr(pk, "signature");
-	pack_str(pk, it->signature);
-	if (it->label.len > 0) {
-		pack_cstr(pk, "label");
-		pack_str(pk, it->label);
-	}
+	pack_key_str(pk, "signature_input", it->signature_input);
+	pack_key_str(pk, "signature", it->signature);
+	if (it->label.len > 0)
+		pack_key_str(pk, "label", it->label);
 	if (it->has_body) {
 		pack_cstr(pk, "body");
 		pack_bin(pk, it->body.ptr, it->body.len);

@@ -372,32 +372,47 @@ static size_t put_joined(struct hm_sf_out *o, const struct hm_sb_request *r, con
 	return count;
 }
 
+/* ---- structured fields ---- */
+
+int hm_sb_parse_field_lines(const struct hm_header *headers, size_t nheaders,
+			    const uint8_t *name, size_t name_len, enum hm_sf_kind kind,
+			    struct hm_sf_field *f, size_t *nlines)
+{
+	int rc;
+
+	*nlines = 0;
+	for (size_t i = 0; i < nheaders; i++) {
+		struct hm_str v;
+
+		if (!ieq(headers[i].name.ptr, headers[i].name.len, name, name_len))
+			continue;
+		v = trim(headers[i].value);
+		if ((*nlines)++ == 0)
+			rc = hm_sf_parse(v.ptr, v.len, kind, f);
+		else
+			rc = hm_sf_parse_more(v.ptr, v.len, f);
+		if (rc != HM_OK)
+			return rc;
+	}
+	return HM_OK;
+}
+
 /* ;sf and ;key: parse the field's lines as one structured value, write it (or one member) */
 static int put_structured(struct hm_sf_out *o, const struct hm_sb_request *r, const uint8_t *name,
 			  size_t n, enum hm_sf_kind kind, const struct hm_sf_bare *key,
 			  enum hm_sb_reason *why)
 {
 	struct hm_sf_field sf;
-	size_t count = 0;
-	int rc = HM_OK;
+	size_t count;
+	int rc;
 
-	for (size_t i = 0; i < r->nheaders && rc == HM_OK; i++) {
-		struct hm_str v;
-
-		if (!ieq(r->headers[i].name.ptr, r->headers[i].name.len, name, n))
-			continue;
-		v = trim(r->headers[i].value);
-		if (count++ == 0)
-			rc = hm_sf_parse(v.ptr, v.len, kind, &sf);
-		else
-			rc = hm_sf_parse_more(v.ptr, v.len, &sf);
+	rc = hm_sb_parse_field_lines(r->headers, r->nheaders, name, n, kind, &sf, &count);
+	if (rc != HM_OK) {
+		*why = HM_SB_SF_PARSE;
+		return HM_EMALFORMED;
 	}
 	if (count == 0) {
 		*why = HM_SB_MISSING_FIELD;
-		return HM_EMALFORMED;
-	}
-	if (rc != HM_OK) {
-		*why = HM_SB_SF_PARSE;
 		return HM_EMALFORMED;
 	}
 	if (key == NULL) {

@@ -137,4 +137,19 @@ int hm_sb_build(const struct hm_sb_request *req, const struct hm_sf_field *sig_i
 		const struct hm_sf_member *m, uint8_t *out, size_t cap, size_t *len,
 		struct hm_sb_sigparams *params, enum hm_sb_reason *why) HM_MUSTCHECK;
 
+/*
+ * Parses the lines of one field as a single structured value of `kind`, the way hm_sb_build()
+ * reads a covered `name;sf` or `name;key="k"` (and digest.c reads Content-Digest, so the two
+ * cannot drift): every header among headers[0..nheaders) whose name equals name[0..name_len)
+ * ASCII-case-insensitively, in arrival order, each stripped of leading and trailing SP/HTAB,
+ * parsed as their ", " join would be (hm_sf_parse() for the first line, hm_sf_parse_more()
+ * for the others).
+ *
+ * Returns HM_OK with *nlines the number of lines parsed into *f (0: no such header, and *f is
+ * untouched), or HM_EMALFORMED when a line does not parse (*f then describes nothing useful).
+ */
+int hm_sb_parse_field_lines(const struct hm_header *headers, size_t nheaders,
+			    const uint8_t *name, size_t name_len, enum hm_sf_kind kind,
+			    struct hm_sf_field *f, size_t *nlines) HM_MUSTCHECK;
+
 #endif

@@ -32,27 +32,11 @@
 #include "frame.h"
 #include "msg.h"
 
+/* the RFC 9421 B.2 request and B.2.5 (hmac-sha256): B2_HEADERS, B2_BODY, B25_INPUT, ... */
+#include "../rfc9421_example.h"
+
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 #define MAX_HDR 16
-
-/* ---- the RFC 9421 B.2 request and B.2.5 (hmac-sha256) ---- */
-
-static const struct hmacd_header B2_HEADERS[] = {
-	{"host", 4, "example.com", 11},
-	{"date", 4, "Tue, 20 Apr 2021 02:07:55 GMT", 29},
-	{"content-type", 12, "application/json", 16},
-	{"content-digest", 14,
-	 "sha-512=:WZDPaVn/7XgHaAy8pmojAkGWoRx2UFChF41A2svX+TaPm+AbwAgBWnrIiYllu7BNNyealdVLvRwEmTH"
-	 "WXvJwew==:",
-	 98},
-	{"content-length", 14, "18", 2},
-};
-static const char B2_BODY[] = "{\"hello\": \"world\"}";
-static const char B25_INPUT[] = "sig-b25=(\"date\" \"@authority\" \"content-type\")"
-				";created=1618884473;keyid=\"test-shared-secret\"";
-static const char B25_SIGNATURE[] = "sig-b25=:pxcQw6G3AjtMBQjwo8XzkZf/bws5LelbaMk5rGIGtE8=:";
-static const char SHARED_SECRET_B64[] =
-	"uzvJfB4u3N0Jy4T7NZ75MDVcr8zSTInedJtkgcu46YW4XByzNJjxBdtjUkdJPBtbmHhIDi6pcl8jsasjlTMtDQ==";
 
 /* ---- fixture ---- */
 
@@ -292,25 +276,11 @@ static void ctl_ok(struct fx *f, const char *args)
 
 static void b25_item(struct hmacd_rfc9421_item *it, const char *signature)
 {
-	memset(it, 0, sizeof(*it));
-	it->tenant = "rfc";
-	it->tenant_len = 3;
-	it->container = "b25";
-	it->container_len = 3;
-	it->method = "POST";
-	it->method_len = 4;
-	it->authority = "example.com";
-	it->authority_len = 11;
-	it->path = "/foo?param=Value&Pet=dog";
-	it->path_len = strlen(it->path);
-	it->headers = B2_HEADERS;
-	it->nheaders = ARRAY_LEN(B2_HEADERS);
+	b2_client_item(it, "rfc", "b25");
 	it->signature_input = B25_INPUT;
 	it->signature_input_len = strlen(B25_INPUT);
 	it->signature = signature;
 	it->signature_len = strlen(signature);
-	it->body = (const uint8_t *)B2_BODY;
-	it->body_len = sizeof(B2_BODY) - 1;
 }
 
 static unsigned verify_item(struct fx *f, const struct hmacd_rfc9421_item *it)
@@ -412,10 +382,18 @@ static void mut_query_name(struct rq *r)
 	t[5] = 'z';
 }
 
+/* A header line of the tampered copy set to a new value: the nth line called name. */
+struct hdr_set {
+	const char *name;
+	unsigned nth;
+	const char *value;
+};
+
 struct tamper_case {
 	const char *extra;          /* covered on top of DEFAULTS, or NULL */
-	void (*mut)(struct rq *r);  /* changes one thing in the request */
 	unsigned want;              /* the tampered request's verdict */
+	void (*mut)(struct rq *r);  /* changes one thing in the request, or NULL */
+	struct hdr_set set[2];      /* header lines set (name NULL: none), after mut */
 };
 
 /*
@@ -435,7 +413,10 @@ static void run_tamper(struct fx *f, const struct tamper_case *tc, size_t n,
 			prep(r);
 		rq_sign(r, f->sa, sizeof(f->sa), "k-t1-c1", tc[i].extra, NULL);
 		rq_copy(t, r);
-		tc[i].mut(t);
+		if (tc[i].mut != NULL)
+			tc[i].mut(t);
+		for (size_t j = 0; j < ARRAY_LEN(tc[i].set) && tc[i].set[j].name != NULL; j++)
+			rq_set(t, tc[i].set[j].name, tc[i].set[j].nth, tc[i].set[j].value);
 		rq_item(t);
 		expect_verdict(f, t, tc[i].want);
 		expect_verdict(f, r, tc[i].want == HMACD_V_OK ? HMACD_V_REPLAY : HMACD_V_OK);
@@ -447,21 +428,21 @@ static void run_tamper(struct fx *f, const struct tamper_case *tc, size_t n,
 static void test_derived_components(void **state)
 {
 	static const struct tamper_case cases[] = {
-		{"@method", mut_method, HMACD_V_BAD_SIGNATURE},
-		{"@target-uri", mut_scheme, HMACD_V_BAD_SIGNATURE},
-		{"@scheme", mut_scheme, HMACD_V_BAD_SIGNATURE},
-		{"@authority", mut_authority, HMACD_V_BAD_SIGNATURE},
-		{"@request-target", mut_query_tty, HMACD_V_BAD_SIGNATURE},
-		{"@path", mut_path, HMACD_V_BAD_SIGNATURE},
-		{"@query", mut_query_tty, HMACD_V_BAD_SIGNATURE},
-		{"@query-param;name=tty", mut_query_tty, HMACD_V_BAD_SIGNATURE},
-		{"@query-param;name=name", mut_query_name, HMACD_V_BAD_SIGNATURE},
-		{"@target-uri", mut_query_name, HMACD_V_BAD_SIGNATURE},
+		{"@method", HMACD_V_BAD_SIGNATURE, .mut = mut_method},
+		{"@target-uri", HMACD_V_BAD_SIGNATURE, .mut = mut_scheme},
+		{"@scheme", HMACD_V_BAD_SIGNATURE, .mut = mut_scheme},
+		{"@authority", HMACD_V_BAD_SIGNATURE, .mut = mut_authority},
+		{"@request-target", HMACD_V_BAD_SIGNATURE, .mut = mut_query_tty},
+		{"@path", HMACD_V_BAD_SIGNATURE, .mut = mut_path},
+		{"@query", HMACD_V_BAD_SIGNATURE, .mut = mut_query_tty},
+		{"@query-param;name=tty", HMACD_V_BAD_SIGNATURE, .mut = mut_query_tty},
+		{"@query-param;name=name", HMACD_V_BAD_SIGNATURE, .mut = mut_query_name},
+		{"@target-uri", HMACD_V_BAD_SIGNATURE, .mut = mut_query_name},
 		/* controls: what is not covered may change (and the original is then a replay) */
-		{NULL, mut_scheme, HMACD_V_OK},
-		{NULL, mut_query_tty, HMACD_V_OK},
-		{"@query-param;name=tty", mut_query_name, HMACD_V_OK},
-		{"@path", mut_query_tty, HMACD_V_OK},
+		{NULL, HMACD_V_OK, .mut = mut_scheme},
+		{NULL, HMACD_V_OK, .mut = mut_query_tty},
+		{"@query-param;name=tty", HMACD_V_OK, .mut = mut_query_name},
+		{"@path", HMACD_V_OK, .mut = mut_query_tty},
 	};
 	static const char *const all[] = {
 		"@method", "@target-uri", "@authority", "@scheme", "@request-target", "@path",
@@ -503,63 +484,6 @@ static void prep_fields(struct rq *r)
 	rq_add(r, "x-bin", "  some value  ");
 }
 
-static void mut_list_value(struct rq *r)
-{
-	rq_set(r, "x-list", 1, "d");
-}
-
-static void mut_list_split(struct rq *r)
-{
-	rq_set(r, "x-list", 0, "a");
-	rq_set(r, "x-list", 1, "b, c");
-}
-
-static void mut_list_order(struct rq *r)
-{
-	rq_set(r, "x-list", 0, "c");
-	rq_set(r, "x-list", 1, "a, b");
-}
-
-static void mut_priority(struct rq *r)
-{
-	rq_set(r, "priority", 0, "u=2, i");
-}
-
-static void mut_priority_ws(struct rq *r)
-{
-	rq_set(r, "priority", 0, "u=1,i");
-}
-
-static void mut_dict_a(struct rq *r)
-{
-	rq_set(r, "x-dict", 0, "a=5, b=2");
-}
-
-static void mut_dict_b(struct rq *r)
-{
-	rq_set(r, "x-dict", 0, "a=1, b=3");
-}
-
-static void mut_bin(struct rq *r)
-{
-	rq_set(r, "x-bin", 0, "some valuf");
-}
-
-static void mut_bin_ws(struct rq *r)
-{
-	rq_set(r, "x-bin", 0, "some value");
-}
-
-static void mut_content_type(struct rq *r)
-{
-	rq_set(r, "content-type", 0, "text/plain");
-}
-
-static void mut_other(struct rq *r)
-{
-	rq_set(r, "x-other", 0, "changed");
-}
-
 static void mut_drop_list(struct rq *r)
 {
 	rq_remove(r, "x-list");
@@ -568,24 +492,29 @@ static void mut_drop_list(struct rq *r)
 static void test_header_fields(void **state)
 {
 	static const struct tamper_case cases[] = {
-		{"content-type", mut_content_type, HMACD_V_BAD_SIGNATURE},
+		{"content-type", HMACD_V_BAD_SIGNATURE, .set = {{"content-type", 0, "text/plain"}}},
 		/* repeated lines: joined with ", " in arrival order */
-		{"x-list", mut_list_value, HMACD_V_BAD_SIGNATURE},
-		{"x-list", mut_list_order, HMACD_V_BAD_SIGNATURE},
-		{"x-list", mut_list_split, HMACD_V_OK}, /* same joined value */
-		{"x-list", mut_other, HMACD_V_OK},      /* another header between them */
+		{"x-list", HMACD_V_BAD_SIGNATURE, .set = {{"x-list", 1, "d"}}},
+		{"x-list", HMACD_V_BAD_SIGNATURE,
+		 .set = {{"x-list", 0, "c"}, {"x-list", 1, "a, b"}}},
+		/* the same joined value */
+		{"x-list", HMACD_V_OK, .set = {{"x-list", 0, "a"}, {"x-list", 1, "b, c"}}},
+		/* another header between them */
+		{"x-list", HMACD_V_OK, .set = {{"x-other", 0, "changed"}}},
 		/* ;bs wraps each line: a different split is a different value */
-		{"x-list;bs", mut_list_split, HMACD_V_BAD_SIGNATURE},
-		{"x-bin;bs", mut_bin, HMACD_V_BAD_SIGNATURE},
-		{"x-bin;bs", mut_bin_ws, HMACD_V_OK},   /* leading/trailing spaces are stripped */
+		{"x-list;bs", HMACD_V_BAD_SIGNATURE,
+		 .set = {{"x-list", 0, "a"}, {"x-list", 1, "b, c"}}},
+		{"x-bin;bs", HMACD_V_BAD_SIGNATURE, .set = {{"x-bin", 0, "some valuf"}}},
+		/* leading/trailing spaces are stripped */
+		{"x-bin;bs", HMACD_V_OK, .set = {{"x-bin", 0, "some value"}}},
 		/* ;sf: re-serialized, so whitespace does not matter, values do */
-		{"priority;sf", mut_priority, HMACD_V_BAD_SIGNATURE},
-		{"priority;sf", mut_priority_ws, HMACD_V_OK},
+		{"priority;sf", HMACD_V_BAD_SIGNATURE, .set = {{"priority", 0, "u=2, i"}}},
+		{"priority;sf", HMACD_V_OK, .set = {{"priority", 0, "u=1,i"}}},
 		/* ;key: one member only */
-		{"x-dict;key=a", mut_dict_a, HMACD_V_BAD_SIGNATURE},
-		{"x-dict;key=a", mut_dict_b, HMACD_V_OK},
+		{"x-dict;key=a", HMACD_V_BAD_SIGNATURE, .set = {{"x-dict", 0, "a=5, b=2"}}},
+		{"x-dict;key=a", HMACD_V_OK, .set = {{"x-dict", 0, "a=1, b=3"}}},
 		/* a covered field missing from the request: malformed */
-		{"x-list", mut_drop_list, HMACD_V_MALFORMED},
+		{"x-list", HMACD_V_MALFORMED, .mut = mut_drop_list},
 	};
 
 	run_tamper(*state, cases, ARRAY_LEN(cases), prep_fields);
@@ -644,6 +573,21 @@ static void test_coverage(void **state)
 	free(r);
 }
 
+/* The Content-Digest value of data with sha-256 or sha-512 (bits) into out[0..cap). */
+static void digest_of(const char *data, unsigned bits, char *out, size_t cap)
+{
+	assert_int_equal(hmacd_content_digest((const uint8_t *)data, strlen(data), bits, out, cap),
+			 HMACD_OK);
+}
+
+/* r with the Content-Digest field value, signed with the defaults: the daemon says want. */
+static void expect_digest(struct fx *f, struct rq *r, const char *value, unsigned want)
+{
+	rq_set(r, "content-digest", 0, value);
+	rq_sign(r, f->sa, sizeof(f->sa), "k-t1-c1", NULL, NULL);
+	expect_verdict(f, r, want);
+}
+
 static void test_content_digest(void **state)
 {
 	struct fx *f = *state;
@@ -666,35 +610,20 @@ static void test_content_digest(void **state)
 	expect_verdict(f, r, HMACD_V_OK); /* the refusal did not consume the nonce */
 	/* a signer that put a wrong digest in: signed, but the body does not match */
 	rq_init(r, "t1", "c1");
-	assert_int_equal(hmacd_content_digest((const uint8_t *)"x", 1, 256, r->digest,
-					      sizeof(r->digest)),
-			 HMACD_OK);
-	rq_set(r, "content-digest", 0, r->digest);
-	rq_sign(r, f->sa, sizeof(f->sa), "k-t1-c1", NULL, NULL);
-	expect_verdict(f, r, HMACD_V_BAD_SIGNATURE);
+	digest_of("x", 256, r->digest, sizeof(r->digest));
+	expect_digest(f, r, r->digest, HMACD_V_BAD_SIGNATURE);
 	/* sha-512 */
 	rq_init(r, "t1", "c1");
-	assert_int_equal(hmacd_content_digest((const uint8_t *)r->body, strlen(r->body), 512,
-					      r->digest, sizeof(r->digest)),
-			 HMACD_OK);
-	rq_set(r, "content-digest", 0, r->digest);
-	rq_sign(r, f->sa, sizeof(f->sa), "k-t1-c1", NULL, NULL);
-	expect_verdict(f, r, HMACD_V_OK);
+	digest_of(r->body, 512, r->digest, sizeof(r->digest));
+	expect_digest(f, r, r->digest, HMACD_V_OK);
 	/* both, right; then both with the sha-512 one wrong */
 	rq_init(r, "t1", "c1");
-	assert_int_equal(hmacd_content_digest((const uint8_t *)r->body, strlen(r->body), 512,
-					      other, sizeof(other)),
-			 HMACD_OK);
+	digest_of(r->body, 512, other, sizeof(other));
 	snprintf(both, sizeof(both), "%s, %s", r->digest, other);
-	rq_set(r, "content-digest", 0, both);
-	rq_sign(r, f->sa, sizeof(f->sa), "k-t1-c1", NULL, NULL);
-	expect_verdict(f, r, HMACD_V_OK);
-	assert_int_equal(hmacd_content_digest((const uint8_t *)"x", 1, 512, other, sizeof(other)),
-			 HMACD_OK);
+	expect_digest(f, r, both, HMACD_V_OK);
+	digest_of("x", 512, other, sizeof(other));
 	snprintf(both, sizeof(both), "%s, %s", r->digest, other);
-	rq_set(r, "content-digest", 0, both);
-	rq_sign(r, f->sa, sizeof(f->sa), "k-t1-c1", NULL, NULL);
-	expect_verdict(f, r, HMACD_V_BAD_SIGNATURE);
+	expect_digest(f, r, both, HMACD_V_BAD_SIGNATURE);
 	/* covered content-digest ;sf is the same header: checked too */
 	rq_init(r, "t1", "c1");
 	{
@@ -707,9 +636,7 @@ static void test_content_digest(void **state)
 	}
 	/* only an algorithm hmacd does not check: not a usable digest */
 	rq_init(r, "t1", "c1");
-	rq_set(r, "content-digest", 0, "md5=:1B2M2Y8AsgTpgAmY7PhCfg==:");
-	rq_sign(r, f->sa, sizeof(f->sa), "k-t1-c1", NULL, NULL);
-	expect_verdict(f, r, HMACD_V_INSUFFICIENT_COVERAGE);
+	expect_digest(f, r, "md5=:1B2M2Y8AsgTpgAmY7PhCfg==:", HMACD_V_INSUFFICIENT_COVERAGE);
 	free(r);
 }
 
@@ -818,6 +745,19 @@ static void test_keys(void **state)
 
 static void test_clock_and_replay(void **state)
 {
+	/* created and expires against the daemon's clock (--skew 300) */
+	static const struct {
+		int64_t created, expires; /* seconds from now; 0: not given */
+		bool wrong_key;           /* signed with t1/c2's secret */
+		unsigned want;
+	} clock[] = {
+		{-1000, 0, false, HMACD_V_STALE_TIMESTAMP},
+		{1000, 0, false, HMACD_V_STALE_TIMESTAMP},
+		{0, -10, false, HMACD_V_STALE_TIMESTAMP},
+		{0, 100, false, HMACD_V_OK},
+		/* a bad signature wins over a stale timestamp (the clock means nothing unsigned) */
+		{-1000, 0, true, HMACD_V_BAD_SIGNATURE},
+	};
 	struct fx *f = *state;
 	struct rq *r = malloc(sizeof(*r)), *t = malloc(sizeof(*t));
 	struct hmacd_rfc9421_params p = {0};
@@ -825,24 +765,15 @@ static void test_clock_and_replay(void **state)
 	assert_non_null(r);
 	assert_non_null(t);
 	rq_init(r, "t1", "c1");
-	p.created = now() - 1000;
-	rq_sign(r, f->sa, sizeof(f->sa), "k-t1-c1", NULL, &p);
-	expect_verdict(f, r, HMACD_V_STALE_TIMESTAMP);
-	p.created = now() + 1000;
-	rq_sign(r, f->sa, sizeof(f->sa), "k-t1-c1", NULL, &p);
-	expect_verdict(f, r, HMACD_V_STALE_TIMESTAMP);
-	p.created = 0;
-	p.expires = now() - 10;
-	rq_sign(r, f->sa, sizeof(f->sa), "k-t1-c1", NULL, &p);
-	expect_verdict(f, r, HMACD_V_STALE_TIMESTAMP);
-	p.expires = now() + 100;
-	rq_sign(r, f->sa, sizeof(f->sa), "k-t1-c1", NULL, &p);
-	expect_verdict(f, r, HMACD_V_OK);
-	/* a bad signature wins over a stale timestamp (the clock means nothing unsigned) */
-	p.expires = 0;
-	p.created = now() - 1000;
-	rq_sign(r, f->sb, sizeof(f->sb), "k-t1-c1", NULL, &p);
-	expect_verdict(f, r, HMACD_V_BAD_SIGNATURE);
+	for (size_t i = 0; i < ARRAY_LEN(clock); i++) {
+		p.created = clock[i].created != 0 ? now() + clock[i].created : 0;
+		p.expires = clock[i].expires != 0 ? now() + clock[i].expires : 0;
+		if (clock[i].wrong_key)
+			rq_sign(r, f->sb, sizeof(f->sb), "k-t1-c1", NULL, &p);
+		else
+			rq_sign(r, f->sa, sizeof(f->sa), "k-t1-c1", NULL, &p);
+		expect_verdict(f, r, clock[i].want);
+	}
 
 	/* replay: OK once, then REPLAY; a forged copy never consumes the nonce */
 	p = (struct hmacd_rfc9421_params){.nonce = "fixed-nonce-1"};
@@ -1035,6 +966,19 @@ static void to_hm(const struct rq *r, struct hm_item *it)
 #undef HS
 }
 
+/* Reads the response to request id from fd: the results of n items, positioned at the first. */
+static void raw_results(int fd, uint64_t id, uint32_t n, uint8_t *buf, size_t cap,
+			struct hm_response *resp)
+{
+	long got = hd_raw_recv(fd, buf, cap, 5000);
+
+	assert_true(got > 0);
+	assert_int_equal(hm_response_decode(buf, (size_t)got, resp), HM_OK);
+	assert_int_equal(resp->kind, HM_RESP_RESULTS);
+	assert_int_equal(resp->id, id);
+	assert_int_equal(resp->nresults, n);
+}
+
 /* What libhmacd cannot send: unknown keys, v1 keys, a wrong scheme, on a raw connection. */
 static void test_malformed_raw(void **state)
 {
@@ -1047,7 +991,6 @@ static void test_malformed_raw(void **state)
 	uint8_t buf[1024];
 	uint64_t code;
 	size_t start;
-	long n;
 	int fd;
 	static const unsigned want[N] = {HMACD_V_OK, HMACD_V_MALFORMED, HMACD_V_MALFORMED,
 					 HMACD_V_MALFORMED, HMACD_V_MALFORMED, HMACD_V_OK};
@@ -1078,12 +1021,7 @@ static void test_malformed_raw(void **state)
 	assert_false(b.failed);
 	fd = hd_raw_connect(&f->d);
 	assert_true(hd_raw_send(fd, b.data, b.len));
-	n = hd_raw_recv(fd, buf, sizeof(buf), 5000);
-	assert_true(n > 0);
-	assert_int_equal(hm_response_decode(buf, (size_t)n, &resp), HM_OK);
-	assert_int_equal(resp.kind, HM_RESP_RESULTS);
-	assert_int_equal(resp.id, 42);
-	assert_int_equal(resp.nresults, N);
+	raw_results(fd, 42, N, buf, sizeof(buf), &resp);
 	for (int i = 0; i < N; i++) {
 		assert_int_equal(hm_mp_read_uint(&resp.results, &code), HM_OK);
 		if (code != want[i])
@@ -1108,11 +1046,7 @@ static void test_malformed_raw(void **state)
 		b.data[at + 6] = '2';
 	}
 	assert_true(hd_raw_send(fd, b.data, b.len));
-	n = hd_raw_recv(fd, buf, sizeof(buf), 5000);
-	assert_true(n > 0);
-	assert_int_equal(hm_response_decode(buf, (size_t)n, &resp), HM_OK);
-	assert_int_equal(resp.kind, HM_RESP_RESULTS);
-	assert_int_equal(resp.nresults, 1);
+	raw_results(fd, 43, 1, buf, sizeof(buf), &resp);
 	assert_int_equal(hm_mp_read_uint(&resp.results, &code), HM_OK);
 	assert_int_equal(code, HMACD_V_MALFORMED);
 	close(fd);

@@ -191,55 +191,15 @@ void hd_cleanup(struct hd *d)
 	}
 }
 
-int hd_ctl(struct hd *d, char *out, size_t outlen, const char *args)
+/*
+ * Runs `hmacctl --db <db> <args>` for hd_ctl() and hd_ctl_in(): with feed, in[0..inlen) is
+ * written to its stdin, then closed; without, it inherits ours.
+ */
+static int ctl_run(struct hd *d, bool feed, const void *in, size_t inlen, char *out,
+		   size_t outlen, const char *args)
 {
 	char line[1024], *argv[64];
-	int pipefd[2], status = -1, argc;
-	size_t got = 0;
-	ssize_t n;
-	pid_t pid;
-
-	snprintf(line, sizeof(line), "%s --db %s %s", env_or("HMACCTL", "daemon/hmacctl"), d->db,
-		 args);
-	argc = split(line, argv, 64);
-	assert_true(argc > 0);
-	assert_int_equal(pipe(pipefd), 0);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		dup2(pipefd[1], STDOUT_FILENO);
-		close(pipefd[0]);
-		close(pipefd[1]);
-		execvp(argv[0], argv);
-		_exit(127);
-	}
-	close(pipefd[1]);
-	for (;;) {
-		char sink[256];
-
-		if (out != NULL && got + 1 < outlen)
-			n = read(pipefd[0], out + got, outlen - 1 - got);
-		else
-			n = read(pipefd[0], sink, sizeof(sink));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		if (out != NULL && got + 1 < outlen)
-			got += (size_t)n;
-	}
-	close(pipefd[0]);
-	if (out != NULL && outlen > 0)
-		out[got] = '\0';
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
-}
-
-int hd_ctl_in(struct hd *d, const void *in, size_t inlen, char *out, size_t outlen,
-	      const char *args)
-{
-	char line[1024], *argv[64];
-	int outp[2], inp[2], status = -1, argc;
+	int outp[2], inp[2] = { -1, -1 }, status = -1, argc;
 	const uint8_t *p = in;
 	size_t got = 0;
 	ssize_t n;
@@ -250,33 +210,38 @@ int hd_ctl_in(struct hd *d, const void *in, size_t inlen, char *out, size_t outl
 	argc = split(line, argv, 64);
 	assert_true(argc > 0);
 	assert_int_equal(pipe(outp), 0);
-	assert_int_equal(pipe(inp), 0);
+	if (feed)
+		assert_int_equal(pipe(inp), 0);
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
 		dup2(outp[1], STDOUT_FILENO);
-		dup2(inp[0], STDIN_FILENO);
 		close(outp[0]);
 		close(outp[1]);
-		close(inp[0]);
-		close(inp[1]);
+		if (feed) {
+			dup2(inp[0], STDIN_FILENO);
+			close(inp[0]);
+			close(inp[1]);
+		}
 		execvp(argv[0], argv);
 		_exit(127);
 	}
 	close(outp[1]);
-	close(inp[0]);
-	/* the input is small (a secret): it fits the pipe, so writing first cannot deadlock */
-	assert_true(inlen <= 4096);
-	while (inlen > 0) {
-		n = write(inp[1], p, inlen);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break; /* hmacctl exited without reading: its status tells */
-		p += n;
-		inlen -= (size_t)n;
+	if (feed) {
+		close(inp[0]);
+		/* the input is small (a secret): it fits the pipe, so writing first is safe */
+		assert_true(inlen <= 4096);
+		while (inlen > 0) {
+			n = write(inp[1], p, inlen);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0)
+				break; /* hmacctl exited without reading: its status tells */
+			p += n;
+			inlen -= (size_t)n;
+		}
+		close(inp[1]);
 	}
-	close(inp[1]);
 	for (;;) {
 		char sink[256];
 
@@ -296,6 +261,17 @@ int hd_ctl_in(struct hd *d, const void *in, size_t inlen, char *out, size_t outl
 		out[got] = '\0';
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+}
+
+int hd_ctl(struct hd *d, char *out, size_t outlen, const char *args)
+{
+	return ctl_run(d, false, NULL, 0, out, outlen, args);
+}
+
+int hd_ctl_in(struct hd *d, const void *in, size_t inlen, char *out, size_t outlen,
+	      const char *args)
+{
+	return ctl_run(d, true, in, inlen, out, outlen, args);
 }
 
 /* Copies the JSON string value of "key" out of hmacctl's one-line JSON (asserts it is there). */

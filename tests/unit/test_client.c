@@ -49,6 +49,8 @@
 #include "sign.h"
 #include "verdict.h"
 
+#include "../rfc9421_example.h"
+
 #define FAKE_MAX_BATCH 16
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -944,47 +946,10 @@ static void test_sign_malformed(void **state)
 
 /* ---- RFC 9421 ---- */
 
-/* The RFC 9421 B.2 test request and the B.2.5 example (hmac-sha256, "test-shared-secret"). */
-static const struct hmacd_header B2_HEADERS[] = {
-	{"host", 4, "example.com", 11},
-	{"date", 4, "Tue, 20 Apr 2021 02:07:55 GMT", 29},
-	{"content-type", 12, "application/json", 16},
-	{"content-digest", 14,
-	 "sha-512=:WZDPaVn/7XgHaAy8pmojAkGWoRx2UFChF41A2svX+TaPm+AbwAgBWnrIiYllu7BNNyealdVLvRwEmTH"
-	 "WXvJwew==:",
-	 98},
-	{"content-length", 14, "18", 2},
-};
-static const char B2_BODY[] = "{\"hello\": \"world\"}";
-static const char B25_INPUT[] = "sig-b25=(\"date\" \"@authority\" \"content-type\")"
-				";created=1618884473;keyid=\"test-shared-secret\"";
-static const char B25_SIGNATURE[] = "sig-b25=:pxcQw6G3AjtMBQjwo8XzkZf/bws5LelbaMk5rGIGtE8=:";
-static const char B25_BASE[] = "\"date\": Tue, 20 Apr 2021 02:07:55 GMT\n"
-			       "\"@authority\": example.com\n"
-			       "\"content-type\": application/json\n"
-			       "\"@signature-params\": (\"date\" \"@authority\" \"content-type\")"
-			       ";created=1618884473;keyid=\"test-shared-secret\"";
-static const char SHARED_SECRET_B64[] =
-	"uzvJfB4u3N0Jy4T7NZ75MDVcr8zSTInedJtkgcu46YW4XByzNJjxBdtjUkdJPBtbmHhIDi6pcl8jsasjlTMtDQ==";
-
 /* The B.2 request as an rfc9421 item of scope t1/c1 (no signature yet). */
 static void b2_item(struct hmacd_rfc9421_item *it)
 {
-	memset(it, 0, sizeof(*it));
-	it->tenant = "t1";
-	it->tenant_len = 2;
-	it->container = "c1";
-	it->container_len = 2;
-	it->method = "POST";
-	it->method_len = 4;
-	it->authority = "example.com";
-	it->authority_len = 11;
-	it->path = "/foo?param=Value&Pet=dog";
-	it->path_len = strlen(it->path);
-	it->headers = B2_HEADERS;
-	it->nheaders = ARRAY_LEN(B2_HEADERS);
-	it->body = (const uint8_t *)B2_BODY;
-	it->body_len = sizeof(B2_BODY) - 1;
+	b2_client_item(it, "t1", "c1");
 }
 
 struct signed_item {

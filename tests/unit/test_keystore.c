@@ -180,6 +180,22 @@ static MDB_env *raw_open(const char *dir, MDB_txn **txn, MDB_dbi *dbi, const cha
 	return env;
 }
 
+/* Writes key -> val into db of the store in dir, in one committed transaction. */
+static void raw_put(const char *dir, const char *db, const void *key, size_t klen,
+		   const void *val, size_t vlen)
+{
+	MDB_val k = { .mv_size = klen, .mv_data = (void *)key };
+	MDB_val v = { .mv_size = vlen, .mv_data = (void *)val };
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+
+	env = raw_open(dir, &txn, &dbi, db);
+	assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), 0);
+	assert_int_equal(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+}
+
 static size_t key_of(uint8_t *out, const char *t, const char *c, uint32_t epoch)
 {
 	size_t tl = strlen(t), cl = strlen(c), n = 0;
@@ -197,6 +213,46 @@ static size_t key_of(uint8_t *out, const char *t, const char *c, uint32_t epoch)
 	return n;
 }
 
+/* Inputs of the two name checks, and what each of them answers. */
+static const struct name_case {
+	const char *s;
+	size_t len;
+	bool scope; /* hm_scope_name_ok() */
+	bool keyid; /* hm_keyid_ok() */
+} NAME_CASES[] = {
+	{ "t1", 2, true, true },
+	{ "A-z_0.9:/x", 10, true, true },
+	{ "A-Za-z0-9._:/+=@~-", 18, false, true },
+	{ "test-key-sha256", 15, true, true }, /* RFC 9421 B.1.5's key id */
+	{ "", 0, false, false },
+	{ NULL, 1, false, false },
+	{ NULL, 3, false, false },
+	{ "a b", 3, false, false },
+	{ "a\nb", 3, false, false },
+	{ "a\"b", 3, false, false },
+	{ "a\\b", 3, false, false },
+	{ "a,b", 3, false, false },
+	{ "a;b", 3, false, false },
+	{ "a\0b", 3, false, false },
+	{ "caf\xc3\xa9", 5, false, false },
+};
+
+/* Every NAME_CASES input through hm_keyid_ok() (keyid) or hm_scope_name_ok(). */
+static void check_names(bool keyid)
+{
+	const struct name_case *nc;
+	bool ok;
+
+	for (size_t i = 0; i < sizeof(NAME_CASES) / sizeof(NAME_CASES[0]); i++) {
+		nc = &NAME_CASES[i];
+		ok = keyid ? hm_keyid_ok(nc->s, nc->len) : hm_scope_name_ok(nc->s, nc->len);
+		if (ok != (keyid ? nc->keyid : nc->scope))
+			fail_msg("%s: case %zu (%zu bytes): want %s",
+				 keyid ? "key id" : "scope name", i, nc->len,
+				 ok ? "refused" : "accepted");
+	}
+}
+
 /* ---- tests ---- */
 
 static void test_scope_names(void **state)
@@ -204,15 +260,7 @@ static void test_scope_names(void **state)
 	char big[130];
 
 	(void)state;
-	assert_true(hm_scope_name_ok("t1", 2));
-	assert_true(hm_scope_name_ok("A-z_0.9:/x", 10));
-	assert_false(hm_scope_name_ok("", 0));
-	assert_false(hm_scope_name_ok(NULL, 3));
-	assert_false(hm_scope_name_ok("a b", 3));
-	assert_false(hm_scope_name_ok("a\nb", 3));
-	assert_false(hm_scope_name_ok("a\0b", 3));
-	assert_false(hm_scope_name_ok("caf\xc3\xa9", 5));
-	assert_false(hm_scope_name_ok("a;b", 3));
+	check_names(false);
 	memset(big, 'x', sizeof(big));
 	assert_true(hm_scope_name_ok(big, 128));
 	assert_false(hm_scope_name_ok(big, 129));
@@ -669,19 +717,11 @@ static void test_schema_mismatch(void **state)
 {
 	struct fx *f = *state;
 	uint8_t ver[4] = { 3, 0, 0, 0 };
-	MDB_val k = { .mv_size = 6, .mv_data = "schema" };
-	MDB_val v = { .mv_size = sizeof(ver), .mv_data = ver };
-	MDB_env *env;
-	MDB_txn *txn;
-	MDB_dbi dbi;
 	char err[256];
 
 	open_admin(f);
 	reopen_none(f);
-	env = raw_open(f->store, &txn, &dbi, "meta");
-	assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), 0);
-	assert_int_equal(mdb_txn_commit(txn), 0);
-	mdb_env_close(env);
+	raw_put(f->store, "meta", "schema", 6, ver, sizeof(ver));
 
 	assert_int_equal(hm_ks_open(f->store, 0, &f->ks, err, sizeof(err)), HM_ESCHEMA);
 	assert_non_null(strstr(err, "version 3"));
@@ -690,11 +730,7 @@ static void test_schema_mismatch(void **state)
 	assert_null(f->ks);
 
 	/* a record of the wrong size is a schema error too, not a crash */
-	env = raw_open(f->store, &txn, &dbi, "meta");
-	v.mv_size = 2;
-	assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), 0);
-	assert_int_equal(mdb_txn_commit(txn), 0);
-	mdb_env_close(env);
+	raw_put(f->store, "meta", "schema", 6, ver, 2);
 	assert_int_equal(hm_ks_open(f->store, 0, &f->ks, err, sizeof(err)), HM_ESCHEMA);
 }
 
@@ -702,17 +738,10 @@ static void test_schema_mismatch(void **state)
 static void test_foreign_env(void **state)
 {
 	struct fx *f = *state;
-	MDB_val k = { .mv_size = 1, .mv_data = "k" }, v = { .mv_size = 1, .mv_data = "v" };
-	MDB_env *env;
-	MDB_txn *txn;
-	MDB_dbi dbi;
 	char err[256];
 
 	assert_int_equal(mkdir(f->store, 0700), 0);
-	env = raw_open(f->store, &txn, &dbi, "other");
-	assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), 0);
-	assert_int_equal(mdb_txn_commit(txn), 0);
-	mdb_env_close(env);
+	raw_put(f->store, "other", "k", 1, "v", 1);
 	assert_int_equal(hm_ks_open(f->store, HM_KS_CREATE, &f->ks, err, sizeof(err)),
 			 HM_ESCHEMA);
 	assert_int_equal(hm_ks_open(f->store, 0, &f->ks, err, sizeof(err)), HM_ESCHEMA);
@@ -723,21 +752,13 @@ static void test_corrupt_record(void **state)
 	struct fx *f = *state;
 	struct hm_ks_reader *rd = NULL;
 	uint8_t key[300], val[60] = { 1 };
-	MDB_val k = { .mv_data = key }, v = { .mv_size = sizeof(val), .mv_data = val };
 	struct hm_key_rec rec;
 	struct infos in;
 	uint64_t id;
-	MDB_env *env;
-	MDB_txn *txn;
-	MDB_dbi dbi;
 
 	open_admin(f);
 	reopen_none(f);
-	env = raw_open(f->store, &txn, &dbi, "keys");
-	k.mv_size = key_of(key, "t", "c", 1);
-	assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), 0);
-	assert_int_equal(mdb_txn_commit(txn), 0);
-	mdb_env_close(env);
+	raw_put(f->store, "keys", key, key_of(key, "t", "c", 1), val, sizeof(val));
 
 	open_admin(f);
 	memset(&in, 0, sizeof(in));
@@ -819,17 +840,7 @@ static void test_keyid_chars(void **state)
 	char big[HM_KEYID_MAX + 2];
 
 	(void)state;
-	assert_true(hm_keyid_ok("A-Za-z0-9._:/+=@~-", 18));
-	assert_true(hm_keyid_ok("test-key-sha256", 15)); /* RFC 9421 B.1.5's key id */
-	assert_false(hm_keyid_ok("", 0));
-	assert_false(hm_keyid_ok(NULL, 1));
-	assert_false(hm_keyid_ok("a b", 3));
-	assert_false(hm_keyid_ok("a\"b", 3));
-	assert_false(hm_keyid_ok("a\\b", 3));
-	assert_false(hm_keyid_ok("a,b", 3));
-	assert_false(hm_keyid_ok("a;b", 3));
-	assert_false(hm_keyid_ok("a\0b", 3));
-	assert_false(hm_keyid_ok("caf\xc3\xa9", 5));
+	check_names(true);
 	memset(big, 'k', sizeof(big));
 	assert_true(hm_keyid_ok(big, HM_KEYID_MAX));
 	assert_false(hm_keyid_ok(big, HM_KEYID_MAX + 1));
@@ -1086,13 +1097,40 @@ static int collect_policy(const struct hm_policy_info *info, void *arg)
 	return 0;
 }
 
-static void reader_policy(struct hm_ks_reader *rd, const char *t, const char *c,
-			  struct hm_policy *out, enum hm_policy_source *src)
+/* hm_ks_policy_get of t/c finds want_src, and *want unless want is NULL. */
+static void expect_get(struct hm_keystore *ks, const char *t, const char *c,
+		       enum hm_policy_source want_src, const struct hm_policy *want)
 {
+	enum hm_policy_source src;
+	struct hm_policy got;
+
+	assert_int_equal(hm_ks_policy_get(ks, t, c, &got, &src), HM_OK);
+	assert_int_equal(src, want_src);
+	if (want != NULL)
+		assert_memory_equal(&got, want, sizeof(got));
+}
+
+/*
+ * hm_ks_policy_lookup of t/c (inside a batch) finds want_src, and *want unless want is NULL;
+ * for the default it leaves *out alone.
+ */
+static void expect_lookup(struct hm_ks_reader *rd, const char *t, const char *c,
+			  enum hm_policy_source want_src, const struct hm_policy *want)
+{
+	enum hm_policy_source src;
+	struct hm_policy got, marker;
+
+	memset(&marker, 0x5a, sizeof(marker));
+	got = marker;
 	assert_int_equal(hm_ks_policy_lookup(rd, (const uint8_t *)t, strlen(t),
-					     (const uint8_t *)c, c != NULL ? strlen(c) : 0, out,
-					     src),
+					     (const uint8_t *)c, c != NULL ? strlen(c) : 0, &got,
+					     &src),
 			 HM_OK);
+	assert_int_equal(src, want_src);
+	if (want_src == HM_POLICY_DEFAULT)
+		want = &marker;
+	if (want != NULL)
+		assert_memory_equal(&got, want, sizeof(got));
 }
 
 static void test_policy_precedence(void **state)
@@ -1100,7 +1138,7 @@ static void test_policy_precedence(void **state)
 	struct fx *f = *state;
 	struct hm_keystore *ks = open_admin(f);
 	struct hm_ks_reader *rd = NULL;
-	struct hm_policy pt, ps, got, dflt, marker;
+	struct hm_policy pt, ps, got, dflt;
 	enum hm_policy_source src;
 	struct pinfos pl;
 	uint64_t id;
@@ -1108,58 +1146,36 @@ static void test_policy_precedence(void **state)
 	hm_policy_default(&dflt);
 	policy_of(&pt, "@method", "@target-uri", true);
 	policy_of(&ps, "@method", "@query-param;name=id", false);
-	memset(&marker, 0x5a, sizeof(marker));
 
 	/* nothing stored: the default, and the reader leaves *out alone */
-	assert_int_equal(hm_ks_policy_get(ks, "t1", "c1", &got, &src), HM_OK);
-	assert_int_equal(src, HM_POLICY_DEFAULT);
-	assert_memory_equal(&got, &dflt, sizeof(got));
+	expect_get(ks, "t1", "c1", HM_POLICY_DEFAULT, &dflt);
 	assert_int_equal(hm_ks_reader_new(ks, &rd), HM_OK);
 	assert_int_equal(hm_ks_policy_lookup(rd, (const uint8_t *)"t1", 2, (const uint8_t *)"c1",
 					     2, &got, &src), HM_ESTORE); /* outside a batch */
 	assert_int_equal(hm_ks_reader_begin(rd, &id), HM_OK);
-	got = marker;
-	reader_policy(rd, "t1", "c1", &got, &src);
-	assert_int_equal(src, HM_POLICY_DEFAULT);
-	assert_memory_equal(&got, &marker, sizeof(got));
+	expect_lookup(rd, "t1", "c1", HM_POLICY_DEFAULT, NULL);
 	hm_ks_reader_end(rd);
 
 	/* the tenant's policy covers every container of the tenant */
 	assert_int_equal(hm_ks_policy_set(ks, "t1", NULL, &pt), HM_OK);
-	assert_int_equal(hm_ks_policy_get(ks, "t1", "c1", &got, &src), HM_OK);
-	assert_int_equal(src, HM_POLICY_TENANT);
-	assert_memory_equal(&got, &pt, sizeof(got));
-	assert_int_equal(hm_ks_policy_get(ks, "t1", NULL, &got, &src), HM_OK);
-	assert_int_equal(src, HM_POLICY_TENANT);
-	assert_int_equal(hm_ks_policy_get(ks, "t10", "c1", &got, &src), HM_OK);
-	assert_int_equal(src, HM_POLICY_DEFAULT); /* t1 is no prefix of t10 */
+	expect_get(ks, "t1", "c1", HM_POLICY_TENANT, &pt);
+	expect_get(ks, "t1", NULL, HM_POLICY_TENANT, NULL);
+	expect_get(ks, "t10", "c1", HM_POLICY_DEFAULT, NULL); /* t1 is no prefix of t10 */
 
 	/* the scope's own policy wins over the tenant's */
 	assert_int_equal(hm_ks_policy_set(ks, "t1", "c1", &ps), HM_OK);
 	assert_int_equal(hm_ks_reader_begin(rd, &id), HM_OK);
-	got = marker;
-	reader_policy(rd, "t1", "c1", &got, &src);
-	assert_int_equal(src, HM_POLICY_SCOPE);
-	assert_memory_equal(&got, &ps, sizeof(got));
-	reader_policy(rd, "t1", "c2", &got, &src);
-	assert_int_equal(src, HM_POLICY_TENANT);
-	assert_memory_equal(&got, &pt, sizeof(got));
-	got = marker;
-	reader_policy(rd, "t2", "c1", &got, &src);
-	assert_int_equal(src, HM_POLICY_DEFAULT);
-	assert_memory_equal(&got, &marker, sizeof(got));
+	expect_lookup(rd, "t1", "c1", HM_POLICY_SCOPE, &ps);
+	expect_lookup(rd, "t1", "c2", HM_POLICY_TENANT, &pt);
+	expect_lookup(rd, "t2", "c1", HM_POLICY_DEFAULT, NULL);
 	/* names that could never be stored: the default, or the tenant's for a bad container */
-	reader_policy(rd, "t 1", "c1", &got, &src);
-	assert_int_equal(src, HM_POLICY_DEFAULT);
-	reader_policy(rd, "t1", "c 1", &got, &src);
-	assert_int_equal(src, HM_POLICY_TENANT);
+	expect_lookup(rd, "t 1", "c1", HM_POLICY_DEFAULT, NULL);
+	expect_lookup(rd, "t1", "c 1", HM_POLICY_TENANT, &pt);
 	hm_ks_reader_end(rd);
 
 	/* replace, then unset: back to the tenant's, then the default */
 	assert_int_equal(hm_ks_policy_set(ks, "t1", "c1", &pt), HM_OK);
-	assert_int_equal(hm_ks_policy_get(ks, "t1", "c1", &got, &src), HM_OK);
-	assert_int_equal(src, HM_POLICY_SCOPE);
-	assert_memory_equal(&got, &pt, sizeof(got));
+	expect_get(ks, "t1", "c1", HM_POLICY_SCOPE, &pt);
 	assert_int_equal(hm_ks_policy_set(ks, "t1", "c1", &ps), HM_OK);
 	memset(&pl, 0, sizeof(pl));
 	assert_int_equal(hm_ks_policy_set(ks, "t0", "z", &ps), HM_OK);
@@ -1181,13 +1197,10 @@ static void test_policy_precedence(void **state)
 
 	assert_int_equal(hm_ks_policy_unset(ks, "t1", "c1"), HM_OK);
 	assert_int_equal(hm_ks_policy_unset(ks, "t1", "c1"), HM_ENOTFOUND);
-	assert_int_equal(hm_ks_policy_get(ks, "t1", "c1", &got, &src), HM_OK);
-	assert_int_equal(src, HM_POLICY_TENANT);
+	expect_get(ks, "t1", "c1", HM_POLICY_TENANT, &pt);
 	assert_int_equal(hm_ks_policy_unset(ks, "t1", NULL), HM_OK);
 	assert_int_equal(hm_ks_policy_unset(ks, "t1", NULL), HM_ENOTFOUND);
-	assert_int_equal(hm_ks_policy_get(ks, "t1", "c1", &got, &src), HM_OK);
-	assert_int_equal(src, HM_POLICY_DEFAULT);
-	assert_memory_equal(&got, &dflt, sizeof(got));
+	expect_get(ks, "t1", "c1", HM_POLICY_DEFAULT, &dflt);
 
 	/* refused: names, no component, a component that is not canonical */
 	assert_int_equal(hm_ks_policy_set(ks, NULL, "c", &pt), HM_EINVAL);
@@ -1208,22 +1221,15 @@ static void test_policy_corrupt(void **state)
 	struct fx *f = *state;
 	struct hm_ks_reader *rd = NULL;
 	uint8_t key[300], val[4] = { 1, 0x0f, 5, 0 };
-	MDB_val k = { .mv_data = key }, v = { .mv_size = sizeof(val), .mv_data = val };
 	struct hm_policy got, marker;
 	enum hm_policy_source src = HM_POLICY_SCOPE;
 	struct pinfos pl;
 	uint64_t id;
-	MDB_env *env;
-	MDB_txn *txn;
-	MDB_dbi dbi;
 
 	open_admin(f);
 	reopen_none(f);
-	env = raw_open(f->store, &txn, &dbi, "policies");
-	k.mv_size = key_of(key, "t", "c", 0) - 4; /* [1]t[1]c: a scope's policy key */
-	assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), 0);
-	assert_int_equal(mdb_txn_commit(txn), 0);
-	mdb_env_close(env);
+	/* [1]t[1]c: a scope's policy key */
+	raw_put(f->store, "policies", key, key_of(key, "t", "c", 0) - 4, val, sizeof(val));
 
 	open_admin(f);
 	assert_int_equal(hm_ks_policy_get(f->ks, "t", "c", &got, &src), HM_ESTORE);
@@ -1355,8 +1361,6 @@ static void check_upgraded(struct fx *f)
 	struct hm_ks_reader *rd = NULL;
 	struct hm_key_rec rec;
 	struct hm_key_ref ref;
-	struct hm_policy pol;
-	enum hm_policy_source src;
 	struct infos in;
 	uint8_t want[HM_KEY_LEN];
 	uint32_t version = 0;
@@ -1402,8 +1406,7 @@ static void check_upgraded(struct fx *f)
 					    strlen(in.v[1].keyid), &ref), HM_OK);
 	assert_int_equal(ref.epoch, 2);
 	/* the new policies database exists (and is empty) */
-	reader_policy(rd, "t", "c", &pol, &src);
-	assert_int_equal(src, HM_POLICY_DEFAULT);
+	expect_lookup(rd, "t", "c", HM_POLICY_DEFAULT, NULL);
 	hm_ks_reader_end(rd);
 	hm_ks_reader_free(rd);
 	reopen_none(f);

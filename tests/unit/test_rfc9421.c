@@ -23,6 +23,8 @@
 #include "policy.h"
 #include "rfc9421.h"
 
+#include "../rfc9421_example.h"
+
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 static struct hm_str S(const char *s)
@@ -34,27 +36,10 @@ static struct hm_str S(const char *s)
 
 #define H(n, v) {{(const uint8_t *)(n), sizeof(n) - 1}, {(const uint8_t *)(v), sizeof(v) - 1}}
 
-static const struct hm_header b2_headers[] = {
-	H("host", "example.com"),
-	H("date", "Tue, 20 Apr 2021 02:07:55 GMT"),
-	H("content-type", "application/json"),
-	H("content-digest", "sha-512=:WZDPaVn/7XgHaAy8pmojAkGWoRx2UFChF41A2svX+TaPm+AbwAgBWnrIiY"
-			    "llu7BNNyealdVLvRwEmTHWXvJwew==:"),
-	H("content-length", "18"),
-};
+#define B2_HEADER(n, v) H(n, v),
+static const struct hm_header b2_headers[] = {B2_HEADERS_X(B2_HEADER)};
 
-static const char B25_INPUT[] =
-	"sig-b25=(\"date\" \"@authority\" \"content-type\")"
-	";created=1618884473;keyid=\"test-shared-secret\"";
-static const char B25_SIGNATURE[] = "sig-b25=:pxcQw6G3AjtMBQjwo8XzkZf/bws5LelbaMk5rGIGtE8=:";
-static const char B25_BASE[] =
-	"\"date\": Tue, 20 Apr 2021 02:07:55 GMT\n"
-	"\"@authority\": example.com\n"
-	"\"content-type\": application/json\n"
-	"\"@signature-params\": (\"date\" \"@authority\" \"content-type\")"
-	";created=1618884473;keyid=\"test-shared-secret\"";
-static const char BODY[] = "{\"hello\": \"world\"}";
-/* RFC 9530 section 2, the digests of BODY */
+/* RFC 9530 section 2, the sha-256 digest of B2_BODY */
 static const char CD_SHA256[] = "sha-256=:X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE=:";
 /* any 32 bytes, as a Signature value */
 static const char SIG32[] = "s=:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=:";
@@ -88,40 +73,59 @@ static int teardown(void **state)
 	return 0;
 }
 
-/* The B.2 request as an rfc9421 item with the given fields, and a permissive policy. */
-static void b2_item(struct fixture *f, const char *input, const char *signature)
+/* The request line and scope of an item. */
+struct target {
+	const char *tenant, *container, *method, *authority, *path;
+};
+
+/* An rfc9421 item for t with the given fields and no header, and a permissive policy. */
+static void new_item(struct fixture *f, const struct target *t, const char *input,
+		     const char *signature)
 {
 	memset(&f->it, 0, sizeof(f->it));
 	f->it.scheme = HM_SCHEME_RFC9421;
-	f->it.tenant = S("rfc");
-	f->it.container = S("example");
-	f->it.method = S("POST");
-	f->it.authority = S("example.com");
-	f->it.path = S("/foo?param=Value&Pet=dog");
-	f->it.nheaders = ARRAY_LEN(b2_headers);
-	memcpy(f->it.headers, b2_headers, sizeof(b2_headers));
+	f->it.tenant = S(t->tenant);
+	f->it.container = S(t->container);
+	f->it.method = S(t->method);
+	f->it.authority = S(t->authority);
+	f->it.path = S(t->path);
 	f->it.signature_input = S(input);
 	f->it.signature = S(signature);
 	memset(&f->pol, 0, sizeof(f->pol));
 }
 
-/* A small GET item covering `components`, with params, and a permissive policy. */
+/* The B.2 request as an rfc9421 item with the given fields, and a permissive policy. */
+static void b2_item(struct fixture *f, const char *input, const char *signature)
+{
+	static const struct target b2 = {"rfc", "example", "POST", "example.com",
+					 "/foo?param=Value&Pet=dog"};
+
+	new_item(f, &b2, input, signature);
+	f->it.nheaders = ARRAY_LEN(b2_headers);
+	memcpy(f->it.headers, b2_headers, sizeof(b2_headers));
+}
+
+/*
+ * A small GET item covering `components`, with params, and a permissive policy. Its
+ * content-digest (headers[1]) is CD_SHA256, the digest of B2_BODY.
+ */
 static void get_item(struct fixture *f, const char *input)
 {
-	memset(&f->it, 0, sizeof(f->it));
-	f->it.scheme = HM_SCHEME_RFC9421;
-	f->it.tenant = S("t");
-	f->it.container = S("c");
-	f->it.method = S("GET");
-	f->it.authority = S("api.example");
-	f->it.path = S("/containers/c/exec?id=7");
+	static const struct target get = {"t", "c", "GET", "api.example",
+					  "/containers/c/exec?id=7"};
+
+	new_item(f, &get, input, SIG32);
 	f->it.headers[0] = (struct hm_header)H("host", "api.example");
-	f->it.headers[1] = (struct hm_header)H("content-digest", "sha-256=:X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE=:");
+	f->it.headers[1] = (struct hm_header)H("content-digest", CD_SHA256);
 	f->it.headers[2] = (struct hm_header)H("x-tenant", "t");
 	f->it.nheaders = 3;
-	f->it.signature_input = S(input);
-	f->it.signature = S(SIG32);
-	memset(&f->pol, 0, sizeof(f->pol));
+}
+
+/* The item sends this body. */
+static void send_body(struct fixture *f, const char *body)
+{
+	f->it.has_body = true;
+	f->it.body = S(body);
 }
 
 static enum hm_rfc_status read_item(struct fixture *f)
@@ -157,11 +161,8 @@ static void test_b25_ready(void **state)
 	assert_false(f->c.has_expires);
 	assert_int_equal(f->c.nonce.len, 0);
 	assert_int_equal(f->c.digest, HM_RFC_DIGEST_UNCHECKED);
-	/* 44 characters with one '=': 33 bytes decoded, the last one padding */
-	assert_int_equal(EVP_DecodeBlock(want,
-					 (const unsigned char *)"pxcQw6G3AjtMBQjwo8XzkZf/bws5LelbaMk5rGIGtE8=",
-					 44),
-			 33);
+	/* the 44 characters after "sig-b25=:", with one '=': 33 bytes decoded, the last padding */
+	assert_int_equal(EVP_DecodeBlock(want, (const unsigned char *)B25_SIGNATURE + 9, 44), 33);
 	assert_memory_equal(f->c.sig, want, 32);
 }
 
@@ -220,9 +221,8 @@ static void test_malformed(void **state)
 	expect_malformed(f, "s=(\"@method\");keyid=\"k\"", "garbage(");
 	/* a covered Content-Digest that does not parse, with a body to check it against */
 	get_item(f, "s=(\"content-digest\");keyid=\"k\"");
-	f->it.headers[1] = (struct hm_header)H("content-digest", "sha-256=:AAA=:");
-	f->it.has_body = true;
-	f->it.body = S(BODY);
+	f->it.headers[1].value = S("sha-256=:AAA=:");
+	send_body(f, B2_BODY);
 	assert_int_equal(read_item(f), HM_RFC_MALFORMED);
 }
 
@@ -291,21 +291,27 @@ static void test_policy_components(void **state)
 static void test_created_nonce(void **state)
 {
 	struct fixture *f = *state;
+	static const struct {
+		const char *params;
+		bool require_created, require_nonce;
+		enum hm_rfc_status want;
+	} cases[] = {
+		{"", true, false, HM_RFC_COVERAGE},
+		{";created=5", true, true, HM_RFC_COVERAGE},
+		{";created=5;nonce=\"\"", false, true, HM_RFC_COVERAGE},
+		/* the last: its parameters are checked below */
+		{";created=5;expires=9;nonce=\"n1\"", true, true, HM_RFC_READY},
+	};
+	char input[128];
 
-	get_item(f, "s=(\"@method\");keyid=\"k\"");
-	f->pol.require_created = true;
-	assert_int_equal(read_item(f), HM_RFC_COVERAGE);
-	get_item(f, "s=(\"@method\");keyid=\"k\";created=5");
-	f->pol.require_created = true;
-	f->pol.require_nonce = true;
-	assert_int_equal(read_item(f), HM_RFC_COVERAGE);
-	get_item(f, "s=(\"@method\");keyid=\"k\";created=5;nonce=\"\"");
-	f->pol.require_nonce = true;
-	assert_int_equal(read_item(f), HM_RFC_COVERAGE);
-	get_item(f, "s=(\"@method\");keyid=\"k\";created=5;expires=9;nonce=\"n1\"");
-	f->pol.require_created = true;
-	f->pol.require_nonce = true;
-	assert_int_equal(read_item(f), HM_RFC_READY);
+	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+		snprintf(input, sizeof(input), "s=(\"@method\");keyid=\"k\"%s", cases[i].params);
+		get_item(f, input);
+		f->pol.require_created = cases[i].require_created;
+		f->pol.require_nonce = cases[i].require_nonce;
+		if (read_item(f) != cases[i].want)
+			fail_msg("%s: want %d", input, cases[i].want);
+	}
 	assert_int_equal(f->c.created, 5);
 	assert_true(f->c.has_expires);
 	assert_int_equal(f->c.expires, 9);
@@ -336,16 +342,14 @@ static void test_body_rule(void **state)
 	/* a body in the item counts; an empty one does not */
 	get_item(f, "s=(\"@method\");keyid=\"k\"");
 	f->pol.digest_when_body = true;
-	f->it.has_body = true;
-	f->it.body = S("");
+	send_body(f, "");
 	assert_int_equal(read_item(f), HM_RFC_READY);
-	f->it.body = S(BODY);
+	send_body(f, B2_BODY);
 	assert_int_equal(read_item(f), HM_RFC_COVERAGE);
 	/* covered content-digest meets it */
 	get_item(f, "s=(\"@method\" \"content-digest\");keyid=\"k\"");
 	f->pol.digest_when_body = true;
-	f->it.has_body = true;
-	f->it.body = S(BODY);
+	send_body(f, B2_BODY);
 	assert_int_equal(read_item(f), HM_RFC_READY);
 	assert_int_equal(f->c.digest, HM_RFC_DIGEST_MATCH);
 }
@@ -354,11 +358,9 @@ static void test_content_digest(void **state)
 {
 	struct fixture *f = *state;
 
-	/* covered, body sent and matching */
+	/* covered, body sent and matching (get_item's content-digest is B2_BODY's) */
 	get_item(f, "s=(\"content-digest\");keyid=\"k\"");
-	f->it.headers[1] = (struct hm_header)H("content-digest", "sha-256=:X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE=:");
-	f->it.has_body = true;
-	f->it.body = S(BODY);
+	send_body(f, B2_BODY);
 	assert_int_equal(read_item(f), HM_RFC_READY);
 	assert_int_equal(f->c.digest, HM_RFC_DIGEST_MATCH);
 	/* the body altered */
@@ -371,17 +373,14 @@ static void test_content_digest(void **state)
 	assert_int_equal(f->c.digest, HM_RFC_DIGEST_UNCHECKED);
 	/* not covered: not checked even with a body */
 	get_item(f, "s=(\"@method\");keyid=\"k\"");
-	f->it.has_body = true;
-	f->it.body = S("tampered");
+	send_body(f, "tampered");
 	assert_int_equal(read_item(f), HM_RFC_READY);
 	assert_int_equal(f->c.digest, HM_RFC_DIGEST_UNCHECKED);
 	/* only an algorithm hmacd does not check */
 	get_item(f, "s=(\"content-digest\");keyid=\"k\"");
-	f->it.headers[1] = (struct hm_header)H("content-digest", "md5=:AAAAAAAAAAAAAAAAAAAAAA==:");
-	f->it.has_body = true;
-	f->it.body = S(BODY);
+	f->it.headers[1].value = S("md5=:AAAAAAAAAAAAAAAAAAAAAA==:");
+	send_body(f, B2_BODY);
 	assert_int_equal(read_item(f), HM_RFC_COVERAGE);
-	(void)CD_SHA256;
 }
 
 static void test_stale(void **state)

@@ -24,6 +24,8 @@
 #include "sfv.h"
 #include "sigbase.h"
 
+#include "../rfc9421_example.h"
+
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 static struct hm_str S(const char *s)
@@ -35,16 +37,9 @@ static struct hm_str S(const char *s)
 
 /* ---- the RFC 9421 B.2 test request ---- */
 
-static const struct hm_header b2_headers[] = {
-	{{(const uint8_t *)"host", 4}, {(const uint8_t *)"example.com", 11}},
-	{{(const uint8_t *)"date", 4}, {(const uint8_t *)"Tue, 20 Apr 2021 02:07:55 GMT", 29}},
-	{{(const uint8_t *)"content-type", 12}, {(const uint8_t *)"application/json", 16}},
-	{{(const uint8_t *)"content-digest", 14},
-	 {(const uint8_t *)"sha-512=:WZDPaVn/7XgHaAy8pmojAkGWoRx2UFChF41A2svX+TaPm+AbwAgBWnrIiY"
-			   "llu7BNNyealdVLvRwEmTHWXvJwew==:",
-	  98}},
-	{{(const uint8_t *)"content-length", 14}, {(const uint8_t *)"18", 2}},
-};
+#define B2_HEADER(n, v) \
+	{{(const uint8_t *)(n), sizeof(n) - 1}, {(const uint8_t *)(v), sizeof(v) - 1}},
+static const struct hm_header b2_headers[] = {B2_HEADERS_X(B2_HEADER)};
 
 static struct hm_sb_request b2_request(void)
 {
@@ -53,20 +48,6 @@ static struct hm_sb_request b2_request(void)
 
 	return r;
 }
-
-static const char B25_INPUT[] =
-	"sig-b25=(\"date\" \"@authority\" \"content-type\")"
-	";created=1618884473;keyid=\"test-shared-secret\"";
-static const char B25_SIGNATURE[] = "sig-b25=:pxcQw6G3AjtMBQjwo8XzkZf/bws5LelbaMk5rGIGtE8=:";
-/* RFC 9421 B.2.5, the signature base (the RFC wraps its last line per RFC 8792) */
-static const char B25_BASE[] =
-	"\"date\": Tue, 20 Apr 2021 02:07:55 GMT\n"
-	"\"@authority\": example.com\n"
-	"\"content-type\": application/json\n"
-	"\"@signature-params\": (\"date\" \"@authority\" \"content-type\")"
-	";created=1618884473;keyid=\"test-shared-secret\"";
-static const char SHARED_SECRET_B64[] =
-	"uzvJfB4u3N0Jy4T7NZ75MDVcr8zSTInedJtkgcu46YW4XByzNJjxBdtjUkdJPBtbmHhIDi6pcl8jsasjlTMtDQ==";
 
 /* Builds the base of `input`'s only member; returns the code, the base in out. */
 static int build(const struct hm_sb_request *r, const char *input, uint8_t *out, size_t cap,
