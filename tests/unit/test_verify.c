@@ -13,10 +13,14 @@
 
 #include <cmocka.h>
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 
 #include "keystore.h"
+#include "policy.h"
 #include "sign.h"
 #include "verify.h"
+
+#include "../rfc9421_example.h"
 
 #define NOW 1700000000
 #define SKEW 300
@@ -341,6 +345,112 @@ static void test_store_change_flushes_cache(void **state)
 	OPENSSL_cleanse(s, sizeof(s));
 }
 
+/* ---- rfc9421 items: the engine's half (keyid to epoch, scope binding, MAC, verdict) ---- */
+
+#define B2_PROTO_HEADER(n, v)                                                              \
+	{{(const uint8_t *)(n), sizeof(n) - 1}, {(const uint8_t *)(v), sizeof(v) - 1}},
+static const struct hm_header b2_headers[] = {B2_HEADERS_X(B2_PROTO_HEADER)};
+#undef B2_PROTO_HEADER
+
+/* The RFC's secret imported as rfc/<container> under keyid, and what B.2.5 covers as policy. */
+static void import_rfc_secret(struct fx *f, const char *container, const char *keyid)
+{
+	uint8_t secret[66];
+	struct hm_policy pol;
+
+	/* 88 base64 characters with two '=': 66 bytes decoded, the last two padding */
+	assert_int_equal(EVP_DecodeBlock(secret, (const unsigned char *)SHARED_SECRET_B64,
+					 (int)strlen(SHARED_SECRET_B64)),
+			 66);
+	assert_int_equal(hm_ks_import(f->ks, "rfc", container, NOW - 10, 0, keyid, secret, 64,
+				      NULL),
+			 HM_OK);
+	OPENSSL_cleanse(secret, sizeof(secret));
+	memset(&pol, 0, sizeof(pol));
+	assert_int_equal(hm_policy_require(&pol, "date"), HM_OK);
+	assert_int_equal(hm_policy_require(&pol, "@authority"), HM_OK);
+	assert_int_equal(hm_policy_require(&pol, "content-type"), HM_OK);
+	assert_int_equal(hm_ks_policy_set(f->ks, "rfc", NULL, &pol), HM_OK);
+}
+
+static void b25_item(struct fx *f, const char *container, const char *signature)
+{
+	struct hm_item *it = &f->it;
+
+	memset(it, 0, sizeof(*it));
+	it->scheme = HM_SCHEME_RFC9421;
+	str(&it->tenant, "rfc");
+	str(&it->container, container);
+	str(&it->method, "POST");
+	str(&it->authority, "example.com");
+	str(&it->path, "/foo?param=Value&Pet=dog");
+	it->nheaders = sizeof(b2_headers) / sizeof(b2_headers[0]);
+	memcpy(it->headers, b2_headers, sizeof(b2_headers));
+	str(&it->signature_input, B25_INPUT);
+	str(&it->signature, signature);
+	it->has_body = true;
+	str(&it->body, B2_BODY);
+}
+
+static void test_rfc9421_b25(void **state)
+{
+	struct fx *f = *state;
+	char tampered[sizeof(B25_SIGNATURE)];
+	const struct hm_verify_stats *st = hm_verify_stats(f->v);
+
+	import_rfc_secret(f, "b25", "test-shared-secret");
+	b25_item(f, "b25", B25_SIGNATURE);
+	assert_int_equal(judge(f, NOW), HM_V_OK); /* created is 2021: this policy has no age check */
+	assert_int_equal(judge(f, NOW), HM_V_OK); /* from the key cache */
+	memcpy(tampered, B25_SIGNATURE, sizeof(tampered));
+	tampered[9] ^= 1;
+	b25_item(f, "b25", tampered);
+	assert_int_equal(judge(f, NOW), HM_V_BAD_SIGNATURE);
+	/* the same keyid used on the route of another scope of the same tenant: unknown there */
+	assert_int_equal(hm_ks_create(f->ks, "rfc", "other", NOW, "other-key", f->secret2, NULL),
+			 HM_OK);
+	b25_item(f, "other", B25_SIGNATURE);
+	assert_int_equal(judge(f, NOW), HM_V_UNKNOWN_KEY);
+	/* a scope with no key at all */
+	b25_item(f, "nobody", B25_SIGNATURE);
+	assert_int_equal(judge(f, NOW), HM_V_UNKNOWN_KEY);
+	/* revoked: seen at the next batch */
+	assert_int_equal(hm_ks_revoke(f->ks, "rfc", "b25", 1), HM_OK);
+	b25_item(f, "b25", B25_SIGNATURE);
+	assert_int_equal(judge(f, NOW), HM_V_KEY_REVOKED);
+	assert_int_equal(hm_counter_get(&st->verdicts[HM_V_OK]), 2);
+	assert_int_equal(hm_counter_get(&st->verdicts[HM_V_UNKNOWN_KEY]), 2);
+}
+
+static void test_rfc9421_policy(void **state)
+{
+	struct fx *f = *state;
+	struct hm_policy pol;
+	const struct hm_verify_stats *st = hm_verify_stats(f->v);
+
+	import_rfc_secret(f, "b25", "test-shared-secret");
+	b25_item(f, "b25", B25_SIGNATURE);
+	assert_int_equal(judge(f, NOW), HM_V_OK);
+	/* the scope's own policy wins over the tenant's: the default one here */
+	hm_policy_default(&pol);
+	assert_int_equal(hm_ks_policy_set(f->ks, "rfc", "b25", &pol), HM_OK);
+	assert_int_equal(judge(f, NOW), HM_V_INSUFFICIENT_COVERAGE);
+	/* coverage is decided before the key: the same for an unknown keyid */
+	b25_item(f, "nobody", B25_SIGNATURE);
+	assert_int_equal(hm_ks_policy_set(f->ks, "rfc", "nobody", &pol), HM_OK);
+	assert_int_equal(judge(f, NOW), HM_V_INSUFFICIENT_COVERAGE);
+	/* the tenant's policy again once the scope's is gone, with the age check on: stale */
+	assert_int_equal(hm_ks_policy_unset(f->ks, "rfc", "b25"), HM_OK);
+	memset(&pol, 0, sizeof(pol));
+	assert_int_equal(hm_policy_require(&pol, "date"), HM_OK);
+	pol.check_age = true;
+	assert_int_equal(hm_ks_policy_set(f->ks, "rfc", NULL, &pol), HM_OK);
+	b25_item(f, "b25", B25_SIGNATURE);
+	assert_int_equal(judge(f, NOW), HM_V_STALE_TIMESTAMP);
+	assert_int_equal(judge(f, 1618884473 + 10), HM_V_OK);
+	assert_int_equal(hm_counter_get(&st->verdicts[HM_V_INSUFFICIENT_COVERAGE]), 2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -356,6 +466,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_replay, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_change_flushes_cache, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_nonce_signed_before_start, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rfc9421_b25, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rfc9421_policy, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
