@@ -22,13 +22,20 @@
  * where its key-cache entry sits), not in whether the key exists. Comparing the two runs tells
  * a cost of existence from a cost of the name, which the client chose and knows.
  *
+ * --rfc9421 makes every item an rfc9421 item of t1/c1 (Signature-Input covering @method,
+ * @path and @authority, the signature as base64 text in Signature, made before the block is
+ * timed): EQUAL, PREFIX31 and RANDOM carry c1's key id, UNKNOWN a key id of the same length
+ * that no epoch has, or, with --scope-control, the key id of t1/c9's key: another scope's key
+ * id, which the engine judges UNKNOWN_KEY as well. The two runs compare a key id that exists
+ * nowhere with one that exists elsewhere; each against RANDOM is what the key id lookup tells.
+ *
  * --control=memcmp adds one plain memcmp() of the item's signature against the right one to
  * each timed call, and branches on it, as a naive verifier would; --control=bytewise adds an
  * early-exit byte loop instead. A control run must show |t| >> 4.5 for the pairs its compare
  * separates, which proves the measurement can see a leak of that size under the engine's noise.
  *
  * Usage: dudect [-n MEASUREMENTS_PER_CLASS] [--control=memcmp|bytewise] [--scope-control]
- *               [--seed N] [--cpu N] [--csv FILE]
+ *               [--rfc9421] [--seed N] [--cpu N] [--csv FILE]
  * Exit: 0 no pair reached |t| 4.5, 1 some pair did, 2 usage or setup error.
  */
 #include <errno.h>
@@ -51,8 +58,14 @@
 #define HAVE_RDTSC 1
 #endif
 
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include "b64.h"
 #include "keystore.h"
 #include "replay.h"
+#include "sfv.h"
+#include "sigbase.h"
 #include "sign.h"
 #include "verify.h"
 
@@ -205,6 +218,10 @@ struct bench {
 	uint8_t good[HM_MAC_LEN];
 	uint8_t sigs[BLOCK][HM_MAC_LEN]; /* one block's signatures, made before it is timed */
 	uint8_t order[BLOCK];            /* one block's classes */
+	/* --rfc9421: the items' Signature-Input values, and one block's Signature values */
+	bool rfc;
+	char input[NCLASSES][160];
+	char sigtext[BLOCK][64];
 };
 
 static const uint8_t body[] = "{\"cmd\":[\"ls\",\"-l\"],\"env\":[\"TERM=xterm\"]}";
@@ -234,6 +251,43 @@ static void make_item(struct hm_item *it, const char *container)
 	it->body.len = sizeof(body) - 1;
 }
 
+/* --rfc9421: item it of t1/c1 under keyid, and (if good) its right MAC under key. */
+static int make_rfc_item(struct hm_item *it, char *input, size_t cap, const char *keyid,
+			 const uint8_t *key, uint8_t *good)
+{
+	static struct hm_sf_field f;
+	const struct hm_sf_member *m = NULL;
+	enum hm_sb_reason why;
+	struct hm_sb_request req;
+	uint8_t base[512];
+	unsigned int maclen = 0;
+	size_t len = 0;
+
+	memset(it, 0, sizeof(*it));
+	it->scheme = HM_SCHEME_RFC9421;
+	set_str(&it->tenant, "t1");
+	set_str(&it->container, "c1");
+	set_str(&it->method, "POST");
+	set_str(&it->authority, "api.example");
+	set_str(&it->path, "/containers/c1/exec?tty=0");
+	snprintf(input, cap, "sig1=(\"@method\" \"@path\" \"@authority\");created=%d;keyid=\"%s\"",
+		 NOW, keyid);
+	set_str(&it->signature_input, input);
+	if (good == NULL)
+		return 0;
+	req = (struct hm_sb_request){it->method, it->authority, it->path, it->uri_scheme, 0, NULL};
+	if (hm_sf_parse(it->signature_input.ptr, it->signature_input.len, HM_SF_KIND_DICT, &f) !=
+		    HM_OK ||
+	    hm_sb_select(&f, it->label, &m, &why) != HM_OK ||
+	    hm_sb_build(&req, &f, m, base, sizeof(base), &len, NULL, &why) != HM_OK ||
+	    HMAC(EVP_sha256(), key, HM_KEY_LEN, base, len, good, &maclen) == NULL ||
+	    maclen != HM_MAC_LEN) {
+		fprintf(stderr, "dudect: signing the rfc9421 item failed\n");
+		return -1;
+	}
+	return 0;
+}
+
 static int bench_open(struct bench *b, bool scope_control)
 {
 	struct hm_verify_config cfg = {.skew = SKEW, .key_cache = 64, .max_canonical = 65536};
@@ -251,11 +305,11 @@ static int bench_open(struct bench *b, bool scope_control)
 		fprintf(stderr, "dudect: hm_ks_open: %s\n", err);
 		return -1;
 	}
-	rc = hm_ks_create(b->ks, "t1", "c1", NOW - 1000, NULL, b->secret, NULL);
+	rc = hm_ks_create(b->ks, "t1", "c1", NOW - 1000, "kid-c1", b->secret, NULL);
 	if (rc == HM_OK && scope_control) {
 		uint8_t other[HM_KEY_LEN];
 
-		rc = hm_ks_create(b->ks, "t1", "c9", NOW - 1000, NULL, other, NULL);
+		rc = hm_ks_create(b->ks, "t1", "c9", NOW - 1000, "kid-c9", other, NULL);
 		OPENSSL_cleanse(other, sizeof(other));
 	}
 	if (rc == HM_OK)
@@ -267,6 +321,14 @@ static int bench_open(struct bench *b, bool scope_control)
 	if (rc != HM_OK) {
 		fprintf(stderr, "dudect: setup: %s\n", hm_strerror(rc));
 		return -1;
+	}
+	if (b->rfc) {
+		for (int c = 0; c < NCLASSES; c++)
+			if (make_rfc_item(&b->item[c], b->input[c], sizeof(b->input[c]),
+					  c == C_UNKNOWN ? "kid-c9" : "kid-c1", b->secret,
+					  c == C_EQUAL ? b->good : NULL) != 0)
+				return -1;
+		return 0;
 	}
 	for (int c = 0; c < NCLASSES; c++)
 		make_item(&b->item[c], c == C_UNKNOWN ? "c9" : "c1");
@@ -357,6 +419,12 @@ static int measure(struct bench *b, enum control ctl, size_t n_per_class, uint64
 				sigs[i][0] = (uint8_t)(b->good[0] ^ (1 + rnd(seed) % 255));
 				break;
 			}
+			if (b->rfc) {
+				char b64[HM_B64_LEN(HM_MAC_LEN) + 1];
+
+				hm_b64_encode_ct(sigs[i], HM_MAC_LEN, b64);
+				snprintf(b->sigtext[i], sizeof(b->sigtext[i]), "sig1=:%s:", b64);
+			}
 		}
 		if (hm_verify_begin(b->v, NOW) != HM_OK) {
 			fprintf(stderr, "dudect: hm_verify_begin failed\n");
@@ -368,6 +436,8 @@ static int measure(struct bench *b, enum control ctl, size_t n_per_class, uint64
 			uint64_t t0, t1;
 
 			it->sig = sigs[i];
+			if (b->rfc)
+				set_str(&it->signature, b->sigtext[i]);
 			t0 = ticks();
 			vd = hm_verify_item(b->v, it);
 			if (cmp != NULL && cmp(b->good, it->sig, HM_MAC_LEN) == 0)
@@ -399,7 +469,7 @@ static int measure(struct bench *b, enum control ctl, size_t n_per_class, uint64
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: dudect [-n MEASUREMENTS_PER_CLASS] [--control=memcmp|bytewise] "
-		   "[--seed N] [--cpu N] [--csv FILE]\n");
+		   "[--scope-control] [--rfc9421] [--seed N] [--cpu N] [--csv FILE]\n");
 }
 
 static bool parse_u64(const char *s, uint64_t *v)
@@ -421,6 +491,7 @@ int main(int argc, char **argv)
 		{"control", required_argument, NULL, 'c'}, {"seed", required_argument, NULL, 's'},
 		{"cpu", required_argument, NULL, 'p'},     {"csv", required_argument, NULL, 'o'},
 		{"scope-control", no_argument, NULL, 'S'}, {"help", no_argument, NULL, 'h'},
+		{"rfc9421", no_argument, NULL, 'R'},
 		{NULL, 0, NULL, 0},
 	};
 	enum hm_verdict expect[NCLASSES] = {
@@ -436,7 +507,7 @@ int main(int argc, char **argv)
 	uint64_t n = 1000000, seed = 0, cpu = UINT64_MAX;
 	enum control ctl = CTL_NONE;
 	const char *csv = NULL;
-	bool have_seed = false, scope_control = false;
+	bool have_seed = false, scope_control = false, rfc = false;
 	uint32_t *pool = NULL;
 	size_t npool = 0;
 	int opt, rc = 2;
@@ -481,6 +552,9 @@ int main(int argc, char **argv)
 			expect[C_UNKNOWN] = HM_V_BAD_SIGNATURE;
 			cls_name[C_UNKNOWN] = "other";
 			break;
+		case 'R':
+			rfc = true;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -508,14 +582,25 @@ int main(int argc, char **argv)
 		if (sched_setaffinity(0, sizeof(set), &set) != 0)
 			perror("dudect: sched_setaffinity (continuing unpinned)");
 	}
+	if (rfc && scope_control) { /* another scope's key id: unknown here all the same */
+		expect[C_UNKNOWN] = HM_V_UNKNOWN_KEY;
+		cls_name[C_UNKNOWN] = "elsewhere";
+	}
 	b = calloc(1, sizeof(*b));
-	if (b == NULL || bench_open(b, scope_control) != 0)
+	if (b == NULL)
+		goto out;
+	b->rfc = rfc;
+	if (bench_open(b, scope_control) != 0)
 		goto out;
 
-	printf("dudect: hm_verify_item, %" PRIu64 " measurements per class, control %s%s, "
+	printf("dudect: hm_verify_item%s, %" PRIu64 " measurements per class, control %s%s, "
 	       "seed %" PRIu64 ", clock %s\n",
-	       n, ctl == CTL_NONE ? "none" : ctl == CTL_MEMCMP ? "memcmp" : "bytewise",
-	       scope_control ? " + scope (class 4 = wrong sig, other existing scope)" : "", seed,
+	       rfc ? " (rfc9421 items)" : "", n,
+	       ctl == CTL_NONE ? "none" : ctl == CTL_MEMCMP ? "memcmp" : "bytewise",
+	       !scope_control ? ""
+	       : rfc ? " + scope (class 4 = another scope's key id)"
+		     : " + scope (class 4 = wrong sig, other existing scope)",
+	       seed,
 #ifdef HAVE_RDTSC
 	       "rdtsc"
 #else
