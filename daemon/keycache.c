@@ -21,7 +21,7 @@ struct slot {
 	struct hm_kc_entry e;
 	bool used;
 	uint8_t tlen, clen;
-	uint32_t epoch;
+	uint64_t epoch; /* an epoch number, or an rfc9421 key id slot (keycache.h) */
 	uint64_t hash;
 	uint64_t tick; /* last use, for LRU within the set */
 	uint8_t names[2 * HM_SCOPE_MAX];
@@ -125,7 +125,7 @@ const struct hm_kc_entry *hm_keycache_get(struct hm_keycache *kc, const uint8_t 
 	uint64_t h;
 	struct slot *set;
 
-	if (tenant_len > HM_SCOPE_MAX || container_len > HM_SCOPE_MAX || epoch > UINT32_MAX)
+	if (tenant_len > HM_SCOPE_MAX || container_len > HM_SCOPE_MAX || !hm_kc_key_ok(epoch))
 		return NULL;
 	h = scope_hash(kc, tenant, tenant_len, container, container_len, epoch);
 	set = &kc->slots[(h & (kc->nsets - 1)) * HM_KC_WAYS];
@@ -167,7 +167,7 @@ const struct hm_kc_entry *hm_keycache_put(struct hm_keycache *kc, const uint8_t 
 	uint64_t h;
 
 	*rc = HM_EINVAL;
-	if (tenant_len > HM_SCOPE_MAX || container_len > HM_SCOPE_MAX || epoch > UINT32_MAX)
+	if (tenant_len > HM_SCOPE_MAX || container_len > HM_SCOPE_MAX || !hm_kc_key_ok(epoch))
 		return NULL;
 	h = scope_hash(kc, tenant, tenant_len, container, container_len, epoch);
 	set = &kc->slots[(h & (kc->nsets - 1)) * HM_KC_WAYS];
@@ -214,7 +214,7 @@ const struct hm_kc_entry *hm_keycache_put(struct hm_keycache *kc, const uint8_t 
 	victim->used = true;
 	kc->used++;
 	victim->hash = h;
-	victim->epoch = (uint32_t)epoch;
+	victim->epoch = epoch;
 	victim->tlen = (uint8_t)tenant_len;
 	victim->clen = (uint8_t)container_len;
 	memcpy(victim->names, tenant, tenant_len);

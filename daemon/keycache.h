@@ -51,6 +51,19 @@ void hm_keycache_free(struct hm_keycache *kc);
 /* Drops every entry (frees and so wipes every context). */
 void hm_keycache_clear(struct hm_keycache *kc);
 
+/*
+ * The third part of an entry's key: an epoch number (1..UINT32_MAX; 0 never exists), or, for an
+ * rfc9421 key id, HM_KC_KEYID_BIT | 63 bits of a salted SHA-256 of the key id (verify.c), so a
+ * key id resolves to its epoch once per cache lifetime instead of once per item. Two key ids
+ * of one scope would share an entry only by a SHA-256 collision under a salt nobody outside
+ * the process knows.
+ */
+#define HM_KC_KEYID_BIT (UINT64_C(1) << 63)
+static inline bool hm_kc_key_ok(uint64_t k)
+{
+	return k <= UINT32_MAX || (k & HM_KC_KEYID_BIT) != 0;
+}
+
 /* The cached entry for (tenant, container, epoch), or NULL. */
 const struct hm_kc_entry *hm_keycache_get(struct hm_keycache *kc, const uint8_t *tenant,
 					  size_t tenant_len, const uint8_t *container,

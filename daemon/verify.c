@@ -47,6 +47,7 @@ struct hm_verifier {
 	size_t base_cap;
 	struct hm_rfc_scratch *rfc;
 	struct hm_digest_ctx *digest;
+	uint8_t keyid_salt[16]; /* hides which key ids share a key-cache set (keyid_slot) */
 	struct hm_verify_stats stats;
 };
 
@@ -81,7 +82,8 @@ int hm_verifier_new(const struct hm_verify_config *cfg, struct hm_ks_reader *rd,
 	rc = hm_digest_ctx_new(&v->digest);
 	if (rc != HM_OK)
 		goto fail;
-	if (RAND_bytes(dummy_key, sizeof(dummy_key)) != 1) {
+	if (RAND_bytes(dummy_key, sizeof(dummy_key)) != 1 ||
+	    RAND_bytes(v->keyid_salt, sizeof(v->keyid_salt)) != 1) {
 		rc = HM_ECRYPTO;
 		goto fail;
 	}
@@ -168,29 +170,38 @@ int hm_verify_end(struct hm_verifier *v)
 	return v->fault ? HM_ESTORE : HM_OK;
 }
 
-/* The key-cache entry of epoch `epoch` of the item's scope (epoch 0 never exists). */
+static uint64_t epoch_of_keyid(struct hm_verifier *v, const struct hm_item *it,
+			       struct hm_str keyid);
+
+/*
+ * The key-cache entry of the item's scope under cache key `ck`: an epoch number (hmacd-v1), or
+ * an rfc9421 key id's slot (keyid_slot), whose epoch is resolved in the store on a miss only.
+ */
 static const struct hm_kc_entry *find_key(struct hm_verifier *v, const struct hm_item *it,
-					  uint64_t epoch)
+					  uint64_t ck, struct hm_str keyid)
 {
 	const struct hm_kc_entry *e;
 	struct hm_key_rec rec;
+	uint64_t epoch = ck;
 	int rc;
 
 	e = hm_keycache_get(v->cache, it->tenant.ptr, it->tenant.len, it->container.ptr,
-			    it->container.len, epoch);
+			    it->container.len, ck);
 	if (e != NULL) {
 		hm_counter_add(&v->stats.key_cache_hits, 1);
 		return e;
 	}
 	hm_counter_add(&v->stats.key_cache_misses, 1);
+	if (ck & HM_KC_KEYID_BIT)
+		epoch = epoch_of_keyid(v, it, keyid); /* 0 (never exists) if not this scope's */
 	rc = hm_ks_lookup(v->rd, it->tenant.ptr, it->tenant.len, it->container.ptr,
 			  it->container.len, epoch, &rec);
 	if (rc == HM_OK) {
 		e = hm_keycache_put(v->cache, it->tenant.ptr, it->tenant.len, it->container.ptr,
-				    it->container.len, epoch, &rec, &rc);
+				    it->container.len, ck, &rec, &rc);
 	} else if (rc == HM_ENOTFOUND) {
 		e = hm_keycache_put(v->cache, it->tenant.ptr, it->tenant.len, it->container.ptr,
-				    it->container.len, epoch, NULL, &rc);
+				    it->container.len, ck, NULL, &rc);
 	} else {
 		hm_counter_add(&v->stats.store_errors, 1);
 		batch_fault(v, "key store lookup", hm_ks_reader_errmsg(v->rd));
@@ -325,7 +336,7 @@ static enum hm_verdict check_nonce(struct hm_verifier *v, const struct hm_item *
 
 static enum hm_verdict verify_v1(struct hm_verifier *v, const struct hm_item *it)
 {
-	struct key_bits k = key_bits_of(v, find_key(v, it, it->epoch));
+	struct key_bits k = key_bits_of(v, find_key(v, it, it->epoch, (struct hm_str){NULL, 0}));
 	enum hm_verdict verdict;
 	uint8_t mac[HM_MAC_LEN];
 	unsigned mac_ok, computed;
@@ -371,6 +382,28 @@ static uint64_t epoch_of_keyid(struct hm_verifier *v, const struct hm_item *it, 
 	return ref.epoch;
 }
 
+/*
+ * The key-cache key of an rfc9421 key id: HM_KC_KEYID_BIT and 63 bits of SHA-256(salt, keyid).
+ * Cached like an epoch (per scope: the names are part of the entry's key), a key id costs one
+ * store lookup per cache lifetime, and a known and an unknown key id then take the same path.
+ * false if the digest failed (the caller fails the batch).
+ */
+static bool keyid_slot(struct hm_verifier *v, struct hm_str keyid, uint64_t *ck)
+{
+	uint8_t d[HM_SHA256_LEN];
+	unsigned int dlen = 0;
+	uint64_t h = 0;
+
+	if (EVP_DigestInit_ex(v->md, v->sha256, NULL) != 1 ||
+	    EVP_DigestUpdate(v->md, v->keyid_salt, sizeof(v->keyid_salt)) != 1 ||
+	    EVP_DigestUpdate(v->md, keyid.ptr, keyid.len) != 1 ||
+	    EVP_DigestFinal_ex(v->md, d, &dlen) != 1)
+		return false;
+	memcpy(&h, d, sizeof(h));
+	*ck = HM_KC_KEYID_BIT | h;
+	return true;
+}
+
 static enum hm_verdict verify_rfc9421(struct hm_verifier *v, const struct hm_item *it)
 {
 	struct hm_policy pol = v->cfg.default_policy;
@@ -380,6 +413,7 @@ static enum hm_verdict verify_rfc9421(struct hm_verifier *v, const struct hm_ite
 	enum hm_verdict verdict;
 	uint8_t mac[HM_MAC_LEN];
 	unsigned mac_ok, computed;
+	uint64_t ck = 0;
 	int rc;
 
 	rc = hm_ks_policy_lookup(v->rd, it->tenant.ptr, it->tenant.len, it->container.ptr,
@@ -404,7 +438,11 @@ static enum hm_verdict verify_rfc9421(struct hm_verifier *v, const struct hm_ite
 		hm_debug("rfc9421 item: malformed: %s", c.why);
 		return HM_V_MALFORMED;
 	}
-	k = key_bits_of(v, find_key(v, it, epoch_of_keyid(v, it, c.keyid)));
+	if (!keyid_slot(v, c.keyid, &ck)) {
+		batch_fault(v, "rfc9421 item", "hashing the key id failed");
+		return HM_V_MALFORMED; /* not sent: the batch is answered "internal" */
+	}
+	k = key_bits_of(v, find_key(v, it, ck, c.keyid));
 	computed = mac_of(k.ctx, v->base, c.base_len, mac);
 	if (!computed)
 		batch_fault(v, "computing a MAC", "the crypto library failed");

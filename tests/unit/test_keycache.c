@@ -404,6 +404,29 @@ static void test_bounds_refused(void **state)
 	OPENSSL_cleanse(&rec, sizeof(rec));
 }
 
+/* rfc9421 key id slots: all 64 bits are the key, in a namespace apart from epoch numbers. */
+static void test_keyid_slots(void **state)
+{
+	struct fx *f = *state;
+	const uint64_t a = HM_KC_KEYID_BIT | 1, b = HM_KC_KEYID_BIT | (UINT64_C(1) << 32) | 1;
+	const struct hm_kc_entry *ea, *eb;
+
+	put_current(f, "t1", "c1", a, 0x51);
+	ea = get(f, "t1", "c1", a);
+	assert_non_null(ea);
+	assert_ptr_equal(get(f, "t1", "c1", a), ea); /* a hit, every time */
+	/* the same low 32 bits, and epoch 1 itself, are other entries */
+	assert_null(get(f, "t1", "c1", b));
+	assert_null(get(f, "t1", "c1", 1));
+	put_current(f, "t1", "c1", b, 0x52);
+	eb = get(f, "t1", "c1", b);
+	assert_non_null(eb);
+	assert_ptr_not_equal(ea, eb);
+	assert_ptr_equal(get(f, "t1", "c1", a), ea);
+	assert_null(get(f, "t1", "c2", a)); /* the scope is part of the key */
+	assert_int_equal(hm_keycache_used(f->kc), 2);
+}
+
 /* The cached context is keyed once and gives the one-shot HMAC every time it is reused. */
 static void test_prekeyed_matches_oneshot(void **state)
 {
@@ -484,6 +507,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_eviction_capacity_16, setup_16, teardown),
 		cmocka_unit_test_setup_teardown(test_clear, setup_16, teardown),
 		cmocka_unit_test_setup_teardown(test_bounds_refused, setup_16, teardown),
+		cmocka_unit_test_setup_teardown(test_keyid_slots, setup_16, teardown),
 		cmocka_unit_test_setup_teardown(test_prekeyed_matches_oneshot, setup_16, teardown),
 		cmocka_unit_test_setup_teardown(test_small_capacities, setup_16, teardown),
 	};
