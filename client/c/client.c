@@ -1297,6 +1297,38 @@ static int base_alloc(const struct hm_sb_request *r, const struct hm_sf_field *f
 	return HMACD_OK;
 }
 
+/*
+ * The daemon's item rules (hm_item_check(), PROTOCOL.md 7.2) on the fields a signature base is
+ * built from: method, authority, path, uri_scheme, headers and, when with_input, the
+ * signature_input and label. The scope and the signature play no part in a base, so valid
+ * placeholders stand in for them while the check runs (it is our own converted copy). A base
+ * or a signature for a request the daemon refuses as an item would only mislead: a signer must
+ * not produce what the verifier cannot accept. HMACD_OK or HMACD_EMALFORMED.
+ */
+static int rfc_request_check(struct hm_item *it, bool with_input)
+{
+	static const uint8_t x[] = "x";
+	const struct hm_str ph = {x, 1}, none = {x, 0};
+	struct hm_str tenant = it->tenant, container = it->container, sig = it->signature;
+	struct hm_str input = it->signature_input, label = it->label;
+	int rc;
+
+	it->tenant = ph;
+	it->container = ph;
+	it->signature = ph;
+	if (!with_input) {
+		it->signature_input = ph;
+		it->label = none;
+	}
+	rc = hm_item_check(it);
+	it->tenant = tenant;
+	it->container = container;
+	it->signature = sig;
+	it->signature_input = input;
+	it->label = label;
+	return rc == HM_OK ? HMACD_OK : HMACD_EMALFORMED;
+}
+
 static struct hm_sb_request sb_request(const struct hm_item *it)
 {
 	struct hm_sb_request r = {it->method, it->authority, it->path, it->uri_scheme,
@@ -1412,6 +1444,9 @@ int hmacd_rfc9421_sign(const uint8_t *secret, size_t secret_len,
 	rc = rfc_convert(req, it);
 	if (rc != HMACD_OK)
 		goto out;
+	rc = rfc_request_check(it, false);
+	if (rc != HMACD_OK)
+		goto out;
 	o = (struct hm_sf_out){text, HM_SIGFIELD_MAX, 0, false};
 	rc = input_text(&o, it, params, label);
 	if (rc != HMACD_OK)
@@ -1487,6 +1522,9 @@ int hmacd_rfc9421_base(const struct hmacd_rfc9421_item *item, char **out, size_t
 		goto out;
 	}
 	rc = rfc_convert(item, it);
+	if (rc != HMACD_OK)
+		goto out;
+	rc = rfc_request_check(it, true);
 	if (rc != HMACD_OK)
 		goto out;
 	if (hm_sf_parse(it->signature_input.ptr, it->signature_input.len, HM_SF_KIND_DICT, f) !=

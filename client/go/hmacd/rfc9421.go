@@ -29,6 +29,8 @@ const (
 	MaxComponents = 32
 	// MaxLabelLen bounds a label in a verify item.
 	MaxLabelLen = 64
+	// maxAuthorityLen bounds the authority of a verify item (host[:port]).
+	maxAuthorityLen = 255
 )
 
 // ErrSignatureBase: the signature base cannot be built: a component identifier that is not
@@ -58,24 +60,43 @@ func (r *RFC9421Request) isHTTPS() bool {
 	return r.Scheme == "" || strings.EqualFold(r.Scheme, "https")
 }
 
+// check applies the daemon's rules for the request fields of an rfc9421 item (PROTOCOL.md
+// 7.2, proto/msg.c and proto/sigbase.c): what the daemon refuses is neither signed nor given
+// a base here. Header names may be in any case (the item lower-cases them).
 func (r *RFC9421Request) check() error {
 	switch {
-	case r.Method == "" || !noCtl(r.Method):
-		return baseErr("method")
-	case r.Authority == "" || !noCtl(r.Authority):
-		return baseErr("authority")
-	case r.Path == "" || r.Path[0] != '/' || !noCtl(r.Path):
-		return baseErr("path")
+	case !tokenOK(r.Method, MaxMethodLen, false):
+		return baseErr("method: 1 to 32 token characters")
+	case !authorityOK(r.Authority):
+		return baseErr("authority: host[:port], 1 to 255 bytes")
+	case r.Path == "" || r.Path[0] != '/' || !noCtl(r.Path) || strings.IndexByte(r.Path, ' ') >= 0:
+		return baseErr("path: starts with '/', no control byte or space")
 	case !r.isHTTPS() && !strings.EqualFold(r.Scheme, "http"):
 		return baseErr("scheme")
 	}
 	for i := range r.Headers {
 		h := &r.Headers[i]
-		if h.Name == "" || !noCtl(h.Name) || !noCtlButTab(h.Value) {
+		if !tokenOK(h.Name, len(h.Name), false) || !noCtlButTab(h.Value) {
 			return baseErr("header " + strconv.Itoa(i))
 		}
 	}
 	return nil
+}
+
+// authorityOK: what the daemon accepts as an item's authority: 1 to maxAuthorityLen bytes,
+// none of them a control, space, DEL, or a delimiter of another URI part ('/', '?', '#') or of
+// userinfo ('@').
+func authorityOK(a string) bool {
+	if a == "" || len(a) > maxAuthorityLen {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		switch c := a[i]; {
+		case c < 0x21, c == 0x7f, c == '/', c == '?', c == '#', c == '@':
+			return false
+		}
+	}
+	return true
 }
 
 func noCtlButTab(s string) bool {
@@ -335,10 +356,10 @@ func (r *RFC9421Request) componentValue(it sfItem) (string, error) {
 	return strings.Join(lines, ", "), nil
 }
 
-// structuredValue parses the joined lines as a structured field and serializes it, or its
-// Dictionary member key.
+// structuredValue parses the lines as one structured field (as their ", " join would be, one
+// line at a time like the daemon) and serializes it, or its Dictionary member key.
 func structuredValue(lines []string, kind sfKind, key *string) (string, error) {
-	ms, err := sfParse(strings.Join(lines, ", "), kind)
+	ms, err := sfParseLines(lines, kind)
 	if err != nil {
 		return "", baseErr("field value does not parse as its structured type")
 	}

@@ -35,6 +35,17 @@ const (
 	sfMaxDecimal = 999999999999999 // thousandths: 12 integer digits, 3 fractional
 )
 
+// The daemon's capacity limits (proto/sfv.h): a field beyond them is malformed there, so it
+// is malformed here too, or a signer could sign what the daemon refuses. The pools count
+// what a parse consumes, across the lines of one field, members overwritten included.
+const (
+	sfMaxMembers   = 16  // members of a Dictionary or List
+	sfMaxInner     = 32  // items of one Inner List
+	sfMaxParams    = 8   // parameters of one item, inner list or member
+	sfMaxItemPool  = 64  // inner-list items of a whole field
+	sfMaxParamPool = 128 // parameters of a whole field
+)
+
 // sfBare is a bare item.
 type sfBare struct {
 	typ   sfType
@@ -111,6 +122,8 @@ var errSF = errors.New("not a valid structured field")
 type sfParser struct {
 	s string
 	i int
+	// pools used so far by the field being parsed (sfMaxItemPool, sfMaxParamPool)
+	nitems, nparams int
 }
 
 func (p *sfParser) eof() bool { return p.i >= len(p.s) }
@@ -140,33 +153,46 @@ func isAlpha(c byte) bool   { return isLcalpha(c) || (c >= 'A' && c <= 'Z') }
 
 // sfParse parses a whole field value of the given kind (4.2).
 func sfParse(s string, kind sfKind) ([]sfMember, error) {
-	p := &sfParser{s: s}
-	p.skipSP()
+	return sfParseLines([]string{s}, kind)
+}
+
+// sfParseLines parses the lines of one field as their ", " join would be, one line at a time,
+// as the daemon does (proto/sigbase.h, hm_sb_parse_field_lines): a String cannot span two
+// lines (it is malformed, not joined), an empty line or any line after an empty first one is
+// malformed, and an Item field has exactly one line.
+func sfParseLines(lines []string, kind sfKind) ([]sfMember, error) {
+	p := &sfParser{}
 	var out []sfMember
-	var err error
-	switch kind {
-	case sfKindItem:
-		var it sfItem
-		it, err = p.item()
-		out = []sfMember{{val: sfValue{bare: it.bare, params: it.params}}}
-	case sfKindList:
-		out, err = p.members(false)
-	default:
-		out, err = p.members(true)
-	}
-	if err != nil {
-		return nil, err
-	}
-	p.skipSP()
-	if !p.eof() {
-		return nil, errSF
+	for n, line := range lines {
+		p.s, p.i = line, 0
+		p.skipSP()
+		if n > 0 && (kind == sfKindItem || len(out) == 0 || p.eof()) {
+			return nil, errSF
+		}
+		var err error
+		switch kind {
+		case sfKindItem:
+			var it sfItem
+			it, err = p.item()
+			out = []sfMember{{val: sfValue{bare: it.bare, params: it.params}}}
+		case sfKindList:
+			out, err = p.members(false, out)
+		default:
+			out, err = p.members(true, out)
+		}
+		if err != nil {
+			return nil, err
+		}
+		p.skipSP()
+		if !p.eof() {
+			return nil, errSF
+		}
 	}
 	return out, nil
 }
 
-// members parses a List (4.2.1) or a Dictionary (4.2.2).
-func (p *sfParser) members(dict bool) ([]sfMember, error) {
-	var out []sfMember
+// members parses a List (4.2.1) or a Dictionary (4.2.2), adding to out.
+func (p *sfParser) members(dict bool, out []sfMember) ([]sfMember, error) {
 	for !p.eof() {
 		var m sfMember
 		var err error
@@ -199,6 +225,9 @@ func (p *sfParser) members(dict bool) ([]sfMember, error) {
 			}
 		}
 		if !replaced {
+			if len(out) >= sfMaxMembers {
+				return nil, errSF
+			}
 			out = append(out, m)
 		}
 		p.skipOWS()
@@ -237,6 +266,10 @@ func (p *sfParser) innerList() (sfValue, error) {
 			v.params, err = p.params()
 			return v, err
 		}
+		if len(v.items) >= sfMaxInner || p.nitems >= sfMaxItemPool {
+			return v, errSF
+		}
+		p.nitems++
 		it, err := p.item()
 		if err != nil {
 			return v, err
@@ -275,6 +308,12 @@ func (p *sfParser) params() (sfParams, error) {
 			if err != nil {
 				return nil, err
 			}
+		}
+		if _, seen := ps.get(k); !seen {
+			if len(ps) >= sfMaxParams || p.nparams >= sfMaxParamPool {
+				return nil, errSF
+			}
+			p.nparams++
 		}
 		ps.set(k, v)
 	}

@@ -127,8 +127,8 @@ export function requestOf(opts) {
 		throw malformed('method: 1 to 32 token characters');
 	if (r.authority.length < 1 || r.authority.length > 255 || /[\x00-\x20\x7f/?#@]/.test(r.authority))
 		throw malformed('authority: host[:port], 1 to 255 bytes');
-	if (r.path[0] !== '/' || /[\x00-\x1f\x7f]/.test(r.path))
-		throw malformed('path: starts with "/", no control bytes');
+	if (r.path[0] !== '/' || /[\x00-\x20\x7f]/.test(r.path))
+		throw malformed('path: starts with "/", no control bytes or spaces');
 	if (r.scheme !== 'http' && r.scheme !== 'https')
 		throw malformed('scheme: http or https');
 	for (const [n, v] of headers) {
@@ -480,12 +480,14 @@ export function sign(opts) {
 		params.set('created', { type: 'integer', value: seconds(created, 'created') });
 	if (opts.expires !== undefined && opts.expires !== null)
 		params.set('expires', { type: 'integer', value: seconds(opts.expires, 'expires') });
-	params.set('keyid', sfString(opts.keyid, 'keyid'));
-	if (opts.alg !== undefined && opts.alg !== null)
-		params.set('alg', sfString(opts.alg, 'alg'));
+	/* created, expires, nonce, alg, keyid, tag: the order of RFC 9421's examples and of the
+	 * other clients (the shared vectors pin it: proto/vectors/rfc9421.json) */
 	const nonce = opts.nonce === undefined ? randomBytes(16).toString('hex') : opts.nonce;
 	if (nonce !== null)
 		params.set('nonce', sfString(nonce, 'nonce'));
+	if (opts.alg !== undefined && opts.alg !== null)
+		params.set('alg', sfString(opts.alg, 'alg'));
+	params.set('keyid', sfString(opts.keyid, 'keyid'));
 	if (opts.tag !== undefined && opts.tag !== null)
 		params.set('tag', sfString(opts.tag, 'tag'));
 

@@ -9,7 +9,9 @@
  *     are refused (a second spelling of the same bytes);
  *   - a key repeated in a Dictionary or in Parameters overwrites the earlier value in place;
  *   - several field lines are parsed as their ", " join would be, one line at a time: a String
- *     cannot span two lines, an empty line is malformed.
+ *     cannot span two lines, an empty line is malformed;
+ *   - the daemon's capacity limits (LIMITS below) hold: a field beyond them is malformed there,
+ *     so it is malformed here too, or a signer could sign what the daemon refuses.
  *
  * Representation (plain objects, no classes):
  *   bare item:  {type: 'integer'|'decimal'|'string'|'token'|'bytes'|'boolean', value}
@@ -37,6 +39,18 @@ const TCHAR_OR = /[A-Za-z0-9!#$%&'*+\-.^_`|~:/]/;
 const B64_RE = /^[A-Za-z0-9+/]*={0,2}$/;
 const INT_MAX = 999999999999999;
 
+/*
+ * proto/sfv.h's limits. The pools count what a parse consumes across the lines of one field,
+ * members overwritten included, as the daemon's fixed pools do.
+ */
+export const LIMITS = Object.freeze({
+	members: 16, /* of a Dictionary or List */
+	inner: 32, /* items of one Inner List */
+	params: 8, /* parameters of one item, inner list or member */
+	itemPool: 64, /* inner-list items of a whole field */
+	paramPool: 128, /* parameters of a whole field */
+});
+
 /* ---- constructors ---- */
 
 export const sf = Object.freeze({
@@ -54,11 +68,12 @@ export const sf = Object.freeze({
 /* ---- parsing (RFC 8941 4.2) ---- */
 
 class Parser {
-	constructor(s) {
+	constructor(s, pool = { items: 0, params: 0 }) {
 		if (typeof s !== 'string')
 			throw new TypeError('a field value is a string');
 		this.s = s;
 		this.i = 0;
+		this.pool = pool; /* shared by the lines of one field */
 	}
 
 	get eof() {
@@ -105,6 +120,11 @@ class Parser {
 			if (this.peek() === '=') {
 				this.i++;
 				v = this.bare();
+			}
+			if (!m.has(k)) {
+				if (m.size >= LIMITS.params || this.pool.params >= LIMITS.paramPool)
+					this.fail('more parameters than hmacd reads');
+				this.pool.params++;
 			}
 			m.set(k, v); /* a repeated key overwrites, in place */
 		}
@@ -237,6 +257,9 @@ class Parser {
 				this.i++;
 				return { inner: items, params: this.params() };
 			}
+			if (items.length >= LIMITS.inner || this.pool.items >= LIMITS.itemPool)
+				this.fail('more inner-list items than hmacd reads');
+			this.pool.items++;
 			items.push(this.item());
 			const c = this.peek();
 			if (c !== ' ' && c !== ')')
@@ -265,9 +288,11 @@ class Parser {
 	list(into) {
 		if (this.eof)
 			return into;
-		do
+		do {
+			if (into.length >= LIMITS.members)
+				this.fail('more members than hmacd reads');
 			into.push(this.itemOrInner());
-		while (this.more());
+		} while (this.more());
 		return into;
 	}
 
@@ -283,6 +308,8 @@ class Parser {
 			} else {
 				v = { bare: { type: 'boolean', value: true }, params: this.params() };
 			}
+			if (!into.has(k) && into.size >= LIMITS.members)
+				this.fail('more members than hmacd reads');
 			into.set(k, v);
 		} while (this.more());
 		return into;
@@ -312,8 +339,9 @@ export function parse(value, kind) {
 	if (kind !== 'list' && kind !== 'dictionary')
 		throw new TypeError(`unknown structured type ${kind}`);
 	let out = kind === 'list' ? [] : new Map();
+	const pool = { items: 0, params: 0 };
 	lines.forEach((line, n) => {
-		const p = new Parser(line);
+		const p = new Parser(line, pool);
 		p.sp();
 		const size = kind === 'list' ? out.length : out.size;
 		if (n > 0 && (p.eof || size === 0))

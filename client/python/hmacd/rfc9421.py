@@ -12,7 +12,8 @@ What is here:
   components (default @method, @authority, @path, plus content-digest with a body), created
   (default now), nonce (default 16 random bytes in hex), label (default "sig1"), tag, keyid.
 - signature_base(): the signature base of RFC 9421 section 2.5 for a request: one line
-  `<serialized identifier>: <value>` per covered component, then the @signature-params line.
+  `<serialized identifier>: <value>` per covered component, then the @signature-params line;
+  signature_base_of(): the same for a Signature-Input value and a label, as the daemon reads it.
 - parse_field() / serialize_field(): the RFC 8941 structured fields it needs (Dictionaries,
   Lists, Items, Inner Lists, Parameters, every bare item type).
 
@@ -102,15 +103,26 @@ _B64_VAL = {c: i for i, c in enumerate(
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")}
 
 KIND_ITEM, KIND_LIST, KIND_DICT = "item", "list", "dictionary"
+
+# The daemon's capacity limits (proto/sfv.h): a field beyond them is malformed there, so it is
+# malformed here too, or a signer could sign what the daemon refuses. The pools count what a
+# parse consumes across the lines of one field, members overwritten included.
+MAX_MEMBERS = 16      # members of a Dictionary or List
+MAX_INNER = 32        # items of one Inner List
+MAX_PARAMS = 8        # parameters of one item, inner list or member
+MAX_ITEM_POOL = 64    # inner-list items of a whole field
+MAX_PARAM_POOL = 128  # parameters of a whole field
+
 _NUMBER = re.compile(r"(-?)([0-9]+)(?:\.([0-9]*))?")
 
 
 class _Parser:
     """A cursor over one field line; each method is the RFC 8941 4.2 algorithm of its name."""
 
-    def __init__(self, text):
+    def __init__(self, text, pool=None):
         self.s = text
         self.i = 0
+        self.pool = pool if pool is not None else [0, 0]  # items, params used by the field
 
     def fail(self, why):
         raise ValueError("structured field: %s at offset %d" % (why, self.i))
@@ -224,6 +236,10 @@ class _Parser:
             if self.peek() == "=":
                 self.i += 1
                 v = self.bare()
+            if k not in out:
+                if len(out) >= MAX_PARAMS or self.pool[1] >= MAX_PARAM_POOL:
+                    self.fail("more parameters than hmacd reads")
+                self.pool[1] += 1
             out[k] = v  # a repeated key keeps its first position
         return out
 
@@ -235,6 +251,9 @@ class _Parser:
             if self.peek() == ")":
                 self.i += 1
                 return InnerList(items, self.params())
+            if len(items) >= MAX_INNER or self.pool[0] >= MAX_ITEM_POOL:
+                self.fail("more inner-list items than hmacd reads")
+            self.pool[0] += 1
             v = self.bare()
             items.append(SfItem(v, self.params()))
             if self.peek() not in (" ", ")"):
@@ -263,6 +282,8 @@ class _Parser:
     def list_into(self, out):
         more = self.i < len(self.s)
         while more:
+            if len(out) >= MAX_MEMBERS:
+                self.fail("more members than hmacd reads")
             out.append(self.item_or_inner())
             more = self.after_member()
 
@@ -275,6 +296,8 @@ class _Parser:
                 v = self.item_or_inner()
             else:
                 v = SfItem(True, self.params())
+            if k not in out and len(out) >= MAX_MEMBERS:
+                self.fail("more members than hmacd reads")
             out[k] = v
             more = self.after_member()
 
@@ -311,13 +334,15 @@ def parse_field(value, kind):
     Item (an SfItem). ValueError if it does not parse.
 
     Lines are parsed one by one: a String cannot span two lines, and an empty line, or any
-    line after an empty first one, is refused (the join would hold a stray comma)."""
+    line after an empty first one, is refused (the join would hold a stray comma). The
+    daemon's capacity limits apply (MAX_MEMBERS and the others above)."""
     lines = [value] if isinstance(value, (str, bytes, bytearray, memoryview)) else list(value)
     if not lines:
         raise ValueError("structured field: no value")
     out = {} if kind == KIND_DICT else []
+    pool = [0, 0]
     for n, line in enumerate(lines):
-        p = _Parser(_text(line))
+        p = _Parser(_text(line), pool)
         p.skip_sp()
         if n > 0 and (kind == KIND_ITEM or not out or p.i == len(p.s)):
             raise ValueError("structured field: empty line or a second Item line")
@@ -525,12 +550,15 @@ def _pairs(headers):
 
 
 def make_request(method, authority, target, headers=(), scheme="https"):
-    """A Request from str/bytes fields, checked as the daemon checks them."""
+    """A Request from str/bytes fields, checked as the daemon checks the fields of an rfc9421
+    item (PROTOCOL.md 7.2): method 1 to 32 token characters, authority host[:port] of 1 to 255
+    bytes without controls, space, '/', '?', '#' or '@', target from '/' without controls or
+    space, header names tokens and values without controls but HTAB."""
     r = Request(b(method), b(authority), b(target), b(scheme).lower(), _pairs(headers))
-    if not r.method or not _CTL.isdisjoint(r.method) or b" " in r.method:
-        raise ValueError("bad method")
-    if not r.authority or not _CTL.isdisjoint(r.authority) or b" " in r.authority:
-        raise ValueError("bad authority")
+    if not 1 <= len(r.method) <= 32 or not _TCHAR.issuperset(r.method.decode("latin-1")):
+        raise ValueError("bad method: 1 to 32 token characters")
+    if not 1 <= len(r.authority) <= 255 or any(c < 0x21 or c in b"\x7f/?#@" for c in r.authority):
+        raise ValueError("bad authority: host[:port], 1 to 255 bytes")
     if not r.target.startswith(b"/") or not _CTL.isdisjoint(r.target) or b" " in r.target:
         raise ValueError("the target is the path plus ?query as sent, starting with '/'")
     if r.scheme not in (b"http", b"https"):
@@ -689,6 +717,27 @@ def signature_base(request, components, params):
     return b"\n".join(lines)
 
 
+def signature_base_of(request, signature_input, label=None):
+    """The signature base (bytes) hmacd builds for the signature `label` of a Signature-Input
+    value (str or bytes; label None or "": the only signature) on a Request (see
+    make_request): what the daemon MACs for an rfc9421 item with these fields. For tests and
+    for debugging a signer; never log it in production (it names the request). ValueError
+    wherever the daemon answers MALFORMED: the field does not parse, no signature has that
+    label (or there are several and no label), the member is not an inner list, a signature
+    parameter has the wrong type, or a component cannot be had from the request."""
+    d = parse_field(signature_input, KIND_DICT)
+    if not label:
+        if len(d) != 1:
+            raise ValueError("no label and %d signatures" % len(d))
+        label = next(iter(d))
+    m = d.get(label)
+    if m is None:
+        raise ValueError("no signature %r" % label)
+    if not isinstance(m, InnerList):
+        raise ValueError("signature %r is not an inner list" % label)
+    return signature_base(request, m.items, m.params)
+
+
 # ---- signing ----
 
 def content_digest(body):
@@ -827,7 +876,7 @@ def signature_info(signature_input, label=None):
     label, covered (serialized identifiers), created, expires, nonce, keyid, tag, alg (None
     when absent). ValueError if it does not parse or the label is absent or ambiguous."""
     d = parse_field(signature_input, KIND_DICT)
-    if label is None:
+    if not label:
         if len(d) != 1:
             raise ValueError("no label and %d signatures" % len(d))
         label = next(iter(d))

@@ -306,7 +306,9 @@ struct hmacd_rfc9421_params {
  * a parameter string or label that RFC 8941 cannot carry, created or expires negative);
  * HMACD_EMALFORMED (a component is not a valid RFC 8941 string item, or cannot be built from
  * the request: unknown derived component, covered field missing, bad request field, ...;
- * also a request with more than HMACD_RFC9421_MAX_HEADERS headers);
+ * also a request with more than HMACD_RFC9421_MAX_HEADERS headers, or one the daemon refuses
+ * as an rfc9421 item: a method that is not a token of 1..32 bytes, an authority with userinfo
+ * or over 255 bytes, a uri_scheme other than "http" or "https", ...);
  * HMACD_ETOOBIG (a buffer is short, or over the protocol's limits); HMACD_ECRYPTO; HMACD_EIO
  * (clock or random source); HMACD_ENOMEM. On failure both outputs are empty strings.
  */
@@ -319,8 +321,9 @@ int hmacd_rfc9421_sign(const uint8_t *secret, size_t secret_len,
  * The signature base the daemon computes for `item` (its signature_input and label pick the
  * signature), in a fresh NUL-terminated buffer (free() it). For debugging a signer that does
  * not interoperate: never log it in production. HMACD_OK, HMACD_EINVAL, HMACD_EMALFORMED
- * (Signature-Input does not parse, label missing or ambiguous, a component cannot be built),
- * HMACD_ENOMEM.
+ * (Signature-Input does not parse, label missing or ambiguous, a component cannot be built,
+ * a field the daemon refuses in an item; the tenant, container and signature are not looked
+ * at), HMACD_ENOMEM.
  */
 int hmacd_rfc9421_base(const struct hmacd_rfc9421_item *item, char **out,
 		       size_t *len) HMACD_MUSTCHECK;
