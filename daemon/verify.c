@@ -6,7 +6,8 @@
  *   2. hmacd-v1: body digest (or the digest the item carries) and the canonical string;
  *      rfc9421: the scope's policy, then rfc9421.c reads the item and builds the signature
  *      base (a MALFORMED or INSUFFICIENT_COVERAGE item stops here: that is decided from what
- *      the sender sent and the policy, before any key is looked at), then the key by keyid;
+ *      the sender sent and the policy, before any key is looked at); its key id is cached
+ *      like an epoch (step 1), resolved in the store to an epoch of the item's scope on a miss;
  *   3. HMAC with the entry's own pre-keyed context (keyed with a junk key when the epoch does
  *      not exist or is revoked: the same work on the same kind of memory);
  *   4. CRYPTO_memcmp of all 32 bytes;
@@ -170,8 +171,33 @@ int hm_verify_end(struct hm_verifier *v)
 	return v->fault ? HM_ESTORE : HM_OK;
 }
 
-static uint64_t epoch_of_keyid(struct hm_verifier *v, const struct hm_item *it,
-			       struct hm_str keyid);
+/*
+ * Sets *epoch to the epoch that keyid names in the item's own scope, or to 0 (no epoch is 0)
+ * when the keyid is unknown or belongs to another scope: both are judged exactly like an
+ * unknown epoch, so a signer learns nothing about other scopes' key ids. HM_OK, or HM_ESTORE
+ * (counted, the batch fails; nothing may be cached from it).
+ */
+static int epoch_of_keyid(struct hm_verifier *v, const struct hm_item *it, struct hm_str keyid,
+			  uint64_t *epoch)
+{
+	struct hm_key_ref ref;
+	int rc;
+
+	*epoch = 0;
+	rc = hm_ks_lookup_keyid(v->rd, keyid.ptr, keyid.len, &ref);
+	if (rc == HM_ENOTFOUND)
+		return HM_OK;
+	if (rc != HM_OK) {
+		hm_counter_add(&v->stats.store_errors, 1);
+		batch_fault(v, "key store keyid lookup", hm_ks_reader_errmsg(v->rd));
+		return HM_ESTORE;
+	}
+	if (ref.tenant_len == it->tenant.len && ref.container_len == it->container.len &&
+	    memcmp(ref.tenant, it->tenant.ptr, ref.tenant_len) == 0 &&
+	    memcmp(ref.container, it->container.ptr, ref.container_len) == 0)
+		*epoch = ref.epoch;
+	return HM_OK;
+}
 
 /*
  * The key-cache entry of the item's scope under cache key `ck`: an epoch number (hmacd-v1), or
@@ -192,8 +218,8 @@ static const struct hm_kc_entry *find_key(struct hm_verifier *v, const struct hm
 		return e;
 	}
 	hm_counter_add(&v->stats.key_cache_misses, 1);
-	if (ck & HM_KC_KEYID_BIT)
-		epoch = epoch_of_keyid(v, it, keyid); /* 0 (never exists) if not this scope's */
+	if ((ck & HM_KC_KEYID_BIT) && epoch_of_keyid(v, it, keyid, &epoch) != HM_OK)
+		return NULL; /* judged as unknown, the batch fails, and nothing is cached */
 	rc = hm_ks_lookup(v->rd, it->tenant.ptr, it->tenant.len, it->container.ptr,
 			  it->container.len, epoch, &rec);
 	if (rc == HM_OK) {
@@ -355,31 +381,6 @@ static enum hm_verdict verify_v1(struct hm_verifier *v, const struct hm_item *it
 		verdict = check_nonce(v, it, it->nonce, ts, true);
 	}
 	return verdict;
-}
-
-/*
- * The epoch that keyid names in the item's own scope, or 0 (no epoch is 0) when the keyid is
- * unknown or belongs to another scope: both are judged exactly like an unknown epoch, so a
- * signer learns nothing about other scopes' key ids.
- */
-static uint64_t epoch_of_keyid(struct hm_verifier *v, const struct hm_item *it, struct hm_str keyid)
-{
-	struct hm_key_ref ref;
-	int rc;
-
-	rc = hm_ks_lookup_keyid(v->rd, keyid.ptr, keyid.len, &ref);
-	if (rc == HM_ENOTFOUND)
-		return 0;
-	if (rc != HM_OK) {
-		hm_counter_add(&v->stats.store_errors, 1);
-		batch_fault(v, "key store keyid lookup", hm_ks_reader_errmsg(v->rd));
-		return 0;
-	}
-	if (ref.tenant_len != it->tenant.len || ref.container_len != it->container.len ||
-	    memcmp(ref.tenant, it->tenant.ptr, ref.tenant_len) != 0 ||
-	    memcmp(ref.container, it->container.ptr, ref.container_len) != 0)
-		return 0;
-	return ref.epoch;
 }
 
 /*
