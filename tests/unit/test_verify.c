@@ -347,6 +347,21 @@ static void test_store_change_flushes_cache(void **state)
 
 /* ---- rfc9421 items: the engine's half (keyid to epoch, scope binding, MAC, verdict) ---- */
 
+/* Fault injection: the key id lookup fails while this is set (ld --wrap, see Makefile.am). */
+static bool g_fail_keyid_lookup;
+
+int __real_hm_ks_lookup_keyid(struct hm_ks_reader *rd, const uint8_t *keyid, size_t len,
+			      struct hm_key_ref *ref);
+int __wrap_hm_ks_lookup_keyid(struct hm_ks_reader *rd, const uint8_t *keyid, size_t len,
+			      struct hm_key_ref *ref);
+int __wrap_hm_ks_lookup_keyid(struct hm_ks_reader *rd, const uint8_t *keyid, size_t len,
+			      struct hm_key_ref *ref)
+{
+	if (g_fail_keyid_lookup)
+		return HM_ESTORE;
+	return __real_hm_ks_lookup_keyid(rd, keyid, len, ref);
+}
+
 #define B2_PROTO_HEADER(n, v)                                                              \
 	{{(const uint8_t *)(n), sizeof(n) - 1}, {(const uint8_t *)(v), sizeof(v) - 1}},
 static const struct hm_header b2_headers[] = {B2_HEADERS_X(B2_PROTO_HEADER)};
@@ -451,6 +466,23 @@ static void test_rfc9421_policy(void **state)
 	assert_int_equal(hm_counter_get(&st->verdicts[HM_V_INSUFFICIENT_COVERAGE]), 2);
 }
 
+/* A store failure while resolving a key id fails the batch and leaves nothing in the cache. */
+static void test_rfc9421_store_fault(void **state)
+{
+	struct fx *f = *state;
+
+	import_rfc_secret(f, "b25", "test-shared-secret");
+	b25_item(f, "b25", B25_SIGNATURE);
+	g_fail_keyid_lookup = true;
+	assert_int_equal(hm_verify_begin(f->v, NOW), HM_OK);
+	(void)hm_verify_item(f->v, &f->it);
+	assert_int_equal(hm_verify_end(f->v), HM_ESTORE);
+	g_fail_keyid_lookup = false;
+	assert_int_equal(hm_counter_get(&hm_verify_stats(f->v)->store_errors), 1);
+	/* the next batch asks the store again: the key id was not cached as unknown */
+	assert_int_equal(judge(f, NOW), HM_V_OK);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -468,6 +500,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_nonce_signed_before_start, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rfc9421_b25, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rfc9421_policy, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rfc9421_store_fault, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
