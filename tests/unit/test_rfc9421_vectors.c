@@ -74,9 +74,21 @@ static const struct jm_value *opt_str(const struct jm_value *c, const struct jm_
 	return jm_get(obj, key) == NULL ? NULL : need(c, obj, key, JM_STR);
 }
 
+/* obj's string member key into (*p, *len); an absent optional one leaves them alone */
+static void set_str(const struct jm_value *c, const struct jm_value *obj, const char *key,
+		    bool required, const char **p, size_t *len)
+{
+	const struct jm_value *s = required ? need(c, obj, key, JM_STR) : opt_str(c, obj, key);
+
+	if (s != NULL) {
+		*p = s->s;
+		*len = s->len;
+	}
+}
+
 static void load_case(const struct jm_value *c, struct vcase *v)
 {
-	const struct jm_value *r = need(c, c, "request", JM_OBJ), *h, *s;
+	const struct jm_value *r = need(c, c, "request", JM_OBJ), *h;
 
 	memset(v, 0, sizeof(*v));
 	v->json = c;
@@ -84,28 +96,13 @@ static void load_case(const struct jm_value *c, struct vcase *v)
 	v->it.tenant_len = 1;
 	v->it.container = "c";
 	v->it.container_len = 1;
-	s = need(c, r, "method", JM_STR);
-	v->it.method = s->s;
-	v->it.method_len = s->len;
-	s = need(c, r, "authority", JM_STR);
-	v->it.authority = s->s;
-	v->it.authority_len = s->len;
-	s = need(c, r, "path", JM_STR);
-	v->it.path = s->s;
-	v->it.path_len = s->len;
-	s = opt_str(c, r, "uri_scheme");
-	if (s != NULL) {
-		v->it.uri_scheme = s->s;
-		v->it.uri_scheme_len = s->len;
-	}
-	s = need(c, c, "signature_input", JM_STR);
-	v->it.signature_input = s->s;
-	v->it.signature_input_len = s->len;
-	s = opt_str(c, c, "label");
-	if (s != NULL) {
-		v->it.label = s->s;
-		v->it.label_len = s->len;
-	}
+	set_str(c, r, "method", true, &v->it.method, &v->it.method_len);
+	set_str(c, r, "authority", true, &v->it.authority, &v->it.authority_len);
+	set_str(c, r, "path", true, &v->it.path, &v->it.path_len);
+	set_str(c, r, "uri_scheme", false, &v->it.uri_scheme, &v->it.uri_scheme_len);
+	set_str(c, c, "signature_input", true, &v->it.signature_input,
+		&v->it.signature_input_len);
+	set_str(c, c, "label", false, &v->it.label, &v->it.label_len);
 	h = need(c, r, "headers", JM_ARR);
 	assert_true(h->len <= HMACD_RFC9421_MAX_HEADERS);
 	for (size_t i = 0; i < h->len; i++) {

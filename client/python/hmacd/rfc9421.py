@@ -717,14 +717,10 @@ def signature_base(request, components, params):
     return b"\n".join(lines)
 
 
-def signature_base_of(request, signature_input, label=None):
-    """The signature base (bytes) hmacd builds for the signature `label` of a Signature-Input
-    value (str or bytes; label None or "": the only signature) on a Request (see
-    make_request): what the daemon MACs for an rfc9421 item with these fields. For tests and
-    for debugging a signer; never log it in production (it names the request). ValueError
-    wherever the daemon answers MALFORMED: the field does not parse, no signature has that
-    label (or there are several and no label), the member is not an inner list, a signature
-    parameter has the wrong type, or a component cannot be had from the request."""
+def _select(signature_input, label):
+    """(label, member) of the signature a Signature-Input names: the one under label, or the
+    only one when label is None or "". ValueError if it does not parse, if there is no such
+    signature, or if there are several and no label."""
     d = parse_field(signature_input, KIND_DICT)
     if not label:
         if len(d) != 1:
@@ -733,6 +729,18 @@ def signature_base_of(request, signature_input, label=None):
     m = d.get(label)
     if m is None:
         raise ValueError("no signature %r" % label)
+    return label, m
+
+
+def signature_base_of(request, signature_input, label=None):
+    """The signature base (bytes) hmacd builds for the signature `label` of a Signature-Input
+    value (str or bytes; label None or "": the only signature) on a Request (see
+    make_request): what the daemon MACs for an rfc9421 item with these fields. For tests and
+    for debugging a signer; never log it in production (it names the request). ValueError
+    wherever the daemon answers MALFORMED: the field does not parse, no signature has that
+    label (or there are several and no label), the member is not an inner list, a signature
+    parameter has the wrong type, or a component cannot be had from the request."""
+    label, m = _select(signature_input, label)
     if not isinstance(m, InnerList):
         raise ValueError("signature %r is not an inner list" % label)
     return signature_base(request, m.items, m.params)
@@ -875,12 +883,7 @@ def signature_info(signature_input, label=None):
     """What a verified request's Signature-Input says about the chosen signature: a dict with
     label, covered (serialized identifiers), created, expires, nonce, keyid, tag, alg (None
     when absent). ValueError if it does not parse or the label is absent or ambiguous."""
-    d = parse_field(signature_input, KIND_DICT)
-    if not label:
-        if len(d) != 1:
-            raise ValueError("no label and %d signatures" % len(d))
-        label = next(iter(d))
-    m = d.get(label)
+    label, m = _select(signature_input, label)
     if not isinstance(m, InnerList):
         raise ValueError("no signature %r" % label)
     info = {"label": label, "covered": [serialize_item(i) for i in m.items]}
