@@ -995,9 +995,12 @@ static void policy_print(FILE *f, bool json, bool row, const char *tenant, const
 			p->require_created ? "yes" : "no", p->require_nonce ? "yes" : "no",
 			p->check_age ? "yes" : "no", p->digest_when_body ? "yes" : "no");
 	} else {
-		fprintf(f, "policy of %s%s%s (source: %s)\nrequire:    ", tenant,
+		fprintf(f, "policy of %s%s%s (source: %s%s)\nrequire:    ", tenant,
 			container != NULL ? "/" : "", container != NULL ? container : "",
-			hm_policy_source_name(src));
+			hm_policy_source_name(src),
+			src == HM_POLICY_DEFAULT ? ": hmacd's built-in one, unless its --policy-* "
+						   "options change it"
+						 : "");
 	}
 	for (i = 0; i < p->ncomponents; i++) {
 		/* stored components are canonical (checked when decoded), so this cannot fail */
