@@ -14,9 +14,9 @@
  *   rfc9421: authority app.example.com, a third header Content-Digest (sha-256 of the body,
  *     RFC 9530), signed as RFC 9421 hmac-sha256: covered ("@method" "@authority" "@path"
  *     "@query" "content-digest" "x-request-id"), created = now, nonce with --nonce, keyid = the
- *     scope's key id. The signature base is the one proto/sigbase.c builds from the parse
- *     (proto/sfv.c) of the Signature-Input we send: the daemon's own code, so what is signed is
- *     what it will rebuild; the MAC is a plain HMAC-SHA256 of it. The body is sent, except with
+ *     scope's key id, signed by hm_sign_rfc9421 (the base proto/sigbase.c builds from the
+ *     parse of the Signature-Input we send: the daemon's own code, so what is signed is what
+ *     it will rebuild). The body is sent, except with
  *     --digest (then only the covered Content-Digest header: the app would check the body).
  */
 #include "bench.h"
@@ -27,8 +27,6 @@
 #include <string.h>
 
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <openssl/rand.h>
 
 #include "b64.h"
@@ -36,8 +34,6 @@
 #include "keystore.h"
 #include "msg.h"
 #include "policy.h"
-#include "sfv.h"
-#include "sigbase.h"
 #include "sign.h"
 
 #define ITEM_OVERHEAD 200    /* encoded bytes of an item besides its body: a low estimate */
@@ -54,7 +50,6 @@
 #define RFC_COVERED "(\"@method\" \"@authority\" \"@path\" \"@query\" \"content-digest\" " \
 		    "\"x-request-id\")"
 #define RFC_INPUT_MAX 512 /* our Signature-Input: about 180 bytes */
-#define RFC_BASE_MAX 2048 /* its signature base: about 365 bytes (400 with a nonce) */
 
 /* Encoded bytes of an item besides its body: low, high or typical guess. */
 static size_t item_overhead(const struct bench_opts *o, unsigned which)
@@ -223,8 +218,6 @@ struct item_space {
 	char content_digest[16 + HM_B64_LEN(HM_SHA256_LEN)]; /* sha-256=:<base64>: */
 	char input[RFC_INPUT_MAX];
 	char signature[16 + HM_B64_LEN(HM_MAC_LEN)];         /* sig1=:<base64>: */
-	uint8_t base[RFC_BASE_MAX];
-	struct hm_sf_field field; /* the parse of input */
 	struct hm_item item;
 };
 
@@ -242,12 +235,7 @@ static int sign_rfc9421(const struct bench_opts *o, const struct bench_scopes *s
 			int64_t now, const uint8_t *body, struct item_space *sp)
 {
 	struct hm_item *it = &sp->item;
-	struct hm_sb_request req;
-	const struct hm_sf_member *m;
-	enum hm_sb_reason why;
 	char b64[HM_B64_LEN(HM_SHA256_LEN) + 1];
-	unsigned int maclen = 0;
-	size_t blen = 0;
 	int rc, n;
 
 	/* Content-Digest (RFC 9530) of the body, sent (and covered) even when the body is not */
@@ -267,21 +255,7 @@ static int sign_rfc9421(const struct bench_opts *o, const struct bench_scopes *s
 		return HM_ETOOBIG;
 	it->signature_input = (struct hm_str){(const uint8_t *)sp->input, (size_t)n};
 	/* sign exactly what the daemon's parse of that text gives, with its own base builder */
-	if (hm_sf_parse(it->signature_input.ptr, it->signature_input.len, HM_SF_KIND_DICT,
-			&sp->field) != HM_OK)
-		return HM_EMALFORMED;
-	rc = hm_sb_select(&sp->field, it->label, &m, &why);
-	if (rc != HM_OK)
-		return rc;
-	req = (struct hm_sb_request){it->method, it->authority, it->path, it->uri_scheme,
-				     it->nheaders, it->headers};
-	rc = hm_sb_build(&req, &sp->field, m, sp->base, sizeof(sp->base), &blen, NULL, &why);
-	if (rc != HM_OK)
-		return rc;
-	if (HMAC(EVP_sha256(), s->secrets + scope * HM_KEY_LEN, HM_KEY_LEN, sp->base, blen,
-		 sp->sig, &maclen) == NULL || maclen != HM_MAC_LEN)
-		return HM_ECRYPTO;
-	return HM_OK;
+	return hm_sign_rfc9421(s->secrets + scope * HM_KEY_LEN, HM_KEY_LEN, it, sp->sig);
 }
 
 /* Fills sp->item as item number k (of the whole pool) for scope `scope`; its MAC in sp->sig. */

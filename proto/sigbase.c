@@ -589,6 +589,14 @@ static int check_sigparams(const struct hm_sf_field *f, const struct hm_sf_membe
 	return HM_OK;
 }
 
+struct hm_sb_request hm_sb_request_of(const struct hm_item *it)
+{
+	struct hm_sb_request r = {it->method, it->authority, it->path, it->uri_scheme,
+				  it->nheaders, it->headers};
+
+	return r;
+}
+
 int hm_sb_select(const struct hm_sf_field *sig_input, struct hm_str label,
 		 const struct hm_sf_member **m, enum hm_sb_reason *why)
 {

@@ -115,6 +115,9 @@ struct hm_sb_sigparams {
 	const struct hm_sf_bare *tag;
 };
 
+/* The request fields of an rfc9421 item (proto/msg.h), as hm_sb_build() takes them. */
+struct hm_sb_request hm_sb_request_of(const struct hm_item *it);
+
 /*
  * Picks the Signature-Input member to verify: the one keyed `label`, or, when label is empty,
  * the only member. HM_OK with *m set; HM_EMALFORMED with *why = HM_SB_NO_LABEL (no such

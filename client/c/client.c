@@ -33,7 +33,6 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <openssl/rand.h>
 
 #include "b64.h"
@@ -1146,9 +1145,6 @@ out:
 #define RFC_DEFAULT_LABEL "sig1"
 #define RFC_ALG "hmac-sha256"
 #define RFC_NONCE_BYTES 16
-/* Signature bases grow from this size; one bigger than BASE_MAX_CAP is refused (ETOOBIG). */
-#define BASE_FIRST_CAP 4096u
-#define BASE_MAX_CAP ((size_t)HM_FRAME_MAX_MAX)
 
 static const char *const default_components[] = {"@method", "@authority", "@path"};
 
@@ -1266,38 +1262,6 @@ static bool has_header(const struct hm_item *it, const char *name)
 }
 
 /*
- * Builds the signature base of member m into a fresh buffer (one spare byte after it, for a
- * NUL), growing it as hm_sb_build() asks. HMACD_OK, HMACD_EMALFORMED, HMACD_ETOOBIG,
- * HMACD_ENOMEM.
- */
-static int base_alloc(const struct hm_sb_request *r, const struct hm_sf_field *f,
-		      const struct hm_sf_member *m, uint8_t **out, size_t *len)
-{
-	enum hm_sb_reason why;
-	uint8_t *buf = NULL;
-	size_t cap = BASE_FIRST_CAP;
-	int rc;
-
-	*out = NULL;
-	for (;;) {
-		buf = malloc(cap + 1);
-		if (buf == NULL)
-			return HMACD_ENOMEM;
-		rc = hm_sb_build(r, f, m, buf, cap, len, NULL, &why);
-		if (rc != HM_ETOOBIG || cap >= BASE_MAX_CAP)
-			break;
-		free(buf);
-		cap *= 2;
-	}
-	if (rc != HM_OK) {
-		free(buf);
-		return rc == HM_ETOOBIG ? HMACD_ETOOBIG : HMACD_EMALFORMED;
-	}
-	*out = buf;
-	return HMACD_OK;
-}
-
-/*
  * The daemon's item rules (hm_item_check(), PROTOCOL.md 7.2) on the fields a signature base is
  * built from: method, authority, path, uri_scheme, headers and, when with_input, the
  * signature_input and label. The scope and the signature play no part in a base, so valid
@@ -1327,14 +1291,6 @@ static int rfc_request_check(struct hm_item *it, bool with_input)
 	it->signature_input = input;
 	it->label = label;
 	return rc == HM_OK ? HMACD_OK : HMACD_EMALFORMED;
-}
-
-static struct hm_sb_request sb_request(const struct hm_item *it)
-{
-	struct hm_sb_request r = {it->method, it->authority, it->path, it->uri_scheme,
-				  it->nheaders, it->headers};
-
-	return r;
 }
 
 /*
@@ -1410,15 +1366,10 @@ int hmacd_rfc9421_sign(const uint8_t *secret, size_t secret_len,
 	const char *label;
 	struct hm_item *it = NULL;
 	struct hm_sf_field *f = NULL;
-	const struct hm_sf_member *m;
-	struct hm_sb_request r;
 	struct hm_sf_out o;
-	enum hm_sb_reason why;
-	struct hm_str lab;
-	uint8_t *text = NULL, *base = NULL, mac[HM_MAC_LEN];
+	uint8_t *text = NULL, mac[HM_MAC_LEN];
 	char b64[HM_B64_LEN(HM_MAC_LEN) + 1];
-	unsigned int maclen = 0;
-	size_t blen = 0, ilen = 0;
+	size_t ilen = 0;
 	int rc, n;
 
 	if (input != NULL && input_cap > 0)
@@ -1456,20 +1407,16 @@ int hmacd_rfc9421_sign(const uint8_t *secret, size_t secret_len,
 		goto out;
 	}
 	/* the daemon will parse what we send: sign what that parse gives, nothing else */
-	lab.ptr = (const uint8_t *)label;
-	lab.len = strlen(label);
-	if (hm_sf_parse(text, o.len, HM_SF_KIND_DICT, f) != HM_OK || f->nmembers != 1 ||
-	    hm_sb_select(f, lab, &m, &why) != HM_OK) {
+	if (hm_sf_parse(text, o.len, HM_SF_KIND_DICT, f) != HM_OK || f->nmembers != 1) {
 		rc = HMACD_EMALFORMED; /* a component that is not an RFC 8941 string item */
 		goto out;
 	}
-	r = sb_request(it);
-	rc = base_alloc(&r, f, m, &base, &blen);
-	if (rc != HMACD_OK)
-		goto out;
-	if (HMAC(EVP_sha256(), secret, (int)secret_len, base, blen, mac, &maclen) == NULL ||
-	    maclen != HM_MAC_LEN) {
-		rc = HMACD_ECRYPTO;
+	it->signature_input = (struct hm_str){text, o.len};
+	it->label = (struct hm_str){(const uint8_t *)label, strlen(label)};
+	rc = hm_sign_rfc9421(secret, secret_len, it, mac);
+	if (rc != HM_OK) {
+		rc = rc == HM_ENOMEM ? HMACD_ENOMEM : rc == HM_ECRYPTO ? HMACD_ECRYPTO
+			: rc == HM_ETOOBIG ? HMACD_ETOOBIG : HMACD_EMALFORMED;
 		goto out;
 	}
 	if (input_cap == 0 || hm_sf_serialize(f, (uint8_t *)input, input_cap - 1, &ilen) != HM_OK) {
@@ -1493,7 +1440,6 @@ out:
 	}
 	OPENSSL_cleanse(mac, sizeof(mac));
 	OPENSSL_cleanse(b64, sizeof(b64));
-	free(base);
 	free(text);
 	free(f);
 	free(it);
@@ -1503,9 +1449,6 @@ out:
 int hmacd_rfc9421_base(const struct hmacd_rfc9421_item *item, char **out, size_t *len)
 {
 	struct hm_item *it = NULL;
-	struct hm_sf_field *f = NULL;
-	const struct hm_sf_member *m;
-	struct hm_sb_request r;
 	enum hm_sb_reason why;
 	uint8_t *base = NULL;
 	size_t blen = 0;
@@ -1516,37 +1459,25 @@ int hmacd_rfc9421_base(const struct hmacd_rfc9421_item *item, char **out, size_t
 	if (item == NULL || out == NULL)
 		return HMACD_EINVAL;
 	it = malloc(sizeof(*it));
-	f = malloc(sizeof(*f));
-	if (it == NULL || f == NULL) {
-		rc = HMACD_ENOMEM;
-		goto out;
-	}
+	if (it == NULL)
+		return HMACD_ENOMEM;
 	rc = rfc_convert(item, it);
 	if (rc != HMACD_OK)
 		goto out;
 	rc = rfc_request_check(it, true);
 	if (rc != HMACD_OK)
 		goto out;
-	if (hm_sf_parse(it->signature_input.ptr, it->signature_input.len, HM_SF_KIND_DICT, f) !=
-		    HM_OK ||
-	    hm_sb_select(f, it->label, &m, &why) != HM_OK) {
-		rc = HMACD_EMALFORMED;
+	rc = hm_rfc9421_base_alloc(it, &base, &blen, &why);
+	if (rc != HM_OK) {
+		/* too long included: the daemon would not build it either */
+		rc = rc == HM_ENOMEM ? HMACD_ENOMEM : HMACD_EMALFORMED;
 		goto out;
 	}
-	r = sb_request(it);
-	rc = base_alloc(&r, f, m, &base, &blen);
-	if (rc == HMACD_ETOOBIG)
-		rc = HMACD_EMALFORMED; /* the daemon would not build it either */
-	if (rc != HMACD_OK)
-		goto out;
 	base[blen] = '\0';
 	*out = (char *)base;
-	base = NULL;
 	if (len != NULL)
 		*len = blen;
 out:
-	free(base);
-	free(f);
 	free(it);
 	return rc;
 }

@@ -55,8 +55,6 @@
 #include "b64.h"
 #include "keystore.h"
 #include "replay.h"
-#include "sfv.h"
-#include "sigbase.h"
 #include "sign.h"
 #include "verify.h"
 
@@ -152,11 +150,9 @@ struct fx {
 	struct hm_item it;
 	uint8_t good[HM_MAC_LEN]; /* the right signature of it */
 	uint8_t sig[HM_MAC_LEN];  /* what the item carries */
-	/* rfc9421 items: the fields the item points to, and a parse scratch for signing */
+	/* rfc9421 items: the fields the item points to */
 	char sig_input[256];
 	char signature[128];
-	uint8_t base[1024];
-	struct hm_sf_field parsed;
 };
 
 static const uint8_t body[] = "{\"cmd\":[\"ls\",\"-l\"]}";
@@ -312,18 +308,14 @@ static const struct ct_case cases[] = {
 
 /*
  * Makes f->it an rfc9421 item of scope t1/<container> covering @method, @path and @authority
- * under keyid, and f->good its right signature under key: the signature base is built by the
- * daemon's own proto/ code from the Signature-Input the item carries, then HMAC-SHA256.
+ * under keyid, and f->good its right signature under key (hm_sign_rfc9421: the daemon's own
+ * proto/ code builds the base from the Signature-Input the item carries).
  */
 static int make_rfc_item(struct fx *f, const char *container, const char *keyid,
 			 const char *nonce, const uint8_t *key)
 {
 	struct hm_item *it = &f->it;
-	const struct hm_sf_member *m = NULL;
-	enum hm_sb_reason why;
-	struct hm_sb_request req;
-	unsigned int maclen = 0;
-	size_t len = 0;
+	int rc;
 
 	memset(it, 0, sizeof(*it));
 	it->scheme = HM_SCHEME_RFC9421;
@@ -336,16 +328,8 @@ static int make_rfc_item(struct fx *f, const char *container, const char *keyid,
 		 "sig1=(\"@method\" \"@path\" \"@authority\");created=%d%s%s%s;keyid=\"%s\"",
 		 NOW, nonce[0] ? ";nonce=\"" : "", nonce, nonce[0] ? "\"" : "", keyid);
 	set_str(&it->signature_input, f->sig_input);
-	req = (struct hm_sb_request){it->method, it->authority, it->path, it->uri_scheme, 0, NULL};
-	if (hm_sf_parse(it->signature_input.ptr, it->signature_input.len, HM_SF_KIND_DICT,
-			&f->parsed) != HM_OK ||
-	    hm_sb_select(&f->parsed, it->label, &m, &why) != HM_OK ||
-	    hm_sb_build(&req, &f->parsed, m, f->base, sizeof(f->base), &len, NULL, &why) != HM_OK)
-		return fail("building the signature base", HM_EMALFORMED);
-	if (HMAC(EVP_sha256(), key, HM_KEY_LEN, f->base, len, f->good, &maclen) == NULL ||
-	    maclen != HM_MAC_LEN)
-		return fail("HMAC", HM_ECRYPTO);
-	return 0;
+	rc = hm_sign_rfc9421(key, HM_KEY_LEN, it, f->good);
+	return rc == HM_OK ? 0 : fail("hm_sign_rfc9421", rc);
 }
 
 /* f->signature = "sig1=:<base64 of f->sig>:", the item's Signature field. */

@@ -58,14 +58,9 @@
 #define HAVE_RDTSC 1
 #endif
 
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
-
 #include "b64.h"
 #include "keystore.h"
 #include "replay.h"
-#include "sfv.h"
-#include "sigbase.h"
 #include "sign.h"
 #include "verify.h"
 
@@ -255,13 +250,7 @@ static void make_item(struct hm_item *it, const char *container)
 static int make_rfc_item(struct hm_item *it, char *input, size_t cap, const char *keyid,
 			 const uint8_t *key, uint8_t *good)
 {
-	static struct hm_sf_field f;
-	const struct hm_sf_member *m = NULL;
-	enum hm_sb_reason why;
-	struct hm_sb_request req;
-	uint8_t base[512];
-	unsigned int maclen = 0;
-	size_t len = 0;
+	int rc;
 
 	memset(it, 0, sizeof(*it));
 	it->scheme = HM_SCHEME_RFC9421;
@@ -275,14 +264,9 @@ static int make_rfc_item(struct hm_item *it, char *input, size_t cap, const char
 	set_str(&it->signature_input, input);
 	if (good == NULL)
 		return 0;
-	req = (struct hm_sb_request){it->method, it->authority, it->path, it->uri_scheme, 0, NULL};
-	if (hm_sf_parse(it->signature_input.ptr, it->signature_input.len, HM_SF_KIND_DICT, &f) !=
-		    HM_OK ||
-	    hm_sb_select(&f, it->label, &m, &why) != HM_OK ||
-	    hm_sb_build(&req, &f, m, base, sizeof(base), &len, NULL, &why) != HM_OK ||
-	    HMAC(EVP_sha256(), key, HM_KEY_LEN, base, len, good, &maclen) == NULL ||
-	    maclen != HM_MAC_LEN) {
-		fprintf(stderr, "dudect: signing the rfc9421 item failed\n");
+	rc = hm_sign_rfc9421(key, HM_KEY_LEN, it, good);
+	if (rc != HM_OK) {
+		fprintf(stderr, "dudect: signing the rfc9421 item: %s\n", hm_strerror(rc));
 		return -1;
 	}
 	return 0;

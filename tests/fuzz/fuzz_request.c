@@ -317,8 +317,7 @@ static int model_item(const msgpack_object *o, struct hm_item *it)
 static void rfc_checks(const struct hm_item *it)
 {
 	struct hm_sf_field *si = malloc(sizeof(*si)), *sg = malloc(sizeof(*sg));
-	struct hm_sb_request rq = {it->method, it->authority, it->path, it->uri_scheme,
-				   it->nheaders, it->headers};
+	struct hm_sb_request rq = hm_sb_request_of(it);
 	const struct hm_sf_member *m = NULL;
 	struct hm_sb_sigparams params;
 	enum hm_sb_reason why;

@@ -471,8 +471,7 @@ static bool put_expect(struct hm_buf *o, const struct jm_value *c, const struct 
 			       f) != HM_OK) {
 		stage = "\"signature-input\"";
 	} else if (hm_sb_select(f, it->label, &m, &why) == HM_OK) {
-		struct hm_sb_request r = {it->method, it->authority, it->path, it->uri_scheme,
-					  it->nheaders, it->headers};
+		struct hm_sb_request r = hm_sb_request_of(it);
 
 		rc = hm_sb_build(&r, f, m, base, BASE_CAP, &len, NULL, &why);
 		if (rc == HM_ETOOBIG)
