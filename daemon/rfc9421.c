@@ -60,27 +60,18 @@ static bool request_has_body(const struct hm_item *it)
 	return false;
 }
 
-/*
- * The covered component `ci` in its canonical serialization (what a policy holds), and, for a
- * field covered with only ;sf or ;bs (both bind the field's whole value), also the plain name,
- * which satisfies a requirement of the plain field. false if it does not fit (it then cannot
- * equal any policy entry).
- */
-struct covered {
-	char id[HM_POLICY_COMPONENT_MAX + 1];
-	size_t id_len;
-	char plain[HM_POLICY_COMPONENT_MAX + 1];
-	size_t plain_len; /* 0: not a whole-value field component */
-};
-
-static bool covered_of(const struct hm_sf_field *f, const struct hm_sf_item *ci, struct covered *c)
+/* The covered component ci as the policy check compares it (struct hm_rfc_covered). */
+static void covered_of(const struct hm_sf_field *f, const struct hm_sf_item *ci,
+		       struct hm_rfc_covered *c)
 {
 	struct hm_sf_out o = {(uint8_t *)c->id, HM_POLICY_COMPONENT_MAX, 0, false};
 	bool whole = ci->bare.raw.len > 0 && ci->bare.raw.ptr[0] != '@';
 
+	c->id_len = 0;
+	c->plain_len = 0;
 	hm_sf_put_item(&o, f, ci);
 	if (o.failed)
-		return false;
+		return;
 	c->id_len = o.len;
 	for (uint16_t i = 0; i < ci->nparams; i++) {
 		const struct hm_sf_param *p = &f->params[ci->first_param + i];
@@ -89,7 +80,6 @@ static bool covered_of(const struct hm_sf_field *f, const struct hm_sf_item *ci,
 
 		whole = whole && (sf || bs);
 	}
-	c->plain_len = 0;
 	if (whole) {
 		struct hm_sf_out q = {(uint8_t *)c->plain, HM_POLICY_COMPONENT_MAX, 0, false};
 
@@ -97,7 +87,6 @@ static bool covered_of(const struct hm_sf_field *f, const struct hm_sf_item *ci,
 		if (!q.failed)
 			c->plain_len = q.len;
 	}
-	return true;
 }
 
 /*
@@ -127,20 +116,21 @@ static bool implied(const char *want, size_t n, const char *covered, size_t cn)
 	return false;
 }
 
-static bool covers(const struct hm_sf_field *f, const struct hm_sf_member *m, const char *want)
+/* Does the chosen signature (s->covered) cover the canonical component want? */
+static bool covers(const struct hm_rfc_scratch *s, const char *want)
 {
 	size_t n = strlen(want);
 
-	for (uint16_t i = 0; i < m->nitems; i++) {
-		struct covered c;
+	for (size_t i = 0; i < s->ncovered; i++) {
+		const struct hm_rfc_covered *c = &s->covered[i];
 
-		if (!covered_of(f, &f->items[m->first_item + i], &c))
+		if (c->id_len == 0)
 			continue;
-		if (c.id_len == n && memcmp(c.id, want, n) == 0)
+		if (c->id_len == n && memcmp(c->id, want, n) == 0)
 			return true;
-		if (c.plain_len == n && memcmp(c.plain, want, n) == 0)
+		if (c->plain_len == n && memcmp(c->plain, want, n) == 0)
 			return true;
-		if (implied(want, n, c.id, c.id_len))
+		if (implied(want, n, c->id, c->id_len))
 			return true;
 	}
 	return false;
@@ -176,14 +166,7 @@ enum hm_rfc_status hm_rfc9421_read(const struct hm_item *it, const struct hm_pol
 				   size_t cap, struct hm_rfc_check *out)
 {
 	static const char content_digest[] = "\"content-digest\"";
-	const struct hm_sb_request req = {
-		.method = it->method,
-		.authority = it->authority,
-		.path = it->path,
-		.scheme = it->uri_scheme,
-		.nheaders = it->nheaders,
-		.headers = it->headers,
-	};
+	const struct hm_sb_request req = hm_sb_request_of(it);
 	const struct hm_sf_member *m = NULL;
 	struct hm_sb_sigparams sp;
 	enum hm_sb_reason why = HM_SB_OK;
@@ -219,7 +202,10 @@ enum hm_rfc_status hm_rfc9421_read(const struct hm_item *it, const struct hm_pol
 	if (!read_signature(it, &s->signature, m->key, out->sig))
 		return malformed(out, "no 32-byte signature under the label in Signature");
 
-	digest_covered = covers(&s->input, m, content_digest);
+	s->ncovered = m->nitems; /* at most HM_SF_MAX_INNER: hm_sb_build() checked */
+	for (uint16_t i = 0; i < m->nitems; i++)
+		covered_of(&s->input, &s->input.items[m->first_item + i], &s->covered[i]);
+	digest_covered = covers(s, content_digest);
 	out->digest = HM_RFC_DIGEST_UNCHECKED;
 	if (digest_covered && it->has_body) {
 		enum hm_cd_result cd = HM_CD_MALFORMED;
@@ -246,7 +232,7 @@ enum hm_rfc_status hm_rfc9421_read(const struct hm_item *it, const struct hm_pol
 	}
 
 	for (size_t i = 0; i < pol->ncomponents; i++) {
-		if (!covers(&s->input, m, pol->components[i])) {
+		if (!covers(s, pol->components[i])) {
 			out->why = "a component the policy requires is not covered";
 			return HM_RFC_COVERAGE;
 		}

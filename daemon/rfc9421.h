@@ -10,7 +10,7 @@
  * sender sent and the policy, never from a secret or from whether a key exists.
  *
  * Knows nothing of sockets, msgpack or LMDB. No allocation per item: the parse scratch is
- * allocated once with the verifier (struct hm_rfc_scratch is about 20 KiB).
+ * allocated once with the verifier (struct hm_rfc_scratch is about 29 KiB).
  */
 #ifndef HM_RFC9421_H
 #define HM_RFC9421_H
@@ -27,10 +27,25 @@
 /* The only algorithm hmacd verifies (RFC 9421 section 3.3.3). */
 #define HM_RFC_ALG "hmac-sha256"
 
+/*
+ * A covered component as the policy check compares it: its canonical serialization (what a
+ * policy holds) and, for a field covered with only ;sf or ;bs (both bind the field's whole
+ * value), also the plain name, which meets a requirement of the plain field.
+ */
+struct hm_rfc_covered {
+	char id[HM_POLICY_COMPONENT_MAX + 1];
+	size_t id_len; /* 0: longer than any policy entry (it then meets none) */
+	char plain[HM_POLICY_COMPONENT_MAX + 1];
+	size_t plain_len; /* 0: not a whole-value field component */
+};
+
 /* Parsed fields of one item; reused from item to item. */
 struct hm_rfc_scratch {
 	struct hm_sf_field input;     /* Signature-Input */
 	struct hm_sf_field signature; /* Signature */
+	/* the chosen signature's components, serialized once for the policy check */
+	size_t ncovered;
+	struct hm_rfc_covered covered[HM_SF_MAX_INNER];
 };
 
 enum hm_rfc_status {

@@ -407,7 +407,8 @@ static bool keyid_slot(struct hm_verifier *v, struct hm_str keyid, uint64_t *ck)
 
 static enum hm_verdict verify_rfc9421(struct hm_verifier *v, const struct hm_item *it)
 {
-	struct hm_policy pol = v->cfg.default_policy;
+	struct hm_policy stored; /* written only when the scope or its tenant has a policy */
+	const struct hm_policy *pol = &v->cfg.default_policy;
 	enum hm_policy_source src = HM_POLICY_DEFAULT;
 	struct hm_rfc_check c;
 	struct key_bits k;
@@ -418,13 +419,15 @@ static enum hm_verdict verify_rfc9421(struct hm_verifier *v, const struct hm_ite
 	int rc;
 
 	rc = hm_ks_policy_lookup(v->rd, it->tenant.ptr, it->tenant.len, it->container.ptr,
-				 it->container.len, &pol, &src);
+				 it->container.len, &stored, &src);
 	if (rc != HM_OK) {
 		hm_counter_add(&v->stats.store_errors, 1);
 		batch_fault(v, "key store policy lookup", hm_ks_reader_errmsg(v->rd));
 		return HM_V_MALFORMED; /* not sent: the batch is answered "internal" */
 	}
-	switch (hm_rfc9421_read(it, &pol, v->rfc, v->digest, v->base, v->base_cap, &c)) {
+	if (src != HM_POLICY_DEFAULT)
+		pol = &stored;
+	switch (hm_rfc9421_read(it, pol, v->rfc, v->digest, v->base, v->base_cap, &c)) {
 	case HM_RFC_READY:
 		break;
 	case HM_RFC_FAULT:
@@ -450,10 +453,10 @@ static enum hm_verdict verify_rfc9421(struct hm_verifier *v, const struct hm_ite
 	mac_ok = (CRYPTO_memcmp(mac, c.sig, HM_MAC_LEN) == 0) & (c.digest != HM_RFC_DIGEST_MISMATCH);
 	OPENSSL_cleanse(mac, sizeof(mac));
 	verdict = pick_verdict(!k.exists, k.revoked, !k.usable, !computed, !mac_ok,
-			       hm_rfc9421_stale(&c, &pol, v->now, v->cfg.skew));
+			       hm_rfc9421_stale(&c, pol, v->now, v->cfg.skew));
 	if ((c.nonce.len > 0) & (verdict == HM_V_OK))
 		verdict = check_nonce(v, it, c.nonce, c.has_created ? c.created : v->now,
-				      c.has_created & pol.check_age);
+				      c.has_created & pol->check_age);
 	return verdict;
 }
 
