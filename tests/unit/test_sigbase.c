@@ -23,6 +23,7 @@
 
 #include "sfv.h"
 #include "sigbase.h"
+#include "sign.h"
 
 #include "../rfc9421_example.h"
 
@@ -102,6 +103,42 @@ static void expect_fail(const struct hm_sb_request *r, const char *input, enum h
 			 hm_sb_reason_text(want));
 	assert_int_equal(len, 0);
 }
+
+/*
+ * A table of steps over one request, taken in order: each request field that is not NULL
+ * replaces the request's (the ones before stay), then the line of the covered component must
+ * be `line`, or when line is NULL, the base of "s=(component)" must fail with `why`.
+ */
+struct step {
+	const char *method, *authority, *path, *scheme;
+	const char *component;
+	const char *line;
+	enum hm_sb_reason why;
+};
+
+static void run_steps(struct hm_sb_request *r, const struct step *st, size_t n)
+{
+	char input[512];
+
+	for (size_t i = 0; i < n; i++) {
+		if (st[i].method != NULL)
+			r->method = S(st[i].method);
+		if (st[i].authority != NULL)
+			r->authority = S(st[i].authority);
+		if (st[i].path != NULL)
+			r->path = S(st[i].path);
+		if (st[i].scheme != NULL)
+			r->scheme = S(st[i].scheme);
+		if (st[i].line != NULL) {
+			expect_line(r, st[i].component, st[i].line);
+			continue;
+		}
+		snprintf(input, sizeof(input), "s=(%s)", st[i].component);
+		expect_fail(r, input, st[i].why);
+	}
+}
+
+#define RUN_STEPS(r, steps) run_steps((r), (steps), ARRAY_LEN(steps))
 
 static void test_rfc_b25_hmac(void **state)
 {
@@ -193,6 +230,63 @@ static void expect_ed25519(const struct hm_sb_request *r, const char *input, con
 	EVP_PKEY_free(pk);
 }
 
+/* The one-shot signer of sign.h (what clients, the bench and the ct tools sign with) on B.2.5. */
+static void test_sign_rfc9421(void **state)
+{
+	struct hm_item it;
+	struct hm_sb_request r = b2_request();
+	enum hm_sb_reason why = HM_SB_NO_LABEL;
+	uint8_t key[96], mac[HM_MAC_LEN], want[64], *base = NULL;
+	struct hm_sf_field sig;
+	size_t len = 0, wantlen = 0;
+
+	(void)state;
+	memset(&it, 0, sizeof(it));
+	it.scheme = HM_SCHEME_RFC9421;
+	it.method = r.method;
+	it.authority = r.authority;
+	it.path = r.path;
+	it.uri_scheme = r.scheme;
+	it.nheaders = r.nheaders;
+	memcpy(it.headers, r.headers, r.nheaders * sizeof(r.headers[0]));
+	it.signature_input = S(B25_INPUT);
+	/* the base, exactly the RFC's, with a spare byte after it */
+	assert_int_equal(hm_rfc9421_base_alloc(&it, &base, &len, &why), HM_OK);
+	assert_int_equal(why, HM_SB_OK);
+	assert_int_equal(len, strlen(B25_BASE));
+	assert_memory_equal(base, B25_BASE, len);
+	free(base);
+	/* the MAC under the RFC's secret is the RFC's signature */
+	assert_int_equal(EVP_DecodeBlock(key, (const unsigned char *)SHARED_SECRET_B64,
+					 (int)strlen(SHARED_SECRET_B64)),
+			 66);
+	assert_int_equal(hm_sign_rfc9421(key, 64, &it, mac), HM_OK);
+	assert_int_equal(hm_sf_parse((const uint8_t *)B25_SIGNATURE, strlen(B25_SIGNATURE),
+				     HM_SF_KIND_DICT, &sig),
+			 HM_OK);
+	assert_int_equal(hm_sf_bytes_decode(&sig.members[0].bare, want, sizeof(want), &wantlen),
+			 HM_OK);
+	assert_int_equal(wantlen, HM_MAC_LEN);
+	assert_memory_equal(mac, want, HM_MAC_LEN);
+	/* refusals: secret length, a label that is not there, a field that does not parse */
+	assert_int_equal(hm_sign_rfc9421(key, 15, &it, mac), HM_EINVAL);
+	assert_int_equal(hm_sign_rfc9421(key, 65, &it, mac), HM_EINVAL);
+	it.label = S("other");
+	assert_int_equal(hm_rfc9421_base_alloc(&it, &base, &len, &why), HM_EMALFORMED);
+	assert_int_equal(why, HM_SB_NO_LABEL);
+	assert_null(base);
+	assert_int_equal(hm_sign_rfc9421(key, 64, &it, mac), HM_EMALFORMED);
+	it.label = S("");
+	it.signature_input = S("sig-b25=(\"date\"");
+	assert_int_equal(hm_rfc9421_base_alloc(&it, &base, &len, &why), HM_EMALFORMED);
+	assert_null(base);
+	/* a covered field the request lacks */
+	it.signature_input = S("s=(\"x-missing\")");
+	assert_int_equal(hm_rfc9421_base_alloc(&it, &base, &len, &why), HM_EMALFORMED);
+	assert_int_equal(why, HM_SB_MISSING_FIELD);
+	OPENSSL_cleanse(key, sizeof(key));
+}
+
 static void test_rfc_b26_b4_ed25519(void **state)
 {
 	struct hm_sb_request r = b2_request();
@@ -218,97 +312,97 @@ static void test_rfc_b26_b4_ed25519(void **state)
 		       "2m0pmj3NDA==");
 }
 
+#define METHOD "\"@method\""
+#define SCHEME "\"@scheme\""
+#define TARGET_URI "\"@target-uri\""
+#define AUTHORITY "\"@authority\""
+#define QUERY "\"@query\""
+#define PATH "\"@path\""
+#define QUERY_PARAM(name) "\"@query-param\";name=\"" name "\""
+
 static void test_derived(void **state)
 {
+	static const struct step steps[] = {
+		/* the B.2 request */
+		{.component = METHOD, .line = METHOD ": POST"},
+		{.component = TARGET_URI,
+		 .line = TARGET_URI ": https://example.com/foo?param=Value&Pet=dog"},
+		{.component = AUTHORITY, .line = AUTHORITY ": example.com"},
+		{.component = SCHEME, .line = SCHEME ": https"},
+		{.component = "\"@request-target\"",
+		 .line = "\"@request-target\": /foo?param=Value&Pet=dog"},
+		{.component = PATH, .line = PATH ": /foo"},
+		{.component = QUERY, .line = QUERY ": ?param=Value&Pet=dog"},
+		{.component = QUERY_PARAM("Pet"), .line = QUERY_PARAM("Pet") ": dog"},
+		{.component = QUERY_PARAM("param"), .line = QUERY_PARAM("param") ": Value"},
+		/* method case is kept; scheme defaults to https; http is lower-cased */
+		{.method = "get", .scheme = "", .component = METHOD, .line = METHOD ": get"},
+		{.component = SCHEME, .line = SCHEME ": https"},
+		{.scheme = "HTTP", .component = SCHEME, .line = SCHEME ": http"},
+		/* @authority normalisation: case, default and empty ports, IPv6 literals */
+		{.authority = "Example.COM:80", .component = AUTHORITY,
+		 .line = AUTHORITY ": example.com"},
+		{.component = TARGET_URI,
+		 .line = TARGET_URI ": http://example.com/foo?param=Value&Pet=dog"},
+		{.authority = "example.com:443", .component = AUTHORITY,
+		 .line = AUTHORITY ": example.com:443"},
+		{.scheme = "https", .component = AUTHORITY, .line = AUTHORITY ": example.com"},
+		{.authority = "example.com:", .component = AUTHORITY, .line = AUTHORITY ": example.com"},
+		{.authority = "example.com:8443", .component = AUTHORITY,
+		 .line = AUTHORITY ": example.com:8443"},
+		{.authority = "[::1]:443", .component = AUTHORITY, .line = AUTHORITY ": [::1]"},
+		{.authority = "[::1]", .component = AUTHORITY, .line = AUTHORITY ": [::1]"},
+		/* no query: @query is "?" alone; @path is kept encoded; empty query */
+		{.path = "/a%2Fb/c", .component = QUERY, .line = QUERY ": ?"},
+		{.component = PATH, .line = PATH ": /a%2Fb/c"},
+		{.path = "/x?", .component = QUERY, .line = QUERY ": ?"},
+		{.component = PATH, .line = PATH ": /x"},
+	};
 	struct hm_sb_request r = b2_request();
 
 	(void)state;
-	expect_line(&r, "\"@method\"", "\"@method\": POST");
-	expect_line(&r, "\"@target-uri\"", "\"@target-uri\": https://example.com/foo?param=Value&Pet=dog");
-	expect_line(&r, "\"@authority\"", "\"@authority\": example.com");
-	expect_line(&r, "\"@scheme\"", "\"@scheme\": https");
-	expect_line(&r, "\"@request-target\"", "\"@request-target\": /foo?param=Value&Pet=dog");
-	expect_line(&r, "\"@path\"", "\"@path\": /foo");
-	expect_line(&r, "\"@query\"", "\"@query\": ?param=Value&Pet=dog");
-	expect_line(&r, "\"@query-param\";name=\"Pet\"", "\"@query-param\";name=\"Pet\": dog");
-	expect_line(&r, "\"@query-param\";name=\"param\"", "\"@query-param\";name=\"param\": Value");
-
-	/* method case is kept; scheme defaults to https; http is lower-cased */
-	r.method = S("get");
-	r.scheme = S("");
-	expect_line(&r, "\"@method\"", "\"@method\": get");
-	expect_line(&r, "\"@scheme\"", "\"@scheme\": https");
-	r.scheme = S("HTTP");
-	expect_line(&r, "\"@scheme\"", "\"@scheme\": http");
-
-	/* @authority normalisation: case, default and empty ports, IPv6 literals */
-	r.authority = S("Example.COM:80");
-	expect_line(&r, "\"@authority\"", "\"@authority\": example.com");
-	expect_line(&r, "\"@target-uri\"", "\"@target-uri\": http://example.com/foo?param=Value&Pet=dog");
-	r.authority = S("example.com:443");
-	expect_line(&r, "\"@authority\"", "\"@authority\": example.com:443");
-	r.scheme = S("https");
-	expect_line(&r, "\"@authority\"", "\"@authority\": example.com");
-	r.authority = S("example.com:");
-	expect_line(&r, "\"@authority\"", "\"@authority\": example.com");
-	r.authority = S("example.com:8443");
-	expect_line(&r, "\"@authority\"", "\"@authority\": example.com:8443");
-	r.authority = S("[::1]:443");
-	expect_line(&r, "\"@authority\"", "\"@authority\": [::1]");
-	r.authority = S("[::1]");
-	expect_line(&r, "\"@authority\"", "\"@authority\": [::1]");
-
-	/* no query: @query is "?" alone; @path is kept encoded; empty query */
-	r.path = S("/a%2Fb/c");
-	expect_line(&r, "\"@query\"", "\"@query\": ?");
-	expect_line(&r, "\"@path\"", "\"@path\": /a%2Fb/c");
-	r.path = S("/x?");
-	expect_line(&r, "\"@query\"", "\"@query\": ?");
-	expect_line(&r, "\"@path\"", "\"@path\": /x");
+	RUN_STEPS(&r, steps);
 }
 
 /* RFC 9421 2.2.8 and its example, plus the decoding corners */
 static void test_query_param(void **state)
 {
+	static const struct step steps[] = {
+		{.path = "/parameters?var=this%20is%20a%20big%0Avalue&bar=with+plus+whitespace"
+			 "&fa%C3%A7ade%22%3A%20=something",
+		 .component = QUERY_PARAM("var"),
+		 .line = QUERY_PARAM("var") ": this%20is%20a%20big%0Avalue"},
+		{.component = QUERY_PARAM("bar"), .line = QUERY_PARAM("bar") ": with%20plus%20whitespace"},
+		{.component = QUERY_PARAM("fa%C3%A7ade%22%3A%20"),
+		 .line = QUERY_PARAM("fa%C3%A7ade%22%3A%20") ": something"},
+		/* empty values, lone names, empty sequences, unreserved set, lower-case hex in */
+		{.path = "/p?&a=&b&&c=x%2a%7e-._!'()~%zz%4", .component = QUERY_PARAM("a"),
+		 .line = QUERY_PARAM("a") ": "},
+		{.component = QUERY_PARAM("b"), .line = QUERY_PARAM("b") ": "},
+		{.component = QUERY_PARAM("c"),
+		 .line = QUERY_PARAM("c") ": x*%7E-._%21%27%28%29%7E%25zz%254"},
+		/* a value holding '=' keeps it */
+		{.path = "/p?k=a=b", .component = QUERY_PARAM("k"), .line = QUERY_PARAM("k") ": a%3Db"},
+
+		{.path = "/p?a=1&a=2", .component = QUERY_PARAM("a"),
+		 .why = HM_SB_AMBIGUOUS_QUERY_PARAM},
+		{.path = "/p?a=1&A=2", .component = QUERY_PARAM("a"), .line = QUERY_PARAM("a") ": 1"},
+		{.path = "/p?a=1", .component = QUERY_PARAM("b"), .why = HM_SB_MISSING_QUERY_PARAM},
+		{.component = QUERY_PARAM("a%3D"), .why = HM_SB_MISSING_QUERY_PARAM},
+		{.path = "/p", .component = QUERY_PARAM("a"), .why = HM_SB_MISSING_QUERY_PARAM},
+		{.path = "/p?a=%FF", .component = QUERY_PARAM("a"), .why = HM_SB_QUERY_NOT_UTF8},
+		/* a UTF-16 surrogate is not UTF-8 */
+		{.path = "/p?a=%C3%A7%ED%A0%80", .component = QUERY_PARAM("a"),
+		 .why = HM_SB_QUERY_NOT_UTF8},
+		{.path = "/p?a=%F0%9F%98%80", .component = QUERY_PARAM("a"),
+		 .line = QUERY_PARAM("a") ": %F0%9F%98%80"},
+		{.component = "\"@query-param\"", .why = HM_SB_BAD_PARAM},
+		{.component = "\"@query-param\";name=a", .why = HM_SB_BAD_PARAM},
+	};
 	struct hm_sb_request r = b2_request();
 
 	(void)state;
-	r.path = S("/parameters?var=this%20is%20a%20big%0Avalue&bar=with+plus+whitespace"
-		   "&fa%C3%A7ade%22%3A%20=something");
-	expect_line(&r, "\"@query-param\";name=\"var\"",
-		    "\"@query-param\";name=\"var\": this%20is%20a%20big%0Avalue");
-	expect_line(&r, "\"@query-param\";name=\"bar\"",
-		    "\"@query-param\";name=\"bar\": with%20plus%20whitespace");
-	expect_line(&r, "\"@query-param\";name=\"fa%C3%A7ade%22%3A%20\"",
-		    "\"@query-param\";name=\"fa%C3%A7ade%22%3A%20\": something");
-
-	/* empty values, lone names, empty sequences, unreserved set, lower-case hex in */
-	r.path = S("/p?&a=&b&&c=x%2a%7e-._!'()~%zz%4");
-	expect_line(&r, "\"@query-param\";name=\"a\"", "\"@query-param\";name=\"a\": ");
-	expect_line(&r, "\"@query-param\";name=\"b\"", "\"@query-param\";name=\"b\": ");
-	expect_line(&r, "\"@query-param\";name=\"c\"",
-		    "\"@query-param\";name=\"c\": x*%7E-._%21%27%28%29%7E%25zz%254");
-	/* a value holding '=' keeps it */
-	r.path = S("/p?k=a=b");
-	expect_line(&r, "\"@query-param\";name=\"k\"", "\"@query-param\";name=\"k\": a%3Db");
-
-	r.path = S("/p?a=1&a=2");
-	expect_fail(&r, "s=(\"@query-param\";name=\"a\")", HM_SB_AMBIGUOUS_QUERY_PARAM);
-	r.path = S("/p?a=1&A=2");
-	expect_line(&r, "\"@query-param\";name=\"a\"", "\"@query-param\";name=\"a\": 1");
-	r.path = S("/p?a=1");
-	expect_fail(&r, "s=(\"@query-param\";name=\"b\")", HM_SB_MISSING_QUERY_PARAM);
-	expect_fail(&r, "s=(\"@query-param\";name=\"a%3D\")", HM_SB_MISSING_QUERY_PARAM);
-	r.path = S("/p");
-	expect_fail(&r, "s=(\"@query-param\";name=\"a\")", HM_SB_MISSING_QUERY_PARAM);
-	r.path = S("/p?a=%FF");
-	expect_fail(&r, "s=(\"@query-param\";name=\"a\")", HM_SB_QUERY_NOT_UTF8);
-	r.path = S("/p?a=%C3%A7%ED%A0%80"); /* a UTF-16 surrogate is not UTF-8 */
-	expect_fail(&r, "s=(\"@query-param\";name=\"a\")", HM_SB_QUERY_NOT_UTF8);
-	r.path = S("/p?a=%F0%9F%98%80");
-	expect_line(&r, "\"@query-param\";name=\"a\"", "\"@query-param\";name=\"a\": %F0%9F%98%80");
-	expect_fail(&r, "s=(\"@query-param\")", HM_SB_BAD_PARAM);
-	expect_fail(&r, "s=(\"@query-param\";name=a)", HM_SB_BAD_PARAM);
+	RUN_STEPS(&r, steps);
 }
 
 static void test_fields(void **state)
@@ -469,6 +563,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_rfc_b25_hmac),
+		cmocka_unit_test(test_sign_rfc9421),
 		cmocka_unit_test(test_rfc_b26_b4_ed25519),
 		cmocka_unit_test(test_derived),
 		cmocka_unit_test(test_query_param),
