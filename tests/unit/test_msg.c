@@ -201,7 +201,8 @@ static void assert_item_equal(const struct hm_item *got, const struct hm_item *w
 
 /* ---- items as editable field lists (for the malformed cases) ---- */
 
-enum fkind { F_STR, F_BIN, F_UINT, F_RAW };
+/* F_DROP is no value: in a set_case, it drops the key */
+enum fkind { F_STR, F_BIN, F_UINT, F_RAW, F_DROP };
 
 struct field {
 	const char *key;       /* a str key; NULL: key_raw is the key's msgpack bytes */
@@ -221,19 +222,19 @@ struct desc {
 	size_t nraw;
 };
 
+/* Appends a copy of *f, whatever its key. */
+static void d_append(struct desc *d, const struct field *f)
+{
+	assert_true(d->n < ARRAY_LEN(d->f));
+	d->f[d->n++] = *f;
+}
+
 static void d_add(struct desc *d, const char *key, enum fkind kind, const void *p, size_t len,
 		  uint64_t u)
 {
-	struct field *f;
+	const struct field f = {key, NULL, 0, kind, p, len, u};
 
-	assert_true(d->n < ARRAY_LEN(d->f));
-	f = &d->f[d->n++];
-	memset(f, 0, sizeof(*f));
-	f->key = key;
-	f->kind = kind;
-	f->p = p;
-	f->len = len;
-	f->u = u;
+	d_append(d, &f);
 }
 
 static struct field *d_find(struct desc *d, const char *key)
@@ -372,6 +373,30 @@ static void good_v1_explicit_desc(struct desc *d)
 	d_add(d, "scheme", F_STR, "hmacd-v1", 8, 0);
 }
 
+/* good_desc() signing the body's digest: "body" dropped, "body_sha256" added last */
+static void good_sha256_desc(struct desc *d)
+{
+	good_desc(d);
+	d_drop(d, "body");
+	d_add(d, "body_sha256", F_BIN, DIGEST, sizeof(DIGEST), 0);
+}
+
+/* good_desc() without "headers": a case that sets them puts them last */
+static void good_desc_headers_last(struct desc *d)
+{
+	good_desc(d);
+	d_drop(d, "headers");
+}
+
+/* good_desc() with its ts (1700000000) as an int64 */
+static void good_desc_ts_int64(struct desc *d)
+{
+	static const uint8_t ts_i64[] = {0xd3, 0, 0, 0, 0, 0x65, 0x53, 0xf1, 0x00};
+
+	good_desc(d);
+	d_set_raw(d, "ts", ts_i64);
+}
+
 static void pack_desc(msgpack_packer *pk, const struct desc *d)
 {
 	msgpack_pack_map(pk, d->n);
@@ -394,6 +419,9 @@ static void pack_desc(msgpack_packer *pk, const struct desc *d)
 			break;
 		case F_RAW:
 			pk_raw(pk, f->p, f->len);
+			break;
+		case F_DROP:
+			fail_msg("%s: F_DROP is not a value", f->key ? f->key : "raw key");
 			break;
 		}
 	}
@@ -521,20 +549,30 @@ struct set_case {
 };
 
 #define CASE_STR(key, lit, want, what) {(key), F_STR, (lit), sizeof(lit) - 1, 0, (want), (what)}
+#define CASE_STRN(key, p, n, want, what) {(key), F_STR, (p), (n), 0, (want), (what)}
+#define CASE_BIN(key, p, n, want, what) {(key), F_BIN, (p), (n), 0, (want), (what)}
+#define CASE_UINT(key, u, want, what) {(key), F_UINT, NULL, 0, (u), (want), (what)}
 #define CASE_RAW(key, mp, want, what) {(key), F_RAW, (mp), sizeof(mp), 0, (want), (what)}
+#define CASE_DROP(key, want, what) {(key), F_DROP, NULL, 0, 0, (want), (what)}
 
-static void expect_cases(good_fn *good, const struct set_case *c, size_t n)
+/* Each case on its own good item; when want_item is not NULL, a fine item must decode to it. */
+static void expect_cases(good_fn *good, const struct set_case *c, size_t n,
+			 const struct hm_item *want_item)
 {
 	struct desc d;
 
 	for (size_t i = 0; i < n; i++) {
 		good(&d);
-		d_set(&d, c[i].key, c[i].kind, c[i].p, c[i].len, c[i].u);
-		expect_item(&d, c[i].want, c[i].what);
+		if (c[i].kind == F_DROP)
+			d_drop(&d, c[i].key);
+		else
+			d_set(&d, c[i].key, c[i].kind, c[i].p, c[i].len, c[i].u);
+		check_middle(&d, c[i].want, want_item, c[i].what);
 	}
 }
 
-#define EXPECT_CASES(good, cases) expect_cases((good), (cases), ARRAY_LEN(cases))
+#define EXPECT_CASES(good, cases) expect_cases((good), (cases), ARRAY_LEN(cases), NULL)
+#define EXPECT_DECODED(good, cases, item) expect_cases((good), (cases), ARRAY_LEN(cases), (item))
 
 /* key set to each str of vals[0..n) in turn: each must give want. */
 static void expect_strs(good_fn *good, const char *key, const char *const *vals, size_t n,
@@ -586,6 +624,22 @@ static void expect_each_byte(good_fn *good, const char *key, const char *tmpl, s
 	}
 }
 
+/* key set to n zero bytes as a bin, for every n up to max: only n == len is fine. */
+static void expect_bin_sizes(good_fn *good, const char *key, size_t len, size_t max)
+{
+	static const uint8_t zeros[64];
+	char what[64];
+	struct desc d;
+
+	assert_true(max <= sizeof(zeros));
+	for (size_t n = 0; n <= max; n++) {
+		snprintf(what, sizeof(what), "%s of %zu bytes", key, n);
+		good(&d);
+		d_set(&d, key, F_BIN, zeros, n, 0);
+		expect_item(&d, n == len ? HM_OK : HM_EMALFORMED, what);
+	}
+}
+
 /* The headers replaced by n pairs as pack_headers() makes them. */
 static void expect_headers(good_fn *good, size_t n, const char *const *names,
 			   const char *const *values, size_t pairlen, int want, const char *what)
@@ -627,13 +681,12 @@ static void expect_each_repeated(good_fn *good, const char *const *keys, size_t 
 	struct desc d;
 
 	for (size_t i = 0; i < n; i++) {
-		struct field *f;
+		const struct field *f;
 
 		good(&d);
 		f = d_find(&d, keys[i]);
 		assert_non_null(f);
-		assert_true(d.n < ARRAY_LEN(d.f));
-		d.f[d.n++] = *f;
+		d_append(&d, f);
 		expect_bad(&d, keys[i]);
 	}
 }
@@ -1210,6 +1263,10 @@ static void test_items_not_maps(void **state)
 
 static void test_item_good_desc(void **state)
 {
+	static const struct set_case cases[] = {
+		CASE_DROP("nonce", HM_OK, "no nonce"),
+		CASE_STR("nonce", "", HM_OK, "empty nonce"),
+	};
 	struct desc d;
 
 	(void)state;
@@ -1219,33 +1276,24 @@ static void test_item_good_desc(void **state)
 	good_desc(&d);
 	d_swap(&d, 0, d.n - 1);
 	expect_ok(&d, "keys reordered");
-	good_desc(&d);
-	d_drop(&d, "nonce");
-	expect_ok(&d, "no nonce");
-	good_desc(&d);
-	d_set_str(&d, "nonce", "");
-	expect_ok(&d, "empty nonce");
+	EXPECT_CASES(good_desc, cases);
 }
 
 static void test_item_missing_keys(void **state)
 {
 	static const char *const required[] = {"tenant", "container", "epoch", "method",
 					       "path",   "headers",   "ts",    "sig"};
+	static const struct set_case cases[] = {
+		CASE_DROP("body", HM_EMALFORMED, "neither body nor body_sha256"),
+		CASE_BIN("body_sha256", DIGEST, sizeof(DIGEST), HM_EMALFORMED,
+			 "both body and body_sha256"),
+	};
 	struct desc d;
 
 	(void)state;
 	expect_each_dropped(good_desc, required, ARRAY_LEN(required));
-	good_desc(&d);
-	d_drop(&d, "body");
-	expect_bad(&d, "neither body nor body_sha256");
-
-	good_desc(&d);
-	d_add(&d, "body_sha256", F_BIN, DIGEST, sizeof(DIGEST), 0);
-	expect_bad(&d, "both body and body_sha256");
-
-	good_desc(&d);
-	d_drop(&d, "body");
-	d_add(&d, "body_sha256", F_BIN, DIGEST, sizeof(DIGEST), 0);
+	EXPECT_CASES(good_desc, cases);
+	good_sha256_desc(&d);
 	expect_ok(&d, "body_sha256 alone");
 
 	/* an empty map */
@@ -1257,143 +1305,84 @@ static void test_item_unknown_and_repeated_keys(void **state)
 {
 	static const char *const keys[] = {"tenant", "container", "epoch", "method", "path",
 					   "headers", "body", "ts", "nonce", "sig"};
+	static const struct set_case added[] = {
+		CASE_STR("extra", "x", HM_EMALFORMED, "unknown key"),
+		CASE_STR("Tenant", "t1", HM_EMALFORMED, "key differing in case"),
+		CASE_STR("", "x", HM_EMALFORMED, "empty key"),
+		CASE_STR("tenan", "t1", HM_EMALFORMED, "prefix of a key"),
+		CASE_STR("body_sha", "x", HM_EMALFORMED, "prefix of body_sha256"),
+	};
 	static const uint8_t int_key[] = {0x01};
 	static const uint8_t bin_key[] = {0xc4, 0x03, 'e', 'x', 't'};
 	static const uint8_t nil_key[] = {0xc0};
+	/* keys that are not strs (their msgpack bytes), appended after dropping a key or none */
+	static const struct {
+		const char *drop;
+		struct field f;
+		const char *what;
+	} raw_keys[] = {
+		{NULL, {NULL, int_key, sizeof(int_key), F_UINT, NULL, 0, 1}, "int key"},
+		{"tenant", {NULL, bin_key, sizeof(bin_key), F_STR, "t1", 2, 0}, "bin key"},
+		{NULL, {NULL, nil_key, sizeof(nil_key), F_STR, "x", 1, 0}, "nil key"},
+	};
 	struct desc d;
 
 	(void)state;
-	good_desc(&d);
-	d_add(&d, "extra", F_STR, "x", 1, 0);
-	expect_bad(&d, "unknown key");
-	good_desc(&d);
-	d_add(&d, "Tenant", F_STR, "t1", 2, 0);
-	expect_bad(&d, "key differing in case");
-	good_desc(&d);
-	d_add(&d, "", F_STR, "x", 1, 0);
-	expect_bad(&d, "empty key");
-	good_desc(&d);
-	d_add(&d, "tenan", F_STR, "t1", 2, 0);
-	expect_bad(&d, "prefix of a key");
-	good_desc(&d);
-	d_add(&d, "body_sha", F_STR, "x", 1, 0);
-	expect_bad(&d, "prefix of body_sha256");
+	EXPECT_CASES(good_desc, added);
 
 	/* every key repeated once, with the same value */
 	expect_each_repeated(good_desc, keys, ARRAY_LEN(keys));
 
-	good_desc(&d);
-	d_add(&d, NULL, F_UINT, NULL, 0, 1);
-	d.f[d.n - 1].key_raw = int_key;
-	d.f[d.n - 1].key_raw_len = sizeof(int_key);
-	expect_bad(&d, "int key");
-	good_desc(&d);
-	d_drop(&d, "tenant");
-	d_add(&d, NULL, F_STR, "t1", 2, 0);
-	d.f[d.n - 1].key_raw = bin_key;
-	d.f[d.n - 1].key_raw_len = sizeof(bin_key);
-	expect_bad(&d, "bin key");
-	good_desc(&d);
-	d_add(&d, NULL, F_STR, "x", 1, 0);
-	d.f[d.n - 1].key_raw = nil_key;
-	d.f[d.n - 1].key_raw_len = sizeof(nil_key);
-	expect_bad(&d, "nil key");
+	for (size_t i = 0; i < ARRAY_LEN(raw_keys); i++) {
+		good_desc(&d);
+		if (raw_keys[i].drop != NULL)
+			d_drop(&d, raw_keys[i].drop);
+		d_append(&d, &raw_keys[i].f);
+		expect_bad(&d, raw_keys[i].what);
+	}
 }
 
 static void test_item_wrong_types(void **state)
 {
-	static const uint8_t nil[] = {0xc0};
 	static const uint8_t tru[] = {0xc3};
 	static const uint8_t flt[] = {0xca, 0x3f, 0x80, 0x00, 0x00};
-	static const uint8_t one[] = {0x01};
-	static const uint8_t emptymap[] = {0x80};
 	static const uint8_t ext[] = {0xd4, 0x01, 0x00};
-	struct desc d;
+	static const struct set_case cases[] = {
+		CASE_BIN("tenant", "t1", 2, HM_EMALFORMED, "tenant as bin"),
+		CASE_BIN("container", "c1", 2, HM_EMALFORMED, "container as bin"),
+		CASE_BIN("method", "POST", 4, HM_EMALFORMED, "method as bin"),
+		CASE_UINT("path", 1, HM_EMALFORMED, "path as int"),
+		CASE_UINT("tenant", 1, HM_EMALFORMED, "tenant as int"),
+		CASE_BIN("nonce", "n1", 2, HM_EMALFORMED, "nonce as bin"),
+		CASE_RAW("nonce", MP_NIL, HM_EMALFORMED, "nonce nil"),
+		CASE_STR("epoch", "1", HM_EMALFORMED, "epoch as str"),
+		CASE_RAW("epoch", MP_NIL, HM_EMALFORMED, "epoch nil"),
+		CASE_RAW("epoch", tru, HM_EMALFORMED, "epoch bool"),
+		CASE_RAW("epoch", flt, HM_EMALFORMED, "epoch float"),
+		CASE_STR("ts", "1700000000", HM_EMALFORMED, "ts as str"),
+		CASE_RAW("ts", ext, HM_EMALFORMED, "ts as ext"),
+		CASE_STRN("sig", SIG, sizeof(SIG), HM_EMALFORMED, "sig as str(32)"),
+		CASE_STR("body", "{}", HM_EMALFORMED, "body as str"),
+		CASE_RAW("body", MP_NIL, HM_EMALFORMED, "body nil"),
+		CASE_RAW("headers", MP_EMPTY_MAP, HM_EMALFORMED, "headers as map"),
+		CASE_RAW("headers", MP_NIL, HM_EMALFORMED, "headers nil"),
+		CASE_RAW("headers", MP_ONE, HM_EMALFORMED, "headers int"),
+	};
+	static const struct set_case digest_cases[] = {
+		CASE_STRN("body_sha256", DIGEST, sizeof(DIGEST), HM_EMALFORMED,
+			  "body_sha256 as str(32)"),
+	};
 
 	(void)state;
-	good_desc(&d);
-	d_set(&d, "tenant", F_BIN, "t1", 2, 0);
-	expect_bad(&d, "tenant as bin");
-	good_desc(&d);
-	d_set(&d, "container", F_BIN, "c1", 2, 0);
-	expect_bad(&d, "container as bin");
-	good_desc(&d);
-	d_set(&d, "method", F_BIN, "POST", 4, 0);
-	expect_bad(&d, "method as bin");
-	good_desc(&d);
-	d_set(&d, "path", F_UINT, NULL, 0, 1);
-	expect_bad(&d, "path as int");
-	good_desc(&d);
-	d_set(&d, "tenant", F_UINT, NULL, 0, 1);
-	expect_bad(&d, "tenant as int");
-	good_desc(&d);
-	d_set(&d, "nonce", F_BIN, "n1", 2, 0);
-	expect_bad(&d, "nonce as bin");
-	good_desc(&d);
-	d_set_raw(&d, "nonce", nil);
-	expect_bad(&d, "nonce nil");
-	good_desc(&d);
-	d_set_str(&d, "epoch", "1");
-	expect_bad(&d, "epoch as str");
-	good_desc(&d);
-	d_set_raw(&d, "epoch", nil);
-	expect_bad(&d, "epoch nil");
-	good_desc(&d);
-	d_set_raw(&d, "epoch", tru);
-	expect_bad(&d, "epoch bool");
-	good_desc(&d);
-	d_set_raw(&d, "epoch", flt);
-	expect_bad(&d, "epoch float");
-	good_desc(&d);
-	d_set_str(&d, "ts", "1700000000");
-	expect_bad(&d, "ts as str");
-	good_desc(&d);
-	d_set_raw(&d, "ts", ext);
-	expect_bad(&d, "ts as ext");
-	good_desc(&d);
-	d_set(&d, "sig", F_STR, SIG, sizeof(SIG), 0);
-	expect_bad(&d, "sig as str(32)");
-	good_desc(&d);
-	d_set(&d, "body", F_STR, "{}", 2, 0);
-	expect_bad(&d, "body as str");
-	good_desc(&d);
-	d_set_raw(&d, "body", nil);
-	expect_bad(&d, "body nil");
-	good_desc(&d);
-	d_drop(&d, "body");
-	d_add(&d, "body_sha256", F_STR, DIGEST, sizeof(DIGEST), 0);
-	expect_bad(&d, "body_sha256 as str(32)");
-	good_desc(&d);
-	d_set_raw(&d, "headers", emptymap);
-	expect_bad(&d, "headers as map");
-	good_desc(&d);
-	d_set_raw(&d, "headers", nil);
-	expect_bad(&d, "headers nil");
-	good_desc(&d);
-	d_set_raw(&d, "headers", one);
-	expect_bad(&d, "headers int");
+	EXPECT_CASES(good_desc, cases);
+	EXPECT_CASES(good_sha256_desc, digest_cases);
 }
 
 static void test_item_fixed_bins(void **state)
 {
-	static const uint8_t zeros[64];
-	struct desc d;
-
 	(void)state;
-	for (size_t n = 0; n <= 40; n++) {
-		char what[64];
-
-		good_desc(&d);
-		d_set(&d, "sig", F_BIN, zeros, n, 0);
-		snprintf(what, sizeof(what), "sig of %zu bytes", n);
-		expect_item(&d, n == HM_MAC_LEN ? HM_OK : HM_EMALFORMED, what);
-
-		good_desc(&d);
-		d_drop(&d, "body");
-		d_add(&d, "body_sha256", F_BIN, zeros, n, 0);
-		snprintf(what, sizeof(what), "body_sha256 of %zu bytes", n);
-		expect_item(&d, n == HM_SHA256_LEN ? HM_OK : HM_EMALFORMED, what);
-	}
+	expect_bin_sizes(good_desc, "sig", HM_MAC_LEN, 40);
+	expect_bin_sizes(good_sha256_desc, "body_sha256", HM_SHA256_LEN, 40);
 }
 
 static void test_item_scope(void **state)
@@ -1401,41 +1390,33 @@ static void test_item_scope(void **state)
 	static const char *const keys[] = {"tenant", "container"};
 	static const char allowed[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 				      "0123456789._:/-";
-	char s128[HM_SCOPE_MAX + 2];
-	struct desc d;
+	static char s128[HM_SCOPE_MAX + 2];
 
 	(void)state;
 	memset(s128, 'a', sizeof(s128));
 	for (size_t k = 0; k < ARRAY_LEN(keys); k++) {
-		good_desc(&d);
-		d_set(&d, keys[k], F_STR, s128, 0, 0);
-		expect_bad(&d, "empty scope");
-		good_desc(&d);
-		d_set(&d, keys[k], F_STR, s128, 1, 0);
-		expect_ok(&d, "1-byte scope");
-		good_desc(&d);
-		d_set(&d, keys[k], F_STR, s128, HM_SCOPE_MAX, 0);
-		expect_ok(&d, "128-byte scope");
-		good_desc(&d);
-		d_set(&d, keys[k], F_STR, s128, HM_SCOPE_MAX + 1, 0);
-		expect_bad(&d, "129-byte scope");
-		good_desc(&d);
-		d_set(&d, keys[k], F_STR, allowed, strlen(allowed), 0);
-		expect_ok(&d, "every allowed byte");
+		const struct set_case sizes[] = {
+			CASE_STRN(keys[k], s128, 0, HM_EMALFORMED, "empty scope"),
+			CASE_STRN(keys[k], s128, 1, HM_OK, "1-byte scope"),
+			CASE_STRN(keys[k], s128, HM_SCOPE_MAX, HM_OK, "128-byte scope"),
+			CASE_STRN(keys[k], s128, HM_SCOPE_MAX + 1, HM_EMALFORMED, "129-byte scope"),
+			CASE_STR(keys[k], allowed, HM_OK, "every allowed byte"),
+		};
+
+		EXPECT_CASES(good_desc, sizes);
 		/* every byte outside the set, alone and inside an otherwise good value */
 		for (unsigned c = 0; c < 256; c++) {
 			char v[4] = {'a', (char)c, 'b', 0};
 			char what[64];
+			const struct set_case bytes[] = {
+				CASE_STRN(keys[k], v, 3, HM_EMALFORMED, what),
+				CASE_STRN(keys[k], v + 1, 1, HM_EMALFORMED, what),
+			};
 
 			if (c != 0 && strchr(allowed, (int)c) != NULL)
 				continue;
-			good_desc(&d);
-			d_set(&d, keys[k], F_STR, v, 3, 0);
 			snprintf(what, sizeof(what), "%s with byte 0x%02x", keys[k], c);
-			expect_bad(&d, what);
-			good_desc(&d);
-			d_set(&d, keys[k], F_STR, v + 1, 1, 0);
-			expect_bad(&d, what);
+			EXPECT_CASES(good_desc, bytes);
 		}
 	}
 }
@@ -1443,247 +1424,111 @@ static void test_item_scope(void **state)
 static void test_item_control_bytes(void **state)
 {
 	static const uint8_t ctl[] = {0x00, 0x01, 0x09, 0x0a, 0x0d, 0x1f, 0x7f};
-	struct desc d;
-	msgpack_packer pk;
+	static const struct set_case high[] = {
+		CASE_STR("path", "/caf\xc3\xa9?q=\xe2\x82\xac", HM_OK, "UTF-8 path"),
+		CASE_STR("nonce", "\xff\x80", HM_OK, "high bytes in nonce"),
+	};
+	static const char *const hname[] = {"x-name"};
+	static const char *const hvalue[] = {"J\xc3\xbcrgen ~ {}|\\^`"};
 
 	(void)state;
 	for (size_t i = 0; i < ARRAY_LEN(ctl); i++) {
-		char m[8] = "PO_T", p[16] = "/a_b", n[8] = "n_1", v[8] = "v_1";
+		const char m[] = {'P', 'O', (char)ctl[i], 'T'};
+		const char p[] = {'/', 'a', (char)ctl[i], 'b'};
+		const char n[] = {'n', (char)ctl[i], '1'};
+		/* [["x-h", "v?1"]]: the control byte inside a header value (NUL-safe) */
+		const uint8_t h[] = {0x91, 0x92, 0xa3, 'x', '-', 'h', 0xa3, 'v', ctl[i], '1'};
 		char what[64];
-		const char *const names[] = {"x-h"};
-		const char *values[] = {v};
+		const struct set_case cases[] = {
+			CASE_STRN("method", m, 4, HM_EMALFORMED, what),
+			CASE_STRN("path", p, 4, HM_EMALFORMED, what),
+			CASE_STRN("nonce", n, 3, HM_EMALFORMED, what),
+			/* at the end of the value too */
+			CASE_STRN("path", p, 3, HM_EMALFORMED, what),
+			CASE_RAW("headers", h, HM_EMALFORMED, what),
+		};
 
-		m[2] = (char)ctl[i];
-		p[2] = (char)ctl[i];
-		n[1] = (char)ctl[i];
-		v[1] = (char)ctl[i];
 		snprintf(what, sizeof(what), "control byte 0x%02x", ctl[i]);
-
-		good_desc(&d);
-		d_set(&d, "method", F_STR, m, 4, 0);
-		expect_bad(&d, what);
-		good_desc(&d);
-		d_set(&d, "path", F_STR, p, 4, 0);
-		expect_bad(&d, what);
-		good_desc(&d);
-		d_set(&d, "nonce", F_STR, n, 3, 0);
-		expect_bad(&d, what);
-		/* at the end of the value too */
-		good_desc(&d);
-		d_set(&d, "path", F_STR, p, 3, 0);
-		expect_bad(&d, what);
-		good_desc(&d);
-		/* the header value "v?1" with the control byte inside (length 3, NUL-safe) */
-		msgpack_pack_array(d_raw(&d, &pk), 1);
-		msgpack_pack_array(&pk, 2);
-		pk_cstr(&pk, names[0]);
-		pk_str(&pk, values[0], 3);
-		d_set_last_raw(&d, "headers");
-		expect_bad(&d, what);
+		EXPECT_CASES(good_desc, cases);
 	}
 	/* bytes from 0x80 up are not control bytes: UTF-8 in path, nonce and header values */
-	good_desc(&d);
-	d_set_str(&d, "path", "/caf\xc3\xa9?q=\xe2\x82\xac");
-	expect_ok(&d, "UTF-8 path");
-	good_desc(&d);
-	d_set_str(&d, "nonce", "\xff\x80");
-	expect_ok(&d, "high bytes in nonce");
-	good_desc(&d);
-	{
-		const char *const names[] = {"x-name"};
-		const char *const values[] = {"J\xc3\xbcrgen ~ {}|\\^`"};
-
-		pack_headers(d_raw(&d, &pk), 1, names, values, 2);
-		d_set_last_raw(&d, "headers");
-	}
-	expect_ok(&d, "printable and high bytes in a header value");
+	EXPECT_CASES(good_desc, high);
+	expect_headers(good_desc, 1, hname, hvalue, 2, HM_OK,
+		       "printable and high bytes in a header value");
 }
 
 static void test_item_method_path_nonce(void **state)
 {
-	char big[80];
-	struct desc d;
+	static const struct set_case cases[] = {
+		CASE_STR("method", "", HM_EMALFORMED, "empty method"),
+		CASE_STR("method", "get", HM_OK, "lower-case method, as sent"),
+		CASE_STR("method", "M-SEARCH", HM_OK, "token method with '-'"),
+		CASE_STR("method", "GET ", HM_EMALFORMED, "method with a space"),
+		CASE_STR("method", "GE/T", HM_EMALFORMED, "method with '/'"),
+		CASE_STR("method", "GE:T", HM_EMALFORMED, "method with ':'"),
+		CASE_STR("method", "G\xc3\x89T", HM_EMALFORMED, "method with a high byte"),
+		CASE_STR("path", "containers/c1", HM_EMALFORMED, "path without a leading slash"),
+		CASE_STR("path", "", HM_EMALFORMED, "empty path"),
+		CASE_STR("path", "*", HM_EMALFORMED, "asterisk path"),
+		CASE_STR("path", "http://h/x", HM_EMALFORMED, "absolute-form path"),
+		CASE_STR("path", " /x", HM_EMALFORMED, "path with a leading space"),
+		CASE_STR("path", "/", HM_OK, "path /"),
+		CASE_STR("path", "/a b?c=d e#f", HM_OK, "path with spaces and '#', as sent"),
+		CASE_STR("nonce", "a:b c/d", HM_OK, "nonce with ':' and ' '"),
+	};
 
 	(void)state;
-	memset(big, 'A', sizeof(big));
-	good_desc(&d);
-	d_set(&d, "method", F_STR, big, 0, 0);
-	expect_bad(&d, "empty method");
-	good_desc(&d);
-	d_set(&d, "method", F_STR, big, HM_METHOD_MAX, 0);
-	expect_ok(&d, "32-byte method");
-	good_desc(&d);
-	d_set(&d, "method", F_STR, big, HM_METHOD_MAX + 1, 0);
-	expect_bad(&d, "33-byte method");
-	good_desc(&d);
-	d_set_str(&d, "method", "get");
-	expect_ok(&d, "lower-case method, as sent");
-	good_desc(&d);
-	d_set_str(&d, "method", "M-SEARCH");
-	expect_ok(&d, "token method with '-'");
-	good_desc(&d);
-	d_set_str(&d, "method", "GET ");
-	expect_bad(&d, "method with a space");
-	good_desc(&d);
-	d_set_str(&d, "method", "GE/T");
-	expect_bad(&d, "method with '/'");
-	good_desc(&d);
-	d_set_str(&d, "method", "GE:T");
-	expect_bad(&d, "method with ':'");
-	good_desc(&d);
-	d_set_str(&d, "method", "G\xc3\x89T");
-	expect_bad(&d, "method with a high byte");
-
-	good_desc(&d);
-	d_set_str(&d, "path", "containers/c1");
-	expect_bad(&d, "path without a leading slash");
-	good_desc(&d);
-	d_set_str(&d, "path", "");
-	expect_bad(&d, "empty path");
-	good_desc(&d);
-	d_set_str(&d, "path", "*");
-	expect_bad(&d, "asterisk path");
-	good_desc(&d);
-	d_set_str(&d, "path", "http://h/x");
-	expect_bad(&d, "absolute-form path");
-	good_desc(&d);
-	d_set_str(&d, "path", " /x");
-	expect_bad(&d, "path with a leading space");
-	good_desc(&d);
-	d_set_str(&d, "path", "/");
-	expect_ok(&d, "path /");
-	good_desc(&d);
-	d_set_str(&d, "path", "/a b?c=d e#f");
-	expect_ok(&d, "path with spaces and '#', as sent");
-
-	memset(big, 'n', sizeof(big));
-	good_desc(&d);
-	d_set(&d, "nonce", F_STR, big, HM_NONCE_MAX, 0);
-	expect_ok(&d, "64-byte nonce");
-	good_desc(&d);
-	d_set(&d, "nonce", F_STR, big, HM_NONCE_MAX + 1, 0);
-	expect_bad(&d, "65-byte nonce");
-	good_desc(&d);
-	d_set_str(&d, "nonce", "a:b c/d");
-	expect_ok(&d, "nonce with ':' and ' '");
+	expect_max_len(good_desc, "method", 'A', HM_METHOD_MAX);
+	expect_max_len(good_desc, "nonce", 'n', HM_NONCE_MAX);
+	EXPECT_CASES(good_desc, cases);
 }
 
 static void test_item_headers(void **state)
 {
-	struct desc d;
-	msgpack_packer pk;
 	static const char *const bad_names[] = {"Host", "content-Type", "a:b", "", "x y", "x\"y",
 						"x/y", "x(y", "x@y", "x,y", "x;y", "x=y",
 						"\xc3\xa9", "x\x7f"};
 	static const char *const good_names[] = {"host", "x-a_b.c", "!#$%&'*+-.^_`|~0", "a",
 						 "0123"};
+	static const char *const abc[] = {"a", "b", "C"};
+	static const char *const x[] = {"x"};
+	static const char *const xx[] = {"x", "x"};
+	static const char *const empty[] = {""};
+	/* a pair that is not an array, a bin name, a bin value, an int value, a map */
+	static const uint8_t pair_str[] = {0x91, 0xa3, 'x', ':', 'y'};
+	static const uint8_t bin_name[] = {0x91, 0x92, 0xc4, 0x01, 'x', 0xa1, 'y'};
+	static const uint8_t bin_value[] = {0x91, 0x92, 0xa1, 'x', 0xc4, 0x01, 'y'};
+	static const uint8_t int_value[] = {0x91, 0x92, 0xa1, 'x', 0x05};
+	static const uint8_t pair_map[] = {0x91, 0x81, 0xa1, 'x', 0xa1, 'y'};
+	static const struct set_case raw[] = {
+		CASE_RAW("headers", pair_str, HM_EMALFORMED, "pair as str"),
+		CASE_RAW("headers", bin_name, HM_EMALFORMED, "bin name"),
+		CASE_RAW("headers", bin_value, HM_EMALFORMED, "bin value"),
+		CASE_RAW("headers", int_value, HM_EMALFORMED, "int value"),
+		CASE_RAW("headers", pair_map, HM_EMALFORMED, "pair as map"),
+	};
 
 	(void)state;
-	for (size_t i = 0; i < ARRAY_LEN(bad_names); i++) {
-		good_desc(&d);
-		pack_headers(d_raw(&d, &pk), 1, &bad_names[i], NULL, 2);
-		d_set_last_raw(&d, "headers");
-		expect_bad(&d, bad_names[i]);
-	}
-	for (size_t i = 0; i < ARRAY_LEN(good_names); i++) {
-		good_desc(&d);
-		pack_headers(d_raw(&d, &pk), 1, &good_names[i], NULL, 2);
-		d_set_last_raw(&d, "headers");
-		expect_ok(&d, good_names[i]);
-	}
+	for (size_t i = 0; i < ARRAY_LEN(bad_names); i++)
+		expect_headers(good_desc, 1, &bad_names[i], NULL, 2, HM_EMALFORMED, bad_names[i]);
+	for (size_t i = 0; i < ARRAY_LEN(good_names); i++)
+		expect_headers(good_desc, 1, &good_names[i], NULL, 2, HM_OK, good_names[i]);
 	/* a bad name after good ones */
-	good_desc(&d);
-	{
-		const char *const names[] = {"a", "b", "C"};
+	expect_headers(good_desc, 3, abc, NULL, 2, HM_EMALFORMED, "third header upper-case");
 
-		pack_headers(d_raw(&d, &pk), 3, names, NULL, 2);
-		d_set_last_raw(&d, "headers");
-	}
-	expect_bad(&d, "third header upper-case");
-
-	good_desc(&d);
-	pack_headers(d_raw(&d, &pk), 0, NULL, NULL, 2);
-	d_set_last_raw(&d, "headers");
-	expect_ok(&d, "no headers");
-	good_desc(&d);
-	pack_headers(d_raw(&d, &pk), HM_MAX_HEADERS, NULL, NULL, 2);
-	d_set_last_raw(&d, "headers");
-	expect_ok(&d, "64 headers");
-	good_desc(&d);
-	pack_headers(d_raw(&d, &pk), HM_MAX_HEADERS + 1, NULL, NULL, 2);
-	d_set_last_raw(&d, "headers");
-	expect_bad(&d, "65 headers");
-	good_desc(&d);
-	pack_headers(d_raw(&d, &pk), 2, NULL, NULL, 3);
-	d_set_last_raw(&d, "headers");
-	expect_bad(&d, "pair of 3");
+	expect_headers(good_desc, 0, NULL, NULL, 2, HM_OK, "no headers");
+	expect_headers(good_desc, HM_MAX_HEADERS, NULL, NULL, 2, HM_OK, "64 headers");
+	expect_headers(good_desc, HM_MAX_HEADERS + 1, NULL, NULL, 2, HM_EMALFORMED, "65 headers");
+	expect_headers(good_desc, 2, NULL, NULL, 3, HM_EMALFORMED, "pair of 3");
 	/* as the last key of the item, a third element would be the only thing left unread */
-	good_desc(&d);
-	d_drop(&d, "headers");
-	pack_headers(d_raw(&d, &pk), 1, NULL, NULL, 3);
-	d_add(&d, "headers", F_RAW, NULL, 0, 0);
-	d_set_last_raw(&d, "headers");
-	expect_bad(&d, "pair of 3, headers last");
-	good_desc(&d);
-	pack_headers(d_raw(&d, &pk), 2, NULL, NULL, 1);
-	d_set_last_raw(&d, "headers");
-	expect_bad(&d, "pair of 1");
-	good_desc(&d);
-	pack_headers(d_raw(&d, &pk), 1, NULL, NULL, 0);
-	d_set_last_raw(&d, "headers");
-	expect_bad(&d, "pair of 0");
-	{
-		const char *const names[] = {"x"};
-		const char *const values[] = {""};
-
-		good_desc(&d);
-		pack_headers(d_raw(&d, &pk), 1, names, values, 2);
-		d_set_last_raw(&d, "headers");
-		expect_ok(&d, "empty header value");
-	}
+	expect_headers(good_desc_headers_last, 1, NULL, NULL, 3, HM_EMALFORMED,
+		       "pair of 3, headers last");
+	expect_headers(good_desc, 2, NULL, NULL, 1, HM_EMALFORMED, "pair of 1");
+	expect_headers(good_desc, 1, NULL, NULL, 0, HM_EMALFORMED, "pair of 0");
+	expect_headers(good_desc, 1, x, empty, 2, HM_OK, "empty header value");
 	/* the same name twice is allowed: signed order is what the signer chose */
-	{
-		const char *const names[] = {"x", "x"};
-
-		good_desc(&d);
-		pack_headers(d_raw(&d, &pk), 2, names, NULL, 2);
-		d_set_last_raw(&d, "headers");
-		expect_ok(&d, "repeated header name");
-	}
-	/* a pair that is not an array, a bin name, a bin value, an int value */
-	good_desc(&d);
-	msgpack_pack_array(d_raw(&d, &pk), 1);
-	pk_cstr(&pk, "x:y");
-	d_set_last_raw(&d, "headers");
-	expect_bad(&d, "pair as str");
-	good_desc(&d);
-	msgpack_pack_array(d_raw(&d, &pk), 1);
-	msgpack_pack_array(&pk, 2);
-	pk_bin(&pk, "x", 1);
-	pk_cstr(&pk, "y");
-	d_set_last_raw(&d, "headers");
-	expect_bad(&d, "bin name");
-	good_desc(&d);
-	msgpack_pack_array(d_raw(&d, &pk), 1);
-	msgpack_pack_array(&pk, 2);
-	pk_cstr(&pk, "x");
-	pk_bin(&pk, "y", 1);
-	d_set_last_raw(&d, "headers");
-	expect_bad(&d, "bin value");
-	good_desc(&d);
-	msgpack_pack_array(d_raw(&d, &pk), 1);
-	msgpack_pack_array(&pk, 2);
-	pk_cstr(&pk, "x");
-	msgpack_pack_uint64(&pk, 5);
-	d_set_last_raw(&d, "headers");
-	expect_bad(&d, "int value");
-	good_desc(&d);
-	msgpack_pack_array(d_raw(&d, &pk), 1);
-	msgpack_pack_map(&pk, 1);
-	pk_cstr(&pk, "x");
-	pk_cstr(&pk, "y");
-	d_set_last_raw(&d, "headers");
-	expect_bad(&d, "pair as map");
+	expect_headers(good_desc, 2, xx, NULL, 2, HM_OK, "repeated header name");
+	EXPECT_CASES(good_desc, raw);
 }
 
 static void test_item_integers(void **state)
@@ -1696,49 +1541,35 @@ static void test_item_integers(void **state)
 	static const uint8_t one_i16[] = {0xd1, 0x00, 0x01};
 	static const uint8_t one_i32[] = {0xd2, 0x00, 0x00, 0x00, 0x01};
 	static const uint8_t one_u64[] = {0xcf, 0, 0, 0, 0, 0, 0, 0, 1};
-	static const uint8_t ts_i64[] = {0xd3, 0, 0, 0, 0, 0x65, 0x53, 0xf1, 0x00};
 	static const uint8_t ts_u32[] = {0xce, 0x65, 0x53, 0xf1, 0x00};
-	static const struct {
-		const uint8_t *b;
-		size_t len;
-	} negs[] = {{neg_fix, 1}, {neg8, 2}, {neg64, 9}};
+	static const struct set_case cases[] = {
+		CASE_RAW("epoch", neg_fix, HM_EMALFORMED, "negative epoch"),
+		CASE_RAW("epoch", neg8, HM_EMALFORMED, "negative epoch"),
+		CASE_RAW("epoch", neg64, HM_EMALFORMED, "negative epoch"),
+		CASE_RAW("ts", neg_fix, HM_EMALFORMED, "negative ts"),
+		CASE_RAW("ts", neg8, HM_EMALFORMED, "negative ts"),
+		CASE_RAW("ts", neg64, HM_EMALFORMED, "negative ts"),
+		CASE_RAW("epoch", zero, HM_EMALFORMED, "epoch 0"),
+		CASE_RAW("ts", zero, HM_OK, "ts 0"),
+	};
+	/* signed formats holding non-negative values are accepted, with their value */
+	static const struct set_case ones[] = {
+		CASE_RAW("epoch", one_i8, HM_OK, "signed epoch, int64 ts"),
+		CASE_RAW("epoch", one_i16, HM_OK, "signed epoch, int64 ts"),
+		CASE_RAW("epoch", one_i32, HM_OK, "signed epoch, int64 ts"),
+		CASE_RAW("epoch", one_u64, HM_OK, "signed epoch, int64 ts"),
+	};
+	static const struct set_case u32[] = {
+		CASE_RAW("ts", ts_u32, HM_OK, "uint32 ts"),
+	};
 	struct hm_item want;
 	struct desc d;
 
 	(void)state;
-	for (size_t i = 0; i < ARRAY_LEN(negs); i++) {
-		good_desc(&d);
-		d_set(&d, "epoch", F_RAW, negs[i].b, negs[i].len, 0);
-		expect_bad(&d, "negative epoch");
-		good_desc(&d);
-		d_set(&d, "ts", F_RAW, negs[i].b, negs[i].len, 0);
-		expect_bad(&d, "negative ts");
-	}
-	good_desc(&d);
-	d_set_raw(&d, "epoch", zero);
-	expect_bad(&d, "epoch 0");
-	good_desc(&d);
-	d_set_raw(&d, "ts", zero);
-	expect_ok(&d, "ts 0");
-
-	/* signed formats holding non-negative values are accepted, with their value */
+	EXPECT_CASES(good_desc, cases);
 	good_item(&want); /* epoch 1, ts 1700000000 */
-	{
-		static const struct {
-			const uint8_t *b;
-			size_t len;
-		} ones[] = {{one_i8, 2}, {one_i16, 3}, {one_i32, 5}, {one_u64, 9}};
-
-		for (size_t i = 0; i < ARRAY_LEN(ones); i++) {
-			good_desc(&d);
-			d_set(&d, "epoch", F_RAW, ones[i].b, ones[i].len, 0);
-			d_set_raw(&d, "ts", ts_i64);
-			expect_decoded(&d, &want, "signed epoch, int64 ts");
-		}
-	}
-	good_desc(&d);
-	d_set_raw(&d, "ts", ts_u32);
-	expect_decoded(&d, &want, "uint32 ts");
+	EXPECT_DECODED(good_desc_ts_int64, ones, &want);
+	EXPECT_DECODED(good_desc, u32, &want);
 
 	want.epoch = UINT64_MAX;
 	want.ts = UINT64_MAX;
@@ -1983,13 +1814,13 @@ static void test_rfc_unknown_and_repeated_keys(void **state)
 					       "signature", "label"};
 	/* hmacd-v1 keys in an rfc9421 item are unknown keys, as are near misses */
 	static const struct set_case added[] = {
-		{"epoch", F_UINT, NULL, 0, 1, HM_EMALFORMED, "rfc9421 with epoch"},
-		{"ts", F_UINT, NULL, 0, 1700000000, HM_EMALFORMED, "rfc9421 with ts"},
+		CASE_UINT("epoch", 1, HM_EMALFORMED, "rfc9421 with epoch"),
+		CASE_UINT("ts", 1700000000, HM_EMALFORMED, "rfc9421 with ts"),
 		CASE_STR("nonce", "n1", HM_EMALFORMED, "rfc9421 with nonce"),
 		CASE_STR("nonce", "", HM_EMALFORMED, "rfc9421 with an empty nonce"),
-		{"sig", F_BIN, SIG, sizeof(SIG), 0, HM_EMALFORMED, "rfc9421 with sig"},
-		{"body_sha256", F_BIN, DIGEST, sizeof(DIGEST), 0, HM_EMALFORMED,
-		 "rfc9421 with body_sha256"},
+		CASE_BIN("sig", SIG, sizeof(SIG), HM_EMALFORMED, "rfc9421 with sig"),
+		CASE_BIN("body_sha256", DIGEST, sizeof(DIGEST), HM_EMALFORMED,
+			 "rfc9421 with body_sha256"),
 		CASE_STR("extra", "x", HM_EMALFORMED, "rfc9421 with an unknown key"),
 		CASE_STR("Label", "sig-b25", HM_EMALFORMED, "key differing in case"),
 		CASE_STR("signature_inpu", "x", HM_EMALFORMED, "prefix of signature_input"),
@@ -2025,7 +1856,7 @@ static void test_rfc_scheme_values(void **state)
 					  "rfc9421\n", "rfc942", "rfc94210", "hmacd-v2",
 					  "HMACD-V1", "hmacd", "v1", "rfc9421\0"};
 	static const struct set_case types[] = {
-		{"scheme", F_BIN, "rfc9421", 7, 0, HM_EMALFORMED, "scheme as bin"},
+		CASE_BIN("scheme", "rfc9421", 7, HM_EMALFORMED, "scheme as bin"),
 		CASE_RAW("scheme", MP_NIL, HM_EMALFORMED, "scheme nil"),
 		CASE_RAW("scheme", MP_ONE, HM_EMALFORMED, "scheme 1"),
 	};
@@ -2054,7 +1885,7 @@ static void test_rfc_wrong_types(void **state)
 	static const char *const strs[] = {"tenant", "container", "method", "authority", "path",
 					   "uri_scheme", "signature_input", "signature", "label"};
 	static const struct set_case others[] = {
-		{"body", F_STR, B2_BODY, sizeof(B2_BODY) - 1, 0, HM_EMALFORMED, "body as str"},
+		CASE_STR("body", B2_BODY, HM_EMALFORMED, "body as str"),
 		CASE_RAW("body", MP_NIL, HM_EMALFORMED, "body nil"),
 		CASE_RAW("headers", MP_EMPTY_MAP, HM_EMALFORMED, "headers as map"),
 		CASE_RAW("headers", MP_NIL, HM_EMALFORMED, "headers nil"),
@@ -2207,17 +2038,13 @@ static void test_rfc_headers(void **state)
 			       "v1 value with HTAB");
 	}
 	for (size_t i = 0; i < ARRAY_LEN(ctl); i++) {
-		char v[4] = {'v', (char)ctl[i], '1', 0};
+		/* [["x-h", "v?1"]] (NUL-safe) */
+		const uint8_t h[] = {0x91, 0x92, 0xa3, 'x', '-', 'h', 0xa3, 'v', ctl[i], '1'};
 		char what[48];
+		const struct set_case cases[] = {CASE_RAW("headers", h, HM_EMALFORMED, what)};
 
 		snprintf(what, sizeof(what), "rfc9421 value with 0x%02x", ctl[i]);
-		good_rfc_desc(&d);
-		msgpack_pack_array(d_raw(&d, &pk), 1);
-		msgpack_pack_array(&pk, 2);
-		pk_cstr(&pk, "x-h");
-		pk_str(&pk, v, 3);
-		d_set_last_raw(&d, "headers");
-		expect_bad(&d, what);
+		EXPECT_CASES(good_rfc_desc, cases);
 	}
 }
 
@@ -2241,7 +2068,7 @@ static void test_rfc_fields(void **state)
 		CASE_STR("path", "/caf\xc3\xa9?q=a b", HM_OK, "path as sent"),
 		CASE_STR("tenant", "bad tenant", HM_EMALFORMED, "tenant with a space"),
 		CASE_STR("container", "", HM_EMALFORMED, "empty container"),
-		{"tenant", F_STR, big, HM_SCOPE_MAX + 1, 0, HM_EMALFORMED, "129-byte tenant"},
+		CASE_STRN("tenant", big, HM_SCOPE_MAX + 1, HM_EMALFORMED, "129-byte tenant"),
 	};
 
 	(void)state;
@@ -2251,8 +2078,8 @@ static void test_rfc_fields(void **state)
 
 	for (size_t k = 0; k < ARRAY_LEN(sigkeys); k++) {
 		const struct set_case sizes[] = {
-			{sigkeys[k], F_STR, big, 0, 0, HM_EMALFORMED, "empty"},
-			{sigkeys[k], F_STR, big, 1, 0, HM_OK, "1 byte"},
+			CASE_STRN(sigkeys[k], big, 0, HM_EMALFORMED, "empty"),
+			CASE_STRN(sigkeys[k], big, 1, HM_OK, "1 byte"),
 			CASE_STR(sigkeys[k], "sig1=:\xc3\xa9:, sig2=(\"@method\")", HM_OK,
 				 "high bytes and spaces (the daemon's parser judges them)"),
 		};
