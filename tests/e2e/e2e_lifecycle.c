@@ -35,7 +35,6 @@ static void test_sigterm_answers_in_flight(void **state)
 	uint8_t secret[32], v[64];
 	uint64_t id;
 	size_t n;
-	int status;
 
 	(void)state;
 	hd_start(&d, "--threads 1");
@@ -57,13 +56,7 @@ static void test_sigterm_answers_in_flight(void **state)
 			assert_int_equal(v[k], HMACD_V_OK);
 	}
 	hmacd_close(c);
-	if (!d.external) {
-		assert_int_equal(waitpid(d.pid, &status, 0), d.pid);
-		d.pid = -1;
-		assert_true(WIFEXITED(status));
-		assert_int_equal(WEXITSTATUS(status), 0);
-		assert_int_not_equal(access(d.sock, F_OK), 0);
-	}
+	hd_wait_exit(&d);
 	hd_cleanup(&d);
 }
 
@@ -80,7 +73,6 @@ static void test_sigterm_reads_everything_that_arrived(void **state)
 	uint8_t secret[32], v[64];
 	uint64_t id;
 	size_t n;
-	int status;
 
 	(void)state;
 	hd_start(&d, "--threads 1");
@@ -105,10 +97,7 @@ static void test_sigterm_reads_everything_that_arrived(void **state)
 		assert_int_equal(v[0], HMACD_V_OK);
 	}
 	hmacd_close(c);
-	assert_int_equal(waitpid(d.pid, &status, 0), d.pid);
-	d.pid = -1;
-	assert_true(WIFEXITED(status));
-	assert_int_equal(WEXITSTATUS(status), 0);
+	hd_wait_exit(&d);
 	hd_cleanup(&d);
 }
 

@@ -144,12 +144,19 @@ void hd_restart(struct hd *d)
 
 void hd_stop(struct hd *d)
 {
+	if (d->external || d->pid < 0)
+		return;
+	assert_int_equal(kill(d->pid, SIGTERM), 0);
+	hd_wait_exit(d);
+}
+
+void hd_wait_exit(struct hd *d)
+{
 	struct stat st;
 	int status = -1;
 
 	if (d->external || d->pid < 0)
 		return;
-	assert_int_equal(kill(d->pid, SIGTERM), 0);
 	for (int i = 0; i < 1000; i++) {
 		if (waitpid(d->pid, &status, WNOHANG) == d->pid)
 			break;

@@ -35,8 +35,13 @@ void hd_start(struct hd *d, const char *extra);
 void hd_start_nofile(struct hd *d, const char *extra, int nofile);
 /* Starts the daemon again on the same socket and store. */
 void hd_restart(struct hd *d);
-/* SIGTERM, waits (bounded); asserts exit status 0 and that the socket file is gone. */
+/* SIGTERM, then hd_wait_exit(). */
 void hd_stop(struct hd *d);
+/*
+ * Waits (10 s at most) for a daemon already told to stop; asserts exit status 0 and that the
+ * socket file is gone.
+ */
+void hd_wait_exit(struct hd *d);
 /* kill -9 and reap. */
 void hd_kill9(struct hd *d);
 /* Stops if running and removes the temp dir. */
