@@ -255,15 +255,18 @@ class Client:
             if batch is None:
                 wake.wait(None if left == float("inf") else left)
                 continue
-            conn = self._run(conn, batch, deadline)
-            with self._cv:
-                self._slots += 1
-                if conn is not None and not self._closed:
-                    self._idle.append(conn)
-                    conn = None
-                self._hand_over()
-            if conn is not None:
-                conn.close()
+            self._release(self._run(conn, batch, deadline))
+
+    def _release(self, conn):
+        """Gives a slot back, and conn (None: lost) to the idle pool or, once closed, away."""
+        with self._cv:
+            self._slots += 1
+            if conn is not None and not self._closed:
+                self._idle.append(conn)
+                conn = None
+            self._hand_over()
+        if conn is not None:
+            conn.close()
 
     def _hand_over(self):
         """A slot may be free: wake whoever waits for one (lock held)."""
@@ -388,11 +391,4 @@ class Client:
                 raise ProtocolError("answer does not match the request")
             return value
         finally:
-            with self._cv:
-                self._slots += 1
-                if conn is not None and not self._closed:
-                    self._idle.append(conn)
-                    conn = None
-                self._hand_over()
-            if conn is not None:
-                conn.close()
+            self._release(conn)

@@ -154,9 +154,8 @@ def _workdir():
     return tempfile.mkdtemp(prefix="hmacd-py-", dir=base)
 
 
-@pytest.fixture(scope="session")
-def daemon():
-    """One daemon shared by the tests that do not stop it."""
+def _running_daemon():
+    """A started daemon in a fresh directory; stopped and removed after the yield."""
     hmacd, hmacctl = _binaries()
     d = Daemon(hmacd, hmacctl, _workdir())
     d.start()
@@ -166,20 +165,18 @@ def daemon():
     finally:
         d.kill()
         shutil.rmtree(d.dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def daemon():
+    """One daemon shared by the tests that do not stop it."""
+    yield from _running_daemon()
 
 
 @pytest.fixture
 def own_daemon():
     """A daemon for one test, which may stop and restart it."""
-    hmacd, hmacctl = _binaries()
-    d = Daemon(hmacd, hmacctl, _workdir())
-    d.start()
-    yield d
-    try:
-        d.stop()
-    finally:
-        d.kill()
-        shutil.rmtree(d.dir, ignore_errors=True)
+    yield from _running_daemon()
 
 
 
