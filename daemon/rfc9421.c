@@ -6,8 +6,10 @@
  *      base builds (every covered component present, no duplicate, known derived names);
  *   2. the parameters: keyid present, alg absent or hmac-sha256;
  *   3. Signature parses, and has a 32-byte Byte Sequence under the same label;
- *   4. Content-Digest, when covered and the body was sent: a header that does not parse is
- *      malformed, one with no sha-256 / sha-512 member cannot vouch for the body;
+ *   4. Content-Digest, when covered: a header that does not parse is malformed, one with no
+ *      sha-256 / sha-512 member cannot vouch for the body; an item without a body is checked
+ *      against the empty body (an app that leaves an empty or stripped body out of the item
+ *      must not turn a covered digest into an unchecked one);
  *   5. the policy: required components covered, created / nonce present if required, and
  *      content-digest covered when the request has a body.
  * Steps 1 to 4's failures are MALFORMED, step 5's INSUFFICIENT_COVERAGE; PROTOCOL.md puts
@@ -207,11 +209,15 @@ enum hm_rfc_status hm_rfc9421_read(const struct hm_item *it, const struct hm_pol
 		covered_of(&s->input, &s->input.items[m->first_item + i], &s->covered[i]);
 	digest_covered = covers(s, content_digest);
 	out->digest = HM_RFC_DIGEST_UNCHECKED;
-	if (digest_covered && it->has_body) {
+	if (digest_covered) {
+		/* no body in the item is the empty body: the digest is never left unchecked */
+		static const uint8_t empty[1];
+		const uint8_t *body = it->has_body ? it->body.ptr : empty;
+		size_t body_len = it->has_body ? it->body.len : 0;
 		enum hm_cd_result cd = HM_CD_MALFORMED;
 
-		if (hm_content_digest_check(dctx, it->headers, it->nheaders, it->body.ptr,
-					    it->body.len, &cd) != HM_OK) {
+		if (hm_content_digest_check(dctx, it->headers, it->nheaders, body, body_len,
+					    &cd) != HM_OK) {
 			out->why = "computing the body's digest failed";
 			return HM_RFC_FAULT;
 		}

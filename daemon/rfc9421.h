@@ -56,7 +56,7 @@ enum hm_rfc_status {
 };
 
 enum hm_rfc_digest {
-	HM_RFC_DIGEST_UNCHECKED, /* no body sent, or Content-Digest not covered */
+	HM_RFC_DIGEST_UNCHECKED, /* Content-Digest not covered */
 	HM_RFC_DIGEST_MATCH,
 	HM_RFC_DIGEST_MISMATCH,  /* judged like a wrong signature: the body was altered */
 };

@@ -587,7 +587,8 @@ static int item_convert(const struct hmacd_item *src, struct hm_item *dst)
 
 /*
  * struct hmacd_rfc9421_item -> struct hm_item (scheme rfc9421), the same way: borrowed, not
- * judged. A body is sent only when body is non-NULL. HMACD_OK, HMACD_EINVAL,
+ * judged. The body is always sent, an empty one when body is NULL: what the app hands on is
+ * what the daemon checks a covered Content-Digest against. HMACD_OK, HMACD_EINVAL,
  * HMACD_EMALFORMED (over HM_RFC_MAX_HEADERS headers).
  */
 static int rfc_convert(const struct hmacd_rfc9421_item *src, struct hm_item *dst)
@@ -607,7 +608,7 @@ static int rfc_convert(const struct hmacd_rfc9421_item *src, struct hm_item *dst
 	ok &= to_str(src->signature_input, src->signature_input_len, &dst->signature_input);
 	ok &= to_str(src->signature, src->signature_len, &dst->signature);
 	ok &= to_str(src->label, src->label_len, &dst->label);
-	dst->has_body = src->body != NULL;
+	dst->has_body = true;
 	ok &= to_str(src->body, src->body_len, &dst->body);
 	/* the hmacd-v1 fields: empty */
 	dst->epoch = 0;

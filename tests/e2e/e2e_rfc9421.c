@@ -1055,6 +1055,72 @@ static void test_malformed_raw(void **state)
 	free(r);
 }
 
+/*
+ * Issue 10, finding 1: a body covered by content-digest, stripped in transit (Content-Length: 0,
+ * no body, every header and the signature kept). Whether the app server sends the empty body
+ * it received or leaves "body" out of the item, the digest is checked against the empty body
+ * and the request is refused; the intact request still verifies (the refusals did not consume
+ * its nonce).
+ */
+static void test_body_stripped(void **state)
+{
+	struct fx *f = *state;
+	struct rq *r = malloc(sizeof(*r)), *s = malloc(sizeof(*s));
+	struct hm_item *it = malloc(sizeof(*it));
+	struct hm_response resp;
+	struct hm_buf b;
+	uint8_t buf[1024];
+	uint64_t code;
+	size_t start;
+	int fd;
+
+	assert_non_null(r);
+	assert_non_null(s);
+	assert_non_null(it);
+	rq_init(r, "t1", "c1");
+	r->body = "{\"dry_run\":true}";
+	digest_of(r->body, 256, r->digest, sizeof(r->digest));
+	snprintf(r->clen, sizeof(r->clen), "%zu", strlen(r->body));
+	rq_sign(r, f->sa, sizeof(f->sa), "k-t1-c1", NULL, NULL);
+
+	/* through libhmacd: the body as the app received it, empty */
+	rq_copy(s, r);
+	s->body = "";
+	rq_set(s, "content-length", 0, "0");
+	expect_verdict(f, s, HMACD_V_BAD_SIGNATURE);
+	/* ... or no body at all (NULL) */
+	s->body = NULL;
+	rq_item(s);
+	expect_verdict(f, s, HMACD_V_BAD_SIGNATURE);
+
+	/* on the wire: an item without a "body" key, and one with an empty body */
+	hm_buf_init(&b, 1 << 20);
+	start = hm_encode_verify_begin(&b, 7, 2);
+	to_hm(s, it);
+	it->has_body = false;
+	put_item(&b, it, NULL, NULL);
+	it->has_body = true;
+	it->body = (struct hm_str){(const uint8_t *)"", 0};
+	put_item(&b, it, NULL, NULL);
+	hm_frame_end(&b, start);
+	assert_false(b.failed);
+	fd = hd_raw_connect(&f->d);
+	assert_true(hd_raw_send(fd, b.data, b.len));
+	raw_results(fd, 7, 2, buf, sizeof(buf), &resp);
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(hm_mp_read_uint(&resp.results, &code), HM_OK);
+		assert_int_equal(code, HMACD_V_BAD_SIGNATURE);
+	}
+	close(fd);
+	hm_buf_free(&b);
+
+	/* the request as signed */
+	expect_verdict(f, r, HMACD_V_OK);
+	free(it);
+	free(s);
+	free(r);
+}
+
 /* ---- policy changes while the daemon runs ---- */
 
 static void test_policy_live(void **state)
@@ -1134,6 +1200,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_header_fields, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_coverage, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_content_digest, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_body_stripped, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_keys, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_clock_and_replay, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_malformed_batch, setup, teardown),

@@ -41,6 +41,8 @@ static const struct hm_header b2_headers[] = {B2_HEADERS_X(B2_HEADER)};
 
 /* RFC 9530 section 2, the sha-256 digest of B2_BODY */
 static const char CD_SHA256[] = "sha-256=:X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE=:";
+/* the sha-256 digest of the empty body */
+static const char CD_EMPTY[] = "sha-256=:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=:";
 /* any 32 bytes, as a Signature value */
 static const char SIG32[] = "s=:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=:";
 
@@ -367,10 +369,27 @@ static void test_content_digest(void **state)
 	f->it.body = S("{\"hello\": \"World\"}");
 	assert_int_equal(read_item(f), HM_RFC_READY);
 	assert_int_equal(f->c.digest, HM_RFC_DIGEST_MISMATCH);
-	/* no body sent: not checked */
+	/*
+	 * No body sent: checked against the empty body. An app that drops an empty (or an
+	 * attacker's stripped) body from the item must not make a covered digest pass unchecked
+	 * (issue 10, finding 1).
+	 */
+	f->it.has_body = false;
+	f->it.body = S("");
+	assert_int_equal(read_item(f), HM_RFC_READY);
+	assert_int_equal(f->c.digest, HM_RFC_DIGEST_MISMATCH);
+	/* an empty body sent, the same */
+	send_body(f, "");
+	assert_int_equal(read_item(f), HM_RFC_READY);
+	assert_int_equal(f->c.digest, HM_RFC_DIGEST_MISMATCH);
+	/* a digest of the empty body matches an item with no body, and one with an empty body */
+	f->it.headers[1].value = S(CD_EMPTY);
 	f->it.has_body = false;
 	assert_int_equal(read_item(f), HM_RFC_READY);
-	assert_int_equal(f->c.digest, HM_RFC_DIGEST_UNCHECKED);
+	assert_int_equal(f->c.digest, HM_RFC_DIGEST_MATCH);
+	send_body(f, "");
+	assert_int_equal(read_item(f), HM_RFC_READY);
+	assert_int_equal(f->c.digest, HM_RFC_DIGEST_MATCH);
 	/* not covered: not checked even with a body */
 	get_item(f, "s=(\"@method\");keyid=\"k\"");
 	send_body(f, "tampered");

@@ -115,7 +115,8 @@ struct hmacd_item {
  * One request signed with RFC 9421 HTTP Message Signatures (alg hmac-sha256), to verify.
  * The key is found by the signature's `keyid` parameter; the daemon refuses a key id that
  * belongs to another (tenant, container) than the item's. Strings are byte ranges as in
- * struct hmacd_item; an optional field is not sent when its length is 0 (body: when NULL).
+ * struct hmacd_item; an optional field is not sent when its length is 0 (the body is always
+ * sent).
  */
 struct hmacd_rfc9421_item {
 	const char *tenant;
@@ -139,7 +140,11 @@ struct hmacd_rfc9421_item {
 	size_t signature_len;
 	const char *label; /* which signature to verify; length 0: the only one */
 	size_t label_len;
-	const uint8_t *body; /* the request body, for Content-Digest; NULL: not sent */
+	/*
+	 * The body as received, the one the app hands on (for Content-Digest). Always sent:
+	 * NULL (with body_len 0) is the empty body, never "no body to check".
+	 */
+	const uint8_t *body;
 	size_t body_len;
 };
 
