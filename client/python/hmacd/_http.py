@@ -10,7 +10,9 @@ as received; each signed header's fields trimmed of spaces and tabs and joined w
 SHA-256 of the raw body. An RFC 9421 request becomes an RFC9421Item: the tenant from the app's
 configuration (default: the X-Tenant header), the container from the route, method, authority
 (the Host header), raw target, every header in arrival order, the Signature-Input and Signature
-lines joined with ", ", the label the app chose, the raw body.
+lines joined with ", ", the label the app chose, the raw body. Both kinds of item carry the
+body the application will be handed, an empty one included: a signed body that an attacker
+strips (Content-Length: 0) is then checked as the empty body, and refused.
 
 The refusals are constant: 401 {"error":"unauthorized"} with WWW-Authenticate: HMACD-V1 whatever
 the reason (an RFC 9421 one included), 503 {"error":"unavailable"} when hmacd cannot judge, 413
@@ -160,13 +162,15 @@ def joined(values):
 def build_rfc9421_item(tenant, container, method, authority, target, headers, sig_inputs,
                        sigs, uri_scheme, label, body):
     """The RFC9421Item of 13.5. headers: every (lower-case name, value) in arrival order.
-    Refused(401) without a Signature header."""
+    body: the body the application will get, sent even when empty, so that a covered
+    Content-Digest is always checked (a stripped body is refused). Refused(401) without a
+    Signature header."""
     if not sigs:
         raise Refused(401, "NO_SIGNATURE", tenant)
     return RFC9421Item(tenant=tenant, container=container, method=method, authority=authority,
                        path=target, headers=headers, signature_input=joined(sig_inputs),
                        signature=joined(sigs), uri_scheme=uri_scheme, label=label,
-                       body=body if body else None)
+                       body=body)
 
 
 def rfc9421_identity(item):

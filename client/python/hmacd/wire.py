@@ -63,7 +63,8 @@ class RFC9421Item:
     `headers` every request header as (lower-case name, value), in arrival order;
     `signature_input` / `signature` the raw header values (several lines joined with ", ").
     `uri_scheme` "http" or "https" (None: https); `label` which signature to verify (None: the
-    only one); `body` the raw body (None: not sent), for Content-Digest."""
+    only one); `body` the raw body as received (b"" or None: the empty body). The body is
+    always sent, so a covered Content-Digest is always checked against it."""
 
     tenant: Text
     container: Text
@@ -75,7 +76,7 @@ class RFC9421Item:
     headers: Sequence[Tuple[Text, Text]] = field(default_factory=tuple)
     uri_scheme: Optional[Text] = None
     label: Optional[Text] = None
-    body: Optional[bytes] = None
+    body: Optional[bytes] = b""
 
 
 SCHEME_RFC9421 = "rfc9421"
@@ -123,8 +124,7 @@ def _pack_rfc9421(it):
     m["signature"] = _s(it.signature)
     if it.label is not None:
         m["label"] = _s(it.label)
-    if it.body is not None:
-        m["body"] = bytes(it.body)
+    m["body"] = bytes(it.body) if it.body is not None else b""
     return _packer().pack(m)
 
 

@@ -398,8 +398,12 @@ def test_pack_rfc9421_item():
                      signature_input="sig1=()", signature="sig1=:AA==:")
     m = msgpack.unpackb(pack_item(it), raw=True)
     assert list(m) == [b"scheme", b"tenant", b"container", b"method", b"authority", b"path",
-                       b"headers", b"signature_input", b"signature"]
+                       b"headers", b"signature_input", b"signature", b"body"]
     assert m[b"scheme"] == b"rfc9421" and m[b"headers"] == [[b"host", b"h"], [b"x-b", b"\xff"]]
+    # the body is always sent, an empty one (b"" or None) too: a covered digest is checked
+    assert m[b"body"] == b""
+    it.body = None
+    assert msgpack.unpackb(pack_item(it), raw=True)[b"body"] == b""
     it.uri_scheme, it.label, it.body = "http", "sig1", b"\x00body"
     it.headers = []
     m = msgpack.unpackb(pack_item(it), raw=False)
@@ -489,13 +493,13 @@ def test_wsgi_builds_the_rfc9421_item():
     assert _wsgi(mw, env)[0] == 200
     assert rec.items[0].tenant == "other" and rec.items[0].uri_scheme == "http"
     assert rec.items[0].authority == b"srv:8080" and rec.items[0].label is None
-    # a GET with no body: no body, no empty content-type/content-length headers
+    # a GET with no body: the empty body is sent, no empty content-type/content-length headers
     rec = Recorder()
     mw = HmacdWSGIMiddleware(inner, rec, container_from=lambda e: "c1")
     env = _environ("/x", [("Host", "h"), ("X-Tenant", "t"), ("Signature-Input", "s=()"),
                           ("Signature", "s=:AA==:")], method="GET")
     assert _wsgi(mw, env)[0] == 200
-    assert rec.items[0].body is None
+    assert rec.items[0].body == b""
     assert [n for n, _ in rec.items[0].headers] == [b"host", b"x-tenant", b"signature-input",
                                                     b"signature"]
 
@@ -576,5 +580,8 @@ def test_asgi_builds_the_rfc9421_item():
     mw = HmacdASGIMiddleware(inner, rec, container_from=lambda s: "c", uri_scheme="http")
     _asgi(mw, _scope("/", [(n, v) for n, v in headers if n != "Host"]), body)
     assert rec.items[0].authority == b"[::1]:8443" and rec.items[0].uri_scheme == "http"
+    # no body: the empty body is sent
+    _asgi(mw, _scope("/", headers), b"")
+    assert rec.items[1].body == b""
     with pytest.raises(ValueError):
         HmacdASGIMiddleware(inner, rec, uri_scheme="ftp")
