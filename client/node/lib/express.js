@@ -273,7 +273,9 @@ export function hmacdExpress(opts = {}) {
 			signatureInput,
 			signature: sigs.join(', '),
 			label,
-			body: b.length > 0 ? b : undefined,
+			/* always the body handed on, even empty: an item without one would leave a covered
+			 * Content-Digest unchecked, and a stripped body would pass (issue 10) */
+			body: b,
 		}, b, scope, note, unauthorized, () => ({ scheme: 'rfc9421', tenant, container, label,
 			...sigParams(signatureInput, label) }));
 	}
@@ -332,6 +334,7 @@ export function hmacdExpress(opts = {}) {
 			method: req.method,
 			path,
 			headers,
+			/* the digest of the body handed on, the empty one included */
 			bodySha256: sha256(body),
 			ts: auth.ts,
 			nonce: auth.nonce,

@@ -3,6 +3,7 @@
  * ephemeral 127.0.0.1 port, against the real hmacd.
  */
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import { after, before, beforeEach, describe, test } from 'node:test';
 
@@ -231,5 +232,82 @@ describe('Express middleware against the real daemon', { skip: SKIP_DAEMON }, ()
 		} finally {
 			await s2.close();
 		}
+	});
+});
+
+/*
+ * Issue 10 finding 1: an attacker re-sends a signed request with its body removed
+ * (Content-Length: 0, every header kept, Content-Digest and the signature included). The
+ * middleware must send hmacd the body it hands on, empty or not, so that the covered digest (or
+ * hmacd-v1's body hash) is checked against the empty body.
+ */
+describe('a signed body stripped in transit', { skip: SKIP_DAEMON }, () => {
+	const BODY = '{"dry_run":true}';
+	let d, client, srv, port, secret;
+	const key = randomBytes(32);
+	const logs = [];
+	const ran = [];
+
+	before(async () => {
+		d = await new Daemon().start();
+		await d.importKey('acme', 'c1', 'acme-c1', key);
+		secret = await d.createKey('acme', 'v1');
+		client = new hmacd.Client({ socket: d.socket, timeoutMs: 5000 });
+		const app = express();
+		app.post('/containers/:id/exec', hmacd.express({ client, log: (e) => logs.push(e) }),
+			(req, res) => {
+				ran.push(req.rawBody.toString('latin1'));
+				res.json({ scheme: req.hmacd.scheme, body: req.rawBody.toString('utf8') });
+			});
+		srv = await serve(app);
+		port = srv.port;
+	});
+	after(async () => {
+		await srv?.close();
+		client?.close();
+		await d?.destroy();
+	});
+	beforeEach(() => {
+		logs.length = 0;
+		ran.length = 0;
+	});
+
+	/* The same request with no body and Content-Length: 0; every other header as signed. */
+	const stripped = (req) => ({ ...req, body: undefined,
+		headers: [...req.headers.filter(([n]) => n.toLowerCase() !== 'content-length'),
+			['Content-Length', '0']] });
+
+	async function expectStrippedRefused(req, scheme) {
+		const r = await request(port, stripped(req));
+		assert.equal(r.status, 401, r.body);
+		assert.equal(r.body, UNAUTHORIZED);
+		assert.equal(logs.at(-1)?.reason, 'BAD_SIGNATURE');
+		assert.deepEqual(ran, [], 'the handler never ran');
+		/* the same request intact is accepted: the refusal is the stripping's doing */
+		const ok = await request(port, req);
+		assert.equal(ok.status, 200, ok.body);
+		assert.deepEqual(JSON.parse(ok.body), { scheme, body: BODY });
+		assert.deepEqual(ran, [BODY]);
+	}
+
+	test('RFC 9421 covering content-digest: 401, the handler never runs', async () => {
+		const path = '/containers/c1/exec';
+		const headers = [['Host', `127.0.0.1:${port}`], ['X-Tenant', 'acme'],
+			['Content-Type', 'application/json'],
+			['Content-Length', String(Buffer.byteLength(BODY))]];
+		const h = hmacd.rfc9421.sign({ method: 'POST', path, headers, body: BODY, key,
+			keyid: 'acme-c1' });
+		assert.match(h['Signature-Input'], /"content-digest"/);
+		await expectStrippedRefused({ method: 'POST', path, body: BODY,
+			headers: [...headers, ...Object.entries(h)] }, 'rfc9421');
+	});
+
+	test('hmacd-v1: 401, the handler never runs', async () => {
+		const path = '/containers/v1/exec';
+		const headers = [['Host', `127.0.0.1:${port}`], ['Content-Type', 'application/json']];
+		const authorization = hmacd.signRequest({ secret, tenant: 'acme', container: 'v1',
+			epoch: 1, method: 'POST', path, headers, body: BODY });
+		await expectStrippedRefused({ method: 'POST', path, body: BODY,
+			headers: [...headers, ['Authorization', authorization]] }, 'hmacd-v1');
 	});
 });
