@@ -9,8 +9,9 @@
 What is here:
 - sign(): the Signature-Input, Signature and (when a body is signed) Content-Digest values
   (RFC 9530, sha-256) of a request, with the options of PROTOCOL.md 13.5: the covered
-  components (default @method, @authority, @path, plus content-digest with a body), created
-  (default now), nonce (default 16 random bytes in hex), label (default "sig1"), tag, keyid.
+  components (default @method, @authority, @path, plus @query when the target has a query and
+  content-digest with a body), created (default now), nonce (default 16 random bytes in hex),
+  label (default "sig1"), tag, keyid.
 - signature_base(): the signature base of RFC 9421 section 2.5 for a request: one line
   `<serialized identifier>: <value>` per covered component, then the @signature-params line;
   signature_base_of(): the same for a Signature-Input value and a label, as the daemon reads it.
@@ -789,7 +790,8 @@ def sign(method, url, *, key, keyid, headers=(), body=None, components=None, cre
     (hmacctl key create/import --keyid). headers: a mapping or (name, value) pairs, as the
     request will carry them. body: the body bytes (or str, sent as UTF-8), None for none.
     components: the identifiers to cover, in order (see component()); default "@method",
-    "@authority", "@path", plus "content-digest" when the body is not empty.
+    "@authority", "@path", plus "@query" when the target has a query ('?') and
+    "content-digest" when the body is not empty. A list given is covered exactly as given.
     created: unix seconds, default now (clock()); None leaves it out. expires: unix seconds or
     None. nonce: default 16 random bytes in hex; None leaves it out. label: the signature's
     name in both headers. tag: optional application tag. alg: None (left out, the usual case)
@@ -825,6 +827,8 @@ def sign(method, url, *, key, keyid, headers=(), body=None, components=None, cre
         pairs.append((b"content-digest", digest.encode("ascii")))
     if comps is None:
         comps = [component(c) for c in ("@method", "@authority", "@path")]
+        if b"?" in target:
+            comps.append(component("@query"))
         if body_b:
             comps.append(component("content-digest"))
     if alg is not None and alg != ALG:

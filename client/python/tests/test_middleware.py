@@ -357,7 +357,7 @@ def test_rfc9421_tampering(app, rfc_keys, caplog):
     assert_refused(app.request("POST", target, EXEC, h), caplog, "BAD_SIGNATURE")
     # a covered header changed
     h = rfc_sign(app, rfc_keys, target, extra={"X-Request-Id": "req-42"},
-                 components=["@method", "@authority", "@path", "content-digest",
+                 components=["@method", "@authority", "@path", "@query", "content-digest",
                              "x-request-id"])
     h["X-Request-Id"] = "req-43"
     assert_refused(app.request("POST", target, EXEC, h), caplog, "BAD_SIGNATURE")
@@ -365,11 +365,17 @@ def test_rfc9421_tampering(app, rfc_keys, caplog):
     h = rfc_sign(app, rfc_keys, target)
     assert_refused(app.request("POST", target, EXEC.replace(b"-l", b"-a"), h), caplog,
                    "BAD_SIGNATURE")
-    # the query, when covered
-    h = rfc_sign(app, rfc_keys, target, components=["@method", "@authority", "@path",
-                                                    "content-digest", "@query"])
-    assert_refused(app.request("POST", "/containers/web-01/exec?tty=0", EXEC, h), caplog,
+    # the query: covered by default
+    target_q = "/containers/web-01/exec?force=true"
+    h = rfc_sign(app, rfc_keys, target_q)
+    assert '"@query"' in h["Signature-Input"]
+    assert_refused(app.request("POST", "/containers/web-01/exec?force=false", EXEC, h), caplog,
                    "BAD_SIGNATURE")
+    h = rfc_sign(app, rfc_keys, target_q)
+    assert_refused(app.request("POST", "/containers/web-01/exec", EXEC, h), caplog,
+                   "BAD_SIGNATURE")
+    h = rfc_sign(app, rfc_keys, target_q)
+    assert app.request("POST", target_q, EXEC, h)[0] == 200
     # the authority
     h = rfc_sign(app, rfc_keys, target)
     h["Host"] = "elsewhere.example"

@@ -346,16 +346,44 @@ def test_sign_defaults():
     assert h["Content-Digest"] == content_digest(body)
     info = signature_info(h["Signature-Input"])
     assert info["label"] == "sig1" and info["keyid"] == "k1" and info["created"] == 1700000000
-    assert info["covered"] == ['"@method"', '"@authority"', '"@path"', '"content-digest"']
+    # the target has a query: @query is covered, after @path
+    assert info["covered"] == ['"@method"', '"@authority"', '"@path"', '"@query"',
+                               '"content-digest"']
     assert len(info["nonce"]) == 32 and int(info["nonce"], 16) >= 0
     assert h["Signature-Input"].startswith(
-        'sig1=("@method" "@authority" "@path" "content-digest");created=1700000000;nonce="')
+        'sig1=("@method" "@authority" "@path" "@query" "content-digest");created=1700000000;'
+        'nonce="')
     assert h["Signature-Input"].endswith('";keyid="k1"')
     all_headers = headers + [("Content-Digest", h["Content-Digest"])]
     assert verify_locally(h, "POST", "/containers/web-01/exec?tty=1", all_headers)
     # a second signature has another nonce
     assert signature_info(sign("POST", "/", key=KEY, keyid="k1", headers=headers)
                           ["Signature-Input"])["nonce"] != info["nonce"]
+
+
+def test_sign_covers_the_query_by_default():
+    def covered(target, **kw):
+        h = sign("POST", target, key=KEY, keyid="k1", authority="api.example.com", **kw)
+        return signature_info(h["Signature-Input"])["covered"]
+
+    default_q = ['"@method"', '"@authority"', '"@path"', '"@query"']
+    assert covered("/containers/web-01/exec?force=true") == default_q
+    assert covered("https://api.example.com/containers/web-01/exec?force=true") == default_q
+    assert covered("/containers/web-01/exec?") == default_q          # '?' with an empty query
+    assert covered("/containers/web-01/exec") == ['"@method"', '"@authority"', '"@path"']
+    assert covered("/containers/web-01/exec?force=true", body=b"x") == default_q + [
+        '"content-digest"']
+    assert RFC9421Signer("k1", KEY).sign("GET", "/x?y=1", authority="h")["Signature-Input"] \
+        .startswith('sig1=("@method" "@authority" "@path" "@query");')
+    # an explicit list is covered as given, the query left out if the caller leaves it out
+    assert covered("/containers/web-01/exec?force=true",
+                   components=["@method", "@authority", "@path"]) == [
+        '"@method"', '"@authority"', '"@path"']
+    # the default covers the query's value: another query, another base
+    h = sign("POST", "/c?force=true", key=KEY, keyid="k1", authority="h", created=1, nonce="n")
+    hdrs = [("host", "h")]
+    assert verify_locally(h, "POST", "/c?force=true", hdrs)
+    assert not verify_locally(h, "POST", "/c?force=false", hdrs)
 
 
 def test_sign_options():
@@ -483,7 +511,8 @@ def test_wsgi_builds_the_rfc9421_item():
     assert dict(it.headers)[b"content-digest"] == sent["Content-Digest"].encode()
     who = seen[0]
     assert who["scheme"] == "rfc9421" and who["tenant"] == "acme" and who["keyid"] == "k1"
-    assert who["covered"] == ['"@method"', '"@authority"', '"@path"', '"content-digest"']
+    assert who["covered"] == ['"@method"', '"@authority"', '"@path"', '"@query"',
+                              '"content-digest"']
 
     # tenant_from and uri_scheme options; no Host: SERVER_NAME:SERVER_PORT
     rec = Recorder()

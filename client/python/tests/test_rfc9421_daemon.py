@@ -2,8 +2,9 @@
 hmacd through the thread-safe Client and the AsyncClient: keys imported with `hmacctl key import
 --keyid`, coverage policies set with `hmacctl policy set`.
 
-Covered: OK; a tampered path, method, authority, covered header or body (BAD_SIGNATURE); a key
-id of another container or tenant, or unknown (UNKNOWN_KEY); coverage short of the policy:
+Covered: OK; a tampered path, query (covered by default), method, authority, covered header
+or body (BAD_SIGNATURE); a key id of another container or tenant, or unknown (UNKNOWN_KEY);
+coverage short of the policy:
 a required component, created, nonce or content-digest missing (INSUFFICIENT_COVERAGE, and its
 precedence over UNKNOWN_KEY); replay (REPLAY); created or expires out of the window
 (STALE_TIMESTAMP); malformed Signature-Input/Signature (MALFORMED); every derived component
@@ -96,9 +97,11 @@ def test_ok_and_tampering(verify, keys):
                                        for n, v in it.headers]), Verdict.BAD_SIGNATURE))
     # the right key id with the wrong secret
     items.append((keys.item(key=os.urandom(32)), Verdict.BAD_SIGNATURE))
-    # the query is not covered by default, @request-target covers it
-    it = keys.item(target="/containers/web-01/exec?tty=1")
-    items.append((replace(it, path="/containers/web-01/exec?tty=0"), Verdict.OK))
+    # the query is covered by default (@query), and by @request-target
+    it = keys.item(target="/containers/web-01/exec?force=true")
+    items.append((it, Verdict.OK))
+    items.append((replace(keys.item(target="/containers/web-01/exec?force=true"),
+                          path="/containers/web-01/exec?force=false"), Verdict.BAD_SIGNATURE))
     it = keys.item(target="/containers/web-01/exec?tty=1",
                    components=["@method", "@authority", "@path", "content-digest",
                                "@request-target"])
@@ -250,7 +253,10 @@ def test_policies(daemon, verify):
     target = "/containers/web-01/exec?id=7"
     full = ["@method", "@authority", "@path", "@query-param;name=id"]
     items = [
-        (item("web-01", k, kid, target=target), Verdict.INSUFFICIENT_COVERAGE),
+        (item("web-01", k, kid, target=target, components=["@method", "@authority", "@path"]),
+         Verdict.INSUFFICIENT_COVERAGE),
+        # the default components cover @query, which meets any @query-param
+        (item("web-01", k, kid, target=target), Verdict.OK),
         (item("web-01", k, kid, target=target, components=full), Verdict.OK),
         (item("web-01", k, kid, target=target, components=full, nonce=None),
          Verdict.INSUFFICIENT_COVERAGE),
