@@ -444,7 +444,9 @@ function sfString(v, what) {
  * - key (or secret): the key's bytes (16..64, a Uint8Array) or their standard base64.
  * - keyid: the key id hmacd knows the key by (required).
  * - components: identifiers to cover, in order (see parseComponent()); default @method,
- *   @authority, @path, plus content-digest when there is a non-empty body.
+ *   @authority, @path, plus @query when the request target has a query ('?' in the path: @path
+ *   stops before it, so the query would be open to change) and content-digest when there is a
+ *   non-empty body. A list given is covered exactly as given.
  * - created: unix seconds or Date (default now; null: none); expires: optional.
  * - nonce: default 16 random bytes in hex; null: none.
  * - alg: optional, e.g. 'hmac-sha256' (hmacd refuses any other value); tag: optional.
@@ -462,6 +464,7 @@ export function sign(opts) {
 	const hasBody = opts.body !== undefined && opts.body !== null;
 	const body = hasBody ? bodyBytes(opts.body) : null;
 	const specs = opts.components ?? ['@method', '@authority', '@path',
+		...(r.path.includes('?') ? ['@query'] : []),
 		...(body !== null && body.length > 0 ? ['content-digest'] : [])];
 	if (!Array.isArray(specs))
 		throw new TypeError('components: an array of component identifiers');

@@ -236,12 +236,13 @@ describe('Express middleware against the real daemon', { skip: SKIP_DAEMON }, ()
 });
 
 /*
- * Issue 10 finding 1: an attacker re-sends a signed request with its body removed
- * (Content-Length: 0, every header kept, Content-Digest and the signature included). The
- * middleware must send hmacd the body it hands on, empty or not, so that the covered digest (or
- * hmacd-v1's body hash) is checked against the empty body.
+ * Issue 10: a signed request changed in transit, every header kept.
+ * - Finding 1: its body removed (Content-Length: 0, Content-Digest and the signature kept). The
+ *   middleware must send hmacd the body it hands on, empty or not, so that the covered digest
+ *   (or hmacd-v1's body hash) is checked against the empty body.
+ * - Finding 5: its query changed. The signer covers @query by default when there is one.
  */
-describe('a signed body stripped in transit', { skip: SKIP_DAEMON }, () => {
+describe('signed requests changed in transit (issue 10)', { skip: SKIP_DAEMON }, () => {
 	const BODY = '{"dry_run":true}';
 	let d, client, srv, port, secret;
 	const key = randomBytes(32);
@@ -277,13 +278,14 @@ describe('a signed body stripped in transit', { skip: SKIP_DAEMON }, () => {
 		headers: [...req.headers.filter(([n]) => n.toLowerCase() !== 'content-length'),
 			['Content-Length', '0']] });
 
-	async function expectStrippedRefused(req, scheme) {
-		const r = await request(port, stripped(req));
+	/* `changed` gets 401 and never reaches the handler; `req`, intact, gets 200 */
+	async function expectChangeRefused(changed, req, scheme) {
+		const r = await request(port, changed);
 		assert.equal(r.status, 401, r.body);
 		assert.equal(r.body, UNAUTHORIZED);
 		assert.equal(logs.at(-1)?.reason, 'BAD_SIGNATURE');
 		assert.deepEqual(ran, [], 'the handler never ran');
-		/* the same request intact is accepted: the refusal is the stripping's doing */
+		/* the same request intact is accepted: the refusal is the change's doing */
 		const ok = await request(port, req);
 		assert.equal(ok.status, 200, ok.body);
 		assert.deepEqual(JSON.parse(ok.body), { scheme, body: BODY });
@@ -298,8 +300,8 @@ describe('a signed body stripped in transit', { skip: SKIP_DAEMON }, () => {
 		const h = hmacd.rfc9421.sign({ method: 'POST', path, headers, body: BODY, key,
 			keyid: 'acme-c1' });
 		assert.match(h['Signature-Input'], /"content-digest"/);
-		await expectStrippedRefused({ method: 'POST', path, body: BODY,
-			headers: [...headers, ...Object.entries(h)] }, 'rfc9421');
+		const req = { method: 'POST', path, body: BODY, headers: [...headers, ...Object.entries(h)] };
+		await expectChangeRefused(stripped(req), req, 'rfc9421');
 	});
 
 	test('hmacd-v1: 401, the handler never runs', async () => {
@@ -307,7 +309,21 @@ describe('a signed body stripped in transit', { skip: SKIP_DAEMON }, () => {
 		const headers = [['Host', `127.0.0.1:${port}`], ['Content-Type', 'application/json']];
 		const authorization = hmacd.signRequest({ secret, tenant: 'acme', container: 'v1',
 			epoch: 1, method: 'POST', path, headers, body: BODY });
-		await expectStrippedRefused({ method: 'POST', path, body: BODY,
-			headers: [...headers, ['Authorization', authorization]] }, 'hmacd-v1');
+		const req = { method: 'POST', path, body: BODY,
+			headers: [...headers, ['Authorization', authorization]] };
+		await expectChangeRefused(stripped(req), req, 'hmacd-v1');
 	});
+
+	test('RFC 9421, default components, a query changed: 401, the handler never runs',
+		async () => {
+			const path = '/containers/c1/exec?force=true';
+			const headers = [['Host', `127.0.0.1:${port}`], ['X-Tenant', 'acme'],
+				['Content-Type', 'application/json']];
+			const h = hmacd.rfc9421.sign({ method: 'POST', path, headers, body: BODY, key,
+				keyid: 'acme-c1' });
+			const req = { method: 'POST', path, body: BODY, headers: [...headers,
+				...Object.entries(h)] };
+			await expectChangeRefused({ ...req, path: '/containers/c1/exec?force=false' }, req,
+				'rfc9421');
+		});
 });

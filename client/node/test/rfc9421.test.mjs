@@ -269,7 +269,7 @@ describe('sign()', () => {
 	}
 
 	test('defaults: @method @authority @path, created now, a nonce, label sig1', () => {
-		const opts = { method: 'GET', url: 'https://api.example/containers/c1/logs?tail=10',
+		const opts = { method: 'GET', url: 'https://api.example/containers/c1/logs',
 			key, keyid: 'k1' };
 		const before = Math.floor(Date.now() / 1000);
 		const h = sign(opts);
@@ -281,6 +281,27 @@ describe('sign()', () => {
 		assert.notEqual(sign(opts)['Signature-Input'], h['Signature-Input'], 'a fresh nonce');
 		assert.equal(roundTrip(opts, h).split('\n').slice(0, 3).join('\n'),
 			'"@method": GET\n"@authority": api.example\n"@path": /containers/c1/logs');
+	});
+
+	test('a query: @query covered after @path by default; a list given is kept', () => {
+		const opts = { method: 'POST', url: 'https://api.example/containers/c1/exec?force=true',
+			key, keyid: 'k1', created: 1700000000, nonce: 'n-1' };
+		const h = sign(opts);
+		assert.equal(h['Signature-Input'], 'sig1=("@method" "@authority" "@path" "@query")' +
+			';created=1700000000;nonce="n-1";keyid="k1"');
+		assert.equal(roundTrip(opts, h).split('\n').slice(2, 4).join('\n'),
+			'"@path": /containers/c1/exec\n"@query": ?force=true');
+		/* with a body, content-digest comes after it; '?' alone is a query too */
+		assert.match(sign({ ...opts, body: '{}' })['Signature-Input'],
+			/^sig1=\("@method" "@authority" "@path" "@query" "content-digest"\);/);
+		assert.match(sign({ ...opts, url: undefined, authority: 'api.example', path: '/x?' })[
+			'Signature-Input'], /^sig1=\("@method" "@authority" "@path" "@query"\);/);
+		/* no query, no @query */
+		assert.match(sign({ ...opts, url: 'https://api.example/containers/c1/exec' })[
+			'Signature-Input'], /^sig1=\("@method" "@authority" "@path"\);/);
+		/* explicit components are what the caller asked for, nothing added */
+		assert.match(sign({ ...opts, components: ['@method', '@path'] })['Signature-Input'],
+			/^sig1=\("@method" "@path"\);/);
 	});
 
 	test('a body: content-digest covered, Content-Digest returned (sha-256)', () => {
