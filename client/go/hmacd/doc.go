@@ -25,7 +25,9 @@
 //     holds under a key id (hmacctl key import/create); SignatureBase builds the base exactly as
 //     the daemon does (RFC 9421 section 2.5); RequestItemRFC9421 turns a received request into
 //     an Item with Scheme SchemeRFC9421, which the daemon checks against the scope's coverage
-//     policy (VerdictInsufficientCoverage when the signature covers too little).
+//     policy (VerdictInsufficientCoverage when the signature covers too little). Such an item
+//     always carries its body, the empty one included (a nil Body is sent as empty), so the
+//     daemon checks a covered Content-Digest even when an attacker stripped the body.
 //
 // Errors from the client are one of the sentinel values below, wrapped with detail; test them
 // with errors.Is. A middleware treats any error as "daemon unavailable" (HTTP 503, fail closed)

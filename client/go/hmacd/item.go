@@ -41,10 +41,12 @@ const (
 // error.
 //
 // An rfc9421 item (Scheme SchemeRFC9421) uses Tenant, Container, Method, Path, Headers (every
-// request header, in arrival order), Body (optional: nil sends none; the daemon checks a
-// covered Content-Digest against it) and the fields after Sig; Epoch, Ts, Nonce, Sig and
+// request header, in arrival order), Body and the fields after Sig; Epoch, Ts, Nonce, Sig and
 // BodySHA256 must be zero (the key is found by the signature's keyid, the time and nonce are
-// its parameters). RequestItemRFC9421 builds one from a received request.
+// its parameters). Body is the body the application will be handed; it is always sent (nil
+// and empty both mean the empty body), and the daemon checks a covered Content-Digest
+// against it, so a signed body that an attacker stripped is refused. RequestItemRFC9421
+// builds one from a received request.
 //
 // The client sends the item as given and the daemon judges it: an item that breaks a rule of
 // section 7 gets VerdictMalformed.

@@ -266,8 +266,9 @@ func ServerRequest(r *http.Request, scheme string) *RFC9421Request {
 // (issue 6's HTTP convention): the scope from the caller (tenant from the app's
 // configuration, container from the route, never from the signer's word), the request as
 // ServerRequest describes it, Signature-Input and Signature as received (several lines
-// joined with ", "), and body, the raw body as received. The caller sets URIScheme ("http"
-// when the request came over plain http) and Label (which signature, when there are several).
+// joined with ", "), and body, the raw body as received and as the application will be
+// handed it (nil: the empty body). The caller sets URIScheme ("http" when the request came
+// over plain http) and Label (which signature, when there are several).
 //
 // It returns an error wrapping ErrNotSigned when Signature-Input or Signature is absent, or
 // ErrBadAuthorization when r.RequestURI is empty (a request not received by a server).
@@ -280,9 +281,6 @@ func RequestItemRFC9421(r *http.Request, tenant, container string, body []byte) 
 		return Item{}, ErrNotSigned
 	}
 	sr := ServerRequest(r, "")
-	if body == nil {
-		body = []byte{}
-	}
 	return Item{
 		Scheme:         SchemeRFC9421,
 		Tenant:         tenant,

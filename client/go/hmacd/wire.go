@@ -65,14 +65,16 @@ func encodeItem(enc *msgpack.Encoder, it *Item) error {
 	return w.err
 }
 
-// encodeRFC9421Item writes an rfc9421 item: the keys in the order of PROTOCOL.md 7.2, the
-// optional ones (uri_scheme, label, body) only when set.
+// encodeRFC9421Item writes an rfc9421 item: the keys in the order of PROTOCOL.md 7.2,
+// uri_scheme and label only when set, body always (a nil Body as an empty bin). An item without
+// a body would let a stripped body through a daemon that skips the Content-Digest check when
+// no body is sent (issue 10, finding 1), so the client never sends one.
 func encodeRFC9421Item(enc *msgpack.Encoder, it *Item) error {
 	if it.Epoch != 0 || it.Ts != 0 || it.Nonce != "" || it.Sig != nil || it.BodySHA256 != nil {
 		return fmt.Errorf("%w: hmacd-v1 field in an rfc9421 item", ErrInvalid)
 	}
-	n := 9
-	for _, set := range []bool{it.URIScheme != "", it.Label != "", it.Body != nil} {
+	n := 10
+	for _, set := range []bool{it.URIScheme != "", it.Label != ""} {
 		if set {
 			n++
 		}
@@ -94,9 +96,7 @@ func encodeRFC9421Item(enc *msgpack.Encoder, it *Item) error {
 	if it.Label != "" {
 		w.strField("label", it.Label)
 	}
-	if it.Body != nil {
-		w.binField("body", it.Body)
-	}
+	w.binField("body", it.Body)
 	return w.err
 }
 

@@ -305,19 +305,29 @@ func encodedKeys(t *testing.T, it *Item) ([]string, error) {
 	return keys, nil
 }
 
-// An rfc9421 item: the keys of PROTOCOL.md 7.2 in the table's order, the optional ones only
-// when set; fields of the other scheme are refused rather than dropped.
+// An rfc9421 item: the keys of PROTOCOL.md 7.2 in the table's order, uri_scheme and label
+// only when set, body always; fields of the other scheme are refused rather than dropped.
 func TestEncodeRFC9421Item(t *testing.T) {
 	it := Item{Scheme: SchemeRFC9421, Tenant: "acme", Container: "c1", Method: "GET",
 		Authority: "example.com", Path: "/a?b", SignatureInput: `s=("@method");keyid="k"`,
 		Signature: "s=:AAAA:"}
 	keys, err := encodedKeys(t, &it)
 	want := "scheme:s tenant:s container:s method:s authority:s path:s headers:a0 " +
-		"signature_input:s signature:s"
+		"signature_input:s signature:s body:b"
 	if err != nil || strings.Join(keys, " ") != want {
 		t.Fatalf("keys %v, %v\nwant %s", keys, err, want)
 	}
-	it.URIScheme, it.Label, it.Body = "http", "s", []byte{}
+	// A nil or empty Body is the empty body, sent as an empty bin: a daemon that gets no
+	// body may skip a covered Content-Digest, which lets a stripped body through.
+	for _, body := range [][]byte{nil, {}} {
+		it.Body = body
+		var buf bytes.Buffer
+		err = encodeItem(msgpack.NewEncoder(&buf), &it)
+		if err != nil || !bytes.HasSuffix(buf.Bytes(), []byte("\xa4body\xc4\x00")) {
+			t.Fatalf("Body %#v: %v, encoding ends % x", body, err, buf.Bytes()[buf.Len()-8:])
+		}
+	}
+	it.URIScheme, it.Label, it.Body = "http", "s", []byte("x")
 	it.Headers = []Header{{"host", "example.com"}, {"x-a", "1"}}
 	keys, err = encodedKeys(t, &it)
 	want = "scheme:s tenant:s container:s method:s authority:s path:s uri_scheme:s headers:a2 " +

@@ -17,8 +17,12 @@
 // other than OK gives the same 401, and a daemon that is down, slow or refuses the request
 // gives 503 {"error":"unavailable"} (fail closed: the handler never runs). The container is
 // c.Param(Param), never a claim of the signer; the path is the raw request target
-// (r.RequestURI); the body is read whole and put back for the handler. A route without the
-// parameter is a configuration error: the middleware returns an error (Echo answers 500).
+// (r.RequestURI); the body is read whole and put back for the handler. The daemon always
+// judges the body the handler will get, an empty one included (hmacd-v1: its SHA-256;
+// RFC 9421: the body itself, for a covered Content-Digest), so a signed body that an attacker
+// strips in transit (Content-Length: 0, every header kept) is refused with 401. A route
+// without the parameter is a configuration error: the middleware returns an error (Echo
+// answers 500).
 //
 // A request with a Signature-Input header and no HMACD-V1 Authorization is verified as an
 // RFC 9421 signature (a request with both gets 401): the tenant comes from Config.Tenant
@@ -155,6 +159,7 @@ func (cfg *Config) serve(c echo.Context, next echo.HandlerFunc) error {
 	if int64(len(body)) > cfg.BodyLimit {
 		return c.JSONBlob(http.StatusRequestEntityTooLarge, []byte(body413))
 	}
+	// The daemon judges exactly the body the handler gets, an empty one too.
 	req.Body = io.NopCloser(bytes.NewReader(body))
 	if it.Scheme == hmacd.SchemeRFC9421 {
 		it.Body = body // the daemon checks a covered Content-Digest against it

@@ -204,11 +204,7 @@ func TestRFC9421EndToEnd(t *testing.T) {
 	req = f.request(t, withCT, "c1")
 	req.Header.Set("Content-Type", "text/plain")
 	f.check(t, "covered header changed", req, 401, hmacd.VerdictBadSignature)
-	req = f.request(t, s1, "c1")
-	req.Body = http.NoBody
-	req.ContentLength = 0
-	req.GetBody = nil
-	f.check(t, "body removed (content-digest covered)", req, 401, hmacd.VerdictBadSignature)
+	// A body removed in transit: TestStrippedBodyRefused.
 
 	// The seed's bug in RFC 9421 form: c1's signature sent to c2, whose key exists.
 	req = f.request(t, s1, "c1")
