@@ -22,7 +22,9 @@
 //   - RFC 9421 HTTP Message Signatures with hmac-sha256, for signers that should not need
 //     this package's own scheme: RFC9421Signer signs an outgoing *http.Request (Signature-Input,
 //     Signature, and Content-Digest with sha-256 when the body is covered) with a key the daemon
-//     holds under a key id (hmacctl key import/create); SignatureBase builds the base exactly as
+//     holds under a key id (hmacctl key import/create), covering by default @method,
+//     @authority, @path, @query when the target has a query, and content-digest when there is
+//     a body (DefaultComponents); SignatureBase builds the base exactly as
 //     the daemon does (RFC 9421 section 2.5); RequestItemRFC9421 turns a received request into
 //     an Item with Scheme SchemeRFC9421, which the daemon checks against the scope's coverage
 //     policy (VerdictInsufficientCoverage when the signature covers too little). Such an item

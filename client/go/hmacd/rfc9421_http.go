@@ -27,8 +27,9 @@ type RFC9421Signer struct {
 	KeyID  string // the key id of the epoch (hmacctl prints it); required
 	Secret []byte // the epoch's secret, MinSecretLen to MaxSecretLen bytes
 
-	// Components lists the covered components in order, each as ParseComponent accepts it.
-	// nil: DefaultComponents(len(body) > 0).
+	// Components lists the covered components in order, each as ParseComponent accepts it,
+	// used as given. nil: DefaultComponents(query, len(body) > 0), query being whether the
+	// request target has a '?'.
 	Components []string
 	// Label names the signature in Signature-Input and Signature; "": DefaultLabel.
 	Label string
@@ -47,10 +48,15 @@ type RFC9421Signer struct {
 	Nonce func() (string, error)
 }
 
-// DefaultComponents is what RFC9421Signer covers when Components is nil: @method, @authority
-// and @path (hmacd's default policy), plus content-digest when there is a body.
-func DefaultComponents(body bool) []string {
+// DefaultComponents is what RFC9421Signer covers when Components is nil, what hmacd's
+// default policy requires: @method, @authority and @path, then @query when the request
+// target has a query (a '?': @path stops before it, and an uncovered query could be
+// rewritten in transit), then content-digest when there is a body.
+func DefaultComponents(query, body bool) []string {
 	c := []string{"@method", "@authority", "@path"}
+	if query {
+		c = append(c, "@query")
+	}
 	if body {
 		c = append(c, "content-digest")
 	}
@@ -148,7 +154,7 @@ func (s *RFC9421Signer) Sign(req *http.Request, body []byte) error {
 	}
 	names := s.Components
 	if names == nil {
-		names = DefaultComponents(len(body) > 0)
+		names = DefaultComponents(strings.Contains(req.URL.RequestURI(), "?"), len(body) > 0)
 	}
 	if len(names) > MaxComponents {
 		return bad("more than " + strconv.Itoa(MaxComponents) + " components")

@@ -377,8 +377,8 @@ func TestContentDigest(t *testing.T) {
 	}
 }
 
-var sigInputRE = regexp.MustCompile(`^sig1=\("@method" "@authority" "@path" "content-digest"\)` +
-	`;created=(\d+);nonce="([0-9a-f]{32})";keyid="k-1"$`)
+var sigInputRE = regexp.MustCompile(`^sig1=\("@method" "@authority" "@path" "@query" ` +
+	`"content-digest"\);created=(\d+);nonce="([0-9a-f]{32})";keyid="k-1"$`)
 
 // A request signed with the defaults and received by a real net/http server: the server's
 // view (ServerRequest, as the middleware builds it) gives the base the signer MACed.
@@ -444,7 +444,8 @@ func TestSignerRoundTrip(t *testing.T) {
 			sv.base)
 	}
 	if !strings.HasPrefix(string(sv.base), "\"@method\": POST\n\"@authority\": 127.0.0.1:") ||
-		!strings.Contains(string(sv.base), "\n\"@path\": /containers/c1/exec\n") {
+		!strings.Contains(string(sv.base), "\n\"@path\": /containers/c1/exec\n"+
+			"\"@query\": ?tty=1&x=a%20b\n") {
 		t.Fatalf("base %s", sv.base)
 	}
 	it := sv.it
@@ -473,6 +474,69 @@ func TestSignerRoundTrip(t *testing.T) {
 		if !names[n] {
 			t.Fatalf("header %s not in the item: %v", n, it.Headers)
 		}
+	}
+}
+
+// The default components (issue 10, finding 5): @query is covered whenever the target has a
+// query, after @path, so the query cannot be rewritten in transit; content-digest with a body.
+// An explicit list is used as given.
+func TestSignerDefaultComponents(t *testing.T) {
+	secret := bytes.Repeat([]byte{7}, 32)
+	for _, c := range []struct {
+		url, body, covered, query string
+	}{
+		{"http://h.example/containers/c1/exec?force=true", `{"dry_run":true}`,
+			`"@method" "@authority" "@path" "@query" "content-digest"`, "?force=true"},
+		{"http://h.example/containers/c1/exec?force=true", "",
+			`"@method" "@authority" "@path" "@query"`, "?force=true"},
+		{"http://h.example/containers/c1/exec?", "", `"@method" "@authority" "@path" "@query"`,
+			"?"},
+		{"http://h.example/containers/c1/exec", `{"dry_run":true}`,
+			`"@method" "@authority" "@path" "content-digest"`, ""},
+		{"http://h.example/", "", `"@method" "@authority" "@path"`, ""},
+	} {
+		req, err := http.NewRequest(http.MethodPost, c.url, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := hmacd.RFC9421Signer{KeyID: "k", Secret: secret, NoCreated: true,
+			Nonce: func() (string, error) { return "", nil }}
+		err = s.Sign(req, []byte(c.body))
+		if err != nil {
+			t.Fatalf("%s: %v", c.url, err)
+		}
+		in := req.Header.Get("Signature-Input")
+		if in != `sig1=(`+c.covered+`);keyid="k"` {
+			t.Errorf("%s, body %q: Signature-Input %s", c.url, c.body, in)
+		}
+		base, err := hmacd.SignatureBase(hmacd.ClientRequest(req, []byte(c.body)), in, "")
+		if err != nil {
+			t.Fatalf("%s: %v", c.url, err)
+		}
+		hasQuery := strings.Contains(string(base), "\n\"@query\": "+c.query+"\n")
+		if hasQuery != (c.query != "") {
+			t.Errorf("%s: base\n%s", c.url, base)
+		}
+	}
+	if got := strings.Join(hmacd.DefaultComponents(true, true), " "); got !=
+		"@method @authority @path @query content-digest" {
+		t.Errorf("DefaultComponents(true, true): %s", got)
+	}
+
+	// An explicit list is kept as given, query or not.
+	req, err := http.NewRequest(http.MethodGet, "http://h.example/a?force=true", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := hmacd.RFC9421Signer{KeyID: "k", Secret: secret, NoCreated: true,
+		Nonce:      func() (string, error) { return "", nil },
+		Components: []string{"@path", "@method"}}
+	err = s.Sign(req, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := req.Header.Get("Signature-Input"); got != `sig1=("@path" "@method");keyid="k"` {
+		t.Errorf("explicit components: Signature-Input %s", got)
 	}
 }
 
@@ -532,7 +596,7 @@ func TestSignerOptions(t *testing.T) {
 		t.Fatal(err)
 	}
 	if got := req.Header.Get("Signature-Input"); got !=
-		`sig1=("@method" "@authority" "@path");keyid="k"` {
+		`sig1=("@method" "@authority" "@path" "@query");keyid="k"` {
 		t.Fatalf("Signature-Input %q", got)
 	}
 
