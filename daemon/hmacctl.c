@@ -66,6 +66,7 @@ enum opt {
 	OPT_NO_AGE_CHECK,
 	OPT_NO_BODY_DIGEST,
 	OPT_JSON,
+	OPT_SERVER_USER,
 	OPT_HELP,
 	OPT__MAX
 };
@@ -106,6 +107,9 @@ static const struct optdef {
 	[OPT_NO_BODY_DIGEST] = { "no-body-digest", NULL,
 				 "policy: do not require content-digest when there is a body" },
 	[OPT_JSON] = { "json", NULL, "machine-readable output" },
+	[OPT_SERVER_USER] = { "server-user", "USER",
+			      "the user hmacd runs as, a name or uid (default: the owner of\n"
+			      "                      the socket's directory, or root)" },
 	[OPT_HELP] = { "help", NULL, "show help" },
 };
 
@@ -184,8 +188,10 @@ static const struct cmd top_cmds[] = {
 	{ "init", cmd_init, NULL, F(OPT_DB), 0, "create the key store if needed and check it" },
 	{ "key", NULL, key_cmds, 0, 0, "manage keys" },
 	{ "policy", NULL, policy_cmds, 0, 0, "manage RFC 9421 coverage policies" },
-	{ "ping", cmd_ping, NULL, F(OPT_SOCKET), 0, "check that hmacd answers" },
-	{ "stats", cmd_stats, NULL, F(OPT_SOCKET) | F(OPT_JSON), 0, "print hmacd's counters" },
+	{ "ping", cmd_ping, NULL, F(OPT_SOCKET) | F(OPT_SERVER_USER), 0,
+	  "check that hmacd answers" },
+	{ "stats", cmd_stats, NULL, F(OPT_SOCKET) | F(OPT_SERVER_USER) | F(OPT_JSON), 0,
+	  "print hmacd's counters" },
 	{ NULL, NULL, NULL, 0, 0, NULL },
 };
 
@@ -1151,6 +1157,7 @@ static int connect_daemon(const struct ctl *c, const struct cmd *self, struct hm
 			  const char **pathp)
 {
 	const char *path = opt_or_env(c, OPT_SOCKET, "HMACD_SOCKET");
+	struct hmacd_options o = {0};
 	int rc;
 
 	*hc = NULL;
@@ -1158,7 +1165,18 @@ static int connect_daemon(const struct ctl *c, const struct cmd *self, struct hm
 		return usage_error(NULL, self, "%s",
 				   "no daemon socket: give --socket PATH or set HMACD_SOCKET");
 	*pathp = path;
-	rc = hmacd_connect(path, NULL, hc);
+	o.server_user = c->opt[OPT_SERVER_USER];
+	rc = hmacd_connect(path, &o, hc);
+	if (rc == HMACD_EINVAL && o.server_user != NULL)
+		return usage_error(NULL, self, "--server-user: '%s' is not a user or a uid",
+				   shown(o.server_user));
+	if (rc == HMACD_EPEER) {
+		fprintf(stderr, "hmacctl: connect %s: %s (%s); refusing to talk to it\n",
+			shown(path), hmacd_strerror(rc),
+			o.server_user != NULL ? "not --server-user"
+					      : "neither the owner of its directory nor root");
+		return CTL_ERR;
+	}
 	if (rc != HMACD_OK) {
 		fprintf(stderr, "hmacctl: connect %s: %s\n", shown(path), hmacd_strerror(rc));
 		return CTL_ERR;

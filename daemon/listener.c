@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,29 +66,54 @@ static int clear_stale(const char *path, const struct sockaddr_un *sa)
 }
 
 /*
- * Whoever can write the socket's directory can replace the socket with one of their own and
- * answer every verify with OK. A directory that anybody may write and that is not sticky is
- * refused; one that a group may write is allowed with a warning (a deployment may mean it).
+ * Whoever can write the socket's directory can put a socket of their own at the path (before
+ * hmacd starts, or after it removed its socket at exit) and answer every verify with OK; whoever
+ * can rename the directory or one of its ancestors can swap the whole directory. So:
+ *  - the socket's directory must belong to this user or root, and no one else may write it,
+ *    sticky or not (in a sticky directory such as /tmp anyone may still take a free name);
+ *  - every ancestor must belong to this user or root, and one that others may write must be
+ *    sticky (then they cannot rename what is not theirs).
+ * The path is resolved first (realpath), so a symlink is judged by where it leads.
+ * HM_OK; HM_ENOTFOUND (no such directory); HM_ESTATE with the reason in why.
  */
-static int check_dir(const struct sockaddr_un *sa)
+static int check_dir(const struct sockaddr_un *sa, char *why, size_t cap)
 {
-	char dir[sizeof(sa->sun_path)];
+	char dir[sizeof(sa->sun_path)], real[PATH_MAX];
+	const uid_t self = geteuid();
 	struct stat st;
+	bool first = true;
+	char *slash;
 
 	memcpy(dir, sa->sun_path, sizeof(dir));
-	if (stat(dirname(dir), &st) != 0 || !S_ISDIR(st.st_mode))
+	if (realpath(dirname(dir), real) == NULL)
 		return HM_ENOTFOUND;
-	if ((st.st_mode & S_IWOTH) && !(st.st_mode & S_ISVTX))
-		return HM_EINVAL;
-	memcpy(dir, sa->sun_path, sizeof(dir));
-	if (st.st_mode & (S_IWGRP | S_IWOTH))
-		hm_warn("%s is writable by other users: they could replace the socket",
-			dirname(dir));
-	return HM_OK;
+	for (;;) {
+		if (stat(real[0] != '\0' ? real : "/", &st) != 0 || !S_ISDIR(st.st_mode))
+			return HM_ENOTFOUND;
+		if (st.st_uid != self && st.st_uid != 0) {
+			snprintf(why, cap, "%s belongs to uid %u, neither hmacd's user (uid %u) nor root",
+				 real[0] != '\0' ? real : "/", (unsigned)st.st_uid, (unsigned)self);
+			return HM_ESTATE;
+		}
+		if ((st.st_mode & (S_IWGRP | S_IWOTH)) && (first || !(st.st_mode & S_ISVTX))) {
+			snprintf(why, cap, "%s is writable by %s%s", real[0] != '\0' ? real : "/",
+				 (st.st_mode & S_IWOTH) ? "everyone" : "its group",
+				 first ? "" : " and not sticky");
+			return HM_ESTATE;
+		}
+		if (real[0] == '\0')
+			return HM_OK; /* "/" checked */
+		slash = strrchr(real, '/');
+		if (slash == NULL)
+			return HM_ENOTFOUND;
+		*slash = '\0'; /* "/a/b" -> "/a", "/a" -> "" (the root) */
+		first = false;
+	}
 }
 
 int hm_listen_unix(const char *path, mode_t mode, int *out)
 {
+	char why[PATH_MAX + 128];
 	struct sockaddr_un sa;
 	mode_t old_mask;
 	int fd = -1, rc, err;
@@ -97,10 +124,10 @@ int hm_listen_unix(const char *path, mode_t mode, int *out)
 		hm_err("socket path is empty or longer than %zu bytes", sizeof(sa.sun_path) - 1);
 		return rc;
 	}
-	rc = check_dir(&sa);
-	if (rc == HM_EINVAL) {
-		hm_err("%s: its directory is writable by everyone and not sticky: anyone could "
-		       "replace the socket; use a directory hmacd controls (e.g. /run/hmacd)", path);
+	rc = check_dir(&sa, why, sizeof(why));
+	if (rc == HM_ESTATE) {
+		hm_err("%s: %s: another user could put their own socket there; use a directory "
+		       "only hmacd's user (or root) may write, e.g. /run/hmacd", path, why);
 		return HM_EINVAL;
 	}
 	if (rc != HM_OK) {
@@ -190,18 +217,20 @@ int hm_listen_inherited(int *out)
 	return HM_OK;
 }
 
-int hm_listen_check_path(const char *path)
+int hm_listen_check_path(const char *path, char *why, size_t cap)
 {
 	struct sockaddr_un sa;
 	struct stat st;
 	int rc;
 
+	if (cap > 0)
+		why[0] = '\0';
 	rc = make_addr(path, &sa);
 	if (rc != HM_OK)
 		return rc;
-	rc = check_dir(&sa);
+	rc = check_dir(&sa, why, cap);
 	if (rc != HM_OK)
-		return rc == HM_EINVAL ? HM_ESTATE : rc;
+		return rc;
 	if (lstat(path, &st) == 0) {
 		int fd;
 

@@ -9,15 +9,17 @@
 #ifndef HM_LISTENER_H
 #define HM_LISTENER_H
 
+#include <stddef.h>
 #include <sys/types.h>
 
 #include "errors.h"
 
 /*
  * Creates, binds and listens (non-blocking, close-on-exec) on `path` with permission bits
- * `mode`. HM_OK with *fd set; HM_EINVAL (path too long, or its directory writable by everyone
- * and not sticky: anyone could replace the socket), HM_EEXIST (another daemon listens, or the
- * path is not a socket), HM_EIO (no such directory, or a system call failed; logged).
+ * `mode`. HM_OK with *fd set; HM_EINVAL (path too long, or a directory on the way that another
+ * user could use to put their own socket at the path: see hm_listen_check_path), HM_EEXIST
+ * (another daemon listens, or the path is not a socket), HM_EIO (no such directory, or a
+ * system call failed; logged).
  */
 int hm_listen_unix(const char *path, mode_t mode, int *fd) HM_MUSTCHECK;
 
@@ -29,10 +31,15 @@ int hm_listen_unix(const char *path, mode_t mode, int *fd) HM_MUSTCHECK;
  */
 int hm_listen_inherited(int *fd) HM_MUSTCHECK;
 
-/* Checks that a socket could be created at `path`: length, parent directory, and not a live
- * daemon's or a non-socket file. HM_OK, HM_EINVAL (length), HM_ESTATE (directory writable by
- * everyone, not sticky), HM_EEXIST, HM_ENOTFOUND (no parent dir). */
-int hm_listen_check_path(const char *path) HM_MUSTCHECK;
+/*
+ * Checks that a socket could be created at `path` safely: its length; its directory, which must
+ * belong to this user or root and be writable by no one else (sticky or not); every ancestor,
+ * which must belong to this user or root and be sticky if others may write it; and no live
+ * daemon's socket or non-socket file there. HM_OK, HM_EINVAL (length), HM_ESTATE (a directory
+ * another user could use to replace the socket; the reason, naming it, in why[0..cap)),
+ * HM_EEXIST, HM_ENOTFOUND (no such directory).
+ */
+int hm_listen_check_path(const char *path, char *why, size_t cap) HM_MUSTCHECK;
 
 /* Closes the listening socket and removes its file (path NULL: leaves the file). */
 void hm_listen_close(int fd, const char *path);

@@ -10,6 +10,7 @@
 #include <config.h>
 
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -370,7 +371,7 @@ static void teardown(struct server *s)
 static int check_config(const struct hm_config *cfg)
 {
 	struct hm_keystore *ks = NULL;
-	char err[256] = "";
+	char err[256] = "", why[PATH_MAX + 128];
 	int rc, status = 0;
 
 	rc = hm_ks_open(cfg->db_dir, HM_KS_READER, &ks, err, sizeof(err));
@@ -384,13 +385,16 @@ static int check_config(const struct hm_config *cfg)
 			err[0] ? ": " : "", err);
 		status = 1;
 	}
-	rc = hm_listen_check_path(cfg->socket_path);
-	if (rc != HM_OK) {
+	rc = hm_listen_check_path(cfg->socket_path, why, sizeof(why));
+	if (rc == HM_ESTATE) {
+		fprintf(stderr, "hmacd: socket %s: %s: another user could put their own socket "
+			"there\n", cfg->socket_path, why);
+		status = 1;
+	} else if (rc != HM_OK) {
 		fprintf(stderr, "hmacd: socket %s: %s\n", cfg->socket_path,
 			rc == HM_ENOTFOUND ? "its directory does not exist"
 			: rc == HM_EEXIST  ? "a live daemon or another kind of file is there"
 			: rc == HM_EINVAL  ? "the path is empty or too long for a Unix socket"
-			: rc == HM_ESTATE  ? "its directory is writable by everyone and not sticky"
 					   : hm_strerror(rc));
 		status = 1;
 	}

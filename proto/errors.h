@@ -29,7 +29,8 @@
 	X(HM_ETIMEDOUT, -13, "timed out")                                                \
 	X(HM_EPROTO, -14, "protocol error in the peer's answer")                         \
 	X(HM_ESERVER, -15, "the daemon refused the request")                             \
-	X(HM_ESTATE, -16, "operation not allowed in the key's current state")
+	X(HM_ESTATE, -16, "operation not allowed in the key's current state")              \
+	X(HM_EPEER, -17, "the daemon's socket is served by an unexpected user")
 
 enum hm_err {
 #define HM_ERR_ENUM(name, value, text) name = (value),

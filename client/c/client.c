@@ -20,12 +20,15 @@
 #include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <libgen.h>
 #include <poll.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/un.h>
 #include <time.h>
@@ -59,6 +62,7 @@ HMACD_SAME(HMACD_ECONN, HM_ECONN);
 HMACD_SAME(HMACD_ETIMEDOUT, HM_ETIMEDOUT);
 HMACD_SAME(HMACD_EPROTO, HM_EPROTO);
 HMACD_SAME(HMACD_ESERVER, HM_ESERVER);
+HMACD_SAME(HMACD_EPEER, HM_EPEER);
 HMACD_SAME(HMACD_V_OK, HM_V_OK);
 HMACD_SAME(HMACD_V_BAD_SIGNATURE, HM_V_BAD_SIGNATURE);
 HMACD_SAME(HMACD_V_UNKNOWN_KEY, HM_V_UNKNOWN_KEY);
@@ -99,6 +103,8 @@ struct pending {
 
 struct hmacd_client {
 	struct sockaddr_un addr;
+	bool pin_uid;     /* server_user given: the server must be server_uid */
+	uid_t server_uid;
 	int fd;           /* -1: not connected */
 	int timeout_ms;   /* -1: no limit */
 	uint32_t max_frame;
@@ -185,8 +191,33 @@ static int wait_fd(int fd, short events, const struct deadline *dl, short *reven
 
 /* ---- connection ---- */
 
-static int open_socket(const struct sockaddr_un *addr, const struct deadline *dl, int *out)
+/*
+ * The kernel's word on who serves the socket (SO_PEERCRED: the process that called listen()).
+ * Allowed: the pinned user, else the owner of the socket path's directory or root. Anyone who
+ * could write that directory could have put their own socket there, which is why the daemon
+ * refuses such a directory and the client trusts only the directory's owner. HMACD_OK or
+ * HMACD_EPEER.
+ */
+static int check_peer(const struct hmacd_client *c, int fd)
 {
+	char dir[sizeof(c->addr.sun_path)];
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	struct stat st;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 || len != sizeof(cred))
+		return HMACD_EPEER;
+	if (c->pin_uid)
+		return cred.uid == c->server_uid ? HMACD_OK : HMACD_EPEER;
+	memcpy(dir, c->addr.sun_path, sizeof(dir));
+	if (stat(dirname(dir), &st) != 0)
+		return HMACD_EPEER;
+	return cred.uid == 0 || cred.uid == st.st_uid ? HMACD_OK : HMACD_EPEER;
+}
+
+static int open_socket(const struct hmacd_client *c, const struct deadline *dl, int *out)
+{
+	const struct sockaddr_un *addr = &c->addr;
 	struct timeval tv;
 	int fd, ms, rc;
 
@@ -222,6 +253,9 @@ static int open_socket(const struct sockaddr_un *addr, const struct deadline *dl
 			goto out;
 		}
 	}
+	rc = check_peer(c, fd);
+	if (rc != HMACD_OK)
+		goto out;
 	*out = fd;
 	fd = -1;
 	rc = HMACD_OK;
@@ -267,7 +301,7 @@ static int reconnect(struct hmacd_client *c, const struct deadline *dl, bool *re
 	/* Nothing in flight was sent, so bytes left from the old connection answer nothing. */
 	hm_buf_reset(&c->in);
 	c->in_off = 0;
-	rc = open_socket(&c->addr, dl, &fd);
+	rc = open_socket(c, dl, &fd);
 	if (rc != HMACD_OK)
 		return rc;
 	c->fd = fd;
@@ -853,6 +887,29 @@ const char *hmacd_verdict_name(unsigned verdict)
 	return hm_verdict_name(verdict);
 }
 
+/* A user name, or a numeric uid, to a uid. HMACD_OK, HMACD_EINVAL (no such user), HMACD_ENOMEM. */
+static int resolve_user(const char *name, uid_t *uid)
+{
+	struct passwd pw, *res = NULL;
+	char buf[4096], *end = NULL;
+	unsigned long long n;
+
+	if (name[0] == '\0')
+		return HMACD_EINVAL;
+	if (name[0] >= '0' && name[0] <= '9') {
+		errno = 0;
+		n = strtoull(name, &end, 10);
+		if (errno != 0 || *end != '\0' || n >= (uid_t)-1)
+			return HMACD_EINVAL;
+		*uid = (uid_t)n;
+		return HMACD_OK;
+	}
+	if (getpwnam_r(name, &pw, buf, sizeof(buf), &res) != 0 || res == NULL)
+		return HMACD_EINVAL;
+	*uid = pw.pw_uid;
+	return HMACD_OK;
+}
+
 int hmacd_connect(const char *socket_path, const struct hmacd_options *opts,
 		  struct hmacd_client **out)
 {
@@ -889,6 +946,12 @@ int hmacd_connect(const char *socket_path, const struct hmacd_options *opts,
 		rc = HMACD_EINVAL;
 		goto out;
 	}
+	if (opts != NULL && opts->server_user != NULL) {
+		rc = resolve_user(opts->server_user, &c->server_uid);
+		if (rc != HMACD_OK)
+			goto out;
+		c->pin_uid = true;
+	}
 	/* allocated once, so the read position is never a NULL pointer */
 	rc = hm_buf_reserve(&c->in, READ_CHUNK);
 	if (rc != HM_OK) {
@@ -898,7 +961,7 @@ int hmacd_connect(const char *socket_path, const struct hmacd_options *opts,
 	rc = deadline_start(&dl, c->timeout_ms);
 	if (rc != HMACD_OK)
 		goto out;
-	rc = open_socket(&c->addr, &dl, &c->fd);
+	rc = open_socket(c, &dl, &c->fd);
 	if (rc != HMACD_OK)
 		goto out;
 	*out = c;

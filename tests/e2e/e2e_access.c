@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -204,7 +205,7 @@ static void test_socket_activation(void **state)
 
 static void test_check_config(void **state)
 {
-	char cmd[512], ww[] = "/tmp/hmacd-e2e-ww-XXXXXX";
+	char cmd[512], ww[] = "/tmp/hmacd-e2e-ww-XXXXXX", ok[] = "/tmp/hmacd-e2e-ok-XXXXXX";
 	int rc;
 
 	(void)state;
@@ -224,12 +225,17 @@ static void test_check_config(void **state)
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", ww);
 	assert_int_equal(system(cmd), 0);
 
-	snprintf(cmd, sizeof(cmd), "%s --socket /tmp/hmacd-cc.sock --db /tmp/hmacd-cc-none "
-		 "--check-config >/dev/null 2>&1", hmacd_bin());
+	/* a private directory: fine, and nothing is created by the check */
+	assert_non_null(mkdtemp(ok));
+	snprintf(cmd, sizeof(cmd), "%s --socket %s/s --db %s/db --check-config >/dev/null 2>&1",
+		 hmacd_bin(), ok, ok);
 	rc = system(cmd);
 	assert_true(WIFEXITED(rc));
 	assert_int_equal(WEXITSTATUS(rc), 0);
-	assert_int_not_equal(access("/tmp/hmacd-cc-none", F_OK), 0); /* nothing created */
+	snprintf(cmd, sizeof(cmd), "%s/db", ok);
+	assert_int_not_equal(access(cmd, F_OK), 0); /* nothing created */
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", ok);
+	assert_int_equal(system(cmd), 0);
 	snprintf(cmd, sizeof(cmd), "%s --socket /nonexistent-dir/x.sock --db /tmp/hmacd-cc-none "
 		 "--check-config >/dev/null 2>&1", hmacd_bin());
 	rc = system(cmd);
@@ -254,6 +260,136 @@ static bool file_has(const char *path, const char *needle)
 		return false;
 	buf[n] = '\0';
 	return strstr(buf, needle) != NULL;
+}
+
+/*
+ * An impostor: a child that becomes `uid`, listens on path, tells the parent through ready[1],
+ * and accepts connections until the parent closes ctl, then writes how many bytes all its
+ * clients sent to report[1].
+ */
+static pid_t impostor(const char *path, uid_t uid, int ready, int ctl, int report)
+{
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct sockaddr_un sa = {.sun_family = AF_UNIX};
+		long total = 0;
+		int lfd;
+
+		if (setgroups(0, NULL) != 0 || setgid(uid) != 0 || setuid(uid) != 0)
+			_exit(3);
+		if (strlen(path) >= sizeof(sa.sun_path))
+			_exit(2);
+		memcpy(sa.sun_path, path, strlen(path));
+		lfd = socket(AF_UNIX, SOCK_STREAM, 0);
+		if (lfd < 0 || bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
+		    listen(lfd, 16) != 0 || write(ready, "r", 1) != 1)
+			_exit(4);
+		for (;;) {
+			struct pollfd p[2] = {{lfd, POLLIN, 0}, {ctl, POLLIN, 0}};
+			char buf[4096];
+			ssize_t n;
+			int fd;
+
+			if (poll(p, 2, 10000) <= 0 || (p[1].revents & (POLLIN | POLLHUP)))
+				break;
+			fd = accept(lfd, NULL, NULL);
+			if (fd < 0)
+				continue;
+			/* whatever a client sends within 200 ms counts */
+			struct pollfd q = {fd, POLLIN, 0};
+
+			while (poll(&q, 1, 200) > 0 && (n = read(fd, buf, sizeof(buf))) > 0)
+				total += n;
+			close(fd);
+		}
+		_exit(write(report, &total, sizeof(total)) == sizeof(total) ? 0 : 5);
+	}
+	return pid;
+}
+
+/*
+ * Issue 10, finding 3: socket squatting. In a directory like /tmp (sticky, writable by
+ * everyone) any local user can take the socket's name; hmacd refuses such a directory at start
+ * and in --check-config, and a client refuses a server that is neither the directory's owner
+ * nor root (here: nobody, answering in root's /tmp-like directory) before sending a byte;
+ * hmacctl ping says why. Naming the impostor's user (server_user) is the only way to talk to it.
+ */
+static void test_socket_squatting(void **state)
+{
+	char dir[] = "/tmp/hmacd-e2e-squat-XXXXXX", sock[128], cmd[512], out[4096];
+	struct hmacd_options o = {.timeout_ms = 2000};
+	struct hmacd_client *c = NULL;
+	int ready[2], ctl[2], report[2], status;
+	long received = -1;
+	FILE *p;
+	size_t n;
+	pid_t pid;
+	char r;
+
+	(void)state;
+	need_root();
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(chmod(dir, 01777), 0);
+	snprintf(sock, sizeof(sock), "%s/hmacd.sock", dir);
+
+	/* the daemon will not listen there, and --check-config says why */
+	snprintf(cmd, sizeof(cmd), "%s --socket %s --db %s/db --check-config 2>&1", hmacd_bin(),
+		 sock, dir);
+	p = popen(cmd, "r");
+	assert_non_null(p);
+	n = fread(out, 1, sizeof(out) - 1, p);
+	out[n] = '\0';
+	status = pclose(p);
+	assert_int_equal(WEXITSTATUS(status), 1);
+	if (strstr(out, "is writable by everyone") == NULL ||
+	    strstr(out, "another user could put their own socket there") == NULL)
+		fail_msg("--check-config said: %s", out);
+	snprintf(cmd, sizeof(cmd), "%s --socket %s --db %s/db --log-level error 2>/dev/null",
+		 hmacd_bin(), sock, dir);
+	assert_int_equal(WEXITSTATUS(system(cmd)), 1);
+	assert_int_not_equal(access(sock, F_OK), 0);
+
+	/* nobody takes the name */
+	assert_int_equal(pipe(ready), 0);
+	assert_int_equal(pipe(ctl), 0);
+	assert_int_equal(pipe(report), 0);
+	pid = impostor(sock, NOBODY, ready[1], ctl[0], report[1]);
+	close(ready[1]);
+	close(ctl[0]);
+	close(report[1]);
+	assert_int_equal(read(ready[0], &r, 1), 1);
+
+	/* libhmacd: refused, nothing sent */
+	assert_int_equal(hmacd_connect(sock, &o, &c), HMACD_EPEER);
+	assert_null(c);
+	/* hmacctl says so */
+	snprintf(cmd, sizeof(cmd), "%s --socket %s ping 2>&1",
+		 getenv("HMACCTL") != NULL ? getenv("HMACCTL") : "daemon/hmacctl", sock);
+	p = popen(cmd, "r");
+	assert_non_null(p);
+	n = fread(out, 1, sizeof(out) - 1, p);
+	out[n] = '\0';
+	status = pclose(p);
+	assert_int_equal(WEXITSTATUS(status), 1);
+	if (strstr(out, "unexpected user") == NULL)
+		fail_msg("hmacctl ping said: %s", out);
+	/* only when told to trust that user */
+	o.server_user = "nobody";
+	assert_int_equal(hmacd_connect(sock, &o, &c), HMACD_OK);
+	hmacd_close(c);
+
+	close(ctl[1]); /* the impostor stops and reports */
+	assert_int_equal(read(report[0], &received, sizeof(received)), sizeof(received));
+	assert_int_equal(received, 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	close(ready[0]);
+	close(report[0]);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
 }
 
 static void test_sighup_reopens_log_file(void **state)
@@ -297,6 +433,7 @@ int main(void)
 		cmocka_unit_test(test_socket_mode_keeps_others_out),
 		cmocka_unit_test(test_socket_activation),
 		cmocka_unit_test(test_check_config),
+		cmocka_unit_test(test_socket_squatting),
 		cmocka_unit_test(test_sighup_reopens_log_file),
 	};
 

@@ -25,6 +25,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <pwd.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -491,6 +492,48 @@ static void test_ping(void **state)
 	assert_int_equal(hmacd_in_flight(c), 0);
 	assert_int_equal(f->requests, 3);
 	hmacd_close(c);
+}
+
+/*
+ * Who may serve the socket (issue 10, finding 3). The fake runs as this user in a directory of
+ * this user's, so the default rule (the directory's owner, or root) accepts it; a client told
+ * to expect another user refuses it before writing a byte, and says so with HMACD_EPEER.
+ */
+static void test_peer_check(void **state)
+{
+	struct fake *f = *state;
+	struct hmacd_options o = {0};
+	struct hmacd_client *c = (struct hmacd_client *)&c;
+	const struct passwd *me = getpwuid(geteuid());
+	char uid[32];
+
+	assert_non_null(me);
+	o.server_user = "4242";
+	assert_int_equal(hmacd_connect(f->path, &o, &c), HMACD_EPEER);
+	assert_null(c);
+	assert_int_equal(f->requests, 0); /* nothing was sent to the wrong server */
+	/* the expected user, by name and by number */
+	o.server_user = me->pw_name;
+	assert_int_equal(hmacd_connect(f->path, &o, &c), HMACD_OK);
+	assert_int_equal(hmacd_ping(c), HMACD_OK);
+	hmacd_close(c);
+	snprintf(uid, sizeof(uid), "%u", (unsigned)geteuid());
+	o.server_user = uid;
+	assert_int_equal(hmacd_connect(f->path, &o, &c), HMACD_OK);
+	hmacd_close(c);
+	/* not a user: refused before any connection */
+	o.server_user = "no-such-user-hmacd-test";
+	assert_int_equal(hmacd_connect(f->path, &o, &c), HMACD_EINVAL);
+	o.server_user = "";
+	assert_int_equal(hmacd_connect(f->path, &o, &c), HMACD_EINVAL);
+	o.server_user = "12x";
+	assert_int_equal(hmacd_connect(f->path, &o, &c), HMACD_EINVAL);
+	o.server_user = "99999999999999999999";
+	assert_int_equal(hmacd_connect(f->path, &o, &c), HMACD_EINVAL);
+	assert_null(c);
+	assert_int_equal(f->requests, 1);
+	assert_string_equal(hmacd_strerror(HMACD_EPEER),
+			    "the daemon's socket is served by an unexpected user");
 }
 
 static void stat_cb(const char *name, uint64_t value, void *arg)
@@ -1452,6 +1495,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_names),
 		cmocka_unit_test_setup_teardown(test_connect_errors, fake_setup, fake_teardown),
+		cmocka_unit_test_setup_teardown(test_peer_check, fake_setup, fake_teardown),
 		cmocka_unit_test_setup_teardown(test_ping, fake_setup, fake_teardown),
 		cmocka_unit_test_setup_teardown(test_stats, fake_setup, fake_teardown),
 		cmocka_unit_test_setup_teardown(test_verify_verdicts, fake_setup, fake_teardown),

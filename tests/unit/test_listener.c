@@ -2,7 +2,8 @@
  * test_listener.c - creating and removing the daemon's socket file in a temporary directory:
  * mode and file type, non-blocking close-on-exec listening socket, a stale socket replaced, a
  * live listener's socket refused and left working, any other file (regular, directory, symlink)
- * refused and untouched, over-long and empty paths refused, and hm_listen_close removing the file.
+ * refused and untouched, over-long and empty paths refused, a directory that another user could
+ * use to replace the socket refused, and hm_listen_close removing the file.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -230,6 +231,78 @@ static void test_bad_paths(void **state)
 	assert_int_equal(fd, -1);
 }
 
+/* mkdir path with exactly `mode` (mkdir applies the umask). */
+static void mkdir_mode(const char *path, mode_t mode)
+{
+	assert_int_equal(mkdir(path, 0700), 0);
+	assert_int_equal(chmod(path, mode), 0);
+}
+
+/* hm_listen_check_path and hm_listen_unix on path: HM_ESTATE / HM_EINVAL and no socket made. */
+static void expect_unsafe(const char *path, const char *why_has)
+{
+	char why[512];
+	int fd = 12345;
+
+	assert_int_equal(hm_listen_check_path(path, why, sizeof(why)), HM_ESTATE);
+	if (strstr(why, why_has) == NULL)
+		fail_msg("%s: reason \"%s\" does not say \"%s\"", path, why, why_has);
+	assert_int_equal(hm_listen_unix(path, 0600, &fd), HM_EINVAL);
+	assert_int_equal(fd, -1);
+	assert_int_not_equal(access(path, F_OK), 0);
+}
+
+/*
+ * Issue 10, finding 3: a socket directory another user may write (sticky or not), or an
+ * ancestor another user may write and is not sticky, lets that user put their own socket at
+ * the path: refused, with the directory named. A sticky ancestor such as /tmp is fine as long
+ * as the socket's own directory is private.
+ */
+static void test_unsafe_directories(void **state)
+{
+	struct fx *f = *state;
+	char d[128], sub[160], path[200], why[512];
+	int fd = -1;
+
+	/* like /tmp: sticky and writable by everyone */
+	snprintf(d, sizeof(d), "%s/tmp", f->dir);
+	mkdir_mode(d, 01777);
+	snprintf(path, sizeof(path), "%s/s", d);
+	expect_unsafe(path, "writable by everyone");
+	/* ... but a private directory in it is safe */
+	snprintf(sub, sizeof(sub), "%s/private", d);
+	mkdir_mode(sub, 0700);
+	snprintf(path, sizeof(path), "%s/s", sub);
+	assert_int_equal(hm_listen_check_path(path, why, sizeof(why)), HM_OK);
+	assert_int_equal(hm_listen_unix(path, 0600, &fd), HM_OK);
+	hm_listen_close(fd, path);
+	/* writable by its group */
+	snprintf(d, sizeof(d), "%s/grp", f->dir);
+	mkdir_mode(d, 0770);
+	snprintf(path, sizeof(path), "%s/s", d);
+	expect_unsafe(path, "writable by its group");
+	/* a private directory under an ancestor anyone may write, not sticky: renamable */
+	snprintf(d, sizeof(d), "%s/open", f->dir);
+	mkdir_mode(d, 0777);
+	snprintf(sub, sizeof(sub), "%s/private", d);
+	mkdir_mode(sub, 0700);
+	snprintf(path, sizeof(path), "%s/s", sub);
+	expect_unsafe(path, "writable by everyone and not sticky");
+	/* through a symlink: judged where it leads */
+	snprintf(sub, sizeof(sub), "%s/link", f->dir);
+	assert_int_equal(symlink(d, sub), 0);
+	snprintf(path, sizeof(path), "%s/s", sub);
+	expect_unsafe(path, "writable by everyone");
+	/* another user's directory (needs root to make one) */
+	if (geteuid() == 0) {
+		snprintf(d, sizeof(d), "%s/theirs", f->dir);
+		mkdir_mode(d, 0755);
+		assert_int_equal(chown(d, 65534, 65534), 0);
+		snprintf(path, sizeof(path), "%s/s", d);
+		expect_unsafe(path, "belongs to uid 65534");
+	}
+}
+
 /* The longest path that fits (sizeof(sun_path) - 1 bytes) works. */
 static void test_longest_path(void **state)
 {
@@ -285,6 +358,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_live_socket_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_other_files_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_paths, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unsafe_directories, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_longest_path, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_close_tolerant, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bind_fails, setup, teardown),

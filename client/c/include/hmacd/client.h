@@ -53,6 +53,7 @@ enum hmacd_err {
 	HMACD_ETIMEDOUT = -13,
 	HMACD_EPROTO = -14,      /* the daemon's answer did not follow the protocol */
 	HMACD_ESERVER = -15,     /* the daemon answered with an error response */
+	HMACD_EPEER = -17,       /* the socket's server is not the expected user (see below) */
 };
 
 /* Verdict codes, one per verify item (PROTOCOL.md). */
@@ -164,9 +165,19 @@ struct hmacd_any_item {
 
 struct hmacd_client;
 
+/*
+ * Who may answer on the socket. Anyone who can write the socket's directory could put a socket
+ * of their own at the path and answer OK to everything, so before the first byte of a
+ * connection is written the client asks the kernel who listens (SO_PEERCRED): by default the
+ * owner of the socket path's directory or root (a daemon in its own /run/hmacd, or a socket
+ * that systemd holds); with server_user set, exactly that user. A mismatch is HMACD_EPEER,
+ * never a verdict.
+ */
 struct hmacd_options {
 	uint32_t max_frame;  /* largest request frame this client sends: 1 KiB..64 MiB; 0: 1 MiB */
 	int timeout_ms;      /* per call; 0: 5000; -1: wait forever */
+	/* the daemon's user: a name or a numeric uid; NULL: the directory's owner, or root */
+	const char *server_user;
 };
 
 /* Text of an error code. Never NULL. */
@@ -175,9 +186,11 @@ const char *hmacd_strerror(int code);
 const char *hmacd_verdict_name(unsigned verdict);
 
 /*
- * Connects to the daemon's socket. opts may be NULL. On success *out is set.
- * Returns HMACD_OK, HMACD_EINVAL (path empty or too long, options out of range), HMACD_ENOMEM,
- * HMACD_ECONN.
+ * Connects to the daemon's socket and checks who serves it (struct hmacd_options). opts may be
+ * NULL. On success *out is set. Returns HMACD_OK, HMACD_EINVAL (path empty or too long, options
+ * out of range, server_user not a known user or uid), HMACD_ENOMEM, HMACD_ECONN, HMACD_EPEER
+ * (the server is not the expected user; nothing was written). A reconnect later checks again:
+ * any call that reconnects may return HMACD_EPEER.
  */
 int hmacd_connect(const char *socket_path, const struct hmacd_options *opts,
 		  struct hmacd_client **out) HMACD_MUSTCHECK;
