@@ -9,6 +9,9 @@ requests (Signature-Input, with the tenant in X-Tenant) pass the same middleware
 Run it (needs an ASGI server, e.g. uvicorn, which this repository does not require):
 
     HMACD_SOCKET=/run/hmacd/hmacd.sock PYTHONPATH=. uvicorn examples.fastapi_app:app
+
+HMACD_SERVER_USER names the user hmacd runs as when it is neither root nor the owner of the
+socket's directory (the client refuses any other server: 503).
 """
 
 import os
@@ -57,4 +60,5 @@ def create_app(client, *, max_body=64 * 1024):
     return app
 
 
-app = create_app(AsyncClient(os.environ.get("HMACD_SOCKET", "/run/hmacd/hmacd.sock")))
+app = create_app(AsyncClient(os.environ.get("HMACD_SOCKET", "/run/hmacd/hmacd.sock"),
+                             server_user=os.environ.get("HMACD_SERVER_USER") or None))

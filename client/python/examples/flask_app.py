@@ -16,6 +16,9 @@ Run it (from client/python, with hmacd running and a key for tenant acme, contai
 
     HMACD_SOCKET=/run/hmacd/hmacd.sock PYTHONPATH=. /usr/bin/python3 examples/flask_app.py
 
+HMACD_SERVER_USER names the user hmacd runs as when it is neither root nor the owner of the
+socket's directory (the client refuses any other server: 503).
+
 The view only describes the command it would run: this is an example, not a container runtime.
 """
 
@@ -93,5 +96,6 @@ def create_app(client, *, max_body=64 * 1024):
 
 
 if __name__ == "__main__":
-    app = create_app(Client(os.environ.get("HMACD_SOCKET", "/run/hmacd/hmacd.sock")))
+    app = create_app(Client(os.environ.get("HMACD_SOCKET", "/run/hmacd/hmacd.sock"),
+                            server_user=os.environ.get("HMACD_SERVER_USER") or None))
     app.run(host="127.0.0.1", port=int(os.environ.get("PORT", "8080")))

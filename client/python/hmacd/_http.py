@@ -25,7 +25,7 @@ import logging
 import re
 
 from .authorization import SCHEME, AuthorizationError, parse_authorization
-from .errors import Verdict, verdict_name
+from .errors import PeerCredentialsError, Verdict, verdict_name
 from .rfc9421 import signature_info
 from .signer import field_value, scope_ok
 from .wire import Item, RFC9421Item
@@ -284,8 +284,13 @@ class Middleware:
 
 
 def unavailable(e, tenant):
-    """The Refused(503) for an error from the client (fail closed, whatever it is)."""
-    log.debug("hmacd: verify failed: %r", e)
+    """The Refused(503) for an error from the client (fail closed, whatever it is). A server
+    that failed the peer check may be an impostor on the socket: that is logged as an error,
+    with the uids, on every request it refuses."""
+    if isinstance(e, PeerCredentialsError):
+        log.error("%s", e)
+    else:
+        log.debug("hmacd: verify failed: %r", e)
     return Refused(503, type(e).__name__, tenant)
 
 

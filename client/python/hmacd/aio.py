@@ -10,6 +10,10 @@ frame (a flush is scheduled with call_soon), and frames are pipelined on the one
 without waiting for answers. A reader task takes the answers, which come back in request order,
 checks each id against the oldest request in flight and resolves that request's futures.
 
+A new connection is checked before anything is written on it: the process answering must run
+as server_user, or by default as root or the owner of the socket's directory (hmacd.peer);
+else the connection is dropped and the calls waiting for it fail with PeerCredentialsError.
+
 Connection loss fails the futures of every request in flight with Unavailable: those requests
 may have been judged (and their nonces recorded), so they are never sent again. Requests not yet
 written when the connection is found dead are written on a new connection instead. A call that
@@ -23,8 +27,9 @@ import asyncio
 import collections
 import select
 
-from . import wire
-from .errors import ClosedError, HmacdError, ProtocolError, ServerError, Timeout, Unavailable
+from . import peer, wire
+from .errors import (ClosedError, HmacdError, PeerCredentialsError, ProtocolError, ServerError,
+                     Timeout, Unavailable)
 
 
 def _expire(futs):
@@ -35,11 +40,14 @@ def _expire(futs):
 
 class AsyncClient:
     """socket_path: the daemon's socket. timeout: seconds per call (None: no limit).
-    max_batch / max_frame: keep frames within the daemon's limits."""
+    max_batch / max_frame: keep frames within the daemon's limits. server_user: the user
+    hmacd runs as (a name, looked up now, or a uid); None: root or the owner of the socket's
+    directory. Any other server is refused (hmacd.peer)."""
 
     def __init__(self, socket_path, *, timeout=5.0, max_batch=wire.DEFAULT_MAX_BATCH,
-                 max_frame=wire.DEFAULT_MAX_FRAME):
+                 max_frame=wire.DEFAULT_MAX_FRAME, server_user=None):
         wire.check_limits(max_frame, max_batch)
+        self.server_uid = peer.resolve_user(server_user)
         self.socket_path = socket_path
         self.timeout = timeout
         self.max_batch = max_batch
@@ -221,12 +229,14 @@ class AsyncClient:
             try:
                 reader, writer = await asyncio.open_unix_connection(self.socket_path)
             except OSError as e:
-                err = Unavailable("cannot connect to hmacd at %s: %s"
-                                  % (self.socket_path, e.strerror or e))
-                queue, self._queue = self._queue, []
-                for fut, _ in queue:
-                    if not fut.done():
-                        fut.set_exception(err)
+                self._fail_queued(Unavailable("cannot connect to hmacd at %s: %s"
+                                              % (self.socket_path, e.strerror or e)))
+                return
+            try:
+                peer.check(writer.get_extra_info("socket"), self.socket_path, self.server_uid)
+            except PeerCredentialsError as e:
+                writer.transport.abort()  # nothing was written on it
+                self._fail_queued(e)
                 return
             self._reader, self._writer = reader, writer
             self._read_task = self._loop.create_task(self._read_loop(reader))
@@ -299,11 +309,14 @@ class AsyncClient:
             except BaseException:
                 pass
 
-    def _fail_all(self, err):
+    def _fail_queued(self, err):
         queue, self._queue = self._queue, []
         for fut, _ in queue:
             if not fut.done():
                 fut.set_exception(err)
+
+    def _fail_all(self, err):
+        self._fail_queued(err)
         inflight, self._inflight = self._inflight, collections.deque()
         for _, _, waiters in inflight:
             for fut, _ in waiters:

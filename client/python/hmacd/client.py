@@ -13,6 +13,10 @@ pays one round trip, and under load many callers share each frame, without a bac
 and without any caller doing more than one round trip of I/O for others. Each caller sleeps on
 its own Event: a finished frame wakes the callers it served, a freed slot the oldest waiting.
 
+Every new connection is checked before a byte is written on it: the process answering must
+run as server_user, or by default as root or the owner of the socket's directory (hmacd.peer);
+any other gets PeerCredentialsError, never a verdict.
+
 Reconnection follows the C client (client/c/include/hmacd/client.h): a pooled connection is
 checked before use (a closed or unexpectedly readable one is replaced: nothing was sent on it),
 and a request is sent again on a new connection only if no byte of it was written. Once a byte
@@ -30,8 +34,9 @@ import socket
 import threading
 import time
 
-from . import wire
-from .errors import ClosedError, HmacdError, ProtocolError, Timeout, Unavailable
+from . import peer, wire
+from .errors import (ClosedError, HmacdError, PeerCredentialsError, ProtocolError, Timeout,
+                     Unavailable)
 
 
 class _Pending:
@@ -61,17 +66,22 @@ class _SendFailed(Exception):
 
 
 class _Conn:
-    """One Unix stream connection, used by one thread at a time (the slot holder)."""
+    """One Unix stream connection, used by one thread at a time (the slot holder). Its server
+    passed the peer check (hmacd.peer) before anything is written."""
 
-    def __init__(self, path, deadline):
+    def __init__(self, path, server_uid, deadline):
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.next_id = 1
         try:
             self.sock.settimeout(max(deadline - time.monotonic(), 0.001))
             self.sock.connect(path)
+            peer.check(self.sock, path, server_uid)
         except socket.timeout:
             self.sock.close()
             raise Timeout("connecting to hmacd timed out") from None
+        except PeerCredentialsError:
+            self.sock.close()
+            raise
         except OSError as e:
             self.sock.close()
             raise Unavailable("cannot connect to hmacd at %s: %s" % (path, e.strerror)) from None
@@ -146,13 +156,17 @@ class Client:
     socket_path: the daemon's socket. pool_size: connections, and so frames in flight, at
     most (the GIL serialises the client's own work, so a small pool, with bigger batches, is
     faster). timeout: seconds per call (None: no limit). max_batch / max_frame: keep frames
-    within the daemon's --max-batch / --max-frame (the defaults are the daemon's)."""
+    within the daemon's --max-batch / --max-frame (the defaults are the daemon's).
+    server_user: the user hmacd runs as (a name, looked up now, or a uid); None: root or the
+    owner of the socket's directory. Any other server is refused (hmacd.peer)."""
 
     def __init__(self, socket_path, *, pool_size=2, timeout=5.0,
-                 max_batch=wire.DEFAULT_MAX_BATCH, max_frame=wire.DEFAULT_MAX_FRAME):
+                 max_batch=wire.DEFAULT_MAX_BATCH, max_frame=wire.DEFAULT_MAX_FRAME,
+                 server_user=None):
         if pool_size < 1:
             raise ValueError("pool_size must be >= 1")
         wire.check_limits(max_frame, max_batch)
+        self.server_uid = peer.resolve_user(server_user)
         self.socket_path = socket_path
         self.timeout = timeout
         self.max_batch = max_batch
@@ -304,7 +318,7 @@ class Client:
                 conn.close()
                 conn = None
             if conn is None:
-                conn = _Conn(self.socket_path, deadline)
+                conn = _Conn(self.socket_path, self.server_uid, deadline)
             rid = conn.take_id()
             try:
                 conn.send(build(rid), deadline)

@@ -55,6 +55,13 @@ class Timeout(Unavailable):
     """No answer within the call's timeout."""
 
 
+class PeerCredentialsError(HmacdError):
+    """The process answering on the socket is not the expected server (hmacd.peer): its uid,
+    read with SO_PEERCRED before any byte was written, is neither server_user's nor (by
+    default) root's or the owner's of the socket's directory, or could not be read. That
+    connection is closed and the call fails; nothing was sent to that process."""
+
+
 class ProtocolError(HmacdError):
     """The daemon's answer did not follow PROTOCOL.md (the connection is dropped)."""
 
