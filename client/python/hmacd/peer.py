@@ -24,7 +24,7 @@ import struct
 
 from .errors import PeerCredentialsError
 
-_UCRED = struct.Struct("3i")  # struct ucred: pid, uid, gid
+_UCRED = struct.Struct("iII")  # struct ucred: pid_t pid, uid_t uid, gid_t gid
 
 
 def resolve_user(server_user):
