@@ -17,6 +17,10 @@
  * (the daemon restarted) is replaced by the next call; while the daemon is down every call fails
  * fast with HMACD_ECONN, which a middleware turns into 503.
  *
+ * Peer check: on each new connection, before a frame is written, the server's credentials are
+ * read (SO_PEERCRED) and must be those of the user the client trusts (lib/peer.js); otherwise
+ * the connection is closed unused and its frames are rejected with HMACD_EPEER.
+ *
  * Timeouts: each frame has a deadline of timeoutMs from the call. When the oldest frame of a
  * connection passes it, the connection is dropped and its frames are rejected with
  * HMACD_ETIMEDOUT (later answers could no longer be matched).
@@ -24,6 +28,7 @@
 import net from 'node:net';
 
 import { HmacdError } from './errors.js';
+import { peerRefusal, peerRule } from './peer.js';
 import {
 	VERIFY_PREFIX_MAX, Writer, decodeResponse, encodeItem, encodeSimpleFrame, sealVerifyFrame,
 } from './wire.js';
@@ -156,6 +161,12 @@ class Connection {
 		s.on('connect', () => {
 			if (this.socket !== s)
 				return;
+			/* who answers, before a byte is written (lib/peer.js) */
+			const refused = peerRefusal(s, this.client.path, this.client.peer);
+			if (refused !== null) {
+				this.fail(s, 'HMACD_EPEER', refused);
+				return;
+			}
 			this.open = true;
 			const frames = this.unsent;
 			this.unsent = [];
@@ -202,6 +213,11 @@ class Connection {
 			break;
 		case 'HMACD_EPROTO':
 			lost = new HmacdError(code, `hmacd answer broke the protocol: ${detail}`);
+			unsentErr = lost;
+			break;
+		case 'HMACD_EPEER':
+			/* refused before anything was written: every frame is unsent */
+			lost = new HmacdError(code, detail);
 			unsentErr = lost;
 			break;
 		default:
@@ -310,8 +326,13 @@ class Connection {
 /**
  * A client of one hmacd socket.
  *
- * new Client({socket, connections, timeoutMs, maxFrame, maxBatch})
+ * new Client({socket, serverUser, connections, timeoutMs, maxFrame, maxBatch})
  * - socket: path of hmacd's Unix socket (default: $HMACD_SOCKET).
+ * - serverUser: the user hmacd runs as, a name (looked up now: an unknown name throws) or a
+ *   uid. Each new connection is checked before a byte is written (SO_PEERCRED, lib/peer.js):
+ *   the server's uid must be this one; without serverUser, it must be 0 (root) or the owner
+ *   of the socket's directory. Otherwise, or if the credentials cannot be read (the peercred
+ *   addon not built, say), the connection is closed and its calls reject with HMACD_EPEER.
  * - connections: how many connections to spread frames over (default 1: one connection already
  *   keeps the daemon busy; more help only when the daemon has more threads than one connection
  *   can feed).
@@ -339,6 +360,7 @@ export class Client {
 		if (!Number.isInteger(o.maxBatch) || o.maxBatch < 1)
 			throw new TypeError('maxBatch must be an integer >= 1');
 		this.path = o.socket;
+		this.peer = peerRule(o.serverUser);
 		this.timeoutMs = o.timeoutMs;
 		this.maxFrame = o.maxFrame;
 		this.maxBatch = o.maxBatch;
@@ -353,8 +375,8 @@ export class Client {
 	/**
 	 * Verifies one item (see wire.js encodeItem() for its fields) and resolves with its verdict
 	 * code (Verdict.OK = 0; anything else means reject). Rejects with HmacdError: HMACD_EINVAL
-	 * (the item cannot be encoded), HMACD_ETOOBIG, HMACD_ECONN, HMACD_ETIMEDOUT, HMACD_EPROTO,
-	 * HMACD_ESERVER, HMACD_ECLOSED.
+	 * (the item cannot be encoded), HMACD_ETOOBIG, HMACD_ECONN, HMACD_EPEER, HMACD_ETIMEDOUT,
+	 * HMACD_EPROTO, HMACD_ESERVER, HMACD_ECLOSED.
 	 */
 	verify(item) {
 		if (this.closed)

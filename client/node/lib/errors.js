@@ -36,6 +36,10 @@ export function verdictName(code) {
  * - HMACD_ETOOBIG: one item does not fit in a frame of the client's maxFrame.
  * - HMACD_ECONN: could not connect, or the connection broke before the answer came. A request
  *   whose bytes were handed to the socket is never sent again (its nonce would come back REPLAY).
+ * - HMACD_EPEER: the server on the socket is not who the client trusts (its uid is not
+ *   serverUser's, or without serverUser neither root nor the owner of the socket's directory),
+ *   or its credentials could not be read; the connection was closed before a byte was written.
+ *   The message names the uids. A new call connects and checks again.
  * - HMACD_ETIMEDOUT: no answer within timeoutMs; the connection is dropped.
  * - HMACD_EPROTO: the daemon's answer broke the protocol; the connection is dropped.
  * - HMACD_ESERVER: the daemon refused the request as a whole (err.serverCode: "malformed",

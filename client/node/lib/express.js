@@ -10,7 +10,8 @@
  *
  * Refusals say nothing that helps an attacker: every verdict gives the same 401, and the reason
  * goes only to the server-side log. Anything that keeps hmacd from judging the request (not
- * running, timing out, refusing the frame) gives 503: the request is never passed on.
+ * running, timing out, refusing the frame, not the user the client trusts) gives 503: the request
+ * is never passed on.
  */
 import { parseAuthorization, trimOWS } from './auth.js';
 import { sha256 } from './canon.js';
@@ -34,7 +35,8 @@ function refuse(res, status, body, extra) {
 
 function defaultLog(e) {
 	const scope = e.tenant ? ` tenant=${e.tenant} container=${e.container}` : '';
-	console.warn(`hmacd: ${e.status} ${e.reason}${scope} ${e.method} ${e.path}`);
+	const detail = e.detail ? `: ${e.detail}` : '';
+	console.warn(`hmacd: ${e.status} ${e.reason}${scope} ${e.method} ${e.path}${detail}`);
 }
 
 /* Every field of a given name (case-insensitive), in arrival order, as received. */
@@ -154,12 +156,13 @@ function readBody(req, limit) {
  *   scheme the client used, for @scheme and @target-uri. Say 'http' for plain-HTTP listeners.
  * - label (rfc9421 only): the signature to verify when a request carries several (default: the
  *   only one; several and no label is MALFORMED).
- * - log: function({status, reason, tenant?, container?, method, path}) called for each refusal
- *   (default: one console.warn line). reason is the verdict name (BAD_SIGNATURE, ...) for a
- *   401 from hmacd; NO_AUTHORIZATION, BAD_AUTHORIZATION or MISSING_SIGNED_HEADER (HMACD-V1),
- *   NO_SIGNATURE, NO_TENANT, NO_AUTHORITY (rfc9421) or AMBIGUOUS_SCHEME for a 401 decided
- *   locally; TOO_LARGE; or the client's error code (HMACD_ECONN, ...) for a 503. It never holds
- *   the signature or the nonce.
+ * - log: function({status, reason, tenant?, container?, method, path, detail?}) called for
+ *   each refusal (default: one console.warn line). reason is the verdict name (BAD_SIGNATURE,
+ *   ...) for a 401 from hmacd; NO_AUTHORIZATION, BAD_AUTHORIZATION or MISSING_SIGNED_HEADER
+ *   (HMACD-V1), NO_SIGNATURE, NO_TENANT, NO_AUTHORITY (rfc9421) or AMBIGUOUS_SCHEME for a 401
+ *   decided locally; TOO_LARGE; or the client's error code (HMACD_ECONN, HMACD_EPEER for a
+ *   server that is not the trusted user, ...) for a 503, with detail = the error's message. It
+ *   never holds the signature or the nonce.
  *
  * On success: req.rawBody is the body as received (a Buffer), req.body is set to it unless
  * something already set req.body, and req.hmacd = {scheme: 'hmacd-v1', tenant, container, epoch,
@@ -214,7 +217,8 @@ export function hmacdExpress(opts = {}) {
 		try {
 			verdict = await client.verify(item);
 		} catch (err) {
-			log({ status: 503, reason: err.code ?? 'ERROR', ...scope, ...note });
+			log({ status: 503, reason: err.code ?? 'ERROR', ...scope, ...note,
+				detail: err.message });
 			refuse(res, 503, BODY_503);
 			return;
 		}
