@@ -92,6 +92,12 @@ type Options struct {
 	Timeout time.Duration
 	// DialTimeout bounds a connection attempt (default 1s).
 	DialTimeout time.Duration
+	// ServerUser is the user hmacd runs as, a name or a numeric uid: every new connection is
+	// refused with ErrPeer, before anything is written, unless the process listening on the
+	// socket runs as that user (the kernel's word, SO_PEERCRED). "" (default): root, or the
+	// owner of the socket's directory (looked up at each connection). New resolves a name,
+	// and fails for an unknown one.
+	ServerUser string
 }
 
 func (o *Options) withDefaults() (Options, error) {
@@ -132,13 +138,14 @@ const headMax = 48
 // one per process. It connects lazily, so New succeeds while the daemon is down (calls then
 // fail with ErrUnavailable until it is up).
 type Client struct {
-	path   string
-	opt    Options
-	calls  chan *call
-	quit   chan struct{}
-	once   sync.Once
-	wg     sync.WaitGroup
-	nextID uint64 // atomic
+	path      string
+	opt       Options
+	calls     chan *call
+	quit      chan struct{}
+	once      sync.Once
+	wg        sync.WaitGroup
+	nextID    uint64 // atomic
+	serverUID uint32 // opt.ServerUser's uid, when it is set
 }
 
 const (
@@ -190,7 +197,8 @@ type conn struct {
 }
 
 // New returns a Client for the daemon at socketPath. opts may be nil. It does not connect:
-// use Ping to check that the daemon answers. Close it when done.
+// use Ping to check that the daemon answers. Close it when done. It fails with ErrInvalid for
+// an option out of range or a ServerUser that names no user.
 func New(socketPath string, opts *Options) (*Client, error) {
 	if socketPath == "" {
 		return nil, fmt.Errorf("%w: empty socket path", ErrInvalid)
@@ -204,6 +212,12 @@ func New(socketPath string, opts *Options) (*Client, error) {
 		opt:   o,
 		calls: make(chan *call),
 		quit:  make(chan struct{}),
+	}
+	if o.ServerUser != "" {
+		c.serverUID, err = lookupServerUser(o.ServerUser)
+		if err != nil {
+			return nil, err
+		}
 	}
 	c.wg.Add(o.Conns)
 	for i := 0; i < o.Conns; i++ {
@@ -224,9 +238,9 @@ func (c *Client) Close() error {
 // The items go in one frame, possibly together with other callers' items. An item is sent as
 // given: one that breaks the content rules gets VerdictMalformed.
 //
-// Errors (the items were not judged, or the answer was lost): ErrUnavailable, ErrConnLost,
-// ErrTimeout, ErrProtocol, *ServerError, ErrTooBig, ErrInvalid, ErrClosed, or the context's
-// error (errors.Is(err, context.DeadlineExceeded)).
+// Errors (the items were not judged, or the answer was lost): ErrUnavailable, ErrPeer,
+// ErrConnLost, ErrTimeout, ErrProtocol, *ServerError, ErrTooBig, ErrInvalid, ErrClosed, or the
+// context's error (errors.Is(err, context.DeadlineExceeded)).
 func (c *Client) Verify(ctx context.Context, items []Item) ([]Verdict, error) {
 	if len(items) == 0 {
 		return []Verdict{}, nil
@@ -308,11 +322,18 @@ func (cl *call) take() bool {
 	return atomic.CompareAndSwapInt32(&cl.state, callPending, callTaken)
 }
 
+// dial connects to the socket and checks who listens there (peer.go) before anything is
+// written: a refused peer fails the call with ErrPeer, and is never retried into success.
 func (c *Client) dial() (*conn, error) {
 	d := net.Dialer{Timeout: c.opt.DialTimeout}
 	nc, err := d.Dial("unix", c.path)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
+	}
+	err = c.checkPeer(nc.(*net.UnixConn))
+	if err != nil {
+		nc.Close()
+		return nil, err
 	}
 	cn := &conn{
 		nc:      nc,

@@ -5,14 +5,17 @@
 // package github.com/hmacd/hmacd/client/go/hmacdecho, so a program that only signs requests does
 // not depend on Echo.
 //
-// The package has three parts:
+// The package has four parts:
 //
 //   - Client: a pool of Unix-socket connections to the daemon. Verify calls made concurrently
 //     are batched into one request frame per connection and pipelined; every call takes a
 //     context.Context for its deadline. Ping and Stats round out the protocol. The client
 //     reconnects by itself after a daemon restart, and never sends a request twice once any
 //     byte of it was written (a resent nonce would be judged a replay): such a call fails with
-//     ErrConnLost and the caller decides.
+//     ErrConnLost and the caller decides. Before it writes anything on a new connection, it
+//     asks the kernel who listens on the socket (SO_PEERCRED) and refuses anyone but the
+//     expected server user, Options.ServerUser, by default root or the owner of the socket's
+//     directory: a local user who squats the socket path gets ErrPeer, never a verdict.
 //   - Signing: Canonical (the hmacd-v1 canonical string, PROTOCOL.md section 8), Sign (the
 //     HMAC-SHA256 of it) and Signer, which puts an "Authorization: HMACD-V1 ..." header on an
 //     outgoing *http.Request as PROTOCOL.md 13.2 says.
@@ -24,12 +27,12 @@
 //     Signature, and Content-Digest with sha-256 when the body is covered) with a key the daemon
 //     holds under a key id (hmacctl key import/create), covering by default @method,
 //     @authority, @path, @query when the target has a query, and content-digest when there is
-//     a body (DefaultComponents); SignatureBase builds the base exactly as
-//     the daemon does (RFC 9421 section 2.5); RequestItemRFC9421 turns a received request into
-//     an Item with Scheme SchemeRFC9421, which the daemon checks against the scope's coverage
-//     policy (VerdictInsufficientCoverage when the signature covers too little). Such an item
-//     always carries its body, the empty one included (a nil Body is sent as empty), so the
-//     daemon checks a covered Content-Digest even when an attacker stripped the body.
+//     a body (DefaultComponents); SignatureBase builds the base exactly as the daemon does
+//     (RFC 9421 section 2.5); RequestItemRFC9421 turns a received request into an Item with
+//     Scheme SchemeRFC9421, which the daemon checks against the scope's coverage policy
+//     (VerdictInsufficientCoverage when the signature covers too little). Such an item always
+//     carries its body, the empty one included (a nil Body is sent as empty), so the daemon
+//     checks a covered Content-Digest even when an attacker stripped the body.
 //
 // Errors from the client are one of the sentinel values below, wrapped with detail; test them
 // with errors.Is. A middleware treats any error as "daemon unavailable" (HTTP 503, fail closed)

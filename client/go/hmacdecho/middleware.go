@@ -15,7 +15,9 @@
 // signed header gives 401 {"error":"unauthorized"} with "WWW-Authenticate: HMACD-V1"; a body
 // over the limit gives 413 {"error":"too_large"} before any verification; then any verdict
 // other than OK gives the same 401, and a daemon that is down, slow or refuses the request
-// gives 503 {"error":"unavailable"} (fail closed: the handler never runs). The container is
+// gives 503 {"error":"unavailable"} (fail closed: the handler never runs), as does a socket
+// served by a process that is not the expected server user (hmacd.ErrPeer: the client checks
+// before it sends anything; see hmacd.Options.ServerUser). The container is
 // c.Param(Param), never a claim of the signer; the path is the raw request target
 // (r.RequestURI); the body is read whole and put back for the handler. The daemon always
 // judges the body the handler will get, an empty one included (hmacd-v1: its SHA-256;
@@ -36,7 +38,7 @@
 //
 // Refusals are logged with c.Logger(): 401s (with the verdict name and the tenant, never the
 // signature or the nonce) at warn level, which Echo hides by default (e.Logger.SetLevel(
-// log.WARN) shows them); 503s at error level.
+// log.WARN) shows them); 503s at error level, with the reason (for a refused peer, the uids).
 package hmacdecho
 
 import (
