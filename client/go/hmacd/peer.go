@@ -59,14 +59,21 @@ func (c *Client) checkPeer(nc *net.UnixConn) error {
 		}
 		return nil
 	}
+	if uid == 0 {
+		return nil
+	}
 	dir := filepath.Dir(c.path)
 	owner, err := dirOwner(dir)
 	if err != nil {
 		return fmt.Errorf("%w: the owner of the socket's directory: %v", ErrPeer, err)
 	}
-	if uid != 0 && uid != owner {
-		return fmt.Errorf("%w: server uid %d is not the expected uid %d (owner of %s or root); "+
-			"set ServerUser to trust another user", ErrPeer, uid, owner, dir)
+	if uid == owner {
+		return nil
 	}
-	return nil
+	expected := fmt.Sprintf("uid %d (owner of %s) or 0 (root)", owner, dir)
+	if owner == 0 {
+		expected = fmt.Sprintf("uid 0 (owner of %s or root)", dir)
+	}
+	return fmt.Errorf("%w: server uid %d is not the expected %s; set ServerUser to trust "+
+		"another user", ErrPeer, uid, expected)
 }

@@ -2,7 +2,8 @@
 // on the socket before it writes anything, and refuses anyone but the expected server user
 // with ErrPeer. Unprivileged: a listener of this test's own user refused through ServerUser,
 // and ServerUser by name or uid against the real hmacd. As root: an impostor listening as
-// nobody in a sticky world-writable directory (like /tmp) refused by the default rule.
+// nobody in a sticky world-writable directory (like /tmp) refused by the default rule (root or
+// the directory's owner), and accepted once nobody owns the directory.
 
 package hmacd_test
 
@@ -146,5 +147,26 @@ func TestPeerImpostorRefused(t *testing.T) {
 	trusting.Close()
 	if n := imp.Read(t); n == 0 {
 		t.Fatal("the trusting client's request did not reach the impostor")
+	}
+
+	// The directory's owner is looked up at each connection: owned by another user, the
+	// directory names that user; owned by nobody, it makes nobody the expected server.
+	err = os.Chown(imp.Dir, 4242, 4242)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c = newClient(t, imp.Socket, &hmacd.Options{Conns: 1})
+	expectPeerErr(t, "directory owned by uid 4242", c.Ping(ctx5s(t)), fmt.Sprintf(
+		"hmacd peer check: server uid %d is not the expected uid 4242 (owner of %s) or 0 "+
+			"(root); set ServerUser to trust another user", daemontest.NobodyUID, imp.Dir))
+	if n := imp.Read(t); n != 0 {
+		t.Fatalf("directory owned by uid 4242: the impostor got %d bytes", n)
+	}
+	err = os.Chown(imp.Dir, daemontest.NobodyUID, daemontest.NobodyUID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Ping(ctx5s(t)); err != nil {
+		t.Fatalf("directory owned by nobody, the server's user: %v", err)
 	}
 }
