@@ -67,7 +67,7 @@ static unsigned collect_stats(struct server *s, struct stat_row rows[MAX_STATS])
 {
 	uint64_t v[HM_V__COUNT] = {0}, hits = 0, misses = 0, clears = 0, full = 0, store = 0,
 		 kc = 0, req = 0, rerr = 0, items = 0, opened = 0, oversize = 0, timeouts = 0,
-		 ioerr = 0, before = 0;
+		 ioerr = 0, before = 0, tenant_full = 0;
 	unsigned n = 0;
 
 	for (unsigned i = 0; i < s->nworkers; i++) {
@@ -80,6 +80,7 @@ static unsigned collect_stats(struct server *s, struct stat_row rows[MAX_STATS])
 		misses += hm_counter_get(&vs->key_cache_misses);
 		clears += hm_counter_get(&vs->key_cache_clears);
 		full += hm_counter_get(&vs->nonce_cache_full);
+		tenant_full += hm_counter_get(&vs->nonce_tenant_full);
 		before += hm_counter_get(&vs->nonce_before_start);
 		store += hm_counter_get(&vs->store_errors);
 		kc += hm_counter_get(&vs->key_cache_used);
@@ -126,6 +127,8 @@ static unsigned collect_stats(struct server *s, struct stat_row rows[MAX_STATS])
 	ROW("nonce_cache_entries", hm_replay_used(s->replay));
 	ROW("nonce_cache_capacity", hm_replay_capacity(s->replay));
 	ROW("nonce_cache_full", full);
+	ROW("nonce_cache_tenant_full", tenant_full);
+	ROW("nonce_cache_tenant_max", hm_replay_tenant_max(s->replay));
 	ROW("nonce_before_start", before);
 	ROW("max_frame", s->cfg->max_frame);
 #undef ROW
@@ -267,8 +270,10 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 
 static int setup(struct server *s)
 {
+	struct hm_replay_options ro = {0};
+	struct hm_replay_info ri;
 	struct hm_worker_config wc;
-	char err[256] = "";
+	char err[PATH_MAX + 256] = "";
 	int rc;
 
 	rc = hm_ks_open(s->cfg->db_dir, HM_KS_CREATE | HM_KS_READER, &s->ks, err, sizeof(err));
@@ -277,18 +282,29 @@ static int setup(struct server *s)
 		       err);
 		return rc;
 	}
-	rc = hm_replay_new(s->cfg->nonce_cache, &s->replay);
+	ro.capacity = s->cfg->nonce_cache;
+	ro.tenant_share = (unsigned)s->cfg->nonce_tenant_share;
+	ro.max_life = 2 * (int64_t)s->cfg->skew + 2;
+	ro.path = s->cfg->nonce_file;
+	ro.now = (int64_t)s->started;
+	rc = hm_replay_open(&ro, &s->replay, &ri, err, sizeof(err));
 	if (rc != HM_OK) {
-		hm_err("nonce cache: %s", hm_strerror(rc));
+		hm_err("nonce cache: %s", err[0] ? err : hm_strerror(rc));
 		return rc;
 	}
+	if (ri.fresh == NULL)
+		hm_info("nonce cache %s: kept from the previous run, %zu live entries", ro.path,
+			ri.restored);
+	else
+		hm_info("nonce cache %s: new (%s); nonce items signed before now are refused",
+			ro.path, ri.fresh);
 	memset(&wc, 0, sizeof(wc));
 	wc.max_frame = (uint32_t)s->cfg->max_frame;
 	wc.max_batch = (uint32_t)s->cfg->max_batch;
 	wc.read_timeout = (unsigned)s->cfg->read_timeout;
 	wc.verify.skew = (int64_t)s->cfg->skew;
 	wc.verify.key_cache = s->cfg->key_cache;
-	wc.verify.nonces_since = (int64_t)s->started;
+	wc.verify.nonces_since = ri.since;
 	/* a canonical string is never longer than its item plus a fixed slack (canon.h) */
 	wc.verify.max_canonical = s->cfg->max_frame + 1024;
 	wc.verify.default_policy = s->cfg->policy;

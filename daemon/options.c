@@ -61,6 +61,10 @@ static const struct opt opts[] = {
 	 "key epochs cached per worker (pre-keyed MAC contexts)"},
 	{"nonce-cache", "N", OPT_UINT, F(nonce_cache), NULL, 1u << 20, NULL, 1024, 1u << 28,
 	 "nonces remembered for replay protection; when full, nonce items fail closed (REPLAY)"},
+	{"nonce-file", "PATH", OPT_STR, F(nonce_file), NULL, 0, NULL, 0, 0,
+	 "file that keeps the nonce cache across restarts (default DB/nonces)"},
+	{"nonce-tenant-share", "PERCENT", OPT_UINT, F(nonce_tenant_share), NULL, 25, NULL, 1, 100,
+	 "most of the nonce cache one tenant may fill; over it its nonce items fail closed"},
 	{"log-level", "LEVEL", OPT_LEVEL, F(log_level), "info", 0, NULL, 0, 0,
 	 "error, warn, info or debug"},
 	{"log-file", "PATH", OPT_STR, F(log_file), NULL, 0, NULL, 0, 0,
@@ -305,6 +309,16 @@ enum hm_config_result hm_config_parse(struct hm_config *cfg, int argc, char **ar
 		fprintf(stderr, "hmacd: --socket and --db are required (or HMACD_SOCKET, HMACD_DB)\n");
 		return HM_CONFIG_EXIT_USAGE;
 	}
+	if (cfg->nonce_file == NULL) {
+		size_t n = strlen(cfg->db_dir) + sizeof("/nonces");
+
+		cfg->nonce_file = malloc(n);
+		if (cfg->nonce_file == NULL) {
+			fprintf(stderr, "hmacd: out of memory\n");
+			return HM_CONFIG_EXIT_USAGE;
+		}
+		snprintf(cfg->nonce_file, n, "%s/nonces", cfg->db_dir);
+	}
 	cfg->policy.require_created = !cfg->policy_no_created;
 	cfg->policy.require_nonce = !cfg->policy_no_nonce;
 	cfg->policy.check_age = !cfg->policy_no_age_check;
@@ -321,6 +335,8 @@ void hm_config_free(struct hm_config *cfg)
 	free(cfg->socket_path);
 	free(cfg->db_dir);
 	free(cfg->log_file);
+	free(cfg->nonce_file);
+	cfg->nonce_file = NULL;
 	cfg->socket_path = NULL;
 	cfg->db_dir = NULL;
 	cfg->log_file = NULL;

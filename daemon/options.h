@@ -35,6 +35,8 @@ struct hm_config {
 	uint64_t socket_mode;  /* --socket-mode: octal permission bits of the socket */
 	uint64_t key_cache;    /* --key-cache: cached key epochs per worker */
 	uint64_t nonce_cache;  /* --nonce-cache: remembered nonces (all workers) */
+	char *nonce_file;      /* --nonce-file: where the nonce cache is kept (DB/nonces) */
+	uint64_t nonce_tenant_share; /* --nonce-tenant-share: percent one tenant may fill */
 	enum hm_log_level log_level; /* --log-level */
 	char *log_file;        /* --log-file: append here instead of stderr; SIGHUP reopens */
 	struct hm_idlist allow_uid; /* --allow-uid: peers allowed by user id */

@@ -333,7 +333,7 @@ static struct key_bits key_bits_of(const struct hm_verifier *v, const struct hm_
 static enum hm_verdict check_nonce(struct hm_verifier *v, const struct hm_item *it,
 				   struct hm_str nonce, int64_t ts, bool guard)
 {
-	uint8_t rkey[HM_REPLAY_KEY_LEN];
+	struct hm_nonce_id id;
 	int64_t expires;
 
 	if (guard && ts < v->cfg.nonces_since) {
@@ -346,13 +346,16 @@ static enum hm_verdict check_nonce(struct hm_verifier *v, const struct hm_item *
 	expires = (ts > v->now ? ts : v->now) + v->cfg.skew + 1;
 	if (hm_replay_key(v->replay, v->md, v->sha256, it->tenant.ptr, it->tenant.len,
 			  it->container.ptr, it->container.len, nonce.ptr, nonce.len,
-			  rkey) != HM_OK)
+			  &id) != HM_OK)
 		return HM_V_REPLAY; /* cannot record it: fail closed */
-	switch (hm_replay_check(v->replay, rkey, expires, v->now)) {
+	switch (hm_replay_check(v->replay, &id, expires, v->now)) {
 	case HM_REPLAY_FRESH:
 		return HM_V_OK;
 	case HM_REPLAY_FULL:
 		hm_counter_add(&v->stats.nonce_cache_full, 1);
+		return HM_V_REPLAY;
+	case HM_REPLAY_TENANT_FULL:
+		hm_counter_add(&v->stats.nonce_tenant_full, 1);
 		return HM_V_REPLAY;
 	case HM_REPLAY_SEEN:
 	default:

@@ -34,9 +34,10 @@
 struct hm_verify_config {
 	int64_t skew;          /* seconds */
 	/*
-	 * Unix time the nonce cache started empty (the daemon's start). A nonce item signed
-	 * before it may have been accepted by the previous run, so it is refused (REPLAY): the
-	 * cache lives in memory, and this is how a restart fails closed. 0: no such guard.
+	 * Unix time since which the nonce cache holds every nonce it accepted (replay.h: the
+	 * start of a new table, or the first start of one kept in its file across restarts). A
+	 * nonce item signed before it may have been accepted by a run whose entries are lost (a
+	 * reboot, a new file), so it is refused (REPLAY): how a lost table fails closed. 0: none.
 	 */
 	int64_t nonces_since;
 	size_t key_cache;      /* entries */
@@ -52,6 +53,7 @@ struct hm_verify_stats {
 	hm_counter key_cache_misses;
 	hm_counter key_cache_clears;
 	hm_counter nonce_cache_full;
+	hm_counter nonce_tenant_full; /* refused: the tenant held its share of the nonce cache */
 	hm_counter nonce_before_start; /* nonce items signed before the daemon started */
 	hm_counter store_errors;
 	hm_counter key_cache_used;

@@ -2,7 +2,7 @@
  * e2e_lifecycle.c - start, stop and restart of the real daemon: SIGTERM answers in-flight
  * frames, exits 0 and removes the socket; clients reconnect after a restart; kill -9 leaves a
  * stale socket that the next start replaces; a second daemon cannot steal a live socket; the
- * socket has the configured mode.
+ * socket has the configured mode; the nonce cache outlives a restart of either kind.
  */
 #include <setjmp.h>
 #include <signal.h>
@@ -201,6 +201,85 @@ static void test_bad_options(void **state)
 	assert_int_equal(WEXITSTATUS(rc), 0);
 }
 
+/* One item of either scheme, verified on a fresh connection; returns the verdict. */
+static unsigned verify_once(struct hd *d, const struct hmacd_any_item *it)
+{
+	struct hmacd_client *c = hd_client(d);
+	uint8_t v = 0xff;
+
+	assert_int_equal(hmacd_verify_any(c, it, 1, &v), HMACD_OK);
+	hmacd_close(c);
+	return v;
+}
+
+/*
+ * Issue 10, finding 2: replay after a restart. Items signed up to --skew ahead of the daemon's
+ * clock are accepted (a signer whose clock runs fast), and used to be accepted again after a
+ * restart, when the nonce cache was empty and only items signed before the start were refused.
+ * Now the nonce cache lives in DB/nonces: after SIGTERM and after kill -9, each nonce accepted
+ * before is REPLAY, and an item signed after the restart with an accurate clock is OK at once.
+ */
+static void test_replay_survives_restart(void **state)
+{
+	static const struct hmacd_header rh[] = {{"host", 4, "api.example.com", 15}};
+	struct hd d;
+	struct hd_req v1, fresh;
+	struct hmacd_rfc9421_item r = {0};
+	struct hmacd_rfc9421_params p = {.keyid = "k-rfc", .created = 0};
+	struct hmacd_any_item a_v1, a_rfc, a_fresh;
+	char input[HMACD_RFC9421_FIELD_MAX + 1], sig[HMACD_RFC9421_SIGNATURE_CAP];
+	uint8_t secret[32], rsecret[32];
+
+	(void)state;
+	hd_start(&d, "--threads 2");
+	if (d.external)
+		skip();
+	hd_key_create(&d, "t1", "c1", secret);
+	for (size_t i = 0; i < sizeof(rsecret); i++)
+		rsecret[i] = (uint8_t)(0xa0 + i);
+	hd_key_import(&d, "t1", "c2", "k-rfc", rsecret, sizeof(rsecret), 0);
+
+	/* hmacd-v1 and rfc9421, each signed 200 s ahead of the daemon's clock */
+	hd_req_init(&v1, "t1", "c1", 1, now() + 200, "nonce-ahead-v1", secret);
+	r.tenant = "t1", r.tenant_len = 2, r.container = "c2", r.container_len = 2;
+	r.method = "GET", r.method_len = 3, r.authority = "api.example.com", r.authority_len = 15;
+	r.path = "/containers/c2/logs", r.path_len = 19;
+	r.headers = rh, r.nheaders = 1;
+	p.created = (int64_t)now() + 200;
+	p.nonce = "nonce-ahead-rfc";
+	assert_int_equal(hmacd_rfc9421_sign(rsecret, sizeof(rsecret), &r, &p, input, sizeof(input),
+					    sig, sizeof(sig)),
+			 HMACD_OK);
+	r.signature_input = input, r.signature_input_len = strlen(input);
+	r.signature = sig, r.signature_len = strlen(sig);
+	a_v1 = (struct hmacd_any_item){HMACD_SCHEME_HMACD_V1, {.v1 = &v1.item}};
+	a_rfc = (struct hmacd_any_item){HMACD_SCHEME_RFC9421, {.rfc9421 = &r}};
+	assert_int_equal(verify_once(&d, &a_v1), HMACD_V_OK);
+	assert_int_equal(verify_once(&d, &a_rfc), HMACD_V_OK);
+	assert_int_equal(verify_once(&d, &a_v1), HMACD_V_REPLAY);
+	assert_int_equal(verify_once(&d, &a_rfc), HMACD_V_REPLAY);
+
+	for (int kind = 0; kind < 2; kind++) {
+		char nonce[32];
+
+		if (kind == 0)
+			hd_stop(&d); /* SIGTERM */
+		else
+			hd_kill9(&d);
+		hd_restart(&d);
+		assert_int_equal(verify_once(&d, &a_v1), HMACD_V_REPLAY);
+		assert_int_equal(verify_once(&d, &a_rfc), HMACD_V_REPLAY);
+		/* a new request, signed now with an accurate clock: no waiting for --skew */
+		snprintf(nonce, sizeof(nonce), "fresh-after-%d", kind);
+		hd_req_init(&fresh, "t1", "c1", 1, now(), nonce, secret);
+		a_fresh = (struct hmacd_any_item){HMACD_SCHEME_HMACD_V1, {.v1 = &fresh.item}};
+		assert_int_equal(verify_once(&d, &a_fresh), HMACD_V_OK);
+		assert_int_equal(verify_once(&d, &a_fresh), HMACD_V_REPLAY);
+	}
+	hd_stop(&d);
+	hd_cleanup(&d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -208,6 +287,7 @@ int main(void)
 		cmocka_unit_test(test_sigterm_reads_everything_that_arrived),
 		cmocka_unit_test(test_client_reconnects_after_restart),
 		cmocka_unit_test(test_kill9_then_restart),
+		cmocka_unit_test(test_replay_survives_restart),
 		cmocka_unit_test(test_second_daemon_refused_and_socket_mode),
 		cmocka_unit_test(test_bad_options),
 	};
