@@ -65,6 +65,9 @@ enum opt {
 	OPT_NO_NONCE,
 	OPT_NO_AGE_CHECK,
 	OPT_NO_BODY_DIGEST,
+	OPT_NO_QUERY,
+	OPT_V1_NONCE,
+	OPT_V1_REQUIRE,
 	OPT_JSON,
 	OPT_SERVER_USER,
 	OPT_HELP,
@@ -106,6 +109,12 @@ static const struct optdef {
 			       "policy: do not compare created/expires with the clock" },
 	[OPT_NO_BODY_DIGEST] = { "no-body-digest", NULL,
 				 "policy: do not require content-digest when there is a body" },
+	[OPT_NO_QUERY] = { "no-query", NULL,
+			   "policy: do not require @query when the target has a query" },
+	[OPT_V1_NONCE] = { "v1-nonce", NULL, "policy: hmacd-v1 signatures must carry a nonce" },
+	[OPT_V1_REQUIRE] = { "v1-require", "HEADER...",
+			     "policy: headers every hmacd-v1 signature must include (lower-case\n"
+			     "                      names), up to the next option" },
 	[OPT_JSON] = { "json", NULL, "machine-readable output" },
 	[OPT_SERVER_USER] = { "server-user", "USER",
 			      "the user hmacd runs as, a name or uid (default: the owner of\n"
@@ -120,6 +129,8 @@ struct ctl {
 	int nword;
 	const char *req[MAX_REQUIRE]; /* every --require argument, in order */
 	int nreq;
+	const char *v1req[MAX_REQUIRE]; /* every --v1-require argument, in order */
+	int nv1req;
 };
 
 struct cmd {
@@ -146,8 +157,9 @@ static int cmd_stats(const struct ctl *c, const struct cmd *self);
 
 #define SCOPE (F(OPT_TENANT) | F(OPT_CONTAINER))
 
-#define POLICY_FLAGS \
-	(F(OPT_NO_CREATED) | F(OPT_NO_NONCE) | F(OPT_NO_AGE_CHECK) | F(OPT_NO_BODY_DIGEST))
+#define POLICY_FLAGS                                                                     \
+	(F(OPT_NO_CREATED) | F(OPT_NO_NONCE) | F(OPT_NO_AGE_CHECK) | F(OPT_NO_BODY_DIGEST) | \
+	 F(OPT_NO_QUERY) | F(OPT_V1_NONCE) | F(OPT_V1_REQUIRE))
 
 static const struct cmd key_cmds[] = {
 	{ "create", cmd_key_create, NULL, F(OPT_DB) | SCOPE | F(OPT_KEYID) | F(OPT_JSON), SCOPE,
@@ -979,6 +991,22 @@ static void json_str(FILE *f, const char *s)
 	fputc('"', f);
 }
 
+/*
+ * What a policy's replay protection really is (finding 4 of the security review: a policy must
+ * not say "nonce: required" while the same request replays every --skew seconds).
+ */
+static const char *replay_words(const struct hm_policy *p, bool json)
+{
+	if (p->require_nonce) /* hm_policy_check(): then created and the age check too */
+		return json ? "all" : "every signature (its nonce is remembered while its created "
+				      "is within --skew)";
+	if (p->require_created && p->check_age)
+		return json ? "with_nonce" : "only signatures that carry a nonce";
+	return json ? "weak"
+		    : "weak: a signature without a nonce, or without a created checked against "
+		      "the clock, can be replayed";
+}
+
 /* One policy as the JSON object of `policy show`, or as the human block / table row. */
 static void policy_print(FILE *f, bool json, bool row, const char *tenant, const char *container,
 			 enum hm_policy_source src, const struct hm_policy *p)
@@ -996,10 +1024,11 @@ static void policy_print(FILE *f, bool json, bool row, const char *tenant, const
 			fprintf(f, "null");
 		fprintf(f, ",\"source\":\"%s\",\"require\":[", hm_policy_source_name(src));
 	} else if (row) {
-		fprintf(f, "%-20s %-20s %-7s %-7s %-5s %-9s %-11s", tenant,
+		fprintf(f, "%-20s %-20s %-7s %-7s %-5s %-9s %-11s %-5s %-8s", tenant,
 			container != NULL ? container : "-", hm_policy_source_name(src),
 			p->require_created ? "yes" : "no", p->require_nonce ? "yes" : "no",
-			p->check_age ? "yes" : "no", p->digest_when_body ? "yes" : "no");
+			p->check_age ? "yes" : "no", p->digest_when_body ? "yes" : "no",
+			p->query_when_present ? "yes" : "no", p->v1_nonce ? "yes" : "no");
 	} else {
 		fprintf(f, "policy of %s%s%s (source: %s%s)\nrequire:    ", tenant,
 			container != NULL ? "/" : "", container != NULL ? container : "",
@@ -1020,25 +1049,47 @@ static void policy_print(FILE *f, bool json, bool row, const char *tenant, const
 			fprintf(f, " %s", comp);
 		}
 	}
-	if (json)
-		fprintf(f, "],\"created\":%s,\"nonce\":%s,\"age_check\":%s,\"body_digest\":%s}",
+	if (json) {
+		fprintf(f, "],\"created\":%s,\"nonce\":%s,\"age_check\":%s,\"body_digest\":%s,"
+			   "\"query\":%s,\"replay_protection\":\"%s\",\"v1_nonce\":%s,"
+			   "\"v1_require\":[",
 			p->require_created ? "true" : "false", p->require_nonce ? "true" : "false",
-			p->check_age ? "true" : "false", p->digest_when_body ? "true" : "false");
-	else if (row)
+			p->check_age ? "true" : "false", p->digest_when_body ? "true" : "false",
+			p->query_when_present ? "true" : "false", replay_words(p, true),
+			p->v1_nonce ? "true" : "false");
+		for (i = 0; i < p->v1_nheaders; i++) {
+			if (i > 0)
+				fputc(',', f);
+			json_str(f, p->v1_headers[i]);
+		}
+		fprintf(f, "]}");
+	} else if (row) {
+		for (i = 0; i < p->v1_nheaders; i++)
+			fprintf(f, "%sv1:%s", i == 0 && p->ncomponents == 0 ? "" : " ",
+				p->v1_headers[i]);
 		fprintf(f, "\n");
-	else
+	} else {
 		fprintf(f, "\ncreated:     %s\nnonce:       %s\nage check:   %s\n"
-			   "body digest: %s\n",
+			   "body digest: %s\nquery:       %s\nreplays:     %s\n"
+			   "hmacd-v1:    nonce %s; signed headers required:",
 			p->require_created ? "required" : "not required",
 			p->require_nonce ? "required" : "not required",
 			p->check_age ? "on" : "off",
 			p->digest_when_body ? "content-digest required when there is a body"
-					    : "not required");
+					    : "not required",
+			p->query_when_present ? "@query required when there is a query"
+					      : "not required",
+			replay_words(p, false), p->v1_nonce ? "required" : "not required");
+		for (i = 0; i < p->v1_nheaders; i++)
+			fprintf(f, " %s", p->v1_headers[i]);
+		fprintf(f, "%s\n", p->v1_nheaders == 0 ? " none" : "");
+	}
 }
 
 /* The policy that --require and the --no-* flags describe. CTL_OK or CTL_USAGE (printed). */
 static int policy_opts(const struct ctl *c, const struct cmd *self, struct hm_policy *p)
 {
+	const char *why;
 	int i, rc;
 
 	memset(p, 0, sizeof(*p));
@@ -1058,6 +1109,20 @@ static int policy_opts(const struct ctl *c, const struct cmd *self, struct hm_po
 	p->require_nonce = c->opt[OPT_NO_NONCE] == NULL;
 	p->check_age = c->opt[OPT_NO_AGE_CHECK] == NULL;
 	p->digest_when_body = c->opt[OPT_NO_BODY_DIGEST] == NULL;
+	p->query_when_present = c->opt[OPT_NO_QUERY] == NULL;
+	p->v1_nonce = c->opt[OPT_V1_NONCE] != NULL;
+	for (i = 0; i < c->nv1req; i++) {
+		rc = hm_policy_require_v1_header(p, c->v1req[i]);
+		if (rc == HM_ETOOBIG)
+			return usage_error("policy", self, "at most %d --v1-require headers",
+					   HM_POLICY_MAX_V1_HEADERS);
+		if (rc != HM_OK)
+			return usage_error("policy", self,
+					   "--v1-require: '%s' is not a lower-case header name",
+					   shown(c->v1req[i]));
+	}
+	if (hm_policy_check(p, &why) != HM_OK)
+		return usage_error("policy", self, "%s; add --no-nonce to go without", why);
 	return CTL_OK;
 }
 
@@ -1140,9 +1205,10 @@ static int cmd_policy_list(const struct ctl *c, const struct cmd *self)
 	status = open_store(c, self, "policy", 0, &ks, NULL);
 	if (status != CTL_OK)
 		return status;
-	status = list_begin(&lo, "policy list", "[", "%-20s %-20s %-7s %-7s %-5s %-9s %-11s %s\n",
-			    "TENANT", "CONTAINER", "SOURCE", "CREATED", "NONCE", "AGE_CHECK",
-			    "BODY_DIGEST", "REQUIRE");
+	status = list_begin(&lo, "policy list", "[",
+			    "%-20s %-20s %-7s %-7s %-5s %-9s %-11s %-5s %-8s %s\n", "TENANT",
+			    "CONTAINER", "SOURCE", "CREATED", "NONCE", "AGE_CHECK", "BODY_DIGEST",
+			    "QUERY", "V1_NONCE", "REQUIRE");
 	if (status == CTL_OK) {
 		rc = hm_ks_policy_list(ks, c->opt[OPT_TENANT], policy_row, &lo);
 		status = store_status(ks, "policy list", rc, NULL);
@@ -1270,12 +1336,13 @@ static int find_opt(const char *name, size_t len)
 	return -1;
 }
 
-static int add_require(struct ctl *c, const char *v)
+/* Keeps one argument of a list option (--require, --v1-require) in list[0..*n). */
+static int add_listed(const char *opt, const char **list, int *n, const char *v)
 {
-	if (c->nreq == MAX_REQUIRE)
-		return usage_error(NULL, NULL, "too many --require components (at most %d)",
-				   HM_POLICY_MAX_COMPONENTS);
-	c->req[c->nreq++] = v;
+	if (*n == MAX_REQUIRE)
+		return usage_error(NULL, NULL, "too many --%s arguments (at most %d)", opt,
+				   MAX_REQUIRE);
+	list[(*n)++] = v;
 	return CTL_OK;
 }
 
@@ -1314,18 +1381,21 @@ static int parse_args(int argc, char **argv, struct ctl *c)
 		o = find_opt(name, nlen);
 		if (o < 0)
 			return usage_error(NULL, NULL, "unknown option '%s'", shown(a));
-		if (o == OPT_REQUIRE) {
-			/* one or more components, up to the next option; may be repeated */
-			before = c->nreq;
-			if (eq != NULL && add_require(c, eq + 1) != CTL_OK)
+		if (o == OPT_REQUIRE || o == OPT_V1_REQUIRE) {
+			/* one or more words, up to the next option; may be repeated */
+			const char **list = o == OPT_REQUIRE ? c->req : c->v1req;
+			int *n = o == OPT_REQUIRE ? &c->nreq : &c->nv1req;
+
+			before = *n;
+			if (eq != NULL && add_listed(optdefs[o].name, list, n, eq + 1) != CTL_OK)
 				return CTL_USAGE;
 			while (i + 1 < argc && !(argv[i + 1][0] == '-' && argv[i + 1][1] != '\0')) {
-				if (add_require(c, argv[++i]) != CTL_OK)
+				if (add_listed(optdefs[o].name, list, n, argv[++i]) != CTL_OK)
 					return CTL_USAGE;
 			}
-			if (c->nreq == before)
-				return usage_error(NULL, NULL, "%s",
-						   "option --require needs a component");
+			if (*n == before)
+				return usage_error(NULL, NULL, "option --%s needs a value",
+						   optdefs[o].name);
 			c->opt[o] = "";
 			continue;
 		}

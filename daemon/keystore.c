@@ -1695,6 +1695,23 @@ int hm_ks_reader_begin(struct hm_ks_reader *rd, uint64_t *txnid)
 	return HM_OK;
 }
 
+int hm_ks_reader_has_policies(struct hm_ks_reader *rd, bool *any)
+{
+	MDB_stat st;
+	int mrc;
+
+	*any = true; /* on failure: look every scope up */
+	if (!rd->active) {
+		set_msg(rd->err, sizeof(rd->err), "hm_ks_reader_has_policies outside a batch");
+		return HM_ESTORE;
+	}
+	mrc = mdb_stat(rd->txn, rd->ks->policies, &st);
+	if (mrc != 0)
+		return rd_fail(rd, "mdb_stat(policies)", mrc);
+	*any = st.ms_entries > 0;
+	return HM_OK;
+}
+
 const char *hm_ks_reader_errmsg(const struct hm_ks_reader *rd)
 {
 	return rd->err;

@@ -260,6 +260,12 @@ int hm_ks_lookup_keyid(struct hm_ks_reader *rd, const uint8_t *keyid, size_t len
 		       struct hm_key_ref *ref) HM_MUSTCHECK;
 
 /*
+ * Whether the snapshot of the begun batch holds any policy at all (*any), so that a verifier
+ * can skip looking each scope up while none is stored. HM_OK or HM_ESTORE (*any true).
+ */
+int hm_ks_reader_has_policies(struct hm_ks_reader *rd, bool *any) HM_MUSTCHECK;
+
+/*
  * The policy for a scope, inside a begun batch: the scope's own, else the tenant's, else *out
  * untouched and *found = HM_POLICY_DEFAULT (the caller fills *out with its default first).
  * Names that could never have been stored get the default. HM_OK or HM_ESTORE (outside a batch,

@@ -20,7 +20,8 @@
 #include "msg.h"
 
 enum opt_type {
-	OPT_STR, OPT_UINT, OPT_OCTAL, OPT_LEVEL, OPT_UIDS, OPT_GIDS, OPT_FLAG, OPT_COMPONENTS
+	OPT_STR, OPT_UINT, OPT_OCTAL, OPT_LEVEL, OPT_UIDS, OPT_GIDS, OPT_FLAG, OPT_COMPONENTS,
+	OPT_V1_HEADERS
 };
 
 struct opt {
@@ -85,6 +86,12 @@ static const struct opt opts[] = {
 	 "RFC 9421 default policy: do not compare created / expires with the clock"},
 	{"policy-no-body-digest", "", OPT_FLAG, F(policy_no_body_digest), NULL, 0, NULL, 0, 0,
 	 "RFC 9421 default policy: a body need not be covered by content-digest"},
+	{"policy-no-query", "", OPT_FLAG, F(policy_no_query), NULL, 0, NULL, 0, 0,
+	 "RFC 9421 default policy: a query need not be covered by @query"},
+	{"policy-v1-nonce", "", OPT_FLAG, F(policy_v1_nonce), NULL, 0, NULL, 0, 0,
+	 "hmacd-v1 default policy: require a nonce"},
+	{"policy-v1-require", "LIST", OPT_V1_HEADERS, F(policy), NULL, 0, NULL, 0, 0,
+	 "hmacd-v1 default policy: comma-separated headers every signature must include"},
 };
 
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
@@ -197,6 +204,29 @@ static int parse_components(const char *val, struct hm_policy *p)
 	return HM_OK;
 }
 
+/* hmacd-v1 header names, separated by commas, into p's hmacd-v1 header list (replaced whole). */
+static int parse_v1_headers(const char *val, struct hm_policy *p)
+{
+	char one[HM_POLICY_HEADER_MAX + 1];
+	const char *q = val;
+
+	p->v1_nheaders = 0;
+	while (*q != '\0') {
+		size_t len = strcspn(q, ",");
+
+		if (len == 0 || len >= sizeof(one))
+			return HM_EINVAL;
+		memcpy(one, q, len);
+		one[len] = '\0';
+		if (hm_policy_require_v1_header(p, one) != HM_OK)
+			return HM_EINVAL;
+		q += len;
+		if (*q == ',')
+			q++;
+	}
+	return p->v1_nheaders > 0 ? HM_OK : HM_EINVAL;
+}
+
 static int set_opt(struct hm_config *cfg, const struct opt *o, const char *val)
 {
 	char *base = (char *)cfg + o->offset, *end = NULL;
@@ -223,6 +253,8 @@ static int set_opt(struct hm_config *cfg, const struct opt *o, const char *val)
 		return HM_OK;
 	case OPT_COMPONENTS:
 		return parse_components(val, (struct hm_policy *)(void *)base);
+	case OPT_V1_HEADERS:
+		return parse_v1_headers(val, (struct hm_policy *)(void *)base);
 	case OPT_UINT:
 	case OPT_OCTAL:
 		/* digits only: strtoull would also skip blanks and take a sign (" -0") */
@@ -254,7 +286,7 @@ static enum hm_config_result bad_value(const struct opt *o, const char *from)
 enum hm_config_result hm_config_parse(struct hm_config *cfg, int argc, char **argv)
 {
 	struct option longopts[NOPTS + 3];
-	const char *val;
+	const char *val, *why;
 	long cpus;
 	int c, idx;
 
@@ -323,6 +355,13 @@ enum hm_config_result hm_config_parse(struct hm_config *cfg, int argc, char **ar
 	cfg->policy.require_nonce = !cfg->policy_no_nonce;
 	cfg->policy.check_age = !cfg->policy_no_age_check;
 	cfg->policy.digest_when_body = !cfg->policy_no_body_digest;
+	cfg->policy.query_when_present = !cfg->policy_no_query;
+	cfg->policy.v1_nonce = cfg->policy_v1_nonce != 0;
+	if (hm_policy_check(&cfg->policy, &why) != HM_OK) {
+		fprintf(stderr, "hmacd: the default policy (--policy-*): %s; add --policy-no-nonce "
+			"to go without\n", why);
+		return HM_CONFIG_EXIT_USAGE;
+	}
 	if (cfg->threads == 0) {
 		cpus = sysconf(_SC_NPROCESSORS_ONLN);
 		cfg->threads = cpus > 0 ? (uint64_t)cpus : 1;

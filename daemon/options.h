@@ -49,6 +49,8 @@ struct hm_config {
 	uint64_t policy_no_nonce;       /* --policy-no-nonce */
 	uint64_t policy_no_age_check;   /* --policy-no-age-check */
 	uint64_t policy_no_body_digest; /* --policy-no-body-digest */
+	uint64_t policy_no_query;       /* --policy-no-query */
+	uint64_t policy_v1_nonce;       /* --policy-v1-nonce (--policy-v1-require: policy) */
 };
 
 enum hm_config_result { HM_CONFIG_RUN, HM_CONFIG_EXIT_OK, HM_CONFIG_EXIT_USAGE };

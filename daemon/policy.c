@@ -19,8 +19,16 @@
 #define PC_INPUT_MAX (2 * HM_POLICY_COMPONENT_MAX) /* admin text, before canonicalisation */
 #define PC_DICT_KEY_MAX 64
 
-enum { PF_CREATED = 1u << 0, PF_NONCE = 1u << 1, PF_AGE = 1u << 2, PF_DIGEST = 1u << 3 };
-#define PF_ALL (PF_CREATED | PF_NONCE | PF_AGE | PF_DIGEST)
+enum {
+	PF_CREATED = 1u << 0,
+	PF_NONCE = 1u << 1,
+	PF_AGE = 1u << 2,
+	PF_DIGEST = 1u << 3,
+	PF_QUERY = 1u << 4,
+};
+#define PF_ALL_V1 (PF_CREATED | PF_NONCE | PF_AGE | PF_DIGEST) /* encoding version 1 */
+#define PF_ALL (PF_ALL_V1 | PF_QUERY)
+enum { PV1_NONCE = 1u << 0 };
 
 /* The derived components this daemon builds (RFC 9421 section 2.2, request side). */
 static const char *const derived[] = {
@@ -53,6 +61,19 @@ void hm_policy_default(struct hm_policy *p)
 	p->require_nonce = true;
 	p->check_age = true;
 	p->digest_when_body = true;
+	p->query_when_present = true;
+}
+
+int hm_policy_check(const struct hm_policy *p, const char **why)
+{
+	*why = NULL;
+	if (p->require_nonce && !(p->require_created && p->check_age)) {
+		*why = "a required nonce needs created required and the age check on: otherwise "
+		       "the nonce is forgotten after --skew while the signature stays valid, and "
+		       "the request can be replayed";
+		return HM_EINVAL;
+	}
+	return HM_OK;
 }
 
 /* RFC 9110 tchar, restricted to lower case (RFC 9421 2.1: component names are lower-cased). */
@@ -273,6 +294,34 @@ int hm_policy_require(struct hm_policy *p, const char *in)
 	return HM_OK;
 }
 
+/* An hmacd-v1 header requirement: a lower-case tchar name of 1..HM_POLICY_HEADER_MAX bytes. */
+static bool v1_header_ok(const char *name, size_t n)
+{
+	if (n == 0 || n > HM_POLICY_HEADER_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!lc_tchar((unsigned char)name[i]))
+			return false;
+	return true;
+}
+
+int hm_policy_require_v1_header(struct hm_policy *p, const char *name)
+{
+	size_t n = name != NULL ? strnlen(name, HM_POLICY_HEADER_MAX + 1) : 0;
+
+	if (!v1_header_ok(name, n))
+		return HM_EINVAL;
+	for (size_t i = 0; i < p->v1_nheaders; i++)
+		if (strcmp(p->v1_headers[i], name) == 0)
+			return HM_OK;
+	if (p->v1_nheaders >= HM_POLICY_MAX_V1_HEADERS)
+		return HM_ETOOBIG;
+	memset(p->v1_headers[p->v1_nheaders], 0, sizeof(p->v1_headers[0]));
+	memcpy(p->v1_headers[p->v1_nheaders], name, n);
+	p->v1_nheaders++;
+	return HM_OK;
+}
+
 int hm_policy_encode(const struct hm_policy *p, uint8_t *out, size_t cap, size_t *len)
 {
 	size_t i, n = 0, cl;
@@ -287,6 +336,9 @@ int hm_policy_encode(const struct hm_policy *p, uint8_t *out, size_t cap, size_t
 	flags |= p->require_nonce ? PF_NONCE : 0;
 	flags |= p->check_age ? PF_AGE : 0;
 	flags |= p->digest_when_body ? PF_DIGEST : 0;
+	flags |= p->query_when_present ? PF_QUERY : 0;
+	if (p->v1_nheaders > HM_POLICY_MAX_V1_HEADERS)
+		return HM_EINVAL;
 	out[n++] = HM_POLICY_ENC_VERSION;
 	out[n++] = (uint8_t)flags;
 	out[n++] = (uint8_t)p->ncomponents;
@@ -300,21 +352,38 @@ int hm_policy_encode(const struct hm_policy *p, uint8_t *out, size_t cap, size_t
 		memcpy(out + n, p->components[i], cl);
 		n += cl;
 	}
+	if (cap - n < 2)
+		return HM_ETOOBIG;
+	out[n++] = p->v1_nonce ? PV1_NONCE : 0;
+	out[n++] = (uint8_t)p->v1_nheaders;
+	for (i = 0; i < p->v1_nheaders; i++) {
+		cl = strnlen(p->v1_headers[i], HM_POLICY_HEADER_MAX + 1);
+		if (!v1_header_ok(p->v1_headers[i], cl))
+			return HM_EINVAL;
+		if (cap - n < 1 + cl)
+			return HM_ETOOBIG;
+		out[n++] = (uint8_t)cl;
+		memcpy(out + n, p->v1_headers[i], cl);
+		n += cl;
+	}
 	*len = n;
 	return HM_OK;
 }
 
 int hm_policy_decode(const uint8_t *in, size_t len, struct hm_policy *p)
 {
-	size_t i, n = 3, cl, count;
-	unsigned flags;
+	size_t i, n = 3, cl, count, nv1 = 0;
+	unsigned flags, version, v1flags = 0;
+	const char *why;
 
 	memset(p, 0, sizeof(*p));
-	if (len < 3 || in[0] != HM_POLICY_ENC_VERSION)
+	if (len < 3 || (in[0] != 1 && in[0] != HM_POLICY_ENC_VERSION))
 		goto bad;
+	version = in[0];
 	flags = in[1];
 	count = in[2];
-	if ((flags & ~(unsigned)PF_ALL) != 0 || count > HM_POLICY_MAX_COMPONENTS)
+	if ((flags & ~(unsigned)(version == 1 ? PF_ALL_V1 : PF_ALL)) != 0 ||
+	    count > HM_POLICY_MAX_COMPONENTS)
 		goto bad;
 	for (i = 0; i < count; i++) {
 		if (n >= len)
@@ -329,6 +398,24 @@ int hm_policy_decode(const uint8_t *in, size_t len, struct hm_policy *p)
 		if (!is_canonical(p->components[i], cl))
 			goto bad;
 	}
+	if (version >= 2) {
+		if (len - n < 2)
+			goto bad;
+		v1flags = in[n++];
+		nv1 = in[n++];
+		if ((v1flags & ~(unsigned)PV1_NONCE) != 0 || nv1 > HM_POLICY_MAX_V1_HEADERS)
+			goto bad;
+		for (i = 0; i < nv1; i++) {
+			if (n >= len)
+				goto bad;
+			cl = in[n++];
+			if (len - n < cl || !v1_header_ok((const char *)in + n, cl))
+				goto bad;
+			memcpy(p->v1_headers[i], in + n, cl);
+			p->v1_headers[i][cl] = '\0';
+			n += cl;
+		}
+	}
 	if (n != len)
 		goto bad;
 	p->ncomponents = count;
@@ -336,6 +423,15 @@ int hm_policy_decode(const uint8_t *in, size_t len, struct hm_policy *p)
 	p->require_nonce = (flags & PF_NONCE) != 0;
 	p->check_age = (flags & PF_AGE) != 0;
 	p->digest_when_body = (flags & PF_DIGEST) != 0;
+	/* version 1 knew no query rule: such a policy gets today's default, the query bound */
+	p->query_when_present = version == 1 || (flags & PF_QUERY) != 0;
+	p->v1_nonce = (v1flags & PV1_NONCE) != 0;
+	p->v1_nheaders = nv1;
+	if (hm_policy_check(p, &why) != HM_OK) {
+		/* stored by an hmacctl that allowed it: enforced the only way a nonce holds */
+		p->require_created = true;
+		p->check_age = true;
+	}
 	return HM_OK;
 bad:
 	memset(p, 0, sizeof(*p));

@@ -35,9 +35,14 @@
 #define HM_POLICY_MAX_COMPONENTS 16
 #define HM_POLICY_COMPONENT_MAX 128 /* serialized identifier, e.g. @query-param;name="id" */
 
-/* Binary encoding (hm_policy_encode): version byte, flags byte, count, then (len, bytes) each. */
-#define HM_POLICY_ENC_VERSION 1u
-#define HM_POLICY_ENC_MAX (3 + HM_POLICY_MAX_COMPONENTS * (1 + HM_POLICY_COMPONENT_MAX))
+#define HM_POLICY_MAX_V1_HEADERS 16
+#define HM_POLICY_HEADER_MAX 64 /* a header name an hmacd-v1 signature must include */
+
+/* Binary encoding (hm_policy_encode): see there. */
+#define HM_POLICY_ENC_VERSION 2u
+#define HM_POLICY_ENC_MAX                                                      \
+	(3 + HM_POLICY_MAX_COMPONENTS * (1 + HM_POLICY_COMPONENT_MAX) + 2 + \
+	 HM_POLICY_MAX_V1_HEADERS * (1 + HM_POLICY_HEADER_MAX))
 
 /* Where an effective policy came from. */
 enum hm_policy_source {
@@ -47,19 +52,46 @@ enum hm_policy_source {
 };
 
 struct hm_policy {
+	/* rfc9421 items */
 	size_t ncomponents;
 	char components[HM_POLICY_MAX_COMPONENTS][HM_POLICY_COMPONENT_MAX + 1]; /* canonical */
-	bool require_created;  /**< a signature without `created` is insufficient */
-	bool require_nonce;    /**< a signature without `nonce` is insufficient */
-	bool check_age;        /**< `created` / `expires` compared with the clock and skew */
-	bool digest_when_body; /**< with a body, content-digest must be covered */
+	bool require_created;    /**< a signature without `created` is insufficient */
+	bool require_nonce;      /**< a signature without `nonce` is insufficient */
+	bool check_age;          /**< `created` / `expires` compared with the clock and skew */
+	bool digest_when_body;   /**< with a body, content-digest must be covered */
+	bool query_when_present; /**< with a query in the target, @query must be covered */
+	/*
+	 * hmacd-v1 items: their canonical string always binds method, path and query, body, ts;
+	 * the policy says whether a nonce is required and which headers must be signed.
+	 */
+	bool v1_nonce;
+	size_t v1_nheaders;
+	char v1_headers[HM_POLICY_MAX_V1_HEADERS][HM_POLICY_HEADER_MAX + 1]; /* lower-case names */
 };
 
 /* "default", "tenant", "scope" (the words `hmacctl policy show` prints). */
 const char *hm_policy_source_name(enum hm_policy_source s);
 
-/* The daemon-wide default: @method @path @authority; all four flags true. */
+/*
+ * The daemon-wide default: rfc9421 @method @path @authority, and created, nonce, the age
+ * check, content-digest with a body and @query with a query all required; hmacd-v1: nothing
+ * beyond what its canonical string binds.
+ */
 void hm_policy_default(struct hm_policy *p);
+
+/*
+ * Whether p can keep its promises. A required nonce is only remembered while the signature can
+ * still pass the clock (created within --skew): without `created` required and the age
+ * checked, the same request replays once --skew has passed. HM_OK, or HM_EINVAL with *why set
+ * (a static sentence).
+ */
+int hm_policy_check(const struct hm_policy *p, const char **why) HM_MUSTCHECK;
+
+/*
+ * Adds an hmacd-v1 header requirement: a lower-case token name of 1..HM_POLICY_HEADER_MAX
+ * bytes (an upper-case one is refused, not folded), once. HM_OK, HM_EINVAL, HM_ETOOBIG.
+ */
+int hm_policy_require_v1_header(struct hm_policy *p, const char *name) HM_MUSTCHECK;
 
 /*
  * Parses one component as the admin writes it ("@method", "content-digest;sf",
@@ -90,16 +122,22 @@ bool hm_policy_has(const struct hm_policy *p, const char *canon);
 
 /*
  * The store's encoding of p into out[0..cap), *len set; at most HM_POLICY_ENC_MAX bytes:
- *   u8 version (1), u8 flags (bit 0 created, 1 nonce, 2 age check, 3 digest when body; others
- *   zero), u8 n (0..16), then n times u8 length (1..128) and the canonical component bytes.
- * HM_OK, HM_EINVAL (more than 16 components, or one that is not canonical), HM_ETOOBIG.
+ *   u8 version (2), u8 flags (bit 0 created, 1 nonce, 2 age check, 3 digest when body, 4 query
+ *   when present; others zero), u8 n (0..16), then n times u8 length (1..128) and the
+ *   canonical component bytes; then u8 v1 flags (bit 0 nonce), u8 m (0..16) and m times u8
+ *   length (1..64) and a header name.
+ * Version 1 (written before the query and hmacd-v1 rules existed) ends after the components;
+ * it decodes with the query required and nothing for hmacd-v1.
+ * HM_OK, HM_EINVAL (over a count, or a component or name that is not canonical), HM_ETOOBIG.
  */
 int hm_policy_encode(const struct hm_policy *p, uint8_t *out, size_t cap,
 		     size_t *len) HM_MUSTCHECK;
 
 /*
  * Checked decoding of hm_policy_encode()'s output: exact length, known version, no unknown
- * flag, every component canonical. HM_OK or HM_EMALFORMED (p is then the empty policy).
+ * flag, every component and name canonical. A policy that fails hm_policy_check() (stored by
+ * an older hmacctl) comes back as it is enforced: a required nonce also requires `created`
+ * and the age check. HM_OK or HM_EMALFORMED (p is then the empty policy).
  */
 int hm_policy_decode(const uint8_t *in, size_t len, struct hm_policy *p) HM_MUSTCHECK;
 

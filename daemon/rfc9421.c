@@ -10,8 +10,10 @@
  *      sha-256 / sha-512 member cannot vouch for the body; an item without a body is checked
  *      against the empty body (an app that leaves an empty or stripped body out of the item
  *      must not turn a covered digest into an unchecked one);
- *   5. the policy: required components covered, created / nonce present if required, and
- *      content-digest covered when the request has a body.
+ *   5. the policy: required components covered, created / nonce present if required,
+ *      content-digest covered when the request has a body, and @query (or a component that
+ *      contains it) when the target has a query: `@path` stops before the '?', so without it
+ *      the query could be rewritten freely.
  * Steps 1 to 4's failures are MALFORMED, step 5's INSUFFICIENT_COVERAGE; PROTOCOL.md puts
  * MALFORMED first, and so does this order (a digest that cannot be read is found before the
  * policy is asked whether the digest was needed).
@@ -253,6 +255,11 @@ enum hm_rfc_status hm_rfc9421_read(const struct hm_item *it, const struct hm_pol
 	}
 	if (pol->digest_when_body && !digest_covered && request_has_body(it)) {
 		out->why = "the request has a body and content-digest is not covered";
+		return HM_RFC_COVERAGE;
+	}
+	if (pol->query_when_present && memchr(it->path.ptr, '?', it->path.len) != NULL &&
+	    !covers(s, "\"@query\"")) {
+		out->why = "the request has a query and @query is not covered";
 		return HM_RFC_COVERAGE;
 	}
 	return HM_RFC_READY;

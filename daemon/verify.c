@@ -2,6 +2,8 @@
  * verify.c - judge one verify item (see verify.h for the contract).
  *
  * Order of work per item, the same whatever the key's state:
+ *   0. the scope's policy (store, else the default): an item that does not cover what it
+ *      requires is INSUFFICIENT_COVERAGE from public data alone, before any key is touched;
  *   1. key-cache lookup (on a miss: store lookup, then cache the answer, existing or not);
  *   2. hmacd-v1: body digest (or the digest the item carries) and the canonical string;
  *      rfc9421: the scope's policy, then rfc9421.c reads the item and builds the signature
@@ -39,6 +41,7 @@ struct hm_verifier {
 	EVP_MD_CTX *md;
 	uint64_t txnid;
 	bool have_txnid;
+	bool policies_stored; /* the snapshot holds a policy: look each scope's up */
 	bool in_batch;
 	bool fault; /* a server-side failure in this batch: it must be answered "internal" */
 	int64_t now;
@@ -144,6 +147,14 @@ int hm_verify_begin(struct hm_verifier *v, int64_t now)
 			hm_keycache_clear(v->cache);
 			atomic_store_explicit(&v->stats.key_cache_used, 0, memory_order_relaxed);
 			hm_counter_add(&v->stats.key_cache_clears, 1);
+		}
+		rc = hm_ks_reader_has_policies(v->rd, &v->policies_stored);
+		if (rc != HM_OK) {
+			hm_counter_add(&v->stats.store_errors, 1);
+			hm_err("key store: %s", hm_ks_reader_errmsg(v->rd));
+			hm_ks_reader_end(v->rd);
+			v->have_txnid = false;
+			return HM_ESTORE;
 		}
 		v->txnid = txnid;
 		v->have_txnid = true;
@@ -363,12 +374,67 @@ static enum hm_verdict check_nonce(struct hm_verifier *v, const struct hm_item *
 	}
 }
 
+/*
+ * The policy of the item's scope: its own, its tenant's, else the daemon's default (no lookup
+ * while the store holds no policy at all). `stored` is the caller's room for a stored one.
+ * NULL on a store failure (counted; the batch fails).
+ */
+static const struct hm_policy *policy_of(struct hm_verifier *v, const struct hm_item *it,
+					 struct hm_policy *stored, enum hm_policy_source *src)
+{
+	int rc;
+
+	*src = HM_POLICY_DEFAULT;
+	if (!v->policies_stored)
+		return &v->cfg.default_policy;
+	rc = hm_ks_policy_lookup(v->rd, it->tenant.ptr, it->tenant.len, it->container.ptr,
+				 it->container.len, stored, src);
+	if (rc != HM_OK) {
+		hm_counter_add(&v->stats.store_errors, 1);
+		batch_fault(v, "key store policy lookup", hm_ks_reader_errmsg(v->rd));
+		return NULL;
+	}
+	return *src != HM_POLICY_DEFAULT ? stored : &v->cfg.default_policy;
+}
+
+/* Does an hmacd-v1 item meet the hmacd-v1 part of its policy: a nonce, the headers signed? */
+static bool v1_covered(const struct hm_policy *pol, const struct hm_item *it)
+{
+	if (pol->v1_nonce && it->nonce.len == 0)
+		return false;
+	for (size_t i = 0; i < pol->v1_nheaders; i++) {
+		size_t n = strlen(pol->v1_headers[i]);
+		bool found = false;
+
+		for (size_t j = 0; j < it->nheaders && !found; j++)
+			found = it->headers[j].name.len == n &&
+				memcmp(it->headers[j].name.ptr, pol->v1_headers[i], n) == 0;
+		if (!found)
+			return false;
+	}
+	return true;
+}
+
 static enum hm_verdict verify_v1(struct hm_verifier *v, const struct hm_item *it)
 {
-	struct key_bits k = key_bits_of(v, find_key(v, it, it->epoch, (struct hm_str){NULL, 0}));
+	struct hm_policy stored; /* written only when the scope or its tenant has a policy */
+	enum hm_policy_source src;
+	const struct hm_policy *pol;
+	struct key_bits k;
 	enum hm_verdict verdict;
 	uint8_t mac[HM_MAC_LEN];
 	unsigned mac_ok, computed;
+
+	/* coverage first, from what the sender sent and the policy: before any key is touched */
+	pol = policy_of(v, it, &stored, &src);
+	if (pol == NULL)
+		return HM_V_MALFORMED; /* not sent: the batch is answered "internal" */
+	if (!v1_covered(pol, it)) {
+		hm_debug("hmacd-v1 item: insufficient coverage (%s policy): a nonce or a signed "
+			 "header it requires is missing", hm_policy_source_name(src));
+		return HM_V_INSUFFICIENT_COVERAGE;
+	}
+	k = key_bits_of(v, find_key(v, it, it->epoch, (struct hm_str){NULL, 0}));
 
 	computed = compute_mac(v, k.ctx, it, mac);
 	if (!computed)
@@ -411,25 +477,18 @@ static bool keyid_slot(struct hm_verifier *v, struct hm_str keyid, uint64_t *ck)
 static enum hm_verdict verify_rfc9421(struct hm_verifier *v, const struct hm_item *it)
 {
 	struct hm_policy stored; /* written only when the scope or its tenant has a policy */
-	const struct hm_policy *pol = &v->cfg.default_policy;
-	enum hm_policy_source src = HM_POLICY_DEFAULT;
+	enum hm_policy_source src;
+	const struct hm_policy *pol;
 	struct hm_rfc_check c;
 	struct key_bits k;
 	enum hm_verdict verdict;
 	uint8_t mac[HM_MAC_LEN];
 	unsigned mac_ok, computed;
 	uint64_t ck = 0;
-	int rc;
 
-	rc = hm_ks_policy_lookup(v->rd, it->tenant.ptr, it->tenant.len, it->container.ptr,
-				 it->container.len, &stored, &src);
-	if (rc != HM_OK) {
-		hm_counter_add(&v->stats.store_errors, 1);
-		batch_fault(v, "key store policy lookup", hm_ks_reader_errmsg(v->rd));
+	pol = policy_of(v, it, &stored, &src);
+	if (pol == NULL)
 		return HM_V_MALFORMED; /* not sent: the batch is answered "internal" */
-	}
-	if (src != HM_POLICY_DEFAULT)
-		pol = &stored;
 	switch (hm_rfc9421_read(it, pol, v->rfc, v->digest, v->base, v->base_cap, &c)) {
 	case HM_RFC_READY:
 		break;

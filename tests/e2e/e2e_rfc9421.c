@@ -187,8 +187,9 @@ static void rq_init(struct rq *r, const char *tenant, const char *container)
 	rq_add(r, "content-length", r->clen);
 }
 
-/* What the default policy needs for a request with a body. */
-static const char *const DEFAULTS[] = {"@method", "@authority", "@path", "content-digest"};
+/* What the default policy needs for a request with a query and a body. */
+static const char *const DEFAULTS[] = {"@method", "@authority", "@path", "@query",
+				       "content-digest"};
 
 /*
  * Signs r with components = DEFAULTS plus `extra` (NULL, or one of DEFAULTS: nothing more),
@@ -306,10 +307,11 @@ static void test_rfc_b25(void **state)
 			 1);
 	/*
 	 * What B.2.5 covers; its created lies in 2021 and it has no nonce. The request has a
-	 * body (content-length: 18) but B.2.5 does not cover content-digest: --no-body-digest.
+	 * body (content-length: 18) and a query, but B.2.5 covers neither content-digest nor
+	 * @query: --no-body-digest --no-query.
 	 */
 	ctl_ok(f, "policy set --tenant rfc --container b25 --require date @authority content-type "
-		  "--no-nonce --no-age-check --no-body-digest");
+		  "--no-nonce --no-age-check --no-body-digest --no-query");
 	b25_item(&it, B25_SIGNATURE);
 	assert_int_equal(verify_item(f, &it), HMACD_V_OK);
 	assert_int_equal(verify_item(f, &it), HMACD_V_OK); /* no nonce: no replay protection */
@@ -334,10 +336,11 @@ static void test_rfc_b25(void **state)
 	assert_int_equal(verify_item(f, &it), HMACD_V_INSUFFICIENT_COVERAGE);
 	/* a tenant-wide policy applies to the scope too */
 	ctl_ok(f, "policy set --tenant rfc --require @authority --no-nonce --no-age-check "
-		  "--no-body-digest");
+		  "--no-body-digest --no-query");
 	assert_int_equal(verify_item(f, &it), HMACD_V_OK);
 	/* the age check on: the 2021 created is stale */
-	ctl_ok(f, "policy set --tenant rfc --require @authority --no-nonce --no-body-digest");
+	ctl_ok(f, "policy set --tenant rfc --require @authority --no-nonce --no-body-digest "
+		  "--no-query");
 	assert_int_equal(verify_item(f, &it), HMACD_V_STALE_TIMESTAMP);
 	OPENSSL_cleanse(secret, sizeof(secret));
 }
@@ -438,11 +441,11 @@ static void test_derived_components(void **state)
 		{"@query-param;name=tty", HMACD_V_BAD_SIGNATURE, .mut = mut_query_tty},
 		{"@query-param;name=name", HMACD_V_BAD_SIGNATURE, .mut = mut_query_name},
 		{"@target-uri", HMACD_V_BAD_SIGNATURE, .mut = mut_query_name},
-		/* controls: what is not covered may change (and the original is then a replay) */
+		/* the defaults cover the query whole */
+		{NULL, HMACD_V_BAD_SIGNATURE, .mut = mut_query_tty},
+		{NULL, HMACD_V_BAD_SIGNATURE, .mut = mut_query_name},
+		/* control: what is not covered may change (and the original is then a replay) */
 		{NULL, HMACD_V_OK, .mut = mut_scheme},
-		{NULL, HMACD_V_OK, .mut = mut_query_tty},
-		{"@query-param;name=tty", HMACD_V_OK, .mut = mut_query_name},
-		{"@path", HMACD_V_OK, .mut = mut_query_tty},
 	};
 	static const char *const all[] = {
 		"@method", "@target-uri", "@authority", "@scheme", "@request-target", "@path",
@@ -524,8 +527,8 @@ static void test_header_fields(void **state)
 
 static void test_coverage(void **state)
 {
-	static const char *const no_path[] = {"@method", "@authority", "content-digest"};
-	static const char *const no_digest[] = {"@method", "@authority", "@path"};
+	static const char *const no_path[] = {"@method", "@authority", "@query", "content-digest"};
+	static const char *const no_digest[] = {"@method", "@authority", "@path", "@query"};
 	struct hmacd_rfc9421_params p = {0};
 	struct fx *f = *state;
 	struct rq *r = malloc(sizeof(*r));
@@ -627,7 +630,7 @@ static void test_content_digest(void **state)
 	/* covered content-digest ;sf is the same header: checked too */
 	rq_init(r, "t1", "c1");
 	{
-		static const char *const sf[] = {"@method", "@authority", "@path",
+		static const char *const sf[] = {"@method", "@authority", "@path", "@query",
 						 "content-digest;sf"};
 		struct hmacd_rfc9421_params p = {.components = sf, .ncomponents = ARRAY_LEN(sf)};
 
@@ -1121,6 +1124,80 @@ static void test_body_stripped(void **state)
 	free(r);
 }
 
+/*
+ * Issue 10, finding 5: the query. @path stops before the '?', so a signature over the old
+ * default set (@method @authority @path) let an on-path attacker rewrite "?force=false" to
+ * "?force=true", or add a query to a request that had none. The default policy now wants the
+ * query covered whenever the target has one; a scope may opt out with --no-query.
+ */
+static void test_query_coverage(void **state)
+{
+	static const char *const old_set[] = {"@method", "@authority", "@path", "content-digest"};
+	static const char *const by_param[] = {"@method", "@authority", "@path", "content-digest",
+					       "@query-param;name=force"};
+	static const char *const by_target[] = {"@method", "@authority", "@request-target",
+						"content-digest"};
+	struct hmacd_rfc9421_params p = {.components = old_set, .ncomponents = 4};
+	struct fx *f = *state;
+	struct rq *r = malloc(sizeof(*r)), *t = malloc(sizeof(*t));
+
+	assert_non_null(r);
+	assert_non_null(t);
+	/* a query the signature leaves open: refused before any key is looked at */
+	rq_init(r, "t1", "c1");
+	snprintf(r->path, sizeof(r->path), "/containers/c1/exec?force=false");
+	rq_sign(r, f->sa, sizeof(f->sa), "k-t1-c1", NULL, &p);
+	expect_verdict(f, r, HMACD_V_INSUFFICIENT_COVERAGE);
+	/* ... and so is the attacker's rewrite of it */
+	rq_copy(t, r);
+	snprintf(t->path, sizeof(t->path), "/containers/c1/exec?force=true");
+	rq_item(t);
+	expect_verdict(f, t, HMACD_V_INSUFFICIENT_COVERAGE);
+	/* one parameter covered is not the query */
+	p.components = by_param;
+	p.ncomponents = ARRAY_LEN(by_param);
+	rq_sign(r, f->sa, sizeof(f->sa), "k-t1-c1", NULL, &p);
+	expect_verdict(f, r, HMACD_V_INSUFFICIENT_COVERAGE);
+	/* @query covers it: the rewrite is a bad signature, the original verifies */
+	rq_sign(r, f->sa, sizeof(f->sa), "k-t1-c1", NULL, NULL);
+	rq_copy(t, r);
+	snprintf(t->path, sizeof(t->path), "/containers/c1/exec?force=true");
+	rq_item(t);
+	expect_verdict(f, t, HMACD_V_BAD_SIGNATURE);
+	expect_verdict(f, r, HMACD_V_OK);
+	/* so does @request-target */
+	p.components = by_target;
+	p.ncomponents = ARRAY_LEN(by_target);
+	rq_sign(r, f->sa, sizeof(f->sa), "k-t1-c1", NULL, &p);
+	expect_verdict(f, r, HMACD_V_OK);
+	/* no query: @path alone is enough ... */
+	snprintf(r->path, sizeof(r->path), "/containers/c1/exec");
+	rq_item(r);
+	p.components = old_set;
+	p.ncomponents = ARRAY_LEN(old_set);
+	rq_sign(r, f->sa, sizeof(f->sa), "k-t1-c1", NULL, &p);
+	/* ... but a query added on the way is refused, even an empty one */
+	rq_copy(t, r);
+	snprintf(t->path, sizeof(t->path), "/containers/c1/exec?force=true");
+	rq_item(t);
+	expect_verdict(f, t, HMACD_V_INSUFFICIENT_COVERAGE);
+	snprintf(t->path, sizeof(t->path), "/containers/c1/exec?");
+	rq_item(t);
+	expect_verdict(f, t, HMACD_V_INSUFFICIENT_COVERAGE);
+	expect_verdict(f, r, HMACD_V_OK);
+	/* a scope that opts out (--no-query) takes an uncovered query, as it asked */
+	ctl_ok(f, "policy set --tenant t1 --container c1 --require @method @authority @path "
+		  "--no-query");
+	rq_sign(r, f->sa, sizeof(f->sa), "k-t1-c1", NULL, &p);
+	rq_copy(t, r);
+	snprintf(t->path, sizeof(t->path), "/containers/c1/exec?force=true");
+	rq_item(t);
+	expect_verdict(f, t, HMACD_V_OK);
+	ctl_ok(f, "policy unset --tenant t1 --container c1");
+	free(t);
+	free(r);
+}
+
 /* ---- policy changes while the daemon runs ---- */
 
 static void test_policy_live(void **state)
@@ -1147,10 +1224,10 @@ static void test_policy_live(void **state)
 	assert_non_null(strstr(out, "\"source\":\"scope\""));
 	assert_non_null(strstr(out, "x-tenant"));
 	/* a tenant policy does not override the scope's own */
-	ctl_ok(f, "policy set --tenant t1 --require @method --no-nonce");
+	ctl_ok(f, "policy set --tenant t1 --require @method --no-nonce --no-query");
 	rq_sign(r, f->sb, sizeof(f->sb), "k-t1-c2", NULL, NULL);
 	expect_verdict(f, r, HMACD_V_INSUFFICIENT_COVERAGE);
-	/* without it, the tenant's applies (here: no nonce needed, only @method + digest) */
+	/* without it, the tenant's applies (here: no nonce, no query, only @method + digest) */
 	ctl_ok(f, "policy unset --tenant t1 --container c2");
 	{
 		static const char *const m[] = {"@method", "content-digest"};
@@ -1173,22 +1250,40 @@ static void test_policy_live(void **state)
 		rq_sign(r, f->sb, sizeof(f->sb), "k-t1-c2", NULL, &p);
 		expect_verdict(f, r, HMACD_V_INSUFFICIENT_COVERAGE);
 	}
-	/* a query parameter required by name */
+	/* a query parameter required by name (and the rest of the query left open) */
 	ctl_ok(f, "policy set --tenant t1 --container c2 --require @method @authority @path "
-		  "content-digest @query-param;name=id");
+		  "content-digest @query-param;name=id --no-query");
 	rq_init(r, "t1", "c2");
 	snprintf(r->path, sizeof(r->path), "/containers/c2/exec?id=7&tty=0");
 	rq_item(r);
+	{
+		static const char *const m[] = {"@method", "@authority", "@path",
+						"content-digest"};
+		static const char *const mid[] = {"@method", "@authority", "@path",
+						  "content-digest", "@query-param;name=\"id\""};
+		struct hmacd_rfc9421_params p = {.components = m, .ncomponents = ARRAY_LEN(m)};
+
+		rq_sign(r, f->sb, sizeof(f->sb), "k-t1-c2", NULL, &p);
+		expect_verdict(f, r, HMACD_V_INSUFFICIENT_COVERAGE);
+		p = (struct hmacd_rfc9421_params){.components = mid, .ncomponents = ARRAY_LEN(mid)};
+		rq_sign(r, f->sb, sizeof(f->sb), "k-t1-c2", NULL, &p);
+		expect_verdict(f, r, HMACD_V_OK);
+	}
+	/* the whole query covered meets it too */
 	rq_sign(r, f->sb, sizeof(f->sb), "k-t1-c2", NULL, NULL);
-	expect_verdict(f, r, HMACD_V_INSUFFICIENT_COVERAGE);
-	rq_sign(r, f->sb, sizeof(f->sb), "k-t1-c2", "@query-param;name=\"id\"", NULL);
 	expect_verdict(f, r, HMACD_V_OK);
 	/* an invalid component is refused by hmacctl, and the policy in force stays */
 	assert_int_equal(hd_ctl(&f->d, NULL, 0,
 				"policy set --tenant t1 --container c2 --require Bad"),
 			 2);
-	rq_sign(r, f->sb, sizeof(f->sb), "k-t1-c2", NULL, NULL);
-	expect_verdict(f, r, HMACD_V_INSUFFICIENT_COVERAGE);
+	{
+		static const char *const m[] = {"@method", "@authority", "@path",
+						"content-digest"};
+		struct hmacd_rfc9421_params p = {.components = m, .ncomponents = ARRAY_LEN(m)};
+
+		rq_sign(r, f->sb, sizeof(f->sb), "k-t1-c2", NULL, &p);
+		expect_verdict(f, r, HMACD_V_INSUFFICIENT_COVERAGE);
+	}
 	free(r);
 }
 
@@ -1201,6 +1296,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_coverage, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_content_digest, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_body_stripped, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_query_coverage, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_keys, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_clock_and_replay, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_malformed_batch, setup, teardown),

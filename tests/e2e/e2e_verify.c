@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -246,11 +247,113 @@ static void test_quick_throughput(void **state)
 	       rounds * 64, secs, rounds * 64 / secs);
 }
 
+/* `hmacctl <args>` (split on spaces) must exit with want; its stdout into out when not NULL. */
+static void ctl_expect(struct fx *f, int want, char *out, size_t cap, const char *args)
+{
+	int got = hd_ctl(&f->d, out, cap, args);
+
+	if (got != want)
+		fail_msg("hmacctl %s: exit %d, want %d", args, got, want);
+}
+
+/*
+ * Issue 10, finding 5 (hmacd-v1 side): a scope's policy can require hmacd-v1 signatures to carry
+ * a nonce and to sign given headers; items that do not are INSUFFICIENT_COVERAGE, decided
+ * before any key is looked at.
+ */
+static void test_v1_policy(void **state)
+{
+	struct fx *f = *state;
+	struct hd_req r;
+	char out[4096];
+
+	ctl_expect(f, 0, NULL, 0,
+		   "policy set --tenant t1 --container c1 --require @method @path @authority "
+		   "--v1-nonce --v1-require content-type host");
+	/* no nonce */
+	hd_req_init(&r, "t1", "c1", 1, now(), NULL, f->s11);
+	assert_int_equal(verify1(f, &r), HMACD_V_INSUFFICIENT_COVERAGE);
+	/* a nonce, but host is not among the signed headers */
+	hd_req_init(&r, "t1", "c1", 1, now(), "v1-policy-1", f->s11);
+	assert_int_equal(verify1(f, &r), HMACD_V_INSUFFICIENT_COVERAGE);
+	/* ... whatever the key: an unknown epoch is judged the same way, before the key */
+	hd_req_init(&r, "t1", "c1", 9, now(), "v1-policy-1", f->s11);
+	assert_int_equal(verify1(f, &r), HMACD_V_INSUFFICIENT_COVERAGE);
+	/* host signed too: OK, and its nonce is now used */
+	hd_req_init(&r, "t1", "c1", 1, now(), "v1-policy-1", NULL);
+	r.headers[1] = (struct hmacd_header){"host", 4, "api.example.com", 15};
+	hd_req_sign(&r, f->s11);
+	assert_int_equal(verify1(f, &r), HMACD_V_OK);
+	assert_int_equal(verify1(f, &r), HMACD_V_REPLAY);
+	/* the other scope has no such policy */
+	hd_req_init(&r, "t1", "c2", 1, now(), NULL, f->s12);
+	assert_int_equal(verify1(f, &r), HMACD_V_OK);
+	/* policy show says so */
+	ctl_expect(f, 0, out, sizeof(out), "policy show --tenant t1 --container c1 --json");
+	assert_non_null(strstr(out, "\"v1_nonce\":true,\"v1_require\":[\"content-type\",\"host\"]"));
+	ctl_expect(f, 0, out, sizeof(out), "policy show --tenant t1 --container c1");
+	assert_non_null(strstr(out, "hmacd-v1:    nonce required; signed headers required: "
+				    "content-type host\n"));
+	/* a tenant-wide one applies to its scopes */
+	ctl_expect(f, 0, NULL, 0, "policy unset --tenant t1 --container c1");
+	ctl_expect(f, 0, NULL, 0, "policy set --tenant t1 --require @method --v1-nonce");
+	hd_req_init(&r, "t1", "c2", 1, now(), NULL, f->s12);
+	assert_int_equal(verify1(f, &r), HMACD_V_INSUFFICIENT_COVERAGE);
+	hd_req_init(&r, "t1", "c2", 1, now(), "v1-policy-2", f->s12);
+	assert_int_equal(verify1(f, &r), HMACD_V_OK);
+	ctl_expect(f, 0, NULL, 0, "policy unset --tenant t1");
+	/* names that are not lower-case header names are refused, the store unchanged */
+	ctl_expect(f, 2, NULL, 0, "policy set --tenant t1 --require @method --v1-require Host");
+	ctl_expect(f, 0, out, sizeof(out), "policy list --tenant t1 --json");
+	assert_string_equal(out, "[]\n");
+}
+
+/*
+ * Issue 10, finding 4: a policy that requires a nonce but not `created` (or not the age check)
+ * promised replay protection it could not give: the nonce is forgotten after --skew while the
+ * signature stays valid. hmacctl and hmacd refuse such a policy; `policy show` describes the
+ * replay protection that is really in force.
+ */
+static void test_nonce_needs_created(void **state)
+{
+	struct fx *f = *state;
+	char out[4096], cmd[512];
+	int rc;
+
+	ctl_expect(f, 2, NULL, 0, "policy set --tenant t1 --require @method --no-created");
+	ctl_expect(f, 2, NULL, 0, "policy set --tenant t1 --require @method --no-age-check");
+	ctl_expect(f, 0, out, sizeof(out), "policy list --tenant t1 --json");
+	assert_string_equal(out, "[]\n"); /* nothing stored */
+	/* allowed when nothing is promised, and described as what it is */
+	ctl_expect(f, 0, NULL, 0,
+		   "policy set --tenant t1 --require @method --no-created --no-nonce");
+	ctl_expect(f, 0, out, sizeof(out), "policy show --tenant t1 --json");
+	assert_non_null(strstr(out, "\"replay_protection\":\"weak\""));
+	ctl_expect(f, 0, out, sizeof(out), "policy show --tenant t1");
+	assert_non_null(strstr(out, "replays:     weak: a signature without a nonce, or without "
+				    "a created checked against the clock, can be replayed\n"));
+	ctl_expect(f, 0, NULL, 0, "policy set --tenant t1 --require @method --no-nonce");
+	ctl_expect(f, 0, out, sizeof(out), "policy show --tenant t1 --json");
+	assert_non_null(strstr(out, "\"replay_protection\":\"with_nonce\""));
+	ctl_expect(f, 0, NULL, 0, "policy unset --tenant t1");
+	ctl_expect(f, 0, out, sizeof(out), "policy show --tenant t1 --json");
+	assert_non_null(strstr(out, "\"replay_protection\":\"all\""));
+	/* the daemon refuses such a default at start (a usage error) */
+	snprintf(cmd, sizeof(cmd), "%s --socket %s/x.sock --db %s/db --policy-no-created "
+		 "--check-config >/dev/null 2>&1",
+		 getenv("HMACD") != NULL ? getenv("HMACD") : "daemon/hmacd", f->d.dir, f->d.dir);
+	rc = system(cmd);
+	assert_true(WIFEXITED(rc));
+	assert_int_equal(WEXITSTATUS(rc), 2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_every_verdict, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_container_escape_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_v1_policy, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_nonce_needs_created, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rotation_with_grace_live, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pipelining_in_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_many_connections, setup, teardown),

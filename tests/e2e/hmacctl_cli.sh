@@ -345,10 +345,12 @@ assert sorted({e["container"] for e in o}) == ["a", "b", "c", "e", "f"], o
 expect 0 "policy show: the default" --db "$db" policy show --tenant pol --container c1 --json
 [ "$(wc -l <"$tmp/out")" -eq 1 ] || fail "policy show --json is not one line"
 pyjson "policy show default shape" '
-assert list(o) == ["tenant", "container", "source", "require", "created", "nonce", "age_check", "body_digest"], list(o)
+assert list(o) == ["tenant", "container", "source", "require", "created", "nonce", "age_check", "body_digest", "query", "replay_protection", "v1_nonce", "v1_require"], list(o)
 assert o["tenant"] == "pol" and o["container"] == "c1" and o["source"] == "default", o
 assert o["require"] == ["@method", "@path", "@authority"], o
 assert o["created"] is True and o["nonce"] is True and o["age_check"] is True and o["body_digest"] is True, o
+assert o["query"] is True and o["replay_protection"] == "all", o
+assert o["v1_nonce"] is False and o["v1_require"] == [], o
 '
 expect 0 "policy show, human" --db "$db" policy show --tenant pol --container c1
 grep -q 'default' "$tmp/out" || fail "policy show human: $(cat "$tmp/out")"
@@ -362,12 +364,15 @@ assert o["nonce"] is False and o["created"] is True and o["age_check"] is True a
 '
 expect 0 "policy show for the tenant alone" --db "$db" policy show --tenant pol --json
 pyjson "tenant-only show" 'assert o["container"] is None and o["source"] == "tenant", o'
-expect 0 "policy set for a scope" policy set --db "$db" --tenant pol --container c1 --require=@authority @method 'x-key;key="k1"' 'x-bin;bs' --no-created --no-age-check --no-body-digest
+expect 2 "policy set: a nonce without created" policy set --db "$db" --tenant pol --container c1 --require=@authority --no-created && expect_diag "policy nonce without created"
+expect 2 "policy set: a nonce without the age check" policy set --db "$db" --tenant pol --container c1 --require=@authority --no-age-check
+expect 0 "policy set for a scope" policy set --db "$db" --tenant pol --container c1 --require=@authority @method 'x-key;key="k1"' 'x-bin;bs' --no-created --no-age-check --no-body-digest --no-nonce --no-query --v1-nonce --v1-require host x-key
 expect 0 "policy show: the scope's" --db "$db" policy show --tenant pol --container c1 --json
 pyjson "scope policy wins" '
 assert o["source"] == "scope", o
 assert o["require"] == ["@authority", "@method", "x-key;key=\"k1\"", "x-bin;bs"], o
-assert (o["created"], o["nonce"], o["age_check"], o["body_digest"]) == (False, True, False, False), o
+assert (o["created"], o["nonce"], o["age_check"], o["body_digest"], o["query"]) == (False, False, False, False, False), o
+assert o["replay_protection"] == "weak" and o["v1_nonce"] is True and o["v1_require"] == ["host", "x-key"], o
 '
 expect 0 "policy show: another container" --db "$db" policy show --tenant pol --container c2 --json
 pyjson "other container gets the tenant's" 'assert o["source"] == "tenant", o'
@@ -389,7 +394,7 @@ pyjson "tenant policy unchanged" 'assert o["require"][0] == "@method" and len(o[
 expect 0 "policy list --json" --db "$db" policy list --json
 pyjson "policy list shape" '
 assert isinstance(o, list) and len(o) == 3, o
-keys = ["tenant", "container", "source", "require", "created", "nonce", "age_check", "body_digest"]
+keys = ["tenant", "container", "source", "require", "created", "nonce", "age_check", "body_digest", "query", "replay_protection", "v1_nonce", "v1_require"]
 assert all(list(e) == keys for e in o), o
 assert [(e["tenant"], e["container"], e["source"]) for e in o] == [("pol", None, "tenant"), ("pol", "c1", "scope"), ("pol16", None, "tenant")], o
 assert len(o[2]["require"]) == 16, o

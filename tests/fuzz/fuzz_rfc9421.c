@@ -4,7 +4,7 @@
  * alg / created / nonce rules, Content-Digest against a body, and the coverage policy.
  *
  * Input layout: byte 0 is the policy (bit 0 created, 1 nonce, 2 age check, 3 digest when body,
- * bits 4-5 how many of three fixed components are required), byte 1 says whether a body and a
+ * bits 4-5 how many of three fixed components are required, bit 6 query when present), byte 1 says whether a body and a
  * label are sent; the rest is split at 0x00 bytes into Signature-Input, Signature,
  * Content-Digest, the body, the label and one more header value. Each part is copied to a
  * buffer of its exact size, so ASan sees any read past it. Header values with control bytes
@@ -68,6 +68,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	pol.require_nonce = (data[0] >> 1) & 1;
 	pol.check_age = (data[0] >> 2) & 1;
 	pol.digest_when_body = (data[0] >> 3) & 1;
+	pol.query_when_present = (data[0] >> 6) & 1;
 	for (unsigned i = 0; i < ((data[0] >> 4) & 3u); i++)
 		FUZZ_CHECK(hm_policy_component_parse(required[i], pol.components[i]) == HM_OK);
 	pol.ncomponents = (data[0] >> 4) & 3u;

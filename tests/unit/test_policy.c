@@ -208,6 +208,7 @@ static void test_encode_round_trip(void **state)
 	uint8_t buf[HM_POLICY_ENC_MAX];
 	struct hm_policy p, q;
 	char name[200];
+	const char *why;
 	size_t len = 0, i;
 	unsigned flags;
 
@@ -215,33 +216,49 @@ static void test_encode_round_trip(void **state)
 	hm_policy_default(&p);
 	encode_ok(&p, buf, &len);
 	assert_int_equal(buf[0], HM_POLICY_ENC_VERSION);
-	assert_int_equal(buf[1], 0x0f);
+	assert_int_equal(buf[1], 0x1f);
 	assert_int_equal(buf[2], 3);
-	assert_int_equal(len, 3 + 1 + 9 + 1 + 7 + 1 + 12);
+	assert_int_equal(len, 3 + 1 + 9 + 1 + 7 + 1 + 12 + 2);
+	assert_int_equal(buf[len - 2], 0); /* hmacd-v1: no nonce, no header */
+	assert_int_equal(buf[len - 1], 0);
 	assert_int_equal(hm_policy_decode(buf, len, &q), HM_OK);
 	assert_memory_equal(&p, &q, sizeof(p));
 
-	/* every flag combination */
-	for (flags = 0; flags < 16; flags++) {
+	/* every flag combination; a nonce without created and the age check is enforced with both */
+	for (flags = 0; flags < 64; flags++) {
+		bool weak_nonce;
+
 		p.require_created = flags & 1;
 		p.require_nonce = (flags & 2) != 0;
 		p.check_age = (flags & 4) != 0;
 		p.digest_when_body = (flags & 8) != 0;
+		p.query_when_present = (flags & 16) != 0;
+		p.v1_nonce = (flags & 32) != 0;
+		weak_nonce = p.require_nonce && !(p.require_created && p.check_age);
 		encode_ok(&p, buf, &len);
-		assert_int_equal(buf[1], flags);
+		assert_int_equal(buf[1], flags & 31);
+		assert_int_equal(buf[len - 2], (flags & 32) ? 1 : 0);
 		assert_int_equal(hm_policy_decode(buf, len, &q), HM_OK);
-		assert_int_equal(q.require_created, p.require_created);
+		assert_int_equal(q.require_created, p.require_created || weak_nonce);
 		assert_int_equal(q.require_nonce, p.require_nonce);
-		assert_int_equal(q.check_age, p.check_age);
+		assert_int_equal(q.check_age, p.check_age || weak_nonce);
 		assert_int_equal(q.digest_when_body, p.digest_when_body);
+		assert_int_equal(q.query_when_present, p.query_when_present);
+		assert_int_equal(q.v1_nonce, p.v1_nonce);
+		assert_int_equal(hm_policy_check(&q, &why), HM_OK);
 	}
 
-	/* the largest policy: 16 components of 128 bytes fills HM_POLICY_ENC_MAX exactly */
+	/* the largest policy: 16 components of 128 bytes, 16 headers of 64: HM_POLICY_ENC_MAX */
 	memset(&p, 0, sizeof(p));
 	for (i = 0; i < HM_POLICY_MAX_COMPONENTS; i++) {
 		memset(name, 'a' + (int)i, 126);
 		name[126] = '\0';
 		assert_int_equal(hm_policy_require(&p, name), HM_OK);
+	}
+	for (i = 0; i < HM_POLICY_MAX_V1_HEADERS; i++) {
+		memset(name, 'a' + (int)i, HM_POLICY_HEADER_MAX);
+		name[HM_POLICY_HEADER_MAX] = '\0';
+		assert_int_equal(hm_policy_require_v1_header(&p, name), HM_OK);
 	}
 	encode_ok(&p, buf, &len);
 	assert_int_equal(len, HM_POLICY_ENC_MAX);
@@ -252,9 +269,69 @@ static void test_encode_round_trip(void **state)
 	/* an empty policy encodes (the store refuses to set one, not the encoding) */
 	memset(&p, 0, sizeof(p));
 	encode_ok(&p, buf, &len);
-	assert_int_equal(len, 3);
+	assert_int_equal(len, 5);
 	assert_int_equal(hm_policy_decode(buf, len, &q), HM_OK);
 	assert_int_equal(q.ncomponents, 0);
+	assert_int_equal(q.v1_nheaders, 0);
+
+	/*
+	 * Version 1, stored before the query and hmacd-v1 rules: no hmacd-v1 part, and the query
+	 * required (the new default; its absence was never the admin's choice).
+	 */
+	{
+		static const uint8_t v1[] = {1, 0x0f, 1, 9, '"', '@', 'm', 'e', 't', 'h', 'o', 'd', '"'};
+
+		assert_int_equal(hm_policy_decode(v1, sizeof(v1), &q), HM_OK);
+		assert_int_equal(q.ncomponents, 1);
+		assert_string_equal(q.components[0], "\"@method\"");
+		assert_true(q.require_nonce && q.require_created && q.check_age);
+		assert_true(q.query_when_present);
+		assert_false(q.v1_nonce);
+		assert_int_equal(q.v1_nheaders, 0);
+	}
+}
+
+/* Issue 10, finding 4: a required nonce needs created and the age check, or it replays. */
+static void test_check_and_v1_headers(void **state)
+{
+	struct hm_policy p;
+	const char *why = NULL;
+	char big[HM_POLICY_HEADER_MAX + 2];
+
+	(void)state;
+	hm_policy_default(&p);
+	assert_int_equal(hm_policy_check(&p, &why), HM_OK);
+	assert_null(why);
+	p.require_created = false;
+	assert_int_equal(hm_policy_check(&p, &why), HM_EINVAL);
+	assert_non_null(strstr(why, "replayed"));
+	p.require_created = true;
+	p.check_age = false;
+	assert_int_equal(hm_policy_check(&p, &why), HM_EINVAL);
+	p.require_nonce = false; /* no promise made: allowed */
+	assert_int_equal(hm_policy_check(&p, &why), HM_OK);
+
+	/* hmacd-v1 header names: lower-case tokens, 1..64 bytes, each once, at most 16 */
+	assert_int_equal(hm_policy_require_v1_header(&p, "host"), HM_OK);
+	assert_int_equal(hm_policy_require_v1_header(&p, "host"), HM_OK);
+	assert_int_equal(p.v1_nheaders, 1);
+	assert_int_equal(hm_policy_require_v1_header(&p, "Host"), HM_EINVAL);
+	assert_int_equal(hm_policy_require_v1_header(&p, ""), HM_EINVAL);
+	assert_int_equal(hm_policy_require_v1_header(&p, "x y"), HM_EINVAL);
+	assert_int_equal(hm_policy_require_v1_header(&p, "@method"), HM_EINVAL);
+	assert_int_equal(hm_policy_require_v1_header(&p, NULL), HM_EINVAL);
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	assert_int_equal(hm_policy_require_v1_header(&p, big), HM_EINVAL);
+	big[HM_POLICY_HEADER_MAX] = '\0';
+	assert_int_equal(hm_policy_require_v1_header(&p, big), HM_OK);
+	for (int i = 0; p.v1_nheaders < HM_POLICY_MAX_V1_HEADERS; i++) {
+		char n[16];
+
+		snprintf(n, sizeof(n), "x-h%d", i);
+		assert_int_equal(hm_policy_require_v1_header(&p, n), HM_OK);
+	}
+	assert_int_equal(hm_policy_require_v1_header(&p, "x-more"), HM_ETOOBIG);
 }
 
 static void test_encode_refuses(void **state)
@@ -302,14 +379,38 @@ static void test_decode_corrupt(void **state)
 	assert_int_equal(hm_policy_decode(bad, len + 1, &p), HM_EMALFORMED);
 	/* version */
 	memcpy(bad, good, len);
-	bad[0] = 2;
+	bad[0] = 3;
 	assert_int_equal(hm_policy_decode(bad, len, &p), HM_EMALFORMED);
 	bad[0] = 0;
 	assert_int_equal(hm_policy_decode(bad, len, &p), HM_EMALFORMED);
+	bad[0] = 1; /* version 1 has no hmacd-v1 part: two bytes too many */
+	assert_int_equal(hm_policy_decode(bad, len, &p), HM_EMALFORMED);
+	assert_int_equal(hm_policy_decode(bad, len - 2, &p), HM_EMALFORMED); /* nor a query bit */
+	bad[1] &= 0x0f;
+	assert_int_equal(hm_policy_decode(bad, len - 2, &p), HM_OK);
 	/* an unknown flag */
 	memcpy(bad, good, len);
-	bad[1] |= 0x10;
+	bad[1] |= 0x20;
 	assert_int_equal(hm_policy_decode(bad, len, &p), HM_EMALFORMED);
+	/* the hmacd-v1 part: an unknown flag, too many headers, a count past the bytes */
+	memcpy(bad, good, len);
+	bad[len - 2] = 2;
+	assert_int_equal(hm_policy_decode(bad, len, &p), HM_EMALFORMED);
+	memcpy(bad, good, len);
+	bad[len - 1] = HM_POLICY_MAX_V1_HEADERS + 1;
+	assert_int_equal(hm_policy_decode(bad, len, &p), HM_EMALFORMED);
+	bad[len - 1] = 1;
+	assert_int_equal(hm_policy_decode(bad, len, &p), HM_EMALFORMED);
+	/* ... a header name that is not lower-case, or empty */
+	memcpy(bad, good, len);
+	bad[len - 1] = 1;
+	memcpy(bad + len, "\x04Host", 5);
+	assert_int_equal(hm_policy_decode(bad, len + 5, &p), HM_EMALFORMED);
+	memcpy(bad + len, "\x04host", 5);
+	assert_int_equal(hm_policy_decode(bad, len + 5, &p), HM_OK);
+	assert_string_equal(p.v1_headers[0], "host");
+	bad[len] = 0;
+	assert_int_equal(hm_policy_decode(bad, len + 1, &p), HM_EMALFORMED);
 	/* too many components */
 	memcpy(bad, good, len);
 	bad[2] = HM_POLICY_MAX_COMPONENTS + 1;
@@ -348,6 +449,7 @@ int main(void)
 		cmocka_unit_test(test_render),
 		cmocka_unit_test(test_default_and_require),
 		cmocka_unit_test(test_encode_round_trip),
+		cmocka_unit_test(test_check_and_v1_headers),
 		cmocka_unit_test(test_encode_refuses),
 		cmocka_unit_test(test_decode_corrupt),
 	};

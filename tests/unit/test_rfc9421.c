@@ -356,6 +356,37 @@ static void test_body_rule(void **state)
 	assert_int_equal(f->c.digest, HM_RFC_DIGEST_MATCH);
 }
 
+/* query_when_present: a target with a query needs @query, or a component that contains it */
+static void test_query_rule(void **state)
+{
+	struct fixture *f = *state;
+	static const struct {
+		const char *input, *path;
+		enum hm_rfc_status want;
+	} cases[] = {
+		{"s=(\"@method\" \"@path\");keyid=\"k\"", "/containers/c/exec?id=7", HM_RFC_COVERAGE},
+		{"s=(\"@method\" \"@path\");keyid=\"k\"", "/containers/c/exec?", HM_RFC_COVERAGE},
+		{"s=(\"@method\" \"@path\");keyid=\"k\"", "/containers/c/exec", HM_RFC_READY},
+		{"s=(\"@path\" \"@query\");keyid=\"k\"", "/containers/c/exec?id=7", HM_RFC_READY},
+		{"s=(\"@request-target\");keyid=\"k\"", "/containers/c/exec?id=7", HM_RFC_READY},
+		{"s=(\"@target-uri\");keyid=\"k\"", "/containers/c/exec?id=7", HM_RFC_READY},
+		/* one parameter is not the query: the others could be added or changed */
+		{"s=(\"@path\" \"@query-param\";name=\"id\");keyid=\"k\"", "/containers/c/exec?id=7",
+		 HM_RFC_COVERAGE},
+	};
+
+	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+		get_item(f, cases[i].input);
+		f->it.path = S(cases[i].path);
+		f->pol.query_when_present = true;
+		if (read_item(f) != cases[i].want)
+			fail_msg("case %zu: %s on %s", i, cases[i].input, cases[i].path);
+		/* without the rule, every case is ready */
+		f->pol.query_when_present = false;
+		assert_int_equal(read_item(f), HM_RFC_READY);
+	}
+}
+
 static void test_content_digest(void **state)
 {
 	struct fixture *f = *state;
@@ -447,6 +478,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_policy_components, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_created_nonce, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_body_rule, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_query_rule, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_content_digest, setup, teardown),
 		cmocka_unit_test(test_stale),
 	};
