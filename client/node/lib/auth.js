@@ -134,7 +134,8 @@ function headerValue(v) {
  * fetch Headers or [[name, value]]: the headers that will be sent); body (string, UTF-8, or
  * Uint8Array; omit for none); optional ts (default now), nonce (default 16 random bytes in hex;
  * null for none) and signedHeaders (default: host, plus content-type when there is a body and
- * the header is set).
+ * the header is set). A scope's policy may require a nonce and given signed headers (hmacctl
+ * policy set --v1-nonce, --v1-require): without them hmacd answers INSUFFICIENT_COVERAGE.
  * Throws TypeError or HmacdError (HMACD_EINVAL, HMACD_EMALFORMED) when the request cannot be
  * signed, e.g. a signed header that is not in `headers`.
  */

@@ -17,7 +17,12 @@ export const Verdict = Object.freeze({
 	STALE_TIMESTAMP: 5,
 	REPLAY: 6,
 	MALFORMED: 7,
-	/* rfc9421: the signature does not cover what the scope's policy requires (issue 6) */
+	/*
+	 * The signature does not cover what the scope's policy requires (decided before any key is
+	 * looked at). rfc9421: a required component, created or nonce, content-digest when there is
+	 * a body, @query (or @request-target, @target-uri) when the target has a query. hmacd-v1: a
+	 * nonce or a signed header the policy asks for (hmacctl policy set --v1-nonce, --v1-require).
+	 */
 	INSUFFICIENT_COVERAGE: 8,
 });
 

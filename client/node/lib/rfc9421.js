@@ -446,7 +446,9 @@ function sfString(v, what) {
  * - components: identifiers to cover, in order (see parseComponent()); default @method,
  *   @authority, @path, plus @query when the request target has a query ('?' in the path: @path
  *   stops before it, so the query would be open to change) and content-digest when there is a
- *   non-empty body. A list given is covered exactly as given.
+ *   non-empty body. A list given is covered exactly as given (for a target with a query,
+ *   hmacd's default policy wants @query, @request-target or @target-uri in it: a
+ *   @query-param alone is INSUFFICIENT_COVERAGE).
  * - created: unix seconds or Date (default now; null: none); expires: optional.
  * - nonce: default 16 random bytes in hex; null: none.
  * - alg: optional, e.g. 'hmac-sha256' (hmacd refuses any other value); tag: optional.

@@ -327,3 +327,142 @@ describe('signed requests changed in transit (issue 10)', { skip: SKIP_DAEMON },
 				'rfc9421');
 		});
 });
+
+/*
+ * Issue 10, finding 5, the hmacd-v1 part of a policy: `hmacctl policy set ... --v1-nonce
+ * --v1-require host` makes hmacd refuse (INSUFFICIENT_COVERAGE) an hmacd-v1 request of that
+ * scope without a nonce, or whose SignedHeaders leave host out, before any key is looked at.
+ * Through the middleware: 401 and the handler never runs; a request meeting it: 200.
+ */
+describe('the hmacd-v1 part of a policy, through the middleware (issue 10)',
+	{ skip: SKIP_DAEMON }, () => {
+		const BODY = '{"cmd":["ls"]}';
+		let d, client, srv, port;
+		const secrets = {};
+		const logs = [];
+		const ran = [];
+
+		before(async () => {
+			d = await new Daemon().start();
+			/* acme/strict: a nonce and host; acme/open: the default policy (nothing for v1) */
+			secrets.strict = await d.createKey('acme', 'strict');
+			await d.setPolicy('acme', 'strict', ['@method', '@authority', '@path'], '--v1-nonce',
+				'--v1-require', 'host');
+			secrets.open = await d.createKey('acme', 'open');
+			/* tenant beta, every container: host and content-type signed, no nonce required */
+			secrets.beta = await d.createKey('beta', 'c1');
+			await d.setPolicy('beta', null, ['@method', '@authority', '@path'], '--v1-require',
+				'host', 'content-type');
+			client = new hmacd.Client({ socket: d.socket, timeoutMs: 5000 });
+			const app = express();
+			app.post('/containers/:id/exec', hmacd.express({ client, log: (e) => logs.push(e) }),
+				(req, res) => {
+					ran.push(req.rawBody.toString('latin1'));
+					res.json({ ...req.hmacd, body: req.rawBody.toString('utf8') });
+				});
+			srv = await serve(app);
+			port = srv.port;
+		});
+		after(async () => {
+			await srv?.close();
+			client?.close();
+			const r = await d?.stop();
+			assert.equal(r?.code, 0, `hmacd exit status (stderr: ${r?.stderr})`);
+			await d?.destroy();
+		});
+		beforeEach(() => {
+			logs.length = 0;
+			ran.length = 0;
+		});
+
+		/* An hmacd-v1 request to /containers/<container>/exec, signed with signRequest() */
+		function v1Request(container, { tenant = 'acme', secret = secrets[container], nonce,
+			signedHeaders } = {}) {
+			const path = `/containers/${container}/exec`;
+			const headers = [['Host', `127.0.0.1:${port}`], ['Content-Type', 'application/json']];
+			const authorization = hmacd.signRequest({ secret, tenant, container, epoch: 1,
+				method: 'POST', path, headers, body: BODY, nonce, signedHeaders });
+			return { method: 'POST', path, body: BODY,
+				headers: [...headers, ['Authorization', authorization]] };
+		}
+
+		async function expectCoverage401(req, what) {
+			logs.length = 0;
+			const r = await request(port, req);
+			assert.equal(r.status, 401, `${what}: ${r.body}`);
+			assert.equal(r.body, UNAUTHORIZED);
+			assert.equal(logs.at(-1)?.reason, 'INSUFFICIENT_COVERAGE', what);
+		}
+
+		test('hmacctl shows the hmacd-v1 part of each policy', async () => {
+			const show = (...scope) => d.ctl('policy', 'show', ...scope, '--json');
+			const s = await show('--tenant', 'acme', '--container', 'strict');
+			assert.deepEqual([s.source, s.v1_nonce, s.v1_require], ['scope', true, ['host']]);
+			const o = await show('--tenant', 'acme', '--container', 'open');
+			assert.deepEqual([o.source, o.v1_nonce, o.v1_require], ['default', false, []]);
+			const b = await show('--tenant', 'beta', '--container', 'c1');
+			assert.deepEqual([b.source, b.v1_nonce, b.v1_require],
+				['tenant', false, ['host', 'content-type']]);
+		});
+
+		test('no nonce, or host not signed: 401, the handler never runs', async () => {
+			const cases = [
+				['no nonce', { nonce: null }],
+				['host not signed', { signedHeaders: ['content-type'] }],
+				['no header signed', { signedHeaders: [] }],
+				['neither', { nonce: null, signedHeaders: ['content-type'] }],
+			];
+			for (const [what, o] of cases)
+				await expectCoverage401(v1Request('strict', o), what);
+			assert.deepEqual(ran, [], 'the handler never ran');
+			/* the same requests where the default policy rules: the refusals were the policy's */
+			for (const [what, o] of cases) {
+				const r = await request(port, v1Request('open', o));
+				assert.equal(r.status, 200, `${what} under the default policy: ${r.body}`);
+			}
+			assert.equal(ran.length, cases.length);
+		});
+
+		test('coverage is decided before the key: a wrong secret still gets 8', async () => {
+			const wrong = randomBytes(32);
+			await expectCoverage401(v1Request('strict', { secret: wrong, nonce: null }),
+				'no nonce, wrong secret');
+			/* with a nonce and host the key is asked, and refuses */
+			logs.length = 0;
+			const r = await request(port, v1Request('strict', { secret: wrong }));
+			assert.equal(r.status, 401, r.body);
+			assert.equal(logs.at(-1)?.reason, 'BAD_SIGNATURE');
+			assert.deepEqual(ran, []);
+		});
+
+		test('a nonce and host signed: 200; sent again: REPLAY', async () => {
+			/* signRequest()'s defaults: a random nonce, host and content-type signed */
+			const req = v1Request('strict');
+			const r = await request(port, req);
+			assert.equal(r.status, 200, r.body);
+			const j = JSON.parse(r.body);
+			assert.deepEqual([j.scheme, j.tenant, j.container, j.body],
+				['hmacd-v1', 'acme', 'strict', BODY]);
+			assert.match(j.nonce, /^[0-9a-f]{32}$/);
+			/* host alone is all the policy asks */
+			const hostOnly = await request(port, v1Request('strict', { signedHeaders: ['host'] }));
+			assert.equal(hostOnly.status, 200, hostOnly.body);
+			assert.deepEqual(ran, [BODY, BODY]);
+			logs.length = 0;
+			const again = await request(port, req);
+			assert.equal(again.status, 401, again.body);
+			assert.equal(logs.at(-1)?.reason, 'REPLAY');
+			assert.equal(ran.length, 2);
+		});
+
+		test('a tenant\'s policy: every header it names must be signed', async () => {
+			const beta = (o) => v1Request('c1', { tenant: 'beta', secret: secrets.beta, ...o });
+			await expectCoverage401(beta({ signedHeaders: ['host'] }), 'content-type not signed');
+			await expectCoverage401(beta({ signedHeaders: ['content-type'] }), 'host not signed');
+			assert.deepEqual(ran, []);
+			/* both signed; no nonce is asked for here */
+			const r = await request(port, beta({ nonce: null }));
+			assert.equal(r.status, 200, r.body);
+			assert.deepEqual(ran, [BODY]);
+		});
+	});

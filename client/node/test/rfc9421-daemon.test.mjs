@@ -74,17 +74,24 @@ describe('rfc9421 items against the real daemon', { skip: SKIP_DAEMON }, () => {
 		await d.importKey('acme', 'pq', 'acme-pq', keys.pq);
 		await d.setPolicy('acme', 'pq', ['@method', '@authority', '@path',
 			'@query-param;name=id']);
+		keys.pn = randomBytes(32);
+		await d.importKey('acme', 'pn', 'acme-pn', keys.pn);
+		await d.setPolicy('acme', 'pn', ['@method', '@authority', '@path',
+			'@query-param;name=id'], '--no-query');
 		keys.qq = randomBytes(20);
 		await d.importKey('acme', 'qq', 'acme-qq', keys.qq);
 		await d.setPolicy('acme', 'qq', ['@method', '@authority', '@path', '@query']);
 		await d.importKey('rfc', 'example', 'test-shared-secret',
 			Buffer.from(SHARED_SECRET_B64, 'base64'));
 		/* B.2.5 covers date, @authority and content-type, has no nonce, was created in 2021,
-		 * and its request has a body (content-length 18) whose Content-Digest it does not cover */
-		await d.setPolicy('rfc', 'example', ['date', '@authority', 'content-type'],
-			'--no-nonce', '--no-age-check', '--no-body-digest');
-		await d.setPolicy('rfc2', null, ['date', '@authority', 'content-type'],
-			'--no-nonce', '--no-age-check', '--no-body-digest');
+		 * its request has a body (content-length 18) whose Content-Digest it does not cover, and
+		 * a query (?param=Value&Pet=dog) it does not cover either */
+		const b25 = ['--no-nonce', '--no-age-check', '--no-body-digest', '--no-query'];
+		await d.setPolicy('rfc', 'example', ['date', '@authority', 'content-type'], ...b25);
+		await d.setPolicy('rfc2', null, ['date', '@authority', 'content-type'], ...b25);
+		/* the same but for --no-query: the query rule alone stands between B.2.5 and OK */
+		await d.setPolicy('rfc3', null, ['date', '@authority', 'content-type'],
+			...b25.filter((f) => f !== '--no-query'));
 		client = new hmacd.Client({ socket: d.socket, timeoutMs: 5000 });
 	});
 	after(async () => {
@@ -103,11 +110,19 @@ describe('rfc9421 items against the real daemon', { skip: SKIP_DAEMON }, () => {
 			'--json');
 		assert.equal(p.source, 'scope');
 		assert.deepEqual(p.require, ['date', '@authority', 'content-type']);
-		assert.deepEqual([p.created, p.nonce, p.age_check, p.body_digest],
-			[true, false, false, false]);
+		assert.deepEqual([p.created, p.nonce, p.age_check, p.body_digest, p.query],
+			[true, false, false, false, false]);
+		/* no nonce and no age check: what hmacctl says the replay protection really is */
+		assert.equal(p.replay_protection, 'weak');
+		assert.deepEqual([p.v1_nonce, p.v1_require], [false, []]);
 		const def = await d.ctl('policy', 'show', '--tenant', 'acme', '--container', 'c1',
 			'--json');
 		assert.equal(def.source, 'default');
+		assert.deepEqual([def.created, def.nonce, def.age_check, def.body_digest, def.query,
+			def.replay_protection], [true, true, true, true, true, 'all']);
+		const pn = await d.ctl('policy', 'show', '--tenant', 'acme', '--container', 'pn',
+			'--json');
+		assert.deepEqual([pn.source, pn.query], ['scope', false]);
 	});
 
 	test('OK: default components with a body (content-digest), and a GET without one',
@@ -164,27 +179,93 @@ describe('rfc9421 items against the real daemon', { skip: SKIP_DAEMON }, () => {
 	});
 
 	test('a per-scope policy: acme/pq requires @query-param;name="id"', async () => {
-		const pq = (sig) => item({ container: 'pq', key: keys.pq, keyid: 'acme-pq', sig,
-			req: { path: '/containers/pq/exec?id=42', body: undefined } });
-		await expect(pq({ components: ['@method', '@authority', '@path'] }),
-			'INSUFFICIENT_COVERAGE');
+		const pq = (sig, path = '/containers/pq/exec?id=42') => item({ container: 'pq',
+			key: keys.pq, keyid: 'acme-pq', sig, req: { path, body: undefined } });
+		const pathOnly = { components: ['@method', '@authority', '@path'] };
+		await expect(pq(pathOnly), 'INSUFFICIENT_COVERAGE', 'neither id nor the query');
+		/* no query, so the query rule has nothing to ask: the @query-param requirement alone
+		 * refuses it */
+		await expect(pq(pathOnly, '/containers/pq/exec'), 'INSUFFICIENT_COVERAGE', 'no query');
+		/* the query rule holds here too: a @query-param binds one parameter and leaves the rest
+		 * of the query open (?id=42&force=true), so alone it is not enough */
 		await expect(pq({ components: ['@method', '@authority', '@path',
+			'@query-param;name="id"'] }), 'INSUFFICIENT_COVERAGE', '@query-param alone');
+		/* @query binds every parameter: it meets both the rule and the @query-param requirement */
+		await expect(pq({ components: ['@method', '@authority', '@path', '@query'] }), 'OK');
+		await expect(pq({ components: ['@method', '@authority', '@path', '@query',
 			'@query-param;name="id"'] }), 'OK');
-		/* sign()'s default covers @query here, which binds every parameter */
+		/* sign()'s default covers @query here */
 		await expect(pq({}), 'OK');
+		await expect({ ...pq({}), path: '/containers/pq/exec?id=43' }, 'BAD_SIGNATURE');
 	});
 
-	test('@path leaves the query out; a policy requiring @query binds it', async () => {
-		/* RFC 9421 2.2.6: @path is the path alone, so the default policy lets a query change */
-		await expect({ ...item(), path: '/containers/c1/exec?tty=1' }, 'OK');
+	test('--no-query: acme/pn binds the id parameter only, the rest of the query is open',
+		async () => {
+			const pn = (sig) => item({ container: 'pn', key: keys.pn, keyid: 'acme-pn', sig,
+				req: { path: '/containers/pn/exec?id=42', body: undefined } });
+			const idOnly = { components: ['@method', '@authority', '@path',
+				'@query-param;name="id"'] };
+			await expect(pn(idOnly), 'OK', '@query-param alone');
+			await expect({ ...pn(idOnly), path: '/containers/pn/exec?id=43' }, 'BAD_SIGNATURE',
+				'id changed');
+			/* what --no-query gives up: a parameter added next to the signed one passes */
+			await expect({ ...pn(idOnly), path: '/containers/pn/exec?id=42&force=true' }, 'OK',
+				'a parameter added');
+			/* the scope's requirement still holds */
+			await expect(pn({ components: ['@method', '@authority', '@path'] }),
+				'INSUFFICIENT_COVERAGE', 'id not covered');
+		});
+
+	test('@path leaves the query out: the default policy wants @query when there is one',
+		async () => {
+			/* RFC 9421 2.2.6: @path is the path alone. A query added to a request signed without
+			 * one is refused (issue 10, finding 5): the signature does not cover it */
+			await expect({ ...item(), path: '/containers/c1/exec?tty=1' },
+				'INSUFFICIENT_COVERAGE', 'a query added');
+			await expect({ ...item(), path: '/containers/c1/exec?' }, 'INSUFFICIENT_COVERAGE',
+				'an empty query added');
+			const q0 = '/containers/c1/exec?tty=0';
+			const q1 = '/containers/c1/exec?tty=1';
+			/* a signature over @path for a target with a query: refused as sent, and changed */
+			const pathOnly = { components: ['@method', '@authority', '@path', 'content-digest'] };
+			await expect(item({ sig: pathOnly, req: { path: q0 } }), 'INSUFFICIENT_COVERAGE',
+				'@path alone');
+			await expect({ ...item({ sig: pathOnly, req: { path: q0 } }), path: q1 },
+				'INSUFFICIENT_COVERAGE', '@path alone, the query changed');
+			/* one parameter covered is not the query covered */
+			await expect(item({ sig: { components: ['@method', '@authority', '@path',
+				'@query-param;name=tty', 'content-digest'] }, req: { path: q0 } }),
+			'INSUFFICIENT_COVERAGE', '@query-param alone');
+			/* @query, or a component that contains it, binds it */
+			for (const c of ['@query', '@request-target', '@target-uri']) {
+				const sig = { components: ['@method', '@authority', '@path', c, 'content-digest'] };
+				await expect(item({ sig, req: { path: q0 } }), 'OK', c);
+				await expect({ ...item({ sig, req: { path: q0 } }), path: q1 }, 'BAD_SIGNATURE',
+					`${c}: the query changed`);
+				await expect({ ...item({ sig, req: { path: q0 } }), path: '/containers/c1/exec' },
+					'BAD_SIGNATURE', `${c}: the query removed`);
+			}
+			/* sign()'s default covers @query when there is a query */
+			await expect(item({ req: { path: q0 } }), 'OK', 'default components');
+			await expect({ ...item({ req: { path: q0 } }), path: q1 }, 'BAD_SIGNATURE',
+				'default components, the query changed');
+		});
+
+	test('a policy requiring @query (acme/qq) wants it with or without a query', async () => {
 		const qq = (sig, path = '/containers/qq/exec?tty=0') => item({ container: 'qq',
 			key: keys.qq, keyid: 'acme-qq', sig, req: { path } });
-		await expect(qq({ components: ['@method', '@authority', '@path', 'content-digest'] }),
-			'INSUFFICIENT_COVERAGE');
+		const pathOnly = { components: ['@method', '@authority', '@path', 'content-digest'] };
+		await expect(qq(pathOnly), 'INSUFFICIENT_COVERAGE', 'with a query');
+		await expect(qq(pathOnly, '/containers/qq/exec'), 'INSUFFICIENT_COVERAGE',
+			'without a query');
 		const withQuery = { components: ['@method', '@authority', '@path', '@query',
 			'content-digest'] };
 		await expect(qq(withQuery), 'OK');
 		await expect({ ...qq(withQuery), path: '/containers/qq/exec?tty=1' }, 'BAD_SIGNATURE');
+		/* without a query @query is "?": a query added later changes it */
+		await expect(qq(withQuery, '/containers/qq/exec'), 'OK', '@query of no query');
+		await expect({ ...qq(withQuery, '/containers/qq/exec'), path: '/containers/qq/exec?x' },
+			'BAD_SIGNATURE', 'a query added');
 		/* sign()'s default covers @query when there is a query */
 		await expect(qq({}), 'OK');
 		await expect({ ...qq({}), path: '/containers/qq/exec?tty=1' }, 'BAD_SIGNATURE');
@@ -262,6 +343,9 @@ describe('rfc9421 items against the real daemon', { skip: SKIP_DAEMON }, () => {
 		/* under the default policy (no --no-age-check) it would be refused: check that the
 		 * policy, not luck, let it through */
 		await expect({ ...rfc, container: 'other' }, 'INSUFFICIENT_COVERAGE');
+		/* and under the B.2.5 policy without --no-query: the query is not covered (the key is
+		 * not even looked at, so this scope needs none) */
+		await expect({ ...rfc, tenant: 'rfc3' }, 'INSUFFICIENT_COVERAGE', 'query not covered');
 	});
 
 	test('a batch mixing both schemes, verdicts in order', async () => {

@@ -166,9 +166,12 @@ describe('requests signed by http-message-signatures, verified by hmacd', { skip
 			const other = itemOf(await libRequest({ opts: { key: EVIL, keyid: 'evil-c1' } }));
 			const thin = itemOf(await libRequest({ opts: { fields: ['@method', '@authority',
 				'content-digest'] } }));
-			const got = await rawVerdicts([ok, replay, replay, tampered, other, thin]);
+			/* a query added to a request signed without one: @query is not covered */
+			const query = itemOf(await libRequest());
+			query.path = '/containers/c1/exec?force=true';
+			const got = await rawVerdicts([ok, replay, replay, tampered, other, thin, query]);
 			assert.deepEqual(got.map(hmacd.verdictName), ['OK', 'OK', 'REPLAY', 'BAD_SIGNATURE',
-				'UNKNOWN_KEY', 'INSUFFICIENT_COVERAGE']);
+				'UNKNOWN_KEY', 'INSUFFICIENT_COVERAGE', 'INSUFFICIENT_COVERAGE']);
 		});
 
 		test('through the Client', async () => {
@@ -180,9 +183,21 @@ describe('requests signed by http-message-signatures, verified by hmacd', { skip
 			const b = clientItem(itemOf(await libRequest()));
 			assert.equal(await client.verify({ ...b, body: Buffer.from('{"cmd":["rm"]}') }),
 				hmacd.Verdict.BAD_SIGNATURE);
-			const g = await libRequest({ body: null, opts: { fields: ['@method', '@authority',
-				'@path', '@query-param;name="tail"'] }, path: '/containers/c1/exec?tail=5' });
+			/* a query: covered with @query it verifies, and binds the whole query */
+			const path = '/containers/c1/exec?tail=5';
+			const withQuery = { fields: ['@method', '@authority', '@path', '@query',
+				'@query-param;name="tail"'] };
+			const g = await libRequest({ body: null, opts: withQuery, path });
 			assert.equal(await client.verify(clientItem(itemOf(g))), hmacd.Verdict.OK);
+			const g2 = clientItem(itemOf(await libRequest({ body: null, opts: withQuery, path })));
+			assert.equal(await client.verify({ ...g2, path: `${path}&force=true` }),
+				hmacd.Verdict.BAD_SIGNATURE);
+			/* a @query-param alone leaves the rest of the query open: the default policy
+			 * refuses it as it stands */
+			const p = await libRequest({ body: null, path, opts: { fields: ['@method',
+				'@authority', '@path', '@query-param;name="tail"'] } });
+			assert.equal(await client.verify(clientItem(itemOf(p))),
+				hmacd.Verdict.INSUFFICIENT_COVERAGE);
 		});
 
 		describe('through the Express middleware', () => {
@@ -234,6 +249,27 @@ describe('requests signed by http-message-signatures, verified by hmacd', { skip
 					'@path'] } });
 				await expect401(nodigest, 'INSUFFICIENT_COVERAGE');
 			});
+
+			test('a query: covered by @query, 200; added, changed, one parameter only: 401',
+				async () => {
+					const path = '/containers/c1/exec?tty=1';
+					const fields = ['@method', '@authority', '@path', '@query', 'content-type',
+						'x-tenant', 'content-digest'];
+					const r = await libRequest({ path, opts: { fields } });
+					const res = await request(port, { ...r, headers: pairs(r.headers) });
+					assert.equal(res.status, 200, res.body);
+					const changed = await libRequest({ path, opts: { fields } });
+					await expect401({ ...changed, path: '/containers/c1/exec?tty=0' },
+						'BAD_SIGNATURE');
+					/* the library's usual fields, no query signed: ?force=true added in transit */
+					const plain = await libRequest();
+					await expect401({ ...plain, path: '/containers/c1/exec?force=true' },
+						'INSUFFICIENT_COVERAGE');
+					const param = await libRequest({ path, opts: { fields: ['@method',
+						'@authority', '@path', '@query-param;name="tty"', 'content-type',
+						'x-tenant', 'content-digest'] } });
+					await expect401(param, 'INSUFFICIENT_COVERAGE');
+				});
 
 			test('tenant missing, both schemes, no Signature field: 401 before hmacd', async () => {
 				const before = (await client.stats()).items;
