@@ -22,7 +22,10 @@ class Verdict(enum.IntEnum):
     STALE_TIMESTAMP = 5
     REPLAY = 6
     MALFORMED = 7
-    INSUFFICIENT_COVERAGE = 8  # rfc9421: the signature does not cover what the policy wants
+    # the signature does not cover what the scope's policy wants: for rfc9421 a component,
+    # created, nonce, content-digest with a body or @query with a query; for hmacd-v1 a nonce
+    # or a signed header (hmacctl policy set --v1-nonce --v1-require ...)
+    INSUFFICIENT_COVERAGE = 8
 
 
 def verdict_name(code):

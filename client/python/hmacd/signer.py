@@ -192,7 +192,9 @@ class Signer:
         the container the request is addressed to (the one in its path). headers: a mapping or
         (name, value) pairs, as the request will carry them. signed_headers: the names to sign,
         in order; default "host" and, with a body, "content-type" (those present). ts: default
-        now. nonce: default 16 random bytes in hex; "" for none (no replay protection)."""
+        now. nonce: default 16 random bytes in hex; "" for none (no replay protection, and
+        INSUFFICIENT_COVERAGE in a scope whose policy has --v1-nonce; likewise a header that
+        policy names with --v1-require and signed_headers leaves out)."""
         pairs = list(headers.items()) if hasattr(headers, "items") else list(headers)
         by_name = {}
         for name, value in pairs:

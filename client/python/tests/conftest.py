@@ -185,13 +185,15 @@ def rfc_example(daemon):
     """RFC 9421 B.2.5's shared secret imported under keyid "test-shared-secret" (a key id is
     unique in a store: once per session) for a fresh (tenant, "rfc-example") scope, whose policy
     asks for what B.2.5 covers (date, @authority, content-type), no nonce, no age check (its
-    created is in 2021) and no Content-Digest (B.2's body is not covered). Returns the scope."""
+    created is in 2021), no Content-Digest (B.2's body is not covered) and no @query (its target
+    /foo?param=Value&Pet=dog has a query that B.2.5 leaves open): hmacctl policy set --require
+    date @authority content-type --no-nonce --no-age-check --no-body-digest --no-query.
+    Returns the scope."""
     import base64
-    from helpers import RFC_B25_COMPONENTS, RFC_SHARED_SECRET_B64, unique
+    from helpers import RFC_B25_COMPONENTS, RFC_B25_POLICY_FLAGS, RFC_SHARED_SECRET_B64, unique
     tenant, container = unique("rfc9421"), "rfc-example"
     out = daemon.import_key(tenant, container, base64.b64decode(RFC_SHARED_SECRET_B64),
                             "test-shared-secret")
     assert out["keyid"] == "test-shared-secret" and out["epoch"] == 1
-    daemon.policy_set(tenant, RFC_B25_COMPONENTS, container,
-                      ["--no-nonce", "--no-age-check", "--no-body-digest"])
+    daemon.policy_set(tenant, RFC_B25_COMPONENTS, container, RFC_B25_POLICY_FLAGS)
     return tenant, container

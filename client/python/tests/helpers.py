@@ -66,6 +66,9 @@ RFC_B25_BASE = (b'"date": Tue, 20 Apr 2021 02:07:55 GMT\n'
 RFC_SHARED_SECRET_B64 = ("uzvJfB4u3N0Jy4T7NZ75MDVcr8zSTInedJtkgcu46YW4XByzNJjxBdtjUkdJPBtbmHhIDi6"
                          "pcl8jsasjlTMtDQ==")
 RFC_B25_COMPONENTS = ["date", "@authority", "content-type"]
+# what a scope's policy must give up for B.2.5 to verify: no nonce, no age check (created is in
+# 2021), no Content-Digest (the body is not covered), no @query (the target's query is not)
+RFC_B25_POLICY_FLAGS = ["--no-nonce", "--no-age-check", "--no-body-digest", "--no-query"]
 
 
 def rfc_b25_item(tenant, container, **over):

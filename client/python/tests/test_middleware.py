@@ -13,7 +13,10 @@ request signed by hmacd.rfc9421.sign() passes; a tampered path, method, covered 
 query or authority, another scope's key id, another tenant in X-Tenant, a signature short of
 the policy, a replay, and HMACD-V1 plus Signature-Input are all 401, and the log names the
 daemon's verdict (so each refusal is the daemon's, not a guess of the middleware). RFC 9421
-B.2.5 passes through bare WSGI and ASGI middleware with the RFC's key.
+B.2.5 passes through bare WSGI and ASGI middleware with the RFC's key, in a scope whose policy
+asks for no more than B.2.5 covers (--no-query among the rest: its query is not covered).
+Policies end to end (the query rule, hmacd-v1's --v1-nonce / --v1-require): in
+test_policy_middleware.py.
 """
 
 import asyncio

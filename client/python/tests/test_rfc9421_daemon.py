@@ -9,7 +9,10 @@ a required component, created, nonce or content-digest missing (INSUFFICIENT_COV
 precedence over UNKNOWN_KEY); replay (REPLAY); created or expires out of the window
 (STALE_TIMESTAMP); malformed Signature-Input/Signature (MALFORMED); every derived component
 and field form the signer builds, verified by the daemon's own base; per-tenant and per-scope
-policies; and RFC 9421 B.2.5 itself with the RFC's shared secret (keyid test-shared-secret).
+policies, with the query rule (@query wanted whenever there is a query, a @query-param alone
+not enough; --no-query lifts it) and what `policy show` reports; and RFC 9421 B.2.5 itself with
+the RFC's shared secret (keyid test-shared-secret), in a scope set with --no-query among the
+rest, and refused where the query rule holds.
 """
 
 import asyncio
@@ -19,7 +22,8 @@ import re
 
 import pytest
 
-from helpers import RFC_B2_HEADERS, now, rfc_b25_item, rfc_item, unique
+from helpers import (RFC_B2_HEADERS, RFC_B25_COMPONENTS, RFC_B25_POLICY_FLAGS, now,
+                     rfc_b25_item, rfc_item, unique)
 from hmacd import AsyncClient, Client, Verdict
 from hmacd.rfc9421 import sign
 
@@ -241,11 +245,23 @@ def test_policies(daemon, verify):
     daemon.import_key(t, "web-02", k2, kid2)
     daemon.policy_set(t, ["@method", "@authority", "@path", '@query-param;name="id"'])
     daemon.policy_set(t, ["@method"], "web-02", ["--no-nonce", "--no-body-digest"])
+    # web-03 opts out of the query rule: only the id parameter is bound
+    k3, kid3 = os.urandom(32), unique("kp")
+    daemon.import_key(t, "web-03", k3, kid3)
+    daemon.policy_set(t, ["@method", "@authority", "@path", '@query-param;name="id"'], "web-03",
+                      ["--no-query"])
     shown = daemon.ctl("policy", "show", "--tenant", t, "--container", "web-01", "--json")
     assert shown["source"] == "tenant" and shown["nonce"] is True
     assert shown["require"] == ["@method", "@authority", "@path", '@query-param;name="id"']
+    # set without --no-query: @query is wanted whenever there is a query; replays all refused
+    assert shown["query"] is True and shown["replay_protection"] == "all"
+    assert (shown["v1_nonce"], shown["v1_require"]) == (False, [])
     shown = daemon.ctl("policy", "show", "--tenant", t, "--container", "web-02", "--json")
     assert shown["source"] == "scope" and shown["require"] == ["@method"]
+    assert shown["nonce"] is False and shown["replay_protection"] == "with_nonce"
+    assert shown["query"] is True
+    shown = daemon.ctl("policy", "show", "--tenant", t, "--container", "web-03", "--json")
+    assert shown["source"] == "scope" and shown["query"] is False
 
     def item(c, key, keyid, **kw):
         return rfc_item(t, c, key, keyid, method="GET", body=b"", **kw)
@@ -257,24 +273,56 @@ def test_policies(daemon, verify):
          Verdict.INSUFFICIENT_COVERAGE),
         # the default components cover @query, which meets any @query-param
         (item("web-01", k, kid, target=target), Verdict.OK),
-        (item("web-01", k, kid, target=target, components=full), Verdict.OK),
-        (item("web-01", k, kid, target=target, components=full, nonce=None),
+        # the required @query-param alone leaves the rest of the query open (&force=1 could be
+        # added): the query rule still wants @query (or @request-target / @target-uri)
+        (item("web-01", k, kid, target=target, components=full),
+         Verdict.INSUFFICIENT_COVERAGE),
+        (item("web-01", k, kid, target=target, components=full + ["@query"]), Verdict.OK),
+        (item("web-01", k, kid, target=target, components=full + ["@request-target"]),
+         Verdict.OK),
+        # the query covered, the nonce missing: that alone is short of the policy
+        (item("web-01", k, kid, target=target, components=full + ["@query"], nonce=None),
          Verdict.INSUFFICIENT_COVERAGE),
         # web-02's own policy: @method alone, no nonce, a body without a digest
         (item("web-02", k2, kid2, components=["@method"], nonce=None), Verdict.OK),
         (rfc_item(t, "web-02", k2, kid2, components=["@method"], nonce=None), Verdict.OK),
         (item("web-02", k2, kid2, components=["@method"], created=None),
          Verdict.INSUFFICIENT_COVERAGE),
+        # every policy set without --no-query wants @query when there is a query
+        (item("web-02", k2, kid2, target="/containers/web-02/exec?id=7", components=["@method"],
+              nonce=None), Verdict.INSUFFICIENT_COVERAGE),
+        (item("web-02", k2, kid2, target="/containers/web-02/exec?id=7",
+              components=["@method", "@query"], nonce=None), Verdict.OK),
+        # web-03 (--no-query): the id parameter alone meets it, and is bound ...
+        (item("web-03", k3, kid3, target="/containers/web-03/exec?id=7", components=full),
+         Verdict.OK),
+        (replace(item("web-03", k3, kid3, target="/containers/web-03/exec?id=7",
+                      components=full), path="/containers/web-03/exec?id=8"),
+         Verdict.BAD_SIGNATURE),
+        # ... and the rest of the query is open: what --no-query gives away
+        (replace(item("web-03", k3, kid3, target="/containers/web-03/exec?id=7",
+                      components=full), path="/containers/web-03/exec?id=7&force=1"),
+         Verdict.OK),
     ]
     assert verify([i for i, _ in items]) == [w for _, w in items]
     daemon.ctl("policy", "unset", "--tenant", t)
     assert verify([item("web-01", k, kid, target=target)]) == [Verdict.OK]
 
 
-def test_rfc_b25_example(verify, rfc_example):
+def test_rfc_b25_example(daemon, verify, rfc_example):
     """RFC 9421 B.2.5 byte for byte: the RFC's request, Signature-Input and Signature, the
-    RFC's shared secret imported under keyid test-shared-secret."""
+    RFC's shared secret imported under keyid test-shared-secret, in a scope whose policy asks
+    only for what B.2.5 covers (--no-query among the rest: its target has a query it does not
+    cover)."""
     t, c = rfc_example
+    shown = daemon.ctl("policy", "show", "--tenant", t, "--container", c, "--json")
+    assert (shown["source"], shown["require"]) == ("scope", RFC_B25_COMPONENTS)
+    assert (shown["nonce"], shown["age_check"], shown["body_digest"], shown["query"]) == (
+        False, False, False, False)
+    assert shown["replay_protection"] == "weak"
+    # the same policy without --no-query, in another container of the tenant
+    daemon.policy_set(t, RFC_B25_COMPONENTS, "rfc-example-query",
+                      [f for f in RFC_B25_POLICY_FLAGS if f != "--no-query"])
     it = rfc_b25_item(t, c)
     items = [
         (it, Verdict.OK),
@@ -282,6 +330,14 @@ def test_rfc_b25_example(verify, rfc_example):
         (replace(it, label="sig-b25"), Verdict.OK),
         (replace(it, body=None), Verdict.OK),
         (replace(it, method="GET", path="/bar"), Verdict.OK),  # neither is covered
+        # nor is the query, and this scope's policy does not ask for it
+        (replace(it, path="/foo?param=Other&Pet=cat&force=true"), Verdict.OK),
+        # where the policy keeps the query rule, B.2.5 is short of it (before the key: the key
+        # id belongs to rfc-example) ...
+        (replace(it, container="rfc-example-query"), Verdict.INSUFFICIENT_COVERAGE),
+        # ... and the query is all it misses: without one, coverage passes and the key is looked
+        # up (another scope's)
+        (replace(it, container="rfc-example-query", path="/foo"), Verdict.UNKNOWN_KEY),
         (replace(it, headers=[(n, "Tue, 20 Apr 2021 02:07:56 GMT" if n == "date" else v)
                               for n, v in it.headers]), Verdict.BAD_SIGNATURE),
         (replace(it, authority="example.org"), Verdict.BAD_SIGNATURE),
