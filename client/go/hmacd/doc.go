@@ -18,7 +18,11 @@
 //     directory: a local user who squats the socket path gets ErrPeer, never a verdict.
 //   - Signing: Canonical (the hmacd-v1 canonical string, PROTOCOL.md section 8), Sign (the
 //     HMAC-SHA256 of it) and Signer, which puts an "Authorization: HMACD-V1 ..." header on an
-//     outgoing *http.Request as PROTOCOL.md 13.2 says.
+//     outgoing *http.Request as PROTOCOL.md 13.2 says. The canonical string always binds the
+//     method, the path with its query, the body and the time; a scope's policy may also
+//     require a nonce and some signed headers (hmacctl policy set --v1-nonce --v1-require),
+//     and an item without them gets VerdictInsufficientCoverage. Signer's defaults (a random
+//     nonce, host signed) meet such a policy unless it names other headers.
 //   - The server side of the HTTP convention: ParseAuthorization (13.1) and RequestItem (13.3
 //     step 2), which turn a received request plus the container taken from its route into the
 //     Item to verify.
@@ -30,7 +34,10 @@
 //     a body (DefaultComponents); SignatureBase builds the base exactly as the daemon does
 //     (RFC 9421 section 2.5); RequestItemRFC9421 turns a received request into an Item with
 //     Scheme SchemeRFC9421, which the daemon checks against the scope's coverage policy
-//     (VerdictInsufficientCoverage when the signature covers too little). Such an item always
+//     (VerdictInsufficientCoverage when the signature covers too little: by default, also a
+//     target with a query whose signature does not cover @query, @request-target or
+//     @target-uri; an explicit Components list without them is refused for such a
+//     request, and so is a query added to a request signed without one). Such an item always
 //     carries its body, the empty one included (a nil Body is sent as empty), so the daemon
 //     checks a covered Content-Digest even when an attacker stripped the body.
 //

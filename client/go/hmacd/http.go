@@ -96,12 +96,15 @@ type Signer struct {
 	Secret []byte // the epoch's secret: hmacctl prints it in standard base64 (decode it first)
 
 	// SignedHeaders lists the lower-case header names to sign. nil: "host", plus
-	// "content-type" when the body is not empty and the request has a Content-Type.
+	// "content-type" when the body is not empty and the request has a Content-Type. A scope
+	// whose policy requires headers (hmacctl policy set --v1-require) refuses a signature
+	// that leaves one out (VerdictInsufficientCoverage).
 	SignedHeaders []string
 	// Now gives the signing time; nil: time.Now.
 	Now func() time.Time
 	// Nonce gives the nonce; nil: 16 random bytes in lower-case hex. "" disables replay
-	// protection for the request.
+	// protection for the request, and a scope whose policy requires a nonce (hmacctl policy
+	// set --v1-nonce) refuses it (VerdictInsufficientCoverage).
 	Nonce func() (string, error)
 }
 

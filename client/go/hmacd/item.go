@@ -86,8 +86,14 @@ const (
 	VerdictStaleTimestamp Verdict = 5
 	VerdictReplay         Verdict = 6
 	VerdictMalformed      Verdict = 7
-	// VerdictInsufficientCoverage: an rfc9421 signature that does not cover what the scope's
-	// policy requires (components, created, nonce, content-digest when there is a body).
+	// VerdictInsufficientCoverage: a signature that does not cover what the policy of its
+	// scope (its own, its tenant's, else the daemon's default) requires, decided before any
+	// key is looked at. For an rfc9421 item: the required components, created, nonce,
+	// content-digest when there is a body, @query (or @request-target / @target-uri) when
+	// the target has a query. For an hmacd-v1 item, only under a policy set with
+	// `hmacctl policy set ... --v1-nonce --v1-require HEADER...`: a nonce, or a header that
+	// must be among the signed ones, missing (the default policy asks nothing more of
+	// hmacd-v1, whose canonical string always binds method, path and query, body, time).
 	VerdictInsufficientCoverage Verdict = 8
 )
 

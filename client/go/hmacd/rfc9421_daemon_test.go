@@ -1,7 +1,8 @@
 // rfc9421_daemon_test.go - rfc9421 items through the Client against the real hmacd (skipped
 // unless $HMACD and $HMACCTL are set), keys imported with `hmacctl key import` and coverage
-// policies set with `hmacctl policy set`: each verdict an RFC 9421 signature can get, and the
-// RFC's own B.2.5 example with the RFC's shared secret.
+// policies set with `hmacctl policy set`: each verdict an RFC 9421 signature can get (the
+// query rule of the default policy included), and the RFC's own B.2.5 example with the RFC's
+// shared secret, under a policy that accepts what it covers (--no-query among others).
 
 package hmacd_test
 
@@ -25,8 +26,8 @@ func randomSecret(t testing.TB, n int) []byte {
 	return b
 }
 
-// rfcSigner signs with k and the defaults: @method @authority @path (+ content-digest),
-// created now, a random nonce, label sig1.
+// rfcSigner signs with k and the defaults: @method @authority @path (+ @query with a query,
+// + content-digest with a body), created now, a random nonce, label sig1.
 func rfcSigner(k daemontest.Key) *hmacd.RFC9421Signer {
 	return &hmacd.RFC9421Signer{KeyID: k.KeyID, Secret: k.Secret}
 }
@@ -160,12 +161,36 @@ func TestRFC9421Verdicts(t *testing.T) {
 	add("unknown keyid", with(hmacd.RFC9421Signer{KeyID: "nope", Secret: k1.Secret}),
 		hmacd.VerdictUnknownKey)
 
+	// Each with everything else covered, @query included, so that the one thing left out
+	// is what the daemon refuses.
 	add("@authority not covered", with(hmacd.RFC9421Signer{KeyID: k1.KeyID,
-		Secret: k1.Secret, Components: []string{"@method", "@path", "content-digest"}}),
+		Secret: k1.Secret, Components: []string{"@method", "@path", "@query",
+			"content-digest"}}),
 		hmacd.VerdictInsufficientCoverage)
 	add("content-digest not covered with a body", with(hmacd.RFC9421Signer{KeyID: k1.KeyID,
-		Secret: k1.Secret, Components: []string{"@method", "@authority", "@path"}}),
+		Secret: k1.Secret, Components: []string{"@method", "@authority", "@path", "@query"}}),
 		hmacd.VerdictInsufficientCoverage)
+	// The query rule of the default policy (issue 10, finding 5): with a '?' in the target,
+	// @query must be covered, or a component holding it (@request-target, @target-uri).
+	add("@query not covered with a query", with(hmacd.RFC9421Signer{KeyID: k1.KeyID,
+		Secret: k1.Secret, Components: []string{"@method", "@authority", "@path",
+			"content-digest"}}),
+		hmacd.VerdictInsufficientCoverage)
+	add("@query-param alone does not cover the query", with(hmacd.RFC9421Signer{
+		KeyID: k1.KeyID, Secret: k1.Secret, Components: []string{"@method", "@authority",
+			"@path", "@query-param;name=tty", "content-digest"}}),
+		hmacd.VerdictInsufficientCoverage)
+	add("@request-target covers path and query", with(hmacd.RFC9421Signer{KeyID: k1.KeyID,
+		Secret: k1.Secret, Components: []string{"@method", "@authority", "@request-target",
+			"content-digest"}}),
+		hmacd.VerdictOK)
+	pathOnly := &hmacd.RFC9421Signer{KeyID: k1.KeyID, Secret: k1.Secret,
+		Components: []string{"@method", "@authority", "@path", "content-digest"}}
+	add("no query: @query not needed", rfcItem(t, pathOnly, "acme", "c1",
+		"/containers/c1/exec", body, nil), hmacd.VerdictOK)
+	it = rfcItem(t, pathOnly, "acme", "c1", "/containers/c1/exec", body, nil)
+	it.Path = "/containers/c1/exec?force=true"
+	add("a query added to a signature without @query", it, hmacd.VerdictInsufficientCoverage)
 	add("no nonce", with(hmacd.RFC9421Signer{KeyID: k1.KeyID, Secret: k1.Secret,
 		Nonce: func() (string, error) { return "", nil }}), hmacd.VerdictInsufficientCoverage)
 	add("no created", with(hmacd.RFC9421Signer{KeyID: k1.KeyID, Secret: k1.Secret,
@@ -184,7 +209,8 @@ func TestRFC9421Verdicts(t *testing.T) {
 	add("replayed nonce", replayed, hmacd.VerdictReplay)
 
 	it = rfcItem(t, &hmacd.RFC9421Signer{KeyID: k1.KeyID, Secret: k1.Secret,
-		Components: []string{"@method", "@authority", "@path", "content-digest", "x-gone"}},
+		Components: []string{"@method", "@authority", "@path", "@query", "content-digest",
+			"x-gone"}},
 		"acme", "c1", path1, body, func(r *http.Request) { r.Header.Set("X-Gone", "1") })
 	var kept []hmacd.Header
 	for _, h := range it.Headers {
@@ -226,14 +252,21 @@ func TestRFC9421Verdicts(t *testing.T) {
 
 // The RFC's own example: the B.2 request with the B.2.5 signature, the RFC's secret imported
 // under its key id, and a policy that asks for what B.2.5 covers and accepts its 2021
-// created without a nonce.
+// created without a nonce, a body it does not bind, and a query (/foo?param=Value&Pet=dog)
+// it does not cover: --no-query, without which the daemon refuses it.
 func TestRFC9421B25ThroughDaemon(t *testing.T) {
 	d := daemontest.Start(t)
 	c := newClient(t, d.Socket, nil)
 	d.ImportKey(t, "rfc", "foo", "test-shared-secret", sharedSecret(t))
-	// The policy of the whole tenant, so that its other containers have it too.
-	d.SetPolicy(t, "rfc", "", []string{"date", "@authority", "content-type"},
-		"--no-nonce", "--no-age-check", "--no-body-digest")
+	b25Policy := []string{"date", "@authority", "content-type"}
+	b25Flags := []string{"--no-nonce", "--no-age-check", "--no-body-digest"}
+	// The policy of the whole tenant, so that its other containers have it too; first
+	// without --no-query.
+	d.SetPolicy(t, "rfc", "", b25Policy, b25Flags...)
+	if p := d.ShowPolicy(t, "rfc", "foo"); p.Source != "tenant" || !p.Query ||
+		p.ReplayProtection != "weak" {
+		t.Fatalf("policy show without --no-query: %+v", p)
+	}
 
 	v := b2View()
 	it := hmacd.Item{
@@ -258,7 +291,19 @@ func TestRFC9421B25ThroughDaemon(t *testing.T) {
 			t.Errorf("%s: %v, want %v", what, got, want)
 		}
 	}
+	// B.2.5's target has a query and it does not cover @query: refused whatever the rest.
+	check("B.2.5 under a policy that wants the query", it, hmacd.VerdictInsufficientCoverage)
+	d.SetPolicy(t, "rfc", "", b25Policy, append(b25Flags, "--no-query")...)
+	if p := d.ShowPolicy(t, "rfc", "foo"); p.Source != "tenant" || p.Query || p.Nonce ||
+		p.AgeCheck || p.BodyDigest || p.ReplayProtection != "weak" {
+		t.Fatalf("policy show with --no-query: %+v", p)
+	}
 	check("RFC 9421 B.2.5", it, hmacd.VerdictOK)
+	// What --no-query gives up, and why it is not the default: B.2.5's query is not bound,
+	// so a rewritten one verifies too.
+	requery := it
+	requery.Path = "/foo?param=Other&Pet=cat"
+	check("B.2.5 with its query rewritten (--no-query)", requery, hmacd.VerdictOK)
 	twice := it
 	twice.Label = "sig-b25"
 	check("B.2.5 by its label", twice, hmacd.VerdictOK)
@@ -295,8 +340,8 @@ func TestRFC9421B25ThroughDaemon(t *testing.T) {
 	mine.Signature = req.Header.Get("Signature")
 	check("B.2.5 signed by RFC9421Signer", mine, hmacd.VerdictOK)
 
-	// Under the default policy (a fresh created and a nonce required) the same signature is
-	// refused for coverage: the policy, not the signer, decides.
+	// Under the default policy (a fresh created, a nonce and @query required) the same
+	// signature is refused for coverage: the policy, not the signer, decides.
 	d.Ctl(t, "policy", "unset", "--tenant", "rfc")
 	check("B.2.5 under the default policy", it, hmacd.VerdictInsufficientCoverage)
 }

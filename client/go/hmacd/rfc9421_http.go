@@ -29,7 +29,9 @@ type RFC9421Signer struct {
 
 	// Components lists the covered components in order, each as ParseComponent accepts it,
 	// used as given. nil: DefaultComponents(query, len(body) > 0), query being whether the
-	// request target has a '?'.
+	// request target has a '?'. A list without @query (or @request-target, @target-uri) for
+	// a target with a query fails the default policy (VerdictInsufficientCoverage); a
+	// @query-param alone does not meet it.
 	Components []string
 	// Label names the signature in Signature-Input and Signature; "": DefaultLabel.
 	Label string

@@ -24,7 +24,10 @@
 // RFC 9421: the body itself, for a covered Content-Digest), so a signed body that an attacker
 // strips in transit (Content-Length: 0, every header kept) is refused with 401. A route
 // without the parameter is a configuration error: the middleware returns an error (Echo
-// answers 500).
+// answers 500). An hmacd-v1 request is also judged against the hmacd-v1 part of its scope's
+// policy in the daemon: where `hmacctl policy set` gave --v1-nonce or --v1-require HEADER...,
+// a signature without a nonce, or without one of those headers signed, gets the verdict
+// INSUFFICIENT_COVERAGE, a 401 like any other.
 //
 // A request with a Signature-Input header and no HMACD-V1 Authorization is verified as an
 // RFC 9421 signature (a request with both gets 401): the tenant comes from Config.Tenant
@@ -32,7 +35,9 @@
 // route as above, and the daemon gets every request header, Signature-Input and Signature as
 // received, and the raw body (for a covered Content-Digest); the scope's coverage policy in
 // the daemon decides which components the signature must cover (verdict
-// INSUFFICIENT_COVERAGE when it does not, a 401 like any other). A signature made with
+// INSUFFICIENT_COVERAGE when it does not, a 401 like any other; by default a request whose
+// target has a query needs @query covered, or @request-target or @target-uri, so that a
+// query added or changed in transit is refused). A signature made with
 // another scope's key is UNKNOWN_KEY whatever X-Tenant says, since the key store binds each
 // key id to its scope; a policy may also require the signature to cover x-tenant.
 //

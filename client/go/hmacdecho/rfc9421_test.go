@@ -215,12 +215,16 @@ func TestRFC9421EndToEnd(t *testing.T) {
 	req.Header.Set("X-Tenant", "evil")
 	f.check(t, "tenant header lies", req, 401, hmacd.VerdictUnknownKey)
 
+	// Everything else covered (the ?tty=1 query too), so that what is left out is refused.
 	f.check(t, "@authority not covered", f.request(t, &hmacd.RFC9421Signer{KeyID: k1.KeyID,
-		Secret: k1.Secret, Components: []string{"@method", "@path", "content-digest"}}, "c1"),
+		Secret: k1.Secret, Components: []string{"@method", "@path", "@query",
+			"content-digest"}}, "c1"),
 		401, hmacd.VerdictInsufficientCoverage)
 	f.check(t, "body not covered", f.request(t, &hmacd.RFC9421Signer{KeyID: k1.KeyID,
-		Secret: k1.Secret, Components: []string{"@method", "@authority", "@path"}}, "c1"),
+		Secret: k1.Secret, Components: []string{"@method", "@authority", "@path", "@query"}},
+		"c1"),
 		401, hmacd.VerdictInsufficientCoverage)
+	// The query left open: TestQueryOutsideSignatureRefused.
 
 	req = f.request(t, s1, "c1")
 	f.check(t, "first use", req, 200, hmacd.VerdictOK)
@@ -283,7 +287,9 @@ func TestRFC9421QueryTampered(t *testing.T) {
 }
 
 // The RFC's B.2 request with its B.2.5 signature, sent over HTTP as the RFC writes it (plus
-// an uncovered X-Tenant), verifies with the RFC's secret imported under its key id.
+// an uncovered X-Tenant), verifies with the RFC's secret imported under its key id, under a
+// policy that accepts what B.2.5 covers: no nonce, no age check, no Content-Digest, and no
+// @query although its target has a query (--no-query; without it: 401).
 func TestRFC9421B25EndToEnd(t *testing.T) {
 	f := rfcSetup(t)
 	secret, err := base64.StdEncoding.DecodeString("uzvJfB4u3N0Jy4T7NZ75MDVcr8zSTInedJtkgcu4" +
@@ -292,8 +298,9 @@ func TestRFC9421B25EndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.d.ImportKey(t, "rfc", "foo", "test-shared-secret", secret)
-	f.d.SetPolicy(t, "rfc", "", []string{"date", "@authority", "content-type"},
-		"--no-nonce", "--no-age-check", "--no-body-digest")
+	b25Policy := []string{"date", "@authority", "content-type"}
+	b25Flags := []string{"--no-nonce", "--no-age-check", "--no-body-digest"}
+	f.d.SetPolicy(t, "rfc", "", b25Policy, b25Flags...)
 
 	b25 := func() *http.Request {
 		req, err := http.NewRequest(http.MethodPost, f.srv.URL+"/foo?param=Value&Pet=dog",
@@ -311,6 +318,13 @@ func TestRFC9421B25EndToEnd(t *testing.T) {
 		req.Header.Set("Signature", "sig-b25=:pxcQw6G3AjtMBQjwo8XzkZf/bws5LelbaMk5rGIGtE8=:")
 		req.Header.Set("X-Tenant", "rfc")
 		return req
+	}
+	// /foo?param=Value&Pet=dog without @query covered: the query rule refuses it.
+	f.check(t, "B.2.5 under a policy that wants the query", b25(), 401,
+		hmacd.VerdictInsufficientCoverage)
+	f.d.SetPolicy(t, "rfc", "", b25Policy, append(b25Flags, "--no-query")...)
+	if p := f.d.ShowPolicy(t, "rfc", "foo"); p.Query || p.ReplayProtection != "weak" {
+		t.Fatalf("policy show with --no-query: %+v", p)
 	}
 	f.check(t, "RFC 9421 B.2.5", b25(), 200, hmacd.VerdictOK)
 	req := b25()

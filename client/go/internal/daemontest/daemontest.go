@@ -214,7 +214,9 @@ func (d *Daemon) ImportKey(t testing.TB, tenant, container, keyid string, secret
 }
 
 // SetPolicy sets the coverage policy of a scope (of the whole tenant when container is
-// ""): the components it requires, then flags such as "--no-nonce" or "--no-age-check".
+// ""): the RFC 9421 components it requires, then flags such as "--no-nonce", "--no-query" or,
+// for hmacd-v1 items, "--v1-nonce" and "--v1-require", "host" (the header names up to the
+// next flag).
 func (d *Daemon) SetPolicy(t testing.TB, tenant, container string, require []string,
 	flags ...string) {
 	t.Helper()
@@ -225,6 +227,39 @@ func (d *Daemon) SetPolicy(t testing.TB, tenant, container string, require []str
 	args = append(args, "--require")
 	args = append(args, require...)
 	d.Ctl(t, append(args, flags...)...)
+}
+
+// Policy is what `hmacctl policy show --json` prints: the policy in force for a scope and
+// where it comes from ("scope", "tenant" or "default").
+type Policy struct {
+	Tenant           string   `json:"tenant"`
+	Container        *string  `json:"container"`
+	Source           string   `json:"source"`
+	Require          []string `json:"require"`
+	Created          bool     `json:"created"`
+	Nonce            bool     `json:"nonce"`
+	AgeCheck         bool     `json:"age_check"`
+	BodyDigest       bool     `json:"body_digest"`
+	Query            bool     `json:"query"`
+	ReplayProtection string   `json:"replay_protection"` // "all", "with_nonce" or "weak"
+	V1Nonce          bool     `json:"v1_nonce"`
+	V1Require        []string `json:"v1_require"`
+}
+
+// ShowPolicy returns the policy in force for a scope (for the tenant when container is "").
+func (d *Daemon) ShowPolicy(t testing.TB, tenant, container string) Policy {
+	t.Helper()
+	args := []string{"policy", "show", "--tenant", tenant}
+	if container != "" {
+		args = append(args, "--container", container)
+	}
+	out := d.Ctl(t, append(args, "--json")...)
+	var p Policy
+	err := json.Unmarshal(out, &p)
+	if err != nil {
+		t.Fatalf("hmacctl policy show --json printed %s: %v", out, err)
+	}
+	return p
 }
 
 // CreateKey creates the scope (epoch 1) and returns its secret.
