@@ -143,6 +143,7 @@ struct cmd {
 };
 
 static int cmd_init(const struct ctl *c, const struct cmd *self);
+static int cmd_compact(const struct ctl *c, const struct cmd *self);
 static int cmd_key_create(const struct ctl *c, const struct cmd *self);
 static int cmd_key_rotate(const struct ctl *c, const struct cmd *self);
 static int cmd_key_import(const struct ctl *c, const struct cmd *self);
@@ -198,6 +199,9 @@ static const struct cmd policy_cmds[] = {
 
 static const struct cmd top_cmds[] = {
 	{ "init", cmd_init, NULL, F(OPT_DB), 0, "create the key store if needed and check it" },
+	{ "compact", cmd_compact, NULL, F(OPT_DB) | F(OPT_JSON), 0,
+	  "rewrite the store without its free pages, where revoked secrets linger, and\n"
+	  "      wipe the old file (hmacd must be stopped)" },
 	{ "key", NULL, key_cmds, 0, 0, "manage keys" },
 	{ "policy", NULL, policy_cmds, 0, 0, "manage RFC 9421 coverage policies" },
 	{ "ping", cmd_ping, NULL, F(OPT_SOCKET) | F(OPT_SERVER_USER), 0,
@@ -495,6 +499,30 @@ static int cmd_init(const struct ctl *c, const struct cmd *self)
 		return rc;
 	hm_ks_close(ks);
 	printf("initialised %s\n", dir);
+	return CTL_OK;
+}
+
+static int cmd_compact(const struct ctl *c, const struct cmd *self)
+{
+	const char *dir = opt_or_env(c, OPT_DB, "HMACD_DB");
+	struct hm_ks_compacted res;
+	char err[512];
+	int rc;
+
+	if (dir == NULL)
+		return usage_error(NULL, self, "%s", "no key store: give --db DIR or set HMACD_DB");
+	rc = hm_ks_compact(dir, &res, err, sizeof(err));
+	if (rc != HM_OK) {
+		fprintf(stderr, "hmacctl: compact %s: %s\n", shown(dir),
+			err[0] != '\0' ? err : hm_strerror(rc));
+		return CTL_ERR;
+	}
+	if (c->opt[OPT_JSON] != NULL)
+		printf("{\"bytes_before\":%" PRIu64 ",\"bytes_after\":%" PRIu64 "}\n",
+		       res.bytes_before, res.bytes_after);
+	else
+		printf("compacted %s: %" PRIu64 " -> %" PRIu64 " bytes; the old pages are wiped\n",
+		       dir, res.bytes_before, res.bytes_after);
 	return CTL_OK;
 }
 

@@ -8,6 +8,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
@@ -15,7 +16,6 @@
 #include <openssl/rand.h>
 
 #include "msg.h"
-#include "prefault.h"
 
 struct slot {
 	struct hm_kc_entry e;
@@ -37,24 +37,38 @@ struct hm_keycache {
 	struct slot *slots; /* nsets * HM_KC_WAYS */
 };
 
+/* The cache and its slots are one mapping: its size, rounded to whole pages. */
+static size_t map_size(size_t nsets)
+{
+	size_t page = 4096, n = sizeof(struct hm_keycache) + nsets * HM_KC_WAYS * sizeof(struct slot);
+
+	return (n + page - 1) / page * page;
+}
+
 int hm_keycache_new(size_t capacity, EVP_MAC *mac, const uint8_t junk[static HM_KEY_LEN],
 		    struct hm_keycache **out)
 {
 	struct hm_keycache *kc;
 	size_t nsets = 1;
+	void *p;
 
 	*out = NULL;
 	while (nsets * HM_KC_WAYS < capacity)
 		nsets *= 2;
-	kc = calloc(1, sizeof(*kc));
-	if (kc == NULL)
+	/*
+	 * Its own mapping, so that it can be left out of core dumps (the junk key, the names of
+	 * the scopes in use); pre-faulted (MAP_POPULATE) so that serving never takes the fault.
+	 */
+	p = mmap(NULL, map_size(nsets), PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	if (p == MAP_FAILED)
 		return HM_ENOMEM;
-	kc->slots = calloc(nsets * HM_KC_WAYS, sizeof(struct slot));
-	if (kc->slots == NULL) {
-		free(kc);
+	if (madvise(p, map_size(nsets), MADV_DONTDUMP) != 0) {
+		(void)munmap(p, map_size(nsets));
 		return HM_ENOMEM;
 	}
-	hm_prefault(kc->slots, nsets * HM_KC_WAYS * sizeof(struct slot));
+	kc = p;
+	kc->slots = (struct slot *)(kc + 1);
 	kc->mac = mac;
 	memcpy(kc->junk, junk, HM_KEY_LEN);
 	kc->nsets = nsets;
@@ -85,8 +99,7 @@ void hm_keycache_free(struct hm_keycache *kc)
 		return;
 	hm_keycache_clear(kc);
 	OPENSSL_cleanse(kc->junk, sizeof(kc->junk));
-	free(kc->slots);
-	free(kc);
+	(void)munmap(kc, map_size(kc->nsets));
 }
 
 static uint64_t fnv(uint64_t h, const uint8_t *p, size_t n)

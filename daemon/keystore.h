@@ -190,6 +190,26 @@ int hm_ks_revoke(struct hm_keystore *ks, const char *tenant, const char *contain
 int hm_ks_list(struct hm_keystore *ks, const char *tenant,
 	       int (*fn)(const struct hm_key_info *info, void *arg), void *arg) HM_MUSTCHECK;
 
+/* ---- compaction ---- */
+
+struct hm_ks_compacted {
+	uint64_t bytes_before, bytes_after; /* size of data.mdb */
+};
+
+/*
+ * Rewrites the store in DIR without its free pages (mdb_env_copy2 with MDB_CP_COMPACT), so that
+ * secrets of revoked epochs, which LMDB leaves in freed pages, are gone from the file: the copy
+ * is made in DIR/.compact, checked (it opens and holds as many keys, key ids and policies),
+ * flushed, renamed over data.mdb, and the replaced file is overwritten with zeros and removed.
+ * An interrupted run leaves a valid store; the next run wipes what it left. Refused while
+ * another process (hmacd) has the store open: it would keep reading the old file.
+ * Caveat: on copy-on-write filesystems and on SSDs, overwritten blocks may survive on the
+ * medium; full-disk encryption covers that.
+ * HM_OK; HM_ENOTFOUND (no store); HM_ESTATE (in use); HM_ESTORE; HM_EIO; HM_EINVAL.
+ */
+int hm_ks_compact(const char *dir, struct hm_ks_compacted *out, char *err,
+		  size_t errlen) HM_MUSTCHECK;
+
 /* ---- coverage policies (policy.h) ---- */
 
 /*

@@ -247,6 +247,30 @@ int hm_listen_check_path(const char *path, char *why, size_t cap)
 	return HM_OK;
 }
 
+int hm_listen_owner_pid(const char *path, pid_t *pid)
+{
+	struct sockaddr_un sa;
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	int fd, rc;
+
+	*pid = 0;
+	rc = make_addr(path, &sa);
+	if (rc != HM_OK)
+		return rc;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return HM_EIO;
+	rc = connect(fd, (const struct sockaddr *)&sa, sizeof(sa)) == 0 ? HM_OK : HM_ENOTFOUND;
+	if (rc == HM_OK && (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 ||
+			    len != sizeof(cred)))
+		rc = HM_EIO;
+	if (rc == HM_OK)
+		*pid = cred.pid;
+	close(fd);
+	return rc;
+}
+
 void hm_listen_close(int fd, const char *path)
 {
 	if (fd >= 0)

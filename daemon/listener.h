@@ -41,6 +41,14 @@ int hm_listen_inherited(int *fd) HM_MUSTCHECK;
  */
 int hm_listen_check_path(const char *path, char *why, size_t cap) HM_MUSTCHECK;
 
+/*
+ * The pid of the process that listens on `path` (SO_PEERCRED of a connection: whoever called
+ * listen()). --check-config uses it to tell a service manager holding the socket for hmacd
+ * (systemd runs ExecStartPre= with the socket already listening) from another daemon.
+ * HM_OK, HM_ENOTFOUND (nobody listens), HM_EINVAL (path), HM_EIO.
+ */
+int hm_listen_owner_pid(const char *path, pid_t *pid) HM_MUSTCHECK;
+
 /* Closes the listening socket and removes its file (path NULL: leaves the file). */
 void hm_listen_close(int fd, const char *path);
 

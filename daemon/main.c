@@ -16,6 +16,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <time.h>
@@ -165,6 +167,35 @@ static bool id_listed(const struct hm_idlist *l, uint32_t id)
 }
 
 /*
+ * Whether one of the peer's supplementary groups is in --allow-gid (SO_PEERGROUPS: the groups
+ * the peer had when it connected). An app server's user is usually put in the clients' group
+ * as a supplementary group, not as its primary one.
+ */
+static bool peer_in_groups(const struct hm_config *cfg, int fd)
+{
+	gid_t small[64], *groups = small;
+	socklen_t len = sizeof(small);
+	bool found = false;
+
+	if (cfg->allow_gid.n == 0)
+		return false;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) != 0) {
+		if (errno != ERANGE || len == 0 || len > 65536 * sizeof(gid_t))
+			return false;
+		groups = malloc(len); /* the kernel said how much: at most NGROUPS_MAX */
+		if (groups == NULL)
+			return false;
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) != 0)
+			len = 0;
+	}
+	for (size_t i = 0; i < len / sizeof(gid_t) && !found; i++)
+		found = id_listed(&cfg->allow_gid, (uint32_t)groups[i]);
+	if (groups != small)
+		free(groups);
+	return found;
+}
+
+/*
  * --allow-uid / --allow-gid: the kernel's word on who is connecting (SO_PEERCRED), checked
  * before a single byte of the peer is read. Without either list, the socket's file mode is the
  * only gate.
@@ -182,7 +213,7 @@ static bool peer_allowed(const struct server *s, int fd)
 		return false;
 	}
 	if (id_listed(&cfg->allow_uid, (uint32_t)cred.uid) ||
-	    id_listed(&cfg->allow_gid, (uint32_t)cred.gid))
+	    id_listed(&cfg->allow_gid, (uint32_t)cred.gid) || peer_in_groups(cfg, fd))
 		return true;
 	hm_debug("refusing peer pid %ld uid %u gid %u: not in --allow-uid/--allow-gid",
 		 (long)cred.pid, (unsigned)cred.uid, (unsigned)cred.gid);
@@ -380,6 +411,23 @@ static void teardown(struct server *s)
 		event_base_free(s->base);
 }
 
+/* --check-config's line about the socket path (rc from hm_listen_check_path). 0 ok, 1 not. */
+static int socket_status(const char *path, int rc, const char *why)
+{
+	if (rc == HM_OK)
+		return 0;
+	if (rc == HM_ESTATE)
+		fprintf(stderr, "hmacd: socket %s: %s: another user could put their own socket "
+			"there\n", path, why);
+	else
+		fprintf(stderr, "hmacd: socket %s: %s\n", path,
+			rc == HM_ENOTFOUND ? "its directory does not exist"
+			: rc == HM_EEXIST  ? "a live daemon or another kind of file is there"
+			: rc == HM_EINVAL  ? "the path is empty or too long for a Unix socket"
+					   : hm_strerror(rc));
+	return 1;
+}
+
 /*
  * --check-config: the options parsed; now the store (opened read-only, never created here) and
  * the socket path. Prints one line per problem, or "configuration ok". Returns the exit status.
@@ -388,7 +436,8 @@ static int check_config(const struct hm_config *cfg)
 {
 	struct hm_keystore *ks = NULL;
 	char err[256] = "", why[PATH_MAX + 128];
-	int rc, status = 0;
+	pid_t owner = 0;
+	int rc, fd, status = 0;
 
 	rc = hm_ks_open(cfg->db_dir, HM_KS_READER, &ks, err, sizeof(err));
 	if (rc == HM_OK) {
@@ -401,22 +450,55 @@ static int check_config(const struct hm_config *cfg)
 			err[0] ? ": " : "", err);
 		status = 1;
 	}
-	rc = hm_listen_check_path(cfg->socket_path, why, sizeof(why));
-	if (rc == HM_ESTATE) {
-		fprintf(stderr, "hmacd: socket %s: %s: another user could put their own socket "
-			"there\n", cfg->socket_path, why);
+	rc = hm_listen_inherited(&fd);
+	if (rc == HM_OK) {
+		/* socket activation: the socket is the service manager's, not a path of ours */
+		fprintf(stderr, "hmacd: note: using the listening socket passed by the service "
+			"manager (LISTEN_FDS)\n");
+		(void)close(fd);
+	} else if (rc != HM_ENOTFOUND) {
+		fprintf(stderr, "hmacd: LISTEN_FDS: the socket passed is not a listening Unix "
+			"stream socket\n");
 		status = 1;
-	} else if (rc != HM_OK) {
-		fprintf(stderr, "hmacd: socket %s: %s\n", cfg->socket_path,
-			rc == HM_ENOTFOUND ? "its directory does not exist"
-			: rc == HM_EEXIST  ? "a live daemon or another kind of file is there"
-			: rc == HM_EINVAL  ? "the path is empty or too long for a Unix socket"
-					   : hm_strerror(rc));
-		status = 1;
+	} else {
+		rc = hm_listen_check_path(cfg->socket_path, why, sizeof(why));
+		/*
+		 * A live socket whose listener started this check is the service manager holding
+		 * it for hmacd (systemd's ExecStartPre= runs while hmacd.socket listens).
+		 */
+		if (rc == HM_EEXIST && hm_listen_owner_pid(cfg->socket_path, &owner) == HM_OK &&
+		    owner == getppid()) {
+			fprintf(stderr, "hmacd: note: socket %s is held by the service manager that "
+				"started this check (socket activation)\n", cfg->socket_path);
+			rc = HM_OK;
+		}
+		status = socket_status(cfg->socket_path, rc, why) != 0 ? 1 : status;
 	}
 	if (status == 0)
 		printf("hmacd: configuration ok\n");
 	return status;
+}
+
+/*
+ * Keys live in this process's memory (the key caches, OpenSSL's keyed HMAC states): no core
+ * file may ever hold them, and no other process of the same user may read them through ptrace
+ * or /proc/PID/mem. Not dumpable: no core, /proc/PID files owned by root, no ptrace attach
+ * without CAP_SYS_PTRACE. RLIMIT_CORE 0 as well, for a kernel set to dump anyway
+ * (suid_dumpable 2). The key caches are also MADV_DONTDUMP (keycache.c).
+ */
+static int no_core_dumps(void)
+{
+	struct rlimit none = {0, 0};
+
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) {
+		hm_err("prctl(PR_SET_DUMPABLE): %s", strerror(errno));
+		return HM_EIO;
+	}
+	if (setrlimit(RLIMIT_CORE, &none) != 0) {
+		hm_err("setrlimit(RLIMIT_CORE): %s", strerror(errno));
+		return HM_EIO;
+	}
+	return HM_OK;
 }
 
 int main(int argc, char **argv)
@@ -442,6 +524,10 @@ int main(int argc, char **argv)
 		return status;
 	}
 	if (cfg.log_file != NULL && hm_log_open_file(cfg.log_file) != HM_OK) {
+		hm_config_free(&cfg);
+		return 1;
+	}
+	if (no_core_dumps() != HM_OK) {
 		hm_config_free(&cfg);
 		return 1;
 	}

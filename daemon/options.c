@@ -73,7 +73,7 @@ static const struct opt opts[] = {
 	{"allow-uid", "LIST", OPT_UIDS, F(allow_uid), NULL, 0, NULL, 0, 0,
 	 "comma-separated users (names or ids) allowed to connect; checked with SO_PEERCRED"},
 	{"allow-gid", "LIST", OPT_GIDS, F(allow_gid), NULL, 0, NULL, 0, 0,
-	 "comma-separated groups (names or ids) allowed to connect (the peer's primary group)"},
+	 "comma-separated groups (names or ids) allowed to connect (primary or supplementary)"},
 	{"check-config", "", OPT_FLAG, F(check_config), NULL, 0, NULL, 0, 0,
 	 "check the options, the store and the socket path, then exit (0: ok)"},
 	{"policy-require", "LIST", OPT_COMPONENTS, F(policy), "@method,@path,@authority", 0, NULL,

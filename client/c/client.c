@@ -1402,6 +1402,11 @@ static int input_text(struct hm_sf_out *o, const struct hm_item *it,
 			hm_sf_put(o, " ", 1);
 		put_component(o, comp[i]);
 	}
+	/* the default set: the query too when there is one, which @path leaves out */
+	if (p->ncomponents == 0 && memchr(it->path.ptr, '?', it->path.len) != NULL) {
+		hm_sf_put(o, " ", 1);
+		put_component(o, "@query");
+	}
 	if (p->ncomponents == 0 && has_header(it, "content-digest")) {
 		hm_sf_put(o, " ", 1);
 		put_component(o, "content-digest");

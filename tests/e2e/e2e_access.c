@@ -46,21 +46,23 @@ static void sleep_ms(long ms)
 }
 
 /*
- * Runs hmacd_ping in a child with the given uid/gid. Returns the child's exit code: 0 ping ok,
- * 1 connect failed, 2 connected but the daemon closed without answering.
+ * Runs hmacd_ping in a child with the given uid/gid and supplementary group (or none when it is
+ * (gid_t)-1). Returns the child's exit code: 0 ping ok, 1 connect failed, 2 connected but the
+ * daemon closed without answering.
  */
-static int ping_as(const char *sock, uid_t uid, gid_t gid)
+static int ping_as_groups(const char *sock, uid_t uid, gid_t gid, gid_t extra)
 {
 	pid_t pid = fork();
 	int status;
 
 	assert_true(pid >= 0);
 	if (pid == 0) {
-		struct hmacd_options o = {.timeout_ms = 5000};
+		struct hmacd_options o = {.timeout_ms = 5000, .server_user = "root"};
 		struct hmacd_client *c = NULL;
 		int rc;
 
-		if (setgroups(0, NULL) != 0 || setgid(gid) != 0 || setuid(uid) != 0)
+		if (setgroups(extra != (gid_t)-1 ? 1 : 0, &extra) != 0 || setgid(gid) != 0 ||
+		    setuid(uid) != 0)
 			_exit(3);
 		if (hmacd_connect(sock, &o, &c) != HMACD_OK)
 			_exit(1);
@@ -71,6 +73,11 @@ static int ping_as(const char *sock, uid_t uid, gid_t gid)
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFEXITED(status));
 	return WEXITSTATUS(status);
+}
+
+static int ping_as(const char *sock, uid_t uid, gid_t gid)
+{
+	return ping_as_groups(sock, uid, gid, (gid_t)-1);
 }
 
 /* One counter of `hmacctl stats` (lines "name value"). */
@@ -129,6 +136,12 @@ static void test_allow_gid(void **state)
 	assert_int_equal(ping_as(d.sock, NOBODY, NOBODY), 0);
 	assert_int_equal(ping_as(d.sock, 0, 0), 2); /* root is not special */
 	assert_int_equal(ping_as(d.sock, NOBODY, 0), 2);
+	/*
+	 * Issue 10, finding 6: a member of the group by a supplementary group (how an app
+	 * server's user joins hmacd-clients) is let in; one in other groups only is not.
+	 */
+	assert_int_equal(ping_as_groups(d.sock, NOBODY, 1, NOBODY), 0);
+	assert_int_equal(ping_as_groups(d.sock, NOBODY, 1, 2), 2);
 	hd_stop(&d);
 	hd_cleanup(&d);
 }
@@ -246,6 +259,232 @@ static void test_check_config(void **state)
 	assert_int_equal(WEXITSTATUS(rc), 2);
 }
 
+/* ---- the systemd units, under systemd-socket-activate (issue 10, finding 6) ---- */
+
+#define ARGV_MAX 32
+
+/*
+ * The command of `key=` in daemon/hmacd.service, split on spaces into argv (pointing into buf),
+ * with the unit's paths swapped for this test's: the binary, socket, store and clients' group.
+ * Returns argc.
+ */
+static int unit_command(const char *key, const char *sock, const char *db, char *buf,
+			size_t cap, char *argv[ARGV_MAX])
+{
+	char line[1024], *w, *save = NULL;
+	FILE *f = fopen(HMACD_UNIT_DIR "/hmacd.service", "r");
+	size_t klen = strlen(key);
+	int argc = 0, n = 0;
+
+	assert_non_null(f);
+	buf[0] = '\0';
+	while (fgets(line, sizeof(line), f) != NULL) {
+		if (strncmp(line, key, klen) == 0 && line[klen] == '=') {
+			line[strcspn(line, "\n")] = '\0';
+			memmove(line, line + klen + 1, strlen(line + klen + 1) + 1);
+			break;
+		}
+		line[0] = '\0';
+	}
+	fclose(f);
+	assert_true(line[0] != '\0');
+	for (w = strtok_r(line, " ", &save); w != NULL; w = strtok_r(NULL, " ", &save)) {
+		const char *sub = w;
+
+		if (strcmp(w, "/usr/sbin/hmacd") == 0)
+			sub = hmacd_bin();
+		else if (strcmp(w, "/run/hmacd/hmacd.sock") == 0)
+			sub = sock;
+		else if (strcmp(w, "/var/lib/hmacd") == 0)
+			sub = db;
+		else if (strcmp(w, "hmacd-clients") == 0)
+			sub = "root"; /* the group need not exist here */
+		assert_true(argc < ARGV_MAX - 1 && (size_t)n + strlen(sub) + 1 <= cap);
+		argv[argc++] = strcpy(buf + n, sub);
+		n += (int)strlen(sub) + 1;
+	}
+	argv[argc] = NULL;
+	return argc;
+}
+
+/* Starts `systemd-socket-activate -l sock argv...` with its stdout into *out_fd. */
+static pid_t socket_activate(const char *sock, char *const argv[], int *out_fd)
+{
+	char *full[ARGV_MAX + 4];
+	int p[2], i = 0;
+	pid_t pid;
+
+	full[i++] = (char *)"systemd-socket-activate";
+	full[i++] = (char *)"-l";
+	full[i++] = (char *)sock;
+	for (int k = 0; argv[k] != NULL; k++)
+		full[i++] = argv[k];
+	full[i] = NULL;
+	assert_int_equal(pipe(p), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		int null = open("/dev/null", O_WRONLY);
+
+		dup2(p[1], 1);
+		if (null >= 0)
+			dup2(null, 2);
+		close(p[0]);
+		execvp(full[0], full);
+		_exit(127);
+	}
+	close(p[1]);
+	*out_fd = p[0];
+	return pid;
+}
+
+/* Connects once (a service manager starts the service on the first connection). */
+static int knock(const char *sock)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	assert_true(fd >= 0);
+	assert_true(strlen(sock) < sizeof(sa.sun_path));
+	memcpy(sa.sun_path, sock, strlen(sock));
+	for (int i = 0; i < 500; i++) {
+		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
+			return fd;
+		sleep_ms(10);
+	}
+	fail_msg("nobody listens on %s", sock);
+	return -1;
+}
+
+static long read_all(int fd, char *buf, size_t cap)
+{
+	size_t n = 0;
+	ssize_t r;
+
+	while (n + 1 < cap && (r = read(fd, buf + n, cap - 1 - n)) > 0)
+		n += (size_t)r;
+	buf[n] = '\0';
+	close(fd);
+	return (long)n;
+}
+
+/*
+ * The units as shipped: ExecStartPre= (--check-config) and ExecStart= of hmacd.service run
+ * under systemd-socket-activate, which passes a listening socket as systemd does (LISTEN_FDS).
+ * --check-config used to connect to the socket systemd held, see "a live daemon" and exit 1,
+ * so socket activation never started the service. Also: the check as systemd really runs
+ * ExecStartPre= (no LISTEN_FDS, the socket held by its parent) passes, and another daemon on
+ * the path still fails it.
+ */
+static void test_systemd_units(void **state)
+{
+	char dir[] = "/tmp/hmacd-e2e-unit-XXXXXX", sock[128], db[128], buf[1024], out[2048];
+	char *argv[ARGV_MAX];
+	struct hd d = {.pid = -1};
+	struct hd_req r;
+	struct hmacd_client *c;
+	uint8_t secret[32], v = 0xff;
+	int fd, ofd, status;
+	pid_t pid;
+
+	(void)state;
+	if (getenv("HMACD_TEST_SOCKET") != NULL)
+		skip();
+	if (system("command -v systemd-socket-activate >/dev/null 2>&1") != 0) {
+		fprintf(stderr, "# systemd-socket-activate is not installed (package systemd)\n");
+		skip();
+	}
+	assert_non_null(mkdtemp(dir));
+	snprintf(sock, sizeof(sock), "%s/hmacd.sock", dir);
+	snprintf(db, sizeof(db), "%s/db", dir);
+	snprintf(d.db, sizeof(d.db), "%s", db);
+	snprintf(d.sock, sizeof(d.sock), "%s", sock);
+
+	/* ExecStartPre=, socket-activated */
+	unit_command("ExecStartPre", sock, db, buf, sizeof(buf), argv);
+	pid = socket_activate(sock, argv, &ofd);
+	fd = knock(sock);
+	read_all(ofd, out, sizeof(out));
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	close(fd);
+	assert_true(WIFEXITED(status));
+	if (WEXITSTATUS(status) != 0 || strstr(out, "configuration ok") == NULL)
+		fail_msg("ExecStartPre under socket activation: exit %d, said: %s",
+			 WEXITSTATUS(status), out);
+	unlink(sock);
+
+	/* ExecStartPre= as systemd runs it: no LISTEN_FDS, the socket held by the parent */
+	{
+		struct sockaddr_un sa = {.sun_family = AF_UNIX};
+		int lfd = socket(AF_UNIX, SOCK_STREAM, 0);
+
+		memcpy(sa.sun_path, sock, strlen(sock));
+		assert_int_equal(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+		assert_int_equal(listen(lfd, 4), 0);
+		pid = fork();
+		assert_true(pid >= 0);
+		if (pid == 0) {
+			int null = open("/dev/null", O_WRONLY);
+
+			close(lfd);
+			if (null >= 0) {
+				dup2(null, 1);
+				dup2(null, 2);
+			}
+			execv(argv[0], argv);
+			_exit(127);
+		}
+		assert_int_equal(waitpid(pid, &status, 0), pid);
+		assert_int_equal(WEXITSTATUS(status), 0);
+		/* the same socket held by someone else (a grandchild): a live daemon, refused */
+		pid = fork();
+		assert_true(pid >= 0);
+		if (pid == 0) {
+			pid_t g = fork();
+			int st2 = -1;
+
+			if (g == 0) {
+				int null = open("/dev/null", O_WRONLY);
+
+				if (null >= 0) {
+					dup2(null, 1);
+					dup2(null, 2);
+				}
+				execv(argv[0], argv);
+				_exit(127);
+			}
+			waitpid(g, &st2, 0);
+			_exit(WIFEXITED(st2) ? WEXITSTATUS(st2) : 126);
+		}
+		assert_int_equal(waitpid(pid, &status, 0), pid);
+		assert_int_equal(WEXITSTATUS(status), 1);
+		close(lfd);
+		unlink(sock);
+	}
+
+	/* ExecStart=, socket-activated: a signed request verifies */
+	assert_int_equal(hd_ctl(&d, NULL, 0, "init"), 0);
+	hd_key_create(&d, "t1", "c1", secret);
+	unit_command("ExecStart", sock, db, buf, sizeof(buf), argv);
+	pid = socket_activate(sock, argv, &ofd);
+	close(knock(sock)); /* starts it (systemd would, on the first connection) */
+	c = hd_client(&d);
+	hd_req_init(&r, "t1", "c1", 1, (uint64_t)time(NULL), "unit-nonce", secret);
+	assert_int_equal(hmacd_verify(c, &r.item, 1, &v), HMACD_OK);
+	assert_int_equal(v, HMACD_V_OK);
+	assert_int_equal(hmacd_verify(c, &r.item, 1, &v), HMACD_OK);
+	assert_int_equal(v, HMACD_V_REPLAY);
+	hmacd_close(c);
+	assert_int_equal(kill(pid, SIGTERM), 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	close(ofd);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_int_equal(access(sock, F_OK), 0); /* the service manager's: left in place */
+	snprintf(out, sizeof(out), "rm -rf '%s'", dir);
+	assert_int_equal(system(out), 0);
+}
+
 static bool file_has(const char *path, const char *needle)
 {
 	char buf[16384];
@@ -261,6 +500,81 @@ static bool file_has(const char *path, const char *needle)
 	buf[n] = '\0';
 	return strstr(buf, needle) != NULL;
 }
+
+/* How many mappings of pid are left out of core dumps (VmFlags "dd"), kernel ones aside. */
+static int dontdump_mappings(pid_t pid)
+{
+	char path[64], line[512], head[512] = "";
+	int n = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%ld/smaps", (long)pid);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f) != NULL) {
+		if (strncmp(line, "VmFlags:", 8) != 0) {
+			if (strchr(line, '-') != NULL && strchr(line, ':') != NULL &&
+			    line[0] != ' ' && strchr(line, ' ') > strchr(line, '-'))
+				snprintf(head, sizeof(head), "%s", line);
+			continue;
+		}
+		if (strstr(line, " dd") != NULL && strchr(head, '[') == NULL)
+			n++;
+	}
+	fclose(f);
+	return n;
+}
+
+/*
+ * Issue 10, finding 7: keys must not reach a core file or another process of the same user.
+ * hmacd, run as nobody, is not dumpable (its /proc files belong to root, so nobody's other
+ * processes cannot read its memory or ptrace it), has a core limit of 0, and its key caches
+ * are mappings marked MADV_DONTDUMP.
+ */
+static void test_keys_stay_out_of_dumps(void **state)
+{
+	char dir[] = "/tmp/hmacd-e2e-dump-XXXXXX", sock[128], db[128], path[64], cmd[128];
+	struct stat st;
+	int status;
+	pid_t pid;
+
+	(void)state;
+	need_root();
+	if (getenv("HMACD_TEST_VALGRIND") != NULL)
+		skip(); /* valgrind's own mappings and limits */
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(chown(dir, NOBODY, NOBODY), 0);
+	snprintf(sock, sizeof(sock), "%s/hmacd.sock", dir);
+	snprintf(db, sizeof(db), "%s/db", dir);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		if (setgroups(0, NULL) != 0 || setgid(NOBODY) != 0 || setuid(NOBODY) != 0)
+			_exit(126);
+		execl(hmacd_bin(), hmacd_bin(), "--socket", sock, "--db", db, "--threads", "2",
+		      "--key-cache", "1024", "--nonce-cache", "1024", "--log-level", "warn",
+		      (char *)NULL);
+		_exit(127);
+	}
+	for (int i = 0; i < 500 && access(sock, F_OK) != 0; i++)
+		sleep_ms(10);
+	assert_int_equal(access(sock, F_OK), 0);
+	snprintf(path, sizeof(path), "/proc/%ld/status", (long)pid);
+	assert_true(file_has(path, "\nUid:\t65534\t65534"));
+	snprintf(path, sizeof(path), "/proc/%ld/environ", (long)pid);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_uid, 0); /* not dumpable: the kernel hands its /proc files to root */
+	snprintf(path, sizeof(path), "/proc/%ld/limits", (long)pid);
+	assert_true(file_has(path, "Max core file size        0                    0"));
+	assert_true(dontdump_mappings(pid) >= 1);
+	assert_int_equal(kill(pid, SIGTERM), 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 
 /*
  * An impostor: a child that becomes `uid`, listens on path, tells the parent through ready[1],
@@ -432,8 +746,10 @@ int main(void)
 		cmocka_unit_test(test_allow_gid),
 		cmocka_unit_test(test_socket_mode_keeps_others_out),
 		cmocka_unit_test(test_socket_activation),
+		cmocka_unit_test(test_systemd_units),
 		cmocka_unit_test(test_check_config),
 		cmocka_unit_test(test_socket_squatting),
+		cmocka_unit_test(test_keys_stay_out_of_dumps),
 		cmocka_unit_test(test_sighup_reopens_log_file),
 	};
 

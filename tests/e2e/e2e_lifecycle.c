@@ -7,6 +7,7 @@
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -280,6 +281,80 @@ static void test_replay_survives_restart(void **state)
 	hd_cleanup(&d);
 }
 
+/* Whether the file holds the n bytes p anywhere. */
+static bool file_contains(const char *path, const uint8_t *p, size_t n)
+{
+	FILE *f = fopen(path, "rb");
+	uint8_t *buf;
+	size_t len;
+	bool found = false;
+
+	assert_non_null(f);
+	buf = malloc(64u << 20);
+	assert_non_null(buf);
+	len = fread(buf, 1, 64u << 20, f);
+	fclose(f);
+	for (size_t i = 0; i + n <= len && !found; i++)
+		found = memcmp(buf + i, p, n) == 0;
+	free(buf);
+	return found;
+}
+
+/*
+ * Issue 10, finding 7: a revoked secret lingers in LMDB's free pages (revoke wipes the record,
+ * but copy-on-write leaves the old page as it was). `hmacctl compact` rewrites the store without
+ * them and wipes the old file; it refuses while hmacd has the store open, and the store it
+ * leaves serves as before.
+ */
+static void test_compact_removes_revoked_secrets(void **state)
+{
+	struct hd d;
+	struct hd_req r;
+	struct stat st;
+	uint8_t s1[32], s2[32];
+	char data[192], out[1024];
+
+	(void)state;
+	hd_start(&d, "--threads 1");
+	if (d.external)
+		skip();
+	hd_key_create(&d, "t1", "c1", s1);
+	hd_key_rotate(&d, "t1", "c1", 0, s2);
+	assert_int_equal(hd_ctl(&d, NULL, 0, "key revoke --tenant t1 --container c1 --epoch 1"), 0);
+	snprintf(data, sizeof(data), "%s/data.mdb", d.db);
+	assert_true(file_contains(data, s1, sizeof(s1))); /* the attack's premise, on this LMDB */
+	/* hmacd holds the store open: refused, nothing changed */
+	assert_int_equal(hd_ctl(&d, NULL, 0, "compact"), 1);
+	assert_true(file_contains(data, s1, sizeof(s1)));
+	hd_stop(&d);
+	assert_int_equal(hd_ctl(&d, out, sizeof(out), "compact --json"), 0);
+	assert_non_null(strstr(out, "\"bytes_before\":"));
+	assert_false(file_contains(data, s1, sizeof(s1)));
+	assert_true(file_contains(data, s2, sizeof(s2))); /* the live key is kept */
+	assert_int_equal(stat(data, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	snprintf(out, sizeof(out), "%s/.compact-old.mdb", d.db);
+	assert_int_not_equal(access(out, F_OK), 0);
+	snprintf(out, sizeof(out), "%s/.compact", d.db);
+	assert_int_not_equal(access(out, F_OK), 0);
+	/* the compacted store serves: epoch 2 verifies, epoch 1 is still revoked */
+	hd_restart(&d);
+	{
+		struct hmacd_client *c = hd_client(&d);
+		uint8_t v = 0xff;
+
+		hd_req_init(&r, "t1", "c1", 2, now(), NULL, s2);
+		assert_int_equal(hmacd_verify(c, &r.item, 1, &v), HMACD_OK);
+		assert_int_equal(v, HMACD_V_OK);
+		hd_req_init(&r, "t1", "c1", 1, now(), NULL, s1);
+		assert_int_equal(hmacd_verify(c, &r.item, 1, &v), HMACD_OK);
+		assert_int_equal(v, HMACD_V_KEY_REVOKED);
+		hmacd_close(c);
+	}
+	hd_stop(&d);
+	hd_cleanup(&d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -288,6 +363,7 @@ int main(void)
 		cmocka_unit_test(test_client_reconnects_after_restart),
 		cmocka_unit_test(test_kill9_then_restart),
 		cmocka_unit_test(test_replay_survives_restart),
+		cmocka_unit_test(test_compact_removes_revoked_secrets),
 		cmocka_unit_test(test_second_daemon_refused_and_socket_mode),
 		cmocka_unit_test(test_bad_options),
 	};

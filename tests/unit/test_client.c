@@ -1086,13 +1086,16 @@ static void test_rfc9421_sign_params(void **state)
 	char *end;
 
 	(void)state;
-	/* zero params: sig1, @method @authority @path + content-digest (present), now, nonce */
+	/*
+	 * zero params: sig1, @method @authority @path, @query (the path has one), content-digest
+	 * (present), now, nonce
+	 */
 	b2_signed(&s, FAKE_SECRET, sizeof(FAKE_SECRET), &p);
 	assert_memory_equal(s.input,
-			    "sig1=(\"@method\" \"@authority\" \"@path\" \"content-digest\")"
-			    ";created=",
-			    strlen("sig1=(\"@method\" \"@authority\" \"@path\" \"content-digest\")"
-				   ";created="));
+			    "sig1=(\"@method\" \"@authority\" \"@path\" \"@query\" "
+			    "\"content-digest\");created=",
+			    strlen("sig1=(\"@method\" \"@authority\" \"@path\" \"@query\" "
+				   "\"content-digest\");created="));
 	created = strtol(strstr(s.input, "created=") + 8, &end, 10);
 	assert_true(labs(created - (long)time(NULL)) < 5);
 	assert_memory_equal(end, ";nonce=\"", 8);
@@ -1107,6 +1110,15 @@ static void test_rfc9421_sign_params(void **state)
 
 		b2_item(&it);
 		it.nheaders = 3;
+		assert_int_equal(hmacd_rfc9421_sign(FAKE_SECRET, 32, &it, &p, in, sizeof(in), sig,
+						    sizeof(sig)),
+				 HMACD_OK);
+		assert_memory_equal(in, "sig1=(\"@method\" \"@authority\" \"@path\" \"@query\");",
+				    strlen("sig1=(\"@method\" \"@authority\" \"@path\" "
+					   "\"@query\");"));
+		/* ... and without a query, @query is not covered either */
+		it.path = "/foo";
+		it.path_len = 4;
 		assert_int_equal(hmacd_rfc9421_sign(FAKE_SECRET, 32, &it, &p, in, sizeof(in), sig,
 						    sizeof(sig)),
 				 HMACD_OK);

@@ -66,7 +66,7 @@ enum hmacd_verdict {
 	HMACD_V_STALE_TIMESTAMP = 5,
 	HMACD_V_REPLAY = 6,
 	HMACD_V_MALFORMED = 7,
-	/* rfc9421 only: the signature does not cover what the scope's policy requires */
+	/* the signature does not cover what the scope's policy requires (either scheme) */
 	HMACD_V_INSUFFICIENT_COVERAGE = 8,
 };
 
@@ -288,9 +288,9 @@ int hmacd_canonical(const struct hmacd_item *item, char **out, size_t *len) HMAC
 #define HMACD_CONTENT_DIGEST_CAP 100
 
 /*
- * What to sign. Zero-initialised, it signs @method @authority @path (plus content-digest when
- * the request has a content-digest header) as "sig1", created now, with a fresh nonce (16
- * random bytes in hex), no alg, no tag. keyid is required.
+ * What to sign. Zero-initialised, it signs @method @authority @path (plus @query when the path
+ * has a query, and content-digest when the request has a content-digest header) as "sig1",
+ * created now, with a fresh nonce (16 random bytes in hex), no alg, no tag. keyid is required.
  *
  * components: identifiers in the order they are covered, written as an admin writes them in a
  * policy ("@method", "content-digest;sf", "@query-param;name=id", "example-dict;key=a") or
