@@ -365,13 +365,13 @@ static int check_scope_opts(const struct ctl *c, const char *group, const struct
 
 	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		v = c->opt[names[i]];
-		if (v != NULL && !hm_scope_name_ok(v, strlen(v)))
+		if (v != NULL && !hm_lex_scope((const uint8_t *)v, strlen(v)))
 			return usage_error(group, self,
 					   "--%s must be 1..128 bytes of [A-Za-z0-9._:/-]",
 					   optdefs[names[i]].name);
 	}
 	v = c->opt[OPT_KEYID];
-	if (v != NULL && !hm_keyid_ok(v, strlen(v)))
+	if (v != NULL && !hm_lex_keyid((const uint8_t *)v, strlen(v)))
 		return usage_error(group, self, "%s",
 				   "--keyid must be 1..128 bytes of [A-Za-z0-9._:/+=@~-]");
 	return CTL_OK;
@@ -962,8 +962,8 @@ static int list_row(const struct hm_key_info *info, void *arg)
 
 	list_next(lo);
 	if (lo->json) {
-		/* names come from the store, which only holds hm_scope_name_ok() names */
-		/* key ids too: hm_keyid_ok() has nothing JSON would escape */
+		/* names come from the store, which only holds hm_lex_scope() names */
+		/* key ids too: hm_lex_keyid() has nothing JSON would escape */
 		fprintf(lo->f,
 			"{\"tenant\":\"%s\",\"container\":\"%s\",\"epoch\":%" PRIu32
 			",\"keyid\":\"%s\",\"state\":\"%s\",\"created\":%" PRId64

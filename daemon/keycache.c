@@ -15,7 +15,7 @@
 #include <openssl/params.h>
 #include <openssl/rand.h>
 
-#include "msg.h"
+#include "item.h"
 
 struct slot {
 	struct hm_kc_entry e;

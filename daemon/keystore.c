@@ -20,7 +20,6 @@
  */
 #include "keystore.h"
 
-#include "msg.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -40,7 +39,7 @@
 #include <openssl/rand.h>
 
 #define KS_ERRLEN 256
-#define KS_NAME_MAX 128
+#define KS_NAME_MAX HM_SCOPE_MAX
 #define KS_KEY_MAX (1 + KS_NAME_MAX + 1 + KS_NAME_MAX + 4)
 #define KS_MAXDBS 4 /* "meta", "keys", "keyids", "policies" */
 #define KS_KEYID_TRIES 8 /* generated key ids: fresh random ones after a (2^-128) collision */
@@ -234,10 +233,10 @@ const char *hm_key_state_name(enum hm_key_state s)
 	return "unknown";
 }
 
-bool hm_scope_name_ok(const char *s, size_t len)
+/* The scope rule of proto/lex.h, for a C string. */
+static bool scope_name_ok(const char *s, size_t len)
 {
-	/* the one rule, shared with the wire decoder */
-	return len <= KS_NAME_MAX && hm_scope_ok((const uint8_t *)s, len);
+	return hm_lex_scope((const uint8_t *)s, len);
 }
 
 /* ---- keys and records ---- */
@@ -272,8 +271,8 @@ static const char *scope_split(const uint8_t *p, size_t n, size_t tail, bool ten
 	*cl = p[1 + *tl];
 	if ((*cl < 1 && !tenant_only) || *cl > KS_NAME_MAX || n != 1 + *tl + 1 + *cl + tail)
 		return "bad container length in key";
-	if (!hm_scope_name_ok((const char *)p + 1, *tl) ||
-	    (*cl > 0 && !hm_scope_name_ok((const char *)p + 2 + *tl, *cl)))
+	if (!scope_name_ok((const char *)p + 1, *tl) ||
+	    (*cl > 0 && !scope_name_ok((const char *)p + 2 + *tl, *cl)))
 		return "bad scope name in key";
 	if (tail == 4 && get_be32(p + 2 + *tl + *cl) == 0)
 		return "epoch 0 in key";
@@ -298,21 +297,10 @@ static int key_decode(struct hm_keystore *ks, const MDB_val *k, struct hm_key_in
 	return HM_OK;
 }
 
-bool hm_keyid_ok(const char *s, size_t len)
+/* The key id rule of proto/lex.h, for a C string. */
+static bool keyid_ok(const char *s, size_t len)
 {
-	size_t i;
-	char c;
-
-	if (s == NULL || len < 1 || len > HM_KEYID_MAX)
-		return false;
-	for (i = 0; i < len; i++) {
-		c = s[i];
-		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-		      c == '.' || c == '_' || c == ':' || c == '/' || c == '+' || c == '=' ||
-		      c == '@' || c == '~' || c == '-'))
-			return false;
-	}
-	return true;
+	return hm_lex_keyid((const uint8_t *)s, len);
 }
 
 /*
@@ -385,7 +373,7 @@ static int rec_check(const MDB_val *v, struct ks_meta *m, char *err, size_t errl
 		return HM_ESTORE;
 	}
 	if (v->mv_size != KS_REC_FIXED + m->keyid_len ||
-	    !hm_keyid_ok((const char *)m->keyid, m->keyid_len)) {
+	    !keyid_ok((const char *)m->keyid, m->keyid_len)) {
 		set_msg(err, errlen, "corrupt key store: bad key id in a key record");
 		return HM_ESTORE;
 	}
@@ -1253,8 +1241,8 @@ static int ks_op_names(struct hm_keystore *ks, struct ks_op *op, const char *ten
 	tl = strnlen(tenant, KS_NAME_MAX + 1);
 	if (container != NULL)
 		cl = strnlen(container, KS_NAME_MAX + 1);
-	if (!hm_scope_name_ok(tenant, tl) ||
-	    (container != NULL && !hm_scope_name_ok(container, cl))) {
+	if (!scope_name_ok(tenant, tl) ||
+	    (container != NULL && !scope_name_ok(container, cl))) {
 		set_msg(ks->err, sizeof(ks->err),
 			"tenant and container must be 1..%d bytes of [A-Za-z0-9._:/-]",
 			KS_NAME_MAX);
@@ -1280,7 +1268,7 @@ static int ks_op_keyid(struct hm_keystore *ks, struct ks_op *op, const char *key
 	if (keyid == NULL)
 		return HM_OK;
 	len = strnlen(keyid, HM_KEYID_MAX + 1);
-	if (!hm_keyid_ok(keyid, len)) {
+	if (!keyid_ok(keyid, len)) {
 		set_msg(ks->err, sizeof(ks->err),
 			"key id must be 1..%d bytes of [A-Za-z0-9._:/+=@~-]", HM_KEYID_MAX);
 		return HM_EINVAL;
@@ -1784,7 +1772,7 @@ static int ks_list(struct hm_keystore *ks, MDB_dbi dbi, const char *tenant, ks_r
 	ks->err[0] = '\0';
 	if (tenant != NULL) {
 		tl = strnlen(tenant, KS_NAME_MAX + 1);
-		if (!hm_scope_name_ok(tenant, tl)) {
+		if (!scope_name_ok(tenant, tl)) {
 			set_msg(ks->err, sizeof(ks->err), "bad tenant name");
 			return HM_EINVAL;
 		}
@@ -1999,7 +1987,7 @@ int hm_ks_lookup_keyid(struct hm_ks_reader *rd, const uint8_t *keyid, size_t len
 		return HM_ESTORE;
 	}
 	/* An id that could never have been stored is simply unknown. */
-	if (keyid == NULL || !hm_keyid_ok((const char *)keyid, len))
+	if (keyid == NULL || !keyid_ok((const char *)keyid, len))
 		return HM_ENOTFOUND;
 	k.mv_data = (void *)keyid;
 	k.mv_size = len;
@@ -2096,9 +2084,9 @@ int hm_ks_policy_lookup(struct hm_ks_reader *rd, const uint8_t *tenant, size_t t
 		return HM_ESTORE;
 	}
 	/* Names that could never have been stored: no policy of theirs, the default. */
-	if (tenant == NULL || !hm_scope_name_ok((const char *)tenant, tenant_len))
+	if (tenant == NULL || !scope_name_ok((const char *)tenant, tenant_len))
 		return HM_OK;
-	if (container == NULL || !hm_scope_name_ok((const char *)container, container_len))
+	if (container == NULL || !scope_name_ok((const char *)container, container_len))
 		container_len = 0;
 	rc = ks_policy_find(rd->txn, rd->ks->policies, tenant, tenant_len, container,
 			    container_len, out, found, rd->err, sizeof(rd->err));

@@ -29,16 +29,13 @@
 #include <stdint.h>
 
 #include "errors.h"
+#include "lex.h" /* HM_SCOPE_MAX, HM_KEYID_MAX, hm_lex_scope(), hm_lex_keyid() */
 #include "policy.h"
 
 #define HM_KEY_LEN 32 /* generated secrets */
 #define HM_KEY_MIN 16 /* imported secrets: HM_KEY_MIN..HM_KEY_MAX bytes */
 #define HM_KEY_MAX 64
-#define HM_KEYID_MAX 128 /* key ids: 1..128 bytes of [A-Za-z0-9._:/+=@~-] */
 #define HM_KEYID_GEN_LEN 35 /* "hk_" + 32 lower-case hex */
-#ifndef HM_SCOPE_MAX
-#define HM_SCOPE_MAX 128 /* as in msg.h: tenant and container are 1..128 bytes */
-#endif
 #define HM_KS_SCHEMA_VERSION 2u
 #define HM_KS_DEFAULT_GRACE 86400
 
@@ -125,12 +122,6 @@ void hm_ks_close(struct hm_keystore *ks);
  * Valid until the next call on the handle. "" if none.
  */
 const char *hm_ks_errmsg(const struct hm_keystore *ks);
-
-/* True if tenant / container obey the scope rule: 1..128 bytes of [A-Za-z0-9._:/-]. */
-bool hm_scope_name_ok(const char *s, size_t len);
-
-/* True if s[0..len) is a key id: 1..HM_KEYID_MAX bytes of [A-Za-z0-9._:/+=@~-]. */
-bool hm_keyid_ok(const char *s, size_t len);
 
 /*
  * The new-epoch functions below share these rules:

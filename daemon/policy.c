@@ -12,12 +12,12 @@
  */
 #include "policy.h"
 
+#include "lex.h"
 #include "sfv.h"
 
 #include <string.h>
 
 #define PC_INPUT_MAX (2 * HM_POLICY_COMPONENT_MAX) /* admin text, before canonicalisation */
-#define PC_DICT_KEY_MAX 64
 
 enum {
 	PF_CREATED = 1u << 0,
@@ -76,18 +76,15 @@ int hm_policy_check(const struct hm_policy *p, const char **why)
 	return HM_OK;
 }
 
-/* RFC 9110 tchar, restricted to lower case (RFC 9421 2.1: component names are lower-cased). */
-static bool lc_tchar(unsigned char c)
+/* A field name: RFC 9110 tokens, lower-cased (RFC 9421 2.1: component names are lower case). */
+static bool field_name_ok(const uint8_t *p, size_t n, size_t max)
 {
-	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-	       (c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+	return hm_lex_token(p, n, max, true);
 }
 
 static bool span_is(const struct hm_sf_span *s, const char *lit)
 {
-	size_t n = strlen(lit);
-
-	return s->len == n && memcmp(s->ptr, lit, n) == 0;
+	return hm_lex_is(s->ptr, s->len, lit);
 }
 
 /* A component name: one of the derived ones, or a lower-case field name. */
@@ -107,26 +104,7 @@ static bool name_ok(const uint8_t *p, size_t n, bool *is_derived)
 		}
 		return false;
 	}
-	for (i = 0; i < n; i++) {
-		if (!lc_tchar(p[i]))
-			return false;
-	}
-	return true;
-}
-
-/* An RFC 8941 key: lcalpha or '*', then lcalpha DIGIT _ - . * (what `key` must name). */
-static bool dict_key_ok(const uint8_t *p, size_t n)
-{
-	size_t i;
-
-	if (n == 0 || n > PC_DICT_KEY_MAX || !((p[0] >= 'a' && p[0] <= 'z') || p[0] == '*'))
-		return false;
-	for (i = 1; i < n; i++) {
-		if (!((p[i] >= 'a' && p[i] <= 'z') || (p[i] >= '0' && p[i] <= '9') ||
-		      strchr("_-.*", p[i]) != NULL))
-			return false;
-	}
-	return true;
+	return field_name_ok(p, n, SIZE_MAX);
 }
 
 /* A String-valued parameter (`name`, `key`): String, or a Token read as the same String. */
@@ -151,7 +129,7 @@ static int put_params(struct hm_sf_out *o, const struct hm_sf_field *f,
 			has_name = true;
 		} else if (!is_derived && span_is(&pa->key, "key") && string_param(&b)) {
 			/* the value must be a dictionary key, or no signature could ever match */
-			if (!dict_key_ok(b.raw.ptr, b.raw.len))
+			if (!hm_lex_sf_key(b.raw.ptr, b.raw.len, HM_SF_KEY_MAX))
 				return HM_EINVAL;
 			has_key = true;
 		} else if (!is_derived && span_is(&pa->key, "sf") && b.type == HM_SF_BOOLEAN &&
@@ -297,12 +275,7 @@ int hm_policy_require(struct hm_policy *p, const char *in)
 /* An hmacd-v1 header requirement: a lower-case tchar name of 1..HM_POLICY_HEADER_MAX bytes. */
 static bool v1_header_ok(const char *name, size_t n)
 {
-	if (n == 0 || n > HM_POLICY_HEADER_MAX)
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (!lc_tchar((unsigned char)name[i]))
-			return false;
-	return true;
+	return field_name_ok((const uint8_t *)name, n, HM_POLICY_HEADER_MAX);
 }
 
 int hm_policy_require_v1_header(struct hm_policy *p, const char *name)

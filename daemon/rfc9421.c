@@ -27,9 +27,7 @@
 
 static bool name_is(struct hm_str name, const char *s)
 {
-	size_t n = strlen(s);
-
-	return name.len == n && memcmp(name.ptr, s, n) == 0;
+	return hm_lex_is(name.ptr, name.len, s);
 }
 
 /*

@@ -20,7 +20,7 @@
 #include <stdint.h>
 
 #include "digest.h"
-#include "msg.h"
+#include "item.h"
 #include "policy.h"
 #include "sfv.h"
 

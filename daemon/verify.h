@@ -26,7 +26,7 @@
 #include "counter.h"
 #include "errors.h"
 #include "keystore.h"
-#include "msg.h"
+#include "item.h"
 #include "policy.h"
 #include "replay.h"
 #include "verdict.h"

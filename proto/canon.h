@@ -17,7 +17,7 @@
 #include <stdint.h>
 
 #include "errors.h"
-#include "msg.h"
+#include "item.h"
 
 #define HM_CANON_PREFIX "hmacd-v1"
 

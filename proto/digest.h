@@ -42,7 +42,7 @@
 #include <stdint.h>
 
 #include "errors.h"
-#include "msg.h"
+#include "item.h"
 
 #define HM_SHA512_LEN 64
 

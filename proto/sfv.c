@@ -9,6 +9,8 @@
 
 #include <string.h>
 
+#include "lex.h"
+
 struct cur {
 	const uint8_t *p;
 	const uint8_t *end;
@@ -28,12 +30,6 @@ static bool is_lcalpha(uint8_t c)
 static bool is_alpha(uint8_t c)
 {
 	return is_lcalpha(c) || (c >= 'A' && c <= 'Z');
-}
-
-/* tchar of RFC 9110 */
-static bool is_tchar(uint8_t c)
-{
-	return is_alpha(c) || is_digit(c) || (c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL);
 }
 
 static bool at(const struct cur *c, uint8_t ch)
@@ -58,10 +54,9 @@ static int parse_key(struct cur *c, struct hm_sf_span *key)
 {
 	const uint8_t *start = c->p;
 
-	if (c->p >= c->end || !(is_lcalpha(*c->p) || *c->p == '*'))
+	if (c->p >= c->end || !hm_lex_sf_key_first(*c->p))
 		return HM_EMALFORMED;
-	while (c->p < c->end && (is_lcalpha(*c->p) || is_digit(*c->p) || *c->p == '_' ||
-				 *c->p == '-' || *c->p == '.' || *c->p == '*'))
+	while (c->p < c->end && hm_lex_sf_key_char(*c->p))
 		c->p++;
 	key->ptr = start;
 	key->len = (size_t)(c->p - start);
@@ -159,7 +154,7 @@ static int parse_token(struct cur *c, struct hm_sf_bare *b)
 	const uint8_t *start = c->p;
 
 	c->p++; /* ALPHA or '*', checked by the caller */
-	while (c->p < c->end && (is_tchar(*c->p) || *c->p == ':' || *c->p == '/'))
+	while (c->p < c->end && (hm_lex_tchar(*c->p) || *c->p == ':' || *c->p == '/'))
 		c->p++;
 	b->type = HM_SF_TOKEN;
 	b->raw.ptr = start;

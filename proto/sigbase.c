@@ -42,11 +42,6 @@ static bool ieq(const uint8_t *a, size_t an, const uint8_t *b, size_t bn)
 	return true;
 }
 
-static bool span_is(const uint8_t *p, size_t n, const char *s)
-{
-	return n == strlen(s) && memcmp(p, s, n) == 0;
-}
-
 /* no byte below 0x20 (HTAB allowed when tab_ok) and no 0x7F */
 static bool clean(struct hm_str s, bool tab_ok, bool space_ok)
 {
@@ -125,7 +120,7 @@ static void put_authority(struct hm_sf_out *o, const struct hm_sb_request *r)
 
 		for (size_t i = 0; i < plen; i++)
 			digits = digits && port[i] >= '0' && port[i] <= '9';
-		if (digits && (plen == 0 || span_is(port, plen, is_https(r) ? "443" : "80")))
+		if (digits && (plen == 0 || hm_lex_is(port, plen, is_https(r) ? "443" : "80")))
 			n = colon;
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -334,7 +329,7 @@ static const struct {
 static bool sf_kind_of(const uint8_t *name, size_t n, enum hm_sf_kind *kind)
 {
 	for (size_t i = 0; i < sizeof(sf_table) / sizeof(sf_table[0]); i++) {
-		if (span_is(name, n, sf_table[i].name)) {
+		if (hm_lex_is(name, n, sf_table[i].name)) {
 			*kind = sf_table[i].kind;
 			return true;
 		}
@@ -467,13 +462,13 @@ static int put_component(struct hm_sf_out *o, const struct hm_sb_request *r,
 	for (size_t i = it->first_param; i < (size_t)it->first_param + it->nparams; i++) {
 		const struct hm_sf_param *p = &f->params[i];
 
-		if (span_is(p->key.ptr, p->key.len, "sf") && is_true(&p->value)) {
+		if (hm_lex_is(p->key.ptr, p->key.len, "sf") && is_true(&p->value)) {
 			sf = true;
-		} else if (span_is(p->key.ptr, p->key.len, "bs") && is_true(&p->value)) {
+		} else if (hm_lex_is(p->key.ptr, p->key.len, "bs") && is_true(&p->value)) {
 			bs = true;
-		} else if (span_is(p->key.ptr, p->key.len, "key") && p->value.type == HM_SF_STRING) {
+		} else if (hm_lex_is(p->key.ptr, p->key.len, "key") && p->value.type == HM_SF_STRING) {
 			key = &p->value;
-		} else if (span_is(p->key.ptr, p->key.len, "name") &&
+		} else if (hm_lex_is(p->key.ptr, p->key.len, "name") &&
 			   p->value.type == HM_SF_STRING) {
 			qname = &p->value;
 		} else {
@@ -486,7 +481,7 @@ static int put_component(struct hm_sf_out *o, const struct hm_sb_request *r,
 			*why = HM_SB_BAD_PARAM;
 			return HM_EMALFORMED;
 		}
-		if (span_is(name, n, "@query-param")) {
+		if (hm_lex_is(name, n, "@query-param")) {
 			if (qname == NULL) {
 				*why = HM_SB_BAD_PARAM;
 				return HM_EMALFORMED;
@@ -497,32 +492,32 @@ static int put_component(struct hm_sf_out *o, const struct hm_sb_request *r,
 			*why = HM_SB_BAD_PARAM;
 			return HM_EMALFORMED;
 		}
-		if (span_is(name, n, "@method")) {
+		if (hm_lex_is(name, n, "@method")) {
 			hm_sf_put(o, r->method.ptr, r->method.len);
-		} else if (span_is(name, n, "@authority")) {
+		} else if (hm_lex_is(name, n, "@authority")) {
 			put_authority(o, r);
-		} else if (span_is(name, n, "@scheme")) {
+		} else if (hm_lex_is(name, n, "@scheme")) {
 			put_scheme(o, r);
-		} else if (span_is(name, n, "@target-uri")) {
+		} else if (hm_lex_is(name, n, "@target-uri")) {
 			put_scheme(o, r);
 			hm_sf_put(o, "://", 3);
 			put_authority(o, r);
 			hm_sf_put(o, r->path.ptr, r->path.len);
-		} else if (span_is(name, n, "@request-target")) {
+		} else if (hm_lex_is(name, n, "@request-target")) {
 			hm_sf_put(o, r->path.ptr, r->path.len);
-		} else if (span_is(name, n, "@path")) {
+		} else if (hm_lex_is(name, n, "@path")) {
 			hm_sf_put(o, r->path.ptr, path_end(r));
-		} else if (span_is(name, n, "@query")) {
+		} else if (hm_lex_is(name, n, "@query")) {
 			size_t pe = path_end(r);
 
 			if (pe == r->path.len)
 				hm_sf_put(o, "?", 1);
 			else
 				hm_sf_put(o, r->path.ptr + pe, r->path.len - pe);
-		} else if (span_is(name, n, "@status")) {
+		} else if (hm_lex_is(name, n, "@status")) {
 			*why = HM_SB_RESPONSE_ONLY;
 			return HM_EMALFORMED;
-		} else if (span_is(name, n, "@signature-params")) {
+		} else if (hm_lex_is(name, n, "@signature-params")) {
 			*why = HM_SB_BAD_COMPONENT; /* RFC 9421 2.3: never a covered component */
 			return HM_EMALFORMED;
 		} else {

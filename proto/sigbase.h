@@ -48,7 +48,7 @@
 #include <stdint.h>
 
 #include "errors.h"
-#include "msg.h"
+#include "item.h"
 #include "sfv.h"
 
 /* Why a build failed: X(name, text). HM_SB_OK is success. */

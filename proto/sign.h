@@ -14,7 +14,7 @@
 #include <stdint.h>
 
 #include "errors.h"
-#include "msg.h"
+#include "item.h"
 #include "sigbase.h"
 
 #define HM_SECRET_MIN 16

@@ -1212,23 +1212,6 @@ out:
 
 static const char *const default_components[] = {"@method", "@authority", "@path"};
 
-/* An RFC 8941 key of 1..HM_LABEL_MAX bytes: lcalpha or '*', then lcalpha DIGIT _ - . * */
-static bool sf_key_ok(const char *k)
-{
-	size_t n = strlen(k);
-
-	if (n == 0 || n > HM_LABEL_MAX || !((k[0] >= 'a' && k[0] <= 'z') || k[0] == '*'))
-		return false;
-	for (size_t i = 1; i < n; i++) {
-		char ch = k[i];
-
-		if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_' ||
-		      ch == '-' || ch == '.' || ch == '*'))
-			return false;
-	}
-	return true;
-}
-
 /* ;key="s" with '"' and '\' escaped. False if s is not printable ASCII (no String carries it). */
 static bool put_string_param(struct hm_sf_out *o, const char *key, const char *s)
 {
@@ -1452,7 +1435,7 @@ int hmacd_rfc9421_sign(const uint8_t *secret, size_t secret_len,
 	    (params->components == NULL && params->ncomponents > 0))
 		return HMACD_EINVAL;
 	label = params->label != NULL ? params->label : RFC_DEFAULT_LABEL;
-	if (!sf_key_ok(label))
+	if (!hm_lex_sf_key((const uint8_t *)label, strlen(label), HM_LABEL_MAX))
 		return HMACD_EINVAL;
 	it = malloc(sizeof(*it));
 	f = malloc(sizeof(*f));

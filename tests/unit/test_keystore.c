@@ -213,57 +213,11 @@ static size_t key_of(uint8_t *out, const char *t, const char *c, uint32_t epoch)
 	return n;
 }
 
-/* Inputs of the two name checks, and what each of them answers. */
-static const struct name_case {
-	const char *s;
-	size_t len;
-	bool scope; /* hm_scope_name_ok() */
-	bool keyid; /* hm_keyid_ok() */
-} NAME_CASES[] = {
-	{ "t1", 2, true, true },
-	{ "A-z_0.9:/x", 10, true, true },
-	{ "A-Za-z0-9._:/+=@~-", 18, false, true },
-	{ "test-key-sha256", 15, true, true }, /* RFC 9421 B.1.5's key id */
-	{ "", 0, false, false },
-	{ NULL, 1, false, false },
-	{ NULL, 3, false, false },
-	{ "a b", 3, false, false },
-	{ "a\nb", 3, false, false },
-	{ "a\"b", 3, false, false },
-	{ "a\\b", 3, false, false },
-	{ "a,b", 3, false, false },
-	{ "a;b", 3, false, false },
-	{ "a\0b", 3, false, false },
-	{ "caf\xc3\xa9", 5, false, false },
-};
-
-/* Every NAME_CASES input through hm_keyid_ok() (keyid) or hm_scope_name_ok(). */
-static void check_names(bool keyid)
-{
-	const struct name_case *nc;
-	bool ok;
-
-	for (size_t i = 0; i < sizeof(NAME_CASES) / sizeof(NAME_CASES[0]); i++) {
-		nc = &NAME_CASES[i];
-		ok = keyid ? hm_keyid_ok(nc->s, nc->len) : hm_scope_name_ok(nc->s, nc->len);
-		if (ok != (keyid ? nc->keyid : nc->scope))
-			fail_msg("%s: case %zu (%zu bytes): want %s",
-				 keyid ? "key id" : "scope name", i, nc->len,
-				 ok ? "refused" : "accepted");
-	}
-}
-
 /* ---- tests ---- */
 
-static void test_scope_names(void **state)
+static void test_key_state_names(void **state)
 {
-	char big[130];
-
 	(void)state;
-	check_names(false);
-	memset(big, 'x', sizeof(big));
-	assert_true(hm_scope_name_ok(big, 128));
-	assert_false(hm_scope_name_ok(big, 129));
 	assert_string_equal(hm_key_state_name(HM_KEY_CURRENT), "current");
 	assert_string_equal(hm_key_state_name(HM_KEY_SUPERSEDED), "superseded");
 	assert_string_equal(hm_key_state_name(HM_KEY_REVOKED), "revoked");
@@ -833,17 +787,6 @@ static bool generated_id(const char *id)
 			return false;
 	}
 	return true;
-}
-
-static void test_keyid_chars(void **state)
-{
-	char big[HM_KEYID_MAX + 2];
-
-	(void)state;
-	check_names(true);
-	memset(big, 'k', sizeof(big));
-	assert_true(hm_keyid_ok(big, HM_KEYID_MAX));
-	assert_false(hm_keyid_ok(big, HM_KEYID_MAX + 1));
 }
 
 static void test_keyid_generated(void **state)
@@ -1493,7 +1436,7 @@ static void test_upgrade_v1_aborts(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_scope_names),
+		cmocka_unit_test(test_key_state_names),
 		cmocka_unit_test_setup_teardown(test_open_missing_and_modes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_create, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rotate_grace, setup, teardown),
@@ -1507,7 +1450,6 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_foreign_env, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_corrupt_record, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_map_growth, setup_fast, teardown),
-		cmocka_unit_test(test_keyid_chars),
 		cmocka_unit_test_setup_teardown(test_keyid_generated, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_keyid_unique, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_import, setup, teardown),
