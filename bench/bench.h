@@ -28,9 +28,9 @@
 #include <stdint.h>
 #include <time.h>
 
-#include "errors.h"
+#include "proto/errors.h"
 #include "histogram.h"
-#include "verdict.h"
+#include "proto/verdict.h"
 
 #define BENCH_MAX_DAEMON_ARGS 32
 #define BENCH_DEFAULT_SKEW 300 /* hmacd's default --skew */

@@ -21,9 +21,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "buf.h"
-#include "frame.h"
-#include "msg.h"
+#include "proto/buf.h"
+#include "proto/frame.h"
+#include "proto/msg.h"
 
 #define START_WAIT_MS 10000
 #define STOP_WAIT_MS 10000

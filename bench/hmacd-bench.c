@@ -26,9 +26,9 @@
 
 #include "bench.h"
 #include "report.h"
-#include "frame.h"
-#include "log.h"
-#include "msg.h"
+#include "proto/frame.h"
+#include "server/log.h"
+#include "proto/msg.h"
 
 #ifndef HM_SBINDIR
 #define HM_SBINDIR "/usr/local/sbin"

@@ -17,13 +17,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "buf.h"
-#include "frame.h"
-#include "keystore.h"
-#include "msg.h"
-#include "policy.h"
-#include "replay.h"
-#include "verify.h"
+#include "proto/buf.h"
+#include "proto/frame.h"
+#include "store/keystore.h"
+#include "proto/msg.h"
+#include "proto/policy.h"
+#include "engine/replay.h"
+#include "engine/verify.h"
 
 #define MAX_BATCH (1u << 20) /* the pool's frames are ours: any batch size is fine */
 

@@ -33,8 +33,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "frame.h"
-#include "msg.h"
+#include "proto/frame.h"
+#include "proto/msg.h"
 
 #define RBUF_SIZE (256u << 10)  /* answers are ~20 bytes + 1 per item: many per read() */
 #define MAX_IOV 64

@@ -29,12 +29,12 @@
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 
-#include "b64.h"
-#include "buf.h"
-#include "keystore.h"
-#include "msg.h"
-#include "policy.h"
-#include "sign.h"
+#include "proto/b64.h"
+#include "proto/buf.h"
+#include "store/keystore.h"
+#include "proto/msg.h"
+#include "proto/policy.h"
+#include "proto/sign.h"
 
 #define ITEM_OVERHEAD 200    /* encoded bytes of an item besides its body: a low estimate */
 #define ITEM_OVERHEAD_MAX 400 /* ... and a high one (names, path, headers, nonce, sig, keys) */

@@ -1,5 +1,5 @@
 /* b64.c - constant-time base64 encoding (see b64.h). */
-#include "b64.h"
+#include "proto/b64.h"
 
 /*
  * The character for a 6-bit value v, by arithmetic only. Starting from 'A' + v, each range

@@ -1,5 +1,5 @@
 /* buf.c - growable byte buffer with a size cap and a sticky error (see buf.h). */
-#include "buf.h"
+#include "proto/buf.h"
 
 #include <stdlib.h>
 #include <string.h>

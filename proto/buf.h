@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "errors.h"
+#include "proto/errors.h"
 
 struct hm_buf {
 	uint8_t *data;

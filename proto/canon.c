@@ -1,5 +1,5 @@
 /* canon.c - the hmacd-v1 canonical string builder (see canon.h for the format and why). */
-#include "canon.h"
+#include "proto/canon.h"
 
 #include <string.h>
 

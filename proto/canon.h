@@ -16,8 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "errors.h"
-#include "item.h"
+#include "proto/errors.h"
+#include "proto/item.h"
 
 #define HM_CANON_PREFIX "hmacd-v1"
 

@@ -7,7 +7,7 @@
  * is computed: a malformed field never costs a hash of the body, and MALFORMED does not depend
  * on the body.
  */
-#include "digest.h"
+#include "proto/digest.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -15,8 +15,8 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
-#include "sfv.h"
-#include "sigbase.h"
+#include "proto/sfv.h"
+#include "proto/sigbase.h"
 
 struct hm_digest_ctx {
 	EVP_MD *sha256;

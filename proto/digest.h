@@ -41,8 +41,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "errors.h"
-#include "item.h"
+#include "proto/errors.h"
+#include "proto/item.h"
 
 #define HM_SHA512_LEN 64
 

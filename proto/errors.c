@@ -1,5 +1,5 @@
 /* errors.c - text for the codes of errors.h, derived from the same table. */
-#include "errors.h"
+#include "proto/errors.h"
 
 const char *hm_strerror(int code)
 {

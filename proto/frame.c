@@ -1,5 +1,5 @@
 /* frame.c - the length-prefix frame codec (see frame.h). */
-#include "frame.h"
+#include "proto/frame.h"
 
 int hm_frame_parse(const uint8_t *buf, size_t len, uint32_t max_payload, uint32_t *payload_len,
 		   size_t *frame_len)

@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "errors.h"
+#include "proto/errors.h"
 
 #define HM_FRAME_HEADER 4u
 /* Default and bounds of --max-frame (payload bytes). */

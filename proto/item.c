@@ -1,5 +1,5 @@
 /* item.c - the content rules of a verify item (see item.h; PROTOCOL.md section 7). */
-#include "item.h"
+#include "proto/item.h"
 
 #include <string.h>
 

@@ -12,8 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "errors.h"
-#include "lex.h"
+#include "proto/errors.h"
+#include "proto/lex.h"
 
 #define HM_NONCE_MAX 64   /* nonce: 0..64 bytes */
 #define HM_METHOD_MAX 32  /* method: 1..32 token bytes */

@@ -1,5 +1,5 @@
 /* lex.c - the lexical rules of hmacd (see lex.h). */
-#include "lex.h"
+#include "proto/lex.h"
 
 #include <string.h>
 

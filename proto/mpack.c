@@ -4,7 +4,7 @@
  * Every multi-byte length is decoded, then compared with the bytes that remain, before the
  * cursor moves. Nothing here allocates, so hostile lengths cost nothing but a comparison.
  */
-#include "mpack.h"
+#include "proto/mpack.h"
 
 #include <string.h>
 

@@ -17,7 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "errors.h"
+#include "proto/errors.h"
 
 /* Deepest nesting accepted anywhere (a verify request needs 5: map, array, map, array, array). */
 #define HM_MP_MAX_DEPTH 8

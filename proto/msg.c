@@ -5,13 +5,13 @@
  * to be exactly one well-formed msgpack value of bounded depth, so that a broken item can always
  * be skipped and its neighbours still answered.
  */
-#include "msg.h"
+#include "proto/msg.h"
 
 #include <string.h>
 
 #include <msgpack.h>
 
-#include "frame.h"
+#include "proto/frame.h"
 
 /* ---- request decoding ---- */
 

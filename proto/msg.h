@@ -18,10 +18,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "buf.h"
-#include "errors.h"
-#include "item.h"
-#include "mpack.h"
+#include "proto/buf.h"
+#include "proto/errors.h"
+#include "proto/item.h"
+#include "proto/mpack.h"
 
 #define HM_DEFAULT_MAX_BATCH 1024u /* items per verify request, unless configured */
 

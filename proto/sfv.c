@@ -5,11 +5,11 @@
  * function is one algorithm of RFC 8941 section 4.2, named after it, so the code can be read
  * against the RFC; the numbers in comments are its step numbers where the mapping is not plain.
  */
-#include "sfv.h"
+#include "proto/sfv.h"
 
 #include <string.h>
 
-#include "lex.h"
+#include "proto/lex.h"
 
 struct cur {
 	const uint8_t *p;

@@ -30,7 +30,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "errors.h"
+#include "proto/errors.h"
 
 #define HM_SF_MAX_MEMBERS 16   /* members of a Dictionary or List */
 #define HM_SF_MAX_INNER 32     /* items of one Inner List */

@@ -6,11 +6,11 @@
  * duplicate check compares serialized identifiers (RFC 9421 2.5 step 1.1: the same name with the
  * same parameters) without a second buffer.
  */
-#include "sigbase.h"
+#include "proto/sigbase.h"
 
 #include <string.h>
 
-#include "b64.h"
+#include "proto/b64.h"
 
 static const char *const reason_text[] = {
 #define HM_SB_TEXT(name, text) [name] = text,

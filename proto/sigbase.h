@@ -47,9 +47,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "errors.h"
-#include "item.h"
-#include "sfv.h"
+#include "proto/errors.h"
+#include "proto/item.h"
+#include "proto/sfv.h"
 
 /* Why a build failed: X(name, text). HM_SB_OK is success. */
 #define HM_SB_REASONS(X)                                                                   \

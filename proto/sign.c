@@ -1,5 +1,5 @@
 /* sign.c - one-shot hmacd-v1 and RFC 9421 signing (see sign.h). */
-#include "sign.h"
+#include "proto/sign.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -8,9 +8,9 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
-#include "canon.h"
-#include "frame.h"
-#include "sfv.h"
+#include "proto/canon.h"
+#include "proto/frame.h"
+#include "proto/sfv.h"
 
 int hm_sha256(const uint8_t *p, size_t n, uint8_t out[static HM_SHA256_LEN])
 {

@@ -13,9 +13,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "errors.h"
-#include "item.h"
-#include "sigbase.h"
+#include "proto/errors.h"
+#include "proto/item.h"
+#include "proto/sigbase.h"
 
 #define HM_SECRET_MIN 16
 #define HM_SECRET_MAX 64

@@ -1,5 +1,5 @@
 /* verdict.c - names of the verdict codes, from the table in verdict.h. */
-#include "verdict.h"
+#include "proto/verdict.h"
 
 const char *hm_verdict_name(unsigned verdict)
 {

@@ -2,7 +2,7 @@
 # The whole test suite, as CI runs it: install packages, build with -Werror, make check; the
 # end-to-end tests with the daemon under valgrind; the whole suite again under AddressSanitizer +
 # UndefinedBehaviorSanitizer; libFuzzer on the parsers; then make distcheck.
-# Build trees go to _build/ and _build-asan/ inside the checkout.
+# Build trees go to _build/, _build-asan/ and _build-fuzz/ inside the checkout.
 set -eu
 cd "$(dirname "$0")/.."
 top=$(pwd)
@@ -34,8 +34,10 @@ mkdir -p _build-asan
 	exit 1
 }
 
-echo "== libFuzzer: replay the seed corpus, then fuzz each target for 60 s"
-(cd _build && make -s fuzz && sh "$top/tests/fuzz/run.sh" 60) || exit 1
+echo "== libFuzzer (clang, the libraries built with coverage): seeds, then 60 s per target"
+mkdir -p _build-fuzz
+(cd _build-fuzz && "$top/configure" -q CC=clang --enable-werror --enable-fuzzing &&
+	sh "$top/tests/fuzz/run.sh" 60) || exit 1
 
 echo "== make distcheck"
 (cd _build && make -s distcheck DISTCHECK_CONFIGURE_FLAGS=--enable-werror >/dev/null) || exit 1

@@ -38,16 +38,16 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
-#include "b64.h"
-#include "buf.h"
-#include "errors.h"
-#include "frame.h"
-#include "mpack.h"
-#include "msg.h"
-#include "sfv.h"
-#include "sigbase.h"
-#include "sign.h"
-#include "verdict.h"
+#include "proto/b64.h"
+#include "proto/buf.h"
+#include "proto/errors.h"
+#include "proto/frame.h"
+#include "proto/mpack.h"
+#include "proto/msg.h"
+#include "proto/sfv.h"
+#include "proto/sigbase.h"
+#include "proto/sign.h"
+#include "proto/verdict.h"
 
 /* The public codes are the internal ones: hmacd_strerror() is hm_strerror(). */
 #define HMACD_SAME(a, b) _Static_assert((int)(a) == (int)(b), #a " must equal " #b)

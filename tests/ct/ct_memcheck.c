@@ -52,11 +52,11 @@
 #endif
 #endif
 
-#include "b64.h"
-#include "keystore.h"
-#include "replay.h"
-#include "sign.h"
-#include "verify.h"
+#include "proto/b64.h"
+#include "store/keystore.h"
+#include "engine/replay.h"
+#include "proto/sign.h"
+#include "engine/verify.h"
 
 /* Exit codes, as the automake test driver reads them. */
 #define EXIT_SKIP 77

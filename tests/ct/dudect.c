@@ -58,11 +58,11 @@
 #define HAVE_RDTSC 1
 #endif
 
-#include "b64.h"
-#include "keystore.h"
-#include "replay.h"
-#include "sign.h"
-#include "verify.h"
+#include "proto/b64.h"
+#include "store/keystore.h"
+#include "engine/replay.h"
+#include "proto/sign.h"
+#include "engine/verify.h"
 
 #define NOW 1700000000
 #define SKEW 300

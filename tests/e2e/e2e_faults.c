@@ -30,10 +30,10 @@
 
 #include <cmocka.h>
 
-#include "frame.h"
+#include "proto/frame.h"
 #include "harness.h"
-#include "keystore.h"
-#include "msg.h"
+#include "store/keystore.h"
+#include "proto/msg.h"
 
 static uint64_t now(void)
 {

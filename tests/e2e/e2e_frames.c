@@ -17,9 +17,9 @@
 #include <cmocka.h>
 #include <msgpack.h>
 
-#include "frame.h"
+#include "proto/frame.h"
 #include "harness.h"
-#include "msg.h"
+#include "proto/msg.h"
 
 struct fx {
 	struct hd d;

@@ -28,12 +28,12 @@
 
 #include "harness.h"
 
-#include "buf.h"
-#include "frame.h"
-#include "msg.h"
+#include "proto/buf.h"
+#include "proto/frame.h"
+#include "proto/msg.h"
 
 /* the RFC 9421 B.2 request and B.2.5 (hmac-sha256): B2_HEADERS, B2_BODY, B25_INPUT, ... */
-#include "../rfc9421_example.h"
+#include "tests/lib/rfc9421_example.h"
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 #define MAX_HDR 16

@@ -20,9 +20,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "canon.h"
+#include "proto/canon.h"
 #include "fuzz_util.h"
-#include "msg.h"
+#include "proto/msg.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -27,14 +27,14 @@
 
 #include <msgpack.h>
 
-#include "buf.h"
-#include "digest.h"
+#include "proto/buf.h"
+#include "proto/digest.h"
 #include "fuzz_util.h"
-#include "mpack.h"
-#include "msg.h"
-#include "sfv.h"
-#include "sigbase.h"
-#include "sign.h"
+#include "proto/mpack.h"
+#include "proto/msg.h"
+#include "proto/sfv.h"
+#include "proto/sigbase.h"
+#include "proto/sign.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

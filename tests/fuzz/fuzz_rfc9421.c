@@ -20,8 +20,8 @@
 #include <string.h>
 
 #include "fuzz_util.h"
-#include "policy.h"
-#include "rfc9421.h"
+#include "proto/policy.h"
+#include "engine/rfc9421.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

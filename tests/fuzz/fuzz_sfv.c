@@ -16,8 +16,8 @@
 #include <string.h>
 
 #include "fuzz_util.h"
-#include "sfv.h"
-#include "sigbase.h"
+#include "proto/sfv.h"
+#include "proto/sigbase.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -13,8 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "canon.h"
-#include "msg.h"
+#include "proto/canon.h"
+#include "proto/msg.h"
 
 #define FUZZ_CHECK(cond)                                                                  \
 	do {                                                                              \

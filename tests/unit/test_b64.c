@@ -9,7 +9,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
-#include "b64.h"
+#include "proto/b64.h"
 
 static void test_rfc4648_vectors(void **state)
 {

@@ -20,9 +20,9 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
-#include "canon.h"
-#include "msg.h"
-#include "sign.h"
+#include "proto/canon.h"
+#include "proto/msg.h"
+#include "proto/sign.h"
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 

@@ -42,15 +42,15 @@
 
 #include "hmacd/client.h"
 
-#include "buf.h"
-#include "frame.h"
-#include "msg.h"
-#include "sfv.h"
-#include "sigbase.h"
-#include "sign.h"
-#include "verdict.h"
+#include "proto/buf.h"
+#include "proto/frame.h"
+#include "proto/msg.h"
+#include "proto/sfv.h"
+#include "proto/sigbase.h"
+#include "proto/sign.h"
+#include "proto/verdict.h"
 
-#include "../rfc9421_example.h"
+#include "tests/lib/rfc9421_example.h"
 
 #define FAKE_MAX_BATCH 16
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))

@@ -27,12 +27,12 @@
 #include <cmocka.h>
 #include <event2/event.h>
 
-#include "buf.h"
-#include "conn.h"
-#include "frame.h"
-#include "handler.h"
-#include "log.h"
-#include "msg.h"
+#include "proto/buf.h"
+#include "server/conn.h"
+#include "proto/frame.h"
+#include "server/handler.h"
+#include "server/log.h"
+#include "proto/msg.h"
 
 #define MAX_CLIENTS 4
 #define MAX_SEEN 8192

@@ -17,7 +17,7 @@
 
 #include <cmocka.h>
 
-#include "digest.h"
+#include "proto/digest.h"
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 

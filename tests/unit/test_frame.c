@@ -13,7 +13,7 @@
 
 #include <cmocka.h>
 
-#include "frame.h"
+#include "proto/frame.h"
 
 static void put_be32(uint8_t *p, uint32_t v)
 {

@@ -26,13 +26,13 @@
 #include <msgpack.h>
 #include <openssl/crypto.h>
 
-#include "buf.h"
-#include "frame.h"
-#include "handler.h"
-#include "keystore.h"
-#include "msg.h"
-#include "sign.h"
-#include "verify.h"
+#include "proto/buf.h"
+#include "proto/frame.h"
+#include "server/handler.h"
+#include "store/keystore.h"
+#include "proto/msg.h"
+#include "proto/sign.h"
+#include "engine/verify.h"
 
 #define NOW 1700000000
 #define SKEW 300

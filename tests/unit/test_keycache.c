@@ -20,8 +20,8 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
-#include "keycache.h"
-#include "msg.h"
+#include "engine/keycache.h"
+#include "proto/msg.h"
 
 struct fx {
 	EVP_MAC *mac;

@@ -23,7 +23,7 @@
 #include <cmocka.h>
 #include <lmdb.h>
 
-#include "keystore.h"
+#include "store/keystore.h"
 
 #define NOW 1700000000
 #define MIB ((size_t)1 << 20)

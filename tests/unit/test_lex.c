@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "lex.h"
+#include "proto/lex.h"
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 

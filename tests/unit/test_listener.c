@@ -21,8 +21,8 @@
 
 #include <cmocka.h>
 
-#include "listener.h"
-#include "log.h"
+#include "server/listener.h"
+#include "server/log.h"
 
 struct fx {
 	char dir[64];

@@ -16,7 +16,7 @@
 
 #include <cmocka.h>
 
-#include "log.h"
+#include "server/log.h"
 
 static void test_parse_level(void **state)
 {

@@ -17,7 +17,7 @@
 #include <cmocka.h>
 #include <msgpack.h>
 
-#include "mpack.h"
+#include "proto/mpack.h"
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 /* a byte array literal and its length, for the case tables */

@@ -22,11 +22,11 @@
 #include <cmocka.h>
 #include <msgpack.h>
 
-#include "buf.h"
-#include "frame.h"
-#include "msg.h"
+#include "proto/buf.h"
+#include "proto/frame.h"
+#include "proto/msg.h"
 
-#include "../rfc9421_example.h"
+#include "tests/lib/rfc9421_example.h"
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 #define BUF_LIMIT (8u << 20)

@@ -19,9 +19,9 @@
 
 #include <cmocka.h>
 
-#include "frame.h"
-#include "msg.h"
-#include "options.h"
+#include "proto/frame.h"
+#include "proto/msg.h"
+#include "server/options.h"
 
 #define MAXARGS 16
 

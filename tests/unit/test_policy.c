@@ -13,7 +13,7 @@
 
 #include <cmocka.h>
 
-#include "policy.h"
+#include "proto/policy.h"
 
 struct accept_case {
 	const char *in;

@@ -18,7 +18,7 @@
 
 #include <cmocka.h>
 
-#include "replay.h"
+#include "engine/replay.h"
 
 struct fx {
 	struct hm_replay *r;

@@ -20,10 +20,10 @@
 #include <cmocka.h>
 #include <openssl/evp.h>
 
-#include "policy.h"
-#include "rfc9421.h"
+#include "proto/policy.h"
+#include "engine/rfc9421.h"
 
-#include "../rfc9421_example.h"
+#include "tests/lib/rfc9421_example.h"
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 

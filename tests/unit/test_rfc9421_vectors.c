@@ -31,7 +31,7 @@
 
 #include "hmacd/client.h"
 
-#include "jsonmin.h"
+#include "tests/lib/jsonmin.h"
 
 #ifndef VECTORS_JSON
 #define VECTORS_JSON "proto/vectors/rfc9421.json"

@@ -15,7 +15,7 @@
 
 #include <cmocka.h>
 
-#include "sfv.h"
+#include "proto/sfv.h"
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 

@@ -21,11 +21,11 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
-#include "sfv.h"
-#include "sigbase.h"
-#include "sign.h"
+#include "proto/sfv.h"
+#include "proto/sigbase.h"
+#include "proto/sign.h"
 
-#include "../rfc9421_example.h"
+#include "tests/lib/rfc9421_example.h"
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 

@@ -29,9 +29,9 @@
 
 #include <cmocka.h>
 
-#include "frame.h"
-#include "mpack.h"
-#include "msg.h"
+#include "proto/frame.h"
+#include "proto/mpack.h"
+#include "proto/msg.h"
 
 #define L HM_FRAME_DEFAULT_MAX /* every payload is exactly this long, unless it says otherwise */
 

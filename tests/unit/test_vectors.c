@@ -27,9 +27,9 @@
 #include <msgpack.h>
 #include <openssl/evp.h>
 
-#include "jsonmin.h"
-#include "msg.h"
-#include "sign.h"
+#include "tests/lib/jsonmin.h"
+#include "proto/msg.h"
+#include "proto/sign.h"
 
 #ifndef VECTORS_JSON
 #define VECTORS_JSON "proto/vectors/hmacd-v1.json"

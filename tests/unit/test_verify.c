@@ -15,12 +15,12 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
-#include "keystore.h"
-#include "policy.h"
-#include "sign.h"
-#include "verify.h"
+#include "store/keystore.h"
+#include "proto/policy.h"
+#include "proto/sign.h"
+#include "engine/verify.h"
 
-#include "../rfc9421_example.h"
+#include "tests/lib/rfc9421_example.h"
 
 #define NOW 1700000000
 #define SKEW 300

@@ -29,14 +29,14 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
-#include "b64.h"
-#include "buf.h"
-#include "errors.h"
-#include "msg.h"
-#include "sfv.h"
-#include "sigbase.h"
+#include "proto/b64.h"
+#include "proto/buf.h"
+#include "proto/errors.h"
+#include "proto/msg.h"
+#include "proto/sfv.h"
+#include "proto/sigbase.h"
 
-#include "../unit/jsonmin.h"
+#include "tests/lib/jsonmin.h"
 
 #ifndef CASES_JSON
 #define CASES_JSON "proto/vectors/rfc9421-cases.json"

@@ -26,14 +26,14 @@
 #include <event2/event.h>
 #include <event2/thread.h>
 
-#include "frame.h"
-#include "keystore.h"
-#include "listener.h"
-#include "log.h"
-#include "msg.h"
-#include "options.h"
-#include "replay.h"
-#include "worker.h"
+#include "proto/frame.h"
+#include "store/keystore.h"
+#include "server/listener.h"
+#include "server/log.h"
+#include "proto/msg.h"
+#include "server/options.h"
+#include "engine/replay.h"
+#include "server/worker.h"
 
 struct server {
 	const struct hm_config *cfg;

@@ -19,10 +19,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "digest.h"
-#include "item.h"
-#include "policy.h"
-#include "sfv.h"
+#include "proto/digest.h"
+#include "proto/item.h"
+#include "proto/policy.h"
+#include "proto/sfv.h"
 
 /* The only algorithm hmacd verifies (RFC 9421 section 3.3.3). */
 #define HM_RFC_ALG "hmac-sha256"

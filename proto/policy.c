@@ -10,10 +10,10 @@
  * carry them as Strings). Decoding re-runs the parser on every stored component, so a corrupt
  * or hand-made record can never put a string into a policy that the parser would refuse.
  */
-#include "policy.h"
+#include "proto/policy.h"
 
-#include "lex.h"
-#include "sfv.h"
+#include "proto/lex.h"
+#include "proto/sfv.h"
 
 #include <string.h>
 

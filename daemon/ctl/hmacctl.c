@@ -32,10 +32,10 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
-#include "b64.h"
+#include "proto/b64.h"
 #include "hmacd/client.h"
-#include "keystore.h"
-#include "policy.h"
+#include "store/keystore.h"
+#include "proto/policy.h"
 
 enum ctl_exit {
 	CTL_OK = 0,

@@ -9,7 +9,7 @@
 
 #include <stdbool.h>
 
-#include "errors.h"
+#include "proto/errors.h"
 
 enum hm_log_level { HM_LOG_ERROR, HM_LOG_WARN, HM_LOG_INFO, HM_LOG_DEBUG };
 

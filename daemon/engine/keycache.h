@@ -21,8 +21,8 @@
 
 #include <openssl/evp.h>
 
-#include "errors.h"
-#include "keystore.h"
+#include "proto/errors.h"
+#include "store/keystore.h"
 
 #define HM_KC_WAYS 4
 

@@ -36,7 +36,7 @@
 
 #include <openssl/evp.h>
 
-#include "errors.h"
+#include "proto/errors.h"
 
 #define HM_REPLAY_KEY_LEN 16
 

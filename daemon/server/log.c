@@ -2,7 +2,7 @@
  * log.c - leveled stderr logging. Each message is formatted into one buffer and written with
  * one write(2), so lines from worker threads never interleave.
  */
-#include "log.h"
+#include "server/log.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -30,7 +30,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "errors.h"
+#include "proto/errors.h"
 
 #define HM_POLICY_MAX_COMPONENTS 16
 #define HM_POLICY_COMPONENT_MAX 128 /* serialized identifier, e.g. @query-param;name="id" */

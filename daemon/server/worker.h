@@ -18,10 +18,10 @@
 
 #include <event2/event.h>
 
-#include "conn.h"
-#include "handler.h"
-#include "keystore.h"
-#include "verify.h"
+#include "server/conn.h"
+#include "server/handler.h"
+#include "store/keystore.h"
+#include "engine/verify.h"
 
 struct hm_worker {
 	unsigned index;

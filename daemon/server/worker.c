@@ -1,7 +1,7 @@
 /*
  * worker.c - worker threads (see worker.h for the threading model).
  */
-#include "worker.h"
+#include "server/worker.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -10,7 +10,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include "log.h"
+#include "server/log.h"
 
 /* Responses waiting beyond this stop the connection from reading (conn.h). */
 #define HM_OUT_HIGH_WATER (256u * 1024)

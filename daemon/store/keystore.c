@@ -18,7 +18,7 @@
  * the caller's buffers and in stack buffers that are wiped with OPENSSL_cleanse as soon as
  * LMDB has copied them. The schema 1 -> 2 upgrade is such a transaction too.
  */
-#include "keystore.h"
+#include "store/keystore.h"
 
 
 #include <errno.h>

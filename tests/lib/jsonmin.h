@@ -19,7 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "errors.h"
+#include "proto/errors.h"
 
 enum jm_type { JM_NULL, JM_BOOL, JM_INT, JM_STR, JM_ARR, JM_OBJ };
 

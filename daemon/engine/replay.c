@@ -10,7 +10,7 @@
  * are rebuilt from the slots at start, so a daemon killed while holding a lock leaves nothing
  * behind that could block the next one.
  */
-#include "replay.h"
+#include "engine/replay.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -11,10 +11,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "buf.h"
-#include "counter.h"
-#include "msg.h"
-#include "verify.h"
+#include "proto/buf.h"
+#include "engine/counter.h"
+#include "proto/msg.h"
+#include "engine/verify.h"
 
 /* Writes the body of a stats response (hm_encode_stats_begin ... hm_frame_end) for request id. */
 typedef void (*hm_stats_fn)(void *arg, struct hm_buf *out, uint64_t id);

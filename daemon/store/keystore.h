@@ -28,9 +28,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "errors.h"
-#include "lex.h" /* HM_SCOPE_MAX, HM_KEYID_MAX, hm_lex_scope(), hm_lex_keyid() */
-#include "policy.h"
+#include "proto/errors.h"
+#include "proto/lex.h" /* HM_SCOPE_MAX, HM_KEYID_MAX, hm_lex_scope(), hm_lex_keyid() */
+#include "proto/policy.h"
 
 #define HM_KEY_LEN 32 /* generated secrets */
 #define HM_KEY_MIN 16 /* imported secrets: HM_KEY_MIN..HM_KEY_MAX bytes */

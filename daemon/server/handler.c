@@ -6,9 +6,9 @@
  * is buffered or allocated. A request that fails as a whole (malformed, unknown op, too many
  * items, key store unreadable) gets an error response and the connection stays open.
  */
-#include "handler.h"
+#include "server/handler.h"
 
-#include "log.h"
+#include "server/log.h"
 
 static void error_response(struct hm_handler *h, struct hm_buf *out, const struct hm_request *req)
 {
@@ -25,6 +25,7 @@ static void handle_verify(struct hm_handler *h, struct hm_request *req, int64_t 
 
 	rc = hm_verify_begin(h->verifier, now);
 	if (rc != HM_OK) {
+		hm_err("%s", hm_verify_fault(h->verifier));
 		req->err = HM_RERR_INTERNAL;
 		req->err_text = "the key store could not be read; nothing was verified";
 		error_response(h, out, req);
@@ -34,7 +35,12 @@ static void handle_verify(struct hm_handler *h, struct hm_request *req, int64_t 
 	for (uint32_t i = 0; i < req->nitems; i++) {
 		rc = hm_item_next(&req->items, &h->item);
 		if (rc == HM_OK) {
-			hm_encode_result(out, hm_verify_item(h->verifier, &h->item));
+			enum hm_verdict v = hm_verify_item(h->verifier, &h->item);
+			const char *why = hm_verify_reason(h->verifier);
+
+			if (why != NULL)
+				hm_debug("item %u: %s: %s", (unsigned)i, hm_verdict_name(v), why);
+			hm_encode_result(out, v);
 		} else {
 			hm_verify_count_malformed(h->verifier);
 			hm_encode_result(out, HM_V_MALFORMED);
@@ -44,6 +50,7 @@ static void handle_verify(struct hm_handler *h, struct hm_request *req, int64_t 
 	hm_counter_add(&h->stats.items, req->nitems);
 	if (rc != HM_OK) {
 		/* a fault of ours touched this batch: take back its verdicts, fail closed */
+		hm_err("%s", hm_verify_fault(h->verifier));
 		out->len = start;
 		req->err = HM_RERR_INTERNAL;
 		req->err_text = "the daemon could not judge every item; nothing in this request passed";

@@ -18,12 +18,12 @@
  * MALFORMED first, and so does this order (a digest that cannot be read is found before the
  * policy is asked whether the digest was needed).
  */
-#include "rfc9421.h"
+#include "engine/rfc9421.h"
 
 #include <string.h>
 
-#include "digest.h"
-#include "sigbase.h"
+#include "proto/digest.h"
+#include "proto/sigbase.h"
 
 static bool name_is(struct hm_str name, const char *s)
 {

@@ -16,8 +16,9 @@
  *   5. the verdict, by the precedence of PROTOCOL.md; a nonce is recorded only for an item that
  *      passed everything else.
  */
-#include "verify.h"
+#include "engine/verify.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,10 +26,9 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
-#include "canon.h"
-#include "keycache.h"
-#include "log.h"
-#include "rfc9421.h"
+#include "proto/canon.h"
+#include "engine/keycache.h"
+#include "engine/rfc9421.h"
 
 struct hm_verifier {
 	struct hm_verify_config cfg;
@@ -44,6 +44,8 @@ struct hm_verifier {
 	bool policies_stored; /* the snapshot holds a policy: look each scope's up */
 	bool in_batch;
 	bool fault; /* a server-side failure in this batch: it must be answered "internal" */
+	char fault_text[256]; /* what failed first, for the caller to log (hm_verify_fault) */
+	const char *reason;   /* why the last item was refused before its key, or NULL */
 	int64_t now;
 	uint8_t *canon; /* cfg.max_canonical bytes */
 	/* rfc9421 items: a signature base may exceed the frame (;bs re-encodes fields in base64) */
@@ -113,9 +115,8 @@ void hm_verifier_free(struct hm_verifier *v)
 {
 	if (v == NULL)
 		return;
-	if (v->in_batch)
-		if (hm_verify_end(v) != HM_OK)
-			hm_debug("verifier freed inside a failed batch");
+	if (v->in_batch && hm_verify_end(v) != HM_OK)
+		v->fault = false; /* freed mid-batch: nothing of it is answered anyway */
 	hm_keycache_free(v->cache);
 	EVP_MAC_CTX_free(v->dummy);
 	EVP_MD_CTX_free(v->md);
@@ -135,10 +136,12 @@ int hm_verify_begin(struct hm_verifier *v, int64_t now)
 	uint64_t txnid = 0;
 	int rc;
 
+	v->fault_text[0] = '\0';
 	rc = hm_ks_reader_begin(v->rd, &txnid);
 	if (rc != HM_OK) {
 		hm_counter_add(&v->stats.store_errors, 1);
-		hm_err("key store: %s", hm_ks_reader_errmsg(v->rd));
+		snprintf(v->fault_text, sizeof(v->fault_text), "key store: %s",
+			 hm_ks_reader_errmsg(v->rd));
 		return HM_ESTORE;
 	}
 	/* A new snapshot means hmacctl committed: what we cached may be stale. */
@@ -151,7 +154,8 @@ int hm_verify_begin(struct hm_verifier *v, int64_t now)
 		rc = hm_ks_reader_has_policies(v->rd, &v->policies_stored);
 		if (rc != HM_OK) {
 			hm_counter_add(&v->stats.store_errors, 1);
-			hm_err("key store: %s", hm_ks_reader_errmsg(v->rd));
+			snprintf(v->fault_text, sizeof(v->fault_text), "key store: %s",
+				 hm_ks_reader_errmsg(v->rd));
 			hm_ks_reader_end(v->rd);
 			v->have_txnid = false;
 			return HM_ESTORE;
@@ -165,12 +169,22 @@ int hm_verify_begin(struct hm_verifier *v, int64_t now)
 	return HM_OK;
 }
 
-/* A failure of ours, not of the item: logged once per batch, and the batch fails closed. */
+/* A failure of ours, not of the item: the first one is kept for the caller, the batch fails. */
 static void batch_fault(struct hm_verifier *v, const char *what, const char *why)
 {
 	if (!v->fault)
-		hm_err("%s: %s", what, why);
+		snprintf(v->fault_text, sizeof(v->fault_text), "%s: %s", what, why);
 	v->fault = true;
+}
+
+const char *hm_verify_fault(const struct hm_verifier *v)
+{
+	return v->fault_text;
+}
+
+const char *hm_verify_reason(const struct hm_verifier *v)
+{
+	return v->reason;
 }
 
 int hm_verify_end(struct hm_verifier *v)
@@ -430,8 +444,9 @@ static enum hm_verdict verify_v1(struct hm_verifier *v, const struct hm_item *it
 	if (pol == NULL)
 		return HM_V_MALFORMED; /* not sent: the batch is answered "internal" */
 	if (!v1_covered(pol, it)) {
-		hm_debug("hmacd-v1 item: insufficient coverage (%s policy): a nonce or a signed "
-			 "header it requires is missing", hm_policy_source_name(src));
+		v->reason = src == HM_POLICY_DEFAULT
+				    ? "a nonce or a signed header the default policy requires is missing"
+				    : "a nonce or a signed header the scope's policy requires is missing";
 		return HM_V_INSUFFICIENT_COVERAGE;
 	}
 	k = key_bits_of(v, find_key(v, it, it->epoch, (struct hm_str){NULL, 0}));
@@ -496,12 +511,11 @@ static enum hm_verdict verify_rfc9421(struct hm_verifier *v, const struct hm_ite
 		batch_fault(v, "rfc9421 item", c.why);
 		return HM_V_MALFORMED; /* not sent: the batch is answered "internal" */
 	case HM_RFC_COVERAGE:
-		hm_debug("rfc9421 item: insufficient coverage (%s policy): %s",
-			 hm_policy_source_name(src), c.why);
+		v->reason = c.why; /* a static sentence of rfc9421.c */
 		return HM_V_INSUFFICIENT_COVERAGE;
 	case HM_RFC_MALFORMED:
 	default:
-		hm_debug("rfc9421 item: malformed: %s", c.why);
+		v->reason = c.why;
 		return HM_V_MALFORMED;
 	}
 	if (!keyid_slot(v, c.keyid, &ck)) {
@@ -526,6 +540,7 @@ enum hm_verdict hm_verify_item(struct hm_verifier *v, const struct hm_item *it)
 {
 	enum hm_verdict verdict;
 
+	v->reason = NULL;
 	verdict = it->scheme == HM_SCHEME_RFC9421 ? verify_rfc9421(v, it) : verify_v1(v, it);
 	hm_counter_add(&v->stats.verdicts[verdict], 1);
 	return verdict;

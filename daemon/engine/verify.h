@@ -23,13 +23,13 @@
 
 #include <stdint.h>
 
-#include "counter.h"
-#include "errors.h"
-#include "keystore.h"
-#include "item.h"
-#include "policy.h"
-#include "replay.h"
-#include "verdict.h"
+#include "engine/counter.h"
+#include "proto/errors.h"
+#include "store/keystore.h"
+#include "proto/item.h"
+#include "proto/policy.h"
+#include "engine/replay.h"
+#include "proto/verdict.h"
 
 struct hm_verify_config {
 	int64_t skew;          /* seconds */
@@ -85,6 +85,19 @@ void hm_verify_count_malformed(struct hm_verifier *v);
  * must not be sent; the caller answers the whole request with an "internal" error instead.
  */
 int hm_verify_end(struct hm_verifier *v) HM_MUSTCHECK;
+
+/*
+ * Why the batch failed (after hm_verify_begin() or hm_verify_end() returned HM_ESTORE): the
+ * first server-side failure, naming the call ("key store lookup: mdb_get: ..."). "" if none.
+ * The engine does not log; its caller does. Valid until the next hm_verify_begin().
+ */
+const char *hm_verify_fault(const struct hm_verifier *v);
+
+/*
+ * Why the last hm_verify_item() refused its item before any key was looked at (MALFORMED or
+ * INSUFFICIENT_COVERAGE): a static sentence naming no secret. NULL for any other verdict.
+ */
+const char *hm_verify_reason(const struct hm_verifier *v);
 
 /* Counters since creation; safe to read from any thread (counter.h). */
 const struct hm_verify_stats *hm_verify_stats(const struct hm_verifier *v);

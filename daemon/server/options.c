@@ -4,7 +4,7 @@
  */
 #include <config.h> /* autoconf: PACKAGE_VERSION */
 
-#include "options.h"
+#include "server/options.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -16,8 +16,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "frame.h"
-#include "msg.h"
+#include "proto/frame.h"
+#include "proto/msg.h"
 
 enum opt_type {
 	OPT_STR, OPT_UINT, OPT_OCTAL, OPT_LEVEL, OPT_UIDS, OPT_GIDS, OPT_FLAG, OPT_COMPONENTS,

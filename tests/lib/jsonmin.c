@@ -5,7 +5,7 @@
  * grows arrays by doubling; on any error the partial tree is freed by the caller of the failing
  * step, so jm_parse() returns either a whole tree or nothing.
  */
-#include "jsonmin.h"
+#include "tests/lib/jsonmin.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -7,7 +7,7 @@
  * memory between events, so a busy connection allocates nothing in steady state; an idle one
  * that grew past HM_CONN_KEEP bytes gives the memory back.
  */
-#include "conn.h"
+#include "server/conn.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -16,8 +16,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "frame.h"
-#include "log.h"
+#include "proto/frame.h"
+#include "server/log.h"
 
 #define HM_CONN_READ_CHUNK (64u * 1024)
 #define HM_CONN_KEEP (256u * 1024)

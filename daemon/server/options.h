@@ -11,9 +11,9 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "errors.h"
-#include "log.h"
-#include "policy.h"
+#include "proto/errors.h"
+#include "server/log.h"
+#include "proto/policy.h"
 
 #define HM_IDLIST_MAX 32
 

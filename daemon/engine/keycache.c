@@ -4,7 +4,7 @@
  * The set is chosen by a seeded FNV-1a hash of the scope and epoch; within a set the name bytes
  * are compared exactly. Hostile names can at worst make one set's four entries evict each other.
  */
-#include "keycache.h"
+#include "engine/keycache.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -15,7 +15,7 @@
 #include <openssl/params.h>
 #include <openssl/rand.h>
 
-#include "item.h"
+#include "proto/item.h"
 
 struct slot {
 	struct hm_kc_entry e;

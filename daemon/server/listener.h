@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-#include "errors.h"
+#include "proto/errors.h"
 
 /*
  * Creates, binds and listens (non-blocking, close-on-exec) on `path` with permission bits

@@ -27,8 +27,8 @@
 
 #include <event2/event.h>
 
-#include "counter.h"
-#include "handler.h"
+#include "engine/counter.h"
+#include "server/handler.h"
 
 #define HM_CONN_FRAMES_PER_EVENT 64
 

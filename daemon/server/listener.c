@@ -1,5 +1,5 @@
 /* listener.c - Unix socket creation with stale-socket handling (see listener.h). */
-#include "listener.h"
+#include "server/listener.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -14,7 +14,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "log.h"
+#include "server/log.h"
 
 static int make_addr(const char *path, struct sockaddr_un *sa)
 {

@@ -1,0 +1,64 @@
+#!/bin/sh
+# layers.sh - every C file includes only what its layer may (doc/design.md, "Layers"). Part of
+# make check: a layer violation fails the build's tests, not just a review.
+#
+#   proto/           proto/* only; no sockets, no event loop, no LMDB
+#   daemon/store/    proto/* but the codec (msg.h, mpack.h, frame.h), store/*; no msgpack,
+#                    no event loop, no sockets
+#   daemon/engine/   proto/* but the codec, store/*, engine/*; no event loop, no sockets
+#                    (it judges items: it knows neither how they travel nor who sent them)
+#   daemon/server/   proto/*, store/*, engine/*, server/*
+#   daemon/ctl/      proto/*, store/*, hmacd/client.h; never the engine or the server
+#   client/c/        proto/*, hmacd/client.h
+# Exit 0 all clean, 1 with one line per violation.
+set -u
+top=$(cd "${srcdir:-.}" && pwd) || exit 1
+cd "$top" || exit 1
+
+status=0
+# check DIR ALLOWED_PREFIXES FORBIDDEN_REGEX: project includes ("x/y.h") must start with one of
+# the space-separated prefixes; no include at all (project or system) may match the regex.
+check() {
+	dir=$1 allowed=$2 forbidden=$3
+	for f in "$dir"/*.c "$dir"/*.h; do
+		[ -f "$f" ] || continue
+		grep -n '^[[:space:]]*#[[:space:]]*include' "$f" | while IFS= read -r line; do
+			inc=$(printf '%s\n' "$line" | sed -n 's/.*#[[:space:]]*include[[:space:]]*\(["<][^">]*[">]\).*/\1/p')
+			name=$(printf '%s\n' "$inc" | sed 's/^.\(.*\).$/\1/')
+			case $inc in
+			'"'*)
+				ok=0
+				for p in $allowed; do
+					case $name in "$p"*) ok=1 ;; esac
+				done
+				if [ $ok -eq 0 ]; then
+					echo "$f:${line%%:*}: includes $inc: not a layer $dir may use"
+					echo x >>"$tmp"
+				fi
+				;;
+			esac
+			if [ -n "$forbidden" ] && printf '%s\n' "$name" | grep -Eq "$forbidden"; then
+				echo "$f:${line%%:*}: includes $inc: $dir must not"
+				echo x >>"$tmp"
+			fi
+		done
+	done
+}
+
+tmp=$(mktemp "${TMPDIR:-/tmp}/layers.XXXXXX") || exit 1
+trap 'rm -f "$tmp"' EXIT
+codec='^proto/(msg|mpack|frame)\.h$|^msgpack'
+io='^event2/|^sys/socket\.h$|^sys/un\.h$|^poll\.h$'
+check proto "proto/" "$io|^lmdb\.h$"
+check daemon/store "proto/ store/" "$codec|$io"
+check daemon/engine "proto/ store/ engine/" "$codec|$io"
+check daemon/server "proto/ store/ engine/ server/" ""
+check daemon/ctl "proto/ store/ hmacd/" "^engine/|^server/"
+check client/c "proto/ hmacd/" "^store/|^engine/|^server/|^lmdb\.h$|^event2/"
+if [ -s "$tmp" ]; then
+	status=1
+	echo "FAIL: $(wc -l <"$tmp") include(s) across layers"
+else
+	echo "layers: every include within its layer"
+fi
+exit $status
