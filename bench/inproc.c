@@ -2,13 +2,13 @@
  * inproc.c - the in-process baseline (see bench.h).
  *
  * What an app server would pay to verify the same items itself with hmacd's code: the same
- * pre-encoded frames, decoded with hm_request_decode() + hm_item_next(), judged by the daemon's
- * verify engine (daemon/verify.h) with a key store reader, a key cache of the daemon's default
- * size and a nonce cache, and answered into a response buffer with the daemon's encoders: the
- * steps of daemon/handler.c, in one bench thread, without the socket, the event loop or a
- * second process. Daemon throughput divided by this is the price of the separate process.
- * Both schemes: rfc9421 items are judged under the default policy our own hmacd is started
- * with (or the tenant policies stored with --db), as the daemon would.
+ * pre-encoded frames, handed to the daemon's own frame handler (daemon/server/handler.h: the
+ * decoder, the verify engine with a key store reader, a key cache of the daemon's default size
+ * and a nonce cache, the response encoder), in one bench thread, without the socket, the event
+ * loop or a second process. Daemon throughput divided by this is the price of the separate
+ * process. Both schemes: rfc9421 items are judged under the default policy our own hmacd is
+ * started with (or the tenant policies stored with --db), as the daemon would. Each response
+ * is decoded to check every verdict against the pool's expectation.
  */
 #include "bench.h"
 
@@ -17,13 +17,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "proto/buf.h"
-#include "proto/frame.h"
-#include "store/keystore.h"
-#include "proto/msg.h"
-#include "proto/policy.h"
 #include "engine/replay.h"
 #include "engine/verify.h"
+#include "proto/buf.h"
+#include "proto/frame.h"
+#include "proto/msg.h"
+#include "proto/policy.h"
+#include "server/handler.h"
+#include "store/keystore.h"
 
 #define MAX_BATCH (1u << 20) /* the pool's frames are ours: any batch size is fine */
 
@@ -37,68 +38,67 @@ static double thread_cpu_seconds(void)
 
 struct inproc {
 	const struct bench_pool *pool;
-	struct hm_verifier *v;
+	struct hm_handler handler;
 	struct hm_buf out;
-	struct hm_item item; /* scratch, as the daemon's handler keeps one */
 	struct bench_inproc_result *res;
 };
 
-/* Judges frame f as the daemon's handler would, and checks each verdict. */
+/* The pool holds verify requests only; a stats request would get an empty answer. */
+static void no_stats(void *arg, struct hm_buf *out, uint64_t id)
+{
+	(void)arg;
+	hm_frame_end(out, hm_encode_stats_begin(out, id, 0));
+}
+
+static void fail_frame(struct inproc *ip, struct bench_tally *tl, size_t f, const char *what)
+{
+	tl->errors++;
+	if (ip->res->first_error[0] == '\0')
+		snprintf(ip->res->first_error, sizeof(ip->res->first_error), "frame %zu: %s", f,
+			 what);
+}
+
+/* Hands frame f to the daemon's handler, then checks each verdict of its response. */
 static void run_frame(struct inproc *ip, size_t f, struct bench_tally *tl)
 {
 	const struct bench_pool *p = ip->pool;
 	const uint8_t *payload = p->bytes + p->off[f] + HM_FRAME_HEADER;
-	size_t len = p->off[f + 1] - p->off[f] - HM_FRAME_HEADER, start;
-	struct hm_request req;
-	unsigned verdict;
-	int rc;
+	size_t len = p->off[f + 1] - p->off[f] - HM_FRAME_HEADER;
+	struct hm_response resp;
+	uint64_t verdict;
 
 	tl->frames++;
-	rc = hm_request_decode(payload, len, MAX_BATCH, &req);
-	if (rc != HM_OK || req.op != HM_OP_VERIFY || req.nitems != p->batch) {
-		tl->errors++;
-		snprintf(ip->res->first_error, sizeof(ip->res->first_error),
-			 "frame %zu does not decode as a verify request", f);
-		return;
-	}
-	rc = hm_verify_begin(ip->v, (int64_t)time(NULL));
-	if (rc != HM_OK) {
-		tl->errors++;
-		snprintf(ip->res->first_error, sizeof(ip->res->first_error),
-			 "hm_verify_begin: %s", hm_strerror(rc));
-		return;
-	}
 	hm_buf_reset(&ip->out);
-	start = hm_encode_results_begin(&ip->out, req.id, req.nitems);
-	for (uint32_t j = 0; j < req.nitems; j++) {
-		rc = hm_item_next(&req.items, &ip->item);
-		if (rc == HM_OK) {
-			verdict = hm_verify_item(ip->v, &ip->item);
-		} else {
-			hm_verify_count_malformed(ip->v);
-			verdict = HM_V_MALFORMED;
+	if (hm_handle_frame(&ip->handler, payload, len, (int64_t)time(NULL), &ip->out) != HM_OK) {
+		fail_frame(ip, tl, f, "the response did not fit its buffer");
+		return;
+	}
+	if (hm_response_decode(ip->out.data + HM_FRAME_HEADER, ip->out.len - HM_FRAME_HEADER,
+			       &resp) != HM_OK) {
+		fail_frame(ip, tl, f, "the handler's response does not decode");
+		return;
+	}
+	if (resp.kind != HM_RESP_RESULTS || resp.nresults != p->batch) {
+		fail_frame(ip, tl, f, resp.kind == HM_RESP_ERROR
+					      ? "answered with an error (a server-side fault?)"
+					      : "not answered with one verdict per item");
+		return;
+	}
+	for (uint32_t j = 0; j < resp.nresults; j++) {
+		if (hm_mp_read_uint(&resp.results, &verdict) != HM_OK) {
+			fail_frame(ip, tl, f, "a verdict does not decode");
+			return;
 		}
-		hm_encode_result(&ip->out, verdict);
 		tl->verdicts[verdict < HM_V__COUNT ? verdict : HM_V__COUNT]++;
 		if (verdict != p->expect[f * p->batch + j] && tl->mismatches++ == 0 &&
 		    ip->res->first_error[0] == '\0')
 			snprintf(ip->res->first_error, sizeof(ip->res->first_error),
 				 "frame %zu item %" PRIu32 ": verdict %u (%s), expected %u (%s)", f,
-				 j, verdict, hm_verdict_name(verdict), p->expect[f * p->batch + j],
+				 j, (unsigned)verdict, hm_verdict_name((unsigned)verdict),
+				 p->expect[f * p->batch + j],
 				 hm_verdict_name(p->expect[f * p->batch + j]));
 	}
-	if (hm_verify_end(ip->v) != HM_OK) {
-		tl->errors++;
-		snprintf(ip->res->first_error, sizeof(ip->res->first_error),
-			 "the verify engine reported a server-side fault");
-	}
-	hm_frame_end(&ip->out, start);
-	tl->items += req.nitems;
-	if (ip->out.failed) {
-		tl->errors++;
-		snprintf(ip->res->first_error, sizeof(ip->res->first_error),
-			 "the response did not fit its buffer");
-	}
+	tl->items += resp.nresults;
 }
 
 int bench_inproc_run(const struct bench_opts *o, const struct bench_pool *pool,
@@ -116,6 +116,7 @@ int bench_inproc_run(const struct bench_opts *o, const struct bench_pool *pool,
 		.max_canonical = HM_FRAME_DEFAULT_MAX + 1024, /* as hmacd sizes it */
 	};
 	struct inproc ip = {.pool = pool, .res = res};
+	struct hm_verifier *v = NULL;
 	struct bench_tally warm = {0};
 	uint64_t total = o->requests ? (o->requests + pool->batch - 1) / pool->batch : UINT64_MAX;
 	uint64_t t0, t_measure, t_end, now, done = 0;
@@ -144,9 +145,12 @@ int bench_inproc_run(const struct bench_opts *o, const struct bench_pool *pool,
 	rc = hm_replay_new(nonce_cache, &replay);
 	if (rc != HM_OK)
 		goto out;
-	rc = hm_verifier_new(&cfg, rd, replay, &ip.v);
+	rc = hm_verifier_new(&cfg, rd, replay, &v);
 	if (rc != HM_OK)
 		goto out;
+	ip.handler.verifier = v;
+	ip.handler.max_batch = MAX_BATCH;
+	ip.handler.stats_fn = no_stats;
 
 	t0 = bench_now_ns();
 	t_measure = t0 + (uint64_t)(o->warmup * 1e9);
@@ -185,7 +189,7 @@ int bench_inproc_run(const struct bench_opts *o, const struct bench_pool *pool,
 	res->tally.mismatches += warm.mismatches;
 	rc = HM_OK;
 out:
-	hm_verifier_free(ip.v);
+	hm_verifier_free(v);
 	hm_replay_free(replay);
 	hm_ks_reader_free(rd);
 	hm_ks_close(ks);
