@@ -15,12 +15,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
+#include "bench/spawn.h"
 #include "proto/buf.h"
 #include "proto/frame.h"
 #include "proto/msg.h"
@@ -28,14 +27,6 @@
 #define START_WAIT_MS 10000
 #define STOP_WAIT_MS 10000
 #define STATS_TIMEOUT_MS 2000
-
-static void sleep_ms(long ms)
-{
-	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
-}
 
 int bench_tmpdir_make(struct bench_daemon *d, const char *base, char *err, size_t errlen)
 {
@@ -64,7 +55,7 @@ int bench_tmpdir_make(struct bench_daemon *d, const char *base, char *err, size_
 
 void bench_tmpdir_remove(struct bench_daemon *d)
 {
-	static const char *const files[] = {"data.mdb", "lock.mdb"};
+	static const char *const files[] = {"data.mdb", "lock.mdb", "nonces"};
 	char path[300];
 
 	if (d->dir[0] == '\0')
@@ -80,25 +71,9 @@ void bench_tmpdir_remove(struct bench_daemon *d)
 	d->dir[0] = '\0';
 }
 
-static bool can_connect(const char *path)
-{
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	int fd, rc;
-
-	rc = snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
-	if (rc < 0 || (size_t)rc >= sizeof(sa.sun_path))
-		return false;
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return false;
-	rc = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
-	close(fd);
-	return rc == 0;
-}
-
 int bench_socket_probe(const char *path, char *err, size_t errlen)
 {
-	if (can_connect(path))
+	if (hm_spawn_can_connect(path))
 		return HM_OK;
 	snprintf(err, errlen, "nothing accepts connections on %s", path);
 	return HM_ECONN;
@@ -108,9 +83,19 @@ int bench_daemon_start(struct bench_daemon *d, const char *hmacd, const char *co
 		       const cpu_set_t *cpus, char *err, size_t errlen)
 {
 	const char *argv[BENCH_MAX_DAEMON_ARGS + 16];
+	struct hm_spawn_opts o = {
+		.argv = argv,
+		.socket = d->socket,
+		.start_wait_ms = START_WAIT_MS,
+		/* if the bench dies, its daemon goes too (and removes its socket itself) */
+		.death_signal = SIGTERM,
+		/* stdout carries the bench's report (--json): the daemon's words go to stderr */
+		.stdout_to_stderr = true,
+		.cpus = cpus,
+	};
 	unsigned n = 0;
-	pid_t pid;
-	int status;
+	pid_t pid = -1;
+	int rc;
 
 	argv[n++] = hmacd;
 	argv[n++] = "--socket";
@@ -122,74 +107,23 @@ int bench_daemon_start(struct bench_daemon *d, const char *hmacd, const char *co
 	for (; *args != NULL && n < sizeof(argv) / sizeof(argv[0]) - 1; args++)
 		argv[n++] = *args;
 	argv[n] = NULL;
-	pid = fork();
-	if (pid < 0) {
-		snprintf(err, errlen, "fork: %s", strerror(errno));
-		return HM_EIO;
-	}
-	if (pid == 0) {
-		/* if the bench dies, its daemon goes too (it then removes its socket itself) */
-		prctl(PR_SET_PDEATHSIG, SIGTERM);
-		/* the bench ignores SIGPIPE, and an ignored signal stays ignored across exec */
-		signal(SIGPIPE, SIG_DFL);
-		/* stdout carries the bench's report (--json): the daemon's words go to stderr */
-		dup2(STDERR_FILENO, STDOUT_FILENO);
-		if (cpus != NULL && sched_setaffinity(0, sizeof(*cpus), cpus) != 0) {
-			fprintf(stderr, "hmacd-bench: sched_setaffinity: %s\n", strerror(errno));
-			_exit(127);
-		}
-		execv(hmacd, (char *const *)argv);
-		fprintf(stderr, "hmacd-bench: cannot run %s: %s\n", hmacd, strerror(errno));
-		_exit(127);
-	}
+	rc = hm_spawn_start(&o, &pid, err, errlen);
+	if (rc != HM_OK)
+		return rc;
 	d->pid = pid;
 	d->own = true;
-	for (int waited = 0; waited < START_WAIT_MS; waited += 10) {
-		if (can_connect(d->socket))
-			return HM_OK;
-		if (waitpid(pid, &status, WNOHANG) == pid) {
-			d->pid = 0;
-			d->own = false;
-			snprintf(err, errlen, "%s exited during start-up (status %d)", hmacd,
-				 WIFEXITED(status) ? WEXITSTATUS(status) : -1);
-			return HM_EIO;
-		}
-		sleep_ms(10);
-	}
-	snprintf(err, errlen, "%s did not listen on %s within %d s", hmacd, d->socket,
-		 START_WAIT_MS / 1000);
-	return HM_EIO;
+	return HM_OK;
 }
 
 int bench_daemon_stop(struct bench_daemon *d, char *err, size_t errlen)
 {
-	int status = 0;
 	pid_t pid = (pid_t)d->pid;
 
 	if (!d->own || pid <= 0)
 		return HM_OK;
 	d->own = false;
 	d->pid = 0;
-	if (kill(pid, SIGTERM) != 0) {
-		snprintf(err, errlen, "kill(%ld, SIGTERM): %s", (long)pid, strerror(errno));
-		return HM_EIO;
-	}
-	for (int waited = 0; waited < STOP_WAIT_MS; waited += 10) {
-		if (waitpid(pid, &status, WNOHANG) == pid) {
-			if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
-				return HM_OK;
-			snprintf(err, errlen, "hmacd exited with %s %d after SIGTERM",
-				 WIFSIGNALED(status) ? "signal" : "status",
-				 WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
-			return HM_EIO;
-		}
-		sleep_ms(10);
-	}
-	kill(pid, SIGKILL);
-	waitpid(pid, &status, 0);
-	snprintf(err, errlen, "hmacd did not exit within %d s of SIGTERM (killed)",
-		 STOP_WAIT_MS / 1000);
-	return HM_EIO;
+	return hm_spawn_stop(pid, STOP_WAIT_MS, err, errlen);
 }
 
 void bench_proc_read(long pid, bool mem, struct bench_proc *p)

@@ -22,19 +22,13 @@
 #include <cmocka.h>
 #include <openssl/evp.h>
 
+#include "bench/spawn.h"
+
 static const char *env_or(const char *name, const char *def)
 {
 	const char *v = getenv(name);
 
 	return v != NULL && v[0] != '\0' ? v : def;
-}
-
-static void sleep_ms(long ms)
-{
-	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
 }
 
 /* argv from a space-separated string (in place) */
@@ -55,57 +49,30 @@ static void set_sun_path(struct sockaddr_un *sa, const char *path)
 	assert_true(n > 0 && (size_t)n < sizeof(sa->sun_path));
 }
 
-static bool can_connect(const char *path)
-{
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	int fd, rc;
-
-	set_sun_path(&sa, path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return false;
-	rc = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
-	close(fd);
-	return rc == 0;
-}
-
+/* Starts the daemon (under valgrind with HMACD_TEST_VALGRIND=1), as the bench does. */
 static void spawn(struct hd *d)
 {
-	char args[1024], *argv[64];
-	int argc = 0, status;
+	char args[1024], *argv[64], err[512];
 	bool vg = strcmp(env_or("HMACD_TEST_VALGRIND", "0"), "1") == 0;
+	struct hm_spawn_opts o = {
+		.argv = (const char *const *)argv,
+		.socket = d->sock,
+		.start_wait_ms = vg ? 30000 : 5000,
+		.death_signal = SIGKILL, /* a test that fails half-way leaves no daemon behind */
+		.nofile = d->nofile > 0 ? (rlim_t)d->nofile : 0,
+	};
+	pid_t pid = -1;
 
 	snprintf(args, sizeof(args), "%s%s --socket %s --db %s --log-level %s %s",
 		 vg ? "valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite " : "",
 		 env_or("HMACD", "daemon/hmacd"), d->sock, d->db,
 		 env_or("HMACD_TEST_LOG_LEVEL", "warn"), d->extra);
-	argc = split(args, argv, 64);
-	assert_true(argc > 0);
-	d->pid = fork();
-	assert_true(d->pid >= 0);
-	if (d->pid == 0) {
-		/* a test that fails half-way leaves no daemon behind: it dies with the test */
-		if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0)
-			_exit(126);
-		if (d->nofile > 0) {
-			struct rlimit rl = {(rlim_t)d->nofile, (rlim_t)d->nofile};
-
-			if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
-				_exit(126);
-		}
-		execvp(argv[0], argv);
-		_exit(127);
+	assert_true(split(args, argv, 64) > 0);
+	if (hm_spawn_start(&o, &pid, err, sizeof(err)) != HM_OK) {
+		d->pid = -1;
+		fail_msg("%s", err);
 	}
-	for (int i = 0; i < (vg ? 3000 : 500); i++) {
-		if (can_connect(d->sock))
-			return;
-		if (waitpid(d->pid, &status, WNOHANG) == d->pid) {
-			d->pid = -1;
-			fail_msg("hmacd exited during start-up (status %d)", status);
-		}
-		sleep_ms(10);
-	}
-	fail_msg("hmacd did not listen on %s in time", d->sock);
+	d->pid = pid;
 }
 
 void hd_start_nofile(struct hd *d, const char *extra, int nofile)
@@ -153,24 +120,15 @@ void hd_stop(struct hd *d)
 void hd_wait_exit(struct hd *d)
 {
 	struct stat st;
-	int status = -1;
+	char err[256];
+	int rc;
 
 	if (d->external || d->pid < 0)
 		return;
-	for (int i = 0; i < 1000; i++) {
-		if (waitpid(d->pid, &status, WNOHANG) == d->pid)
-			break;
-		sleep_ms(10);
-	}
-	if (waitpid(d->pid, &status, WNOHANG) == 0) {
-		kill(d->pid, SIGKILL);
-		waitpid(d->pid, &status, 0);
-		d->pid = -1;
-		fail_msg("hmacd did not exit within 10 s of SIGTERM");
-	}
+	rc = hm_spawn_wait(d->pid, 10000, err, sizeof(err));
 	d->pid = -1;
-	assert_true(WIFEXITED(status));
-	assert_int_equal(WEXITSTATUS(status), 0);
+	if (rc != HM_OK)
+		fail_msg("hmacd after SIGTERM: %s", err);
 	assert_int_not_equal(stat(d->sock, &st), 0); /* socket file removed */
 }
 
