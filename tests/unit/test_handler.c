@@ -26,6 +26,7 @@
 #include <msgpack.h>
 #include <openssl/crypto.h>
 
+#include "tests/lib/engine.h"
 #include "proto/buf.h"
 #include "proto/frame.h"
 #include "server/handler.h"
@@ -80,11 +81,8 @@ struct stats_stub {
 };
 
 struct fx {
-	char dir[64];
-	struct hm_keystore *ks;
-	struct hm_ks_reader *rd;
-	struct hm_replay *replay;
-	struct hm_verifier *v;
+	struct tl_engine e;
+	struct hm_verifier *v; /* e.v */
 	struct hm_handler h;
 	struct stats_stub stub;
 	uint8_t secret[HM_KEY_LEN];
@@ -94,8 +92,6 @@ struct fx {
 	struct hm_item it;
 	uint8_t sig[HM_MAC_LEN];
 };
-
-static const uint8_t body[] = "{\"cmd\":[\"ls\"]}";
 
 static void stub_stats(void *arg, struct hm_buf *out, uint64_t id)
 {
@@ -112,48 +108,28 @@ static void stub_stats(void *arg, struct hm_buf *out, uint64_t id)
 
 static void str(struct hm_str *s, const char *v)
 {
-	s->ptr = (const uint8_t *)v;
-	s->len = strlen(v);
+	tl_str(s, v);
 }
 
 /* A valid, signed item for t1/c1 epoch 1 with an optional nonce. */
 static void make_item(struct fx *f, const char *nonce)
 {
-	struct hm_item *it = &f->it;
-
-	memset(it, 0, sizeof(*it));
-	str(&it->tenant, "t1");
-	str(&it->container, "c1");
-	it->epoch = 1;
-	str(&it->method, "POST");
-	str(&it->path, "/containers/c1/exec");
-	it->ts = NOW;
-	str(&it->nonce, nonce);
-	it->nheaders = 1;
-	str(&it->headers[0].name, "content-type");
-	str(&it->headers[0].value, "application/json");
-	it->has_body = true;
-	it->body.ptr = body;
-	it->body.len = sizeof(body) - 1;
-	it->sig = f->sig;
-	assert_int_equal(hm_sign_item(f->secret, HM_KEY_LEN, it, f->sig), HM_OK);
+	tl_v1_item(&f->it, f->sig, "t1", "c1", 1, "/containers/c1/exec", NOW, nonce, NULL);
+	assert_int_equal(hm_sign_item(f->secret, HM_KEY_LEN, &f->it, f->sig), HM_OK);
 }
 
 static int setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
-	struct hm_verify_config cfg = {.skew = SKEW, .key_cache = 64, .max_canonical = 65536};
 	char err[256];
 
 	assert_non_null(f);
 	store_fails = false;
-	snprintf(f->dir, sizeof(f->dir), "/tmp/hmacd-test-handler-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	assert_int_equal(hm_ks_open(f->dir, HM_KS_CREATE, &f->ks, err, sizeof(err)), HM_OK);
-	assert_int_equal(hm_ks_create(f->ks, "t1", "c1", NOW - 1000, NULL, f->secret, NULL), HM_OK);
-	assert_int_equal(hm_ks_reader_new(f->ks, &f->rd), HM_OK);
-	assert_int_equal(hm_replay_new(4096, &f->replay), HM_OK);
-	assert_int_equal(hm_verifier_new(&cfg, f->rd, f->replay, &f->v), HM_OK);
+	if (tl_engine_open(&f->e, "test-handler", NULL, 4096, err, sizeof(err)) != HM_OK)
+		fail_msg("%s", err);
+	f->v = f->e.v;
+	assert_int_equal(hm_ks_create(f->e.ks, "t1", "c1", NOW - 1000, NULL, f->secret, NULL),
+			 HM_OK);
 	f->h.verifier = f->v;
 	f->h.max_batch = MAX_BATCH;
 	f->h.stats_fn = stub_stats;
@@ -167,17 +143,11 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fx *f = *state;
-	char cmd[128];
 
 	store_fails = false;
 	hm_buf_free(&f->req);
 	hm_buf_free(&f->out);
-	hm_verifier_free(f->v);
-	hm_replay_free(f->replay);
-	hm_ks_reader_free(f->rd);
-	hm_ks_close(f->ks);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-	assert_int_equal(system(cmd), 0);
+	tl_engine_close(&f->e);
 	OPENSSL_cleanse(f, sizeof(*f));
 	free(f);
 	return 0;
@@ -342,7 +312,7 @@ static void test_verify_mixed(void **state)
 	hm_encode_item(&f->req, &f->it);
 	make_item(f, "nonce-1");
 	/* the digest form, to go through both body encodings */
-	assert_int_equal(hm_sha256(body, sizeof(body) - 1, digest), HM_OK);
+	assert_int_equal(hm_sha256(tl_body, tl_body_len, digest), HM_OK);
 	f->it.has_body = false;
 	f->it.has_body_sha256 = true;
 	f->it.body_sha256 = digest;

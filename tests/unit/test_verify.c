@@ -20,52 +20,31 @@
 #include "proto/sign.h"
 #include "engine/verify.h"
 
+#include "tests/lib/engine.h"
 #include "tests/lib/rfc9421_example.h"
 
 #define NOW 1700000000
 #define SKEW 300
 
 struct fx {
-	char dir[64];
-	struct hm_keystore *ks;
-	struct hm_ks_reader *rd;
-	struct hm_replay *replay;
-	struct hm_verifier *v;
+	struct tl_engine e;
+	struct hm_keystore *ks; /* e.ks */
+	struct hm_verifier *v;  /* e.v */
 	uint8_t secret[HM_KEY_LEN];  /* t1/c1 epoch 1 */
 	uint8_t secret2[HM_KEY_LEN]; /* t1/c2 epoch 1 */
 	struct hm_item it;
 	uint8_t sig[HM_MAC_LEN];
 };
 
-static const uint8_t body[] = "{\"cmd\":[\"ls\",\"-l\"]}";
-
 static void str(struct hm_str *s, const char *v)
 {
-	s->ptr = (const uint8_t *)v;
-	s->len = strlen(v);
+	tl_str(s, v);
 }
 
 /* A valid item for t1/c1 epoch 1, signed with fx->secret. */
 static void make_item(struct fx *f)
 {
-	struct hm_item *it = &f->it;
-
-	memset(it, 0, sizeof(*it));
-	str(&it->tenant, "t1");
-	str(&it->container, "c1");
-	it->epoch = 1;
-	str(&it->method, "POST");
-	str(&it->path, "/containers/c1/exec?tty=0");
-	it->ts = NOW;
-	it->nheaders = 2;
-	str(&it->headers[0].name, "content-type");
-	str(&it->headers[0].value, "application/json");
-	str(&it->headers[1].name, "x-request-id");
-	str(&it->headers[1].value, "42");
-	it->has_body = true;
-	it->body.ptr = body;
-	it->body.len = sizeof(body) - 1;
-	it->sig = f->sig;
+	tl_v1_item(&f->it, f->sig, "t1", "c1", 1, "/containers/c1/exec?tty=0", NOW, "", "42");
 }
 
 static void sign_with(struct fx *f, const uint8_t *secret)
@@ -86,22 +65,19 @@ static enum hm_verdict judge(struct fx *f, int64_t now)
 static int setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
-	struct hm_verify_config cfg = {.skew = SKEW, .key_cache = 64, .max_canonical = 65536};
-	char err[256];
 	struct hm_ks_added added;
+	char err[256];
 
 	assert_non_null(f);
-	snprintf(f->dir, sizeof(f->dir), "/tmp/hmacd-test-verify-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	assert_int_equal(hm_ks_open(f->dir, HM_KS_CREATE, &f->ks, err, sizeof(err)), HM_OK);
+	if (tl_engine_open(&f->e, "test-verify", NULL, 4096, err, sizeof(err)) != HM_OK)
+		fail_msg("%s", err);
+	f->ks = f->e.ks;
+	f->v = f->e.v;
 	assert_int_equal(hm_ks_create(f->ks, "t1", "c1", NOW - 1000, NULL, f->secret, &added),
 			 HM_OK);
 	assert_int_equal(added.epoch, 1);
 	assert_int_equal(hm_ks_create(f->ks, "t1", "c2", NOW - 1000, NULL, f->secret2, NULL),
 			 HM_OK);
-	assert_int_equal(hm_ks_reader_new(f->ks, &f->rd), HM_OK);
-	assert_int_equal(hm_replay_new(4096, &f->replay), HM_OK);
-	assert_int_equal(hm_verifier_new(&cfg, f->rd, f->replay, &f->v), HM_OK);
 	make_item(f);
 	sign_with(f, f->secret);
 	*state = f;
@@ -111,14 +87,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fx *f = *state;
-	char cmd[128];
 
-	hm_verifier_free(f->v);
-	hm_replay_free(f->replay);
-	hm_ks_reader_free(f->rd);
-	hm_ks_close(f->ks);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-	assert_int_equal(system(cmd), 0);
+	tl_engine_close(&f->e);
 	OPENSSL_cleanse(f, sizeof(*f));
 	free(f);
 	return 0;
@@ -140,7 +110,7 @@ static void test_body_sha256_form(void **state)
 	struct fx *f = *state;
 	uint8_t digest[HM_SHA256_LEN];
 
-	assert_int_equal(hm_sha256(body, sizeof(body) - 1, digest), HM_OK);
+	assert_int_equal(hm_sha256(tl_body, tl_body_len, digest), HM_OK);
 	f->it.has_body = false;
 	f->it.has_body_sha256 = true;
 	f->it.body_sha256 = digest;
@@ -305,7 +275,7 @@ static void test_nonce_signed_before_start(void **state)
 	struct hm_verifier *v2 = NULL;
 	enum hm_verdict verdict;
 
-	assert_int_equal(hm_verifier_new(&cfg, f->rd, f->replay, &v2), HM_OK);
+	assert_int_equal(hm_verifier_new(&cfg, f->e.rd, f->e.replay, &v2), HM_OK);
 	str(&f->it.nonce, "before");
 	f->it.ts = NOW - 1;
 	sign_with(f, f->secret);
