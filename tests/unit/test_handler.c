@@ -414,87 +414,51 @@ static void test_error_unknown_op(void **state)
 	expect_error(f, true, 11, HM_RERR_UNKNOWN_OP);
 }
 
+/* Requests refused as a whole (malformed): msgpack bytes, and the id the error echoes. */
+#define MP(...) {__VA_ARGS__}, sizeof((uint8_t[]){__VA_ARGS__})
+#define ID 0xa2, 'i', 'd'
+#define OP 0xa2, 'o', 'p'
+#define PING 0xa4, 'p', 'i', 'n', 'g'
+static const struct malformed_case {
+	const char *what;
+	uint8_t bytes[32];
+	size_t len;
+	bool has_id;
+	uint64_t id;
+} malformed_cases[] = {
+	{"not a map: [1, 2, 3]", MP(0x93, 0x01, 0x02, 0x03), false, 0},
+	{"truncated: {\"id\": <missing>", MP(0x82, ID), false, 0},
+	{"an invalid byte", MP(0xc1), false, 0},
+	{"empty", {0}, 0, false, 0},
+	/* a readable id is echoed even though the request is refused */
+	{"an unknown key", MP(0x83, ID, 21, OP, PING, 0xa5, 'e', 'x', 't', 'r', 'a', 0xc3), true, 21},
+	{"items on stats", MP(0x83, ID, 22, OP, 0xa5, 's', 't', 'a', 't', 's', 0xa5, 'i', 't', 'e',
+			      'm', 's', 0x90), true, 22},
+	{"verify without items", MP(0x82, ID, 23, OP, 0xa6, 'v', 'e', 'r', 'i', 'f', 'y'), true, 23},
+	{"a negative id (none to echo)", MP(0x82, ID, 0xff, OP, PING), false, 0},
+	{"no id", MP(0x81, OP, PING), false, 0},
+};
+#undef MP
+#undef ID
+#undef OP
+#undef PING
+
 static void test_error_malformed(void **state)
 {
 	struct fx *f = *state;
-	msgpack_packer pk;
-	size_t start;
-	static const uint8_t not_a_map[] = {0x93, 0x01, 0x02, 0x03}; /* [1, 2, 3] */
-	static const uint8_t truncated[] = {0x82, 0xa2, 'i', 'd'};   /* {"id": <missing> */
-	static const uint8_t invalid[] = {0xc1};
+	const size_t n = sizeof(malformed_cases) / sizeof(malformed_cases[0]);
 
-	handle_payload(f, not_a_map, sizeof(not_a_map));
-	expect_error(f, false, 0, HM_RERR_MALFORMED);
-	handle_payload(f, truncated, sizeof(truncated));
-	expect_error(f, false, 0, HM_RERR_MALFORMED);
-	handle_payload(f, invalid, sizeof(invalid));
-	expect_error(f, false, 0, HM_RERR_MALFORMED);
-	handle_payload(f, "", 0);
-	expect_error(f, false, 0, HM_RERR_MALFORMED);
+	for (size_t i = 0; i < n; i++) {
+		const struct malformed_case *c = &malformed_cases[i];
 
-	/* a readable id is echoed even though the request is refused: unknown key */
-	start = hm_frame_begin(&f->req);
-	pk_init(&pk, &f->req);
-	msgpack_pack_map(&pk, 3);
-	pk_cstr(&pk, "id");
-	msgpack_pack_uint64(&pk, 21);
-	pk_cstr(&pk, "op");
-	pk_cstr(&pk, "ping");
-	pk_cstr(&pk, "extra");
-	msgpack_pack_true(&pk);
-	hm_frame_end(&f->req, start);
-	handle(f);
-	expect_error(f, true, 21, HM_RERR_MALFORMED);
-
-	/* items on a stats request */
-	start = hm_frame_begin(&f->req);
-	pk_init(&pk, &f->req);
-	msgpack_pack_map(&pk, 3);
-	pk_cstr(&pk, "id");
-	msgpack_pack_uint64(&pk, 22);
-	pk_cstr(&pk, "op");
-	pk_cstr(&pk, "stats");
-	pk_cstr(&pk, "items");
-	msgpack_pack_array(&pk, 0);
-	hm_frame_end(&f->req, start);
-	handle(f);
-	expect_error(f, true, 22, HM_RERR_MALFORMED);
-	assert_int_equal(f->stub.calls, 0);
-
-	/* verify without items; and a negative id (no id to echo) */
-	start = hm_frame_begin(&f->req);
-	pk_init(&pk, &f->req);
-	msgpack_pack_map(&pk, 2);
-	pk_cstr(&pk, "id");
-	msgpack_pack_uint64(&pk, 23);
-	pk_cstr(&pk, "op");
-	pk_cstr(&pk, "verify");
-	hm_frame_end(&f->req, start);
-	handle(f);
-	expect_error(f, true, 23, HM_RERR_MALFORMED);
-	start = hm_frame_begin(&f->req);
-	pk_init(&pk, &f->req);
-	msgpack_pack_map(&pk, 2);
-	pk_cstr(&pk, "id");
-	msgpack_pack_int64(&pk, -1);
-	pk_cstr(&pk, "op");
-	pk_cstr(&pk, "ping");
-	hm_frame_end(&f->req, start);
-	handle(f);
-	expect_error(f, false, 0, HM_RERR_MALFORMED);
-
-	/* no id at all */
-	start = hm_frame_begin(&f->req);
-	pk_init(&pk, &f->req);
-	msgpack_pack_map(&pk, 1);
-	pk_cstr(&pk, "op");
-	pk_cstr(&pk, "ping");
-	hm_frame_end(&f->req, start);
-	handle(f);
-	expect_error(f, false, 0, HM_RERR_MALFORMED);
-
-	assert_int_equal(hm_counter_get(&f->h.stats.request_errors), 9);
-	assert_int_equal(hm_counter_get(&f->h.stats.requests), 9);
+		handle_payload(f, c->bytes, c->len);
+		if (f->resp.kind != HM_RESP_ERROR)
+			fail_msg("%s: not answered with an error", c->what);
+		expect_error(f, c->has_id, c->id, HM_RERR_MALFORMED);
+	}
+	assert_int_equal(f->stub.calls, 0); /* the refused stats request was not served */
+	assert_int_equal(hm_counter_get(&f->h.stats.request_errors), n);
+	assert_int_equal(hm_counter_get(&f->h.stats.requests), n);
 	/* and the handler still serves a good request afterwards */
 	hm_encode_simple_request(&f->req, 24, HM_OP_PING);
 	handle(f);
