@@ -253,7 +253,7 @@ static int sign_rfc9421(const struct bench_opts *o, const struct bench_scopes *s
 		     o->nonce ? sp->nonce : "", o->nonce ? "\"" : "", bench_scope_keyid(s, scope));
 	if (n < 0 || (size_t)n >= sizeof(sp->input))
 		return HM_ETOOBIG;
-	it->signature_input = (struct hm_str){(const uint8_t *)sp->input, (size_t)n};
+	it->rfc.signature_input = (struct hm_str){(const uint8_t *)sp->input, (size_t)n};
 	/* sign exactly what the daemon's parse of that text gives, with its own base builder */
 	return hm_sign_rfc9421(s->secrets + scope * HM_KEY_LEN, HM_KEY_LEN, it, sp->sig);
 }
@@ -288,29 +288,29 @@ static int make_item(const struct bench_opts *o, const struct bench_scopes *s, u
 	}
 	if (o->scheme == BENCH_RFC9421) {
 		it->scheme = HM_SCHEME_RFC9421;
-		it->authority = str_of(RFC_AUTHORITY);
+		it->rfc.authority = str_of(RFC_AUTHORITY);
 		if (!o->digest && o->body_bytes > 0) {
 			it->has_body = true;
 			it->body = (struct hm_str){body, o->body_bytes};
 		}
 		return sign_rfc9421(o, s, scope, now, body, sp);
 	}
-	it->epoch = 1;
-	it->ts = (uint64_t)now;
+	it->v1.epoch = 1;
+	it->v1.ts = (uint64_t)now;
 	if (o->nonce)
-		it->nonce = str_of(sp->nonce);
+		it->v1.nonce = str_of(sp->nonce);
 	if (o->digest) {
 		rc = hm_sha256(body, o->body_bytes, sp->digest);
 		if (rc != HM_OK)
 			return rc;
-		it->has_body_sha256 = true;
-		it->body_sha256 = sp->digest;
+		it->v1.has_body_sha256 = true;
+		it->v1.body_sha256 = sp->digest;
 	} else {
 		it->has_body = true;
 		it->body = (struct hm_str){body, o->body_bytes};
 	}
 	rc = hm_sign_item(s->secrets + scope * HM_KEY_LEN, HM_KEY_LEN, it, sp->sig);
-	it->sig = sp->sig;
+	it->v1.sig = sp->sig;
 	return rc;
 }
 
@@ -326,7 +326,7 @@ static int finish_item(const struct bench_opts *o, struct item_space *sp)
 		return HM_OK;
 	(void)hm_b64_encode_ct(sp->sig, HM_MAC_LEN, b64);
 	snprintf(sp->signature, sizeof(sp->signature), RFC_LABEL "=:%s:", b64);
-	sp->item.signature = str_of(sp->signature);
+	sp->item.rfc.signature = str_of(sp->signature);
 	return hm_item_check(&sp->item);
 }
 

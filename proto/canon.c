@@ -20,10 +20,10 @@ size_t hm_canon_len(const struct hm_item *it)
 	size_t n = sizeof(HM_CANON_PREFIX) - 1 + 1;
 
 	n += it->tenant.len + 1 + it->container.len + 1;
-	n += dec_len(it->epoch) + 1;
+	n += dec_len(it->v1.epoch) + 1;
 	n += it->method.len + 1 + it->path.len + 1;
-	n += dec_len(it->ts) + 1;
-	n += it->nonce.len + 1;
+	n += dec_len(it->v1.ts) + 1;
+	n += it->v1.nonce.len + 1;
 	for (size_t i = 0; i < it->nheaders; i++)
 		n += it->headers[i].name.len + 1 + it->headers[i].value.len + 1;
 	return n + 2 * HM_SHA256_LEN;
@@ -67,11 +67,11 @@ int hm_canon_build(const struct hm_item *it, const uint8_t body_digest[static HM
 	p = put(p, HM_CANON_PREFIX "\n", sizeof(HM_CANON_PREFIX));
 	p = put_line(p, it->tenant);
 	p = put_line(p, it->container);
-	p = put_dec_line(p, it->epoch);
+	p = put_dec_line(p, it->v1.epoch);
 	p = put_line(p, it->method);
 	p = put_line(p, it->path);
-	p = put_dec_line(p, it->ts);
-	p = put_line(p, it->nonce);
+	p = put_dec_line(p, it->v1.ts);
+	p = put_line(p, it->v1.nonce);
 	for (size_t i = 0; i < it->nheaders; i++) {
 		p = put(p, it->headers[i].name.ptr, it->headers[i].name.len);
 		*p++ = ':';

@@ -85,21 +85,22 @@ static int check_v1(const struct hm_item *it)
 {
 	if (!scope_ok(it->tenant) || !scope_ok(it->container))
 		return HM_EMALFORMED;
-	if (it->epoch < 1) /* epochs are numbered from 1: 0 is a type error, not an unknown key */
+	/* epochs are numbered from 1: 0 is a type error, not an unknown key */
+	if (it->v1.epoch < 1)
 		return HM_EMALFORMED;
 	if (!hm_lex_token(it->method.ptr, it->method.len, HM_METHOD_MAX, false))
 		return HM_EMALFORMED;
 	if (!path_ok(it->path))
 		return HM_EMALFORMED;
-	if (it->nonce.len > HM_NONCE_MAX || !no_ctl(it->nonce))
+	if (it->v1.nonce.len > HM_NONCE_MAX || !no_ctl(it->v1.nonce))
 		return HM_EMALFORMED;
 	if (!headers_ok(it, HM_MAX_HEADERS, false))
 		return HM_EMALFORMED;
-	if (it->has_body == it->has_body_sha256)
+	if (it->has_body == it->v1.has_body_sha256)
 		return HM_EMALFORMED;
-	if (it->has_body_sha256 && it->body_sha256 == NULL)
+	if (it->v1.has_body_sha256 && it->v1.body_sha256 == NULL)
 		return HM_EMALFORMED;
-	if (it->sig == NULL)
+	if (it->v1.sig == NULL)
 		return HM_EMALFORMED;
 	return HM_OK;
 }
@@ -110,13 +111,14 @@ static int check_rfc9421(const struct hm_item *it)
 		return HM_EMALFORMED;
 	if (!hm_lex_token(it->method.ptr, it->method.len, HM_METHOD_MAX, false))
 		return HM_EMALFORMED;
-	if (!authority_ok(it->authority) || !path_ok(it->path) || !uri_scheme_ok(it->uri_scheme))
+	if (!authority_ok(it->rfc.authority) || !path_ok(it->path) ||
+	    !uri_scheme_ok(it->rfc.uri_scheme))
 		return HM_EMALFORMED;
 	if (!headers_ok(it, HM_RFC_MAX_HEADERS, true))
 		return HM_EMALFORMED;
-	if (!sigfield_ok(it->signature_input) || !sigfield_ok(it->signature))
+	if (!sigfield_ok(it->rfc.signature_input) || !sigfield_ok(it->rfc.signature))
 		return HM_EMALFORMED;
-	if (!label_ok(it->label))
+	if (!label_ok(it->rfc.label))
 		return HM_EMALFORMED;
 	return HM_OK;
 }

@@ -43,19 +43,38 @@ struct hm_header {
  */
 enum hm_scheme { HM_SCHEME_HMACD_V1 = 0, HM_SCHEME_RFC9421 = 1 };
 
+/* The part of an hmacd-v1 item that only that scheme has (PROTOCOL.md 7.1). */
+struct hm_item_v1 {
+	uint64_t epoch;
+	uint64_t ts;
+	struct hm_str nonce; /* len 0: not replay-protected */
+	bool has_body_sha256;
+	const uint8_t *body_sha256; /* HM_SHA256_LEN bytes */
+	const uint8_t *sig;         /* HM_MAC_LEN bytes */
+};
+
+/* The part of an rfc9421 item that only that scheme has (PROTOCOL.md 7.2). */
+struct hm_item_rfc9421 {
+	struct hm_str authority;       /* host[:port] as received */
+	struct hm_str uri_scheme;      /* "http" or "https"; len 0 = "https" */
+	struct hm_str signature_input; /* raw Signature-Input value (lines joined by ", ") */
+	struct hm_str signature;       /* raw Signature value (lines joined by ", ") */
+	struct hm_str label;           /* len 0 = the only signature */
+};
+
 /*
- * One verify item of either scheme. Shared fields are reused; the fields of the other scheme
- * are ignored by hm_item_check() and hm_encode_item(), and are zero in an item that
- * hm_item_next() decoded.
+ * One verify item: a head that every scheme has (the scope, the request line, its headers and
+ * body) and the part of its own scheme. The part of the other scheme is ignored by
+ * hm_item_check() and hm_encode_item(), and is zero in an item that hm_item_next() decoded.
+ * A new scheme adds a part here and a file of its own in the codec and the engine.
  *
- * hmacd-v1: exactly one of has_body / has_body_sha256 is set in a valid item, nheaders is at
+ * hmacd-v1: exactly one of has_body / v1.has_body_sha256 is set in a valid item, nheaders is at
  * most HM_MAX_HEADERS (the array is bigger only because rfc9421 items share it).
- * rfc9421: nheaders at most HM_RFC_MAX_HEADERS; has_body is optional (the body, for
- * Content-Digest); an empty uri_scheme means "https", an empty label means "the only signature".
+ * rfc9421: nheaders at most HM_RFC_MAX_HEADERS; the body, for Content-Digest (absent: the
+ * empty body); an empty uri_scheme means "https", an empty label means "the only signature".
  */
 struct hm_item {
 	enum hm_scheme scheme; /* 0 (zero-init) = hmacd-v1 */
-	/* both schemes */
 	struct hm_str tenant;
 	struct hm_str container;
 	struct hm_str method;
@@ -64,19 +83,8 @@ struct hm_item {
 	struct hm_header headers[HM_RFC_MAX_HEADERS]; /* v1: at most HM_MAX_HEADERS */
 	bool has_body;
 	struct hm_str body;
-	/* hmacd-v1 only */
-	uint64_t epoch;
-	uint64_t ts;
-	struct hm_str nonce; /* len 0: not replay-protected */
-	bool has_body_sha256;
-	const uint8_t *body_sha256; /* HM_SHA256_LEN bytes */
-	const uint8_t *sig;         /* HM_MAC_LEN bytes */
-	/* rfc9421 only */
-	struct hm_str authority;       /* host[:port] as received */
-	struct hm_str uri_scheme;      /* "http" or "https"; len 0 = "https" */
-	struct hm_str signature_input; /* raw Signature-Input value (lines joined by ", ") */
-	struct hm_str signature;       /* raw Signature value (lines joined by ", ") */
-	struct hm_str label;           /* len 0 = the only signature */
+	struct hm_item_v1 v1;
+	struct hm_item_rfc9421 rfc;
 };
 
 /*

@@ -187,7 +187,7 @@ static int read_field(struct hm_mp *r, enum item_field f, struct hm_item *it)
 	case F_CONTAINER:
 		return read_str(r, &it->container);
 	case F_EPOCH:
-		return hm_mp_read_uint(r, &it->epoch);
+		return hm_mp_read_uint(r, &it->v1.epoch);
 	case F_METHOD:
 		return read_str(r, &it->method);
 	case F_PATH:
@@ -198,26 +198,26 @@ static int read_field(struct hm_mp *r, enum item_field f, struct hm_item *it)
 		it->has_body = true;
 		return hm_mp_read_bin(r, &it->body.ptr, &it->body.len);
 	case F_BODY_SHA256:
-		it->has_body_sha256 = true;
-		return read_fixed_bin(r, HM_SHA256_LEN, &it->body_sha256);
+		it->v1.has_body_sha256 = true;
+		return read_fixed_bin(r, HM_SHA256_LEN, &it->v1.body_sha256);
 	case F_TS:
-		return hm_mp_read_uint(r, &it->ts);
+		return hm_mp_read_uint(r, &it->v1.ts);
 	case F_NONCE:
-		return read_str(r, &it->nonce);
+		return read_str(r, &it->v1.nonce);
 	case F_SIG:
-		return read_fixed_bin(r, HM_MAC_LEN, &it->sig);
+		return read_fixed_bin(r, HM_MAC_LEN, &it->v1.sig);
 	case F_SCHEME:
 		return read_scheme(r, it);
 	case F_AUTHORITY:
-		return read_str(r, &it->authority);
+		return read_str(r, &it->rfc.authority);
 	case F_URI_SCHEME:
-		return read_nonempty_str(r, &it->uri_scheme);
+		return read_nonempty_str(r, &it->rfc.uri_scheme);
 	case F_SIGNATURE_INPUT:
-		return read_str(r, &it->signature_input);
+		return read_str(r, &it->rfc.signature_input);
 	case F_SIGNATURE:
-		return read_str(r, &it->signature);
+		return read_str(r, &it->rfc.signature);
 	case F_LABEL:
-		return read_nonempty_str(r, &it->label);
+		return read_nonempty_str(r, &it->rfc.label);
 	case F__COUNT:
 		break;
 	}
@@ -487,13 +487,13 @@ static void pack_item_headers(msgpack_packer *pk, const struct hm_item *it)
 
 static void encode_v1(msgpack_packer *pk, const struct hm_item *it)
 {
-	size_t nkeys = 9 + (it->nonce.len > 0);
+	size_t nkeys = 9 + (it->v1.nonce.len > 0);
 
 	msgpack_pack_map(pk, nkeys);
 	pack_key_str(pk, "tenant", it->tenant);
 	pack_key_str(pk, "container", it->container);
 	pack_cstr(pk, "epoch");
-	msgpack_pack_uint64(pk, it->epoch);
+	msgpack_pack_uint64(pk, it->v1.epoch);
 	pack_key_str(pk, "method", it->method);
 	pack_key_str(pk, "path", it->path);
 	pack_item_headers(pk, it);
@@ -502,20 +502,20 @@ static void encode_v1(msgpack_packer *pk, const struct hm_item *it)
 		pack_bin(pk, it->body.ptr, it->body.len);
 	} else {
 		pack_cstr(pk, "body_sha256");
-		pack_bin(pk, it->body_sha256, HM_SHA256_LEN);
+		pack_bin(pk, it->v1.body_sha256, HM_SHA256_LEN);
 	}
 	pack_cstr(pk, "ts");
-	msgpack_pack_uint64(pk, it->ts);
-	if (it->nonce.len > 0)
-		pack_key_str(pk, "nonce", it->nonce);
+	msgpack_pack_uint64(pk, it->v1.ts);
+	if (it->v1.nonce.len > 0)
+		pack_key_str(pk, "nonce", it->v1.nonce);
 	pack_cstr(pk, "sig");
-	pack_bin(pk, it->sig, HM_MAC_LEN);
+	pack_bin(pk, it->v1.sig, HM_MAC_LEN);
 }
 
 /* PROTOCOL.md 7.2, in the table's order */
 static void encode_rfc9421(msgpack_packer *pk, const struct hm_item *it)
 {
-	size_t nkeys = 9 + (it->uri_scheme.len > 0) + (it->label.len > 0) + it->has_body;
+	size_t nkeys = 9 + (it->rfc.uri_scheme.len > 0) + (it->rfc.label.len > 0) + it->has_body;
 
 	msgpack_pack_map(pk, nkeys);
 	pack_cstr(pk, "scheme");
@@ -523,15 +523,15 @@ static void encode_rfc9421(msgpack_packer *pk, const struct hm_item *it)
 	pack_key_str(pk, "tenant", it->tenant);
 	pack_key_str(pk, "container", it->container);
 	pack_key_str(pk, "method", it->method);
-	pack_key_str(pk, "authority", it->authority);
+	pack_key_str(pk, "authority", it->rfc.authority);
 	pack_key_str(pk, "path", it->path);
-	if (it->uri_scheme.len > 0)
-		pack_key_str(pk, "uri_scheme", it->uri_scheme);
+	if (it->rfc.uri_scheme.len > 0)
+		pack_key_str(pk, "uri_scheme", it->rfc.uri_scheme);
 	pack_item_headers(pk, it);
-	pack_key_str(pk, "signature_input", it->signature_input);
-	pack_key_str(pk, "signature", it->signature);
-	if (it->label.len > 0)
-		pack_key_str(pk, "label", it->label);
+	pack_key_str(pk, "signature_input", it->rfc.signature_input);
+	pack_key_str(pk, "signature", it->rfc.signature);
+	if (it->rfc.label.len > 0)
+		pack_key_str(pk, "label", it->rfc.label);
 	if (it->has_body) {
 		pack_cstr(pk, "body");
 		pack_bin(pk, it->body.ptr, it->body.len);

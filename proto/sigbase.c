@@ -586,7 +586,7 @@ static int check_sigparams(const struct hm_sf_field *f, const struct hm_sf_membe
 
 struct hm_sb_request hm_sb_request_of(const struct hm_item *it)
 {
-	struct hm_sb_request r = {it->method, it->authority, it->path, it->uri_scheme,
+	struct hm_sb_request r = {it->method, it->rfc.authority, it->path, it->rfc.uri_scheme,
 				  it->nheaders, it->headers};
 
 	return r;

@@ -30,7 +30,7 @@ int hm_canon_alloc(const struct hm_item *item, uint8_t **out, size_t *len)
 	int rc;
 
 	*out = NULL;
-	tmp.sig = nosig; /* signing: the sig is what we compute */
+	tmp.v1.sig = nosig; /* signing: the sig is what we compute */
 	rc = hm_item_check(&tmp);
 	if (rc != HM_OK)
 		goto out;
@@ -39,7 +39,7 @@ int hm_canon_alloc(const struct hm_item *item, uint8_t **out, size_t *len)
 		if (rc != HM_OK)
 			goto out;
 	} else {
-		memcpy(digest, item->body_sha256, HM_SHA256_LEN);
+		memcpy(digest, item->v1.body_sha256, HM_SHA256_LEN);
 	}
 	cap = hm_canon_len(item);
 	buf = malloc(cap ? cap : 1);
@@ -106,10 +106,11 @@ int hm_rfc9421_base_alloc(const struct hm_item *item, uint8_t **out, size_t *len
 	*why = HM_SB_OK;
 	if (f == NULL)
 		goto out;
-	rc = hm_sf_parse(item->signature_input.ptr, item->signature_input.len, HM_SF_KIND_DICT, f);
+	rc = hm_sf_parse(item->rfc.signature_input.ptr, item->rfc.signature_input.len,
+			 HM_SF_KIND_DICT, f);
 	if (rc != HM_OK)
 		goto out;
-	rc = hm_sb_select(f, item->label, &m, why);
+	rc = hm_sb_select(f, item->rfc.label, &m, why);
 	if (rc != HM_OK)
 		goto out;
 	for (;;) {

@@ -599,23 +599,23 @@ static int item_convert(const struct hmacd_item *src, struct hm_item *dst)
 	dst->scheme = HM_SCHEME_HMACD_V1;
 	ok &= to_str(src->tenant, src->tenant_len, &dst->tenant);
 	ok &= to_str(src->container, src->container_len, &dst->container);
-	dst->epoch = src->epoch;
+	dst->v1.epoch = src->epoch;
 	ok &= to_str(src->method, src->method_len, &dst->method);
 	ok &= to_str(src->path, src->path_len, &dst->path);
-	dst->ts = src->ts;
-	ok &= to_str(src->nonce, src->nonce_len, &dst->nonce);
+	dst->v1.ts = src->ts;
+	ok &= to_str(src->nonce, src->nonce_len, &dst->v1.nonce);
 	ok &= headers_convert(src->headers, src->nheaders, HM_MAX_HEADERS, dst);
-	dst->has_body_sha256 = src->body_sha256 != NULL;
-	dst->body_sha256 = src->body_sha256;
+	dst->v1.has_body_sha256 = src->body_sha256 != NULL;
+	dst->v1.body_sha256 = src->body_sha256;
 	dst->has_body = src->body != NULL || src->body_sha256 == NULL;
 	ok &= to_str(src->body, src->body_len, &dst->body);
-	dst->sig = src->sig;
+	dst->v1.sig = src->sig;
 	/* the rfc9421 fields: empty, so that no code ever reads stale bytes */
-	(void)to_str(NULL, 0, &dst->authority);
-	(void)to_str(NULL, 0, &dst->uri_scheme);
-	(void)to_str(NULL, 0, &dst->signature_input);
-	(void)to_str(NULL, 0, &dst->signature);
-	(void)to_str(NULL, 0, &dst->label);
+	(void)to_str(NULL, 0, &dst->rfc.authority);
+	(void)to_str(NULL, 0, &dst->rfc.uri_scheme);
+	(void)to_str(NULL, 0, &dst->rfc.signature_input);
+	(void)to_str(NULL, 0, &dst->rfc.signature);
+	(void)to_str(NULL, 0, &dst->rfc.label);
 	return ok ? HMACD_OK : HMACD_EINVAL;
 }
 
@@ -635,22 +635,22 @@ static int rfc_convert(const struct hmacd_rfc9421_item *src, struct hm_item *dst
 	ok &= to_str(src->tenant, src->tenant_len, &dst->tenant);
 	ok &= to_str(src->container, src->container_len, &dst->container);
 	ok &= to_str(src->method, src->method_len, &dst->method);
-	ok &= to_str(src->authority, src->authority_len, &dst->authority);
+	ok &= to_str(src->authority, src->authority_len, &dst->rfc.authority);
 	ok &= to_str(src->path, src->path_len, &dst->path);
-	ok &= to_str(src->uri_scheme, src->uri_scheme_len, &dst->uri_scheme);
+	ok &= to_str(src->uri_scheme, src->uri_scheme_len, &dst->rfc.uri_scheme);
 	ok &= headers_convert(src->headers, src->nheaders, HM_RFC_MAX_HEADERS, dst);
-	ok &= to_str(src->signature_input, src->signature_input_len, &dst->signature_input);
-	ok &= to_str(src->signature, src->signature_len, &dst->signature);
-	ok &= to_str(src->label, src->label_len, &dst->label);
+	ok &= to_str(src->signature_input, src->signature_input_len, &dst->rfc.signature_input);
+	ok &= to_str(src->signature, src->signature_len, &dst->rfc.signature);
+	ok &= to_str(src->label, src->label_len, &dst->rfc.label);
 	dst->has_body = true;
 	ok &= to_str(src->body, src->body_len, &dst->body);
 	/* the hmacd-v1 fields: empty */
-	dst->epoch = 0;
-	dst->ts = 0;
-	(void)to_str(NULL, 0, &dst->nonce);
-	dst->has_body_sha256 = false;
-	dst->body_sha256 = NULL;
-	dst->sig = NULL;
+	dst->v1.epoch = 0;
+	dst->v1.ts = 0;
+	(void)to_str(NULL, 0, &dst->v1.nonce);
+	dst->v1.has_body_sha256 = false;
+	dst->v1.body_sha256 = NULL;
+	dst->v1.sig = NULL;
 	return ok ? HMACD_OK : HMACD_EINVAL;
 }
 
@@ -766,7 +766,7 @@ static int queue_verify(struct hmacd_client *c, const struct hmacd_item *v1,
 		ai = batch_at(v1, any, i);
 		rc = any_convert(&ai, &it);
 		/* hm_encode_item() writes one body form: an item with both has no encoding */
-		if (rc != HMACD_OK || (it.has_body && it.has_body_sha256)) {
+		if (rc != HMACD_OK || (it.has_body && it.v1.has_body_sha256)) {
 			out_undo(c, start);
 			return HMACD_EINVAL;
 		}
@@ -1320,23 +1320,23 @@ static int rfc_request_check(struct hm_item *it, bool with_input)
 {
 	static const uint8_t x[] = "x";
 	const struct hm_str ph = {x, 1}, none = {x, 0};
-	struct hm_str tenant = it->tenant, container = it->container, sig = it->signature;
-	struct hm_str input = it->signature_input, label = it->label;
+	struct hm_str tenant = it->tenant, container = it->container, sig = it->rfc.signature;
+	struct hm_str input = it->rfc.signature_input, label = it->rfc.label;
 	int rc;
 
 	it->tenant = ph;
 	it->container = ph;
-	it->signature = ph;
+	it->rfc.signature = ph;
 	if (!with_input) {
-		it->signature_input = ph;
-		it->label = none;
+		it->rfc.signature_input = ph;
+		it->rfc.label = none;
 	}
 	rc = hm_item_check(it);
 	it->tenant = tenant;
 	it->container = container;
-	it->signature = sig;
-	it->signature_input = input;
-	it->label = label;
+	it->rfc.signature = sig;
+	it->rfc.signature_input = input;
+	it->rfc.label = label;
 	return rc == HM_OK ? HMACD_OK : HMACD_EMALFORMED;
 }
 
@@ -1463,8 +1463,8 @@ int hmacd_rfc9421_sign(const uint8_t *secret, size_t secret_len,
 		rc = HMACD_EMALFORMED; /* a component that is not an RFC 8941 string item */
 		goto out;
 	}
-	it->signature_input = (struct hm_str){text, o.len};
-	it->label = (struct hm_str){(const uint8_t *)label, strlen(label)};
+	it->rfc.signature_input = (struct hm_str){text, o.len};
+	it->rfc.label = (struct hm_str){(const uint8_t *)label, strlen(label)};
 	rc = hm_sign_rfc9421(secret, secret_len, it, mac);
 	if (rc != HM_OK) {
 		rc = rc == HM_ENOMEM ? HMACD_ENOMEM : rc == HM_ECRYPTO ? HMACD_ECRYPTO

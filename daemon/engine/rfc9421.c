@@ -152,7 +152,8 @@ static bool read_signature(const struct hm_item *it, struct hm_sf_field *sigs,
 	uint8_t raw[2 * HM_MAC_LEN];
 	size_t n = 0;
 
-	if (hm_sf_parse(it->signature.ptr, it->signature.len, HM_SF_KIND_DICT, sigs) != HM_OK)
+	if (hm_sf_parse(it->rfc.signature.ptr, it->rfc.signature.len, HM_SF_KIND_DICT,
+			sigs) != HM_OK)
 		return false;
 	m = hm_sf_dict_get(sigs, (const char *)label.ptr, label.len);
 	if (m == NULL || m->is_inner || m->bare.type != HM_SF_BYTES)
@@ -176,10 +177,10 @@ enum hm_rfc_status hm_rfc9421_read(const struct hm_item *it, const struct hm_pol
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	if (hm_sf_parse(it->signature_input.ptr, it->signature_input.len, HM_SF_KIND_DICT,
+	if (hm_sf_parse(it->rfc.signature_input.ptr, it->rfc.signature_input.len, HM_SF_KIND_DICT,
 			&s->input) != HM_OK)
 		return malformed(out, "Signature-Input does not parse as a Dictionary");
-	rc = hm_sb_select(&s->input, it->label, &m, &why);
+	rc = hm_sb_select(&s->input, it->rfc.label, &m, &why);
 	if (rc != HM_OK)
 		return malformed(out, hm_sb_reason_text(why));
 	rc = hm_sb_build(&req, &s->input, m, base, cap, &out->base_len, &sp, &why);

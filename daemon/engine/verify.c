@@ -279,7 +279,7 @@ static bool compute_mac(struct hm_verifier *v, EVP_MAC_CTX *ctx, const struct hm
 			uint8_t mac[static HM_MAC_LEN])
 {
 	uint8_t digest[HM_SHA256_LEN];
-	const uint8_t *d = it->body_sha256;
+	const uint8_t *d = it->v1.body_sha256;
 	unsigned int dlen = 0;
 	size_t len = 0;
 
@@ -414,7 +414,7 @@ static const struct hm_policy *policy_of(struct hm_verifier *v, const struct hm_
 /* Does an hmacd-v1 item meet the hmacd-v1 part of its policy: a nonce, the headers signed? */
 static bool v1_covered(const struct hm_policy *pol, const struct hm_item *it)
 {
-	if (pol->v1_nonce && it->nonce.len == 0)
+	if (pol->v1_nonce && it->v1.nonce.len == 0)
 		return false;
 	for (size_t i = 0; i < pol->v1_nheaders; i++) {
 		size_t n = strlen(pol->v1_headers[i]);
@@ -449,20 +449,20 @@ static enum hm_verdict verify_v1(struct hm_verifier *v, const struct hm_item *it
 				    : "a nonce or a signed header the scope's policy requires is missing";
 		return HM_V_INSUFFICIENT_COVERAGE;
 	}
-	k = key_bits_of(v, find_key(v, it, it->epoch, (struct hm_str){NULL, 0}));
+	k = key_bits_of(v, find_key(v, it, it->v1.epoch, (struct hm_str){NULL, 0}));
 
 	computed = compute_mac(v, k.ctx, it, mac);
 	if (!computed)
 		batch_fault(v, "computing a MAC", "the crypto library failed");
-	mac_ok = CRYPTO_memcmp(mac, it->sig, HM_MAC_LEN) == 0;
+	mac_ok = CRYPTO_memcmp(mac, it->v1.sig, HM_MAC_LEN) == 0;
 	OPENSSL_cleanse(mac, sizeof(mac));
 	verdict = pick_verdict(!k.exists, k.revoked, !k.usable, !computed, !mac_ok,
-			       ts_stale(it->ts, v->now, v->cfg.skew));
+			       ts_stale(it->v1.ts, v->now, v->cfg.skew));
 	/* one branch, on the item's own nonce field first: an item without one never takes it */
-	if ((it->nonce.len > 0) & (verdict == HM_V_OK)) {
-		int64_t ts = it->ts > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)it->ts;
+	if ((it->v1.nonce.len > 0) & (verdict == HM_V_OK)) {
+		int64_t ts = it->v1.ts > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)it->v1.ts;
 
-		verdict = check_nonce(v, it, it->nonce, ts, true);
+		verdict = check_nonce(v, it, it->v1.nonce, ts, true);
 	}
 	return verdict;
 }

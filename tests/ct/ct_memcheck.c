@@ -170,18 +170,18 @@ static void make_item(struct fx *f, const char *container, uint64_t epoch, const
 	memset(it, 0, sizeof(*it));
 	set_str(&it->tenant, "t1");
 	set_str(&it->container, container);
-	it->epoch = epoch;
+	it->v1.epoch = epoch;
 	set_str(&it->method, "POST");
 	set_str(&it->path, "/containers/c1/exec?tty=0");
-	it->ts = NOW;
-	set_str(&it->nonce, nonce);
+	it->v1.ts = NOW;
+	set_str(&it->v1.nonce, nonce);
 	it->nheaders = 1;
 	set_str(&it->headers[0].name, "content-type");
 	set_str(&it->headers[0].value, "application/json");
 	it->has_body = true;
 	it->body.ptr = body;
 	it->body.len = sizeof(body) - 1;
-	it->sig = f->sig;
+	it->v1.sig = f->sig;
 }
 
 static int fail(const char *what, int rc)
@@ -322,12 +322,12 @@ static int make_rfc_item(struct fx *f, const char *container, const char *keyid,
 	set_str(&it->tenant, "t1");
 	set_str(&it->container, container);
 	set_str(&it->method, "POST");
-	set_str(&it->authority, "api.example");
+	set_str(&it->rfc.authority, "api.example");
 	set_str(&it->path, "/containers/c1/exec?tty=0");
 	snprintf(f->sig_input, sizeof(f->sig_input),
 		 "sig1=(\"@method\" \"@path\" \"@authority\");created=%d%s%s%s;keyid=\"%s\"",
 		 NOW, nonce[0] ? ";nonce=\"" : "", nonce, nonce[0] ? "\"" : "", keyid);
-	set_str(&it->signature_input, f->sig_input);
+	set_str(&it->rfc.signature_input, f->sig_input);
 	rc = hm_sign_rfc9421(key, HM_KEY_LEN, it, f->good);
 	return rc == HM_OK ? 0 : fail("hm_sign_rfc9421", rc);
 }
@@ -339,7 +339,7 @@ static void set_rfc_signature(struct fx *f)
 
 	hm_b64_encode_ct(f->sig, HM_MAC_LEN, b64);
 	snprintf(f->signature, sizeof(f->signature), "sig1=:%s:", b64);
-	set_str(&f->it.signature, f->signature);
+	set_str(&f->it.rfc.signature, f->signature);
 }
 
 static int run_case(struct fx *f, const struct ct_case *c, int pass, bool verbose)

@@ -232,10 +232,10 @@ static void make_item(struct hm_item *it, const char *container)
 	memset(it, 0, sizeof(*it));
 	set_str(&it->tenant, "t1");
 	set_str(&it->container, container);
-	it->epoch = 1;
+	it->v1.epoch = 1;
 	set_str(&it->method, "POST");
 	set_str(&it->path, "/containers/c1/exec?tty=0");
-	it->ts = NOW;
+	it->v1.ts = NOW;
 	it->nheaders = 2;
 	set_str(&it->headers[0].name, "content-type");
 	set_str(&it->headers[0].value, "application/json");
@@ -257,11 +257,11 @@ static int make_rfc_item(struct hm_item *it, char *input, size_t cap, const char
 	set_str(&it->tenant, "t1");
 	set_str(&it->container, "c1");
 	set_str(&it->method, "POST");
-	set_str(&it->authority, "api.example");
+	set_str(&it->rfc.authority, "api.example");
 	set_str(&it->path, "/containers/c1/exec?tty=0");
 	snprintf(input, cap, "sig1=(\"@method\" \"@path\" \"@authority\");created=%d;keyid=\"%s\"",
 		 NOW, keyid);
-	set_str(&it->signature_input, input);
+	set_str(&it->rfc.signature_input, input);
 	if (good == NULL)
 		return 0;
 	rc = hm_sign_rfc9421(key, HM_KEY_LEN, it, good);
@@ -419,12 +419,12 @@ static int measure(struct bench *b, enum control ctl, size_t n_per_class, uint64
 			enum hm_verdict vd;
 			uint64_t t0, t1;
 
-			it->sig = sigs[i];
+			it->v1.sig = sigs[i];
 			if (b->rfc)
-				set_str(&it->signature, b->sigtext[i]);
+				set_str(&it->rfc.signature, b->sigtext[i]);
 			t0 = ticks();
 			vd = hm_verify_item(b->v, it);
-			if (cmp != NULL && cmp(b->good, it->sig, HM_MAC_LEN) == 0)
+			if (cmp != NULL && cmp(b->good, it->v1.sig, HM_MAC_LEN) == 0)
 				sink++;
 			t1 = ticks();
 			if (vd != expect[order[i]])

@@ -953,17 +953,17 @@ static void to_hm(const struct rq *r, struct hm_item *it)
 	it->tenant = HS(r->it.tenant, r->it.tenant_len);
 	it->container = HS(r->it.container, r->it.container_len);
 	it->method = HS(r->it.method, r->it.method_len);
-	it->authority = HS(r->it.authority, r->it.authority_len);
+	it->rfc.authority = HS(r->it.authority, r->it.authority_len);
 	it->path = HS(r->it.path, r->it.path_len);
-	it->uri_scheme = HS(r->it.uri_scheme, r->it.uri_scheme_len);
+	it->rfc.uri_scheme = HS(r->it.uri_scheme, r->it.uri_scheme_len);
 	it->nheaders = r->it.nheaders;
 	for (size_t i = 0; i < r->it.nheaders; i++) {
 		it->headers[i].name = HS(r->headers[i].name, r->headers[i].name_len);
 		it->headers[i].value = HS(r->headers[i].value, r->headers[i].value_len);
 	}
-	it->signature_input = HS(r->it.signature_input, r->it.signature_input_len);
-	it->signature = HS(r->it.signature, r->it.signature_len);
-	it->label = HS(r->it.label, r->it.label_len);
+	it->rfc.signature_input = HS(r->it.signature_input, r->it.signature_input_len);
+	it->rfc.signature = HS(r->it.signature, r->it.signature_len);
+	it->rfc.label = HS(r->it.label, r->it.label_len);
 	it->has_body = r->it.body != NULL;
 	it->body = HS(r->it.body, r->it.body_len);
 #undef HS

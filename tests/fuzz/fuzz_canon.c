@@ -95,7 +95,7 @@ static void wire(struct owned *o)
 {
 	struct hm_item *it = &o->it;
 	struct hm_str *s[NFIELDS] = {&it->tenant, &it->container, &it->method, &it->path,
-				     &it->nonce};
+				     &it->v1.nonce};
 
 	for (unsigned h = 0; h < MAX_HDR; h++) {
 		s[5 + 2 * h] = &it->headers[h].name;
@@ -106,17 +106,17 @@ static void wire(struct owned *o)
 		s[f]->len = o->len[f];
 	}
 	it->nheaders = o->nh;
-	it->has_body_sha256 = true;
-	it->body_sha256 = o->digest;
-	it->sig = o->digest; /* any 32 bytes: the canonical string does not cover sig */
+	it->v1.has_body_sha256 = true;
+	it->v1.body_sha256 = o->digest;
+	it->v1.sig = o->digest; /* any 32 bytes: the canonical string does not cover sig */
 }
 
 static void build(struct owned *o, struct stream *s, bool folded)
 {
 	memset(o, 0, sizeof(*o));
 	o->nh = take_u8(s) % (MAX_HDR + 1);
-	o->it.epoch = take_u64(s);
-	o->it.ts = take_u64(s);
+	o->it.v1.epoch = take_u64(s);
+	o->it.v1.ts = take_u64(s);
 	for (unsigned f = 0; f < NFIELDS; f++)
 		o->len[f] = take_u8(s) % (max_len[f] + 1);
 	for (unsigned f = 0; f < NFIELDS; f++) {
@@ -199,12 +199,12 @@ static void derive(struct owned *b, const struct owned *a, struct stream *s, boo
 	}
 	case 3: /* the numbers: shift a digit from one to the other, or nudge one */
 		if (x % 2) {
-			b->it.epoch = a->it.epoch / 10;
-			b->it.ts = a->it.ts * 10 + a->it.epoch % 10;
+			b->it.v1.epoch = a->it.v1.epoch / 10;
+			b->it.v1.ts = a->it.v1.ts * 10 + a->it.v1.epoch % 10;
 		} else if (y % 2) {
-			b->it.epoch++;
+			b->it.v1.epoch++;
 		} else {
-			b->it.ts--;
+			b->it.v1.ts--;
 		}
 		break;
 	case 4: /* one header more or less */
@@ -223,7 +223,7 @@ static void derive(struct owned *b, const struct owned *a, struct stream *s, boo
 
 static bool same(const struct owned *a, const struct owned *b)
 {
-	if (a->it.epoch != b->it.epoch || a->it.ts != b->it.ts || a->nh != b->nh ||
+	if (a->it.v1.epoch != b->it.v1.epoch || a->it.v1.ts != b->it.v1.ts || a->nh != b->nh ||
 	    memcmp(a->digest, b->digest, HM_SHA256_LEN) != 0)
 		return false;
 	for (unsigned f = 0; f < 5 + 2 * a->nh; f++)

@@ -126,10 +126,11 @@ static bool same_ptr(const uint8_t *a, const uint8_t *b, size_t n)
 static bool same_item(const struct hm_item *a, const struct hm_item *b)
 {
 	if (a->scheme != b->scheme || !fz_str_eq(a->tenant, b->tenant) ||
-	    !fz_str_eq(a->container, b->container) || a->epoch != b->epoch ||
-	    !fz_str_eq(a->method, b->method) || !fz_str_eq(a->path, b->path) || a->ts != b->ts ||
-	    !fz_str_eq(a->nonce, b->nonce) || a->nheaders != b->nheaders ||
-	    a->has_body != b->has_body || a->has_body_sha256 != b->has_body_sha256)
+	    !fz_str_eq(a->container, b->container) || a->v1.epoch != b->v1.epoch ||
+	    !fz_str_eq(a->method, b->method) || !fz_str_eq(a->path, b->path) ||
+	    a->v1.ts != b->v1.ts ||
+	    !fz_str_eq(a->v1.nonce, b->v1.nonce) || a->nheaders != b->nheaders ||
+	    a->has_body != b->has_body || a->v1.has_body_sha256 != b->v1.has_body_sha256)
 		return false;
 	for (size_t i = 0; i < a->nheaders; i++)
 		if (!fz_str_eq(a->headers[i].name, b->headers[i].name) ||
@@ -137,12 +138,14 @@ static bool same_item(const struct hm_item *a, const struct hm_item *b)
 			return false;
 	if (!fz_str_eq(a->body, b->body))
 		return false;
-	if (!same_ptr(a->body_sha256, b->body_sha256, HM_SHA256_LEN) ||
-	    !same_ptr(a->sig, b->sig, HM_MAC_LEN))
+	if (!same_ptr(a->v1.body_sha256, b->v1.body_sha256, HM_SHA256_LEN) ||
+	    !same_ptr(a->v1.sig, b->v1.sig, HM_MAC_LEN))
 		return false;
-	return fz_str_eq(a->authority, b->authority) && fz_str_eq(a->uri_scheme, b->uri_scheme) &&
-	       fz_str_eq(a->signature_input, b->signature_input) &&
-	       fz_str_eq(a->signature, b->signature) && fz_str_eq(a->label, b->label);
+	return fz_str_eq(a->rfc.authority, b->rfc.authority) &&
+	       fz_str_eq(a->rfc.uri_scheme, b->rfc.uri_scheme) &&
+	       fz_str_eq(a->rfc.signature_input, b->rfc.signature_input) &&
+	       fz_str_eq(a->rfc.signature, b->rfc.signature) &&
+	       fz_str_eq(a->rfc.label, b->rfc.label);
 }
 
 /* ---- the model: item rules read from msgpack-c's object tree ---- */
@@ -197,34 +200,34 @@ static bool m_value(const msgpack_object *v, unsigned k, struct hm_item *it)
 	case M_PATH:
 		return m_str(v, &it->path);
 	case M_NONCE:
-		return m_str(v, &it->nonce);
+		return m_str(v, &it->v1.nonce);
 	case M_AUTHORITY:
-		return m_str(v, &it->authority);
+		return m_str(v, &it->rfc.authority);
 	case M_SIGNATURE_INPUT:
-		return m_str(v, &it->signature_input);
+		return m_str(v, &it->rfc.signature_input);
 	case M_SIGNATURE:
-		return m_str(v, &it->signature);
+		return m_str(v, &it->rfc.signature);
 	case M_URI_SCHEME:
-		return m_str(v, &it->uri_scheme) && it->uri_scheme.len > 0;
+		return m_str(v, &it->rfc.uri_scheme) && it->rfc.uri_scheme.len > 0;
 	case M_LABEL:
-		return m_str(v, &it->label) && it->label.len > 0;
+		return m_str(v, &it->rfc.label) && it->rfc.label.len > 0;
 	case M_EPOCH:
-		return m_uint(v, &it->epoch);
+		return m_uint(v, &it->v1.epoch);
 	case M_TS:
-		return m_uint(v, &it->ts);
+		return m_uint(v, &it->v1.ts);
 	case M_BODY:
 		it->has_body = true;
 		return m_bin(v, &it->body);
 	case M_BODY_SHA256:
-		it->has_body_sha256 = true;
+		it->v1.has_body_sha256 = true;
 		if (!m_bin(v, &s) || s.len != HM_SHA256_LEN)
 			return false;
-		it->body_sha256 = s.ptr;
+		it->v1.body_sha256 = s.ptr;
 		return true;
 	case M_SIG:
 		if (!m_bin(v, &s) || s.len != HM_MAC_LEN)
 			return false;
-		it->sig = s.ptr;
+		it->v1.sig = s.ptr;
 		return true;
 	case M_SCHEME:
 		if (!m_str(v, &s))
@@ -327,13 +330,14 @@ static void rfc_checks(const struct hm_item *it)
 	int rc;
 
 	FUZZ_CHECK(si != NULL && sg != NULL && base != NULL);
-	(void)hm_sf_parse(it->signature.ptr, it->signature.len, HM_SF_KIND_DICT, sg);
-	if (hm_sf_parse(it->signature_input.ptr, it->signature_input.len, HM_SF_KIND_DICT, si) ==
-		    HM_OK &&
-	    hm_sb_select(si, it->label, &m, &why) == HM_OK) {
+	(void)hm_sf_parse(it->rfc.signature.ptr, it->rfc.signature.len, HM_SF_KIND_DICT, sg);
+	if (hm_sf_parse(it->rfc.signature_input.ptr, it->rfc.signature_input.len,
+			HM_SF_KIND_DICT, si) == HM_OK &&
+	    hm_sb_select(si, it->rfc.label, &m, &why) == HM_OK) {
+		struct hm_str key = {m->key.ptr, m->key.len};
+
 		FUZZ_CHECK(m >= si->members && m < si->members + si->nmembers);
-		FUZZ_CHECK(it->label.len == 0 || fz_str_eq((struct hm_str){m->key.ptr, m->key.len},
-							   it->label));
+		FUZZ_CHECK(it->rfc.label.len == 0 || fz_str_eq(key, it->rfc.label));
 		rc = hm_sb_build(&rq, si, m, base, BASE_MAX, &len, &params, &why);
 		FUZZ_CHECK(rc == HM_OK || rc == HM_EMALFORMED || rc == HM_ETOOBIG);
 		FUZZ_CHECK((rc == HM_OK) == (why == HM_SB_OK));
@@ -376,7 +380,7 @@ static void item_checks(const struct hm_item *it)
 		if (it->has_body)
 			FUZZ_CHECK(hm_sha256(it->body.ptr, it->body.len, digest) == HM_OK);
 		else
-			memcpy(digest, it->body_sha256, HM_SHA256_LEN);
+			memcpy(digest, it->v1.body_sha256, HM_SHA256_LEN);
 		canon = fz_canon_check(it, digest, &clen);
 		free(canon);
 	}

@@ -91,10 +91,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	it.tenant = (struct hm_str){(const uint8_t *)"t", 1};
 	it.container = (struct hm_str){(const uint8_t *)"c", 1};
 	it.method = (struct hm_str){(const uint8_t *)"POST", 4};
-	it.authority = (struct hm_str){(const uint8_t *)"Example.com:443", 15};
+	it.rfc.authority = (struct hm_str){(const uint8_t *)"Example.com:443", 15};
 	it.path = (struct hm_str){(const uint8_t *)"/c/exec?a=1&b=%20x", 18};
-	it.signature_input = (struct hm_str){part[0], len[0]};
-	it.signature = (struct hm_str){part[1], len[1]};
+	it.rfc.signature_input = (struct hm_str){part[0], len[0]};
+	it.rfc.signature = (struct hm_str){part[1], len[1]};
 	it.headers[0] = (struct hm_header){{(const uint8_t *)"content-digest", 14},
 					   {part[2], clean(part[2], len[2]) ? len[2] : 0}};
 	it.headers[1] = (struct hm_header){{(const uint8_t *)"content-length", 14},
@@ -109,7 +109,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		it.body = (struct hm_str){part[3], len[3]};
 	}
 	if (data[1] & 2)
-		it.label = (struct hm_str){part[4], len[4]};
+		it.rfc.label = (struct hm_str){part[4], len[4]};
 
 	st = hm_rfc9421_read(&it, &pol, &scratch, dctx, base, sizeof(base), &c);
 	FUZZ_CHECK(st == HM_RFC_READY || st == HM_RFC_MALFORMED || st == HM_RFC_COVERAGE);

@@ -55,10 +55,10 @@ static inline bool fz_canon_reads_back(const uint8_t *c, size_t len, const struc
 		return false;
 	if (!fz_str_eq(line[1], it->tenant) || !fz_str_eq(line[2], it->container) ||
 	    !fz_str_eq(line[4], it->method) || !fz_str_eq(line[5], it->path) ||
-	    !fz_str_eq(line[7], it->nonce))
+	    !fz_str_eq(line[7], it->v1.nonce))
 		return false;
 	for (int k = 3; k <= 6; k += 3) {
-		uint64_t want = k == 3 ? it->epoch : it->ts, v = 0;
+		uint64_t want = k == 3 ? it->v1.epoch : it->v1.ts, v = 0;
 
 		if (line[k].len < 1 || line[k].len > 20 || (line[k].len > 1 && line[k].ptr[0] == '0'))
 			return false;

@@ -71,11 +71,11 @@ void tl_v1_item(struct hm_item *it, uint8_t sig[static HM_MAC_LEN], const char *
 	memset(it, 0, sizeof(*it));
 	tl_str(&it->tenant, tenant);
 	tl_str(&it->container, container);
-	it->epoch = epoch;
+	it->v1.epoch = epoch;
 	tl_str(&it->method, "POST");
 	tl_str(&it->path, path);
-	it->ts = (uint64_t)ts;
-	tl_str(&it->nonce, nonce);
+	it->v1.ts = (uint64_t)ts;
+	tl_str(&it->v1.nonce, nonce);
 	tl_str(&it->headers[0].name, "content-type");
 	tl_str(&it->headers[0].value, "application/json");
 	it->nheaders = 1;
@@ -87,5 +87,5 @@ void tl_v1_item(struct hm_item *it, uint8_t sig[static HM_MAC_LEN], const char *
 	it->has_body = true;
 	it->body.ptr = tl_body;
 	it->body.len = tl_body_len;
-	it->sig = sig;
+	it->v1.sig = sig;
 }

@@ -76,11 +76,11 @@ static void example_item(struct hm_item *it)
 	memset(it, 0, sizeof(*it));
 	it->tenant = S("acme");
 	it->container = S("web-01");
-	it->epoch = 3;
+	it->v1.epoch = 3;
 	it->method = S("POST");
 	it->path = S("/containers/web-01/exec?tty=1");
-	it->ts = 1700000000;
-	it->nonce = S("8f14e45fceea167a");
+	it->v1.ts = 1700000000;
+	it->v1.nonce = S("8f14e45fceea167a");
 	it->nheaders = 2;
 	it->headers[0].name = S("content-type");
 	it->headers[0].value = S("application/json");
@@ -88,7 +88,7 @@ static void example_item(struct hm_item *it)
 	it->headers[1].value = S("req-42");
 	it->has_body = true;
 	it->body = S(EXAMPLE_BODY);
-	it->sig = NOSIG;
+	it->v1.sig = NOSIG;
 }
 
 /* Builds the canonical string of `it` into a fresh buffer, checking hm_canon_len on the way. */
@@ -100,7 +100,7 @@ static uint8_t *build(const struct hm_item *it, size_t *len)
 	if (it->has_body)
 		assert_int_equal(hm_sha256(it->body.ptr, it->body.len, digest), HM_OK);
 	else
-		memcpy(digest, it->body_sha256, HM_SHA256_LEN);
+		memcpy(digest, it->v1.body_sha256, HM_SHA256_LEN);
 	out = malloc(cap + 1);
 	assert_non_null(out);
 	assert_int_equal(hm_canon_build(it, digest, out, cap, len), HM_OK);
@@ -163,8 +163,8 @@ static void test_body_vs_digest(void **state)
 	example_item(&it);
 	it.has_body = false;
 	it.body = S("");
-	it.has_body_sha256 = true;
-	it.body_sha256 = digest;
+	it.v1.has_body_sha256 = true;
+	it.v1.body_sha256 = digest;
 	assert_canon(&it, EXAMPLE_CANON);
 }
 
@@ -174,7 +174,7 @@ static void test_empty_nonce_no_headers_empty_body(void **state)
 
 	(void)state;
 	example_item(&it);
-	it.nonce = S("");
+	it.v1.nonce = S("");
 	assert_canon(&it, EX_HEAD "\n" EX_HEADERS EX_DIGEST); /* the nonce line is empty */
 
 	example_item(&it);
@@ -185,12 +185,12 @@ static void test_empty_nonce_no_headers_empty_body(void **state)
 	memset(&it, 0, sizeof(it));
 	it.tenant = S("t");
 	it.container = S("c");
-	it.epoch = 1;
+	it.v1.epoch = 1;
 	it.method = S("GET");
 	it.path = S("/");
 	it.has_body = true;
 	it.body = S("");
-	it.sig = NOSIG;
+	it.v1.sig = NOSIG;
 	assert_canon(&it, "hmacd-v1\n"
 			  "t\n"
 			  "c\n"
@@ -202,8 +202,8 @@ static void test_empty_nonce_no_headers_empty_body(void **state)
 			  "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
 
 	/* the largest integers, empty header values, a value holding ':' and high bytes */
-	it.epoch = UINT64_MAX;
-	it.ts = 10000000000000000000ull;
+	it.v1.epoch = UINT64_MAX;
+	it.v1.ts = 10000000000000000000ull;
 	it.nheaders = 3;
 	it.headers[0].name = S("x-empty");
 	it.headers[0].value = S("");
@@ -240,13 +240,13 @@ static void test_decimal_widths(void **state)
 			char want[512];
 			int n;
 
-			it.epoch = vals[k];
-			it.ts = vals[k] - 1;
+			it.v1.epoch = vals[k];
+			it.v1.ts = vals[k] - 1;
 			n = snprintf(want, sizeof(want),
 				     "hmacd-v1\nacme\nweb-01\n%llu\nPOST\n"
 				     "/containers/web-01/exec?tty=1\n%llu\n8f14e45fceea167a\n"
 				     "content-type:application/json\nx-request-id:req-42\n%s",
-				     (unsigned long long)it.epoch, (unsigned long long)it.ts,
+				     (unsigned long long)it.v1.epoch, (unsigned long long)it.v1.ts,
 				     EXAMPLE_BODY_SHA256);
 			assert_true(n > 0 && (size_t)n < sizeof(want));
 			assert_canon(&it, want);
@@ -307,23 +307,23 @@ MUT(tenant_x_ab, (it->tenant = S("x"), it->container = S("a/b")))
 MUT(swap_scope, (it->tenant = S("web-01"), it->container = S("acme")))
 MUT(tenant_upper, it->tenant = S("ACME"))
 MUT(container_2, it->container = S("web-02"))
-MUT(epoch_1, it->epoch = 1)
-MUT(epoch_10, it->epoch = 10)
-MUT(epoch_1_ts_10, (it->epoch = 1, it->ts = 10))
-MUT(epoch_10_ts_1, (it->epoch = 10, it->ts = 1))
-MUT(swap_epoch_ts, (it->epoch = 1700000000, it->ts = 3))
-MUT(ts_plus_1, it->ts = 1700000001)
+MUT(epoch_1, it->v1.epoch = 1)
+MUT(epoch_10, it->v1.epoch = 10)
+MUT(epoch_1_ts_10, (it->v1.epoch = 1, it->v1.ts = 10))
+MUT(epoch_10_ts_1, (it->v1.epoch = 10, it->v1.ts = 1))
+MUT(swap_epoch_ts, (it->v1.epoch = 1700000000, it->v1.ts = 3))
+MUT(ts_plus_1, it->v1.ts = 1700000001)
 MUT(method_lower, it->method = S("post"))
 MUT(method_put, it->method = S("PUT"))
 MUT(path_query, it->path = S("/containers/web-01/exec?tty=0"))
 MUT(path_escaped, it->path = S("/containers/web-01/exec%3Ftty=1"))
 MUT(path_trailing_slash, it->path = S("/containers/web-01/exec/?tty=1"))
-MUT(nonce_empty, it->nonce = S(""))
-MUT(nonce_other, it->nonce = S("8f14e45fceea167b"))
+MUT(nonce_empty, it->v1.nonce = S(""))
+MUT(nonce_other, it->v1.nonce = S("8f14e45fceea167b"))
 /* a header line vs a nonce holding the same text */
-MUT(nonce_empty_hdr_x1, (it->nonce = S(""), it->nheaders = 1, it->headers[0].name = S("x"),
+MUT(nonce_empty_hdr_x1, (it->v1.nonce = S(""), it->nheaders = 1, it->headers[0].name = S("x"),
 			 it->headers[0].value = S("1")))
-MUT(nonce_x1_no_hdr, (it->nonce = S("x:1"), it->nheaders = 0))
+MUT(nonce_x1_no_hdr, (it->v1.nonce = S("x:1"), it->nheaders = 0))
 /* header name/value boundary: "a:b" split differently is impossible (':' is not a tchar) */
 MUT(hdr_a_bc, (it->nheaders = 1, it->headers[0].name = S("a"), it->headers[0].value = S("b:c")))
 MUT(hdr_ab_c, (it->nheaders = 1, it->headers[0].name = S("ab"), it->headers[0].value = S("c")))
@@ -340,8 +340,8 @@ MUT(hdr_digest_like, (it->nheaders = 3, it->headers[2].name = S("x-d"),
 		      it->headers[2].value = S(EXAMPLE_BODY_SHA256)))
 MUT(body_other, it->body = S("{\"cmd\":[\"ls\"]}"))
 MUT(body_empty, it->body = S(""))
-MUT(body_zero_digest, (it->has_body = false, it->has_body_sha256 = true,
-		       it->body_sha256 = ZERO_DIGEST))
+MUT(body_zero_digest, (it->has_body = false, it->v1.has_body_sha256 = true,
+		       it->v1.body_sha256 = ZERO_DIGEST))
 
 static const struct pair_case pairs[] = {
 	{"char moved from tenant to container", tenant_ab_c, tenant_a_bc},
@@ -416,7 +416,7 @@ static void test_colliding_forms_are_malformed(void **state)
 	assert_int_equal(hm_item_check(&it), HM_EMALFORMED);
 
 	example_item(&it);
-	it.nonce = S("n\nx:1"); /* would forge a header line */
+	it.v1.nonce = S("n\nx:1"); /* would forge a header line */
 	assert_int_equal(hm_item_check(&it), HM_EMALFORMED);
 
 	example_item(&it);
@@ -503,11 +503,11 @@ static void test_injective_random(void **state)
 		memset(&it, 0, sizeof(it));
 		it.tenant = PICK(&s, scopes);
 		it.container = PICK(&s, scopes);
-		it.epoch = nums[rnd(&s, ARRAY_LEN(nums))];
+		it.v1.epoch = nums[rnd(&s, ARRAY_LEN(nums))];
 		it.method = PICK(&s, methods);
 		it.path = PICK(&s, paths);
-		it.ts = nums[rnd(&s, ARRAY_LEN(nums))];
-		it.nonce = PICK(&s, nonces);
+		it.v1.ts = nums[rnd(&s, ARRAY_LEN(nums))];
+		it.v1.nonce = PICK(&s, nonces);
 		it.nheaders = rnd(&s, 2) == 0 ? 0 : 1 + rnd(&s, 2);
 		for (size_t h = 0; h < it.nheaders; h++) {
 			it.headers[h].name = PICK(&s, hnames);
@@ -518,22 +518,22 @@ static void test_injective_random(void **state)
 			it.body = PICK(&s, bodies);
 			assert_int_equal(hm_sha256(it.body.ptr, it.body.len, digest), HM_OK);
 		} else {
-			it.has_body_sha256 = true;
-			it.body_sha256 = digests[rnd(&s, 2)];
-			memcpy(digest, it.body_sha256, HM_SHA256_LEN);
+			it.v1.has_body_sha256 = true;
+			it.v1.body_sha256 = digests[rnd(&s, 2)];
+			memcpy(digest, it.v1.body_sha256, HM_SHA256_LEN);
 		}
-		it.sig = NOSIG;
+		it.v1.sig = NOSIG;
 		assert_int_equal(hm_item_check(&it), HM_OK);
 		smp[i].canon = build(&it, &smp[i].canon_len);
 
 		key[0] = '\0';
 		keyput(key, sizeof(smp[i].key), "t", it.tenant.ptr, it.tenant.len);
 		keyput(key, sizeof(smp[i].key), "c", it.container.ptr, it.container.len);
-		keyput(key, sizeof(smp[i].key), "e", &it.epoch, sizeof(it.epoch));
+		keyput(key, sizeof(smp[i].key), "e", &it.v1.epoch, sizeof(it.v1.epoch));
 		keyput(key, sizeof(smp[i].key), "m", it.method.ptr, it.method.len);
 		keyput(key, sizeof(smp[i].key), "p", it.path.ptr, it.path.len);
-		keyput(key, sizeof(smp[i].key), "s", &it.ts, sizeof(it.ts));
-		keyput(key, sizeof(smp[i].key), "n", it.nonce.ptr, it.nonce.len);
+		keyput(key, sizeof(smp[i].key), "s", &it.v1.ts, sizeof(it.v1.ts));
+		keyput(key, sizeof(smp[i].key), "n", it.v1.nonce.ptr, it.v1.nonce.len);
 		for (size_t h = 0; h < it.nheaders; h++) {
 			keyput(key, sizeof(smp[i].key), "H", it.headers[h].name.ptr,
 			       it.headers[h].name.len);
@@ -656,19 +656,19 @@ static void test_sign_example(void **state)
 
 		unhex(EXAMPLE_BODY_SHA256, digest, sizeof(digest));
 		it.has_body = false;
-		it.has_body_sha256 = true;
-		it.body_sha256 = digest;
+		it.v1.has_body_sha256 = true;
+		it.v1.body_sha256 = digest;
 		memset(sig, 0, sizeof(sig));
 		assert_int_equal(hm_sign_item(secret, sizeof(secret), &it, sig), HM_OK);
 		assert_memory_equal(sig, want, HM_MAC_LEN);
 	}
 	/* the item's own sig is ignored (even absent) */
 	example_item(&it);
-	it.sig = NULL;
+	it.v1.sig = NULL;
 	assert_int_equal(hm_sign_item(secret, sizeof(secret), &it, sig), HM_OK);
 	assert_memory_equal(sig, want, HM_MAC_LEN);
 	/* one changed field changes the signature */
-	it.epoch = 4;
+	it.v1.epoch = 4;
 	assert_int_equal(hm_sign_item(secret, sizeof(secret), &it, sig), HM_OK);
 	assert_memory_not_equal(sig, want, HM_MAC_LEN);
 	/* and so does one changed secret bit */
@@ -694,11 +694,11 @@ static void test_sign_errors(void **state)
 	it.path = S("no-slash");
 	assert_int_equal(hm_sign_item(secret, 32, &it, sig), HM_EMALFORMED);
 	example_item(&it);
-	it.has_body_sha256 = true; /* both body forms */
-	it.body_sha256 = ZERO_DIGEST;
+	it.v1.has_body_sha256 = true; /* both body forms */
+	it.v1.body_sha256 = ZERO_DIGEST;
 	assert_int_equal(hm_sign_item(secret, 32, &it, sig), HM_EMALFORMED);
 	example_item(&it);
-	it.epoch = 0;
+	it.v1.epoch = 0;
 	assert_int_equal(hm_sign_item(secret, 32, &it, sig), HM_EMALFORMED);
 }
 

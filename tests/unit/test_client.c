@@ -116,10 +116,11 @@ static unsigned fake_rfc9421(const struct hm_item *it)
 	if (in == NULL || sig == NULL)
 		goto out;
 	/* the signature under the chosen label, then the MAC the daemon would compute */
-	if (hm_sf_parse(it->signature_input.ptr, it->signature_input.len, HM_SF_KIND_DICT, in) !=
-		    HM_OK ||
-	    hm_sf_parse(it->signature.ptr, it->signature.len, HM_SF_KIND_DICT, sig) != HM_OK ||
-	    hm_sb_select(in, it->label, &m, &why) != HM_OK)
+	if (hm_sf_parse(it->rfc.signature_input.ptr, it->rfc.signature_input.len,
+			HM_SF_KIND_DICT, in) != HM_OK ||
+	    hm_sf_parse(it->rfc.signature.ptr, it->rfc.signature.len, HM_SF_KIND_DICT,
+			sig) != HM_OK ||
+	    hm_sb_select(in, it->rfc.label, &m, &why) != HM_OK)
 		goto out;
 	sm = hm_sf_dict_get(sig, (const char *)m->key.ptr, m->key.len);
 	if (sm == NULL || sm->is_inner ||
@@ -145,11 +146,11 @@ static unsigned fake_verdict(struct hm_mp *items)
 			return HM_V_INSUFFICIENT_COVERAGE;
 		return fake_rfc9421(&it);
 	}
-	if (it.epoch != 1)
-		return (unsigned)(it.epoch % 8);
+	if (it.v1.epoch != 1)
+		return (unsigned)(it.v1.epoch % 8);
 	if (hm_sign_item(FAKE_SECRET, sizeof(FAKE_SECRET), &it, mac) != HM_OK)
 		return HM_V_MALFORMED;
-	return CRYPTO_memcmp(mac, it.sig, HM_MAC_LEN) == 0 ? HM_V_OK : HM_V_BAD_SIGNATURE;
+	return CRYPTO_memcmp(mac, it.v1.sig, HM_MAC_LEN) == 0 ? HM_V_OK : HM_V_BAD_SIGNATURE;
 }
 
 /* Answers one request frame. False: close the connection. */
@@ -1340,22 +1341,22 @@ static void test_rfc9421_encoding(void **state)
 	assert_true(str_eq(got->tenant, "t2", 2));
 	assert_true(str_eq(got->container, "c-9", 3));
 	assert_true(str_eq(got->method, "PATCH", 5));
-	assert_true(str_eq(got->authority, "api.example:8443", 16));
+	assert_true(str_eq(got->rfc.authority, "api.example:8443", 16));
 	assert_true(str_eq(got->path, "/x?y=1", 6));
-	assert_true(str_eq(got->uri_scheme, "http", 4));
+	assert_true(str_eq(got->rfc.uri_scheme, "http", 4));
 	assert_int_equal(got->nheaders, 3);
 	for (size_t i = 0; i < 3; i++) {
 		assert_true(str_eq(got->headers[i].name, hs[i].name, hs[i].name_len));
 		assert_true(str_eq(got->headers[i].value, hs[i].value, hs[i].value_len));
 	}
-	assert_true(str_eq(got->signature_input, r.signature_input, r.signature_input_len));
-	assert_true(str_eq(got->signature, "lbl=:AAAA:", 10));
-	assert_true(str_eq(got->label, "lbl", 3));
+	assert_true(str_eq(got->rfc.signature_input, r.signature_input, r.signature_input_len));
+	assert_true(str_eq(got->rfc.signature, "lbl=:AAAA:", 10));
+	assert_true(str_eq(got->rfc.label, "lbl", 3));
 	assert_true(got->has_body);
 	assert_true(str_eq(got->body, "\0body", 5));
 	assert_int_equal(hm_item_next(&req.items, got), HM_OK);
 	assert_int_equal(got->scheme, HM_SCHEME_HMACD_V1);
-	assert_int_equal(got->epoch, 4);
+	assert_int_equal(got->v1.epoch, 4);
 
 	/* optional fields left out are not sent at all (absent, not empty) */
 	r.uri_scheme = NULL;
@@ -1374,8 +1375,8 @@ static void test_rfc9421_encoding(void **state)
 	assert_true(has_bytes(payload, n, "headers"));
 	assert_int_equal(hm_request_decode(payload, n, FAKE_MAX_BATCH, &req), HM_OK);
 	assert_int_equal(hm_item_next(&req.items, got), HM_OK);
-	assert_int_equal(got->uri_scheme.len, 0);
-	assert_int_equal(got->label.len, 0);
+	assert_int_equal(got->rfc.uri_scheme.len, 0);
+	assert_int_equal(got->rfc.label.len, 0);
 	/* the body is always sent: a NULL body is the empty body, never "nothing to check" */
 	assert_true(got->has_body);
 	assert_int_equal(got->body.len, 0);

@@ -304,18 +304,18 @@ static void test_verify_mixed(void **state)
 	str(&f->it.tenant, "t 1");
 	hm_encode_item(&f->req, &f->it);
 	make_item(f, "");
-	f->it.epoch = 2;
+	f->it.v1.epoch = 2;
 	hm_encode_item(&f->req, &f->it);
 	make_item(f, "");
-	f->it.ts = NOW - SKEW - 1;
+	f->it.v1.ts = NOW - SKEW - 1;
 	assert_int_equal(hm_sign_item(f->secret, HM_KEY_LEN, &f->it, f->sig), HM_OK);
 	hm_encode_item(&f->req, &f->it);
 	make_item(f, "nonce-1");
 	/* the digest form, to go through both body encodings */
 	assert_int_equal(hm_sha256(tl_body, tl_body_len, digest), HM_OK);
 	f->it.has_body = false;
-	f->it.has_body_sha256 = true;
-	f->it.body_sha256 = digest;
+	f->it.v1.has_body_sha256 = true;
+	f->it.v1.body_sha256 = digest;
 	hm_encode_item(&f->req, &f->it);
 	hm_encode_item(&f->req, &f->it);
 	hm_frame_end(&f->req, start);
@@ -515,7 +515,7 @@ static void test_lookup_fault_fails_whole_batch(void **state)
 	handle(f);
 	expect_results(f, 34, ok, 1);
 	other = f->it;
-	other.epoch = 7; /* not cached: needs a store lookup */
+	other.v1.epoch = 7; /* not cached: needs a store lookup */
 	lookup_fails = true;
 	start = hm_encode_verify_begin(&f->req, 35, 3);
 	hm_encode_item(&f->req, &f->it);

@@ -106,7 +106,7 @@ static void good_item(struct hm_item *it)
 	memset(it, 0, sizeof(*it));
 	it->tenant = S("t1");
 	it->container = S("c1");
-	it->epoch = 1;
+	it->v1.epoch = 1;
 	it->method = S("POST");
 	it->path = S("/containers/c1/exec");
 	it->nheaders = 2;
@@ -116,9 +116,9 @@ static void good_item(struct hm_item *it)
 	it->headers[1].value = S("abc");
 	it->has_body = true;
 	it->body = S("{}");
-	it->ts = 1700000000;
-	it->nonce = S("n1");
-	it->sig = SIG;
+	it->v1.ts = 1700000000;
+	it->v1.nonce = S("n1");
+	it->v1.sig = SIG;
 }
 
 /* RFC 9421 Appendix B.2 (rfc9421_example.h): the test request, its B.2.5 signature, a body */
@@ -135,17 +135,17 @@ static void good_rfc_item(struct hm_item *it)
 	it->tenant = S("t1");
 	it->container = S("c1");
 	it->method = S("POST");
-	it->authority = S("example.com");
+	it->rfc.authority = S("example.com");
 	it->path = S("/foo?param=Value&Pet=dog");
-	it->uri_scheme = S("https");
+	it->rfc.uri_scheme = S("https");
 	it->nheaders = ARRAY_LEN(rfc_hnames);
 	for (size_t i = 0; i < ARRAY_LEN(rfc_hnames); i++) {
 		it->headers[i].name = S(rfc_hnames[i]);
 		it->headers[i].value = S(rfc_hvalues[i]);
 	}
-	it->signature_input = S(B25_INPUT);
-	it->signature = S(B25_SIGNATURE);
-	it->label = S("sig-b25");
+	it->rfc.signature_input = S(B25_INPUT);
+	it->rfc.signature = S(B25_SIGNATURE);
+	it->rfc.label = S("sig-b25");
 	it->has_body = true;
 	it->body = S(B2_BODY);
 }
@@ -169,11 +169,11 @@ static void assert_item_equal(const struct hm_item *got, const struct hm_item *w
 	assert_int_equal(got->scheme, want->scheme);
 	assert_hm_str(got->tenant, want->tenant.ptr, want->tenant.len);
 	assert_hm_str(got->container, want->container.ptr, want->container.len);
-	assert_true(got->epoch == want->epoch);
+	assert_true(got->v1.epoch == want->v1.epoch);
 	assert_hm_str(got->method, want->method.ptr, want->method.len);
 	assert_hm_str(got->path, want->path.ptr, want->path.len);
-	assert_true(got->ts == want->ts);
-	assert_hm_str(got->nonce, want->nonce.ptr, want->nonce.len);
+	assert_true(got->v1.ts == want->v1.ts);
+	assert_hm_str(got->v1.nonce, want->v1.nonce.ptr, want->v1.nonce.len);
 	assert_int_equal(got->nheaders, want->nheaders);
 	for (size_t i = 0; i < want->nheaders; i++) {
 		assert_hm_str(got->headers[i].name, want->headers[i].name.ptr,
@@ -182,21 +182,22 @@ static void assert_item_equal(const struct hm_item *got, const struct hm_item *w
 			      want->headers[i].value.len);
 	}
 	assert_int_equal(got->has_body, want->has_body);
-	assert_int_equal(got->has_body_sha256, want->has_body_sha256);
+	assert_int_equal(got->v1.has_body_sha256, want->v1.has_body_sha256);
 	if (want->has_body)
 		assert_hm_str(got->body, want->body.ptr, want->body.len);
 	else
 		assert_int_equal(got->body.len, 0);
-	if (want->has_body_sha256)
-		assert_ptr_or_null(got->body_sha256, want->body_sha256, HM_SHA256_LEN);
+	if (want->v1.has_body_sha256)
+		assert_ptr_or_null(got->v1.body_sha256, want->v1.body_sha256, HM_SHA256_LEN);
 	else
-		assert_null(got->body_sha256);
-	assert_ptr_or_null(got->sig, want->sig, HM_MAC_LEN);
-	assert_hm_str(got->authority, want->authority.ptr, want->authority.len);
-	assert_hm_str(got->uri_scheme, want->uri_scheme.ptr, want->uri_scheme.len);
-	assert_hm_str(got->signature_input, want->signature_input.ptr, want->signature_input.len);
-	assert_hm_str(got->signature, want->signature.ptr, want->signature.len);
-	assert_hm_str(got->label, want->label.ptr, want->label.len);
+		assert_null(got->v1.body_sha256);
+	assert_ptr_or_null(got->v1.sig, want->v1.sig, HM_MAC_LEN);
+	assert_hm_str(got->rfc.authority, want->rfc.authority.ptr, want->rfc.authority.len);
+	assert_hm_str(got->rfc.uri_scheme, want->rfc.uri_scheme.ptr, want->rfc.uri_scheme.len);
+	assert_hm_str(got->rfc.signature_input, want->rfc.signature_input.ptr,
+		      want->rfc.signature_input.len);
+	assert_hm_str(got->rfc.signature, want->rfc.signature.ptr, want->rfc.signature.len);
+	assert_hm_str(got->rfc.label, want->rfc.label.ptr, want->rfc.label.len);
 }
 
 /* ---- items as editable field lists (for the malformed cases) ---- */
@@ -709,20 +710,20 @@ static void test_verify_round_trip(void **state)
 	good_item(&items[1]);
 	items[1].tenant = S("Tenant_A.b:c/d-9");
 	items[1].container = S("x");
-	items[1].epoch = UINT64_MAX;
-	items[1].ts = UINT64_MAX - 1;
+	items[1].v1.epoch = UINT64_MAX;
+	items[1].v1.ts = UINT64_MAX - 1;
 	items[1].method = S("PATCH");
 	items[1].path = S("/a?b=c&d=%20e");
-	items[1].nonce = S("");
+	items[1].v1.nonce = S("");
 	items[1].nheaders = 0;
 	items[1].has_body = false;
 	items[1].body = S("");
-	items[1].has_body_sha256 = true;
-	items[1].body_sha256 = DIGEST;
+	items[1].v1.has_body_sha256 = true;
+	items[1].v1.body_sha256 = DIGEST;
 	/* 2: an empty body, 64 headers, a 64-byte nonce, a big body elsewhere */
 	good_item(&items[2]);
 	items[2].body = S("");
-	items[2].nonce = S("0123456789012345678901234567890123456789012345678901234567890123");
+	items[2].v1.nonce = S("0123456789012345678901234567890123456789012345678901234567890123");
 	items[2].nheaders = HM_MAX_HEADERS;
 	for (size_t i = 0; i < HM_MAX_HEADERS; i++) {
 		items[2].headers[i].name = S("x-h");
@@ -750,7 +751,7 @@ static void test_verify_round_trip(void **state)
 		/* zero-copy: strings point into the payload */
 		assert_true(got.tenant.ptr > payload && got.tenant.ptr < payload + plen);
 		if (i == 1)
-			assert_int_equal(got.nonce.len, 0);
+			assert_int_equal(got.v1.nonce.len, 0);
 	}
 	assert_int_equal(hm_mp_left(&req.items), 0);
 	hm_buf_free(&b);
@@ -1208,8 +1209,8 @@ static void test_request_truncated(void **state)
 	start = hm_encode_verify_begin(&b, 60, 2);
 	hm_encode_item(&b, &it);
 	it.has_body = false;
-	it.has_body_sha256 = true;
-	it.body_sha256 = DIGEST;
+	it.v1.has_body_sha256 = true;
+	it.v1.body_sha256 = DIGEST;
 	hm_encode_item(&b, &it);
 	hm_frame_end(&b, start);
 	payload = frame_payload(&b, &plen);
@@ -1571,8 +1572,8 @@ static void test_item_integers(void **state)
 	EXPECT_DECODED(good_desc_ts_int64, ones, &want);
 	EXPECT_DECODED(good_desc, u32, &want);
 
-	want.epoch = UINT64_MAX;
-	want.ts = UINT64_MAX;
+	want.v1.epoch = UINT64_MAX;
+	want.v1.ts = UINT64_MAX;
 	good_desc(&d);
 	d_set(&d, "epoch", F_UINT, NULL, 0, UINT64_MAX);
 	d_set(&d, "ts", F_UINT, NULL, 0, UINT64_MAX);
@@ -1587,14 +1588,14 @@ static void test_item_check_direct(void **state)
 	(void)state;
 	good_item(&it);
 	assert_int_equal(hm_item_check(&it), HM_OK);
-	it.sig = NULL;
+	it.v1.sig = NULL;
 	assert_int_equal(hm_item_check(&it), HM_EMALFORMED);
 	good_item(&it);
 	it.has_body = false;
-	it.has_body_sha256 = true;
-	it.body_sha256 = NULL;
+	it.v1.has_body_sha256 = true;
+	it.v1.body_sha256 = NULL;
 	assert_int_equal(hm_item_check(&it), HM_EMALFORMED);
-	it.body_sha256 = DIGEST;
+	it.v1.body_sha256 = DIGEST;
 	assert_int_equal(hm_item_check(&it), HM_OK);
 	it.has_body = true;
 	assert_int_equal(hm_item_check(&it), HM_EMALFORMED);
@@ -1602,7 +1603,7 @@ static void test_item_check_direct(void **state)
 	it.nheaders = HM_MAX_HEADERS + 1;
 	assert_int_equal(hm_item_check(&it), HM_EMALFORMED);
 	good_item(&it);
-	it.epoch = 0;
+	it.v1.epoch = 0;
 	assert_int_equal(hm_item_check(&it), HM_EMALFORMED);
 }
 
@@ -1650,8 +1651,8 @@ static void test_rfc_encode_key_order(void **state)
 	expect_item_keys(&it, "scheme tenant container method authority path uri_scheme headers "
 			      "signature_input signature label body");
 	/* optional keys only when set */
-	it.uri_scheme = S("");
-	it.label = S("");
+	it.rfc.uri_scheme = S("");
+	it.rfc.label = S("");
 	it.has_body = false;
 	expect_item_keys(&it, "scheme tenant container method authority path headers "
 			      "signature_input signature");
@@ -1682,17 +1683,17 @@ static void test_rfc_round_trip(void **state)
 	good_item(&items[1]);
 	/* 2: the minimum: no optional key, no header */
 	good_rfc_item(&items[2]);
-	items[2].uri_scheme = S("");
-	items[2].label = S("");
+	items[2].rfc.uri_scheme = S("");
+	items[2].rfc.label = S("");
 	items[2].has_body = false;
 	items[2].body = S("");
 	items[2].nheaders = 0;
 	/* 3: http, an empty body, 128 headers with tabs inside and around values */
 	good_rfc_item(&items[3]);
-	items[3].uri_scheme = S("http");
+	items[3].rfc.uri_scheme = S("http");
 	items[3].body = S("");
 	items[3].method = S("get");
-	items[3].authority = S("[2001:db8::1]:8080");
+	items[3].rfc.authority = S("[2001:db8::1]:8080");
 	items[3].path = S("/");
 	items[3].nheaders = HM_RFC_MAX_HEADERS;
 	for (size_t i = 0; i < HM_RFC_MAX_HEADERS; i++) {
@@ -1703,7 +1704,7 @@ static void test_rfc_round_trip(void **state)
 	/* 4: a v1 item after a 128-header rfc item: nothing of it leaks */
 	good_item(&items[4]);
 	items[4].nheaders = 0;
-	items[4].nonce = S("");
+	items[4].v1.nonce = S("");
 	/* 5: the largest signature fields and label */
 	good_rfc_item(&items[5]);
 	{
@@ -1711,12 +1712,12 @@ static void test_rfc_round_trip(void **state)
 
 		memset(si, 'x', sizeof(si));
 		memset(label, 'l', sizeof(label));
-		items[5].signature_input.ptr = (const uint8_t *)si;
-		items[5].signature_input.len = sizeof(si);
-		items[5].signature.ptr = (const uint8_t *)si;
-		items[5].signature.len = sizeof(si);
-		items[5].label.ptr = (const uint8_t *)label;
-		items[5].label.len = sizeof(label);
+		items[5].rfc.signature_input.ptr = (const uint8_t *)si;
+		items[5].rfc.signature_input.len = sizeof(si);
+		items[5].rfc.signature.ptr = (const uint8_t *)si;
+		items[5].rfc.signature.len = sizeof(si);
+		items[5].rfc.label.ptr = (const uint8_t *)label;
+		items[5].rfc.label.len = sizeof(label);
 	}
 	for (size_t i = 0; i < ARRAY_LEN(items); i++)
 		assert_int_equal(hm_item_check(&items[i]), HM_OK);
@@ -1770,8 +1771,8 @@ static void test_rfc_good_desc(void **state)
 	d_drop(&d, "uri_scheme");
 	d_drop(&d, "label");
 	d_drop(&d, "body");
-	want.uri_scheme = S("");
-	want.label = S("");
+	want.rfc.uri_scheme = S("");
+	want.rfc.label = S("");
 	want.has_body = false;
 	expect_decoded(&d, &want, "no optional key");
 	good_rfc_item(&want);
@@ -1975,7 +1976,7 @@ static void test_rfc_uri_scheme(void **state)
 
 	(void)state;
 	good_rfc_item(&want);
-	want.uri_scheme = S("http");
+	want.rfc.uri_scheme = S("http");
 	good_rfc_desc(&d);
 	d_set_str(&d, "uri_scheme", "http");
 	expect_decoded(&d, &want, "http");
@@ -2108,10 +2109,10 @@ static void test_rfc_check_direct(void **state)
 		size_t off;
 		const char *val;
 	} bad[] = {
-		{offsetof(struct hm_item, authority), ""},
-		{offsetof(struct hm_item, signature_input), ""},
-		{offsetof(struct hm_item, signature), ""},
-		{offsetof(struct hm_item, label), "Sig"},
+		{offsetof(struct hm_item, rfc.authority), ""},
+		{offsetof(struct hm_item, rfc.signature_input), ""},
+		{offsetof(struct hm_item, rfc.signature), ""},
+		{offsetof(struct hm_item, rfc.label), "Sig"},
 		{offsetof(struct hm_item, method), ""},
 		{offsetof(struct hm_item, path), "x"},
 		{offsetof(struct hm_item, container), ""},
@@ -2123,18 +2124,18 @@ static void test_rfc_check_direct(void **state)
 	good_rfc_item(&it);
 	assert_int_equal(hm_item_check(&it), HM_OK);
 	/* v1 fields do not matter in an rfc9421 item */
-	it.epoch = 0;
-	it.sig = NULL;
-	it.has_body_sha256 = true;
-	it.body_sha256 = NULL;
-	it.nonce = S("\n");
+	it.v1.epoch = 0;
+	it.v1.sig = NULL;
+	it.v1.has_body_sha256 = true;
+	it.v1.body_sha256 = NULL;
+	it.v1.nonce = S("\n");
 	assert_int_equal(hm_item_check(&it), HM_OK);
 	/* nor rfc9421 fields in a v1 item */
 	good_item(&it);
-	it.authority = S("bad authority/");
-	it.uri_scheme = S("ftp");
-	it.label = S("BAD");
-	it.signature = S("");
+	it.rfc.authority = S("bad authority/");
+	it.rfc.uri_scheme = S("ftp");
+	it.rfc.label = S("BAD");
+	it.rfc.signature = S("");
 	assert_int_equal(hm_item_check(&it), HM_OK);
 
 	good_rfc_item(&it);
@@ -2147,8 +2148,8 @@ static void test_rfc_check_direct(void **state)
 	it.nheaders = HM_RFC_MAX_HEADERS + 1;
 	assert_int_equal(hm_item_check(&it), HM_EMALFORMED);
 	it.scheme = HM_SCHEME_HMACD_V1; /* the same array as a v1 item: 64 at most */
-	it.epoch = 1;
-	it.sig = SIG;
+	it.v1.epoch = 1;
+	it.v1.sig = SIG;
 	it.has_body = true;
 	it.nheaders = HM_MAX_HEADERS;
 	assert_int_equal(hm_item_check(&it), HM_OK);
@@ -2161,11 +2162,11 @@ static void test_rfc_check_direct(void **state)
 	for (size_t i = 0; i < ARRAY_LEN(bad); i++)
 		assert_int_equal(check_rfc_str(bad[i].off, bad[i].val), HM_EMALFORMED);
 	good_rfc_item(&it);
-	it.uri_scheme = S("");
-	it.label = S("");
+	it.rfc.uri_scheme = S("");
+	it.rfc.label = S("");
 	it.has_body = false;
 	assert_int_equal(hm_item_check(&it), HM_OK); /* in a struct, empty = absent */
-	it.uri_scheme = S("HTTPS");
+	it.rfc.uri_scheme = S("HTTPS");
 	assert_int_equal(hm_item_check(&it), HM_EMALFORMED);
 }
 
@@ -2187,7 +2188,7 @@ static void test_rfc_batch_neighbours(void **state)
 	good_rfc_item(&items[0]);
 	good_item(&items[2]);
 	good_rfc_item(&items[4]);
-	items[4].label = S("");
+	items[4].rfc.label = S("");
 	good_item(&items[6]);
 	/* build the batch in order: good, bad, good, bad, good, bad, good */
 	hm_buf_init(&b, BUF_LIMIT);

@@ -89,10 +89,10 @@ static void new_item(struct fixture *f, const struct target *t, const char *inpu
 	f->it.tenant = S(t->tenant);
 	f->it.container = S(t->container);
 	f->it.method = S(t->method);
-	f->it.authority = S(t->authority);
+	f->it.rfc.authority = S(t->authority);
 	f->it.path = S(t->path);
-	f->it.signature_input = S(input);
-	f->it.signature = S(signature);
+	f->it.rfc.signature_input = S(input);
+	f->it.rfc.signature = S(signature);
 	memset(&f->pol, 0, sizeof(f->pol));
 }
 
@@ -194,7 +194,7 @@ static void expect_malformed(struct fixture *f, const char *input, const char *s
 {
 	get_item(f, input);
 	if (signature != NULL)
-		f->it.signature = S(signature);
+		f->it.rfc.signature = S(signature);
 	if (read_item(f) != HM_RFC_MALFORMED)
 		fail_msg("%s / %s: not MALFORMED", input, signature ? signature : SIG32);
 	assert_non_null(f->c.why);
@@ -236,14 +236,14 @@ static void test_alg_and_label(void **state)
 	assert_int_equal(read_item(f), HM_RFC_READY);
 	/* two signatures: the label picks one, its own Signature member is read */
 	get_item(f, "a=(\"@method\");keyid=\"ka\", b=(\"@path\");keyid=\"kb\"");
-	f->it.signature = S("a=:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=:, "
+	f->it.rfc.signature = S("a=:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=:, "
 			    "b=:AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=:");
-	f->it.label = S("b");
+	f->it.rfc.label = S("b");
 	assert_int_equal(read_item(f), HM_RFC_READY);
 	assert_int_equal(f->c.keyid.len, 2);
 	assert_memory_equal(f->c.keyid.ptr, "kb", 2);
 	assert_int_equal(f->c.sig[0], 1);
-	f->it.label = S("c");
+	f->it.rfc.label = S("c");
 	assert_int_equal(read_item(f), HM_RFC_MALFORMED);
 }
 

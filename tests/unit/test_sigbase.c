@@ -244,12 +244,12 @@ static void test_sign_rfc9421(void **state)
 	memset(&it, 0, sizeof(it));
 	it.scheme = HM_SCHEME_RFC9421;
 	it.method = r.method;
-	it.authority = r.authority;
+	it.rfc.authority = r.authority;
 	it.path = r.path;
-	it.uri_scheme = r.scheme;
+	it.rfc.uri_scheme = r.scheme;
 	it.nheaders = r.nheaders;
 	memcpy(it.headers, r.headers, r.nheaders * sizeof(r.headers[0]));
-	it.signature_input = S(B25_INPUT);
+	it.rfc.signature_input = S(B25_INPUT);
 	/* the base, exactly the RFC's, with a spare byte after it */
 	assert_int_equal(hm_rfc9421_base_alloc(&it, &base, &len, &why), HM_OK);
 	assert_int_equal(why, HM_SB_OK);
@@ -271,17 +271,17 @@ static void test_sign_rfc9421(void **state)
 	/* refusals: secret length, a label that is not there, a field that does not parse */
 	assert_int_equal(hm_sign_rfc9421(key, 15, &it, mac), HM_EINVAL);
 	assert_int_equal(hm_sign_rfc9421(key, 65, &it, mac), HM_EINVAL);
-	it.label = S("other");
+	it.rfc.label = S("other");
 	assert_int_equal(hm_rfc9421_base_alloc(&it, &base, &len, &why), HM_EMALFORMED);
 	assert_int_equal(why, HM_SB_NO_LABEL);
 	assert_null(base);
 	assert_int_equal(hm_sign_rfc9421(key, 64, &it, mac), HM_EMALFORMED);
-	it.label = S("");
-	it.signature_input = S("sig-b25=(\"date\"");
+	it.rfc.label = S("");
+	it.rfc.signature_input = S("sig-b25=(\"date\"");
 	assert_int_equal(hm_rfc9421_base_alloc(&it, &base, &len, &why), HM_EMALFORMED);
 	assert_null(base);
 	/* a covered field the request lacks */
-	it.signature_input = S("s=(\"x-missing\")");
+	it.rfc.signature_input = S("s=(\"x-missing\")");
 	assert_int_equal(hm_rfc9421_base_alloc(&it, &base, &len, &why), HM_EMALFORMED);
 	assert_int_equal(why, HM_SB_MISSING_FIELD);
 	OPENSSL_cleanse(key, sizeof(key));

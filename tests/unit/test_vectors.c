@@ -136,11 +136,11 @@ static void vitem_build(const struct jm_value *vec, struct vitem *vi)
 	memset(vi, 0, sizeof(*vi));
 	vi->it.tenant = jstr(vec, "tenant");
 	vi->it.container = jstr(vec, "container");
-	vi->it.epoch = juint(vec, "epoch");
+	vi->it.v1.epoch = juint(vec, "epoch");
 	vi->it.method = jstr(vec, "method");
 	vi->it.path = jstr(vec, "path");
-	vi->it.ts = juint(vec, "ts");
-	vi->it.nonce = jstr(vec, "nonce");
+	vi->it.v1.ts = juint(vec, "ts");
+	vi->it.v1.nonce = jstr(vec, "nonce");
 	if (hdrs->len > HM_MAX_HEADERS)
 		fail_msg("%s: more headers than an item holds", vname(vec));
 	for (size_t i = 0; i < hdrs->len; i++) {
@@ -160,7 +160,7 @@ static void vitem_build(const struct jm_value *vec, struct vitem *vi)
 	vi->it.body.ptr = vi->body.p;
 	vi->it.body.len = vi->body.len;
 	vi->sig = jb64(vec, "sig_b64");
-	vi->it.sig = vi->sig.p;
+	vi->it.v1.sig = vi->sig.p;
 }
 
 static void vitem_free(struct vitem *vi)
@@ -503,8 +503,8 @@ static void test_positive(void **state)
 		alt.has_body = false;
 		alt.body.ptr = NULL;
 		alt.body.len = 0;
-		alt.has_body_sha256 = true;
-		alt.body_sha256 = digest;
+		alt.v1.has_body_sha256 = true;
+		alt.v1.body_sha256 = digest;
 		expect_canon(vec, &alt, "body_sha256");
 
 		rc = hm_sign_item(secret.p, secret.len, &vi.it, sig);
@@ -519,7 +519,7 @@ static void test_positive(void **state)
 		if (rc != HM_OK)
 			fail_msg("%s: hm_item_next: %s", vname(vec), hm_strerror(rc));
 		expect_canon(vec, &decoded, "decoded from msgpack");
-		assert_memory_equal(decoded.sig, vi.sig.p, HM_MAC_LEN);
+		assert_memory_equal(decoded.v1.sig, vi.sig.p, HM_MAC_LEN);
 		msgpack_sbuffer_destroy(&sb);
 
 		free(secret.p);

@@ -112,8 +112,8 @@ static void test_body_sha256_form(void **state)
 
 	assert_int_equal(hm_sha256(tl_body, tl_body_len, digest), HM_OK);
 	f->it.has_body = false;
-	f->it.has_body_sha256 = true;
-	f->it.body_sha256 = digest;
+	f->it.v1.has_body_sha256 = true;
+	f->it.v1.body_sha256 = digest;
 	/* the same signature: the canonical string holds the digest either way */
 	assert_int_equal(judge(f, NOW), HM_V_OK);
 	digest[0] ^= 1;
@@ -145,8 +145,8 @@ static void test_every_field_is_bound(void **state)
 		switch (field) {
 		case 0: str(&f->it.method, "PUT"); break;
 		case 1: str(&f->it.path, "/containers/c1/exec?tty=1"); break;
-		case 2: f->it.ts = NOW + 1; break;
-		case 3: str(&f->it.nonce, "n"); break;
+		case 2: f->it.v1.ts = NOW + 1; break;
+		case 3: str(&f->it.v1.nonce, "n"); break;
 		case 4: str(&f->it.headers[0].value, "text/plain"); break;
 		case 5: str(&f->it.headers[1].name, "x-request-ix"); break;
 		case 6: f->it.nheaders = 1; break;
@@ -164,9 +164,9 @@ static void test_unknown_keys(void **state)
 	str(&f->it.tenant, "nobody");
 	assert_int_equal(judge(f, NOW), HM_V_UNKNOWN_KEY);
 	make_item(f);
-	f->it.epoch = 2;
+	f->it.v1.epoch = 2;
 	assert_int_equal(judge(f, NOW), HM_V_UNKNOWN_KEY);
-	f->it.epoch = (uint64_t)UINT32_MAX + 1;
+	f->it.v1.epoch = (uint64_t)UINT32_MAX + 1;
 	assert_int_equal(judge(f, NOW), HM_V_UNKNOWN_KEY);
 	/* a negative answer is cached: a second lookup gives the same verdict */
 	assert_int_equal(judge(f, NOW), HM_V_UNKNOWN_KEY);
@@ -199,14 +199,14 @@ static void test_rotation_grace_timing(void **state)
 	assert_int_equal(judge(f, NOW + grace - 1), HM_V_OK);
 	assert_int_equal(judge(f, NOW + grace), HM_V_KEY_EXPIRED);
 	/* the new epoch */
-	f->it.epoch = 2;
-	f->it.ts = NOW + grace;
+	f->it.v1.epoch = 2;
+	f->it.v1.ts = NOW + grace;
 	sign_with(f, s2);
 	assert_int_equal(judge(f, NOW + grace), HM_V_OK);
 	/* an old-epoch signature relabelled as epoch 2 fails */
-	f->it.epoch = 1;
+	f->it.v1.epoch = 1;
 	sign_with(f, f->secret);
-	f->it.epoch = 2;
+	f->it.v1.epoch = 2;
 	assert_int_equal(judge(f, NOW + grace), HM_V_BAD_SIGNATURE);
 	OPENSSL_cleanse(s2, sizeof(s2));
 }
@@ -242,7 +242,7 @@ static void test_replay(void **state)
 {
 	struct fx *f = *state;
 
-	str(&f->it.nonce, "nonce-0001");
+	str(&f->it.v1.nonce, "nonce-0001");
 	sign_with(f, f->secret);
 	assert_int_equal(judge(f, NOW), HM_V_OK);
 	assert_int_equal(judge(f, NOW + 1), HM_V_REPLAY);
@@ -252,7 +252,7 @@ static void test_replay(void **state)
 	assert_int_equal(judge(f, NOW + 1), HM_V_OK);
 	/* a nonce is recorded only when everything else verified */
 	make_item(f);
-	str(&f->it.nonce, "nonce-0002");
+	str(&f->it.v1.nonce, "nonce-0002");
 	sign_with(f, f->secret);
 	f->sig[0] ^= 1;
 	assert_int_equal(judge(f, NOW), HM_V_BAD_SIGNATURE);
@@ -261,7 +261,7 @@ static void test_replay(void **state)
 	assert_int_equal(judge(f, NOW), HM_V_OK);
 	assert_int_equal(judge(f, NOW), HM_V_REPLAY);
 	/* once its ts has left the window, the nonce may come again with a fresh ts */
-	f->it.ts = NOW + 2 * SKEW + 10;
+	f->it.v1.ts = NOW + 2 * SKEW + 10;
 	sign_with(f, f->secret);
 	assert_int_equal(judge(f, NOW + 2 * SKEW + 10), HM_V_OK);
 }
@@ -276,8 +276,8 @@ static void test_nonce_signed_before_start(void **state)
 	enum hm_verdict verdict;
 
 	assert_int_equal(hm_verifier_new(&cfg, f->e.rd, f->e.replay, &v2), HM_OK);
-	str(&f->it.nonce, "before");
-	f->it.ts = NOW - 1;
+	str(&f->it.v1.nonce, "before");
+	f->it.v1.ts = NOW - 1;
 	sign_with(f, f->secret);
 	assert_int_equal(hm_verify_begin(v2, NOW + 1), HM_OK);
 	verdict = hm_verify_item(v2, &f->it);
@@ -285,15 +285,15 @@ static void test_nonce_signed_before_start(void **state)
 	assert_int_equal(verdict, HM_V_REPLAY);
 	assert_int_equal(hm_counter_get(&hm_verify_stats(v2)->nonce_before_start), 1);
 	/* without a nonce the same item is fine: no replay protection was asked for */
-	f->it.nonce.len = 0;
+	f->it.v1.nonce.len = 0;
 	sign_with(f, f->secret);
 	assert_int_equal(hm_verify_begin(v2, NOW + 1), HM_OK);
 	verdict = hm_verify_item(v2, &f->it);
 	assert_int_equal(hm_verify_end(v2), HM_OK);
 	assert_int_equal(verdict, HM_V_OK);
 	/* signed at or after the start: normal replay rules */
-	str(&f->it.nonce, "after");
-	f->it.ts = NOW;
+	str(&f->it.v1.nonce, "after");
+	f->it.v1.ts = NOW;
 	sign_with(f, f->secret);
 	assert_int_equal(hm_verify_begin(v2, NOW + 1), HM_OK);
 	assert_int_equal(hm_verify_item(v2, &f->it), HM_V_OK);
@@ -367,12 +367,12 @@ static void b25_item(struct fx *f, const char *container, const char *signature)
 	str(&it->tenant, "rfc");
 	str(&it->container, container);
 	str(&it->method, "POST");
-	str(&it->authority, "example.com");
+	str(&it->rfc.authority, "example.com");
 	str(&it->path, "/foo?param=Value&Pet=dog");
 	it->nheaders = sizeof(b2_headers) / sizeof(b2_headers[0]);
 	memcpy(it->headers, b2_headers, sizeof(b2_headers));
-	str(&it->signature_input, B25_INPUT);
-	str(&it->signature, signature);
+	str(&it->rfc.signature_input, B25_INPUT);
+	str(&it->rfc.signature, signature);
 	it->has_body = true;
 	str(&it->body, B2_BODY);
 }

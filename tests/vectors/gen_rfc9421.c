@@ -372,14 +372,14 @@ static bool read_case(const struct jm_value *c, struct hm_item *it)
 	it->tenant.len = 1;
 	it->container.ptr = (const uint8_t *)"c";
 	it->container.len = 1;
-	it->signature.ptr = (const uint8_t *)"x=:AA==:";
-	it->signature.len = 8;
+	it->rfc.signature.ptr = (const uint8_t *)"x=:AA==:";
+	it->rfc.signature.len = 8;
 	it->method = str_of(jm_get(r, "method"));
-	it->authority = str_of(jm_get(r, "authority"));
+	it->rfc.authority = str_of(jm_get(r, "authority"));
 	it->path = str_of(jm_get(r, "path"));
-	it->uri_scheme = str_of(jm_get(r, "uri_scheme"));
-	it->signature_input = str_of(jm_get(c, "signature_input"));
-	it->label = str_of(label);
+	it->rfc.uri_scheme = str_of(jm_get(r, "uri_scheme"));
+	it->rfc.signature_input = str_of(jm_get(c, "signature_input"));
+	it->rfc.label = str_of(label);
 	for (size_t i = 0; i < h->len; i++) {
 		const struct jm_value *pair = h->items[i];
 
@@ -467,10 +467,10 @@ static bool put_expect(struct hm_buf *o, const struct jm_value *c, const struct 
 	put_s(o, "\"expect\": {");
 	if (hm_item_check(it) != HM_OK) {
 		stage = "\"item\"";
-	} else if (hm_sf_parse(it->signature_input.ptr, it->signature_input.len, HM_SF_KIND_DICT,
-			       f) != HM_OK) {
+	} else if (hm_sf_parse(it->rfc.signature_input.ptr, it->rfc.signature_input.len,
+			       HM_SF_KIND_DICT, f) != HM_OK) {
 		stage = "\"signature-input\"";
-	} else if (hm_sb_select(f, it->label, &m, &why) == HM_OK) {
+	} else if (hm_sb_select(f, it->rfc.label, &m, &why) == HM_OK) {
 		struct hm_sb_request r = hm_sb_request_of(it);
 
 		rc = hm_sb_build(&r, f, m, base, BASE_CAP, &len, NULL, &why);
