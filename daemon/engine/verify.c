@@ -1,5 +1,6 @@
 /*
- * verify.c - judge one verify item (see verify.h for the contract).
+ * verify.c - the verify engine's core and its entry points (see verify.h for the contract,
+ * core.h for what the schemes' judges share; each scheme judges in engine/scheme_*.c).
  *
  * Order of work per item, the same whatever the key's state:
  *   0. the scope's policy (store, else the default): an item that does not cover what it
@@ -26,36 +27,8 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
-#include "proto/canon.h"
+#include "engine/core.h"
 #include "engine/keycache.h"
-#include "engine/rfc9421.h"
-
-struct hm_verifier {
-	struct hm_verify_config cfg;
-	struct hm_ks_reader *rd;
-	struct hm_replay *replay;
-	struct hm_keycache *cache;
-	EVP_MAC *mac;
-	EVP_MAC_CTX *dummy; /* keyed with random bytes nobody knows */
-	EVP_MD *sha256;
-	EVP_MD_CTX *md;
-	uint64_t txnid;
-	bool have_txnid;
-	bool policies_stored; /* the snapshot holds a policy: look each scope's up */
-	bool in_batch;
-	bool fault; /* a server-side failure in this batch: it must be answered "internal" */
-	char fault_text[256]; /* what failed first, for the caller to log (hm_verify_fault) */
-	const char *reason;   /* why the last item was refused before its key, or NULL */
-	int64_t now;
-	uint8_t *canon; /* cfg.max_canonical bytes */
-	/* rfc9421 items: a signature base may exceed the frame (;bs re-encodes fields in base64) */
-	uint8_t *base;
-	size_t base_cap;
-	struct hm_rfc_scratch *rfc;
-	struct hm_digest_ctx *digest;
-	uint8_t keyid_salt[16]; /* hides which key ids share a key-cache set (keyid_slot) */
-	struct hm_verify_stats stats;
-};
 
 int hm_verifier_new(const struct hm_verify_config *cfg, struct hm_ks_reader *rd,
 		    struct hm_replay *replay, struct hm_verifier **out)
@@ -170,7 +143,7 @@ int hm_verify_begin(struct hm_verifier *v, int64_t now)
 }
 
 /* A failure of ours, not of the item: the first one is kept for the caller, the batch fails. */
-static void batch_fault(struct hm_verifier *v, const char *what, const char *why)
+void hm_vc_fault(struct hm_verifier *v, const char *what, const char *why)
 {
 	if (!v->fault)
 		snprintf(v->fault_text, sizeof(v->fault_text), "%s: %s", what, why);
@@ -214,7 +187,7 @@ static int epoch_of_keyid(struct hm_verifier *v, const struct hm_item *it, struc
 		return HM_OK;
 	if (rc != HM_OK) {
 		hm_counter_add(&v->stats.store_errors, 1);
-		batch_fault(v, "key store keyid lookup", hm_ks_reader_errmsg(v->rd));
+		hm_vc_fault(v, "key store keyid lookup", hm_ks_reader_errmsg(v->rd));
 		return HM_ESTORE;
 	}
 	if (ref.tenant_len == it->tenant.len && ref.container_len == it->container.len &&
@@ -228,7 +201,7 @@ static int epoch_of_keyid(struct hm_verifier *v, const struct hm_item *it, struc
  * The key-cache entry of the item's scope under cache key `ck`: an epoch number (hmacd-v1), or
  * an rfc9421 key id's slot (keyid_slot), whose epoch is resolved in the store on a miss only.
  */
-static const struct hm_kc_entry *find_key(struct hm_verifier *v, const struct hm_item *it,
+const struct hm_kc_entry *hm_vc_find_key(struct hm_verifier *v, const struct hm_item *it,
 					  uint64_t ck, struct hm_str keyid)
 {
 	const struct hm_kc_entry *e;
@@ -255,10 +228,10 @@ static const struct hm_kc_entry *find_key(struct hm_verifier *v, const struct hm
 				    it->container.len, ck, NULL, &rc);
 	} else {
 		hm_counter_add(&v->stats.store_errors, 1);
-		batch_fault(v, "key store lookup", hm_ks_reader_errmsg(v->rd));
+		hm_vc_fault(v, "key store lookup", hm_ks_reader_errmsg(v->rd));
 	}
 	if (e == NULL && (rc == HM_OK || rc == HM_ENOTFOUND || rc == HM_ENOMEM || rc == HM_ECRYPTO))
-		batch_fault(v, "key cache", hm_strerror(rc));
+		hm_vc_fault(v, "key cache", hm_strerror(rc));
 	OPENSSL_cleanse(&rec, sizeof(rec));
 	atomic_store_explicit(&v->stats.key_cache_used, hm_keycache_used(v->cache),
 			      memory_order_relaxed);
@@ -266,41 +239,12 @@ static const struct hm_kc_entry *find_key(struct hm_verifier *v, const struct hm
 }
 
 /* The MAC of msg[0..len) with the pre-keyed ctx: no key schedule, no allocation. */
-static bool mac_of(EVP_MAC_CTX *ctx, const uint8_t *msg, size_t len, uint8_t mac[static HM_MAC_LEN])
+bool hm_vc_mac(EVP_MAC_CTX *ctx, const uint8_t *msg, size_t len, uint8_t mac[static HM_MAC_LEN])
 {
 	size_t maclen = 0;
 
 	return EVP_MAC_init(ctx, NULL, 0, NULL) == 1 && EVP_MAC_update(ctx, msg, len) == 1 &&
 	       EVP_MAC_final(ctx, mac, &maclen, HM_MAC_LEN) == 1 && maclen == HM_MAC_LEN;
-}
-
-/* The MAC of the canonical string with ctx into mac. false on a library failure. */
-static bool compute_mac(struct hm_verifier *v, EVP_MAC_CTX *ctx, const struct hm_item *it,
-			uint8_t mac[static HM_MAC_LEN])
-{
-	uint8_t digest[HM_SHA256_LEN];
-	const uint8_t *d = it->v1.body_sha256;
-	unsigned int dlen = 0;
-	size_t len = 0;
-
-	if (it->has_body) {
-		if (EVP_DigestInit_ex(v->md, v->sha256, NULL) != 1 ||
-		    EVP_DigestUpdate(v->md, it->body.ptr, it->body.len) != 1 ||
-		    EVP_DigestFinal_ex(v->md, digest, &dlen) != 1)
-			return false;
-		d = digest;
-	}
-	if (hm_canon_build(it, d, v->canon, v->cfg.max_canonical, &len) != HM_OK)
-		return false;
-	return mac_of(ctx, v->canon, len, mac);
-}
-
-static bool ts_stale(uint64_t ts, int64_t now, int64_t skew)
-{
-	uint64_t n = now < 0 ? 0 : (uint64_t)now;
-	uint64_t diff = ts > n ? ts - n : n - ts;
-
-	return diff > (uint64_t)skew;
 }
 
 /*
@@ -309,7 +253,7 @@ static bool ts_stale(uint64_t ts, int64_t now, int64_t skew)
  * and its mispredictions showed in tests/ct/dudect.c as 20 to 70 cycles between an unknown key,
  * a wrong signature and a right one.
  */
-static enum hm_verdict pick_verdict(unsigned unknown, unsigned revoked, unsigned unusable,
+enum hm_verdict hm_vc_verdict(unsigned unknown, unsigned revoked, unsigned unusable,
 				    unsigned failed, unsigned bad_mac, unsigned stale)
 {
 	static const uint8_t by_bit[7] = {
@@ -322,16 +266,11 @@ static enum hm_verdict pick_verdict(unsigned unknown, unsigned revoked, unsigned
 	return (enum hm_verdict)by_bit[__builtin_ctz(bits)];
 }
 
-/* What the key's cache entry allows, as bits (no branch on the key's state). */
-struct key_bits {
-	unsigned exists, revoked, usable;
-	EVP_MAC_CTX *ctx;
-};
 
-static struct key_bits key_bits_of(const struct hm_verifier *v, const struct hm_kc_entry *e)
+struct hm_vc_key hm_vc_key(const struct hm_verifier *v, const struct hm_kc_entry *e)
 {
 	static const struct hm_kc_entry absent = {.exists = false};
-	struct key_bits k;
+	struct hm_vc_key k;
 
 	if (e == NULL) /* the store or an allocation failed: judged as unknown, fails closed */
 		e = &absent;
@@ -355,7 +294,7 @@ static struct key_bits key_bits_of(const struct hm_verifier *v, const struct hm_
  * before this cache existed, else recorded until ts can no longer pass the clock check.
  * guard: apply the before-start rule (false when the item's time is not checked at all).
  */
-static enum hm_verdict check_nonce(struct hm_verifier *v, const struct hm_item *it,
+enum hm_verdict hm_vc_nonce(struct hm_verifier *v, const struct hm_item *it,
 				   struct hm_str nonce, int64_t ts, bool guard)
 {
 	struct hm_nonce_id id;
@@ -393,7 +332,7 @@ static enum hm_verdict check_nonce(struct hm_verifier *v, const struct hm_item *
  * while the store holds no policy at all). `stored` is the caller's room for a stored one.
  * NULL on a store failure (counted; the batch fails).
  */
-static const struct hm_policy *policy_of(struct hm_verifier *v, const struct hm_item *it,
+const struct hm_policy *hm_vc_policy(struct hm_verifier *v, const struct hm_item *it,
 					 struct hm_policy *stored, enum hm_policy_source *src)
 {
 	int rc;
@@ -405,143 +344,25 @@ static const struct hm_policy *policy_of(struct hm_verifier *v, const struct hm_
 				 it->container.len, stored, src);
 	if (rc != HM_OK) {
 		hm_counter_add(&v->stats.store_errors, 1);
-		batch_fault(v, "key store policy lookup", hm_ks_reader_errmsg(v->rd));
+		hm_vc_fault(v, "key store policy lookup", hm_ks_reader_errmsg(v->rd));
 		return NULL;
 	}
 	return *src != HM_POLICY_DEFAULT ? stored : &v->cfg.default_policy;
 }
 
-/* Does an hmacd-v1 item meet the hmacd-v1 part of its policy: a nonce, the headers signed? */
-static bool v1_covered(const struct hm_policy *pol, const struct hm_item *it)
-{
-	if (pol->v1_nonce && it->v1.nonce.len == 0)
-		return false;
-	for (size_t i = 0; i < pol->v1_nheaders; i++) {
-		size_t n = strlen(pol->v1_headers[i]);
-		bool found = false;
-
-		for (size_t j = 0; j < it->nheaders && !found; j++)
-			found = it->headers[j].name.len == n &&
-				memcmp(it->headers[j].name.ptr, pol->v1_headers[i], n) == 0;
-		if (!found)
-			return false;
-	}
-	return true;
-}
-
-static enum hm_verdict verify_v1(struct hm_verifier *v, const struct hm_item *it)
-{
-	struct hm_policy stored; /* written only when the scope or its tenant has a policy */
-	enum hm_policy_source src;
-	const struct hm_policy *pol;
-	struct key_bits k;
-	enum hm_verdict verdict;
-	uint8_t mac[HM_MAC_LEN];
-	unsigned mac_ok, computed;
-
-	/* coverage first, from what the sender sent and the policy: before any key is touched */
-	pol = policy_of(v, it, &stored, &src);
-	if (pol == NULL)
-		return HM_V_MALFORMED; /* not sent: the batch is answered "internal" */
-	if (!v1_covered(pol, it)) {
-		v->reason = src == HM_POLICY_DEFAULT
-				    ? "a nonce or a signed header the default policy requires is missing"
-				    : "a nonce or a signed header the scope's policy requires is missing";
-		return HM_V_INSUFFICIENT_COVERAGE;
-	}
-	k = key_bits_of(v, find_key(v, it, it->v1.epoch, (struct hm_str){NULL, 0}));
-
-	computed = compute_mac(v, k.ctx, it, mac);
-	if (!computed)
-		batch_fault(v, "computing a MAC", "the crypto library failed");
-	mac_ok = CRYPTO_memcmp(mac, it->v1.sig, HM_MAC_LEN) == 0;
-	OPENSSL_cleanse(mac, sizeof(mac));
-	verdict = pick_verdict(!k.exists, k.revoked, !k.usable, !computed, !mac_ok,
-			       ts_stale(it->v1.ts, v->now, v->cfg.skew));
-	/* one branch, on the item's own nonce field first: an item without one never takes it */
-	if ((it->v1.nonce.len > 0) & (verdict == HM_V_OK)) {
-		int64_t ts = it->v1.ts > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)it->v1.ts;
-
-		verdict = check_nonce(v, it, it->v1.nonce, ts, true);
-	}
-	return verdict;
-}
-
-/*
- * The key-cache key of an rfc9421 key id: HM_KC_KEYID_BIT and 63 bits of SHA-256(salt, keyid).
- * Cached like an epoch (per scope: the names are part of the entry's key), a key id costs one
- * store lookup per cache lifetime, and a known and an unknown key id then take the same path.
- * false if the digest failed (the caller fails the batch).
- */
-static bool keyid_slot(struct hm_verifier *v, struct hm_str keyid, uint64_t *ck)
-{
-	uint8_t d[HM_SHA256_LEN];
-	unsigned int dlen = 0;
-	uint64_t h = 0;
-
-	if (EVP_DigestInit_ex(v->md, v->sha256, NULL) != 1 ||
-	    EVP_DigestUpdate(v->md, v->keyid_salt, sizeof(v->keyid_salt)) != 1 ||
-	    EVP_DigestUpdate(v->md, keyid.ptr, keyid.len) != 1 ||
-	    EVP_DigestFinal_ex(v->md, d, &dlen) != 1)
-		return false;
-	memcpy(&h, d, sizeof(h));
-	*ck = HM_KC_KEYID_BIT | h;
-	return true;
-}
-
-static enum hm_verdict verify_rfc9421(struct hm_verifier *v, const struct hm_item *it)
-{
-	struct hm_policy stored; /* written only when the scope or its tenant has a policy */
-	enum hm_policy_source src;
-	const struct hm_policy *pol;
-	struct hm_rfc_check c;
-	struct key_bits k;
-	enum hm_verdict verdict;
-	uint8_t mac[HM_MAC_LEN];
-	unsigned mac_ok, computed;
-	uint64_t ck = 0;
-
-	pol = policy_of(v, it, &stored, &src);
-	if (pol == NULL)
-		return HM_V_MALFORMED; /* not sent: the batch is answered "internal" */
-	switch (hm_rfc9421_read(it, pol, v->rfc, v->digest, v->base, v->base_cap, &c)) {
-	case HM_RFC_READY:
-		break;
-	case HM_RFC_FAULT:
-		batch_fault(v, "rfc9421 item", c.why);
-		return HM_V_MALFORMED; /* not sent: the batch is answered "internal" */
-	case HM_RFC_COVERAGE:
-		v->reason = c.why; /* a static sentence of rfc9421.c */
-		return HM_V_INSUFFICIENT_COVERAGE;
-	case HM_RFC_MALFORMED:
-	default:
-		v->reason = c.why;
-		return HM_V_MALFORMED;
-	}
-	if (!keyid_slot(v, c.keyid, &ck)) {
-		batch_fault(v, "rfc9421 item", "hashing the key id failed");
-		return HM_V_MALFORMED; /* not sent: the batch is answered "internal" */
-	}
-	k = key_bits_of(v, find_key(v, it, ck, c.keyid));
-	computed = mac_of(k.ctx, v->base, c.base_len, mac);
-	if (!computed)
-		batch_fault(v, "computing a MAC", "the crypto library failed");
-	mac_ok = (CRYPTO_memcmp(mac, c.sig, HM_MAC_LEN) == 0) & (c.digest != HM_RFC_DIGEST_MISMATCH);
-	OPENSSL_cleanse(mac, sizeof(mac));
-	verdict = pick_verdict(!k.exists, k.revoked, !k.usable, !computed, !mac_ok,
-			       hm_rfc9421_stale(&c, pol, v->now, v->cfg.skew));
-	if ((c.nonce.len > 0) & (verdict == HM_V_OK))
-		verdict = check_nonce(v, it, c.nonce, c.has_created ? c.created : v->now,
-				      c.has_created & pol->check_age);
-	return verdict;
-}
+/* Each scheme's judge, in its own file (engine/scheme_*.c), around the core above. */
+static enum hm_verdict (*const judges[])(struct hm_verifier *v, const struct hm_item *it) = {
+	[HM_SCHEME_HMACD_V1] = hm_v1_judge,
+	[HM_SCHEME_RFC9421] = hm_rfc9421_judge,
+};
 
 enum hm_verdict hm_verify_item(struct hm_verifier *v, const struct hm_item *it)
 {
 	enum hm_verdict verdict;
 
 	v->reason = NULL;
-	verdict = it->scheme == HM_SCHEME_RFC9421 ? verify_rfc9421(v, it) : verify_v1(v, it);
+	verdict = judges[it->scheme == HM_SCHEME_RFC9421 ? HM_SCHEME_RFC9421 : HM_SCHEME_HMACD_V1](
+		v, it);
 	hm_counter_add(&v->stats.verdicts[verdict], 1);
 	return verdict;
 }
