@@ -12,6 +12,7 @@
 #include <msgpack.h>
 
 #include "proto/frame.h"
+#include "proto/scheme.h"
 
 /* ---- request decoding ---- */
 
@@ -83,40 +84,14 @@ static int read_scheme(struct hm_mp *r, struct hm_item *it)
 	rc = read_str(r, &s);
 	if (rc != HM_OK)
 		return rc;
-	if (hm_lex_is(s.ptr, s.len, "rfc9421"))
+	if (hm_lex_is(s.ptr, s.len, hm_scheme_rfc9421.name))
 		it->scheme = HM_SCHEME_RFC9421;
-	else if (hm_lex_is(s.ptr, s.len, "hmacd-v1"))
+	else if (hm_lex_is(s.ptr, s.len, hm_scheme_v1.name))
 		it->scheme = HM_SCHEME_HMACD_V1;
 	else
 		return HM_EMALFORMED;
 	return HM_OK;
 }
-
-/* Every key of either scheme: one pass reads them all, then the scheme's key set is applied. */
-enum item_field {
-	F_TENANT, F_CONTAINER, F_EPOCH, F_METHOD, F_PATH, F_HEADERS, F_BODY, F_BODY_SHA256,
-	F_TS, F_NONCE, F_SIG,
-	F_SCHEME, F_AUTHORITY, F_URI_SCHEME, F_SIGNATURE_INPUT, F_SIGNATURE, F_LABEL,
-	F__COUNT
-};
-
-#define BIT(f) (1u << (f))
-
-/* hmacd-v1 keys; "scheme" is allowed when it says "hmacd-v1" */
-#define V1_FIELDS                                                                           \
-	(BIT(F_TENANT) | BIT(F_CONTAINER) | BIT(F_EPOCH) | BIT(F_METHOD) | BIT(F_PATH) |    \
-	 BIT(F_HEADERS) | BIT(F_BODY) | BIT(F_BODY_SHA256) | BIT(F_TS) | BIT(F_NONCE) |     \
-	 BIT(F_SIG) | BIT(F_SCHEME))
-#define V1_REQUIRED                                                                         \
-	(BIT(F_TENANT) | BIT(F_CONTAINER) | BIT(F_EPOCH) | BIT(F_METHOD) | BIT(F_PATH) |    \
-	 BIT(F_HEADERS) | BIT(F_TS) | BIT(F_SIG))
-#define RFC_FIELDS                                                                          \
-	(BIT(F_SCHEME) | BIT(F_TENANT) | BIT(F_CONTAINER) | BIT(F_METHOD) | BIT(F_AUTHORITY) | \
-	 BIT(F_PATH) | BIT(F_URI_SCHEME) | BIT(F_HEADERS) | BIT(F_SIGNATURE_INPUT) |         \
-	 BIT(F_SIGNATURE) | BIT(F_LABEL) | BIT(F_BODY))
-#define RFC_REQUIRED                                                                        \
-	(BIT(F_SCHEME) | BIT(F_TENANT) | BIT(F_CONTAINER) | BIT(F_METHOD) | BIT(F_AUTHORITY) | \
-	 BIT(F_PATH) | BIT(F_HEADERS) | BIT(F_SIGNATURE_INPUT) | BIT(F_SIGNATURE))
 
 /* Items sit at depth 2 (request map, items array): they may nest this much more. */
 #define HM_ITEM_DEPTH (HM_MP_MAX_DEPTH - 2)
@@ -126,99 +101,99 @@ enum item_field {
 static const struct {
 	const char *name;
 	size_t len;
-} item_keys[F__COUNT] = {
-	KEY(F_TENANT, "tenant"),       KEY(F_CONTAINER, "container"),
-	KEY(F_EPOCH, "epoch"),         KEY(F_METHOD, "method"),
-	KEY(F_PATH, "path"),           KEY(F_HEADERS, "headers"),
-	KEY(F_BODY, "body"),           KEY(F_BODY_SHA256, "body_sha256"),
-	KEY(F_TS, "ts"),               KEY(F_NONCE, "nonce"),
-	KEY(F_SIG, "sig"),             KEY(F_SCHEME, "scheme"),
-	KEY(F_AUTHORITY, "authority"), KEY(F_URI_SCHEME, "uri_scheme"),
-	KEY(F_SIGNATURE_INPUT, "signature_input"),
-	KEY(F_SIGNATURE, "signature"), KEY(F_LABEL, "label"),
+} item_keys[HM_K__COUNT] = {
+	KEY(HM_K_TENANT, "tenant"),       KEY(HM_K_CONTAINER, "container"),
+	KEY(HM_K_EPOCH, "epoch"),         KEY(HM_K_METHOD, "method"),
+	KEY(HM_K_PATH, "path"),           KEY(HM_K_HEADERS, "headers"),
+	KEY(HM_K_BODY, "body"),           KEY(HM_K_BODY_SHA256, "body_sha256"),
+	KEY(HM_K_TS, "ts"),               KEY(HM_K_NONCE, "nonce"),
+	KEY(HM_K_SIG, "sig"),             KEY(HM_K_SCHEME, "scheme"),
+	KEY(HM_K_AUTHORITY, "authority"), KEY(HM_K_URI_SCHEME, "uri_scheme"),
+	KEY(HM_K_SIGNATURE_INPUT, "signature_input"),
+	KEY(HM_K_SIGNATURE, "signature"), KEY(HM_K_LABEL, "label"),
 };
 
 #undef KEY
 
-/* f if k[0..n) is f's key, else F__COUNT */
-static enum item_field key_if(const uint8_t *k, size_t n, enum item_field f)
+/* f if k[0..n) is f's key, else HM_K__COUNT */
+static enum hm_item_key key_if(const uint8_t *k, size_t n, enum hm_item_key f)
 {
-	return item_keys[f].len == n && memcmp(k, item_keys[f].name, n) == 0 ? f : F__COUNT;
+	return item_keys[f].len == n && memcmp(k, item_keys[f].name, n) == 0 ? f : HM_K__COUNT;
 }
 
 /*
- * The field a key names, or F__COUNT. On the hot path: a switch on the length, then the first
+ * The field a key names, or HM_K__COUNT. On the hot path: a switch on the length, then the first
  * byte (distinct among keys of one length) names the one candidate, then one memcmp.
  */
-static enum item_field field_of(const uint8_t *k, size_t n)
+static enum hm_item_key field_of(const uint8_t *k, size_t n)
 {
 	switch (n) {
 	case 2:
-		return key_if(k, n, F_TS);
+		return key_if(k, n, HM_K_TS);
 	case 3:
-		return key_if(k, n, F_SIG);
+		return key_if(k, n, HM_K_SIG);
 	case 4:
-		return key_if(k, n, k[0] == 'p' ? F_PATH : F_BODY);
+		return key_if(k, n, k[0] == 'p' ? HM_K_PATH : HM_K_BODY);
 	case 5:
-		return key_if(k, n, k[0] == 'e' ? F_EPOCH : k[0] == 'n' ? F_NONCE : F_LABEL);
+		return key_if(k, n, k[0] == 'e' ? HM_K_EPOCH : k[0] == 'n' ? HM_K_NONCE : HM_K_LABEL);
 	case 6:
-		return key_if(k, n, k[0] == 't' ? F_TENANT : k[0] == 'm' ? F_METHOD : F_SCHEME);
+		return key_if(k, n, k[0] == 't' ? HM_K_TENANT : k[0] == 'm' ? HM_K_METHOD : HM_K_SCHEME);
 	case 7:
-		return key_if(k, n, F_HEADERS);
+		return key_if(k, n, HM_K_HEADERS);
 	case 9:
 		return key_if(k, n,
-			      k[0] == 'c' ? F_CONTAINER : k[0] == 'a' ? F_AUTHORITY : F_SIGNATURE);
+			      k[0] == 'c' ? HM_K_CONTAINER : k[0] == 'a' ? HM_K_AUTHORITY : HM_K_SIGNATURE);
 	case 10:
-		return key_if(k, n, F_URI_SCHEME);
+		return key_if(k, n, HM_K_URI_SCHEME);
 	case 11:
-		return key_if(k, n, F_BODY_SHA256);
+		return key_if(k, n, HM_K_BODY_SHA256);
 	case 15:
-		return key_if(k, n, F_SIGNATURE_INPUT);
+		return key_if(k, n, HM_K_SIGNATURE_INPUT);
 	default:
-		return F__COUNT;
+		return HM_K__COUNT;
 	}
 }
 
-static int read_field(struct hm_mp *r, enum item_field f, struct hm_item *it)
+static int read_field(struct hm_mp *r, enum hm_item_key f, struct hm_item *it)
 {
 	switch (f) {
-	case F_TENANT:
+	case HM_K_TENANT:
 		return read_str(r, &it->tenant);
-	case F_CONTAINER:
+	case HM_K_CONTAINER:
 		return read_str(r, &it->container);
-	case F_EPOCH:
+	case HM_K_EPOCH:
 		return hm_mp_read_uint(r, &it->v1.epoch);
-	case F_METHOD:
+	case HM_K_METHOD:
 		return read_str(r, &it->method);
-	case F_PATH:
+	case HM_K_PATH:
 		return read_str(r, &it->path);
-	case F_HEADERS:
+	case HM_K_HEADERS:
 		return read_headers(r, it);
-	case F_BODY:
+	case HM_K_BODY:
 		it->has_body = true;
 		return hm_mp_read_bin(r, &it->body.ptr, &it->body.len);
-	case F_BODY_SHA256:
+	case HM_K_BODY_SHA256:
 		it->v1.has_body_sha256 = true;
 		return read_fixed_bin(r, HM_SHA256_LEN, &it->v1.body_sha256);
-	case F_TS:
+	case HM_K_TS:
 		return hm_mp_read_uint(r, &it->v1.ts);
-	case F_NONCE:
+	case HM_K_NONCE:
 		return read_str(r, &it->v1.nonce);
-	case F_SIG:
+	case HM_K_SIG:
 		return read_fixed_bin(r, HM_MAC_LEN, &it->v1.sig);
-	case F_SCHEME:
+	case HM_K_SCHEME:
 		return read_scheme(r, it);
-	case F_AUTHORITY:
+	case HM_K_AUTHORITY:
 		return read_str(r, &it->rfc.authority);
-	case F_URI_SCHEME:
+	case HM_K_URI_SCHEME:
 		return read_nonempty_str(r, &it->rfc.uri_scheme);
-	case F_SIGNATURE_INPUT:
+	case HM_K_SIGNATURE_INPUT:
 		return read_str(r, &it->rfc.signature_input);
-	case F_SIGNATURE:
+	case HM_K_SIGNATURE:
 		return read_str(r, &it->rfc.signature);
-	case F_LABEL:
+	case HM_K_LABEL:
 		return read_nonempty_str(r, &it->rfc.label);
-	case F__COUNT:
+	case HM_K__COUNT:
 		break;
 	}
 	return HM_EMALFORMED;
@@ -226,6 +201,7 @@ static int read_field(struct hm_mp *r, enum item_field f, struct hm_item *it)
 
 static int decode_item(struct hm_mp *r, struct hm_item *it)
 {
+	const struct hm_scheme_ops *sc;
 	unsigned seen = 0;
 	uint32_t n;
 	int rc;
@@ -234,7 +210,7 @@ static int decode_item(struct hm_mp *r, struct hm_item *it)
 	if (rc != HM_OK)
 		return rc;
 	for (uint32_t i = 0; i < n; i++) {
-		enum item_field f;
+		enum hm_item_key f;
 		const uint8_t *key;
 		size_t klen;
 
@@ -242,21 +218,17 @@ static int decode_item(struct hm_mp *r, struct hm_item *it)
 		if (rc != HM_OK)
 			return rc; /* non-string key */
 		f = field_of(key, klen);
-		if (f == F__COUNT || (seen & BIT(f)))
+		if (f == HM_K__COUNT || (seen & HM_KEY_BIT(f)))
 			return HM_EMALFORMED; /* unknown or repeated key */
-		seen |= BIT(f);
+		seen |= HM_KEY_BIT(f);
 		rc = read_field(r, f, it);
 		if (rc != HM_OK)
 			return rc;
 	}
 	/* The scheme is known only now ("scheme" may come last): apply its key set. */
-	if (it->scheme == HM_SCHEME_HMACD_V1) {
-		if ((seen & ~V1_FIELDS) != 0 || (seen & V1_REQUIRED) != V1_REQUIRED)
-			return HM_EMALFORMED;
-	} else {
-		if ((seen & ~RFC_FIELDS) != 0 || (seen & RFC_REQUIRED) != RFC_REQUIRED)
-			return HM_EMALFORMED;
-	}
+	sc = hm_scheme_of(it->scheme);
+	if ((seen & ~sc->keys) != 0 || (seen & sc->required) != sc->required)
+		return HM_EMALFORMED;
 	return hm_item_check(it);
 }
 
@@ -373,7 +345,7 @@ int hm_request_decode(const uint8_t *payload, size_t len, uint32_t max_items,
 
 /* ---- encoding ---- */
 
-static void pack_cstr(msgpack_packer *pk, const char *s)
+void hm_pack_cstr(msgpack_packer *pk, const char *s)
 {
 	size_t n = strlen(s);
 
@@ -381,23 +353,23 @@ static void pack_cstr(msgpack_packer *pk, const char *s)
 	msgpack_pack_str_body(pk, s, n);
 }
 
-static void pack_str(msgpack_packer *pk, struct hm_str s)
+void hm_pack_str(msgpack_packer *pk, struct hm_str s)
 {
 	msgpack_pack_str(pk, s.len);
 	msgpack_pack_str_body(pk, s.ptr, s.len);
 }
 
-static void pack_bin(msgpack_packer *pk, const uint8_t *p, size_t n)
+void hm_pack_bin(msgpack_packer *pk, const uint8_t *p, size_t n)
 {
 	msgpack_pack_bin(pk, n);
 	msgpack_pack_bin_body(pk, p, n);
 }
 
 /* One map entry: a key and a str value. */
-static void pack_key_str(msgpack_packer *pk, const char *key, struct hm_str value)
+void hm_pack_key_str(msgpack_packer *pk, const char *key, struct hm_str value)
 {
-	pack_cstr(pk, key);
-	pack_str(pk, value);
+	hm_pack_cstr(pk, key);
+	hm_pack_str(pk, value);
 }
 
 size_t hm_frame_begin(struct hm_buf *b)
@@ -444,7 +416,7 @@ static const char *op_name(enum hm_op op)
 static void pack_head(msgpack_packer *pk, uint64_t id, size_t nkeys)
 {
 	msgpack_pack_map(pk, nkeys);
-	pack_cstr(pk, "id");
+	hm_pack_cstr(pk, "id");
 	msgpack_pack_uint64(pk, id);
 }
 
@@ -455,8 +427,8 @@ void hm_encode_simple_request(struct hm_buf *b, uint64_t id, enum hm_op op)
 
 	packer(&pk, b);
 	pack_head(&pk, id, 2);
-	pack_cstr(&pk, "op");
-	pack_cstr(&pk, op_name(op));
+	hm_pack_cstr(&pk, "op");
+	hm_pack_cstr(&pk, op_name(op));
 	hm_frame_end(b, start);
 }
 
@@ -467,86 +439,32 @@ size_t hm_encode_verify_begin(struct hm_buf *b, uint64_t id, uint32_t n)
 
 	packer(&pk, b);
 	pack_head(&pk, id, 3);
-	pack_cstr(&pk, "op");
-	pack_cstr(&pk, "verify");
-	pack_cstr(&pk, "items");
+	hm_pack_cstr(&pk, "op");
+	hm_pack_cstr(&pk, "verify");
+	hm_pack_cstr(&pk, "items");
 	msgpack_pack_array(&pk, n);
 	return start;
 }
 
-static void pack_item_headers(msgpack_packer *pk, const struct hm_item *it)
+void hm_pack_item_headers(msgpack_packer *pk, const struct hm_item *it)
 {
-	pack_cstr(pk, "headers");
+	hm_pack_cstr(pk, "headers");
 	msgpack_pack_array(pk, it->nheaders);
 	for (size_t i = 0; i < it->nheaders; i++) {
 		msgpack_pack_array(pk, 2);
-		pack_str(pk, it->headers[i].name);
-		pack_str(pk, it->headers[i].value);
-	}
-}
-
-static void encode_v1(msgpack_packer *pk, const struct hm_item *it)
-{
-	size_t nkeys = 9 + (it->v1.nonce.len > 0);
-
-	msgpack_pack_map(pk, nkeys);
-	pack_key_str(pk, "tenant", it->tenant);
-	pack_key_str(pk, "container", it->container);
-	pack_cstr(pk, "epoch");
-	msgpack_pack_uint64(pk, it->v1.epoch);
-	pack_key_str(pk, "method", it->method);
-	pack_key_str(pk, "path", it->path);
-	pack_item_headers(pk, it);
-	if (it->has_body) {
-		pack_cstr(pk, "body");
-		pack_bin(pk, it->body.ptr, it->body.len);
-	} else {
-		pack_cstr(pk, "body_sha256");
-		pack_bin(pk, it->v1.body_sha256, HM_SHA256_LEN);
-	}
-	pack_cstr(pk, "ts");
-	msgpack_pack_uint64(pk, it->v1.ts);
-	if (it->v1.nonce.len > 0)
-		pack_key_str(pk, "nonce", it->v1.nonce);
-	pack_cstr(pk, "sig");
-	pack_bin(pk, it->v1.sig, HM_MAC_LEN);
-}
-
-/* PROTOCOL.md 7.2, in the table's order */
-static void encode_rfc9421(msgpack_packer *pk, const struct hm_item *it)
-{
-	size_t nkeys = 9 + (it->rfc.uri_scheme.len > 0) + (it->rfc.label.len > 0) + it->has_body;
-
-	msgpack_pack_map(pk, nkeys);
-	pack_cstr(pk, "scheme");
-	pack_cstr(pk, "rfc9421");
-	pack_key_str(pk, "tenant", it->tenant);
-	pack_key_str(pk, "container", it->container);
-	pack_key_str(pk, "method", it->method);
-	pack_key_str(pk, "authority", it->rfc.authority);
-	pack_key_str(pk, "path", it->path);
-	if (it->rfc.uri_scheme.len > 0)
-		pack_key_str(pk, "uri_scheme", it->rfc.uri_scheme);
-	pack_item_headers(pk, it);
-	pack_key_str(pk, "signature_input", it->rfc.signature_input);
-	pack_key_str(pk, "signature", it->rfc.signature);
-	if (it->rfc.label.len > 0)
-		pack_key_str(pk, "label", it->rfc.label);
-	if (it->has_body) {
-		pack_cstr(pk, "body");
-		pack_bin(pk, it->body.ptr, it->body.len);
+		hm_pack_str(pk, it->headers[i].name);
+		hm_pack_str(pk, it->headers[i].value);
 	}
 }
 
 void hm_encode_item(struct hm_buf *b, const struct hm_item *it)
 {
+	const struct hm_scheme_ops *sc;
 	msgpack_packer pk;
 
 	packer(&pk, b);
-	if (it->scheme == HM_SCHEME_RFC9421)
-		encode_rfc9421(&pk, it);
-	else
-		encode_v1(&pk, it);
+	sc = hm_scheme_of(it->scheme);
+	(sc != NULL ? sc : &hm_scheme_v1)->encode(&pk, it); /* not checked: hmacd-v1 by default */
 }
 
 size_t hm_encode_results_begin(struct hm_buf *b, uint64_t id, uint32_t n)
@@ -556,7 +474,7 @@ size_t hm_encode_results_begin(struct hm_buf *b, uint64_t id, uint32_t n)
 
 	packer(&pk, b);
 	pack_head(&pk, id, 2);
-	pack_cstr(&pk, "results");
+	hm_pack_cstr(&pk, "results");
 	msgpack_pack_array(&pk, n);
 	return start;
 }
@@ -574,7 +492,7 @@ void hm_encode_pong(struct hm_buf *b, uint64_t id)
 
 	packer(&pk, b);
 	pack_head(&pk, id, 2);
-	pack_cstr(&pk, "pong");
+	hm_pack_cstr(&pk, "pong");
 	msgpack_pack_true(&pk);
 	hm_frame_end(b, start);
 }
@@ -586,7 +504,7 @@ size_t hm_encode_stats_begin(struct hm_buf *b, uint64_t id, uint32_t n)
 
 	packer(&pk, b);
 	pack_head(&pk, id, 2);
-	pack_cstr(&pk, "stats");
+	hm_pack_cstr(&pk, "stats");
 	msgpack_pack_map(&pk, n);
 	return start;
 }
@@ -596,7 +514,7 @@ void hm_encode_stat(struct hm_buf *b, const char *name, uint64_t value)
 	msgpack_packer pk;
 
 	packer(&pk, b);
-	pack_cstr(&pk, name);
+	hm_pack_cstr(&pk, name);
 	msgpack_pack_uint64(&pk, value);
 }
 
@@ -607,15 +525,15 @@ void hm_encode_error(struct hm_buf *b, bool has_id, uint64_t id, const char *err
 
 	packer(&pk, b);
 	msgpack_pack_map(&pk, 3);
-	pack_cstr(&pk, "id");
+	hm_pack_cstr(&pk, "id");
 	if (has_id)
 		msgpack_pack_uint64(&pk, id);
 	else
 		msgpack_pack_nil(&pk);
-	pack_cstr(&pk, "error");
-	pack_cstr(&pk, err);
-	pack_cstr(&pk, "message");
-	pack_cstr(&pk, text);
+	hm_pack_cstr(&pk, "error");
+	hm_pack_cstr(&pk, err);
+	hm_pack_cstr(&pk, "message");
+	hm_pack_cstr(&pk, text);
 	hm_frame_end(b, start);
 }
 
