@@ -19,14 +19,12 @@
 
 #include <assert.h>
 #include <errno.h>
-#include <inttypes.h>
 #include <libgen.h>
 #include <poll.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -46,6 +44,7 @@
 #include "proto/msg.h"
 #include "proto/sfv.h"
 #include "proto/sigbase.h"
+#include "proto/siginput.h"
 #include "proto/sign.h"
 #include "proto/verdict.h"
 
@@ -1207,105 +1206,11 @@ out:
 /* ---- RFC 9421 signing (hmac-sha256) ---- */
 
 #define RFC_DEFAULT_LABEL "sig1"
-#define RFC_ALG "hmac-sha256"
-#define RFC_NONCE_BYTES 16
 
-static const char *const default_components[] = {"@method", "@authority", "@path"};
-
-/* ;key="s" with '"' and '\' escaped. False if s is not printable ASCII (no String carries it). */
-static bool put_string_param(struct hm_sf_out *o, const char *key, const char *s)
+/* The random source of a fresh nonce (proto/siginput.h). */
+static int nonce_random(uint8_t *buf, size_t n)
 {
-	hm_sf_put(o, ";", 1);
-	hm_sf_put(o, key, strlen(key));
-	hm_sf_put(o, "=\"", 2);
-	for (; *s != '\0'; s++) {
-		unsigned char ch = (unsigned char)*s;
-
-		if (ch < 0x20 || ch > 0x7e)
-			return false;
-		if (ch == '"' || ch == '\\')
-			hm_sf_put(o, "\\", 1);
-		hm_sf_put(o, s, 1);
-	}
-	hm_sf_put(o, "\"", 1);
-	return true;
-}
-
-static void put_int_param(struct hm_sf_out *o, const char *key, int64_t v)
-{
-	char num[32];
-	int n = snprintf(num, sizeof(num), ";%s=%" PRId64, key, v);
-
-	if (n < 0 || (size_t)n >= sizeof(num)) {
-		o->failed = true;
-		return;
-	}
-	hm_sf_put(o, num, (size_t)n);
-}
-
-/* Length of a quoted String at s (s[0] == '"'), closing quote included if there is one. */
-static size_t quoted_len(const char *s)
-{
-	size_t n = 1;
-
-	while (s[n] != '\0' && s[n] != '"') {
-		if (s[n] == '\\' && s[n + 1] != '\0')
-			n++;
-		n++;
-	}
-	return s[n] == '"' ? n + 1 : n;
-}
-
-/*
- * One covered component as an inner-list item: passed through when already serialized (it
- * starts with '"'); else the simple form name[;param[=value]]... with the name and every
- * unquoted value put in quotes. This only writes text: hm_sf_parse() judges it afterwards.
- */
-static void put_component(struct hm_sf_out *o, const char *c)
-{
-	size_t n;
-
-	if (c[0] == '"') {
-		hm_sf_put(o, c, strlen(c));
-		return;
-	}
-	n = strcspn(c, ";");
-	hm_sf_put(o, "\"", 1);
-	hm_sf_put(o, c, n);
-	hm_sf_put(o, "\"", 1);
-	c += n;
-	while (*c == ';') {
-		c++;
-		n = strcspn(c, "=;");
-		hm_sf_put(o, ";", 1);
-		hm_sf_put(o, c, n);
-		c += n;
-		if (*c != '=')
-			continue;
-		hm_sf_put(o, "=", 1);
-		c++;
-		if (*c == '"') {
-			n = quoted_len(c);
-			hm_sf_put(o, c, n);
-		} else {
-			n = strcspn(c, ";");
-			hm_sf_put(o, "\"", 1);
-			hm_sf_put(o, c, n);
-			hm_sf_put(o, "\"", 1);
-		}
-		c += n;
-	}
-}
-
-static bool has_header(const struct hm_item *it, const char *name)
-{
-	size_t n = strlen(name);
-
-	for (size_t i = 0; i < it->nheaders; i++)
-		if (it->headers[i].name.len == n &&
-		    strncasecmp((const char *)it->headers[i].name.ptr, name, n) == 0)
-			return true;
-	return false;
+	return RAND_bytes(buf, (int)n) == 1 ? HM_OK : HM_EIO;
 }
 
 /*
@@ -1341,73 +1246,36 @@ static int rfc_request_check(struct hm_item *it, bool with_input)
 }
 
 /*
- * The Signature-Input member text for params p into o (components, then the parameters in the
- * order of RFC 9421's examples). HMACD_OK or HMACD_EINVAL (a value RFC 8941 cannot carry);
- * o->failed if it did not fit.
+ * The Signature-Input member for params p into out[0..cap) (proto/siginput.h): created now
+ * read from the clock, a fresh nonce from OpenSSL's random source. HMACD_OK, HMACD_EINVAL (a
+ * value RFC 8941 cannot carry), HMACD_ETOOBIG, HMACD_EIO (the clock or the random source).
  */
-static int input_text(struct hm_sf_out *o, const struct hm_item *it,
-		      const struct hmacd_rfc9421_params *p, const char *label)
+static int input_text(const struct hm_item *it, const struct hmacd_rfc9421_params *p,
+		      const char *label, char *out, size_t cap, size_t *len)
 {
-	const char *const *comp = p->components;
-	size_t ncomp = p->ncomponents;
-	uint8_t rnd[RFC_NONCE_BYTES];
-	char nonce[2 * RFC_NONCE_BYTES + 1];
-	const char *nv = p->nonce;
-	int64_t created = p->created;
+	struct hm_siginput si = {
+		.label = label,
+		.components = p->components,
+		.ncomponents = p->ncomponents,
+		.has_created = p->created != HMACD_RFC9421_OMIT,
+		.created = p->created,
+		.has_expires = p->expires != HMACD_RFC9421_OMIT && p->expires != 0,
+		.expires = p->expires,
+		.nonce = p->nonce,
+		.random = nonce_random,
+		.keyid = p->keyid,
+		.tag = p->tag,
+		.alg = p->alg,
+	};
 	time_t t;
 
-	if (ncomp == 0) {
-		comp = default_components;
-		ncomp = sizeof(default_components) / sizeof(default_components[0]);
-	}
-	if (created == HMACD_RFC9421_CREATED_NOW) {
+	if (p->created == HMACD_RFC9421_CREATED_NOW) {
 		t = time(NULL);
 		if (t == (time_t)-1)
 			return HMACD_EIO;
-		created = (int64_t)t;
+		si.created = (int64_t)t;
 	}
-	if ((created < 0 && created != HMACD_RFC9421_OMIT) ||
-	    (p->expires < 0 && p->expires != HMACD_RFC9421_OMIT))
-		return HMACD_EINVAL;
-	if (nv == NULL) {
-		if (RAND_bytes(rnd, sizeof(rnd)) != 1)
-			return HMACD_EIO;
-		for (size_t i = 0; i < sizeof(rnd); i++)
-			snprintf(nonce + 2 * i, 3, "%02x", rnd[i]);
-		nv = nonce;
-	}
-	hm_sf_put(o, label, strlen(label));
-	hm_sf_put(o, "=(", 2);
-	for (size_t i = 0; i < ncomp; i++) {
-		if (comp[i] == NULL || comp[i][0] == '\0')
-			return HMACD_EINVAL;
-		if (i > 0)
-			hm_sf_put(o, " ", 1);
-		put_component(o, comp[i]);
-	}
-	/* the default set: the query too when there is one, which @path leaves out */
-	if (p->ncomponents == 0 && memchr(it->path.ptr, '?', it->path.len) != NULL) {
-		hm_sf_put(o, " ", 1);
-		put_component(o, "@query");
-	}
-	if (p->ncomponents == 0 && has_header(it, "content-digest")) {
-		hm_sf_put(o, " ", 1);
-		put_component(o, "content-digest");
-	}
-	hm_sf_put(o, ")", 1);
-	if (created != HMACD_RFC9421_OMIT)
-		put_int_param(o, "created", created);
-	if (p->expires > 0)
-		put_int_param(o, "expires", p->expires);
-	if (nv[0] != '\0' && !put_string_param(o, "nonce", nv))
-		return HMACD_EINVAL;
-	if (p->alg && !put_string_param(o, "alg", RFC_ALG))
-		return HMACD_EINVAL;
-	if (!put_string_param(o, "keyid", p->keyid))
-		return HMACD_EINVAL;
-	if (p->tag != NULL && !put_string_param(o, "tag", p->tag))
-		return HMACD_EINVAL;
-	return HMACD_OK;
+	return hm_siginput_write(it, &si, out, cap, len);
 }
 
 int hmacd_rfc9421_sign(const uint8_t *secret, size_t secret_len,
@@ -1418,10 +1286,9 @@ int hmacd_rfc9421_sign(const uint8_t *secret, size_t secret_len,
 	const char *label;
 	struct hm_item *it = NULL;
 	struct hm_sf_field *f = NULL;
-	struct hm_sf_out o;
-	uint8_t *text = NULL, mac[HM_MAC_LEN];
-	char b64[HM_B64_LEN(HM_MAC_LEN) + 1];
-	size_t ilen = 0;
+	uint8_t mac[HM_MAC_LEN];
+	char *text = NULL, b64[HM_B64_LEN(HM_MAC_LEN) + 1];
+	size_t tlen = 0, ilen = 0;
 	int rc, n;
 
 	if (input != NULL && input_cap > 0)
@@ -1439,7 +1306,7 @@ int hmacd_rfc9421_sign(const uint8_t *secret, size_t secret_len,
 		return HMACD_EINVAL;
 	it = malloc(sizeof(*it));
 	f = malloc(sizeof(*f));
-	text = malloc(HM_SIGFIELD_MAX);
+	text = malloc(HM_SIGFIELD_MAX + 1); /* the field's limit and a NUL */
 	if (it == NULL || f == NULL || text == NULL) {
 		rc = HMACD_ENOMEM;
 		goto out;
@@ -1450,20 +1317,16 @@ int hmacd_rfc9421_sign(const uint8_t *secret, size_t secret_len,
 	rc = rfc_request_check(it, false);
 	if (rc != HMACD_OK)
 		goto out;
-	o = (struct hm_sf_out){text, HM_SIGFIELD_MAX, 0, false};
-	rc = input_text(&o, it, params, label);
+	rc = input_text(it, params, label, text, HM_SIGFIELD_MAX + 1, &tlen);
 	if (rc != HMACD_OK)
 		goto out;
-	if (o.failed) {
-		rc = HMACD_ETOOBIG;
-		goto out;
-	}
 	/* the daemon will parse what we send: sign what that parse gives, nothing else */
-	if (hm_sf_parse(text, o.len, HM_SF_KIND_DICT, f) != HM_OK || f->nmembers != 1) {
+	if (hm_sf_parse((const uint8_t *)text, tlen, HM_SF_KIND_DICT, f) != HM_OK ||
+	    f->nmembers != 1) {
 		rc = HMACD_EMALFORMED; /* a component that is not an RFC 8941 string item */
 		goto out;
 	}
-	it->signature_input = (struct hm_str){text, o.len};
+	it->signature_input = (struct hm_str){(const uint8_t *)text, tlen};
 	it->label = (struct hm_str){(const uint8_t *)label, strlen(label)};
 	rc = hm_sign_rfc9421(secret, secret_len, it, mac);
 	if (rc != HM_OK) {
