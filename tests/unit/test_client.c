@@ -1317,6 +1317,7 @@ static void test_rfc9421_encoding(void **state)
 	r.uri_scheme_len = 4;
 	r.headers = hs;
 	r.nheaders = ARRAY_LEN(hs);
+	/* by hand: this item is never signed, only its encoding is looked at */
 	r.signature_input = "lbl=(\"@method\");keyid=\"k\"";
 	r.signature_input_len = strlen(r.signature_input);
 	r.signature = "lbl=:AAAA:";
