@@ -1,5 +1,5 @@
 /*
- * test_client.c - unit tests of libhmacd (client/c/client.c) against a fake daemon.
+ * test_client.c - unit tests of libhmacd (client/c: client.c, transport.c) against a fake daemon.
  *
  * The fake daemon is a thread of this process that listens on a temporary Unix socket and speaks
  * the protocol with the proto/ code (hm_frame_parse, hm_request_decode, hm_item_next and the
