@@ -241,12 +241,14 @@ static void test_refusals(void **state)
 	const struct hm_siginput good = {.label = "sig1", .nonce = "", .keyid = "k1"};
 	struct hm_siginput si;
 	struct hm_item *it = malloc(sizeof(*it));
-	char out[256];
+	char out[256], big[HM_LABEL_MAX + 2];
 	size_t len;
 
 	(void)state;
 	assert_non_null(it);
 	b2_item(it, ARRAY_LEN(b2_headers));
+	memset(big, 'a', HM_LABEL_MAX + 1);
+	big[HM_LABEL_MAX + 1] = '\0';
 #define REFUSED(field, value)                                                                  \
 	do {                                                                                   \
 		si = good;                                                                     \
@@ -261,7 +263,7 @@ static void test_refusals(void **state)
 	REFUSED(label, "");
 	REFUSED(label, "Sig");
 	REFUSED(label, "1sig");
-	REFUSED(label, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"); /* 65 */
+	REFUSED(label, big); /* HM_LABEL_MAX + 1 bytes */
 	REFUSED(keyid, NULL);
 	REFUSED(keyid, "");
 	REFUSED(keyid, "k\n1");
@@ -285,8 +287,9 @@ static void test_refusals(void **state)
 	si.expires = -1;
 	assert_int_equal(hm_siginput_write(it, &si, out, sizeof(out), &len), HM_EINVAL);
 	/* the largest label is fine */
+	big[HM_LABEL_MAX] = '\0';
 	si = good;
-	si.label = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"; /* 64 */
+	si.label = big;
 	(void)write_ok(it, &si);
 #undef REFUSED
 	free(it);
