@@ -14,10 +14,11 @@
  *   rfc9421: authority app.example.com, a third header Content-Digest (sha-256 of the body,
  *     RFC 9530), signed as RFC 9421 hmac-sha256: covered ("@method" "@authority" "@path"
  *     "@query" "content-digest" "x-request-id"), created = now, nonce with --nonce, keyid = the
- *     scope's key id, signed by hm_sign_rfc9421 (the base proto/sigbase.c builds from the
- *     parse of the Signature-Input we send: the daemon's own code, so what is signed is what
- *     it will rebuild). The body is sent, except with
- *     --digest (then only the covered Content-Digest header: the app would check the body).
+ *     scope's key id (the Signature-Input written by proto/siginput.c, as libhmacd writes it),
+ *     signed by hm_sign_rfc9421 (the base proto/sigbase.c builds from the parse of the
+ *     Signature-Input we send: the daemon's own code, so what is signed is what it will
+ *     rebuild). The body is sent, except with --digest (then only the covered Content-Digest
+ *     header: the app would check the body).
  */
 #include "bench.h"
 
@@ -34,6 +35,7 @@
 #include "store/keystore.h"
 #include "proto/msg.h"
 #include "proto/policy.h"
+#include "proto/siginput.h"
 #include "proto/sign.h"
 
 #define ITEM_OVERHEAD 200    /* encoded bytes of an item besides its body: a low estimate */
@@ -47,8 +49,8 @@
 /* RFC 9421 items: what they cover and where they are sent */
 #define RFC_AUTHORITY "app.example.com"
 #define RFC_LABEL "sig1"
-#define RFC_COVERED "(\"@method\" \"@authority\" \"@path\" \"@query\" \"content-digest\" " \
-		    "\"x-request-id\")"
+static const char *const rfc_covered[] = {"@method", "@authority", "@path", "@query",
+					  "content-digest", "x-request-id"};
 #define RFC_INPUT_MAX 512 /* our Signature-Input: about 180 bytes */
 
 /* Encoded bytes of an item besides its body: low, high or typical guess. */
@@ -236,7 +238,17 @@ static int sign_rfc9421(const struct bench_opts *o, const struct bench_scopes *s
 {
 	struct hm_item *it = &sp->item;
 	char b64[HM_B64_LEN(HM_SHA256_LEN) + 1];
-	int rc, n;
+	struct hm_siginput si = {
+		.label = RFC_LABEL,
+		.components = rfc_covered,
+		.ncomponents = sizeof(rfc_covered) / sizeof(rfc_covered[0]),
+		.has_created = true,
+		.created = now,
+		.nonce = o->nonce ? sp->nonce : "",
+		.keyid = bench_scope_keyid(s, scope),
+	};
+	size_t n;
+	int rc;
 
 	/* Content-Digest (RFC 9530) of the body, sent (and covered) even when the body is not */
 	rc = hm_sha256(body, o->body_bytes, sp->digest);
@@ -247,13 +259,11 @@ static int sign_rfc9421(const struct bench_opts *o, const struct bench_scopes *s
 	it->headers[it->nheaders].name = str_of("content-digest");
 	it->headers[it->nheaders].value = str_of(sp->content_digest);
 	it->nheaders++;
-	/* one signature, no label: the parameters in the order of RFC 9421's examples */
-	n = snprintf(sp->input, sizeof(sp->input), RFC_LABEL "=" RFC_COVERED ";created=%" PRId64
-		     "%s%s%s;keyid=\"%s\"", now, o->nonce ? ";nonce=\"" : "",
-		     o->nonce ? sp->nonce : "", o->nonce ? "\"" : "", bench_scope_keyid(s, scope));
-	if (n < 0 || (size_t)n >= sizeof(sp->input))
-		return HM_ETOOBIG;
-	it->rfc.signature_input = (struct hm_str){(const uint8_t *)sp->input, (size_t)n};
+	/* one signature, no label */
+	rc = hm_siginput_write(it, &si, sp->input, sizeof(sp->input), &n);
+	if (rc != HM_OK)
+		return rc;
+	it->rfc.signature_input = (struct hm_str){(const uint8_t *)sp->input, n};
 	/* sign exactly what the daemon's parse of that text gives, with its own base builder */
 	return hm_sign_rfc9421(s->secrets + scope * HM_KEY_LEN, HM_KEY_LEN, it, sp->sig);
 }

@@ -1,38 +1,24 @@
 /*
  * client.c - libhmacd, the C client of hmacd (the API and its contract: hmacd/client.h).
  *
- * A struct hmacd_client is one Unix stream connection and two buffers: encoded requests not yet
- * written (out) and bytes read but not yet consumed (in). Requests are encoded and answers are
- * framed and decoded by the shared proto/ code, so client and daemon cannot disagree on the wire.
- *
- * I/O: the socket stays blocking, but every send()/recv() passes MSG_DONTWAIT and waits in poll()
- * for the time left of the call, so a large write cannot outlive the call's timeout. While it
- * writes, the client also reads whatever the daemon answers: a daemon that stops reading a
- * connection whose answers pile up unread would otherwise deadlock a deep pipeline.
+ * A struct hmacd_client is the caller's options and one connection (transport.c: the socket,
+ * its buffers, reconnects, deadlines and the requests in flight). This file checks arguments,
+ * converts the caller's items, encodes requests into the connection's output buffer, matches
+ * and decodes the answers it reads, and signs. Requests are encoded and answers are framed and
+ * decoded by the shared proto/ code, so client and daemon cannot disagree on the wire.
  *
  * Answers come back in request order and each must carry the id of the oldest request in flight.
- * An I/O error, a timeout or a protocol error closes the connection and forgets the requests in
- * flight (their answers could no longer be matched); the next call reconnects. A request is sent
- * again only if no byte of it reached the daemon (reconnect()).
+ * An answer that breaks the protocol closes the connection (hm_tp_drop()) as an I/O error or a
+ * timeout does in transport.c: the requests in flight are forgotten, the next call reconnects.
  */
 #include "hmacd/client.h"
 
-#include <assert.h>
 #include <errno.h>
-#include <inttypes.h>
-#include <libgen.h>
-#include <poll.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/time.h>
-#include <sys/un.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -46,8 +32,11 @@
 #include "proto/msg.h"
 #include "proto/sfv.h"
 #include "proto/sigbase.h"
+#include "proto/siginput.h"
 #include "proto/sign.h"
 #include "proto/verdict.h"
+
+#include "client/c/transport.h"
 
 /* The public codes are the internal ones: hmacd_strerror() is hm_strerror(). */
 #define HMACD_SAME(a, b) _Static_assert((int)(a) == (int)(b), #a " must equal " #b)
@@ -86,441 +75,23 @@ _Static_assert(HMACD_CONTENT_DIGEST_CAP >= 9 + HM_B64_LEN(64) + 2, "HMACD_CONTEN
 #undef HMACD_SAME
 
 #define DEFAULT_TIMEOUT_MS 5000
-#define READ_CHUNK 16384u
-/* Largest answer accepted: the daemon's own frame ceiling. Checked before buffering it. */
-#define RESP_MAX HM_FRAME_MAX_MAX
 /* Encoded requests waiting for hmacd_flush(): room for one largest frame. */
 #define OUT_LIMIT ((size_t)HM_FRAME_HEADER + HM_FRAME_MAX_MAX)
-#define FIFO_MIN 8
-
-/* A request queued or sent whose answer has not been read yet. */
-struct pending {
-	uint64_t id;
-	size_t len;    /* frame bytes, header included */
-	uint32_t n;    /* verify: items in the batch */
-	enum hm_op op;
-};
 
 struct hmacd_client {
-	struct sockaddr_un addr;
-	bool pin_uid;     /* server_user given: the server must be server_uid */
-	uid_t server_uid;
-	int fd;           /* -1: not connected */
 	int timeout_ms;   /* -1: no limit */
 	uint32_t max_frame;
 	uint64_t next_id;
-	struct hm_buf out; /* encoded requests; the first out_off bytes are already written */
-	size_t out_off;
-	size_t written;    /* bytes of the requests in flight written on this connection */
-	struct hm_buf in;  /* bytes read; the first in_off bytes are already consumed */
-	size_t in_off;
-	struct pending *fifo; /* ring of the requests in flight, oldest at fifo_head */
-	size_t fifo_head;
-	size_t fifo_len;
-	size_t fifo_cap;
+	struct hm_tp tp;  /* the connection (transport.h) */
 };
-
-/* ---- time ---- */
-
-struct deadline {
-	bool forever;
-	struct timespec at; /* CLOCK_MONOTONIC */
-};
-
-static int deadline_start(struct deadline *d, int timeout_ms)
-{
-	d->forever = timeout_ms < 0;
-	if (d->forever)
-		return HMACD_OK;
-	if (clock_gettime(CLOCK_MONOTONIC, &d->at) != 0)
-		return HMACD_EIO;
-	d->at.tv_sec += timeout_ms / 1000;
-	d->at.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-	if (d->at.tv_nsec >= 1000000000L) {
-		d->at.tv_sec++;
-		d->at.tv_nsec -= 1000000000L;
-	}
-	return HMACD_OK;
-}
-
-/* Milliseconds left, rounded up, in poll()'s terms: -1 no limit, 0 time is up. */
-static int deadline_left(const struct deadline *d, int *ms)
-{
-	struct timespec now;
-	int64_t ns;
-
-	if (d->forever) {
-		*ms = -1;
-		return HMACD_OK;
-	}
-	if (clock_gettime(CLOCK_MONOTONIC, &now) != 0)
-		return HMACD_EIO;
-	ns = (int64_t)(d->at.tv_sec - now.tv_sec) * 1000000000 + (d->at.tv_nsec - now.tv_nsec);
-	/* never more than the timeout_ms the deadline started from, so it fits an int */
-	*ms = ns <= 0 ? 0 : (int)((ns + 999999) / 1000000);
-	return HMACD_OK;
-}
-
-/* Waits until fd is ready for `events`. HMACD_OK with *revents, HMACD_ETIMEDOUT, HMACD_ECONN
- * (fd no longer valid) or HMACD_EIO (poll() itself failed). */
-static int wait_fd(int fd, short events, const struct deadline *dl, short *revents)
-{
-	struct pollfd p;
-	int ms, n, rc;
-
-	for (;;) {
-		rc = deadline_left(dl, &ms);
-		if (rc != HMACD_OK)
-			return rc;
-		p.fd = fd;
-		p.events = events;
-		p.revents = 0;
-		n = poll(&p, 1, ms);
-		if (n > 0)
-			break;
-		if (n == 0)
-			return HMACD_ETIMEDOUT;
-		if (errno != EINTR)
-			return HMACD_EIO;
-	}
-	if (p.revents & POLLNVAL)
-		return HMACD_ECONN;
-	*revents = p.revents;
-	return HMACD_OK;
-}
-
-/* ---- connection ---- */
-
-/*
- * The kernel's word on who serves the socket (SO_PEERCRED: the process that called listen()).
- * Allowed: the pinned user, else the owner of the socket path's directory or root. Anyone who
- * could write that directory could have put their own socket there, which is why the daemon
- * refuses such a directory and the client trusts only the directory's owner. HMACD_OK or
- * HMACD_EPEER.
- */
-static int check_peer(const struct hmacd_client *c, int fd)
-{
-	char dir[sizeof(c->addr.sun_path)];
-	struct ucred cred;
-	socklen_t len = sizeof(cred);
-	struct stat st;
-
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 || len != sizeof(cred))
-		return HMACD_EPEER;
-	if (c->pin_uid)
-		return cred.uid == c->server_uid ? HMACD_OK : HMACD_EPEER;
-	memcpy(dir, c->addr.sun_path, sizeof(dir));
-	if (stat(dirname(dir), &st) != 0)
-		return HMACD_EPEER;
-	return cred.uid == 0 || cred.uid == st.st_uid ? HMACD_OK : HMACD_EPEER;
-}
-
-static int open_socket(const struct hmacd_client *c, const struct deadline *dl, int *out)
-{
-	const struct sockaddr_un *addr = &c->addr;
-	struct timeval tv;
-	int fd, ms, rc;
-
-	*out = -1;
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return HMACD_ECONN;
-	for (;;) {
-		rc = deadline_left(dl, &ms);
-		if (rc != HMACD_OK)
-			goto out;
-		if (ms == 0) {
-			rc = HMACD_ECONN;
-			goto out;
-		}
-		if (ms > 0) {
-			/*
-			 * connect() to a Unix socket blocks only while the listener's backlog is
-			 * full; SO_SNDTIMEO bounds that wait. Every later send() passes
-			 * MSG_DONTWAIT, so the option has no other effect.
-			 */
-			tv.tv_sec = ms / 1000;
-			tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
-			if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) != 0) {
-				rc = HMACD_ECONN;
-				goto out;
-			}
-		}
-		if (connect(fd, (const struct sockaddr *)addr, sizeof(*addr)) == 0)
-			break;
-		if (errno != EINTR) {
-			rc = HMACD_ECONN;
-			goto out;
-		}
-	}
-	rc = check_peer(c, fd);
-	if (rc != HMACD_OK)
-		goto out;
-	*out = fd;
-	fd = -1;
-	rc = HMACD_OK;
-out:
-	if (fd >= 0)
-		(void)close(fd);
-	return rc;
-}
-
-/* Closes the connection and forgets every request in flight: no answer can be matched now. */
-static void drop(struct hmacd_client *c)
-{
-	if (c->fd >= 0) {
-		(void)close(c->fd);
-		c->fd = -1;
-	}
-	hm_buf_reset(&c->out);
-	c->out_off = 0;
-	c->written = 0;
-	hm_buf_reset(&c->in);
-	c->in_off = 0;
-	c->fifo_head = 0;
-	c->fifo_len = 0;
-}
-
-/*
- * Replaces a dead (or closed) connection: at most once per call, and only while no byte of any
- * request in flight has been written, so that those requests can be sent again whole. Once a byte
- * went out, the daemon may have judged the request and recorded its nonce: a resent copy would
- * come back REPLAY, so the answer is reported lost instead (HMACD_ECONN).
- */
-static int reconnect(struct hmacd_client *c, const struct deadline *dl, bool *retried)
-{
-	int fd, rc;
-
-	if (*retried || c->written > 0)
-		return HMACD_ECONN;
-	*retried = true;
-	if (c->fd >= 0) {
-		(void)close(c->fd);
-		c->fd = -1;
-	}
-	/* Nothing in flight was sent, so bytes left from the old connection answer nothing. */
-	hm_buf_reset(&c->in);
-	c->in_off = 0;
-	rc = open_socket(c, dl, &fd);
-	if (rc != HMACD_OK)
-		return rc;
-	c->fd = fd;
-	return HMACD_OK;
-}
-
-/* ---- byte moving ---- */
-
-/*
- * Writes as much of the output buffer as the socket takes now. HMACD_OK (all written, or the
- * socket is full), or HMACD_ECONN with *gone set if the peer has closed the connection.
- */
-static int send_some(struct hmacd_client *c, bool *gone)
-{
-	ssize_t w;
-
-	*gone = false;
-	while (c->out_off < c->out.len) {
-		w = send(c->fd, c->out.data + c->out_off, c->out.len - c->out_off,
-			 MSG_NOSIGNAL | MSG_DONTWAIT);
-		if (w > 0) {
-			c->out_off += (size_t)w;
-			c->written += (size_t)w;
-			continue;
-		}
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			return HMACD_OK;
-		*gone = w < 0 && (errno == EPIPE || errno == ECONNRESET || errno == ENOTCONN);
-		return HMACD_ECONN;
-	}
-	hm_buf_reset(&c->out);
-	c->out_off = 0;
-	return HMACD_OK;
-}
-
-/*
- * Reads what the socket holds now, into room for at least `want` more bytes. HMACD_OK (maybe
- * nothing read; *eof set if the peer closed), HMACD_ECONN or HMACD_ENOMEM.
- */
-static int recv_some(struct hmacd_client *c, size_t want, bool *eof)
-{
-	ssize_t r;
-	int rc;
-
-	*eof = false;
-	if (c->in_off > 0) {
-		hm_buf_consume(&c->in, c->in_off);
-		c->in_off = 0;
-	}
-	rc = hm_buf_reserve(&c->in, want);
-	if (rc != HM_OK)
-		return rc == HM_ENOMEM ? HMACD_ENOMEM : HMACD_EPROTO;
-	for (;;) {
-		r = recv(c->fd, c->in.data + c->in.len, c->in.cap - c->in.len, MSG_DONTWAIT);
-		if (r > 0) {
-			c->in.len += (size_t)r;
-			return HMACD_OK;
-		}
-		if (r == 0 || errno == ECONNRESET) {
-			*eof = true;
-			return HMACD_OK;
-		}
-		if (errno == EINTR)
-			continue;
-		if (errno == EAGAIN || errno == EWOULDBLOCK)
-			return HMACD_OK;
-		return HMACD_ECONN;
-	}
-}
-
-/*
- * Is a whole answer waiting at the read position? HM_OK (*plen, *flen set), HM_EAGAIN (*need:
- * bytes still missing), or HMACD_EPROTO: its announced length is over RESP_MAX.
- */
-static int head_frame(const struct hmacd_client *c, uint32_t *plen, size_t *flen, size_t *need)
-{
-	size_t have = c->in.len - c->in_off;
-	int rc;
-
-	rc = hm_frame_parse(c->in.data + c->in_off, have, RESP_MAX, plen, flen);
-	if (rc == HM_ETOOBIG)
-		return HMACD_EPROTO;
-	if (rc == HM_EAGAIN)
-		*need = *plen > 0 ? HM_FRAME_HEADER + (size_t)*plen - have : HM_FRAME_HEADER - have;
-	return rc;
-}
-
-/*
- * One step of pump(): writes, checks for completion, waits, reads. Sets *done when the output is
- * all written and (if want_frame) a whole answer is buffered; sets *gone if the peer closed.
- */
-static int pump_step(struct hmacd_client *c, const struct deadline *dl, bool want_frame,
-		     bool *done, bool *gone, uint32_t *plen, size_t *flen)
-{
-	size_t need = 0, buffered;
-	short events = 0, revents = 0;
-	bool pending, eof;
-	int frc, rc;
-
-	rc = send_some(c, gone);
-	if (rc != HMACD_OK)
-		return rc;
-	frc = head_frame(c, plen, flen, &need);
-	if (frc == HMACD_EPROTO)
-		return frc;
-	pending = c->out_off < c->out.len;
-	if (!pending && (!want_frame || frc == HM_OK)) {
-		*done = true;
-		return HMACD_OK;
-	}
-	if (pending)
-		events |= POLLOUT;
-	buffered = c->in.len - c->in_off;
-	if (want_frame && frc == HM_EAGAIN)
-		events |= POLLIN;
-	else if (buffered <= c->in.limit - READ_CHUNK)
-		events |= POLLIN; /* read answers while writing, as long as there is room */
-	rc = wait_fd(c->fd, events, dl, &revents);
-	if (rc != HMACD_OK)
-		return rc;
-	if (!(events & POLLIN) || !(revents & (POLLIN | POLLHUP | POLLERR)))
-		return HMACD_OK; /* writable: the next step writes */
-	/*
-	 * The head frame is at most HM_FRAME_HEADER + RESP_MAX bytes and the buffer's limit leaves
-	 * READ_CHUNK beyond that, so this reservation always fits.
-	 */
-	rc = recv_some(c, need > READ_CHUNK ? need : READ_CHUNK, &eof);
-	if (rc != HMACD_OK)
-		return rc;
-	if (eof) {
-		*gone = true;
-		return HMACD_ECONN;
-	}
-	return HMACD_OK;
-}
-
-/*
- * Moves bytes until everything buffered is written and, if want_frame, a whole answer is
- * buffered at the read position (its sizes in *plen, *flen). Reconnects as reconnect() allows.
- * On error the caller drops the connection.
- */
-static int pump(struct hmacd_client *c, const struct deadline *dl, bool want_frame, uint32_t *plen,
-		size_t *flen)
-{
-	bool retried = false, done = false, gone;
-	int rc;
-
-	if (c->fd < 0) {
-		rc = reconnect(c, dl, &retried);
-		if (rc != HMACD_OK)
-			return rc;
-	}
-	while (!done) {
-		gone = false;
-		rc = pump_step(c, dl, want_frame, &done, &gone, plen, flen);
-		if (rc == HMACD_OK)
-			continue;
-		if (!gone)
-			return rc;
-		/* the peer closed: if nothing in flight reached it, this is a dead connection */
-		rc = reconnect(c, dl, &retried);
-		if (rc != HMACD_OK)
-			return rc;
-	}
-	return HMACD_OK;
-}
-
-/* ---- requests in flight ---- */
-
-static int fifo_push(struct hmacd_client *c, const struct pending *p)
-{
-	struct pending *nf;
-	size_t ncap;
-
-	if (c->fifo_len == c->fifo_cap) {
-		ncap = c->fifo_cap > 0 ? c->fifo_cap * 2 : FIFO_MIN;
-		if (ncap < c->fifo_cap || ncap > SIZE_MAX / sizeof(*nf))
-			return HMACD_ENOMEM;
-		nf = malloc(ncap * sizeof(*nf));
-		if (nf == NULL)
-			return HMACD_ENOMEM;
-		for (size_t i = 0; i < c->fifo_len; i++)
-			nf[i] = c->fifo[(c->fifo_head + i) % c->fifo_cap];
-		free(c->fifo);
-		c->fifo = nf;
-		c->fifo_cap = ncap;
-		c->fifo_head = 0;
-	}
-	c->fifo[(c->fifo_head + c->fifo_len) % c->fifo_cap] = *p;
-	c->fifo_len++;
-	return HMACD_OK;
-}
-
-static void fifo_pop(struct hmacd_client *c, struct pending *p)
-{
-	*p = c->fifo[c->fifo_head];
-	c->fifo_head = (c->fifo_head + 1) % c->fifo_cap;
-	c->fifo_len--;
-}
 
 /* ---- encoding ---- */
 
-/* Where the next frame starts; drops the bytes already written first. */
-static size_t out_begin(struct hmacd_client *c)
-{
-	if (c->out_off > 0) {
-		hm_buf_consume(&c->out, c->out_off);
-		c->out_off = 0;
-	}
-	return c->out.len;
-}
-
 /* Takes the frame being encoded at `start` back out of the output buffer. */
-static void out_undo(struct hmacd_client *c, size_t start)
+static void out_undo(struct hm_buf *out, size_t start)
 {
-	c->out.len = start;
-	c->out.failed = false;
+	out->len = start;
+	out->failed = false;
 }
 
 /*
@@ -528,26 +99,26 @@ static void out_undo(struct hmacd_client *c, size_t start)
  * as in flight. On failure the frame is taken back out and nothing changes.
  * HMACD_OK, HMACD_ETOOBIG or HMACD_ENOMEM.
  */
-static int out_commit(struct hmacd_client *c, size_t start, enum hm_op op, uint32_t n,
-		      uint64_t *id)
+static int out_commit(struct hmacd_client *c, struct hm_buf *out, size_t start, enum hm_op op,
+		      uint32_t n, uint64_t *id)
 {
-	struct pending p;
+	struct hm_pending p;
 	int rc;
 
 	/* out's limit is SIZE_MAX, so a failed append means an allocation failed */
-	if (c->out.failed) {
+	if (out->failed) {
 		rc = HMACD_ENOMEM;
 		goto undo;
 	}
 	p.id = c->next_id;
-	p.len = c->out.len - start;
+	p.len = out->len - start;
 	p.n = n;
 	p.op = op;
-	if (p.len - HM_FRAME_HEADER > c->max_frame || c->out.len > OUT_LIMIT) {
+	if (p.len - HM_FRAME_HEADER > c->max_frame || out->len > OUT_LIMIT) {
 		rc = HMACD_ETOOBIG;
 		goto undo;
 	}
-	rc = fifo_push(c, &p);
+	rc = hm_tp_push(&c->tp, &p);
 	if (rc != HMACD_OK)
 		goto undo;
 	c->next_id++;
@@ -555,7 +126,7 @@ static int out_commit(struct hmacd_client *c, size_t start, enum hm_op op, uint3
 		*id = p.id;
 	return HMACD_OK;
 undo:
-	out_undo(c, start);
+	out_undo(out, start);
 	return rc;
 }
 
@@ -747,7 +318,8 @@ static int queue_verify(struct hmacd_client *c, const struct hmacd_item *v1,
 {
 	struct hmacd_any_item ai;
 	struct hm_item it;
-	size_t queued, start, min = 0;
+	struct hm_buf *out;
+	size_t start, min = 0;
 	int rc;
 
 	if (n > 0 && v1 == NULL && any == NULL)
@@ -758,30 +330,31 @@ static int queue_verify(struct hmacd_client *c, const struct hmacd_item *v1,
 		ai = batch_at(v1, any, i);
 		min = add_sat(min, item_min_size(&ai));
 	}
-	queued = out_begin(c); /* <= OUT_LIMIT: out_commit() keeps it there */
-	if (min > c->max_frame || min > OUT_LIMIT - queued)
+	out = hm_tp_out_begin(&c->tp); /* out->len <= OUT_LIMIT: out_commit() keeps it there */
+	if (min > c->max_frame || min > OUT_LIMIT - out->len)
 		return HMACD_ETOOBIG;
-	start = hm_encode_verify_begin(&c->out, c->next_id, (uint32_t)n);
+	start = hm_encode_verify_begin(out, c->next_id, (uint32_t)n);
 	for (size_t i = 0; i < n; i++) {
 		ai = batch_at(v1, any, i);
 		rc = any_convert(&ai, &it);
 		/* hm_encode_item() writes one body form: an item with both has no encoding */
 		if (rc != HMACD_OK || (it.has_body && it.v1.has_body_sha256)) {
-			out_undo(c, start);
+			out_undo(out, start);
 			return HMACD_EINVAL;
 		}
-		hm_encode_item(&c->out, &it);
+		hm_encode_item(out, &it);
 	}
-	hm_frame_end(&c->out, start);
-	return out_commit(c, start, HM_OP_VERIFY, (uint32_t)n, id);
+	hm_frame_end(out, start);
+	return out_commit(c, out, start, HM_OP_VERIFY, (uint32_t)n, id);
 }
 
 static int queue_simple(struct hmacd_client *c, enum hm_op op)
 {
-	size_t start = out_begin(c);
+	struct hm_buf *out = hm_tp_out_begin(&c->tp);
+	size_t start = out->len;
 
-	hm_encode_simple_request(&c->out, c->next_id, op);
-	return out_commit(c, start, op, 0, NULL);
+	hm_encode_simple_request(out, c->next_id, op);
+	return out_commit(c, out, start, op, 0, NULL);
 }
 
 /* ---- answers ---- */
@@ -805,19 +378,16 @@ static enum hm_resp_kind expected_kind(enum hm_op op)
  * HMACD_OK, HMACD_ESERVER (an error answer; the connection stays up), or an error after which the
  * connection has been dropped.
  */
-static int next_response(struct hmacd_client *c, const struct deadline *dl,
-			 struct hm_response *resp, struct pending *req)
+static int next_response(struct hmacd_client *c, const struct hm_deadline *dl,
+			 struct hm_response *resp, struct hm_pending *req)
 {
-	const uint8_t *payload;
+	const uint8_t *payload = NULL;
 	uint32_t plen = 0;
-	size_t flen = 0;
 	int rc;
 
-	rc = pump(c, dl, true, &plen, &flen);
+	rc = hm_tp_recv(&c->tp, dl, &payload, &plen);
 	if (rc != HMACD_OK)
-		goto fail;
-	payload = c->in.data + c->in_off + HM_FRAME_HEADER;
-	c->in_off += flen;
+		return rc; /* dropped */
 	rc = hm_response_decode(payload, plen, resp);
 	if (rc != HM_OK) {
 		rc = HMACD_EPROTO;
@@ -827,14 +397,11 @@ static int next_response(struct hmacd_client *c, const struct deadline *dl,
 	 * Answers come in request order. An error answer without an id is the daemon saying it
 	 * could not read one: it still answers the oldest request.
 	 */
-	if (resp->has_id && resp->id != c->fifo[c->fifo_head].id) {
+	if (resp->has_id && resp->id != hm_tp_oldest(&c->tp)->id) {
 		rc = HMACD_EPROTO;
 		goto fail;
 	}
-	fifo_pop(c, req);
-	/* pump() wrote everything, so every request in flight was written whole */
-	assert(c->written >= req->len);
-	c->written -= req->len;
+	hm_tp_pop(&c->tp, req);
 	if (resp->kind == HM_RESP_ERROR)
 		return HMACD_ESERVER;
 	if (resp->kind != expected_kind(req->op)) {
@@ -843,13 +410,13 @@ static int next_response(struct hmacd_client *c, const struct deadline *dl,
 	}
 	return HMACD_OK;
 fail:
-	drop(c);
+	hm_tp_drop(&c->tp);
 	return rc;
 }
 
 /* Copies the verdicts of a verify answer for request `req` (count checked). */
 static int take_verdicts(struct hmacd_client *c, struct hm_response *resp,
-			 const struct pending *req, uint8_t *verdicts, size_t cap, size_t *n)
+			 const struct hm_pending *req, uint8_t *verdicts, size_t cap, size_t *n)
 {
 	uint64_t v;
 
@@ -863,16 +430,16 @@ static int take_verdicts(struct hmacd_client *c, struct hm_response *resp,
 	*n = resp->nresults;
 	return HMACD_OK;
 proto:
-	drop(c);
+	hm_tp_drop(&c->tp);
 	return HMACD_EPROTO;
 }
 
 /* Sync calls: one request at a time, on a connection with nothing else in flight. */
-static int sync_begin(struct hmacd_client *c, struct deadline *dl)
+static int sync_begin(struct hmacd_client *c, struct hm_deadline *dl)
 {
-	if (c == NULL || c->fifo_len > 0)
+	if (c == NULL || hm_tp_in_flight(&c->tp) > 0)
 		return HMACD_EINVAL;
-	return deadline_start(dl, c->timeout_ms);
+	return hm_deadline_start(dl, c->timeout_ms);
 }
 
 /* ---- public API ---- */
@@ -914,8 +481,10 @@ int hmacd_connect(const char *socket_path, const struct hmacd_options *opts,
 		  struct hmacd_client **out)
 {
 	struct hmacd_client *c = NULL;
-	struct deadline dl;
-	int n, rc;
+	struct hm_deadline dl;
+	bool pin_uid = false;
+	uid_t server_uid = 0;
+	int rc;
 
 	if (out == NULL)
 		return HMACD_EINVAL;
@@ -929,7 +498,6 @@ int hmacd_connect(const char *socket_path, const struct hmacd_options *opts,
 	c = calloc(1, sizeof(*c));
 	if (c == NULL)
 		return HMACD_ENOMEM;
-	c->fd = -1;
 	c->next_id = 1;
 	c->timeout_ms = DEFAULT_TIMEOUT_MS;
 	c->max_frame = HM_FRAME_DEFAULT_MAX;
@@ -937,31 +505,21 @@ int hmacd_connect(const char *socket_path, const struct hmacd_options *opts,
 		c->timeout_ms = opts->timeout_ms;
 	if (opts != NULL && opts->max_frame != 0)
 		c->max_frame = opts->max_frame;
-	/* out: sizes are checked per frame (out_commit), so its only failure is allocation */
-	hm_buf_init(&c->out, SIZE_MAX);
-	hm_buf_init(&c->in, HM_FRAME_HEADER + (size_t)RESP_MAX + READ_CHUNK);
-	c->addr.sun_family = AF_UNIX;
-	n = snprintf(c->addr.sun_path, sizeof(c->addr.sun_path), "%s", socket_path);
-	if (n < 0 || (size_t)n >= sizeof(c->addr.sun_path)) {
-		rc = HMACD_EINVAL;
-		goto out;
-	}
 	if (opts != NULL && opts->server_user != NULL) {
-		rc = resolve_user(opts->server_user, &c->server_uid);
-		if (rc != HMACD_OK)
-			goto out;
-		c->pin_uid = true;
+		rc = resolve_user(opts->server_user, &server_uid);
+		if (rc != HMACD_OK) {
+			free(c); /* c->tp is not set up yet: nothing else to release */
+			return rc;
+		}
+		pin_uid = true;
 	}
-	/* allocated once, so the read position is never a NULL pointer */
-	rc = hm_buf_reserve(&c->in, READ_CHUNK);
-	if (rc != HM_OK) {
-		rc = HMACD_ENOMEM;
-		goto out;
-	}
-	rc = deadline_start(&dl, c->timeout_ms);
+	rc = hm_tp_init(&c->tp, socket_path, pin_uid, server_uid);
 	if (rc != HMACD_OK)
 		goto out;
-	rc = open_socket(c, &dl, &c->fd);
+	rc = hm_deadline_start(&dl, c->timeout_ms);
+	if (rc != HMACD_OK)
+		goto out;
+	rc = hm_tp_connect(&c->tp, &dl);
 	if (rc != HMACD_OK)
 		goto out;
 	*out = c;
@@ -975,18 +533,15 @@ void hmacd_close(struct hmacd_client *c)
 {
 	if (c == NULL)
 		return;
-	drop(c);
-	hm_buf_free(&c->out);
-	hm_buf_free(&c->in);
-	free(c->fifo);
+	hm_tp_free(&c->tp);
 	free(c);
 }
 
 int hmacd_ping(struct hmacd_client *c)
 {
 	struct hm_response resp;
-	struct pending req;
-	struct deadline dl;
+	struct hm_pending req;
+	struct hm_deadline dl;
 	int rc;
 
 	rc = sync_begin(c, &dl);
@@ -1003,8 +558,8 @@ static int verify_sync(struct hmacd_client *c, const struct hmacd_item *v1,
 		       const struct hmacd_any_item *any, size_t n, uint8_t *verdicts)
 {
 	struct hm_response resp;
-	struct pending req;
-	struct deadline dl;
+	struct hm_pending req;
+	struct hm_deadline dl;
 	size_t got = 0;
 	int rc;
 
@@ -1041,8 +596,8 @@ int hmacd_stats(struct hmacd_client *c, void (*fn)(const char *name, uint64_t va
 		void *arg)
 {
 	struct hm_response resp;
-	struct pending req;
-	struct deadline dl;
+	struct hm_pending req;
+	struct hm_deadline dl;
 	char small[64], *name = NULL;
 	const uint8_t *s;
 	size_t len;
@@ -1064,7 +619,7 @@ int hmacd_stats(struct hmacd_client *c, void (*fn)(const char *name, uint64_t va
 	for (uint32_t i = 0; i < resp.nstats; i++) {
 		if (hm_mp_read_str(&resp.stats, &s, &len) != HM_OK ||
 		    hm_mp_read_uint(&resp.stats, &v) != HM_OK) {
-			drop(c);
+			hm_tp_drop(&c->tp);
 			return HMACD_EPROTO;
 		}
 		name = small;
@@ -1100,30 +655,25 @@ int hmacd_send_verify_any(struct hmacd_client *c, const struct hmacd_any_item *i
 
 int hmacd_flush(struct hmacd_client *c)
 {
-	struct deadline dl;
-	uint32_t plen = 0;
-	size_t flen = 0;
+	struct hm_deadline dl;
 	int rc;
 
 	if (c == NULL)
 		return HMACD_EINVAL;
-	if (c->out_off == c->out.len)
+	if (hm_tp_unsent(&c->tp) == 0)
 		return HMACD_OK;
-	rc = deadline_start(&dl, c->timeout_ms);
+	rc = hm_deadline_start(&dl, c->timeout_ms);
 	if (rc != HMACD_OK)
 		return rc;
-	rc = pump(c, &dl, false, &plen, &flen);
-	if (rc != HMACD_OK)
-		drop(c);
-	return rc;
+	return hm_tp_flush(&c->tp, &dl);
 }
 
 int hmacd_recv_verify(struct hmacd_client *c, uint64_t *id, uint8_t *verdicts, size_t cap,
 		      size_t *n)
 {
 	struct hm_response resp;
-	struct pending req = {0};
-	struct deadline dl;
+	struct hm_pending req = {0};
+	struct hm_deadline dl;
 	int rc;
 
 	if (c == NULL || id == NULL || n == NULL || (cap > 0 && verdicts == NULL))
@@ -1131,9 +681,9 @@ int hmacd_recv_verify(struct hmacd_client *c, uint64_t *id, uint8_t *verdicts, s
 	*n = 0;
 	if (cap > 0)
 		memset(verdicts, HMACD_V_MALFORMED, cap); /* nothing passed until answered */
-	if (c->fifo_len == 0)
+	if (hm_tp_in_flight(&c->tp) == 0)
 		return HMACD_EINVAL;
-	rc = deadline_start(&dl, c->timeout_ms);
+	rc = hm_deadline_start(&dl, c->timeout_ms);
 	if (rc != HMACD_OK)
 		return rc;
 	rc = next_response(c, &dl, &resp, &req);
@@ -1146,12 +696,12 @@ int hmacd_recv_verify(struct hmacd_client *c, uint64_t *id, uint8_t *verdicts, s
 
 size_t hmacd_in_flight(const struct hmacd_client *c)
 {
-	return c != NULL ? c->fifo_len : 0;
+	return c != NULL ? hm_tp_in_flight(&c->tp) : 0;
 }
 
 int hmacd_fd(const struct hmacd_client *c)
 {
-	return c != NULL ? c->fd : -1;
+	return c != NULL ? hm_tp_fd(&c->tp) : -1;
 }
 
 int hmacd_sign(const uint8_t *secret, size_t secret_len, struct hmacd_item *item)
@@ -1207,105 +757,11 @@ out:
 /* ---- RFC 9421 signing (hmac-sha256) ---- */
 
 #define RFC_DEFAULT_LABEL "sig1"
-#define RFC_ALG "hmac-sha256"
-#define RFC_NONCE_BYTES 16
 
-static const char *const default_components[] = {"@method", "@authority", "@path"};
-
-/* ;key="s" with '"' and '\' escaped. False if s is not printable ASCII (no String carries it). */
-static bool put_string_param(struct hm_sf_out *o, const char *key, const char *s)
+/* The random source of a fresh nonce (proto/siginput.h). */
+static int nonce_random(uint8_t *buf, size_t n)
 {
-	hm_sf_put(o, ";", 1);
-	hm_sf_put(o, key, strlen(key));
-	hm_sf_put(o, "=\"", 2);
-	for (; *s != '\0'; s++) {
-		unsigned char ch = (unsigned char)*s;
-
-		if (ch < 0x20 || ch > 0x7e)
-			return false;
-		if (ch == '"' || ch == '\\')
-			hm_sf_put(o, "\\", 1);
-		hm_sf_put(o, s, 1);
-	}
-	hm_sf_put(o, "\"", 1);
-	return true;
-}
-
-static void put_int_param(struct hm_sf_out *o, const char *key, int64_t v)
-{
-	char num[32];
-	int n = snprintf(num, sizeof(num), ";%s=%" PRId64, key, v);
-
-	if (n < 0 || (size_t)n >= sizeof(num)) {
-		o->failed = true;
-		return;
-	}
-	hm_sf_put(o, num, (size_t)n);
-}
-
-/* Length of a quoted String at s (s[0] == '"'), closing quote included if there is one. */
-static size_t quoted_len(const char *s)
-{
-	size_t n = 1;
-
-	while (s[n] != '\0' && s[n] != '"') {
-		if (s[n] == '\\' && s[n + 1] != '\0')
-			n++;
-		n++;
-	}
-	return s[n] == '"' ? n + 1 : n;
-}
-
-/*
- * One covered component as an inner-list item: passed through when already serialized (it
- * starts with '"'); else the simple form name[;param[=value]]... with the name and every
- * unquoted value put in quotes. This only writes text: hm_sf_parse() judges it afterwards.
- */
-static void put_component(struct hm_sf_out *o, const char *c)
-{
-	size_t n;
-
-	if (c[0] == '"') {
-		hm_sf_put(o, c, strlen(c));
-		return;
-	}
-	n = strcspn(c, ";");
-	hm_sf_put(o, "\"", 1);
-	hm_sf_put(o, c, n);
-	hm_sf_put(o, "\"", 1);
-	c += n;
-	while (*c == ';') {
-		c++;
-		n = strcspn(c, "=;");
-		hm_sf_put(o, ";", 1);
-		hm_sf_put(o, c, n);
-		c += n;
-		if (*c != '=')
-			continue;
-		hm_sf_put(o, "=", 1);
-		c++;
-		if (*c == '"') {
-			n = quoted_len(c);
-			hm_sf_put(o, c, n);
-		} else {
-			n = strcspn(c, ";");
-			hm_sf_put(o, "\"", 1);
-			hm_sf_put(o, c, n);
-			hm_sf_put(o, "\"", 1);
-		}
-		c += n;
-	}
-}
-
-static bool has_header(const struct hm_item *it, const char *name)
-{
-	size_t n = strlen(name);
-
-	for (size_t i = 0; i < it->nheaders; i++)
-		if (it->headers[i].name.len == n &&
-		    strncasecmp((const char *)it->headers[i].name.ptr, name, n) == 0)
-			return true;
-	return false;
+	return RAND_bytes(buf, (int)n) == 1 ? HM_OK : HM_EIO;
 }
 
 /*
@@ -1341,73 +797,36 @@ static int rfc_request_check(struct hm_item *it, bool with_input)
 }
 
 /*
- * The Signature-Input member text for params p into o (components, then the parameters in the
- * order of RFC 9421's examples). HMACD_OK or HMACD_EINVAL (a value RFC 8941 cannot carry);
- * o->failed if it did not fit.
+ * The Signature-Input member for params p into out[0..cap) (proto/siginput.h): created now
+ * read from the clock, a fresh nonce from OpenSSL's random source. HMACD_OK, HMACD_EINVAL (a
+ * value RFC 8941 cannot carry), HMACD_ETOOBIG, HMACD_EIO (the clock or the random source).
  */
-static int input_text(struct hm_sf_out *o, const struct hm_item *it,
-		      const struct hmacd_rfc9421_params *p, const char *label)
+static int input_text(const struct hm_item *it, const struct hmacd_rfc9421_params *p,
+		      const char *label, char *out, size_t cap, size_t *len)
 {
-	const char *const *comp = p->components;
-	size_t ncomp = p->ncomponents;
-	uint8_t rnd[RFC_NONCE_BYTES];
-	char nonce[2 * RFC_NONCE_BYTES + 1];
-	const char *nv = p->nonce;
-	int64_t created = p->created;
+	struct hm_siginput si = {
+		.label = label,
+		.components = p->components,
+		.ncomponents = p->ncomponents,
+		.has_created = p->created != HMACD_RFC9421_OMIT,
+		.created = p->created,
+		.has_expires = p->expires != HMACD_RFC9421_OMIT && p->expires != 0,
+		.expires = p->expires,
+		.nonce = p->nonce,
+		.random = nonce_random,
+		.keyid = p->keyid,
+		.tag = p->tag,
+		.alg = p->alg,
+	};
 	time_t t;
 
-	if (ncomp == 0) {
-		comp = default_components;
-		ncomp = sizeof(default_components) / sizeof(default_components[0]);
-	}
-	if (created == HMACD_RFC9421_CREATED_NOW) {
+	if (p->created == HMACD_RFC9421_CREATED_NOW) {
 		t = time(NULL);
 		if (t == (time_t)-1)
 			return HMACD_EIO;
-		created = (int64_t)t;
+		si.created = (int64_t)t;
 	}
-	if ((created < 0 && created != HMACD_RFC9421_OMIT) ||
-	    (p->expires < 0 && p->expires != HMACD_RFC9421_OMIT))
-		return HMACD_EINVAL;
-	if (nv == NULL) {
-		if (RAND_bytes(rnd, sizeof(rnd)) != 1)
-			return HMACD_EIO;
-		for (size_t i = 0; i < sizeof(rnd); i++)
-			snprintf(nonce + 2 * i, 3, "%02x", rnd[i]);
-		nv = nonce;
-	}
-	hm_sf_put(o, label, strlen(label));
-	hm_sf_put(o, "=(", 2);
-	for (size_t i = 0; i < ncomp; i++) {
-		if (comp[i] == NULL || comp[i][0] == '\0')
-			return HMACD_EINVAL;
-		if (i > 0)
-			hm_sf_put(o, " ", 1);
-		put_component(o, comp[i]);
-	}
-	/* the default set: the query too when there is one, which @path leaves out */
-	if (p->ncomponents == 0 && memchr(it->path.ptr, '?', it->path.len) != NULL) {
-		hm_sf_put(o, " ", 1);
-		put_component(o, "@query");
-	}
-	if (p->ncomponents == 0 && has_header(it, "content-digest")) {
-		hm_sf_put(o, " ", 1);
-		put_component(o, "content-digest");
-	}
-	hm_sf_put(o, ")", 1);
-	if (created != HMACD_RFC9421_OMIT)
-		put_int_param(o, "created", created);
-	if (p->expires > 0)
-		put_int_param(o, "expires", p->expires);
-	if (nv[0] != '\0' && !put_string_param(o, "nonce", nv))
-		return HMACD_EINVAL;
-	if (p->alg && !put_string_param(o, "alg", RFC_ALG))
-		return HMACD_EINVAL;
-	if (!put_string_param(o, "keyid", p->keyid))
-		return HMACD_EINVAL;
-	if (p->tag != NULL && !put_string_param(o, "tag", p->tag))
-		return HMACD_EINVAL;
-	return HMACD_OK;
+	return hm_siginput_write(it, &si, out, cap, len);
 }
 
 int hmacd_rfc9421_sign(const uint8_t *secret, size_t secret_len,
@@ -1418,10 +837,9 @@ int hmacd_rfc9421_sign(const uint8_t *secret, size_t secret_len,
 	const char *label;
 	struct hm_item *it = NULL;
 	struct hm_sf_field *f = NULL;
-	struct hm_sf_out o;
-	uint8_t *text = NULL, mac[HM_MAC_LEN];
-	char b64[HM_B64_LEN(HM_MAC_LEN) + 1];
-	size_t ilen = 0;
+	uint8_t mac[HM_MAC_LEN];
+	char *text = NULL, b64[HM_B64_LEN(HM_MAC_LEN) + 1];
+	size_t tlen = 0, ilen = 0;
 	int rc, n;
 
 	if (input != NULL && input_cap > 0)
@@ -1439,7 +857,7 @@ int hmacd_rfc9421_sign(const uint8_t *secret, size_t secret_len,
 		return HMACD_EINVAL;
 	it = malloc(sizeof(*it));
 	f = malloc(sizeof(*f));
-	text = malloc(HM_SIGFIELD_MAX);
+	text = malloc(HM_SIGFIELD_MAX + 1); /* the field's limit and a NUL */
 	if (it == NULL || f == NULL || text == NULL) {
 		rc = HMACD_ENOMEM;
 		goto out;
@@ -1450,20 +868,16 @@ int hmacd_rfc9421_sign(const uint8_t *secret, size_t secret_len,
 	rc = rfc_request_check(it, false);
 	if (rc != HMACD_OK)
 		goto out;
-	o = (struct hm_sf_out){text, HM_SIGFIELD_MAX, 0, false};
-	rc = input_text(&o, it, params, label);
+	rc = input_text(it, params, label, text, HM_SIGFIELD_MAX + 1, &tlen);
 	if (rc != HMACD_OK)
 		goto out;
-	if (o.failed) {
-		rc = HMACD_ETOOBIG;
-		goto out;
-	}
 	/* the daemon will parse what we send: sign what that parse gives, nothing else */
-	if (hm_sf_parse(text, o.len, HM_SF_KIND_DICT, f) != HM_OK || f->nmembers != 1) {
+	if (hm_sf_parse((const uint8_t *)text, tlen, HM_SF_KIND_DICT, f) != HM_OK ||
+	    f->nmembers != 1) {
 		rc = HMACD_EMALFORMED; /* a component that is not an RFC 8941 string item */
 		goto out;
 	}
-	it->rfc.signature_input = (struct hm_str){text, o.len};
+	it->rfc.signature_input = (struct hm_str){(const uint8_t *)text, tlen};
 	it->rfc.label = (struct hm_str){(const uint8_t *)label, strlen(label)};
 	rc = hm_sign_rfc9421(secret, secret_len, it, mac);
 	if (rc != HM_OK) {

@@ -55,6 +55,7 @@
 #include "proto/b64.h"
 #include "store/keystore.h"
 #include "engine/replay.h"
+#include "proto/siginput.h"
 #include "proto/sign.h"
 #include "engine/verify.h"
 
@@ -314,7 +315,18 @@ static const struct ct_case cases[] = {
 static int make_rfc_item(struct fx *f, const char *container, const char *keyid,
 			 const char *nonce, const uint8_t *key)
 {
+	static const char *const covered[] = {"@method", "@path", "@authority"};
+	const struct hm_siginput si = {
+		.label = "sig1",
+		.components = covered,
+		.ncomponents = sizeof(covered) / sizeof(covered[0]),
+		.has_created = true,
+		.created = NOW,
+		.nonce = nonce,
+		.keyid = keyid,
+	};
 	struct hm_item *it = &f->it;
+	size_t len;
 	int rc;
 
 	memset(it, 0, sizeof(*it));
@@ -324,9 +336,9 @@ static int make_rfc_item(struct fx *f, const char *container, const char *keyid,
 	set_str(&it->method, "POST");
 	set_str(&it->rfc.authority, "api.example");
 	set_str(&it->path, "/containers/c1/exec?tty=0");
-	snprintf(f->sig_input, sizeof(f->sig_input),
-		 "sig1=(\"@method\" \"@path\" \"@authority\");created=%d%s%s%s;keyid=\"%s\"",
-		 NOW, nonce[0] ? ";nonce=\"" : "", nonce, nonce[0] ? "\"" : "", keyid);
+	rc = hm_siginput_write(it, &si, f->sig_input, sizeof(f->sig_input), &len);
+	if (rc != HM_OK)
+		return fail("hm_siginput_write", rc);
 	set_str(&it->rfc.signature_input, f->sig_input);
 	rc = hm_sign_rfc9421(key, HM_KEY_LEN, it, f->good);
 	return rc == HM_OK ? 0 : fail("hm_sign_rfc9421", rc);

@@ -61,6 +61,7 @@
 #include "proto/b64.h"
 #include "store/keystore.h"
 #include "engine/replay.h"
+#include "proto/siginput.h"
 #include "proto/sign.h"
 #include "engine/verify.h"
 
@@ -250,6 +251,17 @@ static void make_item(struct hm_item *it, const char *container)
 static int make_rfc_item(struct hm_item *it, char *input, size_t cap, const char *keyid,
 			 const uint8_t *key, uint8_t *good)
 {
+	static const char *const covered[] = {"@method", "@path", "@authority"};
+	const struct hm_siginput si = {
+		.label = "sig1",
+		.components = covered,
+		.ncomponents = sizeof(covered) / sizeof(covered[0]),
+		.has_created = true,
+		.created = NOW,
+		.nonce = "",
+		.keyid = keyid,
+	};
+	size_t len;
 	int rc;
 
 	memset(it, 0, sizeof(*it));
@@ -259,8 +271,11 @@ static int make_rfc_item(struct hm_item *it, char *input, size_t cap, const char
 	set_str(&it->method, "POST");
 	set_str(&it->rfc.authority, "api.example");
 	set_str(&it->path, "/containers/c1/exec?tty=0");
-	snprintf(input, cap, "sig1=(\"@method\" \"@path\" \"@authority\");created=%d;keyid=\"%s\"",
-		 NOW, keyid);
+	rc = hm_siginput_write(it, &si, input, cap, &len);
+	if (rc != HM_OK) {
+		fprintf(stderr, "dudect: the rfc9421 Signature-Input: %s\n", hm_strerror(rc));
+		return -1;
+	}
 	set_str(&it->rfc.signature_input, input);
 	if (good == NULL)
 		return 0;

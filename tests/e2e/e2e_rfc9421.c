@@ -894,6 +894,7 @@ static void test_malformed_batch(void **state)
 	hd_req_init(&v1, "t1", "c1", 1, (uint64_t)now(), "v1-nonce", NULL);
 	assert_int_equal(hmacd_sign(f->sa, sizeof(f->sa), &v1.item), HMACD_OK);
 	items[9] = (struct hmacd_any_item){HMACD_SCHEME_HMACD_V1, {.v1 = &v1.item}};
+	/* written by hand, deliberately: no signer writes a Signature-Input that does not parse */
 	snprintf(r[10].input, sizeof(r[10].input), "sig1=(\"@method\"");
 	snprintf(r[11].uri_scheme, sizeof(r[11].uri_scheme), "ftp");
 	rq_sign(&r[12], f->sa, sizeof(f->sa), "k-t1-c1", NULL, &alg);
@@ -908,6 +909,7 @@ static void test_malformed_batch(void **state)
 			 tail);
 	}
 	memcpy(r[14].sig, "sig9", 4);
+	/* written by hand, deliberately: the signer refuses a component it cannot build */
 	snprintf(r[15].input, sizeof(r[15].input),
 		 "sig1=(\"@method\" \"@authority\" \"@path\" \"content-digest\" \"@nope\")"
 		 ";created=%lld;nonce=\"n15\";keyid=\"k-t1-c1\"",

@@ -1,5 +1,5 @@
 /*
- * test_client.c - unit tests of libhmacd (client/c/client.c) against a fake daemon.
+ * test_client.c - unit tests of libhmacd (client/c: client.c, transport.c) against a fake daemon.
  *
  * The fake daemon is a thread of this process that listens on a temporary Unix socket and speaks
  * the protocol with the proto/ code (hm_frame_parse, hm_request_decode, hm_item_next and the
@@ -1318,6 +1318,7 @@ static void test_rfc9421_encoding(void **state)
 	r.uri_scheme_len = 4;
 	r.headers = hs;
 	r.nheaders = ARRAY_LEN(hs);
+	/* by hand: this item is never signed, only its encoding is looked at */
 	r.signature_input = "lbl=(\"@method\");keyid=\"k\"";
 	r.signature_input_len = strlen(r.signature_input);
 	r.signature = "lbl=:AAAA:";

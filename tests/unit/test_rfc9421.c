@@ -7,7 +7,9 @@
  * rfc9421.c's order of checks: malformed fields and parameters, the policy's components
  * (with the ;sf / ;bs / ;key rule and the derived components that contain others), created and nonce, the body rule, Content-Digest,
  * and the clock (hm_rfc9421_stale). Keys and MACs are verify.c's, tested in test_verify.c and
- * end to end in e2e_rfc9421.c.
+ * end to end in e2e_rfc9421.c. The Signature-Input values are written by hand on purpose: they
+ * are the input under test, many of them malformed, and none is signed (proto/siginput.c
+ * writes the ones that are).
  */
 #include <stdarg.h>
 #include <stddef.h>
