@@ -692,77 +692,13 @@ static int read_secret_file(const char *path, const char *what, uint8_t *buf, si
 	return status;
 }
 
-/* All ones if lo <= c <= hi, else 0; no branch and no table on c (a secret's base64). */
-static unsigned ct_in(unsigned c, unsigned lo, unsigned hi)
-{
-	return 0u - ((((c - lo) >> 31) | ((hi - c) >> 31)) ^ 1u);
-}
-
-/* The value of one base64 character; *bad gets 1 if it is not one. Constant time. */
-static unsigned b64_sextet(unsigned c, unsigned *bad)
-{
-	unsigned up = ct_in(c, 'A', 'Z'), lo = ct_in(c, 'a', 'z'), dg = ct_in(c, '0', '9');
-	unsigned pl = ct_in(c, '+', '+'), sl = ct_in(c, '/', '/');
-
-	*bad |= ~(up | lo | dg | pl | sl) & 1u;
-	return ((up & (c - 'A')) | (lo & (c - 'a' + 26)) | (dg & (c - '0' + 52)) | (pl & 62) |
-		(sl & 63)) &
-	       63u;
-}
-
-/*
- * Decodes standard base64 (padding optional, no inner whitespace) of a secret into out[0..cap).
- * Branches only on positions and lengths, which the file size reveals anyway, never on the
- * characters' values. HM_OK, HM_ETOOBIG (decodes to fewer than HM_KEY_MIN or more than cap
- * bytes), HM_EINVAL (not base64).
- */
-static int b64_decode_secret(const uint8_t *s, size_t n, uint8_t *out, size_t cap,
-			     size_t *outlen)
-{
-	unsigned bad = 0, acc = 0, bits = 0;
-	size_t pad = 0, len, i, o = 0;
-
-	*outlen = 0;
-	while (pad < 2 && n > 0 && s[n - 1] == '=') {
-		n--;
-		pad++;
-	}
-	if (n % 4 == 1 || (pad > 0 && (n + pad) % 4 != 0))
-		return HM_EINVAL;
-	len = n / 4 * 3 + (n % 4 == 0 ? 0 : n % 4 - 1);
-	if (len < HM_KEY_MIN || len > cap)
-		return HM_ETOOBIG;
-	for (i = 0; i < n; i++) {
-		acc = ((acc << 6) | b64_sextet(s[i], &bad)) & 0x3fffu;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			out[o++] = (uint8_t)(acc >> bits);
-		}
-	}
-	/* the bits past the last byte must be zero: one spelling per secret */
-	bad |= ((acc & ((1u << bits) - 1u)) + 15u) >> 4;
-	acc = 0;
-	if (bad != 0) {
-		OPENSSL_cleanse(out, cap);
-		return HM_EINVAL;
-	}
-	*outlen = o;
-	return HM_OK;
-}
-
-static bool is_space(uint8_t ch)
-{
-	return ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r' || ch == '\v' || ch == '\f';
-}
-
 static int cmd_key_import(const struct ctl *c, const struct cmd *self)
 {
 	uint8_t file[SECRET_FILE_MAX + 1], secret[HM_KEY_MAX];
 	struct hm_ks_added added;
 	struct hm_keystore *ks = NULL;
 	uint64_t grace = HM_KS_DEFAULT_GRACE;
-	size_t n = 0, len = 0, b = 0, e;
+	size_t n = 0, len = 0;
 	char what[300], line[600];
 	int64_t now;
 	int rc, status;
@@ -791,17 +727,15 @@ static int cmd_key_import(const struct ctl *c, const struct cmd *self)
 					     "secret must be 16 to 64 bytes (file too long)");
 			goto out;
 		}
-		e = n;
-		while (b < e && is_space(file[b]))
-			b++;
-		while (e > b && is_space(file[e - 1]))
-			e--;
-		rc = b64_decode_secret(file + b, e - b, secret, sizeof(secret), &len);
-		if (rc == HM_ETOOBIG) {
+		/* the length first, from the shape of the text; its characters only then */
+		rc = hm_b64_decoded_len((const char *)file, n, &len);
+		if (rc == HM_OK && (len < HM_KEY_MIN || len > HM_KEY_MAX)) {
 			status = usage_error("key", self, "%s",
 					     "secret must be 16 to 64 bytes (decoded)");
 			goto out;
 		}
+		if (rc == HM_OK)
+			rc = hm_b64_decode_ct((const char *)file, n, secret, sizeof(secret), &len);
 		if (rc != HM_OK) {
 			status = usage_error("key", self, "%s",
 					     "--secret-file does not hold base64 text (--base64)");
