@@ -8,7 +8,7 @@
 #   daemon/engine/   proto/* but the codec, store/*, engine/*; no event loop, no sockets
 #                    (it judges items: it knows neither how they travel nor who sent them)
 #   daemon/server/   proto/*, store/*, engine/*, server/*
-#   daemon/ctl/      proto/*, store/*, hmacd/client.h; never the engine or the server
+#   daemon/ctl/      proto/*, store/*, ctl/*, hmacd/client.h; never the engine or the server
 #   client/c/        proto/*, hmacd/client.h, its own client/c/* (transport.h)
 # Exit 0 all clean, 1 with one line per violation.
 set -u
@@ -53,7 +53,7 @@ check proto "proto/" "$io|^lmdb\.h$"
 check daemon/store "proto/ store/" "$codec|$io"
 check daemon/engine "proto/ store/ engine/" "$codec|$io"
 check daemon/server "proto/ store/ engine/ server/" ""
-check daemon/ctl "proto/ store/ hmacd/" "^engine/|^server/"
+check daemon/ctl "proto/ store/ ctl/ hmacd/" "^engine/|^server/"
 check client/c "proto/ hmacd/ client/c/" "^store/|^engine/|^server/|^lmdb\.h$|^event2/"
 if [ -s "$tmp" ]; then
 	status=1

@@ -1,0 +1,201 @@
+/*
+ * ctl.h - what the files of hmacctl share (private to daemon/ctl/):
+ *
+ *   hmacctl.c   the option and command tables; main() finds the command and runs it
+ *   args.c      the command line: argv into struct ctl, numbers, names, $HMACD_* defaults
+ *   output.c    diagnostics, usage texts, JSON strings, listings printed only once complete
+ *   store.c     opening the key store, its codes as exit statuses; init, compact
+ *   keys.c      key create, rotate, import, revoke, list
+ *   policies.c  policy set, show, unset, list
+ *   daemon.c    ping, stats: the running hmacd, through libhmacd
+ */
+#ifndef HM_CTL_H
+#define HM_CTL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+struct hm_keystore;
+
+enum ctl_exit {
+	CTL_OK = 0,
+	CTL_ERR = 1,      /* the store or the daemon failed */
+	CTL_USAGE = 2,    /* bad command line */
+	CTL_NOTFOUND = 3, /* no such scope, epoch or policy */
+	CTL_CONFLICT = 4, /* scope or key id exists, or epoch already revoked */
+};
+
+#define MAX_REQUIRE 64 /* --require words kept; a policy takes HM_POLICY_MAX_COMPONENTS */
+
+enum opt {
+	OPT_DB,
+	OPT_SOCKET,
+	OPT_TENANT,
+	OPT_CONTAINER,
+	OPT_KEYID,
+	OPT_SECRET_FILE,
+	OPT_BASE64,
+	OPT_GRACE,
+	OPT_EPOCH,
+	OPT_REQUIRE,
+	OPT_NO_CREATED,
+	OPT_NO_NONCE,
+	OPT_NO_AGE_CHECK,
+	OPT_NO_BODY_DIGEST,
+	OPT_NO_QUERY,
+	OPT_V1_NONCE,
+	OPT_V1_REQUIRE,
+	OPT_JSON,
+	OPT_SERVER_USER,
+	OPT_HELP,
+	OPT__MAX
+};
+
+#define F(o) (1u << (o))
+
+/* Accepted by every command, wherever they appear on the line. */
+#define OPTS_GLOBAL (F(OPT_DB) | F(OPT_SOCKET) | F(OPT_HELP))
+
+/* An option: its name, its metavariable (NULL for a flag), its help line. */
+struct optdef {
+	const char *name;
+	const char *arg; /* metavariable, NULL for a flag */
+	const char *help;
+};
+
+/* The options hmacctl knows, by enum opt (hmacctl.c). */
+extern const struct optdef ctl_optdefs[OPT__MAX];
+
+/* The parsed command line. */
+struct ctl {
+	const char *opt[OPT__MAX]; /* option values; "" for a flag given; NULL when absent */
+	const char *word[3];       /* the command words */
+	int nword;
+	const char *req[MAX_REQUIRE]; /* every --require argument, in order */
+	int nreq;
+	const char *v1req[MAX_REQUIRE]; /* every --v1-require argument, in order */
+	int nv1req;
+};
+
+struct cmd {
+	const char *name;
+	int (*fn)(const struct ctl *c, const struct cmd *self);
+	const struct cmd *sub; /* a command group: the next word picks one of these */
+	unsigned opts;         /* options accepted besides OPTS_GLOBAL; db/socket: which it uses */
+	unsigned need;         /* options required */
+	const char *help;
+};
+
+/*
+ * The output of key list, policy list and stats is built in a memory stream (open_memstream)
+ * and printed only once it is complete, so a failure half-way never leaves half a table or
+ * half a JSON document on stdout.
+ */
+struct list_out {
+	FILE *f; /* the memory stream */
+	char *buf;
+	size_t len;
+	const char *what;  /* the command, for messages */
+	const char *close; /* what ends the JSON document */
+	bool json;
+	size_t n;    /* rows so far */
+	int64_t now; /* key list: the time a state is shown for */
+};
+
+/* ---- args.c: the command line ---- */
+
+/*
+ * Splits argv into options (anywhere on the line, --name VALUE or --name=VALUE) and words.
+ * --require takes every following argument up to the next option. CTL_OK or CTL_USAGE
+ * (printed).
+ */
+int ctl_parse_args(int argc, char **argv, struct ctl *c);
+
+/* Checks --tenant / --container / --keyid before the store is touched. CTL_OK or CTL_USAGE. */
+int ctl_check_scope_opts(const struct ctl *c, const char *group, const struct cmd *self);
+
+/* strtoull with the checks it lacks: digits only (no sign, no space), end, errno, range. */
+bool ctl_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
+
+/* Option o, else the environment variable env; NULL if neither is set or it is empty. */
+const char *ctl_opt_or_env(const struct ctl *c, enum opt o, const char *env);
+
+/* ---- output.c: diagnostics, usage, JSON strings, listings ---- */
+
+/* User input in a diagnostic: printed only if it is short printable ASCII. */
+const char *ctl_shown(const char *s);
+
+/* The whole help text, with every command of top and every option. */
+void ctl_usage(FILE *f, const struct cmd *top);
+
+/* A usage line and the help of each command in cmds (group: their group's name, or NULL). */
+void ctl_usage_cmds(FILE *f, const char *group, const struct cmd *cmds);
+
+/* The usage line of one command: "hmacctl [--db DIR] GROUP NAME --needed X [--other Y]". */
+void ctl_usage_line(FILE *f, const char *group, const struct cmd *cmd);
+
+/*
+ * A usage error: exactly one line on stderr, like every other diagnostic
+ * ("hmacctl: <what>: <reason> (see 'hmacctl --help')"), so scripts can log it as it is.
+ * Returns CTL_USAGE.
+ */
+int ctl_usage_error(const char *group, const struct cmd *cmd, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* A JSON string: '"' and '\\' escaped, control bytes as \u00XX. */
+void ctl_json_str(FILE *f, const char *s);
+
+/*
+ * Opens the stream and starts it: for --json with json_open, "[" (a JSON array) or "{" (an
+ * object); else with the header line (none if header_fmt is NULL). CTL_OK or CTL_ERR
+ * (printed); ctl_list_end() follows in both cases.
+ */
+int ctl_list_begin(struct list_out *lo, const char *what, const char *json_open,
+		   const char *header_fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* Before each row: the comma between JSON elements. */
+void ctl_list_next(struct list_out *lo);
+
+/*
+ * Ends the listing: if status is CTL_OK, closes the JSON document and prints everything;
+ * frees the stream either way. Returns the final status.
+ */
+int ctl_list_end(struct list_out *lo, int status);
+
+/* ---- store.c: the key store ---- */
+
+/*
+ * Opens the store of --db or $HMACD_DB; *dirp (if not NULL) gets its directory. CTL_OK,
+ * CTL_USAGE or CTL_ERR (printed).
+ */
+int ctl_open_store(const struct ctl *c, const struct cmd *self, const char *group,
+		   unsigned flags, struct hm_keystore **ks, const char **dirp);
+
+/*
+ * Maps a store code to an exit status. A failure is printed first as "hmacctl: what: why",
+ * why defaulting to the store's message.
+ */
+int ctl_store_status(struct hm_keystore *ks, const char *what, int rc, const char *why);
+
+/* "<verb> tenant T" or "<verb> T/C", for messages. */
+void ctl_scope_what(char *out, size_t cap, const char *verb, const struct ctl *c);
+
+/* ---- the commands, by group: store.c, keys.c, policies.c, daemon.c ---- */
+
+int cmd_init(const struct ctl *c, const struct cmd *self);
+int cmd_compact(const struct ctl *c, const struct cmd *self);
+int cmd_key_create(const struct ctl *c, const struct cmd *self);
+int cmd_key_rotate(const struct ctl *c, const struct cmd *self);
+int cmd_key_import(const struct ctl *c, const struct cmd *self);
+int cmd_key_revoke(const struct ctl *c, const struct cmd *self);
+int cmd_key_list(const struct ctl *c, const struct cmd *self);
+int cmd_policy_set(const struct ctl *c, const struct cmd *self);
+int cmd_policy_show(const struct ctl *c, const struct cmd *self);
+int cmd_policy_unset(const struct ctl *c, const struct cmd *self);
+int cmd_policy_list(const struct ctl *c, const struct cmd *self);
+int cmd_ping(const struct ctl *c, const struct cmd *self);
+int cmd_stats(const struct ctl *c, const struct cmd *self);
+
+#endif
