@@ -1,17 +1,8 @@
 /*
  * keystore.c - the LMDB key store (see keystore.h, layout and caveats in doc/keystore.md).
  *
- * One LMDB environment per handle with four named databases (schema 2):
- *   "meta":     "schema" -> u32 little-endian HM_KS_SCHEMA_VERSION
- *   "keys":     [u8 tenant_len][tenant][u8 container_len][container][u32 big-endian epoch]
- *               -> a little-endian record (KS_REC_*: 96 fixed bytes + the key id), never a C
- *               struct image.
- *   "keyids":   key id -> the "keys" key of its epoch. Written in the same transaction as the
- *               epoch and never deleted, which is what makes an id unique forever.
- *   "policies": [u8 tenant_len][tenant][u8 container_len][container] (container_len 0: the
- *               tenant's policy) -> hm_policy_encode() bytes.
- * The length bytes make a scope's key prefix unique (tenant "t1" never matches "t10"), and the
- * big-endian epoch makes LMDB's memcmp order walk a scope's epochs ascending.
+ * One LMDB environment per handle with four named databases (schema 2); their keys and
+ * values are written and checked by record.c (format in record.h).
  *
  * Every admin change is one write transaction run by ks_write(), which aborts on any error,
  * and on MDB_MAP_FULL doubles the map and runs the whole transaction again. Secrets only exist in
@@ -19,7 +10,7 @@
  * LMDB has copied them. The schema 1 -> 2 upgrade is such a transaction too.
  */
 #include "store/keystore.h"
-
+#include "store/record.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -39,8 +30,6 @@
 #include <openssl/rand.h>
 
 #define KS_ERRLEN 256
-#define KS_NAME_MAX HM_SCOPE_MAX
-#define KS_KEY_MAX (1 + KS_NAME_MAX + 1 + KS_NAME_MAX + 4)
 #define KS_MAXDBS 4 /* "meta", "keys", "keyids", "policies" */
 #define KS_KEYID_TRIES 8 /* generated key ids: fresh random ones after a (2^-128) collision */
 #define KS_MAXREADERS 1024 /* hmacd workers + concurrent hmacctl runs; 64 bytes each */
@@ -63,34 +52,6 @@
  */
 #define KS_MAP_MAX KS_MAP_READER
 #define KS_WRITE_RETRIES 8 /* map doublings / remaps per write transaction */
-
-/* The value record of "keys", format 2 (schema 2): all integers little-endian. */
-#define KS_REC_FORMAT 2u
-#define KS_REC_OFF_FORMAT 0     /* u32 */
-#define KS_REC_OFF_STATE 4      /* u32 enum hm_key_state */
-#define KS_REC_OFF_CREATED 8    /* i64 unix seconds */
-#define KS_REC_OFF_DEADLINE 16  /* i64 unix seconds, 0 unless superseded */
-#define KS_REC_OFF_SECRET_LEN 24 /* u8 HM_KEY_MIN..HM_KEY_MAX, 0 when revoked */
-#define KS_REC_OFF_KEYID_LEN 25 /* u8 1..HM_KEYID_MAX */
-#define KS_REC_OFF_RESERVED 26  /* 6 bytes, zero */
-#define KS_REC_OFF_SECRET 32    /* HM_KEY_MAX bytes: the secret, then zeros; zero when revoked */
-#define KS_REC_OFF_KEYID 96     /* the key id, KEYID_LEN bytes; the record ends with it */
-#define KS_REC_FIXED KS_REC_OFF_KEYID
-#define KS_REC_MAX (KS_REC_FIXED + HM_KEYID_MAX)
-
-/* Format 1 (schema 1), only read by the upgrade: 64 bytes, 32-byte secret, no key id. */
-#define KS_REC1_FORMAT 1u
-#define KS_REC1_LEN 64
-#define KS_REC1_OFF_SECRET 24
-#define KS_REC1_SECRET_LEN 32
-#define KS_REC1_OFF_RESERVED 56
-#define KS_SCHEMA_V1 1u
-
-static const char ks_db_meta[] = "meta";
-static const char ks_db_keys[] = "keys";
-static const char ks_db_keyids[] = "keyids";
-static const char ks_db_policies[] = "policies";
-static const char ks_schema_key[] = "schema";
 
 struct hm_keystore {
 	MDB_env *env;
@@ -115,16 +76,6 @@ struct hm_ks_reader {
 	char err[KS_ERRLEN];
 };
 
-/* Decoded record fields other than the secret. */
-struct ks_meta {
-	uint32_t state;
-	int64_t created;
-	int64_t deadline;
-	size_t secret_len;
-	const uint8_t *keyid; /* into the record: valid as long as the record is */
-	size_t keyid_len;
-};
-
 /* Arguments and results of one write transaction body. */
 struct ks_op {
 	uint8_t prefix[KS_KEY_MAX]; /* scope key prefix, room for the epoch after it */
@@ -145,50 +96,6 @@ struct ks_op {
 typedef int (*ks_body_fn)(struct hm_keystore *ks, MDB_txn *txn, struct ks_op *op);
 
 /* ---- small helpers ---- */
-
-static void put_le32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-	p[2] = (uint8_t)(v >> 16);
-	p[3] = (uint8_t)(v >> 24);
-}
-
-static uint32_t get_le32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static void put_le64(uint8_t *p, int64_t v)
-{
-	uint64_t u = (uint64_t)v; /* two's complement by definition of the conversion */
-
-	put_le32(p, (uint32_t)u);
-	put_le32(p + 4, (uint32_t)(u >> 32));
-}
-
-static int64_t get_le64(const uint8_t *p)
-{
-	uint64_t u = (uint64_t)get_le32(p) | (uint64_t)get_le32(p + 4) << 32;
-
-	/* Portable inverse of put_le64(): no implementation-defined narrowing. */
-	if (u <= (uint64_t)INT64_MAX)
-		return (int64_t)u;
-	return -(int64_t)(UINT64_MAX - u) - 1;
-}
-
-static void put_be32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
-
-static uint32_t get_be32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | (uint32_t)p[3];
-}
 
 static void set_msg(char *buf, size_t len, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -220,65 +127,6 @@ static int ks_corrupt(struct hm_keystore *ks, const char *what, size_t size)
 	return HM_ESTORE;
 }
 
-const char *hm_key_state_name(enum hm_key_state s)
-{
-	switch (s) {
-	case HM_KEY_CURRENT:
-		return "current";
-	case HM_KEY_SUPERSEDED:
-		return "superseded";
-	case HM_KEY_REVOKED:
-		return "revoked";
-	}
-	return "unknown";
-}
-
-/* The scope rule of proto/lex.h, for a C string. */
-static bool scope_name_ok(const char *s, size_t len)
-{
-	return hm_lex_scope((const uint8_t *)s, len);
-}
-
-/* ---- keys and records ---- */
-
-/* Writes the scope prefix [tl][tenant][cl][container]; lengths must be 1..KS_NAME_MAX. */
-static size_t key_prefix(uint8_t out[static KS_KEY_MAX], const uint8_t *t, size_t tl,
-			 const uint8_t *c, size_t cl)
-{
-	size_t n = 0;
-
-	out[n++] = (uint8_t)tl;
-	memcpy(out + n, t, tl);
-	n += tl;
-	out[n++] = (uint8_t)cl;
-	memcpy(out + n, c, cl);
-	n += cl;
-	return n;
-}
-
-/*
- * Checks p[0..n) = [tl][tenant][cl][container] followed by exactly `tail` bytes (4: an epoch),
- * with valid names; cl may be 0 only if tenant_only. Sets *tl, *cl. Returns a reason or NULL.
- */
-static const char *scope_split(const uint8_t *p, size_t n, size_t tail, bool tenant_only,
-			       size_t *tl, size_t *cl)
-{
-	if (n < 1 + 1 + 1 + tail)
-		return "short key";
-	*tl = p[0];
-	if (*tl < 1 || *tl > KS_NAME_MAX || n < 1 + *tl + 1 + tail)
-		return "bad tenant length in key";
-	*cl = p[1 + *tl];
-	if ((*cl < 1 && !tenant_only) || *cl > KS_NAME_MAX || n != 1 + *tl + 1 + *cl + tail)
-		return "bad container length in key";
-	if (!scope_name_ok((const char *)p + 1, *tl) ||
-	    (*cl > 0 && !scope_name_ok((const char *)p + 2 + *tl, *cl)))
-		return "bad scope name in key";
-	if (tail == 4 && get_be32(p + 2 + *tl + *cl) == 0)
-		return "epoch 0 in key";
-	return NULL;
-}
-
 /* Splits a stored key into info->tenant, container, epoch. HM_OK or HM_ESTORE. */
 static int key_decode(struct hm_keystore *ks, const MDB_val *k, struct hm_key_info *info)
 {
@@ -286,125 +134,14 @@ static int key_decode(struct hm_keystore *ks, const MDB_val *k, struct hm_key_in
 	const char *why;
 	size_t tl = 0, cl = 0;
 
-	why = scope_split(p, k->mv_size, 4, false, &tl, &cl);
+	why = ks_scope_split(p, k->mv_size, 4, false, &tl, &cl);
 	if (why != NULL)
 		return ks_corrupt(ks, why, k->mv_size);
 	memcpy(info->tenant, p + 1, tl);
 	info->tenant[tl] = '\0';
 	memcpy(info->container, p + 2 + tl, cl);
 	info->container[cl] = '\0';
-	info->epoch = get_be32(p + 2 + tl + cl);
-	return HM_OK;
-}
-
-/* The key id rule of proto/lex.h, for a C string. */
-static bool keyid_ok(const char *s, size_t len)
-{
-	return hm_lex_keyid((const uint8_t *)s, len);
-}
-
-/*
- * Encodes a record into out and returns its length. m->secret_len == 0 (or secret NULL)
- * stores a zero secret of length 0 (a revoked epoch).
- */
-static size_t rec_encode(uint8_t out[static KS_REC_MAX], const struct ks_meta *m,
-			 const uint8_t *secret)
-{
-	size_t slen = secret != NULL ? m->secret_len : 0;
-
-	memset(out, 0, KS_REC_FIXED);
-	put_le32(out + KS_REC_OFF_FORMAT, KS_REC_FORMAT);
-	put_le32(out + KS_REC_OFF_STATE, m->state);
-	put_le64(out + KS_REC_OFF_CREATED, m->created);
-	put_le64(out + KS_REC_OFF_DEADLINE, m->deadline);
-	out[KS_REC_OFF_SECRET_LEN] = (uint8_t)slen;
-	out[KS_REC_OFF_KEYID_LEN] = (uint8_t)m->keyid_len;
-	if (slen > 0)
-		memcpy(out + KS_REC_OFF_SECRET, secret, slen);
-	memcpy(out + KS_REC_OFF_KEYID, m->keyid, m->keyid_len);
-	return KS_REC_FIXED + m->keyid_len;
-}
-
-/* True if p[0..n) is all zero; not on a secret's bytes (only on bytes that must be zero). */
-static bool zero_bytes(const uint8_t *p, size_t n)
-{
-	uint8_t acc = 0;
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		acc |= p[i];
-	return acc == 0;
-}
-
-/*
- * Checks a stored record and decodes everything but the secret. Writes a reason to
- * err[0..errlen) and returns HM_ESTORE if the record is not one this build wrote.
- */
-static int rec_check(const MDB_val *v, struct ks_meta *m, char *err, size_t errlen)
-{
-	const uint8_t *p = v->mv_data;
-	uint32_t format;
-
-	if (v->mv_size < KS_REC_FIXED + 1 || v->mv_size > KS_REC_MAX) {
-		set_msg(err, errlen, "corrupt key store: record of %zu bytes, want %d to %d",
-			v->mv_size, KS_REC_FIXED + 1, KS_REC_MAX);
-		return HM_ESTORE;
-	}
-	format = get_le32(p + KS_REC_OFF_FORMAT);
-	if (format != KS_REC_FORMAT) {
-		set_msg(err, errlen, "key record format %u, this build reads %u", format,
-			KS_REC_FORMAT);
-		return HM_ESTORE;
-	}
-	m->state = get_le32(p + KS_REC_OFF_STATE);
-	m->created = get_le64(p + KS_REC_OFF_CREATED);
-	m->deadline = get_le64(p + KS_REC_OFF_DEADLINE);
-	m->secret_len = p[KS_REC_OFF_SECRET_LEN];
-	m->keyid_len = p[KS_REC_OFF_KEYID_LEN];
-	m->keyid = p + KS_REC_OFF_KEYID;
-	if (m->state < HM_KEY_CURRENT || m->state > HM_KEY_REVOKED || m->created < 0 ||
-	    m->deadline < 0) {
-		set_msg(err, errlen, "corrupt key store: bad state or times in a key record");
-		return HM_ESTORE;
-	}
-	if (m->state == HM_KEY_REVOKED ? m->secret_len != 0
-				       : m->secret_len < HM_KEY_MIN || m->secret_len > HM_KEY_MAX) {
-		set_msg(err, errlen, "corrupt key store: bad secret length in a key record");
-		return HM_ESTORE;
-	}
-	if (v->mv_size != KS_REC_FIXED + m->keyid_len ||
-	    !keyid_ok((const char *)m->keyid, m->keyid_len)) {
-		set_msg(err, errlen, "corrupt key store: bad key id in a key record");
-		return HM_ESTORE;
-	}
-	/* Past the secret's length only zeros: the length is public, the bytes checked are not. */
-	if (!zero_bytes(p + KS_REC_OFF_RESERVED, KS_REC_OFF_SECRET - KS_REC_OFF_RESERVED) ||
-	    !zero_bytes(p + KS_REC_OFF_SECRET + m->secret_len, HM_KEY_MAX - m->secret_len)) {
-		set_msg(err, errlen, "corrupt key store: reserved bytes set in a key record");
-		return HM_ESTORE;
-	}
-	return HM_OK;
-}
-
-/* Checks a format 1 record (schema 1, for the upgrade): what the old build's check was. */
-static int rec1_check(const MDB_val *v, struct ks_meta *m, char *err, size_t errlen)
-{
-	const uint8_t *p = v->mv_data;
-
-	if (v->mv_size != KS_REC1_LEN || get_le32(p + KS_REC_OFF_FORMAT) != KS_REC1_FORMAT) {
-		set_msg(err, errlen, "corrupt schema 1 key record (%zu bytes)", v->mv_size);
-		return HM_ESTORE;
-	}
-	m->state = get_le32(p + KS_REC_OFF_STATE);
-	m->created = get_le64(p + KS_REC_OFF_CREATED);
-	m->deadline = get_le64(p + KS_REC_OFF_DEADLINE);
-	m->secret_len = m->state == HM_KEY_REVOKED ? 0 : KS_REC1_SECRET_LEN;
-	if (m->state < HM_KEY_CURRENT || m->state > HM_KEY_REVOKED || m->created < 0 ||
-	    m->deadline < 0 || !zero_bytes(p + KS_REC1_OFF_RESERVED, KS_REC1_LEN -
-					   KS_REC1_OFF_RESERVED)) {
-		set_msg(err, errlen, "corrupt schema 1 key record");
-		return HM_ESTORE;
-	}
+	info->epoch = ks_get_be32(p + 2 + tl + cl);
 	return HM_OK;
 }
 
@@ -568,7 +305,7 @@ static int ks_schema_check(struct hm_keystore *ks, const MDB_val *v, bool *old)
 		set_msg(ks->err, sizeof(ks->err), "schema record of %zu bytes, want 4", v->mv_size);
 		return HM_ESCHEMA;
 	}
-	version = get_le32(v->mv_data);
+	version = ks_get_le32(v->mv_data);
 	if (version == KS_SCHEMA_V1) {
 		*old = true;
 		set_msg(ks->err, sizeof(ks->err),
@@ -628,7 +365,7 @@ static int ks_attach(struct hm_keystore *ks)
 {
 	MDB_txn *txn = NULL;
 	MDB_dbi meta, keys, keyids, policies;
-	MDB_val k = { .mv_size = sizeof(ks_schema_key) - 1, .mv_data = (void *)ks_schema_key };
+	MDB_val k = { .mv_size = sizeof(KS_SCHEMA_KEY) - 1, .mv_data = (void *)KS_SCHEMA_KEY };
 	MDB_val v;
 	size_t n = 0;
 	int rc, mrc;
@@ -640,7 +377,7 @@ static int ks_attach(struct hm_keystore *ks)
 		rc = ks_mdb_fail(ks, "mdb_txn_begin", mrc);
 		goto out;
 	}
-	mrc = mdb_dbi_open(txn, ks_db_meta, 0, &meta);
+	mrc = mdb_dbi_open(txn, KS_DB_META, 0, &meta);
 	if (mrc == MDB_NOTFOUND) {
 		rc = ks_main_entries(ks, txn, &n);
 		if (rc != HM_OK)
@@ -672,13 +409,13 @@ static int ks_attach(struct hm_keystore *ks)
 	rc = ks_schema_check(ks, &v, &ks->old_schema);
 	if (rc != HM_OK)
 		goto out;
-	rc = ks_dbi_need(ks, txn, ks_db_keys, &keys);
+	rc = ks_dbi_need(ks, txn, KS_DB_KEYS, &keys);
 	if (rc != HM_OK)
 		goto out;
-	rc = ks_dbi_need(ks, txn, ks_db_keyids, &keyids);
+	rc = ks_dbi_need(ks, txn, KS_DB_KEYIDS, &keyids);
 	if (rc != HM_OK)
 		goto out;
-	rc = ks_dbi_need(ks, txn, ks_db_policies, &policies);
+	rc = ks_dbi_need(ks, txn, KS_DB_POLICIES, &policies);
 	if (rc != HM_OK)
 		goto out;
 	/* Committing a read transaction is what keeps the database handles open. */
@@ -801,7 +538,7 @@ static int ks_write(struct hm_keystore *ks, ks_body_fn body, struct ks_op *op)
 /* Creates the databases and the schema record of an empty environment. */
 static int ks_body_init(struct hm_keystore *ks, MDB_txn *txn, struct ks_op *op)
 {
-	MDB_val k = { .mv_size = sizeof(ks_schema_key) - 1, .mv_data = (void *)ks_schema_key };
+	MDB_val k = { .mv_size = sizeof(KS_SCHEMA_KEY) - 1, .mv_data = (void *)KS_SCHEMA_KEY };
 	uint8_t ver[4];
 	MDB_val v = { .mv_size = sizeof(ver), .mv_data = ver };
 	MDB_dbi meta, keys, keyids, policies;
@@ -809,7 +546,7 @@ static int ks_body_init(struct hm_keystore *ks, MDB_txn *txn, struct ks_op *op)
 	int rc, mrc;
 
 	(void)op;
-	mrc = mdb_dbi_open(txn, ks_db_meta, 0, &meta);
+	mrc = mdb_dbi_open(txn, KS_DB_META, 0, &meta);
 	if (mrc == 0) {
 		/* Someone initialised it since we looked; ks_attach() will judge it. */
 		return HM_OK;
@@ -823,19 +560,19 @@ static int ks_body_init(struct hm_keystore *ks, MDB_txn *txn, struct ks_op *op)
 		set_msg(ks->err, sizeof(ks->err), "not an hmacd key store (no meta database)");
 		return HM_ESCHEMA;
 	}
-	mrc = mdb_dbi_open(txn, ks_db_meta, MDB_CREATE, &meta);
+	mrc = mdb_dbi_open(txn, KS_DB_META, MDB_CREATE, &meta);
 	if (mrc != 0)
 		return ks_mdb_fail(ks, "mdb_dbi_open(meta)", mrc);
-	mrc = mdb_dbi_open(txn, ks_db_keys, MDB_CREATE, &keys);
+	mrc = mdb_dbi_open(txn, KS_DB_KEYS, MDB_CREATE, &keys);
 	if (mrc != 0)
 		return ks_mdb_fail(ks, "mdb_dbi_open(keys)", mrc);
-	mrc = mdb_dbi_open(txn, ks_db_keyids, MDB_CREATE, &keyids);
+	mrc = mdb_dbi_open(txn, KS_DB_KEYIDS, MDB_CREATE, &keyids);
 	if (mrc != 0)
 		return ks_mdb_fail(ks, "mdb_dbi_open(keyids)", mrc);
-	mrc = mdb_dbi_open(txn, ks_db_policies, MDB_CREATE, &policies);
+	mrc = mdb_dbi_open(txn, KS_DB_POLICIES, MDB_CREATE, &policies);
 	if (mrc != 0)
 		return ks_mdb_fail(ks, "mdb_dbi_open(policies)", mrc);
-	put_le32(ver, HM_KS_SCHEMA_VERSION);
+	ks_put_le32(ver, HM_KS_SCHEMA_VERSION);
 	mrc = mdb_put(txn, meta, &k, &v, MDB_NOOVERWRITE);
 	if (mrc != 0)
 		return ks_mdb_fail(ks, "mdb_put(schema)", mrc);
@@ -856,7 +593,7 @@ static int ks_last_epoch(struct hm_keystore *ks, MDB_txn *txn, const struct ks_o
 
 	*last = 0;
 	memcpy(probe, op->prefix, op->plen);
-	put_be32(probe + op->plen, UINT32_MAX);
+	ks_put_be32(probe + op->plen, UINT32_MAX);
 	k.mv_data = probe;
 	k.mv_size = op->plen + 4;
 	mrc = mdb_cursor_open(txn, ks->keys, &cur);
@@ -888,7 +625,7 @@ static int ks_last_epoch(struct hm_keystore *ks, MDB_txn *txn, const struct ks_o
 		rc = ks_corrupt(ks, "key longer than its scope", k.mv_size);
 		goto out;
 	}
-	*last = get_be32((const uint8_t *)k.mv_data + op->plen);
+	*last = ks_get_be32((const uint8_t *)k.mv_data + op->plen);
 	if (*last == 0) {
 		rc = ks_corrupt(ks, "epoch 0 in key", k.mv_size);
 		goto out;
@@ -986,13 +723,13 @@ static int ks_put_new_epoch(struct hm_keystore *ks, MDB_txn *txn, struct ks_op *
 		m.secret_len = HM_KEY_LEN;
 	}
 	memcpy(key, op->prefix, op->plen);
-	put_be32(key + op->plen, op->epoch);
+	ks_put_be32(key + op->plen, op->epoch);
 	rc = ks_put_keyid(ks, txn, op, key, op->plen + 4);
 	if (rc != HM_OK)
 		return rc;
 	m.keyid = (const uint8_t *)op->keyid;
 	m.keyid_len = strlen(op->keyid);
-	v.mv_size = rec_encode(rec, &m, secret);
+	v.mv_size = ks_rec_encode(rec, &m, secret);
 	mrc = mdb_put(txn, ks->keys, &k, &v, MDB_NOOVERWRITE);
 	OPENSSL_cleanse(rec, sizeof(rec));
 	if (mrc != 0)
@@ -1026,13 +763,13 @@ static int ks_supersede_row(struct hm_keystore *ks, MDB_cursor *cur, MDB_val *k,
 	struct ks_meta m;
 	int rc, mrc;
 
-	rc = rec_check(v, &m, ks->err, sizeof(ks->err));
+	rc = ks_rec_check(v->mv_data, v->mv_size, &m, ks->err, sizeof(ks->err));
 	if (rc != HM_OK || m.state != HM_KEY_CURRENT)
 		return rc;
 	/* Rewrite state and deadline only (same size); the other bytes are carried over. */
 	memcpy(rec, v->mv_data, v->mv_size);
-	put_le32(rec + KS_REC_OFF_STATE, HM_KEY_SUPERSEDED);
-	put_le64(rec + KS_REC_OFF_DEADLINE, op->deadline);
+	ks_put_le32(rec + KS_REC_OFF_STATE, HM_KEY_SUPERSEDED);
+	ks_put_le64(rec + KS_REC_OFF_DEADLINE, op->deadline);
 	mrc = mdb_cursor_put(cur, k, &nv, MDB_CURRENT);
 	OPENSSL_cleanse(rec, sizeof(rec));
 	if (mrc != 0)
@@ -1097,13 +834,13 @@ static int ks_body_revoke(struct hm_keystore *ks, MDB_txn *txn, struct ks_op *op
 	int rc, mrc;
 
 	memcpy(key, op->prefix, op->plen);
-	put_be32(key + op->plen, op->epoch);
+	ks_put_be32(key + op->plen, op->epoch);
 	mrc = mdb_get(txn, ks->keys, &k, &v);
 	if (mrc == MDB_NOTFOUND)
 		return HM_ENOTFOUND;
 	if (mrc != 0)
 		return ks_mdb_fail(ks, "mdb_get", mrc);
-	rc = rec_check(&v, &m, ks->err, sizeof(ks->err));
+	rc = ks_rec_check(v.mv_data, v.mv_size, &m, ks->err, sizeof(ks->err));
 	if (rc != HM_OK)
 		return rc;
 	if (m.state == HM_KEY_REVOKED)
@@ -1117,7 +854,7 @@ static int ks_body_revoke(struct hm_keystore *ks, MDB_txn *txn, struct ks_op *op
 	m.state = HM_KEY_REVOKED;
 	m.deadline = 0;
 	m.secret_len = 0;
-	nv.mv_size = rec_encode(rec, &m, NULL);
+	nv.mv_size = ks_rec_encode(rec, &m, NULL);
 	mrc = mdb_put(txn, ks->keys, &k, &nv, 0);
 	if (mrc != 0)
 		return ks_mdb_fail(ks, "mdb_put", mrc);
@@ -1132,7 +869,7 @@ static int ks_body_revoke(struct hm_keystore *ks, MDB_txn *txn, struct ks_op *op
  */
 static int ks_body_upgrade(struct hm_keystore *ks, MDB_txn *txn, struct ks_op *unused)
 {
-	MDB_val sk = { .mv_size = sizeof(ks_schema_key) - 1, .mv_data = (void *)ks_schema_key };
+	MDB_val sk = { .mv_size = sizeof(KS_SCHEMA_KEY) - 1, .mv_data = (void *)KS_SCHEMA_KEY };
 	uint8_t key[KS_KEY_MAX], rec[KS_REC_MAX], secret[KS_REC1_SECRET_LEN], ver[4];
 	MDB_val k, v, nv = { .mv_data = rec }, vv = { .mv_size = sizeof(ver), .mv_data = ver };
 	struct ks_op op;
@@ -1147,7 +884,7 @@ static int ks_body_upgrade(struct hm_keystore *ks, MDB_txn *txn, struct ks_op *u
 
 	(void)unused;
 	memset(&op, 0, sizeof(op));
-	rc = ks_dbi_need(ks, txn, ks_db_meta, &meta);
+	rc = ks_dbi_need(ks, txn, KS_DB_META, &meta);
 	if (rc != HM_OK)
 		return rc;
 	mrc = mdb_get(txn, meta, &sk, &v);
@@ -1158,13 +895,13 @@ static int ks_body_upgrade(struct hm_keystore *ks, MDB_txn *txn, struct ks_op *u
 		return HM_OK; /* upgraded meanwhile by another process */
 	if (!old)
 		return rc;
-	rc = ks_dbi_need(ks, txn, ks_db_keys, &ks->keys);
+	rc = ks_dbi_need(ks, txn, KS_DB_KEYS, &ks->keys);
 	if (rc != HM_OK)
 		return rc;
-	mrc = mdb_dbi_open(txn, ks_db_keyids, MDB_CREATE, &ks->keyids);
+	mrc = mdb_dbi_open(txn, KS_DB_KEYIDS, MDB_CREATE, &ks->keyids);
 	if (mrc != 0)
 		return ks_mdb_fail(ks, "mdb_dbi_open(keyids)", mrc);
-	mrc = mdb_dbi_open(txn, ks_db_policies, MDB_CREATE, &ks->policies);
+	mrc = mdb_dbi_open(txn, KS_DB_POLICIES, MDB_CREATE, &ks->policies);
 	if (mrc != 0)
 		return ks_mdb_fail(ks, "mdb_dbi_open(policies)", mrc);
 	mrc = mdb_cursor_open(txn, ks->keys, &cur);
@@ -1175,12 +912,12 @@ static int ks_body_upgrade(struct hm_keystore *ks, MDB_txn *txn, struct ks_op *u
 	 * cursor across a put that changed the record's size.
 	 */
 	for (mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); mrc == 0;) {
-		why = scope_split(k.mv_data, k.mv_size, 4, false, &tl, &cl);
+		why = ks_scope_split(k.mv_data, k.mv_size, 4, false, &tl, &cl);
 		if (why != NULL) {
 			rc = ks_corrupt(ks, why, k.mv_size);
 			goto out;
 		}
-		rc = rec1_check(&v, &m, ks->err, sizeof(ks->err));
+		rc = ks_rec1_check(v.mv_data, v.mv_size, &m, ks->err, sizeof(ks->err));
 		if (rc != HM_OK)
 			goto out;
 		/* copy out before any put: v and k point into pages the puts may move */
@@ -1192,7 +929,7 @@ static int ks_body_upgrade(struct hm_keystore *ks, MDB_txn *txn, struct ks_op *u
 			goto out;
 		m.keyid = (const uint8_t *)op.keyid;
 		m.keyid_len = strlen(op.keyid);
-		nv.mv_size = rec_encode(rec, &m, m.secret_len > 0 ? secret : NULL);
+		nv.mv_size = ks_rec_encode(rec, &m, m.secret_len > 0 ? secret : NULL);
 		OPENSSL_cleanse(secret, sizeof(secret));
 		k.mv_data = key;
 		k.mv_size = klen;
@@ -1210,7 +947,7 @@ static int ks_body_upgrade(struct hm_keystore *ks, MDB_txn *txn, struct ks_op *u
 		rc = ks_mdb_fail(ks, "mdb_cursor_get", mrc);
 		goto out;
 	}
-	put_le32(ver, HM_KS_SCHEMA_VERSION);
+	ks_put_le32(ver, HM_KS_SCHEMA_VERSION);
 	mrc = mdb_put(txn, meta, &sk, &vv, 0);
 	if (mrc != 0) {
 		rc = ks_mdb_fail(ks, "mdb_put(schema)", mrc);
@@ -1241,15 +978,15 @@ static int ks_op_names(struct hm_keystore *ks, struct ks_op *op, const char *ten
 	tl = strnlen(tenant, KS_NAME_MAX + 1);
 	if (container != NULL)
 		cl = strnlen(container, KS_NAME_MAX + 1);
-	if (!scope_name_ok(tenant, tl) ||
-	    (container != NULL && !scope_name_ok(container, cl))) {
+	if (!ks_scope_name_ok(tenant, tl) ||
+	    (container != NULL && !ks_scope_name_ok(container, cl))) {
 		set_msg(ks->err, sizeof(ks->err),
 			"tenant and container must be 1..%d bytes of [A-Za-z0-9._:/-]",
 			KS_NAME_MAX);
 		return HM_EINVAL;
 	}
-	op->plen = key_prefix(op->prefix, (const uint8_t *)tenant, tl,
-			      (const uint8_t *)(container != NULL ? container : ""), cl);
+	op->plen = ks_key_prefix(op->prefix, (const uint8_t *)tenant, tl,
+				 (const uint8_t *)(container != NULL ? container : ""), cl);
 	return HM_OK;
 }
 
@@ -1268,7 +1005,7 @@ static int ks_op_keyid(struct hm_keystore *ks, struct ks_op *op, const char *key
 	if (keyid == NULL)
 		return HM_OK;
 	len = strnlen(keyid, HM_KEYID_MAX + 1);
-	if (!keyid_ok(keyid, len)) {
+	if (!ks_keyid_ok(keyid, len)) {
 		set_msg(ks->err, sizeof(ks->err),
 			"key id must be 1..%d bytes of [A-Za-z0-9._:/+=@~-]", HM_KEYID_MAX);
 		return HM_EINVAL;
@@ -1772,7 +1509,7 @@ static int ks_list(struct hm_keystore *ks, MDB_dbi dbi, const char *tenant, ks_r
 	ks->err[0] = '\0';
 	if (tenant != NULL) {
 		tl = strnlen(tenant, KS_NAME_MAX + 1);
-		if (!scope_name_ok(tenant, tl)) {
+		if (!ks_scope_name_ok(tenant, tl)) {
 			set_msg(ks->err, sizeof(ks->err), "bad tenant name");
 			return HM_EINVAL;
 		}
@@ -1806,7 +1543,7 @@ static int ks_key_row(struct hm_keystore *ks, MDB_cursor *cur, MDB_val *k, MDB_v
 	rc = key_decode(ks, k, &info);
 	if (rc != HM_OK)
 		return rc;
-	rc = rec_check(v, &m, ks->err, sizeof(ks->err));
+	rc = ks_rec_check(v->mv_data, v->mv_size, &m, ks->err, sizeof(ks->err));
 	if (rc != HM_OK)
 		return rc;
 	info.state = (enum hm_key_state)m.state;
@@ -1944,8 +1681,8 @@ int hm_ks_lookup(struct hm_ks_reader *rd, const uint8_t *tenant, size_t tenant_l
 		rc = HM_ENOTFOUND;
 		goto fail;
 	}
-	k.mv_size = key_prefix(key, tenant, tenant_len, container, container_len);
-	put_be32(key + k.mv_size, (uint32_t)epoch);
+	k.mv_size = ks_key_prefix(key, tenant, tenant_len, container, container_len);
+	ks_put_be32(key + k.mv_size, (uint32_t)epoch);
 	k.mv_size += 4;
 	k.mv_data = key;
 	mrc = mdb_get(rd->txn, rd->ks->keys, &k, &v);
@@ -1957,14 +1694,14 @@ int hm_ks_lookup(struct hm_ks_reader *rd, const uint8_t *tenant, size_t tenant_l
 		rc = rd_fail(rd, "mdb_get", mrc);
 		goto fail;
 	}
-	rc = rec_check(&v, &m, rd->err, sizeof(rd->err));
+	rc = ks_rec_check(v.mv_data, v.mv_size, &m, rd->err, sizeof(rd->err));
 	if (rc != HM_OK)
 		goto fail;
 	/* Copy out now: v points into the map and is only valid while the txn lives. */
 	rec->state = (enum hm_key_state)m.state;
 	rec->deadline = m.deadline;
 	rec->secret_len = m.secret_len; /* 0 when revoked */
-	/* all HM_KEY_MAX bytes: zeros past the length (rec_check), no length-dependent copy */
+	/* all HM_KEY_MAX bytes: zeros past the length (ks_rec_check), no length-dependent copy */
 	memcpy(rec->secret, (const uint8_t *)v.mv_data + KS_REC_OFF_SECRET, HM_KEY_MAX);
 	return HM_OK;
 fail:
@@ -1987,7 +1724,7 @@ int hm_ks_lookup_keyid(struct hm_ks_reader *rd, const uint8_t *keyid, size_t len
 		return HM_ESTORE;
 	}
 	/* An id that could never have been stored is simply unknown. */
-	if (keyid == NULL || !keyid_ok((const char *)keyid, len))
+	if (keyid == NULL || !ks_keyid_ok((const char *)keyid, len))
 		return HM_ENOTFOUND;
 	k.mv_data = (void *)keyid;
 	k.mv_size = len;
@@ -1997,7 +1734,7 @@ int hm_ks_lookup_keyid(struct hm_ks_reader *rd, const uint8_t *keyid, size_t len
 	if (mrc != 0)
 		return rd_fail(rd, "mdb_get(keyids)", mrc);
 	p = v.mv_data;
-	why = scope_split(p, v.mv_size, 4, false, &tl, &cl);
+	why = ks_scope_split(p, v.mv_size, 4, false, &tl, &cl);
 	if (why != NULL) {
 		set_msg(rd->err, sizeof(rd->err), "corrupt key id index: %s (%zu bytes)", why,
 			v.mv_size);
@@ -2008,7 +1745,7 @@ int hm_ks_lookup_keyid(struct hm_ks_reader *rd, const uint8_t *keyid, size_t len
 	ref->tenant_len = tl;
 	memcpy(ref->container, p + 2 + tl, cl);
 	ref->container_len = cl;
-	ref->epoch = get_be32(p + 2 + tl + cl);
+	ref->epoch = ks_get_be32(p + 2 + tl + cl);
 	return HM_OK;
 fail:
 	memset(ref, 0, sizeof(*ref));
@@ -2058,14 +1795,14 @@ static int ks_policy_find(MDB_txn *txn, MDB_dbi dbi, const uint8_t *tenant, size
 
 	*found = HM_POLICY_DEFAULT;
 	if (container_len > 0) {
-		klen = key_prefix(key, tenant, tenant_len, container, container_len);
+		klen = ks_key_prefix(key, tenant, tenant_len, container, container_len);
 		rc = ks_policy_read(txn, dbi, key, klen, out, err, errlen);
 		if (rc == HM_OK)
 			*found = HM_POLICY_SCOPE;
 		if (rc != HM_ENOTFOUND)
 			return rc;
 	}
-	klen = key_prefix(key, tenant, tenant_len, (const uint8_t *)"", 0);
+	klen = ks_key_prefix(key, tenant, tenant_len, (const uint8_t *)"", 0);
 	rc = ks_policy_read(txn, dbi, key, klen, out, err, errlen);
 	if (rc == HM_OK)
 		*found = HM_POLICY_TENANT;
@@ -2084,9 +1821,9 @@ int hm_ks_policy_lookup(struct hm_ks_reader *rd, const uint8_t *tenant, size_t t
 		return HM_ESTORE;
 	}
 	/* Names that could never have been stored: no policy of theirs, the default. */
-	if (tenant == NULL || !scope_name_ok((const char *)tenant, tenant_len))
+	if (tenant == NULL || !ks_scope_name_ok((const char *)tenant, tenant_len))
 		return HM_OK;
-	if (container == NULL || !scope_name_ok((const char *)container, container_len))
+	if (container == NULL || !ks_scope_name_ok((const char *)container, container_len))
 		container_len = 0;
 	rc = ks_policy_find(rd->txn, rd->ks->policies, tenant, tenant_len, container,
 			    container_len, out, found, rd->err, sizeof(rd->err));
@@ -2197,7 +1934,7 @@ static int ks_policy_row(struct hm_keystore *ks, MDB_cursor *cur, MDB_val *k, MD
 	size_t tl = 0, cl = 0;
 	const char *why;
 
-	why = scope_split(p, k->mv_size, 0, true, &tl, &cl);
+	why = ks_scope_split(p, k->mv_size, 0, true, &tl, &cl);
 	if (why != NULL)
 		return ks_corrupt(ks, why, k->mv_size);
 	memset(&info, 0, sizeof(info));
