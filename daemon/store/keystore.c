@@ -9,6 +9,7 @@
  * the caller's buffers and in stack buffers that are wiped with OPENSSL_cleanse as soon as
  * LMDB has copied them. The schema 1 -> 2 upgrade is such a transaction too.
  */
+#include "store/internal.h"
 #include "store/keystore.h"
 #include "store/record.h"
 
@@ -29,7 +30,6 @@
 #include <openssl/err.h>
 #include <openssl/rand.h>
 
-#define KS_ERRLEN 256
 #define KS_MAXDBS 4 /* "meta", "keys", "keyids", "policies" */
 #define KS_KEYID_TRIES 8 /* generated key ids: fresh random ones after a (2^-128) collision */
 #define KS_MAXREADERS 1024 /* hmacd workers + concurrent hmacctl runs; 64 bytes each */
@@ -53,22 +53,6 @@
 #define KS_MAP_MAX KS_MAP_READER
 #define KS_WRITE_RETRIES 8 /* map doublings / remaps per write transaction */
 
-struct hm_keystore {
-	MDB_env *env;
-	MDB_dbi keys, keyids, policies;
-	bool reader_env; /* opened MDB_RDONLY with the large map: never writes */
-	bool old_schema; /* ks_attach() found a schema 1 store (HM_ESCHEMA): upgradable */
-	size_t map_size; /* the map size asked for at open */
-	bool map_full;   /* the last failed LMDB call of a write said MDB_MAP_FULL */
-	/*
-	 * Read batches open on a writable handle. Changing the map size with a transaction open
-	 * in this process is undefined in LMDB, so ks_grow() refuses while this is non-zero.
-	 * Only counted for writable handles, so hmacd's workers never touch it.
-	 */
-	atomic_uint open_batches;
-	char err[KS_ERRLEN];
-};
-
 struct hm_ks_reader {
 	struct hm_keystore *ks;
 	MDB_txn *txn; /* MDB_RDONLY, begun once; reset between batches, renewed per batch */
@@ -76,31 +60,9 @@ struct hm_ks_reader {
 	char err[KS_ERRLEN];
 };
 
-/* Arguments and results of one write transaction body. */
-struct ks_op {
-	uint8_t prefix[KS_KEY_MAX]; /* scope key prefix, room for the epoch after it */
-	size_t plen;
-	int64_t now;
-	int64_t deadline; /* rotate/import: deadline given to the epoch it supersedes */
-	uint32_t epoch;   /* revoke: in; create/rotate/import: out */
-	uint8_t *secret;  /* create/rotate: the caller's output buffer (HM_KEY_LEN) */
-	const uint8_t *import; /* import: the caller's secret, import_len bytes */
-	size_t import_len;
-	const char *want_keyid; /* requested key id, NULL: generate */
-	size_t want_keyid_len;
-	char keyid[HM_KEYID_MAX + 1]; /* out: the new epoch's key id */
-	const uint8_t *pval; /* policy set: encoded policy */
-	size_t pval_len;
-};
-
-typedef int (*ks_body_fn)(struct hm_keystore *ks, MDB_txn *txn, struct ks_op *op);
-
 /* ---- small helpers ---- */
 
-static void set_msg(char *buf, size_t len, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void set_msg(char *buf, size_t len, const char *fmt, ...)
+void ks_set_msg(char *buf, size_t len, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -112,18 +74,17 @@ static void set_msg(char *buf, size_t len, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* Records an LMDB failure on the handle and returns HM_ESTORE. */
-static int ks_mdb_fail(struct hm_keystore *ks, const char *call, int mrc)
+int ks_mdb_fail(struct hm_keystore *ks, const char *call, int mrc)
 {
 	if (mrc == MDB_MAP_FULL)
 		ks->map_full = true;
-	set_msg(ks->err, sizeof(ks->err), "%s: %s", call, mdb_strerror(mrc));
+	ks_set_msg(ks->err, sizeof(ks->err), "%s: %s", call, mdb_strerror(mrc));
 	return HM_ESTORE;
 }
 
-static int ks_corrupt(struct hm_keystore *ks, const char *what, size_t size)
+int ks_corrupt(struct hm_keystore *ks, const char *what, size_t size)
 {
-	set_msg(ks->err, sizeof(ks->err), "corrupt key store: %s (%zu bytes)", what, size);
+	ks_set_msg(ks->err, sizeof(ks->err), "corrupt key store: %s (%zu bytes)", what, size);
 	return HM_ESTORE;
 }
 
@@ -192,22 +153,22 @@ static int ks_stat_dir(const char *dir, bool create, char *err, size_t errlen)
 
 	if (stat(dir, &st) == 0) {
 		if (!S_ISDIR(st.st_mode)) {
-			set_msg(err, errlen, "%s: not a directory", dir);
+			ks_set_msg(err, errlen, "%s: not a directory", dir);
 			return HM_ESTORE;
 		}
 		return HM_OK;
 	}
 	if (errno != ENOENT) {
-		set_msg(err, errlen, "stat %s: %s", dir, strerror(errno));
+		ks_set_msg(err, errlen, "stat %s: %s", dir, strerror(errno));
 		return HM_ESTORE;
 	}
 	if (!create) {
-		set_msg(err, errlen, "no key store at %s", dir);
+		ks_set_msg(err, errlen, "no key store at %s", dir);
 		return HM_ENOTFOUND;
 	}
 	len = strlen(dir);
 	if (len >= sizeof(path)) {
-		set_msg(err, errlen, "store path too long (%zu bytes)", len);
+		ks_set_msg(err, errlen, "store path too long (%zu bytes)", len);
 		return HM_ESTORE;
 	}
 	memcpy(path, dir, len + 1);
@@ -217,13 +178,13 @@ static int ks_stat_dir(const char *dir, bool create, char *err, size_t errlen)
 			continue;
 		path[i] = '\0';
 		if (mkdir(path, KS_DIR_MODE) != 0 && errno != EEXIST) {
-			set_msg(err, errlen, "mkdir %s: %s", path, strerror(errno));
+			ks_set_msg(err, errlen, "mkdir %s: %s", path, strerror(errno));
 			return HM_ESTORE;
 		}
 		path[i] = dir[i];
 	}
 	if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-		set_msg(err, errlen, "%s: not a directory", dir);
+		ks_set_msg(err, errlen, "%s: not a directory", dir);
 		return HM_ESTORE;
 	}
 	return HM_OK;
@@ -239,7 +200,7 @@ static int ks_data_exists(const char *dir, bool *exists, char *err, size_t errle
 	*exists = false;
 	n = snprintf(path, sizeof(path), "%s/data.mdb", dir);
 	if (n < 0 || (size_t)n >= sizeof(path)) {
-		set_msg(err, errlen, "store path too long");
+		ks_set_msg(err, errlen, "store path too long");
 		return HM_ESTORE;
 	}
 	if (stat(path, &st) == 0) {
@@ -248,7 +209,7 @@ static int ks_data_exists(const char *dir, bool *exists, char *err, size_t errle
 	}
 	if (errno == ENOENT)
 		return HM_OK;
-	set_msg(err, errlen, "stat %s: %s", path, strerror(errno));
+	ks_set_msg(err, errlen, "stat %s: %s", path, strerror(errno));
 	return HM_ESTORE;
 }
 
@@ -292,44 +253,41 @@ static int ks_env_open(struct hm_keystore *ks, const char *dir, int *open_rc)
 	return HM_OK;
 }
 
-/*
- * Checks the schema record: HM_OK for this build's version. A schema 1 store is HM_ESCHEMA with
- * *old set (the open may upgrade it); anything else is HM_ESCHEMA.
- */
-static int ks_schema_check(struct hm_keystore *ks, const MDB_val *v, bool *old)
+int ks_schema_check(struct hm_keystore *ks, const MDB_val *v, bool *old)
 {
 	uint32_t version;
 
 	*old = false;
 	if (v->mv_size != 4) {
-		set_msg(ks->err, sizeof(ks->err), "schema record of %zu bytes, want 4", v->mv_size);
+		ks_set_msg(ks->err, sizeof(ks->err), "schema record of %zu bytes, want 4",
+			   v->mv_size);
 		return HM_ESCHEMA;
 	}
 	version = ks_get_le32(v->mv_data);
 	if (version == KS_SCHEMA_V1) {
 		*old = true;
-		set_msg(ks->err, sizeof(ks->err),
-			"store schema version 1 must be upgraded to %u by a writer "
-			"(run hmacctl once)", HM_KS_SCHEMA_VERSION);
+		ks_set_msg(ks->err, sizeof(ks->err),
+			   "store schema version 1 must be upgraded to %u by a writer "
+			   "(run hmacctl once)", HM_KS_SCHEMA_VERSION);
 		return HM_ESCHEMA;
 	}
 	if (version != HM_KS_SCHEMA_VERSION) {
-		set_msg(ks->err, sizeof(ks->err), "store schema version %u, this build supports %u",
-			version, HM_KS_SCHEMA_VERSION);
+		ks_set_msg(ks->err, sizeof(ks->err),
+			   "store schema version %u, this build supports %u", version,
+			   HM_KS_SCHEMA_VERSION);
 		return HM_ESCHEMA;
 	}
 	return HM_OK;
 }
 
-/* Opens named database `name` (which schema 2 must have) without creating it. */
-static int ks_dbi_need(struct hm_keystore *ks, MDB_txn *txn, const char *name, MDB_dbi *dbi)
+int ks_dbi_need(struct hm_keystore *ks, MDB_txn *txn, const char *name, MDB_dbi *dbi)
 {
 	char call[40];
 	int mrc;
 
 	mrc = mdb_dbi_open(txn, name, 0, dbi);
 	if (mrc == MDB_NOTFOUND) {
-		set_msg(ks->err, sizeof(ks->err), "key store has no %s database", name);
+		ks_set_msg(ks->err, sizeof(ks->err), "key store has no %s database", name);
 		return HM_ESCHEMA;
 	}
 	if (mrc != 0) {
@@ -383,12 +341,12 @@ static int ks_attach(struct hm_keystore *ks)
 		if (rc != HM_OK)
 			goto out;
 		if (n != 0) {
-			set_msg(ks->err, sizeof(ks->err),
-				"not an hmacd key store (no meta database)");
+			ks_set_msg(ks->err, sizeof(ks->err),
+				   "not an hmacd key store (no meta database)");
 			rc = HM_ESCHEMA;
 			goto out;
 		}
-		set_msg(ks->err, sizeof(ks->err), "key store not initialised");
+		ks_set_msg(ks->err, sizeof(ks->err), "key store not initialised");
 		rc = HM_ENOTFOUND;
 		goto out;
 	}
@@ -398,7 +356,7 @@ static int ks_attach(struct hm_keystore *ks)
 	}
 	mrc = mdb_get(txn, meta, &k, &v);
 	if (mrc == MDB_NOTFOUND) {
-		set_msg(ks->err, sizeof(ks->err), "key store has no schema record");
+		ks_set_msg(ks->err, sizeof(ks->err), "key store has no schema record");
 		rc = HM_ESCHEMA;
 		goto out;
 	}
@@ -441,8 +399,8 @@ out:
 static int ks_may_remap(struct hm_keystore *ks)
 {
 	if (atomic_load(&ks->open_batches) != 0) {
-		set_msg(ks->err, sizeof(ks->err),
-			"cannot resize the map while a read batch is open on this handle");
+		ks_set_msg(ks->err, sizeof(ks->err),
+			   "cannot resize the map while a read batch is open on this handle");
 		return HM_ESTORE;
 	}
 	return HM_OK;
@@ -461,8 +419,8 @@ static int ks_grow(struct hm_keystore *ks)
 	if (mrc != 0)
 		return ks_mdb_fail(ks, "mdb_env_info", mrc);
 	if (info.me_mapsize >= KS_MAP_MAX) {
-		set_msg(ks->err, sizeof(ks->err), "key store full: map reached the %zu MiB limit",
-			KS_MAP_MAX >> 20);
+		ks_set_msg(ks->err, sizeof(ks->err),
+			   "key store full: map reached the %zu MiB limit", KS_MAP_MAX >> 20);
 		return HM_ESTORE;
 	}
 	size = info.me_mapsize > KS_MAP_MAX / 2 ? KS_MAP_MAX : info.me_mapsize * 2;
@@ -486,20 +444,14 @@ static int ks_adopt_mapsize(struct hm_keystore *ks)
 	return HM_OK;
 }
 
-/*
- * Runs body in one write transaction and commits it, or aborts it if anything failed: an
- * LMDB transaction that hit an error is never committed. MDB_MAP_FULL (from a put or from the
- * commit) grows the map and reruns the whole transaction from the start, at most
- * KS_WRITE_RETRIES times.
- */
-static int ks_write(struct hm_keystore *ks, ks_body_fn body, struct ks_op *op)
+int ks_write(struct hm_keystore *ks, ks_body_fn body, struct ks_op *op)
 {
 	MDB_txn *txn = NULL;
 	unsigned attempt;
 	int rc, mrc;
 
 	if (ks->reader_env) {
-		set_msg(ks->err, sizeof(ks->err), "store opened read-only (HM_KS_READER)");
+		ks_set_msg(ks->err, sizeof(ks->err), "store opened read-only (HM_KS_READER)");
 		return HM_ESTORE;
 	}
 	for (attempt = 0;; attempt++) {
@@ -557,7 +509,7 @@ static int ks_body_init(struct hm_keystore *ks, MDB_txn *txn, struct ks_op *op)
 	if (rc != HM_OK)
 		return rc;
 	if (n != 0) {
-		set_msg(ks->err, sizeof(ks->err), "not an hmacd key store (no meta database)");
+		ks_set_msg(ks->err, sizeof(ks->err), "not an hmacd key store (no meta database)");
 		return HM_ESCHEMA;
 	}
 	mrc = mdb_dbi_open(txn, KS_DB_META, MDB_CREATE, &meta);
@@ -647,17 +599,12 @@ static int ks_random(struct hm_keystore *ks, uint8_t *out, size_t n)
 	e = ERR_get_error();
 	if (e != 0)
 		why = ERR_reason_error_string(e);
-	set_msg(ks->err, sizeof(ks->err), "RAND_bytes: %s", why != NULL ? why : "failed");
+	ks_set_msg(ks->err, sizeof(ks->err), "RAND_bytes: %s", why != NULL ? why : "failed");
 	return HM_ECRYPTO;
 }
 
-/*
- * Gives the epoch whose "keys" key is skey[0..sklen) a key id in the "keyids" index: the
- * requested op->want_keyid (HM_EEXIST if any epoch has it), or a generated one. The id is left
- * in op->keyid. HM_OK, HM_EEXIST, HM_ECRYPTO, HM_ESTORE.
- */
-static int ks_put_keyid(struct hm_keystore *ks, MDB_txn *txn, struct ks_op *op,
-			const uint8_t *skey, size_t sklen)
+int ks_put_keyid(struct hm_keystore *ks, MDB_txn *txn, struct ks_op *op, const uint8_t *skey,
+		 size_t sklen)
 {
 	static const char hex[] = "0123456789abcdef";
 	uint8_t rnd[16];
@@ -690,12 +637,12 @@ static int ks_put_keyid(struct hm_keystore *ks, MDB_txn *txn, struct ks_op *op,
 		if (mrc != MDB_KEYEXIST)
 			return ks_mdb_fail(ks, "mdb_put(keyids)", mrc);
 		if (op->want_keyid != NULL) {
-			set_msg(ks->err, sizeof(ks->err), "key id already in use");
+			ks_set_msg(ks->err, sizeof(ks->err), "key id already in use");
 			return HM_EEXIST;
 		}
 	}
-	set_msg(ks->err, sizeof(ks->err), "no unused key id after %d random tries",
-		KS_KEYID_TRIES);
+	ks_set_msg(ks->err, sizeof(ks->err), "no unused key id after %d random tries",
+		   KS_KEYID_TRIES);
 	return HM_ECRYPTO;
 }
 
@@ -744,7 +691,7 @@ static int ks_body_create(struct hm_keystore *ks, MDB_txn *txn, struct ks_op *op
 
 	rc = ks_last_epoch(ks, txn, op, &last);
 	if (rc == HM_OK) {
-		set_msg(ks->err, sizeof(ks->err), "scope already exists");
+		ks_set_msg(ks->err, sizeof(ks->err), "scope already exists");
 		return HM_EEXIST;
 	}
 	if (rc != HM_ENOTFOUND)
@@ -789,7 +736,7 @@ static int ks_next_epoch(struct hm_keystore *ks, MDB_txn *txn, struct ks_op *op,
 	int rc;
 
 	if (last == UINT32_MAX) {
-		set_msg(ks->err, sizeof(ks->err), "epoch numbers of this scope are exhausted");
+		ks_set_msg(ks->err, sizeof(ks->err), "epoch numbers of this scope are exhausted");
 		return HM_ESTATE;
 	}
 	rc = ks_supersede(ks, txn, op);
@@ -861,13 +808,7 @@ static int ks_body_revoke(struct hm_keystore *ks, MDB_txn *txn, struct ks_op *op
 	return HM_OK;
 }
 
-/*
- * Schema 1 -> 2, in the one write transaction ks_write() gives it: creates "keyids" and
- * "policies", rewrites every format 1 record as format 2 with a generated key id, and writes
- * schema 2 last. Any error aborts all of it, so a store is never half upgraded. If another
- * process upgraded the store since ks_attach() looked, there is nothing to do.
- */
-static int ks_body_upgrade(struct hm_keystore *ks, MDB_txn *txn, struct ks_op *unused)
+int ks_body_upgrade(struct hm_keystore *ks, MDB_txn *txn, struct ks_op *unused)
 {
 	MDB_val sk = { .mv_size = sizeof(KS_SCHEMA_KEY) - 1, .mv_data = (void *)KS_SCHEMA_KEY };
 	uint8_t key[KS_KEY_MAX], rec[KS_REC_MAX], secret[KS_REC1_SECRET_LEN], ver[4];
@@ -972,7 +913,7 @@ static int ks_op_names(struct hm_keystore *ks, struct ks_op *op, const char *ten
 	size_t tl, cl = 0;
 
 	if (tenant == NULL || (container == NULL && !tenant_only)) {
-		set_msg(ks->err, sizeof(ks->err), "tenant and container are required");
+		ks_set_msg(ks->err, sizeof(ks->err), "tenant and container are required");
 		return HM_EINVAL;
 	}
 	tl = strnlen(tenant, KS_NAME_MAX + 1);
@@ -980,9 +921,9 @@ static int ks_op_names(struct hm_keystore *ks, struct ks_op *op, const char *ten
 		cl = strnlen(container, KS_NAME_MAX + 1);
 	if (!ks_scope_name_ok(tenant, tl) ||
 	    (container != NULL && !ks_scope_name_ok(container, cl))) {
-		set_msg(ks->err, sizeof(ks->err),
-			"tenant and container must be 1..%d bytes of [A-Za-z0-9._:/-]",
-			KS_NAME_MAX);
+		ks_set_msg(ks->err, sizeof(ks->err),
+			   "tenant and container must be 1..%d bytes of [A-Za-z0-9._:/-]",
+			   KS_NAME_MAX);
 		return HM_EINVAL;
 	}
 	op->plen = ks_key_prefix(op->prefix, (const uint8_t *)tenant, tl,
@@ -1006,8 +947,8 @@ static int ks_op_keyid(struct hm_keystore *ks, struct ks_op *op, const char *key
 		return HM_OK;
 	len = strnlen(keyid, HM_KEYID_MAX + 1);
 	if (!ks_keyid_ok(keyid, len)) {
-		set_msg(ks->err, sizeof(ks->err),
-			"key id must be 1..%d bytes of [A-Za-z0-9._:/+=@~-]", HM_KEYID_MAX);
+		ks_set_msg(ks->err, sizeof(ks->err),
+			   "key id must be 1..%d bytes of [A-Za-z0-9._:/+=@~-]", HM_KEYID_MAX);
 		return HM_EINVAL;
 	}
 	op->want_keyid = keyid;
@@ -1031,7 +972,7 @@ static int ks_open_handle(const char *dir, bool reader, bool create, struct hm_k
 	*old_schema = false;
 	ks = calloc(1, sizeof(*ks));
 	if (ks == NULL) {
-		set_msg(err, errlen, "out of memory");
+		ks_set_msg(err, errlen, "out of memory");
 		return HM_ENOMEM;
 	}
 	ks->reader_env = reader;
@@ -1064,13 +1005,13 @@ static int ks_open_handle(const char *dir, bool reader, bool create, struct hm_k
 			rc = ks_attach(ks);
 	} else if (rc == HM_ESCHEMA && ks->old_schema) {
 		*old_schema = true;
-		set_msg(ks->err, sizeof(ks->err),
-			"key store in %s has schema 1, this build reads %u: run hmacctl once "
-			"(e.g. 'hmacctl --db %s key list') to upgrade it",
-			dir, HM_KS_SCHEMA_VERSION, dir);
+		ks_set_msg(ks->err, sizeof(ks->err),
+			   "key store in %s has schema 1, this build reads %u: run hmacctl once "
+			   "(e.g. 'hmacctl --db %s key list') to upgrade it",
+			   dir, HM_KS_SCHEMA_VERSION, dir);
 	}
 	if (rc == HM_ENOTFOUND)
-		set_msg(ks->err, sizeof(ks->err), "key store in %s not initialised", dir);
+		ks_set_msg(ks->err, sizeof(ks->err), "key store in %s not initialised", dir);
 	if (rc != HM_OK)
 		goto out;
 	ks->err[0] = '\0';
@@ -1078,7 +1019,7 @@ static int ks_open_handle(const char *dir, bool reader, bool create, struct hm_k
 	ks = NULL;
 out:
 	if (ks != NULL) {
-		set_msg(err, errlen, "%s", ks->err);
+		ks_set_msg(err, errlen, "%s", ks->err);
 		hm_ks_close(ks);
 	}
 	return rc;
@@ -1111,9 +1052,9 @@ int hm_ks_open(const char *dir, unsigned flags, struct hm_keystore **out, char *
 	int rc;
 
 	*out = NULL;
-	set_msg(err, errlen, "%s", "");
+	ks_set_msg(err, errlen, "%s", "");
 	if (dir == NULL || dir[0] == '\0' || (flags & ~(unsigned)(HM_KS_CREATE | HM_KS_READER))) {
-		set_msg(err, errlen, "bad arguments to hm_ks_open");
+		ks_set_msg(err, errlen, "bad arguments to hm_ks_open");
 		return HM_EINVAL;
 	}
 	rc = ks_stat_dir(dir, create, err, errlen);
@@ -1123,7 +1064,7 @@ int hm_ks_open(const char *dir, unsigned flags, struct hm_keystore **out, char *
 	if (rc != HM_OK)
 		return rc;
 	if (!exists && !create) {
-		set_msg(err, errlen, "no key store in %s", dir);
+		ks_set_msg(err, errlen, "no key store in %s", dir);
 		return HM_ENOTFOUND;
 	}
 	if (reader && create && !exists) {
@@ -1264,19 +1205,19 @@ int hm_ks_compact(const char *dir, struct hm_ks_compacted *out, char *err, size_
 	int rc, mrc;
 
 	memset(out, 0, sizeof(*out));
-	set_msg(err, errlen, "%s", "");
+	ks_set_msg(err, errlen, "%s", "");
 	if (snprintf(tmp, sizeof(tmp), "%s/.compact", dir) >= (int)sizeof(tmp) ||
 	    snprintf(data, sizeof(data), "%s/data.mdb", dir) >= (int)sizeof(data) ||
 	    snprintf(old, sizeof(old), "%s/.compact-old.mdb", dir) >= (int)sizeof(old) ||
 	    snprintf(copy, sizeof(copy), "%s/data.mdb", tmp) >= (int)sizeof(copy) ||
 	    snprintf(lock, sizeof(lock), "%s/lock.mdb", tmp) >= (int)sizeof(lock)) {
-		set_msg(err, errlen, "store path too long");
+		ks_set_msg(err, errlen, "store path too long");
 		return HM_EINVAL;
 	}
 	/* what an interrupted run left: the replaced pages first (they may hold secrets) */
 	if (ks_wipe_file(old) != HM_OK) {
-		set_msg(err, errlen, "cannot wipe %s left by an interrupted compaction: %s", old,
-			strerror(errno));
+		ks_set_msg(err, errlen, "cannot wipe %s left by an interrupted compaction: %s", old,
+			   strerror(errno));
 		return HM_EIO;
 	}
 	(void)unlink(copy);
@@ -1287,8 +1228,8 @@ int hm_ks_compact(const char *dir, struct hm_ks_compacted *out, char *err, size_
 		return rc;
 	other = ks_other_reader(ks->env);
 	if (other != 0) {
-		set_msg(err, errlen, "process %ld (hmacd?) has the store open: stop it first",
-			(long)other);
+		ks_set_msg(err, errlen, "process %ld (hmacd?) has the store open: stop it first",
+			   (long)other);
 		rc = HM_ESTATE;
 		goto out;
 	}
@@ -1296,17 +1237,17 @@ int hm_ks_compact(const char *dir, struct hm_ks_compacted *out, char *err, size_
 		out->bytes_before = (uint64_t)st.st_size;
 	rc = ks_counts(ks, before);
 	if (rc != HM_OK) {
-		set_msg(err, errlen, "%s", ks->err);
+		ks_set_msg(err, errlen, "%s", ks->err);
 		goto out;
 	}
 	if (mkdir(tmp, 0700) != 0) {
-		set_msg(err, errlen, "mkdir %s: %s", tmp, strerror(errno));
+		ks_set_msg(err, errlen, "mkdir %s: %s", tmp, strerror(errno));
 		rc = HM_EIO;
 		goto out;
 	}
 	mrc = mdb_env_copy2(ks->env, tmp, MDB_CP_COMPACT);
 	if (mrc != 0) {
-		set_msg(err, errlen, "mdb_env_copy2: %s", mdb_strerror(mrc));
+		ks_set_msg(err, errlen, "mdb_env_copy2: %s", mdb_strerror(mrc));
 		rc = HM_ESTORE;
 		goto out;
 	}
@@ -1315,7 +1256,8 @@ int hm_ks_compact(const char *dir, struct hm_ks_compacted *out, char *err, size_
 	if (rc == HM_OK)
 		rc = ks_counts(cp, after);
 	if (rc == HM_OK && memcmp(before, after, sizeof(before)) != 0) {
-		set_msg(err, errlen, "the compacted copy differs from the store; store unchanged");
+		ks_set_msg(err, errlen,
+			   "the compacted copy differs from the store; store unchanged");
 		rc = HM_ESTORE;
 	}
 	hm_ks_close(cp);
@@ -1324,26 +1266,26 @@ int hm_ks_compact(const char *dir, struct hm_ks_compacted *out, char *err, size_
 		goto out;
 	/* mdb_env_copy2 creates the file under the umask: the store's files are 0600 */
 	if (chmod(copy, S_IRUSR | S_IWUSR) != 0) {
-		set_msg(err, errlen, "chmod %s: %s; store unchanged", copy, strerror(errno));
+		ks_set_msg(err, errlen, "chmod %s: %s; store unchanged", copy, strerror(errno));
 		rc = HM_EIO;
 		goto out;
 	}
 	if (ks_fsync_path(copy, O_RDONLY) != 0 || (other = ks_other_reader(ks->env)) != 0) {
-		set_msg(err, errlen, other != 0 ? "a process opened the store meanwhile; store "
-						  "unchanged"
-						: "fsync of the copy failed; store unchanged");
+		ks_set_msg(err, errlen, other != 0 ? "a process opened the store meanwhile; store "
+						     "unchanged"
+						   : "fsync of the copy failed; store unchanged");
 		rc = other != 0 ? HM_ESTATE : HM_EIO;
 		goto out;
 	}
 	/* keep a name for the old pages, then replace data.mdb in one rename */
 	if (link(data, old) != 0 || rename(copy, data) != 0) {
-		set_msg(err, errlen, "replacing %s: %s", data, strerror(errno));
+		ks_set_msg(err, errlen, "replacing %s: %s", data, strerror(errno));
 		(void)unlink(old);
 		rc = HM_EIO;
 		goto out;
 	}
 	if (ks_fsync_path(dir, O_RDONLY | O_DIRECTORY) != 0) {
-		set_msg(err, errlen, "fsync %s: %s", dir, strerror(errno));
+		ks_set_msg(err, errlen, "fsync %s: %s", dir, strerror(errno));
 		rc = HM_EIO;
 		goto out;
 	}
@@ -1352,8 +1294,8 @@ int hm_ks_compact(const char *dir, struct hm_ks_compacted *out, char *err, size_
 	hm_ks_close(ks); /* it maps the old pages: let go of them before they are wiped */
 	ks = NULL;
 	if (ks_wipe_file(old) != HM_OK) {
-		set_msg(err, errlen, "the store is compacted, but wiping the old pages (%s) failed: "
-			"%s; run compact again", old, strerror(errno));
+		ks_set_msg(err, errlen, "the store is compacted, but wiping the old pages (%s) "
+			   "failed: %s; run compact again", old, strerror(errno));
 		rc = HM_EIO;
 	}
 out:
@@ -1380,7 +1322,7 @@ static int ks_add(struct hm_keystore *ks, ks_body_fn body, struct ks_op *op, con
 	if (rc == HM_OK)
 		rc = ks_op_keyid(ks, op, keyid);
 	if (rc == HM_OK && op->now < 0) {
-		set_msg(ks->err, sizeof(ks->err), "negative time");
+		ks_set_msg(ks->err, sizeof(ks->err), "negative time");
 		rc = HM_EINVAL;
 	}
 	if (rc == HM_OK)
@@ -1399,7 +1341,7 @@ static int ks_add(struct hm_keystore *ks, ks_body_fn body, struct ks_op *op, con
 static int ks_op_grace(struct hm_keystore *ks, struct ks_op *op, int64_t grace_seconds)
 {
 	if (op->now < 0 || grace_seconds < 0 || grace_seconds > INT64_MAX - op->now) {
-		set_msg(ks->err, sizeof(ks->err), "time or grace out of range");
+		ks_set_msg(ks->err, sizeof(ks->err), "time or grace out of range");
 		return HM_EINVAL;
 	}
 	op->deadline = op->now + grace_seconds;
@@ -1446,8 +1388,8 @@ int hm_ks_import(struct hm_keystore *ks, const char *tenant, const char *contain
 
 	ks->err[0] = '\0';
 	if (secret == NULL || secret_len < HM_KEY_MIN || secret_len > HM_KEY_MAX) {
-		set_msg(ks->err, sizeof(ks->err), "secret must be %d to %d bytes", HM_KEY_MIN,
-			HM_KEY_MAX);
+		ks_set_msg(ks->err, sizeof(ks->err), "secret must be %d to %d bytes", HM_KEY_MIN,
+			   HM_KEY_MAX);
 		rc = HM_EINVAL;
 	} else {
 		rc = ks_op_grace(ks, &op, grace_seconds);
@@ -1475,8 +1417,7 @@ int hm_ks_revoke(struct hm_keystore *ks, const char *tenant, const char *contain
 	return ks_write(ks, ks_body_revoke, &op);
 }
 
-/* Begins a read transaction on an admin or reader handle. */
-static int ks_read_begin(struct hm_keystore *ks, MDB_txn **txn)
+int ks_read_begin(struct hm_keystore *ks, MDB_txn **txn)
 {
 	unsigned attempt;
 	int rc, mrc;
@@ -1510,7 +1451,7 @@ static int ks_list(struct hm_keystore *ks, MDB_dbi dbi, const char *tenant, ks_r
 	if (tenant != NULL) {
 		tl = strnlen(tenant, KS_NAME_MAX + 1);
 		if (!ks_scope_name_ok(tenant, tl)) {
-			set_msg(ks->err, sizeof(ks->err), "bad tenant name");
+			ks_set_msg(ks->err, sizeof(ks->err), "bad tenant name");
 			return HM_EINVAL;
 		}
 		prefix[0] = (uint8_t)tl;
@@ -1566,7 +1507,7 @@ int hm_ks_list(struct hm_keystore *ks, const char *tenant,
 
 static int rd_fail(struct hm_ks_reader *rd, const char *call, int mrc)
 {
-	set_msg(rd->err, sizeof(rd->err), "%s: %s", call, mdb_strerror(mrc));
+	ks_set_msg(rd->err, sizeof(rd->err), "%s: %s", call, mdb_strerror(mrc));
 	return HM_ESTORE;
 }
 
@@ -1583,7 +1524,7 @@ int hm_ks_reader_new(struct hm_keystore *ks, struct hm_ks_reader **out)
 	/* Begun once to claim a reader slot; reset at once so it pins no snapshot while idle. */
 	mrc = mdb_txn_begin(ks->env, NULL, MDB_RDONLY, &rd->txn);
 	if (mrc != 0) {
-		set_msg(ks->err, sizeof(ks->err), "mdb_txn_begin: %s", mdb_strerror(mrc));
+		ks_set_msg(ks->err, sizeof(ks->err), "mdb_txn_begin: %s", mdb_strerror(mrc));
 		free(rd);
 		return HM_ESTORE;
 	}
@@ -1615,9 +1556,8 @@ int hm_ks_reader_begin(struct hm_ks_reader *rd, uint64_t *txnid)
 		 * in the process, which other workers' batches make impossible. Writers stop
 		 * at the reader map size, so this takes a store grown by another tool.
 		 */
-		set_msg(rd->err, sizeof(rd->err),
-			"mdb_txn_renew: the store outgrew this process's %zu MiB map; restart it",
-			rd->ks->map_size >> 20);
+		ks_set_msg(rd->err, sizeof(rd->err), "mdb_txn_renew: the store outgrew this "
+			   "process's %zu MiB map; restart it", rd->ks->map_size >> 20);
 		return HM_ESTORE;
 	}
 	if (mrc != 0)
@@ -1636,7 +1576,7 @@ int hm_ks_reader_has_policies(struct hm_ks_reader *rd, bool *any)
 
 	*any = true; /* on failure: look every scope up */
 	if (!rd->active) {
-		set_msg(rd->err, sizeof(rd->err), "hm_ks_reader_has_policies outside a batch");
+		ks_set_msg(rd->err, sizeof(rd->err), "hm_ks_reader_has_policies outside a batch");
 		return HM_ESTORE;
 	}
 	mrc = mdb_stat(rd->txn, rd->ks->policies, &st);
@@ -1671,7 +1611,7 @@ int hm_ks_lookup(struct hm_ks_reader *rd, const uint8_t *tenant, size_t tenant_l
 	int rc, mrc;
 
 	if (!rd->active) {
-		set_msg(rd->err, sizeof(rd->err), "hm_ks_lookup outside a batch");
+		ks_set_msg(rd->err, sizeof(rd->err), "hm_ks_lookup outside a batch");
 		rc = HM_ESTORE;
 		goto fail;
 	}
@@ -1720,7 +1660,7 @@ int hm_ks_lookup_keyid(struct hm_ks_reader *rd, const uint8_t *keyid, size_t len
 
 	memset(ref, 0, sizeof(*ref));
 	if (!rd->active) {
-		set_msg(rd->err, sizeof(rd->err), "hm_ks_lookup_keyid outside a batch");
+		ks_set_msg(rd->err, sizeof(rd->err), "hm_ks_lookup_keyid outside a batch");
 		return HM_ESTORE;
 	}
 	/* An id that could never have been stored is simply unknown. */
@@ -1736,8 +1676,8 @@ int hm_ks_lookup_keyid(struct hm_ks_reader *rd, const uint8_t *keyid, size_t len
 	p = v.mv_data;
 	why = ks_scope_split(p, v.mv_size, 4, false, &tl, &cl);
 	if (why != NULL) {
-		set_msg(rd->err, sizeof(rd->err), "corrupt key id index: %s (%zu bytes)", why,
-			v.mv_size);
+		ks_set_msg(rd->err, sizeof(rd->err), "corrupt key id index: %s (%zu bytes)", why,
+			   v.mv_size);
 		rc = HM_ESTORE;
 		goto fail;
 	}
@@ -1769,25 +1709,21 @@ static int ks_policy_read(MDB_txn *txn, MDB_dbi dbi, const uint8_t *key, size_t 
 	if (mrc == MDB_NOTFOUND)
 		return HM_ENOTFOUND;
 	if (mrc != 0) {
-		set_msg(err, errlen, "mdb_get(policies): %s", mdb_strerror(mrc));
+		ks_set_msg(err, errlen, "mdb_get(policies): %s", mdb_strerror(mrc));
 		return HM_ESTORE;
 	}
 	if (hm_policy_decode(v.mv_data, v.mv_size, &p) != HM_OK) {
-		set_msg(err, errlen, "corrupt key store: bad policy record (%zu bytes)",
-			v.mv_size);
+		ks_set_msg(err, errlen, "corrupt key store: bad policy record (%zu bytes)",
+			   v.mv_size);
 		return HM_ESTORE;
 	}
 	*out = p;
 	return HM_OK;
 }
 
-/*
- * The scope's policy, else the tenant's; container_len 0 asks for the tenant's only. *found
- * says which; HM_ENOTFOUND if neither is stored (*out untouched). HM_ESTORE with err set.
- */
-static int ks_policy_find(MDB_txn *txn, MDB_dbi dbi, const uint8_t *tenant, size_t tenant_len,
-			  const uint8_t *container, size_t container_len, struct hm_policy *out,
-			  enum hm_policy_source *found, char *err, size_t errlen)
+int ks_policy_find(MDB_txn *txn, MDB_dbi dbi, const uint8_t *tenant, size_t tenant_len,
+		   const uint8_t *container, size_t container_len, struct hm_policy *out,
+		   enum hm_policy_source *found, char *err, size_t errlen)
 {
 	uint8_t key[KS_KEY_MAX];
 	size_t klen;
@@ -1817,7 +1753,7 @@ int hm_ks_policy_lookup(struct hm_ks_reader *rd, const uint8_t *tenant, size_t t
 
 	*found = HM_POLICY_DEFAULT;
 	if (!rd->active) {
-		set_msg(rd->err, sizeof(rd->err), "hm_ks_policy_lookup outside a batch");
+		ks_set_msg(rd->err, sizeof(rd->err), "hm_ks_policy_lookup outside a batch");
 		return HM_ESTORE;
 	}
 	/* Names that could never have been stored: no policy of theirs, the default. */
@@ -1853,7 +1789,7 @@ static int ks_body_policy_unset(struct hm_keystore *ks, MDB_txn *txn, struct ks_
 
 	mrc = mdb_del(txn, ks->policies, &k, NULL);
 	if (mrc == MDB_NOTFOUND) {
-		set_msg(ks->err, sizeof(ks->err), "no policy stored");
+		ks_set_msg(ks->err, sizeof(ks->err), "no policy stored");
 		return HM_ENOTFOUND;
 	}
 	if (mrc != 0)
@@ -1874,8 +1810,8 @@ int hm_ks_policy_set(struct hm_keystore *ks, const char *tenant, const char *con
 	if (rc != HM_OK)
 		return rc;
 	if (p->ncomponents < 1 || hm_policy_encode(p, enc, sizeof(enc), &len) != HM_OK) {
-		set_msg(ks->err, sizeof(ks->err),
-			"a policy needs 1..%d canonical components", HM_POLICY_MAX_COMPONENTS);
+		ks_set_msg(ks->err, sizeof(ks->err),
+			   "a policy needs 1..%d canonical components", HM_POLICY_MAX_COMPONENTS);
 		return HM_EINVAL;
 	}
 	op.pval = enc;
