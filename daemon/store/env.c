@@ -1,13 +1,13 @@
 /*
- * keystore.c - the LMDB key store (see keystore.h, layout and caveats in doc/keystore.md).
+ * env.c - the key store's LMDB environment (keystore.h; layout and caveats in doc/keystore.md):
+ * hm_ks_open and hm_ks_close, the schema check, and the transactions the other files run in.
  *
- * One LMDB environment per handle with four named databases (schema 2); their keys and
- * values are written and checked by record.c (format in record.h).
- *
- * Every admin change is one write transaction run by ks_write(), which aborts on any error,
- * and on MDB_MAP_FULL doubles the map and runs the whole transaction again. Secrets only exist in
- * the caller's buffers and in stack buffers that are wiped with OPENSSL_cleanse as soon as
- * LMDB has copied them. The schema 1 -> 2 upgrade is such a transaction too.
+ * One LMDB environment per handle with four named databases (schema 2); their keys and values
+ * are written and checked by record.c (format in record.h). Every admin change (writer.c, and
+ * the schema 1 -> 2 upgrade in migrate.c) is one write transaction run by ks_write(), which
+ * aborts on any error, and on MDB_MAP_FULL doubles the map and runs the whole transaction again.
+ * Secrets only exist in the caller's buffers and in stack buffers that are wiped with
+ * OPENSSL_cleanse as soon as LMDB has copied them.
  */
 #include "store/internal.h"
 #include "store/keystore.h"
@@ -47,7 +47,7 @@
 #define KS_MAP_MAX KS_MAP_READER
 #define KS_WRITE_RETRIES 8 /* map doublings / remaps per write transaction */
 
-/* ---- small helpers ---- */
+/* ---- errors ---- */
 
 void ks_set_msg(char *buf, size_t len, const char *fmt, ...)
 {
