@@ -4,7 +4,7 @@
 #
 #   proto/           proto/* only; no sockets, no event loop, no LMDB
 #   daemon/store/    proto/* but the codec (msg.h, mpack.h, frame.h), store/*; no msgpack,
-#                    no event loop, no sockets
+#                    no event loop, no sockets; store/internal.h is for daemon/store/ alone
 #   daemon/engine/   proto/* but the codec, store/*, engine/*; no event loop, no sockets
 #                    (it judges items: it knows neither how they travel nor who sent them)
 #   daemon/server/   proto/*, store/*, engine/*, server/*
@@ -55,6 +55,14 @@ check daemon/engine "proto/ store/ engine/" "$codec|$io"
 check daemon/server "proto/ store/ engine/ server/" ""
 check daemon/ctl "proto/ store/ ctl/ hmacd/" "^engine/|^server/"
 check client/c "proto/ hmacd/ client/c/" "^store/|^engine/|^server/|^lmdb\.h$|^event2/"
+# store/internal.h (the handle, the ks_ functions) is daemon/store's own: no file elsewhere,
+# tests and bench included, may include it; they use keystore.h and record.h
+grep -rn --include='*.[ch]' '^[[:space:]]*#[[:space:]]*include[[:space:]]*"store/internal\.h"' \
+	proto daemon client bench tests 2>/dev/null | grep -v '^daemon/store/' |
+	while IFS=: read -r f n _; do
+		echo "$f:$n: includes \"store/internal.h\": only daemon/store may"
+		echo x >>"$tmp"
+	done
 if [ -s "$tmp" ]; then
 	status=1
 	echo "FAIL: $(wc -l <"$tmp") include(s) across layers"

@@ -34,7 +34,7 @@
  * BAD_SIGNATURE) sent to the client. Nothing else is made defined again, so every branch and
  * index that leads up to the comparison, in verify.c, keycache.c, canon.c and OpenSSL, is
  * checked. The store's own copy of the secret (an mmap of the LMDB file, which memcheck sees as
- * defined) is outside the check: keystore.c only memcpy()s it into the caller's record.
+ * defined) is outside the check: store/reader.c only memcpy()s it into the caller's record.
  */
 #include <stdbool.h>
 #include <stdint.h>

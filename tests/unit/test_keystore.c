@@ -1,5 +1,6 @@
 /*
- * test_keystore.c - unit tests of the LMDB key store (daemon/keystore.c).
+ * test_keystore.c - unit tests of the LMDB key store (daemon/store/). Stored bytes are built and
+ * read with store/record.h; the format itself is pinned byte by byte in test_record.c.
  *
  * Every test gets its own store in a fresh mkdtemp() directory that teardown removes. LMDB allows
  * one environment per store per process, so where a test needs a second view of the store (raw
@@ -24,6 +25,7 @@
 #include <lmdb.h>
 
 #include "store/keystore.h"
+#include "store/record.h"
 
 #define NOW 1700000000
 #define MIB ((size_t)1 << 20)
@@ -196,21 +198,15 @@ static void raw_put(const char *dir, const char *db, const void *key, size_t kle
 	mdb_env_close(env);
 }
 
-static size_t key_of(uint8_t *out, const char *t, const char *c, uint32_t epoch)
+/* The "keys" key of epoch `epoch` of scope (t, c). */
+static size_t key_of(uint8_t out[static KS_KEY_MAX], const char *t, const char *c,
+		     uint32_t epoch)
 {
-	size_t tl = strlen(t), cl = strlen(c), n = 0;
+	size_t n = ks_key_prefix(out, (const uint8_t *)t, strlen(t), (const uint8_t *)c,
+				 strlen(c));
 
-	out[n++] = (uint8_t)tl;
-	memcpy(out + n, t, tl);
-	n += tl;
-	out[n++] = (uint8_t)cl;
-	memcpy(out + n, c, cl);
-	n += cl;
-	out[n++] = (uint8_t)(epoch >> 24);
-	out[n++] = (uint8_t)(epoch >> 16);
-	out[n++] = (uint8_t)(epoch >> 8);
-	out[n++] = (uint8_t)epoch;
-	return n;
+	ks_put_be32(out + n, epoch);
+	return n + 4;
 }
 
 /* ---- tests ---- */
@@ -350,7 +346,7 @@ static void test_revoke(void **state)
 {
 	struct fx *f = *state;
 	struct hm_keystore *ks = open_admin(f);
-	uint8_t s[HM_KEY_LEN], key[300];
+	uint8_t s[HM_KEY_LEN], key[KS_KEY_MAX];
 	uint32_t epoch = 0;
 	struct infos in;
 	MDB_env *env;
@@ -391,14 +387,15 @@ static void test_revoke(void **state)
 	k.mv_data = key;
 	k.mv_size = key_of(key, "t", "c", 2);
 	assert_int_equal(mdb_get(txn, dbi, &k, &v), 0);
-	assert_int_equal(v.mv_size, 96 + 35); /* fixed part + generated key id */
-	assert_int_equal(((const uint8_t *)v.mv_data)[24], 0);
-	assert_true(all_zero((const uint8_t *)v.mv_data + 32, HM_KEY_MAX));
-	assert_memory_equal((const uint8_t *)v.mv_data + 96, "hk_", 3); /* the id stays */
+	assert_int_equal(v.mv_size, KS_REC_FIXED + HM_KEYID_GEN_LEN);
+	assert_int_equal(((const uint8_t *)v.mv_data)[KS_REC_OFF_SECRET_LEN], 0);
+	assert_true(all_zero((const uint8_t *)v.mv_data + KS_REC_OFF_SECRET, HM_KEY_MAX));
+	/* the id stays */
+	assert_memory_equal((const uint8_t *)v.mv_data + KS_REC_OFF_KEYID, "hk_", 3);
 	k.mv_size = key_of(key, "t", "c", 3);
 	assert_int_equal(mdb_get(txn, dbi, &k, &v), 0);
-	assert_int_equal(((const uint8_t *)v.mv_data)[24], HM_KEY_LEN);
-	assert_false(all_zero((const uint8_t *)v.mv_data + 32, HM_KEY_LEN));
+	assert_int_equal(((const uint8_t *)v.mv_data)[KS_REC_OFF_SECRET_LEN], HM_KEY_LEN);
+	assert_false(all_zero((const uint8_t *)v.mv_data + KS_REC_OFF_SECRET, HM_KEY_LEN));
 	mdb_txn_abort(txn);
 	mdb_env_close(env);
 }
@@ -705,7 +702,7 @@ static void test_corrupt_record(void **state)
 {
 	struct fx *f = *state;
 	struct hm_ks_reader *rd = NULL;
-	uint8_t key[300], val[60] = { 1 };
+	uint8_t key[KS_KEY_MAX], val[60] = { 1 };
 	struct hm_key_rec rec;
 	struct infos in;
 	uint64_t id;
@@ -1163,7 +1160,7 @@ static void test_policy_corrupt(void **state)
 {
 	struct fx *f = *state;
 	struct hm_ks_reader *rd = NULL;
-	uint8_t key[300], val[4] = { 1, 0x0f, 5, 0 };
+	uint8_t key[KS_KEY_MAX], val[4] = { 1, 0x0f, 5, 0 };
 	struct hm_policy got, marker;
 	enum hm_policy_source src = HM_POLICY_SCOPE;
 	struct pinfos pl;
@@ -1172,7 +1169,9 @@ static void test_policy_corrupt(void **state)
 	open_admin(f);
 	reopen_none(f);
 	/* [1]t[1]c: a scope's policy key */
-	raw_put(f->store, "policies", key, key_of(key, "t", "c", 0) - 4, val, sizeof(val));
+	raw_put(f->store, "policies", key,
+		ks_key_prefix(key, (const uint8_t *)"t", 1, (const uint8_t *)"c", 1), val,
+		sizeof(val));
 
 	open_admin(f);
 	assert_int_equal(hm_ks_policy_get(f->ks, "t", "c", &got, &src), HM_ESTORE);
@@ -1199,21 +1198,17 @@ static void test_policy_corrupt(void **state)
 
 /* ---- schema 1 -> 2 ---- */
 
-/* One record exactly as the schema 1 build wrote it (format 1, 64 bytes). */
-static void v1_record(uint8_t out[64], uint32_t state, int64_t created, int64_t deadline,
-		      uint8_t fill)
+/* One record as the schema 1 build wrote it (format 1 in record.h; no encoder in the store). */
+static void v1_record(uint8_t out[static KS_REC1_LEN], uint32_t state, int64_t created,
+		      int64_t deadline, uint8_t fill)
 {
-	uint64_t c = (uint64_t)created, d = (uint64_t)deadline;
-
-	memset(out, 0, 64);
-	out[0] = 1; /* format */
-	out[4] = (uint8_t)state;
-	for (int i = 0; i < 8; i++) {
-		out[8 + i] = (uint8_t)(c >> (8 * i));
-		out[16 + i] = (uint8_t)(d >> (8 * i));
-	}
+	memset(out, 0, KS_REC1_LEN);
+	ks_put_le32(out + KS_REC_OFF_FORMAT, KS_REC1_FORMAT);
+	ks_put_le32(out + KS_REC_OFF_STATE, state);
+	ks_put_le64(out + KS_REC_OFF_CREATED, created);
+	ks_put_le64(out + KS_REC_OFF_DEADLINE, deadline);
 	if (state != HM_KEY_REVOKED)
-		memset(out + 24, fill, 32);
+		memset(out + KS_REC1_OFF_SECRET, fill, KS_REC1_SECRET_LEN);
 }
 
 #define V1_SCOPES 300 /* enough to split pages while the upgrade rewrites in place */
@@ -1226,7 +1221,7 @@ static void v1_record(uint8_t out[64], uint32_t state, int64_t created, int64_t 
  */
 static void make_v1_store(const char *dir, bool corrupt_last)
 {
-	uint8_t key[300], rec[64], ver[4] = { 1, 0, 0, 0 };
+	uint8_t key[KS_KEY_MAX], rec[KS_REC1_LEN], ver[4] = { 1, 0, 0, 0 };
 	MDB_val k = { .mv_data = key }, v = { .mv_size = sizeof(rec), .mv_data = rec };
 	MDB_val sk = { .mv_size = 6, .mv_data = "schema" };
 	MDB_val sv = { .mv_size = 4, .mv_data = ver };
@@ -1407,7 +1402,7 @@ static void test_upgrade_v1_by_daemon(void **state)
 static void test_upgrade_v1_aborts(void **state)
 {
 	struct fx *f = *state;
-	uint8_t key[300];
+	uint8_t key[KS_KEY_MAX];
 	MDB_val k = { .mv_data = key }, v;
 	uint32_t version = 0;
 	size_t nids = 99;
@@ -1427,8 +1422,8 @@ static void test_upgrade_v1_aborts(void **state)
 	env = raw_open(f->store, &txn, &dbi, "keys");
 	k.mv_size = key_of(key, "t", "c", 3);
 	assert_int_equal(mdb_get(txn, dbi, &k, &v), 0);
-	assert_int_equal(v.mv_size, 64);
-	assert_int_equal(((const uint8_t *)v.mv_data)[0], 1);
+	assert_int_equal(v.mv_size, KS_REC1_LEN);
+	assert_int_equal(ks_get_le32(v.mv_data), KS_REC1_FORMAT);
 	mdb_txn_abort(txn);
 	mdb_env_close(env);
 }
