@@ -354,6 +354,17 @@ static int setup(struct server *s)
 			return rc;
 		}
 	}
+	/*
+	 * Signals first: once the socket exists a client (or a test) may take it as "started" and
+	 * send SIGTERM at once; caught from here on, it is handled when the loop runs.
+	 */
+	s->sig_term = evsignal_new(s->base, SIGTERM, on_signal, s);
+	s->sig_int = evsignal_new(s->base, SIGINT, on_signal, s);
+	s->sig_hup = evsignal_new(s->base, SIGHUP, on_signal, s);
+	if (s->sig_term == NULL || s->sig_int == NULL || s->sig_hup == NULL ||
+	    event_add(s->sig_term, NULL) != 0 || event_add(s->sig_int, NULL) != 0 ||
+	    event_add(s->sig_hup, NULL) != 0)
+		return HM_ENOMEM;
 	rc = hm_listen_inherited(&s->listen_fd);
 	if (rc == HM_OK) {
 		s->socket_activated = true;
@@ -368,13 +379,7 @@ static int setup(struct server *s)
 	}
 	s->accept_ev = event_new(s->base, s->listen_fd, EV_READ | EV_PERSIST, on_accept, s);
 	s->accept_retry = evtimer_new(s->base, on_accept_retry, s);
-	s->sig_term = evsignal_new(s->base, SIGTERM, on_signal, s);
-	s->sig_int = evsignal_new(s->base, SIGINT, on_signal, s);
-	s->sig_hup = evsignal_new(s->base, SIGHUP, on_signal, s);
-	if (s->accept_ev == NULL || s->accept_retry == NULL || s->sig_term == NULL ||
-	    s->sig_int == NULL || s->sig_hup == NULL || event_add(s->accept_ev, NULL) != 0 ||
-	    event_add(s->sig_term, NULL) != 0 || event_add(s->sig_int, NULL) != 0 ||
-	    event_add(s->sig_hup, NULL) != 0)
+	if (s->accept_ev == NULL || s->accept_retry == NULL || event_add(s->accept_ev, NULL) != 0)
 		return HM_ENOMEM;
 	for (unsigned i = 0; i < s->nworkers; i++) {
 		rc = hm_worker_start(&s->workers[i]);

@@ -355,6 +355,46 @@ static void test_compact_removes_revoked_secrets(void **state)
 	hd_cleanup(&d);
 }
 
+/*
+ * SIGTERM the moment the socket file appears: hmacd catches its signals before it creates the
+ * socket, so however early the signal comes, it exits 0 (once it died by the signal: a client
+ * or a service manager that saw the socket could not stop it cleanly).
+ */
+static void test_sigterm_right_at_start(void **state)
+{
+	char dir[] = "/tmp/hmacd-e2e-early-XXXXXX", sock[128], db[128], cmd[160];
+	const char *bin = getenv("HMACD") != NULL ? getenv("HMACD") : "daemon/hmacd";
+
+	(void)state;
+	if (getenv("HMACD_TEST_SOCKET") != NULL || getenv("HMACD_TEST_VALGRIND") != NULL)
+		skip();
+	assert_non_null(mkdtemp(dir));
+	snprintf(sock, sizeof(sock), "%s/s", dir);
+	snprintf(db, sizeof(db), "%s/db", dir);
+	for (int round = 0; round < 20; round++) {
+		int status;
+		pid_t pid = fork();
+
+		assert_true(pid >= 0);
+		if (pid == 0) {
+			execl(bin, bin, "--socket", sock, "--db", db, "--threads", "1",
+			      "--log-level", "error", (char *)NULL);
+			_exit(127);
+		}
+		/* spin, not sleep: the signal must follow the socket's creation closely */
+		for (time_t until = time(NULL) + 10; access(sock, F_OK) != 0;)
+			assert_true(time(NULL) <= until);
+		assert_int_equal(kill(pid, SIGTERM), 0);
+		assert_int_equal(waitpid(pid, &status, 0), pid);
+		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+			fail_msg("round %d: hmacd ended with %s %d", round,
+				 WIFSIGNALED(status) ? "signal" : "status",
+				 WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+	}
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -364,6 +404,7 @@ int main(void)
 		cmocka_unit_test(test_kill9_then_restart),
 		cmocka_unit_test(test_replay_survives_restart),
 		cmocka_unit_test(test_compact_removes_revoked_secrets),
+		cmocka_unit_test(test_sigterm_right_at_start),
 		cmocka_unit_test(test_second_daemon_refused_and_socket_mode),
 		cmocka_unit_test(test_bad_options),
 	};
