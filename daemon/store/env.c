@@ -25,7 +25,7 @@
 
 #include <lmdb.h>
 
-#define KS_MAXDBS 4 /* "meta", "keys", "keyids", "policies" */
+#define KS_MAXDBS 5 /* "meta", "keys", "keyids", "policies"; "fleet" for a mirror */
 #define KS_MAXREADERS 1024 /* hmacd workers + concurrent hmacctl runs; 64 bytes each */
 #define KS_FILE_MODE 0600
 #define KS_DIR_MODE 0700
@@ -172,7 +172,7 @@ static int ks_env_open(struct hm_keystore *ks, const char *dir, int *open_rc)
 	 * reset/renew their own. No MDB_NOSYNC/MDB_NOMETASYNC/MDB_WRITEMAP: a commit is on disk
 	 * when it returns, and kill -9 of any process loses nothing committed.
 	 */
-	if (ks->reader_env)
+	if (ks->reader_env && !ks->mirror_env)
 		flags |= MDB_RDONLY;
 	mrc = mdb_env_open(ks->env, dir, flags, KS_FILE_MODE);
 	*open_rc = mrc;
@@ -315,6 +315,7 @@ static int ks_attach(struct hm_keystore *ks)
 		rc = ks_mdb_fail(ks, "mdb_txn_commit", mrc);
 		goto out;
 	}
+	ks->meta = meta;
 	ks->keys = keys;
 	ks->keyids = keyids;
 	ks->policies = policies;
@@ -347,6 +348,12 @@ static int ks_grow(struct hm_keystore *ks)
 	rc = ks_may_remap(ks);
 	if (rc != HM_OK)
 		return rc;
+	if (ks->reader_env) {
+		/* the daemon's workers never count their batches: the large map is all there is */
+		ks_set_msg(ks->err, sizeof(ks->err), "key store full: the daemon's %zu MiB map",
+			   ks->map_size >> 20);
+		return HM_ESTORE;
+	}
 	mrc = mdb_env_info(ks->env, &info);
 	if (mrc != 0)
 		return ks_mdb_fail(ks, "mdb_env_info", mrc);
@@ -382,7 +389,7 @@ int ks_write(struct hm_keystore *ks, ks_body_fn body, struct ks_op *op)
 	unsigned attempt;
 	int rc, mrc;
 
-	if (ks->reader_env) {
+	if (ks->reader_env && !(ks->mirror_env && op != NULL && op->mirror)) {
 		ks_set_msg(ks->err, sizeof(ks->err), "store opened read-only (HM_KS_READER)");
 		return HM_ESTORE;
 	}
@@ -487,8 +494,8 @@ static int ks_body_init(struct hm_keystore *ks, MDB_txn *txn, struct ks_op *op)
  * Opens an environment in the existing directory dir and attaches to the store in it; an admin
  * handle with `create` initialises an empty environment. On failure the reason goes to err.
  */
-static int ks_open_handle(const char *dir, bool reader, bool create, struct hm_keystore **out,
-			  char *err, size_t errlen, bool *old_schema)
+static int ks_open_handle(const char *dir, bool reader, bool mirror, bool create,
+			  struct hm_keystore **out, char *err, size_t errlen, bool *old_schema)
 {
 	struct hm_keystore *ks;
 	int rc, open_rc = 0;
@@ -501,6 +508,7 @@ static int ks_open_handle(const char *dir, bool reader, bool create, struct hm_k
 		return HM_ENOMEM;
 	}
 	ks->reader_env = reader;
+	ks->mirror_env = reader && mirror;
 	ks->map_size = reader ? KS_MAP_READER : KS_MAP_INITIAL;
 	atomic_init(&ks->open_batches, 0);
 	for (;;) {
@@ -563,7 +571,7 @@ static int ks_init_store(const char *dir, char *err, size_t errlen)
 	bool old = false;
 	int rc;
 
-	rc = ks_open_handle(dir, false, true, &tmp, err, errlen, &old);
+	rc = ks_open_handle(dir, false, false, true, &tmp, err, errlen, &old);
 	hm_ks_close(tmp);
 	return rc;
 }
@@ -573,12 +581,14 @@ int hm_ks_open(const char *dir, unsigned flags, struct hm_keystore **out, char *
 {
 	bool create = (flags & HM_KS_CREATE) != 0;
 	bool reader = (flags & HM_KS_READER) != 0;
+	bool mirror = (flags & HM_KS_MIRROR) != 0;
 	bool exists = false, old = false;
 	int rc;
 
 	*out = NULL;
 	ks_set_msg(err, errlen, "%s", "");
-	if (dir == NULL || dir[0] == '\0' || (flags & ~(unsigned)(HM_KS_CREATE | HM_KS_READER))) {
+	if (dir == NULL || dir[0] == '\0' || (flags & ~(unsigned)(HM_KS_CREATE | HM_KS_READER | HM_KS_MIRROR)) ||
+	    (mirror && !reader)) {
 		ks_set_msg(err, errlen, "bad arguments to hm_ks_open");
 		return HM_EINVAL;
 	}
@@ -597,7 +607,7 @@ int hm_ks_open(const char *dir, unsigned flags, struct hm_keystore **out, char *
 		if (rc != HM_OK)
 			return rc;
 	}
-	rc = ks_open_handle(dir, reader, create, out, err, errlen, &old);
+	rc = ks_open_handle(dir, reader, mirror, create, out, err, errlen, &old);
 	/*
 	 * data.mdb without databases (an earlier creation was interrupted), or a schema 1 store:
 	 * hmacd may create, so it may also finish the creation or upgrade, as a writer would.
@@ -605,7 +615,7 @@ int hm_ks_open(const char *dir, unsigned flags, struct hm_keystore **out, char *
 	if (reader && create && (rc == HM_ENOTFOUND || (rc == HM_ESCHEMA && old))) {
 		rc = ks_init_store(dir, err, errlen);
 		if (rc == HM_OK)
-			rc = ks_open_handle(dir, reader, create, out, err, errlen, &old);
+			rc = ks_open_handle(dir, reader, mirror, create, out, err, errlen, &old);
 	}
 	return rc;
 }

@@ -23,8 +23,9 @@
 
 struct hm_keystore {
 	MDB_env *env;
-	MDB_dbi keys, keyids, policies;
-	bool reader_env; /* opened MDB_RDONLY with the large map: never writes */
+	MDB_dbi meta, keys, keyids, policies;
+	bool reader_env; /* opened with the large map; MDB_RDONLY unless mirror_env */
+	bool mirror_env; /* a fleet host's daemon: writes hm_ks_mirror_apply() and nothing else */
 	bool old_schema; /* ks_attach() found a schema 1 store (HM_ESCHEMA): upgradable */
 	size_t map_size; /* the map size asked for at open */
 	bool map_full;   /* the last failed LMDB call of a write said MDB_MAP_FULL */
@@ -52,6 +53,8 @@ struct ks_op {
 	char keyid[HM_KEYID_MAX + 1]; /* out: the new epoch's key id */
 	const uint8_t *pval; /* policy set: encoded policy */
 	size_t pval_len;
+	void *arg;   /* bodies that need more (the mirror) */
+	bool mirror; /* hm_ks_mirror_apply(): the one write a mirror environment does */
 };
 
 typedef int (*ks_body_fn)(struct hm_keystore *ks, MDB_txn *txn, struct ks_op *op);
@@ -109,6 +112,24 @@ int ks_put_keyid(struct hm_keystore *ks, MDB_txn *txn, struct ks_op *op, const u
  * process upgraded the store since ks_attach() looked, there is nothing to do.
  */
 int ks_body_upgrade(struct hm_keystore *ks, MDB_txn *txn, struct ks_op *unused) HM_MUSTCHECK;
+
+/* Called by ks_walk() on each record; cur is positioned on it, for mdb_cursor_put(MDB_CURRENT). */
+typedef int (*ks_row_fn)(struct hm_keystore *ks, MDB_cursor *cur, MDB_val *k, MDB_val *v,
+			 void *arg);
+
+/*
+ * Calls row on each record of dbi in txn whose key starts with prefix[0..plen) (every record if
+ * plen is 0), in key order. A non-zero return from row ends the walk and is returned. HM_OK,
+ * HM_ESTORE, or row's value.
+ */
+int ks_walk(struct hm_keystore *ks, MDB_txn *txn, MDB_dbi dbi, const uint8_t *prefix,
+	    size_t plen, ks_row_fn row, void *arg) HM_MUSTCHECK;
+
+/*
+ * HM_ESTATE (with the reason on the handle) if the store mirrors a fleet: its keys and
+ * policies change only through hm_ks_mirror_apply(). HM_OK otherwise; HM_ESTORE.
+ */
+int ks_refuse_mirror(struct hm_keystore *ks, MDB_txn *txn) HM_MUSTCHECK;
 
 /* ---- reads ---- */
 

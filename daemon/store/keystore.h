@@ -97,6 +97,8 @@ enum hm_ks_open_flags {
 	HM_KS_CREATE = 1 << 0, /* create the directory and an empty store if missing */
 	HM_KS_READER = 1 << 1, /* the daemon: map the file large so other processes' growth never
 				  forces a remap here (see doc/keystore.md) */
+	HM_KS_MIRROR = 1 << 2, /* with HM_KS_READER: the daemon of a fleet host, whose environment
+				  may write, for hm_ks_mirror_apply() only */
 };
 
 /*
@@ -180,6 +182,80 @@ int hm_ks_revoke(struct hm_keystore *ks, const char *tenant, const char *contain
  */
 int hm_ks_list(struct hm_keystore *ks, const char *tenant,
 	       int (*fn)(const struct hm_key_info *info, void *arg), void *arg) HM_MUSTCHECK;
+
+/* ---- the fleet mirror (fleet mode, daemon/fleet/) ----
+ *
+ * A host of a fleet keeps its store as the fleet's mirror: hmacd applies the fleet's changes
+ * with hm_ks_mirror_apply(), and the store remembers which fleet it mirrors, with which seal
+ * key, up to which change, and the version of every record it holds. hmacctl's local writes
+ * (create, rotate, import, revoke, policy set/unset) refuse a mirror with HM_ESTATE: one
+ * source of truth.
+ */
+
+#define HM_KS_FLEET_ID_MAX 32  /* hex digits of a fleet id or a seal key id */
+#define HM_KS_FLEET_POS_MAX 40 /* a Redis stream entry id: "<ms>-<seq>" */
+#define HM_KS_MIRROR_NAME_LEN 32
+
+struct hm_ks_mirror {
+	char fleet_id[HM_KS_FLEET_ID_MAX + 1];    /* "": the store mirrors no fleet */
+	char seal_key_id[HM_KS_FLEET_ID_MAX + 1];
+	char pos[HM_KS_FLEET_POS_MAX + 1];        /* the last change applied; "": none yet */
+	uint64_t max_version; /* hm_ks_mirror_get(): the newest version of any record held */
+};
+
+enum hm_ks_mirror_kind { HM_KS_MIRROR_EPOCH = 1, HM_KS_MIRROR_POLICY = 2 };
+
+/* One record of the fleet, as hm_ks_mirror_apply() writes it. */
+struct hm_ks_mirror_rec {
+	enum hm_ks_mirror_kind kind;
+	uint8_t name[HM_KS_MIRROR_NAME_LEN]; /* the record's name in the fleet */
+	uint64_t version;                    /* only ever grows for one name */
+	char tenant[HM_SCOPE_MAX + 1];
+	char container[HM_SCOPE_MAX + 1];    /* "": a tenant's policy */
+	/* HM_KS_MIRROR_EPOCH */
+	uint32_t epoch;
+	enum hm_key_state state;
+	int64_t created, deadline;
+	char keyid[HM_KEYID_MAX + 1];
+	uint8_t secret[HM_KEY_MAX];
+	size_t secret_len;                   /* 0: revoked */
+	/* HM_KS_MIRROR_POLICY */
+	bool present;                        /* false: the policy was unset */
+	struct hm_policy policy;
+};
+
+/* What one hm_ks_mirror_apply() did with its records. */
+struct hm_ks_mirror_result {
+	size_t applied; /* newer than what the store held: written */
+	size_t same;    /* the version the store holds already (a resync): nothing to do */
+	size_t older;   /* older than what the store holds: refused (a rollback attempt) */
+	size_t invalid; /* not a record this store can hold (a name, a key id taken): refused */
+};
+
+/* The fleet the store mirrors (fleet_id "" when none), max_version set. HM_OK or HM_ESTORE. */
+int hm_ks_mirror_get(struct hm_keystore *ks, struct hm_ks_mirror *m) HM_MUSTCHECK;
+
+/*
+ * In one write transaction: each record whose version is newer than the one the store holds
+ * under its name is written (an epoch record with its key id; a policy set or removed) and its
+ * version kept; then m (fleet id, seal key id, position) becomes the store's mirror state.
+ * Nothing is written if anything fails. A store that mirrors no fleet yet but holds keys or
+ * policies of its own is refused (HM_ESTATE: they would mix with the fleet's; move them with
+ * `hmacctl --fleet ... import-store` and start on an empty store). HM_OK with *res; HM_EINVAL;
+ * HM_ESTATE; HM_ESTORE.
+ */
+int hm_ks_mirror_apply(struct hm_keystore *ks, const struct hm_ks_mirror *m,
+		       const struct hm_ks_mirror_rec *recs, size_t n,
+		       struct hm_ks_mirror_result *res) HM_MUSTCHECK;
+
+/*
+ * Every epoch of the store with its secret, for `hmacctl import-store`: fn(rec, arg) once per
+ * epoch (kind, names, epoch, state, times, key id, secret; name and version zero), then once
+ * per policy. fn returns 0 to go on. The records are wiped after each call. HM_OK, HM_ESTORE,
+ * or what fn returned.
+ */
+int hm_ks_export(struct hm_keystore *ks, int (*fn)(const struct hm_ks_mirror_rec *rec, void *arg),
+		 void *arg) HM_MUSTCHECK;
 
 /* ---- compaction ---- */
 

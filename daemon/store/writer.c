@@ -39,17 +39,8 @@ static int key_decode(struct hm_keystore *ks, const MDB_val *k, struct hm_key_in
 	return HM_OK;
 }
 
-/* Called by ks_walk() on each record; cur is positioned on it, for mdb_cursor_put(MDB_CURRENT). */
-typedef int (*ks_row_fn)(struct hm_keystore *ks, MDB_cursor *cur, MDB_val *k, MDB_val *v,
-			 void *arg);
-
-/*
- * Calls row on each record of dbi in txn whose key starts with prefix[0..plen) (every record if
- * plen is 0), in key order. A non-zero return from row ends the walk and is returned. HM_OK,
- * HM_ESTORE, or row's value.
- */
-static int ks_walk(struct hm_keystore *ks, MDB_txn *txn, MDB_dbi dbi, const uint8_t *prefix,
-		   size_t plen, ks_row_fn row, void *arg)
+int ks_walk(struct hm_keystore *ks, MDB_txn *txn, MDB_dbi dbi, const uint8_t *prefix,
+	     size_t plen, ks_row_fn row, void *arg)
 {
 	MDB_cursor *cur = NULL;
 	MDB_val k = { .mv_size = plen, .mv_data = (void *)prefix }, v;
@@ -236,6 +227,10 @@ static int ks_body_create(struct hm_keystore *ks, MDB_txn *txn, struct ks_op *op
 	uint32_t last = 0;
 	int rc;
 
+	rc = ks_refuse_mirror(ks, txn);
+	if (rc != HM_OK)
+		return rc;
+
 	rc = ks_last_epoch(ks, txn, op, &last);
 	if (rc == HM_OK) {
 		ks_set_msg(ks->err, sizeof(ks->err), "scope already exists");
@@ -298,6 +293,10 @@ static int ks_body_rotate(struct hm_keystore *ks, MDB_txn *txn, struct ks_op *op
 	uint32_t last = 0;
 	int rc;
 
+	rc = ks_refuse_mirror(ks, txn);
+	if (rc != HM_OK)
+		return rc;
+
 	rc = ks_last_epoch(ks, txn, op, &last);
 	if (rc != HM_OK)
 		return rc;
@@ -309,6 +308,10 @@ static int ks_body_import(struct hm_keystore *ks, MDB_txn *txn, struct ks_op *op
 {
 	uint32_t last = 0;
 	int rc;
+
+	rc = ks_refuse_mirror(ks, txn);
+	if (rc != HM_OK)
+		return rc;
 
 	rc = ks_last_epoch(ks, txn, op, &last);
 	if (rc == HM_OK)
@@ -326,6 +329,10 @@ static int ks_body_revoke(struct hm_keystore *ks, MDB_txn *txn, struct ks_op *op
 	MDB_val v, nv = { .mv_data = rec };
 	struct ks_meta m;
 	int rc, mrc;
+
+	rc = ks_refuse_mirror(ks, txn);
+	if (rc != HM_OK)
+		return rc;
 
 	memcpy(key, op->prefix, op->plen);
 	ks_put_be32(key + op->plen, op->epoch);
@@ -595,7 +602,11 @@ static int ks_body_policy_set(struct hm_keystore *ks, MDB_txn *txn, struct ks_op
 {
 	MDB_val k = { .mv_size = op->plen, .mv_data = op->prefix };
 	MDB_val v = { .mv_size = op->pval_len, .mv_data = (void *)op->pval };
-	int mrc;
+	int rc, mrc;
+
+	rc = ks_refuse_mirror(ks, txn);
+	if (rc != HM_OK)
+		return rc;
 
 	mrc = mdb_put(txn, ks->policies, &k, &v, 0);
 	if (mrc != 0)
@@ -606,7 +617,11 @@ static int ks_body_policy_set(struct hm_keystore *ks, MDB_txn *txn, struct ks_op
 static int ks_body_policy_unset(struct hm_keystore *ks, MDB_txn *txn, struct ks_op *op)
 {
 	MDB_val k = { .mv_size = op->plen, .mv_data = op->prefix };
-	int mrc;
+	int rc, mrc;
+
+	rc = ks_refuse_mirror(ks, txn);
+	if (rc != HM_OK)
+		return rc;
 
 	mrc = mdb_del(txn, ks->policies, &k, NULL);
 	if (mrc == MDB_NOTFOUND) {
