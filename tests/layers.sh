@@ -7,8 +7,11 @@
 #                    no event loop, no sockets; store/internal.h is for daemon/store/ alone
 #   daemon/engine/   proto/* but the codec, store/*, engine/*; no event loop, no sockets
 #                    (it judges items: it knows neither how they travel nor who sent them)
-#   daemon/server/   proto/*, store/*, engine/*, server/*
-#   daemon/ctl/      proto/*, store/*, ctl/*, hmacd/client.h; never the engine or the server
+#   daemon/fleet/    proto/*, store/*, fleet/* (hiredis later); never the engine, the server
+#                    or the CLI, nor an event loop
+#   daemon/server/   proto/*, store/*, engine/*, fleet/*, server/*
+#   daemon/ctl/      proto/*, store/*, fleet/*, ctl/*, hmacd/client.h; never the engine or the
+#                    server
 #   client/c/        proto/*, hmacd/client.h, its own client/c/* (transport.h)
 # Exit 0 all clean, 1 with one line per violation.
 set -u
@@ -52,8 +55,9 @@ io='^event2/|^sys/socket\.h$|^sys/un\.h$|^poll\.h$'
 check proto "proto/" "$io|^lmdb\.h$"
 check daemon/store "proto/ store/" "$codec|$io"
 check daemon/engine "proto/ store/ engine/" "$codec|$io"
-check daemon/server "proto/ store/ engine/ server/" ""
-check daemon/ctl "proto/ store/ ctl/ hmacd/" "^engine/|^server/"
+check daemon/fleet "proto/ store/ fleet/" "^engine/|^server/|^ctl/|^event2/"
+check daemon/server "proto/ store/ engine/ fleet/ server/" ""
+check daemon/ctl "proto/ store/ fleet/ ctl/ hmacd/" "^engine/|^server/"
 check client/c "proto/ hmacd/ client/c/" "^store/|^engine/|^server/|^lmdb\.h$|^event2/"
 # store/internal.h (the handle, the ks_ functions) is daemon/store's own: no file elsewhere,
 # tests and bench included, may include it; they use keystore.h and record.h

@@ -8,6 +8,7 @@
  *   keys.c      key create, rotate, import, revoke, list
  *   policies.c  policy set, show, unset, list
  *   daemon.c    ping, stats: the running hmacd, through libhmacd
+ *   fleet.c     seal-key generate, id: the fleet's seal key (fleet/seal.h)
  */
 #ifndef HM_CTL_H
 #define HM_CTL_H
@@ -21,7 +22,7 @@ struct hm_keystore;
 
 enum ctl_exit {
 	CTL_OK = 0,
-	CTL_ERR = 1,      /* the store or the daemon failed */
+	CTL_ERR = 1,      /* the store, the daemon or a file (the seal key) failed */
 	CTL_USAGE = 2,    /* bad command line */
 	CTL_NOTFOUND = 3, /* no such scope, epoch or policy */
 	CTL_CONFLICT = 4, /* scope or key id exists, or epoch already revoked */
@@ -32,6 +33,7 @@ enum ctl_exit {
 enum opt {
 	OPT_DB,
 	OPT_SOCKET,
+	OPT_SEAL_KEY_FILE,
 	OPT_TENANT,
 	OPT_CONTAINER,
 	OPT_KEYID,
@@ -49,14 +51,18 @@ enum opt {
 	OPT_V1_REQUIRE,
 	OPT_JSON,
 	OPT_SERVER_USER,
+	OPT_OUT,
 	OPT_HELP,
 	OPT__MAX
 };
 
 #define F(o) (1u << (o))
 
-/* Accepted by every command, wherever they appear on the line. */
-#define OPTS_GLOBAL (F(OPT_DB) | F(OPT_SOCKET) | F(OPT_HELP))
+/*
+ * Accepted by every command, wherever they appear on the line. A command that uses one also
+ * has it in its opts, for its usage line.
+ */
+#define OPTS_GLOBAL (F(OPT_DB) | F(OPT_SOCKET) | F(OPT_SEAL_KEY_FILE) | F(OPT_HELP))
 
 /* An option: its name, its metavariable (NULL for a flag), its help line. */
 struct optdef {
@@ -83,7 +89,7 @@ struct cmd {
 	const char *name;
 	int (*fn)(const struct ctl *c, const struct cmd *self);
 	const struct cmd *sub; /* a command group: the next word picks one of these */
-	unsigned opts;         /* options accepted besides OPTS_GLOBAL; db/socket: which it uses */
+	unsigned opts;         /* options besides OPTS_GLOBAL, and the global ones it uses */
 	unsigned need;         /* options required */
 	const char *help;
 };
@@ -182,7 +188,7 @@ int ctl_store_status(struct hm_keystore *ks, const char *what, int rc, const cha
 /* "<verb> tenant T" or "<verb> T/C", for messages. */
 void ctl_scope_what(char *out, size_t cap, const char *verb, const struct ctl *c);
 
-/* ---- the commands, by group: store.c, keys.c, policies.c, daemon.c ---- */
+/* ---- the commands, by group: store.c, keys.c, policies.c, daemon.c, fleet.c ---- */
 
 int cmd_init(const struct ctl *c, const struct cmd *self);
 int cmd_compact(const struct ctl *c, const struct cmd *self);
@@ -197,5 +203,7 @@ int cmd_policy_unset(const struct ctl *c, const struct cmd *self);
 int cmd_policy_list(const struct ctl *c, const struct cmd *self);
 int cmd_ping(const struct ctl *c, const struct cmd *self);
 int cmd_stats(const struct ctl *c, const struct cmd *self);
+int cmd_seal_key_generate(const struct ctl *c, const struct cmd *self);
+int cmd_seal_key_id(const struct ctl *c, const struct cmd *self);
 
 #endif

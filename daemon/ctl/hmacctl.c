@@ -1,6 +1,7 @@
 /*
- * hmacctl.c - the hmacd admin CLI: manages the LMDB key store directly (no daemon needed) and
- * asks a running hmacd for ping / stats through the C client library.
+ * hmacctl.c - the hmacd admin CLI: manages the LMDB key store directly (no daemon needed), asks
+ * a running hmacd for ping / stats through the C client library, and makes the fleet's seal
+ * key.
  *
  * Built as a subcommand table (wireguard-tools' wg.c): each entry names its handler, the
  * options it accepts and requires, and its help line; the usage texts and option checks are
@@ -8,8 +9,9 @@
  * words. Data goes to stdout, diagnostics to stderr as one line "hmacctl: <what>: <reason>".
  * This file holds the tables and main(); the handlers live in a file per command group (ctl.h).
  *
- * Exit codes (a contract, see ctl_usage()): 0 ok, 1 store or daemon error, 2 usage error, 3 no
- * such scope, epoch or policy, 4 scope or key id exists, or epoch in the wrong state.
+ * Exit codes (a contract, see ctl_usage()): 0 ok, 1 store, daemon or seal key error, 2 usage
+ * error, 3 no such scope, epoch or policy, 4 scope or key id exists, or epoch in the wrong
+ * state.
  */
 #include <errno.h>
 #include <signal.h>
@@ -21,6 +23,9 @@
 const struct optdef ctl_optdefs[OPT__MAX] = {
 	[OPT_DB] = { "db", "DIR", "key store directory (default: $HMACD_DB)" },
 	[OPT_SOCKET] = { "socket", "PATH", "hmacd's Unix socket (default: $HMACD_SOCKET)" },
+	[OPT_SEAL_KEY_FILE] = { "seal-key-file", "FILE",
+				"the fleet's seal key: 32 bytes, raw or base64, mode 0600\n"
+				"                      (default: $HMACD_SEAL_KEY_FILE)" },
 	[OPT_TENANT] = { "tenant", "T", "tenant: 1..128 bytes of [A-Za-z0-9._:/-]" },
 	[OPT_CONTAINER] = { "container", "C", "container: 1..128 bytes of [A-Za-z0-9._:/-]" },
 	[OPT_KEYID] = { "keyid", "ID",
@@ -55,6 +60,7 @@ const struct optdef ctl_optdefs[OPT__MAX] = {
 	[OPT_SERVER_USER] = { "server-user", "USER",
 			      "the user hmacd runs as, a name or uid (default: the owner of\n"
 			      "                      the socket's directory, or root)" },
+	[OPT_OUT] = { "out", "FILE", "seal-key generate: the new key file (never overwritten)" },
 	[OPT_HELP] = { "help", NULL, "show help" },
 };
 
@@ -99,6 +105,15 @@ static const struct cmd policy_cmds[] = {
 	{ NULL, NULL, NULL, 0, 0, NULL },
 };
 
+static const struct cmd seal_key_cmds[] = {
+	{ "generate", cmd_seal_key_generate, NULL, F(OPT_OUT), F(OPT_OUT),
+	  "write a new random seal key to FILE, mode 0600 (an existing file is never\n"
+	  "      overwritten), and print its id" },
+	{ "id", cmd_seal_key_id, NULL, F(OPT_SEAL_KEY_FILE), 0,
+	  "print the id of the seal key: hosts showing the same id hold the same key" },
+	{ NULL, NULL, NULL, 0, 0, NULL },
+};
+
 static const struct cmd top_cmds[] = {
 	{ "init", cmd_init, NULL, F(OPT_DB), 0, "create the key store if needed and check it" },
 	{ "compact", cmd_compact, NULL, F(OPT_DB) | F(OPT_JSON), 0,
@@ -110,6 +125,7 @@ static const struct cmd top_cmds[] = {
 	  "check that hmacd answers" },
 	{ "stats", cmd_stats, NULL, F(OPT_SOCKET) | F(OPT_SERVER_USER) | F(OPT_JSON), 0,
 	  "print hmacd's counters" },
+	{ "seal-key", NULL, seal_key_cmds, 0, 0, "the fleet's seal key" },
 	{ NULL, NULL, NULL, 0, 0, NULL },
 };
 

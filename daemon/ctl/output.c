@@ -31,6 +31,8 @@ void ctl_usage_line(FILE *f, const char *group, const struct cmd *cmd)
 		fprintf(f, " [--db DIR]");
 	if (cmd->opts & F(OPT_SOCKET))
 		fprintf(f, " [--socket PATH]");
+	if (cmd->opts & F(OPT_SEAL_KEY_FILE))
+		fprintf(f, " [--seal-key-file FILE]");
 	fprintf(f, " %s%s%s", group != NULL ? group : "", group != NULL ? " " : "", cmd->name);
 	for (o = 0; o < OPT__MAX; o++) {
 		if (!(cmd->opts & F(o)) || (F(o) & OPTS_GLOBAL))
@@ -65,8 +67,10 @@ void ctl_usage(FILE *f, const struct cmd *top)
 	char spec[40];
 	int o;
 
-	fprintf(f, "usage: hmacctl [--db DIR] [--socket PATH] COMMAND [OPTIONS]\n\n"
-		   "Manages the hmacd key store directly, or talks to a running hmacd.\n\n"
+	fprintf(f, "usage: hmacctl [--db DIR] [--socket PATH] [--seal-key-file FILE] COMMAND "
+		   "[OPTIONS]\n\n"
+		   "Manages the hmacd key store directly, talks to a running hmacd, makes the\n"
+		   "fleet's seal key.\n\n"
 		   "commands:\n");
 	ctl_usage_cmds(f, NULL, top);
 	fprintf(f, "  hmacctl help | --help\n\noptions (before or after the command):\n");
@@ -79,7 +83,7 @@ void ctl_usage(FILE *f, const struct cmd *top)
 		else
 			fprintf(f, "  %-19s %s\n", spec, ctl_optdefs[o].help);
 	}
-	fprintf(f, "\nexit status: 0 ok, 1 store or daemon error, 2 usage error,\n"
+	fprintf(f, "\nexit status: 0 ok, 1 store, daemon or seal key error, 2 usage error,\n"
 		   "  3 no such scope, epoch or policy, 4 scope or key id exists or epoch already\n"
 		   "  revoked\n");
 }

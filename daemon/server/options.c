@@ -92,6 +92,8 @@ static const struct opt opts[] = {
 	 "hmacd-v1 default policy: require a nonce"},
 	{"policy-v1-require", "LIST", OPT_V1_HEADERS, F(policy), NULL, 0, NULL, 0, 0,
 	 "hmacd-v1 default policy: comma-separated headers every signature must include"},
+	{"seal-key-file", "FILE", OPT_STR, F(seal_key_file), NULL, 0, "HMACD_SEAL_KEY_FILE", 0, 0,
+	 "the fleet's seal key (hmacctl seal-key generate): 32 bytes, mode 0600; used with --fleet"},
 };
 
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
@@ -375,7 +377,9 @@ void hm_config_free(struct hm_config *cfg)
 	free(cfg->db_dir);
 	free(cfg->log_file);
 	free(cfg->nonce_file);
+	free(cfg->seal_key_file);
 	cfg->nonce_file = NULL;
+	cfg->seal_key_file = NULL;
 	cfg->socket_path = NULL;
 	cfg->db_dir = NULL;
 	cfg->log_file = NULL;

@@ -5,7 +5,8 @@
 # Checks the command-line contract of issues 2 and 6: output shapes (JSON through
 # /usr/bin/python3), exit codes (0 ok, 1 store/daemon error, 2 usage, 3 not found, 4 exists /
 # wrong state), HMACD_DB as the default of --db, that no secret ever appears in `key list` or
-# `key import` output, key ids (--keyid, generated, unique), `key import`, and `policy ...`.
+# `key import` output, key ids (--keyid, generated, unique), `key import`, `policy ...`, and
+# the fleet's seal key (issue 12: `seal-key generate`, `seal-key id`, HMACD_SEAL_KEY_FILE).
 # Exit status: 0 all passed, 1 something failed (every failure is printed).
 # make check runs it from the top build directory; HMACCTL overrides the binary. If hmacd is
 # built ($HMACD, else ./daemon/hmacd) ping and stats are also run against a real daemon.
@@ -14,7 +15,7 @@ set -u
 HMACCTL=${HMACCTL:-./daemon/hmacctl}
 HMACD=${HMACD:-./daemon/hmacd}
 PY=/usr/bin/python3
-unset HMACD_DB HMACD_SOCKET
+unset HMACD_DB HMACD_SOCKET HMACD_SEAL_KEY_FILE
 
 if [ ! -x "$HMACCTL" ]; then
 	echo "FAIL: no hmacctl at $HMACCTL (set HMACCTL)"
@@ -244,10 +245,84 @@ else
 	echo "note: no hmacd at $HMACD, ping/stats against a daemon not run"
 fi
 
+# ---- the fleet's seal key ----
+sk=$tmp/seal.key
+expect 0 "seal-key generate" seal-key generate --out "$sk"
+[ "$(wc -l <"$tmp/out")" -eq 1 ] || fail "seal-key generate printed more than one line"
+grep -Eq "^wrote a new seal key to $sk \\(id [0-9a-f]{32}\\); keep it secret, give it to every hmacd and hmacctl of the fleet\$" "$tmp/out" ||
+	fail "seal-key generate output: $(cat "$tmp/out")"
+[ -s "$tmp/err" ] && fail "seal-key generate wrote to stderr: $(cat "$tmp/err")"
+gen_id=$(sed -n 's/.*(id \([0-9a-f]*\)).*/\1/p' "$tmp/out")
+[ "$(stat -c %a "$sk")" = 600 ] || fail "seal key mode $(stat -c %a "$sk"), want 600"
+[ "$(stat -c %s "$sk")" = 32 ] || fail "seal key is $(stat -c %s "$sk") bytes, want 32"
+sk_b64=$(base64 -w0 "$sk")
+sk_hex=$(od -An -tx1 "$sk" | tr -d ' \n')
+grep -qF -e "$sk_b64" -e "$sk_hex" "$tmp/out" && fail "seal-key generate printed the key"
+cp -p "$sk" "$tmp/seal.before"
+expect 1 "seal-key generate refuses an existing file" seal-key generate --out "$sk" && expect_diag "seal-key overwrite"
+grep -q '^hmacctl: seal-key generate: .*already exists' "$tmp/err" || fail "seal-key overwrite: $(cat "$tmp/err")"
+[ -s "$tmp/out" ] && fail "refused seal-key generate printed to stdout"
+cmp -s "$sk" "$tmp/seal.before" || fail "seal-key generate changed an existing file"
+[ "$(stat -c %a "$sk")" = 600 ] || fail "seal-key generate changed an existing file's mode"
+expect 2 "seal-key generate without --out" seal-key generate && expect_diag "seal-key no --out"
+expect 2 "seal-key without a subcommand" seal-key
+expect 2 "--json does not apply to seal-key generate" seal-key generate --out "$tmp/seal.json" --json
+[ -e "$tmp/seal.json" ] && fail "a refused command line wrote a key file"
+(umask 0277 && "$HMACCTL" seal-key generate --out "$tmp/seal.umask" >/dev/null 2>&1) || fail "seal-key generate under umask 0277"
+[ "$(stat -c %a "$tmp/seal.umask")" = 600 ] || fail "seal key under umask 0277: mode $(stat -c %a "$tmp/seal.umask"), want 600"
+
+expect 0 "seal-key id" seal-key id --seal-key-file "$sk"
+[ "$(cat "$tmp/out")" = "$gen_id" ] || fail "seal-key id '$(cat "$tmp/out")' is not the id generate printed ($gen_id)"
+expect 0 "seal-key id again" --seal-key-file="$sk" seal-key id
+[ "$(cat "$tmp/out")" = "$gen_id" ] || fail "seal-key id is not stable"
+expect 0 "another seal key" seal-key generate --out "$tmp/seal2.key"
+expect 0 "seal-key id of another key" seal-key id --seal-key-file "$tmp/seal2.key"
+[ "$(cat "$tmp/out")" != "$gen_id" ] || fail "two seal keys have one id"
+# the base64 form of the same key (whitespace around it) has the same id
+printf '  %s\n\n' "$sk_b64" >"$tmp/seal.b64"
+chmod 600 "$tmp/seal.b64"
+expect 0 "seal-key id of the base64 form" seal-key id --seal-key-file "$tmp/seal.b64"
+[ "$(cat "$tmp/out")" = "$gen_id" ] || fail "the base64 form has another id"
+HMACD_SEAL_KEY_FILE=$sk
+export HMACD_SEAL_KEY_FILE
+expect 0 "seal-key id via HMACD_SEAL_KEY_FILE" seal-key id
+[ "$(cat "$tmp/out")" = "$gen_id" ] || fail "seal-key id via HMACD_SEAL_KEY_FILE: $(cat "$tmp/out")"
+expect 0 "--seal-key-file wins over HMACD_SEAL_KEY_FILE" seal-key id --seal-key-file "$tmp/seal2.key"
+[ "$(cat "$tmp/out")" != "$gen_id" ] || fail "--seal-key-file did not win over HMACD_SEAL_KEY_FILE"
+unset HMACD_SEAL_KEY_FILE
+expect 0 "--seal-key-file is accepted by every command" --db "$db" key list --tenant t9 --json --seal-key-file "$sk"
+expect 2 "seal-key id without a key file" seal-key id && expect_diag "seal-key id no file"
+grep -q 'HMACD_SEAL_KEY_FILE' "$tmp/err" || fail "seal-key id without a file does not name HMACD_SEAL_KEY_FILE"
+cp "$sk" "$tmp/seal.644"
+chmod 644 "$tmp/seal.644"
+expect 1 "seal-key id refuses a 0644 key file" seal-key id --seal-key-file "$tmp/seal.644" && expect_diag "seal-key 0644"
+grep -q "^hmacctl: seal-key id: $tmp/seal.644: mode 0644 lets group or others at it; chmod 600 it\$" "$tmp/err" ||
+	fail "seal-key 0644: $(cat "$tmp/err")"
+[ -s "$tmp/out" ] && fail "seal-key id of a 0644 file printed an id"
+expect 1 "seal-key id of a missing file" seal-key id --seal-key-file "$tmp/nope.key" && expect_diag "seal-key missing"
+grep -q 'no such file' "$tmp/err" || fail "seal-key missing: $(cat "$tmp/err")"
+ln -s "$sk" "$tmp/seal.link"
+expect 1 "seal-key id refuses a symlink" seal-key id --seal-key-file "$tmp/seal.link" && expect_diag "seal-key symlink"
+head -c 31 "$sk" >"$tmp/seal.31"
+chmod 600 "$tmp/seal.31"
+expect 1 "seal-key id refuses 31 bytes" seal-key id --seal-key-file "$tmp/seal.31" && expect_diag "seal-key 31 bytes"
+grep -q '31 bytes: neither 32 raw bytes nor the base64 of 32 bytes' "$tmp/err" || fail "seal-key 31 bytes: $(cat "$tmp/err")"
+for f in "$tmp/err" "$tmp/out"; do
+	grep -qF -e "$sk_b64" -e "$sk_hex" "$f" && fail "a seal-key message shows the key"
+done
+expect 0 "--help lists seal-key" --help
+for w in 'seal-key generate --out FILE' 'seal-key id' '--seal-key-file FILE' 'HMACD_SEAL_KEY_FILE'; do
+	grep -q -- "$w" "$tmp/out" || fail "--help does not mention $w"
+done
+expect 0 "help seal-key id" help seal-key id
+grep -q -- '--seal-key-file FILE' "$tmp/out" || fail "help seal-key id: $(cat "$tmp/out")"
+
 # ---- every failure is one line on stderr ----
 for args in "key" "key create --tenant x" "bogus" "--db $db key revoke --tenant t1 --container c1 --epoch 99" \
 	"--db $db key import --tenant x --container y" "--db $db key import --tenant x --container y --secret-file /dev/null" \
-	"--db $db policy unset --tenant nobody" "--db $db policy set --tenant x --require X"; do
+	"--db $db policy unset --tenant nobody" "--db $db policy set --tenant x --require X" \
+	"seal-key generate" "seal-key generate --out $tmp/seal.key" "seal-key id" \
+	"seal-key id --seal-key-file $tmp/seal.644" "seal-key id --seal-key-file $tmp/nope"; do
 	# shellcheck disable=SC2086
 	"$HMACCTL" $args >/dev/null 2>"$tmp/err" && fail "hmacctl $args succeeded"
 	[ "$(wc -l <"$tmp/err")" -eq 1 ] || fail "hmacctl $args: stderr is not one line: $(cat "$tmp/err")"

@@ -1,6 +1,7 @@
 /*
  * test_options.c - hmacd's option table and parser (daemon/options.c, linked in by this test):
- * defaults, HMACD_SOCKET / HMACD_DB, flags over the environment, the bounds of every numeric
+ * defaults, HMACD_SOCKET / HMACD_DB / HMACD_SEAL_KEY_FILE, flags over the environment, the
+ * bounds of every numeric
  * option (min and max accepted, min-1 and max+1 refused with EXIT_USAGE), octal socket modes,
  * log levels, unknown flags, stray arguments, --help / --version, and threads 0 = CPU count.
  *
@@ -36,6 +37,7 @@ static int setup(void **state)
 	memset(&f, 0, sizeof(f));
 	assert_int_equal(unsetenv("HMACD_SOCKET"), 0);
 	assert_int_equal(unsetenv("HMACD_DB"), 0);
+	assert_int_equal(unsetenv("HMACD_SEAL_KEY_FILE"), 0);
 	*state = &f;
 	return 0;
 }
@@ -47,6 +49,7 @@ static int teardown(void **state)
 	hm_config_free(&f->cfg);
 	assert_int_equal(unsetenv("HMACD_SOCKET"), 0);
 	assert_int_equal(unsetenv("HMACD_DB"), 0);
+	assert_int_equal(unsetenv("HMACD_SEAL_KEY_FILE"), 0);
 	return 0;
 }
 
@@ -112,6 +115,7 @@ static void test_defaults(void **state)
 	assert_int_equal(f->cfg.key_cache, 65536);
 	assert_int_equal(f->cfg.nonce_cache, 1u << 20);
 	assert_int_equal(f->cfg.log_level, HM_LOG_INFO);
+	assert_null(f->cfg.seal_key_file);
 }
 
 static void test_required(void **state)
@@ -148,6 +152,25 @@ static void test_env(void **state)
 	assert_int_equal(parse(f, NULL), HM_CONFIG_EXIT_USAGE);
 	assert_int_equal(parse(f, "--db", "/tmp/x", NULL), HM_CONFIG_RUN);
 	assert_string_equal(f->cfg.db_dir, "/tmp/x");
+}
+
+/* --seal-key-file (fleet mode): a string, no default, HMACD_SEAL_KEY_FILE under the flag. */
+static void test_seal_key_file(void **state)
+{
+	struct fx *f = *state;
+
+	assert_int_equal(parse(f, REQ, "--seal-key-file", "/etc/hmacd/seal.key", NULL),
+			 HM_CONFIG_RUN);
+	assert_string_equal(f->cfg.seal_key_file, "/etc/hmacd/seal.key");
+	assert_int_equal(setenv("HMACD_SEAL_KEY_FILE", "/run/credentials/seal.key", 1), 0);
+	assert_int_equal(parse(f, REQ, NULL), HM_CONFIG_RUN);
+	assert_string_equal(f->cfg.seal_key_file, "/run/credentials/seal.key");
+	assert_int_equal(parse(f, REQ, "--seal-key-file=/tmp/k", NULL), HM_CONFIG_RUN);
+	assert_string_equal(f->cfg.seal_key_file, "/tmp/k");
+	assert_int_equal(setenv("HMACD_SEAL_KEY_FILE", "", 1), 0);
+	assert_int_equal(parse(f, REQ, NULL), HM_CONFIG_RUN);
+	assert_null(f->cfg.seal_key_file);
+	assert_int_equal(parse(f, REQ, "--seal-key-file", NULL), HM_CONFIG_EXIT_USAGE);
 }
 
 /* A flag given twice: the last one wins, and the first copy is not leaked (valgrind). */
@@ -329,6 +352,7 @@ static void test_usage_text(void **state)
 		"--socket-mode",  "--key-cache",    "--nonce-cache",  "--log-level",
 		"--help",         "--version",      "HMACD_SOCKET",   "HMACD_DB",
 		"(default 300)",  "(default 0660)", "(default info)",
+		"--seal-key-file FILE", "HMACD_SEAL_KEY_FILE",
 	};
 	char *text = NULL;
 	size_t len = 0;
@@ -352,6 +376,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_defaults, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_required, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_env, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_seal_key_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_repeated_flag, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_numeric_bounds, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
