@@ -23,7 +23,8 @@
 
 static int bad_url(char *err, size_t cap, const char *why)
 {
-	snprintf(err, cap, "fleet URL: %s (redis://HOST:PORT[/DB] or unix:///PATH)", why);
+	snprintf(err, cap, "fleet URL: %s; the forms are redis://HOST:PORT[/DB] and unix:///PATH",
+		 why);
 	return HM_EINVAL;
 }
 
@@ -116,7 +117,7 @@ static int parse_tcp(const char *p, struct hm_fleet_url *out, char *err, size_t 
 			return bad_url(err, cap, "the host name is too long (at most 253 bytes)");
 	}
 	if (*end != ':')
-		return bad_url(err, cap, "the port is missing, as in redis://127.0.0.1:6379");
+		return bad_url(err, cap, "the port is missing (Redis's default is 6379)");
 	memcpy(out->host, p[0] == '[' ? p + 1 : p, len);
 	out->host[len] = '\0';
 	p = end + 1;
