@@ -262,12 +262,17 @@ out:
 	return rc;
 }
 
-/* Why the connection failed: hiredis's text, but a read past SO_RCVTIMEO said plainly. */
+/*
+ * Why the connection failed: hiredis's text, but a read past SO_RCVTIMEO (EAGAIN, which
+ * hiredis leaves only as strerror_r's text) said plainly.
+ */
 static const char *conn_error(const redisContext *c)
 {
+	char buf[64];
+
 	if (c->err == 0)
 		return "unknown error";
-	if (c->err == REDIS_ERR_IO && strcmp(c->errstr, strerror(EAGAIN)) == 0)
+	if (c->err == REDIS_ERR_IO && strcmp(c->errstr, strerror_r(EAGAIN, buf, sizeof(buf))) == 0)
 		return "timed out";
 	return c->errstr;
 }
