@@ -331,6 +331,7 @@ int hm_fleet_connect(const struct hm_fleet_url *url, const char *password, int t
 {
 	struct timeval tv = {.tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000};
 	char where[sizeof(url->host) + 8], dbtext[12];
+	const char *ping[] = {"PING"};
 	redisContext *c = NULL;
 	int rc;
 
@@ -380,13 +381,9 @@ int hm_fleet_connect(const struct hm_fleet_url *url, const char *password, int t
 		if (rc != HM_OK)
 			goto out;
 	}
-	{
-		const char *argv[] = {"PING"};
-
-		rc = step(c, where, 1, argv, NULL, "PONG", password, err, cap);
-		if (rc != HM_OK)
-			goto out;
-	}
+	rc = step(c, where, 1, ping, NULL, "PONG", password, err, cap);
+	if (rc != HM_OK)
+		goto out;
 	*out = c;
 	c = NULL;
 out:
