@@ -8,6 +8,7 @@ $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends \
 	build-essential autoconf automake libtool pkg-config \
 	libevent-dev libssl-dev libmsgpack-dev liblmdb-dev libcmocka-dev \
+	libhiredis-dev redis-server redis-tools redis-sentinel \
 	python3 valgrind clang libclang-rt-14-dev systemd \
 	golang-go golang-github-labstack-echo-dev golang-github-vmihailenco-msgpack.v5-dev \
 	python3-msgpack python3-flask python3-pytest python3-fastapi python3-httpx \

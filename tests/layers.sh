@@ -2,17 +2,19 @@
 # layers.sh - every C file includes only what its layer may (doc/design.md, "Layers"). Part of
 # make check: a layer violation fails the build's tests, not just a review.
 #
-#   proto/           proto/* only; no sockets, no event loop, no LMDB
+#   proto/           proto/* only; no sockets, no event loop, no LMDB, no Redis
 #   daemon/store/    proto/* but the codec (msg.h, mpack.h, frame.h), store/*; no msgpack,
-#                    no event loop, no sockets; store/internal.h is for daemon/store/ alone
-#   daemon/engine/   proto/* but the codec, store/*, engine/*; no event loop, no sockets
+#                    no event loop, no sockets, no Redis; store/internal.h is for daemon/store/
+#                    alone
+#   daemon/engine/   proto/* but the codec, store/*, engine/*; no event loop, no sockets, no
+#                    Redis
 #                    (it judges items: it knows neither how they travel nor who sent them)
-#   daemon/fleet/    proto/*, store/*, fleet/* (hiredis later); never the engine, the server
-#                    or the CLI, nor an event loop
+#   daemon/fleet/    proto/*, store/*, fleet/* (and <hiredis/...>); never the engine, the
+#                    server or ctl, no event loop: its connections are blocking
 #   daemon/server/   proto/*, store/*, engine/*, fleet/*, server/*
 #   daemon/ctl/      proto/*, store/*, fleet/*, ctl/*, hmacd/client.h; never the engine or the
 #                    server
-#   client/c/        proto/*, hmacd/client.h, its own client/c/* (transport.h)
+#   client/c/        proto/*, hmacd/client.h, its own client/c/* (transport.h); no Redis
 # Exit 0 all clean, 1 with one line per violation.
 set -u
 top=$(cd "${srcdir:-.}" && pwd) || exit 1
@@ -52,13 +54,14 @@ tmp=$(mktemp "${TMPDIR:-/tmp}/layers.XXXXXX") || exit 1
 trap 'rm -f "$tmp"' EXIT
 codec='^proto/(msg|mpack|frame)\.h$|^msgpack'
 io='^event2/|^sys/socket\.h$|^sys/un\.h$|^poll\.h$'
-check proto "proto/" "$io|^lmdb\.h$"
-check daemon/store "proto/ store/" "$codec|$io"
-check daemon/engine "proto/ store/ engine/" "$codec|$io"
-check daemon/fleet "proto/ store/ fleet/" "^engine/|^server/|^ctl/|^event2/"
+redis='^hiredis/'
+check proto "proto/" "$io|$redis|^lmdb\.h$"
+check daemon/store "proto/ store/" "$codec|$io|$redis"
+check daemon/engine "proto/ store/ engine/" "$codec|$io|$redis"
+check daemon/fleet "proto/ store/ fleet/" "^engine/|^server/|^ctl/|^event2/|^hiredis/adapters/"
 check daemon/server "proto/ store/ engine/ fleet/ server/" ""
 check daemon/ctl "proto/ store/ fleet/ ctl/ hmacd/" "^engine/|^server/"
-check client/c "proto/ hmacd/ client/c/" "^store/|^engine/|^server/|^lmdb\.h$|^event2/"
+check client/c "proto/ hmacd/ client/c/" "^store/|^engine/|^server/|^fleet/|^lmdb\.h$|^event2/|$redis"
 # store/internal.h (the handle, the ks_ functions) is daemon/store's own: no file elsewhere,
 # tests and bench included, may include it; they use keystore.h and record.h
 grep -rn --include='*.[ch]' '^[[:space:]]*#[[:space:]]*include[[:space:]]*"store/internal\.h"' \

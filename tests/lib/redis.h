@@ -1,0 +1,71 @@
+/*
+ * redis.h - a real redis-server for the fleet tests (built when configured with fleet mode).
+ *
+ * The server runs in a directory of the test's, DIR: it listens on the Unix socket
+ * DIR/redis.sock (mode 0700) and, when asked, on 127.0.0.1 at a free port; it writes no
+ * snapshot. With persist, it keeps an append-only file fsynced at every write, so that a
+ * restart, after a stop or a SIGKILL, comes back with the data ("Redis back from its saved
+ * data"); without, a restart comes back empty ("Redis back empty"). It logs to DIR/redis.log
+ * (warnings only; a start-up failure quotes its last line). A password goes into
+ * DIR/redis.conf (mode 0600), never on the command line, where ps would show it.
+ *
+ * Start-up waits until the server answers PING through hm_fleet_connect (so a persistent one
+ * has loaded its data). The server is killed if the test dies (bench/spawn.h). No cmocka:
+ * functions return codes and say why in err. Runs `redis-server` from PATH.
+ */
+#ifndef HM_TESTLIB_REDIS_H
+#define HM_TESTLIB_REDIS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "fleet/conn.h"
+
+struct tl_redis_opts {
+	bool persist;         /* append-only file, fsync always: a restart keeps the data */
+	bool tcp;             /* also listen on 127.0.0.1 at a free port (the kernel's pick
+			       * for port 0, closed: another process could take it first) */
+	const char *password; /* requirepass (in DIR/redis.conf); NULL for none */
+};
+
+struct tl_redis {
+	char dir[96];                    /* so that the socket's path fits sun_path */
+	char sock[108];                  /* DIR/redis.sock */
+	char conf[108];                  /* DIR/redis.conf; "" without a password */
+	char password[HM_FLEET_PASSWORD_MAX + 1]; /* "" for none */
+	bool persist;
+	uint16_t port;                   /* 127.0.0.1's TCP port; 0 for none */
+	struct hm_fleet_url unix_url;    /* unix://DIR/redis.sock */
+	struct hm_fleet_url tcp_url;     /* redis://127.0.0.1:port when port != 0 */
+	pid_t pid;                       /* -1: not running */
+};
+
+/* True if redis-server is on PATH: the fleet tests skip themselves (and say so) when not. */
+bool tl_redis_available(void);
+
+/*
+ * Starts redis-server in dir (an existing directory of the caller's, its name at most
+ * 95 bytes), on the Unix socket only, without a password. HM_OK, with the server
+ * answering; otherwise the failing step's code, err says why, and no server is left running.
+ */
+int tl_redis_start(struct tl_redis *r, const char *dir, bool persist, char *err, size_t cap);
+
+/* The same with options: TCP on loopback, a password (o NULL: as tl_redis_start, no persist). */
+int tl_redis_start_opts(struct tl_redis *r, const char *dir, const struct tl_redis_opts *o,
+			char *err, size_t cap);
+
+/* SIGTERM and a wait for exit status 0 (Redis flushes its append-only file). */
+int tl_redis_stop(struct tl_redis *r, char *err, size_t cap);
+
+/* SIGKILL and reap: Redis dies as in a crash. Nothing when it is not running. */
+void tl_redis_kill(struct tl_redis *r);
+
+/*
+ * Stops the server if it runs, and starts it again in the same directory with the same socket,
+ * port, password and persistence: with persist, the data comes back.
+ */
+int tl_redis_restart(struct tl_redis *r, char *err, size_t cap);
+
+#endif
