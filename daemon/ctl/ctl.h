@@ -8,7 +8,9 @@
  *   keys.c      key create, rotate, import, revoke, list
  *   policies.c  policy set, show, unset, list
  *   daemon.c    ping, stats: the running hmacd, through libhmacd
- *   fleet.c     seal-key generate, id: the fleet's seal key (fleet/seal.h)
+ *   fleet.c     seal-key generate, id: the fleet's seal key (fleet/seal.h); init of a fleet,
+ *               import-store
+ *   target.c    where key and policy commands act: the local store, or the fleet (--fleet)
  */
 #ifndef HM_CTL_H
 #define HM_CTL_H
@@ -18,7 +20,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-struct hm_keystore;
+#include "store/keystore.h"
 
 enum ctl_exit {
 	CTL_OK = 0,
@@ -34,6 +36,10 @@ enum opt {
 	OPT_DB,
 	OPT_SOCKET,
 	OPT_SEAL_KEY_FILE,
+	OPT_FLEET,
+	OPT_FLEET_PASSWORD_FILE,
+	OPT_FLEET_PREFIX,
+	OPT_FLEET_STREAM_MAX,
 	OPT_TENANT,
 	OPT_CONTAINER,
 	OPT_KEYID,
@@ -52,6 +58,7 @@ enum opt {
 	OPT_JSON,
 	OPT_SERVER_USER,
 	OPT_OUT,
+	OPT_FORCE,
 	OPT_HELP,
 	OPT__MAX
 };
@@ -62,7 +69,10 @@ enum opt {
  * Accepted by every command, wherever they appear on the line. A command that uses one also
  * has it in its opts, for its usage line.
  */
-#define OPTS_GLOBAL (F(OPT_DB) | F(OPT_SOCKET) | F(OPT_SEAL_KEY_FILE) | F(OPT_HELP))
+#define OPTS_FLEET                                                                    \
+	(F(OPT_FLEET) | F(OPT_FLEET_PASSWORD_FILE) | F(OPT_FLEET_PREFIX) |                  \
+	 F(OPT_FLEET_STREAM_MAX) | F(OPT_SEAL_KEY_FILE))
+#define OPTS_GLOBAL (F(OPT_DB) | F(OPT_SOCKET) | OPTS_FLEET | F(OPT_HELP))
 
 /* An option: its name, its metavariable (NULL for a flag), its help line. */
 struct optdef {
@@ -188,6 +198,60 @@ int ctl_store_status(struct hm_keystore *ks, const char *what, int rc, const cha
 /* "<verb> tenant T" or "<verb> T/C", for messages. */
 void ctl_scope_what(char *out, size_t cap, const char *verb, const struct ctl *c);
 
+/* ---- target.c: the local store or the fleet ---- */
+
+struct ctl_fleet; /* a connected fleet and its seal key (target.c) */
+struct hm_fleet;
+
+/* Where key and policy commands act: ks (--db) or fleet (--fleet); the other is NULL. */
+struct ctl_target {
+	struct hm_keystore *ks;
+	struct ctl_fleet *fleet;
+};
+
+/* --fleet, else $HMACD_FLEET unless --db is given; NULL: the local store. */
+const char *ctl_fleet_url(const struct ctl *c);
+
+/*
+ * Connects to the fleet of --fleet / $HMACD_FLEET with the seal key, password file and prefix
+ * given. CTL_OK, CTL_USAGE or CTL_ERR (printed; also when built without fleet mode).
+ */
+int ctl_fleet_open(const struct ctl *c, const struct cmd *self, const char *group,
+		   struct ctl_fleet **out);
+void ctl_fleet_close(struct ctl_fleet *cf);
+/* The connection of an open fleet (fleet/fleet.h). */
+struct hm_fleet *ctl_fleet_of(struct ctl_fleet *cf);
+
+/* Opens the fleet or the store, as ctl_fleet_url() says. CTL_OK, CTL_USAGE, CTL_ERR. */
+int ctl_target_open(const struct ctl *c, const struct cmd *self, const char *group,
+		    struct ctl_target *t);
+void ctl_target_close(struct ctl_target *t);
+/* The reason of the target's last failure ("" if none). */
+const char *ctl_target_errmsg(const struct ctl_target *t);
+/* ctl_store_status() for a target. */
+int ctl_target_status(const struct ctl_target *t, const char *what, int rc, const char *why);
+
+/* hm_ks_create() ... hm_ks_policy_list(), on the store or the fleet (fleet/admin.h). */
+int ctl_t_create(struct ctl_target *t, const char *tenant, const char *container, int64_t now,
+		 const char *keyid, uint8_t secret[static HM_KEY_LEN], struct hm_ks_added *out);
+int ctl_t_rotate(struct ctl_target *t, const char *tenant, const char *container, int64_t now,
+		 int64_t grace, const char *keyid, uint8_t secret[static HM_KEY_LEN],
+		 struct hm_ks_added *out);
+int ctl_t_import(struct ctl_target *t, const char *tenant, const char *container, int64_t now,
+		 int64_t grace, const char *keyid, const uint8_t *secret, size_t len,
+		 struct hm_ks_added *out);
+int ctl_t_revoke(struct ctl_target *t, const char *tenant, const char *container,
+		 uint32_t epoch);
+int ctl_t_list(struct ctl_target *t, const char *tenant,
+	       int (*fn)(const struct hm_key_info *info, void *arg), void *arg);
+int ctl_t_policy_set(struct ctl_target *t, const char *tenant, const char *container,
+		     const struct hm_policy *p);
+int ctl_t_policy_unset(struct ctl_target *t, const char *tenant, const char *container);
+int ctl_t_policy_get(struct ctl_target *t, const char *tenant, const char *container,
+		     struct hm_policy *out, enum hm_policy_source *src);
+int ctl_t_policy_list(struct ctl_target *t, const char *tenant,
+		      int (*fn)(const struct hm_policy_info *info, void *arg), void *arg);
+
 /* ---- the commands, by group: store.c, keys.c, policies.c, daemon.c, fleet.c ---- */
 
 int cmd_init(const struct ctl *c, const struct cmd *self);
@@ -205,5 +269,8 @@ int cmd_ping(const struct ctl *c, const struct cmd *self);
 int cmd_stats(const struct ctl *c, const struct cmd *self);
 int cmd_seal_key_generate(const struct ctl *c, const struct cmd *self);
 int cmd_seal_key_id(const struct ctl *c, const struct cmd *self);
+int cmd_import_store(const struct ctl *c, const struct cmd *self);
+/* `init` with --fleet: creates the fleet's meta, or checks it is there with this seal key. */
+int ctl_fleet_init(const struct ctl *c, const struct cmd *self);
 
 #endif

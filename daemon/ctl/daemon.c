@@ -3,7 +3,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
+#include "fleet/state.h"
 #include "hmacd/client.h"
 #include "ctl/ctl.h"
 
@@ -79,7 +81,11 @@ static void stats_row(const char *name, uint64_t value, void *arg)
 	struct list_out *so = arg;
 
 	ctl_list_next(so);
-	if (so->json) {
+	if (strcmp(name, "fleet_state") == 0) {
+		/* a number on the wire, like every counter; its word for people and scripts */
+		fprintf(so->f, so->json ? "\"fleet_state\":\"%s\"" : "fleet_state %s\n",
+			hm_follow_state_name(value));
+	} else if (so->json) {
 		fputc('"', so->f);
 		put_name(so->f, name, true);
 		fprintf(so->f, "\":%" PRIu64, value);

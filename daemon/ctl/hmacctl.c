@@ -26,6 +26,18 @@ const struct optdef ctl_optdefs[OPT__MAX] = {
 	[OPT_SEAL_KEY_FILE] = { "seal-key-file", "FILE",
 				"the fleet's seal key: 32 bytes, raw or base64, mode 0600\n"
 				"                      (default: $HMACD_SEAL_KEY_FILE)" },
+	[OPT_FLEET] = { "fleet", "URL",
+			"act on the fleet in Redis instead of a store: redis://HOST:PORT[/DB]\n"
+			"                      or unix:///PATH (default: $HMACD_FLEET, unless --db)" },
+	[OPT_FLEET_PASSWORD_FILE] = { "fleet-password-file", "FILE",
+				      "Redis AUTH password, the file's first line (default:\n"
+				      "                      $HMACD_FLEET_PASSWORD_FILE)" },
+	[OPT_FLEET_PREFIX] = { "fleet-prefix", "P",
+			       "prefix of the fleet's Redis keys (default: $HMACD_FLEET_PREFIX,\n"
+			       "                      or hmacd:)" },
+	[OPT_FLEET_STREAM_MAX] = { "fleet-stream-max", "N",
+				   "writes trim the fleet's change stream to about N entries\n"
+				   "                      (default 10000)" },
 	[OPT_TENANT] = { "tenant", "T", "tenant: 1..128 bytes of [A-Za-z0-9._:/-]" },
 	[OPT_CONTAINER] = { "container", "C", "container: 1..128 bytes of [A-Za-z0-9._:/-]" },
 	[OPT_KEYID] = { "keyid", "ID",
@@ -61,31 +73,34 @@ const struct optdef ctl_optdefs[OPT__MAX] = {
 			      "the user hmacd runs as, a name or uid (default: the owner of\n"
 			      "                      the socket's directory, or root)" },
 	[OPT_OUT] = { "out", "FILE", "seal-key generate: the new key file (never overwritten)" },
+	[OPT_FORCE] = { "force", NULL, "import-store: overwrite records the fleet has already" },
 	[OPT_HELP] = { "help", NULL, "show help" },
 };
 
 #define SCOPE (F(OPT_TENANT) | F(OPT_CONTAINER))
+/* key and policy commands act on --db DIR, or on the fleet with --fleet */
+#define WHERE (F(OPT_DB) | F(OPT_FLEET))
 
 #define POLICY_FLAGS                                                                     \
 	(F(OPT_NO_CREATED) | F(OPT_NO_NONCE) | F(OPT_NO_AGE_CHECK) | F(OPT_NO_BODY_DIGEST) | \
 	 F(OPT_NO_QUERY) | F(OPT_V1_NONCE) | F(OPT_V1_REQUIRE))
 
 static const struct cmd key_cmds[] = {
-	{ "create", cmd_key_create, NULL, F(OPT_DB) | SCOPE | F(OPT_KEYID) | F(OPT_JSON), SCOPE,
+	{ "create", cmd_key_create, NULL, WHERE | SCOPE | F(OPT_KEYID) | F(OPT_JSON), SCOPE,
 	  "create a scope with epoch 1 and print its key id and secret once" },
 	{ "rotate", cmd_key_rotate, NULL,
-	  F(OPT_DB) | SCOPE | F(OPT_GRACE) | F(OPT_KEYID) | F(OPT_JSON), SCOPE,
+	  WHERE | SCOPE | F(OPT_GRACE) | F(OPT_KEYID) | F(OPT_JSON), SCOPE,
 	  "add a new current epoch and print its key id and secret once; the one it\n"
 	  "      replaces stays valid for --grace seconds" },
 	{ "import", cmd_key_import, NULL,
-	  F(OPT_DB) | SCOPE | F(OPT_SECRET_FILE) | F(OPT_KEYID) | F(OPT_GRACE) | F(OPT_BASE64) |
+	  WHERE | SCOPE | F(OPT_SECRET_FILE) | F(OPT_KEYID) | F(OPT_GRACE) | F(OPT_BASE64) |
 		  F(OPT_JSON),
 	  SCOPE | F(OPT_SECRET_FILE),
 	  "add an epoch with a secret signers already hold (16..64 bytes; never printed):\n"
 	  "      epoch 1 of a new scope, or the next epoch as with rotate" },
-	{ "revoke", cmd_key_revoke, NULL, F(OPT_DB) | SCOPE | F(OPT_EPOCH),
+	{ "revoke", cmd_key_revoke, NULL, WHERE | SCOPE | F(OPT_EPOCH),
 	  SCOPE | F(OPT_EPOCH), "end one epoch at once and wipe its secret" },
-	{ "list", cmd_key_list, NULL, F(OPT_DB) | F(OPT_TENANT) | F(OPT_JSON), 0,
+	{ "list", cmd_key_list, NULL, WHERE | F(OPT_TENANT) | F(OPT_JSON), 0,
 	  "list epochs, key ids and states: current, superseded, expired, revoked (never\n"
 	  "      secrets)" },
 	{ NULL, NULL, NULL, 0, 0, NULL },
@@ -93,14 +108,14 @@ static const struct cmd key_cmds[] = {
 
 static const struct cmd policy_cmds[] = {
 	{ "set", cmd_policy_set, NULL,
-	  F(OPT_DB) | SCOPE | F(OPT_REQUIRE) | POLICY_FLAGS, F(OPT_TENANT) | F(OPT_REQUIRE),
+	  WHERE | SCOPE | F(OPT_REQUIRE) | POLICY_FLAGS, F(OPT_TENANT) | F(OPT_REQUIRE),
 	  "replace the RFC 9421 coverage policy of a scope (of the whole tenant without\n"
 	  "      --container)" },
-	{ "show", cmd_policy_show, NULL, F(OPT_DB) | SCOPE | F(OPT_JSON), F(OPT_TENANT),
+	{ "show", cmd_policy_show, NULL, WHERE | SCOPE | F(OPT_JSON), F(OPT_TENANT),
 	  "show the policy that applies and where it comes from: scope, tenant or default" },
-	{ "unset", cmd_policy_unset, NULL, F(OPT_DB) | SCOPE, F(OPT_TENANT),
+	{ "unset", cmd_policy_unset, NULL, WHERE | SCOPE, F(OPT_TENANT),
 	  "remove the policy of a scope (of the tenant without --container)" },
-	{ "list", cmd_policy_list, NULL, F(OPT_DB) | F(OPT_TENANT) | F(OPT_JSON), 0,
+	{ "list", cmd_policy_list, NULL, WHERE | F(OPT_TENANT) | F(OPT_JSON), 0,
 	  "list every stored policy" },
 	{ NULL, NULL, NULL, 0, 0, NULL },
 };
@@ -115,7 +130,13 @@ static const struct cmd seal_key_cmds[] = {
 };
 
 static const struct cmd top_cmds[] = {
-	{ "init", cmd_init, NULL, F(OPT_DB), 0, "create the key store if needed and check it" },
+	{ "init", cmd_init, NULL, WHERE, 0,
+	  "create the key store if needed and check it; with --fleet, create the fleet\n"
+	  "      in Redis (a random fleet id, this seal key's id), or check it" },
+	{ "import-store", cmd_import_store, NULL,
+	  F(OPT_DB) | F(OPT_FLEET) | F(OPT_FORCE) | F(OPT_JSON), 0,
+	  "seal every epoch and policy of the store --db DIR into the fleet (creating it\n"
+	  "      if Redis has none): how a host joins a fleet, and how one is re-seeded" },
 	{ "compact", cmd_compact, NULL, F(OPT_DB) | F(OPT_JSON), 0,
 	  "rewrite the store without its free pages, where revoked secrets linger, and\n"
 	  "      wipe the old file (hmacd must be stopped)" },

@@ -66,15 +66,15 @@ static int64_t now_or_fail(void)
 	return (int64_t)t;
 }
 
-/* The clock, then the store: what every command that adds an epoch needs before its call. */
-static int open_store_now(const struct ctl *c, const struct cmd *self, struct hm_keystore **ks,
-			  int64_t *now)
+/* The clock, then the store or fleet: what every command that adds an epoch needs first. */
+static int open_target_now(const struct ctl *c, const struct cmd *self, struct ctl_target *t,
+			   int64_t *now)
 {
-	*ks = NULL;
+	memset(t, 0, sizeof(*t));
 	*now = now_or_fail();
 	if (*now < 0)
 		return CTL_ERR;
-	return ctl_open_store(c, self, "key", 0, ks, NULL);
+	return ctl_target_open(c, self, "key", t);
 }
 
 /*
@@ -141,10 +141,12 @@ out:
 }
 
 /* The reason for HM_EEXIST from a new-epoch call: the scope, or the key id. */
-static const char *exists_why(struct hm_keystore *ks, const char *scope_hint)
+static const char *exists_why(const struct ctl_target *t, const char *scope_hint)
 {
-	if (strcmp(hm_ks_errmsg(ks), "key id already in use") == 0)
-		return "key id already in use (key ids are unique in the store, forever)";
+	if (strcmp(ctl_target_errmsg(t), "key id already in use") == 0)
+		return t->fleet != NULL
+			       ? "key id already in use (key ids are unique in the fleet, forever)"
+			       : "key id already in use (key ids are unique in the store, forever)";
 	return scope_hint;
 }
 
@@ -157,7 +159,7 @@ static int new_secret(const struct ctl *c, const struct cmd *self, bool rotate)
 	const char *t = c->opt[OPT_TENANT], *ct = c->opt[OPT_CONTAINER];
 	uint8_t secret[HM_KEY_LEN];
 	struct hm_ks_added added;
-	struct hm_keystore *ks = NULL;
+	struct ctl_target tg = {NULL, NULL};
 	uint64_t grace = HM_KS_DEFAULT_GRACE;
 	const char *why = NULL;
 	char what[300];
@@ -169,28 +171,28 @@ static int new_secret(const struct ctl *c, const struct cmd *self, bool rotate)
 		if (status != CTL_OK)
 			return status;
 	}
-	status = open_store_now(c, self, &ks, &now);
+	status = open_target_now(c, self, &tg, &now);
 	if (status != CTL_OK)
 		return status;
 	ctl_scope_what(what, sizeof(what), rotate ? "key rotate" : "key create", c);
 	if (rotate)
-		rc = hm_ks_rotate(ks, t, ct, now, (int64_t)grace, c->opt[OPT_KEYID], secret,
+		rc = ctl_t_rotate(&tg, t, ct, now, (int64_t)grace, c->opt[OPT_KEYID], secret,
 				  &added);
 	else
-		rc = hm_ks_create(ks, t, ct, now, c->opt[OPT_KEYID], secret, &added);
+		rc = ctl_t_create(&tg, t, ct, now, c->opt[OPT_KEYID], secret, &added);
 	if (rc == HM_EEXIST && rotate)
-		why = exists_why(ks, NULL);
+		why = exists_why(&tg, NULL);
 	else if (rc == HM_EEXIST)
-		why = exists_why(ks, "scope already exists (use key rotate or key import)");
+		why = exists_why(&tg, "scope already exists (use key rotate or key import)");
 	else if (rc == HM_ENOTFOUND && rotate)
 		why = "no such scope (use key create)";
 	if (rc == HM_OK)
 		status = print_secret(c, what, rotate ? "rotated" : "created", &added,
 				      rotate ? (int64_t)grace : -1, secret);
 	else
-		status = ctl_store_status(ks, what, rc, why);
+		status = ctl_target_status(&tg, what, rc, why);
 	OPENSSL_cleanse(secret, sizeof(secret));
-	hm_ks_close(ks);
+	ctl_target_close(&tg);
 	return status;
 }
 
@@ -247,7 +249,7 @@ int cmd_key_import(const struct ctl *c, const struct cmd *self)
 {
 	uint8_t file[SECRET_FILE_MAX + 1], secret[HM_KEY_MAX];
 	struct hm_ks_added added;
-	struct hm_keystore *ks = NULL;
+	struct ctl_target tg = {NULL, NULL};
 	uint64_t grace = HM_KS_DEFAULT_GRACE;
 	size_t n = 0, len = 0;
 	char what[300], line[600];
@@ -296,10 +298,10 @@ int cmd_key_import(const struct ctl *c, const struct cmd *self)
 		}
 	}
 	OPENSSL_cleanse(file, sizeof(file));
-	status = open_store_now(c, self, &ks, &now);
+	status = open_target_now(c, self, &tg, &now);
 	if (status != CTL_OK)
 		goto out;
-	rc = hm_ks_import(ks, c->opt[OPT_TENANT], c->opt[OPT_CONTAINER], now, (int64_t)grace,
+	rc = ctl_t_import(&tg, c->opt[OPT_TENANT], c->opt[OPT_CONTAINER], now, (int64_t)grace,
 			  c->opt[OPT_KEYID], secret, len, &added);
 	OPENSSL_cleanse(secret, sizeof(secret));
 	if (rc == HM_OK) {
@@ -308,37 +310,37 @@ int cmd_key_import(const struct ctl *c, const struct cmd *self)
 			   added.epoch > 1 ? (int64_t)grace : -1, NULL);
 		fputs(line, stdout);
 	}
-	status = ctl_store_status(ks, what, rc, rc == HM_EEXIST ? exists_why(ks, NULL) : NULL);
+	status = ctl_target_status(&tg, what, rc, rc == HM_EEXIST ? exists_why(&tg, NULL) : NULL);
 out:
 	OPENSSL_cleanse(file, sizeof(file));
 	OPENSSL_cleanse(secret, sizeof(secret));
-	hm_ks_close(ks);
+	ctl_target_close(&tg);
 	return status;
 }
 
 int cmd_key_revoke(const struct ctl *c, const struct cmd *self)
 {
-	struct hm_keystore *ks = NULL;
+	struct ctl_target tg = {NULL, NULL};
 	char what[320];
 	uint64_t epoch = 0;
 	int rc, status;
 
 	if (!ctl_parse_u64(c->opt[OPT_EPOCH], 1, UINT32_MAX, &epoch))
 		return ctl_usage_error("key", self, "--epoch wants a number 1..%s", "4294967295");
-	status = ctl_open_store(c, self, "key", 0, &ks, NULL);
+	status = ctl_target_open(c, self, "key", &tg);
 	if (status != CTL_OK)
 		return status;
 	snprintf(what, sizeof(what), "key revoke %s/%s epoch %" PRIu64, c->opt[OPT_TENANT],
 		 c->opt[OPT_CONTAINER], epoch);
-	rc = hm_ks_revoke(ks, c->opt[OPT_TENANT], c->opt[OPT_CONTAINER], (uint32_t)epoch);
+	rc = ctl_t_revoke(&tg, c->opt[OPT_TENANT], c->opt[OPT_CONTAINER], (uint32_t)epoch);
 	if (rc == HM_OK)
 		printf("revoked %s/%s epoch %" PRIu64 "\n", c->opt[OPT_TENANT],
 		       c->opt[OPT_CONTAINER], epoch);
-	status = ctl_store_status(ks, what, rc,
+	status = ctl_target_status(&tg, what, rc,
 				  rc == HM_ENOTFOUND ? "no such scope or epoch"
 				  : rc == HM_ESTATE  ? "epoch already revoked"
 						     : NULL);
-	hm_ks_close(ks);
+	ctl_target_close(&tg);
 	return status;
 }
 
@@ -389,19 +391,19 @@ static int list_row(const struct hm_key_info *info, void *arg)
 int cmd_key_list(const struct ctl *c, const struct cmd *self)
 {
 	struct list_out lo = { .json = c->opt[OPT_JSON] != NULL, .now = (int64_t)time(NULL) };
-	struct hm_keystore *ks = NULL;
+	struct ctl_target tg = {NULL, NULL};
 	int rc, status;
 
-	status = ctl_open_store(c, self, "key", 0, &ks, NULL);
+	status = ctl_target_open(c, self, "key", &tg);
 	if (status != CTL_OK)
 		return status;
 	status = ctl_list_begin(&lo, "key list", "[", "%-20s %-20s %6s %-10s %-20s %-20s %s\n",
 				"TENANT", "CONTAINER", "EPOCH", "STATE", "CREATED", "EXPIRES",
 				"KEYID");
 	if (status == CTL_OK) {
-		rc = hm_ks_list(ks, c->opt[OPT_TENANT], list_row, &lo);
-		status = ctl_store_status(ks, "key list", rc, NULL);
+		rc = ctl_t_list(&tg, c->opt[OPT_TENANT], list_row, &lo);
+		status = ctl_target_status(&tg, "key list", rc, NULL);
 	}
-	hm_ks_close(ks);
+	ctl_target_close(&tg);
 	return ctl_list_end(&lo, status);
 }

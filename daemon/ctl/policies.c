@@ -10,13 +10,13 @@
 #include "ctl/ctl.h"
 
 /* The exit status of a store call on the scope of --tenant/--container ("<verb> T/C: why"). */
-static int scope_status(struct hm_keystore *ks, const struct ctl *c, const char *verb, int rc,
+static int scope_status(const struct ctl_target *tg, const struct ctl *c, const char *verb, int rc,
 			const char *why)
 {
 	char what[320];
 
 	ctl_scope_what(what, sizeof(what), verb, c);
-	return ctl_store_status(ks, what, rc, why);
+	return ctl_target_status(tg, what, rc, why);
 }
 
 /* Prints "<verb> tenant T" or "<verb> T/C" on stdout. */
@@ -167,20 +167,20 @@ static int policy_opts(const struct ctl *c, const struct cmd *self, struct hm_po
 int cmd_policy_set(const struct ctl *c, const struct cmd *self)
 {
 	struct hm_policy p;
-	struct hm_keystore *ks = NULL;
+	struct ctl_target tg = {NULL, NULL};
 	int rc, status;
 
 	status = policy_opts(c, self, &p);
 	if (status != CTL_OK)
 		return status;
-	status = ctl_open_store(c, self, "policy", 0, &ks, NULL);
+	status = ctl_target_open(c, self, "policy", &tg);
 	if (status != CTL_OK)
 		return status;
-	rc = hm_ks_policy_set(ks, c->opt[OPT_TENANT], c->opt[OPT_CONTAINER], &p);
+	rc = ctl_t_policy_set(&tg, c->opt[OPT_TENANT], c->opt[OPT_CONTAINER], &p);
 	if (rc == HM_OK)
 		print_scope("set the policy of", c);
-	status = scope_status(ks, c, "policy set", rc, NULL);
-	hm_ks_close(ks);
+	status = scope_status(&tg, c, "policy set", rc, NULL);
+	ctl_target_close(&tg);
 	return status;
 }
 
@@ -188,38 +188,38 @@ int cmd_policy_show(const struct ctl *c, const struct cmd *self)
 {
 	enum hm_policy_source src = HM_POLICY_DEFAULT;
 	struct hm_policy p;
-	struct hm_keystore *ks = NULL;
+	struct ctl_target tg = {NULL, NULL};
 	int rc, status;
 
-	status = ctl_open_store(c, self, "policy", 0, &ks, NULL);
+	status = ctl_target_open(c, self, "policy", &tg);
 	if (status != CTL_OK)
 		return status;
-	rc = hm_ks_policy_get(ks, c->opt[OPT_TENANT], c->opt[OPT_CONTAINER], &p, &src);
+	rc = ctl_t_policy_get(&tg, c->opt[OPT_TENANT], c->opt[OPT_CONTAINER], &p, &src);
 	if (rc == HM_OK) {
 		policy_print(stdout, c->opt[OPT_JSON] != NULL, false, c->opt[OPT_TENANT],
 			     c->opt[OPT_CONTAINER], src, &p);
 		if (c->opt[OPT_JSON] != NULL)
 			printf("\n");
 	}
-	status = scope_status(ks, c, "policy show", rc, NULL);
-	hm_ks_close(ks);
+	status = scope_status(&tg, c, "policy show", rc, NULL);
+	ctl_target_close(&tg);
 	return status;
 }
 
 int cmd_policy_unset(const struct ctl *c, const struct cmd *self)
 {
-	struct hm_keystore *ks = NULL;
+	struct ctl_target tg = {NULL, NULL};
 	int rc, status;
 
-	status = ctl_open_store(c, self, "policy", 0, &ks, NULL);
+	status = ctl_target_open(c, self, "policy", &tg);
 	if (status != CTL_OK)
 		return status;
-	rc = hm_ks_policy_unset(ks, c->opt[OPT_TENANT], c->opt[OPT_CONTAINER]);
+	rc = ctl_t_policy_unset(&tg, c->opt[OPT_TENANT], c->opt[OPT_CONTAINER]);
 	if (rc == HM_OK)
 		print_scope("removed the policy of", c);
-	status = scope_status(ks, c, "policy unset", rc,
+	status = scope_status(&tg, c, "policy unset", rc,
 			      rc == HM_ENOTFOUND ? "no policy stored there" : NULL);
-	hm_ks_close(ks);
+	ctl_target_close(&tg);
 	return status;
 }
 
@@ -237,10 +237,10 @@ static int policy_row(const struct hm_policy_info *info, void *arg)
 int cmd_policy_list(const struct ctl *c, const struct cmd *self)
 {
 	struct list_out lo = { .json = c->opt[OPT_JSON] != NULL };
-	struct hm_keystore *ks = NULL;
+	struct ctl_target tg = {NULL, NULL};
 	int rc, status;
 
-	status = ctl_open_store(c, self, "policy", 0, &ks, NULL);
+	status = ctl_target_open(c, self, "policy", &tg);
 	if (status != CTL_OK)
 		return status;
 	status = ctl_list_begin(&lo, "policy list", "[",
@@ -248,9 +248,9 @@ int cmd_policy_list(const struct ctl *c, const struct cmd *self)
 				"CONTAINER", "SOURCE", "CREATED", "NONCE", "AGE_CHECK",
 				"BODY_DIGEST", "QUERY", "V1_NONCE", "REQUIRE");
 	if (status == CTL_OK) {
-		rc = hm_ks_policy_list(ks, c->opt[OPT_TENANT], policy_row, &lo);
-		status = ctl_store_status(ks, "policy list", rc, NULL);
+		rc = ctl_t_policy_list(&tg, c->opt[OPT_TENANT], policy_row, &lo);
+		status = ctl_target_status(&tg, "policy list", rc, NULL);
 	}
-	hm_ks_close(ks);
+	ctl_target_close(&tg);
 	return ctl_list_end(&lo, status);
 }

@@ -68,6 +68,8 @@ int cmd_init(const struct ctl *c, const struct cmd *self)
 	const char *dir = NULL;
 	int rc;
 
+	if (ctl_fleet_url(c) != NULL && c->opt[OPT_DB] == NULL)
+		return ctl_fleet_init(c, self);
 	rc = ctl_open_store(c, self, NULL, HM_KS_CREATE, &ks, &dir);
 	if (rc != CTL_OK)
 		return rc;

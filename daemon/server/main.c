@@ -28,6 +28,7 @@
 
 #include "proto/frame.h"
 #include "store/keystore.h"
+#include "server/fleet.h"
 #include "server/listener.h"
 #include "server/log.h"
 #include "proto/msg.h"
@@ -44,6 +45,7 @@ struct server {
 	int listen_fd;
 	bool socket_activated; /* systemd passed the socket: never unlink it */
 	struct hm_keystore *ks;
+	struct hm_srv_fleet *fleet; /* --fleet: keeps ks as the fleet's mirror; NULL otherwise */
 	struct hm_replay *replay;
 	struct hm_worker *workers;
 	unsigned nworkers;
@@ -133,6 +135,14 @@ static unsigned collect_stats(struct server *s, struct stat_row rows[MAX_STATS])
 	ROW("nonce_cache_tenant_max", hm_replay_tenant_max(s->replay));
 	ROW("nonce_before_start", before);
 	ROW("max_frame", s->cfg->max_frame);
+	if (s->fleet != NULL) {
+		const char *names[HM_SRV_FLEET_NSTATS];
+		uint64_t values[HM_SRV_FLEET_NSTATS];
+
+		hm_srv_fleet_stats(s->fleet, names, values);
+		for (unsigned i = 0; i < HM_SRV_FLEET_NSTATS; i++)
+			ROW(names[i], values[i]);
+	}
 #undef ROW
 	return n;
 }
@@ -307,11 +317,19 @@ static int setup(struct server *s)
 	char err[PATH_MAX + 256] = "";
 	int rc;
 
-	rc = hm_ks_open(s->cfg->db_dir, HM_KS_CREATE | HM_KS_READER, &s->ks, err, sizeof(err));
+	rc = hm_ks_open(s->cfg->db_dir,
+			HM_KS_CREATE | HM_KS_READER | (s->cfg->fleet_url != NULL ? HM_KS_MIRROR : 0),
+			&s->ks, err, sizeof(err));
 	if (rc != HM_OK) {
 		hm_err("key store %s: %s%s%s", s->cfg->db_dir, hm_strerror(rc), err[0] ? ": " : "",
 		       err);
 		return rc;
+	}
+	/* a fleet host's store is brought up to date before anyone can ask it anything */
+	if (s->cfg->fleet_url != NULL) {
+		rc = hm_srv_fleet_start(s->cfg, s->ks, &s->fleet);
+		if (rc != HM_OK)
+			return rc;
 	}
 	ro.capacity = s->cfg->nonce_cache;
 	ro.tenant_share = (unsigned)s->cfg->nonce_tenant_share;
@@ -386,11 +404,14 @@ static int setup(struct server *s)
 		if (rc != HM_OK)
 			return rc;
 	}
+	if (s->fleet != NULL)
+		return hm_srv_fleet_run(s->fleet);
 	return HM_OK;
 }
 
 static void teardown(struct server *s)
 {
+	hm_srv_fleet_stop(s->fleet);
 	for (unsigned i = 0; i < s->nworkers; i++)
 		hm_worker_stop(&s->workers[i]);
 	for (unsigned i = 0; i < s->nworkers; i++)
@@ -455,6 +476,8 @@ static int check_config(const struct hm_config *cfg)
 			err[0] ? ": " : "", err);
 		status = 1;
 	}
+	if (cfg->fleet_url != NULL && hm_srv_fleet_check(cfg) != 0)
+		status = 1;
 	rc = hm_listen_inherited(&fd);
 	if (rc == HM_OK) {
 		/* socket activation: the socket is the service manager's, not a path of ours */

@@ -18,6 +18,7 @@
 
 #include "proto/frame.h"
 #include "proto/msg.h"
+#include "server/fleet.h"
 
 enum opt_type {
 	OPT_STR, OPT_UINT, OPT_OCTAL, OPT_LEVEL, OPT_UIDS, OPT_GIDS, OPT_FLAG, OPT_COMPONENTS,
@@ -92,8 +93,14 @@ static const struct opt opts[] = {
 	 "hmacd-v1 default policy: require a nonce"},
 	{"policy-v1-require", "LIST", OPT_V1_HEADERS, F(policy), NULL, 0, NULL, 0, 0,
 	 "hmacd-v1 default policy: comma-separated headers every signature must include"},
+	{"fleet", "URL", OPT_STR, F(fleet_url), NULL, 0, "HMACD_FLEET", 0, 0,
+	 "keep --db as the mirror of the fleet in Redis: redis://HOST:PORT[/DB] or unix:///PATH"},
+	{"fleet-password-file", "FILE", OPT_STR, F(fleet_password_file), NULL, 0,
+	 "HMACD_FLEET_PASSWORD_FILE", 0, 0, "Redis AUTH password: the file's first line"},
+	{"fleet-prefix", "P", OPT_STR, F(fleet_prefix), "hmacd:", 0, "HMACD_FLEET_PREFIX", 0, 0,
+	 "prefix of the fleet's Redis keys"},
 	{"seal-key-file", "FILE", OPT_STR, F(seal_key_file), NULL, 0, "HMACD_SEAL_KEY_FILE", 0, 0,
-	 "the fleet's seal key (hmacctl seal-key generate): 32 bytes, mode 0600; used with --fleet"},
+	 "the fleet's seal key (hmacctl seal-key generate): 32 bytes, mode 0600; needed with --fleet"},
 };
 
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
@@ -343,6 +350,19 @@ enum hm_config_result hm_config_parse(struct hm_config *cfg, int argc, char **ar
 		fprintf(stderr, "hmacd: --socket and --db are required (or HMACD_SOCKET, HMACD_DB)\n");
 		return HM_CONFIG_EXIT_USAGE;
 	}
+	if (cfg->fleet_url != NULL && !hm_srv_fleet_built()) {
+		fprintf(stderr, "hmacd: --fleet: this hmacd was built without fleet mode (configure "
+			"found no hiredis)\n");
+		return HM_CONFIG_EXIT_USAGE;
+	}
+	if (cfg->fleet_url != NULL && cfg->seal_key_file == NULL) {
+		fprintf(stderr, "hmacd: --fleet needs --seal-key-file FILE (or HMACD_SEAL_KEY_FILE)\n");
+		return HM_CONFIG_EXIT_USAGE;
+	}
+	if (cfg->fleet_url != NULL && !hm_srv_fleet_prefix_ok(cfg->fleet_prefix)) {
+		fprintf(stderr, "hmacd: --fleet-prefix wants 1..64 bytes of [A-Za-z0-9._:/-]\n");
+		return HM_CONFIG_EXIT_USAGE;
+	}
 	if (cfg->nonce_file == NULL) {
 		size_t n = strlen(cfg->db_dir) + sizeof("/nonces");
 
@@ -378,6 +398,12 @@ void hm_config_free(struct hm_config *cfg)
 	free(cfg->log_file);
 	free(cfg->nonce_file);
 	free(cfg->seal_key_file);
+	free(cfg->fleet_url);
+	free(cfg->fleet_password_file);
+	free(cfg->fleet_prefix);
+	cfg->fleet_url = NULL;
+	cfg->fleet_password_file = NULL;
+	cfg->fleet_prefix = NULL;
 	cfg->nonce_file = NULL;
 	cfg->seal_key_file = NULL;
 	cfg->socket_path = NULL;

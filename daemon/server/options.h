@@ -51,8 +51,11 @@ struct hm_config {
 	uint64_t policy_no_body_digest; /* --policy-no-body-digest */
 	uint64_t policy_no_query;       /* --policy-no-query */
 	uint64_t policy_v1_nonce;       /* --policy-v1-nonce (--policy-v1-require: policy) */
-	char *seal_key_file; /* --seal-key-file / HMACD_SEAL_KEY_FILE: the fleet's seal key (fleet
-				mode, issue 12; parsed, not used yet) */
+	/* fleet mode (doc/fleet.md): the store is the mirror of the fleet in Redis */
+	char *fleet_url;           /* --fleet / HMACD_FLEET */
+	char *fleet_password_file; /* --fleet-password-file / HMACD_FLEET_PASSWORD_FILE */
+	char *fleet_prefix;        /* --fleet-prefix / HMACD_FLEET_PREFIX */
+	char *seal_key_file;       /* --seal-key-file / HMACD_SEAL_KEY_FILE: the fleet's seal key */
 };
 
 enum hm_config_result { HM_CONFIG_RUN, HM_CONFIG_EXIT_OK, HM_CONFIG_EXIT_USAGE };

@@ -1,0 +1,69 @@
+/*
+ * record.h - one record of a fleet, as it is kept in Redis (doc/fleet.md, "Records").
+ *
+ * A fleet holds one record per epoch of a scope and one per stored policy. Its identity is
+ *     ident = u8 kind (1 epoch, 2 policy) | u8 len | tenant | u8 len | container
+ *             [| u32 BE epoch, for an epoch]
+ * and its name in Redis is hm_seal_name(ident): 64 hex digits, so Redis learns neither tenant
+ * nor container nor epoch. The value under "<prefix>r:<name>" is the blob
+ *     u8 format (1) | u64 BE version | hm_seal_record(plain)
+ * sealed with the associated data
+ *     "hmacd fleet record v1" | u8 len | prefix | name (32 bytes) | u8 format | u64 BE version
+ * so a blob moved to another name or fleet prefix, or given another version, does not open.
+ * The plaintext is ident, then for an epoch
+ *     u8 state | i64 BE created | i64 BE deadline | u8 len | key id | u8 len | secret
+ * (no secret for a revoked epoch) and for a policy
+ *     u8 present (0 unset, 1 set) | u16 BE len | hm_policy_encode() bytes (len 0 when unset).
+ *
+ * Decoded records are struct hm_ks_mirror_rec, the form the store applies. Pure functions of
+ * their arguments; plaintext buffers are wiped before they return.
+ */
+#ifndef HM_FLEET_RECORD_H
+#define HM_FLEET_RECORD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fleet/seal.h"
+#include "proto/errors.h"
+#include "proto/lex.h"
+#include "proto/policy.h"
+#include "store/keystore.h"
+
+#define HM_FREC_FORMAT 1u
+#define HM_FREC_IDENT_MAX (1 + 1 + HM_SCOPE_MAX + 1 + HM_SCOPE_MAX + 4)
+#define HM_FREC_PLAIN_MAX \
+	(HM_FREC_IDENT_MAX + 1 + 8 + 8 + 1 + HM_KEYID_MAX + 1 + HM_KEY_MAX + HM_POLICY_ENC_MAX)
+#define HM_FREC_BLOB_MAX (1 + 8 + HM_SEAL_OVERHEAD + HM_FREC_PLAIN_MAX)
+
+/*
+ * The identity of r (kind, tenant, container, and epoch for an epoch) into out; its length.
+ * r's names must be valid scope names (at most HM_SCOPE_MAX bytes).
+ */
+size_t hm_frec_ident(const struct hm_ks_mirror_rec *r, uint8_t out[static HM_FREC_IDENT_MAX]);
+
+/*
+ * Sets r->name to the record's name (binary) and hex[] to its hex form, the Redis key's tail.
+ * HM_OK or HM_ECRYPTO.
+ */
+int hm_frec_name(const struct hm_seal *s, struct hm_ks_mirror_rec *r,
+		 char hex[static HM_SEAL_NAME_HEX]) HM_MUSTCHECK;
+
+/*
+ * Seals r (named by hm_frec_name, with its version set) for the fleet prefix into
+ * out[0..HM_FREC_BLOB_MAX), *len set. HM_OK, HM_EINVAL (a field no store could hold), HM_ECRYPTO.
+ */
+int hm_frec_seal(const struct hm_seal *s, const char *prefix, const struct hm_ks_mirror_rec *r,
+		 uint8_t out[static HM_FREC_BLOB_MAX], size_t *len) HM_MUSTCHECK;
+
+/*
+ * Opens the blob found under the name hex (64 hex digits) of the fleet prefix into *r (name
+ * and version set). HM_OK; HM_EMALFORMED when anything is off: unknown format, a blob that
+ * does not authenticate (another seal key, another name, prefix or version, a flipped bit), a
+ * plaintext that does not decode, or an identity that does not hash to the name. *r is
+ * wiped on failure. HM_ECRYPTO.
+ */
+int hm_frec_open(const struct hm_seal *s, const char *prefix, const char *hex,
+		 const uint8_t *blob, size_t len, struct hm_ks_mirror_rec *r) HM_MUSTCHECK;
+
+#endif

@@ -1,0 +1,234 @@
+/*
+ * fleet.c - hmacd in fleet mode (fleet.h).
+ */
+#include <config.h>
+
+#include "server/fleet.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include "server/log.h"
+
+#ifdef HM_WITH_FLEET
+#include "fleet/conn.h"
+#include "fleet/follow.h"
+#include "fleet/seal.h"
+
+#define FLEET_TIMEOUT_MS 3000
+
+struct hm_srv_fleet {
+	struct hm_seal seal; /* the follower's records are sealed and opened with it */
+	struct hm_follower *fo;
+};
+
+bool hm_srv_fleet_built(void)
+{
+	return true;
+}
+
+bool hm_srv_fleet_prefix_ok(const char *prefix)
+{
+	return prefix != NULL && hm_fleet_prefix_ok(prefix);
+}
+
+static void log_line(void *arg, enum hm_follow_level level, const char *msg)
+{
+	(void)arg;
+	hm_log(level == HM_FOLLOW_ERROR  ? HM_LOG_ERROR
+	       : level == HM_FOLLOW_WARN ? HM_LOG_WARN
+					 : HM_LOG_INFO,
+	       "%s", msg);
+}
+
+/* The URL, password and seal key of cfg into fc (pw holds the password). HM_OK or logged. */
+static int read_config(const struct hm_config *cfg, struct hm_fleet_cfg *fc,
+		       char pw[static HM_FLEET_PASSWORD_MAX + 1],
+		       uint8_t key[static HM_SEAL_KEY_LEN], bool to_stderr)
+{
+	char err[256] = "";
+	int rc;
+
+	rc = hm_fleet_url_parse(cfg->fleet_url, &fc->url, err, sizeof(err));
+	if (rc != HM_OK)
+		goto fail_url;
+	pw[0] = '\0';
+	if (cfg->fleet_password_file != NULL) {
+		rc = hm_fleet_password_load(cfg->fleet_password_file, pw, err, sizeof(err));
+		if (rc != HM_OK)
+			goto fail_pw;
+	}
+	rc = hm_seal_key_load(cfg->seal_key_file, key, err, sizeof(err));
+	if (rc != HM_OK)
+		goto fail_key;
+	fc->password = pw[0] != '\0' ? pw : NULL;
+	fc->prefix = cfg->fleet_prefix;
+	fc->timeout_ms = FLEET_TIMEOUT_MS;
+	return HM_OK;
+fail_url:
+	if (to_stderr)
+		fprintf(stderr, "hmacd: --fleet: %s\n", err);
+	else
+		hm_err("--fleet: %s", err);
+	return rc;
+fail_pw:
+	if (to_stderr)
+		fprintf(stderr, "hmacd: --fleet-password-file %s: %s\n", cfg->fleet_password_file,
+			err);
+	else
+		hm_err("--fleet-password-file %s: %s", cfg->fleet_password_file, err);
+	return rc;
+fail_key:
+	if (to_stderr)
+		fprintf(stderr, "hmacd: --seal-key-file %s: %s\n", cfg->seal_key_file, err);
+	else
+		hm_err("--seal-key-file %s: %s", cfg->seal_key_file, err);
+	return rc;
+}
+
+int hm_srv_fleet_start(const struct hm_config *cfg, struct hm_keystore *ks,
+		       struct hm_srv_fleet **out)
+{
+	char pw[HM_FLEET_PASSWORD_MAX + 1], err[512] = "";
+	struct hm_fleet_cfg fc = {.timeout_ms = FLEET_TIMEOUT_MS};
+	uint8_t key[HM_SEAL_KEY_LEN];
+	struct hm_srv_fleet *sf;
+	int rc;
+
+	*out = NULL;
+	sf = calloc(1, sizeof(*sf));
+	if (sf == NULL)
+		return HM_ENOMEM;
+	rc = read_config(cfg, &fc, pw, key, false);
+	if (rc == HM_OK) {
+		rc = hm_seal_init(&sf->seal, key);
+		OPENSSL_cleanse(key, sizeof(key));
+		if (rc != HM_OK)
+			hm_err("seal key: %s", hm_strerror(rc));
+	}
+	if (rc != HM_OK)
+		goto out;
+	fc.seal = &sf->seal;
+	rc = hm_follow_start(&fc, ks, log_line, NULL, &sf->fo, err, sizeof(err));
+	if (rc == HM_OK) {
+		hm_info("fleet %s: the store is up to date; following", cfg->fleet_url);
+	} else if (sf->fo != NULL) {
+		/* synced before: serve what the store holds; the follower keeps trying */
+		hm_warn("fleet %s: %s; serving the store as last synced", cfg->fleet_url, err);
+		rc = HM_OK;
+	} else {
+		hm_err("fleet %s: %s", cfg->fleet_url, err[0] != '\0' ? err : hm_strerror(rc));
+	}
+out:
+	OPENSSL_cleanse(pw, sizeof(pw));
+	if (rc != HM_OK) {
+		hm_srv_fleet_stop(sf);
+		return rc;
+	}
+	*out = sf;
+	return HM_OK;
+}
+
+int hm_srv_fleet_run(struct hm_srv_fleet *sf)
+{
+	return hm_follow_run(sf->fo);
+}
+
+void hm_srv_fleet_stop(struct hm_srv_fleet *sf)
+{
+	if (sf == NULL)
+		return;
+	hm_follow_stop(sf->fo);
+	hm_seal_wipe(&sf->seal);
+	free(sf);
+}
+
+void hm_srv_fleet_stats(const struct hm_srv_fleet *sf, const char *names[HM_SRV_FLEET_NSTATS],
+			uint64_t values[HM_SRV_FLEET_NSTATS])
+{
+	const struct hm_follow_stats *st = hm_follow_stats(sf->fo);
+
+	names[0] = "fleet_connected";
+	values[0] = atomic_load(&st->connected);
+	names[1] = "fleet_state";
+	values[1] = atomic_load(&st->state);
+	names[2] = "fleet_changes_applied";
+	values[2] = atomic_load(&st->changes_applied);
+	names[3] = "fleet_records_refused";
+	values[3] = atomic_load(&st->records_refused);
+	names[4] = "fleet_resyncs";
+	values[4] = atomic_load(&st->resyncs);
+	names[5] = "fleet_lag_ms";
+	values[5] = atomic_load(&st->lag_ms);
+}
+
+int hm_srv_fleet_check(const struct hm_config *cfg)
+{
+	char pw[HM_FLEET_PASSWORD_MAX + 1];
+	struct hm_fleet_cfg fc;
+	uint8_t key[HM_SEAL_KEY_LEN];
+	int rc;
+
+	memset(&fc, 0, sizeof(fc));
+	rc = read_config(cfg, &fc, pw, key, true);
+	OPENSSL_cleanse(pw, sizeof(pw));
+	OPENSSL_cleanse(key, sizeof(key));
+	return rc == HM_OK ? 0 : 1;
+}
+
+#else /* built without fleet mode: options.c refuses --fleet, so none of these is reached */
+
+struct hm_srv_fleet {
+	int unused;
+};
+
+bool hm_srv_fleet_built(void)
+{
+	return false;
+}
+
+bool hm_srv_fleet_prefix_ok(const char *prefix)
+{
+	(void)prefix;
+	return false;
+}
+
+int hm_srv_fleet_start(const struct hm_config *cfg, struct hm_keystore *ks,
+		       struct hm_srv_fleet **out)
+{
+	(void)cfg;
+	(void)ks;
+	*out = NULL;
+	hm_err("this hmacd was built without fleet mode");
+	return HM_EINVAL;
+}
+
+int hm_srv_fleet_run(struct hm_srv_fleet *sf)
+{
+	(void)sf;
+	return HM_EINVAL;
+}
+
+void hm_srv_fleet_stop(struct hm_srv_fleet *sf)
+{
+	(void)sf;
+}
+
+void hm_srv_fleet_stats(const struct hm_srv_fleet *sf, const char *names[HM_SRV_FLEET_NSTATS],
+			uint64_t values[HM_SRV_FLEET_NSTATS])
+{
+	(void)sf;
+	(void)names;
+	(void)values;
+}
+
+int hm_srv_fleet_check(const struct hm_config *cfg)
+{
+	(void)cfg;
+	fprintf(stderr, "hmacd: --fleet: this hmacd was built without fleet mode\n");
+	return 1;
+}
+#endif
