@@ -58,6 +58,7 @@
 #include "proto/siginput.h"
 #include "proto/sign.h"
 #include "engine/verify.h"
+#include "tests/lib/engine.h"
 
 /* Exit codes, as the automake test driver reads them. */
 #define EXIT_SKIP 77
@@ -141,11 +142,7 @@ int __wrap_CRYPTO_memcmp(const void *a, const void *b, size_t len)
 /* ---- fixture: a real store in a temporary directory, a real verifier ---- */
 
 struct fx {
-	char dir[64];
-	struct hm_keystore *ks;
-	struct hm_ks_reader *rd;
-	struct hm_replay *replay;
-	struct hm_verifier *v;
+	struct tl_engine e;
 	uint8_t secret[HM_KEY_LEN];
 	uint8_t secret_old[HM_KEY_LEN]; /* t1/c2 epoch 1, superseded but in grace */
 	struct hm_item it;
@@ -156,33 +153,10 @@ struct fx {
 	char signature[128];
 };
 
-static const uint8_t body[] = "{\"cmd\":[\"ls\",\"-l\"]}";
-
-static void set_str(struct hm_str *s, const char *v)
-{
-	s->ptr = (const uint8_t *)v;
-	s->len = strlen(v);
-}
-
 static void make_item(struct fx *f, const char *container, uint64_t epoch, const char *nonce)
 {
-	struct hm_item *it = &f->it;
-
-	memset(it, 0, sizeof(*it));
-	set_str(&it->tenant, "t1");
-	set_str(&it->container, container);
-	it->v1.epoch = epoch;
-	set_str(&it->method, "POST");
-	set_str(&it->path, "/containers/c1/exec?tty=0");
-	it->v1.ts = NOW;
-	set_str(&it->v1.nonce, nonce);
-	it->nheaders = 1;
-	set_str(&it->headers[0].name, "content-type");
-	set_str(&it->headers[0].value, "application/json");
-	it->has_body = true;
-	it->body.ptr = body;
-	it->body.len = sizeof(body) - 1;
-	it->v1.sig = f->sig;
+	tl_v1_item(&f->it, f->sig, "t1", container, epoch, "/containers/c1/exec?tty=0", NOW, nonce,
+		   NULL);
 }
 
 static int fail(const char *what, int rc)
@@ -191,6 +165,7 @@ static int fail(const char *what, int rc)
 	return EXIT_HARD;
 }
 
+/* The engine of tests/lib/engine.h, and the scopes every case needs. */
 static int fx_open(struct fx *f)
 {
 	struct hm_verify_config cfg = {.skew = SKEW, .key_cache = 64, .max_canonical = 65536};
@@ -198,69 +173,45 @@ static int fx_open(struct fx *f)
 	char err[256];
 	int rc;
 
-	snprintf(f->dir, sizeof(f->dir), "/tmp/hmacd-ct-memcheck-XXXXXX");
-	if (mkdtemp(f->dir) == NULL) {
-		perror("ct_memcheck: mkdtemp");
-		return EXIT_HARD;
-	}
-	rc = hm_ks_open(f->dir, HM_KS_CREATE, &f->ks, err, sizeof(err));
+	rc = tl_engine_open(&f->e, "ct-memcheck", &cfg, 1024, err, sizeof(err));
 	if (rc != HM_OK) {
-		fprintf(stderr, "ct_memcheck: hm_ks_open: %s\n", err);
+		fprintf(stderr, "ct_memcheck: %s\n", err);
 		return EXIT_HARD;
 	}
-	rc = hm_ks_create(f->ks, "t1", "c1", NOW - 1000, "kid-c1", f->secret, NULL);
+	rc = hm_ks_create(f->e.ks, "t1", "c1", NOW - 1000, "kid-c1", f->secret, NULL);
 	if (rc != HM_OK)
 		return fail("hm_ks_create", rc);
 	/* t1/c2: epoch 1 superseded, still in its grace period (deadline NOW + 500) */
-	rc = hm_ks_create(f->ks, "t1", "c2", NOW - 1000, "kid-c2", f->secret_old, NULL);
+	rc = hm_ks_create(f->e.ks, "t1", "c2", NOW - 1000, "kid-c2", f->secret_old, NULL);
 	if (rc != HM_OK)
 		return fail("hm_ks_create", rc);
-	rc = hm_ks_rotate(f->ks, "t1", "c2", NOW - 500, 1000, NULL, s2, NULL);
+	rc = hm_ks_rotate(f->e.ks, "t1", "c2", NOW - 500, 1000, NULL, s2, NULL);
 	OPENSSL_cleanse(s2, sizeof(s2));
 	if (rc != HM_OK)
 		return fail("hm_ks_rotate", rc);
 	/* t1/c4: epoch 1 superseded with no grace: expired */
-	rc = hm_ks_create(f->ks, "t1", "c4", NOW - 1000, NULL, s2, NULL);
+	rc = hm_ks_create(f->e.ks, "t1", "c4", NOW - 1000, NULL, s2, NULL);
 	OPENSSL_cleanse(s2, sizeof(s2));
 	if (rc != HM_OK)
 		return fail("hm_ks_create", rc);
-	rc = hm_ks_rotate(f->ks, "t1", "c4", NOW - 500, 0, NULL, s2, NULL);
+	rc = hm_ks_rotate(f->e.ks, "t1", "c4", NOW - 500, 0, NULL, s2, NULL);
 	OPENSSL_cleanse(s2, sizeof(s2));
 	if (rc != HM_OK)
 		return fail("hm_ks_rotate", rc);
 	/* t1/c3: epoch 1 revoked */
-	rc = hm_ks_create(f->ks, "t1", "c3", NOW - 1000, "kid-c3", s2, NULL);
+	rc = hm_ks_create(f->e.ks, "t1", "c3", NOW - 1000, "kid-c3", s2, NULL);
 	OPENSSL_cleanse(s2, sizeof(s2));
 	if (rc != HM_OK)
 		return fail("hm_ks_create", rc);
-	rc = hm_ks_revoke(f->ks, "t1", "c3", 1);
+	rc = hm_ks_revoke(f->e.ks, "t1", "c3", 1);
 	if (rc != HM_OK)
 		return fail("hm_ks_revoke", rc);
-	rc = hm_ks_reader_new(f->ks, &f->rd);
-	if (rc != HM_OK)
-		return fail("hm_ks_reader_new", rc);
-	rc = hm_replay_new(1024, &f->replay);
-	if (rc != HM_OK)
-		return fail("hm_replay_new", rc);
-	rc = hm_verifier_new(&cfg, f->rd, f->replay, &f->v);
-	if (rc != HM_OK)
-		return fail("hm_verifier_new", rc);
 	return 0;
 }
 
 static void fx_close(struct fx *f)
 {
-	char cmd[128];
-
-	hm_verifier_free(f->v);
-	hm_replay_free(f->replay);
-	hm_ks_reader_free(f->rd);
-	hm_ks_close(f->ks);
-	if (f->dir[0] != '\0') {
-		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-		if (system(cmd) != 0)
-			fprintf(stderr, "ct_memcheck: could not remove %s\n", f->dir);
-	}
+	tl_engine_close(&f->e);
 	OPENSSL_cleanse(f, sizeof(*f));
 }
 
@@ -331,15 +282,15 @@ static int make_rfc_item(struct fx *f, const char *container, const char *keyid,
 
 	memset(it, 0, sizeof(*it));
 	it->scheme = HM_SCHEME_RFC9421;
-	set_str(&it->tenant, "t1");
-	set_str(&it->container, container);
-	set_str(&it->method, "POST");
-	set_str(&it->rfc.authority, "api.example");
-	set_str(&it->path, "/containers/c1/exec?tty=0");
+	tl_str(&it->tenant, "t1");
+	tl_str(&it->container, container);
+	tl_str(&it->method, "POST");
+	tl_str(&it->rfc.authority, "api.example");
+	tl_str(&it->path, "/containers/c1/exec?tty=0");
 	rc = hm_siginput_write(it, &si, f->sig_input, sizeof(f->sig_input), &len);
 	if (rc != HM_OK)
 		return fail("hm_siginput_write", rc);
-	set_str(&it->rfc.signature_input, f->sig_input);
+	tl_str(&it->rfc.signature_input, f->sig_input);
 	rc = hm_sign_rfc9421(key, HM_KEY_LEN, it, f->good);
 	return rc == HM_OK ? 0 : fail("hm_sign_rfc9421", rc);
 }
@@ -351,7 +302,7 @@ static void set_rfc_signature(struct fx *f)
 
 	hm_b64_encode_ct(f->sig, HM_MAC_LEN, b64);
 	snprintf(f->signature, sizeof(f->signature), "sig1=:%s:", b64);
-	set_str(&f->it.rfc.signature, f->signature);
+	tl_str(&f->it.rfc.signature, f->signature);
 }
 
 static int run_case(struct fx *f, const struct ct_case *c, int pass, bool verbose)
@@ -396,12 +347,12 @@ static int run_case(struct fx *f, const struct ct_case *c, int pass, bool verbos
 	else
 		VALGRIND_MAKE_MEM_UNDEFINED(f->sig, sizeof(f->sig));
 
-	rc = hm_verify_begin(f->v, NOW);
+	rc = hm_verify_begin(f->e.v, NOW);
 	if (rc != HM_OK)
 		return fail("hm_verify_begin", rc);
 	memset(&g_seen, 0, sizeof(g_seen));
-	got = hm_verify_item(f->v, &f->it);
-	rc = hm_verify_end(f->v);
+	got = hm_verify_item(f->e.v, &f->it);
+	rc = hm_verify_end(f->e.v);
 	if (rc != HM_OK)
 		return fail("hm_verify_end", rc);
 	VALGRIND_MAKE_MEM_DEFINED(f->sig, sizeof(f->sig));
@@ -439,7 +390,7 @@ static int run_control(struct fx *f)
 	make_item(f, "c1", 1, "");
 	memcpy(key, f->secret, sizeof(key));
 	VALGRIND_MAKE_MEM_UNDEFINED(key, sizeof(key));
-	if (HMAC(EVP_sha256(), key, (int)sizeof(key), body, sizeof(body) - 1, mac, &maclen) ==
+	if (HMAC(EVP_sha256(), key, (int)sizeof(key), tl_body, tl_body_len, mac, &maclen) ==
 	    NULL)
 		return fail("HMAC", HM_ECRYPTO);
 	memset(f->sig, 0x11, sizeof(f->sig));

@@ -64,6 +64,7 @@
 #include "proto/siginput.h"
 #include "proto/sign.h"
 #include "engine/verify.h"
+#include "tests/lib/engine.h"
 
 #define NOW 1700000000
 #define SKEW 300
@@ -204,11 +205,7 @@ static const char *test_name(int t, char *buf, size_t len)
 /* ---- the engine under test ---- */
 
 struct bench {
-	char dir[64];
-	struct hm_keystore *ks;
-	struct hm_ks_reader *rd;
-	struct hm_replay *replay;
-	struct hm_verifier *v;
+	struct tl_engine e;
 	uint8_t secret[HM_KEY_LEN];
 	struct hm_item item[NCLASSES];
 	uint8_t good[HM_MAC_LEN];
@@ -220,31 +217,10 @@ struct bench {
 	char sigtext[BLOCK][64];
 };
 
-static const uint8_t body[] = "{\"cmd\":[\"ls\",\"-l\"],\"env\":[\"TERM=xterm\"]}";
-
-static void set_str(struct hm_str *s, const char *v)
+/* The hmacd-v1 item of every class but its scope: a block's signatures are set when it runs. */
+static void make_item(struct hm_item *it, const char *container, uint8_t *sig)
 {
-	s->ptr = (const uint8_t *)v;
-	s->len = strlen(v);
-}
-
-static void make_item(struct hm_item *it, const char *container)
-{
-	memset(it, 0, sizeof(*it));
-	set_str(&it->tenant, "t1");
-	set_str(&it->container, container);
-	it->v1.epoch = 1;
-	set_str(&it->method, "POST");
-	set_str(&it->path, "/containers/c1/exec?tty=0");
-	it->v1.ts = NOW;
-	it->nheaders = 2;
-	set_str(&it->headers[0].name, "content-type");
-	set_str(&it->headers[0].value, "application/json");
-	set_str(&it->headers[1].name, "x-request-id");
-	set_str(&it->headers[1].value, "8d1c0e2a");
-	it->has_body = true;
-	it->body.ptr = body;
-	it->body.len = sizeof(body) - 1;
+	tl_v1_item(it, sig, "t1", container, 1, "/containers/c1/exec?tty=0", NOW, "", "8d1c0e2a");
 }
 
 /* --rfc9421: item it of t1/c1 under keyid, and (if good) its right MAC under key. */
@@ -266,17 +242,17 @@ static int make_rfc_item(struct hm_item *it, char *input, size_t cap, const char
 
 	memset(it, 0, sizeof(*it));
 	it->scheme = HM_SCHEME_RFC9421;
-	set_str(&it->tenant, "t1");
-	set_str(&it->container, "c1");
-	set_str(&it->method, "POST");
-	set_str(&it->rfc.authority, "api.example");
-	set_str(&it->path, "/containers/c1/exec?tty=0");
+	tl_str(&it->tenant, "t1");
+	tl_str(&it->container, "c1");
+	tl_str(&it->method, "POST");
+	tl_str(&it->rfc.authority, "api.example");
+	tl_str(&it->path, "/containers/c1/exec?tty=0");
 	rc = hm_siginput_write(it, &si, input, cap, &len);
 	if (rc != HM_OK) {
 		fprintf(stderr, "dudect: the rfc9421 Signature-Input: %s\n", hm_strerror(rc));
 		return -1;
 	}
-	set_str(&it->rfc.signature_input, input);
+	tl_str(&it->rfc.signature_input, input);
 	if (good == NULL)
 		return 0;
 	rc = hm_sign_rfc9421(key, HM_KEY_LEN, it, good);
@@ -293,30 +269,18 @@ static int bench_open(struct bench *b, bool scope_control)
 	char err[256];
 	int rc;
 
-	snprintf(b->dir, sizeof(b->dir), "/tmp/hmacd-dudect-XXXXXX");
-	if (mkdtemp(b->dir) == NULL) {
-		perror("dudect: mkdtemp");
-		b->dir[0] = '\0';
-		return -1;
-	}
-	rc = hm_ks_open(b->dir, HM_KS_CREATE, &b->ks, err, sizeof(err));
+	rc = tl_engine_open(&b->e, "dudect", &cfg, 1024, err, sizeof(err));
 	if (rc != HM_OK) {
-		fprintf(stderr, "dudect: hm_ks_open: %s\n", err);
+		fprintf(stderr, "dudect: %s\n", err);
 		return -1;
 	}
-	rc = hm_ks_create(b->ks, "t1", "c1", NOW - 1000, "kid-c1", b->secret, NULL);
+	rc = hm_ks_create(b->e.ks, "t1", "c1", NOW - 1000, "kid-c1", b->secret, NULL);
 	if (rc == HM_OK && scope_control) {
 		uint8_t other[HM_KEY_LEN];
 
-		rc = hm_ks_create(b->ks, "t1", "c9", NOW - 1000, "kid-c9", other, NULL);
+		rc = hm_ks_create(b->e.ks, "t1", "c9", NOW - 1000, "kid-c9", other, NULL);
 		OPENSSL_cleanse(other, sizeof(other));
 	}
-	if (rc == HM_OK)
-		rc = hm_ks_reader_new(b->ks, &b->rd);
-	if (rc == HM_OK)
-		rc = hm_replay_new(1024, &b->replay);
-	if (rc == HM_OK)
-		rc = hm_verifier_new(&cfg, b->rd, b->replay, &b->v);
 	if (rc != HM_OK) {
 		fprintf(stderr, "dudect: setup: %s\n", hm_strerror(rc));
 		return -1;
@@ -330,7 +294,7 @@ static int bench_open(struct bench *b, bool scope_control)
 		return 0;
 	}
 	for (int c = 0; c < NCLASSES; c++)
-		make_item(&b->item[c], c == C_UNKNOWN ? "c9" : "c1");
+		make_item(&b->item[c], c == C_UNKNOWN ? "c9" : "c1", b->good);
 	rc = hm_sign_item(b->secret, HM_KEY_LEN, &b->item[C_EQUAL], b->good);
 	if (rc != HM_OK) {
 		fprintf(stderr, "dudect: hm_sign_item: %s\n", hm_strerror(rc));
@@ -341,17 +305,7 @@ static int bench_open(struct bench *b, bool scope_control)
 
 static void bench_close(struct bench *b)
 {
-	char cmd[128];
-
-	hm_verifier_free(b->v);
-	hm_replay_free(b->replay);
-	hm_ks_reader_free(b->rd);
-	hm_ks_close(b->ks);
-	if (b->dir[0] != '\0') {
-		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", b->dir);
-		if (system(cmd) != 0)
-			fprintf(stderr, "dudect: could not remove %s\n", b->dir);
-	}
+	tl_engine_close(&b->e);
 	OPENSSL_cleanse(b, sizeof(*b));
 }
 
@@ -425,7 +379,7 @@ static int measure(struct bench *b, enum control ctl, size_t n_per_class, uint64
 				snprintf(b->sigtext[i], sizeof(b->sigtext[i]), "sig1=:%s:", b64);
 			}
 		}
-		if (hm_verify_begin(b->v, NOW) != HM_OK) {
+		if (hm_verify_begin(b->e.v, NOW) != HM_OK) {
 			fprintf(stderr, "dudect: hm_verify_begin failed\n");
 			return -1;
 		}
@@ -436,9 +390,9 @@ static int measure(struct bench *b, enum control ctl, size_t n_per_class, uint64
 
 			it->v1.sig = sigs[i];
 			if (b->rfc)
-				set_str(&it->rfc.signature, b->sigtext[i]);
+				tl_str(&it->rfc.signature, b->sigtext[i]);
 			t0 = ticks();
-			vd = hm_verify_item(b->v, it);
+			vd = hm_verify_item(b->e.v, it);
 			if (cmp != NULL && cmp(b->good, it->v1.sig, HM_MAC_LEN) == 0)
 				sink++;
 			t1 = ticks();
@@ -450,7 +404,7 @@ static int measure(struct bench *b, enum control ctl, size_t n_per_class, uint64
 				t1 - t0 > UINT32_MAX ? UINT32_MAX : (uint32_t)(t1 - t0);
 			done++;
 		}
-		if (hm_verify_end(b->v) != HM_OK) {
+		if (hm_verify_end(b->e.v) != HM_OK) {
 			fprintf(stderr, "dudect: the verify engine reported a fault\n");
 			return -1;
 		}
