@@ -98,8 +98,9 @@ run rfc9421-inproc OK BAD_SIGNATURE -- --scheme rfc9421 --inproc --nonce --scope
 # --socket mode against a daemon we start, scopes created in its live store, body digests
 "$HMACD" --socket "$tmp/ext.sock" --db "$tmp/ext-db" --log-level warn &
 dpid=$!
+# ready when it answers, not when its socket file appears (bind comes before listen)
 i=0
-while [ ! -S "$tmp/ext.sock" ] && [ $i -lt 500 ]; do
+until "$HMACCTL" --socket "$tmp/ext.sock" ping >/dev/null 2>&1 || [ $i -ge 500 ]; do
 	sleep 0.02
 	i=$((i + 1))
 done
