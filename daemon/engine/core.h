@@ -34,6 +34,8 @@ struct hm_verifier {
 	bool fault; /* a server-side failure in this batch: it must be answered "internal" */
 	char fault_text[256]; /* what failed first, for the caller to log (hm_verify_fault) */
 	const char *reason;   /* why the last item was refused before its key, or NULL */
+	bool recorded;        /* the last item recorded a new nonce: `claim` says which */
+	struct hm_nonce_claim claim;
 	int64_t now;
 	uint8_t *canon; /* cfg.max_canonical bytes */
 	/* rfc9421 items: a signature base may exceed the frame (;bs re-encodes fields in base64) */

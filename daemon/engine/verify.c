@@ -314,6 +314,11 @@ enum hm_verdict hm_vc_nonce(struct hm_verifier *v, const struct hm_item *it,
 		return HM_V_REPLAY; /* cannot record it: fail closed */
 	switch (hm_replay_check(v->replay, &id, expires, v->now)) {
 	case HM_REPLAY_FRESH:
+		v->recorded = true;
+		v->claim = (struct hm_nonce_claim){.tenant = it->tenant,
+						   .container = it->container,
+						   .nonce = nonce,
+						   .ttl_ms = (expires - v->now) * 1000};
 		return HM_V_OK;
 	case HM_REPLAY_FULL:
 		hm_counter_add(&v->stats.nonce_cache_full, 1);
@@ -361,10 +366,27 @@ enum hm_verdict hm_verify_item(struct hm_verifier *v, const struct hm_item *it)
 	enum hm_verdict verdict;
 
 	v->reason = NULL;
+	v->recorded = false;
 	verdict = judges[it->scheme == HM_SCHEME_RFC9421 ? HM_SCHEME_RFC9421 : HM_SCHEME_HMACD_V1](
 		v, it);
 	hm_counter_add(&v->stats.verdicts[verdict], 1);
 	return verdict;
+}
+
+bool hm_verify_nonce_recorded(const struct hm_verifier *v, struct hm_nonce_claim *out)
+{
+	if (!v->recorded)
+		return false;
+	*out = v->claim;
+	return true;
+}
+
+void hm_verify_recount(struct hm_verifier *v, enum hm_verdict was, enum hm_verdict now)
+{
+	if (was == now || was >= HM_V__COUNT || now >= HM_V__COUNT)
+		return;
+	hm_counter_add(&v->stats.verdicts[was], UINT64_MAX); /* mod 2^64: one less */
+	hm_counter_add(&v->stats.verdicts[now], 1);
 }
 
 void hm_verify_count_malformed(struct hm_verifier *v)

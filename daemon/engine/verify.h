@@ -21,6 +21,7 @@
 #ifndef HM_VERIFY_H
 #define HM_VERIFY_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "engine/counter.h"
@@ -98,6 +99,26 @@ const char *hm_verify_fault(const struct hm_verifier *v);
  * INSUFFICIENT_COVERAGE): a static sentence naming no secret. NULL for any other verdict.
  */
 const char *hm_verify_reason(const struct hm_verifier *v);
+
+/*
+ * The nonce the last hm_verify_item() recorded as new: an item that passed every check and
+ * carries a nonce this host had not seen. A fleet host must still claim it fleet-wide before
+ * the item is OK (fleet mode part 2, server/claims.h); everyone else can ignore this. The
+ * pointers are the item's (valid while its frame is); ttl_ms is how long the signature can
+ * still pass the clock check, so how long a claim must last.
+ */
+struct hm_nonce_claim {
+	struct hm_str tenant, container, nonce;
+	int64_t ttl_ms;
+};
+bool hm_verify_nonce_recorded(const struct hm_verifier *v, struct hm_nonce_claim *out);
+
+/*
+ * An item's verdict changed after hm_verify_item() counted it (a fleet claim answered: OK
+ * became REPLAY or UNAVAILABLE): moves one count from `was` to `now`. Same thread as the
+ * verifier.
+ */
+void hm_verify_recount(struct hm_verifier *v, enum hm_verdict was, enum hm_verdict now);
 
 /* Counters since creation; safe to read from any thread (counter.h). */
 const struct hm_verify_stats *hm_verify_stats(const struct hm_verifier *v);

@@ -266,6 +266,39 @@ static void test_replay(void **state)
 	assert_int_equal(judge(f, NOW + 2 * SKEW + 10), HM_V_OK);
 }
 
+/* What a fleet host must still claim: the nonce an OK item recorded, and nothing else. */
+static void test_nonce_recorded(void **state)
+{
+	struct fx *f = *state;
+	const struct hm_verify_stats *st = hm_verify_stats(f->v);
+	struct hm_nonce_claim c;
+
+	assert_int_equal(judge(f, NOW), HM_V_OK); /* no nonce */
+	assert_false(hm_verify_nonce_recorded(f->v, &c));
+	str(&f->it.v1.nonce, "nonce-claim-1");
+	sign_with(f, f->secret);
+	f->sig[5] ^= 1;
+	assert_int_equal(judge(f, NOW), HM_V_BAD_SIGNATURE);
+	assert_false(hm_verify_nonce_recorded(f->v, &c));
+	f->sig[5] ^= 1;
+	assert_int_equal(judge(f, NOW + 10), HM_V_OK);
+	assert_true(hm_verify_nonce_recorded(f->v, &c));
+	assert_int_equal(c.tenant.len, 2);
+	assert_memory_equal(c.tenant.ptr, "t1", 2);
+	assert_memory_equal(c.container.ptr, "c1", 2);
+	assert_int_equal(c.nonce.len, strlen("nonce-claim-1"));
+	assert_memory_equal(c.nonce.ptr, "nonce-claim-1", c.nonce.len);
+	/* as long as the nonce cache keeps it: skew and a second past the later of ts and now */
+	assert_int_equal(c.ttl_ms, (SKEW + 1) * 1000);
+	assert_int_equal(judge(f, NOW + 10), HM_V_REPLAY);
+	assert_false(hm_verify_nonce_recorded(f->v, &c));
+	/* a claim that failed later moves the item's count */
+	assert_int_equal(hm_counter_get(&st->verdicts[HM_V_OK]), 2);
+	hm_verify_recount(f->v, HM_V_OK, HM_V_REPLAY);
+	assert_int_equal(hm_counter_get(&st->verdicts[HM_V_OK]), 1);
+	assert_int_equal(hm_counter_get(&st->verdicts[HM_V_REPLAY]), 2);
+}
+
 /* After a restart the nonce cache is empty: nonce items signed before the start fail closed. */
 static void test_nonce_signed_before_start(void **state)
 {
@@ -466,6 +499,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_rotation_zero_grace, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_revocation_seen_next_batch, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_replay, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_nonce_recorded, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_change_flushes_cache, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_nonce_signed_before_start, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rfc9421_b25, setup, teardown),
