@@ -370,6 +370,19 @@ out:
 	return rc;
 }
 
+/*
+ * The fleet's meta, checked for this seal key (hm_fleet_meta_check). A fleet sealed with another
+ * seal key is HM_EPROTO here, as a record that does not open is (read_rec): to hmacctl,
+ * HM_ESTATE is the store's "wrong state" (exit 4, "epoch already revoked"), and a wrong seal key
+ * is a seal key error (exit 1, f->err naming both key ids).
+ */
+static int meta_ok(struct hm_fleet *f, struct hm_fleet_meta *m)
+{
+	int rc = hm_fleet_meta_check(f, m);
+
+	return rc == HM_ESTATE ? HM_EPROTO : rc;
+}
+
 typedef int (*body_fn)(struct hm_fleet *f, struct wr *w, void *arg);
 
 /*
@@ -385,7 +398,7 @@ static int txn(struct hm_fleet *f, body_fn body, void *arg, uint64_t seq_floor)
 	struct wr *w;
 	int rc;
 
-	rc = hm_fleet_meta_check(f, &m);
+	rc = meta_ok(f, &m);
 	if (rc != HM_OK)
 		return rc;
 	w = malloc(sizeof(*w));
@@ -770,7 +783,7 @@ int hm_fleet_policy_get(struct hm_fleet *f, const char *tenant, const char *cont
 	f->err[0] = '\0';
 	if (!policy_scope_ok(f, tenant, container))
 		return HM_EINVAL;
-	rc = hm_fleet_meta_check(f, &m);
+	rc = meta_ok(f, &m);
 	if (rc != HM_OK)
 		return rc;
 	for (int i = container != NULL ? 0 : 1; i < 2; i++) {
@@ -886,7 +899,7 @@ static int collect_all(struct hm_fleet *f, struct collect *c, size_t *refused)
 		set_err(f, "bad tenant name");
 		return HM_EINVAL;
 	}
-	rc = hm_fleet_meta_check(f, &m);
+	rc = meta_ok(f, &m);
 	if (rc != HM_OK)
 		return rc;
 	rc = hm_fleet_scan(f, 256, collect_fn, c, refused);
@@ -1035,7 +1048,7 @@ int hm_fleet_import_store(struct hm_fleet *f, struct hm_keystore *ks, bool force
 	}
 	if (rc != HM_OK)
 		return rc;
-	rc = hm_fleet_meta_check(f, &m);
+	rc = meta_ok(f, &m);
 	if (rc != HM_OK)
 		return rc;
 	memcpy(res->fleet_id, m.fleet_id, sizeof(res->fleet_id));

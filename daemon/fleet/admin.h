@@ -11,7 +11,8 @@
  *
  * Codes are the store's (HM_EEXIST, HM_ENOTFOUND, HM_ESTATE, HM_EINVAL), and HM_ECONN,
  * HM_EPROTO, HM_ECRYPTO; the reason is in f->err, never with a secret. The fleet's meta is
- * checked first (hm_fleet_meta_check).
+ * checked first (hm_fleet_meta_check): a fleet sealed with another seal key is HM_EPROTO, like a
+ * record that does not open, never HM_ESTATE (which is an epoch's state).
  */
 #ifndef HM_FLEET_ADMIN_H
 #define HM_FLEET_ADMIN_H

@@ -449,6 +449,7 @@ static void *follow_thread(void *arg)
 			if (rc == HM_ESTATE || rc == HM_ENOTFOUND) {
 				set_state(fo, HM_FOLLOW_LOST, HM_FOLLOW_ERROR, fo->lost_why);
 				fo->resync = true; /* if the fleet comes back, it is read whole */
+				checked = false;   /* no XREAD until it does: apply nothing */
 				nap(fo, LOST_POLL_MS);
 				continue;
 			}
