@@ -336,10 +336,12 @@ int cmd_key_revoke(const struct ctl *c, const struct cmd *self)
 	if (rc == HM_OK)
 		printf("revoked %s/%s epoch %" PRIu64 "\n", c->opt[OPT_TENANT],
 		       c->opt[OPT_CONTAINER], epoch);
+	/* the store's own reason first (e.g. a fleet's mirror refusing the write) */
 	status = ctl_target_status(&tg, what, rc,
-				  rc == HM_ENOTFOUND ? "no such scope or epoch"
-				  : rc == HM_ESTATE  ? "epoch already revoked"
-						     : NULL);
+				  ctl_target_errmsg(&tg)[0] != '\0' ? NULL
+				  : rc == HM_ENOTFOUND	     ? "no such scope or epoch"
+				  : rc == HM_ESTATE	     ? "epoch already revoked"
+							     : NULL);
 	ctl_target_close(&tg);
 	return status;
 }

@@ -372,15 +372,17 @@ out:
 
 /*
  * The fleet's meta, checked for this seal key (hm_fleet_meta_check). A fleet sealed with another
- * seal key is HM_EPROTO here, as a record that does not open is (read_rec): to hmacctl,
- * HM_ESTATE is the store's "wrong state" (exit 4, "epoch already revoked"), and a wrong seal key
- * is a seal key error (exit 1, f->err naming both key ids).
+ * seal key, or no fleet at all, is HM_EPROTO here, as a record that does not open is
+ * (read_rec): to hmacctl, HM_ESTATE is the store's "wrong state" (exit 4, "epoch already
+ * revoked") and HM_ENOTFOUND "no such scope" (exit 3), while these are errors of the set-up
+ * (exit 1, f->err naming both key ids, or saying to run init).
  */
 static int meta_ok(struct hm_fleet *f, struct hm_fleet_meta *m)
 {
 	int rc = hm_fleet_meta_check(f, m);
 
-	return rc == HM_ESTATE ? HM_EPROTO : rc;
+	/* no fleet, or another seal key: not "no such scope" or "wrong state" for the caller */
+	return rc == HM_ESTATE || rc == HM_ENOTFOUND ? HM_EPROTO : rc;
 }
 
 typedef int (*body_fn)(struct hm_fleet *f, struct wr *w, void *arg);
