@@ -16,7 +16,7 @@ import pytest
 
 from fakedaemon import serve_forever
 from hmacd import (AsyncClient, Client, Item, ProtocolError, ServerError, Timeout, Unavailable,
-                   Verdict)
+                   Verdict, verdict_name)
 
 
 def _item(n=0):
@@ -160,3 +160,20 @@ def test_unknown_verdict_is_passed_through(fake):
     with Client(srv.path) as c:
         v = c.verify(_item(1))
     assert v == 42 and v != Verdict.OK
+
+
+def test_verdict_unavailable(fake):
+    """Verdict 9 (fleet mode: the nonce could not be claimed in time) is a verdict, not an
+    error, through both clients; the connection stays in use."""
+    srv = fake(lambda i: serve_forever, verdict=9)
+    with Client(srv.path) as c:
+        v = c.verify(_item(1))
+        assert v is Verdict.UNAVAILABLE and v == 9 and v.name == "UNAVAILABLE"
+        assert c.verify_many([_item(2), _item(3)]) == [Verdict.UNAVAILABLE] * 2
+
+    async def main():
+        async with AsyncClient(srv.path) as ac:
+            return await ac.verify(_item(4))
+    assert asyncio.run(main()) is Verdict.UNAVAILABLE
+    assert verdict_name(9) == "UNAVAILABLE"
+    assert len(set(i for i, _ in srv.requests)) == 2  # one connection per client
