@@ -4,10 +4,14 @@
  * The numbers are a wire contract: never renumber, only append. When several verdicts apply,
  * the one that comes first in this order wins (PROTOCOL.md section 9):
  *   MALFORMED, INSUFFICIENT_COVERAGE, UNKNOWN_KEY, KEY_REVOKED, KEY_EXPIRED, BAD_SIGNATURE,
- *   STALE_TIMESTAMP, REPLAY, OK
- * INSUFFICIENT_COVERAGE (rfc9421 items only) is decided from public data - the Signature-Input
- * and the scope's coverage policy - so it may come before the key without telling anything
- * about keys.
+ *   STALE_TIMESTAMP, REPLAY, UNAVAILABLE, OK
+ * INSUFFICIENT_COVERAGE is decided from public data - the Signature-Input, the hmacd-v1 item's
+ * nonce and signed header names, and the scope's coverage policy - so it may come before the
+ * key without telling anything about keys.
+ * UNAVAILABLE (fleet mode only) is decided last: only a nonce item that passed every other
+ * check gets it, when the fleet-wide claim of its nonce could not be made in time. It fails
+ * closed and says "try again later" (clients answer 503), but the claim may have been made
+ * anyway: a retry needs a new nonce and a new signature.
  */
 #ifndef HM_VERDICT_H
 #define HM_VERDICT_H
@@ -22,7 +26,8 @@
 	X(HM_V_STALE_TIMESTAMP, 5, "STALE_TIMESTAMP") \
 	X(HM_V_REPLAY, 6, "REPLAY")                  \
 	X(HM_V_MALFORMED, 7, "MALFORMED")            \
-	X(HM_V_INSUFFICIENT_COVERAGE, 8, "INSUFFICIENT_COVERAGE")
+	X(HM_V_INSUFFICIENT_COVERAGE, 8, "INSUFFICIENT_COVERAGE") \
+	X(HM_V_UNAVAILABLE, 9, "UNAVAILABLE")
 
 enum hm_verdict {
 #define HM_V_ENUM(name, value, str) name = (value),

@@ -120,6 +120,7 @@ static unsigned collect_stats(struct server *s, struct stat_row rows[MAX_STATS])
 	ROW("verdict_replay", v[HM_V_REPLAY]);
 	ROW("verdict_malformed", v[HM_V_MALFORMED]);
 	ROW("verdict_insufficient_coverage", v[HM_V_INSUFFICIENT_COVERAGE]);
+	ROW("verdict_unavailable", v[HM_V_UNAVAILABLE]);
 	ROW("frames_oversize", oversize);
 	ROW("read_timeouts", timeouts);
 	ROW("io_errors", ioerr);

@@ -38,6 +38,7 @@ U64_MAX = 2**64 - 1
 VERDICTS = {
     "OK": 0, "BAD_SIGNATURE": 1, "UNKNOWN_KEY": 2, "KEY_REVOKED": 3, "KEY_EXPIRED": 4,
     "STALE_TIMESTAMP": 5, "REPLAY": 6, "MALFORMED": 7, "INSUFFICIENT_COVERAGE": 8,
+    "UNAVAILABLE": 9,
 }
 
 # ---- the spec, re-implemented -------------------------------------------------------------

@@ -215,6 +215,8 @@ static void test_ping_and_stats(void **state)
 	snprintf(args, sizeof(args), "--socket %s stats", f->d.sock);
 	assert_int_equal(hd_ctl(&f->d, out, sizeof(out), args), 0);
 	assert_non_null(strstr(out, "verdict_bad_signature 1"));
+	/* a row for every verdict, 9 (fleet mode only) included */
+	assert_non_null(strstr(out, "verdict_unavailable 0"));
 	assert_non_null(strstr(out, "connections_current"));
 	snprintf(args, sizeof(args), "--socket %s stats --json", f->d.sock);
 	assert_int_equal(hd_ctl(&f->d, out, sizeof(out), args), 0);

@@ -5,7 +5,9 @@
  * the protocol with the proto/ code (hm_frame_parse, hm_request_decode, hm_item_next and the
  * response encoders). Its verdicts are scripted by the items themselves: a malformed item gets
  * MALFORMED, an item of epoch 1 gets a real HMAC check against FAKE_SECRET, any other epoch e
- * gets verdict e % 8. An rfc9421 item of tenant "t8" gets INSUFFICIENT_COVERAGE; any other
+ * gets verdict e % 8. An rfc9421 item of tenant "t8" gets INSUFFICIENT_COVERAGE; an item of
+ * either scheme of tenant "t9" gets UNAVAILABLE (what a fleet-mode daemon answers when it cannot
+ * claim a nonce in time: the real daemon never does outside fleet mode); any other
  * rfc9421 item gets a real RFC 9421 check (proto/sfv + proto/sigbase, hmac-sha256 under
  * FAKE_SECRET), so a field the client encodes wrongly shows as BAD_SIGNATURE. The fake keeps a
  * copy of the last verify request, for tests of the encoding. On demand it misbehaves once
@@ -141,6 +143,8 @@ static unsigned fake_verdict(struct hm_mp *items)
 
 	if (hm_item_next(items, &it) != HM_OK)
 		return HM_V_MALFORMED;
+	if (it.tenant.len == 2 && memcmp(it.tenant.ptr, "t9", 2) == 0)
+		return HM_V_UNAVAILABLE;
 	if (it.scheme == HM_SCHEME_RFC9421) {
 		if (it.tenant.len == 2 && memcmp(it.tenant.ptr, "t8", 2) == 0)
 			return HM_V_INSUFFICIENT_COVERAGE;
@@ -450,6 +454,8 @@ static void test_names(void **state)
 	assert_string_equal(hmacd_strerror(12345), "unknown error");
 	assert_string_equal(hmacd_verdict_name(HMACD_V_OK), "OK");
 	assert_string_equal(hmacd_verdict_name(HMACD_V_REPLAY), "REPLAY");
+	assert_string_equal(hmacd_verdict_name(HMACD_V_UNAVAILABLE), "UNAVAILABLE");
+	assert_string_equal(hmacd_verdict_name(10), "UNKNOWN");
 	assert_string_equal(hmacd_verdict_name(99), "UNKNOWN");
 }
 
@@ -1018,7 +1024,7 @@ static void test_rfc9421_names(void **state)
 	assert_int_equal(HMACD_V_INSUFFICIENT_COVERAGE, 8);
 	assert_string_equal(hmacd_verdict_name(HMACD_V_INSUFFICIENT_COVERAGE),
 			    "INSUFFICIENT_COVERAGE");
-	assert_string_equal(hmacd_verdict_name(9), "UNKNOWN");
+	assert_string_equal(hmacd_verdict_name(10), "UNKNOWN");
 }
 
 /* RFC 9421 B.2.5, byte for byte: the Signature-Input, the base and the Signature. */
@@ -1394,6 +1400,53 @@ static void test_rfc9421_encoding(void **state)
 	free(got);
 }
 
+/*
+ * Verdict 9 (fleet mode: a nonce that could not be claimed fleet-wide in time) is an answer like
+ * any other verdict, for either scheme: the call succeeds, the verdict is named, the items
+ * beside it keep their own verdicts, and the connection stays up for the next request.
+ */
+static void test_verify_unavailable(void **state)
+{
+	struct fake *f = *state;
+	struct hmacd_client *c = connect_ok(f, 0, 0);
+	struct hmacd_rfc9421_params p = {.keyid = "k1", .alg = true};
+	struct signed_item r9;
+	struct hmacd_item ok, v9;
+	struct hmacd_any_item items[3];
+	static const uint8_t want[3] = {HMACD_V_OK, HMACD_V_UNAVAILABLE, HMACD_V_UNAVAILABLE};
+	uint8_t verdicts[3];
+	uint64_t id1, id;
+	size_t n;
+
+	assert_int_equal(HMACD_V_UNAVAILABLE, 9);
+	vec_item(&ok);
+	assert_int_equal(hmacd_sign(FAKE_SECRET, sizeof(FAKE_SECRET), &ok), HMACD_OK);
+	plain_item(&v9, 1);
+	v9.tenant = "t9";
+	b2_signed(&r9, FAKE_SECRET, sizeof(FAKE_SECRET), &p);
+	r9.it.tenant = "t9";
+	items[0] = (struct hmacd_any_item){HMACD_SCHEME_HMACD_V1, {.v1 = &ok}};
+	items[1] = (struct hmacd_any_item){HMACD_SCHEME_HMACD_V1, {.v1 = &v9}};
+	items[2] = (struct hmacd_any_item){HMACD_SCHEME_RFC9421, {.rfc9421 = &r9.it}};
+	memset(verdicts, 0xff, sizeof(verdicts));
+	assert_int_equal(hmacd_verify_any(c, items, 3, verdicts), HMACD_OK);
+	assert_memory_equal(verdicts, want, sizeof(want));
+	assert_string_equal(hmacd_verdict_name(verdicts[1]), "UNAVAILABLE");
+	/* pipelined, the same */
+	assert_int_equal(hmacd_send_verify_any(c, items, 3, &id1), HMACD_OK);
+	memset(verdicts, 0xff, sizeof(verdicts));
+	assert_int_equal(hmacd_recv_verify(c, &id, verdicts, 3, &n), HMACD_OK);
+	assert_int_equal(id, id1);
+	assert_int_equal(n, 3);
+	assert_memory_equal(verdicts, want, sizeof(want));
+	/* not an error: the same connection serves on */
+	assert_int_equal(hmacd_verify(c, &v9, 1, verdicts), HMACD_OK);
+	assert_int_equal(verdicts[0], HMACD_V_UNAVAILABLE);
+	assert_int_equal(hmacd_ping(c), HMACD_OK);
+	assert_int_equal(f->accepted, 1);
+	hmacd_close(c);
+}
+
 /* Both schemes in one batch, judged item by item; what the wire cannot carry is refused. */
 static void test_rfc9421_mixed_batch(void **state)
 {
@@ -1531,6 +1584,7 @@ int main(void)
 		cmocka_unit_test(test_rfc9421_sign_params),
 		cmocka_unit_test(test_content_digest),
 		cmocka_unit_test_setup_teardown(test_rfc9421_encoding, fake_setup, fake_teardown),
+		cmocka_unit_test_setup_teardown(test_verify_unavailable, fake_setup, fake_teardown),
 		cmocka_unit_test_setup_teardown(test_rfc9421_mixed_batch, fake_setup,
 						fake_teardown),
 		cmocka_unit_test_setup_teardown(test_rfc9421_too_big, fake_setup, fake_teardown),

@@ -466,6 +466,29 @@ func TestCancelledCallNeverSent(t *testing.T) {
 	}
 }
 
+// Verdict 9 UNAVAILABLE (fleet mode: a nonce not claimed in time) is a verdict, not an error,
+// and the connection stays in use. The real daemon answers it only in fleet mode: a fake does.
+func TestVerdictUnavailable(t *testing.T) {
+	f := daemontest.StartFake(t, 9)
+	c := newClient(t, f.Socket, &hmacd.Options{Conns: 1})
+	it := testItem()
+	v, err := c.VerifyOne(ctx5s(t), &it)
+	if err != nil || v != hmacd.VerdictUnavailable || v.String() != "UNAVAILABLE" {
+		t.Fatalf("got %v (%d), %v; want UNAVAILABLE (9)", v, v, err)
+	}
+	vs, err := c.Verify(ctx5s(t), []hmacd.Item{testItem(), testItem()})
+	if err != nil || len(vs) != 2 || vs[0] != hmacd.VerdictUnavailable ||
+		vs[1] != hmacd.VerdictUnavailable {
+		t.Fatalf("batch: got %v, %v", vs, err)
+	}
+	if n := f.Conns(); n != 1 {
+		t.Fatalf("%d connections, want 1", n)
+	}
+	if s := hmacd.Verdict(10).String(); s != "VERDICT_10" {
+		t.Fatalf("code 10 is %q", s)
+	}
+}
+
 // An answer with the wrong id is a protocol error.
 func TestProtocolError(t *testing.T) {
 	path := fakeDaemon(t, func(nc net.Conn) {

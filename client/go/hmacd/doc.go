@@ -42,6 +42,7 @@
 //     checks a covered Content-Digest even when an attacker stripped the body.
 //
 // Errors from the client are one of the sentinel values below, wrapped with detail; test them
-// with errors.Is. A middleware treats any error as "daemon unavailable" (HTTP 503, fail closed)
-// and any verdict other than VerdictOK as "reject" (HTTP 401).
+// with errors.Is. A middleware treats any error as "daemon unavailable" (HTTP 503, fail closed),
+// and so VerdictUnavailable (fleet mode: the daemon could not judge the item in time); any
+// other verdict than VerdictOK is "reject" (HTTP 401).
 package hmacd

@@ -95,6 +95,12 @@ const (
 	// must be among the signed ones, missing (the default policy asks nothing more of
 	// hmacd-v1, whose canonical string always binds method, path and query, body, time).
 	VerdictInsufficientCoverage Verdict = 8
+	// VerdictUnavailable (fleet mode only): the item, which has a nonce, passed every other
+	// check, but the daemon could not claim its nonce fleet-wide in time (Redis unreachable or
+	// slower than --fleet-timeout, or fewer replicas than --fleet-wait acknowledged). It fails
+	// closed like a daemon that does not answer: a middleware answers 503, not 401. The claim
+	// may have been made all the same, so a retry must be signed again with a new nonce.
+	VerdictUnavailable Verdict = 9
 )
 
 var verdictNames = [...]string{
@@ -107,6 +113,7 @@ var verdictNames = [...]string{
 	VerdictReplay:               "REPLAY",
 	VerdictMalformed:            "MALFORMED",
 	VerdictInsufficientCoverage: "INSUFFICIENT_COVERAGE",
+	VerdictUnavailable:          "UNAVAILABLE",
 }
 
 // String is the verdict's name as in PROTOCOL.md ("OK", "BAD_SIGNATURE", ...), or

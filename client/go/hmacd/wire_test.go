@@ -362,7 +362,8 @@ func TestEncodeRFC9421Item(t *testing.T) {
 		t.Errorf("CheckItem of an rfc9421 item: %v", err)
 	}
 	if VerdictInsufficientCoverage != 8 || VerdictInsufficientCoverage.String() !=
-		"INSUFFICIENT_COVERAGE" || Verdict(9).String() != "VERDICT_9" {
-		t.Error("verdict 8")
+		"INSUFFICIENT_COVERAGE" || VerdictUnavailable != 9 ||
+		VerdictUnavailable.String() != "UNAVAILABLE" || Verdict(10).String() != "VERDICT_10" {
+		t.Error("verdicts 8 and 9")
 	}
 }

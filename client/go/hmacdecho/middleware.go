@@ -15,9 +15,11 @@
 // signed header gives 401 {"error":"unauthorized"} with "WWW-Authenticate: HMACD-V1"; a body
 // over the limit gives 413 {"error":"too_large"} before any verification; then any verdict
 // other than OK gives the same 401, and a daemon that is down, slow or refuses the request
-// gives 503 {"error":"unavailable"} (fail closed: the handler never runs), as does a socket
-// served by a process that is not the expected server user (hmacd.ErrPeer: the client checks
-// before it sends anything; see hmacd.Options.ServerUser). The container is
+// gives 503 {"error":"unavailable"} (fail closed: the handler never runs), as do the verdict
+// UNAVAILABLE (fleet mode: the daemon could not claim the request's nonce fleet-wide in time;
+// the same response, logged with the verdict's name) and a socket served by a process that is
+// not the expected server user (hmacd.ErrPeer: the client checks before it sends anything; see
+// hmacd.Options.ServerUser). The container is
 // c.Param(Param), never a claim of the signer; the path is the raw request target
 // (r.RequestURI); the body is read whole and put back for the handler. The daemon always
 // judges the body the handler will get, an empty one included (hmacd-v1: its SHA-256;
@@ -43,7 +45,8 @@
 //
 // Refusals are logged with c.Logger(): 401s (with the verdict name and the tenant, never the
 // signature or the nonce) at warn level, which Echo hides by default (e.Logger.SetLevel(
-// log.WARN) shows them); 503s at error level, with the reason (for a refused peer, the uids).
+// log.WARN) shows them); 503s at error level, with the reason (for a refused peer, the uids;
+// for the verdict UNAVAILABLE, its name and the tenant).
 package hmacdecho
 
 import (
@@ -129,6 +132,13 @@ func Middleware(cfg Config) echo.MiddlewareFunc {
 	}
 }
 
+// unavailable is the 503 of every case where the daemon could not judge the request: no
+// answer, an error, or the verdict UNAVAILABLE.
+func unavailable(c echo.Context, why string) error {
+	c.Logger().Errorf("hmacd: 503: %s", why)
+	return c.JSONBlob(http.StatusServiceUnavailable, []byte(body503))
+}
+
 func unauthorized(c echo.Context, why string) error {
 	c.Logger().Warnf("hmacd: 401 %s %s: %s", c.Request().Method, c.Path(), why)
 	c.Response().Header().Set("WWW-Authenticate", hmacd.AuthScheme)
@@ -182,18 +192,20 @@ func (cfg *Config) serve(c echo.Context, next echo.HandlerFunc) error {
 	if err != nil {
 		var se *hmacd.ServerError
 		if errors.As(err, &se) {
-			c.Logger().Errorf("hmacd: 503: daemon error %s", se.Code)
-		} else {
-			c.Logger().Errorf("hmacd: 503: %v", err)
+			return unavailable(c, "daemon error "+se.Code)
 		}
-		return c.JSONBlob(http.StatusServiceUnavailable, []byte(body503))
+		return unavailable(c, err.Error())
 	}
 	if v != hmacd.VerdictOK {
 		scheme := "hmacd-v1"
 		if it.Scheme == hmacd.SchemeRFC9421 {
 			scheme = "rfc9421"
 		}
-		return unauthorized(c, scheme+" tenant "+it.Tenant+": "+v.String())
+		why := scheme + " tenant " + it.Tenant + ": " + v.String()
+		if v == hmacd.VerdictUnavailable {
+			return unavailable(c, why) // fleet mode: not judged in time, as if not answered
+		}
+		return unauthorized(c, why)
 	}
 	return next(c)
 }

@@ -162,12 +162,122 @@ func TestStatusesWithFakeVerifier(t *testing.T) {
 	expect(t, serve(e, newReq("/containers/c1/exec", "{}")), 401, s401)
 	r.verdict = hmacd.Verdict(200) // unknown codes reject too
 	expect(t, serve(e, newReq("/containers/c1/exec", "{}")), 401, s401)
+	// fleet mode, the nonce not claimed in time: the 503 of a daemon that does not answer
+	r.verdict = hmacd.VerdictUnavailable
+	rec9 := serve(e, newReq("/containers/c1/exec", "{}"))
+	expect(t, rec9, 503, s503)
 	r.verdict, r.err = hmacd.VerdictOK, hmacd.ErrUnavailable
-	expect(t, serve(e, newReq("/containers/c1/exec", "{}")), 503, s503)
+	recDown := serve(e, newReq("/containers/c1/exec", "{}"))
+	expect(t, recDown, 503, s503)
+	sameHeaders(t, rec9.Header(), recDown.Header())
 	r.err = &hmacd.ServerError{Code: "internal"}
 	expect(t, serve(e, newReq("/containers/c1/exec", "{}")), 503, s503)
 	r.err = context.DeadlineExceeded
 	expect(t, serve(e, newReq("/containers/c1/exec", "{}")), 503, s503)
+}
+
+// sameHeaders fails unless two responses carry the same header fields (Date aside).
+func sameHeaders(t *testing.T, a, b http.Header) {
+	t.Helper()
+	a, b = a.Clone(), b.Clone()
+	a.Del("Date")
+	b.Del("Date")
+	if fmt.Sprint(a) != fmt.Sprint(b) {
+		t.Fatalf("headers differ:\n%v\n%v", a, b)
+	}
+	if a.Get("WWW-Authenticate") != "" {
+		t.Fatalf("a 503 with WWW-Authenticate")
+	}
+}
+
+// Verdict 9 UNAVAILABLE through the real client and middleware: a fake daemon (the real one
+// answers 9 only in fleet mode) gives it to every item. Both schemes get 503 with the body and
+// headers of a daemon that is down, never 401; the handler never runs; the log names the
+// verdict at error level.
+func TestVerdictUnavailableEndToEnd(t *testing.T) {
+	f := daemontest.StartFake(t, 9)
+	client, err := hmacd.New(f.Socket, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	var runs int64
+	var logs syncBuffer
+	e := echo.New()
+	e.HideBanner = true
+	e.Logger.SetOutput(&logs)
+	e.POST("/containers/:id/exec", func(c echo.Context) error {
+		atomic.AddInt64(&runs, 1)
+		return c.NoContent(http.StatusOK)
+	}, hmacdecho.Middleware(hmacdecho.Config{Verifier: client, Param: "id"}))
+	srv := httptest.NewServer(e)
+	defer srv.Close()
+
+	secret := bytes.Repeat([]byte{7}, 32)
+	v1 := func() *http.Request {
+		req, err := http.NewRequest(http.MethodPost, srv.URL+"/containers/c1/exec", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := hmacd.Signer{Tenant: "acme", Epoch: 1, Secret: secret}
+		if err := s.Sign(req, "c1", []byte(cmd)); err != nil {
+			t.Fatal(err)
+		}
+		return req
+	}
+	rfc := func() *http.Request {
+		req, err := http.NewRequest(http.MethodPost, srv.URL+"/containers/c1/exec",
+			strings.NewReader(cmd))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("X-Tenant", "acme")
+		s := hmacd.RFC9421Signer{KeyID: "kid-1", Secret: secret}
+		if err := s.Sign(req, []byte(cmd)); err != nil {
+			t.Fatal(err)
+		}
+		return req
+	}
+	var headers9 http.Header
+	for _, c := range []struct {
+		scheme string
+		req    *http.Request
+	}{{"hmacd-v1", v1()}, {"rfc9421", rfc()}} {
+		resp, err := http.DefaultClient.Do(c.req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 503 || string(body) != `{"error":"unavailable"}` {
+			t.Fatalf("%s: %d %q, want 503", c.scheme, resp.StatusCode, body)
+		}
+		want := "503: " + c.scheme + " tenant acme: UNAVAILABLE"
+		if !strings.Contains(logs.String(), want) ||
+			!strings.Contains(logs.String(), `"level":"ERROR"`) {
+			t.Fatalf("%s: the log does not say %q: %s", c.scheme, want, logs.String())
+		}
+		headers9 = resp.Header
+	}
+	if atomic.LoadInt64(&runs) != 0 {
+		t.Fatal("the handler ran")
+	}
+	if f.Conns() == 0 {
+		t.Fatal("the daemon was never asked")
+	}
+
+	// The same request once the daemon is gone: the very same response.
+	f.Stop()
+	resp, err := http.DefaultClient.Do(v1())
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 503 || string(body) != `{"error":"unavailable"}` {
+		t.Fatalf("daemon down: %d %q", resp.StatusCode, body)
+	}
+	sameHeaders(t, headers9, resp.Header)
 }
 
 func TestConfigRequired(t *testing.T) {

@@ -7,7 +7,12 @@
  * across languages.
  */
 
-/** Verdict codes (PROTOCOL.md section 9), one per verify item. Anything but OK means "reject". */
+/**
+ * Verdict codes (PROTOCOL.md section 9), one per verify item. Anything but OK means "reject";
+ * the precedence is MALFORMED, INSUFFICIENT_COVERAGE, UNKNOWN_KEY, KEY_REVOKED, KEY_EXPIRED,
+ * BAD_SIGNATURE, STALE_TIMESTAMP, REPLAY, UNAVAILABLE, OK. The codes are dense from 0, in this
+ * order, so verdictName() can index the keys.
+ */
 export const Verdict = Object.freeze({
 	OK: 0,
 	BAD_SIGNATURE: 1,
@@ -24,6 +29,13 @@ export const Verdict = Object.freeze({
 	 * nonce or a signed header the policy asks for (hmacctl policy set --v1-nonce, --v1-require).
 	 */
 	INSUFFICIENT_COVERAGE: 8,
+	/*
+	 * Fleet mode only: the item (with a nonce) passed every other check, but the daemon could
+	 * not claim its nonce fleet-wide in time (Redis unreachable or slow, too few replicas).
+	 * Fail closed as for a daemon that does not answer: the middleware answers 503, not 401.
+	 * The nonce may be claimed all the same, so a retry is signed again with a new nonce.
+	 */
+	UNAVAILABLE: 9,
 });
 
 const VERDICT_NAMES = Object.keys(Verdict);

@@ -10,12 +10,13 @@
  *
  * Refusals say nothing that helps an attacker: every verdict gives the same 401, and the reason
  * goes only to the server-side log. Anything that keeps hmacd from judging the request (not
- * running, timing out, refusing the frame, not the user the client trusts) gives 503: the request
- * is never passed on.
+ * running, timing out, refusing the frame, not the user the client trusts, or the verdict
+ * UNAVAILABLE: in fleet mode, the nonce could not be claimed in time) gives 503: the request is
+ * never passed on.
  */
 import { parseAuthorization, trimOWS } from './auth.js';
 import { sha256 } from './canon.js';
-import { verdictName } from './errors.js';
+import { Verdict, verdictName } from './errors.js';
 import { parse } from './sfv.js';
 
 const DEFAULT_LIMIT = 1048576;
@@ -160,16 +161,17 @@ function readBody(req, limit) {
  *   each refusal (default: one console.warn line). reason is the verdict name (BAD_SIGNATURE,
  *   ...) for a 401 from hmacd; NO_AUTHORIZATION, BAD_AUTHORIZATION or MISSING_SIGNED_HEADER
  *   (HMACD-V1), NO_SIGNATURE, NO_TENANT, NO_AUTHORITY (rfc9421) or AMBIGUOUS_SCHEME for a 401
- *   decided locally; TOO_LARGE; or the client's error code (HMACD_ECONN, HMACD_EPEER for a
- *   server that is not the trusted user, ...) for a 503, with detail = the error's message. It
- *   never holds the signature or the nonce.
+ *   decided locally; TOO_LARGE; for a 503, the client's error code (HMACD_ECONN, HMACD_EPEER
+ *   for a server that is not the trusted user, ...) with detail = the error's message, or
+ *   UNAVAILABLE, the verdict 9 (fleet mode). It never holds the signature or the nonce.
  *
  * On success: req.rawBody is the body as received (a Buffer), req.body is set to it unless
  * something already set req.body, and req.hmacd = {scheme: 'hmacd-v1', tenant, container, epoch,
  * ts, nonce} or {scheme: 'rfc9421', tenant, container, label, keyid, created, nonce} (the last
  * three from the verified Signature-Input; created and nonce undefined when absent).
  * Responses: 401 {"error":"unauthorized"} with WWW-Authenticate: HMACD-V1 (whatever the scheme:
- * a refusal says nothing about why); 503 {"error":"unavailable"}; 413 {"error":"too_large"}. A
+ * a refusal says nothing about why); 503 {"error":"unavailable"} (the same for a client error
+ * and for the verdict UNAVAILABLE); 413 {"error":"too_large"}. A
  * route without the parameter, or a body already consumed by another parser, is a setup error:
  * next(err) (Express answers 500); the request is never passed on unverified.
  */
@@ -209,8 +211,9 @@ export function hmacdExpress(opts = {}) {
 	}
 
 	/*
-	 * Asks hmacd about item: an error is a 503, a verdict other than OK a 401. On OK the request
-	 * goes on with req.rawBody (and req.body, unless already set) = body, req.hmacd = identity().
+	 * Asks hmacd about item: an error or the verdict UNAVAILABLE is a 503, any other verdict
+	 * than OK a 401. On OK the request goes on with req.rawBody (and req.body, unless already
+	 * set) = body, req.hmacd = identity().
 	 */
 	async function judge(req, res, next, item, body, scope, note, unauthorized, identity) {
 		let verdict;
@@ -222,7 +225,13 @@ export function hmacdExpress(opts = {}) {
 			refuse(res, 503, BODY_503);
 			return;
 		}
-		if (verdict !== 0) {
+		if (verdict === Verdict.UNAVAILABLE) {
+			/* fleet mode: not judged in time; the same 503 as when hmacd does not answer */
+			log({ status: 503, reason: verdictName(verdict), ...scope, ...note });
+			refuse(res, 503, BODY_503);
+			return;
+		}
+		if (verdict !== Verdict.OK) {
 			unauthorized(verdictName(verdict), scope);
 			return;
 		}

@@ -6,17 +6,13 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
-import { decode, encode } from '@msgpack/msgpack';
-
 import * as hmacd from 'hmacd';
 
-import { Daemon, SKIP_DAEMON } from './helpers.mjs';
+import { Daemon, SKIP_DAEMON, answer, fake } from './helpers.mjs';
 
 const { Verdict } = hmacd;
 const now = () => Math.floor(Date.now() / 1000);
@@ -191,51 +187,6 @@ describe('client against the real daemon', { skip: SKIP_DAEMON }, () => {
 		await assert.rejects(c.verify(signed(keys.c1)), { code: 'HMACD_ECLOSED' });
 	});
 });
-
-/*
- * A fake daemon: `onFrame(payload, sock, n)` is called for each request frame (n counts frames
- * over all connections). Resolves with {path, frames, conns, close()}.
- */
-async function fake(onFrame) {
-	const dir = mkdtempSync(join(tmpdir(), 'hmacd-fake-'));
-	const path = join(dir, 's');
-	const st = { path, frames: 0, conns: 0, socks: new Set() };
-	const server = net.createServer((sock) => {
-		st.conns++;
-		st.socks.add(sock);
-		let buf = Buffer.alloc(0);
-		sock.on('data', (d) => {
-			buf = Buffer.concat([buf, d]);
-			while (buf.length >= 4 && buf.length >= 4 + buf.readUInt32BE(0)) {
-				const n = buf.readUInt32BE(0);
-				const payload = buf.subarray(4, 4 + n);
-				buf = buf.subarray(4 + n);
-				onFrame(payload, sock, ++st.frames);
-			}
-		});
-		sock.on('error', () => {});
-		sock.on('close', () => st.socks.delete(sock));
-	});
-	await new Promise((r) => server.listen(path, r));
-	st.close = () => new Promise((r) => {
-		for (const s of st.socks)
-			s.destroy();
-		server.close(() => {
-			rmSync(dir, { recursive: true, force: true });
-			r();
-		});
-	});
-	return st;
-}
-
-/* {"id": id, "results": [0, ...]} for a verify payload (ids and counts read with the decoder) */
-function answer(payload, over = {}) {
-	const req = decode(payload);
-	const body = encode({ id: req.id, results: req.items.map(() => 0), ...over });
-	const h = Buffer.alloc(4);
-	h.writeUInt32BE(body.length);
-	return Buffer.concat([h, body]);
-}
 
 const ITEM = {
 	tenant: 'acme', container: 'c1', epoch: 1, method: 'POST', path: '/x', ts: 1,

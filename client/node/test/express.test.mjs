@@ -1,6 +1,7 @@
 /*
  * express.test.mjs - the Express middleware (PROTOCOL.md 13.3) and the example app, served on an
- * ephemeral 127.0.0.1 port, against the real hmacd.
+ * ephemeral 127.0.0.1 port, against the real hmacd; and against a fake daemon for verdict 9
+ * UNAVAILABLE, which the real one answers only in fleet mode.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -12,7 +13,7 @@ import express from 'express';
 import * as hmacd from 'hmacd';
 import { createApp } from '../examples/express-app.mjs';
 
-import { Daemon, SKIP_DAEMON, request, serve } from './helpers.mjs';
+import { Daemon, SKIP_DAEMON, answer, fake, request, serve } from './helpers.mjs';
 
 const UNAUTHORIZED = '{"error":"unauthorized"}';
 const now = () => Math.floor(Date.now() / 1000);
@@ -233,6 +234,91 @@ describe('Express middleware against the real daemon', { skip: SKIP_DAEMON }, ()
 			await s2.close();
 		}
 	});
+});
+
+/*
+ * Verdict 9 UNAVAILABLE (fleet mode: the daemon could not claim the nonce fleet-wide in time)
+ * through the real client and the example app's middleware. A fake daemon speaking the real
+ * protocol answers 9 to every item. The answer must be the 503 of a daemon that does not answer
+ * (same body, same headers), never the 401 of a rejected signature; the handler never runs;
+ * the log names UNAVAILABLE.
+ */
+describe('verdict 9 UNAVAILABLE: 503 like a daemon down (a fake daemon)', () => {
+	let f, client, srv, port;
+	const logs = [];
+
+	before(async () => {
+		const { UNAVAILABLE } = hmacd.Verdict;
+		f = await fake((payload, sock) => sock.write(answer(payload, {}, UNAVAILABLE)));
+		client = new hmacd.Client({ socket: f.path, timeoutMs: 2000 });
+		srv = await serve(createApp({ client, log: (e) => logs.push(e) }));
+		port = srv.port;
+	});
+	after(async () => {
+		await srv?.close();
+		client?.close();
+		await f?.close();
+	});
+
+	const path = '/containers/c1/exec';
+	const body = '{"cmd":["ls"]}';
+	const secret = Buffer.alloc(32, 7);
+	function v1() {
+		const headers = [['Host', `127.0.0.1:${port}`], ['Content-Type', 'application/json']];
+		const authorization = hmacd.signRequest({ secret, tenant: 'acme', container: 'c1',
+			epoch: 1, method: 'POST', path, headers, body });
+		return { method: 'POST', path, body,
+			headers: [...headers, ['Authorization', authorization]] };
+	}
+	function rfc() {
+		const headers = [['Host', `127.0.0.1:${port}`], ['X-Tenant', 'acme'],
+			['Content-Type', 'application/json']];
+		const h = hmacd.rfc9421.sign({ method: 'POST', path, headers, body, key: secret,
+			keyid: 'kid-1' });
+		return { method: 'POST', path, body, headers: [...headers, ...Object.entries(h)] };
+	}
+	/* the response headers, minus those that change from one response to the next */
+	const stable = (h) => Object.fromEntries(Object.entries(h).filter(([k]) =>
+		!['date', 'connection', 'keep-alive'].includes(k)));
+
+	test('the name and the code', () => {
+		assert.equal(hmacd.Verdict.UNAVAILABLE, 9);
+		assert.equal(hmacd.verdictName(9), 'UNAVAILABLE');
+		assert.equal(hmacd.verdictName(10), 'VERDICT_10');
+	});
+
+	test('the client resolves with 9: a verdict, not an error', async () => {
+		const frames = f.frames;
+		assert.equal(await client.verify({ tenant: 'acme', container: 'c1', epoch: 1,
+			method: 'POST', path, ts: 1, nonce: 'n1', sig: Buffer.alloc(32) }),
+		hmacd.Verdict.UNAVAILABLE);
+		assert.equal(f.frames, frames + 1);
+	});
+
+	test('hmacd-v1 and RFC 9421 requests: 503 as for a daemon down, the handler never runs',
+		async () => {
+			let first;
+			for (const [scheme, req] of [['hmacd-v1', v1()], ['rfc9421', rfc()]]) {
+				logs.length = 0;
+				const frames = f.frames;
+				const r = await request(port, req);
+				assert.equal(r.status, 503, `${scheme}: ${r.body}`);
+				assert.equal(r.body, '{"error":"unavailable"}');
+				assert.equal(r.headers['www-authenticate'], undefined);
+				assert.equal(f.frames, frames + 1, 'the daemon was asked and answered');
+				assert.deepEqual(logs, [{ status: 503, reason: 'UNAVAILABLE', tenant: 'acme',
+					container: 'c1', method: 'POST', path }]);
+				first ??= stable(r.headers);
+			}
+			/* the same request with the daemon gone: the very same response */
+			await f.close();
+			logs.length = 0;
+			const down = await request(port, v1());
+			assert.equal(down.status, 503);
+			assert.equal(down.body, '{"error":"unavailable"}');
+			assert.equal(logs.at(-1).reason, 'HMACD_ECONN');
+			assert.deepEqual(stable(down.headers), first);
+		});
 });
 
 /*

@@ -1,6 +1,7 @@
 /*
  * helpers.mjs - the real hmacd for the tests: start it on a temporary directory, manage keys with
- * hmacctl, stop and restart it; plus raw-frame and HTTP helpers.
+ * hmacctl, stop and restart it; a fake daemon for what the real one does not do on cue; plus
+ * raw-frame and HTTP helpers.
  *
  * $HMACD and $HMACCTL name the binaries (make check sets them). Without them the daemon tests are
  * skipped with a message. The daemon is waited for by connecting to its socket (while checking
@@ -16,6 +17,8 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+
+import { decode, encode } from '@msgpack/msgpack';
 
 const run = promisify(execFile);
 
@@ -250,4 +253,52 @@ export function request(port, { method = 'POST', path, headers = [], body }) {
 		req.on('error', reject);
 		req.end(body);
 	});
+}
+
+/*
+ * A fake daemon: `onFrame(payload, sock, n)` is called for each request frame (n counts frames
+ * over all connections). Resolves with {path, frames, conns, close()}.
+ */
+export async function fake(onFrame) {
+	const dir = mkdtempSync(join(tmpdir(), 'hmacd-fake-'));
+	const path = join(dir, 's');
+	const st = { path, frames: 0, conns: 0, socks: new Set() };
+	const server = net.createServer((sock) => {
+		st.conns++;
+		st.socks.add(sock);
+		let buf = Buffer.alloc(0);
+		sock.on('data', (d) => {
+			buf = Buffer.concat([buf, d]);
+			while (buf.length >= 4 && buf.length >= 4 + buf.readUInt32BE(0)) {
+				const n = buf.readUInt32BE(0);
+				const payload = buf.subarray(4, 4 + n);
+				buf = buf.subarray(4 + n);
+				onFrame(payload, sock, ++st.frames);
+			}
+		});
+		sock.on('error', () => {});
+		sock.on('close', () => st.socks.delete(sock));
+	});
+	await new Promise((r) => server.listen(path, r));
+	st.close = () => new Promise((r) => {
+		for (const s of st.socks)
+			s.destroy();
+		server.close(() => {
+			rmSync(dir, { recursive: true, force: true });
+			r();
+		});
+	});
+	return st;
+}
+
+/*
+ * The answer frame to a verify payload: {"id": id, "results": [verdict, ...]}, one verdict per
+ * item (ids and counts read with the decoder), with the keys of `over` put in.
+ */
+export function answer(payload, over = {}, verdict = 0) {
+	const req = decode(payload);
+	const body = encode({ id: req.id, results: req.items.map(() => verdict), ...over });
+	const h = Buffer.alloc(4);
+	h.writeUInt32BE(body.length);
+	return Buffer.concat([h, body]);
 }

@@ -294,6 +294,6 @@ describe('rfc9421 items (PROTOCOL.md 7.2)', () => {
 	test('INSUFFICIENT_COVERAGE is verdict 8', () => {
 		assert.equal(hmacd.Verdict.INSUFFICIENT_COVERAGE, 8);
 		assert.equal(hmacd.verdictName(8), 'INSUFFICIENT_COVERAGE');
-		assert.equal(hmacd.verdictName(9), 'VERDICT_9');
+		assert.equal(hmacd.verdictName(10), 'VERDICT_10');
 	});
 });

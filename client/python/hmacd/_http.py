@@ -15,8 +15,9 @@ body the application will be handed, an empty one included: a signed body that a
 strips (Content-Length: 0) is then checked as the empty body, and refused.
 
 The refusals are constant: 401 {"error":"unauthorized"} with WWW-Authenticate: HMACD-V1 whatever
-the reason (an RFC 9421 one included), 503 {"error":"unavailable"} when hmacd cannot judge, 413
-{"error":"too_large"} for a body over the limit. Reasons go to the "hmacd" logger only, and never
+the reason (an RFC 9421 one included), 503 {"error":"unavailable"} when hmacd cannot judge (no
+answer, an error, or the verdict UNAVAILABLE), 413 {"error":"too_large"} for a body over the
+limit. Reasons go to the "hmacd" logger only, and never
 include the signature or the nonce.
 """
 
@@ -295,6 +296,9 @@ def unavailable(e, tenant):
 
 
 def check_verdict(verdict, tenant):
-    """Refused(401) unless hmacd said OK."""
+    """Refused(401) unless hmacd said OK; Refused(503) for UNAVAILABLE (fleet mode: the nonce
+    could not be claimed in time), the same refusal as when hmacd does not answer."""
+    if verdict == Verdict.UNAVAILABLE:
+        raise Refused(503, verdict_name(verdict), tenant)
     if verdict != Verdict.OK:
         raise Refused(401, verdict_name(verdict), tenant)

@@ -2,7 +2,8 @@
 
 A verdict is an answer, not an error: a verify call that got an answer returns verdicts, one per
 item, whatever they are. An exception means there is no verdict at all, and every middleware
-turns any HmacdError into 503 (fail closed): the request is never passed on.
+turns any HmacdError into 503 (fail closed): the request is never passed on. The verdict
+UNAVAILABLE gets the same 503: the daemon answered, but could not judge the item in time.
 """
 
 import enum
@@ -12,7 +13,7 @@ class Verdict(enum.IntEnum):
     """Verdict codes of PROTOCOL.md section 9. Any code other than OK means reject; a code this
     enum does not know (from a later daemon) is returned as a plain int and means reject too.
     The precedence is MALFORMED, INSUFFICIENT_COVERAGE, UNKNOWN_KEY, KEY_REVOKED, KEY_EXPIRED,
-    BAD_SIGNATURE, STALE_TIMESTAMP, REPLAY, OK."""
+    BAD_SIGNATURE, STALE_TIMESTAMP, REPLAY, UNAVAILABLE, OK."""
 
     OK = 0
     BAD_SIGNATURE = 1
@@ -26,6 +27,11 @@ class Verdict(enum.IntEnum):
     # created, nonce, content-digest with a body or @query with a query; for hmacd-v1 a nonce
     # or a signed header (hmacctl policy set --v1-nonce --v1-require ...)
     INSUFFICIENT_COVERAGE = 8
+    # fleet mode only: the item (with a nonce) passed every other check, but the fleet-wide
+    # claim of its nonce could not be made in time (Redis unreachable or slow, too few replicas).
+    # Fail closed like a daemon that does not answer: the middleware answers 503, not 401. The
+    # nonce may be claimed all the same, so a retry is signed again with a new nonce.
+    UNAVAILABLE = 9
 
 
 def verdict_name(code):

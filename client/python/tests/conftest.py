@@ -179,6 +179,22 @@ def own_daemon():
     yield from _running_daemon()
 
 
+@pytest.fixture
+def fake():
+    """make(script, verdict=0) -> a started fakedaemon.FakeDaemon; all are closed after the
+    test."""
+    from fakedaemon import FakeDaemon
+    made = []
+
+    def make(script, verdict=0):
+        f = FakeDaemon(script, verdict)
+        made.append(f)
+        return f
+    yield make
+    for f in made:
+        f.close()
+
+
 
 @pytest.fixture(scope="session")
 def rfc_example(daemon):

@@ -5,8 +5,10 @@ TestClient), against the real hmacd.
 Each case runs on both apps: a signed request passes; no or a broken Authorization, a signature
 made for another container (re-addressed request, or a signer claiming another container), a
 replay, a changed body or query, a missing signed header: 401 with the exact body; a body over
-the limit: 413; the daemon down: 503 (fail closed) and back to 200 once it is up; strict body
-binding; an exempt route; an unknown route is 401, not passed on.
+the limit: 413; the daemon down: 503 (fail closed) and back to 200 once it is up; verdict 9
+UNAVAILABLE (from a fake daemon: the real one gives it only in fleet mode): the same 503 as a
+daemon that is down, never 401; strict body binding; an exempt route; an unknown route is 401,
+not passed on.
 
 The RFC 9421 cases (PROTOCOL.md 13.5) run on both apps too, with keys imported by keyid: a
 request signed by hmacd.rfc9421.sign() passes; a tampered path, method, covered header, body,
@@ -20,6 +22,7 @@ test_policy_middleware.py.
 """
 
 import asyncio
+import base64
 import io
 import json
 import os
@@ -27,6 +30,7 @@ import sys
 
 import pytest
 
+from fakedaemon import serve_forever
 from helpers import (RFC_B2_BODY, RFC_B2_HEADERS, RFC_B2_TARGET, RFC_B25_INPUT, RFC_B25_SIGNATURE,
                      unique)
 from hmacd import AsyncClient, Client, Signer, sign_rfc9421
@@ -224,6 +228,55 @@ def test_daemon_down_fails_closed(app_cls, own_daemon):
         assert app.request("POST", target, EXEC, sign(app, signer, target))[0] == 200
     finally:
         app.close()
+
+
+def _headers(h):
+    """A response's headers, minus the ones that differ from one response to the next."""
+    return {k.lower(): v for k, v in h.items() if k.lower() not in ("date", "server")}
+
+
+@pytest.mark.parametrize("app_cls", APPS, ids=[a.name for a in APPS])
+def test_verdict_unavailable_is_503(app_cls, fake, caplog):
+    """Verdict 9 UNAVAILABLE (fleet mode: the nonce could not be claimed fleet-wide in time)
+    through the real middleware of each example app: 503 with exactly the body and headers of a
+    daemon that does not answer, never 401, the handler never runs, and the log names
+    UNAVAILABLE. The real daemon only answers 9 in fleet mode, so a fake one (the real
+    protocol, every verify item answered 9) stands in; both schemes."""
+    srv = fake(lambda i: serve_forever, verdict=9)
+    app = app_cls(srv.path)
+    signer = Signer("acme", 1, base64.b64encode(bytes(range(32))).decode())
+    target = "/containers/web-01/exec"
+    try:
+        caplog.clear()
+        status, body, headers = app.request("POST", target, EXEC, sign(app, signer, target))
+        assert (status, body) == (503, BODY_503)
+        assert "www-authenticate" not in _headers(headers)
+        assert "503 UNAVAILABLE tenant=acme container=web-01" in caplog.text, caplog.text
+        assert len(srv.requests) == 1  # the daemon's answer, not a connection failure
+
+        caplog.clear()
+        status, body, headers = app.request("POST", target, EXEC,
+                                            rfc_sign_with(app, bytes(32), "kid-1", "acme", target))
+        assert (status, body) == (503, BODY_503)
+        assert "503 UNAVAILABLE tenant=acme container=web-01" in caplog.text, caplog.text
+        assert srv.requests[-1][1]["items"][0]["scheme"] == "rfc9421"
+        unavailable = _headers(headers)
+
+        # the same request with no daemon at all: the very same response
+        srv.close()
+        status, body, headers = app.request("POST", target, EXEC, sign(app, signer, target))
+        assert (status, body) == (503, BODY_503)
+        assert _headers(headers) == unavailable
+    finally:
+        app.close()
+
+
+def rfc_sign_with(app, key, keyid, tenant, target, body=EXEC, method="POST"):
+    """Request headers signed with hmacd.rfc9421.sign() under (key, keyid), tenant in X-Tenant."""
+    headers = {"Host": app.host, "Content-Type": "application/json", "X-Tenant": tenant}
+    headers.update(sign_rfc9421(method, target, key=key, keyid=keyid, headers=headers,
+                                body=body))
+    return headers
 
 
 # ---- the middleware without a framework ----

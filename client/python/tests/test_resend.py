@@ -1,123 +1,27 @@
 """test_resend.py - the clients' connection rules against a scripted fake daemon.
 
 The real daemon cannot be made to misbehave on cue, so these tests run a tiny Unix-socket server
-whose every connection follows a script, and which records every request it reads. They pin
-down the rule shared with the C client: a request is sent again on a new connection only if no
-byte of it was written; once it may have reached the daemon, the caller gets Unavailable (its
-nonce may have been recorded) and the request is never seen twice. Also: timeouts, answers that
-break the protocol, and error responses (which keep the connection).
+(fakedaemon.py, the `fake` fixture) whose every connection follows a script, and which records
+every request it reads. They pin down the rule shared with the C client: a request is sent
+again on a new connection only if no byte of it was written; once it may have reached the
+daemon, the caller gets Unavailable (its nonce may have been recorded) and the request is never
+seen twice. Also: timeouts, answers that break the protocol, and error responses (which keep
+the connection).
 """
 
 import asyncio
-import os
-import shutil
-import socket
-import struct
-import tempfile
 import threading
 
-import msgpack
 import pytest
 
+from fakedaemon import serve_forever
 from hmacd import (AsyncClient, Client, Item, ProtocolError, ServerError, Timeout, Unavailable,
-                   Verdict)
+                   Verdict, verdict_name)
 
 
 def _item(n=0):
     return Item(tenant="t", container="c", epoch=1, method="GET", path="/%d" % n, ts=1,
                 sig=bytes(32))
-
-
-class FakeDaemon:
-    """script(i) -> a function(conn, server) serving connection number i (0-based)."""
-
-    def __init__(self, script):
-        self.dir = tempfile.mkdtemp(prefix="hmacd-fake-", dir="/tmp")
-        self.path = os.path.join(self.dir, "s")
-        self.script = script
-        self.requests = []          # (connection number, decoded request)
-        self.lock = threading.Lock()
-        self.release = threading.Event()
-        self.closed = threading.Event()   # set when the server has closed a connection
-        self.lsock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.lsock.bind(self.path)
-        self.lsock.listen(16)
-        self.conns = []
-        self.thread = threading.Thread(target=self._accept, daemon=True)
-        self.thread.start()
-
-    def _accept(self):
-        i = 0
-        while True:
-            try:
-                c, _ = self.lsock.accept()
-            except OSError:
-                return
-            self.conns.append(c)
-            threading.Thread(target=self._serve, args=(i, c), daemon=True).start()
-            i += 1
-
-    def _serve(self, i, c):
-        try:
-            self.script(i)(i, c, self)
-        except OSError:
-            pass
-        finally:
-            c.close()
-            self.closed.set()
-
-    def read_request(self, i, c):
-        """Reads one request frame; None at EOF. Records it."""
-        head = self._exact(c, 4)
-        if head is None:
-            return None
-        req = msgpack.unpackb(self._exact(c, struct.unpack(">I", head)[0]), raw=False)
-        with self.lock:
-            self.requests.append((i, req))
-        return req
-
-    @staticmethod
-    def _exact(c, n):
-        buf = b""
-        while len(buf) < n:
-            chunk = c.recv(n - len(buf))
-            if not chunk:
-                return None
-            buf += chunk
-        return buf
-
-    @staticmethod
-    def send(c, obj):
-        payload = msgpack.packb(obj, use_bin_type=True)
-        c.sendall(struct.pack(">I", len(payload)) + payload)
-
-    def answer(self, c, req, **override):
-        if req["op"] == "verify":
-            resp = {"id": req["id"], "results": [0] * len(req["items"])}
-        elif req["op"] == "ping":
-            resp = {"id": req["id"], "pong": True}
-        else:
-            resp = {"id": req["id"], "stats": {"requests": 1}}
-        resp.update(override)
-        self.send(c, resp)
-
-    def close(self):
-        self.release.set()
-        self.lsock.close()
-        for c in self.conns:
-            try:
-                c.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-
-def serve_forever(i, c, srv):
-    while True:
-        req = srv.read_request(i, c)
-        if req is None:
-            return
-        srv.answer(c, req)
 
 
 def serve_once_then_close(i, c, srv):
@@ -134,19 +38,6 @@ def hold(i, c, srv):
     """Reads one request and never answers."""
     srv.read_request(i, c)
     srv.release.wait(10)
-
-
-@pytest.fixture
-def fake():
-    made = []
-
-    def make(script):
-        f = FakeDaemon(script)
-        made.append(f)
-        return f
-    yield make
-    for f in made:
-        f.close()
 
 
 def test_dead_idle_connection_is_replaced(fake):
@@ -269,3 +160,20 @@ def test_unknown_verdict_is_passed_through(fake):
     with Client(srv.path) as c:
         v = c.verify(_item(1))
     assert v == 42 and v != Verdict.OK
+
+
+def test_verdict_unavailable(fake):
+    """Verdict 9 (fleet mode: the nonce could not be claimed in time) is a verdict, not an
+    error, through both clients; the connection stays in use."""
+    srv = fake(lambda i: serve_forever, verdict=9)
+    with Client(srv.path) as c:
+        v = c.verify(_item(1))
+        assert v is Verdict.UNAVAILABLE and v == 9 and v.name == "UNAVAILABLE"
+        assert c.verify_many([_item(2), _item(3)]) == [Verdict.UNAVAILABLE] * 2
+
+    async def main():
+        async with AsyncClient(srv.path) as ac:
+            return await ac.verify(_item(4))
+    assert asyncio.run(main()) is Verdict.UNAVAILABLE
+    assert verdict_name(9) == "UNAVAILABLE"
+    assert len(set(i for i, _ in srv.requests)) == 2  # one connection per client

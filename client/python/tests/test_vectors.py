@@ -50,6 +50,12 @@ def test_first_vector_is_the_worked_example(vectors):
     assert first["sig_hex"] == WORKED_EXAMPLE_SIG
 
 
+def test_verdict_table(vectors):
+    """The file's verdict table is hmacd.Verdict, name for name (9 UNAVAILABLE included)."""
+    assert vectors["verdicts"] == {v.name: v.value for v in Verdict}
+    assert vectors["verdicts"]["UNAVAILABLE"] == 9
+
+
 def test_positive_signer(positive):
     it = item_from_vector(positive, sig=b"")
     canon = canonical_string(it)

@@ -10,7 +10,9 @@
  * A struct hmacd_client is one Unix-socket connection; it is not thread-safe (use one per thread,
  * or a pool). Every function returns 0 on success or a negative HMACD_E* code; hmacd_strerror()
  * describes a code. Verdicts (HMACD_V_*) are per item and are not errors: a request that was
- * answered returns 0 and fills the verdicts.
+ * answered returns 0 and fills the verdicts. Every verdict but HMACD_V_OK rejects the item; an
+ * HTTP server answers 401 for them, except HMACD_V_UNAVAILABLE (fleet mode: the daemon could
+ * not judge the item in time), which it answers 503 like an error.
  *
  * Reconnection: when the daemon restarts, the next call notices the dead connection, reconnects
  * once and, if no byte of the request had reached the daemon, sends it again. A request whose
@@ -68,6 +70,14 @@ enum hmacd_verdict {
 	HMACD_V_MALFORMED = 7,
 	/* the signature does not cover what the scope's policy requires (either scheme) */
 	HMACD_V_INSUFFICIENT_COVERAGE = 8,
+	/*
+	 * Fleet mode only: the item passed every other check, but the fleet-wide claim of its
+	 * nonce could not be made in time (Redis unreachable or slow, or too few replicas
+	 * acknowledged it). Fail closed as when the daemon does not answer (HTTP 503), never as a
+	 * 401. The nonce may be claimed all the same: a retry must be signed again with a new
+	 * nonce. Items without a nonce never get it.
+	 */
+	HMACD_V_UNAVAILABLE = 9,
 };
 
 #define HMACD_MAC_LEN 32
@@ -182,7 +192,8 @@ struct hmacd_options {
 
 /* Text of an error code. Never NULL. */
 const char *hmacd_strerror(int code);
-/* "OK", "BAD_SIGNATURE", ... Never NULL. */
+/* "OK", "BAD_SIGNATURE", ..., "UNAVAILABLE"; "UNKNOWN" for a code this version does not know
+ * (which, like every code but HMACD_V_OK, means reject). Never NULL. */
 const char *hmacd_verdict_name(unsigned verdict);
 
 /*

@@ -51,7 +51,7 @@ func ImpostorMain() {
 			os.Exit(1)
 		}
 		go func() {
-			n := answerOK(nc)
+			n := answerAll(nc, 0) // 0: OK
 			nc.Close()
 			fmt.Printf("read %d\n", n) // one line, one write: lines never interleave
 		}()
@@ -70,9 +70,10 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// answerOK answers each frame on nc as a daemon that says OK to everything would, until the
-// client closes the connection, and returns how many bytes the client sent.
-func answerOK(nc net.Conn) int64 {
+// answerAll answers each frame on nc as a daemon that gives every verify item the same verdict
+// would (pong to ping, an error response to anything else), until the client closes the
+// connection, and returns how many bytes the client sent.
+func answerAll(nc net.Conn, verdict uint8) int64 {
 	cr := &countingReader{r: nc}
 	for {
 		var hdr [4]byte
@@ -96,7 +97,11 @@ func answerOK(nc net.Conn) int64 {
 		resp := map[string]interface{}{"id": req.ID}
 		switch req.Op {
 		case "verify":
-			resp["results"] = make([]int, len(req.Items)) // every verdict 0: OK
+			results := make([]int, len(req.Items)) // an array of ints ([]uint8 would be bin)
+			for i := range results {
+				results[i] = int(verdict)
+			}
+			resp["results"] = results
 		case "ping":
 			resp["pong"] = true
 		default:
