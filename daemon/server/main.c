@@ -64,7 +64,7 @@ struct stat_row {
 	uint64_t value;
 };
 
-#define MAX_STATS 48
+#define MAX_STATS 64
 
 /* Fills rows with every counter; returns how many. */
 static unsigned collect_stats(struct server *s, struct stat_row rows[MAX_STATS])
