@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "proto/frame.h"
+#include "server/claims.h"
 #include "server/log.h"
 
 #define HM_CONN_READ_CHUNK (64u * 1024)
@@ -36,6 +37,16 @@ struct hm_conn {
 	size_t in_off;
 	struct hm_buf out;
 	size_t out_off;
+	/*
+	 * Frames whose answers wait for their fleet nonce claims (claims.h), oldest first: `out`
+	 * is written up to the first one's start only, and not compacted meanwhile, so the
+	 * offsets the claims patch stay right and answers leave in order.
+	 */
+	struct {
+		struct hm_claim_set *set; /* NULL once answered */
+		size_t start;             /* where the frame's answer begins in out */
+	} held[HM_CONN_MAX_HELD];
+	unsigned nheld;
 };
 
 const char *hm_conn_state_name(enum hm_conn_state s)
@@ -93,6 +104,10 @@ static bool conn_set_state(struct hm_conn *c, enum hm_conn_state s)
 
 static void conn_free(struct hm_conn *c)
 {
+	for (unsigned i = 0; i < c->nheld; i++)
+		if (c->held[i].set != NULL)
+			hm_claims_abandon(c->held[i].set);
+	c->nheld = 0;
 	if (c->rev != NULL)
 		event_free(c->rev);
 	if (c->wev != NULL)
@@ -127,13 +142,20 @@ static void conn_close(struct hm_conn *c, const char *why)
 		ctx->on_idle(ctx->on_idle_arg);
 }
 
+/* Where writing must stop: the first answer still waiting for its claims, else the end. */
+static size_t conn_out_limit(const struct hm_conn *c)
+{
+	return c->nheld > 0 ? c->held[0].start : c->out.len;
+}
+
 /* Writes what is pending. false if the connection was closed. */
 static bool conn_flush(struct hm_conn *c)
 {
+	size_t limit = conn_out_limit(c);
 	ssize_t n;
 
-	while (c->out_off < c->out.len) {
-		n = send(c->fd, c->out.data + c->out_off, c->out.len - c->out_off, MSG_NOSIGNAL);
+	while (c->out_off < limit) {
+		n = send(c->fd, c->out.data + c->out_off, limit - c->out_off, MSG_NOSIGNAL);
 		if (n > 0) {
 			c->out_off += (size_t)n;
 			continue;
@@ -152,11 +174,13 @@ static bool conn_flush(struct hm_conn *c)
 		conn_close(c, "write failed");
 		return false;
 	}
-	/* all written */
-	c->out.len = 0;
-	c->out_off = 0;
-	if (c->out.cap > HM_CONN_KEEP)
-		hm_buf_free(&c->out);
+	/* all written, or all that may be written before a held answer */
+	if (c->nheld == 0) {
+		c->out.len = 0;
+		c->out_off = 0;
+		if (c->out.cap > HM_CONN_KEEP)
+			hm_buf_free(&c->out);
+	}
 	if (event_del(c->wev) != 0)
 		hm_warn("conn fd=%d: event_del failed", c->fd);
 	return true;
@@ -188,6 +212,8 @@ static bool conn_compact(struct hm_conn *c, bool progressed)
 	return true;
 }
 
+static void conn_claimed(void *arg, struct hm_claim_set *set);
+
 /*
  * Hands complete frames to the handler, up to the per-event cap and the output high-water.
  * Returns false if the connection was closed; *more says a complete frame is still waiting.
@@ -197,13 +223,13 @@ static bool conn_process(struct hm_conn *c, bool *more)
 	struct hm_conn_ctx *ctx = c->ctx;
 	int64_t now = (int64_t)time(NULL);
 	uint32_t plen;
-	size_t flen;
+	size_t flen, start;
 	unsigned frames;
 	int rc;
 
 	*more = false;
 	/* responses still queued after a partial write go to the front: out stays bounded */
-	if (c->out_off > 0) {
+	if (c->out_off > 0 && c->nheld == 0) {
 		hm_buf_consume(&c->out, c->out_off);
 		c->out_off = 0;
 	}
@@ -222,12 +248,22 @@ static bool conn_process(struct hm_conn *c, bool *more)
 				conn_close(c, "frame too big");
 			return false;
 		}
+		if (c->nheld == HM_CONN_MAX_HELD)
+			break; /* resumed when the oldest held answer is released (conn_claimed) */
 		if (frames == HM_CONN_FRAMES_PER_EVENT || c->out.len - c->out_off >= ctx->out_high_water) {
 			*more = true;
 			break;
 		}
+		start = c->out.len;
 		rc = hm_handle_frame(ctx->handler, c->in.data + c->in_off + HM_FRAME_HEADER, plen,
 				     now, &c->out);
+		if (ctx->handler->pending != NULL) {
+			c->held[c->nheld].set = ctx->handler->pending;
+			c->held[c->nheld].start = start;
+			c->nheld++;
+			ctx->handler->pending = NULL;
+			hm_claims_send(c->held[c->nheld - 1].set, conn_claimed, c);
+		}
 		if (rc != HM_OK) {
 			hm_warn("conn fd=%d: response could not be buffered: %s", c->fd,
 				hm_strerror(rc));
@@ -316,6 +352,32 @@ static void conn_drive(struct hm_conn *c)
 		if (c->out_off >= c->out.len)
 			conn_close(c, c->peer_eof ? "peer closed" : "shutdown");
 	}
+}
+
+/*
+ * A held frame's claims are answered: its verdicts written into its answer, then every answer
+ * at the front that is complete is let go, and the connection goes on (writing, and reading the
+ * frames it stopped at).
+ */
+static void conn_claimed(void *arg, struct hm_claim_set *set)
+{
+	struct hm_conn *c = arg;
+	unsigned i, done = 0;
+
+	for (i = 0; i < c->nheld; i++)
+		if (c->held[i].set == set)
+			break;
+	hm_handler_claims_answered(c->ctx->handler, set, c->out.data);
+	if (i == c->nheld)
+		return; /* not ours: cannot happen */
+	c->held[i].set = NULL;
+	while (done < c->nheld && c->held[done].set == NULL)
+		done++;
+	if (done == 0)
+		return; /* an older frame still waits */
+	memmove(&c->held[0], &c->held[done], (c->nheld - done) * sizeof(c->held[0]));
+	c->nheld -= done;
+	conn_drive(c);
 }
 
 static void on_read(evutil_socket_t fd, short what, void *arg)

@@ -31,6 +31,8 @@
 #include "server/handler.h"
 
 #define HM_CONN_FRAMES_PER_EVENT 64
+/* frames whose answers may wait for fleet nonce claims at once, per connection */
+#define HM_CONN_MAX_HELD 16
 
 enum hm_conn_state {
 	HM_CONN_READING,  /**< reading and answering frames */

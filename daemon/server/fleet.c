@@ -11,6 +11,7 @@
 
 #include <openssl/crypto.h>
 
+#include "server/claims.h"
 #include "server/log.h"
 
 #ifdef HM_WITH_FLEET
@@ -20,9 +21,15 @@
 
 #define FLEET_TIMEOUT_MS 3000
 
+#define CLAIMS_MAX 16384 /* nonce claims in flight per worker */
+#define CLAIM_SETS_MAX 1024 /* frames waiting for their claims per worker */
+
 struct hm_srv_fleet {
 	struct hm_seal seal; /* the follower's records are sealed and opened with it */
 	struct hm_follower *fo;
+	struct hm_fleet_url url;
+	char password[HM_FLEET_PASSWORD_MAX + 1]; /* for the workers' claimers; wiped at stop */
+	struct hm_claims_cfg claims;
 };
 
 bool hm_srv_fleet_built(void)
@@ -112,6 +119,8 @@ int hm_srv_fleet_start(const struct hm_config *cfg, struct hm_keystore *ks,
 	if (rc != HM_OK)
 		goto out;
 	fc.seal = &sf->seal;
+	sf->url = fc.url;
+	memcpy(sf->password, pw, sizeof(sf->password));
 	rc = hm_follow_start(&fc, ks, log_line, NULL, &sf->fo, err, sizeof(err));
 	if (rc == HM_OK) {
 		hm_info("fleet %s: the store is up to date; following", cfg->fleet_url);
@@ -137,12 +146,29 @@ int hm_srv_fleet_run(struct hm_srv_fleet *sf)
 	return hm_follow_run(sf->fo);
 }
 
+const struct hm_claims_cfg *hm_srv_fleet_claims(struct hm_srv_fleet *sf,
+						const struct hm_config *cfg)
+{
+	sf->claims = (struct hm_claims_cfg){
+		.url = &sf->url,
+		.password = sf->password[0] != '\0' ? sf->password : NULL,
+		.prefix = cfg->fleet_prefix,
+		.seal = &sf->seal,
+		.timeout_ms = (unsigned)cfg->fleet_timeout,
+		.wait = (unsigned)cfg->fleet_wait,
+		.max_claims = CLAIMS_MAX,
+		.max_sets = CLAIM_SETS_MAX,
+	};
+	return &sf->claims;
+}
+
 void hm_srv_fleet_stop(struct hm_srv_fleet *sf)
 {
 	if (sf == NULL)
 		return;
 	hm_follow_stop(sf->fo);
 	hm_seal_wipe(&sf->seal);
+	OPENSSL_cleanse(sf->password, sizeof(sf->password));
 	free(sf);
 }
 
@@ -180,6 +206,14 @@ int hm_srv_fleet_check(const struct hm_config *cfg)
 }
 
 #else /* built without fleet mode: options.c refuses --fleet, so none of these is reached */
+
+const struct hm_claims_cfg *hm_srv_fleet_claims(struct hm_srv_fleet *sf,
+						const struct hm_config *cfg)
+{
+	(void)sf;
+	(void)cfg;
+	return NULL;
+}
 
 struct hm_srv_fleet {
 	int unused;

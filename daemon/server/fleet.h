@@ -28,6 +28,14 @@ bool hm_srv_fleet_prefix_ok(const char *prefix);
  */
 int hm_srv_fleet_start(const struct hm_config *cfg, struct hm_keystore *ks,
 		       struct hm_srv_fleet **out) HM_MUSTCHECK;
+/*
+ * The workers' claims configuration (claims.h) for fleet-wide nonces, valid until
+ * hm_srv_fleet_stop(): the fleet's URL, password, prefix, seal key, and cfg's --fleet-timeout
+ * and --fleet-wait.
+ */
+const struct hm_claims_cfg *hm_srv_fleet_claims(struct hm_srv_fleet *sf,
+						const struct hm_config *cfg);
+
 /* Starts following the change stream on a thread of its own. */
 int hm_srv_fleet_run(struct hm_srv_fleet *sf) HM_MUSTCHECK;
 /* Stops following and frees (NULL is fine). */

@@ -8,6 +8,7 @@
  */
 #include "server/handler.h"
 
+#include "server/claims.h"
 #include "server/log.h"
 
 static void error_response(struct hm_handler *h, struct hm_buf *out, const struct hm_request *req)
@@ -17,9 +18,57 @@ static void error_response(struct hm_handler *h, struct hm_buf *out, const struc
 	hm_encode_error(out, req->has_id, req->id, req->err, req->err_text);
 }
 
+/*
+ * An item OK on this host: if it recorded a new nonce, its claim joins the frame's set (OK for
+ * now, the answer held), or it is UNAVAILABLE at once when no claim can be made (Redis down,
+ * pools empty). at: where its verdict byte goes.
+ */
+static enum hm_verdict claim(struct hm_handler *h, struct hm_claim_set **set, bool *down,
+			     size_t at)
+{
+	struct hm_nonce_claim c;
+
+	if (!hm_verify_nonce_recorded(h->verifier, &c))
+		return HM_V_OK;
+	if (*set == NULL && !*down) {
+		*set = hm_claims_open(h->claimer);
+		*down = *set == NULL;
+	}
+	if (*set != NULL && hm_claims_add(*set, &c, at))
+		return HM_V_OK;
+	hm_verify_recount(h->verifier, HM_V_OK, HM_V_UNAVAILABLE);
+	hm_claims_count_unavailable(h->claimer, 1);
+	return HM_V_UNAVAILABLE;
+}
+
+struct answer {
+	struct hm_handler *h;
+	uint8_t *out;
+};
+
+static void answer_one(void *arg, size_t at, enum hm_verdict v)
+{
+	struct answer *a = arg;
+
+	if (v == HM_V_OK)
+		return;
+	a->out[at] = (uint8_t)(v & 0x7f); /* a verdict is a one-byte positive fixint */
+	hm_verify_recount(a->h->verifier, HM_V_OK, v);
+}
+
+void hm_handler_claims_answered(struct hm_handler *h, struct hm_claim_set *set, uint8_t *out)
+{
+	struct answer a = {.h = h, .out = out};
+
+	hm_claims_each(set, answer_one, &a);
+	hm_claims_release(set);
+}
+
 static void handle_verify(struct hm_handler *h, struct hm_request *req, int64_t now,
 			  struct hm_buf *out)
 {
+	struct hm_claim_set *set = NULL;
+	bool down = false;
 	size_t start;
 	int rc;
 
@@ -40,6 +89,8 @@ static void handle_verify(struct hm_handler *h, struct hm_request *req, int64_t 
 
 			if (why != NULL)
 				hm_debug("item %u: %s: %s", (unsigned)i, hm_verdict_name(v), why);
+			if (v == HM_V_OK && h->claimer != NULL)
+				v = claim(h, &set, &down, out->len);
 			hm_encode_result(out, v);
 		} else {
 			hm_verify_count_malformed(h->verifier);
@@ -48,6 +99,11 @@ static void handle_verify(struct hm_handler *h, struct hm_request *req, int64_t 
 	}
 	rc = hm_verify_end(h->verifier);
 	hm_counter_add(&h->stats.items, req->nitems);
+	if (set != NULL && (rc != HM_OK || hm_claims_size(set) == 0)) {
+		hm_claims_release(set); /* never sent */
+		set = NULL;
+	}
+	h->pending = set;
 	if (rc != HM_OK) {
 		/* a fault of ours touched this batch: take back its verdicts, fail closed */
 		hm_err("%s", hm_verify_fault(h->verifier));
@@ -67,6 +123,7 @@ int hm_handle_frame(struct hm_handler *h, const uint8_t *payload, size_t len, in
 	int rc;
 
 	hm_counter_add(&h->stats.requests, 1);
+	h->pending = NULL;
 	rc = hm_request_decode(payload, len, h->max_batch, &req);
 	if (rc != HM_OK) {
 		error_response(h, out, &req);

@@ -25,11 +25,20 @@ struct hm_handler_stats {
 	hm_counter items;          /* verify items judged (malformed included) */
 };
 
+struct hm_claimer;
+struct hm_claim_set;
+
 struct hm_handler {
 	struct hm_verifier *verifier;
 	uint32_t max_batch;
 	hm_stats_fn stats_fn;
 	void *stats_arg;
+	/*
+	 * Fleet mode with fleet-wide nonces (claims.h), else NULL: a nonce item OK here is OK
+	 * only once claimed in Redis. The frame's claims are left in `pending` for the caller.
+	 */
+	struct hm_claimer *claimer;
+	struct hm_claim_set *pending;
 	struct hm_handler_stats stats;
 	struct hm_item item; /* scratch, reused for every item */
 };
@@ -41,5 +50,14 @@ struct hm_handler {
  */
 int hm_handle_frame(struct hm_handler *h, const uint8_t *payload, size_t len, int64_t now,
 		    struct hm_buf *out) HM_MUSTCHECK;
+
+/*
+ * With a claimer: after hm_handle_frame(), h->pending is the frame's claims (NULL: none). Its
+ * answer is in `out` already, every claimed item written OK; the caller must not send it
+ * before the claims are answered (hm_claims_send()), then calls hm_handler_claims_answered()
+ * with the buffer the answer is in (offsets are the buffer's at the time of the frame), which
+ * writes the verdicts that are not OK, and gives the set back.
+ */
+void hm_handler_claims_answered(struct hm_handler *h, struct hm_claim_set *set, uint8_t *out);
 
 #endif

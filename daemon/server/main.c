@@ -136,6 +136,31 @@ static unsigned collect_stats(struct server *s, struct stat_row rows[MAX_STATS])
 	ROW("nonce_cache_tenant_max", hm_replay_tenant_max(s->replay));
 	ROW("nonce_before_start", before);
 	ROW("max_frame", s->cfg->max_frame);
+	if (s->fleet != NULL && strcmp(s->cfg->fleet_nonces, "redis") == 0) {
+		uint64_t c[7] = {0};
+
+		for (unsigned i = 0; i < s->nworkers; i++) {
+			const struct hm_claims_stats *cs = s->workers[i].claimer != NULL
+				? hm_claimer_stats(s->workers[i].claimer) : NULL;
+
+			if (cs == NULL)
+				continue;
+			c[0] += hm_counter_get(&cs->sent);
+			c[1] += hm_counter_get(&cs->ok);
+			c[2] += hm_counter_get(&cs->taken);
+			c[3] += hm_counter_get(&cs->unavailable);
+			c[4] += hm_counter_get(&cs->timeouts);
+			c[5] += hm_counter_get(&cs->connected);
+			c[6] += hm_counter_get(&cs->reconnects);
+		}
+		ROW("fleet_nonce_claims", c[0]);
+		ROW("fleet_nonce_claimed", c[1]);
+		ROW("fleet_nonce_taken", c[2]);
+		ROW("fleet_nonce_unavailable", c[3]);
+		ROW("fleet_nonce_timeouts", c[4]);
+		ROW("fleet_nonce_connections", c[5]);
+		ROW("fleet_nonce_reconnects", c[6]);
+	}
 	if (s->fleet != NULL) {
 		const char *names[HM_SRV_FLEET_NSTATS];
 		uint64_t values[HM_SRV_FLEET_NSTATS];
@@ -358,6 +383,8 @@ static int setup(struct server *s)
 	/* a canonical string is never longer than its item plus a fixed slack (canon.h) */
 	wc.verify.max_canonical = s->cfg->max_frame + 1024;
 	wc.verify.default_policy = s->cfg->policy;
+	if (s->fleet != NULL && strcmp(s->cfg->fleet_nonces, "redis") == 0)
+		wc.claims = hm_srv_fleet_claims(s->fleet, s->cfg);
 	wc.stats_fn = write_stats;
 	wc.stats_arg = s;
 	wc.on_close = conn_closed;
@@ -412,7 +439,6 @@ static int setup(struct server *s)
 
 static void teardown(struct server *s)
 {
-	hm_srv_fleet_stop(s->fleet);
 	for (unsigned i = 0; i < s->nworkers; i++)
 		hm_worker_stop(&s->workers[i]);
 	for (unsigned i = 0; i < s->nworkers; i++)
@@ -420,6 +446,8 @@ static void teardown(struct server *s)
 	for (unsigned i = 0; i < s->nworkers; i++)
 		hm_worker_destroy(&s->workers[i]);
 	free(s->workers);
+	/* after the workers: their claimers used the fleet's seal key */
+	hm_srv_fleet_stop(s->fleet);
 	if (s->listen_fd >= 0)
 		hm_listen_close(s->listen_fd, s->socket_activated ? NULL : s->cfg->socket_path);
 	if (s->accept_ev != NULL)

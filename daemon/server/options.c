@@ -99,6 +99,13 @@ static const struct opt opts[] = {
 	 "HMACD_FLEET_PASSWORD_FILE", 0, 0, "Redis AUTH password: the file's first line"},
 	{"fleet-prefix", "P", OPT_STR, F(fleet_prefix), "hmacd:", 0, "HMACD_FLEET_PREFIX", 0, 0,
 	 "prefix of the fleet's Redis keys"},
+	{"fleet-nonces", "WHERE", OPT_STR, F(fleet_nonces), "redis", 0, NULL, 0, 0,
+	 "fleet mode: redis (a nonce is claimed fleet-wide: a replay on another host is caught) or "
+	 "local (this host's cache only: a replay is accepted once per host)"},
+	{"fleet-timeout", "MS", OPT_UINT, F(fleet_timeout), NULL, 100, NULL, 1, 60000,
+	 "fleet mode: how long a frame's nonce claims may take (WAIT included); then UNAVAILABLE"},
+	{"fleet-wait", "N", OPT_UINT, F(fleet_wait), NULL, 0, NULL, 0, 16,
+	 "fleet mode: a claim counts once on N replicas (WAIT N), surviving a failover"},
 	{"seal-key-file", "FILE", OPT_STR, F(seal_key_file), NULL, 0, "HMACD_SEAL_KEY_FILE", 0, 0,
 	 "the fleet's seal key (hmacctl seal-key generate): 32 bytes, mode 0600; needed with --fleet"},
 };
@@ -359,6 +366,10 @@ enum hm_config_result hm_config_parse(struct hm_config *cfg, int argc, char **ar
 		fprintf(stderr, "hmacd: --fleet needs --seal-key-file FILE (or HMACD_SEAL_KEY_FILE)\n");
 		return HM_CONFIG_EXIT_USAGE;
 	}
+	if (strcmp(cfg->fleet_nonces, "redis") != 0 && strcmp(cfg->fleet_nonces, "local") != 0) {
+		fprintf(stderr, "hmacd: --fleet-nonces takes redis or local\n");
+		return HM_CONFIG_EXIT_USAGE;
+	}
 	if (cfg->fleet_url != NULL && !hm_srv_fleet_prefix_ok(cfg->fleet_prefix)) {
 		fprintf(stderr, "hmacd: --fleet-prefix wants 1..64 bytes of [A-Za-z0-9._:/-]\n");
 		return HM_CONFIG_EXIT_USAGE;
@@ -401,6 +412,8 @@ void hm_config_free(struct hm_config *cfg)
 	free(cfg->fleet_url);
 	free(cfg->fleet_password_file);
 	free(cfg->fleet_prefix);
+	free(cfg->fleet_nonces);
+	cfg->fleet_nonces = NULL;
 	cfg->fleet_url = NULL;
 	cfg->fleet_password_file = NULL;
 	cfg->fleet_prefix = NULL;

@@ -56,6 +56,9 @@ struct hm_config {
 	char *fleet_password_file; /* --fleet-password-file / HMACD_FLEET_PASSWORD_FILE */
 	char *fleet_prefix;        /* --fleet-prefix / HMACD_FLEET_PREFIX */
 	char *seal_key_file;       /* --seal-key-file / HMACD_SEAL_KEY_FILE: the fleet's seal key */
+	char *fleet_nonces;        /* --fleet-nonces: "redis" (claimed fleet-wide) or "local" */
+	uint64_t fleet_timeout;    /* --fleet-timeout: ms a frame's claims may take (WAIT too) */
+	uint64_t fleet_wait;       /* --fleet-wait: replicas a claim must reach; 0: none */
 };
 
 enum hm_config_result { HM_CONFIG_RUN, HM_CONFIG_EXIT_OK, HM_CONFIG_EXIT_USAGE };

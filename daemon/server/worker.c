@@ -126,6 +126,12 @@ int hm_worker_init(struct hm_worker *w, unsigned index, const struct hm_worker_c
 	rc = hm_verifier_new(&cfg->verify, w->reader, replay, &w->verifier);
 	if (rc != HM_OK)
 		return rc;
+	if (cfg->claims != NULL) {
+		rc = hm_claimer_new(w->base, cfg->claims, &w->claimer);
+		if (rc != HM_OK)
+			return rc;
+	}
+	w->handler.claimer = w->claimer;
 	w->handler.verifier = w->verifier;
 	w->handler.max_batch = cfg->max_batch;
 	w->handler.stats_fn = cfg->stats_fn;
@@ -210,6 +216,7 @@ void hm_worker_destroy(struct hm_worker *w)
 {
 	if (w->base != NULL)
 		hm_conn_close_all(&w->conns);
+	hm_claimer_free(w->claimer); /* after the connections: their held claims are given back */
 	for (size_t i = 0; i < w->qlen; i++)
 		close(w->queue[i]);
 	free(w->queue);

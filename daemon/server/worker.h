@@ -18,6 +18,7 @@
 
 #include <event2/event.h>
 
+#include "server/claims.h"
 #include "server/conn.h"
 #include "server/handler.h"
 #include "store/keystore.h"
@@ -40,6 +41,7 @@ struct hm_worker {
 	struct hm_verifier *verifier;
 	struct hm_handler handler;
 	struct hm_conn_ctx conns;
+	struct hm_claimer *claimer; /* fleet-wide nonce claims (claims.h), or NULL */
 };
 
 struct hm_worker_config {
@@ -51,6 +53,8 @@ struct hm_worker_config {
 	void *stats_arg;
 	void (*on_close)(void *arg);
 	void *on_close_arg;
+	/* fleet mode with fleet-wide nonces: each worker's claimer is made from this; else NULL */
+	const struct hm_claims_cfg *claims;
 };
 
 /* Sets up worker `index` (not started). HM_OK, HM_ENOMEM, HM_ESTORE, HM_ECRYPTO, HM_EIO. */

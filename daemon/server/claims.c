@@ -1,0 +1,611 @@
+/*
+ * claims.c - fleet-wide nonce claims on a worker's loop (claims.h).
+ *
+ * A claim is in one of three hands: free (in the pool), its set's (added, maybe sent, maybe
+ * answered), or hiredis's alone (sent, its set answered without it at the deadline: an orphan,
+ * back to the pool when hiredis calls back, with a reply or with NULL when the connection
+ * drops or the claimer is freed). hiredis calls every callback exactly once, so no claim is
+ * lost and none is freed twice.
+ *
+ * A set is answered from its own event only (the deadline, or event_active() once its last
+ * reply arrived), never from inside hiredis or from hm_claims_send(): the connection that
+ * owns it then runs from a clean stack.
+ */
+#include <config.h>
+
+#include "server/claims.h"
+
+#ifdef HM_WITH_FLEET
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <hiredis/async.h>
+#include <hiredis/hiredis.h>
+#include <hiredis/adapters/libevent.h>
+#include <openssl/crypto.h>
+
+#include "fleet/conn.h"
+#include "fleet/seal.h"
+#include "server/log.h"
+
+#define BACKOFF_MIN_MS 100
+#define BACKOFF_MAX_MS 5000
+#define KEY_MAX (HM_FLEET_PREFIX_MAX + 2 + 64 + 1)
+
+enum claim_hand { CLAIM_FREE, CLAIM_SET, CLAIM_ORPHAN };
+
+struct claim {
+	struct hm_claimer *cl;
+	struct hm_claim_set *set; /* CLAIM_SET: its set */
+	struct claim *next;       /* in the free list, or in its set */
+	enum claim_hand hand;
+	bool wait;                /* the set's WAIT, not a SET */
+	bool sent, answered;
+	size_t at;                /* the item's verdict byte */
+	int64_t ttl_ms;
+	uint8_t digest[32];
+	enum hm_verdict verdict;
+};
+
+enum set_state { SET_FREE, SET_OPEN, SET_SENT, SET_ANSWERED };
+
+struct hm_claim_set {
+	struct hm_claimer *cl;
+	struct event *ev;       /* the deadline, and the answer once every reply is in */
+	struct hm_claim_set *next_free;
+	enum set_state state;
+	struct claim *first, *last;
+	struct claim *wait;     /* --fleet-wait's WAIT, or NULL */
+	size_t n;               /* SET claims */
+	size_t pending;         /* sent, not answered */
+	hm_claims_done_fn done;
+	void *arg;
+};
+
+struct hm_claimer {
+	struct event_base *base;
+	redisAsyncContext *ac; /* NULL while down */
+	struct event *retry;
+	unsigned backoff_ms;
+	bool freeing;
+	bool was_up;           /* logged "connected": the next loss is logged once */
+	struct hm_fleet_url url;
+	char password[HM_FLEET_PASSWORD_MAX + 1];
+	char prefix[HM_FLEET_PREFIX_MAX + 1];
+	const struct hm_seal *seal;
+	struct timeval timeout;
+	unsigned wait;
+	char wait_arg[16], timeout_arg[16];
+	struct claim *claims, *free_claims;
+	struct hm_claim_set *sets, *free_sets;
+	size_t nclaims, nsets;
+	struct hm_claims_stats st;
+};
+
+/* ---- pools ---- */
+
+static struct claim *claim_get(struct hm_claimer *cl)
+{
+	struct claim *k = cl->free_claims;
+
+	if (k == NULL)
+		return NULL;
+	cl->free_claims = k->next;
+	memset(k, 0, sizeof(*k));
+	k->cl = cl;
+	k->hand = CLAIM_SET;
+	return k;
+}
+
+static void claim_put(struct claim *k)
+{
+	struct hm_claimer *cl = k->cl;
+
+	OPENSSL_cleanse(k->digest, sizeof(k->digest));
+	k->hand = CLAIM_FREE;
+	k->set = NULL;
+	k->next = cl->free_claims;
+	cl->free_claims = k;
+}
+
+/* Each of the set's claims leaves it: answered or never sent, to the pool; in flight, orphaned. */
+static void set_drop_claims(struct hm_claim_set *s)
+{
+	struct claim *k = s->first, *next;
+
+	while (k != NULL) {
+		next = k->next;
+		if (k->sent && !k->answered) {
+			k->hand = CLAIM_ORPHAN;
+			k->set = NULL;
+			k->next = NULL;
+		} else {
+			claim_put(k);
+		}
+		k = next;
+	}
+	if (s->wait != NULL) {
+		k = s->wait;
+		if (k->sent && !k->answered) {
+			k->hand = CLAIM_ORPHAN;
+			k->set = NULL;
+		} else {
+			claim_put(k);
+		}
+	}
+	s->first = s->last = s->wait = NULL;
+	s->n = s->pending = 0;
+}
+
+static void set_put(struct hm_claim_set *s)
+{
+	struct hm_claimer *cl = s->cl;
+
+	if (event_del(s->ev) != 0)
+		hm_warn("claims: event_del failed");
+	set_drop_claims(s);
+	s->state = SET_FREE;
+	s->done = NULL;
+	s->arg = NULL;
+	s->next_free = cl->free_sets;
+	cl->free_sets = s;
+}
+
+/* ---- the connection ---- */
+
+static void connect_now(struct hm_claimer *cl);
+
+static void on_retry(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	connect_now(arg);
+}
+
+static void retry_later(struct hm_claimer *cl)
+{
+	struct timeval tv = {.tv_sec = cl->backoff_ms / 1000,
+			     .tv_usec = (suseconds_t)(cl->backoff_ms % 1000) * 1000};
+
+	hm_counter_add(&cl->st.reconnects, 1);
+	if (evtimer_add(cl->retry, &tv) != 0)
+		hm_err("claims: evtimer_add failed: no reconnection to redis");
+	cl->backoff_ms = cl->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : cl->backoff_ms * 2;
+}
+
+static void lost(struct hm_claimer *cl, const char *why)
+{
+	cl->ac = NULL;
+	atomic_store_explicit(&cl->st.connected, 0, memory_order_relaxed);
+	if (cl->was_up && !cl->freeing)
+		hm_warn("fleet nonce claims: redis connection lost (%s); nonce items are "
+			"UNAVAILABLE until it is back",
+			why);
+	cl->was_up = false;
+	if (!cl->freeing)
+		retry_later(cl);
+}
+
+static void on_connect(const redisAsyncContext *ac, int status)
+{
+	struct hm_claimer *cl = ac->data;
+
+	if (status != REDIS_OK) {
+		/* hiredis frees the context after this returns */
+		lost(cl, ac->errstr[0] != '\0' ? ac->errstr : "cannot connect");
+		return;
+	}
+	cl->backoff_ms = BACKOFF_MIN_MS;
+	atomic_store_explicit(&cl->st.connected, 1, memory_order_relaxed);
+	if (!cl->was_up)
+		hm_info("fleet nonce claims: connected to redis");
+	cl->was_up = true;
+}
+
+static void on_disconnect(const redisAsyncContext *ac, int status)
+{
+	struct hm_claimer *cl = ac->data;
+
+	(void)status;
+	lost(cl, ac->errstr[0] != '\0' ? ac->errstr : "disconnected");
+}
+
+/* AUTH and SELECT: an error reply ends the connection (it is retried later). */
+static void on_setup_reply(redisAsyncContext *ac, void *r, void *privdata)
+{
+	redisReply *reply = r;
+
+	(void)privdata;
+	if (reply != NULL && reply->type == REDIS_REPLY_ERROR) {
+		hm_err("fleet nonce claims: redis refused the connection's set-up (AUTH or SELECT)");
+		redisAsyncDisconnect(ac);
+	}
+}
+
+static void connect_now(struct hm_claimer *cl)
+{
+	redisAsyncContext *ac;
+	char db[16];
+
+	ac = cl->url.unix_socket ? redisAsyncConnectUnix(cl->url.path)
+				 : redisAsyncConnect(cl->url.host, cl->url.port);
+	if (ac == NULL || ac->err != 0) {
+		if (ac != NULL)
+			redisAsyncFree(ac);
+		cl->ac = NULL;
+		retry_later(cl);
+		return;
+	}
+	ac->data = cl;
+	if (redisLibeventAttach(ac, cl->base) != REDIS_OK ||
+	    redisAsyncSetConnectCallback(ac, on_connect) != REDIS_OK ||
+	    redisAsyncSetDisconnectCallback(ac, on_disconnect) != REDIS_OK) {
+		redisAsyncFree(ac);
+		cl->ac = NULL;
+		retry_later(cl);
+		return;
+	}
+	cl->ac = ac;
+	/* queued now, sent first once connected; the password goes out only in the command */
+	if (cl->password[0] != '\0') {
+		const char *argv[2] = {"AUTH", cl->password};
+		size_t lens[2] = {4, strlen(cl->password)};
+
+		(void)redisAsyncCommandArgv(ac, on_setup_reply, NULL, 2, argv, lens);
+	}
+	if (cl->url.db != 0) {
+		(void)snprintf(db, sizeof(db), "%u", cl->url.db);
+		(void)redisAsyncCommand(ac, on_setup_reply, NULL, "SELECT %s", db);
+	}
+}
+
+/* ---- replies ---- */
+
+static void on_reply(redisAsyncContext *ac, void *r, void *privdata)
+{
+	struct claim *k = privdata;
+	struct hm_claimer *cl = k->cl;
+	struct hm_claim_set *s = k->set;
+	redisReply *reply = r;
+	enum hm_verdict v = HM_V_UNAVAILABLE;
+
+	(void)ac;
+	if (k->wait) {
+		if (reply != NULL && reply->type == REDIS_REPLY_INTEGER &&
+		    reply->integer >= (long long)cl->wait)
+			v = HM_V_OK;
+	} else if (reply != NULL && reply->type == REDIS_REPLY_STATUS &&
+		   strcmp(reply->str, "OK") == 0) {
+		v = HM_V_OK;
+	} else if (reply != NULL && reply->type == REDIS_REPLY_NIL) {
+		v = HM_V_REPLAY;
+	}
+	if (k->hand == CLAIM_ORPHAN) {
+		claim_put(k);
+		return;
+	}
+	k->answered = true; /* its set gives it back to the pool, not to hiredis */
+	if (s == NULL || s->state != SET_SENT)
+		return; /* its set was answered at the deadline: UNAVAILABLE stays */
+	k->verdict = v;
+	if (--s->pending == 0)
+		event_active(s->ev, EV_TIMEOUT, 0);
+}
+
+/* The set is answered: every claim's verdict settled, then its owner told. */
+static void on_set_event(evutil_socket_t fd, short what, void *arg)
+{
+	struct hm_claim_set *s = arg;
+	struct hm_claimer *cl = s->cl;
+	bool late = false, wait_ok = true;
+
+	(void)fd;
+	(void)what;
+	if (s->state != SET_SENT)
+		return;
+	if (event_del(s->ev) != 0)
+		hm_warn("claims: event_del failed");
+	if (s->wait != NULL)
+		wait_ok = s->wait->answered && s->wait->verdict == HM_V_OK;
+	for (struct claim *k = s->first; k != NULL; k = k->next) {
+		if (!k->answered) {
+			k->verdict = HM_V_UNAVAILABLE;
+			late = true;
+		} else if (k->verdict == HM_V_OK && !wait_ok) {
+			/* claimed, but not on --fleet-wait replicas: a failover could lose it */
+			k->verdict = HM_V_UNAVAILABLE;
+		}
+		hm_counter_add(k->verdict == HM_V_OK       ? &cl->st.ok
+			       : k->verdict == HM_V_REPLAY ? &cl->st.taken
+							   : &cl->st.unavailable,
+			       1);
+	}
+	if (late || (s->wait != NULL && !s->wait->answered))
+		hm_counter_add(&cl->st.timeouts, 1);
+	s->state = SET_ANSWERED;
+	s->done(s->arg, s);
+}
+
+/* ---- the API ---- */
+
+struct hm_claim_set *hm_claims_open(struct hm_claimer *cl)
+{
+	struct hm_claim_set *s = cl->free_sets;
+
+	if (s == NULL || cl->ac == NULL ||
+	    atomic_load_explicit(&cl->st.connected, memory_order_relaxed) == 0)
+		return NULL;
+	cl->free_sets = s->next_free;
+	s->state = SET_OPEN;
+	s->first = s->last = s->wait = NULL;
+	s->n = s->pending = 0;
+	return s;
+}
+
+bool hm_claims_add(struct hm_claim_set *s, const struct hm_nonce_claim *c, size_t at)
+{
+	struct claim *k = claim_get(s->cl);
+
+	if (k == NULL)
+		return false;
+	if (hm_seal_nonce_digest(s->cl->seal, c->tenant.ptr, c->tenant.len, c->container.ptr,
+				 c->container.len, c->nonce.ptr, c->nonce.len,
+				 k->digest) != HM_OK) {
+		claim_put(k);
+		return false;
+	}
+	k->set = s;
+	k->at = at;
+	k->ttl_ms = c->ttl_ms > 0 ? c->ttl_ms : 1;
+	if (s->last != NULL)
+		s->last->next = k;
+	else
+		s->first = k;
+	s->last = k;
+	s->n++;
+	return true;
+}
+
+void hm_claims_count_unavailable(struct hm_claimer *cl, size_t n)
+{
+	hm_counter_add(&cl->st.unavailable, n);
+}
+
+size_t hm_claims_size(const struct hm_claim_set *s)
+{
+	return s->n;
+}
+
+static void send_one(struct hm_claim_set *s, struct claim *k, int argc, const char **argv,
+		     const size_t *lens)
+{
+	struct hm_claimer *cl = s->cl;
+
+	if (cl->ac != NULL && redisAsyncCommandArgv(cl->ac, on_reply, k, argc, argv, lens) ==
+				      REDIS_OK) {
+		k->sent = true;
+		s->pending++;
+		return;
+	}
+	k->answered = true;
+	k->verdict = HM_V_UNAVAILABLE;
+}
+
+void hm_claims_send(struct hm_claim_set *s, hm_claims_done_fn done, void *arg)
+{
+	static const char hex[] = "0123456789abcdef";
+	struct hm_claimer *cl = s->cl;
+	char key[KEY_MAX], ttl[24];
+	const char *argv[6] = {"SET", key, "1", "NX", "PX", ttl};
+	size_t lens[6] = {3, 0, 1, 2, 2, 0};
+	size_t plen = strlen(cl->prefix);
+
+	s->done = done;
+	s->arg = arg;
+	s->state = SET_SENT;
+	memcpy(key, cl->prefix, plen);
+	memcpy(key + plen, "n:", 2);
+	lens[1] = plen + 2 + 64;
+	for (struct claim *k = s->first; k != NULL; k = k->next) {
+		for (size_t i = 0; i < 32; i++) {
+			key[plen + 2 + 2 * i] = hex[k->digest[i] >> 4];
+			key[plen + 3 + 2 * i] = hex[k->digest[i] & 15];
+		}
+		lens[5] = (size_t)snprintf(ttl, sizeof(ttl), "%lld", (long long)k->ttl_ms);
+		send_one(s, k, 6, argv, lens);
+		hm_counter_add(&cl->st.sent, 1);
+	}
+	if (cl->wait > 0 && s->n > 0) {
+		s->wait = claim_get(cl);
+		if (s->wait != NULL) {
+			const char *wargv[3] = {"WAIT", cl->wait_arg, cl->timeout_arg};
+			size_t wlens[3] = {4, strlen(cl->wait_arg), strlen(cl->timeout_arg)};
+
+			s->wait->wait = true;
+			s->wait->set = s;
+			send_one(s, s->wait, 3, wargv, wlens);
+		}
+	}
+	OPENSSL_cleanse(key, sizeof(key));
+	if (s->pending == 0 || (cl->wait > 0 && s->n > 0 && s->wait == NULL))
+		event_active(s->ev, EV_TIMEOUT, 0); /* answered already, from the loop */
+	else if (event_add(s->ev, &cl->timeout) != 0)
+		event_active(s->ev, EV_TIMEOUT, 0); /* no deadline: answer what is in now */
+}
+
+void hm_claims_each(const struct hm_claim_set *s,
+		    void (*fn)(void *arg, size_t at, enum hm_verdict verdict), void *arg)
+{
+	for (const struct claim *k = s->first; k != NULL; k = k->next)
+		fn(arg, k->at, k->verdict);
+}
+
+void hm_claims_release(struct hm_claim_set *s)
+{
+	set_put(s);
+}
+
+void hm_claims_abandon(struct hm_claim_set *s)
+{
+	set_put(s);
+}
+
+const struct hm_claims_stats *hm_claimer_stats(const struct hm_claimer *cl)
+{
+	return &cl->st;
+}
+
+int hm_claimer_new(struct event_base *base, const struct hm_claims_cfg *cfg,
+		   struct hm_claimer **out)
+{
+	struct hm_claimer *cl;
+	int rc = HM_ENOMEM;
+
+	*out = NULL;
+	if (cfg->max_claims == 0 || cfg->max_sets == 0 || cfg->timeout_ms == 0 ||
+	    strlen(cfg->prefix) > HM_FLEET_PREFIX_MAX ||
+	    (cfg->password != NULL && strlen(cfg->password) > HM_FLEET_PASSWORD_MAX))
+		return HM_EINVAL;
+	cl = calloc(1, sizeof(*cl));
+	if (cl == NULL)
+		return HM_ENOMEM;
+	cl->base = base;
+	cl->url = *cfg->url;
+	if (cfg->password != NULL)
+		memcpy(cl->password, cfg->password, strlen(cfg->password) + 1);
+	memcpy(cl->prefix, cfg->prefix, strlen(cfg->prefix) + 1);
+	cl->seal = cfg->seal;
+	cl->timeout.tv_sec = cfg->timeout_ms / 1000;
+	cl->timeout.tv_usec = (suseconds_t)(cfg->timeout_ms % 1000) * 1000;
+	cl->wait = cfg->wait;
+	(void)snprintf(cl->wait_arg, sizeof(cl->wait_arg), "%u", cfg->wait);
+	(void)snprintf(cl->timeout_arg, sizeof(cl->timeout_arg), "%u", cfg->timeout_ms);
+	cl->backoff_ms = BACKOFF_MIN_MS;
+	cl->nclaims = cfg->max_claims;
+	cl->nsets = cfg->max_sets;
+	cl->claims = calloc(cl->nclaims, sizeof(*cl->claims));
+	cl->sets = calloc(cl->nsets, sizeof(*cl->sets));
+	cl->retry = evtimer_new(base, on_retry, cl);
+	if (cl->claims == NULL || cl->sets == NULL || cl->retry == NULL)
+		goto out;
+	for (size_t i = cl->nclaims; i-- > 0;) {
+		cl->claims[i].cl = cl;
+		claim_put(&cl->claims[i]);
+	}
+	for (size_t i = cl->nsets; i-- > 0;) {
+		struct hm_claim_set *s = &cl->sets[i];
+
+		s->cl = cl;
+		s->ev = evtimer_new(base, on_set_event, s);
+		if (s->ev == NULL)
+			goto out;
+		s->next_free = cl->free_sets;
+		cl->free_sets = s;
+	}
+	connect_now(cl);
+	*out = cl;
+	cl = NULL;
+	rc = HM_OK;
+out:
+	hm_claimer_free(cl);
+	return rc;
+}
+
+void hm_claimer_free(struct hm_claimer *cl)
+{
+	if (cl == NULL)
+		return;
+	cl->freeing = true;
+	if (cl->ac != NULL) {
+		/* every callback runs now, with NULL: orphans go back to the pool */
+		redisAsyncFree(cl->ac);
+		cl->ac = NULL;
+	}
+	if (cl->retry != NULL)
+		event_free(cl->retry);
+	if (cl->sets != NULL)
+		for (size_t i = 0; i < cl->nsets; i++)
+			if (cl->sets[i].ev != NULL)
+				event_free(cl->sets[i].ev);
+	free(cl->sets);
+	if (cl->claims != NULL)
+		OPENSSL_cleanse(cl->claims, cl->nclaims * sizeof(*cl->claims));
+	free(cl->claims);
+	OPENSSL_cleanse(cl->password, sizeof(cl->password));
+	free(cl);
+}
+
+#else /* built without fleet mode: no claimer is ever made (options.c refuses --fleet) */
+
+int hm_claimer_new(struct event_base *base, const struct hm_claims_cfg *cfg,
+		   struct hm_claimer **out)
+{
+	(void)base;
+	(void)cfg;
+	*out = NULL;
+	return HM_EINVAL;
+}
+
+void hm_claimer_free(struct hm_claimer *cl)
+{
+	(void)cl;
+}
+
+const struct hm_claims_stats *hm_claimer_stats(const struct hm_claimer *cl)
+{
+	(void)cl;
+	return NULL;
+}
+
+struct hm_claim_set *hm_claims_open(struct hm_claimer *cl)
+{
+	(void)cl;
+	return NULL;
+}
+
+bool hm_claims_add(struct hm_claim_set *set, const struct hm_nonce_claim *c, size_t at)
+{
+	(void)set;
+	(void)c;
+	(void)at;
+	return false;
+}
+
+void hm_claims_count_unavailable(struct hm_claimer *cl, size_t n)
+{
+	(void)cl;
+	(void)n;
+}
+
+size_t hm_claims_size(const struct hm_claim_set *set)
+{
+	(void)set;
+	return 0;
+}
+
+void hm_claims_send(struct hm_claim_set *set, hm_claims_done_fn done, void *arg)
+{
+	(void)set;
+	(void)done;
+	(void)arg;
+}
+
+void hm_claims_each(const struct hm_claim_set *set,
+		    void (*fn)(void *arg, size_t at, enum hm_verdict verdict), void *arg)
+{
+	(void)set;
+	(void)fn;
+	(void)arg;
+}
+
+void hm_claims_release(struct hm_claim_set *set)
+{
+	(void)set;
+}
+
+void hm_claims_abandon(struct hm_claim_set *set)
+{
+	(void)set;
+}
+#endif
