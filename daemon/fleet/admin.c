@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
@@ -267,7 +268,26 @@ static int queue_set(struct hm_fleet *f, const char *key, const void *val, size_
 }
 
 /*
- * MULTI; every record sealed at version seq + 1 under P r:<name>; the key id claims; P seq;
+ * The version of a write: above P seq and the floor, and at least the clock in microseconds.
+ * The clock is what keeps versions moving forward when Redis loses its latest writes (a
+ * failover to a replica that had not received them, an append-only file cut short): P seq
+ * then goes back, but hosts hold the versions they applied, and a version below those would
+ * be refused as a rollback on every host, forever. The clock is ahead of any version written
+ * more than a moment ago, whatever P seq says.
+ */
+static uint64_t next_version(uint64_t seq, uint64_t floor)
+{
+	struct timespec ts;
+	uint64_t v = (seq > floor ? seq : floor) + 1, now_us = 0;
+
+	if (clock_gettime(CLOCK_REALTIME, &ts) == 0 && ts.tv_sec > 0)
+		now_us = (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+	return v > now_us ? v : now_us;
+}
+
+/*
+ * MULTI; every record sealed at the next version (next_version) under P r:<name>; the key id
+ * claims; P seq set to that version;
  * one entry on P changes with every (name, blob); EXEC. HM_OK; HM_EAGAIN (a concurrent write:
  * EXEC did nothing); errors (the transaction is discarded).
  */
@@ -279,7 +299,7 @@ static int commit(struct hm_fleet *f, uint64_t seq, struct wr *w)
 	uint8_t (*blobs)[HM_FREC_BLOB_MAX] = NULL;
 	size_t blen[WR_MAX];
 	redisReply *r = NULL;
-	uint64_t version = seq > w->seq_floor ? seq + 1 : w->seq_floor + 1;
+	uint64_t version = next_version(seq, w->seq_floor);
 	int rc, argc;
 
 	blobs = malloc(WR_MAX * sizeof(*blobs));

@@ -5,9 +5,10 @@
  * (the current epoch superseded with a grace deadline), import, revoke (the secret gone, the
  * key id kept), policy set/unset; key ids unique in the whole fleet, forever. Each write is one
  * optimistic transaction: WATCH P seq, read what the change depends on, then MULTI: the
- * records at version seq+1, the key id claim, seq+1 and one entry on P changes; EXEC. A
- * concurrent write makes EXEC fail and the write is redone from the start, so two hmacctl on
- * two hosts never lose each other's change. Every record is sealed on this host.
+ * records at the next version (above seq, and at least the clock in microseconds, so that a
+ * Redis that lost its latest writes never makes versions go back), the key id claim, seq and
+ * one entry on P changes; EXEC. A concurrent write makes EXEC fail and the write is redone
+ * from the start, so two hmacctl on two hosts never lose each other's change. Every record is sealed on this host.
  *
  * Codes are the store's (HM_EEXIST, HM_ENOTFOUND, HM_ESTATE, HM_EINVAL), and HM_ECONN,
  * HM_EPROTO, HM_ECRYPTO; the reason is in f->err, never with a secret. The fleet's meta is

@@ -326,8 +326,12 @@ static int check_fleet(struct hm_follower *fo)
 	}
 	else if (rc == HM_ENOTFOUND)
 		(void)snprintf(fo->f.err, sizeof(fo->f.err),
-			       "redis holds no fleet under %s (emptied?): keeping the store as "
-			       "last synced; re-seed with hmacctl --fleet ... import-store",
+			       fo->held.fleet_id[0] != '\0'
+				       ? "redis holds no fleet under %s (emptied?): keeping the "
+					 "store as last synced; re-seed with hmacctl --fleet ... "
+					 "import-store"
+				       : "redis holds no fleet under %s: create it with hmacctl "
+					 "--fleet ... init",
 			       fo->f.prefix);
 	if (rc == HM_ESTATE || rc == HM_ENOTFOUND)
 		memcpy(fo->lost_why, fo->f.err, sizeof(fo->lost_why));
