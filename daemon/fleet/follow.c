@@ -460,6 +460,7 @@ static void *follow_thread(void *arg)
 			if (rc == HM_ESTATE || rc == HM_ENOTFOUND) {
 				set_state(fo, HM_FOLLOW_LOST, HM_FOLLOW_ERROR, fo->lost_why);
 				fo->resync = true; /* if the fleet comes back, it is read whole */
+				checked = false;   /* nothing is read until a check passes */
 				nap(fo, LOST_POLL_MS);
 				continue;
 			}
