@@ -147,8 +147,10 @@ static int flush(struct hm_follower *fo, const char *pos, int64_t change_ms)
 	OPENSSL_cleanse(fo->recs, fo->nrecs * sizeof(*fo->recs));
 	fo->nrecs = 0;
 	if (rc != HM_OK) {
-		say(fo, HM_FOLLOW_ERROR, "fleet: applying changes to the store failed: %s",
-		    store_why(fo));
+		/* the reason for the caller too: hm_follow_start() hands fo->f.err on */
+		(void)snprintf(fo->f.err, sizeof(fo->f.err), "applying changes to the store: %s",
+			       store_why(fo));
+		say(fo, HM_FOLLOW_ERROR, "fleet: %s", fo->f.err);
 		return rc;
 	}
 	if (pos[0] != '\0')
