@@ -635,6 +635,8 @@ int hm_fleet_import(struct hm_fleet *f, const char *tenant, const char *containe
 
 	if (secret == NULL || secret_len < HM_KEY_MIN || secret_len > HM_KEY_MAX) {
 		set_err(f, "imported secret must be %d..%d bytes", HM_KEY_MIN, HM_KEY_MAX);
+		if (out != NULL)
+			memset(out, 0, sizeof(*out));
 		return HM_EINVAL;
 	}
 	return add(f, &a, out);
