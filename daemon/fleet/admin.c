@@ -136,37 +136,43 @@ static void scope_free(struct scope *s)
 	memset(s, 0, sizeof(*s));
 }
 
-/* Reads epochs 1, 2, ... of the scope until one is missing (epochs are never deleted). */
+/*
+ * Reads epochs 1, 2, ... of the scope, PROBE at a time, until a whole probe finds none; s->n
+ * is the highest epoch found and the epochs missing below it stay zeroed (state 0). Epochs are
+ * never deleted, but import-store skips one whose key id the fleet holds elsewhere, leaving a
+ * gap: stopping at the first missing epoch would number the next one below the highest and
+ * leave the highest current.
+ */
 static int scope_read(struct hm_fleet *f, const char *tenant, const char *container,
 		      struct scope *s)
 {
 	char hex[PROBE][HM_SEAL_NAME_HEX], key[PROBE][KEY_MAX_LEN];
 	const char *argv[PROBE + 1];
-	size_t lens[PROBE + 1];
+	size_t lens[PROBE + 1], base = 0;
 	redisReply *r;
 	int rc;
 
 	for (;;) {
 		struct hm_ks_mirror_rec *grown;
-		size_t got = 0;
+		size_t found = 0;
 
-		if (s->n > UINT32_MAX - PROBE)
+		if (base > UINT32_MAX - PROBE)
 			return HM_OK;
-		grown = realloc(s->ep, (s->n + PROBE) * sizeof(*s->ep));
+		grown = realloc(s->ep, (base + PROBE) * sizeof(*s->ep));
 		if (grown == NULL)
 			return HM_ENOMEM;
 		s->ep = grown;
-		s->cap = s->n + PROBE;
+		s->cap = base + PROBE;
 		argv[0] = "MGET";
 		lens[0] = 4;
 		for (size_t i = 0; i < PROBE; i++) {
-			struct hm_ks_mirror_rec *e = &s->ep[s->n + i];
+			struct hm_ks_mirror_rec *e = &s->ep[base + i];
 
 			memset(e, 0, sizeof(*e));
 			e->kind = HM_KS_MIRROR_EPOCH;
 			(void)snprintf(e->tenant, sizeof(e->tenant), "%s", tenant);
 			(void)snprintf(e->container, sizeof(e->container), "%s", container);
-			e->epoch = (uint32_t)(s->n + i + 1);
+			e->epoch = (uint32_t)(base + i + 1);
 			rc = hm_frec_name(f->seal, e, hex[i]);
 			if (rc != HM_OK)
 				return rc;
@@ -178,24 +184,26 @@ static int scope_read(struct hm_fleet *f, const char *tenant, const char *contai
 			return HM_ECONN;
 		if (r->type != REDIS_REPLY_ARRAY || r->elements != PROBE)
 			return bad_reply(f, "MGET", r);
-		for (; got < PROBE; got++) {
-			const redisReply *v = r->element[got];
+		for (size_t i = 0; i < PROBE; i++) {
+			const redisReply *v = r->element[i];
 
 			if (v->type != REDIS_REPLY_STRING)
-				break;
-			rc = hm_frec_open(f->seal, f->prefix, hex[got], (const uint8_t *)v->str,
-					  v->len, &s->ep[s->n + got]);
+				continue; /* the end, or a gap */
+			rc = hm_frec_open(f->seal, f->prefix, hex[i], (const uint8_t *)v->str, v->len,
+					  &s->ep[base + i]);
 			if (rc != HM_OK) {
 				freeReplyObject(r);
 				set_err(f, "record %s does not open (another seal key, or tampered "
-					   "with)", key[got]);
+					   "with)", key[i]);
 				return rc == HM_EMALFORMED ? HM_EPROTO : rc;
 			}
+			s->n = base + i + 1;
+			found++;
 		}
 		freeReplyObject(r);
-		s->n += got;
-		if (got < PROBE)
+		if (found == 0)
 			return HM_OK;
+		base += PROBE;
 	}
 }
 
@@ -662,6 +670,8 @@ int hm_fleet_import(struct hm_fleet *f, const char *tenant, const char *containe
 
 	if (secret == NULL || secret_len < HM_KEY_MIN || secret_len > HM_KEY_MAX) {
 		set_err(f, "imported secret must be %d..%d bytes", HM_KEY_MIN, HM_KEY_MAX);
+		if (out != NULL)
+			memset(out, 0, sizeof(*out));
 		return HM_EINVAL;
 	}
 	return add(f, &a, out);

@@ -147,8 +147,10 @@ static int flush(struct hm_follower *fo, const char *pos, int64_t change_ms)
 	OPENSSL_cleanse(fo->recs, fo->nrecs * sizeof(*fo->recs));
 	fo->nrecs = 0;
 	if (rc != HM_OK) {
-		say(fo, HM_FOLLOW_ERROR, "fleet: applying changes to the store failed: %s",
-		    store_why(fo));
+		/* the reason for the caller too: hm_follow_start() hands fo->f.err on */
+		(void)snprintf(fo->f.err, sizeof(fo->f.err), "applying changes to the store: %s",
+			       store_why(fo));
+		say(fo, HM_FOLLOW_ERROR, "fleet: %s", fo->f.err);
 		return rc;
 	}
 	if (pos[0] != '\0')
@@ -263,8 +265,8 @@ static int full_sync(struct hm_follower *fo)
 static int trimmed_past(struct hm_follower *fo, bool *yes)
 {
 	char key[HM_FLEET_PREFIX_MAX + 16];
-	struct sid pos, deleted = {0, 0}, first = {0, 0};
-	bool have_deleted = false, have_first = false;
+	struct sid pos, deleted = {0, 0}, first = {0, 0}, last = {0, 0};
+	bool have_deleted = false, have_first = false, have_last = false;
 	redisReply *r;
 
 	*yes = false;
@@ -296,12 +298,23 @@ static int trimmed_past(struct hm_follower *fo, bool *yes)
 		else if (strcmp(k->str, "first-entry") == 0 && v->type == REDIS_REPLY_ARRAY &&
 			 v->elements == 2 && v->element[0]->type == REDIS_REPLY_STRING)
 			have_first = sid_parse(v->element[0]->str, v->element[0]->len, &first);
+		else if (strcmp(k->str, "last-generated-id") == 0 && v->type == REDIS_REPLY_STRING)
+			have_last = sid_parse(v->str, v->len, &last);
 	}
 	freeReplyObject(r);
-	if (have_deleted)
-		*yes = sid_cmp(deleted, pos) > 0;
-	else if (have_first) /* Redis before 7: judged by the oldest entry left */
+	/*
+	 * max-deleted-entry-id (Redis 7) counts XDEL only: trimming, XTRIM or XADD's MAXLEN (the
+	 * writers' own), leaves it alone (redis/redis#13473). What a trim leaves is the oldest
+	 * entry: newer than pos, entries after pos may be gone (or none was: the entry right after
+	 * pos may be the oldest left; a resync too many is harmless). An empty stream that
+	 * generated ids after pos lost them all.
+	 */
+	if (have_deleted && sid_cmp(deleted, pos) > 0)
+		*yes = true;
+	else if (have_first)
 		*yes = sid_cmp(first, pos) > 0;
+	else if (have_last)
+		*yes = sid_cmp(last, pos) > 0;
 	return HM_OK;
 }
 

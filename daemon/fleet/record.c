@@ -104,20 +104,42 @@ static bool scope_ok(const char *s, bool may_be_empty)
 	return n <= HM_SCOPE_MAX && hm_lex_scope((const uint8_t *)s, n);
 }
 
+/*
+ * Whether r is a record a store can hold (the rules of hm_ks_mirror_apply): what is sealed,
+ * and all that is accepted when opened, so a reader never hands on a record no writer makes.
+ */
+static bool rec_ok(const struct hm_ks_mirror_rec *r)
+{
+	size_t kl;
+
+	if (!scope_ok(r->tenant, false) || !scope_ok(r->container, r->kind == HM_KS_MIRROR_POLICY))
+		return false;
+	if (r->kind == HM_KS_MIRROR_POLICY)
+		return !r->present || r->policy.ncomponents >= 1;
+	if (r->kind != HM_KS_MIRROR_EPOCH || r->epoch == 0)
+		return false;
+	if (r->state != HM_KEY_CURRENT && r->state != HM_KEY_SUPERSEDED &&
+	    r->state != HM_KEY_REVOKED)
+		return false;
+	kl = strnlen(r->keyid, HM_KEYID_MAX + 1);
+	if (kl == 0 || kl > HM_KEYID_MAX || !hm_lex_keyid((const uint8_t *)r->keyid, kl))
+		return false;
+	if (r->state == HM_KEY_REVOKED)
+		return r->secret_len == 0;
+	return r->secret_len >= HM_KEY_MIN && r->secret_len <= HM_KEY_MAX;
+}
+
 /* The plaintext of r into out (HM_FREC_PLAIN_MAX bytes), *len set. HM_OK or HM_EINVAL. */
 static int plain_encode(const struct hm_ks_mirror_rec *r, uint8_t *out, size_t *len)
 {
 	size_t n, kl;
 	int rc;
 
-	if (!scope_ok(r->tenant, false) || !scope_ok(r->container, r->kind == HM_KS_MIRROR_POLICY))
+	if (!rec_ok(r))
 		return HM_EINVAL;
 	n = hm_frec_ident(r, out);
 	if (r->kind == HM_KS_MIRROR_EPOCH) {
-		kl = strnlen(r->keyid, HM_KEYID_MAX + 1);
-		if (kl == 0 || !hm_lex_keyid((const uint8_t *)r->keyid, kl) || r->secret_len > HM_KEY_MAX ||
-		    (r->state == HM_KEY_REVOKED) != (r->secret_len == 0))
-			return HM_EINVAL;
+		kl = strlen(r->keyid);
 		out[n++] = (uint8_t)r->state;
 		put_be(out + n, (uint64_t)r->created, 8);
 		put_be(out + n + 8, (uint64_t)r->deadline, 8);
@@ -130,8 +152,6 @@ static int plain_encode(const struct hm_ks_mirror_rec *r, uint8_t *out, size_t *
 		*len = n + r->secret_len;
 		return HM_OK;
 	}
-	if (r->kind != HM_KS_MIRROR_POLICY)
-		return HM_EINVAL;
 	out[n] = r->present ? 1 : 0;
 	kl = 0;
 	if (r->present) {
@@ -247,7 +267,7 @@ int hm_frec_open(const struct hm_seal *s, const char *prefix, const char *hex,
 	if (rc != HM_OK)
 		goto out;
 	rc = HM_EMALFORMED;
-	if (!plain_decode(plain, plen, r))
+	if (!plain_decode(plain, plen, r) || !rec_ok(r))
 		goto out;
 	/* the identity inside must be the one the name was made from */
 	if (hm_seal_name(s, ident, hm_frec_ident(r, ident), want) != HM_OK) {

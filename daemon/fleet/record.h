@@ -51,7 +51,9 @@ int hm_frec_name(const struct hm_seal *s, struct hm_ks_mirror_rec *r,
 
 /*
  * Seals r (named by hm_frec_name, with its version set) for the fleet prefix into
- * out[0..HM_FREC_BLOB_MAX), *len set. HM_OK, HM_EINVAL (a field no store could hold), HM_ECRYPTO.
+ * out[0..HM_FREC_BLOB_MAX), *len set. HM_OK, HM_EINVAL (a field no store could hold: names,
+ * epoch 0, state, key id, a secret outside HM_KEY_MIN..HM_KEY_MAX or present when revoked, a
+ * policy set without components), HM_ECRYPTO.
  */
 int hm_frec_seal(const struct hm_seal *s, const char *prefix, const struct hm_ks_mirror_rec *r,
 		 uint8_t out[static HM_FREC_BLOB_MAX], size_t *len) HM_MUSTCHECK;
@@ -60,8 +62,8 @@ int hm_frec_seal(const struct hm_seal *s, const char *prefix, const struct hm_ks
  * Opens the blob found under the name hex (64 hex digits) of the fleet prefix into *r (name
  * and version set). HM_OK; HM_EMALFORMED when anything is off: unknown format, a blob that
  * does not authenticate (another seal key, another name, prefix or version, a flipped bit), a
- * plaintext that does not decode, or an identity that does not hash to the name. *r is
- * wiped on failure. HM_ECRYPTO.
+ * plaintext that does not decode or holds what no store could (the fields hm_frec_seal()
+ * refuses), or an identity that does not hash to the name. *r is wiped on failure. HM_ECRYPTO.
  */
 int hm_frec_open(const struct hm_seal *s, const char *prefix, const char *hex,
 		 const uint8_t *blob, size_t len, struct hm_ks_mirror_rec *r) HM_MUSTCHECK;

@@ -6,6 +6,8 @@ Seeds are small valid and near-valid inputs that get each target past its first 
   request/  frame payloads: the vectors' payloads and encoded valid requests (PROTOCOL.md 4, 7),
             rfc9421 items (7.2) alone and mixed with hmacd-v1 ones
   canon/    inputs in fuzz_canon.c's layout (mode byte, item description, derivation)
+  fleet_record/  record plaintexts (daemon/fleet/record.h): epochs in each state, the longest
+            one, policies set and unset
 Deterministic: running it twice writes the same bytes. Needs python3-msgpack.
 Usage: tests/fuzz/mkcorpus.py   (from anywhere; writes next to itself)
 """
@@ -124,6 +126,43 @@ def rfc_requests():
                                 "items": [rfc_item(5), bad, v1, rfc_item(6, nheaders=129)]})
 
 
+def fleet_ident(kind, tenant, container, epoch=None):
+    out = bytes([kind, len(tenant)]) + tenant + bytes([len(container)]) + container
+    return out + (struct.pack(">I", epoch) if kind == 1 else b"")
+
+
+def fleet_epoch(tenant, container, epoch, state, deadline, keyid, secret):
+    return (fleet_ident(1, tenant, container, epoch) + bytes([state]) +
+            struct.pack(">qq", 1700000000, deadline) + bytes([len(keyid)]) + keyid +
+            bytes([len(secret)]) + secret)
+
+
+def fleet_policy(tenant, container, components, v1_headers):
+    if components is None:
+        return fleet_ident(2, tenant, container) + b"\x00\x00\x00"
+    # policy.h's encoding, version 2: flags (created, nonce, age, digest, query), components,
+    # hmacd-v1 flags (nonce) and header names
+    enc = bytes([2, 0x1f, len(components)])
+    for c in components:
+        enc += bytes([len(c)]) + c
+    enc += bytes([1, len(v1_headers)])
+    for h in v1_headers:
+        enc += bytes([len(h)]) + h
+    return fleet_ident(2, tenant, container) + b"\x01" + struct.pack(">H", len(enc)) + enc
+
+
+def fleet_records():
+    secret = bytes(range(0xa0, 0xe0))
+    yield "current", fleet_epoch(b"acme", b"web", 1, 1, 0, b"hk_0123", secret[:32])
+    yield "superseded", fleet_epoch(b"acme", b"web", 2, 2, 1700086400, b"k.2", secret[:16])
+    yield "revoked", fleet_epoch(b"acme", b"web", 3, 3, 0, b"k/3", b"")
+    yield "longest", fleet_epoch(b"t" * 128, b"c" * 128, 0xFFFFFFFF, 1, 0, b"~" * 128, secret)
+    comps = [b'"@method"', b'"@path"', b'"content-digest";sf', b'"@query-param";name="id"']
+    yield "policy", fleet_policy(b"acme", b"web", comps, [b"x-request-id"])
+    yield "policy-tenant", fleet_policy(b"acme", b"", comps[:1], [])
+    yield "policy-unset", fleet_policy(b"acme", b"web", None, [])
+
+
 def main():
     vectors = sorted(f for f in os.listdir(VECTORS) if f.endswith(".bin"))
     chain = b""
@@ -150,6 +189,9 @@ def main():
         desc = bytes(rnd.randrange(256) for _ in range(600))
         deriv = bytes([k % 6, rnd.randrange(256), rnd.randrange(256)])
         write("canon", "seed-%02d" % k, mode + desc[:400] + deriv + desc[400:])
+
+    for name, data in fleet_records():
+        write("fleet_record", name, data)
     return 0
 
 

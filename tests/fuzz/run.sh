@@ -2,7 +2,7 @@
 # run.sh [SECONDS] - build the libFuzzer targets, replay the seed corpus, then fuzz each target
 # for SECONDS (default 60). Run it from the top build directory (as CI and `make check` do).
 #
-#   tests/fuzz/run.sh          # about 3 minutes: 60 s per target
+#   tests/fuzz/run.sh          # about 7 minutes: 60 s per target
 #   tests/fuzz/run.sh 600      # a longer run
 # Environment:
 #   FUZZ_ARTIFACTS  where crashing inputs go (default ./fuzz-artifacts)
@@ -19,7 +19,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 seeds=$here/corpus
 art=${FUZZ_ARTIFACTS:-$(pwd)/fuzz-artifacts}
 jobs=${FUZZ_JOBS:-1}
-targets="frame request canon sfv rfc9421 b64"
+targets="frame request canon sfv rfc9421 b64 fleet_record"
 
 if ! command -v clang >/dev/null 2>&1; then
 	echo "SKIP: clang is not installed (Debian: apt-get install clang libclang-rt-14-dev)"
