@@ -504,19 +504,20 @@ static void test_meta(void **state)
 	assert_non_null(strstr(o.err, sid));
 	assert_non_null(strstr(o.err, oid));
 	assert_non_null(strstr(o.err, "seal key"));
-	assert_int_equal(hm_fleet_create(&o, "acme", "web", NOW, NULL, secret, NULL), HM_ESTATE);
+	/* to a command, a set-up error (exit 1), not the store's "wrong state" (admin.c meta_ok) */
+	assert_int_equal(hm_fleet_create(&o, "acme", "web", NOW, NULL, secret, NULL), HM_EPROTO);
 	assert_true(CRYPTO_memcmp(secret, (uint8_t[HM_KEY_LEN]){0}, HM_KEY_LEN) == 0);
-	assert_int_equal(hm_fleet_policy_unset(&o, "acme", NULL), HM_ESTATE);
-	assert_int_equal(hm_fleet_list(&o, NULL, key_cb, &(struct keys){.n = 0}, NULL), HM_ESTATE);
+	assert_int_equal(hm_fleet_policy_unset(&o, "acme", NULL), HM_EPROTO);
+	assert_int_equal(hm_fleet_list(&o, NULL, key_cb, &(struct keys){.n = 0}, NULL), HM_EPROTO);
 	hm_fleet_close(&o);
 
 	/* another prefix: no fleet there */
 	assert_int_equal(fleet_connect(g, &g->seal, "other:", 0, &o), HM_OK);
 	assert_int_equal(hm_fleet_meta_check(&o, &m2), HM_ENOTFOUND);
 	assert_non_null(strstr(o.err, "init"));
-	assert_int_equal(hm_fleet_create(&o, "acme", "web", NOW, NULL, secret, NULL),
-			 HM_ENOTFOUND);
-	assert_int_equal(hm_fleet_revoke(&o, "acme", "web", 1), HM_ENOTFOUND);
+	/* to a command, no fleet is a set-up error (run init), not "no such scope" */
+	assert_int_equal(hm_fleet_create(&o, "acme", "web", NOW, NULL, secret, NULL), HM_EPROTO);
+	assert_int_equal(hm_fleet_revoke(&o, "acme", "web", 1), HM_EPROTO);
 	/* a fleet id given (import-store's re-seed), and a bad one */
 	assert_int_equal(hm_fleet_meta_create(&o, "0123456789abcdef0123456789abcdef", &m2), HM_OK);
 	assert_string_equal(m2.fleet_id, "0123456789abcdef0123456789abcdef");
@@ -991,7 +992,8 @@ static void test_concurrent_rotations(void **state)
 			assert_string_not_equal(k.k[i].keyid, k.k[j].keyid);
 	}
 	assert_int_equal(current, 1);
-	assert_int_equal(seq_of(&g->f), 1 + 2 * ROTATIONS);
+	/* versions follow the clock (admin.c next_version): seq is the last write's, not a count */
+	assert_true(seq_of(&g->f) > 0);
 	assert_int_equal(stream_len(&g->f), 1 + 2 * ROTATIONS);
 	multis = stat_calls(&g->f, "multi");
 	assert_true(multis >= 2 * ROTATIONS);
@@ -1033,7 +1035,7 @@ static void test_stream(void **state)
 	uint8_t secret[HM_KEY_LEN], imp[HM_KEY_MIN];
 	struct hm_policy p;
 	struct hm_fleet f;
-	long long n;
+	long long n, seq;
 
 	need_redis();
 	memset(imp, 7, sizeof(imp));
@@ -1060,13 +1062,14 @@ static void test_stream(void **state)
 	assert_int_equal(hm_fleet_policy_unset(&g->f, "acme", NULL), HM_OK);
 	assert_int_equal(stream_len(&g->f), 6);
 	assert_int_equal(last_entry_records(&g->f), 1);
-	assert_int_equal(seq_of(&g->f), 6);
+	seq = seq_of(&g->f);
+	assert_true(seq > 0);
 	/* refused writes add nothing */
 	assert_int_equal(hm_fleet_create(&g->f, "acme", "web", NOW, NULL, secret, NULL), HM_EEXIST);
 	assert_int_equal(hm_fleet_revoke(&g->f, "acme", "web", 1), HM_ESTATE);
 	assert_int_equal(hm_fleet_policy_unset(&g->f, "acme", NULL), HM_ENOTFOUND);
 	assert_int_equal(stream_len(&g->f), 6);
-	assert_int_equal(seq_of(&g->f), 6);
+	assert_int_equal(seq_of(&g->f), seq);
 
 	/* trimmed to about stream_max (MAXLEN ~: whole nodes of the stream, 4 entries here) */
 	cmd_ok(&g->f, "CONFIG SET stream-node-max-entries 4");
@@ -1077,7 +1080,14 @@ static void test_stream(void **state)
 	n = stream_len(&f);
 	assert_true(n >= 8);
 	assert_true(n <= 8 + 6); /* the oldest node was made before the change: 6 entries */
-	assert_int_equal(seq_of(&f), 46); /* the records are all there */
+	{
+		struct keys *k = calloc(1, sizeof(*k));
+
+		assert_non_null(k);
+		fleet_keys(&f, "acme", k);
+		assert_int_equal(k->n, 3 + 40); /* the records are all there */
+		free(k);
+	}
 	hm_fleet_close(&f);
 	OPENSSL_cleanse(secret, sizeof(secret));
 }
