@@ -113,7 +113,8 @@ static int read_rec(struct hm_fleet *f, struct hm_ks_mirror_rec *r)
 	rc = get(f, key, &v);
 	if (rc != HM_OK)
 		return rc;
-	rc = hm_frec_open(f->seal, f->prefix, hex, (const uint8_t *)v->str, v->len, r);
+	rc = hm_frec_open(f->seal, f->prefix, f->fleet_id, hex, (const uint8_t *)v->str, v->len,
+			  r);
 	freeReplyObject(v);
 	if (rc == HM_EMALFORMED) {
 		set_err(f, "record %s does not open (another seal key, or tampered with)", key);
@@ -189,8 +190,8 @@ static int scope_read(struct hm_fleet *f, const char *tenant, const char *contai
 
 			if (v->type != REDIS_REPLY_STRING)
 				continue; /* the end, or a gap */
-			rc = hm_frec_open(f->seal, f->prefix, hex[i], (const uint8_t *)v->str, v->len,
-					  &s->ep[base + i]);
+			rc = hm_frec_open(f->seal, f->prefix, f->fleet_id, hex[i],
+					  (const uint8_t *)v->str, v->len, &s->ep[base + i]);
 			if (rc != HM_OK) {
 				freeReplyObject(r);
 				set_err(f, "record %s does not open (another seal key, or tampered "
@@ -315,7 +316,8 @@ static int commit(struct hm_fleet *f, uint64_t seq, struct wr *w)
 		return HM_ENOMEM;
 	for (size_t i = 0; i < w->n; i++) {
 		w->recs[i]->version = version;
-		rc = hm_frec_seal(f->seal, f->prefix, w->recs[i], blobs[i], &blen[i]);
+		rc = hm_frec_seal(f->seal, f->prefix, f->fleet_id, w->recs[i], blobs[i],
+				  &blen[i]);
 		if (rc != HM_OK) {
 			set_err(f, "sealing a record failed");
 			goto out;

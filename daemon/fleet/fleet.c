@@ -176,6 +176,7 @@ int hm_fleet_meta_get(struct hm_fleet *f, struct hm_fleet_meta *m)
 		set_err(f, "the fleet's meta in redis (%s) lacks fields", key);
 		goto out;
 	}
+	memcpy(f->fleet_id, m->fleet_id, sizeof(f->fleet_id));
 	if (m->format != HM_FLEET_FORMAT) {
 		set_err(f, "the fleet's format is %u, this build knows %u", m->format,
 			HM_FLEET_FORMAT);
@@ -296,7 +297,7 @@ static int scan_page(struct hm_fleet *f, const redisReply *keys, struct hm_ks_mi
 
 			if (v->type != REDIS_REPLY_STRING)
 				continue; /* gone since the scan */
-			rc = k->len > plen ? hm_frec_open(f->seal, f->prefix, k->str + plen,
+			rc = k->len > plen ? hm_frec_open(f->seal, f->prefix, f->fleet_id, k->str + plen,
 							  (const uint8_t *)v->str, v->len,
 							  &recs[got])
 					   : HM_EMALFORMED;

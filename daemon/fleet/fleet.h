@@ -55,6 +55,8 @@ struct hm_fleet {
 	int timeout_ms;
 	const struct hm_seal *seal;
 	size_t stream_max;
+	/* the fleet's id from its meta, set by hm_fleet_meta_get(): records are bound to it */
+	char fleet_id[HM_SEAL_ID_HEX];
 	char err[HM_FLEET_ERRLEN];
 };
 

@@ -181,8 +181,8 @@ static void gather(struct hm_follower *fo, const redisReply *name, const redisRe
 
 	if (name->type == REDIS_REPLY_STRING && blob->type == REDIS_REPLY_STRING &&
 	    name->len == HM_SEAL_NAME_HEX - 1)
-		rc = hm_frec_open(fo->f.seal, fo->f.prefix, name->str, (const uint8_t *)blob->str,
-				  blob->len, r);
+		rc = hm_frec_open(fo->f.seal, fo->f.prefix, fo->held.fleet_id, name->str,
+				  (const uint8_t *)blob->str, blob->len, r);
 	if (rc == HM_OK) {
 		fo->nrecs++;
 		return;

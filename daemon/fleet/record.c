@@ -11,7 +11,8 @@
 #include "proto/lex.h"
 
 #define AAD_LABEL "hmacd fleet record v1"
-#define AAD_MAX (sizeof(AAD_LABEL) - 1 + 1 + 255 + HM_KS_MIRROR_NAME_LEN + 1 + 8)
+#define FLEET_ID_LEN 16
+#define AAD_MAX (sizeof(AAD_LABEL) - 1 + 1 + 255 + FLEET_ID_LEN + HM_KS_MIRROR_NAME_LEN + 1 + 8)
 #define BLOB_HEAD 9 /* format, version */
 
 static void put_be(uint8_t *p, uint64_t v, unsigned n)
@@ -48,9 +49,10 @@ size_t hm_frec_ident(const struct hm_ks_mirror_rec *r, uint8_t out[static HM_FRE
 	return n;
 }
 
-static int hex_to_bin(const char *hex, uint8_t out[static HM_KS_MIRROR_NAME_LEN])
+/* n bytes from 2n lower-case hex digits, the whole string. HM_OK or HM_EMALFORMED. */
+static int hex_to_bin(const char *hex, uint8_t *out, size_t n)
 {
-	for (size_t i = 0; i < HM_KS_MIRROR_NAME_LEN; i++) {
+	for (size_t i = 0; i < n; i++) {
 		unsigned v = 0;
 
 		for (size_t j = 0; j < 2; j++) {
@@ -65,7 +67,7 @@ static int hex_to_bin(const char *hex, uint8_t out[static HM_KS_MIRROR_NAME_LEN]
 		}
 		out[i] = (uint8_t)v;
 	}
-	return hex[2 * HM_KS_MIRROR_NAME_LEN] == '\0' ? HM_OK : HM_EMALFORMED;
+	return hex[2 * n] == '\0' ? HM_OK : HM_EMALFORMED;
 }
 
 int hm_frec_name(const struct hm_seal *s, struct hm_ks_mirror_rec *r,
@@ -77,10 +79,11 @@ int hm_frec_name(const struct hm_seal *s, struct hm_ks_mirror_rec *r,
 	rc = hm_seal_name(s, ident, hm_frec_ident(r, ident), hex);
 	if (rc != HM_OK)
 		return rc;
-	return hex_to_bin(hex, r->name) == HM_OK ? HM_OK : HM_ECRYPTO;
+	return hex_to_bin(hex, r->name, HM_KS_MIRROR_NAME_LEN) == HM_OK ? HM_OK : HM_ECRYPTO;
 }
 
-static size_t aad_of(uint8_t *out, const char *prefix, const uint8_t *name, uint64_t version)
+static size_t aad_of(uint8_t *out, const char *prefix, const uint8_t fleet[FLEET_ID_LEN],
+		     const uint8_t *name, uint64_t version)
 {
 	size_t pl = strnlen(prefix, 255), n = sizeof(AAD_LABEL) - 1;
 
@@ -88,6 +91,8 @@ static size_t aad_of(uint8_t *out, const char *prefix, const uint8_t *name, uint
 	out[n++] = (uint8_t)pl;
 	memcpy(out + n, prefix, pl);
 	n += pl;
+	memcpy(out + n, fleet, FLEET_ID_LEN);
+	n += FLEET_ID_LEN;
 	memcpy(out + n, name, HM_KS_MIRROR_NAME_LEN);
 	n += HM_KS_MIRROR_NAME_LEN;
 	out[n++] = HM_FREC_FORMAT;
@@ -217,20 +222,21 @@ static bool plain_decode(const uint8_t *p, size_t n, struct hm_ks_mirror_rec *r)
 	return true;
 }
 
-int hm_frec_seal(const struct hm_seal *s, const char *prefix, const struct hm_ks_mirror_rec *r,
-		 uint8_t out[static HM_FREC_BLOB_MAX], size_t *len)
+int hm_frec_seal(const struct hm_seal *s, const char *prefix, const char *fleet_id,
+		 const struct hm_ks_mirror_rec *r, uint8_t out[static HM_FREC_BLOB_MAX],
+		 size_t *len)
 {
-	uint8_t plain[HM_FREC_PLAIN_MAX], aad[AAD_MAX];
+	uint8_t plain[HM_FREC_PLAIN_MAX], aad[AAD_MAX], fleet[FLEET_ID_LEN];
 	size_t plen = 0, alen, sealed = 0;
 	int rc;
 
 	*len = 0;
-	if (strnlen(prefix, 256) > 255)
+	if (strnlen(prefix, 256) > 255 || hex_to_bin(fleet_id, fleet, FLEET_ID_LEN) != HM_OK)
 		return HM_EINVAL;
 	rc = plain_encode(r, plain, &plen);
 	if (rc != HM_OK)
 		goto out;
-	alen = aad_of(aad, prefix, r->name, r->version);
+	alen = aad_of(aad, prefix, fleet, r->name, r->version);
 	out[0] = HM_FREC_FORMAT;
 	put_be(out + 1, r->version, 8);
 	rc = hm_seal_record(s, aad, alen, plain, plen, out + BLOB_HEAD,
@@ -244,10 +250,11 @@ out:
 	return rc;
 }
 
-int hm_frec_open(const struct hm_seal *s, const char *prefix, const char *hex,
-		 const uint8_t *blob, size_t len, struct hm_ks_mirror_rec *r)
+int hm_frec_open(const struct hm_seal *s, const char *prefix, const char *fleet_id,
+		 const char *hex, const uint8_t *blob, size_t len, struct hm_ks_mirror_rec *r)
 {
 	uint8_t plain[HM_FREC_PLAIN_MAX], aad[AAD_MAX], ident[HM_FREC_IDENT_MAX];
+	uint8_t fleet[FLEET_ID_LEN];
 	uint8_t name[HM_KS_MIRROR_NAME_LEN];
 	char want[HM_SEAL_NAME_HEX];
 	size_t plen = 0, alen;
@@ -256,10 +263,12 @@ int hm_frec_open(const struct hm_seal *s, const char *prefix, const char *hex,
 
 	memset(r, 0, sizeof(*r));
 	if (strnlen(prefix, 256) > 255 || strnlen(hex, HM_SEAL_NAME_HEX) != HM_SEAL_NAME_HEX - 1 ||
-	    hex_to_bin(hex, name) != HM_OK || len < BLOB_HEAD || blob[0] != HM_FREC_FORMAT)
+	    hex_to_bin(hex, name, HM_KS_MIRROR_NAME_LEN) != HM_OK ||
+	    hex_to_bin(fleet_id, fleet, FLEET_ID_LEN) != HM_OK || len < BLOB_HEAD ||
+	    blob[0] != HM_FREC_FORMAT)
 		return HM_EMALFORMED;
 	version = get_be(blob + 1, 8);
-	alen = aad_of(aad, prefix, name, version);
+	alen = aad_of(aad, prefix, fleet, name, version);
 	rc = hm_seal_open(s, aad, alen, blob + BLOB_HEAD, len - BLOB_HEAD, plain, sizeof(plain),
 			  &plen);
 	if (rc == HM_ETOOBIG)

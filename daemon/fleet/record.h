@@ -8,8 +8,10 @@
  * nor container nor epoch. The value under "<prefix>r:<name>" is the blob
  *     u8 format (1) | u64 BE version | hm_seal_record(plain)
  * sealed with the associated data
- *     "hmacd fleet record v1" | u8 len | prefix | name (32 bytes) | u8 format | u64 BE version
- * so a blob moved to another name or fleet prefix, or given another version, does not open.
+ *     "hmacd fleet record v1" | u8 len | prefix | fleet id (16 bytes) | name (32 bytes)
+ *     | u8 format | u64 BE version
+ * so a blob moved to another name, fleet prefix or fleet (another fleet made later in the same
+ * Redis with the same seal key), or given another version, does not open.
  * The plaintext is ident, then for an epoch
  *     u8 state | i64 BE created | i64 BE deadline | u8 len | key id | u8 len | secret
  * (no secret for a revoked epoch) and for a policy
@@ -50,22 +52,26 @@ int hm_frec_name(const struct hm_seal *s, struct hm_ks_mirror_rec *r,
 		 char hex[static HM_SEAL_NAME_HEX]) HM_MUSTCHECK;
 
 /*
- * Seals r (named by hm_frec_name, with its version set) for the fleet prefix into
+ * Seals r (named by hm_frec_name, with its version set) for the fleet prefix and fleet id (32
+ * lower-case hex digits, the fleet's meta) into
  * out[0..HM_FREC_BLOB_MAX), *len set. HM_OK, HM_EINVAL (a field no store could hold: names,
  * epoch 0, state, key id, a secret outside HM_KEY_MIN..HM_KEY_MAX or present when revoked, a
  * policy set without components), HM_ECRYPTO.
  */
-int hm_frec_seal(const struct hm_seal *s, const char *prefix, const struct hm_ks_mirror_rec *r,
-		 uint8_t out[static HM_FREC_BLOB_MAX], size_t *len) HM_MUSTCHECK;
+int hm_frec_seal(const struct hm_seal *s, const char *prefix, const char *fleet_id,
+		 const struct hm_ks_mirror_rec *r, uint8_t out[static HM_FREC_BLOB_MAX],
+		 size_t *len) HM_MUSTCHECK;
 
 /*
- * Opens the blob found under the name hex (64 hex digits) of the fleet prefix into *r (name
+ * Opens the blob found under the name hex (64 hex digits) of the fleet prefix and fleet id into
+ * *r (name
  * and version set). HM_OK; HM_EMALFORMED when anything is off: unknown format, a blob that
  * does not authenticate (another seal key, another name, prefix or version, a flipped bit), a
  * plaintext that does not decode or holds what no store could (the fields hm_frec_seal()
  * refuses), or an identity that does not hash to the name. *r is wiped on failure. HM_ECRYPTO.
  */
-int hm_frec_open(const struct hm_seal *s, const char *prefix, const char *hex,
-		 const uint8_t *blob, size_t len, struct hm_ks_mirror_rec *r) HM_MUSTCHECK;
+int hm_frec_open(const struct hm_seal *s, const char *prefix, const char *fleet_id,
+		 const char *hex, const uint8_t *blob, size_t len,
+		 struct hm_ks_mirror_rec *r) HM_MUSTCHECK;
 
 #endif

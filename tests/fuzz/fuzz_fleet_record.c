@@ -20,6 +20,7 @@
 #include "fuzz_util.h"
 
 #define PREFIX "hmacd:"
+#define FLEET_ID "00112233445566778899aabbccddeeff"
 #define AAD_LABEL "hmacd fleet record v1"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -108,7 +109,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(&r, 0x5a, sizeof(r));
 	memset(hex, 'a', 64);
 	hex[64] = '\0';
-	FUZZ_CHECK(hm_frec_open(seal(), PREFIX, hex, data, size, &r) == HM_EMALFORMED);
+	FUZZ_CHECK(hm_frec_open(seal(), PREFIX, FLEET_ID, hex, data, size, &r) == HM_EMALFORMED);
 	FUZZ_CHECK(wiped(&r));
 
 	/* as a plaintext, sealed under its identity's name */
@@ -119,7 +120,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(hm_seal_name(seal(), data, il, hex) == HM_OK);
 	len = seal_as(hex, data, size, blob);
 	memset(&r, 0x5a, sizeof(r));
-	rc = hm_frec_open(seal(), PREFIX, hex, blob, len, &r);
+	rc = hm_frec_open(seal(), PREFIX, FLEET_ID, hex, blob, len, &r);
 	if (rc != HM_OK) {
 		FUZZ_CHECK(rc == HM_EMALFORMED);
 		FUZZ_CHECK(wiped(&r));
@@ -128,8 +129,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_CHECK(r.version == 42);
 	FUZZ_CHECK(hm_frec_name(seal(), &r, hex2) == HM_OK);
 	FUZZ_CHECK(strcmp(hex, hex2) == 0);
-	FUZZ_CHECK(hm_frec_seal(seal(), PREFIX, &r, again, &len2) == HM_OK);
-	FUZZ_CHECK(hm_frec_open(seal(), PREFIX, hex, again, len2, &back) == HM_OK);
+	FUZZ_CHECK(hm_frec_seal(seal(), PREFIX, FLEET_ID, &r, again, &len2) == HM_OK);
+	FUZZ_CHECK(hm_frec_open(seal(), PREFIX, FLEET_ID, hex, again, len2, &back) == HM_OK);
 	FUZZ_CHECK(back.kind == r.kind && back.version == r.version &&
 		   strcmp(back.tenant, r.tenant) == 0 && strcmp(back.container, r.container) == 0);
 	if (r.kind == HM_KS_MIRROR_EPOCH) {

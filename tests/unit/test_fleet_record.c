@@ -31,6 +31,8 @@
 #include "store/keystore.h"
 
 #define PREFIX "hmacd:"
+#define FLEET_ID "00112233445566778899aabbccddeeff" /* the fleet the records are bound to */
+#define OTHER_FLEET "ffeeddccbbaa99887766554433221100"
 #define AAD_LABEL "hmacd fleet record v1"
 
 /* ---- helpers ---- */
@@ -104,7 +106,7 @@ static void seal_rec(const struct hm_seal *s, struct hm_ks_mirror_rec *r, uint8_
 		     size_t *len, char hex[static HM_SEAL_NAME_HEX])
 {
 	assert_int_equal(hm_frec_name(s, r, hex), HM_OK);
-	assert_int_equal(hm_frec_seal(s, PREFIX, r, blob, len), HM_OK);
+	assert_int_equal(hm_frec_seal(s, PREFIX, FLEET_ID, r, blob, len), HM_OK);
 	assert_true(*len > 9 + HM_SEAL_OVERHEAD && *len <= HM_FREC_BLOB_MAX);
 }
 
@@ -148,7 +150,7 @@ static void open_ok(const struct hm_seal *s, const char *prefix, const char *hex
 	struct hm_ks_mirror_rec got;
 
 	memset(&got, 0x5a, sizeof(got));
-	assert_int_equal(hm_frec_open(s, prefix, hex, blob, len, &got), HM_OK);
+	assert_int_equal(hm_frec_open(s, prefix, FLEET_ID, hex, blob, len, &got), HM_OK);
 	assert_true(rec_equal(&got, want));
 }
 
@@ -159,7 +161,7 @@ static void open_refused(const struct hm_seal *s, const char *prefix, const char
 	struct hm_ks_mirror_rec got;
 
 	memset(&got, 0x5a, sizeof(got));
-	assert_int_equal(hm_frec_open(s, prefix, hex, blob, len, &got), HM_EMALFORMED);
+	assert_int_equal(hm_frec_open(s, prefix, FLEET_ID, hex, blob, len, &got), HM_EMALFORMED);
 	assert_true(all_zero(&got, sizeof(got)));
 }
 
@@ -224,18 +226,25 @@ static size_t my_policy_plain(const char *tenant, const char *container, uint8_t
 
 /*
  * Seals plain[0..n) as the blob of the record named hex (64 hex digits, whatever its content
- * says), with the associated data record.h defines for that name, PREFIX and version.
+ * says), with the associated data record.h defines for that name, PREFIX, FLEET_ID and
+ * version.
  */
 static size_t forge(const struct hm_seal *s, const char *hex, uint64_t version,
 		    const uint8_t *plain, size_t n, uint8_t *blob)
 {
-	uint8_t aad[sizeof(AAD_LABEL) + 1 + 255 + 32 + 1 + 8];
+	uint8_t aad[sizeof(AAD_LABEL) + 1 + 255 + 16 + 32 + 1 + 8];
 	size_t a = sizeof(AAD_LABEL) - 1, pl = strlen(PREFIX), sealed = 0;
 
 	memcpy(aad, AAD_LABEL, a);
 	aad[a++] = (uint8_t)pl;
 	memcpy(aad + a, PREFIX, pl);
 	a += pl;
+	for (size_t i = 0; i < 16; i++) {
+		unsigned v;
+
+		assert_int_equal(sscanf(FLEET_ID + 2 * i, "%2x", &v), 1);
+		aad[a++] = (uint8_t)v;
+	}
 	for (size_t i = 0; i < 32; i++) {
 		unsigned v;
 
@@ -389,7 +398,7 @@ static void test_seal_refuses(void **state)
 		epoch_rec(&r, "acme", "web", 1, HM_KEY_CURRENT, 0, "k1", 32);              \
 		setup;                                                                     \
 		len = 99;                                                                  \
-		assert_int_equal(hm_frec_seal(&s, PREFIX, &r, blob, &len), HM_EINVAL);    \
+		assert_int_equal(hm_frec_seal(&s, PREFIX, FLEET_ID, &r, blob, &len), HM_EINVAL);    \
 		assert_int_equal(len, 0);                                                  \
 	} while (0)
 	REFUSED(r.tenant[0] = '\0');
@@ -418,7 +427,7 @@ static void test_seal_refuses(void **state)
 	epoch_rec(&r, "acme", "web", 1, HM_KEY_CURRENT, 0, "k1", 32);
 	repeat(prefix, sizeof(prefix), 'p', 256);
 	len = 99;
-	assert_int_equal(hm_frec_seal(&s, prefix, &r, blob, &len), HM_EINVAL);
+	assert_int_equal(hm_frec_seal(&s, prefix, FLEET_ID, &r, blob, &len), HM_EINVAL);
 	assert_int_equal(len, 0);
 	/* 255 bytes is the longest: it seals, and opens under that prefix only */
 	prefix[255] = '\0';
@@ -426,7 +435,7 @@ static void test_seal_refuses(void **state)
 		char hex[HM_SEAL_NAME_HEX];
 
 		assert_int_equal(hm_frec_name(&s, &r, hex), HM_OK);
-		assert_int_equal(hm_frec_seal(&s, prefix, &r, blob, &len), HM_OK);
+		assert_int_equal(hm_frec_seal(&s, prefix, FLEET_ID, &r, blob, &len), HM_OK);
 		open_ok(&s, prefix, hex, blob, len, &r);
 		open_refused(&s, PREFIX, hex, blob, len);
 		prefix[254] = '\0';
@@ -623,14 +632,14 @@ static void test_format_and_version(void **state)
 		size_t olen = 0;
 
 		seal_rec(&s, &r, old, &olen, hex);
-		assert_int_equal(hm_frec_open(&s, PREFIX, hex, old, olen, &got), HM_OK);
+		assert_int_equal(hm_frec_open(&s, PREFIX, FLEET_ID, hex, old, olen, &got), HM_OK);
 		assert_int_equal(got.version, 999);
 		OPENSSL_cleanse(&got, sizeof(got));
 	}
 	hm_seal_wipe(&s);
 }
 
-/* A blob under another record's name, another prefix, another seal key; names not hex. */
+/* A blob under another record's name, prefix, fleet or seal key; names not hex. */
 static void test_moved(void **state)
 {
 	uint8_t blob[HM_FREC_BLOB_MAX], pblob[HM_FREC_BLOB_MAX];
@@ -661,6 +670,19 @@ static void test_moved(void **state)
 	open_refused(&s, "", hex, blob, len);
 	open_refused(&s, "hmacd", hex, blob, len);
 	open_refused(&s2, PREFIX, hex, blob, len);
+	/* another fleet: one made later in the same Redis, with the same prefix and seal key */
+	{
+		struct hm_ks_mirror_rec got;
+
+		assert_int_equal(hm_frec_open(&s, PREFIX, OTHER_FLEET, hex, blob, len, &got),
+				 HM_EMALFORMED);
+		assert_true(all_zero(&got, sizeof(got)));
+		assert_int_equal(hm_frec_open(&s, PREFIX, "0011", hex, blob, len, &got),
+				 HM_EMALFORMED);
+		assert_int_equal(hm_frec_seal(&s, PREFIX, "00112233445566778899AABBCCDDEEFF", &r,
+					      pblob, &plen),
+				 HM_EINVAL);
+	}
 	/* the name itself: upper case, short, long, not hex */
 	memcpy(bad, hex, sizeof(hex));
 	for (size_t i = 0; i < 64; i++)
@@ -766,7 +788,7 @@ static int open_plain(const struct hm_seal *s, const uint8_t *plain, size_t n,
 	}
 	len = forge(s, hex, 5, plain, n, blob);
 	memset(out, 0x5a, sizeof(*out));
-	rc = hm_frec_open(s, PREFIX, hex, blob, len, out);
+	rc = hm_frec_open(s, PREFIX, FLEET_ID, hex, blob, len, out);
 	if (rc != HM_OK)
 		assert_true(all_zero(out, sizeof(*out)));
 	return rc;
@@ -804,7 +826,7 @@ static void reseals(const struct hm_seal *s, struct hm_ks_mirror_rec *r)
 
 	assert_true(holdable(r));
 	assert_int_equal(hm_frec_name(s, r, hex), HM_OK);
-	assert_int_equal(hm_frec_seal(s, PREFIX, r, blob, &len), HM_OK);
+	assert_int_equal(hm_frec_seal(s, PREFIX, FLEET_ID, r, blob, &len), HM_OK);
 	open_ok(s, PREFIX, hex, blob, len, r);
 }
 
