@@ -34,10 +34,10 @@ mkdir -p _build-asan
 	exit 1
 }
 
-echo "== libFuzzer (clang, the libraries built with coverage): seeds, then 60 s per target"
+echo "== libFuzzer (clang, the libraries built with coverage): seeds, then 45 s per target"
 mkdir -p _build-fuzz
 (cd _build-fuzz && "$top/configure" -q CC=clang --enable-werror --enable-fuzzing &&
-	sh "$top/tests/fuzz/run.sh" 60) || exit 1
+	sh "$top/tests/fuzz/run.sh" 45) || exit 1
 
 echo "== make distcheck"
 (cd _build && make -s distcheck DISTCHECK_CONFIGURE_FLAGS=--enable-werror >/dev/null) || exit 1
