@@ -220,7 +220,8 @@ static size_t my_policy_plain(const char *tenant, const char *container, uint8_t
 	out[n++] = present;
 	put_be(out + n, plen, 2);
 	n += 2;
-	memcpy(out + n, pol, plen);
+	if (plen > 0)
+		memcpy(out + n, pol, plen);
 	return n + plen;
 }
 
