@@ -105,6 +105,59 @@ static void test_url_longest(void **state)
 	assert_non_null(strstr(err, "too long"));
 }
 
+static void test_url_sentinel(void **state)
+{
+	struct hm_fleet_url u;
+	char err[256], url[2600], many[2400];
+	size_t n = 0;
+
+	(void)state;
+	assert_int_equal(hm_fleet_url_parse("sentinel://127.0.0.1:26379/mymaster", &u, err,
+					    sizeof(err)), HM_OK);
+	assert_true(u.sentinel);
+	assert_false(u.unix_socket);
+	assert_string_equal(u.host, "");
+	assert_int_equal(u.port, 0);
+	assert_string_equal(u.master, "mymaster");
+	assert_int_equal(u.db, 0);
+	assert_int_equal(u.nsentinels, 1);
+	assert_string_equal(u.sentinels[0].host, "127.0.0.1");
+	assert_int_equal(u.sentinels[0].port, 26379);
+
+	assert_int_equal(hm_fleet_url_parse("sentinel://s1.example:26379,[::1]:26380,10.0.0.3:1/"
+					    "hmacd-fleet_1.eu/7",
+					    &u, err, sizeof(err)), HM_OK);
+	assert_true(u.sentinel);
+	assert_int_equal(u.nsentinels, 3);
+	assert_string_equal(u.sentinels[0].host, "s1.example");
+	assert_int_equal(u.sentinels[0].port, 26379);
+	assert_string_equal(u.sentinels[1].host, "::1");
+	assert_int_equal(u.sentinels[1].port, 26380);
+	assert_string_equal(u.sentinels[2].host, "10.0.0.3");
+	assert_int_equal(u.sentinels[2].port, 1);
+	assert_string_equal(u.master, "hmacd-fleet_1.eu");
+	assert_int_equal(u.db, 7);
+
+	/* eight sentinels and a 64-byte name: the most; nine, or 65 bytes, are refused */
+	for (int i = 0; i < HM_FLEET_SENTINELS_MAX; i++)
+		n += (size_t)snprintf(many + n, sizeof(many) - n, "%s127.0.0.%d:%d", i ? "," : "",
+				      i + 1, 26379 + i);
+	snprintf(url, sizeof(url), "sentinel://%s/%s/15", many,
+		 "m123456789012345678901234567890123456789012345678901234567890123");
+	assert_int_equal(hm_fleet_url_parse(url, &u, err, sizeof(err)), HM_OK);
+	assert_int_equal(u.nsentinels, HM_FLEET_SENTINELS_MAX);
+	assert_int_equal(u.sentinels[7].port, 26386);
+	assert_int_equal(strlen(u.master), HM_FLEET_MASTER_NAME_MAX);
+	assert_int_equal(u.db, 15);
+	snprintf(url, sizeof(url), "sentinel://%s/%s", many,
+		 "m1234567890123456789012345678901234567890123456789012345678901234");
+	assert_int_equal(hm_fleet_url_parse(url, &u, err, sizeof(err)), HM_EINVAL);
+	assert_non_null(strstr(err, "too long"));
+	snprintf(url, sizeof(url), "sentinel://%s,127.0.0.9:1/m", many);
+	assert_int_equal(hm_fleet_url_parse(url, &u, err, sizeof(err)), HM_EINVAL);
+	assert_non_null(strstr(err, "too many sentinels"));
+}
+
 static void test_url_invalid(void **state)
 {
 	static const struct {
@@ -174,6 +227,28 @@ static void test_url_invalid(void **state)
 		{"unix:///run/redis%2esock", "character"},
 		{"unix:///run/redis\n.sock", "character"},
 		{"unix:///run/redis\t.sock", "character"},
+		/* sentinel */
+		{"sentinel://", "host"},
+		{"sentinel:///m", "host"},
+		{"sentinel://127.0.0.1/m", "port"},
+		{"sentinel://127.0.0.1:26379", "master"},
+		{"sentinel://127.0.0.1:26379/", "master"},
+		{"sentinel://127.0.0.1:26379//0", "master"},
+		{"sentinel://127.0.0.1:26379,/m", "host"},
+		{"sentinel://,127.0.0.1:26379/m", "host"},
+		{"sentinel://127.0.0.1:26379,127.0.0.2/m", "port"},
+		{"sentinel://127.0.0.1:0/m", "port"},
+		{"sentinel://127.0.0.1:26379;127.0.0.2:26379/m", "after a sentinel"},
+		{"sentinel://127.0.0.1:26379/m s", "master's name"},
+		{"sentinel://127.0.0.1:26379/m*", "master's name"},
+		{"sentinel://127.0.0.1:26379/m/16", "DB"},
+		{"sentinel://127.0.0.1:26379/m/0/", "after the DB"},
+		{"sentinel://127.0.0.1:26379/m?db=1", "master's name"},
+		{"sentinel://:s3cret@127.0.0.1:26379/m", "password"},
+		{"sentinel://127.0.0.1:26379/s3cret@m", "password"},
+		{"sentinel://red_is:26379/m", "host"},
+		{"sentinel://[::1:26379/m", "]"},
+		{"redis://a,b:6379", "host"},
 	};
 	struct hm_fleet_url u, zero;
 	char err[256];
@@ -188,9 +263,9 @@ static void test_url_invalid(void **state)
 		if (strstr(err, cases[i].reason) == NULL)
 			fail_msg("%s: \"%s\" does not say \"%s\"", cases[i].url, err, cases[i].reason);
 		/* the message never quotes what was typed: it may hold a password (the shortest
-		 * URLs, "redis://", are part of the message's own example) */
+		 * URLs, "redis://" and "sentinel://", are part of the message's own example) */
 		assert_null(strstr(err, "s3cret"));
-		if (strlen(cases[i].url) > 8 && strstr(err, cases[i].url) != NULL)
+		if (strlen(cases[i].url) > 11 && strstr(err, cases[i].url) != NULL)
 			fail_msg("%s: quoted in \"%s\"", cases[i].url, err);
 		assert_memory_equal(&u, &zero, sizeof(u));
 	}
@@ -771,6 +846,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_url_valid),
 		cmocka_unit_test(test_url_longest),
+		cmocka_unit_test(test_url_sentinel),
 		cmocka_unit_test(test_url_invalid),
 		cmocka_unit_test(test_prefix),
 		cmocka_unit_test_setup_teardown(test_password_lines, setup, teardown),
