@@ -841,6 +841,115 @@ static void test_restart_empty(void **state)
 	redisFree(c);
 }
 
+/*
+ * sentinel://: a master (with a password) and its replica, two sentinels without a password of
+ * their own: one monitors the master, one (stale, as after a failover it missed) names the
+ * replica as the master. Listed first, the stale one is asked first: its answer is checked
+ * with ROLE and refused, and the good one's master is used; alone, it fails saying why. A
+ * sentinel with a requirepass of its own gets AUTH after NOAUTH, and fails clearly without
+ * one or with a wrong one; an unknown master name, or no sentinel up, fails clearly. No
+ * message shows the password.
+ */
+static void test_sentinel(void **state)
+{
+	struct fx *f = *state;
+	struct tl_redis replica = {.pid = -1};
+	struct tl_sentinel good = {.pid = -1}, stale = {.pid = -1}, locked = {.pid = -1};
+	struct hm_fleet_hostport where;
+	struct hm_fleet_url u;
+	char dir[3][128], url[512], err[2048], v[64];
+	redisContext *c = NULL;
+	redisReply *r;
+
+	need_redis();
+	if (!tl_sentinel_available())
+		skip();
+	start(f, false, true, PASSWORD);
+	for (int i = 0; i < 3; i++) {
+		snprintf(dir[i], sizeof(dir[i]), "%s/%d", f->dir, i);
+		assert_int_equal(mkdir(dir[i], 0700), 0);
+	}
+	{
+		const struct tl_redis_opts ro = {.password = PASSWORD, .replica_of = &f->r};
+		const struct tl_sentinel_opts go = {.name = "m1", .master = &f->r, .quorum = 1,
+						    .down_after_ms = 60000};
+		const struct tl_sentinel_opts so = {.name = "m1", .master = &replica, .quorum = 1,
+						    .down_after_ms = 60000};
+		const struct tl_sentinel_opts lo = {.name = "m1", .master = &f->r, .quorum = 1,
+						    .down_after_ms = 60000,
+						    .password = PASSWORD};
+
+		if (tl_redis_start_opts(&replica, dir[0], &ro, err, sizeof(err)) != HM_OK)
+			fail_msg("replica: %s", err);
+		if (tl_sentinel_start(&good, dir[1], &go, err, sizeof(err)) != HM_OK)
+			fail_msg("sentinel: %s", err);
+		if (tl_sentinel_start(&stale, dir[2], &so, err, sizeof(err)) != HM_OK)
+			fail_msg("sentinel: %s", err);
+		snprintf(dir[0], sizeof(dir[0]), "%s/3", f->dir);
+		assert_int_equal(mkdir(dir[0], 0700), 0);
+		if (tl_sentinel_start(&locked, dir[0], &lo, err, sizeof(err)) != HM_OK)
+			fail_msg("sentinel: %s", err);
+	}
+
+	/* the stale sentinel first: refused by ROLE, the good one's master used, DB 2 selected */
+	snprintf(url, sizeof(url), "sentinel://127.0.0.1:%u,127.0.0.1:%u/m1/2",
+		 (unsigned)stale.port, (unsigned)good.port);
+	assert_int_equal(hm_fleet_url_parse(url, &u, err, sizeof(err)), HM_OK);
+	if (hm_fleet_connect_where(&u, PASSWORD, TIMEOUT_MS, &c, &where, err, sizeof(err)) != HM_OK)
+		fail_msg("sentinel connect: %s", err);
+	assert_string_equal(where.host, "127.0.0.1");
+	assert_int_equal(where.port, f->r.port);
+	set(c, "hmacd-test:sentinel", "db2");
+	redisFree(c);
+	c = connect_ok(&f->r.tcp_url, PASSWORD);
+	{
+		const char *sel[] = {"SELECT", "2"};
+
+		r = cmd(c, 2, sel, NULL);
+		freeReplyObject(r);
+	}
+	get(c, "hmacd-test:sentinel", v, sizeof(v));
+	assert_string_equal(v, "db2");
+	redisFree(c);
+	c = NULL;
+
+	/* the stale one alone: no master, and why */
+	snprintf(url, sizeof(url), "sentinel://127.0.0.1:%u/m1", (unsigned)stale.port);
+	assert_int_equal(hm_fleet_url_parse(url, &u, err, sizeof(err)), HM_OK);
+	assert_int_equal(hm_fleet_connect(&u, PASSWORD, TIMEOUT_MS, &c, err, sizeof(err)), HM_ECONN);
+	assert_null(c);
+	assert_non_null(strstr(err, "not the master"));
+	assert_non_null(strstr(err, "role slave"));
+	assert_null(strstr(err, "s#s"));
+
+	/* a sentinel with a password: AUTH after NOAUTH; without one, it says so */
+	snprintf(url, sizeof(url), "sentinel://127.0.0.1:%u/m1", (unsigned)locked.port);
+	assert_int_equal(hm_fleet_url_parse(url, &u, err, sizeof(err)), HM_OK);
+	if (hm_fleet_connect(&u, PASSWORD, TIMEOUT_MS, &c, err, sizeof(err)) != HM_OK)
+		fail_msg("sentinel with a password: %s", err);
+	redisFree(c);
+	c = NULL;
+	assert_int_equal(hm_fleet_connect(&u, NULL, TIMEOUT_MS, &c, err, sizeof(err)), HM_ECONN);
+	assert_non_null(strstr(err, "wants a password"));
+	assert_int_equal(hm_fleet_connect(&u, "wrong", TIMEOUT_MS, &c, err, sizeof(err)), HM_ECONN);
+	assert_non_null(strstr(err, "AUTH"));
+
+	/* a master no sentinel knows; no sentinel at all */
+	snprintf(url, sizeof(url), "sentinel://127.0.0.1:%u/m2", (unsigned)good.port);
+	assert_int_equal(hm_fleet_url_parse(url, &u, err, sizeof(err)), HM_OK);
+	assert_int_equal(hm_fleet_connect(&u, PASSWORD, TIMEOUT_MS, &c, err, sizeof(err)), HM_ECONN);
+	assert_non_null(strstr(err, "no master named m2"));
+	tl_sentinel_kill(&good);
+	snprintf(url, sizeof(url), "sentinel://127.0.0.1:%u/m1", (unsigned)good.port);
+	assert_int_equal(hm_fleet_url_parse(url, &u, err, sizeof(err)), HM_OK);
+	assert_int_equal(hm_fleet_connect(&u, PASSWORD, TIMEOUT_MS, &c, err, sizeof(err)), HM_ECONN);
+	assert_non_null(strstr(err, "cannot connect"));
+
+	tl_sentinel_kill(&stale);
+	tl_sentinel_kill(&locked);
+	tl_redis_kill(&replica);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -861,6 +970,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_dropped_connection, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_restart, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_restart_empty, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sentinel, setup, teardown),
 	};
 
 	/* conn.h: a write to a connection the server closed must fail, not kill the process */
