@@ -115,7 +115,10 @@ static int write_file_0600(const char *path, const char *text, size_t n, char *e
 	return rc;
 }
 
-/* DIR/redis.conf, mode 0600: requirepass, and a replica's masterauth (the same password). */
+/*
+ * DIR/redis.conf, mode 0600: requirepass, and masterauth (the same password): a replica needs
+ * it, and so does a master that a failover turns into one.
+ */
 static int write_conf(const struct tl_redis *r, char *err, size_t cap)
 {
 	char text[2 * (sizeof("masterauth \"\"\n") + 4 * HM_FLEET_PASSWORD_MAX)];
@@ -123,8 +126,7 @@ static int write_conf(const struct tl_redis *r, char *err, size_t cap)
 	int rc;
 
 	put_secret(text, sizeof(text), &n, "requirepass", r->password);
-	if (r->master_port != 0)
-		put_secret(text, sizeof(text), &n, "masterauth", r->password);
+	put_secret(text, sizeof(text), &n, "masterauth", r->password);
 	if (n >= sizeof(text)) {
 		snprintf(err, cap, "%s: too long", r->conf);
 		return HM_EINVAL;

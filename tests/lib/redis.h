@@ -29,8 +29,8 @@ struct tl_redis_opts {
 	bool persist;         /* append-only file, fsync always: a restart keeps the data */
 	bool tcp;             /* also listen on 127.0.0.1 at a free port (the kernel's pick
 			       * for port 0, closed: another process could take it first) */
-	const char *password; /* requirepass (in DIR/redis.conf); NULL for none; with
-			       * replica_of, also the masterauth */
+	const char *password; /* requirepass and masterauth (in DIR/redis.conf); NULL for
+			       * none */
 	const struct tl_redis *replica_of; /* a replica of that server (on its TCP port; tcp
 					    * is implied) */
 };
