@@ -650,7 +650,7 @@ static void test_wait(void **state)
 	bool ok = false;
 
 	/* the replica stopped: no claim reaches it, none is acknowledged; the others verify */
-	assert_int_equal(kill(rep->pid, SIGSTOP), 0);
+	tl_redis_pause(rep);
 	for (int n = 0; n < 20; n++) {
 		t0 = mono_ms();
 		round_trip(fx, n % NHOSTS, &k, &ts, v);
@@ -658,12 +658,12 @@ static void test_wait(void **state)
 			worst = mono_ms() - t0;
 		assert_int_equal(v[1], HMACD_V_OK);
 		if (v[0] != HMACD_V_UNAVAILABLE) {
-			assert_int_equal(kill(rep->pid, SIGCONT), 0);
+			tl_redis_resume(rep);
 			fail_msg("replica stopped: a nonce item got %u, want UNAVAILABLE %d", v[0],
 				 HMACD_V_UNAVAILABLE);
 		}
 	}
-	assert_int_equal(kill(rep->pid, SIGCONT), 0);
+	tl_redis_resume(rep);
 	fprintf(stderr, "e2e_sentinel: --fleet-wait 1, the replica stopped: 20 frames answered 9, "
 		"the slowest in %lld ms (--fleet-timeout 100)\n", (long long)worst);
 	/* the budget holds, WAIT included: a hang guard, not a measurement */

@@ -319,6 +319,35 @@ void tl_redis_kill(struct tl_redis *r)
 	r->pid = -1;
 }
 
+void tl_redis_pause(struct tl_redis *r)
+{
+	char path[64], buf[512], *p;
+
+	if (r->pid < 0 || kill(r->pid, SIGSTOP) != 0)
+		return;
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)r->pid);
+	for (int waited = 0; waited < 2000; waited += 5) {
+		FILE *fp = fopen(path, "re");
+		size_t n;
+
+		if (fp == NULL)
+			return; /* no /proc: nothing to wait on */
+		n = fread(buf, 1, sizeof(buf) - 1, fp);
+		fclose(fp);
+		buf[n] = '\0';
+		p = strrchr(buf, ')'); /* "pid (comm) STATE ..." */
+		if (p != NULL && p[1] == ' ' && (p[2] == 'T' || p[2] == 't'))
+			return;
+		sleep_ms(5);
+	}
+}
+
+void tl_redis_resume(struct tl_redis *r)
+{
+	if (r->pid >= 0)
+		(void)kill(r->pid, SIGCONT);
+}
+
 int tl_redis_restart(struct tl_redis *r, char *err, size_t cap)
 {
 	int rc;

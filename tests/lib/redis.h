@@ -69,6 +69,14 @@ int tl_redis_stop(struct tl_redis *r, char *err, size_t cap);
 void tl_redis_kill(struct tl_redis *r);
 
 /*
+ * SIGSTOP, then waits (2 s at most) until the kernel says the process is stopped: kill()
+ * returns before every thread of a busy server has stopped, and a command sent at once could
+ * still be answered. tl_redis_resume() sends SIGCONT.
+ */
+void tl_redis_pause(struct tl_redis *r);
+void tl_redis_resume(struct tl_redis *r);
+
+/*
  * Stops the server if it runs, and starts it again in the same directory with the same socket,
  * port, password and persistence: with persist, the data comes back.
  */

@@ -702,7 +702,7 @@ static void test_dead_server(void **state)
 	need_redis();
 	/* stopped (SIGSTOP): the kernel accepts the connection, nobody answers: a timeout */
 	start(f, false, true, NULL);
-	assert_int_equal(kill(f->r.pid, SIGSTOP), 0);
+	tl_redis_pause(&f->r);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	assert_int_equal(hm_fleet_connect(&f->r.unix_url, NULL, 300, &c, err, sizeof(err)),
 			 HM_ECONN);
@@ -775,14 +775,14 @@ static void test_dropped_connection(void **state)
 	/* the server stopped: the command times out */
 	c = connect_ok(&f->r.unix_url, NULL);
 	assert_int_equal(redisSetTimeout(c, (struct timeval){.tv_usec = 200000}), REDIS_OK);
-	assert_int_equal(kill(f->r.pid, SIGSTOP), 0);
+	tl_redis_pause(&f->r);
 	err[0] = '\0';
 	assert_null(hm_fleet_cmd(c, 1, ping, NULL, err, sizeof(err)));
 	assert_non_null(strstr(err, "timed out"));
 	redisFree(c);
 
 	/* the server killed (SIGPIPE is ignored, as conn.h asks) */
-	assert_int_equal(kill(f->r.pid, SIGCONT), 0);
+	tl_redis_resume(&f->r);
 	c = connect_ok(&f->r.unix_url, NULL);
 	tl_redis_kill(&f->r);
 	err[0] = '\0';
