@@ -27,8 +27,9 @@ const struct optdef ctl_optdefs[OPT__MAX] = {
 				"the fleet's seal key: 32 bytes, raw or base64, mode 0600\n"
 				"                      (default: $HMACD_SEAL_KEY_FILE)" },
 	[OPT_FLEET] = { "fleet", "URL",
-			"act on the fleet in Redis instead of a store: redis://HOST:PORT[/DB]\n"
-			"                      or unix:///PATH (default: $HMACD_FLEET, unless --db)" },
+			"act on the fleet in Redis instead of a store: redis://HOST:PORT[/DB],\n"
+			"                      unix:///PATH or sentinel://HOST:PORT[,...]/MASTER[/DB]\n"
+			"                      (default: $HMACD_FLEET, unless --db)" },
 	[OPT_FLEET_PASSWORD_FILE] = { "fleet-password-file", "FILE",
 				      "Redis AUTH password, the file's first line (default:\n"
 				      "                      $HMACD_FLEET_PASSWORD_FILE)" },

@@ -9,6 +9,8 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -23,7 +25,9 @@
 
 static int bad_url(char *err, size_t cap, const char *why)
 {
-	snprintf(err, cap, "fleet URL: %s; the forms are redis://HOST:PORT[/DB] and unix:///PATH",
+	snprintf(err, cap,
+		 "fleet URL: %s; the forms are redis://HOST:PORT[/DB], unix:///PATH and "
+		 "sentinel://HOST:PORT[,HOST:PORT...]/MASTER[/DB]",
 		 why);
 	return HM_EINVAL;
 }
@@ -80,18 +84,19 @@ static int parse_unix(const char *p, struct hm_fleet_url *out, char *err, size_t
 	return HM_OK;
 }
 
-/* redis://HOST:PORT[/DB], p just past "redis://". */
-static int parse_tcp(const char *p, struct hm_fleet_url *out, char *err, size_t cap)
+/*
+ * HOST:PORT at *p (HOST a name, an IPv4 address or an [IPv6] address) into out; *p moves past
+ * the port. HM_OK, or HM_EINVAL with err saying what is wrong.
+ */
+static int parse_hostport(const char **pp, bool list, struct hm_fleet_hostport *out, char *err,
+			  size_t cap)
 {
 	char v6[INET6_ADDRSTRLEN];
 	struct in6_addr a6;
-	const char *end;
-	unsigned port, db = 0;
+	const char *p = *pp, *end;
+	unsigned port;
 	size_t len;
 
-	if (strchr(p, '@') != NULL)
-		return bad_url(err, cap, "a user or password in the URL is not allowed: "
-					 "use --fleet-password-file");
 	if (p[0] == '[') {
 		end = strchr(p, ']');
 		if (end == NULL)
@@ -110,31 +115,102 @@ static int parse_tcp(const char *p, struct hm_fleet_url *out, char *err, size_t 
 		len = (size_t)(end - p);
 		if (len == 0)
 			return bad_url(err, cap, "the host is missing (an IPv6 address goes in brackets)");
-		if (*end != ':' && *end != '/' && *end != '\0')
+		if (*end != ':' && *end != '/' && !(list && *end == ',') && *end != '\0')
 			return bad_url(err, cap, "the host holds a character not allowed "
 						 "(a name, an IPv4 address or an [IPv6] address)");
 		if (len > HOST_MAX)
 			return bad_url(err, cap, "the host name is too long (at most 253 bytes)");
 	}
 	if (*end != ':')
-		return bad_url(err, cap, "the port is missing (Redis's default is 6379)");
+		return bad_url(err, cap, "the port is missing (Redis's default is 6379, Sentinel's 26379)");
 	memcpy(out->host, p[0] == '[' ? p + 1 : p, len);
 	out->host[len] = '\0';
 	p = end + 1;
 	if (!parse_num(&p, 65535, &port) || port == 0)
 		return bad_url(err, cap, "the port must be a number in 1..65535");
-	if (*p == '/') {
-		p++;
-		if (!parse_num(&p, DB_MAX, &db))
-			return bad_url(err, cap, "the DB must be a number in 0..15");
-		if (*p != '\0')
-			return bad_url(err, cap, "unexpected text after the DB");
-	} else if (*p != '\0') {
-		return bad_url(err, cap, "unexpected text after the port");
-	}
 	out->port = (uint16_t)port;
-	out->db = db;
+	*pp = p;
 	return HM_OK;
+}
+
+/* "/DB" at p, or nothing: into *db. */
+static int parse_db(const char *p, unsigned *db, char *err, size_t cap)
+{
+	*db = 0;
+	if (*p != '/')
+		return HM_OK;
+	p++;
+	if (!parse_num(&p, DB_MAX, db))
+		return bad_url(err, cap, "the DB must be a number in 0..15");
+	if (*p != '\0')
+		return bad_url(err, cap, "unexpected text after the DB");
+	return HM_OK;
+}
+
+/* redis://HOST:PORT[/DB], p just past "redis://". */
+static int parse_tcp(const char *p, struct hm_fleet_url *out, char *err, size_t cap)
+{
+	struct hm_fleet_hostport hp;
+	int rc;
+
+	if (strchr(p, '@') != NULL)
+		return bad_url(err, cap, "a user or password in the URL is not allowed: "
+					 "use --fleet-password-file");
+	rc = parse_hostport(&p, false, &hp, err, cap);
+	if (rc != HM_OK)
+		return rc;
+	if (*p != '/' && *p != '\0')
+		return bad_url(err, cap, "unexpected text after the port");
+	rc = parse_db(p, &out->db, err, cap);
+	if (rc != HM_OK)
+		return rc;
+	memcpy(out->host, hp.host, sizeof(out->host));
+	out->port = hp.port;
+	return HM_OK;
+}
+
+static bool master_char(char ch)
+{
+	return host_char(ch) || ch == '_';
+}
+
+/* sentinel://HOST:PORT[,HOST:PORT...]/MASTER[/DB], p just past "sentinel://". */
+static int parse_sentinel(const char *p, struct hm_fleet_url *out, char *err, size_t cap)
+{
+	size_t len;
+	int rc;
+
+	if (strchr(p, '@') != NULL)
+		return bad_url(err, cap, "a user or password in the URL is not allowed: "
+					 "use --fleet-password-file");
+	for (;;) {
+		if (out->nsentinels == HM_FLEET_SENTINELS_MAX)
+			return bad_url(err, cap, "too many sentinels (at most 8)");
+		rc = parse_hostport(&p, true, &out->sentinels[out->nsentinels], err, cap);
+		if (rc != HM_OK)
+			return rc;
+		out->nsentinels++;
+		if (*p != ',')
+			break;
+		p++;
+	}
+	if (*p != '/')
+		return bad_url(err, cap, *p == '\0' ? "the master's name is missing (/MASTER)"
+						   : "unexpected text after a sentinel's port");
+	p++;
+	for (len = 0; master_char(p[len]); len++)
+		;
+	if (len == 0)
+		return bad_url(err, cap, "the master's name is missing (/MASTER)");
+	if (p[len] != '/' && p[len] != '\0')
+		return bad_url(err, cap, "the master's name holds a character not allowed "
+					 "([A-Za-z0-9._-])");
+	if (len > HM_FLEET_MASTER_NAME_MAX)
+		return bad_url(err, cap, "the master's name is too long (at most 64 bytes)");
+	memcpy(out->master, p, len);
+	out->master[len] = '\0';
+	out->sentinel = true;
+	return parse_db(p + len, &out->db, err, cap);
 }
 
 int hm_fleet_url_parse(const char *url, struct hm_fleet_url *out, char *err, size_t cap)
@@ -148,10 +224,12 @@ int hm_fleet_url_parse(const char *url, struct hm_fleet_url *out, char *err, siz
 		rc = parse_unix(url + 7, out, err, cap);
 	else if (strncmp(url, "redis://", 8) == 0)
 		rc = parse_tcp(url + 8, out, err, cap);
+	else if (strncmp(url, "sentinel://", 11) == 0)
+		rc = parse_sentinel(url + 11, out, err, cap);
 	else if (strncmp(url, "rediss://", 9) == 0)
 		rc = bad_url(err, cap, "rediss:// (Redis over TLS) is not supported");
 	else
-		rc = bad_url(err, cap, "the scheme must be redis:// or unix://");
+		rc = bad_url(err, cap, "the scheme must be redis://, unix:// or sentinel://");
 	if (rc != HM_OK)
 		memset(out, 0, sizeof(*out));
 	return rc;
@@ -326,31 +404,28 @@ static int step(redisContext *c, const char *where, int argc, const char **argv,
 	return rc;
 }
 
-int hm_fleet_connect(const struct hm_fleet_url *url, const char *password, int timeout_ms,
-		     redisContext **out, char *err, size_t cap)
+/* "host:port", "[v6]:port": how a server is named in messages. */
+static void name_server(const char *host, uint16_t port, char *out, size_t cap)
 {
-	struct timeval tv = {.tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000};
-	char where[sizeof(url->host) + 8], dbtext[12];
-	const char *ping[] = {"PING"};
-	redisContext *c = NULL;
+	if (strchr(host, ':') != NULL)
+		snprintf(out, cap, "[%s]:%u", host, (unsigned)port);
+	else
+		snprintf(out, cap, "%s:%u", host, (unsigned)port);
+}
+
+/*
+ * Connects to one server (host:port, or the Unix socket path when host is NULL), named where
+ * in messages, with the timeout tv on every step. HM_OK with *out; HM_ECONN, HM_ENOMEM.
+ */
+static int open_server(const char *host, uint16_t port, const char *path, const char *where,
+		       struct timeval tv, redisContext **out, char *err, size_t cap)
+{
+	redisContext *c;
 	int rc;
 
 	*out = NULL;
-	if (timeout_ms <= 0 || url->db > DB_MAX) {
-		snprintf(err, cap, "fleet connection: the timeout must be > 0 ms, the DB 0..15");
-		return HM_EINVAL;
-	}
-	if (url->unix_socket)
-		snprintf(where, sizeof(where), "%s", url->path);
-	else if (strchr(url->host, ':') != NULL)
-		snprintf(where, sizeof(where), "[%s]:%u", url->host, (unsigned)url->port);
-	else
-		snprintf(where, sizeof(where), "%s:%u", url->host, (unsigned)url->port);
-
-	if (url->unix_socket)
-		c = redisConnectUnixWithTimeout(url->path, tv);
-	else
-		c = redisConnectWithTimeout(url->host, url->port, tv);
+	c = host == NULL ? redisConnectUnixWithTimeout(path, tv)
+			 : redisConnectWithTimeout(host, port, tv);
 	if (c == NULL) {
 		snprintf(err, cap, "cannot connect to %s: out of memory", where);
 		return HM_ENOMEM;
@@ -358,37 +433,278 @@ int hm_fleet_connect(const struct hm_fleet_url *url, const char *password, int t
 	if (c->err != 0) {
 		snprintf(err, cap, "cannot connect to %s: %s", where, conn_error(c));
 		rc = c->err == REDIS_ERR_OOM ? HM_ENOMEM : HM_ECONN;
-		goto out;
+		redisFree(c);
+		return rc;
 	}
 	if (redisSetTimeout(c, tv) != REDIS_OK) {
 		snprintf(err, cap, "cannot set the timeout on %s: %s", where, conn_error(c));
-		rc = HM_ECONN;
-		goto out;
+		redisFree(c);
+		return HM_ECONN;
 	}
+	*out = c;
+	return HM_OK;
+}
+
+/* AUTH (with a password), SELECT db (unless 0), then PING: the connection is ready. */
+static int log_in(redisContext *c, const char *where, const char *password, unsigned db,
+		  char *err, size_t cap)
+{
+	const char *ping[] = {"PING"};
+	char dbtext[12];
+	int rc;
+
 	if (password != NULL) {
 		const char *argv[] = {"AUTH", password};
 		const size_t lens[] = {4, strlen(password)};
 
 		rc = step(c, where, 2, argv, lens, "OK", password, err, cap);
 		if (rc != HM_OK)
-			goto out;
+			return rc;
 	}
-	if (url->db != 0) {
+	if (db != 0) {
 		const char *argv[] = {"SELECT", dbtext};
 
-		snprintf(dbtext, sizeof(dbtext), "%u", url->db);
+		snprintf(dbtext, sizeof(dbtext), "%u", db);
 		rc = step(c, where, 2, argv, NULL, "OK", password, err, cap);
 		if (rc != HM_OK)
-			goto out;
+			return rc;
 	}
-	rc = step(c, where, 1, ping, NULL, "PONG", password, err, cap);
+	return step(c, where, 1, ping, NULL, "PONG", password, err, cap);
+}
+
+int hm_fleet_role_master(redisContext *c, char *err, size_t cap)
+{
+	const char *argv[] = {"ROLE"};
+	redisReply *r;
+	int rc = HM_ECONN;
+
+	r = redisCommandArgv(c, 1, argv, NULL);
+	if (r == NULL) {
+		snprintf(err, cap, "ROLE: %s", conn_error(c));
+		return c->err == REDIS_ERR_OOM ? HM_ENOMEM : HM_ECONN;
+	}
+	if (r->type == REDIS_REPLY_ARRAY && r->elements > 0 &&
+	    r->element[0]->type == REDIS_REPLY_STRING) {
+		if (strcmp(r->element[0]->str, "master") == 0) {
+			rc = HM_OK;
+		} else {
+			snprintf(err, cap, "role %.16s", r->element[0]->str);
+			rc = HM_ESTATE;
+		}
+	} else {
+		snprintf(err, cap, "ROLE: unexpected answer");
+	}
+	freeReplyObject(r);
+	return rc;
+}
+
+/* The numeric address of c's peer into out (unchanged when it cannot be had). */
+static void peer_address(const redisContext *c, struct hm_fleet_hostport *out)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	char text[INET6_ADDRSTRLEN];
+
+	if (getpeername(c->fd, (struct sockaddr *)&ss, &len) != 0)
+		return;
+	if (ss.ss_family == AF_INET) {
+		const struct sockaddr_in *sa = (const struct sockaddr_in *)&ss;
+
+		if (inet_ntop(AF_INET, &sa->sin_addr, text, sizeof(text)) == NULL)
+			return;
+		snprintf(out->host, sizeof(out->host), "%s", text);
+		out->port = ntohs(sa->sin_port);
+	} else if (ss.ss_family == AF_INET6) {
+		const struct sockaddr_in6 *sa = (const struct sockaddr_in6 *)&ss;
+
+		if (inet_ntop(AF_INET6, &sa->sin6_addr, text, sizeof(text)) == NULL)
+			return;
+		snprintf(out->host, sizeof(out->host), "%s", text);
+		out->port = ntohs(sa->sin6_port);
+	}
+}
+
+/*
+ * Asks the sentinel at s for the master's address. HM_OK with *master; HM_ENOTFOUND (it knows
+ * no such master); HM_ECONN (cannot ask it, or it refused); HM_ENOMEM. err says why.
+ */
+static int ask_sentinel(const struct hm_fleet_hostport *s, const char *name,
+			const char *password, struct timeval tv, struct hm_fleet_hostport *master,
+			char *err, size_t cap)
+{
+	const char *argv[] = {"SENTINEL", "get-master-addr-by-name", name};
+	char where[sizeof(s->host) + 16], text[160];
+	redisContext *c = NULL;
+	redisReply *r = NULL;
+	unsigned port;
+	const char *p;
+	int rc;
+
+	name_server(s->host, s->port, where, sizeof(where));
+	rc = open_server(s->host, s->port, NULL, where, tv, &c, err, cap);
 	if (rc != HM_OK)
+		return rc;
+	rc = HM_ECONN;
+	for (int tries = 0; tries < 2; tries++) {
+		r = redisCommandArgv(c, 3, argv, NULL);
+		if (r == NULL) {
+			snprintf(err, cap, "sentinel %s: %s", where, conn_error(c));
+			goto out;
+		}
+		/* a sentinel with a requirepass of its own: log in, ask again */
+		if (tries > 0 || r->type != REDIS_REPLY_ERROR || strncmp(r->str, "NOAUTH", 6) != 0)
+			break;
+		freeReplyObject(r);
+		r = NULL;
+		if (password == NULL) {
+			snprintf(err, cap, "sentinel %s wants a password (--fleet-password-file)",
+				 where);
+			goto out;
+		}
+		{
+			const char *auth[] = {"AUTH", password};
+			const size_t lens[] = {4, strlen(password)};
+
+			rc = step(c, where, 2, auth, lens, "OK", password, err, cap);
+			if (rc != HM_OK)
+				goto out;
+			rc = HM_ECONN;
+		}
+	}
+	if (r->type == REDIS_REPLY_NIL) {
+		snprintf(err, cap, "sentinel %s: no master named %s", where, name);
+		rc = HM_ENOTFOUND;
 		goto out;
-	*out = c;
-	c = NULL;
+	}
+	if (r->type == REDIS_REPLY_ERROR) {
+		quote_reply(r, password, text, sizeof(text));
+		snprintf(err, cap, "sentinel %s: %s", where, text);
+		goto out;
+	}
+	if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+	    r->element[0]->type != REDIS_REPLY_STRING || r->element[1]->type != REDIS_REPLY_STRING ||
+	    r->element[0]->len == 0 || r->element[0]->len >= sizeof(master->host) ||
+	    memchr(r->element[0]->str, '\0', r->element[0]->len) != NULL) {
+		snprintf(err, cap, "sentinel %s: unexpected answer to get-master-addr-by-name",
+			 where);
+		goto out;
+	}
+	p = r->element[1]->str;
+	if (!parse_num(&p, 65535, &port) || port == 0 || *p != '\0') {
+		snprintf(err, cap, "sentinel %s: the master's port is not a port", where);
+		goto out;
+	}
+	memcpy(master->host, r->element[0]->str, r->element[0]->len + 1);
+	master->port = (uint16_t)port;
+	rc = HM_OK;
 out:
+	freeReplyObject(r);
 	redisFree(c);
 	return rc;
+}
+
+/* sentinel://: the sentinels asked in turn until one names a master that says it is one. */
+static int connect_sentinel(const struct hm_fleet_url *url, const char *password,
+			    struct timeval tv, redisContext **out, struct hm_fleet_hostport *where,
+			    char *err, size_t cap)
+{
+	char last[1024] = "", sname[sizeof(url->sentinels[0].host) + 16];
+	char mname[sizeof(url->sentinels[0].host) + 16];
+	struct hm_fleet_hostport m;
+	redisContext *c = NULL;
+	int rc = HM_ECONN;
+
+	for (unsigned i = 0; i < url->nsentinels; i++) {
+		const struct hm_fleet_hostport *s = &url->sentinels[i];
+
+		rc = ask_sentinel(s, url->master, password, tv, &m, last, sizeof(last));
+		if (rc == HM_ENOMEM)
+			return rc;
+		if (rc != HM_OK)
+			continue;
+		name_server(s->host, s->port, sname, sizeof(sname));
+		name_server(m.host, m.port, mname, sizeof(mname));
+		rc = open_server(m.host, m.port, NULL, mname, tv, &c, last, sizeof(last));
+		if (rc == HM_ENOMEM)
+			return rc;
+		if (rc == HM_OK)
+			rc = log_in(c, mname, password, url->db, last, sizeof(last));
+		if (rc == HM_OK) {
+			char why[64] = "";
+
+			rc = hm_fleet_role_master(c, why, sizeof(why));
+			if (rc == HM_ESTATE)
+				snprintf(last, sizeof(last),
+					 "%s (from sentinel %s) is not the master (%s): a failover "
+					 "under way?",
+					 mname, sname, why);
+			else if (rc != HM_OK)
+				snprintf(last, sizeof(last), "%s (from sentinel %s): %s", mname, sname,
+					 why);
+		}
+		if (rc == HM_OK) {
+			if (where != NULL) {
+				*where = m;
+				peer_address(c, where);
+			}
+			*out = c;
+			return HM_OK;
+		}
+		if (rc == HM_ENOMEM) {
+			redisFree(c);
+			return rc;
+		}
+		redisFree(c);
+		c = NULL;
+	}
+	snprintf(err, cap, "no master %s found through %u sentinel%s: %s", url->master,
+		 url->nsentinels, url->nsentinels == 1 ? "" : "s", last);
+	return rc == HM_ENOMEM ? HM_ENOMEM : HM_ECONN;
+}
+
+int hm_fleet_connect_where(const struct hm_fleet_url *url, const char *password, int timeout_ms,
+			   redisContext **out, struct hm_fleet_hostport *where, char *err,
+			   size_t cap)
+{
+	struct timeval tv = {.tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000};
+	char name[sizeof(url->host) + 8];
+	redisContext *c = NULL;
+	int rc;
+
+	*out = NULL;
+	if (where != NULL)
+		memset(where, 0, sizeof(*where));
+	if (timeout_ms <= 0 || url->db > DB_MAX) {
+		snprintf(err, cap, "fleet connection: the timeout must be > 0 ms, the DB 0..15");
+		return HM_EINVAL;
+	}
+	if (url->sentinel)
+		return connect_sentinel(url, password, tv, out, where, err, cap);
+	if (url->unix_socket)
+		snprintf(name, sizeof(name), "%s", url->path);
+	else
+		name_server(url->host, url->port, name, sizeof(name));
+	rc = open_server(url->unix_socket ? NULL : url->host, url->port, url->path, name, tv, &c,
+			 err, cap);
+	if (rc != HM_OK)
+		return rc;
+	rc = log_in(c, name, password, url->db, err, cap);
+	if (rc != HM_OK) {
+		redisFree(c);
+		return rc;
+	}
+	if (where != NULL && !url->unix_socket) {
+		memcpy(where->host, url->host, sizeof(where->host));
+		where->port = url->port;
+	}
+	*out = c;
+	return HM_OK;
+}
+
+int hm_fleet_connect(const struct hm_fleet_url *url, const char *password, int timeout_ms,
+		     redisContext **out, char *err, size_t cap)
+{
+	return hm_fleet_connect_where(url, password, timeout_ms, out, NULL, err, cap);
 }
 
 redisReply *hm_fleet_cmd(redisContext *c, int argc, const char **argv, const size_t *lens,

@@ -3,8 +3,11 @@
  * blocking connection with timeouts for hmacctl and hmacd's follower thread.
  *
  * --fleet URL (HMACD_FLEET): redis://HOST:PORT[/DB] (HOST a name, an IPv4 address or an IPv6
- * address in brackets; PORT 1..65535, required; DB 0..15, default 0) or unix:///PATH (an
- * absolute path that fits a Unix socket address: at most 107 bytes). --fleet-password-file
+ * address in brackets; PORT 1..65535, required; DB 0..15, default 0), unix:///PATH (an
+ * absolute path that fits a Unix socket address: at most 107 bytes), or
+ * sentinel://HOST:PORT[,HOST:PORT...]/MASTER[/DB] (1..8 Redis Sentinels, each HOST:PORT as in
+ * redis://; MASTER the name the sentinels monitor, 1..64 bytes of [A-Za-z0-9._-]; DB as in
+ * redis://, selected on the master). --fleet-password-file
  * FILE: the password for AUTH, the file's first line (a password is never on a command line;
  * the file must not be usable by others: mode & 007 == 0; its group may read it, as systemd's
  * LoadCredential= directory gives it). --fleet-prefix P (default "hmacd:"): every Redis key of
@@ -12,6 +15,18 @@
  *
  * Uses hiredis 0.14's blocking API (redisConnectWithTimeout, redisConnectUnixWithTimeout,
  * redisSetTimeout, redisCommandArgv / redisAppendCommandArgv + redisGetReply).
+ *
+ * Sentinel (sentinel://): every connection finds the master when it is made. The sentinels
+ * are asked in the URL's order, `SENTINEL get-master-addr-by-name MASTER`; the first address
+ * one gives is connected to, logged in (AUTH, SELECT) and asked `ROLE`: only a server that
+ * says "master" is used, so a sentinel that has not seen a failover yet (or a stale
+ * configuration) never sends a write to a replica; otherwise the next sentinel is asked. The
+ * password serves the master and the sentinels, but a sentinel is sent AUTH only when it
+ * answers NOAUTH (it has a requirepass of its own, which must then be the same password): a
+ * sentinel that asks for none never sees it. A connection does not follow a failover by
+ * itself: its user reconnects when a command fails (Sentinel has the old master's clients
+ * disconnected when it demotes it, and a replica refuses writes with READONLY), and the new
+ * connection asks the sentinels again.
  *
  * Caveats:
  * - hiredis writes with write(2): a command on a connection the server closed raises SIGPIPE.
@@ -40,13 +55,26 @@
 #define HM_FLEET_PREFIX_MAX 64
 #define HM_FLEET_DEFAULT_PREFIX "hmacd:"
 #define HM_FLEET_PASSWORD_MAX 512
+#define HM_FLEET_SENTINELS_MAX 8
+#define HM_FLEET_MASTER_NAME_MAX 64
+
+/* A TCP server: a sentinel, or the master one named. */
+struct hm_fleet_hostport {
+	char host[256]; /* a name or an address, IPv6 without brackets */
+	uint16_t port;
+};
 
 struct hm_fleet_url {
 	bool unix_socket;
+	bool sentinel;  /* sentinel://: host and port are "" and 0, the master is looked up */
 	char host[256]; /* without brackets; "" for a Unix socket */
 	uint16_t port;  /* 0 for a Unix socket */
 	char path[108]; /* the size of sockaddr_un's sun_path, NUL included; "" for TCP */
 	unsigned db;    /* always 0 for a Unix socket */
+	/* sentinel:// only */
+	char master[HM_FLEET_MASTER_NAME_MAX + 1];
+	unsigned nsentinels;
+	struct hm_fleet_hostport sentinels[HM_FLEET_SENTINELS_MAX];
 };
 
 /*
@@ -84,6 +112,25 @@ int hm_fleet_password_load(const char *path, char pw[static HM_FLEET_PASSWORD_MA
  */
 int hm_fleet_connect(const struct hm_fleet_url *url, const char *password, int timeout_ms,
 		     redisContext **out, char *err, size_t cap) HM_MUSTCHECK;
+
+/*
+ * hm_fleet_connect(), and *where (may be NULL) says which server it connected to: for
+ * sentinel://, the master found, as the numeric address of the connection's peer (no name to
+ * resolve again); for redis://, the URL's host and port; for unix://, "" and 0. With
+ * sentinel://, the codes are those of hm_fleet_connect(), HM_ECONN also when no sentinel
+ * answered with a master that says so (err: how many sentinels were asked, and the last
+ * reason: "sentinel 127.0.0.1:26379: no master named m1", "127.0.0.1:6380 (from sentinel
+ * 127.0.0.1:26379) is not the master (role slave): a failover under way?").
+ */
+int hm_fleet_connect_where(const struct hm_fleet_url *url, const char *password, int timeout_ms,
+			   redisContext **out, struct hm_fleet_hostport *where, char *err,
+			   size_t cap) HM_MUSTCHECK;
+
+/*
+ * Asks the server behind c its ROLE. HM_OK: "master"; HM_ESTATE: another role (err says
+ * which); HM_ECONN: the connection failed (free it), or an error reply.
+ */
+int hm_fleet_role_master(redisContext *c, char *err, size_t cap) HM_MUSTCHECK;
 
 /*
  * Runs one command, argv[0] its name, argc >= 1 (redisCommandArgv: binary-safe; lens NULL

@@ -67,6 +67,30 @@ int hm_fleet_open(struct hm_fleet *f, const struct hm_fleet_cfg *cfg)
 	return hm_fleet_reconnect(f);
 }
 
+int hm_fleet_check_master(struct hm_fleet *f)
+{
+	char why[128] = "";
+	int rc;
+
+	if (!f->url.sentinel)
+		return HM_OK;
+	if (f->c == NULL) {
+		set_err(f, "not connected to redis");
+		return HM_ECONN;
+	}
+	rc = hm_fleet_role_master(f->c, why, sizeof(why));
+	if (rc == HM_OK)
+		return HM_OK;
+	if (rc == HM_ESTATE)
+		set_err(f, "redis: the server is no longer the master (%s): a failover; asking "
+			   "the sentinels again",
+			why);
+	else
+		set_err(f, "redis: %s", why);
+	drop(f);
+	return HM_ECONN;
+}
+
 void hm_fleet_disconnect(struct hm_fleet *f)
 {
 	drop(f);

@@ -70,6 +70,13 @@ struct hm_fleet {
 int hm_fleet_open(struct hm_fleet *f, const struct hm_fleet_cfg *cfg) HM_MUSTCHECK;
 /* Drops the connection, if any, and connects again. HM_OK or HM_ECONN. */
 int hm_fleet_reconnect(struct hm_fleet *f) HM_MUSTCHECK;
+/*
+ * sentinel:// only (else HM_OK at once): is the server still the master? A failover may have
+ * made it a replica under a live connection. HM_OK; HM_ECONN with the connection dropped
+ * (not the master any more, or the connection failed: hm_fleet_reconnect() asks the sentinels
+ * again), the reason in f->err.
+ */
+int hm_fleet_check_master(struct hm_fleet *f) HM_MUSTCHECK;
 /* Drops the connection (hm_fleet_reconnect() makes a new one). */
 void hm_fleet_disconnect(struct hm_fleet *f);
 /* Drops the connection; wipes the password. */

@@ -25,6 +25,7 @@
 #define BLOCK_MS "500"       /* how long one XREAD waits: also how fast stop is seen */
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
+#define SENTINEL_BACKOFF_MAX_MS 1000 /* a failover's new master is found within a second */
 #define RECHECK_MS 2000      /* meta checked again after this long without changes */
 #define LOST_POLL_MS 1000
 
@@ -361,6 +362,9 @@ static int catch_up(struct hm_follower *fo)
 	bool trimmed = false;
 	int rc;
 
+	rc = hm_fleet_check_master(&fo->f);
+	if (rc != HM_OK)
+		return rc;
 	rc = check_fleet(fo);
 	if (rc != HM_OK)
 		return rc;
@@ -437,6 +441,14 @@ static int follow_once(struct hm_follower *fo, bool *idle)
 	return rc;
 }
 
+/* The backoff doubled, up to 5 s (1 s with Sentinel: reconnecting finds the new master). */
+static int next_backoff(const struct hm_follower *fo, int backoff)
+{
+	int max = fo->f.url.sentinel ? SENTINEL_BACKOFF_MAX_MS : BACKOFF_MAX_MS;
+
+	return backoff * 2 > max ? max : backoff * 2;
+}
+
 static void *follow_thread(void *arg)
 {
 	struct hm_follower *fo = arg;
@@ -453,7 +465,7 @@ static void *follow_thread(void *arg)
 				atomic_store(&fo->st.connected, 0);
 				set_state(fo, HM_FOLLOW_DOWN, HM_FOLLOW_WARN, fo->f.err);
 				nap(fo, backoff);
-				backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
+				backoff = next_backoff(fo, backoff);
 				continue;
 			}
 			backoff = BACKOFF_MIN_MS;
@@ -491,7 +503,7 @@ failed:
 			hm_fleet_disconnect(&fo->f);
 			atomic_store(&fo->st.connected, 0);
 			nap(fo, backoff);
-			backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
+			backoff = next_backoff(fo, backoff);
 		}
 	}
 	return NULL;

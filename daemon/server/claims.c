@@ -25,12 +25,17 @@
 #include <hiredis/adapters/libevent.h>
 #include <openssl/crypto.h>
 
+#include <time.h>
+
 #include "fleet/conn.h"
+#include "fleet/locate.h"
 #include "fleet/seal.h"
 #include "server/log.h"
 
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
+#define SENTINEL_BACKOFF_MAX_MS 1000 /* with a locator: a new master is found within a second */
+#define LOCATOR_POLL_MS 100          /* while down: has the locator found a new master? */
 #define KEY_MAX (HM_FLEET_PREFIX_MAX + 2 + 64 + 1)
 
 enum claim_hand { CLAIM_FREE, CLAIM_SET, CLAIM_ORPHAN };
@@ -71,6 +76,10 @@ struct hm_claimer {
 	bool freeing;
 	bool was_up;           /* logged "connected": the next loss is logged once */
 	struct hm_fleet_url url;
+	struct hm_locator *locator; /* sentinel://, else NULL */
+	uint64_t gen;          /* the locator's generation of the master connected to */
+	struct hm_fleet_hostport master; /* that master's address */
+	int64_t retry_at;      /* with a locator: when the backoff allows the next connect */
 	char password[HM_FLEET_PASSWORD_MAX + 1];
 	char prefix[HM_FLEET_PREFIX_MAX + 1];
 	const struct hm_seal *seal;
@@ -156,22 +165,49 @@ static void set_put(struct hm_claim_set *s)
 
 static void connect_now(struct hm_claimer *cl);
 
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void arm_retry(struct hm_claimer *cl, unsigned ms)
+{
+	struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (suseconds_t)(ms % 1000) * 1000};
+
+	if (evtimer_add(cl->retry, &tv) != 0)
+		hm_err("claims: evtimer_add failed: no reconnection to redis");
+}
+
 static void on_retry(evutil_socket_t fd, short what, void *arg)
 {
+	struct hm_claimer *cl = arg;
+
 	(void)fd;
 	(void)what;
-	connect_now(arg);
+	/* with a locator: at once if it found another master, else when the backoff is over */
+	if (cl->locator != NULL && hm_locator_gen(cl->locator) == cl->gen &&
+	    mono_ms() < cl->retry_at) {
+		arm_retry(cl, LOCATOR_POLL_MS);
+		return;
+	}
+	connect_now(cl);
 }
 
 static void retry_later(struct hm_claimer *cl)
 {
-	struct timeval tv = {.tv_sec = cl->backoff_ms / 1000,
-			     .tv_usec = (suseconds_t)(cl->backoff_ms % 1000) * 1000};
+	unsigned max = cl->locator != NULL ? SENTINEL_BACKOFF_MAX_MS : BACKOFF_MAX_MS;
 
 	hm_counter_add(&cl->st.reconnects, 1);
-	if (evtimer_add(cl->retry, &tv) != 0)
-		hm_err("claims: evtimer_add failed: no reconnection to redis");
-	cl->backoff_ms = cl->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : cl->backoff_ms * 2;
+	if (cl->locator != NULL) {
+		cl->retry_at = mono_ms() + cl->backoff_ms;
+		arm_retry(cl, cl->backoff_ms < LOCATOR_POLL_MS ? cl->backoff_ms : LOCATOR_POLL_MS);
+	} else {
+		arm_retry(cl, cl->backoff_ms);
+	}
+	cl->backoff_ms = cl->backoff_ms * 2 > max ? max : cl->backoff_ms * 2;
 }
 
 static void lost(struct hm_claimer *cl, const char *why)
@@ -183,8 +219,32 @@ static void lost(struct hm_claimer *cl, const char *why)
 			"UNAVAILABLE until it is back",
 			why);
 	cl->was_up = false;
-	if (!cl->freeing)
-		retry_later(cl);
+	if (cl->freeing)
+		return;
+	/* the master failed us: the locator looks again now (a failover, most likely) */
+	if (cl->locator != NULL)
+		hm_locator_suspect(cl->locator, cl->gen);
+	retry_later(cl);
+}
+
+/*
+ * With a locator: the server is not (or no longer) the master to write to. No claim goes out
+ * on this connection any more; it closes once the replies in flight are in (on_disconnect
+ * then reconnects), and the locator looks again.
+ */
+static void master_failed(struct hm_claimer *cl, const char *why)
+{
+	bool was_up = cl->was_up;
+
+	atomic_store_explicit(&cl->st.connected, 0, memory_order_relaxed);
+	if (was_up)
+		hm_warn("fleet nonce claims: %s; nonce items are UNAVAILABLE until the master "
+			"is found",
+			why);
+	cl->was_up = false;
+	hm_locator_suspect(cl->locator, cl->gen);
+	if (cl->ac != NULL && !(cl->ac->c.flags & REDIS_DISCONNECTING))
+		redisAsyncDisconnect(cl->ac);
 }
 
 static void on_connect(const redisAsyncContext *ac, int status)
@@ -196,6 +256,8 @@ static void on_connect(const redisAsyncContext *ac, int status)
 		lost(cl, ac->errstr[0] != '\0' ? ac->errstr : "cannot connect");
 		return;
 	}
+	if (cl->locator != NULL)
+		return; /* connected once ROLE says master (on_role) */
 	cl->backoff_ms = BACKOFF_MIN_MS;
 	atomic_store_explicit(&cl->st.connected, 1, memory_order_relaxed);
 	if (!cl->was_up)
@@ -209,6 +271,33 @@ static void on_disconnect(const redisAsyncContext *ac, int status)
 
 	(void)status;
 	lost(cl, ac->errstr[0] != '\0' ? ac->errstr : "disconnected");
+}
+
+/* With a locator: the first reply after logging in, ROLE. Claims go out once it says master. */
+static void on_role(redisAsyncContext *ac, void *r, void *privdata)
+{
+	struct hm_claimer *cl = ac->data;
+	redisReply *reply = r;
+	char why[320];
+
+	(void)privdata;
+	if (reply == NULL || cl->freeing)
+		return; /* the connection is gone: on_disconnect says so */
+	if (reply->type == REDIS_REPLY_ARRAY && reply->elements > 0 &&
+	    reply->element[0]->type == REDIS_REPLY_STRING &&
+	    strcmp(reply->element[0]->str, "master") == 0) {
+		cl->backoff_ms = BACKOFF_MIN_MS;
+		atomic_store_explicit(&cl->st.connected, 1, memory_order_relaxed);
+		if (!cl->was_up)
+			hm_info("fleet nonce claims: connected to the master %s:%u",
+				cl->master.host, (unsigned)cl->master.port);
+		cl->was_up = true;
+		return;
+	}
+	(void)snprintf(why, sizeof(why), "%s:%u is not the master (a failover under way?)",
+		       cl->master.host, (unsigned)cl->master.port);
+	cl->was_up = true; /* say it once */
+	master_failed(cl, why);
 }
 
 /* AUTH and SELECT: an error reply ends the connection (it is retried later). */
@@ -228,8 +317,19 @@ static void connect_now(struct hm_claimer *cl)
 	redisAsyncContext *ac;
 	char db[16];
 
-	ac = cl->url.unix_socket ? redisAsyncConnectUnix(cl->url.path)
-				 : redisAsyncConnect(cl->url.host, cl->url.port);
+	if (cl->locator != NULL) {
+		/* the master the locator last found (a numeric address: nothing to resolve here) */
+		if (hm_locator_get(cl->locator, &cl->master, &cl->gen) != HM_OK) {
+			cl->ac = NULL;
+			retry_later(cl);
+			return;
+		}
+		ac = redisAsyncConnect(cl->master.host, cl->master.port);
+	} else if (cl->url.unix_socket) {
+		ac = redisAsyncConnectUnix(cl->url.path);
+	} else {
+		ac = redisAsyncConnect(cl->url.host, cl->url.port);
+	}
 	if (ac == NULL || ac->err != 0) {
 		if (ac != NULL)
 			redisAsyncFree(ac);
@@ -258,6 +358,8 @@ static void connect_now(struct hm_claimer *cl)
 		(void)snprintf(db, sizeof(db), "%u", cl->url.db);
 		(void)redisAsyncCommand(ac, on_setup_reply, NULL, "SELECT %s", db);
 	}
+	if (cl->locator != NULL)
+		(void)redisAsyncCommand(ac, on_role, NULL, "ROLE");
 }
 
 /* ---- replies ---- */
@@ -280,6 +382,14 @@ static void on_reply(redisAsyncContext *ac, void *r, void *privdata)
 		v = HM_V_OK;
 	} else if (reply != NULL && reply->type == REDIS_REPLY_NIL) {
 		v = HM_V_REPLAY;
+	} else if (reply != NULL && reply->type == REDIS_REPLY_ERROR && cl->locator != NULL &&
+		   !cl->freeing &&
+		   (strncmp(reply->str, "READONLY", 8) == 0 ||
+		    strncmp(reply->str, "MASTERDOWN", 10) == 0 ||
+		    strncmp(reply->str, "LOADING", 7) == 0)) {
+		/* a replica now (the failover happened), or not serving: find the master */
+		master_failed(cl, "redis answered a claim READONLY, MASTERDOWN or LOADING (a "
+				  "failover?)");
 	}
 	if (k->hand == CLAIM_ORPHAN) {
 		claim_put(k);
@@ -333,6 +443,10 @@ struct hm_claim_set *hm_claims_open(struct hm_claimer *cl)
 {
 	struct hm_claim_set *s = cl->free_sets;
 
+	/* the locator found another master: this connection's server may be a replica now */
+	if (cl->locator != NULL && cl->ac != NULL && hm_locator_gen(cl->locator) != cl->gen &&
+	    atomic_load_explicit(&cl->st.connected, memory_order_relaxed) != 0)
+		master_failed(cl, "sentinel names another master (a failover)");
 	if (s == NULL || cl->ac == NULL ||
 	    atomic_load_explicit(&cl->st.connected, memory_order_relaxed) == 0)
 		return NULL;
@@ -472,6 +586,11 @@ int hm_claimer_new(struct event_base *base, const struct hm_claims_cfg *cfg,
 		return HM_ENOMEM;
 	cl->base = base;
 	cl->url = *cfg->url;
+	cl->locator = cfg->url->sentinel ? cfg->locator : NULL;
+	if (cfg->url->sentinel && cl->locator == NULL) {
+		free(cl);
+		return HM_EINVAL;
+	}
 	if (cfg->password != NULL)
 		memcpy(cl->password, cfg->password, strlen(cfg->password) + 1);
 	memcpy(cl->prefix, cfg->prefix, strlen(cfg->prefix) + 1);

@@ -16,6 +16,15 @@
  * The worker keeps serving its other connections meanwhile; the connection holds the frame's
  * answer (and those after it: answers stay in order) until the set is answered (conn.c).
  *
+ * With Sentinel (cfg->locator), the claimer connects to the master its locator last found,
+ * and counts as connected only once the server answered ROLE with "master". It drops the
+ * connection, and tells the locator to look again, when the master fails it: the connection
+ * is lost or refused, a claim is answered READONLY, MASTERDOWN or LOADING (a replica: the
+ * failover happened), or the locator found another master (checked at each frame, lock-free).
+ * While down it reconnects at once when the locator finds a new master (checked every 100 ms,
+ * never waiting on the network), else with its backoff (100 ms doubling to 1 s). Frames that
+ * arrive meanwhile get UNAVAILABLE for their nonce items, as when Redis is down.
+ *
  * Memory: claims and sets come from per-worker pools made at start; a claim whose set was
  * answered at its timeout stays in the pool until Redis answers it or the connection drops (so
  * hiredis's callback never finds freed memory). A frame that finds the pools empty has its
@@ -39,9 +48,15 @@
 
 struct hm_seal;
 struct hm_fleet_url;
+struct hm_locator;
 
 struct hm_claims_cfg {
 	const struct hm_fleet_url *url;
+	/*
+	 * sentinel:// (fleet/locate.h): where the master is now, looked up by a thread of its
+	 * own; must outlive the claimer. NULL for redis:// and unix://, which name the server.
+	 */
+	struct hm_locator *locator;
 	const char *password; /* NULL: no AUTH (copied) */
 	const char *prefix;   /* the fleet's key prefix (copied) */
 	const struct hm_seal *seal; /* derives the digests; must outlive the claimer */

@@ -17,6 +17,7 @@
 #ifdef HM_WITH_FLEET
 #include "fleet/conn.h"
 #include "fleet/follow.h"
+#include "fleet/locate.h"
 #include "fleet/seal.h"
 
 #define FLEET_TIMEOUT_MS 3000
@@ -27,6 +28,7 @@
 struct hm_srv_fleet {
 	struct hm_seal seal; /* the follower's records are sealed and opened with it */
 	struct hm_follower *fo;
+	struct hm_locator *locator; /* sentinel:// with fleet-wide nonces: the claimers' master */
 	struct hm_fleet_url url;
 	char password[HM_FLEET_PASSWORD_MAX + 1]; /* for the workers' claimers; wiped at stop */
 	struct hm_claims_cfg claims;
@@ -47,6 +49,15 @@ static void log_line(void *arg, enum hm_follow_level level, const char *msg)
 	(void)arg;
 	hm_log(level == HM_FOLLOW_ERROR  ? HM_LOG_ERROR
 	       : level == HM_FOLLOW_WARN ? HM_LOG_WARN
+					 : HM_LOG_INFO,
+	       "%s", msg);
+}
+
+static void locate_log(void *arg, enum hm_locate_level level, const char *msg)
+{
+	(void)arg;
+	hm_log(level == HM_LOCATE_ERROR  ? HM_LOG_ERROR
+	       : level == HM_LOCATE_WARN ? HM_LOG_WARN
 					 : HM_LOG_INFO,
 	       "%s", msg);
 }
@@ -131,6 +142,13 @@ int hm_srv_fleet_start(const struct hm_config *cfg, struct hm_keystore *ks,
 	} else {
 		hm_err("fleet %s: %s", cfg->fleet_url, err[0] != '\0' ? err : hm_strerror(rc));
 	}
+	/* the workers' claimers find the master through it, never waiting on a sentinel */
+	if (rc == HM_OK && fc.url.sentinel && strcmp(cfg->fleet_nonces, "redis") == 0) {
+		rc = hm_locator_start(&fc.url, fc.password, FLEET_TIMEOUT_MS, locate_log, NULL,
+				      &sf->locator);
+		if (rc != HM_OK)
+			hm_err("fleet: cannot start the sentinel locator: %s", hm_strerror(rc));
+	}
 out:
 	OPENSSL_cleanse(pw, sizeof(pw));
 	if (rc != HM_OK) {
@@ -151,6 +169,7 @@ const struct hm_claims_cfg *hm_srv_fleet_claims(struct hm_srv_fleet *sf,
 {
 	sf->claims = (struct hm_claims_cfg){
 		.url = &sf->url,
+		.locator = sf->locator,
 		.password = sf->password[0] != '\0' ? sf->password : NULL,
 		.prefix = cfg->fleet_prefix,
 		.seal = &sf->seal,
@@ -167,6 +186,7 @@ void hm_srv_fleet_stop(struct hm_srv_fleet *sf)
 	if (sf == NULL)
 		return;
 	hm_follow_stop(sf->fo);
+	hm_locator_stop(sf->locator);
 	hm_seal_wipe(&sf->seal);
 	OPENSSL_cleanse(sf->password, sizeof(sf->password));
 	free(sf);

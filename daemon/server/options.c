@@ -94,7 +94,8 @@ static const struct opt opts[] = {
 	{"policy-v1-require", "LIST", OPT_V1_HEADERS, F(policy), NULL, 0, NULL, 0, 0,
 	 "hmacd-v1 default policy: comma-separated headers every signature must include"},
 	{"fleet", "URL", OPT_STR, F(fleet_url), NULL, 0, "HMACD_FLEET", 0, 0,
-	 "keep --db as the mirror of the fleet in Redis: redis://HOST:PORT[/DB] or unix:///PATH"},
+	 "keep --db as the mirror of the fleet in Redis: redis://HOST:PORT[/DB], unix:///PATH or "
+	 "sentinel://HOST:PORT[,HOST:PORT...]/MASTER[/DB]"},
 	{"fleet-password-file", "FILE", OPT_STR, F(fleet_password_file), NULL, 0,
 	 "HMACD_FLEET_PASSWORD_FILE", 0, 0, "Redis AUTH password: the file's first line"},
 	{"fleet-prefix", "P", OPT_STR, F(fleet_prefix), "hmacd:", 0, "HMACD_FLEET_PREFIX", 0, 0,

@@ -14,6 +14,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
 #include "bench/spawn.h"
 
 #define READY_WAIT_MS 10000
@@ -75,35 +77,62 @@ static int free_port(uint16_t *port, char *err, size_t cap)
 }
 
 /*
- * DIR/redis.conf, mode 0600: `requirepass "<password>"` with every byte as \xHH, which
- * Redis's config parser reads back whatever the password holds (quotes, spaces, '#').
+ * Appends `<directive> "<secret>"` and a newline to buf (of cap, *n used), every byte of the
+ * secret as \xHH, which Redis's config parser reads back whatever the password holds (quotes,
+ * spaces, '#').
  */
-static int write_conf(const struct tl_redis *r, char *err, size_t cap)
+static void put_secret(char *buf, size_t cap, size_t *n, const char *directive, const char *pw)
 {
-	char line[sizeof("requirepass \"\"\n") + 4 * HM_FLEET_PASSWORD_MAX];
-	size_t n = 0, len = strlen(r->password);
+	size_t len = strlen(pw);
+
+	*n += (size_t)snprintf(buf + *n, cap - *n, "%s \"", directive);
+	for (size_t i = 0; i < len && *n < cap; i++)
+		*n += (size_t)snprintf(buf + *n, cap - *n, "\\x%02x", (unsigned char)pw[i]);
+	if (*n < cap)
+		*n += (size_t)snprintf(buf + *n, cap - *n, "\"\n");
+}
+
+/* path (mode 0600, created or truncated) holds text[0..n). */
+static int write_file_0600(const char *path, const char *text, size_t n, char *err, size_t cap)
+{
 	int fd, rc = HM_EIO;
 
-	n += (size_t)snprintf(line, sizeof(line), "requirepass \"");
-	for (size_t i = 0; i < len; i++)
-		n += (size_t)snprintf(line + n, sizeof(line) - n, "\\x%02x",
-				      (unsigned char)r->password[i]);
-	n += (size_t)snprintf(line + n, sizeof(line) - n, "\"\n");
-	fd = open(r->conf, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0) {
-		snprintf(err, cap, "%s: %s", r->conf, strerror(errno));
+		snprintf(err, cap, "%s: %s", path, strerror(errno));
 		return HM_EIO;
 	}
 	if (fchmod(fd, 0600) != 0)
-		snprintf(err, cap, "fchmod %s: %s", r->conf, strerror(errno));
-	else if (write(fd, line, n) != (ssize_t)n)
-		snprintf(err, cap, "write %s: failed", r->conf);
+		snprintf(err, cap, "fchmod %s: %s", path, strerror(errno));
+	else if (write(fd, text, n) != (ssize_t)n)
+		snprintf(err, cap, "write %s: failed", path);
 	else
 		rc = HM_OK;
 	if (close(fd) != 0 && rc == HM_OK) {
-		snprintf(err, cap, "close %s: %s", r->conf, strerror(errno));
+		snprintf(err, cap, "close %s: %s", path, strerror(errno));
 		rc = HM_EIO;
 	}
+	return rc;
+}
+
+/*
+ * DIR/redis.conf, mode 0600: requirepass, and masterauth (the same password): a replica needs
+ * it, and so does a master that a failover turns into one.
+ */
+static int write_conf(const struct tl_redis *r, char *err, size_t cap)
+{
+	char text[2 * (sizeof("masterauth \"\"\n") + 4 * HM_FLEET_PASSWORD_MAX)];
+	size_t n = 0;
+	int rc;
+
+	put_secret(text, sizeof(text), &n, "requirepass", r->password);
+	put_secret(text, sizeof(text), &n, "masterauth", r->password);
+	if (n >= sizeof(text)) {
+		snprintf(err, cap, "%s: too long", r->conf);
+		return HM_EINVAL;
+	}
+	rc = write_file_0600(r->conf, text, n, err, cap);
+	OPENSSL_cleanse(text, sizeof(text));
 	return rc;
 }
 
@@ -144,12 +173,13 @@ static void log_tail(const struct tl_redis *r, char *out, size_t cap)
 static int launch(struct tl_redis *r, char *err, size_t cap)
 {
 	const char *argv[32];
-	char port[8], why[256] = "", logfile[sizeof(r->dir) + 16], tail[384];
+	char port[8], mport[8], why[256] = "", logfile[sizeof(r->dir) + 16], tail[384];
 	struct hm_spawn_opts o = {.argv = argv, .socket = r->sock, .stdout_to_stderr = true};
 	redisContext *c = NULL;
 	int n = 0, rc;
 
 	snprintf(port, sizeof(port), "%u", (unsigned)r->port);
+	snprintf(mport, sizeof(mport), "%u", (unsigned)r->master_port);
 	argv[n++] = "redis-server";
 	if (r->conf[0] != '\0')
 		argv[n++] = r->conf; /* first, as redis-server wants its configuration file */
@@ -158,6 +188,11 @@ static int launch(struct tl_redis *r, char *err, size_t cap)
 	if (r->port != 0) {
 		argv[n++] = "--bind";
 		argv[n++] = "127.0.0.1";
+	}
+	if (r->master_port != 0) {
+		argv[n++] = "--replicaof";
+		argv[n++] = "127.0.0.1";
+		argv[n++] = mport;
 	}
 	argv[n++] = "--unixsocket";
 	argv[n++] = r->sock;
@@ -220,6 +255,13 @@ int tl_redis_start_opts(struct tl_redis *r, const char *dir, const struct tl_red
 		return HM_EINVAL;
 	}
 	snprintf(r->sock, sizeof(r->sock), "%s/redis.sock", r->dir);
+	if (o->replica_of != NULL) {
+		if (o->replica_of->port == 0) {
+			snprintf(err, cap, "a replica's master must listen on TCP");
+			return HM_EINVAL;
+		}
+		r->master_port = o->replica_of->port;
+	}
 	if (o->password != NULL) {
 		len = snprintf(r->password, sizeof(r->password), "%s", o->password);
 		if (len <= 0 || (size_t)len >= sizeof(r->password)) {
@@ -236,7 +278,7 @@ int tl_redis_start_opts(struct tl_redis *r, const char *dir, const struct tl_red
 	rc = hm_fleet_url_parse(url, &r->unix_url, err, cap);
 	if (rc != HM_OK)
 		return rc;
-	if (o->tcp) {
+	if (o->tcp || o->replica_of != NULL) {
 		rc = free_port(&r->port, err, cap);
 		if (rc != HM_OK)
 			return rc;
@@ -277,6 +319,35 @@ void tl_redis_kill(struct tl_redis *r)
 	r->pid = -1;
 }
 
+void tl_redis_pause(struct tl_redis *r)
+{
+	char path[64], buf[512], *p;
+
+	if (r->pid < 0 || kill(r->pid, SIGSTOP) != 0)
+		return;
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)r->pid);
+	for (int waited = 0; waited < 2000; waited += 5) {
+		FILE *fp = fopen(path, "re");
+		size_t n;
+
+		if (fp == NULL)
+			return; /* no /proc: nothing to wait on */
+		n = fread(buf, 1, sizeof(buf) - 1, fp);
+		fclose(fp);
+		buf[n] = '\0';
+		p = strrchr(buf, ')'); /* "pid (comm) STATE ..." */
+		if (p != NULL && p[1] == ' ' && (p[2] == 'T' || p[2] == 't'))
+			return;
+		sleep_ms(5);
+	}
+}
+
+void tl_redis_resume(struct tl_redis *r)
+{
+	if (r->pid >= 0)
+		(void)kill(r->pid, SIGCONT);
+}
+
 int tl_redis_restart(struct tl_redis *r, char *err, size_t cap)
 {
 	int rc;
@@ -285,4 +356,238 @@ int tl_redis_restart(struct tl_redis *r, char *err, size_t cap)
 	if (rc != HM_OK)
 		return rc;
 	return launch(r, err, cap);
+}
+
+/* ---- Sentinel ---- */
+
+bool tl_sentinel_available(void)
+{
+	const char *path = getenv("PATH");
+	char dir[4096], file[4200];
+	size_t len;
+
+	if (path == NULL)
+		return false;
+	while (*path != '\0') {
+		len = strcspn(path, ":");
+		if (len > 0 && len < sizeof(dir)) {
+			memcpy(dir, path, len);
+			dir[len] = '\0';
+			snprintf(file, sizeof(file), "%s/redis-sentinel", dir);
+			if (access(file, X_OK) == 0)
+				return true;
+		}
+		path += len;
+		if (*path == ':')
+			path++;
+	}
+	return false;
+}
+
+/* DIR/sentinel.conf, mode 0600: the sentinel's whole configuration, passwords included. */
+static int write_sentinel_conf(const struct tl_sentinel *s, const struct tl_sentinel_opts *o,
+			       char *err, size_t cap)
+{
+	char text[8192], directive[128];
+	size_t n = 0;
+	int rc;
+
+	n += (size_t)snprintf(text + n, sizeof(text) - n,
+			      "port %u\nbind 127.0.0.1\nunixsocket %s\nunixsocketperm 700\n"
+			      "daemonize no\ndir %s\nlogfile %s/sentinel.log\n"
+			      "sentinel monitor %s 127.0.0.1 %u %u\n"
+			      "sentinel down-after-milliseconds %s %u\n"
+			      "sentinel failover-timeout %s %u\n"
+			      "sentinel parallel-syncs %s 1\n",
+			      (unsigned)s->port, s->sock, s->dir, s->dir, o->name,
+			      (unsigned)o->master->port, o->quorum != 0 ? o->quorum : 2u, o->name,
+			      o->down_after_ms != 0 ? o->down_after_ms : 1000u, o->name,
+			      o->failover_timeout_ms != 0 ? o->failover_timeout_ms : 2000u, o->name);
+	if (o->master->password[0] != '\0') {
+		snprintf(directive, sizeof(directive), "sentinel auth-pass %s", o->name);
+		put_secret(text, sizeof(text), &n, directive, o->master->password);
+	}
+	if (s->password[0] != '\0') {
+		put_secret(text, sizeof(text), &n, "requirepass", s->password);
+		put_secret(text, sizeof(text), &n, "sentinel sentinel-pass", s->password);
+	}
+	if (n >= sizeof(text)) {
+		snprintf(err, cap, "%s: too long", s->conf);
+		OPENSSL_cleanse(text, sizeof(text));
+		return HM_EINVAL;
+	}
+	rc = write_file_0600(s->conf, text, n, err, cap);
+	OPENSSL_cleanse(text, sizeof(text));
+	return rc;
+}
+
+int tl_sentinel_connect(const struct tl_sentinel *s, redisContext **out, char *err, size_t cap)
+{
+	return hm_fleet_connect(&s->url, s->password[0] != '\0' ? s->password : NULL,
+				READY_TIMEOUT_MS, out, err, cap);
+}
+
+int tl_sentinel_start(struct tl_sentinel *s, const char *dir, const struct tl_sentinel_opts *o,
+		      char *err, size_t cap)
+{
+	const char *argv[4];
+	struct hm_spawn_opts so = {.argv = argv, .stdout_to_stderr = true};
+	char url[64], why[256] = "", tail[384];
+	redisContext *c = NULL;
+	int rc, len;
+
+	memset(s, 0, sizeof(*s));
+	s->pid = -1;
+	len = snprintf(s->dir, sizeof(s->dir), "%s", dir);
+	if (len < 0 || (size_t)len >= sizeof(s->dir)) {
+		snprintf(err, cap, "directory name too long");
+		return HM_EINVAL;
+	}
+	if (o->master == NULL || o->master->port == 0 || o->name == NULL) {
+		snprintf(err, cap, "a sentinel monitors a named master on TCP");
+		return HM_EINVAL;
+	}
+	snprintf(s->sock, sizeof(s->sock), "%s/sent.sock", s->dir);
+	snprintf(s->conf, sizeof(s->conf), "%s/sentinel.conf", s->dir);
+	if (o->password != NULL) {
+		len = snprintf(s->password, sizeof(s->password), "%s", o->password);
+		if (len <= 0 || (size_t)len >= sizeof(s->password)) {
+			snprintf(err, cap, "the password must be 1..%d bytes", HM_FLEET_PASSWORD_MAX);
+			return HM_EINVAL;
+		}
+	}
+	rc = free_port(&s->port, err, cap);
+	if (rc != HM_OK)
+		return rc;
+	snprintf(url, sizeof(url), "redis://127.0.0.1:%u", (unsigned)s->port);
+	rc = hm_fleet_url_parse(url, &s->url, err, cap);
+	if (rc != HM_OK)
+		return rc;
+	rc = write_sentinel_conf(s, o, err, cap);
+	if (rc != HM_OK)
+		return rc;
+	argv[0] = "redis-sentinel";
+	argv[1] = s->conf;
+	argv[2] = NULL;
+	so.socket = s->sock;
+	rc = hm_spawn_start(&so, &s->pid, why, sizeof(why));
+	if (rc != HM_OK) {
+		s->pid = -1;
+		snprintf(err, cap, "redis-sentinel: %s", why);
+		return rc;
+	}
+	for (int waited = 0; waited < READY_WAIT_MS; waited += 20) {
+		rc = tl_sentinel_connect(s, &c, why, sizeof(why));
+		if (rc == HM_OK) {
+			redisFree(c);
+			return HM_OK;
+		}
+		sleep_ms(20);
+	}
+	tl_sentinel_kill(s);
+	snprintf(tail, sizeof(tail), "%s/sentinel.log", s->dir);
+	snprintf(err, cap, "redis-sentinel did not answer PING within %d ms: %s (see %s)",
+		 READY_WAIT_MS, why, tail);
+	return HM_ETIMEDOUT;
+}
+
+void tl_sentinel_kill(struct tl_sentinel *s)
+{
+	int status;
+
+	if (s->pid < 0)
+		return;
+	if (kill(s->pid, SIGKILL) == 0)
+		waitpid(s->pid, &status, 0);
+	s->pid = -1;
+}
+
+int tl_sentinel_master_port(const struct tl_sentinel *s, const char *name, uint16_t *port,
+			    char *err, size_t cap)
+{
+	redisContext *c = NULL;
+	redisReply *r;
+	int rc;
+
+	*port = 0;
+	rc = tl_sentinel_connect(s, &c, err, cap);
+	if (rc != HM_OK)
+		return rc;
+	r = redisCommand(c, "SENTINEL get-master-addr-by-name %s", name);
+	if (r == NULL) {
+		snprintf(err, cap, "sentinel: %s", c->errstr);
+		rc = HM_ECONN;
+	} else if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+		   r->element[1]->type == REDIS_REPLY_STRING) {
+		*port = (uint16_t)strtoul(r->element[1]->str, NULL, 10);
+		rc = HM_OK;
+	} else {
+		snprintf(err, cap, "sentinel: no master named %s", name);
+		rc = HM_ENOTFOUND;
+	}
+	freeReplyObject(r);
+	redisFree(c);
+	return rc;
+}
+
+/* In a SENTINEL REPLICAS / SENTINELS entry (a flat array of names and values): name's value. */
+static const char *field(const redisReply *e, const char *name)
+{
+	if (e->type != REDIS_REPLY_ARRAY)
+		return "";
+	for (size_t i = 0; i + 1 < e->elements; i += 2)
+		if (e->element[i]->type == REDIS_REPLY_STRING &&
+		    e->element[i + 1]->type == REDIS_REPLY_STRING &&
+		    strcmp(e->element[i]->str, name) == 0)
+			return e->element[i + 1]->str;
+	return "";
+}
+
+int tl_sentinel_wait_known(const struct tl_sentinel *s, const char *name, unsigned replicas,
+			   unsigned sentinels, int wait_ms, char *err, size_t cap)
+{
+	unsigned ok_replicas = 0, known_sentinels = 0;
+	redisContext *c = NULL;
+	int rc;
+
+	for (int waited = 0; waited <= wait_ms; waited += 50) {
+		redisReply *r;
+
+		if (c == NULL) {
+			rc = tl_sentinel_connect(s, &c, err, cap);
+			if (rc != HM_OK) {
+				c = NULL;
+				sleep_ms(50);
+				continue;
+			}
+		}
+		ok_replicas = known_sentinels = 0;
+		r = redisCommand(c, "SENTINEL REPLICAS %s", name);
+		if (r != NULL && r->type == REDIS_REPLY_ARRAY)
+			for (size_t i = 0; i < r->elements; i++)
+				if (strcmp(field(r->element[i], "master-link-status"), "ok") == 0 &&
+				    strstr(field(r->element[i], "flags"), "down") == NULL)
+					ok_replicas++;
+		freeReplyObject(r);
+		r = redisCommand(c, "SENTINEL SENTINELS %s", name);
+		if (r != NULL && r->type == REDIS_REPLY_ARRAY)
+			for (size_t i = 0; i < r->elements; i++)
+				if (strstr(field(r->element[i], "flags"), "down") == NULL)
+					known_sentinels++;
+		freeReplyObject(r);
+		if (c->err != 0) {
+			redisFree(c);
+			c = NULL;
+		}
+		if (ok_replicas >= replicas && known_sentinels >= sentinels) {
+			redisFree(c);
+			return HM_OK;
+		}
+		sleep_ms(50);
+	}
+	redisFree(c);
+	snprintf(err, cap, "sentinel %u: knows %u replica(s) in sync and %u other sentinel(s) after "
+		 "%d ms; want %u and %u", (unsigned)s->port, ok_replicas, known_sentinels, wait_ms,
+		 replicas, sentinels);
+	return HM_ETIMEDOUT;
 }

@@ -105,6 +105,59 @@ static void test_url_longest(void **state)
 	assert_non_null(strstr(err, "too long"));
 }
 
+static void test_url_sentinel(void **state)
+{
+	struct hm_fleet_url u;
+	char err[256], url[2600], many[2400];
+	size_t n = 0;
+
+	(void)state;
+	assert_int_equal(hm_fleet_url_parse("sentinel://127.0.0.1:26379/mymaster", &u, err,
+					    sizeof(err)), HM_OK);
+	assert_true(u.sentinel);
+	assert_false(u.unix_socket);
+	assert_string_equal(u.host, "");
+	assert_int_equal(u.port, 0);
+	assert_string_equal(u.master, "mymaster");
+	assert_int_equal(u.db, 0);
+	assert_int_equal(u.nsentinels, 1);
+	assert_string_equal(u.sentinels[0].host, "127.0.0.1");
+	assert_int_equal(u.sentinels[0].port, 26379);
+
+	assert_int_equal(hm_fleet_url_parse("sentinel://s1.example:26379,[::1]:26380,10.0.0.3:1/"
+					    "hmacd-fleet_1.eu/7",
+					    &u, err, sizeof(err)), HM_OK);
+	assert_true(u.sentinel);
+	assert_int_equal(u.nsentinels, 3);
+	assert_string_equal(u.sentinels[0].host, "s1.example");
+	assert_int_equal(u.sentinels[0].port, 26379);
+	assert_string_equal(u.sentinels[1].host, "::1");
+	assert_int_equal(u.sentinels[1].port, 26380);
+	assert_string_equal(u.sentinels[2].host, "10.0.0.3");
+	assert_int_equal(u.sentinels[2].port, 1);
+	assert_string_equal(u.master, "hmacd-fleet_1.eu");
+	assert_int_equal(u.db, 7);
+
+	/* eight sentinels and a 64-byte name: the most; nine, or 65 bytes, are refused */
+	for (int i = 0; i < HM_FLEET_SENTINELS_MAX; i++)
+		n += (size_t)snprintf(many + n, sizeof(many) - n, "%s127.0.0.%d:%d", i ? "," : "",
+				      i + 1, 26379 + i);
+	snprintf(url, sizeof(url), "sentinel://%s/%s/15", many,
+		 "m123456789012345678901234567890123456789012345678901234567890123");
+	assert_int_equal(hm_fleet_url_parse(url, &u, err, sizeof(err)), HM_OK);
+	assert_int_equal(u.nsentinels, HM_FLEET_SENTINELS_MAX);
+	assert_int_equal(u.sentinels[7].port, 26386);
+	assert_int_equal(strlen(u.master), HM_FLEET_MASTER_NAME_MAX);
+	assert_int_equal(u.db, 15);
+	snprintf(url, sizeof(url), "sentinel://%s/%s", many,
+		 "m1234567890123456789012345678901234567890123456789012345678901234");
+	assert_int_equal(hm_fleet_url_parse(url, &u, err, sizeof(err)), HM_EINVAL);
+	assert_non_null(strstr(err, "too long"));
+	snprintf(url, sizeof(url), "sentinel://%s,127.0.0.9:1/m", many);
+	assert_int_equal(hm_fleet_url_parse(url, &u, err, sizeof(err)), HM_EINVAL);
+	assert_non_null(strstr(err, "too many sentinels"));
+}
+
 static void test_url_invalid(void **state)
 {
 	static const struct {
@@ -174,6 +227,28 @@ static void test_url_invalid(void **state)
 		{"unix:///run/redis%2esock", "character"},
 		{"unix:///run/redis\n.sock", "character"},
 		{"unix:///run/redis\t.sock", "character"},
+		/* sentinel */
+		{"sentinel://", "host"},
+		{"sentinel:///m", "host"},
+		{"sentinel://127.0.0.1/m", "port"},
+		{"sentinel://127.0.0.1:26379", "master"},
+		{"sentinel://127.0.0.1:26379/", "master"},
+		{"sentinel://127.0.0.1:26379//0", "master"},
+		{"sentinel://127.0.0.1:26379,/m", "host"},
+		{"sentinel://,127.0.0.1:26379/m", "host"},
+		{"sentinel://127.0.0.1:26379,127.0.0.2/m", "port"},
+		{"sentinel://127.0.0.1:0/m", "port"},
+		{"sentinel://127.0.0.1:26379;127.0.0.2:26379/m", "after a sentinel"},
+		{"sentinel://127.0.0.1:26379/m s", "master's name"},
+		{"sentinel://127.0.0.1:26379/m*", "master's name"},
+		{"sentinel://127.0.0.1:26379/m/16", "DB"},
+		{"sentinel://127.0.0.1:26379/m/0/", "after the DB"},
+		{"sentinel://127.0.0.1:26379/m?db=1", "master's name"},
+		{"sentinel://:s3cret@127.0.0.1:26379/m", "password"},
+		{"sentinel://127.0.0.1:26379/s3cret@m", "password"},
+		{"sentinel://red_is:26379/m", "host"},
+		{"sentinel://[::1:26379/m", "]"},
+		{"redis://a,b:6379", "host"},
 	};
 	struct hm_fleet_url u, zero;
 	char err[256];
@@ -188,9 +263,9 @@ static void test_url_invalid(void **state)
 		if (strstr(err, cases[i].reason) == NULL)
 			fail_msg("%s: \"%s\" does not say \"%s\"", cases[i].url, err, cases[i].reason);
 		/* the message never quotes what was typed: it may hold a password (the shortest
-		 * URLs, "redis://", are part of the message's own example) */
+		 * URLs, "redis://" and "sentinel://", are part of the message's own example) */
 		assert_null(strstr(err, "s3cret"));
-		if (strlen(cases[i].url) > 8 && strstr(err, cases[i].url) != NULL)
+		if (strlen(cases[i].url) > 11 && strstr(err, cases[i].url) != NULL)
 			fail_msg("%s: quoted in \"%s\"", cases[i].url, err);
 		assert_memory_equal(&u, &zero, sizeof(u));
 	}
@@ -627,7 +702,7 @@ static void test_dead_server(void **state)
 	need_redis();
 	/* stopped (SIGSTOP): the kernel accepts the connection, nobody answers: a timeout */
 	start(f, false, true, NULL);
-	assert_int_equal(kill(f->r.pid, SIGSTOP), 0);
+	tl_redis_pause(&f->r);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	assert_int_equal(hm_fleet_connect(&f->r.unix_url, NULL, 300, &c, err, sizeof(err)),
 			 HM_ECONN);
@@ -700,14 +775,14 @@ static void test_dropped_connection(void **state)
 	/* the server stopped: the command times out */
 	c = connect_ok(&f->r.unix_url, NULL);
 	assert_int_equal(redisSetTimeout(c, (struct timeval){.tv_usec = 200000}), REDIS_OK);
-	assert_int_equal(kill(f->r.pid, SIGSTOP), 0);
+	tl_redis_pause(&f->r);
 	err[0] = '\0';
 	assert_null(hm_fleet_cmd(c, 1, ping, NULL, err, sizeof(err)));
 	assert_non_null(strstr(err, "timed out"));
 	redisFree(c);
 
 	/* the server killed (SIGPIPE is ignored, as conn.h asks) */
-	assert_int_equal(kill(f->r.pid, SIGCONT), 0);
+	tl_redis_resume(&f->r);
 	c = connect_ok(&f->r.unix_url, NULL);
 	tl_redis_kill(&f->r);
 	err[0] = '\0';
@@ -766,11 +841,121 @@ static void test_restart_empty(void **state)
 	redisFree(c);
 }
 
+/*
+ * sentinel://: a master (with a password) and its replica, two sentinels without a password of
+ * their own: one monitors the master, one (stale, as after a failover it missed) names the
+ * replica as the master. Listed first, the stale one is asked first: its answer is checked
+ * with ROLE and refused, and the good one's master is used; alone, it fails saying why. A
+ * sentinel with a requirepass of its own gets AUTH after NOAUTH, and fails clearly without
+ * one or with a wrong one; an unknown master name, or no sentinel up, fails clearly. No
+ * message shows the password.
+ */
+static void test_sentinel(void **state)
+{
+	struct fx *f = *state;
+	struct tl_redis replica = {.pid = -1};
+	struct tl_sentinel good = {.pid = -1}, stale = {.pid = -1}, locked = {.pid = -1};
+	struct hm_fleet_hostport where;
+	struct hm_fleet_url u;
+	char dir[3][128], url[512], err[2048], v[64];
+	redisContext *c = NULL;
+	redisReply *r;
+
+	need_redis();
+	if (!tl_sentinel_available())
+		skip();
+	start(f, false, true, PASSWORD);
+	for (int i = 0; i < 3; i++) {
+		snprintf(dir[i], sizeof(dir[i]), "%s/%d", f->dir, i);
+		assert_int_equal(mkdir(dir[i], 0700), 0);
+	}
+	{
+		const struct tl_redis_opts ro = {.password = PASSWORD, .replica_of = &f->r};
+		const struct tl_sentinel_opts go = {.name = "m1", .master = &f->r, .quorum = 1,
+						    .down_after_ms = 60000};
+		const struct tl_sentinel_opts so = {.name = "m1", .master = &replica, .quorum = 1,
+						    .down_after_ms = 60000};
+		const struct tl_sentinel_opts lo = {.name = "m1", .master = &f->r, .quorum = 1,
+						    .down_after_ms = 60000,
+						    .password = PASSWORD};
+
+		if (tl_redis_start_opts(&replica, dir[0], &ro, err, sizeof(err)) != HM_OK)
+			fail_msg("replica: %s", err);
+		if (tl_sentinel_start(&good, dir[1], &go, err, sizeof(err)) != HM_OK)
+			fail_msg("sentinel: %s", err);
+		if (tl_sentinel_start(&stale, dir[2], &so, err, sizeof(err)) != HM_OK)
+			fail_msg("sentinel: %s", err);
+		snprintf(dir[0], sizeof(dir[0]), "%s/3", f->dir);
+		assert_int_equal(mkdir(dir[0], 0700), 0);
+		if (tl_sentinel_start(&locked, dir[0], &lo, err, sizeof(err)) != HM_OK)
+			fail_msg("sentinel: %s", err);
+	}
+
+	/* the stale sentinel first: refused by ROLE, the good one's master used, DB 2 selected */
+	snprintf(url, sizeof(url), "sentinel://127.0.0.1:%u,127.0.0.1:%u/m1/2",
+		 (unsigned)stale.port, (unsigned)good.port);
+	assert_int_equal(hm_fleet_url_parse(url, &u, err, sizeof(err)), HM_OK);
+	if (hm_fleet_connect_where(&u, PASSWORD, TIMEOUT_MS, &c, &where, err, sizeof(err)) != HM_OK)
+		fail_msg("sentinel connect: %s", err);
+	assert_string_equal(where.host, "127.0.0.1");
+	assert_int_equal(where.port, f->r.port);
+	set(c, "hmacd-test:sentinel", "db2");
+	redisFree(c);
+	c = connect_ok(&f->r.tcp_url, PASSWORD);
+	{
+		const char *sel[] = {"SELECT", "2"};
+
+		r = cmd(c, 2, sel, NULL);
+		freeReplyObject(r);
+	}
+	get(c, "hmacd-test:sentinel", v, sizeof(v));
+	assert_string_equal(v, "db2");
+	redisFree(c);
+	c = NULL;
+
+	/* the stale one alone: no master, and why */
+	snprintf(url, sizeof(url), "sentinel://127.0.0.1:%u/m1", (unsigned)stale.port);
+	assert_int_equal(hm_fleet_url_parse(url, &u, err, sizeof(err)), HM_OK);
+	assert_int_equal(hm_fleet_connect(&u, PASSWORD, TIMEOUT_MS, &c, err, sizeof(err)), HM_ECONN);
+	assert_null(c);
+	assert_non_null(strstr(err, "not the master"));
+	assert_non_null(strstr(err, "role slave"));
+	assert_null(strstr(err, "s#s"));
+
+	/* a sentinel with a password: AUTH after NOAUTH; without one, it says so */
+	snprintf(url, sizeof(url), "sentinel://127.0.0.1:%u/m1", (unsigned)locked.port);
+	assert_int_equal(hm_fleet_url_parse(url, &u, err, sizeof(err)), HM_OK);
+	if (hm_fleet_connect(&u, PASSWORD, TIMEOUT_MS, &c, err, sizeof(err)) != HM_OK)
+		fail_msg("sentinel with a password: %s", err);
+	redisFree(c);
+	c = NULL;
+	assert_int_equal(hm_fleet_connect(&u, NULL, TIMEOUT_MS, &c, err, sizeof(err)), HM_ECONN);
+	assert_non_null(strstr(err, "wants a password"));
+	assert_int_equal(hm_fleet_connect(&u, "wrong", TIMEOUT_MS, &c, err, sizeof(err)), HM_ECONN);
+	assert_non_null(strstr(err, "AUTH"));
+
+	/* a master no sentinel knows; no sentinel at all */
+	snprintf(url, sizeof(url), "sentinel://127.0.0.1:%u/m2", (unsigned)good.port);
+	assert_int_equal(hm_fleet_url_parse(url, &u, err, sizeof(err)), HM_OK);
+	assert_int_equal(hm_fleet_connect(&u, PASSWORD, TIMEOUT_MS, &c, err, sizeof(err)), HM_ECONN);
+	assert_non_null(strstr(err, "no master named m2"));
+	tl_sentinel_kill(&good);
+	snprintf(url, sizeof(url), "sentinel://127.0.0.1:%u/m1", (unsigned)good.port);
+	assert_int_equal(hm_fleet_url_parse(url, &u, err, sizeof(err)), HM_OK);
+	assert_int_equal(hm_fleet_connect(&u, PASSWORD, TIMEOUT_MS, &c, err, sizeof(err)), HM_ECONN);
+	assert_non_null(strstr(err, "cannot connect"));
+
+	tl_sentinel_kill(&stale);
+	tl_sentinel_kill(&locked);
+	tl_redis_kill(&replica);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_url_valid),
 		cmocka_unit_test(test_url_longest),
+		cmocka_unit_test(test_url_sentinel),
 		cmocka_unit_test(test_url_invalid),
 		cmocka_unit_test(test_prefix),
 		cmocka_unit_test_setup_teardown(test_password_lines, setup, teardown),
@@ -785,6 +970,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_dropped_connection, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_restart, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_restart_empty, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sentinel, setup, teardown),
 	};
 
 	/* conn.h: a write to a connection the server closed must fail, not kill the process */
