@@ -462,6 +462,26 @@ static int master_index(struct fx *fx)
 	return -1;
 }
 
+/*
+ * The failover away from old_master is complete: every sentinel names the other server. Only
+ * then may the killed one come back (empty: these servers keep no data), or a sentinel still
+ * naming it, or a failover aborted under load, would make an empty server the master.
+ */
+static bool failover_done(struct fx *fx, int old_master)
+{
+	char err[512];
+	uint16_t port = 0;
+
+	for (int i = 0; i < NSENTINELS; i++) {
+		if (fx->s[i].pid < 0)
+			continue;
+		if (tl_sentinel_master_port(&fx->s[i], MASTER, &port, err, sizeof(err)) != HM_OK ||
+		    port != fx->r[1 - old_master].port)
+			return false;
+	}
+	return true;
+}
+
 /* Every sentinel knows the replica in sync and the two other sentinels. */
 static void wait_sentinels_ready(struct fx *fx)
 {
@@ -819,9 +839,7 @@ static void load(struct fx *fx, int old_master, void (*during)(struct fx *),
 				 i, v[0]);
 		}
 		if (n >= LOAD_BEFORE && !moved && n % 20 == 0) {
-			int m = master_index(fx);
-
-			if (m >= 0 && m != old_master) {
+			if (failover_done(fx, old_master)) {
 				moved = true;
 				if (after != NULL)
 					after(fx);
