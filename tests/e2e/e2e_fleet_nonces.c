@@ -22,7 +22,8 @@
  *   redis slow      SIGSTOP: nonce items answer, and answer 9, pipelined frames in order, also
  *                   a backlog of large frames (more held than a connection may hold, the rest
  *                   waiting in the socket); SIGCONT: OK again; the claim of a 9 reached Redis
- *                   all the same
+ *                   all the same; frames held longer than --read-timeout, with complete frames
+ *                   waiting behind them, are answered (not closed as a stalled client)
  *   local nonces    --fleet-nonces local: a replay on another host is accepted (the documented
  *                   risk), never 9 even with Redis stopped, no fleet_nonce_* rows
  *   client gone     a client that closes (or resets) its connection while its frames' claims
@@ -894,6 +895,49 @@ static void test_redis_slow(void **state)
 	free(its);
 }
 
+/*
+ * Frames held longer than --read-timeout: the frames after HM_CONN_MAX_HELD held ones are
+ * complete, they wait for the daemon, not for the client, so the connection is not closed for
+ * a stalled frame (the read timeout is for a client that trickles bytes). Redis stalled, a
+ * --fleet-timeout (1.5 s) longer than --read-timeout (1 s): every frame answered, 9, in order.
+ */
+static void test_held_past_read_timeout(void **state)
+{
+	struct fx *fx = *state;
+	struct hmacd_client *c;
+	struct hmacd_any_item a;
+	struct item *it = calloc(1, sizeof(*it));
+	uint64_t ids[20], id;
+	uint8_t v[2];
+	size_t n;
+
+	assert_non_null(it);
+	ff_host_start(&fx->f, SPARE, "--threads 1 --read-timeout 1 --fleet-timeout 1500");
+	wait_connections(fx, SPARE, 1);
+	redis_signal(fx, SIGSTOP);
+	c = hd_client(&fx->f.h[SPARE].d);
+	for (int k = 0; k < 20; k++) {
+		item_fresh(fx, it, false, NULL);
+		a = any(it);
+		assert_int_equal(hmacd_send_verify_any(c, &a, 1, &ids[k]), HMACD_OK);
+	}
+	assert_int_equal(hmacd_flush(c), HMACD_OK);
+	for (int k = 0; k < 20; k++) {
+		int rc = hmacd_recv_verify(c, &id, v, sizeof(v), &n);
+
+		if (rc != HMACD_OK)
+			fail_msg("frame %d: %s", k, hmacd_strerror(rc));
+		assert_int_equal(id, ids[k]);
+		assert_int_equal(n, 1);
+		assert_int_equal(v[0], HMACD_V_UNAVAILABLE);
+	}
+	hmacd_close(c);
+	redis_signal(fx, SIGCONT);
+	assert_int_equal(ff_stat(&fx->f.h[SPARE], "read_timeouts"), 0);
+	ff_host_stop(&fx->f, SPARE);
+	free(it);
+}
+
 /* ---- 6. --fleet-nonces local: the replay on another host is accepted ---- */
 
 static void test_local_nonces(void **state)
@@ -1032,6 +1076,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_pipelined, case_teardown),
 		cmocka_unit_test_teardown(test_redis_down, case_teardown),
 		cmocka_unit_test_teardown(test_redis_slow, case_teardown),
+		cmocka_unit_test_teardown(test_held_past_read_timeout, case_teardown),
 		cmocka_unit_test_teardown(test_local_nonces, case_teardown),
 		cmocka_unit_test_teardown(test_client_gone, case_teardown),
 	};
