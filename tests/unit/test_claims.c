@@ -12,7 +12,8 @@
  *   - the connection dropped mid-set: UNAVAILABLE at once, not at the deadline; nothing opens
  *     while down; reconnection after a restart (killed, then stopped cleanly)
  *   - a set abandoned before its answer: done never called, its claims back when Redis answers
- *   - --fleet-wait 1: no replica, UNAVAILABLE (the claim made all the same); a replica, OK
+ *   - --fleet-wait 1: no replica, UNAVAILABLE (the claim made all the same); a replica, OK;
+ *     no claim left in the pool for the WAIT: UNAVAILABLE at once, nothing sent
  *   - AUTH and SELECT over TCP: the claim in the right DB; a wrong password never gives OK
  *   - the claimer freed while claims are out (Redis stalled): nothing leaks (valgrind)
  * Waits are bounded (hang guards), and measure nothing. Skipped without redis-server.
@@ -616,6 +617,41 @@ static void test_wait_no_replica(void **state)
 	hm_claimer_free(plain);
 }
 
+/*
+ * --fleet-wait with every claim of the pool in the set: no claim left for the WAIT. The
+ * pools are empty, so (claims.h) the items are UNAVAILABLE at once: nothing claimed in Redis
+ * (a retry of the same request could pass later), and no deadline passed (no timeout counted:
+ * an operator reading fleet_nonce_timeouts must not tune --fleet-timeout for it).
+ */
+static void test_wait_pool_empty(void **state)
+{
+	struct fx *f = *state;
+	char n[2][32], key[sizeof(PREFIX) + 2 + 64];
+	struct answer a;
+	redisContext *c;
+	redisReply *r;
+
+	claimer(f, 1000, 1, 2, 4);
+	fresh(f, n[0]);
+	fresh(f, n[1]);
+	claim_now(f, n, 2, &a);
+	expect_all(&a, HM_V_UNAVAILABLE);
+	assert_int_equal(hm_counter_get(&st(f)->unavailable), 2);
+	assert_int_equal(hm_counter_get(&st(f)->timeouts), 0);
+	c = redis_connect(&f->r, NULL);
+	for (int i = 0; i < 2; i++) {
+		claim_key(f, "T1", "C1", n[i], key);
+		r = redis_cmd(c, "EXISTS %s", key);
+		assert_int_equal(r->integer, 0);
+		freeReplyObject(r);
+	}
+	redisFree(c);
+	/* the pool is whole: one claim and its WAIT fit (no replica: WAIT answers 0) */
+	claim_now(f, n, 1, &a);
+	assert_int_equal(a.v[0], HM_V_UNAVAILABLE);
+	assert_int_equal(hm_counter_get(&st(f)->sent), 1);
+}
+
 /* A replica of f->r started in r2dir, caught up. */
 static void start_replica(struct fx *f)
 {
@@ -769,6 +805,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_disconnect, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_abandon, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wait_no_replica, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_wait_pool_empty, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wait_replica, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_auth_select, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_free_with_claims_out, setup, teardown),
