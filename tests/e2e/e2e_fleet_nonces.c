@@ -126,7 +126,7 @@ struct item {
 struct fx {
 	struct ff f;
 	uint8_t secret[32]; /* T/C epoch 1, key id KID: both schemes */
-	unsigned seq;       /* nonces: "nc-<seq>" */
+	unsigned seq;       /* nonces: "nc-<pid>-<seq>" */
 	char host_args[256];
 };
 
@@ -481,6 +481,7 @@ static void test_race(void **state)
 	unsigned wins[NHOSTS] = {0};
 	uint64_t claims = 0, claimed = 0, taken = 0;
 	struct item *it = calloc(1, sizeof(*it));
+	char bad[256] = "";
 
 	assert_non_null(it);
 	nst_all(fx, before);
@@ -491,6 +492,7 @@ static void test_race(void **state)
 				       .end = &end, .cur = it, .rc = HMACD_OK};
 		assert_int_equal(pthread_create(&th[i], NULL, racer_main, &rc[i]), 0);
 	}
+	/* every round runs, so that the threads end; the first wrong round fails the case after */
 	for (int round = 0; round < ROUNDS; round++) {
 		unsigned ok = 0, replay = 0;
 
@@ -498,22 +500,22 @@ static void test_race(void **state)
 		(void)pthread_barrier_wait(&start); /* all three send now */
 		(void)pthread_barrier_wait(&end);
 		for (int i = 0; i < NHOSTS; i++) {
-			if (rc[i].rc != HMACD_OK)
-				fail_msg("round %d: host %d: %s", round, i,
+			if (rc[i].rc != HMACD_OK && bad[0] == '\0')
+				snprintf(bad, sizeof(bad), "round %d: host %d: %s", round, i,
 					 hmacd_strerror(rc[i].rc));
 			if (rc[i].v == HMACD_V_OK) {
 				ok++;
 				wins[i]++;
 			} else if (rc[i].v == HMACD_V_REPLAY) {
 				replay++;
-			} else {
-				fail_msg("round %d: host %d: verdict %s", round, i,
-					 hmacd_verdict_name(rc[i].v));
 			}
 		}
-		if (ok != 1 || replay != NHOSTS - 1)
-			fail_msg("round %d (%s): %u OK and %u REPLAY, want exactly one OK", round,
-				 round % 2 ? "rfc9421" : "hmacd-v1", ok, replay);
+		if ((ok != 1 || replay != NHOSTS - 1) && bad[0] == '\0')
+			snprintf(bad, sizeof(bad),
+				 "round %d (%s): %u OK and %u REPLAY (and %u other), want exactly "
+				 "one OK and the others REPLAY",
+				 round, round % 2 ? "rfc9421" : "hmacd-v1", ok, replay,
+				 NHOSTS - ok - replay);
 	}
 	for (int i = 0; i < NHOSTS; i++) {
 		assert_int_equal(pthread_join(th[i], NULL), 0);
@@ -521,6 +523,8 @@ static void test_race(void **state)
 	}
 	assert_int_equal(pthread_barrier_destroy(&start), 0);
 	assert_int_equal(pthread_barrier_destroy(&end), 0);
+	if (bad[0] != '\0')
+		fail_msg("%s", bad);
 	/* who won is the scheduler's business: only printed */
 	fprintf(stderr, "race: %d rounds won by host 0: %u, host 1: %u, host 2: %u\n", ROUNDS,
 		wins[0], wins[1], wins[2]);
