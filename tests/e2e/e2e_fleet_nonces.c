@@ -16,14 +16,16 @@
  *                   their claims are out): answers in order, each with its verdicts
  *   redis down      killed: nonce items 9 UNAVAILABLE, items without a nonce OK, failing items
  *                   their own verdict (9 is decided last), a nonce seen here before REPLAY; the
- *                   nonce of a 9 is spent on that host (a retry needs a new nonce); Redis back
- *                   from its append-only file: nonce items OK again without restarting hmacd,
- *                   and a claim made before the kill still holds
+ *                   nonce of a 9 is spent on that host (a retry needs a new nonce); a host
+ *                   restarted meanwhile starts, and answers the same; Redis back from its
+ *                   append-only file: nonce items OK again without restarting hmacd, and a
+ *                   claim made before the kill still holds
  *   redis slow      SIGSTOP: nonce items answer, and answer 9, pipelined frames in order, also
  *                   a backlog of large frames (more held than a connection may hold, the rest
  *                   waiting in the socket); SIGCONT: OK again; the claim of a 9 reached Redis
  *                   all the same; frames held longer than --read-timeout, with complete frames
  *                   waiting behind them, are answered (not closed as a stalled client)
+ *   fleet wait      --fleet-wait 1 with no replica: nonce items 9, the claim made all the same
  *   local nonces    --fleet-nonces local: a replay on another host is accepted (the documented
  *                   risk), never 9 even with Redis stopped, no fleet_nonce_* rows
  *   client gone     a client that closes (or resets) its connection while its frames' claims
@@ -761,6 +763,20 @@ static void test_redis_down(void **state)
 		wait_connections(fx, i, 0);
 	for (int i = 0; i < NHOSTS; i++)
 		down_batch(fx, i, &spent[i], b);
+	/*
+	 * a host restarted meanwhile starts from its mirror, its claimers unable to connect:
+	 * 9 for a new nonce, REPLAY for one it saw before the restart (its nonce file)
+	 */
+	ff_host_disconnect(&fx->f.h[2]);
+	hd_stop(&fx->f.h[2].d);
+	hd_restart(&fx->f.h[2].d);
+	ff_host_connect(&fx->f.h[2]);
+	item_fresh(fx, &b[0], true, NULL);
+	expect_verdict(fx, 2, &b[0], HMACD_V_UNAVAILABLE);
+	expect_verdict(fx, 2, &spent[2], HMACD_V_REPLAY);
+	item_make(fx, &b[0], false, NULL);
+	expect_verdict(fx, 2, &b[0], HMACD_V_OK);
+	assert_int_equal(ff_stat(&fx->f.h[2], "fleet_nonce_connections"), 0);
 
 	if (tl_redis_restart(&fx->f.r, err, sizeof(err)) != HM_OK)
 		fail_msg("redis restart: %s", err);
@@ -770,8 +786,9 @@ static void test_redis_down(void **state)
 		wait_connections(fx, i, THREADS);
 	}
 	nst_all(fx, after);
+	/* host 2 counts from its restart, where its first connection failed */
 	for (int i = 0; i < NHOSTS; i++)
-		assert_true(after[i].v[S_RECONNECTS] > before[i].v[S_RECONNECTS]);
+		assert_true(after[i].v[S_RECONNECTS] > (i == 2 ? 0 : before[i].v[S_RECONNECTS]));
 	/* the append-only file kept the claim: still taken */
 	expect_verdict(fx, 1, &held, HMACD_V_REPLAY);
 	/* and the hosts go on as before */
@@ -942,6 +959,38 @@ static void test_held_past_read_timeout(void **state)
 	free(it);
 }
 
+/*
+ * --fleet-wait 1 and no replica: WAIT answers 0, so no nonce item is OK (fail closed), the
+ * others are judged as usual; the claim itself was made (REPLAY elsewhere).
+ */
+static void test_fleet_wait_no_replica(void **state)
+{
+	struct fx *fx = *state;
+	char args[256];
+	struct item *b = calloc(4, sizeof(*b));
+	const uint8_t want[] = {HMACD_V_UNAVAILABLE, HMACD_V_OK, HMACD_V_UNAVAILABLE,
+				HMACD_V_BAD_SIGNATURE};
+	uint8_t v[4];
+
+	assert_non_null(b);
+	snprintf(args, sizeof(args), "--threads 1 --policy-no-nonce --fleet-wait 1 "
+		 "--fleet-timeout %d", 200 * fx->f.scale);
+	ff_host_start(&fx->f, SPARE, args);
+	wait_connections(fx, SPARE, 1);
+	item_fresh(fx, &b[0], false, NULL);
+	item_make(fx, &b[1], true, NULL);
+	item_fresh(fx, &b[2], true, NULL);
+	item_bad_sig(fx, &b[3]);
+	verify_on(fx->f.h[SPARE].c, b, 4, v);
+	expect_verdicts(v, want, 4, "--fleet-wait 1 without a replica");
+	expect_verdict(fx, 0, &b[0], HMACD_V_REPLAY);
+	expect_verdict(fx, 1, &b[2], HMACD_V_REPLAY);
+	assert_int_equal(ff_stat(&fx->f.h[SPARE], "fleet_nonce_claimed"), 0);
+	assert_int_equal(ff_stat(&fx->f.h[SPARE], "fleet_nonce_unavailable"), 2);
+	ff_host_stop(&fx->f, SPARE);
+	free(b);
+}
+
 /* ---- 6. --fleet-nonces local: the replay on another host is accepted ---- */
 
 static void test_local_nonces(void **state)
@@ -1081,6 +1130,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_redis_down, case_teardown),
 		cmocka_unit_test_teardown(test_redis_slow, case_teardown),
 		cmocka_unit_test_teardown(test_held_past_read_timeout, case_teardown),
+		cmocka_unit_test_teardown(test_fleet_wait_no_replica, case_teardown),
 		cmocka_unit_test_teardown(test_local_nonces, case_teardown),
 		cmocka_unit_test_teardown(test_client_gone, case_teardown),
 	};
