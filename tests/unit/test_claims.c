@@ -7,6 +7,7 @@
  *   - Redis stalled (SIGSTOP): the set answered UNAVAILABLE at its deadline; the claims stay
  *     out until Redis answers (a small pool runs dry), then come back: the pool is whole again,
  *     and the late SETs were made (REPLAY)
+ *   - an error reply (Redis out of memory): UNAVAILABLE, and nothing claimed
  *   - pools: sets and claims run out (hm_claims_open NULL, hm_claims_add false), and come back
  *     when released, sent or not
  *   - the connection dropped mid-set: UNAVAILABLE at once, not at the deadline; nothing opens
@@ -454,6 +455,37 @@ static void test_deadline_pool(void **state)
 	assert_int_equal(hm_counter_get(&st(f)->timeouts), 3);
 }
 
+/*
+ * An error reply is neither "OK" nor nil: UNAVAILABLE. Redis out of memory refuses every SET
+ * (maxmemory 1 byte, noeviction); then it takes them again.
+ */
+static void test_error_reply(void **state)
+{
+	struct fx *f = *state;
+	char n[2][32];
+	struct answer a;
+	redisContext *c;
+	redisReply *r;
+
+	claimer(f, 10000, 0, 8, 4);
+	fresh(f, n[0]);
+	fresh(f, n[1]);
+	c = redis_connect(&f->r, NULL);
+	r = redis_cmd(c, "CONFIG SET maxmemory-policy noeviction");
+	freeReplyObject(r);
+	r = redis_cmd(c, "CONFIG SET maxmemory 1");
+	freeReplyObject(r);
+	claim_now(f, n, 2, &a);
+	expect_all(&a, HM_V_UNAVAILABLE);
+	assert_int_equal(hm_counter_get(&st(f)->unavailable), 2);
+	assert_int_equal(hm_counter_get(&st(f)->timeouts), 0);
+	r = redis_cmd(c, "CONFIG SET maxmemory 0");
+	freeReplyObject(r);
+	redisFree(c);
+	claim_now(f, n, 2, &a);
+	expect_all(&a, HM_V_OK); /* nothing was claimed */
+}
+
 /* ---- 3. pools run out, and come back ---- */
 
 static void test_pools(void **state)
@@ -801,6 +833,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_ok_replay, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_deadline_pool, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_error_reply, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pools, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_disconnect, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_abandon, setup, teardown),
