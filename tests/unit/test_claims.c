@@ -9,7 +9,7 @@
  *     and the late SETs were made (REPLAY)
  *   - an error reply (Redis out of memory): UNAVAILABLE, and nothing claimed
  *   - pools: sets and claims run out (hm_claims_open NULL, hm_claims_add false), and come back
- *     when released, sent or not
+ *     when released, sent or not; a claimer without a pool or a deadline is refused
  *   - the connection dropped mid-set: UNAVAILABLE at once, not at the deadline; nothing opens
  *     while down; reconnection after a restart (killed, then stopped cleanly)
  *   - a set abandoned before its answer: done never called, its claims back when Redis answers
@@ -181,7 +181,7 @@ static bool disconnected(void *arg)
 	return !connected(arg);
 }
 
-/* A claimer on f's Redis (Unix socket): deadline timeout_ms, WAIT wait, pools of the sizes. */
+/* A claimer on url: deadline timeout_ms, WAIT wait, pools of the sizes. */
 static struct hm_claimer *claimer_on(struct fx *f, const struct hm_fleet_url *url,
 				     const char *password, unsigned timeout_ms, unsigned wait,
 				     size_t claims, size_t sets)
@@ -203,6 +203,7 @@ static struct hm_claimer *claimer_on(struct fx *f, const struct hm_fleet_url *ur
 	return cl;
 }
 
+/* f's claimer on f's Redis (Unix socket), connected. */
 static void claimer(struct fx *f, unsigned timeout_ms, unsigned wait, size_t claims, size_t sets)
 {
 	f->cl = claimer_on(f, &f->r.unix_url, NULL, timeout_ms, wait, claims, sets);
@@ -496,6 +497,24 @@ static void test_pools(void **state)
 	struct hm_nonce_claim k;
 	struct answer a;
 
+	/* no pool, or no deadline: refused */
+	{
+		struct hm_claims_cfg bad = {.url = &f->r.unix_url, .prefix = PREFIX,
+					    .seal = &f->seal, .timeout_ms = 100, .max_claims = 1,
+					    .max_sets = 1};
+		struct hm_claimer *cl = (struct hm_claimer *)&bad; /* not NULL: *out is cleared */
+
+		bad.max_claims = 0;
+		assert_int_equal(hm_claimer_new(f->base, &bad, &cl), HM_EINVAL);
+		assert_null(cl);
+		bad.max_claims = 1;
+		bad.max_sets = 0;
+		assert_int_equal(hm_claimer_new(f->base, &bad, &cl), HM_EINVAL);
+		bad.max_sets = 1;
+		bad.timeout_ms = 0;
+		assert_int_equal(hm_claimer_new(f->base, &bad, &cl), HM_EINVAL);
+		assert_null(cl);
+	}
 	claimer(f, 10000, 0, 3, 2);
 	for (int i = 0; i < 4; i++)
 		fresh(f, n[i]);
