@@ -13,7 +13,8 @@
  *                   elsewhere, items without a nonce and failing items: every verdict right and
  *                   in its place; a failing item never consumes its nonce, here or fleet-wide;
  *                   40 pipelined frames on one connection (more than a connection may hold while
- *                   their claims are out): answers in order, each with its verdicts
+ *                   their claims are out): answers in order, each with its verdicts; ping,
+ *                   stats and an error answer keep their place behind a held answer
  *   redis down      killed: nonce items 9 UNAVAILABLE, items without a nonce OK, failing items
  *                   their own verdict (9 is decided last), a nonce seen here before REPLAY; the
  *                   nonce of a 9 is spent on that host (a retry needs a new nonce); a host
@@ -57,6 +58,9 @@
 #include <openssl/crypto.h>
 
 #include "fleetfx.h"
+#include "proto/buf.h"
+#include "proto/frame.h"
+#include "proto/msg.h"
 
 #define NHOSTS 3
 #define THREADS 2                /* per host: one claimer each */
@@ -700,6 +704,110 @@ static void test_pipelined(void **state)
 	free(its);
 }
 
+/* The hmacd-v1 item of r in proto's form, for a raw frame. */
+static void to_hm(const struct hd_req *r, struct hm_item *it)
+{
+	const struct hmacd_item *c = &r->item;
+
+	memset(it, 0, sizeof(*it));
+	it->tenant = (struct hm_str){(const uint8_t *)c->tenant, c->tenant_len};
+	it->container = (struct hm_str){(const uint8_t *)c->container, c->container_len};
+	it->method = (struct hm_str){(const uint8_t *)c->method, c->method_len};
+	it->path = (struct hm_str){(const uint8_t *)c->path, c->path_len};
+	it->nheaders = c->nheaders;
+	for (size_t i = 0; i < c->nheaders; i++) {
+		it->headers[i].name = (struct hm_str){(const uint8_t *)c->headers[i].name,
+						       c->headers[i].name_len};
+		it->headers[i].value = (struct hm_str){(const uint8_t *)c->headers[i].value,
+							c->headers[i].value_len};
+	}
+	it->has_body = true;
+	it->body = (struct hm_str){c->body, c->body_len};
+	it->v1.epoch = c->epoch;
+	it->v1.ts = c->ts;
+	it->v1.nonce = (struct hm_str){(const uint8_t *)c->nonce, c->nonce_len};
+	it->v1.sig = c->sig;
+}
+
+static void raw_verify(struct hm_buf *b, uint64_t id, const struct hd_req *r, struct hm_item *it)
+{
+	size_t start = hm_encode_verify_begin(b, id, 1);
+
+	to_hm(r, it);
+	hm_encode_item(b, it);
+	hm_frame_end(b, start);
+}
+
+/* The next answer on fd: its kind, its id (NO_ID for nil), its first verdict (results). */
+#define NO_ID UINT64_MAX
+static void raw_expect(struct fx *fx, int fd, enum hm_resp_kind kind, uint64_t id,
+		       uint8_t verdict)
+{
+	uint8_t buf[8192];
+	struct hm_response resp;
+	uint64_t code;
+	long n = hd_raw_recv(fd, buf, sizeof(buf), 10000 * fx->f.scale);
+
+	if (n < 0)
+		fail_msg("answer %llu: %s", (unsigned long long)id, n == -2 ? "timeout" : "closed");
+	assert_int_equal(hm_response_decode(buf, (size_t)n, &resp), HM_OK);
+	assert_int_equal(resp.kind, kind);
+	assert_int_equal(resp.has_id ? resp.id : NO_ID, id);
+	if (kind != HM_RESP_RESULTS)
+		return;
+	assert_int_equal(resp.nresults, 1);
+	assert_int_equal(hm_mp_read_uint(&resp.results, &code), HM_OK);
+	if (code != verdict)
+		fail_msg("answer %llu: %s, want %s", (unsigned long long)id,
+			 hmacd_verdict_name((unsigned)code), hmacd_verdict_name(verdict));
+}
+
+/*
+ * Answers of every kind keep their place behind a held one: on one connection, in one write,
+ * a nonce item (held), ping, stats, a payload that is not a request (an error answer with a
+ * nil id), an item without a nonce, the first nonce again, a new nonce (held).
+ */
+static void test_mixed_frames_in_order(void **state)
+{
+	struct fx *fx = *state;
+	static const uint8_t not_a_map[] = {0, 0, 0, 1, 0xc0};
+	struct item *a = calloc(3, sizeof(*a));
+	struct hm_item *it = calloc(1, sizeof(*it));
+	struct hm_buf b;
+	int fd;
+
+	assert_non_null(a);
+	assert_non_null(it);
+	item_fresh(fx, &a[0], false, NULL);
+	item_make(fx, &a[1], false, NULL);
+	item_fresh(fx, &a[2], false, NULL);
+	hm_buf_init(&b, 1 << 20);
+	raw_verify(&b, 1, &a[0].v1, it);
+	hm_encode_simple_request(&b, 2, HM_OP_PING);
+	hm_encode_simple_request(&b, 3, HM_OP_STATS);
+	hm_buf_append(&b, not_a_map, sizeof(not_a_map));
+	raw_verify(&b, 5, &a[1].v1, it);
+	raw_verify(&b, 6, &a[0].v1, it);
+	raw_verify(&b, 7, &a[2].v1, it);
+	assert_false(b.failed);
+	fd = hd_raw_connect(&fx->f.h[0].d);
+	assert_true(hd_raw_send(fd, b.data, b.len));
+	raw_expect(fx, fd, HM_RESP_RESULTS, 1, HMACD_V_OK);
+	raw_expect(fx, fd, HM_RESP_PONG, 2, 0);
+	raw_expect(fx, fd, HM_RESP_STATS, 3, 0);
+	raw_expect(fx, fd, HM_RESP_ERROR, NO_ID, 0);
+	raw_expect(fx, fd, HM_RESP_RESULTS, 5, HMACD_V_OK);
+	raw_expect(fx, fd, HM_RESP_RESULTS, 6, HMACD_V_REPLAY);
+	raw_expect(fx, fd, HM_RESP_RESULTS, 7, HMACD_V_OK);
+	close(fd);
+	hm_buf_free(&b);
+	/* both claimed fleet-wide */
+	expect_verdict(fx, 1, &a[0], HMACD_V_REPLAY);
+	expect_verdict(fx, 2, &a[2], HMACD_V_REPLAY);
+	free(it);
+	free(a);
+}
+
 /* ---- 4. Redis killed, and back from its append-only file ---- */
 
 /*
@@ -1128,6 +1236,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_race, case_teardown),
 		cmocka_unit_test_teardown(test_batch, case_teardown),
 		cmocka_unit_test_teardown(test_pipelined, case_teardown),
+		cmocka_unit_test_teardown(test_mixed_frames_in_order, case_teardown),
 		cmocka_unit_test_teardown(test_redis_down, case_teardown),
 		cmocka_unit_test_teardown(test_redis_slow, case_teardown),
 		cmocka_unit_test_teardown(test_held_past_read_timeout, case_teardown),
