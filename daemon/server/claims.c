@@ -196,7 +196,6 @@ static void on_connect(const redisAsyncContext *ac, int status)
 		lost(cl, ac->errstr[0] != '\0' ? ac->errstr : "cannot connect");
 		return;
 	}
-	cl->backoff_ms = BACKOFF_MIN_MS;
 	atomic_store_explicit(&cl->st.connected, 1, memory_order_relaxed);
 	if (!cl->was_up)
 		hm_info("fleet nonce claims: connected to redis");
@@ -221,6 +220,21 @@ static void on_setup_reply(redisAsyncContext *ac, void *r, void *privdata)
 		hm_err("fleet nonce claims: redis refused the connection's set-up (AUTH or SELECT)");
 		redisAsyncDisconnect(ac);
 	}
+}
+
+/*
+ * The PING after the set-up: answered, the connection works, and the backoff starts over. Not
+ * at connect: a server that takes the connection and refuses it (a wrong password, a DB it
+ * does not have, maxclients) must not be retried every BACKOFF_MIN_MS.
+ */
+static void on_ping_reply(redisAsyncContext *ac, void *r, void *privdata)
+{
+	struct hm_claimer *cl = ac->data;
+	redisReply *reply = r;
+
+	(void)privdata;
+	if (reply != NULL && reply->type == REDIS_REPLY_STATUS)
+		cl->backoff_ms = BACKOFF_MIN_MS;
 }
 
 static void connect_now(struct hm_claimer *cl)
@@ -258,6 +272,7 @@ static void connect_now(struct hm_claimer *cl)
 		(void)snprintf(db, sizeof(db), "%u", cl->url.db);
 		(void)redisAsyncCommand(ac, on_setup_reply, NULL, "SELECT %s", db);
 	}
+	(void)redisAsyncCommand(ac, on_ping_reply, NULL, "PING");
 }
 
 /* ---- replies ---- */

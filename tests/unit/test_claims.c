@@ -15,7 +15,8 @@
  *   - a set abandoned before its answer: done never called, its claims back when Redis answers
  *   - --fleet-wait 1: no replica, UNAVAILABLE (the claim made all the same); a replica, OK;
  *     no claim left in the pool for the WAIT: UNAVAILABLE at once, nothing sent
- *   - AUTH and SELECT over TCP: the claim in the right DB; a wrong password never gives OK
+ *   - AUTH and SELECT over TCP: the claim in the right DB; a wrong password never gives OK,
+ *     and is retried with the backoff (a lower bound on the time four retries take)
  *   - the claimer freed while claims are out (Redis stalled): nothing leaks (valgrind)
  * Waits are bounded (hang guards), and measure nothing. Skipped without redis-server.
  */
@@ -30,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -817,6 +819,40 @@ static void test_auth_select(void **state)
 	hm_claimer_free(bad);
 }
 
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	assert_int_equal(clock_gettime(CLOCK_MONOTONIC, &ts), 0);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * A Redis that takes the connection and refuses it at once (a wrong password) is retried with
+ * the backoff (100 ms, doubling, up to 5 s), like one that refuses the connection itself: the
+ * 5th retry comes 100 + 200 + 400 + 800 ms after the first failure at the soonest. A lower
+ * bound only: a slow machine can make it later, never sooner.
+ */
+static void test_backoff_refused_setup(void **state)
+{
+	struct fx *f = *state;
+	const struct tl_redis_opts o = {.password = "claims pass#3"};
+	char err[512];
+	int64_t t0;
+
+	if (tl_redis_start_opts(&f->r2, f->r2dir, &o, err, sizeof(err)) != HM_OK)
+		fail_msg("redis-server with a password: %s", err);
+	f->cl = claimer_on(f, &f->r2.unix_url, "claims pass#4", 1000, 0, 8, 4);
+	while (hm_counter_get(&st(f)->reconnects) == 0)
+		run_for(f, 5); /* the alarm is the guard */
+	t0 = mono_ms();
+	while (hm_counter_get(&st(f)->reconnects) < 5)
+		run_for(f, 5);
+	if (mono_ms() - t0 < 1200)
+		fail_msg("4 retries within %lld ms of the first: no backoff",
+			 (long long)(mono_ms() - t0));
+}
+
 /* ---- 8. freed with claims out ---- */
 
 static void test_free_with_claims_out(void **state)
@@ -860,6 +896,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_wait_pool_empty, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wait_replica, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_auth_select, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_backoff_refused_setup, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_free_with_claims_out, setup, teardown),
 	};
 
