@@ -258,7 +258,7 @@ static void on_connect(const redisAsyncContext *ac, int status)
 	}
 	if (cl->locator != NULL)
 		return; /* connected once ROLE says master (on_role) */
-	cl->backoff_ms = BACKOFF_MIN_MS;
+	/* the backoff starts over once the set-up is answered (on_ping_reply) */
 	atomic_store_explicit(&cl->st.connected, 1, memory_order_relaxed);
 	if (!cl->was_up)
 		hm_info("fleet nonce claims: connected to redis");
@@ -312,6 +312,21 @@ static void on_setup_reply(redisAsyncContext *ac, void *r, void *privdata)
 	}
 }
 
+/*
+ * The PING after the set-up: answered, the connection works, and the backoff starts over. Not
+ * at connect: a server that takes the connection and refuses it (a wrong password, a DB it
+ * does not have, maxclients) must not be retried every BACKOFF_MIN_MS.
+ */
+static void on_ping_reply(redisAsyncContext *ac, void *r, void *privdata)
+{
+	struct hm_claimer *cl = ac->data;
+	redisReply *reply = r;
+
+	(void)privdata;
+	if (reply != NULL && reply->type == REDIS_REPLY_STATUS)
+		cl->backoff_ms = BACKOFF_MIN_MS;
+}
+
 static void connect_now(struct hm_claimer *cl)
 {
 	redisAsyncContext *ac;
@@ -360,6 +375,8 @@ static void connect_now(struct hm_claimer *cl)
 	}
 	if (cl->locator != NULL)
 		(void)redisAsyncCommand(ac, on_role, NULL, "ROLE");
+	else
+		(void)redisAsyncCommand(ac, on_ping_reply, NULL, "PING");
 }
 
 /* ---- replies ---- */
@@ -518,6 +535,20 @@ void hm_claims_send(struct hm_claim_set *s, hm_claims_done_fn done, void *arg)
 	s->done = done;
 	s->arg = arg;
 	s->state = SET_SENT;
+	if (cl->wait > 0 && s->n > 0) {
+		s->wait = claim_get(cl);
+		if (s->wait == NULL) {
+			/* no claim left for the WAIT: the pools are empty, nothing is sent */
+			for (struct claim *k = s->first; k != NULL; k = k->next) {
+				k->answered = true;
+				k->verdict = HM_V_UNAVAILABLE;
+			}
+			event_active(s->ev, EV_TIMEOUT, 0);
+			return;
+		}
+		s->wait->wait = true;
+		s->wait->set = s;
+	}
 	memcpy(key, cl->prefix, plen);
 	memcpy(key + plen, "n:", 2);
 	lens[1] = plen + 2 + 64;
@@ -530,19 +561,14 @@ void hm_claims_send(struct hm_claim_set *s, hm_claims_done_fn done, void *arg)
 		send_one(s, k, 6, argv, lens);
 		hm_counter_add(&cl->st.sent, 1);
 	}
-	if (cl->wait > 0 && s->n > 0) {
-		s->wait = claim_get(cl);
-		if (s->wait != NULL) {
-			const char *wargv[3] = {"WAIT", cl->wait_arg, cl->timeout_arg};
-			size_t wlens[3] = {4, strlen(cl->wait_arg), strlen(cl->timeout_arg)};
+	if (s->wait != NULL) {
+		const char *wargv[3] = {"WAIT", cl->wait_arg, cl->timeout_arg};
+		size_t wlens[3] = {4, strlen(cl->wait_arg), strlen(cl->timeout_arg)};
 
-			s->wait->wait = true;
-			s->wait->set = s;
-			send_one(s, s->wait, 3, wargv, wlens);
-		}
+		send_one(s, s->wait, 3, wargv, wlens);
 	}
 	OPENSSL_cleanse(key, sizeof(key));
-	if (s->pending == 0 || (cl->wait > 0 && s->n > 0 && s->wait == NULL))
+	if (s->pending == 0)
 		event_active(s->ev, EV_TIMEOUT, 0); /* answered already, from the loop */
 	else if (event_add(s->ev, &cl->timeout) != 0)
 		event_active(s->ev, EV_TIMEOUT, 0); /* no deadline: answer what is in now */

@@ -329,7 +329,12 @@ static void conn_drive(struct hm_conn *c)
 		return;
 	if (!conn_flush(c))
 		return;
-	if (c->out_off < c->out.len && c->out.len - c->out_off >= c->ctx->out_high_water) {
+	if ((c->out_off < c->out.len && c->out.len - c->out_off >= c->ctx->out_high_water) ||
+	    c->nheld == HM_CONN_MAX_HELD) {
+		/*
+		 * Also with every held slot taken: the next frame waits for conn_claimed(), and a
+		 * socket left readable meanwhile would wake this connection at every loop turn.
+		 */
 		if (c->state == HM_CONN_READING)
 			(void)conn_set_state(c, HM_CONN_BLOCKED); /* never closes */
 		return;

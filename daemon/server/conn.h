@@ -36,7 +36,8 @@
 
 enum hm_conn_state {
 	HM_CONN_READING,  /**< reading and answering frames */
-	HM_CONN_BLOCKED,  /**< too many unsent responses: waiting for the client to read */
+	HM_CONN_BLOCKED,  /**< too many unsent responses, or HM_CONN_MAX_HELD answers waiting
+			       for their claims: not reading until they go */
 	HM_CONN_DRAINING, /**< shutting down or peer closed: flush answers, then close */
 	HM_CONN_CLOSED,   /**< socket closed, memory freed (never observed on a live conn) */
 	HM_CONN_STATE__MAX

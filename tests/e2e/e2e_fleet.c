@@ -29,14 +29,13 @@
  *                   clearly (hmacd and hmacctl)
  * Waits other than the propagation deadline (a state change, a counter) are bounded and
  * generous: they catch a hang, they measure nothing. Skipped (77) without redis-server, or
- * against a daemon of HMACD_TEST_SOCKET (the cases start and restart their own).
+ * against a daemon of HMACD_TEST_SOCKET (the cases start and restart their own). The fixture
+ * (Redis, the seal key, the hosts, hmacctl, stats) is fleetfx.h.
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -44,7 +43,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -57,8 +55,7 @@
 #include "fleet/record.h"
 #include "fleet/seal.h"
 #include "fleet/state.h"
-#include "harness.h"
-#include "tests/lib/redis.h"
+#include "fleetfx.h"
 
 #define NHOSTS 3
 #define PROPAGATION_MS 1000 /* issue 12, item 8: "on all three within 1 s" */
@@ -85,22 +82,9 @@ struct want {
 	uint8_t v;
 };
 
-struct host {
-	struct hd d;
-	struct hmacd_client *c;
-};
-
 struct fx {
-	char dir[64];             /* seal keys, redis/, pw/ */
-	char rdir[96];
-	struct tl_redis r;
-	char url[160];
-	char seal[128], seal2[128]; /* the fleet's seal key; another one */
-	char fleet_args[400];     /* --fleet URL --seal-key-file F, for hmacctl */
-	struct hm_seal s;         /* the fleet's, to name records as hmacctl does */
-	bool s_init;
-	struct host h[NHOSTS];
-	int scale;                /* deadlines x10 under valgrind */
+	struct ff f;              /* one Redis, NHOSTS hosts, the fleet's seal key */
+	char seal2[128];          /* another seal key */
 	/* what the cases leave for the next ones */
 	uint8_t sa1[32], sa2[32], sa3[IMPORT_LEN], sb1[32], sa4[32], sb2[32];
 	uint8_t old_a1[HM_FREC_BLOB_MAX]; /* A/1's first record (current), captured at create */
@@ -108,170 +92,6 @@ struct fx {
 	struct want keys[8];      /* every epoch so far, with the verdict it must get */
 	size_t nkeys;
 };
-
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	assert_int_equal(clock_gettime(CLOCK_MONOTONIC, &ts), 0);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void nap_ms(long ms)
-{
-	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
-}
-
-static const char *env_or(const char *name, const char *def)
-{
-	const char *v = getenv(name);
-
-	return v != NULL && v[0] != '\0' ? v : def;
-}
-
-static bool valgrind(void)
-{
-	return strcmp(env_or("HMACD_TEST_VALGRIND", "0"), "1") == 0;
-}
-
-/* ---- running hmacctl and hmacd with their output captured ---- */
-
-struct run {
-	int status; /* exit status; 128 + signal */
-	char out[16384];
-	char err[4096];
-};
-
-/*
- * Runs argv with in[0..inlen) on its stdin (then closed), stdout and stderr captured (cut at
- * the buffers' size). Fails the test if it has not ended within wait_ms.
- */
-static void run_argv(char *const argv[], const void *in, size_t inlen, int wait_ms,
-		     struct run *res)
-{
-	int inp[2], outp[2], errp[2], status = 0;
-	size_t got[2] = {0, 0}, cap[2] = {sizeof(res->out) - 1, sizeof(res->err) - 1};
-	char *buf[2] = {res->out, res->err};
-	int64_t deadline = mono_ms() + wait_ms;
-	struct pollfd pfd[2];
-	const uint8_t *p = in;
-	int open_fds = 2;
-	pid_t pid;
-
-	assert_int_equal(pipe(inp), 0);
-	assert_int_equal(pipe(outp), 0);
-	assert_int_equal(pipe(errp), 0);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		dup2(inp[0], STDIN_FILENO);
-		dup2(outp[1], STDOUT_FILENO);
-		dup2(errp[1], STDERR_FILENO);
-		close(inp[0]);
-		close(inp[1]);
-		close(outp[0]);
-		close(outp[1]);
-		close(errp[0]);
-		close(errp[1]);
-		execvp(argv[0], argv);
-		_exit(127);
-	}
-	close(inp[0]);
-	close(outp[1]);
-	close(errp[1]);
-	/* the input is a secret of a few bytes: it fits the pipe, so writing first is safe */
-	assert_true(inlen <= 4096);
-	while (inlen > 0) {
-		ssize_t n = write(inp[1], p, inlen);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break; /* it exited without reading: its status tells */
-		p += n;
-		inlen -= (size_t)n;
-	}
-	close(inp[1]);
-	pfd[0] = (struct pollfd){.fd = outp[0], .events = POLLIN};
-	pfd[1] = (struct pollfd){.fd = errp[0], .events = POLLIN};
-	while (open_fds > 0) {
-		int64_t left = deadline - mono_ms();
-		int n;
-
-		if (left <= 0) {
-			kill(pid, SIGKILL);
-			waitpid(pid, NULL, 0);
-			fail_msg("%s did not end within %d ms", argv[0], wait_ms);
-		}
-		n = poll(pfd, 2, (int)left);
-		if (n < 0 && errno == EINTR)
-			continue;
-		assert_true(n >= 0);
-		for (int i = 0; i < 2; i++) {
-			char sink[512];
-			ssize_t r;
-
-			if (pfd[i].fd < 0 || pfd[i].revents == 0)
-				continue;
-			if (got[i] < cap[i])
-				r = read(pfd[i].fd, buf[i] + got[i], cap[i] - got[i]);
-			else
-				r = read(pfd[i].fd, sink, sizeof(sink));
-			if (r < 0 && errno == EINTR)
-				continue;
-			if (r <= 0) {
-				close(pfd[i].fd);
-				pfd[i].fd = -1;
-				open_fds--;
-			} else if (got[i] < cap[i]) {
-				got[i] += (size_t)r;
-			}
-		}
-	}
-	res->out[got[0]] = '\0';
-	res->err[got[1]] = '\0';
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	res->status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
-/* argv from a space-separated line (in place) */
-static void split(char *s, char **argv, int max)
-{
-	int n = 0;
-
-	for (char *tok = strtok(s, " "); tok != NULL; tok = strtok(NULL, " ")) {
-		assert_true(n < max - 1);
-		argv[n++] = tok;
-	}
-	argv[n] = NULL;
-}
-
-/* Runs `hmacctl ARGS` (ARGS split on spaces), in[0..inlen) on its stdin; returns its status. */
-static int ctl_in(struct fx *fx, struct run *res, const void *in, size_t inlen,
-		  const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-
-static int ctl_in(struct fx *fx, struct run *res, const void *in, size_t inlen,
-		  const char *fmt, ...)
-{
-	char line[2048], *argv[64];
-	va_list ap;
-	int n;
-
-	n = snprintf(line, sizeof(line), "%s ", env_or("HMACCTL", "daemon/hmacctl"));
-	assert_true(n > 0 && (size_t)n < sizeof(line));
-	va_start(ap, fmt);
-	n += vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
-	va_end(ap);
-	assert_true((size_t)n < sizeof(line));
-	split(line, argv, 64);
-	run_argv(argv, in, inlen, 30000 * fx->scale, res);
-	return res->status;
-}
-
-#define ctl(fx, res, ...) ctl_in(fx, res, NULL, 0, __VA_ARGS__)
 
 /* s is one line (one "\n", at its end) starting with start */
 static bool one_line(const char *s, const char *start)
@@ -281,56 +101,9 @@ static bool one_line(const char *s, const char *start)
 	return strncmp(s, start, strlen(start)) == 0 && n > 0 && strchr(s, '\n') == s + n - 1;
 }
 
-/* hmacctl --fleet ... ARGS must exit 0 */
-#define fctl_ok(fx, res, fmt, ...)                                                           \
-	do {                                                                                 \
-		if (ctl(fx, res, "%s " fmt, (fx)->fleet_args, __VA_ARGS__) != 0)             \
-			fail_msg("hmacctl %s: exit %d: %s", fmt, (res)->status, (res)->err); \
-	} while (0)
-
-/* The base64 "secret" of hmacctl's --json output, decoded into 32 bytes. */
-static void json_secret(const char *json, uint8_t secret[32])
-{
-	const char *s = strstr(json, "\"secret\":\"");
-	uint8_t raw[48];
-	char b64[64];
-	size_t n = 0;
-
-	assert_non_null(s);
-	s += strlen("\"secret\":\"");
-	while (s[n] != '"' && s[n] != '\0' && n < sizeof(b64) - 1) {
-		b64[n] = s[n];
-		n++;
-	}
-	b64[n] = '\0';
-	assert_int_equal(n, 44);
-	assert_int_equal(EVP_DecodeBlock(raw, (const unsigned char *)b64, (int)n), 33);
-	memcpy(secret, raw, 32);
-	OPENSSL_cleanse(raw, sizeof(raw));
-}
-
-static uint32_t json_epoch(const char *json)
-{
-	const char *e = strstr(json, "\"epoch\":");
-
-	assert_non_null(e);
-	return (uint32_t)strtoul(e + strlen("\"epoch\":"), NULL, 10);
-}
-
 /* ---- the daemons ---- */
 
-static void host_connect(struct host *h)
-{
-	h->c = hd_client(&h->d);
-}
-
-static void host_disconnect(struct host *h)
-{
-	hmacd_close(h->c);
-	h->c = NULL;
-}
-
-static uint8_t verdict(struct host *h, const char *tenant, const char *container, uint32_t epoch,
+static uint8_t verdict(struct ff_host *h, const char *tenant, const char *container, uint32_t epoch,
 		       const uint8_t *secret, size_t len)
 {
 	struct hd_req r;
@@ -349,7 +122,7 @@ static uint8_t verdict(struct host *h, const char *tenant, const char *container
 static void expect_all_within(struct fx *fx, const struct want *w, size_t n, int deadline_ms,
 			      const char *what)
 {
-	int64_t deadline = mono_ms() + (int64_t)deadline_ms * fx->scale;
+	int64_t deadline = ff_mono_ms() + (int64_t)deadline_ms * fx->f.scale;
 	bool done[NHOSTS] = {false};
 	size_t left = NHOSTS;
 
@@ -365,7 +138,7 @@ static void expect_all_within(struct fx *fx, const struct want *w, size_t n, int
 			if (done[i])
 				continue;
 			for (k = 0; k < n; k++) {
-				got = verdict(&fx->h[i], w[k].tenant, w[k].container, w[k].epoch,
+				got = verdict(&fx->f.h[i], w[k].tenant, w[k].container, w[k].epoch,
 					      w[k].secret, w[k].len);
 				if (got != w[k].v)
 					break;
@@ -381,12 +154,12 @@ static void expect_all_within(struct fx *fx, const struct want *w, size_t n, int
 		}
 		if (left == 0)
 			return;
-		if (mono_ms() > deadline)
+		if (ff_mono_ms() > deadline)
 			fail_msg("%s: host %d still answers verdict %u for %s/%s epoch %u (want "
 				 "%u) after %d ms",
 				 what, bad_host, bad_got, w[bad].tenant, w[bad].container,
-				 w[bad].epoch, w[bad].v, deadline_ms * fx->scale);
-		nap_ms(2);
+				 w[bad].epoch, w[bad].v, deadline_ms * fx->f.scale);
+		ff_nap_ms(2);
 	}
 }
 
@@ -413,7 +186,7 @@ static void expect_all_now(struct fx *fx, const struct want *w, size_t n, const 
 {
 	for (int i = 0; i < NHOSTS; i++)
 		for (size_t k = 0; k < n; k++) {
-			uint8_t got = verdict(&fx->h[i], w[k].tenant, w[k].container, w[k].epoch,
+			uint8_t got = verdict(&fx->f.h[i], w[k].tenant, w[k].container, w[k].epoch,
 					      w[k].secret, w[k].len);
 
 			if (got != w[k].v)
@@ -454,7 +227,7 @@ static void fst_row(const char *name, uint64_t value, void *arg)
 	s->seen++;
 }
 
-static void fstats(struct host *h, struct fst *s)
+static void fstats(struct ff_host *h, struct fst *s)
 {
 	memset(s, 0, sizeof(*s));
 	assert_int_equal(hmacd_stats(h->c, fst_row, s), HMACD_OK);
@@ -464,22 +237,22 @@ static void fstats(struct host *h, struct fst *s)
 /* Waits until every host reports state and connected. */
 static void wait_state(struct fx *fx, uint64_t state, uint64_t connected)
 {
-	int64_t deadline = mono_ms() + (int64_t)WAIT_MS * fx->scale;
+	int64_t deadline = ff_mono_ms() + (int64_t)WAIT_MS * fx->f.scale;
 	struct fst s;
 
 	for (int i = 0; i < NHOSTS; i++) {
 		for (;;) {
-			fstats(&fx->h[i], &s);
+			fstats(&fx->f.h[i], &s);
 			if (s.state == state && s.connected == connected)
 				break;
-			if (mono_ms() > deadline)
+			if (ff_mono_ms() > deadline)
 				fail_msg("host %d: fleet_state %s, fleet_connected %llu; want "
 					 "%s, %llu",
 					 i, hm_follow_state_name(s.state),
 					 (unsigned long long)s.connected,
 					 hm_follow_state_name(state),
 					 (unsigned long long)connected);
-			nap_ms(10);
+			ff_nap_ms(10);
 		}
 	}
 }
@@ -487,7 +260,7 @@ static void wait_state(struct fx *fx, uint64_t state, uint64_t connected)
 static void stats_all(struct fx *fx, struct fst st[NHOSTS])
 {
 	for (int i = 0; i < NHOSTS; i++)
-		fstats(&fx->h[i], &st[i]);
+		fstats(&fx->f.h[i], &st[i]);
 }
 
 /*
@@ -496,19 +269,19 @@ static void stats_all(struct fx *fx, struct fst st[NHOSTS])
  */
 static void wait_refused(struct fx *fx, const struct fst before[NHOSTS], uint64_t n)
 {
-	int64_t deadline = mono_ms() + (int64_t)WAIT_MS * fx->scale;
+	int64_t deadline = ff_mono_ms() + (int64_t)WAIT_MS * fx->f.scale;
 	struct fst s;
 
 	for (int i = 0; i < NHOSTS; i++) {
 		for (;;) {
-			fstats(&fx->h[i], &s);
+			fstats(&fx->f.h[i], &s);
 			if (s.refused >= before[i].refused + n)
 				break;
-			if (mono_ms() > deadline)
+			if (ff_mono_ms() > deadline)
 				fail_msg("host %d: fleet_records_refused %llu, want %llu", i,
 					 (unsigned long long)s.refused,
 					 (unsigned long long)(before[i].refused + n));
-			nap_ms(5);
+			ff_nap_ms(5);
 		}
 		assert_int_equal(s.refused, before[i].refused + n);
 		assert_int_equal(s.applied, before[i].applied);
@@ -516,32 +289,6 @@ static void wait_refused(struct fx *fx, const struct fst before[NHOSTS], uint64_
 }
 
 /* ---- Redis, directly ---- */
-
-static redisContext *rconnect(const struct tl_redis *r)
-{
-	redisContext *c = NULL;
-	char err[256];
-
-	if (hm_fleet_connect(&r->unix_url, r->password[0] != '\0' ? r->password : NULL, 5000, &c,
-			     err, sizeof(err)) != HM_OK)
-		fail_msg("connecting to the test's redis: %s", err);
-	return c;
-}
-
-static redisReply *rcmd(redisContext *c, const char *fmt, ...)
-{
-	redisReply *r;
-	va_list ap;
-
-	va_start(ap, fmt);
-	r = redisvCommand(c, fmt, ap);
-	va_end(ap);
-	if (r == NULL)
-		fail_msg("redis: %s", c->errstr);
-	if (r->type == REDIS_REPLY_ERROR)
-		fail_msg("redis: %s", r->str);
-	return r;
-}
 
 /* The hex name of a scope's epoch record, as hmacctl names it under the fleet's seal key. */
 static void rec_name(struct fx *fx, const char *tenant, const char *container, uint32_t epoch,
@@ -554,14 +301,14 @@ static void rec_name(struct fx *fx, const char *tenant, const char *container, u
 	snprintf(rec.tenant, sizeof(rec.tenant), "%s", tenant);
 	snprintf(rec.container, sizeof(rec.container), "%s", container);
 	rec.epoch = epoch;
-	assert_int_equal(hm_frec_name(&fx->s, &rec, hex), HM_OK);
+	assert_int_equal(hm_frec_name(&fx->f.s, &rec, hex), HM_OK);
 }
 
 /* GET P r:<hex> into blob (it must be there). */
 static size_t rec_get(struct fx *fx, const char *hex, uint8_t blob[HM_FREC_BLOB_MAX])
 {
-	redisContext *c = rconnect(&fx->r);
-	redisReply *r = rcmd(c, "GET %sr:%s", PREFIX, hex);
+	redisContext *c = ff_rconnect(&fx->f.r);
+	redisReply *r = ff_rcmd(c, "GET %sr:%s", PREFIX, hex);
 	size_t len;
 
 	assert_int_equal(r->type, REDIS_REPLY_STRING);
@@ -580,13 +327,13 @@ static size_t rec_get(struct fx *fx, const char *hex, uint8_t blob[HM_FREC_BLOB_
  */
 static void rec_put(struct fx *fx, const char *hex, const uint8_t *blob, size_t len, bool announce)
 {
-	redisContext *c = rconnect(&fx->r);
+	redisContext *c = ff_rconnect(&fx->f.r);
 	redisReply *r;
 
-	r = rcmd(c, "SET %sr:%s %b", PREFIX, hex, blob, len);
+	r = ff_rcmd(c, "SET %sr:%s %b", PREFIX, hex, blob, len);
 	freeReplyObject(r);
 	if (announce) {
-		r = rcmd(c, "XADD %schanges * %s %b", PREFIX, hex, blob, len);
+		r = ff_rcmd(c, "XADD %schanges * %s %b", PREFIX, hex, blob, len);
 		freeReplyObject(r);
 	}
 	redisFree(c);
@@ -594,77 +341,30 @@ static void rec_put(struct fx *fx, const char *hex, const uint8_t *blob, size_t 
 
 /* ---- fixture ---- */
 
-static void host_start(struct fx *fx, int i)
-{
-	char extra[512];
-
-	snprintf(extra, sizeof(extra), "--threads 1 --fleet %s --seal-key-file %s", fx->url,
-		 fx->seal);
-	hd_start(&fx->h[i].d, extra);
-	host_connect(&fx->h[i]);
-}
-
-static void gen_seal_key(struct fx *fx, const char *path)
-{
-	struct run res;
-
-	if (ctl(fx, &res, "seal-key generate --out %s", path) != 0)
-		fail_msg("seal-key generate: %s", res.err);
-}
+/* ---- fixture ---- */
 
 static int setup(void **state)
 {
 	struct fx *fx = calloc(1, sizeof(*fx));
-	uint8_t key[HM_SEAL_KEY_LEN];
-	struct run res;
-	char err[512];
 
 	assert_non_null(fx);
 	*state = fx;
-	fx->scale = valgrind() ? 10 : 1;
-	snprintf(fx->dir, sizeof(fx->dir), "/tmp/hmacd-fleet-XXXXXX");
-	assert_non_null(mkdtemp(fx->dir));
-	snprintf(fx->rdir, sizeof(fx->rdir), "%s/redis", fx->dir);
-	assert_int_equal(mkdir(fx->rdir, 0700), 0);
 	/* persistent: "Redis back from its saved data" needs its append-only file */
-	if (tl_redis_start(&fx->r, fx->rdir, true, err, sizeof(err)) != HM_OK)
-		fail_msg("redis-server: %s", err);
-	snprintf(fx->url, sizeof(fx->url), "unix://%s", fx->r.sock);
-	snprintf(fx->seal, sizeof(fx->seal), "%s/seal.key", fx->dir);
-	snprintf(fx->seal2, sizeof(fx->seal2), "%s/seal2.key", fx->dir);
-	gen_seal_key(fx, fx->seal);
-	gen_seal_key(fx, fx->seal2);
-	if (hm_seal_key_load(fx->seal, key, err, sizeof(err)) != HM_OK)
-		fail_msg("%s: %s", fx->seal, err);
-	assert_int_equal(hm_seal_init(&fx->s, key), HM_OK);
-	OPENSSL_cleanse(key, sizeof(key));
-	fx->s_init = true;
-	snprintf(fx->fleet_args, sizeof(fx->fleet_args), "--fleet %s --seal-key-file %s",
-		 fx->url, fx->seal);
-	fctl_ok(fx, &res, "%s", "init");
+	ff_setup(&fx->f, true);
+	snprintf(fx->seal2, sizeof(fx->seal2), "%s/seal2.key", fx->f.dir);
+	ff_gen_seal_key(&fx->f, fx->seal2);
 	for (int i = 0; i < NHOSTS; i++)
-		host_start(fx, i);
+		ff_host_start(&fx->f, i, "--threads 1");
 	return 0;
 }
 
 static int teardown(void **state)
 {
 	struct fx *fx = *state;
-	char cmd[128];
 
 	if (fx == NULL)
 		return 0;
-	for (int i = 0; i < NHOSTS; i++) {
-		host_disconnect(&fx->h[i]);
-		hd_stop(&fx->h[i].d); /* under valgrind: its errors and leaks fail here */
-		hd_cleanup(&fx->h[i].d);
-	}
-	tl_redis_kill(&fx->r);
-	if (fx->s_init)
-		hm_seal_wipe(&fx->s);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", fx->dir);
-	if (fx->dir[0] != '\0' && system(cmd) != 0)
-		fprintf(stderr, "could not remove %s\n", fx->dir);
+	ff_teardown(&fx->f);
 	OPENSSL_cleanse(fx, sizeof(*fx));
 	free(fx);
 	return 0;
@@ -676,7 +376,7 @@ static void test_propagation(void **state)
 {
 	struct fx *fx = *state;
 	char hex[HM_SEAL_NAME_HEX];
-	struct run res;
+	struct ff_run res;
 
 	/* create: unknown everywhere before, verifies everywhere after */
 	{
@@ -685,12 +385,12 @@ static void test_propagation(void **state)
 		memset(fx->sa1, 0x11, sizeof(fx->sa1));
 		expect_all_now(fx, w, 1, "before create");
 	}
-	fctl_ok(fx, &res, "key create --tenant %s --container %s --keyid %s --json", TA, CA, KA1);
+	ff_fctl_ok(&fx->f, &res, "key create --tenant %s --container %s --keyid %s --json", TA, CA, KA1);
 	{
 		struct want w[] = {{TA, CA, 1, fx->sa1, 32, HMACD_V_OK}};
 
-		json_secret(res.out, fx->sa1);
-		assert_int_equal(json_epoch(res.out), 1);
+		ff_json_secret(res.out, fx->sa1);
+		assert_int_equal(ff_json_epoch(res.out), 1);
 		expect_all_within(fx, w, 1, PROPAGATION_MS, "create");
 		keys_set(fx, w, 1);
 	}
@@ -698,17 +398,17 @@ static void test_propagation(void **state)
 	rec_name(fx, TA, CA, 1, hex);
 	fx->old_a1_len = rec_get(fx, hex, fx->old_a1);
 
-	fctl_ok(fx, &res, "key create --tenant %s --container %s --keyid %s --json", TB, CB, KB1);
+	ff_fctl_ok(&fx->f, &res, "key create --tenant %s --container %s --keyid %s --json", TB, CB, KB1);
 	{
 		struct want w[] = {{TB, CB, 1, fx->sb1, 32, HMACD_V_OK}};
 
-		json_secret(res.out, fx->sb1);
+		ff_json_secret(res.out, fx->sb1);
 		expect_all_within(fx, w, 1, PROPAGATION_MS, "create B");
 		keys_set(fx, w, 1);
 	}
 
 	/* rotate with grace: the new epoch everywhere, the old one still verifying */
-	fctl_ok(fx, &res, "key rotate --tenant %s --container %s --grace 3600 --keyid %s --json",
+	ff_fctl_ok(&fx->f, &res, "key rotate --tenant %s --container %s --grace 3600 --keyid %s --json",
 		TA, CA, KA2);
 	{
 		struct want w[] = {
@@ -716,8 +416,8 @@ static void test_propagation(void **state)
 			{TA, CA, 1, fx->sa1, 32, HMACD_V_OK},
 		};
 
-		json_secret(res.out, fx->sa2);
-		assert_int_equal(json_epoch(res.out), 2);
+		ff_json_secret(res.out, fx->sa2);
+		assert_int_equal(ff_json_epoch(res.out), 2);
 		expect_all_within(fx, w, 2, PROPAGATION_MS, "rotate");
 		keys_set(fx, w, 2);
 	}
@@ -725,13 +425,13 @@ static void test_propagation(void **state)
 	/* import a secret the signers hold (48 bytes, from stdin) */
 	for (size_t i = 0; i < sizeof(fx->sa3); i++)
 		fx->sa3[i] = (uint8_t)(0xa5 ^ (i * 29));
-	if (ctl_in(fx, &res, fx->sa3, sizeof(fx->sa3),
+	if (ff_ctl_in(&fx->f, &res, fx->sa3, sizeof(fx->sa3),
 		   "%s key import --tenant %s --container %s --secret-file - --keyid %s "
 		   "--grace 3600 --json",
-		   fx->fleet_args, TA, CA, KA3) != 0)
+		   fx->f.fleet_args, TA, CA, KA3) != 0)
 		fail_msg("key import: exit %d: %s", res.status, res.err);
 	assert_null(strstr(res.out, "\"secret\""));
-	assert_int_equal(json_epoch(res.out), 3);
+	assert_int_equal(ff_json_epoch(res.out), 3);
 	{
 		struct want w[] = {
 			{TA, CA, 3, fx->sa3, IMPORT_LEN, HMACD_V_OK},
@@ -744,7 +444,7 @@ static void test_propagation(void **state)
 	}
 
 	/* revoke: refused everywhere, the others untouched */
-	fctl_ok(fx, &res, "key revoke --tenant %s --container %s --epoch 1", TA, CA);
+	ff_fctl_ok(&fx->f, &res, "key revoke --tenant %s --container %s --epoch 1", TA, CA);
 	{
 		struct want w[] = {
 			{TA, CA, 1, fx->sa1, 32, HMACD_V_KEY_REVOKED},
@@ -841,13 +541,13 @@ static void test_no_plaintext_in_redis(void **state)
 	};
 	struct needle nd[sizeof(items) / sizeof(items[0]) * NEEDLES_PER];
 	size_t nn = 0, strings = 0, hashes = 0, entries = 0;
-	redisContext *c = rconnect(&fx->r);
+	redisContext *c = ff_rconnect(&fx->f.r);
 	char cursor[32] = "0";
 
 	for (size_t i = 0; i < sizeof(items) / sizeof(items[0]); i++)
 		nn += needles_of(items[i].what, items[i].x, items[i].len, nd + nn);
 	do {
-		redisReply *scan = rcmd(c, "SCAN %s COUNT 1000", cursor);
+		redisReply *scan = ff_rcmd(c, "SCAN %s COUNT 1000", cursor);
 
 		assert_int_equal(scan->type, REDIS_REPLY_ARRAY);
 		assert_int_equal(scan->elements, 2);
@@ -858,22 +558,22 @@ static void test_no_plaintext_in_redis(void **state)
 			redisReply *type, *v = NULL;
 
 			assert_clean(key->str, key->len, nd, nn, key->str, "its name");
-			type = rcmd(c, "TYPE %b", key->str, key->len);
+			type = ff_rcmd(c, "TYPE %b", key->str, key->len);
 			assert_int_equal(type->type, REDIS_REPLY_STATUS);
 			if (strcmp(type->str, "string") == 0) {
-				v = rcmd(c, "GET %b", key->str, key->len);
+				v = ff_rcmd(c, "GET %b", key->str, key->len);
 				assert_int_equal(v->type, REDIS_REPLY_STRING);
 				assert_clean(v->str, v->len, nd, nn, key->str, "GET");
 				strings++;
 			} else if (strcmp(type->str, "hash") == 0) {
-				v = rcmd(c, "HGETALL %b", key->str, key->len);
+				v = ff_rcmd(c, "HGETALL %b", key->str, key->len);
 				assert_int_equal(v->type, REDIS_REPLY_ARRAY);
 				for (size_t j = 0; j < v->elements; j++)
 					assert_clean(v->element[j]->str, v->element[j]->len, nd, nn,
 						     key->str, "HGETALL");
 				hashes++;
 			} else if (strcmp(type->str, "stream") == 0) {
-				v = rcmd(c, "XRANGE %b - +", key->str, key->len);
+				v = ff_rcmd(c, "XRANGE %b - +", key->str, key->len);
 				assert_int_equal(v->type, REDIS_REPLY_ARRAY);
 				for (size_t j = 0; j < v->elements; j++) {
 					const redisReply *e = v->element[j], *fields;
@@ -993,24 +693,24 @@ static void test_tamper_other_prefix(void **state)
 	struct fst before[NHOSTS];
 	redisContext *c;
 	redisReply *r;
-	struct run res;
+	struct ff_run res;
 	size_t len, mlen;
 
-	fctl_ok(fx, &res, "%s", "--fleet-prefix e2e-other: init");
-	fctl_ok(fx, &res, "--fleet-prefix e2e-other: key create --tenant %s --container %s --json",
+	ff_fctl_ok(&fx->f, &res, "%s", "--fleet-prefix e2e-other: init");
+	ff_fctl_ok(&fx->f, &res, "--fleet-prefix e2e-other: key create --tenant %s --container %s --json",
 		TA, CA);
-	json_secret(res.out, other_secret);
+	ff_json_secret(res.out, other_secret);
 	rec_name(fx, TA, CA, 1, hex);
 	len = rec_get(fx, hex, now);
-	c = rconnect(&fx->r);
-	r = rcmd(c, "GET e2e-other:r:%s", hex);
+	c = ff_rconnect(&fx->f.r);
+	r = ff_rcmd(c, "GET e2e-other:r:%s", hex);
 	assert_int_equal(r->type, REDIS_REPLY_STRING);
 	assert_true(r->len <= sizeof(moved));
 	mlen = r->len;
 	memcpy(moved, r->str, mlen);
 	freeReplyObject(r);
 	/* that fleet has served its purpose: Redis holds this test's fleet alone again */
-	r = rcmd(c, "EVAL %s 0", "for _, k in ipairs(redis.call('KEYS', 'e2e-other:*')) do "
+	r = ff_rcmd(c, "EVAL %s 0", "for _, k in ipairs(redis.call('KEYS', 'e2e-other:*')) do "
 				 "redis.call('DEL', k) end return 0");
 	freeReplyObject(r);
 	redisFree(c);
@@ -1055,19 +755,19 @@ static void test_tamper_malformed_entries(void **state)
 	memset(huge, 0x5a, sizeof(huge));
 	memcpy(huge, blob, 9); /* format and version as a real one */
 	stats_all(fx, before);
-	c = rconnect(&fx->r);
+	c = ff_rconnect(&fx->f.r);
 	/* 6 entries: short name, non-hex name, upper-case name, cut blob, huge blob, empty blob */
-	r = rcmd(c, "XADD %schanges * %s %b", PREFIX, "abc", blob, len);
+	r = ff_rcmd(c, "XADD %schanges * %s %b", PREFIX, "abc", blob, len);
 	freeReplyObject(r);
-	r = rcmd(c, "XADD %schanges * %s %b", PREFIX, nothex, blob, len);
+	r = ff_rcmd(c, "XADD %schanges * %s %b", PREFIX, nothex, blob, len);
 	freeReplyObject(r);
-	r = rcmd(c, "XADD %schanges * %s %b", PREFIX, upper, blob, len);
+	r = ff_rcmd(c, "XADD %schanges * %s %b", PREFIX, upper, blob, len);
 	freeReplyObject(r);
-	r = rcmd(c, "XADD %schanges * %s %b", PREFIX, hex, blob, (size_t)20);
+	r = ff_rcmd(c, "XADD %schanges * %s %b", PREFIX, hex, blob, (size_t)20);
 	freeReplyObject(r);
-	r = rcmd(c, "XADD %schanges * %s %b", PREFIX, hex, huge, sizeof(huge));
+	r = ff_rcmd(c, "XADD %schanges * %s %b", PREFIX, hex, huge, sizeof(huge));
 	freeReplyObject(r);
-	r = rcmd(c, "XADD %schanges * %s %b", PREFIX, hex, "", (size_t)0);
+	r = ff_rcmd(c, "XADD %schanges * %s %b", PREFIX, hex, "", (size_t)0);
 	freeReplyObject(r);
 	redisFree(c);
 	wait_refused(fx, before, 6);
@@ -1080,34 +780,34 @@ static void test_redis_down_and_back(void **state)
 {
 	struct fx *fx = *state;
 	struct fst before[NHOSTS], after[NHOSTS];
-	struct run res;
+	struct ff_run res;
 	struct fst s;
 	char err[512];
 
 	stats_all(fx, before);
-	tl_redis_kill(&fx->r);
+	tl_redis_kill(&fx->f.r);
 	wait_state(fx, HM_FOLLOW_DOWN, 0);
 	expect_keys(fx, "redis down");
-	if (ctl(fx, &res, "--socket %s stats", fx->h[0].d.sock) != 0)
+	if (ff_ctl(&fx->f, &res, "--socket %s stats", fx->f.h[0].d.sock) != 0)
 		fail_msg("stats: %s", res.err);
 	assert_non_null(strstr(res.out, "fleet_state down\n"));
 	assert_non_null(strstr(res.out, "fleet_connected 0\n"));
 
 	/* a host restarted while Redis is down starts from its mirror */
-	host_disconnect(&fx->h[1]);
-	hd_stop(&fx->h[1].d);
-	hd_restart(&fx->h[1].d);
-	host_connect(&fx->h[1]);
-	fstats(&fx->h[1], &s);
+	ff_host_disconnect(&fx->f.h[1]);
+	hd_stop(&fx->f.h[1].d);
+	hd_restart(&fx->f.h[1].d);
+	ff_host_connect(&fx->f.h[1]);
+	fstats(&fx->f.h[1], &s);
 	assert_int_equal(s.state, HM_FOLLOW_DOWN);
 	assert_int_equal(s.connected, 0);
 	expect_keys(fx, "a host restarted while redis is down");
 	/* and hmacctl says in one line that it cannot reach the fleet */
-	assert_int_equal(ctl(fx, &res, "%s key list", fx->fleet_args), 1);
+	assert_int_equal(ff_ctl(&fx->f, &res, "%s key list", fx->f.fleet_args), 1);
 	assert_true(one_line(res.err, "hmacctl: fleet "));
 
 	/* back with its append-only file: the stream goes on */
-	if (tl_redis_restart(&fx->r, err, sizeof(err)) != HM_OK)
+	if (tl_redis_restart(&fx->f.r, err, sizeof(err)) != HM_OK)
 		fail_msg("redis restart: %s", err);
 	wait_state(fx, HM_FOLLOW_FOLLOWING, 1);
 	expect_keys(fx, "redis back");
@@ -1116,9 +816,9 @@ static void test_redis_down_and_back(void **state)
 	assert_int_equal(after[0].resyncs, before[0].resyncs);
 	assert_int_equal(after[1].resyncs, 0);
 	assert_int_equal(after[2].resyncs, before[2].resyncs);
-	fctl_ok(fx, &res, "key rotate --tenant %s --container %s --grace 3600 --json", TA, CA);
-	json_secret(res.out, fx->sa4);
-	assert_int_equal(json_epoch(res.out), 4);
+	ff_fctl_ok(&fx->f, &res, "key rotate --tenant %s --container %s --grace 3600 --json", TA, CA);
+	ff_json_secret(res.out, fx->sa4);
+	assert_int_equal(ff_json_epoch(res.out), 4);
 	{
 		struct want w[] = {
 			{TA, CA, 4, fx->sa4, 32, HMACD_V_OK},
@@ -1138,16 +838,16 @@ static void test_redis_back_empty(void **state)
 	struct fst before[NHOSTS], after[NHOSTS];
 	redisContext *c;
 	redisReply *r;
-	struct run res;
+	struct ff_run res;
 	char err[512];
 
-	if (tl_redis_stop(&fx->r, err, sizeof(err)) != HM_OK)
+	if (tl_redis_stop(&fx->f.r, err, sizeof(err)) != HM_OK)
 		fail_msg("redis stop: %s", err);
 	/* the same directory and socket, without the append-only file: empty */
-	if (tl_redis_start(&fx->r, fx->rdir, false, err, sizeof(err)) != HM_OK)
+	if (tl_redis_start(&fx->f.r, fx->f.rdir, false, err, sizeof(err)) != HM_OK)
 		fail_msg("redis start: %s", err);
-	c = rconnect(&fx->r);
-	r = rcmd(c, "DBSIZE");
+	c = ff_rconnect(&fx->f.r);
+	r = ff_rcmd(c, "DBSIZE");
 	assert_int_equal(r->type, REDIS_REPLY_INTEGER);
 	assert_int_equal(r->integer, 0);
 	freeReplyObject(r);
@@ -1155,13 +855,13 @@ static void test_redis_back_empty(void **state)
 
 	wait_state(fx, HM_FOLLOW_LOST, 1);
 	expect_keys(fx, "redis back empty");
-	if (ctl(fx, &res, "--socket %s stats", fx->h[0].d.sock) != 0)
+	if (ff_ctl(&fx->f, &res, "--socket %s stats", fx->f.h[0].d.sock) != 0)
 		fail_msg("stats: %s", res.err);
 	assert_non_null(strstr(res.out, "fleet_state lost\n"));
 	stats_all(fx, before);
 
 	/* re-seed from host 0's mirror */
-	if (ctl(fx, &res, "%s import-store --db %s --json", fx->fleet_args, fx->h[0].d.db) != 0)
+	if (ff_ctl(&fx->f, &res, "%s import-store --db %s --json", fx->f.fleet_args, fx->f.h[0].d.db) != 0)
 		fail_msg("import-store: exit %d: %s", res.status, res.err);
 	assert_non_null(strstr(res.out, "\"created\":true"));
 	assert_non_null(strstr(res.out, "\"conflicts\":0"));
@@ -1173,9 +873,9 @@ static void test_redis_back_empty(void **state)
 		assert_int_equal(after[i].resyncs, before[i].resyncs + 1);
 
 	/* a change after it reaches everyone: rotate B without grace */
-	fctl_ok(fx, &res, "key rotate --tenant %s --container %s --grace 0 --json", TB, CB);
-	json_secret(res.out, fx->sb2);
-	assert_int_equal(json_epoch(res.out), 2);
+	ff_fctl_ok(&fx->f, &res, "key rotate --tenant %s --container %s --grace 0 --json", TB, CB);
+	ff_json_secret(res.out, fx->sb2);
+	assert_int_equal(ff_json_epoch(res.out), 2);
 	{
 		struct want w[] = {
 			{TB, CB, 2, fx->sb2, 32, HMACD_V_OK},
@@ -1202,25 +902,25 @@ static void test_redis_emptied_live(void **state)
 	int64_t until;
 	redisContext *c;
 	redisReply *r;
-	struct run res;
+	struct ff_run res;
 	uint8_t sc[32];
 
-	c = rconnect(&fx->r);
-	r = rcmd(c, "FLUSHALL");
+	c = ff_rconnect(&fx->f.r);
+	r = ff_rcmd(c, "FLUSHALL");
 	freeReplyObject(r);
 	redisFree(c);
 	wait_state(fx, HM_FOLLOW_LOST, 1);
 	stats_all(fx, before);
-	fctl_ok(fx, &res, "%s", "init");
-	fctl_ok(fx, &res, "key create --tenant %s --container %s --json", tc, cc);
-	json_secret(res.out, sc);
+	ff_fctl_ok(&fx->f, &res, "%s", "init");
+	ff_fctl_ok(&fx->f, &res, "key create --tenant %s --container %s --json", tc, cc);
+	ff_json_secret(res.out, sc);
 	/*
 	 * Nothing to wait for but time: a follower that read the stream while lost would have
 	 * applied the record after its next meta check and lost poll (2 s + 1 s).
 	 */
-	until = mono_ms() + 4000;
-	while (mono_ms() < until)
-		nap_ms(50);
+	until = ff_mono_ms() + 4000;
+	while (ff_mono_ms() < until)
+		ff_nap_ms(50);
 	stats_all(fx, after);
 	for (int i = 0; i < NHOSTS; i++) {
 		assert_int_equal(after[i].state, HM_FOLLOW_LOST);
@@ -1234,11 +934,11 @@ static void test_redis_emptied_live(void **state)
 	expect_keys(fx, "a new fleet in an emptied redis");
 
 	/* the fleet re-seeded into an emptied Redis: following again, nothing lost */
-	c = rconnect(&fx->r);
-	r = rcmd(c, "FLUSHALL");
+	c = ff_rconnect(&fx->f.r);
+	r = ff_rcmd(c, "FLUSHALL");
 	freeReplyObject(r);
 	redisFree(c);
-	if (ctl(fx, &res, "%s import-store --db %s --json", fx->fleet_args, fx->h[1].d.db) != 0)
+	if (ff_ctl(&fx->f, &res, "%s import-store --db %s --json", fx->f.fleet_args, fx->f.h[1].d.db) != 0)
 		fail_msg("import-store: exit %d: %s", res.status, res.err);
 	wait_state(fx, HM_FOLLOW_FOLLOWING, 1);
 	expect_keys(fx, "after the second re-seed");
@@ -1252,17 +952,17 @@ static void test_redis_emptied_live(void **state)
  * file pwfile (NULL: none): it must exit 1 at once; its stderr in res.
  */
 static void hmacd_must_fail(struct fx *fx, const char *url, const char *dir, const char *seal,
-			    const char *pwfile, struct run *res)
+			    const char *pwfile, struct ff_run *res)
 {
 	char line[1024], *argv[32];
 
 	snprintf(line, sizeof(line),
 		 "%s --socket %s/x.sock --db %s/db --log-level warn --fleet %s "
 		 "--seal-key-file %s%s%s",
-		 env_or("HMACD", "daemon/hmacd"), dir, dir, url, seal,
+		 ff_env_or("HMACD", "daemon/hmacd"), dir, dir, url, seal,
 		 pwfile != NULL ? " --fleet-password-file " : "", pwfile != NULL ? pwfile : "");
-	split(line, argv, 32);
-	run_argv(argv, NULL, 0, 30000 * fx->scale, res);
+	ff_split(line, argv, 32);
+	ff_run_argv(argv, NULL, 0, 30000 * fx->f.scale, res);
 	if (res->status != 1)
 		fail_msg("hmacd exited %d, want 1: %s", res->status, res->err);
 }
@@ -1274,23 +974,23 @@ struct snap {
 
 static void snapshot(struct fx *fx, struct snap *s)
 {
-	redisContext *c = rconnect(&fx->r);
+	redisContext *c = ff_rconnect(&fx->f.r);
 	redisReply *r;
 	size_t n = 0;
 
 	memset(s, 0, sizeof(*s));
-	r = rcmd(c, "HGETALL %smeta", PREFIX);
+	r = ff_rcmd(c, "HGETALL %smeta", PREFIX);
 	assert_int_equal(r->type, REDIS_REPLY_ARRAY);
 	assert_true(r->elements >= 8);
 	for (size_t i = 0; i < r->elements; i++)
 		n += (size_t)snprintf(s->meta + n, sizeof(s->meta) - n, "%s;", r->element[i]->str);
 	assert_true(n < sizeof(s->meta));
 	freeReplyObject(r);
-	r = rcmd(c, "GET %sseq", PREFIX);
+	r = ff_rcmd(c, "GET %sseq", PREFIX);
 	assert_int_equal(r->type, REDIS_REPLY_STRING);
 	snprintf(s->seq, sizeof(s->seq), "%s", r->str);
 	freeReplyObject(r);
-	r = rcmd(c, "XLEN %schanges", PREFIX);
+	r = ff_rcmd(c, "XLEN %schanges", PREFIX);
 	s->xlen = r->integer;
 	freeReplyObject(r);
 	redisFree(c);
@@ -1299,9 +999,9 @@ static void snapshot(struct fx *fx, struct snap *s)
 /* The id of the seal key in path, as hmacctl seal-key id prints it. */
 static void seal_key_id(struct fx *fx, const char *path, char id[HM_SEAL_ID_HEX])
 {
-	struct run res;
+	struct ff_run res;
 
-	if (ctl(fx, &res, "seal-key id --seal-key-file %s", path) != 0)
+	if (ff_ctl(&fx->f, &res, "seal-key id --seal-key-file %s", path) != 0)
 		fail_msg("seal-key id: %s", res.err);
 	assert_int_equal(strlen(res.out), HM_SEAL_ID_HEX); /* 32 hex digits and "\n" */
 	memcpy(id, res.out, HM_SEAL_ID_HEX - 1);
@@ -1320,39 +1020,39 @@ static void test_wrong_seal_key(void **state)
 	struct fx *fx = *state;
 	struct snap before, after;
 	char dir[64], cmd[128], id1[HM_SEAL_ID_HEX], id2[HM_SEAL_ID_HEX];
-	struct run res;
+	struct ff_run res;
 
-	seal_key_id(fx, fx->seal, id1);
+	seal_key_id(fx, fx->f.seal, id1);
 	seal_key_id(fx, fx->seal2, id2);
 	snapshot(fx, &before);
 
 	/* hmacctl: every command, a write or a read, exits 1 naming both seal keys (their ids) */
-	assert_int_equal(ctl(fx, &res, "--fleet %s --seal-key-file %s key create --tenant t9 "
+	assert_int_equal(ff_ctl(&fx->f, &res, "--fleet %s --seal-key-file %s key create --tenant t9 "
 				       "--container c9",
-			     fx->url, fx->seal2), 1);
+			     fx->f.url, fx->seal2), 1);
 	assert_true(names_both(res.err, id1, id2));
-	assert_int_equal(ctl(fx, &res, "--fleet %s --seal-key-file %s key rotate --tenant %s "
+	assert_int_equal(ff_ctl(&fx->f, &res, "--fleet %s --seal-key-file %s key rotate --tenant %s "
 				       "--container %s",
-			     fx->url, fx->seal2, TA, CA), 1);
+			     fx->f.url, fx->seal2, TA, CA), 1);
 	assert_true(names_both(res.err, id1, id2));
-	assert_int_equal(ctl(fx, &res, "--fleet %s --seal-key-file %s key revoke --tenant %s "
+	assert_int_equal(ff_ctl(&fx->f, &res, "--fleet %s --seal-key-file %s key revoke --tenant %s "
 				       "--container %s --epoch 3",
-			     fx->url, fx->seal2, TA, CA), 1);
+			     fx->f.url, fx->seal2, TA, CA), 1);
 	assert_true(names_both(res.err, id1, id2));
-	assert_int_equal(ctl(fx, &res, "--fleet %s --seal-key-file %s key list", fx->url,
+	assert_int_equal(ff_ctl(&fx->f, &res, "--fleet %s --seal-key-file %s key list", fx->f.url,
 			     fx->seal2), 1);
 	assert_true(names_both(res.err, id1, id2));
-	assert_int_equal(ctl(fx, &res, "--fleet %s --seal-key-file %s policy show --tenant %s",
-			     fx->url, fx->seal2, TA), 1);
+	assert_int_equal(ff_ctl(&fx->f, &res, "--fleet %s --seal-key-file %s policy show --tenant %s",
+			     fx->f.url, fx->seal2, TA), 1);
 	assert_true(names_both(res.err, id1, id2));
-	assert_int_equal(ctl(fx, &res, "--fleet %s --seal-key-file %s import-store --db %s",
-			     fx->url, fx->seal2, fx->h[0].d.db), 1);
+	assert_int_equal(ff_ctl(&fx->f, &res, "--fleet %s --seal-key-file %s import-store --db %s",
+			     fx->f.url, fx->seal2, fx->f.h[0].d.db), 1);
 	assert_true(names_both(res.err, id1, id2));
 	/* init with it: 1, and says so; with the fleet's own: 0, nothing changed */
-	assert_int_equal(ctl(fx, &res, "--fleet %s --seal-key-file %s init", fx->url, fx->seal2),
+	assert_int_equal(ff_ctl(&fx->f, &res, "--fleet %s --seal-key-file %s init", fx->f.url, fx->seal2),
 			 1);
 	assert_true(names_both(res.err, id1, id2));
-	assert_int_equal(ctl(fx, &res, "%s init", fx->fleet_args), 0);
+	assert_int_equal(ff_ctl(&fx->f, &res, "%s init", fx->f.fleet_args), 0);
 	assert_non_null(strstr(res.out, "nothing to do"));
 	snapshot(fx, &after);
 	assert_string_equal(before.meta, after.meta);
@@ -1362,17 +1062,17 @@ static void test_wrong_seal_key(void **state)
 	/* hmacd: a new host with it exits 1 ... */
 	snprintf(dir, sizeof(dir), "/tmp/hmacd-fleet-XXXXXX");
 	assert_non_null(mkdtemp(dir));
-	hmacd_must_fail(fx, fx->url, dir, fx->seal2, NULL, &res);
+	hmacd_must_fail(fx, fx->f.url, dir, fx->seal2, NULL, &res);
 	assert_true(names_both(res.err, id1, id2));
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	assert_int_equal(system(cmd), 0);
 	/* ... and so does a host of the fleet restarted with it */
-	host_disconnect(&fx->h[2]);
-	hd_stop(&fx->h[2].d);
-	hmacd_must_fail(fx, fx->url, fx->h[2].d.dir, fx->seal2, NULL, &res);
+	ff_host_disconnect(&fx->f.h[2]);
+	hd_stop(&fx->f.h[2].d);
+	hmacd_must_fail(fx, fx->f.url, fx->f.h[2].d.dir, fx->seal2, NULL, &res);
 	assert_true(names_both(res.err, id1, id2));
-	hd_restart(&fx->h[2].d);
-	host_connect(&fx->h[2]);
+	hd_restart(&fx->f.h[2].d);
+	ff_host_connect(&fx->f.h[2]);
 	expect_keys(fx, "after the wrong seal keys");
 }
 
@@ -1381,29 +1081,29 @@ static void test_wrong_seal_key(void **state)
 static void test_mirror_refuses_local_writes(void **state)
 {
 	struct fx *fx = *state;
-	const char *db = fx->h[0].d.db;
+	const char *db = fx->f.h[0].d.db;
 	uint8_t secret[32];
-	struct run res;
+	struct ff_run res;
 
 	memset(secret, 0x3c, sizeof(secret));
 
-	assert_int_not_equal(ctl(fx, &res, "--db %s key create --tenant t-local --container "
+	assert_int_not_equal(ff_ctl(&fx->f, &res, "--db %s key create --tenant t-local --container "
 					   "c-local", db), 0);
 	assert_non_null(strstr(res.err, "mirrors fleet"));
-	assert_int_not_equal(ctl(fx, &res, "--db %s key rotate --tenant %s --container %s", db, TA,
+	assert_int_not_equal(ff_ctl(&fx->f, &res, "--db %s key rotate --tenant %s --container %s", db, TA,
 				 CA), 0);
 	assert_non_null(strstr(res.err, "mirrors fleet"));
-	assert_int_not_equal(ctl_in(fx, &res, secret, sizeof(secret),
+	assert_int_not_equal(ff_ctl_in(&fx->f, &res, secret, sizeof(secret),
 				    "--db %s key import --tenant %s --container %s --secret-file -",
 				    db, TA, CA), 0);
 	assert_non_null(strstr(res.err, "mirrors fleet"));
-	assert_int_not_equal(ctl(fx, &res, "--db %s policy set --tenant %s --require @method",
+	assert_int_not_equal(ff_ctl(&fx->f, &res, "--db %s policy set --tenant %s --require @method",
 				 db, TA), 0);
 	assert_non_null(strstr(res.err, "mirrors fleet"));
-	assert_int_not_equal(ctl(fx, &res, "--db %s key revoke --tenant %s --container %s "
+	assert_int_not_equal(ff_ctl(&fx->f, &res, "--db %s key revoke --tenant %s --container %s "
 					   "--epoch 4", db, TA, CA), 0);
 	/* reading it is fine, and shows the fleet's keys, untouched */
-	assert_int_equal(ctl(fx, &res, "--db %s key list --tenant %s --json", db, TA), 0);
+	assert_int_equal(ff_ctl(&fx->f, &res, "--db %s key list --tenant %s --json", db, TA), 0);
 	assert_non_null(strstr(res.out, KA3));
 	assert_null(strstr(res.out, "t-local"));
 	expect_keys(fx, "after refused local writes");
@@ -1428,73 +1128,73 @@ static void test_password(void **state)
 	const struct tl_redis_opts o = {.password = "e2e-fleet pass#7 \"q\""};
 	char rdir[96], pw[128], bad[128], args[512], extra[512], dir[64], cmd[256], url[160];
 	struct tl_redis r;
-	struct host h;
-	struct run res;
+	struct ff_host h;
+	struct ff_run res;
 	uint8_t s1[32], s2[32];
 	uint8_t v;
 
-	snprintf(rdir, sizeof(rdir), "%s/pw", fx->dir);
+	snprintf(rdir, sizeof(rdir), "%s/pw", fx->f.dir);
 	assert_int_equal(mkdir(rdir, 0700), 0);
 	if (tl_redis_start_opts(&r, rdir, &o, cmd, sizeof(cmd)) != HM_OK)
 		fail_msg("redis-server with a password: %s", cmd);
-	snprintf(pw, sizeof(pw), "%s/pw/good.pw", fx->dir);
-	snprintf(bad, sizeof(bad), "%s/pw/bad.pw", fx->dir);
+	snprintf(pw, sizeof(pw), "%s/pw/good.pw", fx->f.dir);
+	snprintf(bad, sizeof(bad), "%s/pw/bad.pw", fx->f.dir);
 	write_file(pw, "e2e-fleet pass#7 \"q\"\n", 0600);
 	write_file(bad, "e2e-fleet pass#8\n", 0600);
 	snprintf(args, sizeof(args),
 		 "--fleet unix://%s --seal-key-file %s --fleet-password-file %s",
-		 r.sock, fx->seal, pw);
+		 r.sock, fx->f.seal, pw);
 
 	/* the right password: hmacctl and hmacd work */
-	if (ctl(fx, &res, "%s init", args) != 0)
+	if (ff_ctl(&fx->f, &res, "%s init", args) != 0)
 		fail_msg("init with a password: %s", res.err);
-	if (ctl(fx, &res, "%s key create --tenant %s --container %s --json", args, TA, CA) != 0)
+	if (ff_ctl(&fx->f, &res, "%s key create --tenant %s --container %s --json", args, TA, CA) != 0)
 		fail_msg("key create with a password: %s", res.err);
-	json_secret(res.out, s1);
+	ff_json_secret(res.out, s1);
 	snprintf(extra, sizeof(extra), "--threads 1 --fleet unix://%s --seal-key-file %s "
-		 "--fleet-password-file %s", r.sock, fx->seal, pw);
+		 "--fleet-password-file %s", r.sock, fx->f.seal, pw);
 	hd_start(&h.d, extra);
-	host_connect(&h);
+	ff_host_connect(&h);
 	v = verdict(&h, TA, CA, 1, s1, 32);
 	assert_int_equal(v, HMACD_V_OK);
-	if (ctl(fx, &res, "%s key rotate --tenant %s --container %s --grace 0 --json", args, TA,
+	if (ff_ctl(&fx->f, &res, "%s key rotate --tenant %s --container %s --grace 0 --json", args, TA,
 		CA) != 0)
 		fail_msg("key rotate with a password: %s", res.err);
-	json_secret(res.out, s2);
+	ff_json_secret(res.out, s2);
 	{
-		int64_t deadline = mono_ms() + (int64_t)PROPAGATION_MS * fx->scale;
+		int64_t deadline = ff_mono_ms() + (int64_t)PROPAGATION_MS * fx->f.scale;
 
 		while (verdict(&h, TA, CA, 2, s2, 32) != HMACD_V_OK) {
-			if (mono_ms() > deadline)
+			if (ff_mono_ms() > deadline)
 				fail_msg("rotate with a password: not in force after %d ms",
-					 PROPAGATION_MS * fx->scale);
-			nap_ms(2);
+					 PROPAGATION_MS * fx->f.scale);
+			ff_nap_ms(2);
 		}
 	}
 
 	/* a wrong password, or none: hmacctl exits 1 saying so, never showing the password */
 	snprintf(args, sizeof(args),
 		 "--fleet unix://%s --seal-key-file %s --fleet-password-file %s",
-		 r.sock, fx->seal, bad);
-	assert_int_equal(ctl(fx, &res, "%s key list", args), 1);
+		 r.sock, fx->f.seal, bad);
+	assert_int_equal(ff_ctl(&fx->f, &res, "%s key list", args), 1);
 	assert_non_null(strstr(res.err, "AUTH"));
 	assert_null(strstr(res.err, "pass#"));
-	assert_int_equal(ctl(fx, &res, "--fleet unix://%s --seal-key-file %s key list", r.sock,
-			     fx->seal), 1);
+	assert_int_equal(ff_ctl(&fx->f, &res, "--fleet unix://%s --seal-key-file %s key list", r.sock,
+			     fx->f.seal), 1);
 	assert_non_null(strstr(res.err, "NOAUTH"));
 	/* hmacd: a new host with the wrong password, or none, exits 1 saying so */
 	snprintf(url, sizeof(url), "unix://%s", r.sock);
 	snprintf(dir, sizeof(dir), "/tmp/hmacd-fleet-XXXXXX");
 	assert_non_null(mkdtemp(dir));
-	hmacd_must_fail(fx, url, dir, fx->seal, bad, &res);
+	hmacd_must_fail(fx, url, dir, fx->f.seal, bad, &res);
 	assert_non_null(strstr(res.err, "AUTH"));
 	assert_null(strstr(res.err, "pass#"));
-	hmacd_must_fail(fx, url, dir, fx->seal, NULL, &res);
+	hmacd_must_fail(fx, url, dir, fx->f.seal, NULL, &res);
 	assert_non_null(strstr(res.err, "NOAUTH"));
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	assert_int_equal(system(cmd), 0);
 
-	host_disconnect(&h);
+	ff_host_disconnect(&h);
 	hd_stop(&h.d);
 	hd_cleanup(&h.d);
 	if (tl_redis_stop(&r, cmd, sizeof(cmd)) != HM_OK)
@@ -1521,17 +1221,11 @@ int main(void)
 		cmocka_unit_test(test_password),
 	};
 
-	if (!tl_redis_available()) {
-		fprintf(stderr, "e2e_fleet: redis-server is not on PATH (Debian: apt-get install "
-				"redis-server): SKIPPED\n");
-		return 77;
-	}
-	if (getenv("HMACD_TEST_SOCKET") != NULL && getenv("HMACD_TEST_SOCKET")[0] != '\0') {
-		fprintf(stderr, "e2e_fleet: starts its own Redis and daemons, not run against "
-				"HMACD_TEST_SOCKET: SKIPPED\n");
-		return 77;
-	}
+	int rc = ff_skip_reason("e2e_fleet");
+
+	if (rc != 0)
+		return rc;
 	signal(SIGPIPE, SIG_IGN); /* a write to a Redis we killed fails, it does not kill us */
-	alarm(valgrind() ? 900 : 180);
+	alarm(ff_valgrind() ? 900 : 180);
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
