@@ -1,5 +1,5 @@
 #!/bin/sh
-# client_go.sh - the Go client (client/go: packages hmacd, hmacdecho and the example app)
+# client_go.sh - the Go client (client/go: packages hmacd, hmacdecho, hmacdgin, the example app)
 # under `make check`: gofmt, go vet and go test, the tests running against the real hmacd
 # (both schemes: hmacd-v1 with keys from `hmacctl key create`, RFC 9421 with secrets given to
 # `hmacctl key import` under key ids and coverage policies from `hmacctl policy set`).
@@ -21,7 +21,7 @@ if ! command -v go >/dev/null 2>&1; then
 	exit 77
 fi
 GOCODE=/usr/share/gocode/src
-for dep in github.com/labstack/echo github.com/vmihailenco/msgpack/v5; do
+for dep in github.com/labstack/echo github.com/vmihailenco/msgpack/v5 github.com/gin-gonic/gin; do
 	if [ ! -d "$GOCODE/$dep" ]; then
 		echo "FAIL: $GOCODE/$dep is missing (sh tests/deps.sh installs it)"
 		exit 1
