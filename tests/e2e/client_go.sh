@@ -1,5 +1,5 @@
 #!/bin/sh
-# client_go.sh - the Go client (client/go: packages hmacd, hmacdecho, hmacdgin, the example app)
+# client_go.sh - the Go client (client/go: packages hmacd, hmacdecho, hmacdgin, the examples)
 # under `make check`: gofmt, go vet and go test, the tests running against the real hmacd
 # (both schemes: hmacd-v1 with keys from `hmacctl key create`, RFC 9421 with secrets given to
 # `hmacctl key import` under key ids and coverage policies from `hmacctl policy set`).
