@@ -37,7 +37,7 @@ type Identity struct {
 	Label   string   // the label of the verified signature
 	KeyID   string   // its keyid parameter: the key that signed (one epoch of the scope)
 	Created int64    // its created parameter, 0 without one
-	Covered []string // its covered components, serialized ("@method", "content-digest", ...)
+	Covered []string // its covered components as Signature-Input has them: `"@method"`, ...
 }
 
 // signatureParams fills in the rfc9421 fields from the Signature-Input value of a request
