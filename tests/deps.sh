@@ -11,6 +11,7 @@ $SUDO apt-get install -y -qq --no-install-recommends \
 	libhiredis-dev redis-server redis-tools redis-sentinel \
 	python3 valgrind clang libclang-rt-14-dev systemd \
 	golang-go golang-github-labstack-echo-dev golang-github-vmihailenco-msgpack.v5-dev \
+	golang-github-gin-gonic-gin-dev \
 	python3-msgpack python3-flask python3-pytest python3-fastapi python3-httpx \
 	python3-cryptography >/dev/null
 # Node.js: the machine image ships node 20 with npm; Debian's packages only where it is missing.

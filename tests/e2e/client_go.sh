@@ -1,15 +1,14 @@
 #!/bin/sh
-# client_go.sh - the Go client (client/go: packages hmacd, hmacdecho and the example app)
+# client_go.sh - the Go client (client/go: packages hmacd, hmacdecho, hmacdgin, the examples)
 # under `make check`: gofmt, go vet and go test, the tests running against the real hmacd
 # (both schemes: hmacd-v1 with keys from `hmacctl key create`, RFC 9421 with secrets given to
 # `hmacctl key import` under key ids and coverage policies from `hmacctl policy set`).
 #
 # Go modules cannot be downloaded here, so the build runs in GOPATH mode against Debian's
-# packaged sources (/usr/share/gocode): a temporary GOPATH overlay holds two symlinks,
-# github.com/hmacd/hmacd/client/go -> $srcdir/client/go and github.com/labstack/echo/v4 ->
-# Debian's echo (packaged without the /v4 directory); msgpack/v5 is found in /usr/share/gocode
-# as is. The build cache is temporary too, and nothing is written into the source tree, so this
-# works from a read-only tree (make distcheck).
+# packaged sources (/usr/share/gocode), through client/go/offline.sh: the recipe its README
+# documents for users, so that make check tests that recipe. Its GOPATH overlay and the build
+# cache are temporary here, and nothing is written into the source tree, so this works from a
+# read-only tree (make distcheck).
 #
 # Environment: srcdir (automake sets it); HMACD and HMACCTL (absolute paths of the daemon and
 # hmacctl, from AM_TESTS_ENVIRONMENT: without them the daemon tests skip themselves).
@@ -21,7 +20,7 @@ if ! command -v go >/dev/null 2>&1; then
 	exit 77
 fi
 GOCODE=/usr/share/gocode/src
-for dep in github.com/labstack/echo github.com/vmihailenco/msgpack/v5; do
+for dep in github.com/labstack/echo github.com/vmihailenco/msgpack/v5 github.com/gin-gonic/gin; do
 	if [ ! -d "$GOCODE/$dep" ]; then
 		echo "FAIL: $GOCODE/$dep is missing (sh tests/deps.sh installs it)"
 		exit 1
@@ -38,25 +37,16 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/hmacd-go.XXXXXX") || exit 1
 trap 'rm -rf "$tmp"' EXIT
 trap 'exit 1' HUP INT TERM
 
-pkg=$tmp/gopath/src/github.com/hmacd/hmacd/client/go
-mkdir -p "$tmp/gopath/src/github.com/labstack/echo" "${pkg%/go}" || exit 1
-ln -s "$GOCODE/github.com/labstack/echo" "$tmp/gopath/src/github.com/labstack/echo/v4" || exit 1
-ln -s "$src/client/go" "$pkg" || exit 1
-
-GO111MODULE=off
-GOPATH=$tmp/gopath:/usr/share/gocode
+HMACD_GOPATH=$tmp/gopath
 GOCACHE=$tmp/cache
-GOENV=off
-GOFLAGS=
-GOTOOLCHAIN=local
 HMACD_VECTORS=$src/proto/vectors/hmacd-v1.json
-export GO111MODULE GOPATH GOCACHE GOENV GOFLAGS GOTOOLCHAIN HMACD_VECTORS
+export HMACD_GOPATH GOCACHE HMACD_VECTORS
+gocmd() {
+	sh "$src/client/go/offline.sh" "$@"
+}
+gocmd version || exit 1
 
-# Through the symlink, with PWD set, so that ./... names the overlay's import paths.
-cd "$pkg" || exit 1
-go version
-
-unformatted=$(gofmt -l .)
+unformatted=$(cd "$src/client/go" && gofmt -l .)
 if [ -n "$unformatted" ]; then
 	echo "FAIL: gofmt would change:"
 	echo "$unformatted"
@@ -64,7 +54,7 @@ if [ -n "$unformatted" ]; then
 fi
 echo "gofmt: clean"
 
-if ! go vet ./...; then
+if ! gocmd vet ./...; then
 	echo "FAIL: go vet"
 	exit 1
 fi
@@ -74,7 +64,7 @@ if [ -z "${HMACD:-}" ] || [ -z "${HMACCTL:-}" ]; then
 	echo "note: HMACD/HMACCTL unset, the tests against the daemon will skip"
 fi
 # -count=1: never a cached result; -timeout: a hung test fails instead of hanging make check.
-if ! go test -count=1 -timeout 120s ./...; then
+if ! gocmd test -count=1 -timeout 120s ./...; then
 	echo "FAIL: go test"
 	exit 1
 fi

@@ -5,7 +5,18 @@
 // package github.com/hmacd/hmacd/client/go/hmacdecho, so a program that only signs requests does
 // not depend on Echo.
 //
-// The package has four parts:
+// Protecting a net/http route (Go 1.22's patterns; with Go 1.19, Container cuts the id out of
+// r.URL.Path, see MiddlewareConfig):
+//
+//	client, _ := hmacd.New("/run/hmacd/hmacd.sock", nil)
+//	protect := hmacd.Middleware(hmacd.MiddlewareConfig{
+//		Verifier:  client,
+//		Container: func(r *http.Request) string { return r.PathValue("id") },
+//	})
+//	mux.Handle("POST /containers/{id}/exec", protect(http.HandlerFunc(exec)))
+//	// in exec: id, _ := hmacd.IdentityFrom(r.Context()) -> id.Tenant, id.Container, ...
+//
+// The package has five parts:
 //
 //   - Client: a pool of Unix-socket connections to the daemon. Verify calls made concurrently
 //     are batched into one request frame per connection and pipelined; every call takes a
@@ -40,6 +51,11 @@
 //     request, and so is a query added to a request signed without one). Such an item always
 //     carries its body, the empty one included (a nil Body is sent as empty), so the daemon
 //     checks a covered Content-Digest even when an attacker stripped the body.
+//   - The middleware: Middleware for net/http, built like hmacdecho's (Echo) and hmacdgin's
+//     (gin) on a Guard, which applies PROTOCOL.md 13.3 and 13.5 to a received request and the
+//     container its router found: 401 for any refused signature (the reason logged, never
+//     sent), 413 for a body over the limit, 503 when the daemon does not judge the request
+//     (fail closed); the Identity of a verified request in its context (IdentityFrom).
 //
 // Errors from the client are one of the sentinel values below, wrapped with detail; test them
 // with errors.Is. A middleware treats any error as "daemon unavailable" (HTTP 503, fail closed),

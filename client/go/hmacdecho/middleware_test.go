@@ -252,7 +252,8 @@ func TestVerdictUnavailableEndToEnd(t *testing.T) {
 		if resp.StatusCode != 503 || string(body) != `{"error":"unavailable"}` {
 			t.Fatalf("%s: %d %q, want 503", c.scheme, resp.StatusCode, body)
 		}
-		want := "503: " + c.scheme + " tenant acme: UNAVAILABLE"
+		want := "hmacd: 503 POST /containers/c1/exec: " + c.scheme +
+			" tenant acme container c1: UNAVAILABLE"
 		if !strings.Contains(logs.String(), want) ||
 			!strings.Contains(logs.String(), `"level":"ERROR"`) {
 			t.Fatalf("%s: the log does not say %q: %s", c.scheme, want, logs.String())

@@ -98,7 +98,8 @@ func TestImpostorGets503(t *testing.T) {
 		if n := atomic.LoadInt64(&runs); n != c.runs {
 			t.Fatalf("%s: the handler ran %d times", c.what, n)
 		}
-		logged := strings.Contains(logs.String(), "hmacd: 503: hmacd peer check: server uid "+
+		logged := strings.Contains(logs.String(), "hmacd: 503 POST /containers/c1/exec: "+
+			"hmacd-v1 tenant acme container c1: hmacd peer check: server uid "+
 			strconv.Itoa(daemontest.NobodyUID)+" is not the expected uid 0")
 		if logged != (c.status == 503) {
 			t.Fatalf("%s: the log says %q", c.what, logs.String())

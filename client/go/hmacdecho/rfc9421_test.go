@@ -84,7 +84,7 @@ func TestRFC9421WithFakeVerifier(t *testing.T) {
 		it.Method != "POST" || it.Authority != "api.example" ||
 		it.Path != "/containers/c1/exec?x=%2F" || string(it.Body) != "body bytes" ||
 		it.SignatureInput != `sig1=("@method");keyid="k", sig2=("@path");keyid="k"` ||
-		it.Signature != "sig1=:AAAA:, sig2=:BBBB:" || it.URIScheme != "" || it.Label != "" ||
+		it.Signature != "sig1=:AAAA:, sig2=:BBBB:" || it.URIScheme != "http" || it.Label != "" ||
 		it.BodySHA256 != nil || it.Epoch != 0 || it.Sig != nil {
 		t.Fatalf("item %+v", it)
 	}

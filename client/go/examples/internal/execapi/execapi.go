@@ -1,0 +1,125 @@
+// Package execapi is what the Go example apps share besides their framework: the exec
+// request, bound strictly, and the responses every example app of hmacd gives (README.md,
+// "Example apps"), so that the net/http and Echo examples differ only in how they route and
+// protect POST /containers/{id}/exec.
+package execapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+)
+
+// MaxBody is the examples' body limit (64 KiB): a larger body gets 413 {"error":"too_large"}.
+const MaxBody = 64 << 10
+
+// MaxArgs bounds cmd.
+const MaxArgs = 64
+
+// Request is the whole of what a caller may send. The container is not in it: it comes from
+// the path, which the signature covers.
+type Request struct {
+	Cmd []string `json:"cmd"`
+	Tty bool     `json:"tty"`
+}
+
+// Result is the 200 answer: the verified tenant and container, and what would run.
+type Result struct {
+	Tenant    string   `json:"tenant"`
+	Container string   `json:"container"`
+	Cmd       []string `json:"cmd"`
+	Tty       bool     `json:"tty"`
+}
+
+// The fixed bodies besides Result.
+var (
+	BadRequest = []byte(`{"error":"bad_request"}`) // 400: the body is not a valid Request
+	Healthy    = []byte(`{"ok":true}`)             // 200 GET /healthz (never verified)
+)
+
+var allowedFields = map[string]bool{"cmd": true, "tty": true}
+
+// checkKeys refuses what encoding/json would let through even with DisallowUnknownFields: a
+// key matched case-insensitively ("CMD") and a repeated key (the last one would win).
+func checkKeys(body []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	tok, err := dec.Token()
+	if err != nil {
+		return err
+	}
+	if d, ok := tok.(json.Delim); !ok || d != '{' {
+		return errors.New("body is not a JSON object")
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		tok, err = dec.Token()
+		if err != nil {
+			return err
+		}
+		key, _ := tok.(string)
+		if !allowedFields[key] || seen[key] {
+			return fmt.Errorf("field %q not allowed or repeated", key)
+		}
+		seen[key] = true
+		var skip json.RawMessage
+		err = dec.Decode(&skip)
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Bind decodes body into a Request, strictly: a JSON object with a "cmd" of 1 to MaxArgs
+// strings and an optional boolean "tty", nothing else (an unknown field such as "container",
+// a key in another case, a repeated key, a wrong type or trailing data is an error).
+func Bind(body []byte) (*Request, error) {
+	err := checkKeys(body)
+	if err != nil {
+		return nil, err
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	var req Request
+	err = dec.Decode(&req)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, errors.New("trailing data after the JSON object")
+	}
+	if len(req.Cmd) < 1 || len(req.Cmd) > MaxArgs {
+		return nil, fmt.Errorf("cmd must hold 1 to %d strings", MaxArgs)
+	}
+	return &req, nil
+}
+
+// Env is the configuration every example app takes from its environment.
+type Env struct {
+	Socket     string // HMACD_SOCKET: hmacd's socket (default /run/hmacd/hmacd.sock)
+	Addr       string // 127.0.0.1:$PORT (PORT default 8080)
+	ServerUser string // HMACD_SERVER_USER: the user hmacd runs as, when it is neither root
+	// nor the owner of the socket's directory ("": those two)
+}
+
+// FromEnv reads the configuration; a PORT that is not a port number is an error.
+func FromEnv() (Env, error) {
+	e := Env{Socket: os.Getenv("HMACD_SOCKET"), ServerUser: os.Getenv("HMACD_SERVER_USER")}
+	if e.Socket == "" {
+		e.Socket = "/run/hmacd/hmacd.sock"
+	}
+	port := os.Getenv("PORT")
+	if port == "" {
+		port = "8080"
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil || n < 0 || n > 65535 {
+		return e, fmt.Errorf("PORT %q is not a port number", port)
+	}
+	e.Addr = "127.0.0.1:" + strconv.Itoa(n)
+	return e, nil
+}

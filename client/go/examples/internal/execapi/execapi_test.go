@@ -1,0 +1,64 @@
+package execapi
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestBind(t *testing.T) {
+	good := []string{
+		`{"cmd":["ls","-l"]}`,
+		`{"cmd":["sh"],"tty":true}`,
+		` {"tty":false,"cmd":["ps"]} `,
+		`{"cmd":[""]}`,
+	}
+	for _, b := range good {
+		if _, err := Bind([]byte(b)); err != nil {
+			t.Errorf("%s: %v", b, err)
+		}
+	}
+	bad := []string{
+		`{"cmd":["ls"],"container":"other"}`, // the seed's bug: scope from the body
+		`{"CMD":["ls"]}`,                     // case-insensitive match
+		`{"cmd":["ls"],"cmd":["rm","-rf","/"]}`,
+		`{"cmd":["ls"]} {"cmd":["rm"]}`,
+		`{"cmd":["ls"]}x`,
+		`{"cmd":"ls"}`,
+		`{"cmd":[]}`,
+		`{"cmd":[1]}`,
+		`["ls"]`,
+		``,
+		`{"cmd":["ls"],"tty":"yes"}`,
+		`{"cmd":[` + strings.Repeat(`"a",`, MaxArgs) + `"a"]}`,
+	}
+	for _, b := range bad {
+		if _, err := Bind([]byte(b)); err == nil {
+			t.Errorf("%s: accepted", b)
+		}
+	}
+}
+
+func TestFromEnv(t *testing.T) {
+	t.Setenv("HMACD_SOCKET", "")
+	t.Setenv("PORT", "")
+	t.Setenv("HMACD_SERVER_USER", "")
+	e, err := FromEnv()
+	if err != nil || e.Socket != "/run/hmacd/hmacd.sock" || e.Addr != "127.0.0.1:8080" ||
+		e.ServerUser != "" {
+		t.Fatalf("defaults: %+v %v", e, err)
+	}
+	t.Setenv("HMACD_SOCKET", "/tmp/x/s")
+	t.Setenv("PORT", "9000")
+	t.Setenv("HMACD_SERVER_USER", "hmacd")
+	e, err = FromEnv()
+	if err != nil || e.Socket != "/tmp/x/s" || e.Addr != "127.0.0.1:9000" ||
+		e.ServerUser != "hmacd" {
+		t.Fatalf("set: %+v %v", e, err)
+	}
+	for _, p := range []string{"x", "-1", "65536", "80a"} {
+		t.Setenv("PORT", p)
+		if _, err := FromEnv(); err == nil {
+			t.Errorf("PORT %q accepted", p)
+		}
+	}
+}
