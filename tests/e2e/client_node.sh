@@ -5,8 +5,8 @@
 # node_modules must be written somewhere), installs its locked dependencies there with `npm ci`
 # (the npm registry, or npm's cache: @msgpack/msgpack, and for the tests express and
 # http-message-signatures, the standard RFC 9421 signer that must interoperate with hmacd's
-# rfc9421 items), and runs test/*.test.mjs with HMACD, HMACCTL and
-# HMACD_VECTORS pointing at this build. Every daemon the tests start lives under the temporary
+# rfc9421 items), and runs test/*.test.mjs and test/*.test.cjs (the package under import and
+# require) with HMACD, HMACCTL and HMACD_VECTORS pointing at this build. Every daemon the tests start lives under the temporary
 # directory and is killed on exit even if node itself was killed.
 # Exit status: 0 passed, 1 failed, 77 skipped (only when node is not installed).
 set -u
@@ -81,7 +81,7 @@ if node --help 2>/dev/null | grep -q -e '--test-timeout'; then
 fi
 HMACD=$HMACD HMACCTL=$HMACCTL HMACD_VECTORS="$src/proto/vectors/hmacd-v1.json" \
 	HMACD_TEST_PIDFILE="$tmp/pids" TMPDIR="$tmp/t" \
-	$limit node --test $per_test test/*.test.mjs
+	$limit node --test $per_test test/*.test.mjs test/*.test.cjs
 rc=$?
 if [ "$rc" -ne 0 ]; then
 	echo "FAIL: node --test exited with $rc"

@@ -14,10 +14,12 @@
  * UNAVAILABLE: in fleet mode, the nonce could not be claimed in time) gives 503: the request is
  * never passed on.
  */
-import { parseAuthorization, trimOWS } from './auth.js';
-import { sha256 } from './canon.js';
-import { Verdict, verdictName } from './errors.js';
-import { parse } from './sfv.js';
+'use strict';
+
+const { parseAuthorization, trimOWS } = require('./auth.js');
+const { sha256 } = require('./canon.js');
+const { Verdict, verdictName } = require('./errors.js');
+const { parse } = require('./sfv.js');
 
 const DEFAULT_LIMIT = 1048576;
 
@@ -175,7 +177,7 @@ function readBody(req, limit) {
  * route without the parameter, or a body already consumed by another parser, is a setup error:
  * next(err) (Express answers 500); the request is never passed on unverified.
  */
-export function hmacdExpress(opts = {}) {
+function hmacdExpress(opts = {}) {
 	const { client, param = 'id', limit = DEFAULT_LIMIT, log = defaultLog, tenant: tenantOpt,
 		uriScheme = 'https', label } = opts;
 	if (client === undefined || typeof client.verify !== 'function')
@@ -356,3 +358,7 @@ export function hmacdExpress(opts = {}) {
 			container, epoch: auth.epoch, ts: auth.ts, nonce: auth.nonce }));
 	};
 }
+
+module.exports = {
+	hmacdExpress,
+};
