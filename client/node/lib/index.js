@@ -18,7 +18,7 @@ const { Client } = require('./client.js');
 const { HmacdError, Verdict, verdictName } = require('./errors.js');
 const { canonical, sha256, signItem } = require('./canon.js');
 const { formatAuthorization, parseAuthorization, signRequest } = require('./auth.js');
-const { hmacdExpress } = require('./express.js');
+const { hmacdExpress, keepRawBody } = require('./express.js');
 const { encodeVerifyFrame, decodeResponse } = require('./wire.js');
 const rfc9421 = require('./rfc9421.js');
 const sfv = require('./sfv.js');
@@ -36,6 +36,7 @@ module.exports = {
 	signRequest,
 	hmacdExpress,
 	express: hmacdExpress,
+	keepRawBody,
 	encodeVerifyFrame,
 	decodeResponse,
 	rfc9421,

@@ -19,6 +19,7 @@ export const {
 	signRequest,
 	hmacdExpress,
 	express,
+	keepRawBody,
 	encodeVerifyFrame,
 	decodeResponse,
 	rfc9421,
