@@ -3,7 +3,7 @@
 #
 # Copies client/node to a temporary directory (make distcheck's source tree is read-only and
 # node_modules must be written somewhere), installs its locked dependencies there with `npm ci`
-# (the npm registry, or npm's cache: @msgpack/msgpack, and for the tests express and
+# (the npm registry, or npm's cache: @msgpack/msgpack, and for the tests express, fastify and
 # http-message-signatures, the standard RFC 9421 signer that must interoperate with hmacd's
 # rfc9421 items), and runs test/*.test.mjs and test/*.test.cjs (the package under import and
 # require) with HMACD, HMACCTL and HMACD_VECTORS pointing at this build. Every daemon the tests start lives under the temporary

@@ -19,6 +19,7 @@ const { HmacdError, Verdict, verdictName } = require('./errors.js');
 const { canonical, sha256, signItem } = require('./canon.js');
 const { formatAuthorization, parseAuthorization, signRequest } = require('./auth.js');
 const { hmacdExpress, keepRawBody } = require('./express.js');
+const { hmacdFastify } = require('./fastify.js');
 const { encodeVerifyFrame, decodeResponse } = require('./wire.js');
 const rfc9421 = require('./rfc9421.js');
 const sfv = require('./sfv.js');
@@ -37,6 +38,8 @@ module.exports = {
 	hmacdExpress,
 	express: hmacdExpress,
 	keepRawBody,
+	hmacdFastify,
+	fastify: hmacdFastify,
 	encodeVerifyFrame,
 	decodeResponse,
 	rfc9421,

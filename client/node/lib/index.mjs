@@ -20,6 +20,8 @@ export const {
 	hmacdExpress,
 	express,
 	keepRawBody,
+	hmacdFastify,
+	fastify,
 	encodeVerifyFrame,
 	decodeResponse,
 	rfc9421,

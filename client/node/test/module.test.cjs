@@ -29,6 +29,7 @@ describe('CommonJS and ES modules', () => {
 		const err = new esm.HmacdError('HMACD_ECONN', 'x');
 		assert.ok(err instanceof hmacd.HmacdError);
 		assert.equal(hmacd.express, hmacd.hmacdExpress);
+		assert.equal(hmacd.fastify, hmacd.hmacdFastify);
 	});
 
 	test('the API works under require()', () => {

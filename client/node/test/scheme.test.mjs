@@ -18,6 +18,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
 import express from 'express';
+import Fastify from 'fastify';
 import { createSigner, httpbis } from 'http-message-signatures';
 
 import * as hmacd from 'hmacd';
@@ -45,7 +46,23 @@ function selfSigned(dir) {
 	return { key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) };
 }
 
-/* Serves app over TLS on an ephemeral loopback port: {port, close(), request(req)}. */
+/* One HTTPS request to 127.0.0.1:port, trusting the test's certificate: {status, body}. */
+function tlsRequest(port, ca, { method, path, headers, body }) {
+	return new Promise((resolve, reject) => {
+		const q = https.request({ host: '127.0.0.1', port, method, path, headers: headers.flat(),
+			setHost: false, agent: false, ca }, (r) => {
+			let b = '';
+			r.on('data', (c) => {
+				b += c;
+			});
+			r.on('end', () => resolve({ status: r.statusCode, body: b }));
+		});
+		q.on('error', reject);
+		q.end(body);
+	});
+}
+
+/* Serves an Express app over TLS on an ephemeral loopback port: {port, close(), request()}. */
 function serveTls(app, creds) {
 	return new Promise((resolve, reject) => {
 		const server = https.createServer(creds, app);
@@ -56,22 +73,33 @@ function serveTls(app, creds) {
 				server.closeAllConnections();
 				server.close(() => r());
 			}),
-			request: ({ method, path, headers, body }) => new Promise((res, rej) => {
-				const q = https.request({ host: '127.0.0.1', port: server.address().port, method,
-					path, headers: headers.flat(), setHost: false, agent: false,
-					ca: creds.cert }, (r) => {
-					let b = '';
-					r.on('data', (c) => {
-						b += c;
-					});
-					r.on('end', () => res({ status: r.statusCode, body: b }));
-				});
-				q.on('error', rej);
-				q.end(body);
-			}),
+			request: (req) => tlsRequest(server.address().port, creds.cert, req),
 		}));
 	});
 }
+
+/*
+ * The route under test in each framework, on plain HTTP or TLS (creds): {port, close(),
+ * request()?}. log receives the refusals.
+ */
+const FRAMEWORKS = {
+	Express: async (opts, creds) => {
+		const a = express();
+		a.post('/containers/:id/exec', hmacd.express(opts), (req, res) => res.json(req.hmacd));
+		return creds ? serveTls(a, creds) : serve(a);
+	},
+	Fastify: async (opts, creds) => {
+		const app = Fastify(creds ? { https: creds } : {});
+		app.register(async (api) => {
+			await api.register(hmacd.fastify, opts);
+			api.post('/containers/:id/exec', async (request) => request.hmacd);
+		});
+		await app.listen({ port: 0, host: '127.0.0.1' });
+		const port = app.server.address().port;
+		return { port, close: () => app.close(),
+			request: creds ? (req) => tlsRequest(port, creds.cert, req) : undefined };
+	},
+};
 
 /*
  * A request to 127.0.0.1:port signed by http-message-signatures for `scheme`://..., covering
@@ -95,81 +123,80 @@ async function signedFor(scheme, port, extra = []) {
 
 const XFP_HTTPS = [['X-Forwarded-Proto', 'https']];
 
-describe('@scheme from the connection (Express)', { skip: SKIP_DAEMON }, () => {
-	let d, client, dir;
-	const servers = {};
-	const logs = [];
+for (const [framework, start] of Object.entries(FRAMEWORKS)) {
+	describe(`@scheme from the connection (${framework})`, { skip: SKIP_DAEMON }, () => {
+		let d, client, dir;
+		const servers = {};
+		const logs = [];
 
-	function app(opts) {
-		const a = express();
-		a.post('/containers/:id/exec', hmacd.express({ client, log: (e) => logs.push(e),
-			...opts }), (req, res) => res.json(req.hmacd));
-		return a;
-	}
+		before(async () => {
+			d = await new Daemon().start();
+			await d.importKey('acme', 'c1', 'acme-c1', KEY);
+			client = new hmacd.Client({ socket: d.socket, timeoutMs: 5000 });
+			const opts = { client, log: (e) => logs.push(e) };
+			servers.plain = await start(opts);
+			servers.proxied = await start({ ...opts, trustProxy: true });
+			if (!SKIP_TLS) {
+				dir = mkdtempSync(join(tmpdir(), 'hmacd-tls-'));
+				servers.tls = await start(opts, selfSigned(dir));
+			}
+		});
+		after(async () => {
+			for (const s of Object.values(servers))
+				await s.close();
+			client?.close();
+			await d?.destroy();
+			if (dir)
+				rmSync(dir, { recursive: true, force: true });
+		});
 
-	before(async () => {
-		d = await new Daemon().start();
-		await d.importKey('acme', 'c1', 'acme-c1', KEY);
-		client = new hmacd.Client({ socket: d.socket, timeoutMs: 5000 });
-		servers.plain = await serve(app({}));
-		servers.proxied = await serve(app({ trustProxy: true }));
-		if (!SKIP_TLS) {
-			dir = mkdtempSync(join(tmpdir(), 'hmacd-tls-'));
-			servers.tls = await serveTls(app({}), selfSigned(dir));
+		/* sends req to server s (plain or TLS); the status, and the log's reason on a refusal */
+		async function outcome(s, req) {
+			logs.length = 0;
+			const r = s.request ? await s.request(req) : await request(s.port, req);
+			return r.status === 200 ? 200 : `${r.status} ${logs.at(-1)?.reason}`;
 		}
-	});
-	after(async () => {
-		for (const s of Object.values(servers))
-			await s.close();
-		client?.close();
-		await d?.destroy();
-		if (dir)
-			rmSync(dir, { recursive: true, force: true });
-	});
 
-	/* sends req to server s (plain or TLS); the status, and the log's reason on a refusal */
-	async function outcome(s, req) {
-		logs.length = 0;
-		const r = s.request ? await s.request(req) : await request(s.port, req);
-		return r.status === 200 ? 200 : `${r.status} ${logs.at(-1)?.reason}`;
-	}
+		test('plain HTTP: signed for http passes, signed for https does not', async () => {
+			const s = servers.plain;
+			assert.equal(await outcome(s, await signedFor('http', s.port)), 200);
+			assert.equal(await outcome(s, await signedFor('https', s.port)), '401 BAD_SIGNATURE');
+		});
 
-	test('plain HTTP: signed for http passes, signed for https does not', async () => {
-		const s = servers.plain;
-		assert.equal(await outcome(s, await signedFor('http', s.port)), 200);
-		assert.equal(await outcome(s, await signedFor('https', s.port)), '401 BAD_SIGNATURE');
-	});
+		test('plain HTTP: a forged X-Forwarded-Proto changes nothing', async () => {
+			const s = servers.plain;
+			assert.equal(await outcome(s, await signedFor('https', s.port, XFP_HTTPS)),
+				'401 BAD_SIGNATURE');
+			assert.equal(await outcome(s, await signedFor('http', s.port, XFP_HTTPS)), 200);
+		});
 
-	test('plain HTTP: a forged X-Forwarded-Proto changes nothing', async () => {
-		const s = servers.plain;
-		assert.equal(await outcome(s, await signedFor('https', s.port, XFP_HTTPS)),
-			'401 BAD_SIGNATURE');
-		assert.equal(await outcome(s, await signedFor('http', s.port, XFP_HTTPS)), 200);
-	});
+		test('trustProxy: X-Forwarded-Proto decides; without it, the connection', async () => {
+			const s = servers.proxied;
+			assert.equal(await outcome(s, await signedFor('https', s.port, XFP_HTTPS)), 200);
+			assert.equal(await outcome(s, await signedFor('http', s.port, XFP_HTTPS)),
+				'401 BAD_SIGNATURE');
+			assert.equal(await outcome(s, await signedFor('http', s.port,
+				[['X-Forwarded-Proto', 'http']])), 200);
+			assert.equal(await outcome(s, await signedFor('http', s.port)), 200);
+			assert.equal(await outcome(s, await signedFor('https', s.port)), '401 BAD_SIGNATURE');
+		});
 
-	test('trustProxy: X-Forwarded-Proto decides; without it, the connection', async () => {
-		const s = servers.proxied;
-		assert.equal(await outcome(s, await signedFor('https', s.port, XFP_HTTPS)), 200);
-		assert.equal(await outcome(s, await signedFor('http', s.port, XFP_HTTPS)),
-			'401 BAD_SIGNATURE');
-		assert.equal(await outcome(s, await signedFor('http', s.port,
-			[['X-Forwarded-Proto', 'http']])), 200);
-		assert.equal(await outcome(s, await signedFor('http', s.port)), 200);
-		assert.equal(await outcome(s, await signedFor('https', s.port)), '401 BAD_SIGNATURE');
+		test('TLS: signed for https passes, signed for http does not', { skip: SKIP_TLS },
+			async () => {
+				const s = servers.tls;
+				assert.equal(await outcome(s, await signedFor('https', s.port)), 200);
+				assert.equal(await outcome(s, await signedFor('http', s.port)),
+					'401 BAD_SIGNATURE');
+				/* and a forged "http" does not downgrade it */
+				assert.equal(await outcome(s, await signedFor('http', s.port,
+					[['X-Forwarded-Proto', 'http']])), '401 BAD_SIGNATURE');
+			});
 	});
+}
 
-	test('TLS: signed for https passes, signed for http does not', { skip: SKIP_TLS }, async () => {
-		const s = servers.tls;
-		assert.equal(await outcome(s, await signedFor('https', s.port)), 200);
-		assert.equal(await outcome(s, await signedFor('http', s.port)), '401 BAD_SIGNATURE');
-		/* and a forged "http" does not downgrade it */
-		assert.equal(await outcome(s, await signedFor('http', s.port,
-			[['X-Forwarded-Proto', 'http']])), '401 BAD_SIGNATURE');
-	});
-
-	test('an explicit uriScheme and trustProxy together: refused at start-up', () => {
-		assert.throws(() => hmacd.express({ client, uriScheme: 'https', trustProxy: true }),
-			{ name: 'TypeError', message: /uriScheme or trustProxy, not both/ });
-		assert.throws(() => hmacd.express({ client, trustProxy: 'yes' }), TypeError);
-	});
+test('an explicit uriScheme and trustProxy together: refused at start-up', () => {
+	const client = { verify: async () => 0 };
+	assert.throws(() => hmacd.express({ client, uriScheme: 'https', trustProxy: true }),
+		{ name: 'TypeError', message: /uriScheme or trustProxy, not both/ });
+	assert.throws(() => hmacd.express({ client, trustProxy: 'yes' }), TypeError);
 });
