@@ -5,9 +5,11 @@
 # node_modules must be written somewhere), installs its locked dependencies there with `npm ci`
 # (the npm registry, or npm's cache: @msgpack/msgpack, and for the tests express, fastify and
 # http-message-signatures, the standard RFC 9421 signer that must interoperate with hmacd's
-# rfc9421 items), and runs test/*.test.mjs and test/*.test.cjs (the package under import and
-# require) with HMACD, HMACCTL and HMACD_VECTORS pointing at this build. Every daemon the tests start lives under the temporary
-# directory and is killed on exit even if node itself was killed.
+# rfc9421 items; typescript and the @types it compiles against), checks the types with
+# `npm run typecheck`, and runs test/*.test.mjs and test/*.test.cjs (the package under import
+# and require) with HMACD, HMACCTL and HMACD_VECTORS pointing at this build. Every daemon the
+# tests start lives under the temporary directory and is killed on exit even if node itself was
+# killed.
 # Exit status: 0 passed, 1 failed, 77 skipped (only when node is not installed).
 set -u
 
@@ -66,6 +68,12 @@ done
 if [ "$npm_ok" -ne 1 ]; then
 	cat "$tmp/npm.log"
 	echo "FAIL: npm ci"
+	exit 1
+fi
+
+# the types (index.d.ts): the typed tests in test/types compiled with tsc --strict, not run
+if ! npm run -s typecheck; then
+	echo "FAIL: npm run typecheck (tsc -p test/types)"
 	exit 1
 fi
 

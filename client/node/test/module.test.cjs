@@ -5,13 +5,16 @@
  *   implementation: the ES module entry re-exports the CommonJS one), so an HmacdError thrown
  *   under one is an instanceof the other's;
  * - an app outside the package (a directory with node_modules/hmacd, as `npm install` makes it)
- *   requires and imports it through package.json's conditional exports.
+ *   requires and imports it through package.json's conditional exports;
+ * - the names index.d.ts declares as values are exactly the names exported at run time
+ *   (test/types/*.ts check the types themselves with `npm run typecheck`).
  */
 'use strict';
 
 const assert = require('node:assert/strict');
 const { execFileSync } = require('node:child_process');
-const { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } = require('node:fs');
+const { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } =
+	require('node:fs');
 const { tmpdir } = require('node:os');
 const { join } = require('node:path');
 const { describe, test } = require('node:test');
@@ -53,7 +56,7 @@ describe('CommonJS and ES modules', () => {
 			mkdirSync(join(app, 'node_modules'));
 			symlinkSync(PKG, join(app, 'node_modules', 'hmacd'));
 			writeFileSync(join(app, 'a.cjs'), 'const h = require("hmacd");\n' +
-				'console.log(typeof h.Client, typeof h.express, h.Verdict.OK);\n');
+				'console.log(typeof h.Client, typeof h.fastify, h.Verdict.OK);\n');
 			writeFileSync(join(app, 'b.mjs'), 'import * as h from "hmacd";\n' +
 				'import { Client, Verdict } from "hmacd";\n' +
 				'console.log(typeof h.Client, Client === h.Client, Verdict.REPLAY);\n');
@@ -66,4 +69,21 @@ describe('CommonJS and ES modules', () => {
 		}
 	});
 
+	test('index.d.ts declares exactly the values exported', () => {
+		const dts = readFileSync(join(PKG, 'index.d.ts'), 'utf8');
+		const declared = [
+			...[...dts.matchAll(/^export declare (?:function|class|const|namespace) (\w+)/gm)]
+				.map((m) => m[1]),
+			...[...dts.matchAll(/^export \{ (\w+) as (\w+) \};$/gm)].map((m) => m[2]),
+		];
+		assert.deepEqual([...new Set(declared)].sort(), Object.keys(hmacd).sort());
+		const ns = (name) => {
+			const body = dts.slice(dts.indexOf(`export declare namespace ${name} {`));
+			const block = body.slice(0, body.indexOf('\n}\n'));
+			return [...new Set([...block.matchAll(/^\t(?:function|class|const) (\w+)/gm)]
+				.map((m) => m[1]))].sort();
+		};
+		assert.deepEqual(ns('rfc9421'), Object.keys(hmacd.rfc9421).sort());
+		assert.deepEqual(ns('sfv'), Object.keys(hmacd.sfv).sort());
+	});
 });
