@@ -59,7 +59,7 @@ describe('Express middleware against the real daemon', { skip: SKIP_DAEMON }, ()
 		keys.exp = await d.createKey('acme', 'exp');
 		await d.rotateKey('acme', 'exp', 0);
 		client = new hmacd.Client({ socket: d.socket, timeoutMs: 2000 });
-		srv = await serve(createApp({ client, log: (e) => logs.push(e) }));
+		srv = await serve(createApp({ client, log: (e) => logs.push(e), warn: () => {} }));
 		port = srv.port;
 	});
 	after(async () => {
@@ -262,7 +262,7 @@ describe('verdict 9 UNAVAILABLE: 503 like a daemon down (a fake daemon)', () => 
 		const { UNAVAILABLE } = hmacd.Verdict;
 		f = await fake((payload, sock) => sock.write(answer(payload, {}, UNAVAILABLE)));
 		client = new hmacd.Client({ socket: f.path, timeoutMs: 2000 });
-		srv = await serve(createApp({ client, log: (e) => logs.push(e) }));
+		srv = await serve(createApp({ client, log: (e) => logs.push(e), warn: () => {} }));
 		port = srv.port;
 	});
 	after(async () => {
