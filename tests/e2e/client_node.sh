@@ -3,11 +3,13 @@
 #
 # Copies client/node to a temporary directory (make distcheck's source tree is read-only and
 # node_modules must be written somewhere), installs its locked dependencies there with `npm ci`
-# (the npm registry, or npm's cache: @msgpack/msgpack, and for the tests express and
+# (the npm registry, or npm's cache: @msgpack/msgpack, and for the tests express, fastify and
 # http-message-signatures, the standard RFC 9421 signer that must interoperate with hmacd's
-# rfc9421 items), and runs test/*.test.mjs with HMACD, HMACCTL and
-# HMACD_VECTORS pointing at this build. Every daemon the tests start lives under the temporary
-# directory and is killed on exit even if node itself was killed.
+# rfc9421 items; typescript and the @types it compiles against), checks the types with
+# `npm run typecheck`, and runs test/*.test.mjs and test/*.test.cjs (the package under import
+# and require) with HMACD, HMACCTL and HMACD_VECTORS pointing at this build. Every daemon the
+# tests start lives under the temporary directory and is killed on exit even if node itself was
+# killed.
 # Exit status: 0 passed, 1 failed, 77 skipped (only when node is not installed).
 set -u
 
@@ -69,6 +71,12 @@ if [ "$npm_ok" -ne 1 ]; then
 	exit 1
 fi
 
+# the types (index.d.ts): the typed tests in test/types compiled with tsc --strict, not run
+if ! npm run -s typecheck; then
+	echo "FAIL: npm run typecheck (tsc -p test/types)"
+	exit 1
+fi
+
 # a bound on the whole run, and on each test where node has the flag (20.11 and later; Debian
 # 12's node 18 has not)
 limit=
@@ -81,7 +89,7 @@ if node --help 2>/dev/null | grep -q -e '--test-timeout'; then
 fi
 HMACD=$HMACD HMACCTL=$HMACCTL HMACD_VECTORS="$src/proto/vectors/hmacd-v1.json" \
 	HMACD_TEST_PIDFILE="$tmp/pids" TMPDIR="$tmp/t" \
-	$limit node --test $per_test test/*.test.mjs
+	$limit node --test $per_test test/*.test.mjs test/*.test.cjs
 rc=$?
 if [ "$rc" -ne 0 ]; then
 	echo "FAIL: node --test exited with $rc"

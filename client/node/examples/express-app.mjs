@@ -1,77 +1,65 @@
 /*
- * express-app.mjs - the seed's `POST /containers/:id/exec`, done right.
+ * express-app.mjs - the seed's `POST /containers/:id/exec`, done right, with Express.
  *
  * - The hmacd middleware runs first, on the route: the container comes from `:id`, so a request
- *   signed for container c1 and sent to /containers/c2/exec is refused (401).
- * - The handler parses exactly the bytes that were verified (req.rawBody) and binds them strictly:
- *   a JSON object with only the allowed fields, each of the right type; anything else is 400.
- * - hmacd down means 503, never a request let through.
+ *   signed for container c1 and sent to /containers/c2/exec is refused (401), and the reason is
+ *   logged (one console.warn line per refusal), never sent.
+ * - The handler binds exactly the bytes that were verified (req.rawBody), strictly
+ *   (exec-request.mjs): an unknown field, a repeated key or a wrong type is a 400, and the
+ *   answers are those of every example app (README.md, "Example apps").
+ * - hmacd down means 503, never a request let through. /healthz is not protected.
+ * - Requests signed with RFC 9421 (Signature-Input, the tenant in X-Tenant) pass the same
+ *   middleware.
  *
- * Run:  HMACD_SOCKET=/run/hmacd/hmacd.sock PORT=8080 node examples/express-app.mjs
- * Tests import createApp() and serve it on an ephemeral port.
+ * Run it from client/node, next to hmacd (README.md, "Example apps"):
+ *
+ *   npm ci && HMACD_SOCKET=/run/hmacd/hmacd.sock PORT=8080 npm run example:express
+ *
+ * HMACD_SERVER_USER names the user hmacd runs as when it is neither root nor the owner of the
+ * socket's directory (the client refuses any other server: 503). Tests import createApp().
  */
 import { pathToFileURL } from 'node:url';
 
 import express from 'express';
 import * as hmacd from 'hmacd';
 
-const MAX_ARGS = 64;
-const MAX_ARG_LEN = 4096;
+import { BAD_REQUEST, BadBody, bindExecRequest, execAnswer } from './exec-request.mjs';
 
 /*
- * The only body accepted: {"cmd": [string, ...], "tty"?: boolean}. Returns the bound value or
- * null. Unknown fields are refused rather than ignored, so a field the handler does not know
- * (say "container" or "privileged") can never be smuggled past it.
+ * The app. log: the middleware's refusals (default one console.warn line each); warn: why a body
+ * did not bind (default console.warn); maxBody: the largest body (413 beyond).
  */
-export function bindExecRequest(raw) {
-	let v;
-	try {
-		v = JSON.parse(raw.toString('utf8'));
-	} catch {
-		return null;
-	}
-	if (v === null || typeof v !== 'object' || Array.isArray(v))
-		return null;
-	for (const k of Object.keys(v)) {
-		if (k !== 'cmd' && k !== 'tty')
-			return null;
-	}
-	const { cmd, tty = false } = v;
-	if (!Array.isArray(cmd) || cmd.length < 1 || cmd.length > MAX_ARGS)
-		return null;
-	if (!cmd.every((a) => typeof a === 'string' && a.length <= MAX_ARG_LEN))
-		return null;
-	if (typeof tty !== 'boolean')
-		return null;
-	return { cmd, tty };
-}
-
-export function createApp({ client, log } = {}) {
+export function createApp({ client, log, warn = console.warn, maxBody = 64 * 1024 } = {}) {
 	const app = express();
 	app.disable('x-powered-by');
-	const verify = hmacd.express({ client, param: 'id', log });
 
+	app.get('/healthz', (req, res) => {
+		res.json({ ok: true });
+	});
+
+	const verify = hmacd.express({ client, param: 'id', limit: maxBody, log });
 	app.post('/containers/:id/exec', verify, (req, res) => {
-		if (!req.is('application/json')) {
-			res.status(415).json({ error: 'unsupported_media_type' });
+		let exec;
+		try {
+			exec = bindExecRequest(req.rawBody);
+		} catch (err) {
+			if (!(err instanceof BadBody))
+				throw err;
+			warn(`exec: bad body: ${err.message}`);
+			res.status(400).json(BAD_REQUEST);
 			return;
 		}
-		const exec = bindExecRequest(req.rawBody);
-		if (exec === null) {
-			res.status(400).json({ error: 'bad_request' });
-			return;
-		}
-		/* a real server would run exec.cmd in req.params.id here */
-		res.json({ tenant: req.hmacd.tenant, container: req.params.id, cmd: exec.cmd,
-			tty: exec.tty });
+		/* req.hmacd is what the middleware verified; req.params.id is the same container */
+		res.json(execAnswer(req.hmacd.tenant, req.params.id, exec));
 	});
 	return app;
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-	const client = new hmacd.Client({ socket: process.env.HMACD_SOCKET });
-	const port = Number(process.env.PORT ?? 8080);
-	createApp({ client }).listen(port, '127.0.0.1', () => {
-		console.log(`listening on http://127.0.0.1:${port}`);
+	const client = new hmacd.Client({
+		socket: process.env.HMACD_SOCKET || '/run/hmacd/hmacd.sock',
+		serverUser: process.env.HMACD_SERVER_USER || undefined,
 	});
+	const server = createApp({ client }).listen(Number(process.env.PORT || 8080), '127.0.0.1',
+		() => console.log(`listening on http://127.0.0.1:${server.address().port}`));
 }

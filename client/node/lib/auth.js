@@ -6,13 +6,15 @@
  * itself. Parsing is strict: a header that is not exactly in the 13.1 form is refused, because a
  * lenient parser is where two implementations start to disagree on what was signed.
  */
-import { randomBytes } from 'node:crypto';
+'use strict';
 
-import { UINT64_MAX, normUint } from './bytes.js';
-import { MAC_LEN, signItem } from './canon.js';
-import { HmacdError } from './errors.js';
+const { randomBytes } = require('node:crypto');
 
-export const SCHEME = 'HMACD-V1';
+const { UINT64_MAX, normUint } = require('./bytes.js');
+const { MAC_LEN, signItem } = require('./canon.js');
+const { HmacdError } = require('./errors.js');
+
+const SCHEME = 'HMACD-V1';
 
 const TENANT_RE = /^[A-Za-z0-9._:/-]{1,128}$/;
 const NONCE_RE = /^[A-Za-z0-9._~-]{1,64}$/;
@@ -36,7 +38,7 @@ function decimal(s, re) {
  * array of lower-case names; sig a 32-byte Buffer), or null if the value is not a valid
  * HMACD-V1 header.
  */
-export function parseAuthorization(value) {
+function parseAuthorization(value) {
 	if (typeof value !== 'string' || !value.startsWith(`${SCHEME} `))
 		return null;
 	const seen = new Map();
@@ -77,7 +79,7 @@ export function parseAuthorization(value) {
  * Nonce and SignedHeaders are left out when empty. Throws TypeError if a value cannot be written
  * in the 13.1 form.
  */
-export function formatAuthorization({ tenant, epoch, ts, nonce, signedHeaders, sig }) {
+function formatAuthorization({ tenant, epoch, ts, nonce, signedHeaders, sig }) {
 	const ep = String(epoch);
 	const t = String(ts);
 	const names = signedHeaders ?? [];
@@ -100,7 +102,7 @@ export function formatAuthorization({ tenant, epoch, ts, nonce, signedHeaders, s
 }
 
 /* Leading and trailing spaces and tabs, as the middleware strips them (13.3). */
-export function trimOWS(s) {
+function trimOWS(s) {
 	return s.replace(/^[ \t]+|[ \t]+$/g, '');
 }
 
@@ -139,7 +141,7 @@ function headerValue(v) {
  * Throws TypeError or HmacdError (HMACD_EINVAL, HMACD_EMALFORMED) when the request cannot be
  * signed, e.g. a signed header that is not in `headers`.
  */
-export function signRequest(opts) {
+function signRequest(opts) {
 	const { secret, tenant, container, epoch, method, headers, body } = opts;
 	let path = opts.path;
 	let host;
@@ -174,3 +176,11 @@ export function signRequest(opts) {
 		tenant, epoch, ts, nonce, signedHeaders: signed.map(([n]) => n), sig,
 	});
 }
+
+module.exports = {
+	SCHEME,
+	parseAuthorization,
+	formatAuthorization,
+	trimOWS,
+	signRequest,
+};

@@ -8,11 +8,13 @@
  * Uint8Array is taken as raw bytes. The body is the exception: a string body is UTF-8, which is
  * what fetch() and http.request() send for a string.
  */
+'use strict';
+
 
 const NOT_A_BYTE = /[^\x00-\xff]/;
 
 /** Throws TypeError unless v is a byte string or a Uint8Array. */
-export function checkBytesLike(v, what) {
+function checkBytesLike(v, what) {
 	if (typeof v === 'string') {
 		if (NOT_A_BYTE.test(v))
 			throw new TypeError(`${what} holds a character above U+00FF (not a byte string)`);
@@ -23,7 +25,7 @@ export function checkBytesLike(v, what) {
 }
 
 /** The bytes of a str field (latin1 for strings), as a Buffer view where possible. */
-export function fieldBytes(v, what) {
+function fieldBytes(v, what) {
 	checkBytesLike(v, what);
 	if (typeof v === 'string')
 		return Buffer.from(v, 'latin1');
@@ -31,7 +33,7 @@ export function fieldBytes(v, what) {
 }
 
 /** The bytes of a body: UTF-8 for a string, as is for a Uint8Array, empty for undefined/null. */
-export function bodyBytes(v) {
+function bodyBytes(v) {
 	if (v === undefined || v === null)
 		return Buffer.alloc(0);
 	if (typeof v === 'string')
@@ -41,10 +43,10 @@ export function bodyBytes(v) {
 	throw new TypeError('body must be a string, a Uint8Array or undefined');
 }
 
-export const UINT64_MAX = (1n << 64n) - 1n;
+const UINT64_MAX = (1n << 64n) - 1n;
 
 /** True for a safe non-negative integer Number or a BigInt in 0..2^64-1. */
-export function isUint64(v) {
+function isUint64(v) {
 	if (typeof v === 'number')
 		return Number.isSafeInteger(v) && v >= 0;
 	if (typeof v === 'bigint')
@@ -53,8 +55,17 @@ export function isUint64(v) {
 }
 
 /** A uint from the wire or a header: a Number when it is safe, else a BigInt. */
-export function normUint(v) {
+function normUint(v) {
 	if (typeof v === 'bigint' && v <= BigInt(Number.MAX_SAFE_INTEGER))
 		return Number(v);
 	return v;
 }
+
+module.exports = {
+	checkBytesLike,
+	fieldBytes,
+	bodyBytes,
+	UINT64_MAX,
+	isUint64,
+	normUint,
+};

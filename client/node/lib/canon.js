@@ -4,19 +4,21 @@
  * The signer refuses an item that breaks a rule of section 7 (as hm_sign_item() does in C): the
  * daemon would answer MALFORMED for it, so a signature over it could never verify.
  */
-import { createHash, createHmac } from 'node:crypto';
+'use strict';
 
-import { bodyBytes, fieldBytes, isUint64 } from './bytes.js';
-import { HmacdError } from './errors.js';
+const { createHash, createHmac } = require('node:crypto');
 
-export const SECRET_MIN = 16;
-export const SECRET_MAX = 64;
-export const MAC_LEN = 32;
-export const SHA256_LEN = 32;
-export const MAX_HEADERS = 64;
-export const MAX_NONCE = 64;
-export const MAX_SCOPE = 128;
-export const MAX_METHOD = 32;
+const { bodyBytes, fieldBytes, isUint64 } = require('./bytes.js');
+const { HmacdError } = require('./errors.js');
+
+const SECRET_MIN = 16;
+const SECRET_MAX = 64;
+const MAC_LEN = 32;
+const SHA256_LEN = 32;
+const MAX_HEADERS = 64;
+const MAX_NONCE = 64;
+const MAX_SCOPE = 128;
+const MAX_METHOD = 32;
 
 /* Byte classes of section 7, as 256-entry tables. */
 function table(re) {
@@ -48,7 +50,7 @@ function malformed(what) {
  * Throws TypeError for a field of the wrong JS type, HmacdError HMACD_EMALFORMED for a rule
  * broken, HMACD_EINVAL for both body forms.
  */
-export function itemBytes(item) {
+function itemBytes(item) {
 	if (item === null || typeof item !== 'object')
 		throw new TypeError('item must be an object');
 	const f = {
@@ -107,7 +109,7 @@ export function itemBytes(item) {
 }
 
 /** SHA-256 of bytes, as a 32-byte Buffer. */
-export function sha256(bytes) {
+function sha256(bytes) {
 	return createHash('sha256').update(bytes).digest();
 }
 
@@ -119,7 +121,7 @@ const COLON = Buffer.from(':');
  * The canonical string of an item (PROTOCOL.md section 8), as a Buffer. Throws as itemBytes().
  * It names the request: use it to debug a signer, never log it in production.
  */
-export function canonical(item) {
+function canonical(item) {
 	const f = itemBytes(item);
 	const parts = [PREFIX, f.tenant, NL, f.container, NL, Buffer.from(`${f.epoch}\n`), f.method,
 		NL, f.path, NL, Buffer.from(`${f.ts}\n`), f.nonce, NL];
@@ -130,7 +132,7 @@ export function canonical(item) {
 }
 
 /** Decodes a secret: a Uint8Array as is, a string as standard base64 (as hmacctl prints it). */
-export function secretBytes(secret) {
+function secretBytes(secret) {
 	let key;
 	if (typeof secret === 'string') {
 		key = Buffer.from(secret, 'base64');
@@ -153,7 +155,7 @@ export function secretBytes(secret) {
  * secret: Uint8Array (16..64 bytes) or its standard base64. Throws as canonical() and
  * secretBytes().
  */
-export function signItem(secret, item) {
+function signItem(secret, item) {
 	const msg = canonical(item);
 	const key = secretBytes(secret);
 	try {
@@ -162,3 +164,19 @@ export function signItem(secret, item) {
 		key.fill(0);
 	}
 }
+
+module.exports = {
+	SECRET_MIN,
+	SECRET_MAX,
+	MAC_LEN,
+	SHA256_LEN,
+	MAX_HEADERS,
+	MAX_NONCE,
+	MAX_SCOPE,
+	MAX_METHOD,
+	itemBytes,
+	sha256,
+	canonical,
+	secretBytes,
+	signItem,
+};

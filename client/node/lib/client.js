@@ -25,13 +25,15 @@
  * connection passes it, the connection is dropped and its frames are rejected with
  * HMACD_ETIMEDOUT (later answers could no longer be matched).
  */
-import net from 'node:net';
+'use strict';
 
-import { HmacdError } from './errors.js';
-import { peerRefusal, peerRule } from './peer.js';
-import {
+const net = require('node:net');
+
+const { HmacdError } = require('./errors.js');
+const { peerRefusal, peerRule } = require('./peer.js');
+const {
 	VERIFY_PREFIX_MAX, Writer, decodeResponse, encodeItem, encodeSimpleFrame, sealVerifyFrame,
-} from './wire.js';
+} = require('./wire.js');
 
 const DEFAULTS = {
 	connections: 1,
@@ -345,7 +347,7 @@ class Connection {
  * Idle connections do not keep the process alive; close() ends them and rejects every pending
  * call with HMACD_ECLOSED.
  */
-export class Client {
+class Client {
 	constructor(opts = {}) {
 		const o = { ...DEFAULTS, ...opts };
 		o.socket ??= process.env.HMACD_SOCKET;
@@ -506,3 +508,7 @@ export class Client {
 		best.send(frames);
 	}
 }
+
+module.exports = {
+	Client,
+};

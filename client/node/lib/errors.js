@@ -6,6 +6,8 @@
  * failures as the C client's HMACD_E* codes (client/c/include/hmacd/client.h), so logs read alike
  * across languages.
  */
+'use strict';
+
 
 /**
  * Verdict codes (PROTOCOL.md section 9), one per verify item. Anything but OK means "reject";
@@ -13,7 +15,7 @@
  * BAD_SIGNATURE, STALE_TIMESTAMP, REPLAY, UNAVAILABLE, OK. The codes are dense from 0, in this
  * order, so verdictName() can index the keys.
  */
-export const Verdict = Object.freeze({
+const Verdict = Object.freeze({
 	OK: 0,
 	BAD_SIGNATURE: 1,
 	UNKNOWN_KEY: 2,
@@ -41,7 +43,7 @@ export const Verdict = Object.freeze({
 const VERDICT_NAMES = Object.keys(Verdict);
 
 /** "OK", "BAD_SIGNATURE", ...; a code from a later protocol version gives "VERDICT_<n>". */
-export function verdictName(code) {
+function verdictName(code) {
 	return VERDICT_NAMES[code] ?? `VERDICT_${code}`;
 }
 
@@ -63,10 +65,16 @@ export function verdictName(code) {
  *   "unknown_op", "too_many_items", "internal"); the connection stays open.
  * - HMACD_ECLOSED: the client was closed.
  */
-export class HmacdError extends Error {
+class HmacdError extends Error {
 	constructor(code, message, options) {
 		super(message, options);
 		this.name = 'HmacdError';
 		this.code = code;
 	}
 }
+
+module.exports = {
+	Verdict,
+	verdictName,
+	HmacdError,
+};

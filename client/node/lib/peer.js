@@ -11,11 +11,12 @@
  * Anything else, the credentials not readable included (no addon, a failing getsockopt), refuses
  * the connection: the client fails its calls with HMACD_EPEER, never with a verdict.
  */
-import { execFileSync } from 'node:child_process';
-import { statSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname } from 'node:path';
-import { getSystemErrorName } from 'node:util';
+'use strict';
+
+const { execFileSync } = require('node:child_process');
+const { statSync } = require('node:fs');
+const { dirname } = require('node:path');
+const { getSystemErrorName } = require('node:util');
 
 /* largest uid: uid_t is 32 bits and (uid_t)-1 means "no uid" */
 const MAX_UID = 0xfffffffe;
@@ -27,7 +28,7 @@ let addon = null;
 function peercred(fd) {
 	if (addon === null) {
 		try {
-			addon = createRequire(import.meta.url)('../build/Release/peercred.node');
+			addon = require('../build/Release/peercred.node');
 		} catch (err) {
 			throw new Error('the peercred addon (build/Release/peercred.node) is not built: ' +
 				'run `npm rebuild hmacd` (node-gyp, a C compiler and Node\'s headers); ' +
@@ -67,7 +68,7 @@ function uidOfName(name) {
  * up now). Returns {uid, user} (uid null for the default rule). Throws TypeError for a value that
  * is neither, or a name no user has.
  */
-export function peerRule(serverUser) {
+function peerRule(serverUser) {
 	if (serverUser === undefined)
 		return { uid: null, user: undefined };
 	if (typeof serverUser === 'string' && /^[0-9]+$/.test(serverUser))
@@ -87,7 +88,7 @@ export function peerRule(serverUser) {
  * rule (from peerRule()). Returns null when it may be trusted, else why not: a message that
  * names the uids and the directory, never a secret.
  */
-export function peerRefusal(socket, socketPath, rule) {
+function peerRefusal(socket, socketPath, rule) {
 	let cred;
 	try {
 		const fd = socket._handle?.fd;
@@ -121,3 +122,8 @@ export function peerRefusal(socket, socketPath, rule) {
 	return `hmacd peer check: server uid ${cred.uid} is not the expected ${expected}; ` +
 		'set serverUser to trust another user';
 }
+
+module.exports = {
+	peerRule,
+	peerRefusal,
+};

@@ -25,15 +25,19 @@
  * value is one byte per character, as Node's http module sends and receives them. A string body
  * is UTF-8.
  */
-import { createHash, createHmac, randomBytes } from 'node:crypto';
+'use strict';
 
-import { bodyBytes, checkBytesLike } from './bytes.js';
-import { secretBytes } from './canon.js';
-import { HmacdError } from './errors.js';
-import { SfError, parse, serialize, serializeBare, serializeMember, serializeParams } from './sfv.js';
+const { createHash, createHmac, randomBytes } = require('node:crypto');
+
+const { bodyBytes, checkBytesLike } = require('./bytes.js');
+const { secretBytes } = require('./canon.js');
+const { HmacdError } = require('./errors.js');
+const {
+	SfError, parse, serialize, serializeBare, serializeMember, serializeParams,
+} = require('./sfv.js');
 
 /** Structured types of the fields ;sf accepts (the table of proto/sigbase.c). */
-export const SF_TYPES = Object.freeze({
+const SF_TYPES = Object.freeze({
 	'accept-ch': 'list',
 	'accept-signature': 'dictionary',
 	'cache-status': 'list',
@@ -66,7 +70,7 @@ function malformed(what) {
  * Every [name, value] of a header collection, in order: an array of pairs, a plain object (an
  * array value is several fields), a Map, or a fetch Headers. Names are lower-cased.
  */
-export function headerPairs(headers) {
+function headerPairs(headers) {
 	if (headers === undefined || headers === null)
 		return [];
 	let entries;
@@ -101,7 +105,7 @@ function latin1(v) {
  * authority defaults to the URL's host, else the Host header; scheme to the URL's, else https.
  * Throws HmacdError HMACD_EMALFORMED for what hmacd would refuse in an rfc9421 item.
  */
-export function requestOf(opts) {
+function requestOf(opts) {
 	const headers = headerPairs(opts.headers);
 	let { authority, path, scheme } = opts;
 	if (opts.url !== undefined) {
@@ -147,7 +151,7 @@ export function requestOf(opts) {
  * "@query-param;name=id" or ;name="id", "example-dict;key=a", or already serialized
  * ("\"@method\"", "\"@query-param\";name=\"id\""). Returns the item {bare: string, params}.
  */
-export function parseComponent(spec) {
+function parseComponent(spec) {
 	if (typeof spec !== 'string' || spec === '')
 		throw new TypeError('a component is a non-empty string');
 	try {
@@ -375,7 +379,7 @@ const SIG_PARAM_TYPES = { created: 'integer', expires: 'integer', nonce: 'string
  * label may be omitted when there is one signature. For debugging a signer and for tests; hmacd
  * builds its own. Throws HmacdError HMACD_EMALFORMED when the base cannot be built.
  */
-export function signatureBase(request, signatureInput, { label } = {}) {
+function signatureBase(request, signatureInput, { label } = {}) {
 	const r = requestOf(request);
 	let dict;
 	try {
@@ -409,7 +413,7 @@ export function signatureBase(request, signatureInput, { label } = {}) {
 }
 
 /** The RFC 9530 Content-Digest value of a body (sha-256 or sha-512): `sha-256=:...:`. */
-export function contentDigest(body, alg = 'sha-256') {
+function contentDigest(body, alg = 'sha-256') {
 	if (alg !== 'sha-256' && alg !== 'sha-512')
 		throw new TypeError('Content-Digest: sha-256 or sha-512');
 	const d = createHash(alg.replace('-', '')).update(bodyBytes(body)).digest();
@@ -456,7 +460,7 @@ function sfString(v, what) {
  * Throws TypeError for a wrong argument and HmacdError (HMACD_EMALFORMED, HMACD_EINVAL) when the
  * request cannot be signed, e.g. a covered field that is not in headers.
  */
-export function sign(opts) {
+function sign(opts) {
 	const label = opts.label ?? 'sig1';
 	if (typeof label !== 'string' || !LABEL_RE.test(label))
 		throw new TypeError('label: a structured field key (a-z, 0-9, _ - . *), 1 to 64 bytes');
@@ -511,3 +515,13 @@ export function sign(opts) {
 		...out,
 	};
 }
+
+module.exports = {
+	SF_TYPES,
+	headerPairs,
+	requestOf,
+	parseComponent,
+	signatureBase,
+	contentDigest,
+	sign,
+};

@@ -23,8 +23,10 @@
  *   List:       [item or inner list, ...];  Dictionary: a Map of key -> item or inner list
  * Parse functions throw SfError; serializers throw TypeError for a value RFC 8941 cannot hold.
  */
+'use strict';
 
-export class SfError extends Error {
+
+class SfError extends Error {
 	constructor(message) {
 		super(`structured field: ${message}`);
 		this.name = 'SfError';
@@ -43,7 +45,7 @@ const INT_MAX = 999999999999999;
  * proto/sfv.h's limits. The pools count what a parse consumes across the lines of one field,
  * members overwritten included, as the daemon's fixed pools do.
  */
-export const LIMITS = Object.freeze({
+const LIMITS = Object.freeze({
 	members: 16, /* of a Dictionary or List */
 	inner: 32, /* items of one Inner List */
 	params: 8, /* parameters of one item, inner list or member */
@@ -53,7 +55,7 @@ export const LIMITS = Object.freeze({
 
 /* ---- constructors ---- */
 
-export const sf = Object.freeze({
+const sf = Object.freeze({
 	integer: (value) => ({ type: 'integer', value }),
 	/* a decimal given in thousandths, as it is kept */
 	decimal: (thousandths) => ({ type: 'decimal', value: thousandths }),
@@ -321,7 +323,7 @@ class Parser {
  * field's lines in order (parsed as their ", " join, see above). An empty value is an empty List
  * or Dictionary and a malformed Item. Throws SfError.
  */
-export function parse(value, kind) {
+function parse(value, kind) {
 	const lines = Array.isArray(value) ? value : [value];
 	if (lines.length === 0)
 		throw new SfError('no field line');
@@ -363,7 +365,7 @@ function serializeKey(k) {
 }
 
 /** One bare item (4.1.3.1). */
-export function serializeBare(b) {
+function serializeBare(b) {
 	switch (b?.type) {
 	case 'integer':
 		if (!Number.isSafeInteger(b.value) || Math.abs(b.value) > INT_MAX)
@@ -399,7 +401,7 @@ export function serializeBare(b) {
 }
 
 /** Parameters (4.1.1.2), from a Map or a plain object. */
-export function serializeParams(params) {
+function serializeParams(params) {
 	let out = '';
 	const entries = params instanceof Map ? params : Object.entries(params ?? {});
 	for (const [k, v] of entries) {
@@ -411,19 +413,19 @@ export function serializeParams(params) {
 }
 
 /** An item or an inner list (4.1.3, 4.1.1.1). */
-export function serializeMember(m) {
+function serializeMember(m) {
 	if (Array.isArray(m?.inner))
 		return `(${m.inner.map(serializeMember).join(' ')})${serializeParams(m.params)}`;
 	return serializeBare(m.bare) + serializeParams(m.params);
 }
 
 /** A List (4.1.1). */
-export function serializeList(list) {
+function serializeList(list) {
 	return list.map(serializeMember).join(', ');
 }
 
 /** A Dictionary (4.1.2), from a Map. */
-export function serializeDictionary(dict) {
+function serializeDictionary(dict) {
 	const out = [];
 	for (const [k, m] of dict) {
 		if (!Array.isArray(m.inner) && m.bare.type === 'boolean' && m.bare.value === true)
@@ -435,10 +437,23 @@ export function serializeDictionary(dict) {
 }
 
 /** A parsed field of `kind` back to its serialization. */
-export function serialize(value, kind) {
+function serialize(value, kind) {
 	if (kind === 'item')
 		return serializeMember(value);
 	if (kind === 'list')
 		return serializeList(value);
 	return serializeDictionary(value);
 }
+
+module.exports = {
+	SfError,
+	LIMITS,
+	sf,
+	parse,
+	serializeBare,
+	serializeParams,
+	serializeMember,
+	serializeList,
+	serializeDictionary,
+	serialize,
+};

@@ -10,16 +10,18 @@
  *
  * Responses are decoded with @msgpack/msgpack and then checked against section 5.
  */
-import { Decoder } from '@msgpack/msgpack';
+'use strict';
 
-import { checkBytesLike, isUint64 } from './bytes.js';
-import { HmacdError } from './errors.js';
+const { Decoder } = require('@msgpack/msgpack');
+
+const { checkBytesLike, isUint64 } = require('./bytes.js');
+const { HmacdError } = require('./errors.js');
 
 /** Bytes reserved before the items of a verify frame: length, map, id, op and items keys. */
-export const VERIFY_PREFIX_MAX = 4 + 1 + 3 + 9 + 3 + 7 + 6 + 5;
+const VERIFY_PREFIX_MAX = 4 + 1 + 3 + 9 + 3 + 7 + 6 + 5;
 
 /** A growable byte buffer with msgpack append helpers. */
-export class Writer {
+class Writer {
 	constructor(size = 4096, start = 0) {
 		this.buf = Buffer.allocUnsafe(Math.max(size, start + 64));
 		this.len = start;
@@ -269,7 +271,7 @@ function encodeRfcItem(w, item) {
  * string, UTF-8, or Uint8Array, for Content-Digest). An empty uriScheme or label is left out
  * (absent), as hm_encode_item() does. Fields of the other scheme are refused.
  */
-export function encodeItem(w, item) {
+function encodeItem(w, item) {
 	if (item !== null && typeof item === 'object' && item.scheme !== undefined &&
 	    item.scheme !== 'hmacd-v1') {
 		if (item.scheme !== 'rfc9421')
@@ -320,7 +322,7 @@ export function encodeItem(w, item) {
  * Turns w (whose items start at VERIFY_PREFIX_MAX) into a verify frame for `count` items with
  * request id `id`: the prefix is written just before the items. Returns the frame's bytes.
  */
-export function sealVerifyFrame(w, id, count) {
+function sealVerifyFrame(w, id, count) {
 	const p = new Writer(64);
 	p.len = 4;
 	p.mapHeader(3);
@@ -337,7 +339,7 @@ export function sealVerifyFrame(w, id, count) {
 }
 
 /** A whole frame for {"id": id, "op": op} (ping or stats). */
-export function encodeSimpleFrame(id, op) {
+function encodeSimpleFrame(id, op) {
 	const w = new Writer(32, 4);
 	w.mapHeader(2);
 	w.raw(K.id);
@@ -349,7 +351,7 @@ export function encodeSimpleFrame(id, op) {
 }
 
 /** A whole verify frame for a list of items (tests and simple callers). */
-export function encodeVerifyFrame(id, items) {
+function encodeVerifyFrame(id, items) {
 	const w = new Writer(4096, VERIFY_PREFIX_MAX);
 	for (const it of items)
 		encodeItem(w, it);
@@ -389,7 +391,7 @@ function uintValue(v) {
  * {id (number, bigint or null), kind: 'results'|'pong'|'stats'|'error', results?, stats?,
  * error?, message?}. Throws HmacdError HMACD_EPROTO.
  */
-export function decodeResponse(payload) {
+function decodeResponse(payload) {
 	let v;
 	try {
 		v = decoder.decode(payload);
@@ -469,3 +471,13 @@ export function decodeResponse(payload) {
 		throw protoError('no id');
 	return r;
 }
+
+module.exports = {
+	VERIFY_PREFIX_MAX,
+	Writer,
+	encodeItem,
+	sealVerifyFrame,
+	encodeSimpleFrame,
+	encodeVerifyFrame,
+	decodeResponse,
+};

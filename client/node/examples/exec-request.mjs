@@ -1,0 +1,87 @@
+/*
+ * exec-request.mjs - the body of POST /containers/{id}/exec and the answer to it, as every
+ * hmacd example app has them (README.md, "Example apps"):
+ *
+ *   {"cmd": [string, ...] (1 to 64, required), "tty": boolean (optional, default false)}
+ *
+ * and nothing else. An unknown field is refused rather than ignored, so a field the handler does
+ * not know (say "container" or "privileged", or "CMD") can never be smuggled past it; so is a
+ * key given twice at any depth (JSON.parse would keep the last one, another parser the first).
+ * It binds the bytes hmacd verified (req.rawBody), never a body parsed by something else.
+ */
+
+export class BadBody extends Error {}
+
+const ALLOWED = new Set(['cmd', 'tty']);
+
+/* Whether JSON text (already known to parse) repeats a key in one of its objects. */
+function repeatsKey(text) {
+	const open = []; /* per open object its keys (a Set), per open array null */
+	let keyNext = false;
+	for (let i = 0; i < text.length; i++) {
+		const c = text[i];
+		if (c === '"') {
+			let j = i + 1;
+			while (text[j] !== '"')
+				j += text[j] === '\\' ? 2 : 1;
+			if (keyNext) {
+				const keys = open.at(-1);
+				const k = JSON.parse(text.slice(i, j + 1));
+				if (keys.has(k))
+					return true;
+				keys.add(k);
+				keyNext = false;
+			}
+			i = j;
+		} else if (c === '{') {
+			open.push(new Set());
+			keyNext = true;
+		} else if (c === '[') {
+			open.push(null);
+		} else if (c === '}' || c === ']') {
+			open.pop();
+		} else if (c === ',') {
+			keyNext = open.at(-1) instanceof Set;
+		}
+	}
+	return false;
+}
+
+/**
+ * The exec request in raw (a Buffer or a string): {cmd, tty}, tty filled in. Throws BadBody,
+ * whose message says what is wrong (for the app's log; it never echoes the body).
+ */
+export function bindExecRequest(raw) {
+	let text, doc;
+	try {
+		text = Buffer.isBuffer(raw) ? new TextDecoder('utf-8', { fatal: true }).decode(raw) :
+			String(raw);
+		doc = JSON.parse(text);
+	} catch {
+		throw new BadBody('not JSON');
+	}
+	if (repeatsKey(text))
+		throw new BadBody('a key is repeated');
+	if (doc === null || typeof doc !== 'object' || Array.isArray(doc))
+		throw new BadBody('not an object');
+	if (Object.keys(doc).some((k) => !ALLOWED.has(k)))
+		throw new BadBody('an unknown field');
+	const { cmd, tty = false } = doc;
+	if (!Array.isArray(cmd) || cmd.length < 1 || cmd.length > 64 ||
+	    !cmd.every((a) => typeof a === 'string'))
+		throw new BadBody('cmd is not a list of 1 to 64 strings');
+	if (typeof tty !== 'boolean')
+		throw new BadBody('tty is not a boolean');
+	return { cmd, tty };
+}
+
+/* The 400 of a body that does not bind: the same whatever is wrong with it. */
+export const BAD_REQUEST = { error: 'bad_request' };
+
+/**
+ * The answer to a bound exec request (200): the tenant and container as verified, and the
+ * command. A real server would run it in the container; the examples only describe it.
+ */
+export function execAnswer(tenant, container, exec) {
+	return { tenant, container, cmd: exec.cmd, tty: exec.tty };
+}
