@@ -353,6 +353,12 @@ static void connect_now(struct hm_claimer *cl)
 		return;
 	}
 	ac->data = cl;
+	/*
+	 * TCP keepalive: a Redis host that vanished without closing the connection is noticed
+	 * (in about a minute, not TCP's fifteen), instead of every claim waiting for its deadline.
+	 */
+	if (!cl->url.unix_socket && redisEnableKeepAlive(&ac->c) != REDIS_OK)
+		hm_warn("fleet nonce claims: no TCP keepalive on the redis connection");
 	if (redisLibeventAttach(ac, cl->base) != REDIS_OK ||
 	    redisAsyncSetConnectCallback(ac, on_connect) != REDIS_OK ||
 	    redisAsyncSetDisconnectCallback(ac, on_disconnect) != REDIS_OK) {

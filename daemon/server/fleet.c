@@ -12,6 +12,7 @@
 #include <openssl/crypto.h>
 
 #include "server/claims.h"
+#include "server/conn.h"
 #include "server/log.h"
 
 #ifdef HM_WITH_FLEET
@@ -22,7 +23,12 @@
 
 #define FLEET_TIMEOUT_MS 3000
 
-#define CLAIMS_MAX 16384 /* nonce claims in flight per worker */
+/*
+ * Nonce claims in flight per worker: four connections' worth of held frames of 1024 items
+ * (HM_CONN_MAX_HELD x --max-batch's default), so one client pipelining as much as it may does
+ * not leave the others of its worker without claims; about 6 MiB per worker.
+ */
+#define CLAIMS_MAX (4 * HM_CONN_MAX_HELD * 1024)
 #define CLAIM_SETS_MAX 1024 /* frames waiting for their claims per worker */
 
 struct hm_srv_fleet {
