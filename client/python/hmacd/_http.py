@@ -10,7 +10,9 @@ as received; each signed header's fields trimmed of spaces and tabs and joined w
 SHA-256 of the raw body. An RFC 9421 request becomes an RFC9421Item: the tenant from the app's
 configuration (default: the X-Tenant header), the container from the route, method, authority
 (the Host header), raw target, every header in arrival order, the Signature-Input and Signature
-lines joined with ", ", the label the app chose, the raw body. Both kinds of item carry the
+lines joined with ", ", the label the app chose, the raw body, and the scheme: the
+connection's, or a trusted proxy's X-Forwarded-Proto when the app says so (never a client's),
+or the one the app fixes. Both kinds of item carry the
 body the application will be handed, an empty one included: a signed body that an attacker
 strips (Content-Length: 0) is then checked as the empty body, and refused.
 
@@ -202,6 +204,18 @@ def check_uri_scheme(v: object) -> str:
     return str(v)
 
 
+def forwarded_proto(values: Sequence[bytes], tenant: Optional[str]) -> Optional[str]:
+    """The scheme a trusted proxy's X-Forwarded-Proto gives (None if it sent none): the last
+    value, the one the proxy nearest to us wrote (a proxy that appends to what the client sent
+    keeps the client's value in front). Refused(401) if it is not http or https."""
+    last = b",".join(values).split(b",")[-1].strip(b" \t").lower()
+    if not last:
+        return None
+    if last not in (b"http", b"https"):
+        raise Refused(401, "BAD_FORWARDED_PROTO", tenant)
+    return last.decode("ascii")
+
+
 def joined(values: Sequence[Union[bytes, bytearray]]) -> bytes:
     """Several lines of one field as one value: each trimmed, joined with ", "."""
     return b", ".join(bytes(v).strip(b" \t") for v in values)
@@ -271,7 +285,7 @@ class Pending:
 R = TypeVar("R")
 """The framework's request: a WSGI environ, an ASGI scope, a Django HttpRequest."""
 
-UriScheme = Union[str, Callable[[R], str]]
+UriScheme = Union[str, Callable[[R], str], None]
 TenantFrom = Callable[[R], Union[Text, None]]
 Exempt = Callable[[R], bool]
 
@@ -285,12 +299,16 @@ class Middleware(Generic[R]):
 
     def __init__(self, *, max_body: int, exempt: Optional[Exempt[R]],
                  tenant_from: Optional[TenantFrom[R]], tenant_header: str,
-                 uri_scheme: UriScheme[R], label: Optional[str]) -> None:
-        if not callable(uri_scheme):
+                 uri_scheme: UriScheme[R], trusted_proxy: bool, label: Optional[str]) -> None:
+        if uri_scheme is not None and not callable(uri_scheme):
             check_uri_scheme(uri_scheme)
+        if trusted_proxy and uri_scheme is not None:
+            raise ValueError("trusted_proxy reads X-Forwarded-Proto instead of the connection's "
+                             "scheme: give it or uri_scheme, not both")
         self.tenant_from = tenant_from
         self.tenant_header = tenant_header.lower()
         self.uri_scheme = uri_scheme
+        self.trusted_proxy = trusted_proxy
         self.label = label
         self.max_body = max_body
         self.exempt = exempt
@@ -309,6 +327,10 @@ class Middleware(Generic[R]):
     def _all_headers(self, r: R) -> List[Header]:
         raise NotImplementedError
 
+    def _connection_scheme(self, r: R) -> str:
+        """The scheme of the connection the request came on: "https" over TLS, else "http"."""
+        raise NotImplementedError
+
     def _authorization(self, r: R) -> Sequence[Text]:
         return self._fields(r, "authorization")
 
@@ -319,10 +341,22 @@ class Middleware(Generic[R]):
             return [self.tenant_from(r)]
         return self._fields(r, self.tenant_header)
 
-    def _uri_scheme(self, r: R) -> str:
+    def _uri_scheme(self, r: R, tenant: Optional[str]) -> str:
+        """The scheme of the request (RFC 9421 @scheme, @target-uri): uri_scheme if the app
+        gave one; else X-Forwarded-Proto when the app trusts its proxy and the proxy sent it;
+        else the connection's. A client's X-Forwarded-Proto is an ordinary header otherwise."""
         if callable(self.uri_scheme):
             return check_uri_scheme(self.uri_scheme(r))
-        return self.uri_scheme
+        if self.uri_scheme is not None:
+            return self.uri_scheme
+        if self.trusted_proxy:
+            fwd = forwarded_proto(self._fields(r, "x-forwarded-proto"), tenant)
+            if fwd is not None:
+                return fwd
+        scheme = self._connection_scheme(r)
+        if scheme not in ("http", "https"):
+            raise Refused(401, "BAD_SCHEME", tenant)
+        return scheme
 
     def _check_head(self, r: R, p: Pending) -> None:
         """The checks before the body, filling p (a Pending) in: which scheme, the tenant, the
@@ -360,7 +394,7 @@ class Middleware(Generic[R]):
             assert p.tenant is not None and p.authority is not None
             item = build_rfc9421_item(p.tenant, p.container, p.method, p.authority, p.target,
                                       self._all_headers(r), p.sig_inputs, p.sigs,
-                                      self._uri_scheme(r), self.label, body)
+                                      self._uri_scheme(r, p.tenant), self.label, body)
         p.item = item
         return item
 

@@ -26,11 +26,17 @@ RFC 9421 (PROTOCOL.md 13.5): a request with a Signature-Input header and no HMAC
 Authorization is verified as an rfc9421 item (both: 401). Its tenant is `tenant_from(scope)` if
 given, else the `tenant_header` request header (default X-Tenant); missing or invalid: 401. The
 container comes from the route as above, the authority from the Host header (else
-scope["server"]), and every header of scope["headers"] goes to hmacd in arrival order;
-`uri_scheme` ("https", "http", or a callable of the scope) says how the request came in (behind
-a TLS-terminating proxy it is still "https"); `label` picks one of several signatures (default:
-the only one). The key store binds each keyid to one scope, so a signature with another
+scope["server"]), and every header of scope["headers"] goes to hmacd in arrival order; `label`
+picks one of several signatures (default: the only one). The key store binds each keyid to one scope, so a signature with another
 tenant's or container's key is refused whatever X-Tenant says.
+
+The scheme (RFC 9421 @scheme, and @target-uri's) is the connection's, scope["scheme"] ("https"
+over TLS, else "http", the default when the server leaves it out). Behind a TLS-terminating
+proxy, `trusted_proxy=True` takes it from the proxy's X-Forwarded-Proto instead (its last value;
+not http or https: 401); without that option X-Forwarded-Proto is an ordinary header, so a
+client cannot choose the scheme. (A server's own proxy-headers mode, such as uvicorn's, rewrites
+scope["scheme"] from that header: enable it only behind a proxy you trust, as with this
+option.) `uri_scheme` ("http", "https" or a callable of the scope) fixes it instead.
 
 scope["hmacd"] holds, for the endpoint, {scheme: "hmacd-v1", tenant, container, epoch, ts,
 nonce}, or for RFC 9421 {scheme: "rfc9421", tenant, container, label, keyid, created, nonce,
@@ -125,9 +131,11 @@ class HmacdASGIMiddleware(Middleware[Scope]):
                  max_body: int = DEFAULT_MAX_BODY, exempt: Optional[Exempt[Scope]] = None,
                  tenant_from: Optional[TenantFrom[Scope]] = None,
                  tenant_header: str = DEFAULT_TENANT_HEADER,
-                 uri_scheme: UriScheme[Scope] = "https", label: Optional[str] = None) -> None:
+                 uri_scheme: UriScheme[Scope] = None, trusted_proxy: bool = False,
+                 label: Optional[str] = None) -> None:
         super().__init__(max_body=max_body, exempt=exempt, tenant_from=tenant_from,
-                         tenant_header=tenant_header, uri_scheme=uri_scheme, label=label)
+                         tenant_header=tenant_header, uri_scheme=uri_scheme,
+                         trusted_proxy=trusted_proxy, label=label)
         self.app = app
         self.client = client
         self.param = param
@@ -190,6 +198,9 @@ class HmacdASGIMiddleware(Middleware[Scope]):
 
     def _all_headers(self, scope: Scope) -> List[Header]:
         return [(bytes(k).lower(), bytes(v)) for k, v in scope.get("headers", ())]
+
+    def _connection_scheme(self, scope: Scope) -> str:
+        return str(scope.get("scheme") or "http")  # optional in a scope, "http" by default
 
     def _container(self, scope: Scope) -> Optional[str]:
         if self.container_from is not None:

@@ -24,11 +24,16 @@ RFC 9421 (PROTOCOL.md 13.5): a request with a Signature-Input header and no HMAC
 Authorization is verified as an rfc9421 item (both: 401). Its tenant is `tenant_from(environ)`
 if given, else the `tenant_header` request header (default X-Tenant); missing or invalid: 401.
 The container comes from the route as above, the authority from the Host header, and every
-request header goes to hmacd in environ order; `uri_scheme` ("https", "http", or a callable of
-environ) says how the request came in (behind a TLS-terminating proxy it is still "https");
-`label` picks one of several signatures (default: the only one). The daemon's key store binds
+request header goes to hmacd in environ order; `label` picks one of several signatures (default: the only one). The daemon's key store binds
 each keyid to one scope, so a signature with another tenant's or container's key is refused
 whatever X-Tenant says.
+
+The scheme (RFC 9421 @scheme, and @target-uri's) is the connection's, environ["wsgi.url_scheme"]
+("https" over TLS, else "http"): a signer that covers @scheme gets what it sent over. Behind a
+TLS-terminating proxy, `trusted_proxy=True` takes it from the proxy's X-Forwarded-Proto instead
+(its last value, the one the nearest proxy wrote; not http or https: 401); without that option
+X-Forwarded-Proto is an ordinary header, so a client cannot choose the scheme by sending one.
+`uri_scheme` ("http", "https" or a callable of environ) fixes it instead.
 
 On success the body was read (at most max_body bytes, else 413) and is put back as
 environ["wsgi.input"], and environ["hmacd"] holds {scheme: "hmacd-v1", tenant, container, epoch,
@@ -145,12 +150,13 @@ class HmacdWSGIMiddleware(Middleware["WSGIEnvironment"]):
                  exempt: Optional[Exempt[WSGIEnvironment]] = None,
                  tenant_from: Optional[TenantFrom[WSGIEnvironment]] = None,
                  tenant_header: str = DEFAULT_TENANT_HEADER,
-                 uri_scheme: UriScheme[WSGIEnvironment] = "https",
+                 uri_scheme: UriScheme[WSGIEnvironment] = None, trusted_proxy: bool = False,
                  label: Optional[str] = None) -> None:
         if (container_from is None) == (container_pattern is None):
             raise ValueError("give exactly one of container_from and container_pattern")
         super().__init__(max_body=max_body, exempt=exempt, tenant_from=tenant_from,
-                         tenant_header=tenant_header, uri_scheme=uri_scheme, label=label)
+                         tenant_header=tenant_header, uri_scheme=uri_scheme,
+                         trusted_proxy=trusted_proxy, label=label)
         self.app = app
         self.client = client
         if container_pattern is not None:
@@ -203,6 +209,9 @@ class HmacdWSGIMiddleware(Middleware["WSGIEnvironment"]):
 
     def _all_headers(self, environ: WSGIEnvironment) -> List[Header]:
         return all_headers(environ)
+
+    def _connection_scheme(self, environ: WSGIEnvironment) -> str:
+        return str(environ.get("wsgi.url_scheme", "http"))
 
     def _read_body(self, environ: WSGIEnvironment, tenant: Optional[str]) -> bytes:
         """The raw body, at most max_body bytes; Refused(413) if longer."""
