@@ -80,8 +80,10 @@ def raw_target(scope: Scope) -> bytes:
     if not raw:
         raw = quote(scope.get("root_path", "") + scope.get("path", ""),
                     safe="/:@!$&'()*+,;=-._~").encode("ascii")
-    qs: bytes = scope.get("query_string") or b""
-    return raw + b"?" + qs if qs else raw
+    qs = scope.get("query_string") or b""
+    if isinstance(qs, str):  # not ASGI, but Django's test client makes such scopes
+        qs = qs.encode("latin-1")
+    return raw + b"?" + bytes(qs) if qs else raw
 
 
 def header_fields(scope: Scope, name: str) -> List[bytes]:

@@ -1,6 +1,7 @@
-"""test_scheme.py - RFC 9421 @scheme through every Python middleware, against the real hmacd
-(issue 14): the scheme is the connection's (WSGI wsgi.url_scheme, ASGI scope["scheme"]), and a
-proxy's X-Forwarded-Proto counts only with trusted_proxy=True.
+"""test_scheme.py - RFC 9421 @scheme through every Python middleware (WSGI, ASGI, Django),
+against the real hmacd (issue 14): the scheme is the connection's (WSGI wsgi.url_scheme, ASGI
+scope["scheme"], Django's connection whatever SECURE_PROXY_SSL_HEADER says: test_django.py),
+and a proxy's X-Forwarded-Proto counts only with trusted_proxy=True (Django: TRUSTED_PROXY).
 
 Both ways, on each framework: a standard signature (hmacd.rfc9421.sign, which the RFC's own
 examples check) that covers @scheme (or @target-uri) as "http" verifies over plain HTTP, and one
@@ -85,7 +86,52 @@ class ASGI:
             c.__exit__(None, None, None)
 
 
-FRAMEWORKS = [WSGI, ASGI]
+class Django:
+    """Django's test client (WSGI) on this module's urlpatterns."""
+
+    name = "django"
+
+    def __init__(self, socket_path, **opts):
+        from django.test import Client as DjangoClient
+        from django.test import override_settings
+        from hmacd.django import HmacdMiddleware
+        self.client = Client(socket_path)
+        hmacd = {"CLIENT": self.client}
+        hmacd.update({k.upper(): v for k, v in opts.items()})
+        self.override = override_settings(ROOT_URLCONF=__name__, HMACD=hmacd,
+                                          MIDDLEWARE=["hmacd.django.HmacdMiddleware"])
+        self.override.enable()
+        try:
+            HmacdMiddleware(lambda r: None)  # a bad option fails here, as at Django's start
+        except Exception:
+            self.close()
+            raise
+        self.tc = DjangoClient()
+
+    def request(self, headers, tls=False):
+        extra = {"HTTP_" + k.upper().replace("-", "_"): v for k, v in headers.items()
+                 if k != "Content-Type"}
+        r = self.tc.post(TARGET, data=BODY, content_type=headers["Content-Type"], secure=tls,
+                         **extra)
+        return r.status_code, r.content
+
+    def close(self):
+        self.override.disable()
+        self.client.close()
+
+
+def django_view(request, id):
+    from django.http import JsonResponse
+    return JsonResponse(request.hmacd)
+
+
+try:
+    from django.urls import path
+except ImportError:
+    FRAMEWORKS = [WSGI, ASGI]
+else:
+    urlpatterns = [path("containers/<str:id>/exec", django_view)]
+    FRAMEWORKS = [WSGI, ASGI, Django]
 
 
 @pytest.fixture(scope="module")
@@ -185,5 +231,9 @@ def test_fixed_scheme(make, scope_keys, caplog):
 
 @pytest.mark.parametrize("fw", FRAMEWORKS, ids=[f.name for f in FRAMEWORKS])
 def test_trusted_proxy_and_a_fixed_scheme_conflict(fw):
-    with pytest.raises(ValueError):
+    errors = (ValueError,)
+    if fw is Django:
+        from django.core.exceptions import ImproperlyConfigured
+        errors = (ImproperlyConfigured,)
+    with pytest.raises(errors):
         fw("/nonexistent/socket", trusted_proxy=True, uri_scheme="https")

@@ -10,7 +10,17 @@ from typing import Dict, List, Optional
 from hmacd import (AsyncClient, Client, HmacdError, Item, RFC9421Item, RFC9421Signer, Signer,
                    Verdict, parse_authorization, sign_item, sign_rfc9421, verdict_name)
 from hmacd.rfc9421 import SignatureInfo, signature_info
+from hmacd.django import HmacdMiddleware, hmacd_exempt
 from hmacd.wsgi import Identity
+
+
+@hmacd_exempt
+def healthz(request: object) -> str:
+    return "ok"
+
+
+def django_middleware(client: Client) -> HmacdMiddleware:
+    return HmacdMiddleware(lambda request: None, client=client, param="id", trusted_proxy=True)
 
 
 def tenant_of(who: Identity) -> str:
@@ -57,4 +67,6 @@ async def rfc9421(client: AsyncClient, key: bytes) -> int:
 def main() -> None:
     with Client("/run/hmacd/hmacd.sock", server_user="hmacd") as c:
         sign_and_verify(c, "c2VjcmV0LXNlY3JldC1zZWNyZXQ=")
+        django_middleware(c)
+    print(healthz("GET /healthz").upper())
     asyncio.run(rfc9421(AsyncClient("/run/hmacd/hmacd.sock"), b"k" * 32))
