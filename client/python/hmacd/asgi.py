@@ -22,13 +22,13 @@ The signed target is scope["raw_path"] plus "?" and scope["query_string"] when t
 bytes, else 413) and replayed to the app. client: an AsyncClient, or a thread-safe Client (run
 in a thread).
 
-RFC 9421 (PROTOCOL.md 13.5): a request with a Signature-Input header and no HMACD-V1
-Authorization is verified as an rfc9421 item (both: 401). Its tenant is `tenant_from(scope)` if
-given, else the `tenant_header` request header (default X-Tenant); missing or invalid: 401. The
-container comes from the route as above, the authority from the Host header (else
-scope["server"]), and every header of scope["headers"] goes to hmacd in arrival order; `label`
-picks one of several signatures (default: the only one). The key store binds each keyid to one scope, so a signature with another
-tenant's or container's key is refused whatever X-Tenant says.
+RFC 9421 (PROTOCOL.md 13.5): a request with a Signature-Input header and no HMACD-V1 Authorization
+is verified as an rfc9421 item (both: 401). Its tenant is `tenant_from(scope)` if given, else the
+`tenant_header` request header (default X-Tenant); missing or invalid: 401. The container comes from
+the route as above, the authority from the Host header (else scope["server"]), and every header of
+scope["headers"] goes to hmacd in arrival order; `label` picks one of several signatures (default:
+the only one). The key store binds each keyid to one scope, so a signature with another tenant's or
+container's key is refused whatever X-Tenant says.
 
 The scheme (RFC 9421 @scheme, and @target-uri's) is the connection's, scope["scheme"] ("https"
 over TLS, else "http", the default when the server leaves it out). Behind a TLS-terminating

@@ -20,13 +20,13 @@ QUERY_STRING, which loses encodings that decoding merged (%2F and /): run behind
 gives the raw URI when signers may send such paths. WSGI servers join repeated header fields in
 their own way; 13.3 joins them with ", ".
 
-RFC 9421 (PROTOCOL.md 13.5): a request with a Signature-Input header and no HMACD-V1
-Authorization is verified as an rfc9421 item (both: 401). Its tenant is `tenant_from(environ)`
-if given, else the `tenant_header` request header (default X-Tenant); missing or invalid: 401.
-The container comes from the route as above, the authority from the Host header, and every
-request header goes to hmacd in environ order; `label` picks one of several signatures (default: the only one). The daemon's key store binds
-each keyid to one scope, so a signature with another tenant's or container's key is refused
-whatever X-Tenant says.
+RFC 9421 (PROTOCOL.md 13.5): a request with a Signature-Input header and no HMACD-V1 Authorization
+is verified as an rfc9421 item (both: 401). Its tenant is `tenant_from(environ)` if given, else the
+`tenant_header` request header (default X-Tenant); missing or invalid: 401. The container comes from
+the route as above, the authority from the Host header, and every request header goes to hmacd in
+environ order; `label` picks one of several signatures (default: the only one). The daemon's key
+store binds each keyid to one scope, so a signature with another tenant's or container's key is
+refused whatever X-Tenant says.
 
 The scheme (RFC 9421 @scheme, and @target-uri's) is the connection's, environ["wsgi.url_scheme"]
 ("https" over TLS, else "http"): a signer that covers @scheme gets what it sent over. Behind a
