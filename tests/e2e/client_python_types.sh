@@ -6,7 +6,9 @@
 #   - tests/typecheck/usage.py: an application's use of the public API, which must pass as it
 #     is (no cast, no ignore);
 #   - tests/typecheck/misuse.py: mistakes the annotations must catch: an error on every line
-#     marked "# error", and on no other.
+#     marked "# error", and on no other;
+#   - the example apps (examples/*.py), each whose framework is installed (Flask, FastAPI with
+#     uvicorn, Django: otherwise that one is left out, with a note).
 #
 # Debian's /usr/bin/python3 with python3-mypy, as client_python.sh uses it; nothing is written
 # to the source tree (no mypy cache). Exit status: 0 passed, 1 failed, 77 skipped (mypy is not
@@ -51,6 +53,20 @@ if [ ! -s "$tmp/want" ] || ! cmp -s "$tmp/got" "$tmp/want"; then
 	diff "$tmp/want" "$tmp/got"
 	fail=1
 fi
+
+echo "== mypy --strict: the example apps"
+examples="examples/exec_request.py examples/send.py"
+for pair in flask:flask_app fastapi,uvicorn:fastapi_app django:django_app; do
+	mods=${pair%%:*}
+	app=${pair#*:}
+	if "$PY" -c "import $mods" 2>/dev/null; then
+		examples="$examples examples/$app.py"
+	else
+		echo "note: $mods not installed, examples/$app.py not checked"
+	fi
+done
+# shellcheck disable=SC2086 # a list of file names without spaces
+run_mypy $examples || fail=1
 
 if [ "$fail" -ne 0 ]; then
 	echo "FAIL: type check"
