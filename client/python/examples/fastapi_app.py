@@ -1,57 +1,57 @@
-"""fastapi_app.py - POST /containers/{id}/exec with FastAPI and the ASGI middleware.
+"""fastapi_app.py - POST /containers/{id}/exec with FastAPI and hmacd's ASGI middleware.
 
 The same app as flask_app.py: HmacdASGIMiddleware takes the container from the route FastAPI
 will dispatch to (starlette_route_param), so a signature made for one container is refused on
-another (401) and a daemon that is down refuses everything (503). The body is bound to a
-pydantic model that forbids unknown fields (422 for "privileged": true and the like). RFC 9421
-requests (Signature-Input, with the tenant in X-Tenant) pass the same middleware.
+another (401), a daemon that is down refuses everything (503) and a body over 64 KiB is 413.
+The body is bound by exec_request.py, as in the other examples (400 for an unknown field and
+the like), from the very bytes hmacd verified. RFC 9421 requests (Signature-Input, with the
+tenant in X-Tenant) pass the same middleware. GET /healthz is left open. Each refusal's reason
+is logged on stderr, never sent to the caller.
 
-Run it (needs an ASGI server, e.g. uvicorn, which this repository does not require):
+Run it from the checkout, with hmacd listening on HMACD_SOCKET (sh daemon/demo.sh starts one
+on demo/hmacd.sock with a key for tenant demo, container web-01) and Debian's python3-fastapi
+and python3-uvicorn:
 
-    HMACD_SOCKET=/run/hmacd/hmacd.sock PYTHONPATH=. uvicorn examples.fastapi_app:app
+    HMACD_SOCKET=$PWD/demo/hmacd.sock PORT=8080 PYTHONPATH=client/python \\
+        /usr/bin/python3 client/python/examples/fastapi_app.py
 
-HMACD_SERVER_USER names the user hmacd runs as when it is neither root nor the owner of the
-socket's directory (the client refuses any other server: 503).
+Configuration: HMACD_SOCKET (default /run/hmacd/hmacd.sock) and PORT (default 8080); it
+listens on 127.0.0.1. uvicorn runs in the process, with proxy_headers=False: by default it
+would let X-Forwarded-Proto from 127.0.0.1 rewrite the request's scheme, so a local client
+could choose the RFC 9421 @scheme hmacd checks (the middleware takes the connection's).
 """
 
+from __future__ import annotations
+
+import logging
 import os
-from typing import Dict, List
+from typing import Any, Dict
 
 from fastapi import FastAPI, Request
-from pydantic import BaseModel, StrictBool, StrictStr, validator
+from fastapi.responses import JSONResponse
 
-from hmacd.aio import AsyncClient
+from exec_request import BAD_REQUEST, BadBody, bind_exec_request, exec_answer, log_to_stderr
+from hmacd import AsyncClient, Client
 from hmacd.asgi import HmacdASGIMiddleware, starlette_route_param
 
-
-class ExecRequest(BaseModel):
-    cmd: List[StrictStr]
-    tty: StrictBool = False
-    workdir: StrictStr = "/"
-    env: Dict[StrictStr, StrictStr] = {}
-
-    class Config:
-        extra = "forbid"  # an unknown field is an error, not silently dropped
-
-    @validator("cmd")
-    def _cmd_length(cls, v):
-        if not 1 <= len(v) <= 64:
-            raise ValueError("cmd must hold 1..64 strings")
-        return v
+log = logging.getLogger("example")
 
 
-def create_app(client, *, max_body=64 * 1024):
+def create_app(client: AsyncClient | Client, *, max_body: int = 64 * 1024) -> FastAPI:
     app = FastAPI()
 
     @app.post("/containers/{id}/exec")
-    async def exec_in_container(id: str, body: ExecRequest, request: Request):
+    async def exec_in_container(id: str, request: Request) -> Any:
         # request.scope["hmacd"] is what the middleware verified; `id` is the same container
-        who = request.scope["hmacd"]
-        return {"container": id, "tenant": who["tenant"], "would_run": body.cmd,
-                "tty": body.tty, "workdir": body.workdir}
+        try:
+            req = bind_exec_request(await request.body())
+        except BadBody as e:
+            log.info("exec: bad body: %s", e)
+            return JSONResponse(BAD_REQUEST, status_code=400)
+        return exec_answer(request.scope["hmacd"]["tenant"], id, req)
 
     @app.get("/healthz")
-    async def healthz():
+    async def healthz() -> Dict[str, bool]:
         return {"ok": True}
 
     app.add_middleware(HmacdASGIMiddleware, client=client,
@@ -60,5 +60,14 @@ def create_app(client, *, max_body=64 * 1024):
     return app
 
 
-app = create_app(AsyncClient(os.environ.get("HMACD_SOCKET", "/run/hmacd/hmacd.sock"),
-                             server_user=os.environ.get("HMACD_SERVER_USER") or None))
+def main() -> None:
+    import uvicorn
+
+    log_to_stderr()
+    app = create_app(AsyncClient(os.environ.get("HMACD_SOCKET") or "/run/hmacd/hmacd.sock"))
+    uvicorn.run(app, host="127.0.0.1", port=int(os.environ.get("PORT") or "8080"),
+                proxy_headers=False)
+
+
+if __name__ == "__main__":
+    main()

@@ -8,9 +8,9 @@
 - hmacd.rfc9421: RFC 9421 HTTP Message Signatures (hmac-sha256): sign() gives a request's
   Signature-Input, Signature and Content-Digest; RFC9421Item is its verify item (PROTOCOL.md
   7.2), verified by the same clients.
-- hmacd.wsgi.HmacdWSGIMiddleware and hmacd.asgi.HmacdASGIMiddleware: PROTOCOL.md 13.3 (and
-  13.5 for requests carrying Signature-Input) for WSGI (Flask, ...) and ASGI (FastAPI,
-  Starlette, ...) apps.
+- hmacd.wsgi.HmacdWSGIMiddleware, hmacd.asgi.HmacdASGIMiddleware and
+  hmacd.django.HmacdMiddleware: PROTOCOL.md 13.3 (and 13.5 for requests carrying
+  Signature-Input) for WSGI (Flask, ...), ASGI (FastAPI, Starlette, ...) and Django apps.
 
 The middleware modules are imported on demand, so this package needs only msgpack.
 """

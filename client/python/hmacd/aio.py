@@ -23,16 +23,26 @@ Use one AsyncClient per event loop. If it is used from another loop (e.g. a test
 makes a new loop per test), it drops the old connection and starts afresh.
 """
 
+from __future__ import annotations
+
 import asyncio
 import collections
 import select
+from types import TracebackType
+from typing import Any, Deque, Dict, Iterable, List, Optional, Tuple, Type, Union
 
 from . import peer, wire
 from .errors import (ClosedError, HmacdError, PeerCredentialsError, ProtocolError, ServerError,
                      Timeout, Unavailable)
+from .wire import AnyItem
+
+# a queued call: its future and its packed items (a verify chunk) or "ping" / "stats"
+_Queued = Tuple["asyncio.Future[Any]", Union[List[bytes], str]]
+# a request in flight: its id, the kind of answer expected, (future, items of it) per caller
+_InFlight = Tuple[int, str, List[Tuple["asyncio.Future[Any]", int]]]
 
 
-def _expire(futs):
+def _expire(futs: Iterable[asyncio.Future[Any]]) -> None:
     for f in futs:
         if not f.done():
             f.set_exception(Timeout("no answer from hmacd in time"))
@@ -44,39 +54,45 @@ class AsyncClient:
     hmacd runs as (a name, looked up now, or a uid); None: root or the owner of the socket's
     directory. Any other server is refused (hmacd.peer)."""
 
-    def __init__(self, socket_path, *, timeout=5.0, max_batch=wire.DEFAULT_MAX_BATCH,
-                 max_frame=wire.DEFAULT_MAX_FRAME, server_user=None):
+    def __init__(self, socket_path: str, *, timeout: Optional[float] = 5.0,
+                 max_batch: int = wire.DEFAULT_MAX_BATCH, max_frame: int = wire.DEFAULT_MAX_FRAME,
+                 server_user: Union[str, int, None] = None) -> None:
         wire.check_limits(max_frame, max_batch)
         self.server_uid = peer.resolve_user(server_user)
         self.socket_path = socket_path
         self.timeout = timeout
         self.max_batch = max_batch
         self.max_frame = max_frame
-        self._loop = None
+        self._loop: Optional[asyncio.AbstractEventLoop] = None
         self._reset()
         self._closed = False
 
-    def _reset(self):
-        self._reader = self._writer = None
-        self._read_task = None
-        self._connecting = None     # a future shared by concurrent connect attempts
-        self._inflight = collections.deque()  # (id, kind, [(future, n), ...]) in send order
-        self._queue = []            # (future, packed items) not yet written
+    def _reset(self) -> None:
+        self._reader: Optional[asyncio.StreamReader] = None
+        self._writer: Optional[asyncio.StreamWriter] = None
+        self._read_task: Optional[asyncio.Task[None]] = None
+        # a task shared by concurrent connect attempts
+        self._connecting: Optional[asyncio.Task[None]] = None
+        self._inflight: Deque[_InFlight] = collections.deque()  # in send order
+        self._queue: List[_Queued] = []  # not yet written
         self._flush_scheduled = False
         self._next_id = 1
 
-    async def __aenter__(self):
+    async def __aenter__(self) -> AsyncClient:
         return self
 
-    async def __aexit__(self, *exc):
+    async def __aexit__(self, exc_type: Optional[Type[BaseException]],
+                        exc: Optional[BaseException], tb: Optional[TracebackType]) -> None:
         await self.close()
 
     # ---- public calls ----
 
-    async def verify(self, item, *, timeout=None):
+    async def verify(self, item: AnyItem, *, timeout: Optional[float] = None) -> int:
+        """The verdict of one item (see Client.verify_many for the errors)."""
         return (await self.verify_many([item], timeout=timeout))[0]
 
-    async def verify_many(self, items, *, timeout=None):
+    async def verify_many(self, items: Iterable[AnyItem], *,
+                          timeout: Optional[float] = None) -> List[int]:
         """Verdicts of items, in order (see Client.verify_many for the errors)."""
         items = list(items)
         if not items:
@@ -88,13 +104,16 @@ class AsyncClient:
         results = await self._await(futs, timeout)
         return [v for r in results for v in r]
 
-    async def ping(self, *, timeout=None):
+    async def ping(self, *, timeout: Optional[float] = None) -> None:
+        """A round trip to the daemon."""
         await self._await([self._submit_simple("ping")], timeout)
 
-    async def stats(self, *, timeout=None):
-        return (await self._await([self._submit_simple("stats")], timeout))[0]
+    async def stats(self, *, timeout: Optional[float] = None) -> Dict[str, int]:
+        """The daemon's counters, a dict of name -> int."""
+        stats: Dict[str, int] = (await self._await([self._submit_simple("stats")], timeout))[0]
+        return stats
 
-    async def close(self):
+    async def close(self) -> None:
         """Closes the connection; pending calls fail with ClosedError."""
         self._closed = True
         self._fail_all(ClosedError("client closed"))
@@ -102,7 +121,7 @@ class AsyncClient:
 
     # ---- submission ----
 
-    def _bind_loop(self):
+    def _bind_loop(self) -> asyncio.AbstractEventLoop:
         loop = asyncio.get_running_loop()
         if self._closed:
             raise ClosedError("client closed")
@@ -116,34 +135,36 @@ class AsyncClient:
             self._loop = loop
         return loop
 
-    def _submit(self, packed):
+    def _submit(self, packed: List[bytes]) -> asyncio.Future[Any]:
         loop = self._bind_loop()
-        fut = loop.create_future()
+        fut: asyncio.Future[Any] = loop.create_future()
         self._queue.append((fut, packed))
         self._schedule_flush()
         return fut
 
-    def _submit_simple(self, op):
+    def _submit_simple(self, op: str) -> asyncio.Future[Any]:
         loop = self._bind_loop()
-        fut = loop.create_future()
+        fut: asyncio.Future[Any] = loop.create_future()
         self._queue.append((fut, op))
         self._schedule_flush()
         return fut
 
-    def _schedule_flush(self):
-        if not self._flush_scheduled:
+    def _schedule_flush(self) -> None:
+        if not self._flush_scheduled and self._loop is not None:
             self._flush_scheduled = True
             self._loop.call_soon(self._flush)
 
-    async def _await(self, futs, timeout):
+    async def _await(self, futs: List[asyncio.Future[Any]],
+                     timeout: Optional[float]) -> List[Any]:
         """The futures' results. A timer (cheaper than wait_for, which makes a task per call)
         fails the ones still pending with Timeout; their answers are dropped when they come."""
         t = self.timeout if timeout is None else timeout
         timer = None
         if t is not None:
-            timer = self._loop.call_later(t, _expire, futs)
+            timer = asyncio.get_running_loop().call_later(t, _expire, futs)
         try:
-            out, err = [], None
+            out: List[Any] = []
+            err: Optional[HmacdError] = None
             for f in futs:  # wait for all, so that no outcome is left unretrieved
                 try:
                     out.append(await f)
@@ -158,7 +179,7 @@ class AsyncClient:
 
     # ---- writing ----
 
-    def _connected(self):
+    def _connected(self) -> bool:
         if (self._writer is None or self._writer.is_closing() or self._read_task is None or
                 self._read_task.done()):
             return False
@@ -169,7 +190,9 @@ class AsyncClient:
             return False
         return True
 
-    def _readable_now(self):
+    def _readable_now(self) -> bool:
+        if self._writer is None:
+            return False
         sock = self._writer.get_extra_info("socket")
         if sock is None:
             return False
@@ -177,22 +200,24 @@ class AsyncClient:
         p.register(sock.fileno(), select.POLLIN)
         return bool(p.poll(0))
 
-    def _flush(self):
+    def _flush(self) -> None:
         self._flush_scheduled = False
         queue = [(f, x) for f, x in self._queue if not f.done()]  # drop timed-out calls
         self._queue = []
         if not queue:
             return
-        if not self._connected():
+        if not self._connected() or self._writer is None or self._loop is None:
             # nothing of these was written: send them on a fresh connection
             self._queue = queue
             if self._connecting is None:
-                self._connecting = self._loop.create_task(self._connect_then_flush())
+                self._connecting = asyncio.get_running_loop().create_task(
+                    self._connect_then_flush())
             return
-        frames = []
-        batch, n, size = [], 0, 0
+        frames: List[bytes] = []
+        batch: List[Tuple[asyncio.Future[Any], List[bytes]]] = []
+        n, size = 0, 0
 
-        def close_batch():
+        def close_batch() -> None:
             nonlocal batch, n, size
             if batch:
                 rid = self._take_id()
@@ -218,12 +243,12 @@ class AsyncClient:
         close_batch()
         self._writer.write(b"".join(frames))
 
-    def _take_id(self):
+    def _take_id(self) -> int:
         rid = self._next_id
         self._next_id = rid + 1 if rid < (1 << 64) - 1 else 1
         return rid
 
-    async def _connect_then_flush(self):
+    async def _connect_then_flush(self) -> None:
         try:
             await self._drop()
             try:
@@ -239,7 +264,7 @@ class AsyncClient:
                 self._fail_queued(e)
                 return
             self._reader, self._writer = reader, writer
-            self._read_task = self._loop.create_task(self._read_loop(reader))
+            self._read_task = asyncio.get_running_loop().create_task(self._read_loop(reader))
         finally:
             self._connecting = None
         if self._queue:
@@ -247,8 +272,8 @@ class AsyncClient:
 
     # ---- reading ----
 
-    async def _read_loop(self, reader):
-        err = None
+    async def _read_loop(self, reader: asyncio.StreamReader) -> None:
+        err: Optional[HmacdError] = None
         try:
             while True:
                 try:
@@ -297,7 +322,7 @@ class AsyncClient:
                     self._writer.close()
                 self._reader = self._writer = None
 
-    async def _drop(self):
+    async def _drop(self) -> None:
         task, writer = self._read_task, self._writer
         self._read_task = None
         if writer is not None:
@@ -309,13 +334,13 @@ class AsyncClient:
             except BaseException:
                 pass
 
-    def _fail_queued(self, err):
+    def _fail_queued(self, err: BaseException) -> None:
         queue, self._queue = self._queue, []
         for fut, _ in queue:
             if not fut.done():
                 fut.set_exception(err)
 
-    def _fail_all(self, err):
+    def _fail_all(self, err: BaseException) -> None:
         self._fail_queued(err)
         inflight, self._inflight = self._inflight, collections.deque()
         for _, _, waiters in inflight:

@@ -22,68 +22,99 @@ The signed target is scope["raw_path"] plus "?" and scope["query_string"] when t
 bytes, else 413) and replayed to the app. client: an AsyncClient, or a thread-safe Client (run
 in a thread).
 
-RFC 9421 (PROTOCOL.md 13.5): a request with a Signature-Input header and no HMACD-V1
-Authorization is verified as an rfc9421 item (both: 401). Its tenant is `tenant_from(scope)` if
-given, else the `tenant_header` request header (default X-Tenant); missing or invalid: 401. The
-container comes from the route as above, the authority from the Host header (else
-scope["server"]), and every header of scope["headers"] goes to hmacd in arrival order;
-`uri_scheme` ("https", "http", or a callable of the scope) says how the request came in (behind
-a TLS-terminating proxy it is still "https"); `label` picks one of several signatures (default:
-the only one). The key store binds each keyid to one scope, so a signature with another
-tenant's or container's key is refused whatever X-Tenant says.
+RFC 9421 (PROTOCOL.md 13.5): a request with a Signature-Input header and no HMACD-V1 Authorization
+is verified as an rfc9421 item (both: 401). Its tenant is `tenant_from(scope)` if given, else the
+`tenant_header` request header (default X-Tenant); missing or invalid: 401. The container comes from
+the route as above, the authority from the Host header (else scope["server"]), and every header of
+scope["headers"] goes to hmacd in arrival order; `label` picks one of several signatures (default:
+the only one). The key store binds each keyid to one scope, so a signature with another tenant's or
+container's key is refused whatever X-Tenant says.
+
+The scheme (RFC 9421 @scheme, and @target-uri's) is the connection's, scope["scheme"] ("https"
+over TLS, else "http", the default when the server leaves it out). Behind a TLS-terminating
+proxy, `trusted_proxy=True` takes it from the proxy's X-Forwarded-Proto instead (its last value;
+not http or https: 401); without that option X-Forwarded-Proto is an ordinary header, so a
+client cannot choose the scheme. (A server's own proxy-headers mode, such as uvicorn's, rewrites
+scope["scheme"] from that header: enable it only behind a proxy you trust, as with this
+option.) `uri_scheme` ("http", "https" or a callable of the scope) fixes it instead.
 
 scope["hmacd"] holds, for the endpoint, {scheme: "hmacd-v1", tenant, container, epoch, ts,
 nonce}, or for RFC 9421 {scheme: "rfc9421", tenant, container, label, keyid, created, nonce,
 covered (the serialized component identifiers)}.
 """
 
+from __future__ import annotations
+
 import asyncio
 import functools
+from typing import (TYPE_CHECKING, Any, Awaitable, Callable, List, MutableMapping,
+                    Optional, Pattern, Union, cast)
 from urllib.parse import quote
 
-from ._http import (DEFAULT_MAX_BODY, DEFAULT_TENANT_HEADER, Middleware, Pending, Refused,
-                    check_verdict, compile_pattern, refusal_headers, unavailable)
+from ._http import (DEFAULT_MAX_BODY, DEFAULT_TENANT_HEADER, AsyncVerifier, Exempt, Header,
+                    Identity, Middleware, Pending, RFC9421Identity, Refused, TenantFrom,
+                    UriScheme, V1Identity, Verifier, check_verdict, compile_pattern,
+                    refusal_headers, unavailable)
+from .wire import AnyItem
+
+if TYPE_CHECKING:
+    from starlette.applications import Starlette
+
+__all__ = ["HmacdASGIMiddleware", "Identity", "RFC9421Identity", "V1Identity",
+           "starlette_route_param"]
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+ContainerFrom = Callable[[Scope], Optional[str]]
+"""A function of the ASGI scope giving the container (None: the request has none)."""
 
 
-def raw_target(scope):
+def raw_target(scope: Scope) -> bytes:
     # A raw path never holds "?" (the first one starts the query), but some servers (starlette's
     # TestClient before 0.27) put the query in raw_path too: keep the path part only.
-    raw = (scope.get("raw_path") or b"").split(b"?", 1)[0]
+    raw: bytes = (scope.get("raw_path") or b"").split(b"?", 1)[0]
     if not raw:
         raw = quote(scope.get("root_path", "") + scope.get("path", ""),
                     safe="/:@!$&'()*+,;=-._~").encode("ascii")
     qs = scope.get("query_string") or b""
-    return raw + b"?" + qs if qs else raw
+    if isinstance(qs, str):  # not ASGI, but Django's test client makes such scopes
+        qs = qs.encode("latin-1")
+    return raw + b"?" + bytes(qs) if qs else raw
 
 
-def header_fields(scope, name):
+def header_fields(scope: Scope, name: str) -> List[bytes]:
     """Values of header `name` (a lower-case str), in arrival order."""
     n = name.encode("latin-1")
-    return [v for k, v in scope.get("headers", ()) if k.lower() == n]
+    return [bytes(v) for k, v in scope.get("headers", ()) if k.lower() == n]
 
 
-def _authority(scope):
+def _authority(scope: Scope) -> Optional[bytes]:
     """The Host header, else the server address of the scope."""
     hosts = header_fields(scope, "host")
     if len(hosts) == 1 and hosts[0]:
-        return bytes(hosts[0])
+        return hosts[0]
     if hosts:
         return None  # several Host headers: refused
     server = scope.get("server")
     if not server or not server[0]:
         return None
-    host, port = server[0], server[1]
+    host: str = server[0]
+    port: Optional[int] = server[1]
     if ":" in host:
         host = "[%s]" % host
     return ("%s:%d" % (host, port) if port else host).encode("latin-1")
 
 
-def starlette_route_param(app, name="id"):
+def starlette_route_param(app: Starlette, name: str = "id") -> ContainerFrom:
     """container_from for a Starlette or FastAPI app: the path parameter `name` of the route the
     router will dispatch the request to (None if no route fully matches)."""
     from starlette.routing import Match
 
-    def container_from(scope):
+    def container_from(scope: Scope) -> Optional[str]:
         for route in app.router.routes:
             match, child = route.matches(scope)
             if match == Match.FULL:
@@ -93,20 +124,35 @@ def starlette_route_param(app, name="id"):
     return container_from
 
 
-class HmacdASGIMiddleware(Middleware):
+class HmacdASGIMiddleware(Middleware[Scope]):
     """See the module doc."""
 
-    def __init__(self, app, client, *, container_from=None, container_pattern=None,
-                 param="id", max_body=DEFAULT_MAX_BODY, exempt=None, tenant_from=None,
-                 tenant_header=DEFAULT_TENANT_HEADER, uri_scheme="https", label=None):
-        super().__init__(app, client, max_body=max_body, exempt=exempt, tenant_from=tenant_from,
-                         tenant_header=tenant_header, uri_scheme=uri_scheme, label=label)
+    def __init__(self, app: ASGIApp, client: Union[AsyncVerifier, Verifier], *,
+                 container_from: Optional[ContainerFrom] = None,
+                 container_pattern: Union[str, Pattern[str], None] = None, param: str = "id",
+                 max_body: int = DEFAULT_MAX_BODY, exempt: Optional[Exempt[Scope]] = None,
+                 tenant_from: Optional[TenantFrom[Scope]] = None,
+                 tenant_header: str = DEFAULT_TENANT_HEADER,
+                 uri_scheme: UriScheme[Scope] = None, trusted_proxy: bool = False,
+                 label: Optional[str] = None) -> None:
+        super().__init__(max_body=max_body, exempt=exempt, tenant_from=tenant_from,
+                         tenant_header=tenant_header, uri_scheme=uri_scheme,
+                         trusted_proxy=trusted_proxy, label=label)
+        self.app = app
+        self.client = client
         self.param = param
         self.container_from = container_from
         self.rx = compile_pattern(container_pattern, param) if container_pattern else None
         self._async = asyncio.iscoroutinefunction(getattr(client, "verify", None))
 
-    async def __call__(self, scope, receive, send):
+    async def _verify(self, item: AnyItem) -> int:
+        if self._async:
+            return await cast(AsyncVerifier, self.client).verify(item)
+        sync = cast(Verifier, self.client)  # thread-safe: run in a thread
+        return await asyncio.get_running_loop().run_in_executor(
+            None, functools.partial(sync.verify, item))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind == "lifespan" or (self.exempt is not None and self.exempt(scope)):
             await self.app(scope, receive, send)
@@ -121,28 +167,23 @@ class HmacdASGIMiddleware(Middleware):
             body = await self._read_body(scope, receive, p.tenant)
             item = self._build_item(scope, p, body)
             try:
-                if self._async:
-                    verdict = await self.client.verify(item)
-                else:
-                    loop = asyncio.get_running_loop()
-                    verdict = await loop.run_in_executor(
-                        None, functools.partial(self.client.verify, item))
+                verdict = await self._verify(item)
             except Exception as e:  # HmacdError, or anything else: fail closed
                 raise unavailable(e, p.tenant) from None
             check_verdict(verdict, p.tenant)
         except Refused as r:
             p.log_refusal(r)
             if r.status != 0:
-                body = r.body
+                out = r.body
                 await send({"type": "http.response.start", "status": r.status,
-                            "headers": refusal_headers(r.status, body)})
-                await send({"type": "http.response.body", "body": body})
+                            "headers": refusal_headers(r.status, out)})
+                await send({"type": "http.response.body", "body": out})
             return
-        who = p.identity()
+        who: Identity = p.identity()
 
         replayed = False
 
-        async def replay():
+        async def replay() -> Message:
             nonlocal replayed
             if not replayed:
                 replayed = True
@@ -151,27 +192,31 @@ class HmacdASGIMiddleware(Middleware):
 
         await self.app(dict(scope, hmacd=who), replay, send)
 
-    def _fields(self, scope, name):
+    def _fields(self, scope: Scope, name: str) -> List[bytes]:
         return header_fields(scope, name)
 
-    def _authority(self, scope):
+    def _authority(self, scope: Scope) -> Optional[bytes]:
         return _authority(scope)
 
-    def _all_headers(self, scope):
+    def _all_headers(self, scope: Scope) -> List[Header]:
         return [(bytes(k).lower(), bytes(v)) for k, v in scope.get("headers", ())]
 
-    def _container(self, scope):
+    def _connection_scheme(self, scope: Scope) -> str:
+        return str(scope.get("scheme") or "http")  # optional in a scope, "http" by default
+
+    def _container(self, scope: Scope) -> Optional[str]:
         if self.container_from is not None:
             return self.container_from(scope)
         params = scope.get("path_params")
         if isinstance(params, dict) and isinstance(params.get(self.param), str):
-            return params[self.param]
+            v: str = params[self.param]
+            return v
         if self.rx is not None:
             m = self.rx.fullmatch(scope.get("path", ""))
             return m.group(self.param) if m else None
         return None
 
-    async def _read_body(self, scope, receive, tenant):
+    async def _read_body(self, scope: Scope, receive: Receive, tenant: Optional[str]) -> bytes:
         for v in header_fields(scope, "content-length"):
             try:
                 n = int(v)
@@ -179,12 +224,13 @@ class HmacdASGIMiddleware(Middleware):
                 raise Refused(401, "BAD_CONTENT_LENGTH", tenant) from None
             if n > self.max_body:
                 raise Refused(413, "TOO_LARGE", tenant)
-        chunks, got = [], 0
+        chunks: List[bytes] = []
+        got = 0
         while True:
             msg = await receive()
             if msg["type"] == "http.disconnect":
                 raise Refused(0, "CLIENT_GONE", tenant)  # nobody to answer
-            chunk = msg.get("body", b"")
+            chunk: bytes = msg.get("body", b"")
             got += len(chunk)
             if got > self.max_body:
                 raise Refused(413, "TOO_LARGE", tenant)

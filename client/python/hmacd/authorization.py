@@ -12,10 +12,12 @@ SignedHeaders and Signature is refused (a Container parameter too: the container
 signer's claim).
 """
 
+from __future__ import annotations
+
 import base64
 import binascii
 import re
-from typing import NamedTuple, Optional, Tuple
+from typing import Dict, NamedTuple, Optional, Tuple, Union
 
 from .signer import LOWER_TCHAR, NONCE_HEADER_BYTES, NONCE_MAX, U64_MAX, scope_ok
 
@@ -42,7 +44,7 @@ class Authorization(NamedTuple):
     sig: bytes                    # 32 bytes
 
 
-def _decimal(s, name):
+def _decimal(s: str, name: str) -> int:
     if not _DECIMAL.match(s):
         raise AuthorizationError("bad " + name)
     v = int(s)
@@ -51,14 +53,14 @@ def _decimal(s, name):
     return v
 
 
-def parse_authorization(value):
+def parse_authorization(value: Union[str, bytes, bytearray]) -> Authorization:
     """Parses an Authorization field value (str, or bytes as WSGI/ASGI give them).
     Returns an Authorization; raises AuthorizationError."""
     if isinstance(value, (bytes, bytearray)):
         value = bytes(value).decode("latin-1")
     if not isinstance(value, str) or not value.startswith(SCHEME + " "):
         raise AuthorizationError("not an HMACD-V1 header")
-    params = {}
+    params: Dict[str, str] = {}
     for part in _SEP.split(value[len(SCHEME) + 1:]):
         m = _PARAM.match(part)
         if m is None:
@@ -83,7 +85,7 @@ def parse_authorization(value):
     if nonce is not None and (not 1 <= len(nonce) <= NONCE_MAX or
                               not NONCE_HEADER_BYTES.issuperset(nonce.encode())):
         raise AuthorizationError("bad Nonce")
-    names = ()
+    names: Tuple[str, ...] = ()
     if params.get("SignedHeaders"):
         names = tuple(params["SignedHeaders"].split(";"))
         if any(not n or not LOWER_TCHAR.issuperset(n.encode()) for n in names):

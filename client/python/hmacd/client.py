@@ -29,14 +29,19 @@ that carried it is closed by its sender when that one's own deadline passes (ans
 could no longer be matched).
 """
 
+from __future__ import annotations
+
 import select
 import socket
 import threading
 import time
+from types import TracebackType
+from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple, Type, Union
 
 from . import peer, wire
 from .errors import (ClosedError, HmacdError, PeerCredentialsError, ProtocolError, Timeout,
                      Unavailable)
+from .wire import AnyItem
 
 
 class _Pending:
@@ -44,23 +49,24 @@ class _Pending:
 
     __slots__ = ("packed", "size", "results", "error", "done", "taken", "wake")
 
-    def __init__(self, packed, wake):
+    def __init__(self, packed: List[bytes], wake: threading.Event) -> None:
         self.packed = packed
         self.size = sum(len(p) for p in packed)
-        self.results = None
-        self.error = None
+        self.results: Optional[List[int]] = None
+        self.error: Optional[BaseException] = None
         self.done = False       # results or error set (under the client's lock)
         self.taken = False      # in a frame being sent (under the client's lock)
         self.wake = wake        # the caller's Event: set when there is news for it
 
-    def finish(self, results=None, error=None):
+    def finish(self, results: Optional[List[int]] = None,
+               error: Optional[BaseException] = None) -> None:
         if not self.done:
             self.results, self.error, self.done = results, error, True
             self.wake.set()
 
 
 class _SendFailed(Exception):
-    def __init__(self, sent, err):
+    def __init__(self, sent: int, err: OSError) -> None:
         super().__init__(str(err))
         self.sent = sent
 
@@ -69,7 +75,7 @@ class _Conn:
     """One Unix stream connection, used by one thread at a time (the slot holder). Its server
     passed the peer check (hmacd.peer) before anything is written."""
 
-    def __init__(self, path, server_uid, deadline):
+    def __init__(self, path: str, server_uid: Optional[int], deadline: float) -> None:
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.next_id = 1
         try:
@@ -86,25 +92,25 @@ class _Conn:
             self.sock.close()
             raise Unavailable("cannot connect to hmacd at %s: %s" % (path, e.strerror)) from None
 
-    def close(self):
+    def close(self) -> None:
         try:
             self.sock.close()
         except OSError:
             pass
 
-    def stale(self):
+    def stale(self) -> bool:
         """An idle connection must have nothing to read: EOF (the daemon went away) or stray
         bytes both mean it cannot be used."""
         p = select.poll()
         p.register(self.sock.fileno(), select.POLLIN)
         return bool(p.poll(0))  # readable (EOF or a byte nobody asked for), hung up, error
 
-    def take_id(self):
+    def take_id(self) -> int:
         rid = self.next_id
         self.next_id = rid + 1 if rid < (1 << 64) - 1 else 1
         return rid
 
-    def send(self, data, deadline):
+    def send(self, data: bytes, deadline: float) -> int:
         """Writes all of data; _SendFailed(bytes written) if the connection breaks, Timeout."""
         view = memoryview(data)
         sent = 0
@@ -122,7 +128,7 @@ class _Conn:
             sent += n
         return sent
 
-    def _recv_exact(self, n, deadline):
+    def _recv_exact(self, n: int, deadline: float) -> bytes:
         buf = bytearray()
         while len(buf) < n:
             left = deadline - time.monotonic()
@@ -140,13 +146,13 @@ class _Conn:
             buf += chunk
         return bytes(buf)
 
-    def recv_answer(self, rid, deadline):
+    def recv_answer(self, rid: int, deadline: float) -> Tuple[str, Any]:
         """(kind, value) of the answer to request rid (see wire.decode_response)."""
         n = wire.frame_length(self._recv_exact(wire.FRAME_HEADER, deadline))
         got_id, kind, value = wire.decode_response(self._recv_exact(n, deadline))
         # an error answer may carry no id (the daemon could not read it)
         if got_id != rid and not (kind == "error" and got_id is None):
-            raise ProtocolError("answer for request %d, expected %d" % (got_id, rid))
+            raise ProtocolError("answer for request %s, expected %d" % (got_id, rid))
         return kind, value
 
 
@@ -160,9 +166,9 @@ class Client:
     server_user: the user hmacd runs as (a name, looked up now, or a uid); None: root or the
     owner of the socket's directory. Any other server is refused (hmacd.peer)."""
 
-    def __init__(self, socket_path, *, pool_size=2, timeout=5.0,
-                 max_batch=wire.DEFAULT_MAX_BATCH, max_frame=wire.DEFAULT_MAX_FRAME,
-                 server_user=None):
+    def __init__(self, socket_path: str, *, pool_size: int = 2, timeout: Optional[float] = 5.0,
+                 max_batch: int = wire.DEFAULT_MAX_BATCH, max_frame: int = wire.DEFAULT_MAX_FRAME,
+                 server_user: Union[str, int, None] = None) -> None:
         if pool_size < 1:
             raise ValueError("pool_size must be >= 1")
         wire.check_limits(max_frame, max_batch)
@@ -172,18 +178,19 @@ class Client:
         self.max_batch = max_batch
         self.max_frame = max_frame
         self._cv = threading.Condition()
-        self._queue = []      # _Pending not yet taken, in arrival order
-        self._idle = []       # connections not in use
+        self._queue: List[_Pending] = []  # not yet taken, in arrival order
+        self._idle: List[_Conn] = []      # connections not in use
         self._slots = pool_size
         self._closed = False
 
-    def __enter__(self):
+    def __enter__(self) -> Client:
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, exc_type: Optional[Type[BaseException]],
+                 exc: Optional[BaseException], tb: Optional[TracebackType]) -> None:
         self.close()
 
-    def close(self):
+    def close(self) -> None:
         """Closes idle connections; calls in progress finish, later calls raise ClosedError."""
         with self._cv:
             self._closed = True
@@ -197,11 +204,12 @@ class Client:
 
     # ---- public calls ----
 
-    def verify(self, item, *, timeout=None):
+    def verify(self, item: AnyItem, *, timeout: Optional[float] = None) -> int:
         """Verifies one Item; returns its Verdict (or an int a later daemon adds)."""
         return self.verify_many([item], timeout=timeout)[0]
 
-    def verify_many(self, items, *, timeout=None):
+    def verify_many(self, items: Iterable[AnyItem], *,
+                    timeout: Optional[float] = None) -> List[int]:
         """Verifies items; returns their verdicts in order. The items travel in one frame when
         they fit (max_batch, max_frame), possibly with other callers' items; else in several.
         Raises Unavailable/Timeout (no verdict: fail closed), ServerError, ProtocolError,
@@ -219,28 +227,30 @@ class Client:
                 raise ClosedError("client closed")
             self._queue.extend(pendings)
         self._drive(pendings, deadline)
-        out = []
+        out: List[int] = []
         for p in pendings:
             if p.error is not None:
                 raise p.error
+            assert p.results is not None
             out.extend(p.results)
         return out
 
-    def ping(self, *, timeout=None):
+    def ping(self, *, timeout: Optional[float] = None) -> None:
         """Round trip to the daemon. Unavailable/Timeout, ServerError, ProtocolError."""
         self._simple("ping", self._deadline(timeout))
 
-    def stats(self, *, timeout=None):
+    def stats(self, *, timeout: Optional[float] = None) -> Dict[str, int]:
         """The daemon's counters, a dict of name -> int (names vary between versions)."""
-        return self._simple("stats", self._deadline(timeout))
+        stats: Dict[str, int] = self._simple("stats", self._deadline(timeout))
+        return stats
 
     # ---- internals ----
 
-    def _deadline(self, timeout):
+    def _deadline(self, timeout: Optional[float]) -> float:
         t = self.timeout if timeout is None else timeout
         return time.monotonic() + t if t is not None else float("inf")
 
-    def _drive(self, pendings, deadline):
+    def _drive(self, pendings: List[_Pending], deadline: float) -> None:
         """Until every pending is done (p.results or p.error): when a connection slot is free,
         send a frame led by one of ours; else sleep on our own Event. A finished frame wakes
         exactly the callers it served, and a freed slot wakes the caller of the oldest queued
@@ -271,7 +281,7 @@ class Client:
                 continue
             self._release(self._run(conn, batch, deadline))
 
-    def _release(self, conn):
+    def _release(self, conn: Optional[_Conn]) -> None:
         """Gives a slot back, and conn (None: lost) to the idle pool or, once closed, away."""
         with self._cv:
             self._slots += 1
@@ -282,18 +292,18 @@ class Client:
         if conn is not None:
             conn.close()
 
-    def _hand_over(self):
+    def _hand_over(self) -> None:
         """A slot may be free: wake whoever waits for one (lock held)."""
         for p in self._queue[:self._slots]:
             p.wake.set()  # the oldest queued callers, one per free slot
         if self._slots > 0:
             self._cv.notify()  # ping/stats callers
 
-    def _take_batch(self, mine):
+    def _take_batch(self, mine: _Pending) -> List[_Pending]:
         """Our pending first, then the oldest queued ones that fit one frame (lock held)."""
         batch, n, size = [mine], len(mine.packed), mine.size
         mine.taken = True
-        rest = []
+        rest: List[_Pending] = []
         for p in self._queue:
             if p is mine:
                 continue
@@ -308,7 +318,8 @@ class Client:
         self._queue = rest
         return batch
 
-    def _exchange(self, conn, build, deadline):
+    def _exchange(self, conn: Optional[_Conn], build: Callable[[int], bytes],
+                  deadline: float) -> Tuple[_Conn, str, Any]:
         """Sends the frame build(conn) makes and reads its answer, replacing a dead connection
         as the module docstring says. Returns (conn or None if it must be dropped, kind, value);
         raises HmacdError (conn already closed)."""
@@ -340,12 +351,13 @@ class Client:
             raise
         return conn, kind, value  # an error answer leaves the connection usable
 
-    def _run(self, conn, batch, deadline):
+    def _run(self, conn: Optional[_Conn], batch: List[_Pending],
+             deadline: float) -> Optional[_Conn]:
         """Sends one frame for the batch and hands out verdicts. Returns the connection to keep
         (None if it was dropped)."""
         packed = [p for pend in batch for p in pend.packed]
-        err = None
-        results = None
+        err: Optional[BaseException] = None
+        results: Optional[List[int]] = None
         try:
             conn, kind, value = self._exchange(
                 conn, lambda rid: wire.verify_frame(rid, packed), deadline)
@@ -371,14 +383,14 @@ class Client:
         with self._cv:
             off = 0
             for pend in batch:
-                if err is None:
+                if results is not None:  # else err is set
                     pend.finish(results=results[off:off + len(pend.packed)])
                     off += len(pend.packed)
                 else:
                     pend.finish(error=err)
         return conn
 
-    def _simple(self, op, deadline):
+    def _simple(self, op: str, deadline: float) -> Any:
         with self._cv:
             while self._slots == 0 and not self._closed:
                 left = deadline - time.monotonic()

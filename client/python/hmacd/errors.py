@@ -6,7 +6,10 @@ turns any HmacdError into 503 (fail closed): the request is never passed on. The
 UNAVAILABLE gets the same 503: the daemon answered, but could not judge the item in time.
 """
 
+from __future__ import annotations
+
 import enum
+from typing import Union
 
 
 class Verdict(enum.IntEnum):
@@ -34,7 +37,7 @@ class Verdict(enum.IntEnum):
     UNAVAILABLE = 9
 
 
-def verdict_name(code):
+def verdict_name(code: int) -> str:
     """'OK', 'BAD_SIGNATURE', ... or 'VERDICT_<n>' for a code this version does not know."""
     try:
         return Verdict(code).name
@@ -42,7 +45,9 @@ def verdict_name(code):
         return "VERDICT_%d" % code
 
 
-def as_verdict(code):
+def as_verdict(code: int) -> Union[Verdict, int]:
+    """The Verdict of code, or code itself (a plain int) for a code this version does not
+    know."""
     try:
         return Verdict(code)
     except ValueError:
@@ -81,7 +86,7 @@ class ServerError(HmacdError):
     `code` is the short code: 'malformed', 'unknown_op', 'too_many_items', 'internal', or one
     a later daemon adds."""
 
-    def __init__(self, code, message=""):
+    def __init__(self, code: str, message: str = "") -> None:
         super().__init__("hmacd refused the request: %s (%s)" % (code, message))
         self.code = code
         self.message = message

@@ -16,18 +16,21 @@ PeerCredentialsError (a HmacdError: the middleware answers 503). It is never a v
 call is not retried on another connection.
 """
 
+from __future__ import annotations
+
 import os
 import pwd
 import re
 import socket
 import struct
+from typing import Optional, Union
 
 from .errors import PeerCredentialsError
 
 _UCRED = struct.Struct("iII")  # struct ucred: pid_t pid, uid_t uid, gid_t gid
 
 
-def resolve_user(server_user):
+def resolve_user(server_user: Union[str, int, None]) -> Optional[int]:
     """The uid the server must run as: None (the default rule), or from server_user, a uid
     (int, or a str of digits) or a user name looked up now. ValueError for an unknown name or
     a negative uid, TypeError for another type."""
@@ -47,7 +50,7 @@ def resolve_user(server_user):
         raise ValueError("server_user: no user named %r" % server_user) from None
 
 
-def check(sock, path, server_uid):
+def check(sock: socket.socket, path: str, server_uid: Optional[int]) -> None:
     """Raises PeerCredentialsError unless the server connected on sock (a socket, or asyncio's
     transport socket) may answer for path. server_uid: resolve_user()'s result."""
     try:

@@ -42,6 +42,8 @@ Strings (method, target, authority, header names and values) may be str (sent as
 bytes (sent as they are).
 """
 
+from __future__ import annotations
+
 import base64
 import binascii
 import hashlib
@@ -49,10 +51,12 @@ import hmac
 import os
 import re
 import time
-from typing import NamedTuple
+from typing import (Callable, Dict, Iterable, List, Mapping, NamedTuple, NoReturn, Optional,
+                    Sequence, Set, Tuple, TypedDict, Union)
 from urllib.parse import urlsplit
 
-from .signer import b, decode_secret
+from .signer import Headers, Secret, b, decode_secret, header_pairs
+from .wire import Text
 
 ALG = "hmac-sha256"
 DEFAULT_LABEL = "sig1"
@@ -65,7 +69,7 @@ class Token(str):
 
     __slots__ = ()
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "Token(%s)" % str.__repr__(self)
 
 
@@ -74,22 +78,38 @@ class Decimal(NamedTuple):
 
     milli: int
 
-    def __str__(self):
+    def __str__(self) -> str:
         return _ser_decimal(self.milli)
+
+
+BareItem = Union[bool, int, Decimal, Token, str, bytes]
+"""An RFC 8941 bare item: Boolean, Integer, Decimal, Token, String (str) or Byte Sequence."""
+
+Params = Dict[str, BareItem]
+"""Parameters, in order; True is a parameter with no value."""
 
 
 class SfItem(NamedTuple):
     """A bare item with its parameters (a dict, in order; True is a parameter with no value)."""
 
-    value: object
-    params: dict
+    value: BareItem
+    params: Params
 
 
 class InnerList(NamedTuple):
     """An Inner List: SfItems and the list's own parameters."""
 
-    items: list
-    params: dict
+    items: List[SfItem]
+    params: Params
+
+
+Member = Union[SfItem, InnerList]
+"""A member of a List or a Dictionary."""
+
+Dictionary = Dict[str, Member]
+SfList = List[Member]
+FieldValue = Union[Dictionary, SfList, SfItem]
+"""A parsed field: a Dictionary (a dict), a List (a list) or an Item (an SfItem)."""
 
 
 _INT_MAX = 999_999_999_999_999
@@ -120,26 +140,26 @@ _NUMBER = re.compile(r"(-?)([0-9]+)(?:\.([0-9]*))?")
 class _Parser:
     """A cursor over one field line; each method is the RFC 8941 4.2 algorithm of its name."""
 
-    def __init__(self, text, pool=None):
+    def __init__(self, text: str, pool: Optional[List[int]] = None) -> None:
         self.s = text
         self.i = 0
         self.pool = pool if pool is not None else [0, 0]  # items, params used by the field
 
-    def fail(self, why):
+    def fail(self, why: str) -> NoReturn:
         raise ValueError("structured field: %s at offset %d" % (why, self.i))
 
-    def peek(self):
+    def peek(self) -> str:
         return self.s[self.i] if self.i < len(self.s) else ""
 
-    def skip_sp(self):
+    def skip_sp(self) -> None:
         while self.peek() == " ":
             self.i += 1
 
-    def skip_ows(self):
+    def skip_ows(self) -> None:
         while self.peek() in (" ", "\t"):
             self.i += 1
 
-    def key(self):
+    def key(self) -> str:
         start = self.i
         if self.peek() not in _KEY_FIRST:
             self.fail("bad key")
@@ -148,7 +168,7 @@ class _Parser:
             self.i += 1
         return self.s[start:self.i]
 
-    def bare(self):
+    def bare(self) -> BareItem:
         c = self.peek()
         if not c:
             self.fail("missing value")
@@ -162,12 +182,12 @@ class _Parser:
             return self.byte_sequence()
         if c == "?":
             return self.boolean()
-        self.fail("unexpected character")
+        return self.fail("unexpected character")
 
-    def number(self):
+    def number(self) -> Union[int, Decimal]:
         m = _NUMBER.match(self.s, self.i)
         if m is None:
-            self.fail("bad number")
+            return self.fail("bad number")
         sign, ipart, frac = m.group(1), m.group(2), m.group(3)
         if frac is None:
             if len(ipart) > 15:
@@ -180,9 +200,9 @@ class _Parser:
         milli = int(ipart) * 1000 + int(frac.ljust(3, "0"))
         return Decimal(-milli if sign else milli)
 
-    def string(self):
+    def string(self) -> str:
         self.i += 1
-        out = []
+        out: List[str] = []
         while True:
             c = self.peek()
             if not c:
@@ -201,25 +221,25 @@ class _Parser:
             else:
                 out.append(c)
 
-    def token(self):
+    def token(self) -> Token:
         start = self.i
         self.i += 1
         while self.peek() and (self.peek() in _TCHAR or self.peek() in ":/"):
             self.i += 1
         return Token(self.s[start:self.i])
 
-    def byte_sequence(self):
+    def byte_sequence(self) -> bytes:
         end = self.s.find(":", self.i + 1)
         if end < 0:
             self.fail("unterminated byte sequence")
         text = self.s[self.i + 1:end]
         data = _b64_strict(text)
         if data is None:
-            self.fail("bad byte sequence")
+            return self.fail("bad byte sequence")
         self.i = end + 1
         return data
 
-    def boolean(self):
+    def boolean(self) -> bool:
         self.i += 1
         c = self.peek()
         if c not in ("0", "1"):
@@ -227,13 +247,13 @@ class _Parser:
         self.i += 1
         return c == "1"
 
-    def params(self):
-        out = {}
+    def params(self) -> Params:
+        out: Params = {}
         while self.peek() == ";":
             self.i += 1
             self.skip_sp()
             k = self.key()
-            v = True
+            v: BareItem = True
             if self.peek() == "=":
                 self.i += 1
                 v = self.bare()
@@ -244,9 +264,9 @@ class _Parser:
             out[k] = v  # a repeated key keeps its first position
         return out
 
-    def inner_list(self):
+    def inner_list(self) -> InnerList:
         self.i += 1
-        items = []
+        items: List[SfItem] = []
         while self.i < len(self.s):
             self.skip_sp()
             if self.peek() == ")":
@@ -259,15 +279,15 @@ class _Parser:
             items.append(SfItem(v, self.params()))
             if self.peek() not in (" ", ")"):
                 self.fail("bad inner list")
-        self.fail("unterminated inner list")
+        return self.fail("unterminated inner list")
 
-    def item_or_inner(self):
+    def item_or_inner(self) -> Member:
         if self.peek() == "(":
             return self.inner_list()
         v = self.bare()
         return SfItem(v, self.params())
 
-    def after_member(self):
+    def after_member(self) -> bool:
         """True if another member follows."""
         self.skip_ows()
         if self.i >= len(self.s):
@@ -280,7 +300,7 @@ class _Parser:
             self.fail("trailing comma")
         return True
 
-    def list_into(self, out):
+    def list_into(self, out: SfList) -> None:
         more = self.i < len(self.s)
         while more:
             if len(out) >= MAX_MEMBERS:
@@ -288,10 +308,11 @@ class _Parser:
             out.append(self.item_or_inner())
             more = self.after_member()
 
-    def dict_into(self, out):
+    def dict_into(self, out: Dictionary) -> None:
         more = self.i < len(self.s)
         while more:
             k = self.key()
+            v: Member
             if self.peek() == "=":
                 self.i += 1
                 v = self.item_or_inner()
@@ -303,7 +324,7 @@ class _Parser:
             more = self.after_member()
 
 
-def _b64_strict(text):
+def _b64_strict(text: str) -> Optional[bytes]:
     """The bytes of base64 text as RFC 8941 reads it here: padding optional but never wrong,
     pad bits zero (another spelling of the same bytes would serialize differently). None if
     invalid."""
@@ -323,13 +344,17 @@ def _b64_strict(text):
         return None
 
 
-def _text(v):
+def _text(v: Union[Text, bytearray, memoryview]) -> str:
     if isinstance(v, (bytes, bytearray, memoryview)):
         return bytes(v).decode("latin-1")
     return v
 
 
-def parse_field(value, kind):
+FieldLines = Union[Text, bytearray, memoryview, Iterable[Text]]
+"""A field value: one line (str or bytes) or its lines."""
+
+
+def parse_field(value: FieldLines, kind: str) -> FieldValue:
     """Parses a field value (str or bytes; or a list of its lines, parsed as their ", " join
     would be) as a Dictionary (a dict key -> SfItem/InnerList), a List (a list of them) or an
     Item (an SfItem). ValueError if it does not parse.
@@ -337,40 +362,57 @@ def parse_field(value, kind):
     Lines are parsed one by one: a String cannot span two lines, and an empty line, or any
     line after an empty first one, is refused (the join would hold a stray comma). The
     daemon's capacity limits apply (MAX_MEMBERS and the others above)."""
-    lines = [value] if isinstance(value, (str, bytes, bytearray, memoryview)) else list(value)
+    lines: List[Union[Text, bytearray, memoryview]]
+    if isinstance(value, (str, bytes, bytearray, memoryview)):
+        lines = [value]
+    else:
+        lines = list(value)
     if not lines:
         raise ValueError("structured field: no value")
-    out = {} if kind == KIND_DICT else []
+    if kind not in (KIND_DICT, KIND_LIST, KIND_ITEM):
+        raise ValueError("unknown kind %r" % kind)
+    d: Dictionary = {}
+    lst: SfList = []
+    item: Optional[SfItem] = None
     pool = [0, 0]
     for n, line in enumerate(lines):
         p = _Parser(_text(line), pool)
         p.skip_sp()
-        if n > 0 and (kind == KIND_ITEM or not out or p.i == len(p.s)):
+        if n > 0 and (kind == KIND_ITEM or not (d or lst) or p.i == len(p.s)):
             raise ValueError("structured field: empty line or a second Item line")
         if kind == KIND_DICT:
-            p.dict_into(out)
+            p.dict_into(d)
         elif kind == KIND_LIST:
-            p.list_into(out)
-        elif kind == KIND_ITEM:
+            p.list_into(lst)
+        else:
             it = p.item_or_inner()
             if isinstance(it, InnerList):
                 raise ValueError("structured field: an Item field holds an inner list")
-            out = it
-        else:
-            raise ValueError("unknown kind %r" % kind)
+            item = it
         p.skip_sp()
         if p.i != len(p.s):
             p.fail("trailing characters")
-    return out
+    if kind == KIND_DICT:
+        return d
+    if kind == KIND_LIST:
+        return lst
+    assert item is not None
+    return item
 
 
-def _ser_decimal(milli):
+def _parse_dict(value: FieldLines) -> Dictionary:
+    d = parse_field(value, KIND_DICT)
+    assert isinstance(d, dict)
+    return d
+
+
+def _ser_decimal(milli: int) -> str:
     u = abs(milli)
     frac = ("%03d" % (u % 1000)).rstrip("0") or "0"
     return "%s%d.%s" % ("-" if milli < 0 else "", u // 1000, frac)
 
 
-def serialize_bare(v):
+def serialize_bare(v: object) -> str:
     """RFC 8941 4.1.3.1: bool, int, Decimal, Token, str (String) or bytes (Byte Sequence)."""
     if isinstance(v, bool):
         return "?1" if v else "?0"
@@ -396,15 +438,15 @@ def serialize_bare(v):
     raise TypeError("no structured-field type for %s" % type(v).__name__)
 
 
-def _check_key(k):
+def _check_key(k: object) -> str:
     if not isinstance(k, str) or not k or k[0] not in _KEY_FIRST or \
             any(c not in _KEY_REST for c in k[1:]):
         raise ValueError("bad structured-field key %r" % (k,))
     return k
 
 
-def serialize_params(params):
-    out = []
+def serialize_params(params: Params) -> str:
+    out: List[str] = []
     for k, v in params.items():
         out.append(";" + _check_key(k))
         if v is not True:
@@ -412,11 +454,11 @@ def serialize_params(params):
     return "".join(out)
 
 
-def serialize_item(it):
+def serialize_item(it: SfItem) -> str:
     return serialize_bare(it.value) + serialize_params(it.params)
 
 
-def serialize_member(m):
+def serialize_member(m: Member) -> str:
     """An SfItem, or an InnerList with its parameters."""
     if isinstance(m, InnerList):
         return "(" + " ".join(serialize_item(i) for i in m.items) + ")" + \
@@ -424,7 +466,7 @@ def serialize_member(m):
     return serialize_item(m)
 
 
-def serialize_field(value):
+def serialize_field(value: FieldValue) -> str:
     """A dict (Dictionary), a list (List) or an SfItem (Item), as RFC 8941 4.1 writes it."""
     if isinstance(value, dict):
         parts = []
@@ -462,7 +504,7 @@ DERIVED = ("@method", "@target-uri", "@authority", "@scheme", "@request-target",
            "@query", "@query-param")
 
 
-def component(spec):
+def component(spec: Union[str, SfItem]) -> SfItem:
     """A component identifier as an SfItem (name, parameters).
 
     spec: the form an admin writes for `hmacctl policy set --require` ("@method",
@@ -470,20 +512,25 @@ def component(spec):
     'example-dict;key="a"', "x-data;bs"), or the serialized form ('"@query-param";name="id"'),
     or an SfItem. Field names are lower-cased. ValueError if it is not a valid request
     component (unknown derived name, wrong parameters)."""
+    it: SfItem
     if isinstance(spec, SfItem):
         it = spec
     elif isinstance(spec, str) and spec.startswith('"'):
-        it = parse_field(spec, KIND_ITEM)
+        parsed = parse_field(spec, KIND_ITEM)
+        assert isinstance(parsed, SfItem)
+        it = parsed
     elif isinstance(spec, str):
         name, _, rest = spec.partition(";")
-        params = {}
+        params: Params = {}
         for p in rest.split(";") if rest else ():
             k, eq, v = p.partition("=")
             k = _check_key(k.strip())
             if not eq:
                 params[k] = True
             elif v.startswith('"'):
-                params[k] = parse_field(v, KIND_ITEM).value
+                pv = parse_field(v, KIND_ITEM)
+                assert isinstance(pv, SfItem)
+                params[k] = pv.value
             else:
                 params[k] = v
         it = SfItem(name if name.startswith("@") else name.lower(), params)
@@ -493,7 +540,7 @@ def component(spec):
     return it
 
 
-def _check_component(it):
+def _check_component(it: SfItem) -> None:
     name, params = it.value, it.params
     if isinstance(name, Token) or not isinstance(name, str) or not name:
         raise ValueError("a component name is a non-empty String")
@@ -540,17 +587,15 @@ class Request(NamedTuple):
     authority: bytes
     target: bytes
     scheme: bytes
-    headers: list
+    headers: List[Tuple[bytes, bytes]]
 
 
-def _pairs(headers):
-    if headers is None:
-        return []
-    items = headers.items() if hasattr(headers, "items") else headers
-    return [(b(n).lower(), b(v)) for n, v in items]
+def _pairs(headers: Optional[Headers]) -> List[Tuple[bytes, bytes]]:
+    return [(b(n).lower(), b(v)) for n, v in header_pairs(headers)]
 
 
-def make_request(method, authority, target, headers=(), scheme="https"):
+def make_request(method: Text, authority: Text, target: Text, headers: Optional[Headers] = (),
+                 scheme: Text = "https") -> Request:
     """A Request from str/bytes fields, checked as the daemon checks the fields of an rfc9421
     item (PROTOCOL.md 7.2): method 1 to 32 token characters, authority host[:port] of 1 to 255
     bytes without controls, space, '/', '?', '#' or '@', target from '/' without controls or
@@ -572,7 +617,7 @@ def make_request(method, authority, target, headers=(), scheme="https"):
     return r
 
 
-def _authority(r):
+def _authority(r: Request) -> bytes:
     a = r.authority
     cut = len(a)
     for i in range(len(a) - 1, -1, -1):
@@ -588,7 +633,7 @@ def _authority(r):
     return a[:cut].lower()
 
 
-def _split_target(r):
+def _split_target(r: Request) -> Tuple[bytes, Optional[bytes]]:
     q = r.target.find(b"?")
     return (r.target, None) if q < 0 else (r.target[:q], r.target[q + 1:])
 
@@ -597,7 +642,7 @@ _HEX = b"0123456789abcdefABCDEF"
 _FORM_SAFE = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789*-._")
 
 
-def form_decode(raw):
+def form_decode(raw: bytes) -> bytes:
     """application/x-www-form-urlencoded decoding of one name or value: '+' is a space, %XX
     (two hex digits) a byte, any other '%' stays."""
     out = bytearray()
@@ -615,14 +660,14 @@ def form_decode(raw):
     return bytes(out)
 
 
-def form_encode(data):
+def form_encode(data: bytes) -> bytes:
     """The urlencoded percent-encode set: everything but A-Z a-z 0-9 * - . _ as %XX."""
     return b"".join(bytes([c]) if c in _FORM_SAFE else b"%%%02X" % c for c in data)
 
 
-def _query_param(r, name):
+def _query_param(r: Request, name: bytes) -> bytes:
     _, query = _split_target(r)
-    found = []
+    found: List[bytes] = []
     for seq in (query or b"").split(b"&"):
         if not seq:
             continue
@@ -645,7 +690,7 @@ def _query_param(r, name):
     return form_encode(found[0])
 
 
-def _field_lines(r, name):
+def _field_lines(r: Request, name: str) -> List[bytes]:
     nb = name.encode("latin-1")
     lines = [v.strip(b" \t") for n, v in r.headers if n == nb]
     if not lines:
@@ -653,9 +698,11 @@ def _field_lines(r, name):
     return lines
 
 
-def component_value(r, it):
+def component_value(r: Request, it: SfItem) -> bytes:
     """The value (bytes) of component `it` (an SfItem from component()) in request r."""
     name, params = it.value, it.params
+    if not isinstance(name, str):
+        raise ValueError("a component name is a String")
     if name.startswith("@"):
         path, query = _split_target(r)
         if name == "@method":
@@ -672,25 +719,34 @@ def component_value(r, it):
             return path
         if name == "@query":
             return b"?" + (query or b"")
-        return _query_param(r, params["name"].encode("ascii"))
+        qname = params.get("name")
+        if not isinstance(qname, str):
+            raise ValueError("@query-param takes ;name")
+        return _query_param(r, qname.encode("ascii"))
     lines = _field_lines(r, name)
     if params.get("bs"):
         return b", ".join(b":" + base64.b64encode(v) + b":" for v in lines)
     if "key" in params:
-        d = parse_field(lines, KIND_DICT)
-        if params["key"] not in d:
-            raise ValueError("field %r has no member %r" % (name, params["key"]))
-        return serialize_member(d[params["key"]]).encode("ascii")
+        d = _parse_dict(lines)
+        key = params["key"]
+        if not isinstance(key, str) or key not in d:
+            raise ValueError("field %r has no member %r" % (name, key))
+        return serialize_member(d[key]).encode("ascii")
     if params.get("sf"):
         return serialize_field(parse_field(lines, SF_TYPES[name])).encode("ascii")
     return b", ".join(lines)
 
 
-def signature_params(components, params):
+SigParams = Mapping[str, Optional[BareItem]]
+"""Signature parameters (created, expires, nonce, alg, keyid, tag, ...), in the order to write
+them; None values are left out."""
+
+
+def signature_params(components: Iterable[Union[str, SfItem]], params: SigParams) -> InnerList:
     """The @signature-params value, i.e. the Signature-Input member: the inner list of the
     covered identifiers with the signature parameters (a dict, in the order to write them)."""
     comps = [component(c) for c in components]
-    seen = set()
+    seen: Set[str] = set()
     for c in comps:
         s = serialize_item(c)
         if s in seen:
@@ -705,24 +761,25 @@ def signature_params(components, params):
     return InnerList(comps, {k: v for k, v in params.items() if v is not None})
 
 
-def signature_base(request, components, params):
+def signature_base(request: Request, components: Iterable[Union[str, SfItem]],
+                   params: SigParams) -> bytes:
     """The RFC 9421 2.5 signature base (bytes) of a Request (see make_request) covering
     `components` (component() specs) with signature parameters `params` (a dict: created,
     expires, nonce, alg, keyid, tag, ... in the order to write them; None values are left
     out). ValueError if a component cannot be had from the request."""
     sp = signature_params(components, params)
-    lines = []
+    lines: List[bytes] = []
     for it in sp.items:
         lines.append(serialize_item(it).encode("ascii") + b": " + component_value(request, it))
     lines.append(b'"@signature-params": ' + serialize_member(sp).encode("ascii"))
     return b"\n".join(lines)
 
 
-def _select(signature_input, label):
+def _select(signature_input: FieldLines, label: Optional[str]) -> Tuple[str, Member]:
     """(label, member) of the signature a Signature-Input names: the one under label, or the
     only one when label is None or "". ValueError if it does not parse, if there is no such
     signature, or if there are several and no label."""
-    d = parse_field(signature_input, KIND_DICT)
+    d = _parse_dict(signature_input)
     if not label:
         if len(d) != 1:
             raise ValueError("no label and %d signatures" % len(d))
@@ -733,7 +790,8 @@ def _select(signature_input, label):
     return label, m
 
 
-def signature_base_of(request, signature_input, label=None):
+def signature_base_of(request: Request, signature_input: FieldLines,
+                      label: Optional[str] = None) -> bytes:
     """The signature base (bytes) hmacd builds for the signature `label` of a Signature-Input
     value (str or bytes; label None or "": the only signature) on a Request (see
     make_request): what the daemon MACs for an rfc9421 item with these fields. For tests and
@@ -749,20 +807,28 @@ def signature_base_of(request, signature_input, label=None):
 
 # ---- signing ----
 
-def content_digest(body):
+def content_digest(body: Union[Text, bytearray, memoryview]) -> str:
     """The RFC 9530 Content-Digest value with sha-256 of body: 'sha-256=:<base64>:'."""
     return "sha-256=:" + base64.b64encode(hashlib.sha256(b(body)).digest()).decode() + ":"
 
 
 class _Auto:
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "AUTO"
 
 
 AUTO = _Auto()  # default of created (now) and nonce (random); None leaves them out
 
 
-def _split_url(url):
+class _Unset:
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+UNSET = _Unset()  # RFC9421Signer.sign(): the signer's own default
+
+
+def _split_url(url: Text) -> Tuple[Optional[bytes], Optional[bytes], bytes]:
     """(scheme or None, authority or None, target) of an absolute URL or an origin-form
     target. The target keeps its encoding; a fragment is dropped."""
     u = b(url)
@@ -778,9 +844,14 @@ def _split_url(url):
     return parts.scheme.lower(), netloc, target
 
 
-def sign(method, url, *, key, keyid, headers=(), body=None, components=None, created=AUTO,
-         expires=None, nonce=AUTO, label=DEFAULT_LABEL, tag=None, alg=None, authority=None,
-         scheme=None, clock=time.time):
+def sign(method: Text, url: Text, *, key: Secret, keyid: str, headers: Optional[Headers] = (),
+         body: Union[Text, None] = None,
+         components: Optional[Sequence[Union[str, SfItem]]] = None,
+         created: Union[int, None, _Auto] = AUTO, expires: Optional[int] = None,
+         nonce: Union[str, None, _Auto] = AUTO, label: str = DEFAULT_LABEL,
+         tag: Optional[str] = None, alg: Optional[str] = None, authority: Optional[Text] = None,
+         scheme: Optional[Text] = None,
+         clock: Callable[[], float] = time.time) -> Dict[str, str]:
     """Signs a request with hmac-sha256 (RFC 9421); returns the headers to add to it:
     {"Signature-Input": ..., "Signature": ..., and "Content-Digest": ... when a body is signed}.
 
@@ -833,13 +904,14 @@ def sign(method, url, *, key, keyid, headers=(), body=None, components=None, cre
             comps.append(component("content-digest"))
     if alg is not None and alg != ALG:
         raise ValueError("only hmac-sha256 is supported")
-    if created is AUTO:
+    if isinstance(created, _Auto):
         created = int(clock())
-    if nonce is AUTO:
+    if isinstance(nonce, _Auto):
         nonce = os.urandom(16).hex()
     _check_key(label)
-    params = {"created": created, "expires": expires, "nonce": nonce, "alg": alg,
-              "keyid": keyid, "tag": tag}
+    params: Dict[str, Optional[BareItem]] = {
+        "created": created, "expires": expires, "nonce": nonce, "alg": alg, "keyid": keyid,
+        "tag": tag}
     if not isinstance(keyid, str) or not keyid:
         raise ValueError("keyid is a non-empty str")
     req = make_request(method, authority, target, pairs, scheme)
@@ -859,8 +931,10 @@ class RFC9421Signer:
         signer = RFC9421Signer(keyid="web-01-k1", key=secret)
         headers.update(signer.sign("POST", url, headers=headers, body=body))"""
 
-    def __init__(self, keyid, key, *, components=None, label=DEFAULT_LABEL, tag=None,
-                 alg=None, clock=time.time):
+    def __init__(self, keyid: str, key: Secret, *,
+                 components: Optional[Sequence[Union[str, SfItem]]] = None,
+                 label: str = DEFAULT_LABEL, tag: Optional[str] = None, alg: Optional[str] = None,
+                 clock: Callable[[], float] = time.time) -> None:
         self.keyid = keyid
         self._key = decode_secret(key)
         self.components = components
@@ -869,29 +943,63 @@ class RFC9421Signer:
         self.alg = alg
         self._clock = clock
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "RFC9421Signer(keyid=%r)" % self.keyid  # never the key
 
-    def sign(self, method, url, **kw):
-        kw.setdefault("components", self.components)
-        kw.setdefault("label", self.label)
-        kw.setdefault("tag", self.tag)
-        kw.setdefault("alg", self.alg)
-        kw.setdefault("clock", self._clock)
-        return sign(method, url, key=self._key, keyid=self.keyid, **kw)
+    def sign(self, method: Text, url: Text, *, headers: Optional[Headers] = (),
+             body: Union[Text, None] = None,
+             components: Union[Sequence[Union[str, SfItem]], None, _Unset] = UNSET,
+             created: Union[int, None, _Auto] = AUTO, expires: Optional[int] = None,
+             nonce: Union[str, None, _Auto] = AUTO, label: Union[str, _Unset] = UNSET,
+             tag: Union[str, None, _Unset] = UNSET, alg: Union[str, None, _Unset] = UNSET,
+             authority: Optional[Text] = None, scheme: Optional[Text] = None,
+             clock: Union[Callable[[], float], _Unset] = UNSET) -> Dict[str, str]:
+        """sign() with this signer's key and keyid; components, label, tag, alg and clock
+        default to the signer's."""
+        return sign(method, url, key=self._key, keyid=self.keyid, headers=headers, body=body,
+                    components=self.components if isinstance(components, _Unset) else components,
+                    created=created, expires=expires, nonce=nonce,
+                    label=self.label if isinstance(label, _Unset) else label,
+                    tag=self.tag if isinstance(tag, _Unset) else tag,
+                    alg=self.alg if isinstance(alg, _Unset) else alg,
+                    authority=authority, scheme=scheme,
+                    clock=self._clock if isinstance(clock, _Unset) else clock)
 
 
 # ---- reading a Signature-Input (for the middleware's report of what it verified) ----
 
-def signature_info(signature_input, label=None):
-    """What a verified request's Signature-Input says about the chosen signature: a dict with
-    label, covered (serialized identifiers), created, expires, nonce, keyid, tag, alg (None
-    when absent). ValueError if it does not parse or the label is absent or ambiguous."""
+class SignatureInfo(TypedDict):
+    """signature_info()'s answer. A parameter that is absent, or not of the type RFC 9421
+    gives it (the daemon answers MALFORMED to those), is None."""
+
+    label: str
+    covered: List[str]
+    created: Optional[int]
+    expires: Optional[int]
+    nonce: Optional[str]
+    keyid: Optional[str]
+    tag: Optional[str]
+    alg: Optional[str]
+
+
+def _int_param(v: Optional[BareItem]) -> Optional[int]:
+    return v if isinstance(v, int) and not isinstance(v, bool) else None
+
+
+def _str_param(v: Optional[BareItem]) -> Optional[str]:
+    return str(v) if isinstance(v, str) and not isinstance(v, Token) else None
+
+
+def signature_info(signature_input: FieldLines, label: Optional[str] = None) -> SignatureInfo:
+    """What a verified request's Signature-Input says about the chosen signature: label,
+    covered (serialized identifiers), created, expires, nonce, keyid, tag, alg (None when
+    absent). ValueError if it does not parse or the label is absent or ambiguous."""
     label, m = _select(signature_input, label)
     if not isinstance(m, InnerList):
         raise ValueError("no signature %r" % label)
-    info = {"label": label, "covered": [serialize_item(i) for i in m.items]}
-    for k in ("created", "expires", "nonce", "keyid", "tag", "alg"):
-        v = m.params.get(k)
-        info[k] = None if isinstance(v, bool) else v
-    return info
+    p = m.params
+    return SignatureInfo(label=label, covered=[serialize_item(i) for i in m.items],
+                         created=_int_param(p.get("created")),
+                         expires=_int_param(p.get("expires")),
+                         nonce=_str_param(p.get("nonce")), keyid=_str_param(p.get("keyid")),
+                         tag=_str_param(p.get("tag")), alg=_str_param(p.get("alg")))

@@ -14,15 +14,24 @@ signature the daemon would answer MALFORMED.
     # send the request with  Authorization: <auth>
 """
 
+from __future__ import annotations
+
 import base64
 import binascii
 import hashlib
 import hmac
 import os
 import time
+from typing import Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 from urllib.parse import urlsplit
 
-from .wire import Item
+from .wire import Item, Text
+
+Secret = Union[str, bytes]
+"""A key: its raw bytes (16..64), or the standard base64 text hmacctl prints."""
+
+Headers = Union[Mapping[str, Text], Mapping[bytes, Text], Iterable[Tuple[Text, Text]]]
+"""Request headers: a mapping, or (name, value) pairs in the order they are sent."""
 
 PREFIX = b"hmacd-v1"
 MAC_LEN = 32
@@ -38,23 +47,23 @@ NONCE_HEADER_BYTES = _ALNUM | frozenset(b"._~-")  # the Nonce parameter (13.1)
 _CTL = frozenset(range(0x20)) | {0x7F}
 
 
-def b(v):
+def b(v: Union[Text, bytearray, memoryview]) -> bytes:
     """A field's bytes: str as UTF-8, bytes as they are."""
     if isinstance(v, str):
         return v.encode("utf-8", "surrogateescape")
     return bytes(v)
 
 
-def scope_ok(v):
+def scope_ok(v: Text) -> bool:
     v = b(v)
     return 1 <= len(v) <= SCOPE_MAX and SCOPE_BYTES.issuperset(v)
 
 
-def _no_ctl(v):
+def _no_ctl(v: bytes) -> bool:
     return _CTL.isdisjoint(v)
 
 
-def item_problem(it):
+def item_problem(it: Item) -> Optional[str]:
     """The first rule of PROTOCOL.md section 7 that item `it` breaks (its sig aside), or None."""
     if not scope_ok(it.tenant):
         return "tenant"
@@ -86,7 +95,7 @@ def item_problem(it):
     return None
 
 
-def canonical_string(it):
+def canonical_string(it: Item) -> bytes:
     """The canonical string of item `it` (an Item; its sig is ignored). ValueError if the item
     breaks a rule of section 7."""
     bad = item_problem(it)
@@ -103,7 +112,7 @@ def canonical_string(it):
     return b"\n".join(parts)
 
 
-def decode_secret(secret):
+def decode_secret(secret: Union[Secret, bytearray, memoryview]) -> bytes:
     """A secret as bytes: bytes as they are, str as the standard base64 hmacctl prints."""
     if isinstance(secret, str):
         try:
@@ -116,12 +125,13 @@ def decode_secret(secret):
     return secret
 
 
-def sign_item(secret, it):
+def sign_item(secret: Secret, it: Item) -> bytes:
     """sig = HMAC-SHA256(secret, canonical_string(it)). ValueError if the item is malformed."""
     return hmac.new(decode_secret(secret), canonical_string(it), hashlib.sha256).digest()
 
 
-def format_authorization(tenant, epoch, ts, sig, nonce="", signed_headers=()):
+def format_authorization(tenant: Text, epoch: int, ts: int, sig: bytes, nonce: Text = "",
+                         signed_headers: Iterable[Text] = ()) -> str:
     """The Authorization value in the one form signers send (13.1): parameters in table order,
     ", " between them, Nonce left out when empty, SignedHeaders left out when none."""
     tb = b(tenant)
@@ -147,7 +157,7 @@ def format_authorization(tenant, epoch, ts, sig, nonce="", signed_headers=()):
     return "HMACD-V1 " + ", ".join(parts)
 
 
-def target_of(url):
+def target_of(url: str) -> str:
     """The request target (path plus ?query, as written) of a URL or a target."""
     if url.startswith("/"):
         return url
@@ -158,10 +168,20 @@ def target_of(url):
     return target
 
 
-def field_value(values):
+def field_value(values: Iterable[Text]) -> bytes:
     """What a 13.3 middleware makes of the fields of one name: each value with leading and
     trailing spaces and tabs removed, several joined with ", " in order."""
     return b", ".join(b(v).strip(b" \t") for v in values)
+
+
+def header_pairs(headers: Optional[Headers]) -> List[Tuple[Text, Text]]:
+    """(name, value) pairs of a mapping (anything with items()) or of an iterable of pairs."""
+    if headers is None:
+        return []
+    items = getattr(headers, "items", None)
+    if callable(items):
+        return list(items())
+    return list(headers)  # type: ignore[arg-type]  # no items(): pairs, not a Mapping
 
 
 class Signer:
@@ -170,7 +190,8 @@ class Signer:
     secret: 16..64 bytes, or the base64 that `hmacctl key create/rotate --json` prints.
     clock: returns unix seconds (for tests); nonces are 16 random bytes in hex by default."""
 
-    def __init__(self, tenant, epoch, secret, *, clock=time.time):
+    def __init__(self, tenant: str, epoch: int, secret: Secret, *,
+                 clock: Callable[[], float] = time.time) -> None:
         if not scope_ok(tenant):
             raise ValueError("bad tenant")
         if isinstance(epoch, bool) or not isinstance(epoch, int) or not 1 <= epoch <= U64_MAX:
@@ -180,11 +201,12 @@ class Signer:
         self._secret = decode_secret(secret)
         self._clock = clock
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "Signer(tenant=%r, epoch=%d)" % (self.tenant, self.epoch)  # never the secret
 
-    def sign_request(self, method, target, *, container, headers=(), body=b"",
-                     signed_headers=None, ts=None, nonce=None):
+    def sign_request(self, method: Text, target: str, *, container: Text, headers: Headers = (),
+                     body: Optional[bytes] = b"", signed_headers: Optional[Sequence[Text]] = None,
+                     ts: Optional[int] = None, nonce: Optional[str] = None) -> str:
         """Returns the Authorization value for a request.
 
         method: as sent ("POST"). target: the request target exactly as it goes on the wire
@@ -195,8 +217,8 @@ class Signer:
         now. nonce: default 16 random bytes in hex; "" for none (no replay protection, and
         INSUFFICIENT_COVERAGE in a scope whose policy has --v1-nonce; likewise a header that
         policy names with --v1-require and signed_headers leaves out)."""
-        pairs = list(headers.items()) if hasattr(headers, "items") else list(headers)
-        by_name = {}
+        pairs = header_pairs(headers)
+        by_name: Dict[bytes, List[Text]] = {}
         for name, value in pairs:
             by_name.setdefault(b(name).lower(), []).append(value)
         if signed_headers is None:

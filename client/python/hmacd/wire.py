@@ -13,10 +13,12 @@ are sent as they are, still as msgpack str (a raw path may hold bytes that are n
 daemon does not check UTF-8). The surrogateescape round trip does that with msgpack's C packer.
 """
 
+from __future__ import annotations
+
 import struct
 import threading
 from dataclasses import dataclass, field
-from typing import Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import msgpack
 
@@ -29,6 +31,7 @@ MAX_FRAME_LIMIT = 64 << 20
 RESPONSE_MAX = 64 << 20      # an answer is ~1 byte per item; anything near this is broken
 
 Text = Union[str, bytes]
+"""A str field: a str is sent as its UTF-8 bytes, bytes as they are."""
 
 
 @dataclass
@@ -81,8 +84,14 @@ class RFC9421Item:
 
 SCHEME_RFC9421 = "rfc9421"
 
+AnyItem = Union[Item, RFC9421Item]
+"""Either kind of verify item."""
 
-def _s(v):
+Response = Tuple[Optional[int], str, Any]
+"""decode_response()'s (id, kind, value)."""
+
+
+def _s(v: object) -> str:
     """A str field's value as a str msgpack will write back to the same bytes."""
     if isinstance(v, str):
         return v
@@ -91,7 +100,7 @@ def _s(v):
     raise TypeError("a str field must be str or bytes, not %s" % type(v).__name__)
 
 
-def _uint(v, what):
+def _uint(v: object, what: str) -> int:
     if isinstance(v, bool) or not isinstance(v, int) or v < 0 or v >= 1 << 64:
         raise TypeError("%s must be an int in 0..2^64-1" % what)
     return v
@@ -100,7 +109,7 @@ def _uint(v, what):
 _local = threading.local()
 
 
-def _packer():
+def _packer() -> Any:
     p = getattr(_local, "packer", None)
     if p is None:
         p = msgpack.Packer(use_bin_type=True, unicode_errors="surrogateescape")
@@ -108,8 +117,8 @@ def _packer():
     return p
 
 
-def _pack_rfc9421(it):
-    m = {
+def _pack_rfc9421(it: RFC9421Item) -> bytes:
+    m: Dict[str, Any] = {
         "scheme": SCHEME_RFC9421,
         "tenant": _s(it.tenant),
         "container": _s(it.container),
@@ -125,10 +134,10 @@ def _pack_rfc9421(it):
     if it.label is not None:
         m["label"] = _s(it.label)
     m["body"] = bytes(it.body) if it.body is not None else b""
-    return _packer().pack(m)
+    return bytes(_packer().pack(m))
 
 
-def pack_item(it):
+def pack_item(it: AnyItem) -> bytes:
     """The msgpack bytes of one item (an Item or an RFC9421Item), keys in the order of the
     PROTOCOL.md tables. TypeError/ValueError if the wire cannot carry it (wrong types, both body
     forms); content rules are the daemon's to judge (verdict MALFORMED)."""
@@ -136,7 +145,7 @@ def pack_item(it):
         return _pack_rfc9421(it)
     if it.body is not None and it.body_sha256 is not None:
         raise ValueError("give body or body_sha256, not both")
-    m = {
+    m: Dict[str, Any] = {
         "tenant": _s(it.tenant),
         "container": _s(it.container),
         "epoch": _uint(it.epoch, "epoch"),
@@ -152,10 +161,10 @@ def pack_item(it):
     if it.nonce:
         m["nonce"] = _s(it.nonce)
     m["sig"] = bytes(it.sig)
-    return _packer().pack(m)
+    return bytes(_packer().pack(m))
 
 
-def _array_header(n):
+def _array_header(n: int) -> bytes:
     if n < 16:
         return bytes([0x90 | n])
     if n < 0x10000:
@@ -163,18 +172,18 @@ def _array_header(n):
     return b"\xdd" + struct.pack(">I", n)
 
 
-def frame(payload):
+def frame(payload: bytes) -> bytes:
     if len(payload) > 0xFFFFFFFF:
         raise ValueError("frame too large")
     return struct.pack(">I", len(payload)) + payload
 
 
-def verify_overhead(n):
+def verify_overhead(n: int) -> int:
     """Frame bytes a verify request of n items adds to the packed items."""
     return FRAME_HEADER + 1 + 3 + 9 + 3 + 7 + 6 + len(_array_header(n))
 
 
-def verify_frame(req_id, packed_items):
+def verify_frame(req_id: int, packed_items: Sequence[bytes]) -> bytes:
     """A whole verify request frame from already packed items."""
     p = _packer()
     payload = b"".join([
@@ -184,27 +193,27 @@ def verify_frame(req_id, packed_items):
     return frame(payload)
 
 
-def simple_frame(req_id, op):
+def simple_frame(req_id: int, op: str) -> bytes:
     """A ping or stats request frame."""
-    return frame(_packer().pack({"id": req_id, "op": op}))
+    return frame(bytes(_packer().pack({"id": req_id, "op": op})))
 
 
-def frame_length(header):
+def frame_length(header: bytes) -> int:
     """Payload length announced by a 4-byte frame header; ProtocolError if absurd."""
-    (n,) = struct.unpack(">I", header)
+    n: int = struct.unpack(">I", header)[0]
     if n > RESPONSE_MAX:
         raise ProtocolError("answer of %d bytes announced" % n)
     return n
 
 
-def _is_uint(v):
+def _is_uint(v: object) -> bool:
     return isinstance(v, int) and not isinstance(v, bool) and 0 <= v < 1 << 64
 
 
 _KINDS = ("results", "pong", "stats", "error")
 
 
-def decode_response(payload):
+def decode_response(payload: bytes) -> Response:
     """Checks one answer payload (PROTOCOL.md section 5). Returns (id, kind, value): kind is
     'results' (a list of verdicts), 'pong' (True), 'stats' (a dict) or 'error' (a ServerError,
     id may be None). ProtocolError if it does not follow the protocol."""
@@ -244,17 +253,19 @@ def decode_response(payload):
     return rid, kind, v
 
 
-def check_limits(max_frame, max_batch):
+def check_limits(max_frame: int, max_batch: int) -> None:
     if not isinstance(max_frame, int) or not 1024 <= max_frame <= MAX_FRAME_LIMIT:
         raise ValueError("max_frame must be 1024..%d" % MAX_FRAME_LIMIT)
     if not isinstance(max_batch, int) or max_batch < 1:
         raise ValueError("max_batch must be >= 1")
 
 
-def chunks(packed, max_frame, max_batch):
+def chunks(packed: Sequence[bytes], max_frame: int, max_batch: int) -> List[List[bytes]]:
     """Splits packed items into lists that each fit one verify frame. ValueError if one item
     alone is too large."""
-    out, cur, size = [], [], 0
+    out: List[List[bytes]] = []
+    cur: List[bytes] = []
+    size = 0
     for p in packed:
         if verify_overhead(1) + len(p) > max_frame:
             raise ValueError("an item of %d bytes does not fit in a frame of %d"

@@ -20,15 +20,20 @@ QUERY_STRING, which loses encodings that decoding merged (%2F and /): run behind
 gives the raw URI when signers may send such paths. WSGI servers join repeated header fields in
 their own way; 13.3 joins them with ", ".
 
-RFC 9421 (PROTOCOL.md 13.5): a request with a Signature-Input header and no HMACD-V1
-Authorization is verified as an rfc9421 item (both: 401). Its tenant is `tenant_from(environ)`
-if given, else the `tenant_header` request header (default X-Tenant); missing or invalid: 401.
-The container comes from the route as above, the authority from the Host header, and every
-request header goes to hmacd in environ order; `uri_scheme` ("https", "http", or a callable of
-environ) says how the request came in (behind a TLS-terminating proxy it is still "https");
-`label` picks one of several signatures (default: the only one). The daemon's key store binds
-each keyid to one scope, so a signature with another tenant's or container's key is refused
-whatever X-Tenant says.
+RFC 9421 (PROTOCOL.md 13.5): a request with a Signature-Input header and no HMACD-V1 Authorization
+is verified as an rfc9421 item (both: 401). Its tenant is `tenant_from(environ)` if given, else the
+`tenant_header` request header (default X-Tenant); missing or invalid: 401. The container comes from
+the route as above, the authority from the Host header, and every request header goes to hmacd in
+environ order; `label` picks one of several signatures (default: the only one). The daemon's key
+store binds each keyid to one scope, so a signature with another tenant's or container's key is
+refused whatever X-Tenant says.
+
+The scheme (RFC 9421 @scheme, and @target-uri's) is the connection's, environ["wsgi.url_scheme"]
+("https" over TLS, else "http"): a signer that covers @scheme gets what it sent over. Behind a
+TLS-terminating proxy, `trusted_proxy=True` takes it from the proxy's X-Forwarded-Proto instead
+(its last value, the one the nearest proxy wrote; not http or https: 401); without that option
+X-Forwarded-Proto is an ordinary header, so a client cannot choose the scheme by sending one.
+`uri_scheme` ("http", "https" or a callable of environ) fixes it instead.
 
 On success the body was read (at most max_body bytes, else 413) and is put back as
 environ["wsgi.input"], and environ["hmacd"] holds {scheme: "hmacd-v1", tenant, container, epoch,
@@ -36,20 +41,36 @@ ts, nonce}, or for RFC 9421 {scheme: "rfc9421", tenant, container, label, keyid,
 covered (the serialized component identifiers)}.
 """
 
+from __future__ import annotations
+
 import io
+from typing import TYPE_CHECKING, Callable, Iterable, List, Optional, Pattern, Sequence, Union
 from urllib.parse import quote
 
-from ._http import (DEFAULT_MAX_BODY, DEFAULT_TENANT_HEADER, STATUS_TEXT, Middleware, Pending,
-                    Refused, check_verdict, compile_pattern, refusal_headers, unavailable)
+from ._http import (DEFAULT_MAX_BODY, DEFAULT_TENANT_HEADER, STATUS_TEXT, Exempt, Header,
+                    Identity, Middleware, Pending, RFC9421Identity, Refused, TenantFrom,
+                    UriScheme, V1Identity, Verifier, check_verdict, compile_pattern,
+                    refusal_headers, unavailable)
+from .wire import Text
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+    from flask import Flask
+
+__all__ = ["HmacdWSGIMiddleware", "Identity", "RFC9421Identity", "V1Identity",
+           "flask_route_param"]
+
+ContainerFrom = Callable[["WSGIEnvironment"], Optional[str]]
+"""A function of the WSGI environ giving the container (None: the request has none)."""
 
 _SPECIAL = {"content-type": "CONTENT_TYPE", "content-length": "CONTENT_LENGTH"}
 
 
-def _latin1(s):
+def _latin1(s: Union[str, bytes]) -> bytes:
     return s.encode("latin-1") if isinstance(s, str) else bytes(s)
 
 
-def raw_target(environ):
+def raw_target(environ: WSGIEnvironment) -> bytes:
     """The request target as received, as bytes."""
     for key in ("RAW_URI", "REQUEST_URI"):
         v = environ.get(key)
@@ -63,14 +84,14 @@ def raw_target(environ):
     return target
 
 
-def header_fields(environ, name):
+def header_fields(environ: WSGIEnvironment, name: str) -> List[bytes]:
     """The values of header `name` (a lower-case str) as the server passed them."""
     key = _SPECIAL.get(name) or "HTTP_" + name.upper().replace("-", "_")
     v = environ.get(key)
     return [] if v is None else [_latin1(v)]
 
 
-def all_headers(environ):
+def all_headers(environ: WSGIEnvironment) -> List[Header]:
     """Every request header as (lower-case name, value) bytes, in the order the server put
     them in environ (arrival order for the servers we know; a server joins a repeated field
     into one value, which keeps the order within the name, all that a signature base needs).
@@ -92,7 +113,7 @@ def all_headers(environ):
     return out
 
 
-def _authority(environ):
+def _authority(environ: WSGIEnvironment) -> Optional[bytes]:
     """The Host header, else SERVER_NAME[:SERVER_PORT]."""
     host = environ.get("HTTP_HOST")
     if host:
@@ -103,13 +124,13 @@ def _authority(environ):
     return _latin1(name) + (b":" + _latin1(port) if port else b"")
 
 
-def flask_route_param(app, name="id"):
+def flask_route_param(app: Flask, name: str = "id") -> ContainerFrom:
     """container_from for a Flask app: the route parameter `name` of the route Flask will
     dispatch the request to (None if no route matches or it has no such parameter)."""
     from werkzeug.exceptions import HTTPException
     from werkzeug.routing import RequestRedirect
 
-    def container_from(environ):
+    def container_from(environ: WSGIEnvironment) -> Optional[str]:
         try:
             _, args = app.url_map.bind_to_environ(environ).match()
         except (HTTPException, RequestRedirect):
@@ -119,26 +140,38 @@ def flask_route_param(app, name="id"):
     return container_from
 
 
-class HmacdWSGIMiddleware(Middleware):
+class HmacdWSGIMiddleware(Middleware["WSGIEnvironment"]):
     """client: a hmacd.Client (anything with verify(item) -> verdict). See the module doc."""
 
-    def __init__(self, app, client, *, container_from=None, container_pattern=None,
-                 param="id", max_body=DEFAULT_MAX_BODY, exempt=None, tenant_from=None,
-                 tenant_header=DEFAULT_TENANT_HEADER, uri_scheme="https", label=None):
+    def __init__(self, app: WSGIApplication, client: Verifier, *,
+                 container_from: Optional[ContainerFrom] = None,
+                 container_pattern: Union[str, Pattern[str], None] = None, param: str = "id",
+                 max_body: int = DEFAULT_MAX_BODY,
+                 exempt: Optional[Exempt[WSGIEnvironment]] = None,
+                 tenant_from: Optional[TenantFrom[WSGIEnvironment]] = None,
+                 tenant_header: str = DEFAULT_TENANT_HEADER,
+                 uri_scheme: UriScheme[WSGIEnvironment] = None, trusted_proxy: bool = False,
+                 label: Optional[str] = None) -> None:
         if (container_from is None) == (container_pattern is None):
             raise ValueError("give exactly one of container_from and container_pattern")
-        super().__init__(app, client, max_body=max_body, exempt=exempt, tenant_from=tenant_from,
-                         tenant_header=tenant_header, uri_scheme=uri_scheme, label=label)
+        super().__init__(max_body=max_body, exempt=exempt, tenant_from=tenant_from,
+                         tenant_header=tenant_header, uri_scheme=uri_scheme,
+                         trusted_proxy=trusted_proxy, label=label)
+        self.app = app
+        self.client = client
         if container_pattern is not None:
             rx = compile_pattern(container_pattern, param)
 
-            def container_from(environ):
+            def by_pattern(environ: WSGIEnvironment) -> Optional[str]:
                 path = _latin1(environ.get("PATH_INFO", "")).decode("utf-8", "replace")
                 m = rx.fullmatch(path)
                 return m.group(param) if m else None
+            container_from = by_pattern
+        assert container_from is not None
         self.container_from = container_from
 
-    def __call__(self, environ, start_response):
+    def __call__(self, environ: WSGIEnvironment,
+                 start_response: StartResponse) -> Iterable[bytes]:
         if self.exempt is not None and self.exempt(environ):
             return self.app(environ, start_response)
         p = Pending(environ.get("REQUEST_METHOD", ""), raw_target(environ))
@@ -153,31 +186,34 @@ class HmacdWSGIMiddleware(Middleware):
             check_verdict(verdict, p.tenant)
         except Refused as r:
             p.log_refusal(r)
-            body = r.body
-            headers = [(k.decode(), v.decode()) for k, v in refusal_headers(r.status, body)]
+            out = r.body
+            headers = [(k.decode(), v.decode()) for k, v in refusal_headers(r.status, out)]
             start_response(STATUS_TEXT[r.status], headers)
-            return [body]
+            return [out]
         environ["wsgi.input"] = io.BytesIO(body)
         environ["CONTENT_LENGTH"] = str(len(body))
         environ["hmacd"] = p.identity()
         return self.app(environ, start_response)
 
-    def _fields(self, environ, name):
+    def _fields(self, environ: WSGIEnvironment, name: str) -> List[bytes]:
         return header_fields(environ, name)
 
-    def _authorization(self, environ):
+    def _authorization(self, environ: WSGIEnvironment) -> Sequence[Text]:
         return [v for v in [environ.get("HTTP_AUTHORIZATION")] if v is not None]
 
-    def _container(self, environ):
+    def _container(self, environ: WSGIEnvironment) -> Optional[str]:
         return self.container_from(environ)
 
-    def _authority(self, environ):
+    def _authority(self, environ: WSGIEnvironment) -> Optional[bytes]:
         return _authority(environ)
 
-    def _all_headers(self, environ):
+    def _all_headers(self, environ: WSGIEnvironment) -> List[Header]:
         return all_headers(environ)
 
-    def _read_body(self, environ, tenant):
+    def _connection_scheme(self, environ: WSGIEnvironment) -> str:
+        return str(environ.get("wsgi.url_scheme", "http"))
+
+    def _read_body(self, environ: WSGIEnvironment, tenant: Optional[str]) -> bytes:
         """The raw body, at most max_body bytes; Refused(413) if longer."""
         stream = environ.get("wsgi.input")
         cl = environ.get("CONTENT_LENGTH", "")
@@ -195,7 +231,8 @@ class HmacdWSGIMiddleware(Middleware):
             want = self.max_body + 1  # chunked: read to the end, at most one byte too many
         else:
             return b""  # no length and no end marker: no body (PEP 3333)
-        chunks, got = [], 0
+        chunks: List[bytes] = []
+        got = 0
         while stream is not None and got < want:
             chunk = stream.read(min(want - got, 1 << 16))
             if not chunk:

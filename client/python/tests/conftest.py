@@ -32,6 +32,21 @@ VECTORS = os.environ.get("HMACD_VECTORS") or os.path.join(
 
 START_TIMEOUT = 10.0
 
+# Django (python3-django), when installed: settings are process-wide and made once, minimal;
+# each test that uses Django sets what it needs (ROOT_URLCONF, MIDDLEWARE, HMACD) with
+# django.test.override_settings. Django leaves logging alone, so caplog sees the hmacd logger.
+try:
+    import django
+    from django.conf import settings as django_settings
+except ImportError:
+    django = None
+else:
+    if not django_settings.configured:
+        django_settings.configure(DEBUG=False, ALLOWED_HOSTS=["*"], SECRET_KEY="hmacd-tests",
+                                  ROOT_URLCONF=None, MIDDLEWARE=[], INSTALLED_APPS=[],
+                                  LOGGING_CONFIG=None, USE_TZ=True)
+        django.setup()
+
 
 @pytest.fixture(scope="session")
 def vectors():

@@ -1,6 +1,6 @@
 """test_body_stripping.py - a signed body cannot be stripped (issue 10, finding 1), end to end:
-a Flask app behind the WSGI middleware and a Starlette app behind the ASGI middleware, the real
-hmacd, and a handler that records every call.
+a Flask app behind the WSGI middleware, a Starlette app behind the ASGI middleware and a Django
+view behind hmacd.django, the real hmacd, and a handler that records every call.
 
 The attack: a request signed with its body {"dry_run":true} is re-sent with every header kept
 (Content-Digest and the signature included) but with Content-Length: 0 and no body. Were the
@@ -83,7 +83,52 @@ class StarletteApp:
         self.cm.__exit__(None, None, None)
 
 
-APPS = [FlaskApp, StarletteApp]
+DJANGO_RAN = []
+
+
+def django_view(request, id):
+    DJANGO_RAN.append(request.body)
+    from django.http import HttpResponse
+    return HttpResponse(b"ran")
+
+
+class DjangoApp:
+    """A Django view behind hmacd.django.HmacdMiddleware, driven by Django's test client."""
+
+    name = "django"
+    host = "testserver"
+
+    def __init__(self, socket_path):
+        from django.test import Client as DjangoClient
+        from django.test import override_settings
+        self.client = Client(socket_path, timeout=5)
+        self.override = override_settings(ROOT_URLCONF=__name__,
+                                          MIDDLEWARE=["hmacd.django.HmacdMiddleware"],
+                                          HMACD={"CLIENT": self.client})
+        self.override.enable()
+        DJANGO_RAN.clear()
+        self.ran = DJANGO_RAN
+        self.tc = DjangoClient()
+
+    def post(self, body, headers):
+        extra = {}
+        for k, v in headers.items():
+            k = k.upper().replace("-", "_")
+            extra[k if k in ("CONTENT_TYPE", "CONTENT_LENGTH") else "HTTP_" + k] = v
+        return self.tc.generic("POST", TARGET, data=body, **extra).status_code
+
+    def close(self):
+        self.override.disable()
+        self.client.close()
+
+
+try:
+    from django.urls import path
+except ImportError:
+    APPS = [FlaskApp, StarletteApp]
+else:
+    urlpatterns = [path("containers/<str:id>/exec", django_view)]
+    APPS = [FlaskApp, StarletteApp, DjangoApp]
 
 
 @pytest.fixture(params=APPS, ids=[a.name for a in APPS])

@@ -1,16 +1,17 @@
 """test_middleware.py - PROTOCOL.md 13.3 end to end: the Flask example (WSGI middleware, driven
-by flask's test client) and the FastAPI example (ASGI middleware, driven by starlette's
-TestClient), against the real hmacd.
+by flask's test client), the FastAPI example (ASGI middleware, driven by starlette's
+TestClient) and the Django example (hmacd.django, driven by Django's test client), against the
+real hmacd. (The same apps as processes, as their README commands run them: test_examples.py.)
 
-Each case runs on both apps: a signed request passes; no or a broken Authorization, a signature
+Each case runs on every app: a signed request passes; no or a broken Authorization, a signature
 made for another container (re-addressed request, or a signer claiming another container), a
 replay, a changed body or query, a missing signed header: 401 with the exact body; a body over
 the limit: 413; the daemon down: 503 (fail closed) and back to 200 once it is up; verdict 9
 UNAVAILABLE (from a fake daemon: the real one gives it only in fleet mode): the same 503 as a
-daemon that is down, never 401; strict body binding; an exempt route; an unknown route is 401,
-not passed on.
+daemon that is down, never 401; strict body binding (400 {"error":"bad_request"}, the same in
+every example); an exempt route; an unknown route is 401, not passed on.
 
-The RFC 9421 cases (PROTOCOL.md 13.5) run on both apps too, with keys imported by keyid: a
+The RFC 9421 cases (PROTOCOL.md 13.5) run on every app too, with keys imported by keyid: a
 request signed by hmacd.rfc9421.sign() passes; a tampered path, method, covered header, body,
 query or authority, another scope's key id, another tenant in X-Tenant, a signature short of
 the policy, a replay, and HMACD-V1 plus Signature-Input are all 401, and the log names the
@@ -46,7 +47,6 @@ BODY_413 = b'{"error":"too_large"}'
 class FlaskApp:
     name = "flask"
     host = "localhost"
-    bad_body_status = 400
 
     def __init__(self, socket_path):
         import flask_app
@@ -64,7 +64,6 @@ class FlaskApp:
 class FastAPIApp:
     name = "fastapi"
     host = "testserver"
-    bad_body_status = 422
 
     def __init__(self, socket_path):
         from starlette.testclient import TestClient
@@ -81,7 +80,44 @@ class FastAPIApp:
         self.cm.__exit__(None, None, None)
 
 
-APPS = [FlaskApp, FastAPIApp]
+class DjangoApp:
+    """The Django example's settings and URLs, with a Client on socket_path, through Django's
+    test client."""
+
+    name = "django"
+    host = "testserver"
+
+    def __init__(self, socket_path):
+        from django.test import Client as DjangoClient
+        from django.test import override_settings
+        import django_app
+        self.client = Client(socket_path, timeout=5)
+        self.override = override_settings(**django_app.django_settings(client=self.client))
+        self.override.enable()
+        self.tc = DjangoClient()
+
+    def request(self, method, target, body=b"", headers=None):
+        extra = {}
+        kw = {}
+        for k, v in (headers or {}).items():
+            if k.lower() == "content-type":
+                kw["content_type"] = v
+            else:
+                extra["HTTP_" + k.upper().replace("-", "_")] = v
+        r = self.tc.generic(method, target, data=body, **kw, **extra)
+        return r.status_code, r.content, r.headers
+
+    def close(self):
+        self.override.disable()
+        self.client.close()
+
+
+try:
+    import django  # noqa: F401
+except ImportError:
+    APPS = [FlaskApp, FastAPIApp]
+else:
+    APPS = [FlaskApp, FastAPIApp, DjangoApp]
 
 
 @pytest.fixture(params=APPS, ids=[a.name for a in APPS])
@@ -126,9 +162,9 @@ def test_signed_request_passes(app, keys):
     target = "/containers/web-01/exec?tty=1"
     status, body, _ = app.request("POST", target, EXEC, sign(app, keys, target))
     assert status == 200, body
-    out = json.loads(body)
-    assert out["container"] == "web-01" and out["would_run"] == ["ls", "-l"]
-    assert out["tenant"] == keys.tenant
+    # the answer every example gives, in every language
+    assert json.loads(body) == {"tenant": keys.tenant, "container": "web-01",
+                                "cmd": ["ls", "-l"], "tty": False}
 
 
 def test_no_or_bad_authorization(app, keys):
@@ -194,9 +230,17 @@ def test_percent_encoded_target(app, keys):
 def test_strict_body_binding(app, keys):
     target = "/containers/web-01/exec"
     for body in (b'{"cmd":["sh"],"privileged":true}', b'{"cmd":"sh"}', b'{"tty":true}',
-                 b'{"cmd":["sh"],"tty":"yes"}', b'[1]'):
-        status, _, _ = app.request("POST", target, body, sign(app, keys, target, body=body))
-        assert status == app.bad_body_status, body
+                 b'{"cmd":["sh"],"tty":"yes"}', b'[1]', b'{"cmd":["sh"],"cmd":["rm"]}',
+                 b'{"cmd":["sh"]} {}', b'{"cmd":[""]}', b'{"cmd":[]}', b'\xff',
+                 b'{"cmd":["sh"],"container":"web-02"}', b'{"cmd":["sh"],"tty":NaN}',
+                 b'{"cmd":["' + b"a" * 4097 + b'"]}', b'{"cmd":[' + b'"a",' * 64 + b'"a"]}'):
+        status, out, _ = app.request("POST", target, body, sign(app, keys, target, body=body))
+        assert status == 400, body
+        assert json.loads(out) == {"error": "bad_request"}
+    body = b'{"cmd":["sh","-c","id"],"tty":true}'
+    status, out, _ = app.request("POST", target, body, sign(app, keys, target, body=body))
+    assert status == 200 and json.loads(out)["cmd"] == ["sh", "-c", "id"], out
+    assert json.loads(out)["tty"] is True
 
 
 def test_body_too_large(app, keys):

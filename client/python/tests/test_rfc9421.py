@@ -502,7 +502,7 @@ def test_wsgi_builds_the_rfc9421_item():
     assert isinstance(it, RFC9421Item)
     assert (it.tenant, it.container, it.method, it.authority, it.path) == (
         "acme", "web-01", "POST", b"api.example.com", b"/containers/web-01/exec?tty=1")
-    assert it.uri_scheme == "https" and it.label == "sig1" and it.body == body
+    assert it.uri_scheme == "http" and it.label == "sig1" and it.body == body  # the connection's
     sent = dict(headers)
     assert it.signature_input == sent["Signature-Input"].encode()
     assert it.signature == sent["Signature"].encode()
@@ -602,7 +602,7 @@ def test_asgi_builds_the_rfc9421_item():
             body)
         # every header, in arrival order, repeats kept
         assert it.headers == [(n.lower().encode(), v.encode()) for n, v in headers]
-        assert it.uri_scheme == "https" and it.label is None
+        assert it.uri_scheme == "http" and it.label is None  # no scope["scheme"]: http
     assert seen[0][0]["scheme"] == "rfc9421" and seen[0][1] == body
     # no Host: the server address
     rec = AsyncRecorder()
