@@ -73,7 +73,7 @@ struct hm_claimer {
 	struct hm_fleet_url url;
 	char password[HM_FLEET_PASSWORD_MAX + 1];
 	char prefix[HM_FLEET_PREFIX_MAX + 1];
-	const struct hm_seal *seal;
+	struct hm_seal_nonce_mac *digest; /* the nonce key's HMAC, keyed once (seal.h) */
 	struct timeval timeout;
 	unsigned wait;
 	char wait_arg[16], timeout_arg[16];
@@ -349,9 +349,9 @@ bool hm_claims_add(struct hm_claim_set *s, const struct hm_nonce_claim *c, size_
 
 	if (k == NULL)
 		return false;
-	if (hm_seal_nonce_digest(s->cl->seal, c->tenant.ptr, c->tenant.len, c->container.ptr,
-				 c->container.len, c->nonce.ptr, c->nonce.len,
-				 k->digest) != HM_OK) {
+	if (hm_seal_nonce_mac_digest(s->cl->digest, c->tenant.ptr, c->tenant.len,
+				     c->container.ptr, c->container.len, c->nonce.ptr, c->nonce.len,
+				     k->digest) != HM_OK) {
 		claim_put(k);
 		return false;
 	}
@@ -475,7 +475,6 @@ int hm_claimer_new(struct event_base *base, const struct hm_claims_cfg *cfg,
 	if (cfg->password != NULL)
 		memcpy(cl->password, cfg->password, strlen(cfg->password) + 1);
 	memcpy(cl->prefix, cfg->prefix, strlen(cfg->prefix) + 1);
-	cl->seal = cfg->seal;
 	cl->timeout.tv_sec = cfg->timeout_ms / 1000;
 	cl->timeout.tv_usec = (suseconds_t)(cfg->timeout_ms % 1000) * 1000;
 	cl->wait = cfg->wait;
@@ -489,6 +488,10 @@ int hm_claimer_new(struct event_base *base, const struct hm_claims_cfg *cfg,
 	cl->retry = evtimer_new(base, on_retry, cl);
 	if (cl->claims == NULL || cl->sets == NULL || cl->retry == NULL)
 		goto out;
+	rc = hm_seal_nonce_mac_new(cfg->seal, &cl->digest);
+	if (rc != HM_OK)
+		goto out;
+	rc = HM_ENOMEM;
 	for (size_t i = cl->nclaims; i-- > 0;) {
 		cl->claims[i].cl = cl;
 		claim_put(&cl->claims[i]);
@@ -532,6 +535,7 @@ void hm_claimer_free(struct hm_claimer *cl)
 	if (cl->claims != NULL)
 		OPENSSL_cleanse(cl->claims, cl->nclaims * sizeof(*cl->claims));
 	free(cl->claims);
+	hm_seal_nonce_mac_free(cl->digest);
 	OPENSSL_cleanse(cl->password, sizeof(cl->password));
 	free(cl);
 }
