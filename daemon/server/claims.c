@@ -31,7 +31,14 @@
 
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
-#define KEY_MAX (HM_FLEET_PREFIX_MAX + 2 + 64 + 1)
+/*
+ * A SET in the protocol's own form (RESP), written here rather than formatted by hiredis for
+ * every claim: the head, fixed per claimer, up to the digest; the digest in hex; the fixed
+ * middle; the ttl as the last bulk string.
+ */
+#define SET_HEAD_MAX (32 + HM_FLEET_PREFIX_MAX) /* "*6\r\n$3\r\nSET\r\n$NN\r\n<prefix>n:" */
+static const char set_mid[] = "\r\n$1\r\n1\r\n$2\r\nNX\r\n$2\r\nPX\r\n$";
+#define SET_CMD_MAX (SET_HEAD_MAX + 64 + sizeof(set_mid) + 48)
 
 enum claim_hand { CLAIM_FREE, CLAIM_SET, CLAIM_ORPHAN };
 
@@ -72,7 +79,8 @@ struct hm_claimer {
 	bool was_up;           /* logged "connected": the next loss is logged once */
 	struct hm_fleet_url url;
 	char password[HM_FLEET_PASSWORD_MAX + 1];
-	char prefix[HM_FLEET_PREFIX_MAX + 1];
+	char set_head[SET_HEAD_MAX];
+	size_t set_head_len;
 	struct hm_seal_nonce_mac *digest; /* the nonce key's HMAC, keyed once (seal.h) */
 	struct timeval timeout;
 	unsigned wait;
@@ -377,13 +385,10 @@ size_t hm_claims_size(const struct hm_claim_set *s)
 	return s->n;
 }
 
-static void send_one(struct hm_claim_set *s, struct claim *k, int argc, const char **argv,
-		     const size_t *lens)
+/* hiredis took k's command (status REDIS_OK), or k is UNAVAILABLE now. */
+static void queued(struct hm_claim_set *s, struct claim *k, int status)
 {
-	struct hm_claimer *cl = s->cl;
-
-	if (cl->ac != NULL && redisAsyncCommandArgv(cl->ac, on_reply, k, argc, argv, lens) ==
-				      REDIS_OK) {
+	if (status == REDIS_OK) {
 		k->sent = true;
 		s->pending++;
 		return;
@@ -392,28 +397,60 @@ static void send_one(struct hm_claim_set *s, struct claim *k, int argc, const ch
 	k->verdict = HM_V_UNAVAILABLE;
 }
 
+static void send_one(struct hm_claim_set *s, struct claim *k, int argc, const char **argv,
+		     const size_t *lens)
+{
+	struct hm_claimer *cl = s->cl;
+
+	queued(s, k, cl->ac != NULL ? redisAsyncCommandArgv(cl->ac, on_reply, k, argc, argv, lens)
+				    : REDIS_ERR);
+}
+
+/* "<len>\r\n<v>\r\n": a bulk string's length and body, v in decimal. Returns the bytes. */
+static size_t put_bulk_u64(char *out, uint64_t v)
+{
+	char digits[20];
+	size_t n = 0, len, at = 0;
+
+	do {
+		digits[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v > 0);
+	len = n;
+	if (len >= 10)
+		out[at++] = (char)('0' + len / 10);
+	out[at++] = (char)('0' + len % 10);
+	out[at++] = '\r';
+	out[at++] = '\n';
+	while (n > 0)
+		out[at++] = digits[--n];
+	out[at++] = '\r';
+	out[at++] = '\n';
+	return at;
+}
+
 void hm_claims_send(struct hm_claim_set *s, hm_claims_done_fn done, void *arg)
 {
 	static const char hex[] = "0123456789abcdef";
 	struct hm_claimer *cl = s->cl;
-	char key[KEY_MAX], ttl[24];
-	const char *argv[6] = {"SET", key, "1", "NX", "PX", ttl};
-	size_t lens[6] = {3, 0, 1, 2, 2, 0};
-	size_t plen = strlen(cl->prefix);
+	char cmd[SET_CMD_MAX];
+	size_t n;
 
 	s->done = done;
 	s->arg = arg;
 	s->state = SET_SENT;
-	memcpy(key, cl->prefix, plen);
-	memcpy(key + plen, "n:", 2);
-	lens[1] = plen + 2 + 64;
+	memcpy(cmd, cl->set_head, cl->set_head_len);
 	for (struct claim *k = s->first; k != NULL; k = k->next) {
+		n = cl->set_head_len;
 		for (size_t i = 0; i < 32; i++) {
-			key[plen + 2 + 2 * i] = hex[k->digest[i] >> 4];
-			key[plen + 3 + 2 * i] = hex[k->digest[i] & 15];
+			cmd[n++] = hex[k->digest[i] >> 4];
+			cmd[n++] = hex[k->digest[i] & 15];
 		}
-		lens[5] = (size_t)snprintf(ttl, sizeof(ttl), "%lld", (long long)k->ttl_ms);
-		send_one(s, k, 6, argv, lens);
+		memcpy(cmd + n, set_mid, sizeof(set_mid) - 1);
+		n += sizeof(set_mid) - 1;
+		n += put_bulk_u64(cmd + n, (uint64_t)k->ttl_ms); /* ttl_ms >= 1 (hm_claims_add) */
+		queued(s, k, cl->ac != NULL ? redisAsyncFormattedCommand(cl->ac, on_reply, k, cmd, n)
+					    : REDIS_ERR);
 		hm_counter_add(&cl->st.sent, 1);
 	}
 	if (cl->wait > 0 && s->n > 0) {
@@ -427,7 +464,7 @@ void hm_claims_send(struct hm_claim_set *s, hm_claims_done_fn done, void *arg)
 			send_one(s, s->wait, 3, wargv, wlens);
 		}
 	}
-	OPENSSL_cleanse(key, sizeof(key));
+	OPENSSL_cleanse(cmd, sizeof(cmd));
 	if (s->pending == 0 || (cl->wait > 0 && s->n > 0 && s->wait == NULL))
 		event_active(s->ev, EV_TIMEOUT, 0); /* answered already, from the loop */
 	else if (event_add(s->ev, &cl->timeout) != 0)
@@ -460,7 +497,7 @@ int hm_claimer_new(struct event_base *base, const struct hm_claims_cfg *cfg,
 		   struct hm_claimer **out)
 {
 	struct hm_claimer *cl;
-	int rc = HM_ENOMEM;
+	int rc = HM_ENOMEM, n;
 
 	*out = NULL;
 	if (cfg->max_claims == 0 || cfg->max_sets == 0 || cfg->timeout_ms == 0 ||
@@ -474,7 +511,13 @@ int hm_claimer_new(struct event_base *base, const struct hm_claims_cfg *cfg,
 	cl->url = *cfg->url;
 	if (cfg->password != NULL)
 		memcpy(cl->password, cfg->password, strlen(cfg->password) + 1);
-	memcpy(cl->prefix, cfg->prefix, strlen(cfg->prefix) + 1);
+	n = snprintf(cl->set_head, sizeof(cl->set_head), "*6\r\n$3\r\nSET\r\n$%zu\r\n%sn:",
+		     strlen(cfg->prefix) + 2 + 64, cfg->prefix);
+	if (n < 0 || (size_t)n >= sizeof(cl->set_head)) {
+		free(cl);
+		return HM_EINVAL;
+	}
+	cl->set_head_len = (size_t)n;
 	cl->timeout.tv_sec = cfg->timeout_ms / 1000;
 	cl->timeout.tv_usec = (suseconds_t)(cfg->timeout_ms % 1000) * 1000;
 	cl->wait = cfg->wait;
