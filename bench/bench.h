@@ -92,6 +92,9 @@ struct bench_opts {
 	unsigned fleet_wait;     /* --fleet-wait N: N replicas, and hmacd's --fleet-wait N */
 	const char *hmacctl;     /* --hmacctl: makes the seal key, the fleet, its scopes */
 	const char *redis_server; /* --redis-server */
+	const char *redis_cpus_arg; /* --redis-cpus: Redis' (and replicas') CPU affinity */
+	cpu_set_t redis_cpus;
+	bool redis_cpus_set;
 	/* what to run and how to report */
 	bool inproc_only;        /* --inproc */
 	bool compare_inproc;     /* --compare-inproc */

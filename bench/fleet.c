@@ -72,7 +72,8 @@ int bench_fleet_setup(const struct bench_opts *o, const char *dir, struct bench_
 		      char *err, size_t errlen)
 {
 	struct bench_fleet *f;
-	struct bf_redis_opts ro = {.bin = o->redis_server ? o->redis_server : "redis-server"};
+	struct bf_redis_opts ro = {.bin = o->redis_server ? o->redis_server : "redis-server",
+				   .cpus = o->redis_cpus_set ? &o->redis_cpus : NULL};
 	char printed[OUT_CAP], why[512] = "", name[24];
 	int rc = HM_EINVAL;
 

@@ -242,7 +242,8 @@ int bf_redis_start(const struct bf_redis_opts *o, struct bf_redis *r, char *why,
 {
 	const char *argv[32];
 	char port[8], master[8], spawn_why[256] = "";
-	struct hm_spawn_opts so = {.argv = argv, .socket = r->sock, .stdout_to_stderr = true};
+	struct hm_spawn_opts so = {.argv = argv, .socket = r->sock, .stdout_to_stderr = true,
+				   .cpus = o->cpus};
 	unsigned n = 0;
 	int rc;
 

@@ -11,6 +11,7 @@
 #ifndef HM_BENCH_FLEETENV_H
 #define HM_BENCH_FLEETENV_H
 
+#include <sched.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -70,6 +71,7 @@ struct bf_redis_opts {
 	const char *name;   /* "redis": DIR/redis.sock, DIR/redis.log */
 	bool tcp;           /* also listen on 127.0.0.1 at a free port (replicas need it) */
 	uint16_t replicaof; /* a replica of the server on 127.0.0.1 at this port; 0: a master */
+	const cpu_set_t *cpus; /* its CPU affinity, or NULL */
 };
 
 /*

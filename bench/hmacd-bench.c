@@ -47,7 +47,8 @@ enum opt_id {
 	O_DAEMON_CPUS, O_BENCH_CPUS,
 	O_CONNECTIONS, O_BATCH, O_PIPELINE, O_DURATION, O_REQUESTS, O_WARMUP, O_GEN_THREADS,
 	O_TIMEOUT, O_SCHEME, O_SCOPES, O_BODY_BYTES, O_DIGEST, O_INVALID_RATIO, O_NONCE, O_POOL_MB,
-	O_SEED, O_FLEET, O_FLEET_NONCES, O_FLEET_WAIT, O_HMACCTL, O_REDIS_SERVER, O_INPROC,
+	O_SEED, O_FLEET, O_FLEET_NONCES, O_FLEET_WAIT, O_HMACCTL, O_REDIS_SERVER, O_REDIS_CPUS,
+	O_INPROC,
 	O_COMPARE_INPROC, O_JSON, O_QUIET, O_HELP,
 };
 
@@ -90,6 +91,7 @@ static const struct opt_def opt_defs[] = {
 	{"hmacctl", O_HMACCTL, "PATH", "with --fleet: hmacctl to run (default: $HMACCTL, the "
 				       "build's)"},
 	{"redis-server", O_REDIS_SERVER, "PATH", "with --fleet: redis-server to run (PATH)"},
+	{"redis-cpus", O_REDIS_CPUS, "LIST", "with --fleet: pin Redis and its replicas to these CPUs"},
 	{"inproc", O_INPROC, NULL, "run only the in-process baseline (no daemon)"},
 	{"compare-inproc", O_COMPARE_INPROC, NULL, "run the daemon and the baseline"},
 	{"json", O_JSON, NULL, "print one JSON object instead of the table"},
@@ -335,6 +337,13 @@ static int parse_args(int argc, char **argv, struct bench_opts *o)
 			break;
 		case O_HMACCTL: o->hmacctl = optarg; fleet_opt = true; break;
 		case O_REDIS_SERVER: o->redis_server = optarg; fleet_opt = true; break;
+		case O_REDIS_CPUS:
+			if (!parse_cpus(optarg, &o->redis_cpus))
+				return bad_value(name, optarg);
+			o->redis_cpus_set = true;
+			o->redis_cpus_arg = optarg;
+			fleet_opt = true;
+			break;
 		case O_FLEET: o->fleet = true; break;
 		case O_DIGEST: o->digest = true; break;
 		case O_NONCE: o->nonce = true; break;
@@ -371,8 +380,8 @@ static int parse_args(int argc, char **argv, struct bench_opts *o)
 		return 2;
 	}
 	if (fleet_opt && !o->fleet) {
-		fprintf(stderr, "hmacd-bench: --fleet-nonces, --fleet-wait, --hmacctl and "
-				"--redis-server go with --fleet\n");
+		fprintf(stderr, "hmacd-bench: --fleet-nonces, --fleet-wait, --hmacctl, "
+				"--redis-server and --redis-cpus go with --fleet\n");
 		return 2;
 	}
 	if (o->fleet && (o->socket != NULL || o->inproc_only || o->compare_inproc)) {

@@ -125,9 +125,10 @@ static void json_fleet(const struct bench_report *r, FILE *f)
 	const struct bench_fleet_figures *ff = r->fleet;
 	bool ok;
 
-	fprintf(f, ",\"fleet\":{\"nonces\":\"%s\",\"wait\":%u,\"replicas\":%u"
-		   ",\"import_s\":%.3f,\"daemon_start_s\":%.3f",
-		ff->nonces, r->o->fleet_wait, ff->replicas, ff->import_s, ff->start_s);
+	fprintf(f, ",\"fleet\":{\"nonces\":\"%s\",\"wait\":%u,\"replicas\":%u,\"redis_cpus\":",
+		ff->nonces, r->o->fleet_wait, ff->replicas);
+	json_str(f, r->o->redis_cpus_arg ? r->o->redis_cpus_arg : "");
+	fprintf(f, ",\"import_s\":%.3f,\"daemon_start_s\":%.3f", ff->import_s, ff->start_s);
 	for (size_t i = 0; i < sizeof(claim_rows) / sizeof(claim_rows[0]); i++) {
 		uint64_t v = stat_delta(r, claim_rows[i][1], &ok);
 
@@ -343,6 +344,8 @@ static void table_fleet(const struct bench_report *r, FILE *f)
 		ff->nonces);
 	if (r->o->fleet_wait > 0)
 		fprintf(f, " --fleet-wait %u", r->o->fleet_wait);
+	if (r->o->redis_cpus_arg != NULL)
+		fprintf(f, "; Redis on CPU %s", r->o->redis_cpus_arg);
 	fprintf(f, "\n  %-22s hmacctl import-store %.2f s; hmacd synced and listening in %.2f s\n",
 		"setup", ff->import_s, ff->start_s);
 	for (size_t i = 0; i < 5; i++) {
