@@ -13,6 +13,10 @@
  *                daemon's `stats` op
  * report.c       the figures, as a table or one JSON object
  * histogram.c    the latency histogram
+ * fleet.c        --fleet: a redis-server (and replicas) of our own, the fleet made with the real
+ *                hmacctl, hmacd in fleet mode (and a second host), Redis' CPU, the replays
+ *                (built with fleet mode only; bench/fleetenv.h holds what it shares with
+ *                hmacd-fleet-bench)
  *
  * Everything here is built before the clock starts (scopes, secrets, frames), so what runs
  * while the clock runs is only socket I/O and a check of each answer. No global mutable state:
@@ -33,9 +37,12 @@
 #include "proto/verdict.h"
 
 #define BENCH_MAX_DAEMON_ARGS 32
+/* our hmacd's arguments: ours (at most 11), --fleet's (at most 8), the user's, NULL */
+#define BENCH_PLAN_ARGS (BENCH_MAX_DAEMON_ARGS + 20)
 #define BENCH_DEFAULT_SKEW 300 /* hmacd's default --skew */
 #define BENCH_DEFAULT_NONCE_CACHE (1u << 20) /* hmacd's default --nonce-cache */
 #define BENCH_DEFAULT_KEY_CACHE 65536 /* hmacd's default --key-cache */
+#define BENCH_MAX_REPLICAS 4 /* --fleet-wait */
 
 /* --scheme: how the pool's items are signed (PROTOCOL.md section 7) */
 enum bench_scheme {
@@ -79,6 +86,15 @@ struct bench_opts {
 	size_t pool_mb;          /* memory for pre-encoded frames */
 	uint64_t seed;
 	bool seed_set;
+	/* --fleet: our hmacd in fleet mode with a Redis of our own (fleet.c) */
+	bool fleet;
+	bool fleet_local;        /* --fleet-nonces local: the local nonce cache only */
+	unsigned fleet_wait;     /* --fleet-wait N: N replicas, and hmacd's --fleet-wait N */
+	const char *hmacctl;     /* --hmacctl: makes the seal key, the fleet, its scopes */
+	const char *redis_server; /* --redis-server */
+	const char *redis_cpus_arg; /* --redis-cpus: Redis' (and replicas') CPU affinity */
+	cpu_set_t redis_cpus;
+	bool redis_cpus_set;
 	/* what to run and how to report */
 	bool inproc_only;        /* --inproc */
 	bool compare_inproc;     /* --compare-inproc */
@@ -200,6 +216,14 @@ int bench_load_run(const struct bench_opts *o, const struct bench_pool *pool,
 		   const char *socket_path, bench_mark_fn mark, void *arg,
 		   struct bench_load_result *res) HM_MUSTCHECK;
 
+/*
+ * The frames connection i of n sends: with a unique pool (--nonce) frames [*first, *first +
+ * *count) of its slice, in that order; with a cycled pool *count is 0 (any frame, any number
+ * of times).
+ */
+void bench_load_slice(const struct bench_opts *o, const struct bench_pool *pool, unsigned i,
+		      unsigned n, size_t *first, size_t *count);
+
 /* ---- the in-process baseline (inproc.c) ---- */
 
 struct bench_inproc_result {
@@ -283,6 +307,88 @@ struct bench_stats {
 void bench_stats_fetch(const char *socket_path, struct bench_stats *st);
 /* The value of counter `name`, or false. */
 bool bench_stats_get(const struct bench_stats *st, const char *name, uint64_t *v);
+
+/* ---- fleet mode (fleet.c) ---- */
+
+struct bench_fleet;
+
+/* What --fleet measured and checked besides the load (report.c prints it). */
+struct bench_fleet_figures {
+	bool ran;
+	const char *nonces;       /* "redis" or "local" */
+	unsigned replicas;        /* started for --fleet-wait */
+	double import_s;          /* hmacctl import-store of the scopes */
+	double start_s;           /* our hmacd's start: it syncs the fleet before it listens */
+	/* Redis' CPU (utime + stime) from just before the load to just after it, warm-up
+	 * included, sampled next to the stats that give the claims sent meanwhile */
+	bool have_cpu;
+	double master_cpu_s, replica_cpu_s;
+	/* the replays: frames already answered, sent again after the load */
+	struct bench_tally replay_same;  /* to the same hmacd: its nonce cache refuses them */
+	struct bench_tally replay_other; /* to a second hmacd of the fleet (--fleet-nonces redis):
+					    Redis refuses them */
+	bool ran_other;
+	uint64_t other_taken;     /* the second hmacd's fleet_nonce_taken over its replays */
+	uint64_t other_early;     /* ... and its nonce_before_start (must stay 0) */
+	char check_error[200];    /* a verdict or counter that contradicts the claims: fails */
+};
+
+/*
+ * In dir/fleet: starts redis-server (Unix socket; with o->fleet_wait also on 127.0.0.1, and
+ * that many replicas of it, waited for until in sync), makes the seal key and the fleet with
+ * the real hmacctl (seal-key generate, --fleet init). HM_OK with *out; otherwise a code with
+ * err, and nothing left running. Without fleet mode built: HM_EINVAL.
+ */
+int bench_fleet_setup(const struct bench_opts *o, const char *dir, struct bench_fleet **out,
+		      char *err, size_t errlen) HM_MUSTCHECK;
+/* The store to create the scopes in (bench_scopes_create), before bench_fleet_import(). */
+const char *bench_fleet_stage(const struct bench_fleet *f);
+/* hmacctl --fleet ... import-store --db STAGE: the scopes into the fleet. HM_OK or HM_EIO. */
+int bench_fleet_import(struct bench_fleet *f, uint64_t nscopes, struct bench_fleet_figures *fig,
+		       char *err, size_t errlen) HM_MUSTCHECK;
+/*
+ * Appends hmacd's fleet arguments (--fleet URL --seal-key-file F --fleet-nonces redis|local
+ * [--fleet-wait N]) to argv[*argc..cap); they stay valid until bench_fleet_stop(). false if
+ * there is no room.
+ */
+bool bench_fleet_args(const struct bench_fleet *f, const char **argv, unsigned *argc,
+		      unsigned cap);
+/*
+ * --fleet-nonces redis with --nonce: a second hmacd of the fleet (another host, one worker,
+ * its own store and socket, our --skew), to which the replays are sent too. Started before the pool is
+ * built (hmacd refuses a nonce item signed before it started). HM_OK or HM_EIO.
+ */
+int bench_fleet_start_other(struct bench_fleet *f, const char *hmacd, int64_t skew, char *err,
+			    size_t errlen) HM_MUSTCHECK;
+/* Reads Redis' CPU times: which 0 just before the load, 1 just after. */
+void bench_fleet_sample(struct bench_fleet *f, unsigned which, struct bench_fleet_figures *fig);
+/*
+ * After the load, with --nonce: the first frames of every connection's slice (answered, so
+ * their nonces are taken) sent again, one at a time, to our hmacd at sock and to the second
+ * host: every item that was OK must now be REPLAY, the others keep their verdict; then the
+ * counters must agree (the second host's REPLAYs came from Redis). Results in fig (tallies,
+ * check_error). HM_OK when the replays could be sent (check fig), HM_ECONN / HM_EIO otherwise.
+ */
+int bench_fleet_replays(struct bench_fleet *f, const struct bench_opts *o,
+			const struct bench_pool *pool, const char *sock,
+			struct bench_fleet_figures *fig) HM_MUSTCHECK;
+/*
+ * The claims of the load, from our hmacd's counters before (st0) and after (st1) it: with
+ * --fleet-nonces redis every nonce item answered OK (ok_items, warm-up included; 0 without
+ * --nonce) was claimed once
+ * (fleet_nonce_claims and fleet_nonce_claimed both ok_items) and none was refused or
+ * unavailable; with local there are no claim counters. A contradiction goes to
+ * fig->check_error.
+ */
+void bench_fleet_check(struct bench_fleet_figures *fig, const struct bench_stats *st0,
+		       const struct bench_stats *st1, uint64_t ok_items);
+/*
+ * Stops the second host and Redis (HM_EIO if one did not exit 0, err says which) and removes
+ * dir/fleet; the arguments of bench_fleet_args() stay readable. Once only; NULL is fine.
+ */
+int bench_fleet_stop(struct bench_fleet *f, char *err, size_t errlen) HM_MUSTCHECK;
+/* Stops what is still running (as bench_fleet_stop, telling stderr), frees *f, NULLs it. */
+void bench_fleet_free(struct bench_fleet **f);
 
 /* ---- small shared helpers ---- */
 

@@ -24,7 +24,7 @@
 #include "proto/frame.h"
 #include "proto/msg.h"
 
-#define START_WAIT_MS 10000
+#define START_WAIT_MS 30000 /* in fleet mode hmacd syncs every scope before it listens */
 #define STOP_WAIT_MS 10000
 #define STATS_TIMEOUT_MS 2000
 
@@ -82,7 +82,7 @@ int bench_socket_probe(const char *path, char *err, size_t errlen)
 int bench_daemon_start(struct bench_daemon *d, const char *hmacd, const char *const *args,
 		       const cpu_set_t *cpus, char *err, size_t errlen)
 {
-	const char *argv[BENCH_MAX_DAEMON_ARGS + 16];
+	const char *argv[BENCH_PLAN_ARGS + 8];
 	struct hm_spawn_opts o = {
 		.argv = argv,
 		.socket = d->socket,

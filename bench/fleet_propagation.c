@@ -21,7 +21,6 @@
  * "ok":false with --json); 2 a usage error.
  */
 #include <errno.h>
-#include <ftw.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -36,7 +35,6 @@
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/un.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -44,6 +42,7 @@
 
 #include <hmacd/client.h>
 
+#include "bench/fleetenv.h"
 #include "bench/spawn.h"
 #include "fleet/admin.h"
 #include "fleet/conn.h"
@@ -102,9 +101,7 @@ struct run {
 	unsigned n;
 	enum mode mode;
 	char dir[PATH_MAX];
-	char redis_sock[sizeof(((struct sockaddr_un *)0)->sun_path)];
-	char url[160];
-	pid_t redis_pid;
+	struct bf_redis redis;
 	struct daemon d[MAX_DAEMONS];
 	unsigned started;
 	struct hm_fleet f; /* inproc: our own connection */
@@ -203,141 +200,6 @@ static bool parse_uint(const char *s, unsigned min, unsigned max, unsigned *out)
 	return true;
 }
 
-/* Formats into buf; false (and buf "") if it does not fit. */
-static bool fmt_ok(char *buf, size_t cap, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static bool fmt_ok(char *buf, size_t cap, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(buf, cap, fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= cap) {
-		buf[0] = '\0';
-		return false;
-	}
-	return true;
-}
-
-/* --hmacd / --hmacctl, then $ENV, then DIR/../daemon/NAME next to this binary, then installed. */
-static const char *find_binary(const char *given, const char *env, const char *name,
-			       const char *installed_dir, char *buf, size_t cap)
-{
-	const char *e = getenv(env);
-	char self[PATH_MAX], *slash;
-	ssize_t n;
-
-	if (given != NULL)
-		return given;
-	if (e != NULL && e[0] != '\0')
-		return e;
-	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	if (n > 0) {
-		self[n] = '\0';
-		slash = strrchr(self, '/');
-		if (slash != NULL) {
-			*slash = '\0';
-			/* uninstalled, libtool runs the real binary from bench/.libs/ */
-			slash = strrchr(self, '/');
-			if (slash != NULL && strcmp(slash, "/.libs") == 0)
-				*slash = '\0';
-			if (fmt_ok(buf, cap, "%s/../daemon/%s", self, name) &&
-			    access(buf, X_OK) == 0)
-				return buf;
-		}
-	}
-	(void)fmt_ok(buf, cap, "%s/%s", installed_dir, name);
-	return buf;
-}
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)ftw;
-	if (flag == FTW_DP)
-		return rmdir(path) == 0 || errno == ENOENT ? 0 : -1;
-	return unlink(path) == 0 || errno == ENOENT ? 0 : -1;
-}
-
-/* rm -rf dir (our own temporary directory only). */
-static void remove_tree(const char *dir)
-{
-	if (dir[0] == '\0')
-		return;
-	if (nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
-		fprintf(stderr, "hmacd-fleet-bench: could not remove %s: %s\n", dir,
-			strerror(errno));
-}
-
-/*
- * Runs argv (PATH searched) with stdout into out (NUL-terminated, at most cap - 1 bytes kept),
- * stderr inherited. HM_OK if it exited 0; HM_EIO otherwise, with why.
- */
-static int run_cmd(const char *const *argv, char *out, size_t cap, char *why, size_t whycap)
-{
-	size_t n = 0;
-	int p[2], status;
-	ssize_t got;
-	pid_t pid;
-
-	out[0] = '\0';
-	if (pipe(p) != 0) {
-		snprintf(why, whycap, "pipe: %s", strerror(errno));
-		return HM_EIO;
-	}
-	pid = fork();
-	if (pid < 0) {
-		snprintf(why, whycap, "fork: %s", strerror(errno));
-		close(p[0]);
-		close(p[1]);
-		return HM_EIO;
-	}
-	if (pid == 0) {
-		signal(SIGPIPE, SIG_DFL);
-		if (dup2(p[1], STDOUT_FILENO) < 0)
-			_exit(126);
-		close(p[0]);
-		close(p[1]);
-		execvp(argv[0], (char *const *)argv);
-		fprintf(stderr, "cannot run %s: %s\n", argv[0], strerror(errno));
-		_exit(127);
-	}
-	close(p[1]);
-	for (;;) {
-		char sink[512];
-
-		if (n + 1 < cap)
-			got = read(p[0], out + n, cap - 1 - n);
-		else
-			got = read(p[0], sink, sizeof(sink)); /* keep the child from blocking */
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got <= 0)
-			break;
-		if (n + 1 < cap)
-			n += (size_t)got;
-	}
-	out[n] = '\0';
-	close(p[0]);
-	while (waitpid(pid, &status, 0) < 0) {
-		if (errno != EINTR) {
-			snprintf(why, whycap, "waitpid: %s", strerror(errno));
-			return HM_EIO;
-		}
-	}
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
-		return HM_OK;
-	if (WIFEXITED(status))
-		snprintf(why, whycap, "%s exited with status %d", argv[0], WEXITSTATUS(status));
-	else
-		snprintf(why, whycap, "%s ended by signal %d", argv[0],
-			 WIFSIGNALED(status) ? WTERMSIG(status) : 0);
-	return HM_EIO;
-}
-
 /*
  * The epoch and the 32-byte secret from what `hmacctl key create|rotate --json` printed
  * ({"tenant":...,"epoch":N,...,"secret":"<base64>"}). HM_OK or HM_EPROTO.
@@ -377,23 +239,13 @@ static int parse_added(const char *json, uint32_t *epoch, uint8_t secret[static 
 
 static int redis_start(const struct opts *o, struct run *r)
 {
-	char log[PATH_MAX], why[256] = "";
-	const char *argv[] = {o->redis, "--port", "0", "--unixsocket", r->redis_sock,
-			      "--unixsocketperm", "700", "--save", "", "--appendonly", "no",
-			      "--dir", r->dir, "--logfile", log, NULL};
-	struct hm_spawn_opts so = {.argv = argv, .socket = r->redis_sock,
-				   .stdout_to_stderr = true};
+	const struct bf_redis_opts ro = {.bin = o->redis, .dir = r->dir, .name = "redis"};
+	char why[512] = "";
 	int rc;
 
-	if (!fmt_ok(log, sizeof(log), "%s/redis.log", r->dir)) {
-		fail(r, "path too long: %s/redis.log", r->dir);
-		return HM_EINVAL;
-	}
-	rc = hm_spawn_start(&so, &r->redis_pid, why, sizeof(why));
-	if (rc != HM_OK) {
-		r->redis_pid = -1;
-		fail(r, "redis-server: %s (see %s)", why, log);
-	}
+	rc = bf_redis_start(&ro, &r->redis, why, sizeof(why));
+	if (rc != HM_OK)
+		fail(r, "%s", why);
 	return rc;
 }
 
@@ -401,18 +253,7 @@ static int redis_start(const struct opts *o, struct run *r)
 static int hmacctl(const struct opts *o, const struct run *r, const char *seal_file,
 		   const char *const *args, char *out, size_t cap, char *why, size_t whycap)
 {
-	const char *argv[24];
-	unsigned n = 0;
-
-	argv[n++] = o->hmacctl;
-	argv[n++] = "--fleet";
-	argv[n++] = r->url;
-	argv[n++] = "--seal-key-file";
-	argv[n++] = seal_file;
-	for (; *args != NULL && n < sizeof(argv) / sizeof(argv[0]) - 1; args++)
-		argv[n++] = *args;
-	argv[n] = NULL;
-	return run_cmd(argv, out, cap, why, whycap);
+	return bf_hmacctl(o->hmacctl, r->redis.url, seal_file, args, out, cap, why, whycap);
 }
 
 static void scope_name(unsigned i, char out[16])
@@ -468,9 +309,9 @@ static int daemons_start(const struct opts *o, struct run *r, const char *seal_f
 					   .death_signal = SIGTERM, .stdout_to_stderr = true};
 		unsigned n = 0;
 
-		if (!fmt_ok(d->dir, sizeof(d->dir), "%s/h%u", r->dir, i) ||
-		    !fmt_ok(d->sock, sizeof(d->sock), "%s/hmacd.sock", d->dir) ||
-		    !fmt_ok(d->db, sizeof(d->db), "%s/db", d->dir)) {
+		if (!bf_fmt(d->dir, sizeof(d->dir), "%s/h%u", r->dir, i) ||
+		    !bf_fmt(d->sock, sizeof(d->sock), "%s/hmacd.sock", d->dir) ||
+		    !bf_fmt(d->db, sizeof(d->db), "%s/db", d->dir)) {
 			fail(r, "paths under %s are too long for a Unix socket", r->dir);
 			return HM_EINVAL;
 		}
@@ -480,7 +321,7 @@ static int daemons_start(const struct opts *o, struct run *r, const char *seal_f
 		}
 		argv[n++] = o->hmacd;
 		argv[n++] = "--fleet";
-		argv[n++] = r->url;
+		argv[n++] = r->redis.url;
 		argv[n++] = "--seal-key-file";
 		argv[n++] = seal_file;
 		argv[n++] = "--db";
@@ -533,7 +374,7 @@ static int fleet_open(struct run *r, const char *seal_file)
 		return rc;
 	}
 	r->seal_init = true;
-	rc = hm_fleet_url_parse(r->url, &cfg.url, err, sizeof(err));
+	rc = hm_fleet_url_parse(r->redis.url, &cfg.url, err, sizeof(err));
 	if (rc != HM_OK) {
 		fail(r, "fleet URL: %s", err);
 		return rc;
@@ -611,13 +452,10 @@ static void run_teardown(struct run *r)
 	if (r->seal_init)
 		hm_seal_wipe(&r->seal);
 	r->seal_init = false;
-	if (r->redis_pid > 0) {
-		why[0] = '\0';
-		if (hm_spawn_stop(r->redis_pid, STOP_WAIT_MS, why, sizeof(why)) != HM_OK)
-			fail(r, "redis-server did not stop cleanly: %s", why);
-		r->redis_pid = -1;
-	}
-	remove_tree(r->dir);
+	why[0] = '\0';
+	if (bf_redis_stop(&r->redis, why, sizeof(why)) != HM_OK)
+		fail(r, "redis-server did not stop cleanly: %s", why);
+	bf_remove_tree(r->dir);
 	r->dir[0] = '\0';
 }
 
@@ -817,32 +655,6 @@ static bool machine_busy(double *busy_s)
 	return true;
 }
 
-/* utime + stime of pid (every thread) from /proc/PID/stat, in seconds; 0 if unreadable. */
-static double proc_cpu_s(pid_t pid)
-{
-	unsigned long long ut = 0, st = 0;
-	char path[64], buf[1024], *p;
-	long hz = sysconf(_SC_CLK_TCK);
-	FILE *f;
-	size_t n;
-
-	if (pid <= 0 || hz <= 0)
-		return 0;
-	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
-	f = fopen(path, "re");
-	if (f == NULL)
-		return 0;
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	/* the command name may hold spaces and parentheses: fields restart after the last ')' */
-	p = strrchr(buf, ')');
-	if (p == NULL ||
-	    sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
-		return 0;
-	return (double)(ut + st) / (double)hz;
-}
-
 static double tv_s(struct timeval tv)
 {
 	return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
@@ -861,9 +673,9 @@ static double own_cpu_s(const struct run *r)
 		s += tv_s(self.ru_utime) + tv_s(self.ru_stime);
 	if (getrusage(RUSAGE_CHILDREN, &kids) == 0)
 		s += tv_s(kids.ru_utime) + tv_s(kids.ru_stime);
-	s += proc_cpu_s(r->redis_pid);
+	s += bf_proc_cpu_s(r->redis.pid);
 	for (unsigned i = 0; i < r->started; i++)
-		s += proc_cpu_s(r->d[i].pid);
+		s += bf_proc_cpu_s(r->d[i].pid);
 	return s;
 }
 
@@ -876,7 +688,7 @@ static int run_one(const struct opts *o, struct run *r, const char *top, const c
 	bool have_busy = false;
 	int rc;
 
-	r->redis_pid = -1;
+	r->redis.pid = -1;
 	for (unsigned i = 0; i < MAX_DAEMONS; i++)
 		r->d[i].pid = -1;
 	r->all_ms = calloc(o->rotations, sizeof(double));
@@ -885,9 +697,7 @@ static int run_one(const struct opts *o, struct run *r, const char *top, const c
 		fail(r, "out of memory");
 		return HM_ENOMEM;
 	}
-	if (!fmt_ok(r->dir, sizeof(r->dir), "%s/n%u-%s", top, r->n, mode_names[r->mode]) ||
-	    !fmt_ok(r->redis_sock, sizeof(r->redis_sock), "%s/redis.sock", r->dir) ||
-	    !fmt_ok(r->url, sizeof(r->url), "unix://%s", r->redis_sock)) {
+	if (!bf_fmt(r->dir, sizeof(r->dir), "%s/n%u-%s", top, r->n, mode_names[r->mode])) {
 		fail(r, "paths under %s are too long for a Unix socket", top);
 		r->dir[0] = '\0';
 		return HM_EINVAL;
@@ -984,29 +794,6 @@ static struct summary summarize(double *v, size_t n)
 	return s;
 }
 
-static void cpu_model(char *out, size_t cap)
-{
-	char line[512];
-	FILE *f = fopen("/proc/cpuinfo", "re");
-
-	(void)fmt_ok(out, cap, "unknown");
-	if (f == NULL)
-		return;
-	while (fgets(line, sizeof(line), f) != NULL) {
-		char *colon = strchr(line, ':');
-
-		if (strncmp(line, "model name", 10) == 0 && colon != NULL) {
-			colon++;
-			while (*colon == ' ' || *colon == '\t')
-				colon++;
-			colon[strcspn(colon, "\n")] = '\0';
-			(void)fmt_ok(out, cap, "%s", colon);
-			break;
-		}
-	}
-	fclose(f);
-}
-
 /* A JSON string: ASCII printable as is, '"' and '\\' escaped, the rest as \u00XX. */
 static void json_str(FILE *f, const char *s)
 {
@@ -1037,7 +824,7 @@ static void report_json(const struct opts *o, struct run *runs, size_t nruns, bo
 	time_t t = time(NULL);
 	struct tm tm;
 
-	cpu_model(cpu, sizeof(cpu));
+	bf_cpu_model(cpu, sizeof(cpu));
 	date[0] = '\0';
 	if (gmtime_r(&t, &tm) != NULL)
 		(void)strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%SZ", &tm);
@@ -1084,7 +871,7 @@ static void report_table(const struct opts *o, struct run *runs, size_t nruns, F
 {
 	char cpu[256];
 
-	cpu_model(cpu, sizeof(cpu));
+	bf_cpu_model(cpu, sizeof(cpu));
 	fprintf(f, "hmacd-fleet-bench: from a rotation's return until the new epoch verifies on "
 		"every hmacd\n");
 	fprintf(f, "machine: %ld CPUs, %s; %u rotations per run (+%u warm-up) over %u scope(s); "
@@ -1181,7 +968,7 @@ static bool parse_ns(const char *s, struct opts *o)
 {
 	char buf[128], *tok, *save = NULL;
 
-	if (!fmt_ok(buf, sizeof(buf), "%s", s))
+	if (!bf_fmt(buf, sizeof(buf), "%s", s))
 		return false;
 	o->nns = 0;
 	for (tok = strtok_r(buf, ",", &save); tok != NULL; tok = strtok_r(NULL, ",", &save)) {
@@ -1197,7 +984,7 @@ static bool parse_modes(const char *s, struct opts *o)
 	char buf[64], *tok, *save = NULL;
 	bool any = false;
 
-	if (!fmt_ok(buf, sizeof(buf), "%s", s))
+	if (!bf_fmt(buf, sizeof(buf), "%s", s))
 		return false;
 	memset(o->modes, 0, sizeof(o->modes));
 	for (tok = strtok_r(buf, ",", &save); tok != NULL; tok = strtok_r(NULL, ",", &save)) {
@@ -1321,9 +1108,9 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
-	o.hmacd = find_binary(o.hmacd, "HMACD", "hmacd", HM_SBINDIR, hmacd_buf,
+	o.hmacd = bf_find_binary(o.hmacd, "HMACD", "hmacd", HM_SBINDIR, hmacd_buf,
 			      sizeof(hmacd_buf));
-	o.hmacctl = find_binary(o.hmacctl, "HMACCTL", "hmacctl", HM_BINDIR, hmacctl_buf,
+	o.hmacctl = bf_find_binary(o.hmacctl, "HMACCTL", "hmacctl", HM_BINDIR, hmacctl_buf,
 				sizeof(hmacctl_buf));
 	if (o.tmpdir == NULL)
 		o.tmpdir = default_tmpdir();
@@ -1332,7 +1119,7 @@ int main(int argc, char **argv)
 		error = "out of memory";
 		goto out;
 	}
-	if (!fmt_ok(top, sizeof(top), "%s/hmacd-fleet-bench-XXXXXX", o.tmpdir) ||
+	if (!bf_fmt(top, sizeof(top), "%s/hmacd-fleet-bench-XXXXXX", o.tmpdir) ||
 	    mkdtemp(top) == NULL) {
 		snprintf(why, sizeof(why), "cannot make a temporary directory in %s: %s", o.tmpdir,
 			 strerror(errno));
@@ -1340,7 +1127,7 @@ int main(int argc, char **argv)
 		error = why;
 		goto out;
 	}
-	if (!fmt_ok(seal_file, sizeof(seal_file), "%s/seal.key", top)) {
+	if (!bf_fmt(seal_file, sizeof(seal_file), "%s/seal.key", top)) {
 		error = "temporary directory name too long";
 		goto out;
 	}
@@ -1348,7 +1135,7 @@ int main(int argc, char **argv)
 	{
 		const char *args[] = {o.hmacctl, "seal-key", "generate", "--out", seal_file, NULL};
 
-		rc = run_cmd(args, printed, sizeof(printed), why, sizeof(why));
+		rc = bf_run(args, printed, sizeof(printed), why, sizeof(why));
 		if (rc != HM_OK) {
 			error = why;
 			goto out;
@@ -1395,6 +1182,6 @@ out:
 		free(runs[i].each_ms);
 	}
 	free(runs);
-	remove_tree(top);
+	bf_remove_tree(top);
 	return ok ? 0 : 1;
 }

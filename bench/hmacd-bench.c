@@ -6,8 +6,11 @@
  * or, with --scheme rfc9421, RFC 9421 items); then either start our own hmacd on a temp socket
  * and store or target --socket, drive it with the load generator, sample its CPU time and
  * memory from /proc around the measured window, and/or run the same frames through the verify
- * engine in-process. Every verdict is checked; any mismatch, error response or broken
- * connection makes the exit status 1.
+ * engine in-process. With --fleet our hmacd runs in fleet mode (fleet.c): its own redis-server
+ * (and replicas), the fleet and its scopes made with the real hmacctl, nonce claims in Redis
+ * or the local nonce cache only, Redis' CPU per claim, and after the load the replays: frames
+ * sent again must come back REPLAY, from this host and from a second one. Every verdict is
+ * checked; any mismatch, error response or broken connection makes the exit status 1.
  *
  * Exit status: 0 every verdict was the expected one; 1 a wrong verdict, an error, a stall, or a
  * set-up failure; 2 a usage error.
@@ -44,7 +47,9 @@ enum opt_id {
 	O_DAEMON_CPUS, O_BENCH_CPUS,
 	O_CONNECTIONS, O_BATCH, O_PIPELINE, O_DURATION, O_REQUESTS, O_WARMUP, O_GEN_THREADS,
 	O_TIMEOUT, O_SCHEME, O_SCOPES, O_BODY_BYTES, O_DIGEST, O_INVALID_RATIO, O_NONCE, O_POOL_MB,
-	O_SEED, O_INPROC, O_COMPARE_INPROC, O_JSON, O_QUIET, O_HELP,
+	O_SEED, O_FLEET, O_FLEET_NONCES, O_FLEET_WAIT, O_HMACCTL, O_REDIS_SERVER, O_REDIS_CPUS,
+	O_INPROC,
+	O_COMPARE_INPROC, O_JSON, O_QUIET, O_HELP,
 };
 
 struct opt_def {
@@ -80,6 +85,13 @@ static const struct opt_def opt_defs[] = {
 	{"nonce", O_NONCE, NULL, "a unique nonce in every item (frames are never resent)"},
 	{"pool-mb", O_POOL_MB, "MIB", "memory for pre-encoded frames (default 512)"},
 	{"seed", O_SEED, "N", "seed for choosing scopes, bodies and tampered items"},
+	{"fleet", O_FLEET, NULL, "our hmacd in fleet mode, with a redis-server of our own"},
+	{"fleet-nonces", O_FLEET_NONCES, "WHERE", "with --fleet: redis (default: claims) or local"},
+	{"fleet-wait", O_FLEET_WAIT, "N", "with --fleet: N replicas, hmacd's --fleet-wait N (0)"},
+	{"hmacctl", O_HMACCTL, "PATH", "with --fleet: hmacctl to run (default: $HMACCTL, the "
+				       "build's)"},
+	{"redis-server", O_REDIS_SERVER, "PATH", "with --fleet: redis-server to run (PATH)"},
+	{"redis-cpus", O_REDIS_CPUS, "LIST", "with --fleet: pin Redis and its replicas to these CPUs"},
 	{"inproc", O_INPROC, NULL, "run only the in-process baseline (no daemon)"},
 	{"compare-inproc", O_COMPARE_INPROC, NULL, "run the daemon and the baseline"},
 	{"json", O_JSON, NULL, "print one JSON object instead of the table"},
@@ -165,10 +177,22 @@ static int bad_value(const char *name, const char *val)
 	return 2;
 }
 
+static bool user_gave(const struct bench_opts *o, const char *flag)
+{
+	size_t n = strlen(flag);
+
+	for (unsigned i = 0; i < o->ndaemon_args; i++)
+		if (strncmp(o->daemon_args[i], flag, n) == 0 &&
+		    (o->daemon_args[i][n] == '\0' || o->daemon_args[i][n] == '='))
+			return true;
+	return false;
+}
+
 /* Fills o from argv. 0, 2 (usage error) or -1 (--help printed). */
 static int parse_args(int argc, char **argv, struct bench_opts *o)
 {
 	struct option lo[NOPTS + 1];
+	bool fleet_opt = false;
 	uint64_t u;
 	double d;
 	int c;
@@ -296,6 +320,31 @@ static int parse_args(int argc, char **argv, struct bench_opts *o)
 				return bad_value(name, optarg);
 			o->invalid_ratio = d;
 			break;
+		case O_FLEET_NONCES:
+			if (strcmp(optarg, "redis") == 0)
+				o->fleet_local = false;
+			else if (strcmp(optarg, "local") == 0)
+				o->fleet_local = true;
+			else
+				return bad_value(name, optarg);
+			fleet_opt = true;
+			break;
+		case O_FLEET_WAIT:
+			if (!parse_u64(optarg, 0, BENCH_MAX_REPLICAS, &u))
+				return bad_value(name, optarg);
+			o->fleet_wait = (unsigned)u;
+			fleet_opt = true;
+			break;
+		case O_HMACCTL: o->hmacctl = optarg; fleet_opt = true; break;
+		case O_REDIS_SERVER: o->redis_server = optarg; fleet_opt = true; break;
+		case O_REDIS_CPUS:
+			if (!parse_cpus(optarg, &o->redis_cpus))
+				return bad_value(name, optarg);
+			o->redis_cpus_set = true;
+			o->redis_cpus_arg = optarg;
+			fleet_opt = true;
+			break;
+		case O_FLEET: o->fleet = true; break;
 		case O_DIGEST: o->digest = true; break;
 		case O_NONCE: o->nonce = true; break;
 		case O_INPROC: o->inproc_only = true; break;
@@ -328,6 +377,27 @@ static int parse_args(int argc, char **argv, struct bench_opts *o)
 	}
 	if (o->socket == NULL && (o->db != NULL || o->daemon_pid != 0) && !o->inproc_only) {
 		fprintf(stderr, "hmacd-bench: --db and --daemon-pid go with --socket\n");
+		return 2;
+	}
+	if (fleet_opt && !o->fleet) {
+		fprintf(stderr, "hmacd-bench: --fleet-nonces, --fleet-wait, --hmacctl, "
+				"--redis-server and --redis-cpus go with --fleet\n");
+		return 2;
+	}
+	if (o->fleet && (o->socket != NULL || o->inproc_only || o->compare_inproc)) {
+		fprintf(stderr, "hmacd-bench: --fleet starts its own Redis and hmacd: not with "
+				"--socket, --inproc or --compare-inproc\n");
+		return 2;
+	}
+	if (o->fleet && o->fleet_local && o->fleet_wait > 0) {
+		fprintf(stderr, "hmacd-bench: --fleet-wait waits for nonce claims: not with "
+				"--fleet-nonces local\n");
+		return 2;
+	}
+	if (o->fleet && (user_gave(o, "--fleet") || user_gave(o, "--seal-key-file") ||
+			 user_gave(o, "--fleet-nonces") || user_gave(o, "--fleet-wait"))) {
+		fprintf(stderr, "hmacd-bench: with --fleet the bench gives hmacd --fleet, "
+				"--seal-key-file, --fleet-nonces and --fleet-wait itself\n");
 		return 2;
 	}
 	if (o->socket != NULL &&
@@ -374,17 +444,6 @@ static const char *find_hmacd(const struct bench_opts *o, char *buf, size_t len)
 	return buf;
 }
 
-static bool user_gave(const struct bench_opts *o, const char *flag)
-{
-	size_t n = strlen(flag);
-
-	for (unsigned i = 0; i < o->ndaemon_args; i++)
-		if (strncmp(o->daemon_args[i], flag, n) == 0 &&
-		    (o->daemon_args[i][n] == '\0' || o->daemon_args[i][n] == '='))
-			return true;
-	return false;
-}
-
 
 static void add_arg(struct bench_plan *dp, const char *flag, unsigned slot, uint64_t v)
 {
@@ -407,8 +466,8 @@ static uint64_t pow2_at_least(uint64_t v)
  * (it refuses a nonce item whose ts is older than its start): from the most items and the
  * largest frame the pool can hold.
  */
-static void plan_daemon(const struct bench_opts *o, uint64_t max_items, size_t max_frame,
-			struct bench_plan *dp)
+static int plan_daemon(const struct bench_opts *o, uint64_t max_items, size_t max_frame,
+		       const struct bench_fleet *fleet, struct bench_plan *dp)
 {
 	double span = o->warmup + o->duration;
 
@@ -446,9 +505,14 @@ static void plan_daemon(const struct bench_opts *o, uint64_t max_items, size_t m
 			max_frame < HM_FRAME_MAX_MAX ? max_frame : HM_FRAME_MAX_MAX);
 	if (o->batch > HM_DEFAULT_MAX_BATCH && !user_gave(o, "--max-batch"))
 		add_arg(dp, "--max-batch", 4, o->batch);
+	/* room kept for the user's arguments and the final NULL */
+	if (fleet != NULL &&
+	    !bench_fleet_args(fleet, dp->argv, &dp->argc, BENCH_PLAN_ARGS - o->ndaemon_args - 1))
+		return HM_ETOOBIG;
 	for (unsigned i = 0; i < o->ndaemon_args; i++)
 		dp->argv[dp->argc++] = o->daemon_args[i];
 	dp->argv[dp->argc] = NULL;
+	return HM_OK;
 }
 
 /* ---- sampling around the measured window ---- */
@@ -557,6 +621,8 @@ int main(int argc, char **argv)
 	struct bench_plan plan;
 	struct bench_report r = {0};
 	struct marks marks = {0};
+	struct bench_fleet *fleet = NULL;
+	struct bench_fleet_figures ff = {0};
 	char err[256] = "", hmacd_buf[PATH_MAX];
 	cpu_set_t all_cpus;
 	const char *db;
@@ -602,6 +668,19 @@ int main(int argc, char **argv)
 			goto fail;
 		db = d.db;
 	}
+	if (o.fleet) {
+		/* the scopes go to a staging store, then into the fleet; d.db becomes a mirror */
+		say(&o, "starting redis-server%s and making the fleet with hmacctl",
+		    o.fleet_wait ? " and its replicas" : "");
+		rc = bench_fleet_setup(&o, d.dir, &fleet, err, sizeof(err));
+		if (rc != HM_OK)
+			goto fail;
+		ff.ran = true;
+		ff.nonces = o.fleet_local ? "local" : "redis";
+		ff.replicas = o.fleet_wait;
+		r.fleet = &ff;
+		db = bench_fleet_stage(fleet);
+	}
 	{
 		uint64_t rs = o.seed;
 
@@ -618,19 +697,38 @@ int main(int argc, char **argv)
 	rc = bench_scopes_create(&scopes, db, err, sizeof(err));
 	if (rc != HM_OK)
 		goto fail;
+	if (fleet != NULL) {
+		say(&o, "hmacctl --fleet import-store: %" PRIu64 " scopes into the fleet", scopes.n);
+		rc = bench_fleet_import(fleet, scopes.n, &ff, err, sizeof(err));
+		if (rc != HM_OK)
+			goto fail;
+	}
 
 	/* 2. our daemon, started before any item is signed (it refuses older nonce items) */
 	rc = plan_pool(&o, &nframes, &stop_at, err, sizeof(err));
 	if (rc != HM_OK)
 		goto fail;
-	plan_daemon(&o, (uint64_t)bench_pool_frames_cap(&o, nframes, stop_at) * o.batch,
-		    bench_pool_frame_bound(&o), &plan);
+	rc = plan_daemon(&o, (uint64_t)bench_pool_frames_cap(&o, nframes, stop_at) * o.batch,
+			 bench_pool_frame_bound(&o), fleet, &plan);
+	if (rc != HM_OK) {
+		snprintf(err, sizeof(err), "too many arguments for hmacd");
+		goto fail;
+	}
 	if (!o.inproc_only && o.socket == NULL) {
+		uint64_t t0 = bench_now_ns();
+
 		r.hmacd = find_hmacd(&o, hmacd_buf, sizeof(hmacd_buf));
 		say(&o, "starting %s", r.hmacd);
 		rc = bench_daemon_start(&d, r.hmacd, plan.argv,
 					o.daemon_cpus_set ? &o.daemon_cpus : &all_cpus, err,
 					sizeof(err));
+		if (rc != HM_OK)
+			goto fail;
+		ff.start_s = (double)(bench_now_ns() - t0) / 1e9;
+	}
+	if (fleet != NULL && !o.fleet_local && o.nonce) {
+		say(&o, "starting a second hmacd of the fleet, for the replays");
+		rc = bench_fleet_start_other(fleet, r.hmacd, plan.skew, err, sizeof(err));
 		if (rc != HM_OK)
 			goto fail;
 	}
@@ -653,6 +751,8 @@ int main(int argc, char **argv)
 		if (marks.pid != 0 && !p0.ok)
 			say(&o, "cannot read /proc/%ld/stat: no CPU figures", marks.pid);
 		bench_stats_fetch(sock, &r.st0);
+		if (fleet != NULL)
+			bench_fleet_sample(fleet, 0, &ff);
 		say(&o, "running the load");
 		rc = bench_load_run(&o, &pool, sock, on_mark, &marks, &load);
 		if (rc != HM_OK) {
@@ -662,6 +762,20 @@ int main(int argc, char **argv)
 		}
 		r.ran_daemon = true;
 		bench_stats_fetch(sock, &r.st1);
+		if (fleet != NULL) {
+			bench_fleet_sample(fleet, 1, &ff);
+			/* every OK nonce item was claimed, and nothing else */
+			bench_fleet_check(&ff, &r.st0, &r.st1,
+					  o.nonce ? load.tally.verdicts[HM_V_OK] +
+							    load.warm.verdicts[HM_V_OK]
+						  : 0);
+			if (o.nonce) {
+				say(&o, "sending replays");
+				/* why in ff.check_error, which fails the run */
+				if (bench_fleet_replays(fleet, &o, &pool, sock, &ff) != HM_OK)
+					say(&o, "the replays could not be sent");
+			}
+		}
 		bench_proc_read(marks.pid, true, &r.mem);
 		if (marks.n == 2 && marks.proc[0].ok && marks.proc[1].ok) {
 			double tck = (double)sysconf(_SC_CLK_TCK);
@@ -689,6 +803,16 @@ int main(int argc, char **argv)
 			rc = bench_daemon_stop(&d, r.stop_error, sizeof(r.stop_error));
 			if (rc != HM_OK)
 				say(&o, "%s", r.stop_error);
+		}
+		if (fleet != NULL) {
+			char e2[160] = "";
+
+			rc = bench_fleet_stop(fleet, e2, sizeof(e2));
+			if (rc != HM_OK) {
+				say(&o, "%s", e2);
+				if (r.stop_error[0] == '\0')
+					snprintf(r.stop_error, sizeof(r.stop_error), "%s", e2);
+			}
 		}
 	}
 
@@ -732,6 +856,7 @@ out:
 		if (bench_daemon_stop(&d, e2, sizeof(e2)) != HM_OK)
 			fprintf(stderr, "hmacd-bench: %s\n", e2);
 	}
+	bench_fleet_free(&fleet);
 	bench_tmpdir_remove(&d);
 	free(load.lat);
 	bench_pool_free(&pool);

@@ -400,6 +400,19 @@ static int connect_unix(const char *path, int *out, char *err, size_t errlen)
  * (with --requests the pool holds exactly the frames to send, so a slice is a connection's
  * share). A cycled pool is shared, each connection starting at its own point.
  */
+void bench_load_slice(const struct bench_opts *o, const struct bench_pool *p, unsigned i,
+		      unsigned n, size_t *first, size_t *count)
+{
+	uint64_t total = o->requests ? (o->requests + p->batch - 1) / p->batch : p->nframes;
+
+	*first = 0;
+	*count = 0;
+	if (!p->unique)
+		return;
+	*first = (size_t)(i * (total / n) + (i < total % n ? i : total % n));
+	*count = (size_t)(total / n + (i < total % n ? 1 : 0));
+}
+
 static void assign(const struct bench_opts *o, const struct bench_pool *p, unsigned i,
 		   unsigned n, struct lconn *c)
 {
@@ -408,8 +421,11 @@ static void assign(const struct bench_opts *o, const struct bench_pool *p, unsig
 
 	c->left = o->requests ? share : UINT64_MAX;
 	if (p->unique) {
-		c->next = (size_t)(i * (total / n) + (i < total % n ? i : total % n));
-		c->end = c->next + (size_t)share;
+		size_t first, count;
+
+		bench_load_slice(o, p, i, n, &first, &count);
+		c->next = first;
+		c->end = first + count;
 	} else {
 		c->next = p->nframes * i / n;
 		c->end = p->nframes;

@@ -71,6 +71,11 @@ bool bench_report_ok(const struct bench_report *r)
 	if (r->ran_inproc && (r->inproc->tally.mismatches || r->inproc->tally.errors ||
 			      r->inproc->tally.items == 0))
 		return false;
+	if (r->fleet != NULL && r->ran_daemon &&
+	    (r->fleet->check_error[0] != '\0' || r->fleet->replay_same.mismatches ||
+	     r->fleet->replay_same.errors || r->fleet->replay_other.mismatches ||
+	     r->fleet->replay_other.errors))
+		return false;
 	return true;
 }
 
@@ -81,6 +86,78 @@ static void json_tally(FILE *f, const struct bench_tally *t)
 		fprintf(f, "%s\"%s\":%" PRIu64, v ? "," : "", hm_verdict_name(v), t->verdicts[v]);
 	fprintf(f, ",\"other\":%" PRIu64 "},\"mismatches\":%" PRIu64 ",\"errors\":%" PRIu64,
 		t->verdicts[HM_V__COUNT], t->mismatches, t->errors);
+}
+
+/* Redis' CPU per claim sent, in ns, or a negative number when there were none. */
+static double ns_per_claim(const struct bench_report *r, double cpu_s)
+{
+	bool ok;
+	uint64_t claims = stat_delta(r, "fleet_nonce_claims", &ok);
+
+	return ok && claims > 0 && r->fleet->have_cpu ? cpu_s * 1e9 / (double)claims : -1;
+}
+
+static void json_ns_or_null(FILE *f, const char *name, double v)
+{
+	if (v >= 0)
+		fprintf(f, ",\"%s\":%.0f", name, v);
+	else
+		fprintf(f, ",\"%s\":null", name);
+}
+
+static const char *const claim_rows[][2] = {
+	{"claims", "fleet_nonce_claims"},           {"claimed", "fleet_nonce_claimed"},
+	{"taken", "fleet_nonce_taken"},             {"unavailable", "fleet_nonce_unavailable"},
+	{"timeouts", "fleet_nonce_timeouts"},
+};
+
+static void json_replays(FILE *f, const char *name, const struct bench_tally *t)
+{
+	fprintf(f, "\"%s\":{\"frames\":%" PRIu64 ",\"items\":%" PRIu64 ",", name, t->frames,
+		t->items);
+	json_tally(f, t);
+	fputc('}', f);
+}
+
+/* "fleet":{...}: the fleet's set-up, the claims, Redis' CPU, the replays */
+static void json_fleet(const struct bench_report *r, FILE *f)
+{
+	const struct bench_fleet_figures *ff = r->fleet;
+	bool ok;
+
+	fprintf(f, ",\"fleet\":{\"nonces\":\"%s\",\"wait\":%u,\"replicas\":%u,\"redis_cpus\":",
+		ff->nonces, r->o->fleet_wait, ff->replicas);
+	json_str(f, r->o->redis_cpus_arg ? r->o->redis_cpus_arg : "");
+	fprintf(f, ",\"import_s\":%.3f,\"daemon_start_s\":%.3f", ff->import_s, ff->start_s);
+	for (size_t i = 0; i < sizeof(claim_rows) / sizeof(claim_rows[0]); i++) {
+		uint64_t v = stat_delta(r, claim_rows[i][1], &ok);
+
+		if (ok)
+			fprintf(f, ",\"%s\":%" PRIu64, claim_rows[i][0], v);
+	}
+	if (ff->have_cpu) {
+		fprintf(f, ",\"redis_cpu_s\":%.2f", ff->master_cpu_s);
+		json_ns_or_null(f, "redis_cpu_ns_per_claim", ns_per_claim(r, ff->master_cpu_s));
+		if (ff->replicas > 0) {
+			fprintf(f, ",\"replica_cpu_s\":%.2f", ff->replica_cpu_s);
+			json_ns_or_null(f, "replica_cpu_ns_per_claim",
+					ns_per_claim(r, ff->replica_cpu_s));
+		}
+	}
+	fprintf(f, ",\"replays\":{");
+	json_replays(f, "same_host", &ff->replay_same);
+	if (ff->ran_other) {
+		fputc(',', f);
+		json_replays(f, "other_host", &ff->replay_other);
+		fprintf(f, ",\"other_host_taken\":%" PRIu64 ",\"other_host_before_start\":%" PRIu64,
+			ff->other_taken, ff->other_early);
+	}
+	fputc('}', f);
+	if (ff->check_error[0] != '\0') {
+		fprintf(f, ",\"check_error\":");
+		json_str(f, ff->check_error);
+	}
+	fputc('}', f);
 }
 
 void bench_report_json(const struct bench_report *r, FILE *f)
@@ -188,6 +265,8 @@ void bench_report_json(const struct bench_report *r, FILE *f)
 			json_str(f, l->first_error[0] ? l->first_error : r->stop_error);
 		}
 		fprintf(f, "}");
+		if (r->fleet != NULL)
+			json_fleet(r, f);
 	}
 	if (r->ran_inproc) {
 		const struct bench_inproc_result *in = r->inproc;
@@ -241,6 +320,64 @@ static const char *bodies_text(const struct bench_opts *o)
 		return "bodies";
 	return o->scheme == BENCH_RFC9421 ? "bodies (not sent: Content-Digest only)" :
 					    "bodies sent as SHA-256";
+}
+
+static void table_replays(FILE *f, const char *label, const struct bench_tally *t)
+{
+	fprintf(f, "  %-22s %" PRIu64 " items in %" PRIu64 " frames:", label, t->items, t->frames);
+	for (unsigned v = 0; v <= HM_V__COUNT; v++)
+		if (t->verdicts[v])
+			fprintf(f, " %s %" PRIu64, v < HM_V__COUNT ? hm_verdict_name(v) : "other",
+				t->verdicts[v]);
+	fprintf(f, "; %" PRIu64 " wrong, %" PRIu64 " errors\n", t->mismatches, t->errors);
+}
+
+static void table_fleet(const struct bench_report *r, FILE *f)
+{
+	const struct bench_fleet_figures *ff = r->fleet;
+	uint64_t v[5];
+	bool ok = true, one;
+	double ns;
+
+	fprintf(f, "\nfleet: redis-server of our own (Unix socket, no persistence), %u "
+		   "replica%s; hmacd --fleet-nonces %s", ff->replicas, ff->replicas == 1 ? "" : "s",
+		ff->nonces);
+	if (r->o->fleet_wait > 0)
+		fprintf(f, " --fleet-wait %u", r->o->fleet_wait);
+	if (r->o->redis_cpus_arg != NULL)
+		fprintf(f, "; Redis on CPU %s", r->o->redis_cpus_arg);
+	fprintf(f, "\n  %-22s hmacctl import-store %.2f s; hmacd synced and listening in %.2f s\n",
+		"setup", ff->import_s, ff->start_s);
+	for (size_t i = 0; i < 5; i++) {
+		v[i] = stat_delta(r, claim_rows[i][1], &one);
+		ok = ok && one;
+	}
+	if (ok)
+		fprintf(f, "  %-22s %" PRIu64 " sent, %" PRIu64 " claimed, %" PRIu64 " taken, %" PRIu64
+			   " unavailable; %" PRIu64 " frames at their deadline (warm-up included)\n",
+			"nonce claims", v[0], v[1], v[2], v[3], v[4]);
+	if (ff->have_cpu) {
+		fprintf(f, "  %-22s %.2f s", "Redis CPU", ff->master_cpu_s);
+		ns = ns_per_claim(r, ff->master_cpu_s);
+		if (ns >= 0)
+			fprintf(f, ", %.0f ns per claim", ns);
+		if (ff->replicas > 0) {
+			fprintf(f, "; replicas %.2f s", ff->replica_cpu_s);
+			ns = ns_per_claim(r, ff->replica_cpu_s);
+			if (ns >= 0)
+				fprintf(f, ", %.0f ns per claim", ns);
+		}
+		fputc('\n', f);
+	}
+	if (ff->replay_same.frames > 0)
+		table_replays(f, "replays, same host", &ff->replay_same);
+	if (ff->ran_other) {
+		table_replays(f, "replays, second host", &ff->replay_other);
+		fprintf(f, "  %-22s %" PRIu64 " refused by Redis (taken), %" PRIu64
+			   " as signed before its start\n", "", ff->other_taken, ff->other_early);
+	}
+	if (ff->check_error[0] != '\0')
+		fprintf(f, "  %-22s %s\n", "check FAILED", ff->check_error);
 }
 
 void bench_report_table(const struct bench_report *r, FILE *f)
@@ -328,6 +465,8 @@ void bench_report_table(const struct bench_report *r, FILE *f)
 		if (l->first_error[0] || r->stop_error[0])
 			fprintf(f, "  %-22s %s\n", "first problem",
 				l->first_error[0] ? l->first_error : r->stop_error);
+		if (r->fleet != NULL)
+			table_fleet(r, f);
 	}
 	if (r->ran_inproc) {
 		const struct bench_inproc_result *in = r->inproc;

@@ -16,7 +16,7 @@
 struct bench_plan {
 	int64_t skew;       /* the daemon's --skew (also the baseline's) */
 	size_t nonce_cache; /* the daemon's --nonce-cache (also the baseline's) */
-	const char *argv[BENCH_MAX_DAEMON_ARGS + 14]; /* NULL-terminated */
+	const char *argv[BENCH_PLAN_ARGS]; /* NULL-terminated */
 	char num[5][24];    /* storage for the numbers in argv */
 	unsigned argc;
 };
@@ -32,6 +32,7 @@ struct bench_report {
 	struct bench_inproc_result *inproc;
 	struct bench_proc mem; /* the daemon's memory at the end */
 	struct bench_stats st0, st1; /* the daemon's counters before and after the load */
+	const struct bench_fleet_figures *fleet; /* --fleet, or NULL */
 	/* CPU seconds over the measured window */
 	double daemon_cpu_s, daemon_user_s, daemon_sys_s, bench_cpu_s;
 	bool have_cpu;

@@ -308,38 +308,65 @@ void hm_seal_id_hex(const struct hm_seal *s, char out[static HM_SEAL_ID_HEX])
 	hex(s->id, sizeof(s->id), out);
 }
 
+/* An HMAC-SHA256 context keyed with key[0..32), or NULL. */
+static EVP_MAC_CTX *hmac_keyed(const uint8_t key[static 32])
+{
+	EVP_MAC *mac;
+	EVP_MAC_CTX *ctx;
+	OSSL_PARAM params[2];
+
+	mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+	if (mac == NULL)
+		return NULL;
+	ctx = EVP_MAC_CTX_new(mac);
+	EVP_MAC_free(mac); /* the context holds its own reference */
+	if (ctx == NULL)
+		return NULL;
+	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0);
+	params[1] = OSSL_PARAM_construct_end();
+	if (EVP_MAC_init(ctx, key, 32, params) != 1) {
+		EVP_MAC_CTX_free(ctx);
+		return NULL;
+	}
+	return ctx;
+}
+
+/*
+ * The MAC, under the context's key, of part[0] | part[1] | ...; fresh says the context was
+ * just keyed (else it is re-initialised first). HM_OK or HM_ECRYPTO (out wiped).
+ */
+static int mac_parts(EVP_MAC_CTX *ctx, bool fresh, const uint8_t *const part[],
+		     const size_t len[], size_t nparts, uint8_t out[static 32])
+{
+	size_t outlen = 0, i;
+
+	if (!fresh && EVP_MAC_init(ctx, NULL, 0, NULL) != 1)
+		goto fail;
+	for (i = 0; i < nparts; i++) {
+		if (len[i] > 0 && EVP_MAC_update(ctx, part[i], len[i]) != 1)
+			goto fail;
+	}
+	if (EVP_MAC_final(ctx, out, &outlen, 32) != 1 || outlen != 32)
+		goto fail;
+	return HM_OK;
+fail:
+	OPENSSL_cleanse(out, 32);
+	return HM_ECRYPTO;
+}
+
 /* HMAC-SHA256 under key[0..32) of part[0] | part[1] | ... HM_OK or HM_ECRYPTO (out wiped). */
 static int hmac_parts(const uint8_t key[static 32], const uint8_t *const part[],
 		      const size_t len[], size_t nparts, uint8_t out[static 32])
 {
-	EVP_MAC *mac = NULL;
-	EVP_MAC_CTX *ctx = NULL;
-	OSSL_PARAM params[2];
-	size_t outlen = 0, i;
-	int rc = HM_ECRYPTO;
+	EVP_MAC_CTX *ctx = hmac_keyed(key);
+	int rc;
 
-	mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
-	if (mac == NULL)
-		goto out;
-	ctx = EVP_MAC_CTX_new(mac);
-	if (ctx == NULL)
-		goto out;
-	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0);
-	params[1] = OSSL_PARAM_construct_end();
-	if (EVP_MAC_init(ctx, key, 32, params) != 1)
-		goto out;
-	for (i = 0; i < nparts; i++) {
-		if (len[i] > 0 && EVP_MAC_update(ctx, part[i], len[i]) != 1)
-			goto out;
-	}
-	if (EVP_MAC_final(ctx, out, &outlen, 32) != 1 || outlen != 32)
-		goto out;
-	rc = HM_OK;
-out:
-	EVP_MAC_CTX_free(ctx); /* wipes its keyed state */
-	EVP_MAC_free(mac);
-	if (rc != HM_OK)
+	if (ctx == NULL) {
 		OPENSSL_cleanse(out, 32);
+		return HM_ECRYPTO;
+	}
+	rc = mac_parts(ctx, true, part, len, nparts, out);
+	EVP_MAC_CTX_free(ctx); /* wipes its keyed state */
 	return rc;
 }
 
@@ -370,18 +397,80 @@ static void be64(uint8_t out[static 8], uint64_t v)
 	}
 }
 
+/* The nonce digest's input: each field after its length as 8 bytes big-endian. */
+struct nonce_input {
+	uint8_t lens[3][8];
+	const uint8_t *part[6];
+	size_t plen[6];
+};
+
+static void nonce_input(struct nonce_input *in, const uint8_t *tenant, size_t tenant_len,
+			const uint8_t *container, size_t container_len, const uint8_t *nonce,
+			size_t nonce_len)
+{
+	const uint8_t *field[3] = {tenant, container, nonce};
+	const size_t len[3] = {tenant_len, container_len, nonce_len};
+
+	for (size_t i = 0; i < 3; i++) {
+		be64(in->lens[i], len[i]);
+		in->part[2 * i] = in->lens[i];
+		in->plen[2 * i] = 8;
+		in->part[2 * i + 1] = field[i];
+		in->plen[2 * i + 1] = len[i];
+	}
+}
+
 int hm_seal_nonce_digest(const struct hm_seal *s, const uint8_t *tenant, size_t tenant_len,
 			 const uint8_t *container, size_t container_len, const uint8_t *nonce,
 			 size_t nonce_len, uint8_t out[static 32])
 {
-	uint8_t lens[3][8];
-	const uint8_t *part[6] = { lens[0], tenant, lens[1], container, lens[2], nonce };
-	const size_t plen[6] = { 8, tenant_len, 8, container_len, 8, nonce_len };
+	struct nonce_input in;
 
-	be64(lens[0], tenant_len);
-	be64(lens[1], container_len);
-	be64(lens[2], nonce_len);
-	return hmac_parts(s->nonce, part, plen, 6, out);
+	nonce_input(&in, tenant, tenant_len, container, container_len, nonce, nonce_len);
+	return hmac_parts(s->nonce, in.part, in.plen, 6, out);
+}
+
+struct hm_seal_nonce_mac {
+	EVP_MAC_CTX *ctx; /* keyed with the nonce key */
+	bool fresh;       /* keyed, not used yet */
+};
+
+int hm_seal_nonce_mac_new(const struct hm_seal *s, struct hm_seal_nonce_mac **out)
+{
+	struct hm_seal_nonce_mac *m;
+
+	*out = NULL;
+	m = OPENSSL_zalloc(sizeof(*m));
+	if (m == NULL)
+		return HM_ECRYPTO;
+	m->ctx = hmac_keyed(s->nonce);
+	if (m->ctx == NULL) {
+		OPENSSL_free(m);
+		return HM_ECRYPTO;
+	}
+	m->fresh = true;
+	*out = m;
+	return HM_OK;
+}
+
+int hm_seal_nonce_mac_digest(struct hm_seal_nonce_mac *m, const uint8_t *tenant,
+			     size_t tenant_len, const uint8_t *container, size_t container_len,
+			     const uint8_t *nonce, size_t nonce_len, uint8_t out[static 32])
+{
+	struct nonce_input in;
+	bool fresh = m->fresh;
+
+	m->fresh = false;
+	nonce_input(&in, tenant, tenant_len, container, container_len, nonce, nonce_len);
+	return mac_parts(m->ctx, fresh, in.part, in.plen, 6, out);
+}
+
+void hm_seal_nonce_mac_free(struct hm_seal_nonce_mac *m)
+{
+	if (m == NULL)
+		return;
+	EVP_MAC_CTX_free(m->ctx); /* wipes its keyed state */
+	OPENSSL_free(m);
 }
 
 int hm_seal_record(const struct hm_seal *s, const uint8_t *aad, size_t aad_len,

@@ -97,6 +97,25 @@ int hm_seal_nonce_digest(const struct hm_seal *s, const uint8_t *tenant, size_t 
 			 size_t nonce_len, uint8_t out[static 32]) HM_MUSTCHECK;
 
 /*
+ * The same digest for many claims: the nonce key's HMAC fetched and keyed once, then only
+ * re-initialised per digest (OpenSSL keeps the keyed pad states), which costs a fraction of
+ * hm_seal_nonce_digest()'s fetch and keying. A worker that claims nonces keeps one. Not
+ * thread-safe: one per thread. The seal s may be wiped after new(): the context holds its own
+ * copy of the key, wiped by free().
+ *
+ * new: HM_OK with *out; HM_ECRYPTO (*out NULL).
+ * digest: as hm_seal_nonce_digest(); HM_OK or HM_ECRYPTO (out wiped).
+ */
+struct hm_seal_nonce_mac;
+int hm_seal_nonce_mac_new(const struct hm_seal *s, struct hm_seal_nonce_mac **out) HM_MUSTCHECK;
+int hm_seal_nonce_mac_digest(struct hm_seal_nonce_mac *m, const uint8_t *tenant,
+			     size_t tenant_len, const uint8_t *container, size_t container_len,
+			     const uint8_t *nonce, size_t nonce_len,
+			     uint8_t out[static 32]) HM_MUSTCHECK;
+/* Frees m and its keyed state. NULL is fine. */
+void hm_seal_nonce_mac_free(struct hm_seal_nonce_mac *m);
+
+/*
  * Seals plain[0..n) with associated data aad[0..aad_len) into out[0..cap) (not overlapping
  * plain): a fresh random IV, the ciphertext, the tag; *out_len = n + HM_SEAL_OVERHEAD (0 on
  * failure). HM_OK, HM_ETOOBIG (cap too small, or n or aad_len over INT_MAX), HM_ECRYPTO.

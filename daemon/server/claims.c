@@ -36,7 +36,14 @@
 #define BACKOFF_MAX_MS 5000
 #define SENTINEL_BACKOFF_MAX_MS 1000 /* with a locator: a new master is found within a second */
 #define LOCATOR_POLL_MS 100          /* while down: has the locator found a new master? */
-#define KEY_MAX (HM_FLEET_PREFIX_MAX + 2 + 64 + 1)
+/*
+ * A SET in the protocol's own form (RESP), written here rather than formatted by hiredis for
+ * every claim: the head, fixed per claimer, up to the digest; the digest in hex; the fixed
+ * middle; the ttl as the last bulk string.
+ */
+#define SET_HEAD_MAX (32 + HM_FLEET_PREFIX_MAX) /* "*6\r\n$3\r\nSET\r\n$NN\r\n<prefix>n:" */
+static const char set_mid[] = "\r\n$1\r\n1\r\n$2\r\nNX\r\n$2\r\nPX\r\n$";
+#define SET_CMD_MAX (SET_HEAD_MAX + 64 + sizeof(set_mid) + 48)
 
 enum claim_hand { CLAIM_FREE, CLAIM_SET, CLAIM_ORPHAN };
 
@@ -81,8 +88,9 @@ struct hm_claimer {
 	struct hm_fleet_hostport master; /* that master's address */
 	int64_t retry_at;      /* with a locator: when the backoff allows the next connect */
 	char password[HM_FLEET_PASSWORD_MAX + 1];
-	char prefix[HM_FLEET_PREFIX_MAX + 1];
-	const struct hm_seal *seal;
+	char set_head[SET_HEAD_MAX];
+	size_t set_head_len;
+	struct hm_seal_nonce_mac *digest; /* the nonce key's HMAC, keyed once (seal.h) */
 	struct timeval timeout;
 	unsigned wait;
 	char wait_arg[16], timeout_arg[16];
@@ -486,9 +494,9 @@ bool hm_claims_add(struct hm_claim_set *s, const struct hm_nonce_claim *c, size_
 
 	if (k == NULL)
 		return false;
-	if (hm_seal_nonce_digest(s->cl->seal, c->tenant.ptr, c->tenant.len, c->container.ptr,
-				 c->container.len, c->nonce.ptr, c->nonce.len,
-				 k->digest) != HM_OK) {
+	if (hm_seal_nonce_mac_digest(s->cl->digest, c->tenant.ptr, c->tenant.len,
+				     c->container.ptr, c->container.len, c->nonce.ptr, c->nonce.len,
+				     k->digest) != HM_OK) {
 		claim_put(k);
 		return false;
 	}
@@ -514,13 +522,10 @@ size_t hm_claims_size(const struct hm_claim_set *s)
 	return s->n;
 }
 
-static void send_one(struct hm_claim_set *s, struct claim *k, int argc, const char **argv,
-		     const size_t *lens)
+/* hiredis took k's command (status REDIS_OK), or k is UNAVAILABLE now. */
+static void queued(struct hm_claim_set *s, struct claim *k, int status)
 {
-	struct hm_claimer *cl = s->cl;
-
-	if (cl->ac != NULL && redisAsyncCommandArgv(cl->ac, on_reply, k, argc, argv, lens) ==
-				      REDIS_OK) {
+	if (status == REDIS_OK) {
 		k->sent = true;
 		s->pending++;
 		return;
@@ -529,14 +534,44 @@ static void send_one(struct hm_claim_set *s, struct claim *k, int argc, const ch
 	k->verdict = HM_V_UNAVAILABLE;
 }
 
+static void send_one(struct hm_claim_set *s, struct claim *k, int argc, const char **argv,
+		     const size_t *lens)
+{
+	struct hm_claimer *cl = s->cl;
+
+	queued(s, k, cl->ac != NULL ? redisAsyncCommandArgv(cl->ac, on_reply, k, argc, argv, lens)
+				    : REDIS_ERR);
+}
+
+/* "<len>\r\n<v>\r\n": a bulk string's length and body, v in decimal. Returns the bytes. */
+static size_t put_bulk_u64(char *out, uint64_t v)
+{
+	char digits[20];
+	size_t n = 0, len, at = 0;
+
+	do {
+		digits[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v > 0);
+	len = n;
+	if (len >= 10)
+		out[at++] = (char)('0' + len / 10);
+	out[at++] = (char)('0' + len % 10);
+	out[at++] = '\r';
+	out[at++] = '\n';
+	while (n > 0)
+		out[at++] = digits[--n];
+	out[at++] = '\r';
+	out[at++] = '\n';
+	return at;
+}
+
 void hm_claims_send(struct hm_claim_set *s, hm_claims_done_fn done, void *arg)
 {
 	static const char hex[] = "0123456789abcdef";
 	struct hm_claimer *cl = s->cl;
-	char key[KEY_MAX], ttl[24];
-	const char *argv[6] = {"SET", key, "1", "NX", "PX", ttl};
-	size_t lens[6] = {3, 0, 1, 2, 2, 0};
-	size_t plen = strlen(cl->prefix);
+	char cmd[SET_CMD_MAX];
+	size_t n;
 
 	s->done = done;
 	s->arg = arg;
@@ -555,16 +590,18 @@ void hm_claims_send(struct hm_claim_set *s, hm_claims_done_fn done, void *arg)
 		s->wait->wait = true;
 		s->wait->set = s;
 	}
-	memcpy(key, cl->prefix, plen);
-	memcpy(key + plen, "n:", 2);
-	lens[1] = plen + 2 + 64;
+	memcpy(cmd, cl->set_head, cl->set_head_len);
 	for (struct claim *k = s->first; k != NULL; k = k->next) {
+		n = cl->set_head_len;
 		for (size_t i = 0; i < 32; i++) {
-			key[plen + 2 + 2 * i] = hex[k->digest[i] >> 4];
-			key[plen + 3 + 2 * i] = hex[k->digest[i] & 15];
+			cmd[n++] = hex[k->digest[i] >> 4];
+			cmd[n++] = hex[k->digest[i] & 15];
 		}
-		lens[5] = (size_t)snprintf(ttl, sizeof(ttl), "%lld", (long long)k->ttl_ms);
-		send_one(s, k, 6, argv, lens);
+		memcpy(cmd + n, set_mid, sizeof(set_mid) - 1);
+		n += sizeof(set_mid) - 1;
+		n += put_bulk_u64(cmd + n, (uint64_t)k->ttl_ms); /* ttl_ms >= 1 (hm_claims_add) */
+		queued(s, k, cl->ac != NULL ? redisAsyncFormattedCommand(cl->ac, on_reply, k, cmd, n)
+					    : REDIS_ERR);
 		hm_counter_add(&cl->st.sent, 1);
 	}
 	if (s->wait != NULL) {
@@ -573,7 +610,7 @@ void hm_claims_send(struct hm_claim_set *s, hm_claims_done_fn done, void *arg)
 
 		send_one(s, s->wait, 3, wargv, wlens);
 	}
-	OPENSSL_cleanse(key, sizeof(key));
+	OPENSSL_cleanse(cmd, sizeof(cmd));
 	if (s->pending == 0)
 		event_active(s->ev, EV_TIMEOUT, 0); /* answered already, from the loop */
 	else if (event_add(s->ev, &cl->timeout) != 0)
@@ -606,7 +643,7 @@ int hm_claimer_new(struct event_base *base, const struct hm_claims_cfg *cfg,
 		   struct hm_claimer **out)
 {
 	struct hm_claimer *cl;
-	int rc = HM_ENOMEM;
+	int rc = HM_ENOMEM, n;
 
 	*out = NULL;
 	if (cfg->max_claims == 0 || cfg->max_sets == 0 || cfg->timeout_ms == 0 ||
@@ -625,8 +662,13 @@ int hm_claimer_new(struct event_base *base, const struct hm_claims_cfg *cfg,
 	}
 	if (cfg->password != NULL)
 		memcpy(cl->password, cfg->password, strlen(cfg->password) + 1);
-	memcpy(cl->prefix, cfg->prefix, strlen(cfg->prefix) + 1);
-	cl->seal = cfg->seal;
+	n = snprintf(cl->set_head, sizeof(cl->set_head), "*6\r\n$3\r\nSET\r\n$%zu\r\n%sn:",
+		     strlen(cfg->prefix) + 2 + 64, cfg->prefix);
+	if (n < 0 || (size_t)n >= sizeof(cl->set_head)) {
+		free(cl);
+		return HM_EINVAL;
+	}
+	cl->set_head_len = (size_t)n;
 	cl->timeout.tv_sec = cfg->timeout_ms / 1000;
 	cl->timeout.tv_usec = (suseconds_t)(cfg->timeout_ms % 1000) * 1000;
 	cl->wait = cfg->wait;
@@ -640,6 +682,10 @@ int hm_claimer_new(struct event_base *base, const struct hm_claims_cfg *cfg,
 	cl->retry = evtimer_new(base, on_retry, cl);
 	if (cl->claims == NULL || cl->sets == NULL || cl->retry == NULL)
 		goto out;
+	rc = hm_seal_nonce_mac_new(cfg->seal, &cl->digest);
+	if (rc != HM_OK)
+		goto out;
+	rc = HM_ENOMEM;
 	for (size_t i = cl->nclaims; i-- > 0;) {
 		cl->claims[i].cl = cl;
 		claim_put(&cl->claims[i]);
@@ -683,6 +729,7 @@ void hm_claimer_free(struct hm_claimer *cl)
 	if (cl->claims != NULL)
 		OPENSSL_cleanse(cl->claims, cl->nclaims * sizeof(*cl->claims));
 	free(cl->claims);
+	hm_seal_nonce_mac_free(cl->digest);
 	OPENSSL_cleanse(cl->password, sizeof(cl->password));
 	free(cl);
 }

@@ -5,10 +5,11 @@
  * A nonce item that passed every check on this host (its nonce new to the local cache) is OK
  * only once this host claimed its nonce in Redis:
  *     SET <prefix>n:<digest> 1 NX PX <ttl>
- * digest = hm_seal_nonce_digest(tenant, container, nonce), so Redis learns neither. A frame's
- * claims form one set: they go out in one pipelined write (hiredis async, libevent adapter),
- * followed by `WAIT <replicas> <timeout>` with --fleet-wait, and the set is answered when every
- * reply is in, or at --fleet-timeout, whichever comes first. Per claim:
+ * digest = the keyed nonce digest of (tenant, container, nonce) (seal.h; the claimer keys its
+ * HMAC once), so Redis learns neither. A frame's claims form one set: they go out in one
+ * pipelined write (hiredis async, libevent adapter), followed by `WAIT <replicas> <timeout>`
+ * with --fleet-wait, and the set is answered when every reply is in, or at --fleet-timeout,
+ * whichever comes first. Per claim:
  *     "OK"               -> OK (this host claimed it)
  *     nil                -> REPLAY (another host, or an earlier request, holds the nonce)
  *     anything else, no reply in time, Redis unreachable, fewer replicas than --fleet-wait
@@ -59,7 +60,7 @@ struct hm_claims_cfg {
 	struct hm_locator *locator;
 	const char *password; /* NULL: no AUTH (copied) */
 	const char *prefix;   /* the fleet's key prefix (copied) */
-	const struct hm_seal *seal; /* derives the digests; must outlive the claimer */
+	const struct hm_seal *seal; /* derives the digests (the claimer keys its own HMAC) */
 	unsigned timeout_ms;  /* --fleet-timeout: a set's deadline, WAIT included */
 	unsigned wait;        /* --fleet-wait: replicas that must hold a claim; 0: no WAIT */
 	size_t max_claims;    /* claims in flight at most (the pool) */
@@ -85,7 +86,8 @@ typedef void (*hm_claims_done_fn)(void *arg, struct hm_claim_set *set);
 
 /*
  * A claimer on base (the worker's loop), connecting at once (asynchronously: the first frames
- * may find it still connecting and get UNAVAILABLE). HM_OK, HM_ENOMEM, HM_EINVAL.
+ * may find it still connecting and get UNAVAILABLE). HM_OK, HM_ENOMEM, HM_EINVAL, HM_ECRYPTO
+ * (the nonce digest's HMAC could not be keyed).
  */
 int hm_claimer_new(struct event_base *base, const struct hm_claims_cfg *cfg,
 		   struct hm_claimer **out) HM_MUSTCHECK;

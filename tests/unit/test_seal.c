@@ -255,6 +255,43 @@ static void test_nonce_digest(void **state)
 	assert_memory_not_equal(d, x, 32);
 }
 
+/* The keyed context gives hm_seal_nonce_digest()'s digests, call after call. */
+static void test_nonce_mac(void **state)
+{
+	static const char *const triples[][3] = {
+		{"t1", "c1", "nonce-1"}, {"t", "1c1", "nonce-1"}, {"ab", "c", "n"},
+		{"", "", ""},            {"t1", "c1", "nonce-1"}, {"a", "bc", "n"},
+	};
+	struct hm_seal s, other;
+	struct hm_seal_nonce_mac *m = NULL, *mo = NULL;
+	uint8_t want[32], got[32];
+
+	(void)state;
+	init_counting(&s);
+	init_random(&other);
+	assert_int_equal(hm_seal_nonce_mac_new(&s, &m), HM_OK);
+	assert_int_equal(hm_seal_nonce_mac_new(&other, &mo), HM_OK);
+	hm_seal_wipe(&other); /* the context keeps its own copy of the key */
+	for (size_t i = 0; i < sizeof(triples) / sizeof(triples[0]); i++) {
+		const char *t = triples[i][0], *c = triples[i][1], *n = triples[i][2];
+
+		nonce_digest(&s, t, c, n, want);
+		assert_int_equal(hm_seal_nonce_mac_digest(m, (const uint8_t *)t, strlen(t),
+							  (const uint8_t *)c, strlen(c),
+							  (const uint8_t *)n, strlen(n), got),
+				 HM_OK);
+		assert_memory_equal(got, want, 32);
+		assert_int_equal(hm_seal_nonce_mac_digest(mo, (const uint8_t *)t, strlen(t),
+							  (const uint8_t *)c, strlen(c),
+							  (const uint8_t *)n, strlen(n), got),
+				 HM_OK);
+		assert_memory_not_equal(got, want, 32);
+	}
+	hm_seal_nonce_mac_free(m);
+	hm_seal_nonce_mac_free(mo);
+	hm_seal_nonce_mac_free(NULL);
+}
+
 /* ---- sealed records ---- */
 
 #define AAD "hmacd:|rec/0123|v7"
@@ -703,6 +740,7 @@ int main(void)
 		cmocka_unit_test(test_id_per_key),
 		cmocka_unit_test(test_name),
 		cmocka_unit_test(test_nonce_digest),
+		cmocka_unit_test(test_nonce_mac),
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_fresh_iv),
 		cmocka_unit_test(test_flipped_bits),
