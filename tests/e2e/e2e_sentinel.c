@@ -923,11 +923,17 @@ static void kill_master(struct fx *fx)
 	tl_redis_kill(&fx->r[killed]);
 }
 
-/* The killed master back, as a replica (the sentinels reconfigure it): WAIT 1 can be met. */
+/*
+ * The killed master back, as a replica of the new one, so that WAIT 1 can be met. Started with
+ * --replicaof, as an operator restarts a node without persistence: started as a master it is an
+ * empty master until the sentinels reconfigure it, and a second failover in that window (a
+ * loaded machine, down-after-milliseconds 1 s) would promote it and empty the fleet.
+ */
 static void restart_killed(struct fx *fx)
 {
 	char err[512];
 
+	fx->r[killed].master_port = fx->r[1 - killed].port;
 	if (tl_redis_restart(&fx->r[killed], err, sizeof(err)) != HM_OK)
 		fail_msg("restarting the killed master: %s", err);
 }
