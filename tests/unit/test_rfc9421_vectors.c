@@ -31,7 +31,7 @@
 
 #include "hmacd/client.h"
 
-#include "tests/lib/jsonmin.h"
+#include "proto/json.h"
 
 #ifndef VECTORS_JSON
 #define VECTORS_JSON "proto/vectors/rfc9421.json"

@@ -27,7 +27,7 @@
 #include <msgpack.h>
 #include <openssl/evp.h>
 
-#include "tests/lib/jsonmin.h"
+#include "proto/json.h"
 #include "proto/msg.h"
 #include "proto/sign.h"
 #include "proto/verdict.h"

@@ -36,7 +36,7 @@
 #include "proto/sfv.h"
 #include "proto/sigbase.h"
 
-#include "tests/lib/jsonmin.h"
+#include "proto/json.h"
 
 #ifndef CASES_JSON
 #define CASES_JSON "proto/vectors/rfc9421-cases.json"

@@ -1,19 +1,22 @@
 /*
- * jsonmin.h - a small, strict JSON reader for tests (not linked into any program).
+ * json.h - a small, strict JSON reader: the C tests read the vectors in proto/vectors with
+ * it, and `hmacctl explain` reads capture files (PROTOCOL.md section 17) with it.
  *
- * The C tests read proto/vectors/hmacd-v1.json, and no JSON library is a dependency of hmacd, so
- * this reads exactly the JSON that file needs: objects, arrays, strings (every escape of RFC 8259,
+ * No JSON library is a dependency of hmacd, so this reads exactly the JSON those files need: objects, arrays, strings (every escape of RFC 8259,
  * \uXXXX included, surrogate pairs joined, decoded to UTF-8), integers (no fraction, no
  * exponent: -2^64+1 .. 2^64-1), true, false and null. Anything else is refused with a line and
  * column, never guessed at: a float, a duplicate object key, a raw control byte or invalid UTF-8
  * in a string, a lone surrogate, a leading zero, trailing bytes, nesting deeper than 64.
  *
+ * No I/O. Memory grows with the input (a node per value): callers bound the input first
+ * (hmacctl reads at most 1 MiB of a capture file).
+ *
  * The whole document becomes one tree owned by the returned root; jm_free() releases it.
  * Strings are byte ranges (they may hold NUL) with a NUL added after the last byte for
  * convenience.
  */
-#ifndef HM_TEST_JSONMIN_H
-#define HM_TEST_JSONMIN_H
+#ifndef HM_JSON_H
+#define HM_JSON_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -1,11 +1,11 @@
 /*
- * jsonmin.c - a small, strict JSON reader for tests (see jsonmin.h).
+ * json.c - a small, strict JSON reader (see json.h).
  *
  * A recursive-descent parser over a bounded cursor. It allocates each node with calloc() and
  * grows arrays by doubling; on any error the partial tree is freed by the caller of the failing
  * step, so jm_parse() returns either a whole tree or nothing.
  */
-#include "tests/lib/jsonmin.h"
+#include "proto/json.h"
 
 #include <stdio.h>
 #include <stdlib.h>
