@@ -109,9 +109,13 @@ static int compute(struct hm_digest_ctx *ctx, bool sha512, const uint8_t *body, 
 	return got == want ? HM_OK : HM_ECRYPTO;
 }
 
-int hm_content_digest_check(struct hm_digest_ctx *ctx, const struct hm_header *headers,
-			    size_t nheaders, const uint8_t *body, size_t body_len,
-			    enum hm_cd_result *result)
+/*
+ * Both checks: against body[0..body_len), or, when known is not NULL, against the digests it
+ * holds by algorithm (known[a] NULL: not known, HM_ENOTFOUND if a member needs it).
+ */
+static int check(struct hm_digest_ctx *ctx, const struct hm_header *headers, size_t nheaders,
+		 const uint8_t *body, size_t body_len, const uint8_t *const *known,
+		 enum hm_cd_result *result)
 {
 	struct hm_sf_field f;
 	uint8_t want[NALGS][HM_SHA512_LEN], got[HM_SHA512_LEN];
@@ -150,7 +154,15 @@ int hm_content_digest_check(struct hm_digest_ctx *ctx, const struct hm_header *h
 	for (size_t a = 0; a < NALGS; a++) {
 		if (!used[a])
 			continue;
-		rc = compute(ctx, algs[a].sha512, body, body_len, got, algs[a].len);
+		if (known != NULL && known[a] == NULL) {
+			*result = HM_CD_MALFORMED;
+			rc = HM_ENOTFOUND;
+			break;
+		}
+		if (known != NULL)
+			memcpy(got, known[a], algs[a].len);
+		else
+			rc = compute(ctx, algs[a].sha512, body, body_len, got, algs[a].len);
 		if (rc != HM_OK) {
 			*result = HM_CD_MALFORMED;
 			break;
@@ -160,4 +172,20 @@ int hm_content_digest_check(struct hm_digest_ctx *ctx, const struct hm_header *h
 	}
 	OPENSSL_cleanse(got, sizeof(got));
 	return rc;
+}
+
+int hm_content_digest_check(struct hm_digest_ctx *ctx, const struct hm_header *headers,
+			    size_t nheaders, const uint8_t *body, size_t body_len,
+			    enum hm_cd_result *result)
+{
+	return check(ctx, headers, nheaders, body, body_len, NULL, result);
+}
+
+int hm_content_digest_check_known(const struct hm_header *headers, size_t nheaders,
+				  const uint8_t sha256[static HM_SHA256_LEN], const uint8_t *sha512,
+				  enum hm_cd_result *result)
+{
+	const uint8_t *known[NALGS] = {sha256, sha512}; /* in the order of algs[] */
+
+	return check(NULL, headers, nheaders, NULL, 0, known, result);
 }

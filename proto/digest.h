@@ -81,4 +81,14 @@ int hm_content_digest_check(struct hm_digest_ctx *ctx, const struct hm_header *h
 			    size_t nheaders, const uint8_t *body, size_t body_len,
 			    enum hm_cd_result *result) HM_MUSTCHECK;
 
+/*
+ * The same check for a body known only by its digests (sha256: 32 bytes; sha512: 64 bytes, or
+ * NULL when it is not known). HM_OK with *result set as above, or HM_ENOTFOUND when the field
+ * holds a well-formed sha-512 member and sha512 is NULL (the check cannot be made; *result is
+ * then HM_CD_MALFORMED).
+ */
+int hm_content_digest_check_known(const struct hm_header *headers, size_t nheaders,
+				  const uint8_t sha256[static HM_SHA256_LEN], const uint8_t *sha512,
+				  enum hm_cd_result *result) HM_MUSTCHECK;
+
 #endif

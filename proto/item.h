@@ -60,6 +60,17 @@ struct hm_item_rfc9421 {
 	struct hm_str signature_input; /* raw Signature-Input value (lines joined by ", ") */
 	struct hm_str signature;       /* raw Signature value (lines joined by ", ") */
 	struct hm_str label;           /* len 0 = the only signature */
+	/*
+	 * The body known only by its digests: never on the wire (the decoder leaves this zero and
+	 * the encoder ignores it); `hmacctl explain` sets it for a capture file, which holds the
+	 * body's digests and length, not the body. With has_body false and body_digests set, a
+	 * covered Content-Digest is checked against these digests, and the request has a body
+	 * when body_len > 0.
+	 */
+	bool body_digests;
+	uint64_t body_len;
+	const uint8_t *body_sha256; /* HM_SHA256_LEN bytes */
+	const uint8_t *body_sha512; /* 64 bytes, or NULL: not known */
 };
 
 /*
