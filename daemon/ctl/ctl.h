@@ -11,6 +11,8 @@
  *   fleet.c     seal-key generate, id: the fleet's seal key (fleet/seal.h); init of a fleet,
  *               import-store
  *   target.c    where key and policy commands act: the local store, or the fleet (--fleet)
+ *   explain.c   explain: why hmacd refused a captured request (capture.c reads the file),
+ *               judged by the verify engine itself on the local store
  */
 #ifndef HM_CTL_H
 #define HM_CTL_H
@@ -20,6 +22,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "proto/policy.h"
 #include "store/keystore.h"
 
 enum ctl_exit {
@@ -59,6 +62,9 @@ enum opt {
 	OPT_SERVER_USER,
 	OPT_OUT,
 	OPT_FORCE,
+	OPT_REQUEST,
+	OPT_NOW,
+	OPT_SKEW,
 	OPT_HELP,
 	OPT__MAX
 };
@@ -270,6 +276,14 @@ int cmd_stats(const struct ctl *c, const struct cmd *self);
 int cmd_seal_key_generate(const struct ctl *c, const struct cmd *self);
 int cmd_seal_key_id(const struct ctl *c, const struct cmd *self);
 int cmd_import_store(const struct ctl *c, const struct cmd *self);
+int cmd_explain(const struct ctl *c, const struct cmd *self);
+
+/*
+ * A policy as `policy show` prints it (json), as a `policy list` row (row), or as the human
+ * block; container NULL for a tenant's policy (policies.c).
+ */
+void ctl_policy_print(FILE *f, bool json, bool row, const char *tenant, const char *container,
+		      enum hm_policy_source src, const struct hm_policy *p);
 /* `init` with --fleet: creates the fleet's meta, or checks it is there with this seal key. */
 int ctl_fleet_init(const struct ctl *c, const struct cmd *self);
 

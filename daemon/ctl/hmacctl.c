@@ -75,6 +75,12 @@ const struct optdef ctl_optdefs[OPT__MAX] = {
 			      "                      the socket's directory, or root)" },
 	[OPT_OUT] = { "out", "FILE", "seal-key generate: the new key file (never overwritten)" },
 	[OPT_FORCE] = { "force", NULL, "import-store: overwrite records the fleet has already" },
+	[OPT_REQUEST] = { "request", "FILE",
+			  "explain: the capture file of a refused request (- for stdin)" },
+	[OPT_NOW] = { "now", "TIME",
+		      "explain: judge at unix time TIME instead of the capture's captured_at" },
+	[OPT_SKEW] = { "skew", "SECONDS",
+		       "explain: the daemon's --skew (default 300)" },
 	[OPT_HELP] = { "help", NULL, "show help" },
 };
 
@@ -148,6 +154,11 @@ static const struct cmd top_cmds[] = {
 	{ "stats", cmd_stats, NULL, F(OPT_SOCKET) | F(OPT_SERVER_USER) | F(OPT_JSON), 0,
 	  "print hmacd's counters" },
 	{ "seal-key", NULL, seal_key_cmds, 0, 0, "the fleet's seal key" },
+	{ "explain", cmd_explain, NULL,
+	  F(OPT_DB) | F(OPT_REQUEST) | F(OPT_NOW) | F(OPT_SKEW) | F(OPT_JSON), F(OPT_REQUEST),
+	  "say what hmacd would build for a captured request (canonical string or\n"
+	  "      signature base), the policy and key that apply, and the first check that\n"
+	  "      fails (never a MAC); exit 0 if it would verify, 1 if not" },
 	{ NULL, NULL, NULL, 0, 0, NULL },
 };
 

@@ -44,9 +44,8 @@ static const char *replay_words(const struct hm_policy *p, bool json)
 		      "the clock, can be replayed";
 }
 
-/* One policy as the JSON object of `policy show`, or as the human block / table row. */
-static void policy_print(FILE *f, bool json, bool row, const char *tenant, const char *container,
-			 enum hm_policy_source src, const struct hm_policy *p)
+void ctl_policy_print(FILE *f, bool json, bool row, const char *tenant, const char *container,
+		      enum hm_policy_source src, const struct hm_policy *p)
 {
 	char comp[HM_POLICY_COMPONENT_MAX + 1];
 	size_t i;
@@ -196,8 +195,8 @@ int cmd_policy_show(const struct ctl *c, const struct cmd *self)
 		return status;
 	rc = ctl_t_policy_get(&tg, c->opt[OPT_TENANT], c->opt[OPT_CONTAINER], &p, &src);
 	if (rc == HM_OK) {
-		policy_print(stdout, c->opt[OPT_JSON] != NULL, false, c->opt[OPT_TENANT],
-			     c->opt[OPT_CONTAINER], src, &p);
+		ctl_policy_print(stdout, c->opt[OPT_JSON] != NULL, false, c->opt[OPT_TENANT],
+				 c->opt[OPT_CONTAINER], src, &p);
 		if (c->opt[OPT_JSON] != NULL)
 			printf("\n");
 	}
@@ -228,7 +227,7 @@ static int policy_row(const struct hm_policy_info *info, void *arg)
 	struct list_out *lo = arg;
 
 	ctl_list_next(lo);
-	policy_print(lo->f, lo->json, true, info->tenant,
+	ctl_policy_print(lo->f, lo->json, true, info->tenant,
 		     info->container[0] != '\0' ? info->container : NULL, info->source,
 		     &info->policy);
 	return 0;
