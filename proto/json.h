@@ -2,9 +2,10 @@
  * json.h - a small, strict JSON reader: the C tests read the vectors in proto/vectors with
  * it, and `hmacctl explain` reads capture files (PROTOCOL.md section 17) with it.
  *
- * No JSON library is a dependency of hmacd, so this reads exactly the JSON those files need: objects, arrays, strings (every escape of RFC 8259,
- * \uXXXX included, surrogate pairs joined, decoded to UTF-8), integers (no fraction, no
- * exponent: -2^64+1 .. 2^64-1), true, false and null. Anything else is refused with a line and
+ * No JSON library is a dependency of hmacd, so this reads exactly the JSON those files need:
+ * objects, arrays, strings (every escape of RFC 8259, \uXXXX included, surrogate pairs
+ * joined, decoded to UTF-8), integers (no fraction, no exponent: -2^64+1 .. 2^64-1), true,
+ * false and null. Anything else is refused with a line and
  * column, never guessed at: a float, a duplicate object key, a raw control byte or invalid UTF-8
  * in a string, a lone surrogate, a leading zero, trailing bytes, nesting deeper than 64.
  *

@@ -19,6 +19,7 @@
 #include "proto/b64.h"
 #include "proto/lex.h"
 #include "proto/verdict.h"
+#include "ctl/ctl.h"
 
 static int bad(const char *path, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -31,7 +32,7 @@ static int bad(const char *path, const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
-	return 2; /* CTL_USAGE */
+	return CTL_USAGE;
 }
 
 /* The whole file, at most CAP_FILE_MAX bytes. */
@@ -98,7 +99,9 @@ static int get_b64(const char *path, const struct jm_value *root, const char *ke
 		*present = s != NULL;
 	if (s == NULL)
 		return 0;
-	if (hm_b64_decode_ct(s, strlen(s), out, n, &got) != HM_OK || got != n)
+	/* exactly the padded form: the decoder alone would take whitespace around, no padding */
+	if (strlen(s) != HM_B64_LEN(n) ||
+	    hm_b64_decode_ct(s, strlen(s), out, n, &got) != HM_OK || got != n)
 		return bad(path, "\"%s\" must be standard base64 of %zu bytes", key, n);
 	return 0;
 }
@@ -123,9 +126,7 @@ static int check_keys(const char *path, const struct jm_value *root)
 			if (strcmp(root->members[i].key, known_keys[k]) == 0)
 				break;
 		if (k == sizeof(known_keys) / sizeof(known_keys[0]))
-			return bad(path, "unknown key \"%s\"",
-				   strlen(root->members[i].key) <= 64 ? root->members[i].key
-								       : "(too long)");
+			return bad(path, "unknown key \"%s\"", ctl_shown(root->members[i].key));
 	}
 	return 0;
 }
@@ -171,8 +172,9 @@ static int get_body(const char *path, const struct jm_value *root, struct captur
 
 	if (v == NULL)
 		return bad(path, "\"body_length\" is required");
-	if (v->type != JM_INT || v->neg || v->mag > CAP_FILE_MAX * 4ull << 10)
-		return bad(path, "\"body_length\" must be an integer from 0 to 4 GiB");
+	if (v->type != JM_INT || v->neg || v->mag > CAP_BODY_MAX)
+		return bad(path, "\"body_length\" must be an integer from 0 to %llu",
+			   (unsigned long long)CAP_BODY_MAX);
 	cap->body_length = v->mag;
 	status = get_b64(path, root, "body_sha256", cap->body_sha256, HM_SHA256_LEN, NULL);
 	if (status == 0)
@@ -182,6 +184,9 @@ static int get_body(const char *path, const struct jm_value *root, struct captur
 		status = get_str(path, root, "body", false, &s);
 	if (status != 0 || s == NULL)
 		return status;
+	/* sized by the text, which the file's limit bounds, never by body_length alone */
+	if (strlen(s) != HM_B64_LEN(cap->body_length))
+		return bad(path, "\"body\" must be standard base64 of body_length bytes");
 	cap->body = malloc(cap->body_length + 1);
 	if (cap->body == NULL)
 		return bad(path, "out of memory");

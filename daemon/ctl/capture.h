@@ -21,6 +21,8 @@
 
 #define CAP_FILE_MAX (1u << 20) /* bytes of a capture file */
 #define CAP_FORMAT 1            /* "hmacd_capture" */
+/* body_length: what a middleware could have accepted (their limits are far below) */
+#define CAP_BODY_MAX ((uint64_t)1 << 32)
 
 struct capture {
 	struct jm_value *root; /* the parsed file: every string below points into it */

@@ -124,13 +124,16 @@ static void key_words(const struct explain *e, char *out, size_t cap)
 	const char *container = e->cap->container;
 
 	if (!e->key_found && e->it->scheme == HM_SCHEME_RFC9421) {
-		snprintf(out, cap, "no key id %s in the store", e->keyid);
+		snprintf(out, cap, "key id %s is not a key of %s/%s", e->keyid, e->tenant,
+			 container);
 	} else if (!e->key_found) {
 		snprintf(out, cap, "no epoch %" PRIu64 " in %s/%s", e->it->v1.epoch, e->tenant,
 			 container);
 	} else if (!key_in_scope(e)) {
-		snprintf(out, cap, "key id %s belongs to %s/%s, not to %s/%s", k->keyid, k->tenant,
-			 k->container, e->tenant, container);
+		/* the daemon never says where else a key id lives, and neither does this output,
+		 * which may be handed to the signer: `key list` tells the admin */
+		snprintf(out, cap, "key id %s is not a key of %s/%s", k->keyid, e->tenant,
+			 container);
 	} else if (k->state == HM_KEY_REVOKED) {
 		snprintf(out, cap, "epoch %u (key id %s) of %s/%s is revoked", k->epoch, k->keyid,
 			 k->tenant, k->container);
@@ -397,6 +400,19 @@ static void json_bytes(FILE *f, const uint8_t *p, size_t n)
 	fputc('"', f);
 }
 
+/* Bytes on one line: '\\' as \\, every byte outside 0x20..0x7e as \xHH (no terminal escapes). */
+static void text_inline(FILE *f, const char *s)
+{
+	for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++) {
+		if (*p == '\\')
+			fputs("\\\\", f);
+		else if (*p < 0x20 || *p > 0x7e)
+			fprintf(f, "\\x%02x", *p);
+		else
+			fputc(*p, f);
+	}
+}
+
 /* Bytes as indented text lines: each LF shown as \n, '\\' as \\, other bytes as \xHH. */
 static void text_lines(FILE *f, const uint8_t *p, size_t n)
 {
@@ -432,8 +448,11 @@ static void print_text(FILE *f, const struct explain *e)
 	enum check failed = e->judged ? check_of(e->verdict) : CK__COUNT;
 	char key[1024], digest[2 * HM_SHA256_LEN + 1];
 
-	fprintf(f, "request:  %s %s (%s)\n", e->cap->method, e->cap->path,
-		it->scheme == HM_SCHEME_RFC9421 ? "rfc9421" : "hmacd-v1");
+	fputs("request:  ", f);
+	text_inline(f, e->cap->method);
+	fputc(' ', f);
+	text_inline(f, e->cap->path);
+	fprintf(f, " (%s)\n", it->scheme == HM_SCHEME_RFC9421 ? "rfc9421" : "hmacd-v1");
 	fprintf(f, "scope:    %s/%s\n", e->tenant, e->cap->container);
 	fprintf(f, "time:     %" PRId64 " (%s); skew %" PRId64 " s\n", e->now, e->now_from,
 		e->skew);
@@ -615,10 +634,8 @@ int cmd_explain(const struct ctl *c, const struct cmd *self)
 			status = CTL_ERR;
 			goto out;
 		}
+		/* the scope's tenant only: a key id of another tenant is not its business */
 		rc = hm_ks_list(ks, e.tenant, find_key, &e);
-		if (rc == HM_OK && it->scheme == HM_SCHEME_RFC9421 && !e.key_found &&
-		    e.keyid[0] != '\0')
-			rc = hm_ks_list(ks, NULL, find_key, &e); /* the key id in another scope */
 		if (rc != HM_OK && rc != 1) {
 			status = ctl_store_status(ks, "explain: key list", rc, NULL);
 			goto out;

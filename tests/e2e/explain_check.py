@@ -68,7 +68,7 @@ def explain(db, cap):
     return rc, text, js, doc
 
 
-def check(name, db, client, cap, item, macs, want):
+def check(name, db, client, cap, item, macs, want, hint=None):
     rc, text, js, doc = explain(db, cap)
     got_daemon = hmacd.verdict_name(client.verify(item)) if item is not None else None
     got = doc["verdict"]
@@ -80,6 +80,9 @@ def check(name, db, client, cap, item, macs, want):
                 if form in out:
                     ok = False
                     print("%s: the expected MAC (%s) is in the output" % (name, form))
+    if hint is not None and (hint not in text or hint not in doc["hint"]):
+        ok = False
+        print("%s: the hint does not say %r" % (name, hint))
     print("%-28s explain %-22s daemon %-22s %s" % (name, got, got_daemon,
                                                      "ok" if ok else "FAIL"))
     if not ok:
@@ -142,7 +145,7 @@ def run(db, client, s1):
                     ("x-request-id", "req-42")]
 
     def v1(name, want, container="web-01", epoch=1, ts=None, nonce=None, path=path,
-           tamper=None, secret=s1):
+           tamper=None, secret=s1, hint=None):
         it, sig, headers = v1_case(secret, "acme", "web-01", epoch, "POST", path,
                                    list(base_headers), body, ts or now,
                                    nonce if nonce is not None else os.urandom(8).hex())
@@ -163,20 +166,25 @@ def run(db, client, s1):
                           headers=tuple((n, v) for n, v in headers
                                         if n in ("host", "content-type")),
                           body=cap_body, nonce=it.nonce)
-        check(name, db, client, cap, item, [sig, right_mac(s1, item)], want)
+        check(name, db, client, cap, item, [sig, right_mac(s1, item)], want, hint)
 
-    v1("v1 ok", "OK")
-    v1("v1 container changed", "BAD_SIGNATURE", container="web-02")
-    v1("v1 path changed", "BAD_SIGNATURE", tamper="path")
-    v1("v1 header value changed", "BAD_SIGNATURE", tamper="header")
-    v1("v1 body changed", "BAD_SIGNATURE", tamper="body")
-    v1("v1 stale timestamp", "STALE_TIMESTAMP", ts=now - 1000)
-    v1("v1 wrong epoch", "UNKNOWN_KEY", epoch=7)
-    v1("v1 revoked key", "KEY_REVOKED", container="web-03", epoch=1)
+    mac_hint = "compare the canonical string with the one your signer built"
+    v1("v1 ok", "OK", hint="hmacd would answer OK")
+    v1("v1 container changed", "BAD_SIGNATURE", container="web-02", hint=mac_hint)
+    v1("v1 container without key", "UNKNOWN_KEY", container="web-09",
+       hint="no epoch 1 in acme/web-09")
+    v1("v1 path changed", "BAD_SIGNATURE", tamper="path", hint=mac_hint)
+    v1("v1 header value changed", "BAD_SIGNATURE", tamper="header", hint=mac_hint)
+    v1("v1 body changed", "BAD_SIGNATURE", tamper="body", hint=mac_hint)
+    v1("v1 stale timestamp", "STALE_TIMESTAMP", ts=now - 1000,
+       hint="the timestamp is 1000 s before captured_at; the allowed skew is 300 s")
+    v1("v1 wrong epoch", "UNKNOWN_KEY", epoch=7, hint="no epoch 7 in acme/web-01")
+    v1("v1 revoked key", "KEY_REVOKED", container="web-03", epoch=1,
+       hint="epoch 1 (key id k-acme-web-03-1) of acme/web-03 is revoked")
 
     # rfc9421
     def rfc(name, want, components=None, container="web-01", keyid="k-acme-web-01",
-            tamper=None, created=None):
+            tamper=None, created=None, hint=None):
         headers = [("host", "example.com:8080"), ("content-type", "application/json"),
                    ("x-tenant", "acme")]
         sig_headers = rfc9421.sign("POST", path, key=s1, keyid=keyid, headers=headers,
@@ -193,14 +201,59 @@ def run(db, client, s1):
                                  signature=sig_headers["Signature"], headers=tuple(hs),
                                  uri_scheme="http", label="sig1", body=cap_body)
         mac = base64.b64decode(sig_headers["Signature"].split(":")[1])
-        check(name, db, client, cap, item, [mac], want)
+        check(name, db, client, cap, item, [mac], want, hint)
 
-    rfc("rfc9421 ok", "OK")
+    rfc("rfc9421 ok", "OK", hint="hmacd would answer OK")
     rfc("rfc9421 missing @query", "INSUFFICIENT_COVERAGE",
-        components=["@method", "@authority", "@path", "content-digest"])
-    rfc("rfc9421 body digest", "BAD_SIGNATURE", tamper="body")
-    rfc("rfc9421 other scope key", "UNKNOWN_KEY", container="web-02")
-    rfc("rfc9421 stale created", "STALE_TIMESTAMP", created=now - 1000)
+        components=["@method", "@authority", "@path", "content-digest"],
+        hint="the request has a query and @query is not covered")
+    rfc("rfc9421 body digest", "BAD_SIGNATURE", tamper="body",
+        hint="Content-Digest does not match the body's digest")
+    rfc("rfc9421 other scope key", "UNKNOWN_KEY", container="web-02",
+        hint="key id k-acme-web-01 is not a key of acme/web-02")
+    rfc("rfc9421 stale created", "STALE_TIMESTAMP", created=now - 1000,
+        hint="created is 1000 s before captured_at")
+    capture_errors(db, now, body)
+
+
+def capture_errors(db, now, body):
+    """Files explain refuses (exit 2, naming what is wrong), and the middleware's own 401."""
+    good = capture("hmacd-v1", "web-01", "POST", "example.com", "/x",
+                   [["authorization", "Bearer x"]], body, now=now)
+
+    def refused(name, cap, says, raw=None):
+        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+            f.write(raw if raw is not None else json.dumps(cap))
+            fname = f.name
+        try:
+            rc, out, err = ctl(db, "explain", "--request", fname)
+        finally:
+            os.unlink(fname)
+        ok = rc == 2 and says in err and out == ""
+        print("%-28s exit %d %s" % (name, rc, "ok" if ok else "FAIL: " + err.strip()))
+        if not ok:
+            failures.append(name)
+
+    refused("capture: unknown key", dict(good, extra=1), 'unknown key "extra"')
+    refused("capture: version 2", dict(good, hmacd_capture=2), '"hmacd_capture" must be 1')
+    refused("capture: no body_sha256", {k: v for k, v in good.items() if k != "body_sha256"},
+            '"body_sha256" is required')
+    refused("capture: body mismatch", dict(good, body=b64(body + b"x"),
+                                           body_length=len(body) + 1),
+            '"body" does not match "body_sha256"')
+    refused("capture: bad scheme", dict(good, scheme="RFC9421"), '"scheme" must be')
+    refused("capture: upper-case name", dict(good, headers=[["Host", "x"]]),
+            "headers[0]: the name must be a lower-case token")
+    refused("capture: not JSON", None, "not JSON", raw='{"hmacd_capture": 1,}')
+    refused("capture: over 1 MiB", None, "larger than 1048576 bytes",
+            raw=" " * (1 << 20) + "{}")
+    # the middleware refuses it itself (401) before asking hmacd: explain says so, exits 1
+    rc, text, js, doc = explain(db, good)
+    ok = rc == 1 and doc["verdict"] is None and doc["check"] == "middleware" and \
+        "no Authorization header" not in doc["hint"] and "the scheme" in doc["hint"]
+    print("%-28s exit %d %s" % ("middleware refuses", rc, "ok" if ok else "FAIL: " + js))
+    if not ok:
+        failures.append("middleware refuses")
 
 
 def right_mac(secret, item):
