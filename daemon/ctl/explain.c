@@ -557,6 +557,10 @@ static int options(const struct ctl *c, const struct cmd *self, struct explain *
 {
 	uint64_t v;
 
+	/* a fleet's key store is in Redis, sealed; each host keeps a local mirror in its --db */
+	if (c->opt[OPT_FLEET] != NULL)
+		return ctl_usage_error(NULL, self, "%s", "explain reads a local store: give "
+				       "--db DIR (on a fleet host, the mirror hmacd keeps there)");
 	e->skew = 300;
 	if (c->opt[OPT_SKEW] != NULL) {
 		if (!ctl_parse_u64(c->opt[OPT_SKEW], 1, 86400, &v))

@@ -11,7 +11,8 @@
  *
  * Exit codes (a contract, see ctl_usage()): 0 ok, 1 store, daemon or seal key error, 2 usage
  * error, 3 no such scope, epoch or policy, 4 scope or key id exists, or epoch in the wrong
- * state.
+ * state. explain: 0 hmacd would answer OK, 1 it (or the middleware) would refuse the request,
+ * 2 usage or an invalid capture file.
  */
 #include <errno.h>
 #include <signal.h>

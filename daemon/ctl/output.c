@@ -85,7 +85,8 @@ void ctl_usage(FILE *f, const struct cmd *top)
 	}
 	fprintf(f, "\nexit status: 0 ok, 1 store, daemon or seal key error, 2 usage error,\n"
 		   "  3 no such scope, epoch or policy, 4 scope or key id exists or epoch already\n"
-		   "  revoked\n");
+		   "  revoked; explain: 0 hmacd would answer OK, 1 it would refuse the request,\n"
+		   "  2 the capture file is not valid\n");
 }
 
 int ctl_usage_error(const char *group, const struct cmd *cmd, const char *fmt, ...)
