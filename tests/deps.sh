@@ -1,5 +1,6 @@
 #!/bin/sh
-# Installs what building and testing hmacd needs on Debian 12 (as root, or through sudo).
+# Installs what building and testing hmacd needs on Debian 12 (as root, or through sudo);
+# groff-base lints the man pages (tests/man.sh).
 set -eu
 SUDO=
 [ "$(id -u)" -eq 0 ] || SUDO=sudo
@@ -9,7 +10,7 @@ $SUDO apt-get install -y -qq --no-install-recommends \
 	build-essential autoconf automake libtool pkg-config \
 	libevent-dev libssl-dev libmsgpack-dev liblmdb-dev libcmocka-dev \
 	libhiredis-dev redis-server redis-tools redis-sentinel \
-	python3 valgrind clang libclang-rt-14-dev systemd \
+	python3 valgrind clang libclang-rt-14-dev systemd groff-base \
 	golang-go golang-github-labstack-echo-dev golang-github-vmihailenco-msgpack.v5-dev \
 	golang-github-gin-gonic-gin-dev \
 	python3-msgpack python3-flask python3-pytest python3-fastapi python3-httpx \
