@@ -150,6 +150,16 @@ static void key_words(const struct explain *e, char *out, size_t cap)
 	}
 }
 
+/* The key's state as one word: current, superseded (in grace), expired, revoked, unknown. */
+static const char *key_state(const struct explain *e)
+{
+	if (!key_in_scope(e))
+		return "unknown";
+	if (e->key.state == HM_KEY_SUPERSEDED)
+		return e->now >= e->key.deadline ? "expired" : "superseded";
+	return hm_key_state_name(e->key.state);
+}
+
 /* ---- the hint: why the first failing check failed ---- */
 
 /* The covered components of an rfc9421 signature: the inner list of its @signature-params. */
@@ -442,10 +452,25 @@ static void sha256_hex(const uint8_t *p, size_t n, char out[2 * HM_SHA256_LEN + 
 		snprintf(out + 2 * i, 3, "%02x", d[i]);
 }
 
+/* What became of check i: passed, failed, not reached after the failure, or not made. */
+static const char *check_result(const struct explain *e, enum check i, bool json)
+{
+	enum check failed = check_of(e->verdict);
+
+	if (!e->judged)
+		return json ? "unknown" : "cannot tell";
+	if (failed == i)
+		return json ? "failed" : "FAILED";
+	if (failed < i)
+		return json ? "not_reached" : "not reached";
+	if (i == CK_NONCE) /* an empty cache of explain's own, not the daemon's */
+		return json ? "not_checked" : "not checked (hmacd's nonce cache)";
+	return "ok";
+}
+
 static void print_text(FILE *f, const struct explain *e)
 {
 	const struct hm_item *it = e->it;
-	enum check failed = e->judged ? check_of(e->verdict) : CK__COUNT;
 	char key[1024], digest[2 * HM_SHA256_LEN + 1];
 
 	fputs("request:  ", f);
@@ -477,14 +502,8 @@ static void print_text(FILE *f, const struct explain *e)
 		text_lines(f, e->msg, e->msg_len);
 	}
 	fprintf(f, "\nchecks, in hmacd's order:\n");
-	for (int i = 0; i < CK__COUNT; i++) {
-		const char *r = !e->judged	      ? "cannot tell"
-				: (int)failed == i    ? "FAILED"
-				: (int)failed < i     ? "not reached"
-				: i == CK_NONCE	      ? "not checked (hmacd's nonce cache)"
-						      : "ok";
-		fprintf(f, "  %-10s %s\n", check_names[i], r);
-	}
+	for (int i = 0; i < CK__COUNT; i++)
+		fprintf(f, "  %-10s %s\n", check_names[i], check_result(e, (enum check)i, false));
 	if (!e->judged) {
 		fprintf(f, "\nverdict:  cannot tell: %s\n", e->fault);
 		return;
@@ -521,7 +540,15 @@ static void print_json(FILE *f, const struct explain *e)
 	fprintf(f, ",\"key\":");
 	if (it->scheme == HM_SCHEME_HMACD_V1 || e->keyid[0] != '\0') {
 		key_words(e, key, sizeof(key));
+		fprintf(f, "{\"state\":\"%s\"", key_state(e));
+		if (key_in_scope(e)) {
+			fprintf(f, ",\"epoch\":%u,\"keyid\":", e->key.epoch);
+			ctl_json_str(f, e->key.keyid);
+			fprintf(f, ",\"deadline\":%" PRId64, e->key.deadline);
+		}
+		fprintf(f, ",\"text\":");
 		ctl_json_str(f, key);
+		fputc('}', f);
 	} else {
 		fprintf(f, "null");
 	}
@@ -537,7 +564,11 @@ static void print_json(FILE *f, const struct explain *e)
 		ctl_json_str(f, e->fault);
 		return;
 	}
-	fprintf(f, ",\"verdict\":\"%s\",\"check\":", hm_verdict_name(e->verdict));
+	fprintf(f, ",\"checks\":{");
+	for (int i = 0; i < CK__COUNT; i++)
+		fprintf(f, "%s\"%s\":\"%s\"", i > 0 ? "," : "", check_names[i],
+			check_result(e, (enum check)i, true));
+	fprintf(f, "},\"verdict\":\"%s\",\"check\":", hm_verdict_name(e->verdict));
 	if (check_of(e->verdict) == CK__COUNT)
 		fprintf(f, "null");
 	else
