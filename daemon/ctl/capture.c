@@ -166,7 +166,7 @@ static int get_body(const char *path, const struct jm_value *root, struct captur
 {
 	const struct jm_value *v = jm_get(root, "body_length");
 	uint8_t d[HM_SHA256_LEN];
-	const char *s;
+	const char *s = NULL;
 	size_t n = 0;
 	int status;
 
