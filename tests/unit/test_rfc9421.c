@@ -435,6 +435,58 @@ static void test_content_digest(void **state)
 	assert_int_equal(read_item(f), HM_RFC_COVERAGE);
 }
 
+/*
+ * The body known by its digests (hmacctl explain's capture files; never on the wire): a
+ * covered Content-Digest is checked against them, the body counts when body_len > 0, and a
+ * sha-512 member with the sha-512 unknown cannot be judged (a fault, never a match).
+ */
+static void test_body_digests(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t d256[HM_SHA256_LEN], d512[HM_SHA512_LEN], other[HM_SHA256_LEN];
+
+	assert_int_equal(EVP_Digest(B2_BODY, strlen(B2_BODY), d256, NULL, EVP_sha256(), NULL), 1);
+	assert_int_equal(EVP_Digest(B2_BODY, strlen(B2_BODY), d512, NULL, EVP_sha512(), NULL), 1);
+	memset(other, 0x5a, sizeof(other));
+	get_item(f, "s=(\"content-digest\");keyid=\"k\"");
+	f->it.rfc.body_digests = true;
+	f->it.rfc.body_len = strlen(B2_BODY);
+	f->it.rfc.body_sha256 = d256;
+	f->it.rfc.body_sha512 = d512;
+	assert_int_equal(read_item(f), HM_RFC_READY);
+	assert_int_equal(f->c.digest, HM_RFC_DIGEST_MATCH);
+	f->it.rfc.body_sha256 = other;
+	assert_int_equal(read_item(f), HM_RFC_READY);
+	assert_int_equal(f->c.digest, HM_RFC_DIGEST_MISMATCH);
+	/* a sha-512 member, its digest unknown */
+	f->it.rfc.body_sha256 = d256;
+	f->it.rfc.body_sha512 = NULL;
+	f->it.headers[1].value = S("sha-256=:X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE=:, "
+				   "sha-512=:WZDPaVn/7XgHaAy8pmojAkGWoRx2UFChF41A2svX+TaPm+AbwAgB"
+				   "WnrIiYllu7BNNyealdVLvRwEmTHWXvJwew==:");
+	assert_int_equal(read_item(f), HM_RFC_FAULT);
+	f->it.rfc.body_sha512 = d512;
+	assert_int_equal(read_item(f), HM_RFC_READY);
+	assert_int_equal(f->c.digest, HM_RFC_DIGEST_MATCH);
+	/* a body known by its length needs content-digest when the policy says so */
+	get_item(f, "s=(\"@method\");keyid=\"k\"");
+	f->pol.digest_when_body = true;
+	f->it.rfc.body_digests = true;
+	f->it.rfc.body_sha256 = d256;
+	f->it.rfc.body_len = strlen(B2_BODY);
+	assert_int_equal(read_item(f), HM_RFC_COVERAGE);
+	f->it.rfc.body_len = 0;
+	assert_int_equal(read_item(f), HM_RFC_READY);
+	/* a body in the item wins over digests beside it */
+	get_item(f, "s=(\"content-digest\");keyid=\"k\"");
+	f->it.rfc.body_digests = true;
+	f->it.rfc.body_sha256 = other;
+	f->it.rfc.body_len = 1;
+	send_body(f, B2_BODY);
+	assert_int_equal(read_item(f), HM_RFC_READY);
+	assert_int_equal(f->c.digest, HM_RFC_DIGEST_MATCH);
+}
+
 static void test_stale(void **state)
 {
 	struct hm_policy pol;
@@ -482,6 +534,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_body_rule, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_query_rule, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_content_digest, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_body_digests, setup, teardown),
 		cmocka_unit_test(test_stale),
 	};
 
