@@ -17,14 +17,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <openssl/evp.h>
 
 #include "engine/replay.h"
 #include "engine/rfc9421.h"
 #include "engine/verify.h"
-#include "proto/canon.h"
+#include "proto/lex.h"
 #include "proto/sign.h"
 #include "proto/verdict.h"
 #include "store/keystore.h"
