@@ -26,7 +26,7 @@ func checkCaptureDir(dir string) ([2]uint64, error) {
 		return [2]uint64{}, fmt.Errorf("%w: it is not a directory", errCaptureDir)
 	case !ok:
 		return [2]uint64{}, errCaptureDir
-	case int(st.Uid) != os.Getuid():
+	case int(st.Uid) != os.Geteuid():
 		return [2]uint64{}, fmt.Errorf("%w: it belongs to uid %d", errCaptureDir, st.Uid)
 	case fi.Mode().Perm()&0o022 != 0:
 		return [2]uint64{}, fmt.Errorf("%w: its mode is %v", errCaptureDir, fi.Mode().Perm())
