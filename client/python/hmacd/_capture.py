@@ -191,8 +191,12 @@ class Capturer:
                  | getattr(os, "O_CLOEXEC", 0))
         fd = os.open(path, flags, 0o600)
         try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view):]
+            finally:
+                os.close(fd)
         except BaseException:
             os.unlink(path)
             raise

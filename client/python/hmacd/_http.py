@@ -412,17 +412,26 @@ class Middleware(Generic[R]):
     def _check_verdict(self, r: R, p: Pending, body: bytes, verdict: int) -> None:
         """check_verdict(), after writing the capture of a request hmacd refused (a 401) when
         capture_dir is set."""
-        if (self.capturer is not None and verdict != Verdict.OK
-                and verdict != Verdict.UNAVAILABLE):
-            try:
-                self._capture(self.capturer, r, p, body, verdict)
-            except Exception as e:  # a capture never changes the response
-                log.error("hmacd: capture not written: %r", e)
+        if self._captures(verdict):
+            self._capture(r, p, body, verdict)
         check_verdict(verdict, p.tenant)
 
-    def _capture(self, c: Capturer, r: R, p: Pending, body: bytes, verdict: int) -> None:
-        item = p.item
-        assert item is not None and p.container is not None
+    def _captures(self, verdict: int) -> bool:
+        """Whether a request with this verdict is to be captured: a 401 from hmacd's verdict
+        (not OK, not UNAVAILABLE) with capture_dir set."""
+        return (self.capturer is not None and verdict != Verdict.OK
+                and verdict != Verdict.UNAVAILABLE)
+
+    def _capture(self, r: R, p: Pending, body: bytes, verdict: int) -> None:
+        """Writes the capture of a request hmacd refused; never raises."""
+        try:
+            self._write_capture(r, p, body, verdict)
+        except Exception as e:  # a capture never changes the response
+            log.error("hmacd: capture not written: %r", e)
+
+    def _write_capture(self, r: R, p: Pending, body: bytes, verdict: int) -> None:
+        c, item = self.capturer, p.item
+        assert c is not None and item is not None and p.container is not None
         covered: Iterable[str]
         if isinstance(item, RFC9421Item):
             scheme, label = "rfc9421", self.label

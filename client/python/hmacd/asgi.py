@@ -62,8 +62,8 @@ from urllib.parse import quote
 from ._capture import DEFAULT_CAPTURE_MAX, CaptureDir
 from ._http import (DEFAULT_MAX_BODY, DEFAULT_TENANT_HEADER, AsyncVerifier, Exempt, Header,
                     Identity, Middleware, Pending, RFC9421Identity, Refused, TenantFrom,
-                    UriScheme, V1Identity, Verifier, compile_pattern, refusal_headers,
-                    unavailable)
+                    UriScheme, V1Identity, Verifier, check_verdict, compile_pattern,
+                    log, refusal_headers, unavailable)
 from .wire import AnyItem
 
 if TYPE_CHECKING:
@@ -181,7 +181,9 @@ class HmacdASGIMiddleware(Middleware[Scope]):
                 verdict = await self._verify(item)
             except Exception as e:  # HmacdError, or anything else: fail closed
                 raise unavailable(e, p.tenant) from None
-            self._check_verdict(scope, p, body, verdict)
+            if self._captures(verdict):
+                await self._capture_off_loop(scope, p, body, verdict)
+            check_verdict(verdict, p.tenant)
         except Refused as r:
             p.log_refusal(r)
             if r.status != 0:
@@ -202,6 +204,15 @@ class HmacdASGIMiddleware(Middleware[Scope]):
             return await receive()
 
         await self.app(dict(scope, hmacd=who), replay, send)
+
+    async def _capture_off_loop(self, scope: Scope, p: Pending, body: bytes,
+                                verdict: int) -> None:
+        """self._capture() (a file write) in a thread, off the event loop; never raises."""
+        try:
+            await asyncio.get_running_loop().run_in_executor(
+                None, functools.partial(self._capture, scope, p, body, verdict))
+        except Exception as e:
+            log.error("hmacd: capture not written: %r", e)
 
     def _fields(self, scope: Scope, name: str) -> List[bytes]:
         return header_fields(scope, name)
