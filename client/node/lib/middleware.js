@@ -249,10 +249,19 @@ function createVerifier(opts, who) {
 
 	/*
 	 * The capture of a request hmacd refused with verdict (captures on): the item sent, every
-	 * header of req, the names the signature covers.
+	 * header of req, the names the signature covers. Resolves with {capture?, captureError?};
+	 * never rejects.
 	 */
-	function capture(req, ctx, item, b, verdict) {
+	async function capture(req, ctx, item, b, verdict) {
 		const rfc = item.scheme === 'rfc9421';
+		try {
+			return await captureItem(req, ctx, item, b, verdict, rfc);
+		} catch (err) {
+			return { captureError: `capture not written: ${err?.message ?? err}` };
+		}
+	}
+
+	function captureItem(req, ctx, item, b, verdict, rfc) {
 		return capturer.capture({
 			scheme: rfc ? 'rfc9421' : 'hmacd-v1',
 			tenant: item.tenant,

@@ -111,6 +111,8 @@ class Capturer:
     def __init__(self, directory: CaptureDir, capture_max: int) -> None:
         if isinstance(capture_max, bool) or not isinstance(capture_max, int) or capture_max < 1:
             raise ValueError("capture_max must be a positive number of files")
+        if not os.fspath(directory):
+            raise ValueError("capture_dir is a directory path (None: no capture files)")
         path = os.path.abspath(os.fspath(directory))
         self.dir = path
         self.id = _check_dir(path)
