@@ -336,6 +336,7 @@ def test_capture_dir_refused(app_cls, tmp_path):
     bad["file"] = os.path.join(base, "file")
     open(bad["file"], "w").close()
     bad["absent"] = os.path.join(base, "absent")
+    bad["empty"] = ""
     for what, p in bad.items():
         with pytest.raises(ValueError, match="capture_dir"):
             app_cls("/nonexistent.sock", capture_dir=p)
