@@ -230,6 +230,10 @@ export interface RefusalEvent {
 	method: string;
 	path: string;
 	detail?: string;
+	/** captureDir: the capture file written for this refusal (hmacctl explain --request FILE) */
+	capture?: string;
+	/** captureDir: why no capture file was written (the directory full: said once) */
+	captureError?: string;
 }
 
 /** What the middleware needs of a client. */
@@ -261,6 +265,15 @@ export interface MiddlewareOptions<Req = IncomingMessage> {
 	label?: string;
 	/** each refusal (default: one console.warn line) */
 	log?: LogFn<Req>;
+	/**
+	 * off by default: write a capture file in this directory for each request hmacd refused
+	 * (a 401 from its verdict), for `hmacctl explain --request FILE`. The directory must exist,
+	 * not be a symlink, belong to the process's user and not be writable by group or others
+	 * (an Error at start-up otherwise).
+	 */
+	captureDir?: string;
+	/** at most this many capture files in captureDir (default 100) */
+	captureMax?: number;
 }
 
 /** The request an Express middleware receives, as far as hmacd uses it. */

@@ -69,15 +69,34 @@ type GuardConfig struct {
 	// Label selects which RFC 9421 signature to verify when a request carries several; ""
 	// (default): the only one (several without a label: 401).
 	Label string
+	// CaptureDir, when set, turns capture files on (off by default): each request hmacd
+	// refused with a verdict other than OK and UNAVAILABLE (a 401) is written there as a
+	// capture file (PROTOCOL.md, "Capture files") for `hmacctl explain --request FILE`:
+	// the request line, every header (the values of headers the signature does not cover
+	// replaced by "[redacted]"), the body's length and SHA-256 and SHA-512 (never the body)
+	// and the verdict. The directory must exist, not be a symlink, belong to the process's
+	// user and not be writable by group or others: NewGuard fails otherwise, and a capture is
+	// skipped if that no longer holds. Files are named hmacd-capture-<unix time>-<16 hex
+	// digits>.json, created with mode 0600, never over an existing file or through a symlink.
+	// The refusal's Reason (the log line) ends with "; capture <path>", or says why no file
+	// was written; the response is the same with or without captures.
+	CaptureDir string
+	// CaptureMax bounds the capture files in CaptureDir (default DefaultCaptureMax): those
+	// there when the process first used the directory count, and every Guard of the process
+	// on the same directory shares the count. Once reached, captures stop (said once in a
+	// Reason) until the process restarts, so that bad signatures cannot fill the disk.
+	CaptureMax int
 }
 
 // Guard applies the HTTP convention to received requests. It is safe for concurrent use.
 type Guard struct {
-	cfg GuardConfig
+	cfg     GuardConfig
+	capture *capturer // nil: no capture files
 }
 
-// NewGuard checks cfg and fills in its defaults. It fails when Verifier is nil or URIScheme
-// is neither "", "http" nor "https".
+// NewGuard checks cfg and fills in its defaults. It fails when Verifier is nil, URIScheme
+// is neither "", "http" nor "https", or CaptureDir is set and is not a directory fit for
+// capture files (see GuardConfig.CaptureDir).
 func NewGuard(cfg GuardConfig) (*Guard, error) {
 	if cfg.Verifier == nil {
 		return nil, errors.New("a Verifier is required")
@@ -94,7 +113,15 @@ func NewGuard(cfg GuardConfig) (*Guard, error) {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = DefaultVerifyTimeout
 	}
-	return &Guard{cfg: cfg}, nil
+	g := &Guard{cfg: cfg}
+	if cfg.CaptureDir != "" {
+		c, err := newCapturer(cfg.CaptureDir, cfg.CaptureMax)
+		if err != nil {
+			return nil, err
+		}
+		g.capture = c
+	}
+	return g, nil
 }
 
 // Refusal is a request the Guard refused: the status, and the reason for the server's log.
@@ -203,6 +230,7 @@ func who(it *Item) string {
 // consumed). It never panics on a request and never lets one through without an OK verdict.
 func (g *Guard) Check(r *http.Request, container string, tenant func() string) (*Identity,
 	*Refusal) {
+	received := time.Now().Unix()
 	var it Item
 	var id *Identity
 	var why string
@@ -261,7 +289,20 @@ func (g *Guard) Check(r *http.Request, container string, tenant func() string) (
 		return nil, &Refusal{Status: http.StatusServiceUnavailable,
 			Reason: who(&it) + ": " + v.String()}
 	}
-	return nil, &Refusal{Status: http.StatusUnauthorized, Reason: who(&it) + ": " + v.String()}
+	reason := who(&it) + ": " + v.String()
+	if g.capture != nil {
+		uriScheme := it.URIScheme
+		if it.Scheme != SchemeRFC9421 {
+			uriScheme = g.cfg.URIScheme
+			if uriScheme == "" {
+				uriScheme = RequestScheme(r, g.cfg.TrustForwardedProto)
+			}
+		}
+		if note := g.capture.capture(r, &it, uriScheme, body, v, received); note != "" {
+			reason += "; " + note
+		}
+	}
+	return nil, &Refusal{Status: http.StatusUnauthorized, Reason: reason}
 }
 
 // v1Item builds the hmacd-v1 item (without its body digest) and identity; why is a reason

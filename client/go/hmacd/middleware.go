@@ -52,6 +52,15 @@ type MiddlewareConfig struct {
 	TrustForwardedProto bool
 	// Label selects which RFC 9421 signature to verify when a request carries several.
 	Label string
+	// CaptureDir, when set, writes a capture file there for each request hmacd refused
+	// (401 from its verdict; never for a 503, a 413 or a 401 decided before hmacd), for
+	// `hmacctl explain --request FILE`: see hmacd.GuardConfig.CaptureDir. Off by default. A
+	// directory that does not exist, is a symlink, belongs to another user or is writable by
+	// group or others makes Middleware panic. The refusal's log line names the file.
+	CaptureDir string
+	// CaptureMax bounds the capture files in CaptureDir (default 100,
+	// hmacd.DefaultCaptureMax); then captures stop until the process restarts.
+	CaptureMax int
 	// Log receives each refusal: the status and the reason (never sent to the client).
 	// nil: the standard logger (package log, stderr by default) prints Refusal.Message.
 	Log func(r *http.Request, status int, reason string)
@@ -71,8 +80,9 @@ type MiddlewareConfig struct {
 // passes reaches next with its body replaced by the verified bytes and its context carrying
 // the Identity (IdentityFrom(r.Context())).
 //
-// It panics when Verifier or Container is nil or URIScheme is invalid, since a route that
-// cannot be protected must not start serving.
+// It panics when Verifier or Container is nil, URIScheme is invalid or CaptureDir is not fit
+// for capture files, since a route that cannot be protected as configured must not start
+// serving.
 func Middleware(cfg MiddlewareConfig) func(http.Handler) http.Handler {
 	if cfg.Container == nil {
 		panic("hmacd: MiddlewareConfig.Container is required")
@@ -85,6 +95,8 @@ func Middleware(cfg MiddlewareConfig) func(http.Handler) http.Handler {
 		URIScheme:           cfg.URIScheme,
 		TrustForwardedProto: cfg.TrustForwardedProto,
 		Label:               cfg.Label,
+		CaptureDir:          cfg.CaptureDir,
+		CaptureMax:          cfg.CaptureMax,
 	})
 	if err != nil {
 		panic("hmacd: MiddlewareConfig: " + err.Error())

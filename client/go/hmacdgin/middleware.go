@@ -62,6 +62,15 @@ type Config struct {
 	TrustForwardedProto bool
 	// Label selects which RFC 9421 signature to verify when a request carries several.
 	Label string
+	// CaptureDir, when set, writes a capture file there for each request hmacd refused
+	// (401 from its verdict; never for a 503, a 413 or a 401 decided before hmacd), for
+	// `hmacctl explain --request FILE`: see hmacd.GuardConfig.CaptureDir. Off by default. A
+	// directory that does not exist, is a symlink, belongs to another user or is writable by
+	// group or others makes Middleware panic. The refusal's log line names the file.
+	CaptureDir string
+	// CaptureMax bounds the capture files in CaptureDir (default 100,
+	// hmacd.DefaultCaptureMax); then captures stop until the process restarts.
+	CaptureMax int
 	// Log receives each refusal: its status and reason (never sent to the client). nil: a
 	// line on gin.DefaultErrorWriter.
 	Log func(c *gin.Context, status int, reason string)
@@ -78,8 +87,9 @@ func IdentityFrom(c *gin.Context) (*hmacd.Identity, bool) {
 	return id, ok && id != nil
 }
 
-// Middleware returns the verifying middleware. It panics if Verifier or Param is missing or
-// URIScheme is invalid, since a route that cannot be protected must not start serving.
+// Middleware returns the verifying middleware. It panics if Verifier or Param is missing,
+// URIScheme is invalid or CaptureDir is not fit for capture files, since a route that cannot
+// be protected as configured must not start serving.
 func Middleware(cfg Config) gin.HandlerFunc {
 	if cfg.Verifier == nil || cfg.Param == "" {
 		panic("hmacdgin: Config.Verifier and Config.Param are required")
@@ -92,6 +102,8 @@ func Middleware(cfg Config) gin.HandlerFunc {
 		URIScheme:           cfg.URIScheme,
 		TrustForwardedProto: cfg.TrustForwardedProto,
 		Label:               cfg.Label,
+		CaptureDir:          cfg.CaptureDir,
+		CaptureMax:          cfg.CaptureMax,
 	})
 	if err != nil {
 		panic("hmacdgin: Config: " + err.Error())

@@ -83,6 +83,16 @@ function send(res, out) {
  *   X-Forwarded-Proto, and without this option it changes nothing. Default false.
  * - label (rfc9421 only): the signature to verify when a request carries several (default: the
  *   only one; several and no label is MALFORMED).
+ * - captureDir: off by default. A directory where each request hmacd refused (a 401 from its
+ *   verdict; never a 503, a 413 or a 401 decided before hmacd) is written as a capture file for
+ *   `hmacctl explain --request FILE` (lib/capture.js): every header, the values of those the
+ *   signature does not cover replaced by "[redacted]", the body's length and digests (never the
+ *   body), the verdict; mode 0600. It must exist, not be a symlink, belong to the process's user
+ *   and not be writable by group or others: an Error when the middleware is made otherwise.
+ *   The refusal's log event names the file (event.capture) or why none was written
+ *   (event.captureError); the response is the same.
+ * - captureMax: at most this many capture files in captureDir (default 100, the files already
+ *   there counted); then captures stop until the process restarts.
  * - log: function(event, req) called for each refusal (default: one console.warn line).
  *   event = {status, reason, tenant?, container?, method, path, detail?}. reason is the verdict
  *   name (BAD_SIGNATURE, ...) for a 401 from hmacd; NO_AUTHORIZATION, BAD_AUTHORIZATION or
@@ -105,7 +115,8 @@ function send(res, out) {
  * error: a route without the parameter, or a body parser before the middleware that did not
  * keep the bytes (see keepRawBody). The request is never passed on unverified.
  *
- * Throws TypeError for a wrong option, when called (at start-up).
+ * Throws TypeError for a wrong option, Error for a captureDir not fit for captures, when called
+ * (at start-up).
  */
 function hmacdExpress(opts) {
 	const v = createVerifier(opts, 'hmacd.express');

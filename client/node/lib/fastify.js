@@ -41,7 +41,8 @@ function routeParams(url) {
  *     api.post('/containers/:id/exec', handler);
  *   });
  *
- * opts: as hmacd.express() (client, param, limit, tenant, uriScheme, trustProxy, label, log;
+ * opts: as hmacd.express() (client, param, limit, tenant, uriScheme, trustProxy, label,
+ * captureDir, captureMax, log;
  * the log function gets (event, request) with Fastify's request). With Fastify's logger on,
  * `log: (e, request) => request.log.warn(e, 'hmacd refused')` puts the events in its log.
  *

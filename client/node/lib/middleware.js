@@ -21,6 +21,7 @@
 'use strict';
 
 const { parseAuthorization, trimOWS } = require('./auth.js');
+const { DEFAULT_CAPTURE_MAX, coveredRfc9421, createCapturer } = require('./capture.js');
 const { sha256 } = require('./canon.js');
 const { Verdict, verdictName } = require('./errors.js');
 const { parse } = require('./sfv.js');
@@ -47,7 +48,10 @@ class SetupError extends Error {}
 function defaultLog(e) {
 	const scope = e.tenant ? ` tenant=${e.tenant} container=${e.container}` : '';
 	const detail = e.detail ? `: ${e.detail}` : '';
-	console.warn(`hmacd: ${e.status} ${e.reason}${scope} ${e.method} ${e.path}${detail}`);
+	const capture = e.capture ? ` (capture ${e.capture}: hmacctl explain --request FILE)` :
+		e.captureError ? ` (${e.captureError})` : '';
+	console.warn(`hmacd: ${e.status} ${e.reason}${scope} ${e.method} ${e.path}${detail}` +
+		capture);
 }
 
 /*
@@ -173,7 +177,8 @@ function parsedBody(headers, buf, limit) {
  */
 function createVerifier(opts, who) {
 	const { client, param = 'id', limit = DEFAULT_LIMIT, log = defaultLog, tenant: tenantOpt,
-		uriScheme, trustProxy = false, label } = opts ?? {};
+		uriScheme, trustProxy = false, label, captureDir,
+		captureMax = DEFAULT_CAPTURE_MAX } = opts ?? {};
 	if (client === undefined || client === null || typeof client.verify !== 'function')
 		throw new TypeError(`${who}: give {client}, an hmacd.Client`);
 	if (typeof param !== 'string' || param === '')
@@ -195,6 +200,9 @@ function createVerifier(opts, who) {
 		throw new TypeError(`${who}: give uriScheme or trustProxy, not both`);
 	if (label !== undefined && (typeof label !== 'string' || !LABEL_RE.test(label)))
 		throw new TypeError(`${who}: label is a signature label (a structured field key)`);
+	/* off by default; checks the directory now: a configuration error fails the start-up */
+	const capturer = captureDir === undefined ? null :
+		createCapturer(captureDir, captureMax, who);
 
 	/* The tenant of an rfc9421 request: the option, default the one X-Tenant field. */
 	function tenantOf(req, ctx) {
@@ -215,9 +223,10 @@ function createVerifier(opts, who) {
 		return s;
 	}
 
-	/* A refusal, logged. note: {method, path}; scope: {tenant?, container?}. */
-	function refuse(ctx, status, reason, scope, note, detail) {
-		const e = { status, reason, ...scope, ...note };
+	/* A refusal, logged. note: {method, path}; scope: {tenant?, container?}; captured:
+	 * {capture?, captureError?} for a request hmacd refused with captures on. */
+	function refuse(ctx, status, reason, scope, note, detail, captured) {
+		const e = { status, reason, ...scope, ...note, ...captured };
 		if (detail !== undefined)
 			e.detail = detail;
 		log(e, ctx.request);
@@ -239,10 +248,53 @@ function createVerifier(opts, who) {
 	}
 
 	/*
-	 * Asks hmacd about item: an error or the verdict UNAVAILABLE is a 503, any other verdict
-	 * than OK a 401.
+	 * The capture of a request hmacd refused with verdict (captures on): the item sent, every
+	 * header of req, the names the signature covers. Resolves with {capture?, captureError?};
+	 * never rejects.
 	 */
-	async function ask(ctx, item, b, scope, note, identity) {
+	async function capture(req, ctx, item, b, verdict) {
+		const rfc = item.scheme === 'rfc9421';
+		try {
+			return await captureItem(req, ctx, item, b, verdict, rfc);
+		} catch (err) {
+			return { captureError: `capture not written: ${err?.message ?? err}` };
+		}
+	}
+
+	function captureItem(req, ctx, item, b, verdict, rfc) {
+		return capturer.capture({
+			scheme: rfc ? 'rfc9421' : 'hmacd-v1',
+			tenant: item.tenant,
+			container: item.container,
+			label: rfc ? label : undefined,
+			method: item.method,
+			uriScheme: rfc ? (item.uriScheme ?? 'https') : schemeOrConnection(req, ctx),
+			authority: rfc ? item.authority : (fields(req, 'host')[0] ??
+				req.headers[':authority'] ?? ''),
+			path: item.path,
+			headers: allFields(req),
+			covered: rfc ? coveredRfc9421(item.signatureInput, label) :
+				new Set(item.headers.map(([n]) => n)),
+			body: b,
+			verdict: verdictName(verdict),
+			receivedAt: ctx.receivedAt,
+		});
+	}
+
+	/* hmacd-v1 ignores the scheme: a capture says the one the app would have used */
+	function schemeOrConnection(req, ctx) {
+		try {
+			return schemeOf(req, ctx);
+		} catch {
+			return connectionScheme(req, trustProxy);
+		}
+	}
+
+	/*
+	 * Asks hmacd about item: an error or the verdict UNAVAILABLE is a 503, any other verdict
+	 * than OK a 401 (written as a capture file when captureDir is set).
+	 */
+	async function ask(req, ctx, item, b, scope, note, identity) {
 		let verdict;
 		try {
 			verdict = await client.verify(item);
@@ -252,8 +304,11 @@ function createVerifier(opts, who) {
 		/* fleet mode: not judged in time; the same 503 as when hmacd does not answer */
 		if (verdict === Verdict.UNAVAILABLE)
 			return refuse(ctx, 503, verdictName(verdict), scope, note);
-		if (verdict !== Verdict.OK)
-			return refuse(ctx, 401, verdictName(verdict), scope, note);
+		if (verdict !== Verdict.OK) {
+			const captured = capturer === null ? undefined :
+				await capture(req, ctx, item, b, verdict);
+			return refuse(ctx, 401, verdictName(verdict), scope, note, undefined, captured);
+		}
 		return { ok: true, body: b, identity: identity() };
 	}
 
@@ -275,7 +330,7 @@ function createVerifier(opts, who) {
 		if (refusal !== undefined)
 			return refusal;
 		const signatureInput = sigInput.join(', ');
-		return ask(ctx, {
+		return ask(req, ctx, {
 			scheme: 'rfc9421',
 			tenant,
 			container,
@@ -313,7 +368,7 @@ function createVerifier(opts, who) {
 		const { b, refusal } = await body(ctx, scope, note);
 		if (refusal !== undefined)
 			return refusal;
-		return ask(ctx, {
+		return ask(req, ctx, {
 			tenant: auth.tenant,
 			container,
 			epoch: auth.epoch,
@@ -337,7 +392,7 @@ function createVerifier(opts, who) {
 	 * SetupError or a read error.
 	 */
 	async function judge(req, reqCtx) {
-		const ctx = { request: req, ...reqCtx };
+		const ctx = { request: req, ...reqCtx, receivedAt: Math.floor(Date.now() / 1000) };
 		const note = { method: req.method, path: ctx.path };
 		const { container } = ctx;
 		try {

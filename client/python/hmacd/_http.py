@@ -28,9 +28,11 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-from typing import (Callable, Generic, List, Literal, Optional, Pattern, Protocol, Sequence,
-                    Tuple, TypedDict, TypeVar, Union)
+import time
+from typing import (Callable, Generic, Iterable, List, Literal, Optional, Pattern, Protocol,
+                    Sequence, Tuple, TypedDict, TypeVar, Union)
 
+from ._capture import DEFAULT_CAPTURE_MAX, CaptureDir, Capturer, covered_rfc9421
 from .authorization import SCHEME, Authorization, AuthorizationError, parse_authorization
 from .errors import PeerCredentialsError, Verdict, verdict_name
 from .rfc9421 import signature_info
@@ -259,6 +261,7 @@ class Pending:
     log line of a refusal names the tenant and container as far as they were known."""
 
     def __init__(self, method: str, target: bytes) -> None:
+        self.received_at = int(time.time())  # unix seconds: a capture's captured_at
         self.method = method
         self.target = target
         self.tenant: Optional[str] = None
@@ -295,11 +298,17 @@ class Middleware(Generic[R]):
     13.3 and 13.5 that come before the body and after it. `r` is the framework's request (a
     WSGI environ or an ASGI scope); a subclass gives _fields(r, name) (the values of a header,
     name in lower case), _container(r), _authority(r) and _all_headers(r), and may override
-    _authorization(r) (the values of the Authorization header)."""
+    _authorization(r) (the values of the Authorization header).
+
+    capture_dir (off by default): write a capture file there for each request hmacd refused
+    (401 from its verdict), for `hmacctl explain --request FILE` (hmacd._capture); at most
+    capture_max of them. ValueError if the directory is not fit for them."""
 
     def __init__(self, *, max_body: int, exempt: Optional[Exempt[R]],
                  tenant_from: Optional[TenantFrom[R]], tenant_header: str,
-                 uri_scheme: UriScheme[R], trusted_proxy: bool, label: Optional[str]) -> None:
+                 uri_scheme: UriScheme[R], trusted_proxy: bool, label: Optional[str],
+                 capture_dir: Optional[CaptureDir] = None,
+                 capture_max: int = DEFAULT_CAPTURE_MAX) -> None:
         if uri_scheme is not None and not callable(uri_scheme):
             check_uri_scheme(uri_scheme)
         if trusted_proxy and uri_scheme is not None:
@@ -312,6 +321,8 @@ class Middleware(Generic[R]):
         self.label = label
         self.max_body = max_body
         self.exempt = exempt
+        self.capturer = (Capturer(capture_dir, capture_max) if capture_dir is not None
+                         else None)
 
     # ---- what a subclass gives ----
 
@@ -397,6 +408,48 @@ class Middleware(Generic[R]):
                                       self._uri_scheme(r, p.tenant), self.label, body)
         p.item = item
         return item
+
+    def _check_verdict(self, r: R, p: Pending, body: bytes, verdict: int) -> None:
+        """check_verdict(), after writing the capture of a request hmacd refused (a 401) when
+        capture_dir is set."""
+        if self._captures(verdict):
+            self._capture(r, p, body, verdict)
+        check_verdict(verdict, p.tenant)
+
+    def _captures(self, verdict: int) -> bool:
+        """Whether a request with this verdict is to be captured: a 401 from hmacd's verdict
+        (not OK, not UNAVAILABLE) with capture_dir set."""
+        return (self.capturer is not None and verdict != Verdict.OK
+                and verdict != Verdict.UNAVAILABLE)
+
+    def _capture(self, r: R, p: Pending, body: bytes, verdict: int) -> None:
+        """Writes the capture of a request hmacd refused; never raises."""
+        try:
+            self._write_capture(r, p, body, verdict)
+        except Exception as e:  # a capture never changes the response
+            log.error("hmacd: capture not written: %r", e)
+
+    def _write_capture(self, r: R, p: Pending, body: bytes, verdict: int) -> None:
+        c, item = self.capturer, p.item
+        assert c is not None and item is not None and p.container is not None
+        covered: Iterable[str]
+        if isinstance(item, RFC9421Item):
+            scheme, label = "rfc9421", self.label
+            uri_scheme = str(item.uri_scheme or "https")
+            authority = p.authority or b""
+            covered = covered_rfc9421(item.signature_input, label)
+        else:
+            scheme, label = "hmacd-v1", None
+            try:
+                uri_scheme = self._uri_scheme(r, p.tenant)
+            except Refused:  # a trusted proxy's bad X-Forwarded-Proto: hmacd-v1 ignores it
+                uri_scheme = self._connection_scheme(r)
+            authority = self._authority(r) or b""
+            covered = p.auth.signed_headers if p.auth is not None else ()
+        c.capture(scheme=scheme, tenant=p.tenant, container=p.container, label=label,
+                  method=p.method, uri_scheme=uri_scheme, authority=authority, path=p.target,
+                  headers=self._all_headers(r), covered=covered, body=body,
+                  verdict=verdict_name(verdict), received_at=p.received_at)
 
 
 def unavailable(e: BaseException, tenant: Optional[str]) -> Refused:

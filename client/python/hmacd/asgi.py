@@ -38,6 +38,14 @@ client cannot choose the scheme. (A server's own proxy-headers mode, such as uvi
 scope["scheme"] from that header: enable it only behind a proxy you trust, as with this
 option.) `uri_scheme` ("http", "https" or a callable of the scope) fixes it instead.
 
+`capture_dir` (off by default) writes a capture file to that directory for each request hmacd
+refused (a 401 from its verdict; never a 503, a 413 or a 401 decided before hmacd), for
+`hmacctl explain --request FILE`: every header (the values of those the signature does not cover
+replaced by "[redacted]"), the body's length and digests (never the body) and the verdict, mode
+0600, at most `capture_max` files (default 100). The directory must exist, not be a symlink,
+belong to the process's user and not be writable by group or others (ValueError otherwise). The
+response is the same; the log line names the file.
+
 scope["hmacd"] holds, for the endpoint, {scheme: "hmacd-v1", tenant, container, epoch, ts,
 nonce}, or for RFC 9421 {scheme: "rfc9421", tenant, container, label, keyid, created, nonce,
 covered (the serialized component identifiers)}.
@@ -51,10 +59,11 @@ from typing import (TYPE_CHECKING, Any, Awaitable, Callable, List, MutableMappin
                     Optional, Pattern, Union, cast)
 from urllib.parse import quote
 
+from ._capture import DEFAULT_CAPTURE_MAX, CaptureDir
 from ._http import (DEFAULT_MAX_BODY, DEFAULT_TENANT_HEADER, AsyncVerifier, Exempt, Header,
                     Identity, Middleware, Pending, RFC9421Identity, Refused, TenantFrom,
                     UriScheme, V1Identity, Verifier, check_verdict, compile_pattern,
-                    refusal_headers, unavailable)
+                    log, refusal_headers, unavailable)
 from .wire import AnyItem
 
 if TYPE_CHECKING:
@@ -134,10 +143,12 @@ class HmacdASGIMiddleware(Middleware[Scope]):
                  tenant_from: Optional[TenantFrom[Scope]] = None,
                  tenant_header: str = DEFAULT_TENANT_HEADER,
                  uri_scheme: UriScheme[Scope] = None, trusted_proxy: bool = False,
-                 label: Optional[str] = None) -> None:
+                 label: Optional[str] = None, capture_dir: Optional[CaptureDir] = None,
+                 capture_max: int = DEFAULT_CAPTURE_MAX) -> None:
         super().__init__(max_body=max_body, exempt=exempt, tenant_from=tenant_from,
                          tenant_header=tenant_header, uri_scheme=uri_scheme,
-                         trusted_proxy=trusted_proxy, label=label)
+                         trusted_proxy=trusted_proxy, label=label, capture_dir=capture_dir,
+                         capture_max=capture_max)
         self.app = app
         self.client = client
         self.param = param
@@ -170,6 +181,8 @@ class HmacdASGIMiddleware(Middleware[Scope]):
                 verdict = await self._verify(item)
             except Exception as e:  # HmacdError, or anything else: fail closed
                 raise unavailable(e, p.tenant) from None
+            if self._captures(verdict):
+                await self._capture_off_loop(scope, p, body, verdict)
             check_verdict(verdict, p.tenant)
         except Refused as r:
             p.log_refusal(r)
@@ -191,6 +204,15 @@ class HmacdASGIMiddleware(Middleware[Scope]):
             return await receive()
 
         await self.app(dict(scope, hmacd=who), replay, send)
+
+    async def _capture_off_loop(self, scope: Scope, p: Pending, body: bytes,
+                                verdict: int) -> None:
+        """self._capture() (a file write) in a thread, off the event loop; never raises."""
+        try:
+            await asyncio.get_running_loop().run_in_executor(
+                None, functools.partial(self._capture, scope, p, body, verdict))
+        except Exception as e:
+            log.error("hmacd: capture not written: %r", e)
 
     def _fields(self, scope: Scope, name: str) -> List[bytes]:
         return header_fields(scope, name)

@@ -34,6 +34,9 @@ override them, for a middleware made by hand):
     URI_SCHEME      RFC 9421: "http" or "https" (or a function of the request) to fix the scheme
     TRUSTED_PROXY   RFC 9421: True takes the scheme from the proxy's X-Forwarded-Proto
     LABEL           RFC 9421: which signature to verify when a request carries several
+    CAPTURE_DIR     write a capture file there for each request hmacd refused (a 401 from its
+                    verdict), for `hmacctl explain --request FILE`; off by default
+    CAPTURE_MAX     at most this many capture files in CAPTURE_DIR (default 100)
 
 The refusals are the other Python middleware's: 401 {"error":"unauthorized"} with
 WWW-Authenticate: HMACD-V1 whatever the reason; 413 {"error":"too_large"}; 503
@@ -62,9 +65,10 @@ from django.http.request import RawPostDataException, UnreadablePostError
 from django.urls import Resolver404, resolve
 
 from . import asgi, wsgi
+from ._capture import DEFAULT_CAPTURE_MAX
 from ._http import (DEFAULT_MAX_BODY, DEFAULT_TENANT_HEADER, Header, Identity, Middleware,
-                    Pending, RFC9421Identity, Refused, V1Identity, Verifier, check_verdict,
-                    refusal_headers, unavailable)
+                    Pending, RFC9421Identity, Refused, V1Identity, Verifier, refusal_headers,
+                    unavailable)
 from .client import Client
 from .wire import Text
 
@@ -73,7 +77,7 @@ __all__ = ["HmacdMiddleware", "Identity", "RFC9421Identity", "V1Identity", "hmac
 log = logging.getLogger("hmacd")
 
 OPTIONS = ("client", "socket", "server_user", "param", "max_body", "exempt", "tenant_header",
-           "tenant_from", "uri_scheme", "trusted_proxy", "label")
+           "tenant_from", "uri_scheme", "trusted_proxy", "label", "capture_dir", "capture_max")
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -155,7 +159,8 @@ class HmacdMiddleware(Middleware[_View]):
                              uri_scheme=_of_request(uri_scheme) if callable(uri_scheme)
                              else uri_scheme,
                              trusted_proxy=bool(opts.get("trusted_proxy", False)),
-                             label=opts.get("label"))
+                             label=opts.get("label"), capture_dir=opts.get("capture_dir"),
+                             capture_max=opts.get("capture_max", DEFAULT_CAPTURE_MAX))
         except ValueError as e:
             raise ImproperlyConfigured("settings.HMACD: %s" % e) from None
         param = opts.get("param", "id")
@@ -191,7 +196,7 @@ class HmacdMiddleware(Middleware[_View]):
                 verdict = self.client.verify(item)
             except Exception as e:  # HmacdError, or anything else: fail closed
                 raise unavailable(e, p.tenant) from None
-            check_verdict(verdict, p.tenant)
+            self._check_verdict(v, p, body, verdict)
         except Refused as r:
             return _refuse(p, r)
         request.hmacd = p.identity()

@@ -35,6 +35,14 @@ TLS-terminating proxy, `trusted_proxy=True` takes it from the proxy's X-Forwarde
 X-Forwarded-Proto is an ordinary header, so a client cannot choose the scheme by sending one.
 `uri_scheme` ("http", "https" or a callable of environ) fixes it instead.
 
+`capture_dir` (off by default) writes a capture file to that directory for each request hmacd
+refused (a 401 from its verdict; never a 503, a 413 or a 401 decided before hmacd), for
+`hmacctl explain --request FILE`: every header (the values of those the signature does not cover
+replaced by "[redacted]"), the body's length and digests (never the body) and the verdict, mode
+0600, at most `capture_max` files (default 100). The directory must exist, not be a symlink,
+belong to the process's user and not be writable by group or others (ValueError otherwise). The
+response is the same; the log line names the file.
+
 On success the body was read (at most max_body bytes, else 413) and is put back as
 environ["wsgi.input"], and environ["hmacd"] holds {scheme: "hmacd-v1", tenant, container, epoch,
 ts, nonce}, or for RFC 9421 {scheme: "rfc9421", tenant, container, label, keyid, created, nonce,
@@ -47,10 +55,11 @@ import io
 from typing import TYPE_CHECKING, Callable, Iterable, List, Optional, Pattern, Sequence, Union
 from urllib.parse import quote
 
+from ._capture import DEFAULT_CAPTURE_MAX, CaptureDir
 from ._http import (DEFAULT_MAX_BODY, DEFAULT_TENANT_HEADER, STATUS_TEXT, Exempt, Header,
                     Identity, Middleware, Pending, RFC9421Identity, Refused, TenantFrom,
-                    UriScheme, V1Identity, Verifier, check_verdict, compile_pattern,
-                    refusal_headers, unavailable)
+                    UriScheme, V1Identity, Verifier, compile_pattern, refusal_headers,
+                    unavailable)
 from .wire import Text
 
 if TYPE_CHECKING:
@@ -151,12 +160,14 @@ class HmacdWSGIMiddleware(Middleware["WSGIEnvironment"]):
                  tenant_from: Optional[TenantFrom[WSGIEnvironment]] = None,
                  tenant_header: str = DEFAULT_TENANT_HEADER,
                  uri_scheme: UriScheme[WSGIEnvironment] = None, trusted_proxy: bool = False,
-                 label: Optional[str] = None) -> None:
+                 label: Optional[str] = None, capture_dir: Optional[CaptureDir] = None,
+                 capture_max: int = DEFAULT_CAPTURE_MAX) -> None:
         if (container_from is None) == (container_pattern is None):
             raise ValueError("give exactly one of container_from and container_pattern")
         super().__init__(max_body=max_body, exempt=exempt, tenant_from=tenant_from,
                          tenant_header=tenant_header, uri_scheme=uri_scheme,
-                         trusted_proxy=trusted_proxy, label=label)
+                         trusted_proxy=trusted_proxy, label=label, capture_dir=capture_dir,
+                         capture_max=capture_max)
         self.app = app
         self.client = client
         if container_pattern is not None:
@@ -183,7 +194,7 @@ class HmacdWSGIMiddleware(Middleware["WSGIEnvironment"]):
                 verdict = self.client.verify(item)
             except Exception as e:  # HmacdError, or anything else: fail closed
                 raise unavailable(e, p.tenant) from None
-            check_verdict(verdict, p.tenant)
+            self._check_verdict(environ, p, body, verdict)
         except Refused as r:
             p.log_refusal(r)
             out = r.body

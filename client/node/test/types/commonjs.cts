@@ -106,6 +106,10 @@ hmacd.express({ client, uriScheme: (req) => (req.socket.remotePort ? 'http' : 'h
 app.use(express.raw({ type: '*/*', verify: hmacd.keepRawBody }));
 hmacd.express({ client, tenant: (req: express.Request) => req.get('x-tenant'),
 	log: (e, req: express.Request) => console.warn(e.reason, req.ip) });
+hmacd.express({ client, captureDir: '/var/lib/app/hmacd-captures', captureMax: 50,
+	log: (e) => console.warn(e.capture ?? e.captureError ?? e.reason) });
+// @ts-expect-error captureMax is a number
+hmacd.express({ client, captureDir: '/var/lib/app/hmacd-captures', captureMax: '50' });
 // @ts-expect-error the client is required
 hmacd.express({ param: 'id' });
 // @ts-expect-error uriScheme is http or https

@@ -25,6 +25,9 @@ app.register(async (api) => {
 	});
 });
 app.register(hmacd.hmacdFastify, { client, trustProxy: true });
+app.register(hmacd.fastify, { client, captureDir: '/var/lib/app/hmacd-captures' });
+// @ts-expect-error captureDir is a path
+app.register(hmacd.fastify, { client, captureDir: 1 });
 // @ts-expect-error the client is required
 app.register(hmacd.fastify, { param: 'id' });
 

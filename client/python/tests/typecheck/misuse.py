@@ -21,4 +21,6 @@ async def mistakes(client: Client, aclient: AsyncClient, item: Item) -> None:
     Item(tenant="t", container="c", epoch=1, method="GET", path="/", ts=1)  # error
     HmacdWSGIMiddleware(None, client, container_pattern="x")  # error
     HmacdWSGIMiddleware(lambda e, s: [], client, max_body="1M", container_pattern="x")  # error
+    HmacdWSGIMiddleware(lambda e, s: [], client, container_pattern="x", capture_dir=3)  # error
+    HmacdWSGIMiddleware(lambda e, s: [], client, container_pattern="x", capture_max="9")  # error
     print(v, w)

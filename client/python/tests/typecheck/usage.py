@@ -5,13 +5,18 @@ annotations promise an application can write without a cast or an ignore."""
 from __future__ import annotations
 
 import asyncio
-from typing import Dict, List, Optional
+import pathlib
+from typing import TYPE_CHECKING, Dict, List, Optional
 
 from hmacd import (AsyncClient, Client, HmacdError, Item, RFC9421Item, RFC9421Signer, Signer,
                    Verdict, parse_authorization, sign_item, sign_rfc9421, verdict_name)
 from hmacd.rfc9421 import SignatureInfo, signature_info
 from hmacd.django import HmacdMiddleware, hmacd_exempt
-from hmacd.wsgi import Identity
+from hmacd.asgi import HmacdASGIMiddleware, Receive, Scope, Send
+from hmacd.wsgi import HmacdWSGIMiddleware, Identity
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIApplication
 
 
 @hmacd_exempt
@@ -21,6 +26,18 @@ def healthz(request: object) -> str:
 
 def django_middleware(client: Client) -> HmacdMiddleware:
     return HmacdMiddleware(lambda request: None, client=client, param="id", trusted_proxy=True)
+
+
+def capturing_middleware(client: Client, app: WSGIApplication,
+                         directory: pathlib.Path) -> HmacdWSGIMiddleware:
+    HmacdASGIMiddleware(app=asgi_app, client=client, param="id",
+                        capture_dir="/var/lib/app/hmacd-captures", capture_max=50)
+    return HmacdWSGIMiddleware(app, client, container_pattern="/containers/(?P<id>[^/]+)/exec",
+                               capture_dir=directory, capture_max=10)
+
+
+async def asgi_app(scope: Scope, receive: Receive, send: Send) -> None:
+    pass
 
 
 def tenant_of(who: Identity) -> str:
