@@ -18,6 +18,7 @@ import logging
 import os
 import re
 import stat
+import subprocess
 
 import pytest
 
@@ -40,6 +41,16 @@ def capture_dir(tmp_path, name="captures"):
     d.mkdir(mode=0o700)
     os.chmod(d, 0o700)
     return str(d)
+
+
+def explain(daemon, path):
+    """hmacctl explain on a capture the middleware wrote, against the daemon's store: the
+    capture format both sides implement (PROTOCOL.md section 17), read back by the real CLI,
+    which must find the verdict the daemon gave."""
+    r = subprocess.run([daemon.hmacctl_path, "--db", daemon.db, "explain", "--request", path,
+                        "--json"], capture_output=True, timeout=30)
+    assert r.returncode == 1, r.stderr.decode()
+    return json.loads(r.stdout)
 
 
 def captures(d):
@@ -248,6 +259,8 @@ def test_capture_hmacd_v1(app_cls, own_daemon, tmp_path, caplog):
         assert header(doc, "host") == app.host
         assert header(doc, "authorization").startswith("HMACD-V1 Tenant=" + t)
         assert "capture %s written" % files[0] in caplog.text
+        out = explain(own_daemon, files[0])
+        assert (out["verdict"], out["check"]) == ("BAD_SIGNATURE", "signature")
 
         # the daemon down: 503, no capture
         own_daemon.stop()
@@ -289,6 +302,8 @@ def test_capture_rfc9421(app_cls, daemon, tmp_path):
         assert header(doc, "x-tenant") == t
         for name in ("signature", "signature-input", "content-digest"):
             assert header(doc, name) == headers[name.title()]
+        out = explain(daemon, files[0])
+        assert out["verdict"] == "BAD_SIGNATURE"
     finally:
         app.close()
 
