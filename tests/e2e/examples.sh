@@ -55,6 +55,10 @@ go-$ex $tmp/bin/go-$ex"
 else
 	echo "note: no go toolchain, the Go examples are left out"
 fi
+for ex in flask fastapi django; do
+	APPS="$APPS
+py-$ex $PY $src/client/python/examples/${ex}_app.py"
+done
 if [ -z "$APPS" ]; then
 	echo "SKIP: no example app to run"
 	exit 77
