@@ -104,13 +104,27 @@ type Env struct {
 	Addr       string // 127.0.0.1:$PORT (PORT default 8080)
 	ServerUser string // HMACD_SERVER_USER: the user hmacd runs as, when it is neither root
 	// nor the owner of the socket's directory ("": those two)
+	// TrustProxy (HMACD_TRUST_PROXY=1): the app is reached only through a proxy that sets
+	// X-Forwarded-Proto on every request (say, one that terminates TLS), so an RFC 9421
+	// signature's @scheme is checked against that header. Unset or 0 (default): against the
+	// app's own connection, plain HTTP, and the header is ignored, since a client could
+	// choose it.
+	TrustProxy bool
 }
 
-// FromEnv reads the configuration; a PORT that is not a port number is an error.
+// FromEnv reads the configuration; a PORT that is not a port number, or an
+// HMACD_TRUST_PROXY other than "", "0" or "1", is an error.
 func FromEnv() (Env, error) {
 	e := Env{Socket: os.Getenv("HMACD_SOCKET"), ServerUser: os.Getenv("HMACD_SERVER_USER")}
 	if e.Socket == "" {
 		e.Socket = "/run/hmacd/hmacd.sock"
+	}
+	switch tp := os.Getenv("HMACD_TRUST_PROXY"); tp {
+	case "", "0":
+	case "1":
+		e.TrustProxy = true
+	default:
+		return e, fmt.Errorf("HMACD_TRUST_PROXY %q is not 0 or 1", tp)
 	}
 	port := os.Getenv("PORT")
 	if port == "" {
