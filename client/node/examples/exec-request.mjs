@@ -85,3 +85,28 @@ export const BAD_REQUEST = { error: 'bad_request' };
 export function execAnswer(tenant, container, exec) {
 	return { tenant, container, cmd: exec.cmd, tty: exec.tty };
 }
+
+/**
+ * What every example app takes from its environment (README.md, "Example apps"): socket
+ * (HMACD_SOCKET, default /run/hmacd/hmacd.sock), port (PORT, default 8080; the app listens on
+ * 127.0.0.1), serverUser (HMACD_SERVER_USER: the user hmacd runs as when it is neither root nor
+ * the owner of the socket's directory) and trustProxy (HMACD_TRUST_PROXY=1: RFC 9421's @scheme
+ * from X-Forwarded-Proto, for an app reached only through a proxy that sets that header on
+ * every request, one that terminates TLS say; unset or 0, the default: the app's own
+ * connection, plain HTTP, and the header is ignored, since any client could send one). Throws
+ * an Error for a PORT that is not a port number or an HMACD_TRUST_PROXY other than '', 0 and 1.
+ */
+export function configFromEnv(env = process.env) {
+	const port = env.PORT || '8080';
+	if (!/^[0-9]{1,5}$/.test(port) || Number(port) > 65535)
+		throw new Error(`PORT ${JSON.stringify(port)} is not a port number`);
+	const trust = env.HMACD_TRUST_PROXY ?? '';
+	if (trust !== '' && trust !== '0' && trust !== '1')
+		throw new Error(`HMACD_TRUST_PROXY ${JSON.stringify(trust)} is not 0 or 1`);
+	return {
+		socket: env.HMACD_SOCKET || '/run/hmacd/hmacd.sock',
+		port: Number(port),
+		serverUser: env.HMACD_SERVER_USER || undefined,
+		trustProxy: trust === '1',
+	};
+}
