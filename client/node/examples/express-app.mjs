@@ -25,7 +25,8 @@ import { pathToFileURL } from 'node:url';
 import express from 'express';
 import * as hmacd from 'hmacd';
 
-import { BAD_REQUEST, BadBody, bindExecRequest, configFromEnv, execAnswer } from './exec-request.mjs';
+import { BAD_REQUEST, BadBody, bindExecRequest, configFromEnv, execAnswer }
+	from './exec-request.mjs';
 
 /*
  * The app. log: the middleware's refusals (default one console.warn line each); warn: why a body

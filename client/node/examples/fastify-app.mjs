@@ -23,7 +23,8 @@ import { pathToFileURL } from 'node:url';
 import Fastify from 'fastify';
 import * as hmacd from 'hmacd';
 
-import { BAD_REQUEST, BadBody, bindExecRequest, configFromEnv, execAnswer } from './exec-request.mjs';
+import { BAD_REQUEST, BadBody, bindExecRequest, configFromEnv, execAnswer }
+	from './exec-request.mjs';
 
 /* The app; the options are express-app.mjs's. */
 export function createApp({ client, log, warn = console.warn, maxBody = 64 * 1024,
