@@ -64,6 +64,11 @@ HMACD_GOPATH=$tmp/gopath
 GOCACHE=$tmp/gocache
 export HMACD_GOPATH GOCACHE
 
+t0=$(date +%s)
+elapsed() {
+	echo "$(($(date +%s) - t0)) s"
+}
+
 # ---- the apps and the signers ----
 APPS=
 GO_SIGNER=
@@ -213,17 +218,17 @@ check() {
 
 while read -r name cmd; do
 	[ -n "$name" ] || continue
-	echo "== $name: hmacd up"
+	echo "== $name: hmacd up ($(elapsed))"
 	run "$name" "$tmp/s" "" $cmd
 	check "$name" --log "$tmp/$name.log"
-	echo "== $name: HMACD_TRUST_PROXY=1"
+	echo "== $name: HMACD_TRUST_PROXY=1 ($(elapsed))"
 	run "$name-proxy" "$tmp/s" 1 $cmd
 	check "$name-proxy" --trust-proxy
-	echo "== $name: no hmacd behind its socket"
+	echo "== $name: no hmacd behind its socket ($(elapsed))"
 	run "$name-down" "$tmp/absent/s" "" $cmd
 	check "$name-down" --down
 done <<EOF
 $APPS
 EOF
-echo "all of$(printf '%s\n' "$APPS" | while read -r n c; do printf ' %s' "$n"; done) passed"
+echo "all of$(printf '%s\n' "$APPS" | while read -r n c; do printf ' %s' "$n"; done) passed ($(elapsed))"
 exit 0
