@@ -1,6 +1,7 @@
-// scheme_test.go - RFC 9421 @scheme through the gin middleware (issue 14), as hmacdecho's scheme_test.go checks Echo's: the item asks
-// hmacd for the connection's scheme (http here), whatever X-Forwarded-Proto says, unless
-// Config.TrustForwardedProto is set; then the header's last value (the nearest proxy's).
+// scheme_test.go - RFC 9421 @scheme through the gin middleware (issue 14; hmacdecho's
+// scheme_test.go checks Echo's alike): the item asks hmacd for the connection's scheme (http
+// here), whatever X-Forwarded-Proto says, unless Config.TrustForwardedProto is set; then the
+// header's last value (the nearest proxy's).
 
 package hmacdgin_test
 
