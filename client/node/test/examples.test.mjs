@@ -226,3 +226,17 @@ describe('the examples run as README.md says', { skip: SKIP_DAEMON }, () => {
 		});
 	}
 });
+
+test('configFromEnv: the settings every example app reads', async () => {
+	const { configFromEnv } = await import('../examples/exec-request.mjs');
+	assert.deepEqual(configFromEnv({}), { socket: '/run/hmacd/hmacd.sock', port: 8080,
+		serverUser: undefined, trustProxy: false });
+	assert.deepEqual(configFromEnv({ HMACD_SOCKET: '/tmp/x/s', PORT: '9000',
+		HMACD_SERVER_USER: 'hmacd', HMACD_TRUST_PROXY: '1' }),
+	{ socket: '/tmp/x/s', port: 9000, serverUser: 'hmacd', trustProxy: true });
+	assert.equal(configFromEnv({ HMACD_TRUST_PROXY: '0' }).trustProxy, false);
+	for (const bad of [{ PORT: 'x' }, { PORT: '-1' }, { PORT: '65536' }, { PORT: '80a' },
+		{ HMACD_TRUST_PROXY: 'yes' }, { HMACD_TRUST_PROXY: 'true' }, { HMACD_TRUST_PROXY: ' 1' },
+		{ HMACD_TRUST_PROXY: '2' }])
+		assert.throws(() => configFromEnv(bad), Error, JSON.stringify(bad));
+});
