@@ -157,10 +157,24 @@ def check_up(app, keys, log):
     expect("first use", app.send("POST", target, ls, h), 200, LS)
     expect("replayed", app.send("POST", target, ls, h), 401, S401)
 
+    # the body binds alike everywhere: cmd holds 1 to 64 strings of at most 4096 characters
+    # (code points), the first not empty; tty a boolean; nothing else, in UTF-8 JSON
+    for good, cmd in ((json.dumps({"cmd": ["a"] * 64}).encode(), ["a"] * 64),
+                      (json.dumps({"cmd": ["é" * 4096]}, ensure_ascii=False).encode(),
+                       ["é" * 4096]),
+                      (b'{"cmd":["ls",""]}', ["ls", ""])):
+        target, h = v1(app, v1key, good)
+        expect("body %r" % good[:40], app.send("POST", target, good, h), 200,
+               dict(LS, cmd=cmd))
     for bad in (b'{"cmd":["ls"],"container":"web-02"}', b'{"cmd":"ls"}', b'{"cmd":[]}',
-                b"not json", b'{"cmd":["ls"],"tty":"yes"}'):
+                b"not json", b'{"cmd":["ls"],"tty":"yes"}', b'{"cmd":["ls"],"CMD":["rm"]}',
+                b'{"CMD":["ls"]}', b'{"cmd":["ls"],"cmd":["rm"]}', b'{"cmd":["ls"]} x',
+                b'{"cmd":[""]}', b'{"cmd":["ls"],"tty":null}', b'{"cmd":["ls",1]}',
+                b"null", b"[]", b"", b'\xef\xbb\xbf{"cmd":["ls"]}', b'{"cmd":["\xff"]}',
+                json.dumps({"cmd": ["a"] * 65}).encode(),
+                json.dumps({"cmd": ["é" * 4097]}, ensure_ascii=False).encode()):
         target, h = v1(app, v1key, bad)
-        expect("body %s" % bad.decode(), app.send("POST", target, bad, h), 400, S400)
+        expect("body %r" % bad[:40], app.send("POST", target, bad, h), 400, S400)
     big = json.dumps({"cmd": ["x" * MAX_BODY]}).encode()
     target, h = v1(app, v1key, big)
     expect("body over 64 KiB", app.send("POST", target, big, h), 413, S413)

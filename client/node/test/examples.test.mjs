@@ -240,3 +240,17 @@ test('configFromEnv: the settings every example app reads', async () => {
 		{ HMACD_TRUST_PROXY: '2' }])
 		assert.throws(() => configFromEnv(bad), Error, JSON.stringify(bad));
 });
+
+test('bindExecRequest: the body every example app binds alike', async () => {
+	const { bindExecRequest, BadBody } = await import('../examples/exec-request.mjs');
+	for (const good of ['{"cmd":["ls",""]}', `{"cmd":["${'é'.repeat(4096)}"]}`,
+		JSON.stringify({ cmd: Array(64).fill('a') }), '{"cmd":["sh"],"tty":true}'])
+		assert.doesNotThrow(() => bindExecRequest(Buffer.from(good)), good.slice(0, 40));
+	for (const bad of ['{"cmd":[""]}', '{"cmd":["ls"],"tty":null}', '{"cmd":null}',
+		'{"cmd":["ls",null]}', `{"cmd":["${'a'.repeat(4097)}"]}`])
+		assert.throws(() => bindExecRequest(Buffer.from(bad)), BadBody, bad.slice(0, 40));
+	assert.throws(() => bindExecRequest(Buffer.from('\xef\xbb\xbf{"cmd":["ls"]}', 'latin1')),
+		BadBody, 'a byte order mark');
+	assert.throws(() => bindExecRequest(Buffer.from('{"cmd":["\xff"]}', 'latin1')), BadBody,
+		'not UTF-8');
+});

@@ -10,7 +10,9 @@ func TestBind(t *testing.T) {
 		`{"cmd":["ls","-l"]}`,
 		`{"cmd":["sh"],"tty":true}`,
 		` {"tty":false,"cmd":["ps"]} `,
-		`{"cmd":[""]}`,
+		`{"cmd":["ls",""]}`,
+		`{"cmd":["` + strings.Repeat("é", MaxArgLen) + `"]}`, // characters, not bytes
+		`{"cmd":[` + strings.Repeat(`"a",`, MaxArgs-1) + `"a"]}`,
 	}
 	for _, b := range good {
 		if _, err := Bind([]byte(b)); err != nil {
@@ -30,6 +32,13 @@ func TestBind(t *testing.T) {
 		``,
 		`{"cmd":["ls"],"tty":"yes"}`,
 		`{"cmd":[` + strings.Repeat(`"a",`, MaxArgs) + `"a"]}`,
+		`{"cmd":[""]}`,                   // no command
+		`{"cmd":["ls"],"tty":null}`,      // would be false
+		`{"cmd":null}`,                   // would be no field
+		`{"cmd":["ls",null]}`,            // would be ""
+		"{\"cmd\":[\"\xff\"]}",           // not UTF-8 (would be U+FFFD)
+		"\xef\xbb\xbf{\"cmd\":[\"ls\"]}", // a byte order mark
+		`{"cmd":["` + strings.Repeat("a", MaxArgLen+1) + `"]}`,
 	}
 	for _, b := range bad {
 		if _, err := Bind([]byte(b)); err == nil {
