@@ -228,8 +228,12 @@ class ProcessSigner:
         return out
 
     def close(self):
-        self.proc.stdin.close()
-        self.proc.wait(timeout=10)
+        try:
+            self.proc.stdin.close()
+            self.proc.wait(timeout=10)
+        except (OSError, subprocess.TimeoutExpired):
+            self.proc.kill()
+            self.proc.wait()
 
 
 class Matrix:
