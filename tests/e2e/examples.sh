@@ -112,6 +112,15 @@ for ex in flask fastapi django; do
 	fi
 	APPS="$APPS
 py-$ex $PY $src/client/python/examples/${ex}_app.py"
+	# Flask under gunicorn too, with the examples' gunicorn.conf.py
+	if [ "$ex" = flask ]; then
+		if "$PY" -c 'import gunicorn' 2>/dev/null; then
+			APPS="$APPS
+py-flask-gunicorn $PY -m gunicorn -c $src/client/python/examples/gunicorn.conf.py flask_app:app_from_env()"
+		else
+			echo "note: python3-gunicorn not installed; Flask under gunicorn is left out"
+		fi
+	fi
 done
 
 if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
