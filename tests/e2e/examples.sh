@@ -11,8 +11,9 @@
 # The apps are the APPS list below, one "name command" a line: the Go net/http, Echo and gin
 # examples (`sh client/go/offline.sh run`, offline against Debian's Go packages), the Flask,
 # FastAPI and Django examples (Debian's /usr/bin/python3, as their docstrings say; Flask under
-# gunicorn with the examples' gunicorn.conf.py as well), the Express and Fastify examples (`npm --prefix DIR run example:NAME` in a copy of client/node,
-# where `npm ci` installed the locked dependencies: make distcheck's source tree is read-only).
+# gunicorn with the examples' gunicorn.conf.py as well), the Express and Fastify examples
+# (`npm --prefix DIR run example:NAME` in a copy of client/node, where `npm ci` installed the
+# locked dependencies: make distcheck's source tree is read-only).
 # A language whose toolchain is missing is left out with a note (Go: no go command; Python: no
 # Flask, FastAPI with uvicorn, Django, or gunicorn; Node: no node or npm), and so is its signer.
 #
