@@ -117,7 +117,8 @@ py-$ex $PY $src/client/python/examples/${ex}_app.py"
 	if [ "$ex" = flask ]; then
 		if "$PY" -c 'import gunicorn' 2>/dev/null; then
 			APPS="$APPS
-py-flask-gunicorn $PY -m gunicorn -c $src/client/python/examples/gunicorn.conf.py flask_app:app_from_env()"
+py-flask-gunicorn $PY -m gunicorn -c $src/client/python/examples/gunicorn.conf.py \
+flask_app:app_from_env()"
 		else
 			echo "note: python3-gunicorn not installed; Flask under gunicorn is left out"
 		fi
@@ -240,5 +241,6 @@ while read -r name cmd; do
 done <<EOF
 $APPS
 EOF
-echo "all of$(printf '%s\n' "$APPS" | while read -r n c; do printf ' %s' "$n"; done) passed ($(elapsed))"
+names=$(printf '%s\n' "$APPS" | while read -r n c; do printf ' %s' "$n"; done)
+echo "all of$names passed ($(elapsed))"
 exit 0

@@ -3,9 +3,11 @@ apps", with requests signed by the Python client's signers and, for the cross-la
 matrix, by the other languages' (tests/e2e/examples.sh starts the daemon and the app and runs
 this).
 
-    examples_check.py --url URL --keys DIR [--signer NAME=CMD]... --log FILE     # hmacd up
-    examples_check.py --url URL --keys DIR [--signer NAME=CMD]... --trust-proxy  # HMACD_TRUST_PROXY=1
-    examples_check.py --url URL --keys DIR --down                               # hmacd absent
+    examples_check.py --url URL --keys DIR [--signer NAME=CMD]... --log FILE  # hmacd up
+    examples_check.py --url URL --keys DIR [--signer NAME=CMD]... --trust-proxy
+    examples_check.py --url URL --keys DIR --down                            # hmacd absent
+
+(--trust-proxy: the app started with HMACD_TRUST_PROXY=1.)
 
 URL is the app's (http://127.0.0.1:PORT). DIR holds v1.json (acme/web-01, from `hmacctl key
 create --json`) and rfc.json ({"keyid", "secret"} of acme/web-03, imported). FILE is the app's
