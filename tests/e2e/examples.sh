@@ -34,21 +34,21 @@ fi
 src=$(cd "${srcdir:-.}" && pwd) || exit 1
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/hmacd-ex.XXXXXX") || exit 1
 daemon=
-app=
+apps= # the pids of the apps running
 # Each app in a process group of its own (setsid), so that stopping it stops what its
 # command started too (go run's program, npm run's node).
 group=
 command -v setsid >/dev/null 2>&1 && group=setsid
 stop() {
-	if [ -n "$app" ]; then
+	for pid in $apps; do
 		if [ -n "$group" ]; then
-			kill -- "-$app" 2>/dev/null
+			kill -- "-$pid" 2>/dev/null
 		else
-			kill "$app" 2>/dev/null
+			kill "$pid" 2>/dev/null
 		fi
-		wait "$app" 2>/dev/null
-	fi
-	app=
+		wait "$pid" 2>/dev/null
+	done
+	apps=
 }
 cleanup() {
 	stop
@@ -192,31 +192,31 @@ print(json.dumps({"keyid": "acme-web-03-k1",
                   "secret": base64.b64encode(open(sys.argv[1], "rb").read()).decode()}))' \
 	"$tmp/rfc.key" >"$tmp/keys/rfc.json"
 
-free_port() {
+# three free ports, distinct (bound at once), for the three runs of an app
+free_ports() {
 	"$PY" -c 'import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])'
+socks = [socket.socket() for _ in range(3)]
+for s in socks:
+    s.bind(("127.0.0.1", 0))
+print(" ".join(str(s.getsockname()[1]) for s in socks))'
 }
 
-# run NAME SOCKET TRUST CMD...: starts the app from the source tree with HMACD_SOCKET=SOCKET,
-# HMACD_TRUST_PROXY=TRUST and a free PORT, its log in $tmp/NAME.log; sets app (its pid) and
-# url.
+# run NAME PORT SOCKET TRUST CMD...: starts the app from the source tree with
+# HMACD_SOCKET=SOCKET, HMACD_TRUST_PROXY=TRUST and PORT, its log in $tmp/NAME.log.
 run() {
-	log=$tmp/$1.log sock=$2 trust=$3
-	shift 3
-	port=$(free_port)
+	log=$tmp/$1.log port=$2 sock=$3 trust=$4
+	shift 4
 	(cd "$src" && HMACD_SOCKET=$sock PORT=$port HMACD_TRUST_PROXY=$trust \
 		exec $group "$@") >"$log" 2>&1 &
-	app=$!
-	url=http://127.0.0.1:$port
+	apps="$apps $!"
 }
 
-# check NAME ARGS...: examples_check.py on the running app, with every signer; on failure,
-# the app's log.
+# check NAME PORT ARGS...: examples_check.py on the app running on PORT, with every signer;
+# on failure, the app's log.
 check() {
 	log=$tmp/$1.log
-	shift
+	url=http://127.0.0.1:$2
+	shift 2
 	if ! "$PY" "$src/tests/e2e/examples_check.py" --url "$url" --keys "$tmp/keys" \
 		${GO_SIGNER:+--signer "go=$GO_SIGNER"} ${NODE_SIGNER:+--signer "node=$NODE_SIGNER"} \
 		"$@" </dev/null; then
@@ -224,20 +224,23 @@ check() {
 		cat "$log"
 		exit 1
 	fi
-	stop
 }
 
+# Each app's three runs start together (their start-up times overlap) and are checked in turn.
 while read -r name cmd; do
 	[ -n "$name" ] || continue
+	ports=$(free_ports) || exit 1
+	set -- $ports
+	run "$name" "$1" "$tmp/s" "" $cmd
+	run "$name-proxy" "$2" "$tmp/s" 1 $cmd
+	run "$name-down" "$3" "$tmp/absent/s" "" $cmd
 	echo "== $name: hmacd up ($(elapsed))"
-	run "$name" "$tmp/s" "" $cmd
-	check "$name" --log "$tmp/$name.log"
+	check "$name" "$1" --log "$tmp/$name.log"
 	echo "== $name: HMACD_TRUST_PROXY=1 ($(elapsed))"
-	run "$name-proxy" "$tmp/s" 1 $cmd
-	check "$name-proxy" --trust-proxy
+	check "$name-proxy" "$2" --trust-proxy
 	echo "== $name: no hmacd behind its socket ($(elapsed))"
-	run "$name-down" "$tmp/absent/s" "" $cmd
-	check "$name-down" --down
+	check "$name-down" "$3" --down
+	stop
 done <<EOF
 $APPS
 EOF
