@@ -8,7 +8,7 @@
 #   - tests/typecheck/misuse.py: mistakes the annotations must catch: an error on every line
 #     marked "# error", and on no other;
 #   - the example apps (examples/*.py), each whose framework is installed (Flask, FastAPI with
-#     uvicorn, Django: otherwise that one is left out, with a note).
+#     uvicorn, Django: otherwise that one is left out, with a note), and gunicorn.conf.py.
 #
 # Debian's /usr/bin/python3 with python3-mypy, as client_python.sh uses it; nothing is written
 # to the source tree (no mypy cache). Exit status: 0 passed, 1 failed, 77 skipped (mypy is not
@@ -55,7 +55,7 @@ if [ ! -s "$tmp/want" ] || ! cmp -s "$tmp/got" "$tmp/want"; then
 fi
 
 echo "== mypy --strict: the example apps"
-examples="examples/exec_request.py examples/send.py"
+examples="examples/exec_request.py examples/send.py examples/gunicorn.conf.py"
 for pair in flask:flask_app fastapi,uvicorn:fastapi_app django:django_app; do
 	mods=${pair%%:*}
 	app=${pair#*:}

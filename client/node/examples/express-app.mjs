@@ -16,20 +16,26 @@
  *   npm ci && HMACD_SOCKET=/run/hmacd/hmacd.sock PORT=8080 npm run example:express
  *
  * HMACD_SERVER_USER names the user hmacd runs as when it is neither root nor the owner of the
- * socket's directory (the client refuses any other server: 503). Tests import createApp().
+ * socket's directory (the client refuses any other server: 503); HMACD_TRUST_PROXY=1, only
+ * behind a proxy that sets X-Forwarded-Proto, checks RFC 9421's @scheme against that header
+ * (configFromEnv in exec-request.mjs). Tests import createApp().
  */
 import { pathToFileURL } from 'node:url';
 
 import express from 'express';
 import * as hmacd from 'hmacd';
 
-import { BAD_REQUEST, BadBody, bindExecRequest, execAnswer } from './exec-request.mjs';
+import { BAD_REQUEST, BadBody, bindExecRequest, configFromEnv, execAnswer }
+	from './exec-request.mjs';
 
 /*
  * The app. log: the middleware's refusals (default one console.warn line each); warn: why a body
- * did not bind (default console.warn); maxBody: the largest body (413 beyond).
+ * did not bind (default console.warn); maxBody: the largest body (413 beyond); trustProxy:
+ * RFC 9421's @scheme from X-Forwarded-Proto (HMACD_TRUST_PROXY=1, only behind a proxy that
+ * sets it).
  */
-export function createApp({ client, log, warn = console.warn, maxBody = 64 * 1024 } = {}) {
+export function createApp({ client, log, warn = console.warn, maxBody = 64 * 1024,
+	trustProxy = false } = {}) {
 	const app = express();
 	app.disable('x-powered-by');
 
@@ -37,7 +43,7 @@ export function createApp({ client, log, warn = console.warn, maxBody = 64 * 102
 		res.json({ ok: true });
 	});
 
-	const verify = hmacd.express({ client, param: 'id', limit: maxBody, log });
+	const verify = hmacd.express({ client, param: 'id', limit: maxBody, log, trustProxy });
 	app.post('/containers/:id/exec', verify, (req, res) => {
 		let exec;
 		try {
@@ -56,10 +62,8 @@ export function createApp({ client, log, warn = console.warn, maxBody = 64 * 102
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-	const client = new hmacd.Client({
-		socket: process.env.HMACD_SOCKET || '/run/hmacd/hmacd.sock',
-		serverUser: process.env.HMACD_SERVER_USER || undefined,
-	});
-	const server = createApp({ client }).listen(Number(process.env.PORT || 8080), '127.0.0.1',
+	const conf = configFromEnv();
+	const client = new hmacd.Client({ socket: conf.socket, serverUser: conf.serverUser });
+	const server = createApp({ client, trustProxy: conf.trustProxy }).listen(conf.port, '127.0.0.1',
 		() => console.log(`listening on http://127.0.0.1:${server.address().port}`));
 }

@@ -16,23 +16,26 @@
  *
  *   npm ci && HMACD_SOCKET=/run/hmacd/hmacd.sock PORT=8080 npm run example:fastify
  *
- * HMACD_SERVER_USER as in express-app.mjs. Tests import createApp().
+ * HMACD_SERVER_USER and HMACD_TRUST_PROXY as in express-app.mjs. Tests import createApp().
  */
 import { pathToFileURL } from 'node:url';
 
 import Fastify from 'fastify';
 import * as hmacd from 'hmacd';
 
-import { BAD_REQUEST, BadBody, bindExecRequest, execAnswer } from './exec-request.mjs';
+import { BAD_REQUEST, BadBody, bindExecRequest, configFromEnv, execAnswer }
+	from './exec-request.mjs';
 
 /* The app; the options are express-app.mjs's. */
-export function createApp({ client, log, warn = console.warn, maxBody = 64 * 1024 } = {}) {
+export function createApp({ client, log, warn = console.warn, maxBody = 64 * 1024,
+	trustProxy = false } = {}) {
 	const app = Fastify({ bodyLimit: maxBody });
 
 	app.get('/healthz', async () => ({ ok: true }));
 
 	app.register(async (api) => {
-		await api.register(hmacd.fastify, { client, param: 'id', limit: maxBody, log });
+		await api.register(hmacd.fastify, { client, param: 'id', limit: maxBody, log,
+			trustProxy });
 		/* the body as bytes, whatever its type: bound strictly below */
 		api.removeAllContentTypeParsers();
 		api.addContentTypeParser('*', { parseAs: 'buffer' }, (request, body, done) => {
@@ -57,12 +60,10 @@ export function createApp({ client, log, warn = console.warn, maxBody = 64 * 102
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-	const client = new hmacd.Client({
-		socket: process.env.HMACD_SOCKET || '/run/hmacd/hmacd.sock',
-		serverUser: process.env.HMACD_SERVER_USER || undefined,
-	});
-	const app = createApp({ client });
-	app.listen({ port: Number(process.env.PORT || 8080), host: '127.0.0.1' }).then(() => {
+	const conf = configFromEnv();
+	const client = new hmacd.Client({ socket: conf.socket, serverUser: conf.serverUser });
+	const app = createApp({ client, trustProxy: conf.trustProxy });
+	app.listen({ port: conf.port, host: '127.0.0.1' }).then(() => {
 		console.log(`listening on http://127.0.0.1:${app.server.address().port}`);
 	}, (err) => {
 		console.error(`fastify-app: ${err.message}`);

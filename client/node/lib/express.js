@@ -78,7 +78,7 @@ function send(res, out) {
  * - uriScheme (rfc9421 only): what @scheme and @target-uri are built with. Default: the
  *   connection's scheme (https on a TLS socket, else http). 'https', 'http' or function(req)
  *   returning one override it (e.g. behind a proxy that terminates TLS and says nothing).
- * - trustProxy (rfc9421 only): true to take the scheme from X-Forwarded-Proto (its first value)
+ * - trustProxy (rfc9421 only): true to take the scheme from X-Forwarded-Proto (its last value)
  *   when it says http or https. Only when a proxy in front sets it: a client can send any
  *   X-Forwarded-Proto, and without this option it changes nothing. Default false.
  * - label (rfc9421 only): the signature to verify when a request carries several (default: the

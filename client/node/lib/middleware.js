@@ -102,15 +102,17 @@ function sigParams(input, label) {
 
 /*
  * The scheme the client used: the connection's (a TLS socket is https), or with trustProxy the
- * first value of the first X-Forwarded-Proto field when it is http or https.
+ * last value of the X-Forwarded-Proto fields when it is http or https: the one the nearest
+ * proxy added, as the Go and Python middleware take it. (The first value may be the client's
+ * own, kept by a proxy that appends to the field rather than replacing it.)
  */
 function connectionScheme(req, trustProxy) {
 	if (trustProxy) {
 		const xf = fields(req, 'x-forwarded-proto');
 		if (xf.length > 0) {
-			const first = trimOWS(xf[0].split(',')[0]).toLowerCase();
-			if (first === 'https' || first === 'http')
-				return first;
+			const last = trimOWS(xf.join(',').split(',').at(-1)).toLowerCase();
+			if (last === 'https' || last === 'http')
+				return last;
 		}
 	}
 	return req.socket?.encrypted ? 'https' : 'http';

@@ -226,3 +226,31 @@ describe('the examples run as README.md says', { skip: SKIP_DAEMON }, () => {
 		});
 	}
 });
+
+test('configFromEnv: the settings every example app reads', async () => {
+	const { configFromEnv } = await import('../examples/exec-request.mjs');
+	assert.deepEqual(configFromEnv({}), { socket: '/run/hmacd/hmacd.sock', port: 8080,
+		serverUser: undefined, trustProxy: false });
+	assert.deepEqual(configFromEnv({ HMACD_SOCKET: '/tmp/x/s', PORT: '9000',
+		HMACD_SERVER_USER: 'hmacd', HMACD_TRUST_PROXY: '1' }),
+	{ socket: '/tmp/x/s', port: 9000, serverUser: 'hmacd', trustProxy: true });
+	assert.equal(configFromEnv({ HMACD_TRUST_PROXY: '0' }).trustProxy, false);
+	for (const bad of [{ PORT: 'x' }, { PORT: '-1' }, { PORT: '65536' }, { PORT: '80a' },
+		{ HMACD_TRUST_PROXY: 'yes' }, { HMACD_TRUST_PROXY: 'true' }, { HMACD_TRUST_PROXY: ' 1' },
+		{ HMACD_TRUST_PROXY: '2' }])
+		assert.throws(() => configFromEnv(bad), Error, JSON.stringify(bad));
+});
+
+test('bindExecRequest: the body every example app binds alike', async () => {
+	const { bindExecRequest, BadBody } = await import('../examples/exec-request.mjs');
+	for (const good of ['{"cmd":["ls",""]}', `{"cmd":["${'é'.repeat(4096)}"]}`,
+		JSON.stringify({ cmd: Array(64).fill('a') }), '{"cmd":["sh"],"tty":true}'])
+		assert.doesNotThrow(() => bindExecRequest(Buffer.from(good)), good.slice(0, 40));
+	for (const bad of ['{"cmd":[""]}', '{"cmd":["ls"],"tty":null}', '{"cmd":null}',
+		'{"cmd":["ls",null]}', `{"cmd":["${'a'.repeat(4097)}"]}`])
+		assert.throws(() => bindExecRequest(Buffer.from(bad)), BadBody, bad.slice(0, 40));
+	assert.throws(() => bindExecRequest(Buffer.from('\xef\xbb\xbf{"cmd":["ls"]}', 'latin1')),
+		BadBody, 'a byte order mark');
+	assert.throws(() => bindExecRequest(Buffer.from('{"cmd":["\xff"]}', 'latin1')), BadBody,
+		'not UTF-8');
+});

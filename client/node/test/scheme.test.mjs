@@ -163,6 +163,20 @@ for (const [framework, start] of Object.entries(FRAMEWORKS)) {
 			assert.equal(await outcome(s, await signedFor('https', s.port)), '401 BAD_SIGNATURE');
 		});
 
+		test('trustProxy: the last X-Forwarded-Proto value counts (the nearest proxy\'s)',
+			async () => {
+				const s = servers.proxied;
+				/* the client sent https, a proxy that appends added the http it saw */
+				const appended = [['X-Forwarded-Proto', 'https, http']];
+				assert.equal(await outcome(s, await signedFor('https', s.port, appended)),
+					'401 BAD_SIGNATURE');
+				assert.equal(await outcome(s, await signedFor('http', s.port, appended)), 200);
+				const twoFields = [['X-Forwarded-Proto', 'https'], ['X-Forwarded-Proto', 'http']];
+				assert.equal(await outcome(s, await signedFor('https', s.port, twoFields)),
+					'401 BAD_SIGNATURE');
+				assert.equal(await outcome(s, await signedFor('http', s.port, twoFields)), 200);
+			});
+
 		test('plain HTTP: a forged X-Forwarded-Proto changes nothing', async () => {
 			const s = servers.plain;
 			assert.equal(await outcome(s, await signedFor('https', s.port, XFP_HTTPS)),
@@ -180,6 +194,20 @@ for (const [framework, start] of Object.entries(FRAMEWORKS)) {
 			assert.equal(await outcome(s, await signedFor('http', s.port)), 200);
 			assert.equal(await outcome(s, await signedFor('https', s.port)), '401 BAD_SIGNATURE');
 		});
+
+		test('trustProxy: the last X-Forwarded-Proto value counts (the nearest proxy\'s)',
+			async () => {
+				const s = servers.proxied;
+				/* the client sent https, a proxy that appends added the http it saw */
+				const appended = [['X-Forwarded-Proto', 'https, http']];
+				assert.equal(await outcome(s, await signedFor('https', s.port, appended)),
+					'401 BAD_SIGNATURE');
+				assert.equal(await outcome(s, await signedFor('http', s.port, appended)), 200);
+				const twoFields = [['X-Forwarded-Proto', 'https'], ['X-Forwarded-Proto', 'http']];
+				assert.equal(await outcome(s, await signedFor('https', s.port, twoFields)),
+					'401 BAD_SIGNATURE');
+				assert.equal(await outcome(s, await signedFor('http', s.port, twoFields)), 200);
+			});
 
 		test('TLS: signed for https passes, signed for http does not', { skip: SKIP_TLS },
 			async () => {

@@ -15,8 +15,9 @@ on demo/hmacd.sock with a key for tenant demo, container web-01) and Debian's py
     HMACD_SOCKET=$PWD/demo/hmacd.sock PORT=8080 PYTHONPATH=client/python \\
         /usr/bin/python3 client/python/examples/django_app.py
 
-Configuration: HMACD_SOCKET (default /run/hmacd/hmacd.sock) and PORT (default 8080); it
-listens on 127.0.0.1, with Django's development server (runserver --noreload). In a project,
+Configuration (exec_request.config_from_env): HMACD_SOCKET (default /run/hmacd/hmacd.sock),
+PORT (default 8080), HMACD_SERVER_USER, and HMACD_TRUST_PROXY=1 only behind a proxy that sets
+X-Forwarded-Proto (RFC 9421's @scheme: the middleware's TRUSTED_PROXY); it listens on 127.0.0.1, with Django's development server (runserver --noreload). In a project,
 the MIDDLEWARE and HMACD settings below go into settings.py, the URL into urls.py.
 """
 
@@ -34,7 +35,8 @@ from django.urls import path
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from exec_request import BAD_REQUEST, LOG_FORMAT, BadBody, bind_exec_request, exec_answer
+from exec_request import (BAD_REQUEST, LOG_FORMAT, BadBody, bind_exec_request, config_from_env,
+                          exec_answer)
 from hmacd import Client
 from hmacd.django import hmacd_exempt
 
@@ -66,13 +68,16 @@ urlpatterns = [
 
 
 def django_settings(socket: Optional[str] = None, *, client: Optional[Client] = None,
-                    max_body: int = 64 * 1024) -> Dict[str, Any]:
-    """This app's Django settings: hmacd's socket, or a Client (the tests give one)."""
-    hmacd: Dict[str, Any] = {"PARAM": "id", "MAX_BODY": max_body}
+                    max_body: int = 64 * 1024, server_user: Optional[str] = None,
+                    trust_proxy: bool = False) -> Dict[str, Any]:
+    """This app's Django settings: hmacd's socket (and the user it runs as), or a Client (the
+    tests give one)."""
+    hmacd: Dict[str, Any] = {"PARAM": "id", "MAX_BODY": max_body, "TRUSTED_PROXY": trust_proxy}
     if client is not None:
         hmacd["CLIENT"] = client
     else:
         hmacd["SOCKET"] = socket
+        hmacd["SERVER_USER"] = server_user
     return {
         "DEBUG": False,
         "ALLOWED_HOSTS": ["127.0.0.1", "localhost", "[::1]"],
@@ -97,11 +102,12 @@ def django_settings(socket: Optional[str] = None, *, client: Optional[Client] = 
 def main() -> None:
     from django.core.management import execute_from_command_line
 
-    settings.configure(**django_settings(os.environ.get("HMACD_SOCKET") or
-                                         "/run/hmacd/hmacd.sock"))
+    conf = config_from_env()
+    settings.configure(**django_settings(conf.socket, server_user=conf.server_user,
+                                         trust_proxy=conf.trust_proxy))
     django.setup()
-    port = os.environ.get("PORT") or "8080"
-    execute_from_command_line([sys.argv[0], "runserver", "--noreload", "127.0.0.1:" + port])
+    execute_from_command_line([sys.argv[0], "runserver", "--noreload",
+                               "127.0.0.1:%d" % conf.port])
 
 
 if __name__ == "__main__":

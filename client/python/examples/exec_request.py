@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any, Dict, List, Tuple, TypedDict
+import os
+from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Tuple, TypedDict
 
 MAX_ARGS = 64
 MAX_ARG_LEN = 4096
@@ -88,3 +89,31 @@ def log_to_stderr() -> None:
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)
         logger.propagate = False
+
+
+class Config(NamedTuple):
+    """What every example app takes from its environment (README.md, "Example apps")."""
+    socket: str                 # HMACD_SOCKET (default /run/hmacd/hmacd.sock)
+    port: int                   # PORT (default 8080); the app listens on 127.0.0.1
+    server_user: Optional[str]  # HMACD_SERVER_USER: the user hmacd runs as, when neither root
+    #                             nor the socket directory's owner (None: those two)
+    trust_proxy: bool           # HMACD_TRUST_PROXY=1: RFC 9421's @scheme from X-Forwarded-Proto
+
+
+def config_from_env(environ: Mapping[str, str] = os.environ) -> Config:
+    """The configuration; SystemExit with the reason for a PORT that is not a port number or
+    an HMACD_TRUST_PROXY other than "", "0" and "1".
+
+    HMACD_TRUST_PROXY=1 is for an app reached only through a proxy that sets X-Forwarded-Proto
+    on every request (one that terminates TLS, say): an RFC 9421 signature's @scheme is then
+    checked against that header. Otherwise (the default) it is checked against the app's own
+    connection, plain HTTP, and the header is ignored, since any client could send one."""
+    port = environ.get("PORT") or "8080"
+    if not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise SystemExit("PORT %r is not a port number" % port)
+    trust = environ.get("HMACD_TRUST_PROXY", "")
+    if trust not in ("", "0", "1"):
+        raise SystemExit("HMACD_TRUST_PROXY %r is not 0 or 1" % trust)
+    return Config(socket=environ.get("HMACD_SOCKET") or "/run/hmacd/hmacd.sock",
+                  port=int(port), server_user=environ.get("HMACD_SERVER_USER") or None,
+                  trust_proxy=trust == "1")

@@ -15,29 +15,33 @@ and python3-uvicorn:
     HMACD_SOCKET=$PWD/demo/hmacd.sock PORT=8080 PYTHONPATH=client/python \\
         /usr/bin/python3 client/python/examples/fastapi_app.py
 
-Configuration: HMACD_SOCKET (default /run/hmacd/hmacd.sock) and PORT (default 8080); it
-listens on 127.0.0.1. uvicorn runs in the process, with proxy_headers=False: by default it
-would let X-Forwarded-Proto from 127.0.0.1 rewrite the request's scheme, so a local client
-could choose the RFC 9421 @scheme hmacd checks (the middleware takes the connection's).
+Configuration (exec_request.config_from_env): HMACD_SOCKET (default /run/hmacd/hmacd.sock),
+PORT (default 8080), HMACD_SERVER_USER, and HMACD_TRUST_PROXY=1 only behind a proxy that sets
+X-Forwarded-Proto (RFC 9421's @scheme: the middleware's trusted_proxy); it listens on
+127.0.0.1. uvicorn runs in the process, with proxy_headers=False whatever HMACD_TRUST_PROXY
+says: by default it would let X-Forwarded-Proto from 127.0.0.1 rewrite the request's scheme,
+so a local client could choose the RFC 9421 @scheme hmacd checks (the middleware takes the
+connection's, or with HMACD_TRUST_PROXY=1 the header's).
 """
 
 from __future__ import annotations
 
 import logging
-import os
 from typing import Any, Dict
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from exec_request import BAD_REQUEST, BadBody, bind_exec_request, exec_answer, log_to_stderr
+from exec_request import (BAD_REQUEST, BadBody, bind_exec_request, config_from_env, exec_answer,
+                          log_to_stderr)
 from hmacd import AsyncClient, Client
 from hmacd.asgi import HmacdASGIMiddleware, starlette_route_param
 
 log = logging.getLogger("example")
 
 
-def create_app(client: AsyncClient | Client, *, max_body: int = 64 * 1024) -> FastAPI:
+def create_app(client: AsyncClient | Client, *, max_body: int = 64 * 1024,
+               trust_proxy: bool = False) -> FastAPI:
     app = FastAPI()
 
     @app.post("/containers/{id}/exec")
@@ -56,6 +60,7 @@ def create_app(client: AsyncClient | Client, *, max_body: int = 64 * 1024) -> Fa
 
     app.add_middleware(HmacdASGIMiddleware, client=client,
                        container_from=starlette_route_param(app, "id"), max_body=max_body,
+                       trusted_proxy=trust_proxy,
                        exempt=lambda scope: scope.get("path") == "/healthz")
     return app
 
@@ -63,10 +68,11 @@ def create_app(client: AsyncClient | Client, *, max_body: int = 64 * 1024) -> Fa
 def main() -> None:
     import uvicorn
 
+    conf = config_from_env()
     log_to_stderr()
-    app = create_app(AsyncClient(os.environ.get("HMACD_SOCKET") or "/run/hmacd/hmacd.sock"))
-    uvicorn.run(app, host="127.0.0.1", port=int(os.environ.get("PORT") or "8080"),
-                proxy_headers=False)
+    app = create_app(AsyncClient(conf.socket, server_user=conf.server_user),
+                     trust_proxy=conf.trust_proxy)
+    uvicorn.run(app, host="127.0.0.1", port=conf.port, proxy_headers=False)
 
 
 if __name__ == "__main__":

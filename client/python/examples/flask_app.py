@@ -18,26 +18,35 @@ on demo/hmacd.sock with a key for tenant demo, container web-01) and Debian's py
     HMACD_SOCKET=$PWD/demo/hmacd.sock PORT=8080 PYTHONPATH=client/python \\
         /usr/bin/python3 client/python/examples/flask_app.py
 
-Configuration: HMACD_SOCKET (default /run/hmacd/hmacd.sock) and PORT (default 8080); it
-listens on 127.0.0.1. The view only describes the command it would run: this is an example,
-not a container runtime.
+Or under gunicorn (Debian's python3-gunicorn), with the settings of gunicorn.conf.py beside this
+file (127.0.0.1:$PORT, and never a scheme from X-Forwarded-Proto, which gunicorn would believe
+from 127.0.0.1 by default):
+
+    HMACD_SOCKET=$PWD/demo/hmacd.sock PORT=8080 PYTHONPATH=client/python \\
+        /usr/bin/python3 -m gunicorn -c client/python/examples/gunicorn.conf.py \\
+        'flask_app:app_from_env()'
+
+Configuration (exec_request.config_from_env): HMACD_SOCKET (default /run/hmacd/hmacd.sock),
+PORT (default 8080), HMACD_SERVER_USER, and HMACD_TRUST_PROXY=1 only behind a proxy that sets
+X-Forwarded-Proto (RFC 9421's @scheme); it listens on 127.0.0.1. The view only describes the
+command it would run: this is an example, not a container runtime.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 
 from flask import Flask, Response, jsonify, request
 
-from exec_request import BAD_REQUEST, BadBody, bind_exec_request, exec_answer, log_to_stderr
+from exec_request import (BAD_REQUEST, BadBody, bind_exec_request, config_from_env, exec_answer,
+                          log_to_stderr)
 from hmacd import Client
 from hmacd.wsgi import HmacdWSGIMiddleware, flask_route_param
 
 log = logging.getLogger("example")
 
 
-def create_app(client: Client, *, max_body: int = 64 * 1024) -> Flask:
+def create_app(client: Client, *, max_body: int = 64 * 1024, trust_proxy: bool = False) -> Flask:
     app = Flask(__name__)
 
     @app.post("/containers/<id>/exec")
@@ -58,14 +67,22 @@ def create_app(client: Client, *, max_body: int = 64 * 1024) -> Flask:
 
     app.wsgi_app = HmacdWSGIMiddleware(  # type: ignore  # Flask's way to wrap its WSGI app
         app.wsgi_app, client, container_from=flask_route_param(app, "id"),
-        max_body=max_body, exempt=lambda environ: environ.get("PATH_INFO") == "/healthz")
+        max_body=max_body, trusted_proxy=trust_proxy,
+        exempt=lambda environ: environ.get("PATH_INFO") == "/healthz")
     return app
 
 
-def main() -> None:
+def app_from_env() -> Flask:
+    """The app as its environment configures it (for a WSGI server: gunicorn.conf.py)."""
+    conf = config_from_env()
     log_to_stderr()
-    app = create_app(Client(os.environ.get("HMACD_SOCKET") or "/run/hmacd/hmacd.sock"))
-    app.run(host="127.0.0.1", port=int(os.environ.get("PORT") or "8080"))
+    return create_app(Client(conf.socket, server_user=conf.server_user),
+                      trust_proxy=conf.trust_proxy)
+
+
+def main() -> None:
+    port = config_from_env().port
+    app_from_env().run(host="127.0.0.1", port=port)
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 
 import pytest
@@ -206,3 +207,25 @@ def test_example_app(name, own_daemon):
         assert h["Signature"].split(":")[1] not in text
     finally:
         app.stop()
+
+
+def test_config_from_env():
+    """The settings every example app reads (exec_request.config_from_env): the defaults, each
+    one set, and a PORT or HMACD_TRUST_PROXY it must not guess at."""
+    sys.path.insert(0, EXAMPLES)
+    try:
+        from exec_request import config_from_env
+    finally:
+        sys.path.remove(EXAMPLES)
+    c = config_from_env({})
+    assert (c.socket, c.port, c.server_user, c.trust_proxy) == (
+        "/run/hmacd/hmacd.sock", 8080, None, False)
+    c = config_from_env({"HMACD_SOCKET": "/tmp/x/s", "PORT": "9000",
+                         "HMACD_SERVER_USER": "hmacd", "HMACD_TRUST_PROXY": "1"})
+    assert (c.socket, c.port, c.server_user, c.trust_proxy) == ("/tmp/x/s", 9000, "hmacd", True)
+    assert config_from_env({"HMACD_TRUST_PROXY": "0"}).trust_proxy is False
+    for bad in ({"PORT": "x"}, {"PORT": "-1"}, {"PORT": "65536"}, {"PORT": "80a"},
+                {"HMACD_TRUST_PROXY": "yes"}, {"HMACD_TRUST_PROXY": "true"},
+                {"HMACD_TRUST_PROXY": " 1"}, {"HMACD_TRUST_PROXY": "2"}):
+        with pytest.raises(SystemExit):
+            config_from_env(bad)

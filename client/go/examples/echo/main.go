@@ -46,17 +46,20 @@ func execHandler(c echo.Context) error {
 		Cmd: req.Cmd, Tty: req.Tty})
 }
 
-// newServer builds the app around a verifier (an *hmacd.Client in production).
-func newServer(v hmacd.Verifier) *echo.Echo {
+// newServer builds the app around a verifier (an *hmacd.Client in production); trustProxy:
+// RFC 9421's @scheme from X-Forwarded-Proto (HMACD_TRUST_PROXY=1, only behind a proxy that
+// sets it).
+func newServer(v hmacd.Verifier, trustProxy bool) *echo.Echo {
 	e := echo.New()
 	e.HideBanner = true
 	e.GET("/healthz", func(c echo.Context) error {
 		return c.JSONBlob(http.StatusOK, execapi.Healthy)
 	})
 	e.POST("/containers/:id/exec", execHandler, hmacdecho.Middleware(hmacdecho.Config{
-		Verifier:  v,
-		Param:     "id",
-		BodyLimit: execapi.MaxBody,
+		Verifier:            v,
+		Param:               "id",
+		BodyLimit:           execapi.MaxBody,
+		TrustForwardedProto: trustProxy,
 	}))
 	return e
 }
@@ -79,7 +82,7 @@ func run() error {
 		return err
 	}
 	defer client.Close()
-	err = newServer(client).Start(env.Addr)
+	err = newServer(client, env.TrustProxy).Start(env.Addr)
 	if errors.Is(err, http.ErrServerClosed) {
 		return nil
 	}

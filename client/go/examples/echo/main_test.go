@@ -15,7 +15,7 @@ import (
 func TestContract(t *testing.T) {
 	logs := &exampletest.SyncBuffer{}
 	exampletest.Contract(t, func(v hmacd.Verifier) http.Handler {
-		e := newServer(v)
+		e := newServer(v, false)
 		e.Logger.SetOutput(logs)
 		return e
 	}, logs.String)

@@ -94,12 +94,15 @@ func only(method string, h http.HandlerFunc) http.HandlerFunc {
 	}
 }
 
-// newServer builds the app around a verifier (an *hmacd.Client in production).
-func newServer(v hmacd.Verifier) http.Handler {
+// newServer builds the app around a verifier (an *hmacd.Client in production); trustProxy:
+// RFC 9421's @scheme from X-Forwarded-Proto (HMACD_TRUST_PROXY=1, only behind a proxy that
+// sets it).
+func newServer(v hmacd.Verifier, trustProxy bool) http.Handler {
 	protect := hmacd.Middleware(hmacd.MiddlewareConfig{
-		Verifier:  v,
-		Container: containerID,
-		BodyLimit: execapi.MaxBody,
+		Verifier:            v,
+		Container:           containerID,
+		BodyLimit:           execapi.MaxBody,
+		TrustForwardedProto: trustProxy,
 	})
 	exec := only(http.MethodPost, protect(http.HandlerFunc(execHandler)).ServeHTTP)
 	mux := http.NewServeMux()
@@ -133,5 +136,5 @@ func run() error {
 	}
 	defer client.Close()
 	log.Printf("listening on http://%s, hmacd at %s", env.Addr, env.Socket)
-	return http.ListenAndServe(env.Addr, newServer(client))
+	return http.ListenAndServe(env.Addr, newServer(client, env.TrustProxy))
 }

@@ -21,7 +21,7 @@ func TestContract(t *testing.T) {
 	out := log.Writer()
 	log.SetOutput(logs)
 	defer log.SetOutput(out)
-	exampletest.Contract(t, func(v hmacd.Verifier) http.Handler { return newServer(v) },
+	exampletest.Contract(t, func(v hmacd.Verifier) http.Handler { return newServer(v, false) },
 		logs.String)
 }
 
@@ -52,7 +52,7 @@ func TestRouting(t *testing.T) {
 			t.Errorf("%s: %q, want %q", c.target, got, c.container)
 		}
 	}
-	h := newServer(refuseAll{t})
+	h := newServer(refuseAll{t}, false)
 	for _, c := range []struct {
 		method, target string
 		status         int

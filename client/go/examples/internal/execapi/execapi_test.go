@@ -10,7 +10,9 @@ func TestBind(t *testing.T) {
 		`{"cmd":["ls","-l"]}`,
 		`{"cmd":["sh"],"tty":true}`,
 		` {"tty":false,"cmd":["ps"]} `,
-		`{"cmd":[""]}`,
+		`{"cmd":["ls",""]}`,
+		`{"cmd":["` + strings.Repeat("é", MaxArgLen) + `"]}`, // characters, not bytes
+		`{"cmd":[` + strings.Repeat(`"a",`, MaxArgs-1) + `"a"]}`,
 	}
 	for _, b := range good {
 		if _, err := Bind([]byte(b)); err != nil {
@@ -30,6 +32,13 @@ func TestBind(t *testing.T) {
 		``,
 		`{"cmd":["ls"],"tty":"yes"}`,
 		`{"cmd":[` + strings.Repeat(`"a",`, MaxArgs) + `"a"]}`,
+		`{"cmd":[""]}`,                   // no command
+		`{"cmd":["ls"],"tty":null}`,      // would be false
+		`{"cmd":null}`,                   // would be no field
+		`{"cmd":["ls",null]}`,            // would be ""
+		"{\"cmd\":[\"\xff\"]}",           // not UTF-8 (would be U+FFFD)
+		"\xef\xbb\xbf{\"cmd\":[\"ls\"]}", // a byte order mark
+		`{"cmd":["` + strings.Repeat("a", MaxArgLen+1) + `"]}`,
 	}
 	for _, b := range bad {
 		if _, err := Bind([]byte(b)); err == nil {
@@ -42,19 +51,32 @@ func TestFromEnv(t *testing.T) {
 	t.Setenv("HMACD_SOCKET", "")
 	t.Setenv("PORT", "")
 	t.Setenv("HMACD_SERVER_USER", "")
+	t.Setenv("HMACD_TRUST_PROXY", "")
 	e, err := FromEnv()
 	if err != nil || e.Socket != "/run/hmacd/hmacd.sock" || e.Addr != "127.0.0.1:8080" ||
-		e.ServerUser != "" {
+		e.ServerUser != "" || e.TrustProxy {
 		t.Fatalf("defaults: %+v %v", e, err)
 	}
 	t.Setenv("HMACD_SOCKET", "/tmp/x/s")
 	t.Setenv("PORT", "9000")
 	t.Setenv("HMACD_SERVER_USER", "hmacd")
+	t.Setenv("HMACD_TRUST_PROXY", "1")
 	e, err = FromEnv()
 	if err != nil || e.Socket != "/tmp/x/s" || e.Addr != "127.0.0.1:9000" ||
-		e.ServerUser != "hmacd" {
+		e.ServerUser != "hmacd" || !e.TrustProxy {
 		t.Fatalf("set: %+v %v", e, err)
 	}
+	t.Setenv("HMACD_TRUST_PROXY", "0")
+	if e, err = FromEnv(); err != nil || e.TrustProxy {
+		t.Fatalf("HMACD_TRUST_PROXY=0: %+v %v", e, err)
+	}
+	for _, v := range []string{"yes", "true", " 1", "2"} {
+		t.Setenv("HMACD_TRUST_PROXY", v)
+		if _, err := FromEnv(); err == nil {
+			t.Errorf("HMACD_TRUST_PROXY %q accepted", v)
+		}
+	}
+	t.Setenv("HMACD_TRUST_PROXY", "")
 	for _, p := range []string{"x", "-1", "65536", "80a"} {
 		t.Setenv("PORT", p)
 		if _, err := FromEnv(); err == nil {
