@@ -111,10 +111,11 @@ static const struct opt opts[] = {
 	 "fleet mode: a claim counts once on N replicas (WAIT N), surviving a failover"},
 	{"seal-key-file", "FILE", OPT_STR, F(seal_key_file), NULL, 0, "HMACD_SEAL_KEY_FILE", 0, 0,
 	 "the fleet's seal key (hmacctl seal-key generate): 32 bytes, mode 0600; needed with --fleet"},
-	{"metrics-listen", "ADDR:PORT", OPT_STR, F(metrics_listen), NULL, 0, NULL, 0, 0,
+	{"metrics-listen", "ADDR:PORT", OPT_STR, F(metrics_listen), NULL, 0, "HMACD_METRICS_LISTEN",
+	 0, 0,
 	 "serve Prometheus metrics at http://ADDR:PORT/metrics (PORT alone: 127.0.0.1; IPv6 as "
 	 "[::1]:PORT; 0: any free port, logged); off unless given"},
-	{"metrics-tenants", "N", OPT_UINT, F(metrics_tenants), NULL, 0, NULL, 0,
+	{"metrics-tenants", "N", OPT_UINT, F(metrics_tenants), NULL, 0, "HMACD_METRICS_TENANTS", 0,
 	 HM_TALLY_TENANTS_MAX,
 	 "with --metrics-listen: verdict counters for the first N tenants whose keys exist, the "
 	 "rest as tenant=\"__other__\"; 0: none"},
