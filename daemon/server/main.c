@@ -523,8 +523,9 @@ static int socket_status(const char *path, int rc, const char *why)
 }
 
 /*
- * --check-config: the options parsed; now the store (opened read-only, never created here) and
- * the socket path. Prints one line per problem, or "configuration ok". Returns the exit status.
+ * --check-config: the options parsed; now the store (opened read-only, never created here),
+ * the socket path and --metrics-listen's address. Prints one line per problem, or
+ * "configuration ok". Returns the exit status.
  */
 static int check_config(const struct hm_config *cfg)
 {
@@ -546,6 +547,14 @@ static int check_config(const struct hm_config *cfg)
 	}
 	if (cfg->fleet_url != NULL && hm_srv_fleet_check(cfg) != 0)
 		status = 1;
+	if (cfg->metrics_listen != NULL) {
+		struct hm_metrics_addr addr;
+
+		/* parsed already (a bad value is a usage error); here: can it be bound now */
+		if (hm_metrics_parse_listen(cfg->metrics_listen, &addr) != HM_OK ||
+		    hm_metrics_check(&addr) != HM_OK)
+			status = 1;
+	}
 	rc = hm_listen_inherited(&fd);
 	if (rc == HM_OK) {
 		/* socket activation: the socket is the service manager's, not a path of ours */

@@ -499,6 +499,17 @@ fail:
 	return -1;
 }
 
+int hm_metrics_check(const struct hm_metrics_addr *addr)
+{
+	char name[INET6_ADDRSTRLEN + 16];
+	int fd = listen_tcp(addr, name, sizeof(name));
+
+	if (fd < 0)
+		return HM_EIO;
+	(void)close(fd);
+	return HM_OK;
+}
+
 int hm_metrics_start(const struct hm_metrics_addr *addr, const struct hm_metrics_source *src,
 		     struct hm_metrics **out)
 {

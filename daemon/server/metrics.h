@@ -59,6 +59,12 @@ struct hm_metrics_addr {
  */
 int hm_metrics_parse_listen(const char *s, struct hm_metrics_addr *out) HM_MUSTCHECK;
 
+/*
+ * --check-config: whether addr can be bound now (then released). HM_OK, or HM_EIO with the
+ * reason logged (the port taken, an address not on this host).
+ */
+int hm_metrics_check(const struct hm_metrics_addr *addr) HM_MUSTCHECK;
+
 /* Writes every metric of src into out (the body of a scrape); check out->failed. */
 void hm_metrics_render(const struct hm_metrics_source *src, struct hm_buf *out);
 
