@@ -92,8 +92,7 @@ static void handle_verify(struct hm_handler *h, struct hm_request *req, int64_t 
 		if (rc == HM_OK) {
 			enum hm_verdict v = hm_verify_item(h->verifier, &h->item);
 			const char *why = hm_verify_reason(h->verifier);
-
-			uint32_t tag = 0;
+			uint32_t tag = 0; /* the item's tally tag, for a recount (tally.h) */
 
 			if (why != NULL)
 				hm_debug("item %u: %s: %s", (unsigned)i, hm_verdict_name(v), why);

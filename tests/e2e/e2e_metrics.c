@@ -7,11 +7,9 @@
  * Also 404 / 405 / HEAD, scrapes running while a client verifies (every verdict still right),
  * and a bad --metrics-listen refused at start.
  *
- * Skipped (77) when prometheus_client is not installed (Debian: python3-prometheus-client).
- * HMACD_TEST_PYTHON names the interpreter (default /usr/bin/python3: another python3 may come
- * first on PATH without Debian's packages).
+ * Skipped (77) when prometheus_client is not installed (Debian: python3-prometheus-client;
+ * metricsfx.h). e2e_metrics_fleet checks the fleet's metrics.
  */
-#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -26,11 +24,7 @@
 #include <cmocka.h>
 
 #include "harness.h"
-#include "proto/frame.h"
-
-#ifndef METRICS_SCRAPE
-#define METRICS_SCRAPE "tests/e2e/metrics_scrape.py"
-#endif
+#include "metricsfx.h"
 
 struct fx {
 	struct hd d;
@@ -40,71 +34,6 @@ struct fx {
 	uint8_t s2[32]; /* rfc9421 key of t2/c1, key id k-t2 */
 	char *scrape; /* the last scrape's lines */
 };
-
-static const char *python(void)
-{
-	const char *p = getenv("HMACD_TEST_PYTHON");
-
-	return p != NULL && p[0] != '\0' ? p : "/usr/bin/python3";
-}
-
-/* Runs the scrape script with args; returns its exit status, its stdout in *out (malloc'd). */
-static int run_script(const char *args, char **out)
-{
-	char cmd[512];
-	size_t len = 0, cap = 1 << 16;
-	char *buf = malloc(cap);
-	FILE *p;
-	int st;
-
-	assert_non_null(buf);
-	snprintf(cmd, sizeof(cmd), "%s %s %s", python(), METRICS_SCRAPE, args);
-	p = popen(cmd, "r");
-	assert_non_null(p);
-	for (;;) {
-		size_t n;
-
-		if (cap - len < 4096) {
-			cap *= 2;
-			buf = realloc(buf, cap);
-			assert_non_null(buf);
-		}
-		n = fread(buf + len, 1, cap - len - 1, p);
-		if (n == 0)
-			break;
-		len += n;
-	}
-	buf[len] = '\0';
-	st = pclose(p);
-	if (out != NULL)
-		*out = buf;
-	else
-		free(buf);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-/* The port the daemon logged ("metrics: serving http://127.0.0.1:PORT/metrics"). */
-static void find_url(struct fx *f)
-{
-	char path[128], line[512];
-	FILE *log;
-
-	snprintf(path, sizeof(path), "%s/log", f->logdir);
-	log = fopen(path, "r");
-	assert_non_null(log);
-	while (fgets(line, sizeof(line), log) != NULL) {
-		char *at = strstr(line, "metrics: serving http://");
-		unsigned port;
-
-		if (at != NULL && sscanf(at, "metrics: serving http://127.0.0.1:%u/metrics", &port) == 1) {
-			snprintf(f->url, sizeof(f->url), "http://127.0.0.1:%u", port);
-			break;
-		}
-	}
-	fclose(log);
-	if (f->url[0] == '\0')
-		fail_msg("no \"metrics: serving\" line in %s", path);
-}
 
 static void start(struct fx *f, const char *extra)
 {
@@ -119,7 +48,8 @@ static void start(struct fx *f, const char *extra)
 	hd_start(&f->d, args);
 	if (f->d.external)
 		skip(); /* the port is found in the log of a daemon we started */
-	find_url(f);
+	snprintf(args, sizeof(args), "%s/log", f->logdir);
+	mfx_find_url(args, f->url, sizeof(f->url));
 }
 
 static int setup(void **state)
@@ -154,31 +84,14 @@ static int teardown(void **state)
 
 static void scrape(struct fx *f)
 {
-	char args[160];
-	int rc;
-
 	free(f->scrape);
 	f->scrape = NULL;
-	snprintf(args, sizeof(args), "scrape %s/metrics", f->url);
-	rc = run_script(args, &f->scrape);
-	if (rc != 0)
-		fail_msg("metrics_scrape.py %s: exit %d", args, rc);
+	mfx_scrape(f->url, &f->scrape);
 }
 
-/* The value of one series of the last scrape ("name{labels}", labels sorted); fails if absent. */
 static uint64_t value(const struct fx *f, const char *series)
 {
-	size_t n = strlen(series);
-
-	for (const char *p = f->scrape; p != NULL && *p != '\0';) {
-		const char *eol = strchr(p, '\n');
-
-		if (strncmp(p, series, n) == 0 && p[n] == ' ')
-			return strtoull(p + n + 1, NULL, 10);
-		p = eol != NULL ? eol + 1 : NULL;
-	}
-	fail_msg("no series %s in the scrape:\n%s", series, f->scrape);
-	return 0;
+	return mfx_value(f->scrape, series);
 }
 
 static bool has_series(const struct fx *f, const char *prefix)
@@ -188,11 +101,7 @@ static bool has_series(const struct fx *f, const char *prefix)
 
 static void expect(const struct fx *f, const char *series, uint64_t want)
 {
-	uint64_t got = value(f, series);
-
-	if (got != want)
-		fail_msg("%s = %llu, want %llu", series, (unsigned long long)got,
-			 (unsigned long long)want);
+	mfx_expect(f->scrape, series, want);
 }
 
 static uint64_t now(void)
@@ -360,7 +269,7 @@ static void test_http(void **state)
 	char args[160];
 
 	snprintf(args, sizeof(args), "http %s", f->url);
-	assert_int_equal(run_script(args, NULL), 0);
+	assert_int_equal(mfx_run_script(args, NULL), 0);
 	/* a scrape counts nothing as a frame */
 	scrape(f);
 	expect(f, "hmacd_frames_total{}", 0);
@@ -380,7 +289,7 @@ static void test_scrape_under_load(void **state)
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0)
-		_exit(run_script(args, NULL));
+		_exit(mfx_run_script(args, NULL));
 	for (int i = 0; i < 200; i++) {
 		for (int k = 0; k < 4; k++)
 			hd_req_init(&r[k], "t1", "c1", 1, now(), NULL, k == 3 ? f->s3 : f->s1);
@@ -470,13 +379,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_refused_peer, setup_refusing, teardown),
 		cmocka_unit_test(test_bad_listen),
 	};
-	int rc = run_script("check", NULL);
+	int rc = mfx_skip_reason();
 
-	if (rc != 0) {
-		fprintf(stderr, "SKIP: %s with prometheus_client is needed (Debian: "
-			"python3-prometheus-client)\n", python());
-		return 77;
-	}
+	if (rc != 0)
+		return rc;
 	alarm(300);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
