@@ -2,7 +2,8 @@
 # metrics_docs.sh - the example Grafana dashboard and Prometheus alert rules (doc/grafana,
 # doc/prometheus) parse, have the shape their tools expect, and name only metrics hmacd
 # exports (every hmacd_* name they use is written by daemon/server/metrics.c), so a renamed
-# metric cannot leave them silently empty. Part of make check.
+# metric cannot leave them silently empty; the systemd drop-in (daemon/hmacd.service.d/
+# metrics.conf) sets only variables hmacd reads. Part of make check.
 # Exit status: 0 ok, 1 a check failed, 77 skipped (no python3). The YAML file is only parsed
 # when python3-yaml is installed (else its names are still checked, as text).
 set -u
@@ -85,6 +86,17 @@ if yaml is not None:
             errors.append("alerts: rule %s: severity warning or critical" % name)
         if not r.get("annotations", {}).get("summary"):
             errors.append("alerts: rule %s has no summary" % name)
+
+# the systemd drop-in sets only variables hmacd reads
+with open(top + "/daemon/server/options.c") as f:
+    options = f.read()
+with open(top + "/daemon/hmacd.service.d/metrics.conf") as f:
+    dropin = f.read()
+for var in re.findall(r"^#?Environment=(HMACD_[A-Z_]+)=", dropin, re.M):
+    if '"%s"' % var not in options:
+        errors.append("metrics.conf: %s is not read by hmacd" % var)
+if "HMACD_METRICS_LISTEN" not in dropin:
+    errors.append("metrics.conf: does not set HMACD_METRICS_LISTEN")
 
 for e in errors:
     print("not ok: " + e)
