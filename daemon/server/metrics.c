@@ -227,12 +227,12 @@ static void render_tenants(const struct hm_metrics_source *src, struct hm_buf *o
 
 		if (row < max && row >= used)
 			continue;
-		if (row < max)
-			l[0] = (struct hm_expo_label){"tenant", NULL, 0};
-		else
-			l[0] = L("tenant", "__other__");
-		if (row < max)
+		if (row < max) {
+			l[0].name = "tenant";
 			l[0].value = hm_tenants_name(t, row, &l[0].value_len);
+		} else {
+			l[0] = L("tenant", "__other__");
+		}
 		for (unsigned v = 0; v < HM_V__COUNT; v++) {
 			uint64_t n = 0;
 
