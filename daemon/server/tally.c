@@ -3,9 +3,13 @@
  */
 #include "server/tally.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "proto/lex.h"
 
 const uint64_t hm_tally_time_bounds_ns[HM_TALLY_TIME_BOUNDS] = {
 	5000,	   10000,     25000,	 50000,	    100000,    250000,	  500000,    1000000,

@@ -19,15 +19,11 @@
 #ifndef HM_TALLY_H
 #define HM_TALLY_H
 
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "engine/counter.h"
 #include "proto/errors.h"
-#include "proto/item.h"
-#include "proto/lex.h"
 #include "proto/verdict.h"
 
 /* Schemes as exported: hmacd-v1, rfc9421, and "unknown" for an item that failed decoding. */
