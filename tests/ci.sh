@@ -21,7 +21,8 @@ mkdir -p _build
 echo "== end-to-end suite with the daemon under valgrind memcheck"
 (cd _build && HMACD_TEST_VALGRIND=1 make -s check \
 	TESTS="tests/e2e/e2e_verify tests/e2e/e2e_frames tests/e2e/e2e_lifecycle tests/e2e/e2e_access \
-	tests/e2e/e2e_rfc9421 tests/e2e/e2e_fleet tests/e2e/e2e_fleet_nonces") || {
+	tests/e2e/e2e_rfc9421 tests/e2e/e2e_metrics tests/e2e/e2e_fleet \
+	tests/e2e/e2e_fleet_nonces tests/e2e/e2e_metrics_fleet") || {
 	cat _build/test-suite.log 2>/dev/null || true
 	exit 1
 }

@@ -14,7 +14,8 @@ $SUDO apt-get install -y -qq --no-install-recommends \
 	golang-go golang-github-labstack-echo-dev golang-github-vmihailenco-msgpack.v5-dev \
 	golang-github-gin-gonic-gin-dev \
 	python3-msgpack python3-flask python3-pytest python3-fastapi python3-httpx \
-	python3-cryptography python3-mypy python3-django python3-uvicorn python3-gunicorn >/dev/null
+	python3-cryptography python3-mypy python3-django python3-uvicorn python3-gunicorn \
+	python3-prometheus-client python3-yaml >/dev/null
 # Node.js: the machine image ships node 20 with npm; Debian's packages only where it is missing.
 command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 ||
 	$SUDO apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null

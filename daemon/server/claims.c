@@ -55,6 +55,7 @@ struct claim {
 	bool wait;                /* the set's WAIT, not a SET */
 	bool sent, answered;
 	size_t at;                /* the item's verdict byte */
+	uint32_t tag;             /* the caller's (hm_claims_add_tagged), else 0 */
 	int64_t ttl_ms;
 	uint8_t digest[32];
 	enum hm_verdict verdict;
@@ -490,6 +491,12 @@ struct hm_claim_set *hm_claims_open(struct hm_claimer *cl)
 
 bool hm_claims_add(struct hm_claim_set *s, const struct hm_nonce_claim *c, size_t at)
 {
+	return hm_claims_add_tagged(s, c, at, 0);
+}
+
+bool hm_claims_add_tagged(struct hm_claim_set *s, const struct hm_nonce_claim *c, size_t at,
+			  uint32_t tag)
+{
 	struct claim *k = claim_get(s->cl);
 
 	if (k == NULL)
@@ -502,6 +509,7 @@ bool hm_claims_add(struct hm_claim_set *s, const struct hm_nonce_claim *c, size_
 	}
 	k->set = s;
 	k->at = at;
+	k->tag = tag;
 	k->ttl_ms = c->ttl_ms > 0 ? c->ttl_ms : 1;
 	if (s->last != NULL)
 		s->last->next = k;
@@ -622,6 +630,14 @@ void hm_claims_each(const struct hm_claim_set *s,
 {
 	for (const struct claim *k = s->first; k != NULL; k = k->next)
 		fn(arg, k->at, k->verdict);
+}
+
+void hm_claims_each_tagged(const struct hm_claim_set *s,
+			   void (*fn)(void *arg, size_t at, uint32_t tag, enum hm_verdict verdict),
+			   void *arg)
+{
+	for (const struct claim *k = s->first; k != NULL; k = k->next)
+		fn(arg, k->at, k->tag, k->verdict);
 }
 
 void hm_claims_release(struct hm_claim_set *s)
@@ -770,6 +786,13 @@ bool hm_claims_add(struct hm_claim_set *set, const struct hm_nonce_claim *c, siz
 	return false;
 }
 
+bool hm_claims_add_tagged(struct hm_claim_set *set, const struct hm_nonce_claim *c, size_t at,
+			  uint32_t tag)
+{
+	(void)tag;
+	return hm_claims_add(set, c, at);
+}
+
 void hm_claims_count_unavailable(struct hm_claimer *cl, size_t n)
 {
 	(void)cl;
@@ -791,6 +814,15 @@ void hm_claims_send(struct hm_claim_set *set, hm_claims_done_fn done, void *arg)
 
 void hm_claims_each(const struct hm_claim_set *set,
 		    void (*fn)(void *arg, size_t at, enum hm_verdict verdict), void *arg)
+{
+	(void)set;
+	(void)fn;
+	(void)arg;
+}
+
+void hm_claims_each_tagged(const struct hm_claim_set *set,
+			   void (*fn)(void *arg, size_t at, uint32_t tag, enum hm_verdict verdict),
+			   void *arg)
 {
 	(void)set;
 	(void)fn;

@@ -106,6 +106,9 @@ struct hm_claim_set *hm_claims_open(struct hm_claimer *cl);
  * it cannot be made (digest failure, pool empty): that item is UNAVAILABLE now.
  */
 bool hm_claims_add(struct hm_claim_set *set, const struct hm_nonce_claim *c, size_t at);
+/* The same, keeping the caller's tag with the claim for hm_claims_each_tagged(). */
+bool hm_claims_add_tagged(struct hm_claim_set *set, const struct hm_nonce_claim *c, size_t at,
+			  uint32_t tag);
 /* Counts n items answered UNAVAILABLE without a claim (in the claims' stats). */
 void hm_claims_count_unavailable(struct hm_claimer *cl, size_t n);
 /* Claims added to the set. */
@@ -115,6 +118,10 @@ void hm_claims_send(struct hm_claim_set *set, hm_claims_done_fn done, void *arg)
 /* After done: fn(arg, at, verdict) for each claim in the order added (OK, REPLAY, UNAVAILABLE). */
 void hm_claims_each(const struct hm_claim_set *set,
 		    void (*fn)(void *arg, size_t at, enum hm_verdict verdict), void *arg);
+/* The same with each claim's tag (0 for a claim added untagged). */
+void hm_claims_each_tagged(const struct hm_claim_set *set,
+			   void (*fn)(void *arg, size_t at, uint32_t tag, enum hm_verdict verdict),
+			   void *arg);
 /* Gives the set back (after done, or before it was sent). */
 void hm_claims_release(struct hm_claim_set *set);
 /* The connection is gone: done will not be called; the set is given back when safe. */

@@ -8,6 +8,8 @@
  */
 #include "server/handler.h"
 
+#include <time.h>
+
 #include "server/claims.h"
 #include "server/log.h"
 
@@ -24,7 +26,7 @@ static void error_response(struct hm_handler *h, struct hm_buf *out, const struc
  * pools empty). at: where its verdict byte goes.
  */
 static enum hm_verdict claim(struct hm_handler *h, struct hm_claim_set **set, bool *down,
-			     size_t at)
+			     size_t at, uint32_t tag)
 {
 	struct hm_nonce_claim c;
 
@@ -34,9 +36,11 @@ static enum hm_verdict claim(struct hm_handler *h, struct hm_claim_set **set, bo
 		*set = hm_claims_open(h->claimer);
 		*down = *set == NULL;
 	}
-	if (*set != NULL && hm_claims_add(*set, &c, at))
+	if (*set != NULL && hm_claims_add_tagged(*set, &c, at, tag))
 		return HM_V_OK;
 	hm_verify_recount(h->verifier, HM_V_OK, HM_V_UNAVAILABLE);
+	if (h->tally != NULL)
+		hm_tally_recount(h->tally, tag, HM_V_OK, HM_V_UNAVAILABLE);
 	hm_claims_count_unavailable(h->claimer, 1);
 	return HM_V_UNAVAILABLE;
 }
@@ -46,7 +50,7 @@ struct answer {
 	uint8_t *out;
 };
 
-static void answer_one(void *arg, size_t at, enum hm_verdict v)
+static void answer_one(void *arg, size_t at, uint32_t tag, enum hm_verdict v)
 {
 	struct answer *a = arg;
 
@@ -54,13 +58,15 @@ static void answer_one(void *arg, size_t at, enum hm_verdict v)
 		return;
 	a->out[at] = (uint8_t)(v & 0x7f); /* a verdict is a one-byte positive fixint */
 	hm_verify_recount(a->h->verifier, HM_V_OK, v);
+	if (a->h->tally != NULL)
+		hm_tally_recount(a->h->tally, tag, HM_V_OK, v);
 }
 
 void hm_handler_claims_answered(struct hm_handler *h, struct hm_claim_set *set, uint8_t *out)
 {
 	struct answer a = {.h = h, .out = out};
 
-	hm_claims_each(set, answer_one, &a);
+	hm_claims_each_tagged(set, answer_one, &a);
 	hm_claims_release(set);
 }
 
@@ -86,17 +92,29 @@ static void handle_verify(struct hm_handler *h, struct hm_request *req, int64_t 
 		if (rc == HM_OK) {
 			enum hm_verdict v = hm_verify_item(h->verifier, &h->item);
 			const char *why = hm_verify_reason(h->verifier);
+			uint32_t tag = 0; /* the item's tally tag, for a recount (tally.h) */
 
 			if (why != NULL)
 				hm_debug("item %u: %s: %s", (unsigned)i, hm_verdict_name(v), why);
+			if (h->tally != NULL)
+				tag = hm_tally_item(h->tally,
+						    h->item.scheme == HM_SCHEME_RFC9421
+							    ? HM_TALLY_RFC9421
+							    : HM_TALLY_V1,
+						    h->item.tenant.ptr, h->item.tenant.len, v);
 			if (v == HM_V_OK && h->claimer != NULL)
-				v = claim(h, &set, &down, out->len);
+				v = claim(h, &set, &down, out->len, tag);
 			hm_encode_result(out, v);
 		} else {
 			hm_verify_count_malformed(h->verifier);
+			if (h->tally != NULL)
+				(void)hm_tally_item(h->tally, HM_TALLY_UNKNOWN, NULL, 0,
+						    HM_V_MALFORMED);
 			hm_encode_result(out, HM_V_MALFORMED);
 		}
 	}
+	if (h->tally != NULL)
+		hm_tally_frame_items(h->tally, req->nitems);
 	rc = hm_verify_end(h->verifier);
 	hm_counter_add(&h->stats.items, req->nitems);
 	if (set != NULL && (rc != HM_OK || hm_claims_size(set) == 0)) {
@@ -120,6 +138,9 @@ int hm_handle_frame(struct hm_handler *h, const uint8_t *payload, size_t len, in
 		    struct hm_buf *out)
 {
 	struct hm_request req;
+	struct timespec t0, t1;
+	/* CLOCK_MONOTONIC does not fail on Linux; if it did, the frame is only not timed */
+	bool timed = h->tally != NULL && clock_gettime(CLOCK_MONOTONIC, &t0) == 0;
 	int rc;
 
 	hm_counter_add(&h->stats.requests, 1);
@@ -140,5 +161,8 @@ int hm_handle_frame(struct hm_handler *h, const uint8_t *payload, size_t len, in
 			break;
 		}
 	}
+	if (timed && clock_gettime(CLOCK_MONOTONIC, &t1) == 0)
+		hm_tally_frame_time(h->tally, (uint64_t)(t1.tv_sec - t0.tv_sec) * 1000000000u +
+						      (uint64_t)t1.tv_nsec - (uint64_t)t0.tv_nsec);
 	return out->failed ? HM_ETOOBIG : HM_OK;
 }

@@ -15,6 +15,7 @@
 #include "engine/counter.h"
 #include "proto/msg.h"
 #include "engine/verify.h"
+#include "server/tally.h"
 
 /* Writes the body of a stats response (hm_encode_stats_begin ... hm_frame_end) for request id. */
 typedef void (*hm_stats_fn)(void *arg, struct hm_buf *out, uint64_t id);
@@ -40,6 +41,11 @@ struct hm_handler {
 	struct hm_claimer *claimer;
 	struct hm_claim_set *pending;
 	struct hm_handler_stats stats;
+	/*
+	 * --metrics-listen: verdicts by scheme (and tenant), the frame histograms (tally.h); NULL
+	 * when metrics are off, and then no clock is read per frame either.
+	 */
+	struct hm_tally *tally;
 	struct hm_item item; /* scratch, reused for every item */
 };
 

@@ -31,6 +31,7 @@
 #include "server/fleet.h"
 #include "server/listener.h"
 #include "server/log.h"
+#include "server/metrics.h"
 #include "proto/msg.h"
 #include "server/options.h"
 #include "engine/replay.h"
@@ -49,6 +50,8 @@ struct server {
 	struct hm_replay *replay;
 	struct hm_worker *workers;
 	unsigned nworkers;
+	struct hm_tenants *tenants;  /* --metrics-tenants: the shared table, or NULL */
+	struct hm_metrics *metrics;  /* --metrics-listen: the /metrics thread, or NULL */
 	unsigned next_worker;
 	atomic_uint_fast64_t conns_open; /* all workers; for --max-conns */
 	hm_counter conns_refused;        /* main thread writes: over --max-conns */
@@ -385,6 +388,15 @@ static int setup(struct server *s)
 	wc.verify.default_policy = s->cfg->policy;
 	if (s->fleet != NULL && strcmp(s->cfg->fleet_nonces, "redis") == 0)
 		wc.claims = hm_srv_fleet_claims(s->fleet, s->cfg);
+	if (s->cfg->metrics_listen != NULL) {
+		wc.tally = true;
+		if (s->cfg->metrics_tenants > 0) {
+			rc = hm_tenants_new((unsigned)s->cfg->metrics_tenants, &s->tenants);
+			if (rc != HM_OK)
+				return rc;
+			wc.tenants = s->tenants;
+		}
+	}
 	wc.stats_fn = write_stats;
 	wc.stats_arg = s;
 	wc.on_close = conn_closed;
@@ -399,6 +411,31 @@ static int setup(struct server *s)
 			hm_err("worker %u: %s", i, hm_strerror(rc));
 			return rc;
 		}
+	}
+	/* before the socket exists: once it does, the daemon counts as started */
+	if (s->cfg->metrics_listen != NULL) {
+		struct hm_metrics_addr addr;
+		struct hm_metrics_source src = {
+			.cfg = s->cfg,
+			.workers = s->workers,
+			.nworkers = s->nworkers,
+			.replay = s->replay,
+			.ks = s->ks,
+			.fleet = s->fleet,
+			.tenants = s->tenants,
+			.conns_open = &s->conns_open,
+			.conns_refused = &s->conns_refused,
+			.peers_refused = &s->peers_refused,
+			.accept_errors = &s->accept_errors,
+			.started = (int64_t)s->started,
+		};
+
+		rc = hm_metrics_parse_listen(s->cfg->metrics_listen, &addr);
+		if (rc != HM_OK)
+			return rc; /* checked when the options were parsed */
+		rc = hm_metrics_start(&addr, &src, &s->metrics);
+		if (rc != HM_OK)
+			return rc;
 	}
 	/*
 	 * Signals first: once the socket exists a client (or a test) may take it as "started" and
@@ -439,6 +476,7 @@ static int setup(struct server *s)
 
 static void teardown(struct server *s)
 {
+	hm_metrics_stop(s->metrics); /* first: it reads the workers, the store, the fleet */
 	for (unsigned i = 0; i < s->nworkers; i++)
 		hm_worker_stop(&s->workers[i]);
 	for (unsigned i = 0; i < s->nworkers; i++)
@@ -446,6 +484,7 @@ static void teardown(struct server *s)
 	for (unsigned i = 0; i < s->nworkers; i++)
 		hm_worker_destroy(&s->workers[i]);
 	free(s->workers);
+	hm_tenants_free(s->tenants);
 	/* after the workers: their claimers used the fleet's seal key */
 	hm_srv_fleet_stop(s->fleet);
 	if (s->listen_fd >= 0)
@@ -484,8 +523,9 @@ static int socket_status(const char *path, int rc, const char *why)
 }
 
 /*
- * --check-config: the options parsed; now the store (opened read-only, never created here) and
- * the socket path. Prints one line per problem, or "configuration ok". Returns the exit status.
+ * --check-config: the options parsed; now the store (opened read-only, never created here),
+ * the socket path and --metrics-listen's address. Prints one line per problem, or
+ * "configuration ok". Returns the exit status.
  */
 static int check_config(const struct hm_config *cfg)
 {
@@ -507,6 +547,14 @@ static int check_config(const struct hm_config *cfg)
 	}
 	if (cfg->fleet_url != NULL && hm_srv_fleet_check(cfg) != 0)
 		status = 1;
+	if (cfg->metrics_listen != NULL) {
+		struct hm_metrics_addr addr;
+
+		/* parsed already (a bad value is a usage error); here: can it be bound now */
+		if (hm_metrics_parse_listen(cfg->metrics_listen, &addr) != HM_OK ||
+		    hm_metrics_check(&addr) != HM_OK)
+			status = 1;
+	}
 	rc = hm_listen_inherited(&fd);
 	if (rc == HM_OK) {
 		/* socket activation: the socket is the service manager's, not a path of ours */

@@ -19,6 +19,8 @@
 #include "proto/frame.h"
 #include "proto/msg.h"
 #include "server/fleet.h"
+#include "server/metrics.h"
+#include "server/tally.h"
 
 enum opt_type {
 	OPT_STR, OPT_UINT, OPT_OCTAL, OPT_LEVEL, OPT_UIDS, OPT_GIDS, OPT_FLAG, OPT_COMPONENTS,
@@ -109,6 +111,14 @@ static const struct opt opts[] = {
 	 "fleet mode: a claim counts once on N replicas (WAIT N), surviving a failover"},
 	{"seal-key-file", "FILE", OPT_STR, F(seal_key_file), NULL, 0, "HMACD_SEAL_KEY_FILE", 0, 0,
 	 "the fleet's seal key (hmacctl seal-key generate): 32 bytes, mode 0600; needed with --fleet"},
+	{"metrics-listen", "ADDR:PORT", OPT_STR, F(metrics_listen), NULL, 0, "HMACD_METRICS_LISTEN",
+	 0, 0,
+	 "serve Prometheus metrics at http://ADDR:PORT/metrics (PORT alone: 127.0.0.1; IPv6 as "
+	 "[::1]:PORT; 0: any free port, logged); off unless given"},
+	{"metrics-tenants", "N", OPT_UINT, F(metrics_tenants), NULL, 0, "HMACD_METRICS_TENANTS", 0,
+	 HM_TALLY_TENANTS_MAX,
+	 "with --metrics-listen: verdict counters for the first N tenants whose keys exist, the "
+	 "rest as tenant=\"__other__\"; 0: none"},
 };
 
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
@@ -375,6 +385,18 @@ enum hm_config_result hm_config_parse(struct hm_config *cfg, int argc, char **ar
 		fprintf(stderr, "hmacd: --fleet-prefix wants 1..64 bytes of [A-Za-z0-9._:/-]\n");
 		return HM_CONFIG_EXIT_USAGE;
 	}
+	if (cfg->metrics_listen != NULL) {
+		struct hm_metrics_addr addr;
+
+		if (hm_metrics_parse_listen(cfg->metrics_listen, &addr) != HM_OK) {
+			fprintf(stderr, "hmacd: --metrics-listen takes PORT, ADDR:PORT or [ADDR6]:PORT "
+				"(a numeric address or localhost; PORT 0..65535)\n");
+			return HM_CONFIG_EXIT_USAGE;
+		}
+	} else if (cfg->metrics_tenants > 0) {
+		fprintf(stderr, "hmacd: --metrics-tenants needs --metrics-listen\n");
+		return HM_CONFIG_EXIT_USAGE;
+	}
 	if (cfg->nonce_file == NULL) {
 		size_t n = strlen(cfg->db_dir) + sizeof("/nonces");
 
@@ -414,6 +436,8 @@ void hm_config_free(struct hm_config *cfg)
 	free(cfg->fleet_password_file);
 	free(cfg->fleet_prefix);
 	free(cfg->fleet_nonces);
+	free(cfg->metrics_listen);
+	cfg->metrics_listen = NULL;
 	cfg->fleet_nonces = NULL;
 	cfg->fleet_url = NULL;
 	cfg->fleet_password_file = NULL;

@@ -59,6 +59,9 @@ struct hm_config {
 	char *fleet_nonces;        /* --fleet-nonces: "redis" (claimed fleet-wide) or "local" */
 	uint64_t fleet_timeout;    /* --fleet-timeout: ms a frame's claims may take (WAIT too) */
 	uint64_t fleet_wait;       /* --fleet-wait: replicas a claim must reach; 0: none */
+	/* metrics (metrics.h) */
+	char *metrics_listen;      /* --metrics-listen: [ADDR:]PORT of /metrics; NULL: off */
+	uint64_t metrics_tenants;  /* --metrics-tenants: tenants with series of their own; 0: none */
 };
 
 enum hm_config_result { HM_CONFIG_RUN, HM_CONFIG_EXIT_OK, HM_CONFIG_EXIT_USAGE };

@@ -131,6 +131,12 @@ int hm_worker_init(struct hm_worker *w, unsigned index, const struct hm_worker_c
 		if (rc != HM_OK)
 			return rc;
 	}
+	if (cfg->tally) {
+		rc = hm_tally_init(&w->tally, cfg->tenants);
+		if (rc != HM_OK)
+			return rc;
+		w->handler.tally = &w->tally;
+	}
 	w->handler.claimer = w->claimer;
 	w->handler.verifier = w->verifier;
 	w->handler.max_batch = cfg->max_batch;
@@ -222,6 +228,7 @@ void hm_worker_destroy(struct hm_worker *w)
 	free(w->queue);
 	hm_verifier_free(w->verifier);
 	hm_ks_reader_free(w->reader);
+	hm_tally_destroy(&w->tally);
 	if (w->wake_ev != NULL)
 		event_free(w->wake_ev);
 	if (w->drain_timer != NULL)

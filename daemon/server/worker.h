@@ -21,6 +21,7 @@
 #include "server/claims.h"
 #include "server/conn.h"
 #include "server/handler.h"
+#include "server/tally.h"
 #include "store/keystore.h"
 #include "engine/verify.h"
 
@@ -42,6 +43,7 @@ struct hm_worker {
 	struct hm_handler handler;
 	struct hm_conn_ctx conns;
 	struct hm_claimer *claimer; /* fleet-wide nonce claims (claims.h), or NULL */
+	struct hm_tally tally;      /* --metrics-listen: written here, read by the metrics thread */
 };
 
 struct hm_worker_config {
@@ -55,6 +57,9 @@ struct hm_worker_config {
 	void *on_close_arg;
 	/* fleet mode with fleet-wide nonces: each worker's claimer is made from this; else NULL */
 	const struct hm_claims_cfg *claims;
+	/* --metrics-listen: keep a tally (tally.h); tenants: --metrics-tenants' table, or NULL */
+	bool tally;
+	struct hm_tenants *tenants;
 };
 
 /* Sets up worker `index` (not started). HM_OK, HM_ENOMEM, HM_ESTORE, HM_ECRYPTO, HM_EIO. */

@@ -633,3 +633,16 @@ const char *hm_ks_errmsg(const struct hm_keystore *ks)
 {
 	return ks->err;
 }
+
+int hm_ks_usage(struct hm_keystore *ks, struct hm_ks_usage *out)
+{
+	MDB_envinfo info;
+	MDB_stat st;
+
+	memset(out, 0, sizeof(*out));
+	if (mdb_env_info(ks->env, &info) != 0 || mdb_env_stat(ks->env, &st) != 0)
+		return HM_ESTORE;
+	out->used_bytes = ((uint64_t)info.me_last_pgno + 1) * st.ms_psize;
+	out->map_bytes = info.me_mapsize;
+	return HM_OK;
+}

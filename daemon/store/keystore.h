@@ -118,6 +118,17 @@ int hm_ks_open(const char *dir, unsigned flags, struct hm_keystore **out, char *
 /* Closes the store (NULL is fine). Free every reader of the handle first. */
 void hm_ks_close(struct hm_keystore *ks);
 
+/* How full the store is, from LMDB's meta page (metrics). */
+struct hm_ks_usage {
+	uint64_t used_bytes; /* pages in use (the high-water mark of the file, free pages included) */
+	uint64_t map_bytes;  /* this handle's map: the store cannot grow past it while it is open */
+};
+/*
+ * Fills *out; any thread, any time the handle is open (it writes nothing to the handle, not
+ * even its error message). HM_OK or HM_ESTORE (LMDB refused: nothing to log but the code).
+ */
+int hm_ks_usage(struct hm_keystore *ks, struct hm_ks_usage *out) HM_MUSTCHECK;
+
 /*
  * A one-line description of the last HM_ESTORE / HM_ECRYPTO failure on this handle, naming the
  * call and the LMDB reason, e.g. "mdb_txn_commit: MDB_MAP_FULL: ...". Never holds a secret.

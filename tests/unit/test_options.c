@@ -38,6 +38,8 @@ static int setup(void **state)
 	assert_int_equal(unsetenv("HMACD_SOCKET"), 0);
 	assert_int_equal(unsetenv("HMACD_DB"), 0);
 	assert_int_equal(unsetenv("HMACD_SEAL_KEY_FILE"), 0);
+	assert_int_equal(unsetenv("HMACD_METRICS_LISTEN"), 0);
+	assert_int_equal(unsetenv("HMACD_METRICS_TENANTS"), 0);
 	*state = &f;
 	return 0;
 }
@@ -50,6 +52,8 @@ static int teardown(void **state)
 	assert_int_equal(unsetenv("HMACD_SOCKET"), 0);
 	assert_int_equal(unsetenv("HMACD_DB"), 0);
 	assert_int_equal(unsetenv("HMACD_SEAL_KEY_FILE"), 0);
+	assert_int_equal(unsetenv("HMACD_METRICS_LISTEN"), 0);
+	assert_int_equal(unsetenv("HMACD_METRICS_TENANTS"), 0);
 	return 0;
 }
 
@@ -171,6 +175,42 @@ static void test_seal_key_file(void **state)
 	assert_int_equal(parse(f, REQ, NULL), HM_CONFIG_RUN);
 	assert_null(f->cfg.seal_key_file);
 	assert_int_equal(parse(f, REQ, "--seal-key-file", NULL), HM_CONFIG_EXIT_USAGE);
+}
+
+/*
+ * --metrics-listen: off by default; checked when parsed (a bad value is a usage error, so
+ * --check-config refuses it too); HMACD_METRICS_LISTEN under the flag. --metrics-tenants:
+ * 0..1000, and only with --metrics-listen.
+ */
+static void test_metrics(void **state)
+{
+	struct fx *f = *state;
+
+	assert_int_equal(parse(f, REQ, NULL), HM_CONFIG_RUN);
+	assert_null(f->cfg.metrics_listen);
+	assert_int_equal(f->cfg.metrics_tenants, 0);
+	assert_int_equal(parse(f, REQ, "--metrics-listen", "9464", NULL), HM_CONFIG_RUN);
+	assert_string_equal(f->cfg.metrics_listen, "9464");
+	assert_int_equal(parse(f, REQ, "--metrics-listen", "[::1]:9464", "--metrics-tenants",
+			       "1000", NULL),
+			 HM_CONFIG_RUN);
+	assert_int_equal(f->cfg.metrics_tenants, 1000);
+	assert_int_equal(parse(f, REQ, "--metrics-listen", "9464", "--metrics-tenants", "1001",
+			       NULL),
+			 HM_CONFIG_EXIT_USAGE);
+	assert_int_equal(parse(f, REQ, "--metrics-listen", "web:9464", NULL),
+			 HM_CONFIG_EXIT_USAGE);
+	assert_int_equal(parse(f, REQ, "--metrics-listen", "", NULL), HM_CONFIG_EXIT_USAGE);
+	assert_int_equal(parse(f, REQ, "--metrics-listen", "70000", "--check-config", NULL),
+			 HM_CONFIG_EXIT_USAGE);
+	assert_int_equal(parse(f, REQ, "--metrics-tenants", "5", NULL), HM_CONFIG_EXIT_USAGE);
+	assert_int_equal(setenv("HMACD_METRICS_LISTEN", "0.0.0.0:9464", 1), 0);
+	assert_int_equal(setenv("HMACD_METRICS_TENANTS", "7", 1), 0);
+	assert_int_equal(parse(f, REQ, NULL), HM_CONFIG_RUN);
+	assert_string_equal(f->cfg.metrics_listen, "0.0.0.0:9464");
+	assert_int_equal(f->cfg.metrics_tenants, 7);
+	assert_int_equal(parse(f, REQ, "--metrics-listen", "127.0.0.1:1", NULL), HM_CONFIG_RUN);
+	assert_string_equal(f->cfg.metrics_listen, "127.0.0.1:1");
 }
 
 /* A flag given twice: the last one wins, and the first copy is not leaked (valgrind). */
@@ -353,6 +393,7 @@ static void test_usage_text(void **state)
 		"--help",         "--version",      "HMACD_SOCKET",   "HMACD_DB",
 		"(default 300)",  "(default 0660)", "(default info)",
 		"--seal-key-file FILE", "HMACD_SEAL_KEY_FILE",
+		"--metrics-listen ADDR:PORT", "HMACD_METRICS_LISTEN", "--metrics-tenants N",
 	};
 	char *text = NULL;
 	size_t len = 0;
@@ -377,6 +418,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_required, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_env, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_seal_key_file, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_metrics, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_repeated_flag, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_numeric_bounds, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
