@@ -131,6 +131,17 @@ static inline uint32_t ks_get_be32(const uint8_t *p)
 	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | (uint32_t)p[3];
 }
 
+static inline void ks_put_be64(uint8_t *p, uint64_t v)
+{
+	ks_put_be32(p, (uint32_t)(v >> 32));
+	ks_put_be32(p + 4, (uint32_t)v);
+}
+
+static inline uint64_t ks_get_be64(const uint8_t *p)
+{
+	return (uint64_t)ks_get_be32(p) << 32 | ks_get_be32(p + 4);
+}
+
 /* ---- names ---- */
 
 /* The scope rule of proto/lex.h, for a C string. */
