@@ -141,9 +141,14 @@ int ctl_target_open(const struct ctl *c, const struct cmd *self, const char *gro
 		    struct ctl_target *t)
 {
 	memset(t, 0, sizeof(*t));
+	t->c = c;
 	if (c->opt[OPT_FLEET] != NULL && c->opt[OPT_DB] != NULL)
 		return ctl_usage_error(group, self, "%s",
 				       "--db and --fleet: give one (the fleet needs no --db)");
+	if (ctl_fleet_url(c) != NULL && c->opt[OPT_AUDIT_SYSLOG] != NULL)
+		return ctl_usage_error(group, self, "%s",
+				       "--audit-syslog applies to a store: each fleet host's hmacd "
+				       "records the fleet's changes in its own audit trail");
 	if (ctl_fleet_url(c) != NULL)
 		return ctl_fleet_open(c, self, group, &t->fleet);
 	return ctl_open_store(c, self, group, 0, &t->ks, NULL);
@@ -189,6 +194,14 @@ int ctl_target_status(const struct ctl_target *t, const char *what, int rc, cons
 
 /* ---- the calls: the store's, or the fleet's with the same contract ---- */
 
+/* A change's code, after its audit record went to syslog if it committed (--audit-syslog). */
+static int audited(struct ctl_target *t, int rc)
+{
+	if (rc == HM_OK && t->ks != NULL && t->c != NULL)
+		ctl_audit_syslog(t->c, t->ks);
+	return rc;
+}
+
 #ifdef HM_WITH_FLEET
 #define DISPATCH(t, fleet_call, store_call) ((t)->fleet != NULL ? (fleet_call) : (store_call))
 #define FL(t) (&(t)->fleet->f)
@@ -199,35 +212,36 @@ int ctl_target_status(const struct ctl_target *t, const char *what, int rc, cons
 int ctl_t_create(struct ctl_target *t, const char *tenant, const char *container, int64_t now,
 		 const char *keyid, uint8_t secret[static HM_KEY_LEN], struct hm_ks_added *out)
 {
-	return DISPATCH(t, hm_fleet_create(FL(t), tenant, container, now, keyid, secret, out),
-			hm_ks_create(t->ks, tenant, container, now, keyid, secret, out));
+	return audited(t, DISPATCH(t,
+			hm_fleet_create(FL(t), tenant, container, now, keyid, secret, out),
+			hm_ks_create(t->ks, tenant, container, now, keyid, secret, out)));
 }
 
 int ctl_t_rotate(struct ctl_target *t, const char *tenant, const char *container, int64_t now,
 		 int64_t grace, const char *keyid, uint8_t secret[static HM_KEY_LEN],
 		 struct hm_ks_added *out)
 {
-	return DISPATCH(t,
+	return audited(t, DISPATCH(t,
 			hm_fleet_rotate(FL(t), tenant, container, now, grace, keyid, secret, out),
-			hm_ks_rotate(t->ks, tenant, container, now, grace, keyid, secret, out));
+			hm_ks_rotate(t->ks, tenant, container, now, grace, keyid, secret, out)));
 }
 
 int ctl_t_import(struct ctl_target *t, const char *tenant, const char *container, int64_t now,
 		 int64_t grace, const char *keyid, const uint8_t *secret, size_t len,
 		 struct hm_ks_added *out)
 {
-	return DISPATCH(t,
+	return audited(t, DISPATCH(t,
 			hm_fleet_import(FL(t), tenant, container, now, grace, keyid, secret, len,
 					out),
 			hm_ks_import(t->ks, tenant, container, now, grace, keyid, secret, len,
-				     out));
+				     out)));
 }
 
 int ctl_t_revoke(struct ctl_target *t, const char *tenant, const char *container,
 		 uint32_t epoch)
 {
-	return DISPATCH(t, hm_fleet_revoke(FL(t), tenant, container, epoch),
-			hm_ks_revoke(t->ks, tenant, container, epoch));
+	return audited(t, DISPATCH(t, hm_fleet_revoke(FL(t), tenant, container, epoch),
+			hm_ks_revoke(t->ks, tenant, container, epoch)));
 }
 
 int ctl_t_list(struct ctl_target *t, const char *tenant,
@@ -240,14 +254,14 @@ int ctl_t_list(struct ctl_target *t, const char *tenant,
 int ctl_t_policy_set(struct ctl_target *t, const char *tenant, const char *container,
 		     const struct hm_policy *p)
 {
-	return DISPATCH(t, hm_fleet_policy_set(FL(t), tenant, container, p),
-			hm_ks_policy_set(t->ks, tenant, container, p));
+	return audited(t, DISPATCH(t, hm_fleet_policy_set(FL(t), tenant, container, p),
+			hm_ks_policy_set(t->ks, tenant, container, p)));
 }
 
 int ctl_t_policy_unset(struct ctl_target *t, const char *tenant, const char *container)
 {
-	return DISPATCH(t, hm_fleet_policy_unset(FL(t), tenant, container),
-			hm_ks_policy_unset(t->ks, tenant, container));
+	return audited(t, DISPATCH(t, hm_fleet_policy_unset(FL(t), tenant, container),
+			hm_ks_policy_unset(t->ks, tenant, container)));
 }
 
 int ctl_t_policy_get(struct ctl_target *t, const char *tenant, const char *container,
