@@ -157,9 +157,19 @@ int cmd_restore(const struct ctl *c, const struct cmd *self)
 	char what[300];
 	int rc, status;
 
+	struct hm_ks_backup_info chk;
+	char err[512];
+
 	status = store_only(c, self);
 	if (status != CTL_OK)
 		return status;
+	/* the file first: a bad one must not leave a new empty store behind */
+	rc = hm_ks_backup_check(in, &chk, err, sizeof(err));
+	if (rc != HM_OK) {
+		fprintf(stderr, "hmacctl: restore %s: %s\n", ctl_shown(in),
+			err[0] != '\0' ? err : hm_strerror(rc));
+		return CTL_ERR;
+	}
 	status = ctl_open_store(c, self, NULL, HM_KS_CREATE, &ks, &dir);
 	if (status != CTL_OK)
 		return status;

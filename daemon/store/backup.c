@@ -458,8 +458,9 @@ int hm_ks_restore(struct hm_keystore *ks, const char *file, unsigned flags,
 	memset(info, 0, sizeof(*info));
 	rc = hm_ks_backup_check(file, &info->backup, err, sizeof(err));
 	if (rc != HM_OK) {
-		ks_set_msg(ks->err, sizeof(ks->err), "backup %s: %s", file, err);
-		return rc;
+		ks_set_msg(ks->err, sizeof(ks->err), "%s", err);
+		/* a missing file is a file error: HM_ENOTFOUND would say "no such scope" */
+		return rc == HM_ENOTFOUND ? HM_EIO : rc;
 	}
 	if (info->backup.mirror) {
 		ks_set_msg(ks->err, sizeof(ks->err),
@@ -469,8 +470,8 @@ int hm_ks_restore(struct hm_keystore *ks, const char *file, unsigned flags,
 	}
 	rc = ks_open_file(file, &a.src, err, sizeof(err));
 	if (rc != HM_OK) {
-		ks_set_msg(ks->err, sizeof(ks->err), "backup %s: %s", file, err);
-		return rc;
+		ks_set_msg(ks->err, sizeof(ks->err), "%s", err);
+		return rc == HM_ENOTFOUND ? HM_EIO : rc;
 	}
 	info->in_use = ks_other_reader(ks);
 	rc = ks_write(ks, body_restore, &op);

@@ -416,7 +416,8 @@ struct hm_ks_restore_info {
  * without HM_KS_RESTORE_FORCE when the store holds keys or policies or another process has it
  * open (HM_ESTATE); refused always when either side mirrors a fleet (HM_ESTATE: a fleet host
  * gets its keys from the fleet). Secrets of replaced epochs stay in freed pages until
- * hm_ks_compact(). HM_OK with *info; HM_ESTATE, HM_ESCHEMA, HM_ESTORE, HM_EIO, HM_ENOTFOUND.
+ * hm_ks_compact(). HM_OK with *info; HM_ESTATE, HM_ESCHEMA, HM_ESTORE, HM_ENOMEM, HM_EIO (the
+ * file is missing or cannot be read).
  */
 int hm_ks_restore(struct hm_keystore *ks, const char *file, unsigned flags,
 		  struct hm_ks_restore_info *info) HM_MUSTCHECK;
