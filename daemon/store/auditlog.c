@@ -82,13 +82,18 @@ int hm_ks_audit_last(const struct hm_keystore *ks, struct hm_audit_rec *out)
 	return HM_OK;
 }
 
-static int64_t now_ms(void)
+/* The wall clock in unix milliseconds. HM_OK, or HM_ESTORE (the change is not made). */
+static int now_ms(struct hm_keystore *ks, int64_t *ms)
 {
-	struct timespec ts;
+	struct timespec ts = { 0, 0 };
 
-	if (clock_gettime(CLOCK_REALTIME, &ts) != 0 || ts.tv_sec < 0)
-		return 0;
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	if (clock_gettime(CLOCK_REALTIME, &ts) != 0 || ts.tv_sec < 0) {
+		ks_set_msg(ks->err, sizeof(ks->err), "clock_gettime: %s",
+			   ts.tv_sec < 0 ? "before 1970" : strerror(errno));
+		return HM_ESTORE;
+	}
+	*ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return HM_OK;
 }
 
 int ks_audit_dbi(struct hm_keystore *ks, MDB_txn *txn, bool create, MDB_dbi *dbi)
@@ -157,7 +162,9 @@ int ks_audit_append(struct hm_keystore *ks, MDB_txn *txn, struct hm_audit_rec *r
 	rc = next_seq(ks, txn, dbi, &r->seq);
 	if (rc != HM_OK)
 		return rc;
-	r->time_ms = now_ms();
+	rc = now_ms(ks, &r->time_ms);
+	if (rc != HM_OK)
+		return rc;
 	r->actor = ks->actor;
 	rc = ks_audit_put(ks, txn, dbi, r);
 	if (rc != HM_OK)
@@ -290,7 +297,9 @@ static int body_prune(struct hm_keystore *ks, MDB_txn *txn, struct ks_op *op)
 	snprintf(r.detail, sizeof(r.detail), "before_ms=%lld removed=%llu",
 		 (long long)a->before_ms, (unsigned long long)a->removed);
 	r.seq = seq;
-	r.time_ms = now_ms();
+	rc = now_ms(ks, &r.time_ms);
+	if (rc != HM_OK)
+		return rc;
 	r.actor = ks->actor;
 	rc = ks_audit_put(ks, txn, dbi, &r);
 	if (rc != HM_OK)

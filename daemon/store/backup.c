@@ -304,8 +304,13 @@ int hm_ks_backup(const char *dir, const char *out, bool force, struct hm_ks_back
 		rc = errno == EEXIST ? HM_EEXIST : HM_EIO;
 		goto out;
 	}
-	if (!force)
-		(void)unlink(tmp);
+	if (!force && unlink(tmp) != 0) {
+		ks_set_msg(err, errlen, "the backup is in %s, but %s could not be removed: %s", out,
+			   tmp, strerror(errno));
+		tmp[0] = '\0';
+		rc = HM_EIO;
+		goto out;
+	}
 	tmp[0] = '\0';
 	if (fsync_dir_of(out) != 0) {
 		ks_set_msg(err, errlen, "fsync of the directory of %s: %s", out, strerror(errno));
@@ -446,12 +451,38 @@ static int body_restore(struct hm_keystore *ks, MDB_txn *txn, struct ks_op *op)
 	return ks_audit_append(ks, txn, &r);
 }
 
+/* Whether file is the data.mdb of the store of ks (restoring a store onto itself). */
+static int same_file(struct hm_keystore *ks, const char *file, bool *same)
+{
+	char data[PATH_MAX];
+	const char *dir = NULL;
+	struct stat a, b;
+	int mrc, n;
+
+	*same = false;
+	mrc = mdb_env_get_path(ks->env, &dir);
+	if (mrc != 0)
+		return ks_mdb_fail(ks, "mdb_env_get_path", mrc);
+	n = snprintf(data, sizeof(data), "%s/data.mdb", dir);
+	if (n < 0 || (size_t)n >= sizeof(data)) {
+		ks_set_msg(ks->err, sizeof(ks->err), "store path too long");
+		return HM_EINVAL;
+	}
+	if (stat(file, &a) != 0 || stat(data, &b) != 0) {
+		ks_set_msg(ks->err, sizeof(ks->err), "stat: %s", strerror(errno));
+		return HM_EIO;
+	}
+	*same = a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+	return HM_OK;
+}
+
 int hm_ks_restore(struct hm_keystore *ks, const char *file, unsigned flags,
 		  struct hm_ks_restore_info *info)
 {
 	struct restore_args a = { .flags = flags, .info = info, .file = file };
 	struct ks_op op = { .arg = &a };
 	char err[KS_ERRLEN];
+	bool same = false;
 	int rc;
 
 	ks->err[0] = '\0';
@@ -461,6 +492,13 @@ int hm_ks_restore(struct hm_keystore *ks, const char *file, unsigned flags,
 		ks_set_msg(ks->err, sizeof(ks->err), "%s", err);
 		/* a missing file is a file error: HM_ENOTFOUND would say "no such scope" */
 		return rc == HM_ENOTFOUND ? HM_EIO : rc;
+	}
+	rc = same_file(ks, file, &same);
+	if (rc != HM_OK)
+		return rc;
+	if (same) {
+		ks_set_msg(ks->err, sizeof(ks->err), "that file is the store itself");
+		return HM_EINVAL;
 	}
 	if (info->backup.mirror) {
 		ks_set_msg(ks->err, sizeof(ks->err),

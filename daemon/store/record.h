@@ -3,7 +3,7 @@
  * and the byte order they are written in. Pure (no LMDB, no I/O, no allocation), so tests can
  * build and read stored bytes with the code the store itself uses.
  *
- * Four named databases in one LMDB environment (schema 2):
+ * Named databases in one LMDB environment (schema 2; "audit" is audit.h's, "fleet" mirror.c's):
  *   "meta":     "schema" (6 bytes, no NUL) -> u32 little-endian HM_KS_SCHEMA_VERSION
  *   "keys":     [u8 T][tenant][u8 C][container][u32 big-endian epoch] -> a key record (format 2)
  *   "keyids":   key id (1..HM_KEYID_MAX bytes) -> the "keys" key of its epoch. Written in the
