@@ -185,6 +185,7 @@ echo "not a store" >"$tmp/junk"
 expect 1 "restore of junk" --db "$tmp/new2" restore --in "$tmp/junk"
 expect 1 "restore of no file" --db "$tmp/new2" restore --in "$tmp/nofile"
 expect 2 "restore --fleet without --db" restore --in "$tmp/b1.mdb" --fleet redis://127.0.0.1:1
+expect 2 "restore a store onto itself" --db "$tmp/new" restore --in "$tmp/new/data.mdb" --force
 
 if [ "$fails" -ne 0 ]; then
 	echo "$fails check(s) failed"
