@@ -11,7 +11,7 @@
  *
  * Exit codes (a contract, see ctl_usage()): 0 ok, 1 store, daemon or seal key error, 2 usage
  * error, 3 no such scope, epoch or policy, 4 scope or key id exists, or epoch in the wrong
- * state.
+ * state, or a backup file exists, or a restore needs --force.
  */
 #include <errno.h>
 #include <signal.h>
@@ -78,8 +78,8 @@ const struct optdef ctl_optdefs[OPT__MAX] = {
 		      "                      backup file" },
 	[OPT_FORCE] = { "force", NULL,
 			"import-store: overwrite records the fleet has already; backup:\n"
-			"                      replace FILE; restore: replace the keys of a store\n"
-			"                      that has some or that hmacd has open" },
+			"                      replace FILE; restore: replace the keys of a store that\n"
+			"                      has some, or that hmacd has open" },
 	[OPT_IN] = { "in", "FILE", "restore: the backup file" },
 	[OPT_SINCE] = { "since", "TIME",
 			"audit list: records from TIME on, RFC 3339 (2026-12-06T10:00:00Z)\n"
