@@ -424,6 +424,43 @@ static void keys_of(struct hm_keystore *ks, struct kc *k)
 	assert_int_equal(hm_ks_list(ks, NULL, key_cb, k), HM_OK);
 }
 
+/* A change whose audit record cannot be written is not made: the two commit or neither does. */
+static void test_no_change_without_record(void **state)
+{
+	struct fx *f = *state;
+	uint8_t secret[HM_KEY_LEN], bad_key[7] = { 0 };
+	MDB_env *env = NULL;
+	MDB_txn *txn = NULL;
+	MDB_dbi dbi;
+	MDB_val k = { .mv_size = sizeof(bad_key), .mv_data = bad_key }, v = { 0, NULL };
+	enum hm_policy_source src = HM_POLICY_SCOPE;
+	struct hm_policy p;
+	struct kc keys;
+	char err[256];
+
+	hm_ks_close(f->ks);
+	f->ks = NULL;
+	/* a last audit key that is not 8 bytes: the next number cannot be found */
+	memset(bad_key, 0xff, sizeof(bad_key));
+	assert_int_equal(mdb_env_create(&env), 0);
+	assert_int_equal(mdb_env_set_maxdbs(env, 8), 0);
+	assert_int_equal(mdb_env_open(env, f->store, 0, 0600), 0);
+	assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	assert_int_equal(mdb_dbi_open(txn, KS_DB_AUDIT, 0, &dbi), 0);
+	assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), 0);
+	assert_int_equal(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+	assert_int_equal(hm_ks_open(f->store, 0, &f->ks, err, sizeof(err)), HM_OK);
+	assert_int_equal(hm_ks_create(f->ks, "t1", "c", NOW, NULL, secret, NULL), HM_ESTORE);
+	assert_non_null(strstr(hm_ks_errmsg(f->ks), "audit"));
+	hm_policy_default(&p);
+	assert_int_equal(hm_ks_policy_set(f->ks, "t1", NULL, &p), HM_ESTORE);
+	keys_of(f->ks, &keys);
+	assert_int_equal(keys.n, 0);
+	assert_int_equal(hm_ks_policy_get(f->ks, "t1", NULL, &p, &src), HM_OK);
+	assert_int_equal(src, HM_POLICY_DEFAULT);
+}
+
 static void test_backup_restore(void **state)
 {
 	struct fx *f = *state;
@@ -527,6 +564,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_prune, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_old_store, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mirror, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_no_change_without_record, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_backup_restore, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_backup_bad, setup, teardown),
 	};
