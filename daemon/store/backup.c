@@ -155,8 +155,10 @@ int hm_ks_backup_check(const char *file, struct hm_ks_backup_info *info, char *e
 	memset(info, 0, sizeof(*info));
 	ks_set_msg(err, errlen, "%s", "");
 	if (stat(file, &st) != 0) {
-		ks_set_msg(err, errlen, "%s", strerror(errno));
-		return errno == ENOENT ? HM_ENOTFOUND : HM_EIO;
+		int e = errno; /* ks_set_msg() may change errno */
+
+		ks_set_msg(err, errlen, "%s", strerror(e));
+		return e == ENOENT ? HM_ENOTFOUND : HM_EIO;
 	}
 	if (!S_ISREG(st.st_mode)) {
 		ks_set_msg(err, errlen, "not a regular file");
@@ -298,10 +300,13 @@ int hm_ks_backup(const char *dir, const char *out, bool force, struct hm_ks_back
 		goto out;
 	/* link() refuses an existing name: without force, a file made meanwhile is kept */
 	if (force ? rename(tmp, out) != 0 : link(tmp, out) != 0) {
-		ks_set_msg(err, errlen, errno == EEXIST ? "%s exists (give --force to replace it)"
-							: "%s: %s",
-			   out, strerror(errno));
-		rc = errno == EEXIST ? HM_EEXIST : HM_EIO;
+		int e = errno;
+
+		if (e == EEXIST)
+			ks_set_msg(err, errlen, "%s exists (give --force to replace it)", out);
+		else
+			ks_set_msg(err, errlen, "%s: %s", out, strerror(e));
+		rc = e == EEXIST ? HM_EEXIST : HM_EIO;
 		goto out;
 	}
 	if (!force && unlink(tmp) != 0) {
