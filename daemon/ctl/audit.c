@@ -237,21 +237,40 @@ int cmd_audit_prune(const struct ctl *c, const struct cmd *self)
 	return status;
 }
 
+int64_t ctl_now_ms(void)
+{
+	struct timespec ts = { 0, 0 };
+
+	if (clock_gettime(CLOCK_REALTIME, &ts) != 0 || ts.tv_sec < 0)
+		return 0; /* only ever shown, never stored */
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void ctl_audit_syslog_rec(const struct hm_audit_rec *r, bool stored)
+{
+	char when[32], seq[24];
+
+	ctl_rfc3339_ms(r->time_ms, when);
+	if (stored)
+		snprintf(seq, sizeof(seq), "%" PRIu64, r->seq);
+	else
+		snprintf(seq, sizeof(seq), "-");
+	/* every field is printable ASCII (audit.h, lex.h); none is a secret */
+	openlog("hmacctl", LOG_PID, LOG_AUTHPRIV);
+	syslog(LOG_AUTHPRIV | LOG_NOTICE,
+	       "audit seq=%s time=%s op=%s tenant=%s container=%s epoch=%" PRIu32
+	       " keyid=%s uid=%" PRIu32 " user=%s sudo_user=%s host=%s detail=\"%s\"",
+	       seq, when, hm_audit_op_name(r->op), dash(r->tenant), dash(r->container), r->epoch,
+	       dash(r->keyid), r->actor.uid, dash(r->actor.user), dash(r->actor.sudo_user),
+	       dash(r->actor.host), r->detail);
+	closelog();
+}
+
 void ctl_audit_syslog(const struct ctl *c, struct hm_keystore *ks)
 {
 	struct hm_audit_rec r;
-	char when[32];
 
 	if (c->opt[OPT_AUDIT_SYSLOG] == NULL || hm_ks_audit_last(ks, &r) != HM_OK)
 		return;
-	ctl_rfc3339_ms(r.time_ms, when);
-	/* every field is printable ASCII (audit.h); none is a secret */
-	openlog("hmacctl", LOG_PID, LOG_AUTHPRIV);
-	syslog(LOG_AUTHPRIV | LOG_NOTICE,
-	       "audit seq=%" PRIu64 " time=%s op=%s tenant=%s container=%s epoch=%" PRIu32
-	       " keyid=%s uid=%" PRIu32 " user=%s sudo_user=%s host=%s detail=\"%s\"",
-	       r.seq, when, hm_audit_op_name(r.op), dash(r.tenant), dash(r.container), r.epoch,
-	       dash(r.keyid), r.actor.uid, dash(r.actor.user), dash(r.actor.sudo_user),
-	       dash(r.actor.host), r.detail);
-	closelog();
+	ctl_audit_syslog_rec(&r, true);
 }

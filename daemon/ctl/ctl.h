@@ -221,6 +221,15 @@ void ctl_rfc3339_ms(int64_t ms, char out[static 32]);
  */
 void ctl_audit_syslog(const struct ctl *c, struct hm_keystore *ks);
 
+/*
+ * One audit record to syslog (LOG_AUTHPRIV | LOG_NOTICE): a store's (stored: with its sequence
+ * number), or a fleet change made from here (no number: the fleet's hosts number their own).
+ */
+void ctl_audit_syslog_rec(const struct hm_audit_rec *r, bool stored);
+
+/* The wall clock in unix milliseconds (0 if it cannot be read: for display only). */
+int64_t ctl_now_ms(void);
+
 /* ---- target.c: the local store or the fleet ---- */
 
 struct ctl_fleet; /* a connected fleet and its seal key (target.c) */
