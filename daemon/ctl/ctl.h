@@ -4,7 +4,9 @@
  *   hmacctl.c   the option and command tables; main() finds the command and runs it
  *   args.c      the command line: argv into struct ctl, numbers, names, $HMACD_* defaults
  *   output.c    diagnostics, usage texts, JSON strings, listings printed only once complete
- *   store.c     opening the key store, its codes as exit statuses; init, compact
+ *   store.c     opening the key store, its codes as exit statuses; init, compact, backup,
+ *               restore
+ *   audit.c     audit list, audit prune; times (--since, --before); --audit-syslog
  *   keys.c      key create, rotate, import, revoke, list
  *   policies.c  policy set, show, unset, list
  *   daemon.c    ping, stats: the running hmacd, through libhmacd
@@ -65,6 +67,10 @@ enum opt {
 	OPT_REQUEST,
 	OPT_NOW,
 	OPT_SKEW,
+	OPT_IN,
+	OPT_SINCE,
+	OPT_BEFORE,
+	OPT_AUDIT_SYSLOG,
 	OPT_HELP,
 	OPT__MAX
 };
@@ -204,6 +210,32 @@ int ctl_store_status(struct hm_keystore *ks, const char *what, int rc, const cha
 /* "<verb> tenant T" or "<verb> T/C", for messages. */
 void ctl_scope_what(char *out, size_t cap, const char *verb, const struct ctl *c);
 
+/* ---- audit.c: times, --audit-syslog ---- */
+
+/*
+ * A time for --since / --before: unix seconds (digits only), or RFC 3339 with Z or a numeric
+ * offset (2026-12-06T10:00:00Z, 2026-12-06T11:00:00.5+01:00); *ms in unix milliseconds.
+ */
+bool ctl_parse_time(const char *s, int64_t *ms);
+
+/* Unix milliseconds as RFC 3339 UTC with milliseconds: 2026-12-06T10:00:00.000Z. */
+void ctl_rfc3339_ms(int64_t ms, char out[static 32]);
+
+/*
+ * With --audit-syslog: the audit record of the change ks just committed, to syslog
+ * (LOG_AUTHPRIV | LOG_NOTICE). Best effort, after the commit; nothing if none was committed.
+ */
+void ctl_audit_syslog(const struct ctl *c, struct hm_keystore *ks);
+
+/*
+ * One audit record to syslog (LOG_AUTHPRIV | LOG_NOTICE): a store's (stored: with its sequence
+ * number), or a fleet change made from here (no number: the fleet's hosts number their own).
+ */
+void ctl_audit_syslog_rec(const struct hm_audit_rec *r, bool stored);
+
+/* The wall clock in unix milliseconds (0 if it cannot be read: for display only). */
+int64_t ctl_now_ms(void);
+
 /* ---- target.c: the local store or the fleet ---- */
 
 struct ctl_fleet; /* a connected fleet and its seal key (target.c) */
@@ -213,6 +245,7 @@ struct hm_fleet;
 struct ctl_target {
 	struct hm_keystore *ks;
 	struct ctl_fleet *fleet;
+	const struct ctl *c; /* the command line, for --audit-syslog after a change */
 };
 
 /* --fleet, else $HMACD_FLEET unless --db is given; NULL: the local store. */
@@ -262,6 +295,10 @@ int ctl_t_policy_list(struct ctl_target *t, const char *tenant,
 
 int cmd_init(const struct ctl *c, const struct cmd *self);
 int cmd_compact(const struct ctl *c, const struct cmd *self);
+int cmd_backup(const struct ctl *c, const struct cmd *self);
+int cmd_restore(const struct ctl *c, const struct cmd *self);
+int cmd_audit_list(const struct ctl *c, const struct cmd *self);
+int cmd_audit_prune(const struct ctl *c, const struct cmd *self);
 int cmd_key_create(const struct ctl *c, const struct cmd *self);
 int cmd_key_rotate(const struct ctl *c, const struct cmd *self);
 int cmd_key_import(const struct ctl *c, const struct cmd *self);

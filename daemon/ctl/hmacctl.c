@@ -11,8 +11,8 @@
  *
  * Exit codes (a contract, see ctl_usage()): 0 ok, 1 store, daemon or seal key error, 2 usage
  * error, 3 no such scope, epoch or policy, 4 scope or key id exists, or epoch in the wrong
- * state. explain: 0 hmacd would answer OK, 1 it (or the middleware) would refuse the request,
- * 2 usage or an invalid capture file.
+ * state, or a backup file exists, or a restore needs --force. explain: 0 hmacd would answer
+ * OK, 1 it (or the middleware) would refuse the request, 2 usage or an invalid capture file.
  */
 #include <errno.h>
 #include <signal.h>
@@ -74,8 +74,20 @@ const struct optdef ctl_optdefs[OPT__MAX] = {
 	[OPT_SERVER_USER] = { "server-user", "USER",
 			      "the user hmacd runs as, a name or uid (default: the owner of\n"
 			      "                      the socket's directory, or root)" },
-	[OPT_OUT] = { "out", "FILE", "seal-key generate: the new key file (never overwritten)" },
-	[OPT_FORCE] = { "force", NULL, "import-store: overwrite records the fleet has already" },
+	[OPT_OUT] = { "out", "FILE",
+		      "seal-key generate: the new key file (never overwritten); backup: the\n"
+		      "                      backup file" },
+	[OPT_FORCE] = { "force", NULL,
+			"import-store: overwrite records the fleet has already; backup:\n"
+			"                      replace FILE; restore: replace the keys of a store that\n"
+			"                      has some, or that hmacd has open" },
+	[OPT_IN] = { "in", "FILE", "restore: the backup file" },
+	[OPT_SINCE] = { "since", "TIME",
+			"audit list: records from TIME on, RFC 3339 (2026-12-06T10:00:00Z)\n"
+			"                      or unix seconds" },
+	[OPT_BEFORE] = { "before", "TIME", "audit prune: remove records older than TIME" },
+	[OPT_AUDIT_SYSLOG] = { "audit-syslog", NULL,
+			       "also send the change's audit record to syslog (authpriv.notice)" },
 	[OPT_REQUEST] = { "request", "FILE",
 			  "explain: the capture file of a refused request (- for stdin)" },
 	[OPT_NOW] = { "now", "TIME",
@@ -86,6 +98,8 @@ const struct optdef ctl_optdefs[OPT__MAX] = {
 };
 
 #define SCOPE (F(OPT_TENANT) | F(OPT_CONTAINER))
+/* every change of keys and policies is audited; --audit-syslog copies it to syslog */
+#define AUDITED F(OPT_AUDIT_SYSLOG)
 /* key and policy commands act on --db DIR, or on the fleet with --fleet */
 #define WHERE (F(OPT_DB) | F(OPT_FLEET))
 
@@ -94,19 +108,20 @@ const struct optdef ctl_optdefs[OPT__MAX] = {
 	 F(OPT_NO_QUERY) | F(OPT_V1_NONCE) | F(OPT_V1_REQUIRE))
 
 static const struct cmd key_cmds[] = {
-	{ "create", cmd_key_create, NULL, WHERE | SCOPE | F(OPT_KEYID) | F(OPT_JSON), SCOPE,
+	{ "create", cmd_key_create, NULL, WHERE | SCOPE | F(OPT_KEYID) | F(OPT_JSON) | AUDITED,
+	  SCOPE,
 	  "create a scope with epoch 1 and print its key id and secret once" },
 	{ "rotate", cmd_key_rotate, NULL,
-	  WHERE | SCOPE | F(OPT_GRACE) | F(OPT_KEYID) | F(OPT_JSON), SCOPE,
+	  WHERE | SCOPE | F(OPT_GRACE) | F(OPT_KEYID) | F(OPT_JSON) | AUDITED, SCOPE,
 	  "add a new current epoch and print its key id and secret once; the one it\n"
 	  "      replaces stays valid for --grace seconds" },
 	{ "import", cmd_key_import, NULL,
 	  WHERE | SCOPE | F(OPT_SECRET_FILE) | F(OPT_KEYID) | F(OPT_GRACE) | F(OPT_BASE64) |
-		  F(OPT_JSON),
+		  F(OPT_JSON) | AUDITED,
 	  SCOPE | F(OPT_SECRET_FILE),
 	  "add an epoch with a secret signers already hold (16..64 bytes; never printed):\n"
 	  "      epoch 1 of a new scope, or the next epoch as with rotate" },
-	{ "revoke", cmd_key_revoke, NULL, WHERE | SCOPE | F(OPT_EPOCH),
+	{ "revoke", cmd_key_revoke, NULL, WHERE | SCOPE | F(OPT_EPOCH) | AUDITED,
 	  SCOPE | F(OPT_EPOCH), "end one epoch at once and wipe its secret" },
 	{ "list", cmd_key_list, NULL, WHERE | F(OPT_TENANT) | F(OPT_JSON), 0,
 	  "list epochs, key ids and states: current, superseded, expired, revoked (never\n"
@@ -116,12 +131,12 @@ static const struct cmd key_cmds[] = {
 
 static const struct cmd policy_cmds[] = {
 	{ "set", cmd_policy_set, NULL,
-	  WHERE | SCOPE | F(OPT_REQUIRE) | POLICY_FLAGS, F(OPT_TENANT) | F(OPT_REQUIRE),
+	  WHERE | SCOPE | F(OPT_REQUIRE) | POLICY_FLAGS | AUDITED, F(OPT_TENANT) | F(OPT_REQUIRE),
 	  "replace the RFC 9421 coverage policy of a scope (of the whole tenant without\n"
 	  "      --container)" },
 	{ "show", cmd_policy_show, NULL, WHERE | SCOPE | F(OPT_JSON), F(OPT_TENANT),
 	  "show the policy that applies and where it comes from: scope, tenant or default" },
-	{ "unset", cmd_policy_unset, NULL, WHERE | SCOPE, F(OPT_TENANT),
+	{ "unset", cmd_policy_unset, NULL, WHERE | SCOPE | AUDITED, F(OPT_TENANT),
 	  "remove the policy of a scope (of the tenant without --container)" },
 	{ "list", cmd_policy_list, NULL, WHERE | F(OPT_TENANT) | F(OPT_JSON), 0,
 	  "list every stored policy" },
@@ -137,6 +152,16 @@ static const struct cmd seal_key_cmds[] = {
 	{ NULL, NULL, NULL, 0, 0, NULL },
 };
 
+static const struct cmd audit_cmds[] = {
+	{ "list", cmd_audit_list, NULL,
+	  F(OPT_DB) | F(OPT_TENANT) | F(OPT_SINCE) | F(OPT_JSON), 0,
+	  "list the store's audit trail, oldest first: every change of keys and policies,\n"
+	  "      its operator and host (never a secret)" },
+	{ "prune", cmd_audit_prune, NULL, F(OPT_DB) | F(OPT_BEFORE) | F(OPT_JSON) | AUDITED,
+	  F(OPT_BEFORE), "remove audit records older than --before (itself audited)" },
+	{ NULL, NULL, NULL, 0, 0, NULL },
+};
+
 static const struct cmd top_cmds[] = {
 	{ "init", cmd_init, NULL, WHERE, 0,
 	  "create the key store if needed and check it; with --fleet, create the fleet\n"
@@ -148,8 +173,18 @@ static const struct cmd top_cmds[] = {
 	{ "compact", cmd_compact, NULL, F(OPT_DB) | F(OPT_JSON), 0,
 	  "rewrite the store without its free pages, where revoked secrets linger, and\n"
 	  "      wipe the old file (hmacd must be stopped)" },
+	{ "backup", cmd_backup, NULL, F(OPT_DB) | F(OPT_OUT) | F(OPT_FORCE) | F(OPT_JSON),
+	  F(OPT_OUT),
+	  "copy the store to FILE (mode 0600) while hmacd runs: one consistent snapshot,\n"
+	  "      compacted and checked; an existing FILE only with --force" },
+	{ "restore", cmd_restore, NULL,
+	  F(OPT_DB) | F(OPT_IN) | F(OPT_FORCE) | F(OPT_JSON) | AUDITED, F(OPT_DB) | F(OPT_IN),
+	  "check the backup FILE and replace the keys and policies of the store with its\n"
+	  "      own in one transaction; a running hmacd serves them from its next request.\n"
+	  "      A store with keys, or one hmacd has open, only with --force" },
 	{ "key", NULL, key_cmds, 0, 0, "manage keys" },
 	{ "policy", NULL, policy_cmds, 0, 0, "manage RFC 9421 coverage policies" },
+	{ "audit", NULL, audit_cmds, 0, 0, "the store's audit trail" },
 	{ "ping", cmd_ping, NULL, F(OPT_SOCKET) | F(OPT_SERVER_USER), 0,
 	  "check that hmacd answers" },
 	{ "stats", cmd_stats, NULL, F(OPT_SOCKET) | F(OPT_SERVER_USER) | F(OPT_JSON), 0,

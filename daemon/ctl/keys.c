@@ -159,7 +159,7 @@ static int new_secret(const struct ctl *c, const struct cmd *self, bool rotate)
 	const char *t = c->opt[OPT_TENANT], *ct = c->opt[OPT_CONTAINER];
 	uint8_t secret[HM_KEY_LEN];
 	struct hm_ks_added added;
-	struct ctl_target tg = {NULL, NULL};
+	struct ctl_target tg = {NULL, NULL, NULL};
 	uint64_t grace = HM_KS_DEFAULT_GRACE;
 	const char *why = NULL;
 	char what[300];
@@ -249,7 +249,7 @@ int cmd_key_import(const struct ctl *c, const struct cmd *self)
 {
 	uint8_t file[SECRET_FILE_MAX + 1], secret[HM_KEY_MAX];
 	struct hm_ks_added added;
-	struct ctl_target tg = {NULL, NULL};
+	struct ctl_target tg = {NULL, NULL, NULL};
 	uint64_t grace = HM_KS_DEFAULT_GRACE;
 	size_t n = 0, len = 0;
 	char what[300], line[600];
@@ -320,7 +320,7 @@ out:
 
 int cmd_key_revoke(const struct ctl *c, const struct cmd *self)
 {
-	struct ctl_target tg = {NULL, NULL};
+	struct ctl_target tg = {NULL, NULL, NULL};
 	char what[320];
 	uint64_t epoch = 0;
 	int rc, status;
@@ -393,7 +393,7 @@ static int list_row(const struct hm_key_info *info, void *arg)
 int cmd_key_list(const struct ctl *c, const struct cmd *self)
 {
 	struct list_out lo = { .json = c->opt[OPT_JSON] != NULL, .now = (int64_t)time(NULL) };
-	struct ctl_target tg = {NULL, NULL};
+	struct ctl_target tg = {NULL, NULL, NULL};
 	int rc, status;
 
 	status = ctl_target_open(c, self, "key", &tg);

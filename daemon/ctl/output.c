@@ -27,7 +27,9 @@ void ctl_usage_line(FILE *f, const char *group, const struct cmd *cmd)
 	int o;
 
 	fprintf(f, "hmacctl");
-	if (cmd->opts & F(OPT_DB))
+	if (cmd->need & F(OPT_DB))
+		fprintf(f, " --db DIR"); /* restore: $HMACD_DB is not enough for what it replaces */
+	else if (cmd->opts & F(OPT_DB))
 		fprintf(f, " [--db DIR]");
 	if (cmd->opts & F(OPT_SOCKET))
 		fprintf(f, " [--socket PATH]");
@@ -85,8 +87,8 @@ void ctl_usage(FILE *f, const struct cmd *top)
 	}
 	fprintf(f, "\nexit status: 0 ok, 1 store, daemon or seal key error, 2 usage error,\n"
 		   "  3 no such scope, epoch or policy, 4 scope or key id exists or epoch already\n"
-		   "  revoked; explain: 0 hmacd would answer OK, 1 it would refuse the request,\n"
-		   "  2 the capture file is not valid\n");
+		   "  revoked, backup file exists, restore needs --force; explain: 0 hmacd would\n"
+		   "  answer OK, 1 it would refuse the request, 2 the capture file is not valid\n");
 }
 
 int ctl_usage_error(const char *group, const struct cmd *cmd, const char *fmt, ...)

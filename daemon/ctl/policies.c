@@ -166,7 +166,7 @@ static int policy_opts(const struct ctl *c, const struct cmd *self, struct hm_po
 int cmd_policy_set(const struct ctl *c, const struct cmd *self)
 {
 	struct hm_policy p;
-	struct ctl_target tg = {NULL, NULL};
+	struct ctl_target tg = {NULL, NULL, NULL};
 	int rc, status;
 
 	status = policy_opts(c, self, &p);
@@ -187,7 +187,7 @@ int cmd_policy_show(const struct ctl *c, const struct cmd *self)
 {
 	enum hm_policy_source src = HM_POLICY_DEFAULT;
 	struct hm_policy p;
-	struct ctl_target tg = {NULL, NULL};
+	struct ctl_target tg = {NULL, NULL, NULL};
 	int rc, status;
 
 	status = ctl_target_open(c, self, "policy", &tg);
@@ -207,7 +207,7 @@ int cmd_policy_show(const struct ctl *c, const struct cmd *self)
 
 int cmd_policy_unset(const struct ctl *c, const struct cmd *self)
 {
-	struct ctl_target tg = {NULL, NULL};
+	struct ctl_target tg = {NULL, NULL, NULL};
 	int rc, status;
 
 	status = ctl_target_open(c, self, "policy", &tg);
@@ -236,7 +236,7 @@ static int policy_row(const struct hm_policy_info *info, void *arg)
 int cmd_policy_list(const struct ctl *c, const struct cmd *self)
 {
 	struct list_out lo = { .json = c->opt[OPT_JSON] != NULL };
-	struct ctl_target tg = {NULL, NULL};
+	struct ctl_target tg = {NULL, NULL, NULL};
 	int rc, status;
 
 	status = ctl_target_open(c, self, "policy", &tg);

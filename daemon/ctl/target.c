@@ -141,6 +141,7 @@ int ctl_target_open(const struct ctl *c, const struct cmd *self, const char *gro
 		    struct ctl_target *t)
 {
 	memset(t, 0, sizeof(*t));
+	t->c = c;
 	if (c->opt[OPT_FLEET] != NULL && c->opt[OPT_DB] != NULL)
 		return ctl_usage_error(group, self, "%s",
 				       "--db and --fleet: give one (the fleet needs no --db)");
@@ -189,6 +190,52 @@ int ctl_target_status(const struct ctl_target *t, const char *what, int rc, cons
 
 /* ---- the calls: the store's, or the fleet's with the same contract ---- */
 
+/* What a change was, for --audit-syslog on a fleet (a store hands back its own record). */
+struct change {
+	enum hm_audit_op op;
+	const char *tenant, *container;
+	uint32_t epoch;
+	const char *keyid; /* NULL: none, or not known here */
+};
+
+/* The new epoch of a create, rotate or import, once it committed. */
+static void change_added(struct change *ch, int rc, const struct hm_ks_added *out)
+{
+	if (rc == HM_OK && out != NULL) {
+		ch->epoch = out->epoch;
+		ch->keyid = out->keyid;
+	}
+}
+
+/*
+ * A change's code, after its audit record went to syslog if it committed (--audit-syslog): the
+ * store's record; for a fleet, who made the change from this host (each host's hmacd records it
+ * in its own trail as it applies it).
+ */
+static int audited(struct ctl_target *t, int rc, const struct change *ch)
+{
+	struct hm_audit_rec r;
+
+	if (rc != HM_OK || t->c == NULL || t->c->opt[OPT_AUDIT_SYSLOG] == NULL)
+		return rc;
+	if (t->ks != NULL) {
+		ctl_audit_syslog(t->c, t->ks);
+		return rc;
+	}
+	memset(&r, 0, sizeof(r));
+	r.op = ch->op;
+	snprintf(r.tenant, sizeof(r.tenant), "%s", ch->tenant != NULL ? ch->tenant : "");
+	snprintf(r.container, sizeof(r.container), "%s",
+		 ch->container != NULL ? ch->container : "");
+	snprintf(r.keyid, sizeof(r.keyid), "%s", ch->keyid != NULL ? ch->keyid : "");
+	r.epoch = ch->epoch;
+	hm_ks_actor_self(&r.actor);
+	r.time_ms = ctl_now_ms();
+	snprintf(r.detail, sizeof(r.detail), "%s", "fleet");
+	ctl_audit_syslog_rec(&r, false);
+	return rc;
+}
+
 #ifdef HM_WITH_FLEET
 #define DISPATCH(t, fleet_call, store_call) ((t)->fleet != NULL ? (fleet_call) : (store_call))
 #define FL(t) (&(t)->fleet->f)
@@ -199,35 +246,52 @@ int ctl_target_status(const struct ctl_target *t, const char *what, int rc, cons
 int ctl_t_create(struct ctl_target *t, const char *tenant, const char *container, int64_t now,
 		 const char *keyid, uint8_t secret[static HM_KEY_LEN], struct hm_ks_added *out)
 {
-	return DISPATCH(t, hm_fleet_create(FL(t), tenant, container, now, keyid, secret, out),
-			hm_ks_create(t->ks, tenant, container, now, keyid, secret, out));
+	struct change ch = { HM_AUDIT_CREATE, tenant, container, 0, NULL };
+	int rc;
+
+	rc = DISPATCH(t, hm_fleet_create(FL(t), tenant, container, now, keyid, secret, out),
+		      hm_ks_create(t->ks, tenant, container, now, keyid, secret, out));
+	change_added(&ch, rc, out);
+	return audited(t, rc, &ch);
 }
 
 int ctl_t_rotate(struct ctl_target *t, const char *tenant, const char *container, int64_t now,
 		 int64_t grace, const char *keyid, uint8_t secret[static HM_KEY_LEN],
 		 struct hm_ks_added *out)
 {
-	return DISPATCH(t,
-			hm_fleet_rotate(FL(t), tenant, container, now, grace, keyid, secret, out),
-			hm_ks_rotate(t->ks, tenant, container, now, grace, keyid, secret, out));
+	struct change ch = { HM_AUDIT_ROTATE, tenant, container, 0, NULL };
+	int rc;
+
+	rc = DISPATCH(t, hm_fleet_rotate(FL(t), tenant, container, now, grace, keyid, secret, out),
+		      hm_ks_rotate(t->ks, tenant, container, now, grace, keyid, secret, out));
+	change_added(&ch, rc, out);
+	return audited(t, rc, &ch);
 }
 
 int ctl_t_import(struct ctl_target *t, const char *tenant, const char *container, int64_t now,
 		 int64_t grace, const char *keyid, const uint8_t *secret, size_t len,
 		 struct hm_ks_added *out)
 {
-	return DISPATCH(t,
-			hm_fleet_import(FL(t), tenant, container, now, grace, keyid, secret, len,
-					out),
-			hm_ks_import(t->ks, tenant, container, now, grace, keyid, secret, len,
-				     out));
+	struct change ch = { HM_AUDIT_IMPORT, tenant, container, 0, NULL };
+	int rc;
+
+	rc = DISPATCH(t,
+		      hm_fleet_import(FL(t), tenant, container, now, grace, keyid, secret, len,
+				      out),
+		      hm_ks_import(t->ks, tenant, container, now, grace, keyid, secret, len, out));
+	change_added(&ch, rc, out);
+	return audited(t, rc, &ch);
 }
 
 int ctl_t_revoke(struct ctl_target *t, const char *tenant, const char *container,
 		 uint32_t epoch)
 {
-	return DISPATCH(t, hm_fleet_revoke(FL(t), tenant, container, epoch),
-			hm_ks_revoke(t->ks, tenant, container, epoch));
+	struct change ch = { HM_AUDIT_REVOKE, tenant, container, epoch, NULL };
+
+	return audited(t,
+		       DISPATCH(t, hm_fleet_revoke(FL(t), tenant, container, epoch),
+				hm_ks_revoke(t->ks, tenant, container, epoch)),
+		       &ch);
 }
 
 int ctl_t_list(struct ctl_target *t, const char *tenant,
@@ -240,14 +304,22 @@ int ctl_t_list(struct ctl_target *t, const char *tenant,
 int ctl_t_policy_set(struct ctl_target *t, const char *tenant, const char *container,
 		     const struct hm_policy *p)
 {
-	return DISPATCH(t, hm_fleet_policy_set(FL(t), tenant, container, p),
-			hm_ks_policy_set(t->ks, tenant, container, p));
+	struct change ch = { HM_AUDIT_POLICY_SET, tenant, container, 0, NULL };
+
+	return audited(t,
+		       DISPATCH(t, hm_fleet_policy_set(FL(t), tenant, container, p),
+				hm_ks_policy_set(t->ks, tenant, container, p)),
+		       &ch);
 }
 
 int ctl_t_policy_unset(struct ctl_target *t, const char *tenant, const char *container)
 {
-	return DISPATCH(t, hm_fleet_policy_unset(FL(t), tenant, container),
-			hm_ks_policy_unset(t->ks, tenant, container));
+	struct change ch = { HM_AUDIT_POLICY_UNSET, tenant, container, 0, NULL };
+
+	return audited(t,
+		       DISPATCH(t, hm_fleet_policy_unset(FL(t), tenant, container),
+				hm_ks_policy_unset(t->ks, tenant, container)),
+		       &ch);
 }
 
 int ctl_t_policy_get(struct ctl_target *t, const char *tenant, const char *container,

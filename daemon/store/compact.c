@@ -33,13 +33,13 @@ static int ks_reader_line(const char *msg, void *ctx)
 	return 0;
 }
 
-static pid_t ks_other_reader(MDB_env *env)
+pid_t ks_other_reader(struct hm_keystore *ks)
 {
 	struct ks_readers r = { .self = getpid(), .other = 0 };
 	int dead = 0;
 
-	(void)mdb_reader_check(env, &dead); /* slots of dead processes are not users */
-	(void)mdb_reader_list(env, ks_reader_line, &r);
+	(void)mdb_reader_check(ks->env, &dead); /* slots of dead processes are not users */
+	(void)mdb_reader_list(ks->env, ks_reader_line, &r);
 	return r.other;
 }
 
@@ -141,7 +141,7 @@ int hm_ks_compact(const char *dir, struct hm_ks_compacted *out, char *err, size_
 	rc = hm_ks_open(dir, 0, &ks, err, errlen);
 	if (rc != HM_OK)
 		return rc;
-	other = ks_other_reader(ks->env);
+	other = ks_other_reader(ks);
 	if (other != 0) {
 		ks_set_msg(err, errlen, "process %ld (hmacd?) has the store open: stop it first",
 			   (long)other);
@@ -185,7 +185,7 @@ int hm_ks_compact(const char *dir, struct hm_ks_compacted *out, char *err, size_
 		rc = HM_EIO;
 		goto out;
 	}
-	if (ks_fsync_path(copy, O_RDONLY) != 0 || (other = ks_other_reader(ks->env)) != 0) {
+	if (ks_fsync_path(copy, O_RDONLY) != 0 || (other = ks_other_reader(ks)) != 0) {
 		ks_set_msg(err, errlen, other != 0 ? "a process opened the store meanwhile; store "
 						     "unchanged"
 						   : "fsync of the copy failed; store unchanged");

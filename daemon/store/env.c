@@ -25,7 +25,7 @@
 
 #include <lmdb.h>
 
-#define KS_MAXDBS 5 /* "meta", "keys", "keyids", "policies"; "fleet" for a mirror */
+#define KS_MAXDBS 6 /* "meta", "keys", "keyids", "policies", "audit"; "fleet" for a mirror */
 #define KS_MAXREADERS 1024 /* hmacd workers + concurrent hmacctl runs; 64 bytes each */
 #define KS_FILE_MODE 0600
 #define KS_DIR_MODE 0700
@@ -395,6 +395,7 @@ int ks_write(struct hm_keystore *ks, ks_body_fn body, struct ks_op *op)
 	}
 	for (attempt = 0;; attempt++) {
 		ks->map_full = false;
+		ks->audit_pending_set = false;
 		mrc = mdb_txn_begin(ks->env, NULL, 0, &txn);
 		if (mrc == MDB_MAP_RESIZED && attempt < KS_WRITE_RETRIES) {
 			rc = ks_adopt_mapsize(ks);
@@ -414,8 +415,13 @@ int ks_write(struct hm_keystore *ks, ks_body_fn body, struct ks_op *op)
 			/* mdb_txn_commit frees the transaction whether or not it succeeds. */
 			mrc = mdb_txn_commit(txn);
 			txn = NULL;
-			if (mrc == 0)
+			if (mrc == 0) {
+				if (ks->audit_pending_set) {
+					ks->audit_last = ks->audit_pending;
+					ks->audit_last_set = true;
+				}
 				return HM_OK;
+			}
 			rc = ks_mdb_fail(ks, "mdb_txn_commit", mrc);
 			if (mrc != MDB_MAP_FULL || attempt >= KS_WRITE_RETRIES)
 				return rc;
@@ -450,7 +456,7 @@ static int ks_body_init(struct hm_keystore *ks, MDB_txn *txn, struct ks_op *op)
 	MDB_val k = { .mv_size = sizeof(KS_SCHEMA_KEY) - 1, .mv_data = (void *)KS_SCHEMA_KEY };
 	uint8_t ver[4];
 	MDB_val v = { .mv_size = sizeof(ver), .mv_data = ver };
-	MDB_dbi meta, keys, keyids, policies;
+	MDB_dbi meta, keys, keyids, policies, audit;
 	size_t n = 0;
 	int rc, mrc;
 
@@ -481,11 +487,62 @@ static int ks_body_init(struct hm_keystore *ks, MDB_txn *txn, struct ks_op *op)
 	mrc = mdb_dbi_open(txn, KS_DB_POLICIES, MDB_CREATE, &policies);
 	if (mrc != 0)
 		return ks_mdb_fail(ks, "mdb_dbi_open(policies)", mrc);
+	rc = ks_audit_dbi(ks, txn, true, &audit);
+	if (rc != HM_OK)
+		return rc;
 	ks_put_le32(ver, HM_KS_SCHEMA_VERSION);
 	mrc = mdb_put(txn, meta, &k, &v, MDB_NOOVERWRITE);
 	if (mrc != 0)
 		return ks_mdb_fail(ks, "mdb_put(schema)", mrc);
 	return HM_OK;
+}
+
+int ks_open_file(const char *file, struct hm_keystore **out, char *err, size_t errlen)
+{
+	struct hm_keystore *ks;
+	int rc, mrc;
+
+	*out = NULL;
+	ks = calloc(1, sizeof(*ks));
+	if (ks == NULL) {
+		ks_set_msg(err, errlen, "out of memory");
+		return HM_ENOMEM;
+	}
+	ks->reader_env = true; /* ks_write() refuses it */
+	atomic_init(&ks->open_batches, 0);
+	mrc = mdb_env_create(&ks->env);
+	if (mrc != 0) {
+		ks->env = NULL;
+		rc = ks_mdb_fail(ks, "mdb_env_create", mrc);
+		goto out;
+	}
+	mrc = mdb_env_set_maxdbs(ks->env, KS_MAXDBS);
+	if (mrc != 0) {
+		rc = ks_mdb_fail(ks, "mdb_env_set_maxdbs", mrc);
+		goto out;
+	}
+	/* one file, read only, no lock file: a backup is checked without being changed */
+	mrc = mdb_env_open(ks->env, file, MDB_NOSUBDIR | MDB_RDONLY | MDB_NOLOCK | MDB_NOTLS,
+			   KS_FILE_MODE);
+	if (mrc != 0) {
+		rc = mrc == ENOENT ? HM_ENOTFOUND : ks_mdb_fail(ks, "mdb_env_open", mrc);
+		if (mrc == ENOENT)
+			ks_set_msg(ks->err, sizeof(ks->err), "no such file");
+		goto out;
+	}
+	rc = ks_attach(ks);
+	if (rc == HM_ENOTFOUND)
+		rc = HM_ESCHEMA; /* an empty environment is not a backup of a store */
+	if (rc != HM_OK)
+		goto out;
+	*out = ks;
+	ks = NULL;
+out:
+	if (ks != NULL) {
+		ks_set_msg(err, errlen, "%s", ks->err);
+		hm_ks_close(ks);
+	}
+	return rc;
 }
 
 /* ---- public API: open/close ---- */
@@ -509,6 +566,7 @@ static int ks_open_handle(const char *dir, bool reader, bool mirror, bool create
 	}
 	ks->reader_env = reader;
 	ks->mirror_env = reader && mirror;
+	hm_ks_actor_self(&ks->actor);
 	ks->map_size = reader ? KS_MAP_READER : KS_MAP_INITIAL;
 	atomic_init(&ks->open_batches, 0);
 	for (;;) {

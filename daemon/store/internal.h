@@ -36,6 +36,10 @@ struct hm_keystore {
 	 */
 	atomic_uint open_batches;
 	char err[KS_ERRLEN];
+	struct hm_ks_actor actor; /* recorded by every change (hm_ks_actor_self at open) */
+	/* the audit record of the transaction running, kept when it commits (ks_write) */
+	struct hm_audit_rec audit_pending, audit_last;
+	bool audit_pending_set, audit_last_set;
 };
 
 /* Arguments and results of one write transaction body. */
@@ -53,6 +57,7 @@ struct ks_op {
 	char keyid[HM_KEYID_MAX + 1]; /* out: the new epoch's key id */
 	const uint8_t *pval; /* policy set: encoded policy */
 	size_t pval_len;
+	const char *tenant, *container; /* the scope's names, for the audit record */
 	void *arg;   /* bodies that need more (the mirror) */
 	bool mirror; /* hm_ks_mirror_apply(): the one write a mirror environment does */
 };
@@ -81,6 +86,14 @@ int ks_schema_check(struct hm_keystore *ks, const MDB_val *v, bool *old) HM_MUST
 /* Opens named database `name` (which schema 2 must have) without creating it. */
 int ks_dbi_need(struct hm_keystore *ks, MDB_txn *txn, const char *name,
 		MDB_dbi *dbi) HM_MUSTCHECK;
+
+/*
+ * Opens the single-file store `file` (a backup) read-only without a lock file and attaches to
+ * it (schema and databases checked). The handle cannot write. HM_OK, HM_ENOTFOUND, HM_ESCHEMA,
+ * HM_ESTORE, HM_ENOMEM; the reason in err.
+ */
+int ks_open_file(const char *file, struct hm_keystore **out, char *err,
+		 size_t errlen) HM_MUSTCHECK;
 
 /* ---- transactions ---- */
 
@@ -130,6 +143,32 @@ int ks_walk(struct hm_keystore *ks, MDB_txn *txn, MDB_dbi dbi, const uint8_t *pr
  * policies change only through hm_ks_mirror_apply(). HM_OK otherwise; HM_ESTORE.
  */
 int ks_refuse_mirror(struct hm_keystore *ks, MDB_txn *txn) HM_MUSTCHECK;
+
+/* ---- the audit trail (auditlog.c) ---- */
+
+/*
+ * Opens the "audit" database in txn; create only in a write transaction. HM_OK, HM_ENOTFOUND
+ * (none yet and not create), HM_ESTORE.
+ */
+int ks_audit_dbi(struct hm_keystore *ks, MDB_txn *txn, bool create, MDB_dbi *dbi) HM_MUSTCHECK;
+
+/* Zeroes *r and sets its operation and scope names (NULL: ""). */
+void ks_audit_scope(struct hm_audit_rec *r, enum hm_audit_op op, const char *tenant,
+		    const char *container);
+
+/*
+ * Appends r (operation, scope, epoch, key id, detail set by the caller) to the audit trail in
+ * the write transaction txn: sets its sequence number, time and actor. Called by the body of
+ * every change, so the record commits or aborts with it. HM_OK, HM_EINVAL, HM_ESTORE.
+ */
+int ks_audit_append(struct hm_keystore *ks, MDB_txn *txn, struct hm_audit_rec *r) HM_MUSTCHECK;
+
+/* Writes r under its r->seq as it is (restore copies a backup's records). */
+int ks_audit_put(struct hm_keystore *ks, MDB_txn *txn, MDB_dbi dbi,
+		 struct hm_audit_rec *r) HM_MUSTCHECK;
+
+/* The pid of a process other than this one with a reader slot in the store (hmacd), or 0. */
+pid_t ks_other_reader(struct hm_keystore *ks);
 
 /* ---- reads ---- */
 

@@ -27,6 +27,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "proto/errors.h"
 #include "proto/lex.h" /* HM_SCOPE_MAX, HM_KEYID_MAX, hm_lex_scope(), hm_lex_keyid() */
@@ -287,6 +288,150 @@ struct hm_ks_compacted {
  */
 int hm_ks_compact(const char *dir, struct hm_ks_compacted *out, char *err,
 		  size_t errlen) HM_MUSTCHECK;
+
+/* ---- the audit trail (doc/keystore.md, "Audit trail") ----
+ *
+ * Every change of keys and policies appends one record to the store's "audit" database in the
+ * same write transaction as the change: a change committed has its record, a change aborted has
+ * none. Records are numbered 1, 2, ... in commit order (never by time: clocks jump), name the
+ * operator and the host, and never hold a secret.
+ */
+
+#define HM_AUDIT_NAME_MAX 64    /* a user name or SUDO_USER, truncated to this */
+#define HM_AUDIT_HOST_MAX 255   /* gethostname() */
+#define HM_AUDIT_DETAIL_MAX 128 /* e.g. "grace=86400", a fleet position */
+
+enum hm_audit_op {
+	HM_AUDIT_CREATE = 1,         /**< key create: epoch 1 of a new scope */
+	HM_AUDIT_ROTATE = 2,         /**< key rotate: a new current epoch */
+	HM_AUDIT_IMPORT = 3,         /**< key import: an epoch with a secret signers hold */
+	HM_AUDIT_REVOKE = 4,         /**< key revoke */
+	HM_AUDIT_POLICY_SET = 5,     /**< policy set (container "": the tenant's) */
+	HM_AUDIT_POLICY_UNSET = 6,   /**< policy unset */
+	HM_AUDIT_PRUNE = 7,          /**< audit prune: records before a time removed */
+	HM_AUDIT_RESTORE = 8,        /**< restore: keys and policies replaced from a backup */
+	HM_AUDIT_FLEET_EPOCH = 9,    /**< a fleet host applied an epoch record of the fleet */
+	HM_AUDIT_FLEET_POLICY = 10,  /**< a fleet host applied a policy record (set or unset) */
+	HM_AUDIT_OP__MAX
+};
+
+/* "create", "rotate", "import", "revoke", "policy-set", "policy-unset", "audit-prune",
+ * "restore", "fleet-epoch", "fleet-policy"; "unknown" for anything else. */
+const char *hm_audit_op_name(enum hm_audit_op op);
+
+/* Who makes a change, as recorded (strings are printable ASCII, "" when unknown). */
+struct hm_ks_actor {
+	uint32_t uid;                              /* getuid(): the real uid */
+	char user[HM_AUDIT_NAME_MAX + 1];          /* its name (getpwuid_r), "" if none */
+	char sudo_user[HM_AUDIT_NAME_MAX + 1];     /* $SUDO_USER: a claim of the environment */
+	bool has_sudo_uid;
+	uint32_t sudo_uid;                         /* $SUDO_UID, if a number */
+	char host[HM_AUDIT_HOST_MAX + 1];          /* gethostname() */
+};
+
+/* One audit record. */
+struct hm_audit_rec {
+	uint64_t seq;     /* 1, 2, ... in commit order */
+	int64_t time_ms;  /* unix milliseconds, the writer's clock at the change */
+	enum hm_audit_op op;
+	char tenant[HM_SCOPE_MAX + 1];    /* "" for a store-wide operation */
+	char container[HM_SCOPE_MAX + 1]; /* "" for a tenant's policy or none */
+	uint32_t epoch;                   /* 0 when the operation has none */
+	char keyid[HM_KEYID_MAX + 1];     /* "" when the operation has none */
+	struct hm_ks_actor actor;
+	char detail[HM_AUDIT_DETAIL_MAX + 1];
+};
+
+/*
+ * This process as an operator: real uid and its name, $SUDO_USER and $SUDO_UID when set, the
+ * host name. Bytes outside printable ASCII become '?', long values are truncated. hm_ks_open()
+ * gives every handle this actor.
+ */
+void hm_ks_actor_self(struct hm_ks_actor *a);
+
+/* Replaces the actor recorded by the handle's next changes (e.g. in tests). */
+void hm_ks_set_actor(struct hm_keystore *ks, const struct hm_ks_actor *a);
+
+/*
+ * Calls fn once per audit record, oldest first, whose tenant is `tenant` (NULL: all) and whose
+ * time is >= since_ms (INT64_MIN: all). One read snapshot; fn must not call back into the store;
+ * a non-zero return from fn ends the walk and is returned. A store older than the audit trail
+ * has no records. HM_OK, HM_EINVAL (bad tenant name), HM_ESTORE (a record that does not decode),
+ * or fn's value.
+ */
+int hm_ks_audit_list(struct hm_keystore *ks, const char *tenant, int64_t since_ms,
+		     int (*fn)(const struct hm_audit_rec *rec, void *arg), void *arg) HM_MUSTCHECK;
+
+/*
+ * Removes every audit record older than before_ms and appends an HM_AUDIT_PRUNE record saying
+ * so, in one write transaction; *removed (may be NULL) gets the count. The numbering goes on
+ * from where it was. HM_OK, HM_EINVAL (before_ms < 0), HM_ESTORE.
+ */
+int hm_ks_audit_prune(struct hm_keystore *ks, int64_t before_ms, uint64_t *removed) HM_MUSTCHECK;
+
+/*
+ * The last audit record written by a transaction of this handle that committed (for syslog,
+ * after the commit). HM_OK, or HM_ENOTFOUND when the handle has committed no change.
+ */
+int hm_ks_audit_last(const struct hm_keystore *ks, struct hm_audit_rec *out) HM_MUSTCHECK;
+
+/* ---- backup and restore (doc/keystore.md, "Backup and restore") ---- */
+
+/* What a backup file holds (hm_ks_backup_check). */
+struct hm_ks_backup_info {
+	uint64_t bytes;                            /* size of the file */
+	size_t keys, keyids, policies, audit;      /* records */
+	bool mirror;                               /* a fleet host's store */
+};
+
+/*
+ * A consistent copy of the store in dir, taken while others (hmacd, hmacctl) use it: one LMDB
+ * read snapshot written compacted (mdb_env_copyfd2 with MDB_CP_COMPACT, so freed pages with
+ * revoked secrets are not copied) to a new file created 0600 with O_EXCL | O_NOFOLLOW next to
+ * `out`, flushed, checked (hm_ks_backup_check), and renamed to `out`. An existing `out` is
+ * refused (HM_EEXIST) unless force. The temporary file is removed on any failure.
+ * HM_OK with *info; HM_ENOTFOUND (no store), HM_EEXIST, HM_EIO, HM_ESTORE, HM_ESCHEMA,
+ * HM_EINVAL; the reason in err.
+ */
+int hm_ks_backup(const char *dir, const char *out, bool force, struct hm_ks_backup_info *info,
+		 char *err, size_t errlen) HM_MUSTCHECK;
+
+/*
+ * Checks a backup file without changing it (read-only, no lock file): it opens as an LMDB
+ * environment, its schema is this build's, every key record, key id, policy and audit record
+ * decodes, and every key id names a stored epoch and every epoch's id is indexed.
+ * HM_OK with *info; HM_ENOTFOUND, HM_ESCHEMA, HM_ESTORE, HM_EIO; the reason in err.
+ */
+int hm_ks_backup_check(const char *file, struct hm_ks_backup_info *info, char *err,
+		       size_t errlen) HM_MUSTCHECK;
+
+/* Flags of hm_ks_restore(). */
+enum hm_ks_restore_flags {
+	HM_KS_RESTORE_FORCE = 1 << 0, /* replace a store that holds keys or policies, or that
+					 another process (hmacd) has open */
+};
+
+/* What hm_ks_restore() found and did. */
+struct hm_ks_restore_info {
+	struct hm_ks_backup_info backup;
+	bool replaced; /* the store held keys or policies before */
+	pid_t in_use;  /* a process (hmacd) that had the store open, 0 if none */
+};
+
+/*
+ * Replaces the keys, key ids and policies of the store of ks with those of the backup file, in
+ * one write transaction (readers see the old store or the new one, never a mix), after checking
+ * the file (hm_ks_backup_check). The audit trail is kept and a HM_AUDIT_RESTORE record appended;
+ * a store without audit records takes the backup's first. A running hmacd sees the new
+ * contents at its next batch (its key cache is emptied when the snapshot changes). Refused
+ * without HM_KS_RESTORE_FORCE when the store holds keys or policies or another process has it
+ * open (HM_ESTATE); refused always when either side mirrors a fleet (HM_ESTATE: a fleet host
+ * gets its keys from the fleet). Secrets of replaced epochs stay in freed pages until
+ * hm_ks_compact(). HM_OK with *info; HM_ESTATE, HM_ESCHEMA, HM_ESTORE, HM_ENOMEM, HM_EIO (the
+ * file is missing or cannot be read).
+ */
+int hm_ks_restore(struct hm_keystore *ks, const char *file, unsigned flags,
+		  struct hm_ks_restore_info *info) HM_MUSTCHECK;
 
 /* ---- coverage policies (policy.h) ---- */
 

@@ -21,7 +21,7 @@ int ks_body_upgrade(struct hm_keystore *ks, MDB_txn *txn, struct ks_op *unused)
 	struct ks_op op;
 	struct ks_meta m;
 	MDB_cursor *cur = NULL;
-	MDB_dbi meta;
+	MDB_dbi meta, audit;
 	size_t klen = 0;
 	bool old = false;
 	const char *why;
@@ -50,6 +50,9 @@ int ks_body_upgrade(struct hm_keystore *ks, MDB_txn *txn, struct ks_op *unused)
 	mrc = mdb_dbi_open(txn, KS_DB_POLICIES, MDB_CREATE, &ks->policies);
 	if (mrc != 0)
 		return ks_mdb_fail(ks, "mdb_dbi_open(policies)", mrc);
+	rc = ks_audit_dbi(ks, txn, true, &audit);
+	if (rc != HM_OK)
+		return rc;
 	mrc = mdb_cursor_open(txn, ks->keys, &cur);
 	if (mrc != 0)
 		return ks_mdb_fail(ks, "mdb_cursor_open", mrc);

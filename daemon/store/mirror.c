@@ -7,6 +7,7 @@
  * than what is held is not applied, which is what refuses a rolled-back record and makes a
  * full resync idempotent.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include <openssl/crypto.h>
@@ -235,8 +236,35 @@ static int put_policy(struct hm_keystore *ks, MDB_txn *txn, const struct hm_ks_m
 	return HM_OK;
 }
 
+/*
+ * The audit record of a fleet record applied: the operator is this host's hmacd (who ran the
+ * change on the fleet is not in the fleet's records), the detail the record's version, its
+ * state or whether a policy was set, and the stream position of the batch.
+ */
+static int audit_applied(struct hm_keystore *ks, MDB_txn *txn, const struct hm_ks_mirror_rec *r,
+			 const char *pos)
+{
+	struct hm_audit_rec ar;
+
+	if (r->kind == HM_KS_MIRROR_EPOCH) {
+		ks_audit_scope(&ar, HM_AUDIT_FLEET_EPOCH, r->tenant, r->container);
+		ar.epoch = r->epoch;
+		snprintf(ar.keyid, sizeof(ar.keyid), "%s", r->keyid);
+		snprintf(ar.detail, sizeof(ar.detail), "state=%s version=%llu pos=%s",
+			 hm_key_state_name(r->state), (unsigned long long)r->version,
+			 pos[0] != '\0' ? pos : "resync");
+	} else {
+		ks_audit_scope(&ar, HM_AUDIT_FLEET_POLICY, r->tenant, r->container);
+		snprintf(ar.detail, sizeof(ar.detail), "%s version=%llu pos=%s",
+			 r->present ? "set" : "unset", (unsigned long long)r->version,
+			 pos[0] != '\0' ? pos : "resync");
+	}
+	return ks_audit_append(ks, txn, &ar);
+}
+
 static int apply_one(struct hm_keystore *ks, MDB_txn *txn, MDB_dbi fleet,
-		     const struct hm_ks_mirror_rec *r, struct hm_ks_mirror_result *res)
+		     const struct hm_ks_mirror_rec *r, const char *pos,
+		     struct hm_ks_mirror_result *res)
 {
 	MDB_val k = {.mv_size = HM_KS_MIRROR_NAME_LEN, .mv_data = (void *)r->name}, v;
 	uint8_t ver[8];
@@ -277,6 +305,9 @@ static int apply_one(struct hm_keystore *ks, MDB_txn *txn, MDB_dbi fleet,
 	mrc = mdb_put(txn, fleet, &k, &v, 0);
 	if (mrc != 0)
 		return ks_mdb_fail(ks, "mdb_put(fleet)", mrc);
+	rc = audit_applied(ks, txn, r, pos);
+	if (rc != HM_OK)
+		return rc;
 	res->applied++;
 	return HM_OK;
 }
@@ -334,7 +365,7 @@ static int body_apply(struct hm_keystore *ks, MDB_txn *txn, struct ks_op *op)
 	if (mrc != 0)
 		return ks_mdb_fail(ks, "mdb_dbi_open(fleet)", mrc);
 	for (size_t i = 0; i < a->n; i++) {
-		rc = apply_one(ks, txn, fleet, &a->recs[i], &a->res);
+		rc = apply_one(ks, txn, fleet, &a->recs[i], a->m->pos, &a->res);
 		if (rc != HM_OK)
 			return rc;
 	}

@@ -3,7 +3,7 @@
  * and the byte order they are written in. Pure (no LMDB, no I/O, no allocation), so tests can
  * build and read stored bytes with the code the store itself uses.
  *
- * Four named databases in one LMDB environment (schema 2):
+ * Named databases in one LMDB environment (schema 2; "audit" is audit.h's, "fleet" mirror.c's):
  *   "meta":     "schema" (6 bytes, no NUL) -> u32 little-endian HM_KS_SCHEMA_VERSION
  *   "keys":     [u8 T][tenant][u8 C][container][u32 big-endian epoch] -> a key record (format 2)
  *   "keyids":   key id (1..HM_KEYID_MAX bytes) -> the "keys" key of its epoch. Written in the
@@ -129,6 +129,17 @@ static inline void ks_put_be32(uint8_t *p, uint32_t v)
 static inline uint32_t ks_get_be32(const uint8_t *p)
 {
 	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | (uint32_t)p[3];
+}
+
+static inline void ks_put_be64(uint8_t *p, uint64_t v)
+{
+	ks_put_be32(p, (uint32_t)(v >> 32));
+	ks_put_be32(p + 4, (uint32_t)v);
+}
+
+static inline uint64_t ks_get_be64(const uint8_t *p)
+{
+	return (uint64_t)ks_get_be32(p) << 32 | ks_get_be32(p + 4);
 }
 
 /* ---- names ---- */

@@ -7,9 +7,11 @@
 #include "store/keystore.h"
 #include "store/record.h"
 
+#include <inttypes.h>
 #include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <lmdb.h>
@@ -222,6 +224,23 @@ static int ks_put_new_epoch(struct hm_keystore *ks, MDB_txn *txn, struct ks_op *
 	return HM_OK;
 }
 
+/*
+ * The audit record of a change to the scope of op, in its transaction: op->epoch and op->keyid
+ * (keyid NULL: op->keyid; "" for a policy); grace >= 0 is said in the detail.
+ */
+static int ks_audit_op(struct hm_keystore *ks, MDB_txn *txn, const struct ks_op *op,
+		       enum hm_audit_op what, const char *keyid, int64_t grace)
+{
+	struct hm_audit_rec r;
+
+	ks_audit_scope(&r, what, op->tenant, op->container);
+	r.epoch = op->epoch;
+	snprintf(r.keyid, sizeof(r.keyid), "%s", keyid != NULL ? keyid : op->keyid);
+	if (grace >= 0)
+		snprintf(r.detail, sizeof(r.detail), "grace=%" PRId64, grace);
+	return ks_audit_append(ks, txn, &r);
+}
+
 static int ks_body_create(struct hm_keystore *ks, MDB_txn *txn, struct ks_op *op)
 {
 	uint32_t last = 0;
@@ -239,7 +258,10 @@ static int ks_body_create(struct hm_keystore *ks, MDB_txn *txn, struct ks_op *op
 	if (rc != HM_ENOTFOUND)
 		return rc;
 	op->epoch = 1;
-	return ks_put_new_epoch(ks, txn, op);
+	rc = ks_put_new_epoch(ks, txn, op);
+	if (rc != HM_OK)
+		return rc;
+	return ks_audit_op(ks, txn, op, HM_AUDIT_CREATE, NULL, -1);
 }
 
 /* One record for ks_supersede(): a current epoch becomes superseded. */
@@ -300,7 +322,10 @@ static int ks_body_rotate(struct hm_keystore *ks, MDB_txn *txn, struct ks_op *op
 	rc = ks_last_epoch(ks, txn, op, &last);
 	if (rc != HM_OK)
 		return rc;
-	return ks_next_epoch(ks, txn, op, last);
+	rc = ks_next_epoch(ks, txn, op, last);
+	if (rc != HM_OK)
+		return rc;
+	return ks_audit_op(ks, txn, op, HM_AUDIT_ROTATE, NULL, op->deadline - op->now);
 }
 
 /* Import: epoch 1 of a new scope, or the next epoch of an existing one (like rotate). */
@@ -314,17 +339,24 @@ static int ks_body_import(struct hm_keystore *ks, MDB_txn *txn, struct ks_op *op
 		return rc;
 
 	rc = ks_last_epoch(ks, txn, op, &last);
-	if (rc == HM_OK)
-		return ks_next_epoch(ks, txn, op, last);
+	if (rc == HM_OK) {
+		rc = ks_next_epoch(ks, txn, op, last);
+		if (rc != HM_OK)
+			return rc;
+		return ks_audit_op(ks, txn, op, HM_AUDIT_IMPORT, NULL, op->deadline - op->now);
+	}
 	if (rc != HM_ENOTFOUND)
 		return rc;
 	op->epoch = 1;
-	return ks_put_new_epoch(ks, txn, op);
+	rc = ks_put_new_epoch(ks, txn, op);
+	if (rc != HM_OK)
+		return rc;
+	return ks_audit_op(ks, txn, op, HM_AUDIT_IMPORT, NULL, -1);
 }
 
 static int ks_body_revoke(struct hm_keystore *ks, MDB_txn *txn, struct ks_op *op)
 {
-	uint8_t key[KS_KEY_MAX], rec[KS_REC_MAX], keyid[HM_KEYID_MAX];
+	uint8_t key[KS_KEY_MAX], rec[KS_REC_MAX], keyid[HM_KEYID_MAX + 1];
 	MDB_val k = { .mv_size = op->plen + 4, .mv_data = key };
 	MDB_val v, nv = { .mv_data = rec };
 	struct ks_meta m;
@@ -359,7 +391,8 @@ static int ks_body_revoke(struct hm_keystore *ks, MDB_txn *txn, struct ks_op *op
 	mrc = mdb_put(txn, ks->keys, &k, &nv, 0);
 	if (mrc != 0)
 		return ks_mdb_fail(ks, "mdb_put", mrc);
-	return HM_OK;
+	keyid[m.keyid_len] = '\0';
+	return ks_audit_op(ks, txn, op, HM_AUDIT_REVOKE, (const char *)keyid, -1);
 }
 
 /*
@@ -386,6 +419,8 @@ static int ks_op_names(struct hm_keystore *ks, struct ks_op *op, const char *ten
 			   KS_NAME_MAX);
 		return HM_EINVAL;
 	}
+	op->tenant = tenant;
+	op->container = container;
 	op->plen = ks_key_prefix(op->prefix, (const uint8_t *)tenant, tl,
 				 (const uint8_t *)(container != NULL ? container : ""), cl);
 	return HM_OK;
@@ -611,7 +646,7 @@ static int ks_body_policy_set(struct hm_keystore *ks, MDB_txn *txn, struct ks_op
 	mrc = mdb_put(txn, ks->policies, &k, &v, 0);
 	if (mrc != 0)
 		return ks_mdb_fail(ks, "mdb_put(policies)", mrc);
-	return HM_OK;
+	return ks_audit_op(ks, txn, op, HM_AUDIT_POLICY_SET, "", -1);
 }
 
 static int ks_body_policy_unset(struct hm_keystore *ks, MDB_txn *txn, struct ks_op *op)
@@ -630,7 +665,7 @@ static int ks_body_policy_unset(struct hm_keystore *ks, MDB_txn *txn, struct ks_
 	}
 	if (mrc != 0)
 		return ks_mdb_fail(ks, "mdb_del(policies)", mrc);
-	return HM_OK;
+	return ks_audit_op(ks, txn, op, HM_AUDIT_POLICY_UNSET, "", -1);
 }
 
 int hm_ks_policy_set(struct hm_keystore *ks, const char *tenant, const char *container,

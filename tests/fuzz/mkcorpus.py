@@ -8,6 +8,8 @@ Seeds are small valid and near-valid inputs that get each target past its first 
   canon/    inputs in fuzz_canon.c's layout (mode byte, item description, derivation)
   fleet_record/  record plaintexts (daemon/fleet/record.h): epochs in each state, the longest
             one, policies set and unset
+  audit/    audit record values (daemon/store/audit.h): each kind of operation, with and without
+            a sudo user, the longest one
 Deterministic: running it twice writes the same bytes. Needs python3-msgpack.
 Usage: tests/fuzz/mkcorpus.py   (from anywhere; writes next to itself)
 """
@@ -163,6 +165,25 @@ def fleet_records():
     yield "policy-unset", fleet_policy(b"acme", b"web", None, [])
 
 
+def audit_record(op, ms, epoch, uid, sudo_uid, strings):
+    flags = 1 if sudo_uid is not None else 0
+    head = struct.pack("<BBBBqIII", 1, op, flags, 0, ms, epoch, uid, sudo_uid or 0)
+    return head + bytes(len(s) for s in strings) + b"\x00" + b"".join(strings)
+
+
+def audit_records():
+    yield "create", audit_record(1, 1796551427011, 1, 0, None,
+                                 [b"acme", b"web", b"hk_0123", b"root", b"", b"host-a", b""])
+    yield "rotate-sudo", audit_record(2, 1796551427072, 2, 1000, 1001,
+                                      [b"acme", b"web", b"k2", b"bob", b"alice", b"h", b"grace=60"])
+    yield "policy", audit_record(5, 0, 0, 0, None, [b"acme", b"", b"", b"", b"", b"", b""])
+    yield "fleet", audit_record(9, 1, 3, 998, None, [b"t", b"c", b"k", b"hmacd", b"", b"h2",
+                                                     b"state=revoked version=7 pos=1-0"])
+    yield "longest", audit_record(10, 2**62, 2**32 - 1, 2**32 - 1, 2**32 - 1,
+                                  [b"t" * 128, b"c" * 128, b"~" * 128, b"u" * 64, b"s" * 64,
+                                   b"h" * 255, b"d" * 128])
+
+
 def main():
     vectors = sorted(f for f in os.listdir(VECTORS) if f.endswith(".bin"))
     chain = b""
@@ -192,6 +213,8 @@ def main():
 
     for name, data in fleet_records():
         write("fleet_record", name, data)
+    for name, data in audit_records():
+        write("audit", name, data)
     return 0
 
 

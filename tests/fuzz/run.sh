@@ -19,7 +19,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 seeds=$here/corpus
 art=${FUZZ_ARTIFACTS:-$(pwd)/fuzz-artifacts}
 jobs=${FUZZ_JOBS:-1}
-targets="frame request canon sfv rfc9421 b64 fleet_record json authz"
+targets="frame request canon sfv rfc9421 b64 fleet_record json authz audit"
 
 if ! command -v clang >/dev/null 2>&1; then
 	echo "SKIP: clang is not installed (Debian: apt-get install clang libclang-rt-14-dev)"
