@@ -22,7 +22,7 @@ echo "== end-to-end suite with the daemon under valgrind memcheck"
 (cd _build && HMACD_TEST_VALGRIND=1 make -s check \
 	TESTS="tests/e2e/e2e_verify tests/e2e/e2e_frames tests/e2e/e2e_lifecycle tests/e2e/e2e_access \
 	tests/e2e/e2e_rfc9421 tests/e2e/e2e_metrics tests/e2e/e2e_fleet \
-	tests/e2e/e2e_fleet_nonces tests/e2e/e2e_metrics_fleet") || {
+	tests/e2e/e2e_fleet_nonces tests/e2e/e2e_metrics_fleet tests/e2e/e2e_backup") || {
 	cat _build/test-suite.log 2>/dev/null || true
 	exit 1
 }
@@ -35,10 +35,10 @@ mkdir -p _build-asan
 	exit 1
 }
 
-echo "== libFuzzer (clang, the libraries built with coverage): seeds, then 45 s per target"
+echo "== libFuzzer (clang, the libraries built with coverage): seeds, then 30 s per target"
 mkdir -p _build-fuzz
 (cd _build-fuzz && "$top/configure" -q CC=clang --enable-werror --enable-fuzzing &&
-	sh "$top/tests/fuzz/run.sh" 45) || exit 1
+	sh "$top/tests/fuzz/run.sh" 30) || exit 1
 
 echo "== make distcheck"
 (cd _build && make -s distcheck DISTCHECK_CONFIGURE_FLAGS=--enable-werror >/dev/null) || exit 1
