@@ -75,7 +75,8 @@ enum opt {
 	OPT__MAX
 };
 
-#define F(o) (1u << (o))
+#define F(o) ((uint64_t)1 << (o)) /* an option set: one bit per enum opt */
+_Static_assert(OPT__MAX <= 64, "an option set is a uint64_t");
 
 /*
  * Accepted by every command, wherever they appear on the line. A command that uses one also
@@ -111,8 +112,8 @@ struct cmd {
 	const char *name;
 	int (*fn)(const struct ctl *c, const struct cmd *self);
 	const struct cmd *sub; /* a command group: the next word picks one of these */
-	unsigned opts;         /* options besides OPTS_GLOBAL, and the global ones it uses */
-	unsigned need;         /* options required */
+	uint64_t opts;         /* options besides OPTS_GLOBAL, and the global ones it uses */
+	uint64_t need;         /* options required */
 	const char *help;
 };
 

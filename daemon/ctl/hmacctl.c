@@ -215,7 +215,7 @@ static const struct cmd *find_cmd(const struct cmd *cmds, const char *name)
  */
 static int run(const struct ctl *c, const char *group, const struct cmd *cmd)
 {
-	unsigned given = 0, bad, missing;
+	uint64_t given = 0, bad, missing;
 	int o, status;
 
 	for (o = 0; o < OPT__MAX; o++) {
