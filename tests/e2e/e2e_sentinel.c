@@ -68,7 +68,8 @@
 #define WAIT_MS 30000     /* a failover, a propagation, a state: hang guards only */
 #define LOAD_BEFORE 200   /* rounds of load before the failover starts */
 #define OK_AFTER 200      /* consecutive OK nonce rounds that end the load after it */
-#define MAX_OK 40000      /* nonces that got OK, kept for the replays */
+#define MAX_OK 400000     /* nonces that got OK, kept for the replays (a fast machine runs
+			   * thousands of rounds a second through a slow failover) */
 #define TENANT "tenant-ha-3e1f"
 #define CONTAINER "container-ha-77c0"
 
