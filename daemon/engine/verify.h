@@ -32,6 +32,8 @@
 #include "engine/replay.h"
 #include "proto/verdict.h"
 
+struct hm_keycache;
+
 struct hm_verify_config {
 	int64_t skew;          /* seconds */
 	/*
@@ -41,7 +43,12 @@ struct hm_verify_config {
 	 * reboot, a new file), so it is refused (REPLAY): how a lost table fails closed. 0: none.
 	 */
 	int64_t nonces_since;
-	size_t key_cache;      /* entries */
+	size_t key_cache;      /* entries of the verifier's own key cache */
+	/*
+	 * A key cache shared with the other workers (keycache.h; it must outlive the verifier),
+	 * or NULL: the verifier makes one of its own, of key_cache entries.
+	 */
+	struct hm_keycache *key_cache_shared;
 	size_t max_canonical;  /* largest canonical string to build (max frame + slack) */
 	/* RFC 9421 items of a scope that has no policy of its own (nor its tenant) */
 	struct hm_policy default_policy;
