@@ -38,7 +38,7 @@
 #include "proto/item.h"
 #include "store/keystore.h"
 
-#define HM_KC_WAYS 4
+#define HM_KC_WAYS 8
 #define HM_KC_SHARDS 256 /* mutexes; a power of two */
 
 /*

@@ -241,7 +241,7 @@ static void test_exact_names_in_one_set(void **state)
 	static const struct {
 		const char *t, *c;
 		uint8_t fill;
-	} k[HM_KC_WAYS] = {
+	} k[4] = {
 		{"ab", "c", 0xa1},
 		{"a", "bc", 0xa2},
 		{"abc", "", 0xa3},
@@ -249,10 +249,10 @@ static void test_exact_names_in_one_set(void **state)
 	};
 	uint8_t got[HM_MAC_LEN], want[HM_MAC_LEN];
 
-	for (size_t i = 0; i < HM_KC_WAYS; i++)
+	for (size_t i = 0; i < 4; i++)
 		put_current(f, k[i].t, k[i].c, 1, k[i].fill);
-	assert_int_equal(hm_keycache_used(f->kc), HM_KC_WAYS);
-	for (size_t i = 0; i < HM_KC_WAYS; i++) {
+	assert_int_equal(hm_keycache_used(f->kc), 4);
+	for (size_t i = 0; i < 4; i++) {
 		struct hm_kc_use *e = get(f, k[i].t, k[i].c, 1);
 
 		assert_non_null(e);
@@ -271,33 +271,72 @@ static void test_exact_names_in_one_set(void **state)
 			 HM_ENOTFOUND);
 }
 
-/* With one set, the least recently used of four entries goes first; a get counts as a use. */
+/* With one set, the least recently used of its entries goes first; a get counts as a use. */
 static void test_lru_in_one_set(void **state)
 {
 	struct fx *f = *state;
+	char name[16];
 
-	put_current(f, "t", "a", 1, 1);
-	put_current(f, "t", "b", 1, 2);
-	put_current(f, "t", "c", 1, 3);
-	put_current(f, "t", "d", 1, 4);
-	assert_int_equal(hm_keycache_used(f->kc), 4);
-	assert_non_null(get(f, "t", "a", 1)); /* a is now the most recent; b the least */
-	put_current(f, "t", "e", 1, 5);
-	assert_int_equal(hm_keycache_used(f->kc), 4);
-	assert_null(get(f, "t", "b", 1));
-	assert_non_null(get(f, "t", "a", 1));
-	assert_non_null(get(f, "t", "c", 1));
-	assert_non_null(get(f, "t", "d", 1));
-	assert_non_null(get(f, "t", "e", 1));
-	/* order of use is now a c d e: a negative entry evicts a as well */
-	(void)put(f, "t", "f", 1, NULL);
-	assert_null(get(f, "t", "a", 1));
-	assert_non_null(get(f, "t", "f", 1));
-	assert_int_equal(hm_keycache_used(f->kc), 4);
+	for (unsigned w = 0; w < HM_KC_WAYS; w++) {
+		snprintf(name, sizeof(name), "w%u", w);
+		put_current(f, "t", name, 1, (uint8_t)(w + 1));
+	}
+	assert_int_equal(hm_keycache_used(f->kc), HM_KC_WAYS);
+	assert_non_null(get(f, "t", "w0", 1)); /* w0 is now the most recent; w1 the least */
+	put_current(f, "t", "new", 1, 0x77);
+	assert_int_equal(hm_keycache_used(f->kc), HM_KC_WAYS);
+	assert_null(get(f, "t", "w1", 1));
+	assert_non_null(get(f, "t", "w0", 1));
+	assert_non_null(get(f, "t", "new", 1));
+	for (unsigned w = 2; w < HM_KC_WAYS; w++) {
+		snprintf(name, sizeof(name), "w%u", w);
+		assert_non_null(get(f, "t", name, 1));
+	}
+	/* order of use is now w0 new w2 ...: a negative entry evicts w0 as well */
+	(void)put(f, "t", "neg", 1, NULL);
+	assert_null(get(f, "t", "w0", 1));
+	assert_non_null(get(f, "t", "neg", 1));
+	assert_int_equal(hm_keycache_used(f->kc), HM_KC_WAYS);
 }
 
 /*
- * Capacity 16 = four sets of four. Whatever the seed: the count never exceeds 16 and reaches it
+ * Names longer than the slot holds inline go to a buffer of the slot's own; a slot that held
+ * long names can hold short ones again and the other way round.
+ */
+static void test_long_names(void **state)
+{
+	struct fx *f = *state;
+	char t[HM_SCOPE_MAX + 1], c[HM_SCOPE_MAX + 1], name[16];
+	uint8_t got[HM_MAC_LEN], want[HM_MAC_LEN];
+
+	memset(t, 't', HM_SCOPE_MAX);
+	t[HM_SCOPE_MAX] = '\0';
+	memset(c, 'c', HM_SCOPE_MAX);
+	c[HM_SCOPE_MAX] = '\0';
+	for (int round = 0; round < 3; round++) {
+		/* one set: every round evicts everything, long and short names in turn */
+		for (unsigned w = 0; w < HM_KC_WAYS; w++) {
+			snprintf(name, sizeof(name), "%u-%d", w, round);
+			memcpy(c, name, strlen(name));
+			if ((w + (unsigned)round) % 2)
+				put_current(f, t, c, 1, (uint8_t)(w + 1));
+			else
+				put_current(f, "t", name, 1, (uint8_t)(w + 1));
+		}
+		for (unsigned w = 0; w < HM_KC_WAYS; w++) {
+			snprintf(name, sizeof(name), "%u-%d", w, round);
+			memcpy(c, name, strlen(name));
+			entry_mac((w + (unsigned)round) % 2 ? get(f, t, c, 1) : get(f, "t", name, 1),
+				  "long", got);
+			oneshot_mac((uint8_t)(w + 1), "long", want);
+			assert_memory_equal(got, want, HM_MAC_LEN);
+		}
+		assert_null(get(f, t, "c", 1));
+	}
+}
+
+/*
+ * Capacity 16 = two sets of eight. Whatever the seed: the count never exceeds 16 and reaches it
  * with many scopes; the last three entries put are always present; an entry used before every
  * put is never the LRU of its set, so it survives.
  */
@@ -674,6 +713,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_exact_names_in_one_set, setup_one_set,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_lru_in_one_set, setup_one_set, teardown),
+		cmocka_unit_test_setup_teardown(test_long_names, setup_one_set, teardown),
 		cmocka_unit_test_setup_teardown(test_eviction_capacity_16, setup_16, teardown),
 		cmocka_unit_test_setup_teardown(test_clear, setup_16, teardown),
 		cmocka_unit_test_setup_teardown(test_bounds_refused, setup_16, teardown),
