@@ -1,7 +1,7 @@
 /*
  * core.h - the verify engine's shared core, private to daemon/engine: the verifier's state and
  * what every scheme's judge (scheme_v1.c, scheme_rfc9421.c) uses: the scope's policy, the key
- * (cache, then store), the MAC with a pre-keyed context, the branch-free verdict, the nonce
+ * (cache, then store), the MAC from the key's HMAC pad states, the branch-free verdict, the nonce
  * step, and the batch's fault. A scheme's judge decides what it can from the item and the
  * policy alone, then takes the same path as every other item (verify.h, the constant-time
  * contract).
