@@ -244,7 +244,11 @@ bool hm_keycache_sync(struct hm_keycache *kc, uint64_t txnid)
 {
 	uint64_t cur = atomic_load_explicit(&kc->txnid, memory_order_acquire);
 
-	while (txnid > cur) {
+	/*
+	 * Any other id, not only a newer one: LMDB's ids only grow, but a store replaced under
+	 * the daemon would start them over, and its entries must not meet the old ones.
+	 */
+	while (txnid != cur) {
 		if (atomic_compare_exchange_weak_explicit(&kc->txnid, &cur, txnid,
 							  memory_order_acq_rel,
 							  memory_order_acquire)) {

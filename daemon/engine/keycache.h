@@ -16,7 +16,7 @@
  * holds points into the cache.
  *
  * Freshness: every entry carries the LMDB txn id of the snapshot it was read from, and a lookup
- * hits only an entry of the caller's own snapshot. The first worker to see a newer snapshot
+ * hits only an entry of the caller's own snapshot. The first worker to see another snapshot
  * clears the whole cache (hm_keycache_sync), which wipes every key copy; an entry that a worker
  * still on an older snapshot adds afterwards is never used by one on the newer snapshot.
  *
@@ -84,8 +84,9 @@ void hm_keycache_free(struct hm_keycache *kc);
 /* Drops every entry (wipes every pad state), one shard lock at a time. */
 void hm_keycache_clear(struct hm_keycache *kc);
 /*
- * The caller reads snapshot `txnid` from now on: the first caller with a txn id newer than any
- * seen before clears the cache and gets true (the others false).
+ * The caller reads snapshot `txnid` from now on: the first caller with a txn id other than the
+ * last one announced clears the cache and gets true (the others false; the very first id clears
+ * nothing). A worker that announces an older id after a newer one only costs an extra clear.
  */
 bool hm_keycache_sync(struct hm_keycache *kc, uint64_t txnid);
 
