@@ -50,6 +50,12 @@ enum bench_scheme {
 	BENCH_RFC9421,  /* RFC 9421 hmac-sha256 with the scope's key id, Content-Digest */
 };
 
+/* --scope-dist: how the pool's items pick their scope */
+enum bench_scope_dist {
+	BENCH_DIST_UNIFORM, /* every scope once per pass, in one shuffled order (the default) */
+	BENCH_DIST_ZIPF,    /* scope of rank r drawn with probability ~ 1 / r^s (--zipf-s) */
+};
+
 struct bench_opts {
 	/* the daemon under test */
 	const char *socket;      /* --socket: a running daemon; NULL: start our own */
@@ -78,6 +84,8 @@ struct bench_opts {
 	/* the items */
 	enum bench_scheme scheme;
 	uint64_t scopes;
+	enum bench_scope_dist scope_dist;
+	double zipf_s;           /* --zipf-s: the exponent of --scope-dist zipf (default 1.0) */
 	size_t body_bytes;
 	bool digest;             /* v1: body_sha256 instead of body; rfc9421: no body (the
 				    Content-Digest header is still sent and covered) */

@@ -46,7 +46,7 @@ enum opt_id {
 	O_SOCKET = 256, O_DB, O_HMACD, O_DAEMON_THREADS, O_DAEMON_PID, O_DAEMON_ARG, O_TMPDIR,
 	O_DAEMON_CPUS, O_BENCH_CPUS,
 	O_CONNECTIONS, O_BATCH, O_PIPELINE, O_DURATION, O_REQUESTS, O_WARMUP, O_GEN_THREADS,
-	O_TIMEOUT, O_SCHEME, O_SCOPES, O_BODY_BYTES, O_DIGEST, O_INVALID_RATIO, O_NONCE, O_POOL_MB,
+	O_TIMEOUT, O_SCHEME, O_SCOPES, O_SCOPE_DIST, O_ZIPF_S, O_BODY_BYTES, O_DIGEST, O_INVALID_RATIO, O_NONCE, O_POOL_MB,
 	O_SEED, O_FLEET, O_FLEET_NONCES, O_FLEET_WAIT, O_HMACCTL, O_REDIS_SERVER, O_REDIS_CPUS,
 	O_INPROC,
 	O_COMPARE_INPROC, O_JSON, O_QUIET, O_HELP,
@@ -79,6 +79,8 @@ static const struct opt_def opt_defs[] = {
 	{"timeout", O_TIMEOUT, "SECONDS", "fail if no answer comes for this long (default 10)"},
 	{"scheme", O_SCHEME, "NAME", "hmacd-v1 (default) or rfc9421: how items are signed"},
 	{"scopes", O_SCOPES, "N", "tenant/container keys to create and use (default 10000)"},
+	{"scope-dist", O_SCOPE_DIST, "DIST", "uniform (default: each scope in turn) or zipf"},
+	{"zipf-s", O_ZIPF_S, "S", "exponent of --scope-dist zipf (default 1.0)"},
 	{"body-bytes", O_BODY_BYTES, "N", "body size per item (default 256)"},
 	{"digest", O_DIGEST, NULL, "send body_sha256 instead of the body (rfc9421: no body)"},
 	{"invalid-ratio", O_INVALID_RATIO, "R", "share of items with a tampered signature (0)"},
@@ -192,7 +194,7 @@ static bool user_gave(const struct bench_opts *o, const char *flag)
 static int parse_args(int argc, char **argv, struct bench_opts *o)
 {
 	struct option lo[NOPTS + 1];
-	bool fleet_opt = false;
+	bool fleet_opt = false, zipf_s_given = false;
 	uint64_t u;
 	double d;
 	int c;
@@ -203,7 +205,7 @@ static int parse_args(int argc, char **argv, struct bench_opts *o)
 					opt_defs[i].id};
 	lo[NOPTS] = (struct option){NULL, 0, NULL, 0};
 	*o = (struct bench_opts){.connections = 8, .batch = 64, .pipeline = 4, .gen_threads = 1,
-				 .stall_timeout = 10, .scopes = 10000, .body_bytes = 256,
+				 .stall_timeout = 10, .scopes = 10000, .zipf_s = 1.0, .body_bytes = 256,
 				 .pool_mb = 512};
 	for (;;) {
 		const char *name = "";
@@ -283,6 +285,20 @@ static int parse_args(int argc, char **argv, struct bench_opts *o)
 			if (!parse_u64(optarg, 1, MAX_SCOPES, &u))
 				return bad_value(name, optarg);
 			o->scopes = u;
+			break;
+		case O_SCOPE_DIST:
+			if (strcmp(optarg, "uniform") == 0)
+				o->scope_dist = BENCH_DIST_UNIFORM;
+			else if (strcmp(optarg, "zipf") == 0)
+				o->scope_dist = BENCH_DIST_ZIPF;
+			else
+				return bad_value(name, optarg);
+			break;
+		case O_ZIPF_S:
+			if (!parse_dbl(optarg, 0, 10, &d))
+				return bad_value(name, optarg);
+			o->zipf_s = d;
+			zipf_s_given = true;
 			break;
 		case O_BODY_BYTES:
 			if (!parse_u64(optarg, 0, 1u << 20, &u))
@@ -377,6 +393,10 @@ static int parse_args(int argc, char **argv, struct bench_opts *o)
 	}
 	if (o->socket == NULL && (o->db != NULL || o->daemon_pid != 0) && !o->inproc_only) {
 		fprintf(stderr, "hmacd-bench: --db and --daemon-pid go with --socket\n");
+		return 2;
+	}
+	if (zipf_s_given && o->scope_dist != BENCH_DIST_ZIPF) {
+		fprintf(stderr, "hmacd-bench: --zipf-s goes with --scope-dist zipf\n");
 		return 2;
 	}
 	if (fleet_opt && !o->fleet) {

@@ -197,8 +197,12 @@ void bench_report_json(const struct bench_report *r, FILE *f)
 	fprintf(f, ",\"duration_s\":%g,\"requests\":%" PRIu64 ",\"warmup_s\":%g", o->duration,
 		o->requests, o->warmup);
 	fprintf(f, ",\"scheme\":\"%s\"", o->scheme == BENCH_RFC9421 ? "rfc9421" : "hmacd-v1");
-	fprintf(f, ",\"scopes\":%" PRIu64 ",\"body_bytes\":%zu,\"digest\":%s,\"invalid_ratio\":%g",
-		o->scopes, o->body_bytes, o->digest ? "true" : "false", o->invalid_ratio);
+	fprintf(f, ",\"scopes\":%" PRIu64 ",\"scope_dist\":\"%s\"", o->scopes,
+		o->scope_dist == BENCH_DIST_ZIPF ? "zipf" : "uniform");
+	if (o->scope_dist == BENCH_DIST_ZIPF)
+		fprintf(f, ",\"zipf_s\":%g", o->zipf_s);
+	fprintf(f, ",\"body_bytes\":%zu,\"digest\":%s,\"invalid_ratio\":%g",
+		o->body_bytes, o->digest ? "true" : "false", o->invalid_ratio);
 	fprintf(f, ",\"nonce\":%s,\"seed\":%" PRIu64 ",\"pool_mb\":%zu,\"skew_s\":%" PRId64 "}",
 		o->nonce ? "true" : "false", o->seed, o->pool_mb, r->plan->skew);
 	fprintf(f, ",\"setup\":{\"scopes_created\":%" PRIu64 ",\"scope_create_s\":%.3f",
@@ -384,6 +388,7 @@ void bench_report_table(const struct bench_report *r, FILE *f)
 {
 	const struct bench_opts *o = r->o;
 	const struct bench_pool *p = r->pool;
+	char dist[32] = "";
 	bool ok1, ok2;
 
 	fprintf(f, "hmacd-bench: %u items/frame x %u connection%s x %u in flight, ", o->batch,
@@ -400,9 +405,11 @@ void bench_report_table(const struct bench_report *r, FILE *f)
 	if (o->daemon_cpus_arg)
 		fprintf(f, ", daemon on CPU %s", o->daemon_cpus_arg);
 	fputc('\n', f);
-	fprintf(f, "  %-22s %s, %" PRIu64 " scopes, %zu-byte %s, %.0f%% tampered, %s, seed %" PRIu64
-		   "\n", "items", o->scheme == BENCH_RFC9421 ? "rfc9421" : "hmacd-v1", o->scopes,
-		o->body_bytes, bodies_text(o), o->invalid_ratio * 100,
+	if (o->scope_dist == BENCH_DIST_ZIPF)
+		snprintf(dist, sizeof(dist), " (zipf, s = %g)", o->zipf_s);
+	fprintf(f, "  %-22s %s, %" PRIu64 " scopes%s, %zu-byte %s, %.0f%% tampered, %s, seed %"
+		   PRIu64 "\n", "items", o->scheme == BENCH_RFC9421 ? "rfc9421" : "hmacd-v1",
+		o->scopes, dist, o->body_bytes, bodies_text(o), o->invalid_ratio * 100,
 		o->nonce ? "unique nonces" : "no nonce", o->seed);
 	fprintf(f, "  %-22s scopes created in %.2f s; %zu frames, %" PRIu64 " items, %.1f MiB "
 		   "(%" PRIu64 " scopes used), built in %.2f s\n",

@@ -23,6 +23,7 @@
 #include "bench.h"
 
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -207,6 +208,43 @@ static uint32_t *shuffled(uint64_t n, uint64_t *rng)
 	return perm;
 }
 
+/*
+ * --scope-dist zipf: cdf[r] = P(rank <= r), rank r (0-based) drawn with probability
+ * proportional to 1 / (r + 1)^s. Built once; each item then costs one binary search, before
+ * the clock starts.
+ */
+static double *zipf_cdf(uint64_t n, double s)
+{
+	double *cdf = malloc(n * sizeof(*cdf)), sum = 0;
+
+	if (cdf == NULL)
+		return NULL;
+	for (uint64_t r = 0; r < n; r++) {
+		sum += pow((double)(r + 1), -s);
+		cdf[r] = sum;
+	}
+	for (uint64_t r = 0; r < n; r++)
+		cdf[r] /= sum;
+	cdf[n - 1] = 1.0;
+	return cdf;
+}
+
+/* The first rank whose cdf reaches u (u in [0, 1)). */
+static uint64_t zipf_rank(const double *cdf, uint64_t n, double u)
+{
+	uint64_t lo = 0, hi = n - 1;
+
+	while (lo < hi) {
+		uint64_t mid = lo + (hi - lo) / 2;
+
+		if (cdf[mid] > u)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return lo;
+}
+
 /* Everything one item points to: the item's strings live here until it is encoded. */
 struct item_space {
 	char tenant[BENCH_NAME_MAX];
@@ -346,8 +384,9 @@ int bench_pool_build(const struct bench_opts *o, const struct bench_scopes *s, s
 	struct hm_buf b;
 	struct item_space *sp = NULL;
 	uint32_t *perm = NULL;
-	uint8_t *body = NULL;
-	uint64_t rng = o->seed, t0 = bench_now_ns(), k = 0;
+	uint8_t *body = NULL, *seen = NULL;
+	double *cdf = NULL;
+	uint64_t rng = o->seed, t0 = bench_now_ns(), k = 0, distinct = 0;
 	int64_t now = (int64_t)time(NULL);
 	size_t f, est, start;
 	uint32_t run_id = 0;
@@ -370,8 +409,16 @@ int bench_pool_build(const struct bench_opts *o, const struct bench_scopes *s, s
 	perm = shuffled(s->n, &rng);
 	body = malloc(o->body_bytes ? o->body_bytes : 1);
 	sp = malloc(sizeof(*sp));
-	if (p->off == NULL || p->expect == NULL || perm == NULL || body == NULL || sp == NULL)
+	seen = calloc(s->n / 8 + 1, 1);
+	if (p->off == NULL || p->expect == NULL || perm == NULL || body == NULL || sp == NULL ||
+	    seen == NULL)
 		goto out;
+	/* zipf: rank r is scope perm[r], so the popular scopes are spread over the tenants */
+	if (o->scope_dist == BENCH_DIST_ZIPF) {
+		cdf = zipf_cdf(s->n, o->zipf_s);
+		if (cdf == NULL)
+			goto out;
+	}
 	if (hm_buf_reserve(&b, nframes * est) != HM_OK)
 		hm_buf_init(&b, b.limit); /* no room for the guess: grow as we go instead */
 	for (f = 0; f < nframes; f++) {
@@ -381,9 +428,14 @@ int bench_pool_build(const struct bench_opts *o, const struct bench_scopes *s, s
 		start = hm_encode_verify_begin(&b, f, o->batch);
 		p->off[f] = start;
 		for (uint32_t j = 0; j < o->batch; j++, k++) {
-			uint64_t scope = perm[k % s->n];
+			uint64_t scope = cdf != NULL ? perm[zipf_rank(cdf, s->n, bench_rand01(&rng))]
+						     : perm[k % s->n];
 			bool bad = o->invalid_ratio > 0 && bench_rand01(&rng) < o->invalid_ratio;
 
+			if (!(seen[scope / 8] & (1u << (scope % 8)))) {
+				seen[scope / 8] |= (uint8_t)(1u << (scope % 8));
+				distinct++;
+			}
 			rc = make_item(o, s, scope, k, run_id, now, body, &rng, sp);
 			if (rc != HM_OK)
 				goto out;
@@ -411,7 +463,7 @@ int bench_pool_build(const struct bench_opts *o, const struct bench_scopes *s, s
 	p->nframes = f;
 	p->off[f] = b.len;
 	p->nitems = k;
-	p->distinct_scopes = k < s->n ? k : s->n;
+	p->distinct_scopes = distinct;
 	p->bytes = b.data; /* the pool owns the buffer now */
 	p->nbytes = b.len;
 	b.data = NULL;
@@ -422,6 +474,8 @@ out:
 		OPENSSL_cleanse(sp, sizeof(*sp));
 	free(sp);
 	free(body);
+	free(seen);
+	free(cdf);
 	free(perm);
 	hm_buf_free(&b);
 	if (rc != HM_OK)

@@ -1,7 +1,7 @@
 /*
  * core.h - the verify engine's shared core, private to daemon/engine: the verifier's state and
  * what every scheme's judge (scheme_v1.c, scheme_rfc9421.c) uses: the scope's policy, the key
- * (cache, then store), the MAC with a pre-keyed context, the branch-free verdict, the nonce
+ * (cache, then store), the MAC from the key's HMAC pad states, the branch-free verdict, the nonce
  * step, and the batch's fault. A scheme's judge decides what it can from the item and the
  * policy alone, then takes the same path as every other item (verify.h, the constant-time
  * contract).
@@ -23,8 +23,9 @@ struct hm_verifier {
 	struct hm_ks_reader *rd;
 	struct hm_replay *replay;
 	struct hm_keycache *cache;
-	EVP_MAC *mac;
-	EVP_MAC_CTX *dummy; /* keyed with random bytes nobody knows */
+	bool own_cache;       /* not shared: freed with the verifier */
+	struct hm_kc_use use; /* the current item's key: its state and pad states */
+	struct hm_kc_use dummy; /* pad states of random bytes nobody knows; exists = false */
 	EVP_MD *sha256;
 	EVP_MD_CTX *md;
 	uint64_t txnid;
@@ -50,7 +51,7 @@ struct hm_verifier {
 /* What the key's cache entry allows, as bits (no branch on the key's state). */
 struct hm_vc_key {
 	unsigned exists, revoked, usable;
-	EVP_MAC_CTX *ctx;
+	struct hm_kc_use *use; /* pad states for one MAC */
 };
 
 /* A failure of ours, not of the item: the first one is kept for the caller, the batch fails. */
@@ -67,17 +68,22 @@ const struct hm_policy *hm_vc_policy(struct hm_verifier *v, const struct hm_item
 /*
  * The key-cache entry of the item's scope under cache key `ck`: an epoch number (hmacd-v1), or
  * an rfc9421 key id's slot (HM_KC_KEYID_BIT set), whose epoch is resolved in the store on a
- * miss only, from `keyid`. NULL when the store or the cache failed (judged as unknown; the
- * batch fails).
+ * miss only, from `keyid`: v->use, holding the entry's state and copies of its pad states.
+ * NULL when the store or the cache failed (judged as unknown; the batch fails) or the epoch is
+ * out of bounds (judged as unknown).
  */
-const struct hm_kc_entry *hm_vc_find_key(struct hm_verifier *v, const struct hm_item *it,
-					 uint64_t ck, struct hm_str keyid);
+struct hm_kc_use *hm_vc_find_key(struct hm_verifier *v, const struct hm_item *it, uint64_t ck,
+				 struct hm_str keyid);
 
-/* What an entry (or its absence) allows, computed without a branch on the key's state. */
-struct hm_vc_key hm_vc_key(const struct hm_verifier *v, const struct hm_kc_entry *e);
+/*
+ * What the key found (or its absence: then v->use gets the dummy's pad states) allows,
+ * computed without a branch on the key's state.
+ */
+struct hm_vc_key hm_vc_key(struct hm_verifier *v, struct hm_kc_use *u);
 
-/* The MAC of msg[0..len) with the pre-keyed ctx: no key schedule, no allocation. */
-bool hm_vc_mac(EVP_MAC_CTX *ctx, const uint8_t *msg, size_t len, uint8_t mac[static HM_MAC_LEN]);
+/* The MAC of msg[0..len) from the key's pad states: no key schedule. */
+bool hm_vc_mac(struct hm_kc_use *u, const uint8_t *msg, size_t len,
+	       uint8_t mac[static HM_MAC_LEN]);
 
 /* The verdict by the precedence of PROTOCOL.md from one bit per condition, with no branch. */
 enum hm_verdict hm_vc_verdict(unsigned unknown, unsigned revoked, unsigned unusable,

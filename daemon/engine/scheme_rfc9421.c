@@ -67,7 +67,7 @@ enum hm_verdict hm_rfc9421_judge(struct hm_verifier *v, const struct hm_item *it
 		return HM_V_MALFORMED; /* not sent: the batch is answered "internal" */
 	}
 	k = hm_vc_key(v, hm_vc_find_key(v, it, ck, c.keyid));
-	computed = hm_vc_mac(k.ctx, v->base, c.base_len, mac);
+	computed = hm_vc_mac(k.use, v->base, c.base_len, mac);
 	if (!computed)
 		hm_vc_fault(v, "computing a MAC", "the crypto library failed");
 	mac_ok = (CRYPTO_memcmp(mac, c.sig, HM_MAC_LEN) == 0) & (c.digest != HM_RFC_DIGEST_MISMATCH);

@@ -12,8 +12,8 @@
 
 #include "proto/canon.h"
 
-/* The MAC of the canonical string with ctx into mac. false on a library failure. */
-static bool compute_mac(struct hm_verifier *v, EVP_MAC_CTX *ctx, const struct hm_item *it,
+/* The MAC of the canonical string from the key's pad states into mac. false on a library failure. */
+static bool compute_mac(struct hm_verifier *v, struct hm_kc_use *use, const struct hm_item *it,
 			uint8_t mac[static HM_MAC_LEN])
 {
 	uint8_t digest[HM_SHA256_LEN];
@@ -30,7 +30,7 @@ static bool compute_mac(struct hm_verifier *v, EVP_MAC_CTX *ctx, const struct hm
 	}
 	if (hm_canon_build(it, d, v->canon, v->cfg.max_canonical, &len) != HM_OK)
 		return false;
-	return hm_vc_mac(ctx, v->canon, len, mac);
+	return hm_vc_mac(use, v->canon, len, mac);
 }
 
 static bool ts_stale(uint64_t ts, int64_t now, int64_t skew)
@@ -81,7 +81,7 @@ enum hm_verdict hm_v1_judge(struct hm_verifier *v, const struct hm_item *it)
 	}
 	k = hm_vc_key(v, hm_vc_find_key(v, it, it->v1.epoch, (struct hm_str){NULL, 0}));
 
-	computed = compute_mac(v, k.ctx, it, mac);
+	computed = compute_mac(v, k.use, it, mac);
 	if (!computed)
 		hm_vc_fault(v, "computing a MAC", "the crypto library failed");
 	mac_ok = CRYPTO_memcmp(mac, it->v1.sig, HM_MAC_LEN) == 0;

@@ -11,8 +11,8 @@
  *      base (a MALFORMED or INSUFFICIENT_COVERAGE item stops here: that is decided from what
  *      the sender sent and the policy, before any key is looked at); its key id is cached
  *      like an epoch (step 1), resolved in the store to an epoch of the item's scope on a miss;
- *   3. HMAC with the entry's own pre-keyed context (keyed with a junk key when the epoch does
- *      not exist or is revoked: the same work on the same kind of memory);
+ *   3. HMAC from copies of the entry's own pad states (keyed with a junk key when the epoch
+ *      does not exist or is revoked: the same work on the same kind of memory);
  *   4. CRYPTO_memcmp of all 32 bytes;
  *   5. the verdict, by the precedence of PROTOCOL.md; a nonce is recorded only for an item that
  *      passed everything else.
@@ -51,13 +51,17 @@ int hm_verifier_new(const struct hm_verify_config *cfg, struct hm_ks_reader *rd,
 	if (v->canon == NULL || v->base == NULL || v->rfc == NULL)
 		goto fail;
 	/* fetched once per worker: fetching per message costs a provider lookup each time */
-	v->mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
 	v->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
 	v->md = EVP_MD_CTX_new();
-	if (v->mac == NULL || v->sha256 == NULL || v->md == NULL) {
+	if (v->sha256 == NULL || v->md == NULL) {
 		rc = HM_ECRYPTO;
 		goto fail;
 	}
+	rc = hm_kc_use_init(&v->use);
+	if (rc == HM_OK)
+		rc = hm_kc_use_init(&v->dummy);
+	if (rc != HM_OK)
+		goto fail;
 	rc = hm_digest_ctx_new(&v->digest);
 	if (rc != HM_OK)
 		goto fail;
@@ -66,14 +70,19 @@ int hm_verifier_new(const struct hm_verify_config *cfg, struct hm_ks_reader *rd,
 		rc = HM_ECRYPTO;
 		goto fail;
 	}
-	v->dummy = hm_mac_new_keyed(v->mac, dummy_key, sizeof(dummy_key));
-	if (v->dummy == NULL) {
+	rc = hm_kc_use_key(&v->dummy, v->sha256, dummy_key, sizeof(dummy_key));
+	v->dummy.exists = false;
+	v->dummy.state = HM_KEY_REVOKED;
+	if (rc != HM_OK) {
 		OPENSSL_cleanse(dummy_key, sizeof(dummy_key));
-		rc = HM_ECRYPTO;
 		goto fail;
 	}
-	/* the same random key also keys the cache entries of epochs without a usable secret */
-	rc = hm_keycache_new(cfg->key_cache, v->mac, dummy_key, &v->cache);
+	v->cache = cfg->key_cache_shared;
+	if (v->cache == NULL) {
+		/* the same random key also keys the cache entries of epochs without a secret */
+		rc = hm_keycache_new(cfg->key_cache, dummy_key, &v->cache);
+		v->own_cache = rc == HM_OK;
+	}
 	OPENSSL_cleanse(dummy_key, sizeof(dummy_key));
 	if (rc != HM_OK)
 		goto fail;
@@ -90,12 +99,13 @@ void hm_verifier_free(struct hm_verifier *v)
 		return;
 	if (v->in_batch && hm_verify_end(v) != HM_OK)
 		v->fault = false; /* freed mid-batch: nothing of it is answered anyway */
-	hm_keycache_free(v->cache);
-	EVP_MAC_CTX_free(v->dummy);
+	if (v->own_cache)
+		hm_keycache_free(v->cache);
+	hm_kc_use_free(&v->dummy);
+	hm_kc_use_free(&v->use);
 	EVP_MD_CTX_free(v->md);
 	hm_digest_ctx_free(v->digest);
 	EVP_MD_free(v->sha256);
-	EVP_MAC_free(v->mac);
 	if (v->canon != NULL)
 		OPENSSL_cleanse(v->canon, v->cfg.max_canonical);
 	free(v->canon);
@@ -117,11 +127,14 @@ int hm_verify_begin(struct hm_verifier *v, int64_t now)
 			 hm_ks_reader_errmsg(v->rd));
 		return HM_ESTORE;
 	}
-	/* A new snapshot means hmacctl committed: what we cached may be stale. */
+	/*
+	 * A new snapshot means hmacctl committed: what was cached may be stale. The first worker
+	 * to see it clears the (shared) cache; entries of other snapshots never hit (keycache.h).
+	 */
 	if (!v->have_txnid || txnid != v->txnid) {
-		if (v->have_txnid) {
-			hm_keycache_clear(v->cache);
-			atomic_store_explicit(&v->stats.key_cache_used, 0, memory_order_relaxed);
+		if (hm_keycache_sync(v->cache, txnid)) {
+			atomic_store_explicit(&v->stats.key_cache_used, hm_keycache_used(v->cache),
+					      memory_order_relaxed);
 			hm_counter_add(&v->stats.key_cache_clears, 1);
 		}
 		rc = hm_ks_reader_has_policies(v->rd, &v->policies_stored);
@@ -201,50 +214,50 @@ static int epoch_of_keyid(struct hm_verifier *v, const struct hm_item *it, struc
  * The key-cache entry of the item's scope under cache key `ck`: an epoch number (hmacd-v1), or
  * an rfc9421 key id's slot (keyid_slot), whose epoch is resolved in the store on a miss only.
  */
-const struct hm_kc_entry *hm_vc_find_key(struct hm_verifier *v, const struct hm_item *it,
-					  uint64_t ck, struct hm_str keyid)
+struct hm_kc_use *hm_vc_find_key(struct hm_verifier *v, const struct hm_item *it, uint64_t ck,
+				 struct hm_str keyid)
 {
-	const struct hm_kc_entry *e;
 	struct hm_key_rec rec;
 	uint64_t epoch = ck;
 	int rc;
 
-	e = hm_keycache_get(v->cache, it->tenant.ptr, it->tenant.len, it->container.ptr,
-			    it->container.len, ck);
-	if (e != NULL) {
+	rc = hm_keycache_get(v->cache, it->tenant.ptr, it->tenant.len, it->container.ptr,
+			     it->container.len, ck, v->txnid, &v->use);
+	if (rc == HM_OK) {
 		hm_counter_add(&v->stats.key_cache_hits, 1);
-		return e;
+		return &v->use;
 	}
 	hm_counter_add(&v->stats.key_cache_misses, 1);
+	if (rc == HM_ECRYPTO) {
+		hm_vc_fault(v, "key cache", hm_strerror(rc));
+		return NULL;
+	}
 	if ((ck & HM_KC_KEYID_BIT) && epoch_of_keyid(v, it, keyid, &epoch) != HM_OK)
 		return NULL; /* judged as unknown, the batch fails, and nothing is cached */
 	rc = hm_ks_lookup(v->rd, it->tenant.ptr, it->tenant.len, it->container.ptr,
 			  it->container.len, epoch, &rec);
-	if (rc == HM_OK) {
-		e = hm_keycache_put(v->cache, it->tenant.ptr, it->tenant.len, it->container.ptr,
-				    it->container.len, ck, &rec, &rc);
-	} else if (rc == HM_ENOTFOUND) {
-		e = hm_keycache_put(v->cache, it->tenant.ptr, it->tenant.len, it->container.ptr,
-				    it->container.len, ck, NULL, &rc);
+	if (rc == HM_OK || rc == HM_ENOTFOUND) {
+		rc = hm_keycache_put(v->cache, it->tenant.ptr, it->tenant.len, it->container.ptr,
+				     it->container.len, ck, v->txnid, rc == HM_OK ? &rec : NULL,
+				     &v->use);
+		/* HM_EINVAL: an epoch out of bounds, judged as unknown like any other */
+		if (rc == HM_ENOMEM || rc == HM_ECRYPTO)
+			hm_vc_fault(v, "key cache", hm_strerror(rc));
 	} else {
 		hm_counter_add(&v->stats.store_errors, 1);
 		hm_vc_fault(v, "key store lookup", hm_ks_reader_errmsg(v->rd));
 	}
-	if (e == NULL && (rc == HM_OK || rc == HM_ENOTFOUND || rc == HM_ENOMEM || rc == HM_ECRYPTO))
-		hm_vc_fault(v, "key cache", hm_strerror(rc));
 	OPENSSL_cleanse(&rec, sizeof(rec));
 	atomic_store_explicit(&v->stats.key_cache_used, hm_keycache_used(v->cache),
 			      memory_order_relaxed);
-	return e; /* NULL: treat as unknown (fails closed) */
+	return rc == HM_OK ? &v->use : NULL; /* NULL: treat as unknown (fails closed) */
 }
 
-/* The MAC of msg[0..len) with the pre-keyed ctx: no key schedule, no allocation. */
-bool hm_vc_mac(EVP_MAC_CTX *ctx, const uint8_t *msg, size_t len, uint8_t mac[static HM_MAC_LEN])
+/* The MAC of msg[0..len) from the key's pad states (copied for this item): no key schedule. */
+bool hm_vc_mac(struct hm_kc_use *u, const uint8_t *msg, size_t len,
+	       uint8_t mac[static HM_MAC_LEN])
 {
-	size_t maclen = 0;
-
-	return EVP_MAC_init(ctx, NULL, 0, NULL) == 1 && EVP_MAC_update(ctx, msg, len) == 1 &&
-	       EVP_MAC_final(ctx, mac, &maclen, HM_MAC_LEN) == 1 && maclen == HM_MAC_LEN;
+	return hm_kc_mac(u, msg, len, mac);
 }
 
 /*
@@ -267,25 +280,28 @@ enum hm_verdict hm_vc_verdict(unsigned unknown, unsigned revoked, unsigned unusa
 }
 
 
-struct hm_vc_key hm_vc_key(const struct hm_verifier *v, const struct hm_kc_entry *e)
+struct hm_vc_key hm_vc_key(struct hm_verifier *v, struct hm_kc_use *u)
 {
-	static const struct hm_kc_entry absent = {.exists = false};
 	struct hm_vc_key k;
 
-	if (e == NULL) /* the store or an allocation failed: judged as unknown, fails closed */
-		e = &absent;
-	/* bitwise & and |, not && and ||: no branch on the key's state */
-	k.exists = e->exists;
-	k.revoked = k.exists & (e->state == HM_KEY_REVOKED);
-	k.usable = k.exists & (e->mac != NULL) &
-		   ((e->state == HM_KEY_CURRENT) |
-		    ((e->state == HM_KEY_SUPERSEDED) & (v->now < e->deadline)));
 	/*
-	 * Every cache entry has a context of its own (keyed with a junk key when the epoch has no
-	 * usable secret), so the MAC is computed the same way whatever the key's state; only a
-	 * failure that left no entry at all falls back to the shared dummy (the batch then fails).
+	 * Every cache entry has pad states of its own (keyed with a junk key when the epoch has
+	 * no usable secret), so the MAC is computed the same way whatever the key's state; only a
+	 * failure that left no entry at all (or an epoch out of bounds) falls back to the dummy's,
+	 * judged as unknown.
 	 */
-	k.ctx = e->mac != NULL ? e->mac : v->dummy;
+	if (u == NULL) {
+		u = &v->use;
+		if (hm_kc_use_copy(u, &v->dummy) != HM_OK)
+			u->keyed = false; /* the MAC then fails, and with it the batch */
+	}
+	/* bitwise & and |, not && and ||: no branch on the key's state */
+	k.exists = u->exists;
+	k.revoked = k.exists & (u->state == HM_KEY_REVOKED);
+	k.usable = k.exists & u->keyed &
+		   ((u->state == HM_KEY_CURRENT) |
+		    ((u->state == HM_KEY_SUPERSEDED) & (v->now < u->deadline)));
+	k.use = u;
 	return k;
 }
 

@@ -2,8 +2,9 @@
  * verify.h - the verify engine: one decoded item in, one verdict out.
  *
  * Knows nothing of sockets or msgpack: it takes a struct hm_item (proto/msg.h) that the decoder
- * already checked, looks the key up through the worker's key cache and store reader, and judges.
- * One verifier per worker thread; not thread-safe; the replay cache it is given is shared.
+ * already checked, looks the key up through the key cache (shared by the workers, or its own)
+ * and the worker's store reader, and judges. One verifier per worker thread; not thread-safe;
+ * the replay cache and a shared key cache it is given are thread-safe.
  *
  * Two schemes (PROTOCOL.md): an hmacd-v1 item names its epoch and is MACed over the canonical
  * string; an rfc9421 item is first read by rfc9421.c under its scope's coverage policy (store,
@@ -11,12 +12,13 @@
  * public data alone; then its keyid is resolved to an epoch of the item's own scope (a keyid
  * of another scope counts as unknown) and it is MACed over its RFC 9421 signature base.
  *
- * Constant-time contract: the MAC is always computed over the canonical string with the key-cache
- * entry's own pre-keyed context (for an epoch that is unknown or revoked, a context keyed with a
+ * Constant-time contract: the MAC is always computed over the canonical string from copies of the
+ * key-cache entry's own HMAC pad states (for an epoch that is unknown or revoked, pad states of a
  * random junk key of the same length; an expired epoch still has its own); the verdict is picked
  * without branches; the comparison is CRYPTO_memcmp over all 32 bytes. So neither how many
- * bytes of a signature matched nor whether a key exists shows in the work done. No allocation
- * happens per item once the key cache is warm.
+ * bytes of a signature matched nor whether a key exists shows in the work done. Our code
+ * allocates nothing per item once the key cache is warm (OpenSSL allocates inside each copy of
+ * a digest context, as it did inside EVP_MAC_init).
  */
 #ifndef HM_VERIFY_H
 #define HM_VERIFY_H
@@ -32,6 +34,8 @@
 #include "engine/replay.h"
 #include "proto/verdict.h"
 
+struct hm_keycache;
+
 struct hm_verify_config {
 	int64_t skew;          /* seconds */
 	/*
@@ -41,7 +45,12 @@ struct hm_verify_config {
 	 * reboot, a new file), so it is refused (REPLAY): how a lost table fails closed. 0: none.
 	 */
 	int64_t nonces_since;
-	size_t key_cache;      /* entries */
+	size_t key_cache;      /* entries of the verifier's own key cache */
+	/*
+	 * A key cache shared with the other workers (keycache.h; it must outlive the verifier),
+	 * or NULL: the verifier makes one of its own, of key_cache entries.
+	 */
+	struct hm_keycache *key_cache_shared;
 	size_t max_canonical;  /* largest canonical string to build (max frame + slack) */
 	/* RFC 9421 items of a scope that has no policy of its own (nor its tenant) */
 	struct hm_policy default_policy;

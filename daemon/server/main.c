@@ -25,6 +25,8 @@
 
 #include <event2/event.h>
 #include <event2/thread.h>
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
 
 #include "proto/frame.h"
 #include "store/keystore.h"
@@ -34,6 +36,7 @@
 #include "server/metrics.h"
 #include "proto/msg.h"
 #include "server/options.h"
+#include "engine/keycache.h"
 #include "engine/replay.h"
 #include "server/worker.h"
 
@@ -48,6 +51,7 @@ struct server {
 	struct hm_keystore *ks;
 	struct hm_srv_fleet *fleet; /* --fleet: keeps ks as the fleet's mirror; NULL otherwise */
 	struct hm_replay *replay;
+	struct hm_keycache *key_cache; /* shared by the workers */
 	struct hm_worker *workers;
 	unsigned nworkers;
 	struct hm_tenants *tenants;  /* --metrics-tenants: the shared table, or NULL */
@@ -90,7 +94,9 @@ static unsigned collect_stats(struct server *s, struct stat_row rows[MAX_STATS])
 		tenant_full += hm_counter_get(&vs->nonce_tenant_full);
 		before += hm_counter_get(&vs->nonce_before_start);
 		store += hm_counter_get(&vs->store_errors);
-		kc += hm_counter_get(&vs->key_cache_used);
+		/* one cache shared by the workers: each reports its size */
+		if (hm_counter_get(&vs->key_cache_used) > kc)
+			kc = hm_counter_get(&vs->key_cache_used);
 		req += hm_counter_get(&w->handler.stats.requests);
 		rerr += hm_counter_get(&w->handler.stats.request_errors);
 		items += hm_counter_get(&w->handler.stats.items);
@@ -338,6 +344,19 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 
 /* ---- start-up ---- */
 
+/* The workers' shared key cache (engine/keycache.h). HM_OK, HM_ENOMEM, HM_ECRYPTO. */
+static int key_cache_new(struct server *s)
+{
+	uint8_t junk[HM_KEY_LEN]; /* keys the entries of epochs without a secret; nobody knows it */
+	int rc;
+
+	if (RAND_bytes(junk, sizeof(junk)) != 1)
+		return HM_ECRYPTO;
+	rc = hm_keycache_new(s->cfg->key_cache, junk, &s->key_cache);
+	OPENSSL_cleanse(junk, sizeof(junk));
+	return rc;
+}
+
 static int setup(struct server *s)
 {
 	struct hm_replay_options ro = {0};
@@ -382,6 +401,10 @@ static int setup(struct server *s)
 	wc.read_timeout = (unsigned)s->cfg->read_timeout;
 	wc.verify.skew = (int64_t)s->cfg->skew;
 	wc.verify.key_cache = s->cfg->key_cache;
+	rc = key_cache_new(s);
+	if (rc != HM_OK)
+		return rc;
+	wc.verify.key_cache_shared = s->key_cache;
 	wc.verify.nonces_since = ri.since;
 	/* a canonical string is never longer than its item plus a fixed slack (canon.h) */
 	wc.verify.max_canonical = s->cfg->max_frame + 1024;
@@ -500,6 +523,7 @@ static void teardown(struct server *s)
 	if (s->sig_hup != NULL)
 		event_free(s->sig_hup);
 	hm_replay_free(s->replay);
+	hm_keycache_free(s->key_cache); /* after the workers, whose verifiers used it */
 	hm_ks_close(s->ks);
 	if (s->base != NULL)
 		event_base_free(s->base);

@@ -62,7 +62,7 @@ static const struct opt opts[] = {
 	{"socket-mode", "OCTAL", OPT_OCTAL, F(socket_mode), "0660", 0, NULL, 0, 0777,
 	 "permission bits of the socket file"},
 	{"key-cache", "N", OPT_UINT, F(key_cache), NULL, 65536, NULL, 16, 1u << 24,
-	 "key epochs cached per worker (pre-keyed MAC contexts)"},
+	 "key epochs cached, shared by the workers (HMAC pad states)"},
 	{"nonce-cache", "N", OPT_UINT, F(nonce_cache), NULL, 1u << 20, NULL, 1024, 1u << 28,
 	 "nonces remembered for replay protection; when full, nonce items fail closed (REPLAY)"},
 	{"nonce-file", "PATH", OPT_STR, F(nonce_file), NULL, 0, NULL, 0, 0,

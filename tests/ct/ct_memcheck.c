@@ -10,10 +10,10 @@
  *
  * What is secret here (marked undefined):
  *  - every key secret, from the moment it leaves the store: hm_ks_lookup() is wrapped at link
- *    time (-Wl,--wrap=hm_ks_lookup), so verify.c's key-cache fill, the HMAC key schedule, the
- *    pre-keyed contexts the key cache keeps, and every MAC computed with them carry the taint;
- *  - the dummy key of the unknown/revoked/expired path (verify.c's call of hm_mac_new_keyed()
- *    is wrapped the same way);
+ *    time (-Wl,--wrap=hm_ks_lookup), so verify.c's key-cache fill, the HMAC pads, the pad
+ *    states the key cache keeps, and every MAC computed from them carry the taint;
+ *  - the dummy key of the unknown/revoked/expired path (verify.c's call of hm_kc_use_key()
+ *    is wrapped the same way; the cache's junk key is a copy of it);
  *  - the item's sig, before every hm_verify_item() of an hmacd-v1 item. An rfc9421 item carries
  *    its signature as base64 text inside the Signature field, which the daemon decodes with
  *    table lookups; the sig is the sender's, not a secret, so for those items only the key and
@@ -57,6 +57,7 @@
 #include "engine/replay.h"
 #include "proto/siginput.h"
 #include "proto/sign.h"
+#include "engine/keycache.h"
 #include "engine/verify.h"
 #include "tests/lib/engine.h"
 
@@ -77,8 +78,10 @@ int __real_hm_ks_lookup(struct hm_ks_reader *rd, const uint8_t *tenant, size_t t
 int __wrap_hm_ks_lookup(struct hm_ks_reader *rd, const uint8_t *tenant, size_t tenant_len,
 			const uint8_t *container, size_t container_len, uint64_t epoch,
 			struct hm_key_rec *rec);
-EVP_MAC_CTX *__real_hm_mac_new_keyed(EVP_MAC *mac, const uint8_t *key, size_t len);
-EVP_MAC_CTX *__wrap_hm_mac_new_keyed(EVP_MAC *mac, const uint8_t *key, size_t len);
+int __real_hm_kc_use_key(struct hm_kc_use *u, const EVP_MD *sha256, const uint8_t *key,
+			 size_t len);
+int __wrap_hm_kc_use_key(struct hm_kc_use *u, const EVP_MD *sha256, const uint8_t *key,
+			 size_t len);
 int __real_CRYPTO_memcmp(const void *a, const void *b, size_t len);
 int __wrap_CRYPTO_memcmp(const void *a, const void *b, size_t len);
 
@@ -105,10 +108,11 @@ int __wrap_hm_ks_lookup(struct hm_ks_reader *rd, const uint8_t *tenant, size_t t
 }
 
 /* Only verify.c's call (the dummy key) is wrapped: keycache.c calls it inside its own object. */
-EVP_MAC_CTX *__wrap_hm_mac_new_keyed(EVP_MAC *mac, const uint8_t *key, size_t len)
+int __wrap_hm_kc_use_key(struct hm_kc_use *u, const EVP_MD *sha256, const uint8_t *key,
+			 size_t len)
 {
 	VALGRIND_MAKE_MEM_UNDEFINED(key, len);
-	return __real_hm_mac_new_keyed(mac, key, len);
+	return __real_hm_kc_use_key(u, sha256, key, len);
 }
 
 /* True if every bit of p[0..len) is undefined in memcheck's shadow memory. */

@@ -84,6 +84,13 @@ run daemon OK BAD_SIGNATURE -- --scopes 100 --connections 4 --batch 16 --pipelin
 # replay-protected items, each frame sent once
 run nonce OK -- --scopes 100 --connections 4 --batch 16 --pipeline 2 --nonce \
 	--requests 20000 --tmpdir "$tmp"
+# scopes drawn by a Zipf distribution (the pool must still be all right)
+run zipf OK -- --scopes 1000 --scope-dist zipf --zipf-s 1.2 --connections 2 --batch 16 \
+	--pipeline 2 --requests 20000 --tmpdir "$tmp"
+if ! grep -q '"scope_dist":"zipf","zipf_s":1.2' "$tmp/zipf.json"; then
+	echo "not ok: zipf: params.scope_dist and zipf_s missing"
+	fail=1
+fi
 # the in-process baseline alone
 run inproc OK BAD_SIGNATURE -- --inproc --scopes 100 --batch 16 --requests 20000 \
 	--invalid-ratio 0.1 --tmpdir "$tmp"
