@@ -178,7 +178,9 @@ static void sum_workers(const struct hm_metrics_source *src, struct sums *s)
 		s->kc_hits += hm_counter_get(&vs->key_cache_hits);
 		s->kc_misses += hm_counter_get(&vs->key_cache_misses);
 		s->kc_clears += hm_counter_get(&vs->key_cache_clears);
-		s->kc_used += hm_counter_get(&vs->key_cache_used);
+		/* one key cache shared by the workers: each reports its fill as last seen */
+		if (hm_counter_get(&vs->key_cache_used) > s->kc_used)
+			s->kc_used = hm_counter_get(&vs->key_cache_used);
 		s->nonce_full += hm_counter_get(&vs->nonce_cache_full);
 		s->nonce_tenant_full += hm_counter_get(&vs->nonce_tenant_full);
 		s->nonce_before_start += hm_counter_get(&vs->nonce_before_start);
@@ -364,9 +366,10 @@ void hm_metrics_render(const struct hm_metrics_source *src, struct hm_buf *out)
 	hm_expo_family(out, name, "histogram", "Items per verify frame");
 	hm_expo_histogram(out, name, NULL, 0, hm_tally_item_bounds, s.item_buckets,
 			  HM_TALLY_ITEM_BOUNDS, s.item_sum, 0);
-	gauge1(out, "hmacd_key_cache_entries", "Key epochs in the workers' key caches", s.kc_used);
-	gauge1(out, "hmacd_key_cache_capacity", "Key epochs the workers' key caches can hold",
-	       (uint64_t)src->cfg->key_cache * src->nworkers);
+	gauge1(out, "hmacd_key_cache_entries", "Key epochs in the key cache the workers share",
+	       s.kc_used);
+	gauge1(out, "hmacd_key_cache_capacity", "Key epochs the shared key cache can hold",
+	       (uint64_t)src->cfg->key_cache);
 	counter1(out, "hmacd_key_cache_hits_total", "Key lookups answered by a key cache",
 		 s.kc_hits);
 	counter1(out, "hmacd_key_cache_misses_total", "Key lookups that read the store",
