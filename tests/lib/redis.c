@@ -29,7 +29,8 @@ static void sleep_ms(long ms)
 		;
 }
 
-bool tl_redis_available(void)
+/* True if an executable file named name is in a directory of PATH. */
+static bool on_path(const char *name)
 {
 	const char *path = getenv("PATH");
 	char dir[4096], file[4200];
@@ -42,7 +43,7 @@ bool tl_redis_available(void)
 		if (len > 0 && len < sizeof(dir)) {
 			memcpy(dir, path, len);
 			dir[len] = '\0';
-			snprintf(file, sizeof(file), "%s/redis-server", dir);
+			snprintf(file, sizeof(file), "%s/%s", dir, name);
 			if (access(file, X_OK) == 0)
 				return true;
 		}
@@ -51,6 +52,11 @@ bool tl_redis_available(void)
 			path++;
 	}
 	return false;
+}
+
+bool tl_redis_available(void)
+{
+	return on_path("redis-server");
 }
 
 /* A TCP port on 127.0.0.1 that nothing listens on now (the kernel's pick for port 0). */
@@ -362,26 +368,7 @@ int tl_redis_restart(struct tl_redis *r, char *err, size_t cap)
 
 bool tl_sentinel_available(void)
 {
-	const char *path = getenv("PATH");
-	char dir[4096], file[4200];
-	size_t len;
-
-	if (path == NULL)
-		return false;
-	while (*path != '\0') {
-		len = strcspn(path, ":");
-		if (len > 0 && len < sizeof(dir)) {
-			memcpy(dir, path, len);
-			dir[len] = '\0';
-			snprintf(file, sizeof(file), "%s/redis-sentinel", dir);
-			if (access(file, X_OK) == 0)
-				return true;
-		}
-		path += len;
-		if (*path == ':')
-			path++;
-	}
-	return false;
+	return on_path("redis-sentinel");
 }
 
 /* DIR/sentinel.conf, mode 0600: the sentinel's whole configuration, passwords included. */
