@@ -2,24 +2,26 @@
 # The whole test suite, as CI runs it: install packages, build with -Werror, make check; the
 # end-to-end tests with the daemon under valgrind; the whole suite again under AddressSanitizer +
 # UndefinedBehaviorSanitizer; libFuzzer on the parsers; then make distcheck.
-# Build trees go to _build/, _build-asan/ and _build-fuzz/ inside the checkout.
+# Build trees go to _build/, _build-asan/ and _build-fuzz/ inside the checkout. Each stage prints
+# its start time, so a slow CI run shows where the time went (CI must stay well under 20 min).
 set -eu
 cd "$(dirname "$0")/.."
 top=$(pwd)
 jobs=$(nproc 2>/dev/null || echo 2)
+stage() { echo "== $(date -u +%H:%M:%S) $*"; }
 
 sh tests/deps.sh
 ./autogen.sh >/dev/null
 
-echo "== build (-Werror) and make check"
+stage "build (-Werror) and make check"
 mkdir -p _build
 (cd _build && "$top/configure" -q --enable-werror && make -s -j"$jobs" && make -s -j"$jobs" check) || {
 	cat _build/test-suite.log 2>/dev/null || true
 	exit 1
 }
 
-echo "== end-to-end suite with the daemon under valgrind memcheck"
-(cd _build && HMACD_TEST_VALGRIND=1 make -s check \
+stage "end-to-end suite with the daemon under valgrind memcheck"
+(cd _build && HMACD_TEST_VALGRIND=1 make -s -j"$jobs" check \
 	TESTS="tests/e2e/e2e_verify tests/e2e/e2e_frames tests/e2e/e2e_lifecycle tests/e2e/e2e_access \
 	tests/e2e/e2e_rfc9421 tests/e2e/e2e_metrics tests/e2e/e2e_fleet \
 	tests/e2e/e2e_fleet_nonces tests/e2e/e2e_metrics_fleet tests/e2e/e2e_backup") || {
@@ -27,7 +29,7 @@ echo "== end-to-end suite with the daemon under valgrind memcheck"
 	exit 1
 }
 
-echo "== ASan + UBSan build and make check"
+stage "ASan + UBSan build and make check"
 mkdir -p _build-asan
 (cd _build-asan && "$top/configure" -q --enable-werror --enable-sanitizers &&
 	make -s -j"$jobs" && ASAN_OPTIONS=detect_leaks=1 make -s -j"$jobs" check) || {
@@ -35,12 +37,12 @@ mkdir -p _build-asan
 	exit 1
 }
 
-echo "== libFuzzer (clang, the libraries built with coverage): seeds, then 30 s per target"
+stage "libFuzzer (clang, the libraries built with coverage): seeds, then 20 s per target"
 mkdir -p _build-fuzz
 (cd _build-fuzz && "$top/configure" -q CC=clang --enable-werror --enable-fuzzing &&
-	sh "$top/tests/fuzz/run.sh" 30) || exit 1
+	sh "$top/tests/fuzz/run.sh" 20) || exit 1
 
-echo "== make distcheck"
-(cd _build && make -s distcheck DISTCHECK_CONFIGURE_FLAGS=--enable-werror >/dev/null) || exit 1
+stage "make distcheck"
+(cd _build && make -s -j"$jobs" distcheck DISTCHECK_CONFIGURE_FLAGS=--enable-werror >/dev/null) || exit 1
 
-echo "== all passed"
+stage "all passed"
