@@ -216,28 +216,6 @@ void bf_cpu_model(char *out, size_t cap)
 	fclose(f);
 }
 
-int bf_free_port(uint16_t *port, char *why, size_t cap)
-{
-	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t len = sizeof(sa);
-	int fd, rc = HM_EIO;
-
-	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0) {
-		snprintf(why, cap, "socket: %s", strerror(errno));
-		return HM_EIO;
-	}
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0)
-		snprintf(why, cap, "bind 127.0.0.1:0: %s", strerror(errno));
-	else if (getsockname(fd, (struct sockaddr *)&sa, &len) != 0)
-		snprintf(why, cap, "getsockname: %s", strerror(errno));
-	else
-		rc = HM_OK;
-	*port = ntohs(sa.sin_port);
-	close(fd);
-	return rc;
-}
-
 int bf_redis_start(const struct bf_redis_opts *o, struct bf_redis *r, char *why, size_t cap)
 {
 	const char *argv[32];
@@ -256,7 +234,7 @@ int bf_redis_start(const struct bf_redis_opts *o, struct bf_redis *r, char *why,
 		return HM_EINVAL;
 	}
 	if (o->tcp) {
-		rc = bf_free_port(&r->port, why, cap);
+		rc = hm_spawn_free_port(&r->port, why, cap);
 		if (rc != HM_OK)
 			return rc;
 	}

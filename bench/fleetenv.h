@@ -54,9 +54,6 @@ double bf_proc_cpu_s(pid_t pid);
 /* The first "model name" of /proc/cpuinfo, or "unknown". */
 void bf_cpu_model(char *out, size_t cap);
 
-/* A TCP port on 127.0.0.1 that nothing listens on now (the kernel's pick for port 0). */
-int bf_free_port(uint16_t *port, char *why, size_t cap) HM_MUSTCHECK;
-
 struct bf_redis {
 	char sock[BF_SUN_PATH]; /* DIR/NAME.sock */
 	char url[BF_SUN_PATH + 16]; /* unix://DIR/NAME.sock */

@@ -1,7 +1,9 @@
 /* spawn.c - start and stop a daemon process (see spawn.h). */
 #include "bench/spawn.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -137,4 +139,26 @@ int hm_spawn_stop(pid_t pid, int wait_ms, char *err, size_t errlen)
 		return HM_EIO;
 	}
 	return hm_spawn_wait(pid, wait_ms, err, errlen);
+}
+
+int hm_spawn_free_port(uint16_t *port, char *err, size_t cap)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof(sa);
+	int fd, rc = HM_EIO;
+
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		snprintf(err, cap, "socket: %s", strerror(errno));
+		return HM_EIO;
+	}
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0)
+		snprintf(err, cap, "bind 127.0.0.1:0: %s", strerror(errno));
+	else if (getsockname(fd, (struct sockaddr *)&sa, &len) != 0)
+		snprintf(err, cap, "getsockname: %s", strerror(errno));
+	else
+		rc = HM_OK;
+	*port = ntohs(sa.sin_port);
+	close(fd);
+	return rc;
 }

@@ -11,6 +11,7 @@
 #include <sched.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/resource.h>
 #include <sys/types.h>
 
@@ -45,5 +46,11 @@ int hm_spawn_wait(pid_t pid, int wait_ms, char *err, size_t errlen) HM_MUSTCHECK
 
 /* True if something accepts connections on the Unix socket at path. */
 bool hm_spawn_can_connect(const char *path);
+
+/*
+ * A TCP port on 127.0.0.1 that nothing listens on now (the kernel's pick for port 0), for a
+ * child that must listen on TCP (redis-server, redis-sentinel). HM_OK; HM_EIO (err says why).
+ */
+int hm_spawn_free_port(uint16_t *port, char *err, size_t errlen) HM_MUSTCHECK;
 
 #endif

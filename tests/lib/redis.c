@@ -59,29 +59,6 @@ bool tl_redis_available(void)
 	return on_path("redis-server");
 }
 
-/* A TCP port on 127.0.0.1 that nothing listens on now (the kernel's pick for port 0). */
-static int free_port(uint16_t *port, char *err, size_t cap)
-{
-	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t len = sizeof(sa);
-	int fd, rc = HM_EIO;
-
-	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0) {
-		snprintf(err, cap, "socket: %s", strerror(errno));
-		return HM_EIO;
-	}
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0)
-		snprintf(err, cap, "bind 127.0.0.1:0: %s", strerror(errno));
-	else if (getsockname(fd, (struct sockaddr *)&sa, &len) != 0)
-		snprintf(err, cap, "getsockname: %s", strerror(errno));
-	else
-		rc = HM_OK;
-	*port = ntohs(sa.sin_port);
-	close(fd);
-	return rc;
-}
-
 /*
  * Appends `<directive> "<secret>"` and a newline to buf (of cap, *n used), every byte of the
  * secret as \xHH, which Redis's config parser reads back whatever the password holds (quotes,
@@ -285,7 +262,7 @@ int tl_redis_start_opts(struct tl_redis *r, const char *dir, const struct tl_red
 	if (rc != HM_OK)
 		return rc;
 	if (o->tcp || o->replica_of != NULL) {
-		rc = free_port(&r->port, err, cap);
+		rc = hm_spawn_free_port(&r->port, err, cap);
 		if (rc != HM_OK)
 			return rc;
 		snprintf(url, sizeof(url), "redis://127.0.0.1:%u", (unsigned)r->port);
@@ -443,7 +420,7 @@ int tl_sentinel_start(struct tl_sentinel *s, const char *dir, const struct tl_se
 			return HM_EINVAL;
 		}
 	}
-	rc = free_port(&s->port, err, cap);
+	rc = hm_spawn_free_port(&s->port, err, cap);
 	if (rc != HM_OK)
 		return rc;
 	snprintf(url, sizeof(url), "redis://127.0.0.1:%u", (unsigned)s->port);
