@@ -36,7 +36,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -54,10 +53,10 @@
 #include <cmocka.h>
 #include <hiredis/hiredis.h>
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
 
 #include "fleet/conn.h"
 #include "fleet/state.h"
+#include "fleetfx.h"
 #include "harness.h"
 #include "tests/lib/redis.h"
 
@@ -109,14 +108,6 @@ struct fx {
 	size_t nw_nok;
 };
 
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	assert_int_equal(clock_gettime(CLOCK_MONOTONIC, &ts), 0);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int64_t mono_us(void)
 {
 	struct timespec ts;
@@ -125,153 +116,28 @@ static int64_t mono_us(void)
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-static void nap_ms(long ms)
-{
-	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
-}
-
-static const char *env_or(const char *name, const char *def)
-{
-	const char *v = getenv(name);
-
-	return v != NULL && v[0] != '\0' ? v : def;
-}
-
-static bool valgrind(void)
-{
-	return strcmp(env_or("HMACD_TEST_VALGRIND", "0"), "1") == 0;
-}
-
 /* ---- hmacctl with its output captured ---- */
 
-struct run {
-	int status;
-	char out[16384];
-	char err[4096];
-};
-
-/* Runs argv, stdout and stderr captured; fails the test if it has not ended within wait_ms. */
-static void run_argv(char *const argv[], int wait_ms, struct run *res)
-{
-	int outp[2], errp[2], status = 0, open_fds = 2;
-	size_t got[2] = {0, 0}, cap[2] = {sizeof(res->out) - 1, sizeof(res->err) - 1};
-	char *buf[2] = {res->out, res->err};
-	int64_t deadline = mono_ms() + wait_ms;
-	struct pollfd pfd[2];
-	pid_t pid;
-
-	assert_int_equal(pipe(outp), 0);
-	assert_int_equal(pipe(errp), 0);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		int devnull = open("/dev/null", O_RDONLY);
-
-		if (devnull >= 0)
-			dup2(devnull, STDIN_FILENO);
-		dup2(outp[1], STDOUT_FILENO);
-		dup2(errp[1], STDERR_FILENO);
-		close(outp[0]);
-		close(outp[1]);
-		close(errp[0]);
-		close(errp[1]);
-		execvp(argv[0], argv);
-		_exit(127);
-	}
-	close(outp[1]);
-	close(errp[1]);
-	pfd[0] = (struct pollfd){.fd = outp[0], .events = POLLIN};
-	pfd[1] = (struct pollfd){.fd = errp[0], .events = POLLIN};
-	while (open_fds > 0) {
-		int64_t left = deadline - mono_ms();
-		int n;
-
-		if (left <= 0) {
-			kill(pid, SIGKILL);
-			waitpid(pid, NULL, 0);
-			fail_msg("%s did not end within %d ms", argv[0], wait_ms);
-		}
-		n = poll(pfd, 2, (int)left);
-		if (n < 0 && errno == EINTR)
-			continue;
-		assert_true(n >= 0);
-		for (int i = 0; i < 2; i++) {
-			char sink[512];
-			ssize_t r;
-
-			if (pfd[i].fd < 0 || pfd[i].revents == 0)
-				continue;
-			if (got[i] < cap[i])
-				r = read(pfd[i].fd, buf[i] + got[i], cap[i] - got[i]);
-			else
-				r = read(pfd[i].fd, sink, sizeof(sink));
-			if (r < 0 && errno == EINTR)
-				continue;
-			if (r <= 0) {
-				close(pfd[i].fd);
-				pfd[i].fd = -1;
-				open_fds--;
-			} else if (got[i] < cap[i]) {
-				got[i] += (size_t)r;
-			}
-		}
-	}
-	res->out[got[0]] = '\0';
-	res->err[got[1]] = '\0';
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	res->status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
 /* hmacctl --fleet ... ARGS (split on spaces); its exit status. */
-static int fctl(struct fx *fx, struct run *res, const char *fmt, ...)
+static int fctl(struct fx *fx, struct ff_run *res, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-static int fctl(struct fx *fx, struct run *res, const char *fmt, ...)
+static int fctl(struct fx *fx, struct ff_run *res, const char *fmt, ...)
 {
 	char line[2048], *argv[64];
 	va_list ap;
-	int n, argc = 0;
+	int n;
 
-	n = snprintf(line, sizeof(line), "%s %s ", env_or("HMACCTL", "daemon/hmacctl"),
+	n = snprintf(line, sizeof(line), "%s %s ", ff_env_or("HMACCTL", "daemon/hmacctl"),
 		     fx->fleet_args);
 	assert_true(n > 0 && (size_t)n < sizeof(line));
 	va_start(ap, fmt);
 	n += vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
 	va_end(ap);
 	assert_true((size_t)n < sizeof(line));
-	for (char *tok = strtok(line, " "); tok != NULL; tok = strtok(NULL, " ")) {
-		assert_true(argc < 63);
-		argv[argc++] = tok;
-	}
-	argv[argc] = NULL;
-	run_argv(argv, 30000 * fx->scale, res);
+	ff_split(line, argv, 64);
+	ff_run_argv(argv, NULL, 0, 30000 * fx->scale, res);
 	return res->status;
-}
-
-/* The base64 "secret" and the "epoch" of hmacctl's --json output. */
-static uint32_t json_key(const char *json, uint8_t secret[32])
-{
-	const char *s = strstr(json, "\"secret\":\""), *e = strstr(json, "\"epoch\":");
-	uint8_t raw[48];
-	char b64[64];
-	size_t n = 0;
-
-	assert_non_null(s);
-	assert_non_null(e);
-	s += strlen("\"secret\":\"");
-	while (s[n] != '"' && s[n] != '\0' && n < sizeof(b64) - 1) {
-		b64[n] = s[n];
-		n++;
-	}
-	b64[n] = '\0';
-	assert_int_equal(n, 44);
-	assert_int_equal(EVP_DecodeBlock(raw, (const unsigned char *)b64, (int)n), 33);
-	memcpy(secret, raw, 32);
-	OPENSSL_cleanse(raw, sizeof(raw));
-	return (uint32_t)strtoul(e + strlen("\"epoch\":"), NULL, 10);
 }
 
 /* ---- items ---- */
@@ -351,7 +217,7 @@ static void replay_all(struct fx *fx, const char *what)
 				 */
 				for (int tries = 0; v[j] == HMACD_V_UNAVAILABLE && tries < 300;
 				     tries++) {
-					nap_ms(100);
+					ff_nap_ms(100);
 					item(fx, &r[j], fx->ok[at + j].k, fx->ok[at + j].ts);
 					verify_n(fx, host, &r[j], 1, &v[j]);
 				}
@@ -407,7 +273,7 @@ static void stats(struct host *h, struct st *s)
 /* Every host following its fleet, connected, every worker's claimer connected. */
 static void wait_following(struct fx *fx, unsigned threads)
 {
-	int64_t deadline = mono_ms() + (int64_t)WAIT_MS * fx->scale;
+	int64_t deadline = ff_mono_ms() + (int64_t)WAIT_MS * fx->scale;
 	struct st s;
 
 	for (int i = 0; i < NHOSTS; i++) {
@@ -416,13 +282,13 @@ static void wait_following(struct fx *fx, unsigned threads)
 			if (s.state == HM_FOLLOW_FOLLOWING && s.connected == 1 &&
 			    s.nonce_conns == threads)
 				break;
-			if (mono_ms() > deadline)
+			if (ff_mono_ms() > deadline)
 				fail_msg("host %d: fleet_state %s, connected %llu, nonce connections "
 					 "%llu",
 					 i, hm_follow_state_name(s.state),
 					 (unsigned long long)s.connected,
 					 (unsigned long long)s.nonce_conns);
-			nap_ms(20);
+			ff_nap_ms(20);
 		}
 	}
 }
@@ -512,12 +378,12 @@ static int setup(void **state)
 {
 	struct fx *fx = calloc(1, sizeof(*fx));
 	char sub[128], err[1024];
-	struct run res;
+	struct ff_run res;
 	int n;
 
 	assert_non_null(fx);
 	*state = fx;
-	fx->scale = valgrind() ? 10 : 1;
+	fx->scale = ff_valgrind() ? 10 : 1;
 	fx->ok = calloc(MAX_OK, sizeof(*fx->ok));
 	assert_non_null(fx->ok);
 	fx->nw_ok = calloc(MAX_OK, sizeof(*fx->nw_ok));
@@ -566,11 +432,11 @@ static int setup(void **state)
 		int argc = 0;
 
 		snprintf(line, sizeof(line), "%s seal-key generate --out %s",
-			 env_or("HMACCTL", "daemon/hmacctl"), fx->seal);
+			 ff_env_or("HMACCTL", "daemon/hmacctl"), fx->seal);
 		for (char *tok = strtok(line, " "); tok != NULL; tok = strtok(NULL, " "))
 			argv[argc++] = tok;
 		argv[argc] = NULL;
-		run_argv(argv, 30000, &res);
+		ff_run_argv(argv, NULL, 0, 30000, &res);
 		if (res.status != 0)
 			fail_msg("seal-key generate: %s", res.err);
 	}
@@ -578,12 +444,13 @@ static int setup(void **state)
 		fail_msg("init through the sentinels: exit %d: %s", res.status, res.err);
 	if (fctl(fx, &res, "key create --tenant %s --container %s --json", TENANT, CONTAINER) != 0)
 		fail_msg("key create through the sentinels: exit %d: %s", res.status, res.err);
-	fx->epoch = json_key(res.out, fx->secret);
+	ff_json_secret(res.out, fx->secret);
+	fx->epoch = ff_json_epoch(res.out);
 	for (int i = 0; i < NHOSTS; i++)
 		host_start(fx, &fx->h[i], "--fleet-wait 1");
 	host_start(fx, &fx->nw, "--fleet-wait 0");
 	/* a nonce item signed before a daemon started is refused (REPLAY): sign after */
-	nap_ms(1100);
+	ff_nap_ms(1100);
 	return 0;
 }
 
@@ -616,7 +483,7 @@ static int teardown(void **state)
 /* Waits until every host verifies the scope's newest epoch (a key made or rotated). */
 static void wait_key_everywhere(struct fx *fx, const char *what)
 {
-	int64_t deadline = mono_ms() + (int64_t)WAIT_MS * fx->scale;
+	int64_t deadline = ff_mono_ms() + (int64_t)WAIT_MS * fx->scale;
 	struct hd_req r;
 	uint8_t v;
 
@@ -626,9 +493,9 @@ static void wait_key_everywhere(struct fx *fx, const char *what)
 			verify_n(fx, i, &r, 1, &v);
 			if (v == HMACD_V_OK)
 				break;
-			if (mono_ms() > deadline)
+			if (ff_mono_ms() > deadline)
 				fail_msg("%s: host %d answers %u for epoch %u", what, i, v, fx->epoch);
-			nap_ms(10);
+			ff_nap_ms(10);
 		}
 	}
 }
@@ -687,10 +554,10 @@ static void test_wait(void **state)
 	/* the replica stopped: no claim reaches it, none is acknowledged; the others verify */
 	tl_redis_pause(rep);
 	for (int n = 0; n < 20; n++) {
-		t0 = mono_ms();
+		t0 = ff_mono_ms();
 		round_trip(fx, n % NHOSTS, &k, &ts, v);
-		if (mono_ms() - t0 > worst)
-			worst = mono_ms() - t0;
+		if (ff_mono_ms() - t0 > worst)
+			worst = ff_mono_ms() - t0;
 		assert_int_equal(v[1], HMACD_V_OK);
 		if (v[0] != HMACD_V_UNAVAILABLE) {
 			tl_redis_resume(rep);
@@ -705,33 +572,33 @@ static void test_wait(void **state)
 	assert_true(worst < 5000 * fx->scale);
 
 	/* back: OK again (after the replica caught up) */
-	for (int64_t deadline = mono_ms() + (int64_t)WAIT_MS * fx->scale; !ok;) {
+	for (int64_t deadline = ff_mono_ms() + (int64_t)WAIT_MS * fx->scale; !ok;) {
 		round_trip(fx, 0, &k, &ts, v);
 		assert_int_equal(v[1], HMACD_V_OK);
 		ok = v[0] == HMACD_V_OK;
 		if (ok)
 			keep_ok(fx, k, 0, ts);
-		else if (mono_ms() > deadline)
+		else if (ff_mono_ms() > deadline)
 			fail_msg("the replica back: nonce items still %u", v[0]);
 		else
-			nap_ms(20);
+			ff_nap_ms(20);
 	}
 
 	/* --fleet-wait 2 with one replica: never acknowledged (9); a used nonce is still REPLAY */
 	host_start(fx, &h2, "--fleet-wait 2 --fleet-timeout 200");
-	nap_ms(1100);
+	ff_nap_ms(1100);
 	{
 		struct hd_req r[3];
 		uint8_t v3[3];
 		struct st s;
 
-		for (int64_t deadline = mono_ms() + (int64_t)WAIT_MS * fx->scale;;) {
+		for (int64_t deadline = ff_mono_ms() + (int64_t)WAIT_MS * fx->scale;;) {
 			stats(&h2, &s);
 			if (s.nonce_conns == THREADS)
 				break;
-			if (mono_ms() > deadline)
+			if (ff_mono_ms() > deadline)
 				fail_msg("--fleet-wait 2 host: claimers not connected");
-			nap_ms(20);
+			ff_nap_ms(20);
 		}
 		item(fx, &r[0], ++fx->next_k, now_s());
 		item(fx, &r[1], 0, now_s());
@@ -739,9 +606,9 @@ static void test_wait(void **state)
 		{
 			struct hmacd_item items[3] = {r[0].item, r[1].item, r[2].item};
 
-			t0 = mono_ms();
+			t0 = ff_mono_ms();
 			assert_int_equal(hmacd_verify(h2.c, items, 3, v3), HMACD_OK);
-			worst = mono_ms() - t0;
+			worst = ff_mono_ms() - t0;
 		}
 		assert_int_equal(v3[0], HMACD_V_UNAVAILABLE);
 		assert_int_equal(v3[1], HMACD_V_OK);
@@ -831,7 +698,7 @@ static void load(struct fx *fx, int old_master, void (*during)(struct fx *),
 
 		if (n == LOAD_BEFORE) {
 			during(fx);
-			deadline = mono_ms() + (int64_t)WAIT_MS * 2 * fx->scale;
+			deadline = ff_mono_ms() + (int64_t)WAIT_MS * 2 * fx->scale;
 		}
 		round_trip(fx, i, &k, &ts, v);
 		L->rounds++;
@@ -862,11 +729,11 @@ static void load(struct fx *fx, int old_master, void (*during)(struct fx *),
 		}
 		if (moved && ok_run >= OK_AFTER)
 			break;
-		if (n >= LOAD_BEFORE && mono_ms() > deadline)
+		if (n >= LOAD_BEFORE && ff_mono_ms() > deadline)
 			fail_msg("the failover: after %d ms, sentinels moved %d, %zu OK in a row",
 				 WAIT_MS * 2 * fx->scale, moved, ok_run);
 		if (n % 8 == 0)
-			nap_ms(1); /* a steady load, not a flood: a few hundred frames a second */
+			ff_nap_ms(1); /* a steady load, not a flood: a few hundred frames a second */
 	}
 	L->end = mono_us();
 }
@@ -887,13 +754,14 @@ static void report(struct fx *fx, const char *what, const struct load *L)
 /* After a failover: a rotation made now verifies on every host; all follow again. */
 static void rotate_after(struct fx *fx, const char *what)
 {
-	struct run res;
+	struct ff_run res;
 
 	if (fctl(fx, &res, "key rotate --tenant %s --container %s --grace 3600 --json", TENANT,
 		 CONTAINER) != 0)
 		fail_msg("%s: key rotate through the sentinels: exit %d: %s", what, res.status,
 			 res.err);
-	fx->epoch = json_key(res.out, fx->secret);
+	ff_json_secret(res.out, fx->secret);
+	fx->epoch = ff_json_epoch(res.out);
 	wait_key_everywhere(fx, what);
 	wait_following(fx, THREADS);
 }
@@ -1013,7 +881,7 @@ static void bench_one(struct fx *fx, struct host *h, size_t batch, size_t frames
 static void test_bench(void **state)
 {
 	struct fx *fx = *state;
-	long frames = strtol(env_or("HMACD_SENTINEL_BENCH", "0"), NULL, 10);
+	long frames = strtol(ff_env_or("HMACD_SENTINEL_BENCH", "0"), NULL, 10);
 
 	if (frames < 4)
 		skip();
@@ -1047,6 +915,6 @@ int main(void)
 		return 77;
 	}
 	signal(SIGPIPE, SIG_IGN);
-	alarm(valgrind() ? 1800 : 300);
+	alarm(ff_valgrind() ? 1800 : 300);
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
