@@ -128,3 +128,17 @@ func TestSchemeOverTLS(t *testing.T) {
 	req.URL.Scheme = "https"
 	send("@scheme http over TLS", req, 401, hmacd.VerdictBadSignature)
 }
+
+// The adapters' shared cases (daemontest.CheckScheme) through the net/http middleware too.
+func TestMiddlewareSchemeCases(t *testing.T) {
+	daemontest.CheckScheme(t, func(v hmacd.Verifier, trust bool) http.Handler {
+		ok := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			w.WriteHeader(http.StatusOK)
+		})
+		return hmacd.Middleware(hmacd.MiddlewareConfig{Verifier: v, TrustForwardedProto: trust,
+			Container: func(r *http.Request) string {
+				return strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, "/containers/"),
+					"/exec")
+			}})(ok)
+	})
+}
