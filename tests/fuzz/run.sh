@@ -2,7 +2,7 @@
 # run.sh [SECONDS] - build the libFuzzer targets, replay the seed corpus, then fuzz each target
 # for SECONDS (default 60). Run it from the top build directory (as CI and `make check` do).
 #
-#   tests/fuzz/run.sh          # about 7 minutes: 60 s per target
+#   tests/fuzz/run.sh          # about 10 minutes: 60 s for each of the 10 targets
 #   tests/fuzz/run.sh 600      # a longer run
 # Environment:
 #   FUZZ_ARTIFACTS  where crashing inputs go (default ./fuzz-artifacts)
