@@ -631,6 +631,20 @@ static bool scope_args_ok(struct hm_fleet *f, const char *tenant, const char *co
 	return true;
 }
 
+/* The operation an add is, for the records' origin. */
+static enum hm_audit_op add_op(enum add_kind kind)
+{
+	switch (kind) {
+	case ADD_CREATE:
+		return HM_AUDIT_CREATE;
+	case ADD_ROTATE:
+		return HM_AUDIT_ROTATE;
+	case ADD_IMPORT:
+		break;
+	}
+	return HM_AUDIT_IMPORT;
+}
+
 static int add(struct hm_fleet *f, struct add_args *a, struct hm_ks_added *out)
 {
 	int rc = HM_EINVAL;
@@ -648,11 +662,7 @@ static int add(struct hm_fleet *f, struct add_args *a, struct hm_ks_added *out)
 		set_err(f, "time or grace out of range");
 		goto out;
 	}
-	rc = txn(f,
-		 a->kind == ADD_CREATE   ? HM_AUDIT_CREATE
-		 : a->kind == ADD_ROTATE ? HM_AUDIT_ROTATE
-					 : HM_AUDIT_IMPORT,
-		 body_add, a, 0);
+	rc = txn(f, add_op(a->kind), body_add, a, 0);
 	if (rc == HM_OK && a->secret != NULL)
 		memcpy(a->secret, a->fresh.secret, HM_KEY_LEN);
 	if (rc == HM_OK && out != NULL)
