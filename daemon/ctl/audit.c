@@ -113,28 +113,119 @@ static const char *dash(const char *s)
 	return s[0] != '\0' ? s : "-";
 }
 
+/*
+ * A record as listed: for a fleet change applied, who made it (unknown when the fleet record
+ * did not say) and the host that applied it. A fleet record applied before records carried the
+ * operator (audit format 1) named the applying hmacd as its actor: listed as operator unknown,
+ * applied by that host.
+ */
+struct view {
+	const struct hm_ks_actor *who; /* NULL: unknown */
+	const char *applied_by;        /* NULL: not a fleet change applied */
+};
+
+static struct view view_of(const struct hm_audit_rec *r)
+{
+	bool fleet = r->op == HM_AUDIT_FLEET_EPOCH || r->op == HM_AUDIT_FLEET_POLICY;
+	bool legacy = fleet && r->applied_host[0] == '\0' && !r->operator_unknown;
+
+	return (struct view){
+		.who = r->operator_unknown || legacy ? NULL : &r->actor,
+		.applied_by = !fleet ? NULL : legacy ? r->actor.host : r->applied_host,
+	};
+}
+
 static void operator_text(const struct hm_ks_actor *a, char *out, size_t cap)
 {
-	int n = snprintf(out, cap, "%s(%" PRIu32 ")", dash(a->user), a->uid);
+	int n;
 
+	if (a == NULL) {
+		snprintf(out, cap, "-");
+		return;
+	}
+	n = snprintf(out, cap, "%s(%" PRIu32 ")", dash(a->user), a->uid);
 	if (n >= 0 && (size_t)n < cap && a->sudo_user[0] != '\0')
 		snprintf(out + n, cap - (size_t)n, " sudo:%s", a->sudo_user);
+}
+
+/* The detail column of a table: a fleet change applied says what was run and where applied. */
+static void detail_text(const struct hm_audit_rec *r, const struct view *v, char *out,
+			size_t cap)
+{
+	if (v->applied_by == NULL) {
+		snprintf(out, cap, "%s", dash(r->detail));
+		return;
+	}
+	snprintf(out, cap, "%s fleet-op=%s applied-by=%s", dash(r->detail),
+		 r->fleet_op != 0 ? hm_audit_op_name(r->fleet_op) : "-", dash(v->applied_by));
+}
+
+static void json_str_or_null(FILE *f, const char *s)
+{
+	if (s != NULL && s[0] != '\0')
+		ctl_json_str(f, s);
+	else
+		fprintf(f, "null");
+}
+
+static void json_operator(FILE *f, const struct hm_ks_actor *a)
+{
+	if (a == NULL) {
+		fprintf(f, ",\"uid\":null,\"user\":null,\"sudo_user\":null,\"sudo_uid\":null,"
+			   "\"host\":null");
+		return;
+	}
+	fprintf(f, ",\"uid\":%" PRIu32 ",\"user\":", a->uid);
+	ctl_json_str(f, a->user);
+	fprintf(f, ",\"sudo_user\":");
+	json_str_or_null(f, a->sudo_user);
+	if (a->has_sudo_uid)
+		fprintf(f, ",\"sudo_uid\":%" PRIu32, a->sudo_uid);
+	else
+		fprintf(f, ",\"sudo_uid\":null");
+	fprintf(f, ",\"host\":");
+	ctl_json_str(f, a->host);
+}
+
+/* "fleet": null, or what a fleet change applied adds: what was run, when, where applied. */
+static void json_fleet(FILE *f, const struct hm_audit_rec *r, const struct view *v)
+{
+	char when[32];
+
+	if (v->applied_by == NULL) {
+		fprintf(f, ",\"fleet\":null");
+		return;
+	}
+	fprintf(f, ",\"fleet\":{\"op\":");
+	json_str_or_null(f, r->fleet_op != 0 ? hm_audit_op_name(r->fleet_op) : NULL);
+	if (r->fleet_time_ms > 0) {
+		ctl_rfc3339_ms(r->fleet_time_ms, when);
+		fprintf(f, ",\"time\":\"%s\",\"time_ms\":%" PRId64, when, r->fleet_time_ms);
+	} else {
+		fprintf(f, ",\"time\":null,\"time_ms\":null");
+	}
+	fprintf(f, ",\"operator_known\":%s,\"applied_by\":", v->who != NULL ? "true" : "false");
+	json_str_or_null(f, v->applied_by);
+	fputc('}', f);
 }
 
 static int audit_row(const struct hm_audit_rec *r, void *arg)
 {
 	struct list_out *lo = arg;
+	struct view v = view_of(r);
 	char when[32], who[HM_AUDIT_NAME_MAX * 2 + 40];
+	char detail[HM_AUDIT_DETAIL_MAX + HM_AUDIT_HOST_MAX + 48];
 
 	ctl_list_next(lo);
 	ctl_rfc3339_ms(r->time_ms, when);
 	if (!lo->json) {
-		operator_text(&r->actor, who, sizeof(who));
+		operator_text(v.who, who, sizeof(who));
+		detail_text(r, &v, detail, sizeof(detail));
 		fprintf(lo->f,
 			"%6" PRIu64 " %-24s %-12s %-20s %-20s %5" PRIu32 " %-36s %-24s %-16s %s\n",
 			r->seq, when, hm_audit_op_name(r->op), dash(r->tenant),
-			dash(r->container), r->epoch, dash(r->keyid), who, dash(r->actor.host),
-			dash(r->detail));
+			dash(r->container), r->epoch, dash(r->keyid), who,
+			v.who != NULL ? dash(v.who->host) : "-", detail);
 		return 0;
 	}
 	fprintf(lo->f, "{\"seq\":%" PRIu64 ",\"time\":\"%s\",\"time_ms\":%" PRId64 ",\"op\":",
@@ -146,21 +237,10 @@ static int audit_row(const struct hm_audit_rec *r, void *arg)
 	ctl_json_str(lo->f, r->container);
 	fprintf(lo->f, ",\"epoch\":%" PRIu32 ",\"keyid\":", r->epoch);
 	ctl_json_str(lo->f, r->keyid);
-	fprintf(lo->f, ",\"uid\":%" PRIu32 ",\"user\":", r->actor.uid);
-	ctl_json_str(lo->f, r->actor.user);
-	fprintf(lo->f, ",\"sudo_user\":");
-	if (r->actor.sudo_user[0] != '\0')
-		ctl_json_str(lo->f, r->actor.sudo_user);
-	else
-		fprintf(lo->f, "null");
-	if (r->actor.has_sudo_uid)
-		fprintf(lo->f, ",\"sudo_uid\":%" PRIu32, r->actor.sudo_uid);
-	else
-		fprintf(lo->f, ",\"sudo_uid\":null");
-	fprintf(lo->f, ",\"host\":");
-	ctl_json_str(lo->f, r->actor.host);
+	json_operator(lo->f, v.who);
 	fprintf(lo->f, ",\"detail\":");
 	ctl_json_str(lo->f, r->detail);
+	json_fleet(lo->f, r, &v);
 	fputc('}', lo->f);
 	return 0;
 }

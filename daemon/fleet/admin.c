@@ -46,6 +46,7 @@ struct wr {
 	size_t nclaim;
 	char claim_of[WR_MAX][HM_SEAL_NAME_HEX]; /* the record name each claim points to */
 	uint64_t seq_floor;                        /* versions start above this too */
+	struct hm_ks_origin origin; /* who writes (txn) and how; commit() stamps every record */
 };
 
 static size_t rkey(const struct hm_fleet *f, const char *kind, const char *hex, char *out)
@@ -294,6 +295,27 @@ static uint64_t next_version(uint64_t seq, uint64_t floor)
 	return v > now_us ? v : now_us;
 }
 
+/* The wall clock in unix milliseconds (0 if it cannot be read: the origin's time unknown). */
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_REALTIME, &ts) != 0 || ts.tv_sec < 0)
+		return 0;
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * The origin of a record written (record.h, format 2): the write's operator, host, time and
+ * operation; a policy record says set or unset as it is (import-store writes both kinds).
+ */
+static void stamp(struct hm_ks_mirror_rec *r, const struct hm_ks_origin *o)
+{
+	r->origin = *o;
+	if (r->kind == HM_KS_MIRROR_POLICY)
+		r->origin.op = r->present ? HM_AUDIT_POLICY_SET : HM_AUDIT_POLICY_UNSET;
+}
+
 /*
  * MULTI; every record sealed at the next version (next_version) under P r:<name>; the key id
  * claims; P seq set to that version;
@@ -314,8 +336,10 @@ static int commit(struct hm_fleet *f, uint64_t seq, struct wr *w)
 	blobs = malloc(WR_MAX * sizeof(*blobs));
 	if (blobs == NULL)
 		return HM_ENOMEM;
+	w->origin.time_ms = now_ms();
 	for (size_t i = 0; i < w->n; i++) {
 		w->recs[i]->version = version;
+		stamp(w->recs[i], &w->origin);
 		rc = hm_frec_seal(f->seal, f->prefix, f->fleet_id, w->recs[i], blobs[i],
 				  &blen[i]);
 		if (rc != HM_OK) {
@@ -422,10 +446,12 @@ typedef int (*body_fn)(struct hm_fleet *f, struct wr *w, void *arg);
  * changed seq. The body may read anything: every write changes seq, so what it read is still
  * what EXEC writes over.
  */
-static int txn(struct hm_fleet *f, body_fn body, void *arg, uint64_t seq_floor)
+static int txn(struct hm_fleet *f, enum hm_audit_op op, body_fn body, void *arg,
+	       uint64_t seq_floor)
 {
 	char seqkey[KEY_MAX_LEN];
 	struct hm_fleet_meta m;
+	struct hm_ks_origin origin = {.known = true, .op = op};
 	redisReply *r = NULL;
 	struct wr *w;
 	int rc;
@@ -436,12 +462,15 @@ static int txn(struct hm_fleet *f, body_fn body, void *arg, uint64_t seq_floor)
 	w = malloc(sizeof(*w));
 	if (w == NULL)
 		return HM_ENOMEM;
+	/* the operator, carried in every record written for the hosts' audit trails */
+	hm_ks_actor_self(&origin.actor);
 	(void)hm_fleet_key(f, "seq", seqkey, sizeof(seqkey));
 	for (int attempt = 0; attempt < TXN_TRIES; attempt++) {
 		uint64_t seq = 0;
 
 		memset(w, 0, sizeof(*w));
 		w->seq_floor = seq_floor;
+		w->origin = origin;
 		r = hm_fleet_cmdf(f, "WATCH %s", seqkey);
 		if (r == NULL) {
 			rc = HM_ECONN;
@@ -602,6 +631,20 @@ static bool scope_args_ok(struct hm_fleet *f, const char *tenant, const char *co
 	return true;
 }
 
+/* The operation an add is, for the records' origin. */
+static enum hm_audit_op add_op(enum add_kind kind)
+{
+	switch (kind) {
+	case ADD_CREATE:
+		return HM_AUDIT_CREATE;
+	case ADD_ROTATE:
+		return HM_AUDIT_ROTATE;
+	case ADD_IMPORT:
+		break;
+	}
+	return HM_AUDIT_IMPORT;
+}
+
 static int add(struct hm_fleet *f, struct add_args *a, struct hm_ks_added *out)
 {
 	int rc = HM_EINVAL;
@@ -619,7 +662,7 @@ static int add(struct hm_fleet *f, struct add_args *a, struct hm_ks_added *out)
 		set_err(f, "time or grace out of range");
 		goto out;
 	}
-	rc = txn(f, body_add, a, 0);
+	rc = txn(f, add_op(a->kind), body_add, a, 0);
 	if (rc == HM_OK && a->secret != NULL)
 		memcpy(a->secret, a->fresh.secret, HM_KEY_LEN);
 	if (rc == HM_OK && out != NULL)
@@ -735,7 +778,7 @@ int hm_fleet_revoke(struct hm_fleet *f, const char *tenant, const char *containe
 		return HM_ENOTFOUND;
 	}
 	ident_of(&a.rec, HM_KS_MIRROR_EPOCH, tenant, container, epoch);
-	rc = txn(f, body_revoke, &a, 0);
+	rc = txn(f, HM_AUDIT_REVOKE, body_revoke, &a, 0);
 	OPENSSL_cleanse(&a, sizeof(a));
 	return rc;
 }
@@ -793,7 +836,7 @@ int hm_fleet_policy_set(struct hm_fleet *f, const char *tenant, const char *cont
 		return HM_EINVAL;
 	}
 	ident_of(&a.rec, HM_KS_MIRROR_POLICY, tenant, container, 0);
-	return txn(f, body_policy_set, &a, 0);
+	return txn(f, HM_AUDIT_POLICY_SET, body_policy_set, &a, 0);
 }
 
 int hm_fleet_policy_unset(struct hm_fleet *f, const char *tenant, const char *container)
@@ -804,7 +847,7 @@ int hm_fleet_policy_unset(struct hm_fleet *f, const char *tenant, const char *co
 	if (!policy_scope_ok(f, tenant, container))
 		return HM_EINVAL;
 	ident_of(&a.rec, HM_KS_MIRROR_POLICY, tenant, container, 0);
-	return txn(f, body_policy_unset, &a, 0);
+	return txn(f, HM_AUDIT_POLICY_UNSET, body_policy_unset, &a, 0);
 }
 
 int hm_fleet_policy_get(struct hm_fleet *f, const char *tenant, const char *container,
@@ -1098,7 +1141,7 @@ int hm_fleet_import_store(struct hm_fleet *f, struct hm_keystore *ks, bool force
 		struct import_args a = {.recs = e.recs + off, .force = force, .res = res};
 
 		a.n = e.n - off < WR_MAX / 2 ? e.n - off : WR_MAX / 2;
-		rc = txn(f, body_import, &a, held.max_version);
+		rc = txn(f, HM_AUDIT_IMPORT, body_import, &a, held.max_version);
 		res->written += a.written;
 		res->kept += a.kept;
 		res->conflicts += a.conflicts;

@@ -83,7 +83,7 @@ int hm_frec_name(const struct hm_seal *s, struct hm_ks_mirror_rec *r,
 }
 
 static size_t aad_of(uint8_t *out, const char *prefix, const uint8_t fleet[FLEET_ID_LEN],
-		     const uint8_t *name, uint64_t version)
+		     const uint8_t *name, uint8_t format, uint64_t version)
 {
 	size_t pl = strnlen(prefix, 255), n = sizeof(AAD_LABEL) - 1;
 
@@ -95,7 +95,7 @@ static size_t aad_of(uint8_t *out, const char *prefix, const uint8_t fleet[FLEET
 	n += FLEET_ID_LEN;
 	memcpy(out + n, name, HM_KS_MIRROR_NAME_LEN);
 	n += HM_KS_MIRROR_NAME_LEN;
-	out[n++] = HM_FREC_FORMAT;
+	out[n++] = format;
 	put_be(out + n, version, 8);
 	return n + 8;
 }
@@ -134,15 +134,78 @@ static bool rec_ok(const struct hm_ks_mirror_rec *r)
 	return r->secret_len >= HM_KEY_MIN && r->secret_len <= HM_KEY_MAX;
 }
 
+static bool printable(const char *s, size_t max)
+{
+	size_t n = strnlen(s, max + 1);
+
+	if (n > max)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] < 0x20 || s[i] > 0x7e)
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Whether r's origin is one a writer makes: an operation of the record's kind (a policy set or
+ * unset as the record says; an epoch created, rotated, imported or revoked), a time >= 0, a
+ * SUDO_UID only with its flag, printable strings within the audit record's maxima.
+ */
+static bool origin_ok(const struct hm_ks_mirror_rec *r)
+{
+	const struct hm_ks_origin *o = &r->origin;
+	const struct hm_ks_actor *a = &o->actor;
+
+	if (r->kind == HM_KS_MIRROR_POLICY) {
+		if (o->op != (r->present ? HM_AUDIT_POLICY_SET : HM_AUDIT_POLICY_UNSET))
+			return false;
+	} else if (o->op != HM_AUDIT_CREATE && o->op != HM_AUDIT_ROTATE &&
+		   o->op != HM_AUDIT_IMPORT && o->op != HM_AUDIT_REVOKE) {
+		return false;
+	}
+	return o->time_ms >= 0 && (a->has_sudo_uid || a->sudo_uid == 0) &&
+	       printable(a->user, HM_AUDIT_NAME_MAX) && printable(a->sudo_user, HM_AUDIT_NAME_MAX) &&
+	       printable(a->host, HM_AUDIT_HOST_MAX);
+}
+
+static size_t put_str(uint8_t *out, const char *s)
+{
+	size_t l = strlen(s);
+
+	out[0] = (uint8_t)l;
+	memcpy(out + 1, s, l);
+	return 1 + l;
+}
+
+/* The origin of r (origin_ok) into out (HM_FREC_ORIGIN_MAX bytes); its length. */
+static size_t origin_encode(const struct hm_ks_origin *o, uint8_t *out)
+{
+	size_t n = 0;
+
+	out[n++] = (uint8_t)o->op;
+	put_be(out + n, (uint64_t)o->time_ms, 8);
+	put_be(out + n + 8, o->actor.uid, 4);
+	out[n + 12] = o->actor.has_sudo_uid ? 1 : 0;
+	put_be(out + n + 13, o->actor.sudo_uid, 4);
+	n += 17; /* 18 with the op */
+	n += put_str(out + n, o->actor.user);
+	n += put_str(out + n, o->actor.sudo_user);
+	n += put_str(out + n, o->actor.host);
+	return n;
+}
+
 /* The plaintext of r into out (HM_FREC_PLAIN_MAX bytes), *len set. HM_OK or HM_EINVAL. */
 static int plain_encode(const struct hm_ks_mirror_rec *r, uint8_t *out, size_t *len)
 {
 	size_t n, kl;
 	int rc;
 
-	if (!rec_ok(r))
+	if (!rec_ok(r) || (r->origin.known && !origin_ok(r)))
 		return HM_EINVAL;
 	n = hm_frec_ident(r, out);
+	if (r->origin.known)
+		n += origin_encode(&r->origin, out + n);
 	if (r->kind == HM_KS_MIRROR_EPOCH) {
 		kl = strlen(r->keyid);
 		out[n++] = (uint8_t)r->state;
@@ -185,7 +248,27 @@ static bool take_str(const uint8_t *p, size_t n, size_t *off, char *out, size_t 
 	return true;
 }
 
-static bool plain_decode(const uint8_t *p, size_t n, struct hm_ks_mirror_rec *r)
+/* The origin at p[*off..n) into *o (known); checked by origin_ok() once the record is read. */
+static bool origin_decode(const uint8_t *p, size_t n, size_t *off, struct hm_ks_origin *o)
+{
+	const uint8_t *q = p + *off;
+
+	/* op, time, uid, sudo flag, sudo uid: 18 bytes */
+	if (n - *off < 18 || q[0] >= HM_AUDIT_OP__MAX || q[13] > 1)
+		return false;
+	o->known = true;
+	o->op = (enum hm_audit_op)q[0];
+	o->time_ms = (int64_t)get_be(q + 1, 8);
+	o->actor.uid = (uint32_t)get_be(q + 9, 4);
+	o->actor.has_sudo_uid = q[13] == 1;
+	o->actor.sudo_uid = (uint32_t)get_be(q + 14, 4);
+	*off += 18;
+	return take_str(p, n, off, o->actor.user, sizeof(o->actor.user)) &&
+	       take_str(p, n, off, o->actor.sudo_user, sizeof(o->actor.sudo_user)) &&
+	       take_str(p, n, off, o->actor.host, sizeof(o->actor.host));
+}
+
+static bool plain_decode(const uint8_t *p, size_t n, uint8_t format, struct hm_ks_mirror_rec *r)
 {
 	size_t off = 1, l;
 
@@ -194,6 +277,14 @@ static bool plain_decode(const uint8_t *p, size_t n, struct hm_ks_mirror_rec *r)
 	r->kind = (enum hm_ks_mirror_kind)p[0];
 	if (!take_str(p, n, &off, r->tenant, sizeof(r->tenant)) ||
 	    !take_str(p, n, &off, r->container, sizeof(r->container)))
+		return false;
+	if (r->kind == HM_KS_MIRROR_EPOCH) {
+		if (n - off < 4)
+			return false;
+		r->epoch = (uint32_t)get_be(p + off, 4);
+		off += 4;
+	}
+	if (format == HM_FREC_FORMAT && !origin_decode(p, n, &off, &r->origin))
 		return false;
 	if (r->kind == HM_KS_MIRROR_POLICY) {
 		if (n - off < 3)
@@ -205,13 +296,12 @@ static bool plain_decode(const uint8_t *p, size_t n, struct hm_ks_mirror_rec *r)
 			return false;
 		return !r->present || hm_policy_decode(p + off, l, &r->policy) == HM_OK;
 	}
-	if (n - off < 4 + 17)
+	if (n - off < 17)
 		return false;
-	r->epoch = (uint32_t)get_be(p + off, 4);
-	r->state = (enum hm_key_state)p[off + 4];
-	r->created = (int64_t)get_be(p + off + 5, 8);
-	r->deadline = (int64_t)get_be(p + off + 13, 8);
-	off += 21;
+	r->state = (enum hm_key_state)p[off];
+	r->created = (int64_t)get_be(p + off + 1, 8);
+	r->deadline = (int64_t)get_be(p + off + 9, 8);
+	off += 17;
 	if (!take_str(p, n, &off, r->keyid, sizeof(r->keyid)) || off >= n)
 		return false;
 	l = p[off++];
@@ -228,6 +318,7 @@ int hm_frec_seal(const struct hm_seal *s, const char *prefix, const char *fleet_
 {
 	uint8_t plain[HM_FREC_PLAIN_MAX], aad[AAD_MAX], fleet[FLEET_ID_LEN];
 	size_t plen = 0, alen, sealed = 0;
+	uint8_t format;
 	int rc;
 
 	*len = 0;
@@ -236,8 +327,9 @@ int hm_frec_seal(const struct hm_seal *s, const char *prefix, const char *fleet_
 	rc = plain_encode(r, plain, &plen);
 	if (rc != HM_OK)
 		goto out;
-	alen = aad_of(aad, prefix, fleet, r->name, r->version);
-	out[0] = HM_FREC_FORMAT;
+	format = r->origin.known ? HM_FREC_FORMAT : HM_FREC_FORMAT_V1;
+	alen = aad_of(aad, prefix, fleet, r->name, format, r->version);
+	out[0] = format;
 	put_be(out + 1, r->version, 8);
 	rc = hm_seal_record(s, aad, alen, plain, plen, out + BLOB_HEAD,
 			    HM_FREC_BLOB_MAX - BLOB_HEAD, &sealed);
@@ -259,16 +351,19 @@ int hm_frec_open(const struct hm_seal *s, const char *prefix, const char *fleet_
 	char want[HM_SEAL_NAME_HEX];
 	size_t plen = 0, alen;
 	uint64_t version;
+	uint8_t format;
 	int rc;
 
 	memset(r, 0, sizeof(*r));
 	if (strnlen(prefix, 256) > 255 || strnlen(hex, HM_SEAL_NAME_HEX) != HM_SEAL_NAME_HEX - 1 ||
 	    hex_to_bin(hex, name, HM_KS_MIRROR_NAME_LEN) != HM_OK ||
 	    hex_to_bin(fleet_id, fleet, FLEET_ID_LEN) != HM_OK || len < BLOB_HEAD ||
-	    blob[0] != HM_FREC_FORMAT)
+	    (blob[0] != HM_FREC_FORMAT && blob[0] != HM_FREC_FORMAT_V1))
 		return HM_EMALFORMED;
+	/* the format is in the associated data: a blob given another format byte does not open */
+	format = blob[0];
 	version = get_be(blob + 1, 8);
-	alen = aad_of(aad, prefix, fleet, name, version);
+	alen = aad_of(aad, prefix, fleet, name, format, version);
 	rc = hm_seal_open(s, aad, alen, blob + BLOB_HEAD, len - BLOB_HEAD, plain, sizeof(plain),
 			  &plen);
 	if (rc == HM_ETOOBIG)
@@ -276,7 +371,8 @@ int hm_frec_open(const struct hm_seal *s, const char *prefix, const char *fleet_
 	if (rc != HM_OK)
 		goto out;
 	rc = HM_EMALFORMED;
-	if (!plain_decode(plain, plen, r) || !rec_ok(r))
+	if (!plain_decode(plain, plen, format, r) || !rec_ok(r) ||
+	    (r->origin.known && !origin_ok(r)))
 		goto out;
 	/* the identity inside must be the one the name was made from */
 	if (hm_seal_name(s, ident, hm_frec_ident(r, ident), want) != HM_OK) {

@@ -6,13 +6,18 @@
  *             [| u32 BE epoch, for an epoch]
  * and its name in Redis is hm_seal_name(ident): 64 hex digits, so Redis learns neither tenant
  * nor container nor epoch. The value under "<prefix>r:<name>" is the blob
- *     u8 format (1) | u64 BE version | hm_seal_record(plain)
+ *     u8 format (2; 1 from an older hmacctl) | u64 BE version | hm_seal_record(plain)
  * sealed with the associated data
  *     "hmacd fleet record v1" | u8 len | prefix | fleet id (16 bytes) | name (32 bytes)
  *     | u8 format | u64 BE version
  * so a blob moved to another name, fleet prefix or fleet (another fleet made later in the same
- * Redis with the same seal key), or given another version, does not open.
- * The plaintext is ident, then for an epoch
+ * Redis with the same seal key), or given another version or format byte, does not open.
+ * The plaintext is ident, then in format 2 the change's origin
+ *     u8 operation (enum hm_audit_op: 1 create, 2 rotate, 3 import, 4 revoke for an epoch;
+ *     5 policy-set, 6 policy-unset for a policy, as present says) | i64 BE time, unix ms (>= 0)
+ *     | u32 BE uid | u8 1 if a SUDO_UID follows, else 0 | u32 BE SUDO_UID (0 unless)
+ *     | u8 len | user (..64) | u8 len | sudo user (..64) | u8 len | host (..255)
+ * (the operator and the admin host, printable ASCII; format 1 has none), then for an epoch
  *     u8 state | i64 BE created | i64 BE deadline | u8 len | key id | u8 len | secret
  * (no secret for a revoked epoch) and for a policy
  *     u8 present (0 unset, 1 set) | u16 BE len | hm_policy_encode() bytes (len 0 when unset).
@@ -32,10 +37,14 @@
 #include "proto/policy.h"
 #include "store/keystore.h"
 
-#define HM_FREC_FORMAT 1u
+#define HM_FREC_FORMAT 2u    /* with the change's origin */
+#define HM_FREC_FORMAT_V1 1u /* without: written by hmacctl before format 2, still opened */
 #define HM_FREC_IDENT_MAX (1 + 1 + HM_SCOPE_MAX + 1 + HM_SCOPE_MAX + 4)
-#define HM_FREC_PLAIN_MAX \
-	(HM_FREC_IDENT_MAX + 1 + 8 + 8 + 1 + HM_KEYID_MAX + 1 + HM_KEY_MAX + HM_POLICY_ENC_MAX)
+#define HM_FREC_ORIGIN_MAX \
+	(1 + 8 + 4 + 1 + 4 + 1 + HM_AUDIT_NAME_MAX + 1 + HM_AUDIT_NAME_MAX + 1 + HM_AUDIT_HOST_MAX)
+#define HM_FREC_PLAIN_MAX                                                                  \
+	(HM_FREC_IDENT_MAX + HM_FREC_ORIGIN_MAX + 1 + 8 + 8 + 1 + HM_KEYID_MAX + 1 +        \
+	 HM_KEY_MAX + HM_POLICY_ENC_MAX)
 #define HM_FREC_BLOB_MAX (1 + 8 + HM_SEAL_OVERHEAD + HM_FREC_PLAIN_MAX)
 
 /*
@@ -54,9 +63,11 @@ int hm_frec_name(const struct hm_seal *s, struct hm_ks_mirror_rec *r,
 /*
  * Seals r (named by hm_frec_name, with its version set) for the fleet prefix and fleet id (32
  * lower-case hex digits, the fleet's meta) into
- * out[0..HM_FREC_BLOB_MAX), *len set. HM_OK, HM_EINVAL (a field no store could hold: names,
+ * out[0..HM_FREC_BLOB_MAX), *len set: format 2 with r->origin when it is known, format 1
+ * (what an older hmacctl wrote) when not. HM_OK, HM_EINVAL (a field no store could hold: names,
  * epoch 0, state, key id, a secret outside HM_KEY_MIN..HM_KEY_MAX or present when revoked, a
- * policy set without components), HM_ECRYPTO.
+ * policy set without components; an origin whose operation is not of the record's kind, whose
+ * time is negative, or whose names are too long or not printable ASCII), HM_ECRYPTO.
  */
 int hm_frec_seal(const struct hm_seal *s, const char *prefix, const char *fleet_id,
 		 const struct hm_ks_mirror_rec *r, uint8_t out[static HM_FREC_BLOB_MAX],
@@ -64,8 +75,8 @@ int hm_frec_seal(const struct hm_seal *s, const char *prefix, const char *fleet_
 
 /*
  * Opens the blob found under the name hex (64 hex digits) of the fleet prefix and fleet id into
- * *r (name
- * and version set). HM_OK; HM_EMALFORMED when anything is off: unknown format, a blob that
+ * *r (name and version set; origin.known false for format 1). HM_OK; HM_EMALFORMED when
+ * anything is off: unknown format (or a format byte changed: it is authenticated), a blob that
  * does not authenticate (another seal key, another name, prefix or version, a flipped bit), a
  * plaintext that does not decode or holds what no store could (the fields hm_frec_seal()
  * refuses), or an identity that does not hash to the name. *r is wiped on failure. HM_ECRYPTO.

@@ -69,6 +69,17 @@ void hm_ks_actor_self(struct hm_ks_actor *a)
 	}
 }
 
+void ks_audit_actor(struct hm_ks_actor *dst, const struct hm_ks_actor *src)
+{
+	memset(dst, 0, sizeof(*dst));
+	dst->uid = src->uid;
+	dst->has_sudo_uid = src->has_sudo_uid;
+	dst->sudo_uid = src->has_sudo_uid ? src->sudo_uid : 0;
+	clean_copy(dst->user, sizeof(dst->user), src->user);
+	clean_copy(dst->sudo_user, sizeof(dst->sudo_user), src->sudo_user);
+	clean_copy(dst->host, sizeof(dst->host), src->host);
+}
+
 void hm_ks_set_actor(struct hm_keystore *ks, const struct hm_ks_actor *a)
 {
 	ks->actor = *a;
@@ -165,7 +176,11 @@ int ks_audit_append(struct hm_keystore *ks, MDB_txn *txn, struct hm_audit_rec *r
 	rc = now_ms(ks, &r->time_ms);
 	if (rc != HM_OK)
 		return rc;
-	r->actor = ks->actor;
+	if (r->op == HM_AUDIT_FLEET_EPOCH || r->op == HM_AUDIT_FLEET_POLICY)
+		/* the operator is the fleet record's (or unknown); this host applied it */
+		clean_copy(r->applied_host, sizeof(r->applied_host), ks->actor.host);
+	else
+		r->actor = ks->actor;
 	rc = ks_audit_put(ks, txn, dbi, r);
 	if (rc != HM_OK)
 		return rc;

@@ -156,10 +156,15 @@ int ks_audit_dbi(struct hm_keystore *ks, MDB_txn *txn, bool create, MDB_dbi *dbi
 void ks_audit_scope(struct hm_audit_rec *r, enum hm_audit_op op, const char *tenant,
 		    const char *container);
 
+/* src into *dst, its strings cleaned as hm_ks_actor_self() cleans them (a fleet record's). */
+void ks_audit_actor(struct hm_ks_actor *dst, const struct hm_ks_actor *src);
+
 /*
  * Appends r (operation, scope, epoch, key id, detail set by the caller) to the audit trail in
- * the write transaction txn: sets its sequence number, time and actor. Called by the body of
- * every change, so the record commits or aborts with it. HM_OK, HM_EINVAL, HM_ESTORE.
+ * the write transaction txn: sets its sequence number, time and actor; for fleet-epoch and
+ * fleet-policy the actor (or operator_unknown) and fleet fields are the caller's, and the
+ * applying host is set to the handle's host. Called by the body of every change, so the record
+ * commits or aborts with it. HM_OK, HM_EINVAL, HM_ESTORE.
  */
 int ks_audit_append(struct hm_keystore *ks, MDB_txn *txn, struct hm_audit_rec *r) HM_MUSTCHECK;
 

@@ -195,6 +195,68 @@ int hm_ks_revoke(struct hm_keystore *ks, const char *tenant, const char *contain
 int hm_ks_list(struct hm_keystore *ks, const char *tenant,
 	       int (*fn)(const struct hm_key_info *info, void *arg), void *arg) HM_MUSTCHECK;
 
+/* ---- the audit trail (doc/keystore.md, "Audit trail") ----
+ *
+ * Every change of keys and policies appends one record to the store's "audit" database in the
+ * same write transaction as the change: a change committed has its record, a change aborted has
+ * none. Records are numbered 1, 2, ... in commit order (never by time: clocks jump), name the
+ * operator and the host, and never hold a secret.
+ */
+
+#define HM_AUDIT_NAME_MAX 64    /* a user name or SUDO_USER, truncated to this */
+#define HM_AUDIT_HOST_MAX 255   /* gethostname() */
+#define HM_AUDIT_DETAIL_MAX 128 /* e.g. "grace=86400", a fleet position */
+
+enum hm_audit_op {
+	HM_AUDIT_CREATE = 1,         /**< key create: epoch 1 of a new scope */
+	HM_AUDIT_ROTATE = 2,         /**< key rotate: a new current epoch */
+	HM_AUDIT_IMPORT = 3,         /**< key import: an epoch with a secret signers hold */
+	HM_AUDIT_REVOKE = 4,         /**< key revoke */
+	HM_AUDIT_POLICY_SET = 5,     /**< policy set (container "": the tenant's) */
+	HM_AUDIT_POLICY_UNSET = 6,   /**< policy unset */
+	HM_AUDIT_PRUNE = 7,          /**< audit prune: records before a time removed */
+	HM_AUDIT_RESTORE = 8,        /**< restore: keys and policies replaced from a backup */
+	HM_AUDIT_FLEET_EPOCH = 9,    /**< a fleet host applied an epoch record of the fleet */
+	HM_AUDIT_FLEET_POLICY = 10,  /**< a fleet host applied a policy record (set or unset) */
+	HM_AUDIT_OP__MAX
+};
+
+/* "create", "rotate", "import", "revoke", "policy-set", "policy-unset", "audit-prune",
+ * "restore", "fleet-epoch", "fleet-policy"; "unknown" for anything else. */
+const char *hm_audit_op_name(enum hm_audit_op op);
+
+/* Who makes a change, as recorded (strings are printable ASCII, "" when unknown). */
+struct hm_ks_actor {
+	uint32_t uid;                              /* getuid(): the real uid */
+	char user[HM_AUDIT_NAME_MAX + 1];          /* its name (getpwuid_r), "" if none */
+	char sudo_user[HM_AUDIT_NAME_MAX + 1];     /* $SUDO_USER: a claim of the environment */
+	bool has_sudo_uid;
+	uint32_t sudo_uid;                         /* $SUDO_UID, if a number */
+	char host[HM_AUDIT_HOST_MAX + 1];          /* gethostname() */
+};
+
+/* One audit record. */
+struct hm_audit_rec {
+	uint64_t seq;     /* 1, 2, ... in commit order */
+	int64_t time_ms;  /* unix milliseconds, the writer's clock at the change */
+	enum hm_audit_op op;
+	char tenant[HM_SCOPE_MAX + 1];    /* "" for a store-wide operation */
+	char container[HM_SCOPE_MAX + 1]; /* "" for a tenant's policy or none */
+	uint32_t epoch;                   /* 0 when the operation has none */
+	char keyid[HM_KEYID_MAX + 1];     /* "" when the operation has none */
+	struct hm_ks_actor actor;
+	char detail[HM_AUDIT_DETAIL_MAX + 1];
+	/*
+	 * A fleet change applied (fleet-epoch, fleet-policy), written by this build: actor is the
+	 * operator who ran hmacctl on the admin host, as the fleet record carries it, and these say
+	 * more. All zero/empty otherwise (and in records written before them: audit format 1).
+	 */
+	bool operator_unknown;       /* the fleet record did not say who made it: actor empty */
+	enum hm_audit_op fleet_op;   /* what the operator ran (create ... policy-unset); 0 unknown */
+	int64_t fleet_time_ms;       /* the admin host's clock at the change; 0 unknown */
+	char applied_host[HM_AUDIT_HOST_MAX + 1]; /* the host whose hmacd applied it */
+};
+
 /* ---- the fleet mirror (fleet mode, daemon/fleet/) ----
  *
  * A host of a fleet keeps its store as the fleet's mirror: hmacd applies the fleet's changes
@@ -217,6 +279,17 @@ struct hm_ks_mirror {
 
 enum hm_ks_mirror_kind { HM_KS_MIRROR_EPOCH = 1, HM_KS_MIRROR_POLICY = 2 };
 
+/*
+ * Who made a fleet change and how, as its fleet record carries it (record format 2). A record
+ * written by an older hmacctl (format 1) does not say: known false, the rest zero.
+ */
+struct hm_ks_origin {
+	bool known;
+	enum hm_audit_op op;      /* create, rotate, import, revoke, policy-set or policy-unset */
+	int64_t time_ms;          /* the admin host's clock, unix milliseconds (>= 0) */
+	struct hm_ks_actor actor; /* the operator (uid, user, sudo user and uid) and the admin host */
+};
+
 /* One record of the fleet, as hm_ks_mirror_apply() writes it. */
 struct hm_ks_mirror_rec {
 	enum hm_ks_mirror_kind kind;
@@ -234,6 +307,8 @@ struct hm_ks_mirror_rec {
 	/* HM_KS_MIRROR_POLICY */
 	bool present;                        /* false: the policy was unset */
 	struct hm_policy policy;
+	/* who made the change, for the audit record of the hosts that apply it */
+	struct hm_ks_origin origin;
 };
 
 /* What one hm_ks_mirror_apply() did with its records. */
@@ -289,58 +364,7 @@ struct hm_ks_compacted {
 int hm_ks_compact(const char *dir, struct hm_ks_compacted *out, char *err,
 		  size_t errlen) HM_MUSTCHECK;
 
-/* ---- the audit trail (doc/keystore.md, "Audit trail") ----
- *
- * Every change of keys and policies appends one record to the store's "audit" database in the
- * same write transaction as the change: a change committed has its record, a change aborted has
- * none. Records are numbered 1, 2, ... in commit order (never by time: clocks jump), name the
- * operator and the host, and never hold a secret.
- */
-
-#define HM_AUDIT_NAME_MAX 64    /* a user name or SUDO_USER, truncated to this */
-#define HM_AUDIT_HOST_MAX 255   /* gethostname() */
-#define HM_AUDIT_DETAIL_MAX 128 /* e.g. "grace=86400", a fleet position */
-
-enum hm_audit_op {
-	HM_AUDIT_CREATE = 1,         /**< key create: epoch 1 of a new scope */
-	HM_AUDIT_ROTATE = 2,         /**< key rotate: a new current epoch */
-	HM_AUDIT_IMPORT = 3,         /**< key import: an epoch with a secret signers hold */
-	HM_AUDIT_REVOKE = 4,         /**< key revoke */
-	HM_AUDIT_POLICY_SET = 5,     /**< policy set (container "": the tenant's) */
-	HM_AUDIT_POLICY_UNSET = 6,   /**< policy unset */
-	HM_AUDIT_PRUNE = 7,          /**< audit prune: records before a time removed */
-	HM_AUDIT_RESTORE = 8,        /**< restore: keys and policies replaced from a backup */
-	HM_AUDIT_FLEET_EPOCH = 9,    /**< a fleet host applied an epoch record of the fleet */
-	HM_AUDIT_FLEET_POLICY = 10,  /**< a fleet host applied a policy record (set or unset) */
-	HM_AUDIT_OP__MAX
-};
-
-/* "create", "rotate", "import", "revoke", "policy-set", "policy-unset", "audit-prune",
- * "restore", "fleet-epoch", "fleet-policy"; "unknown" for anything else. */
-const char *hm_audit_op_name(enum hm_audit_op op);
-
-/* Who makes a change, as recorded (strings are printable ASCII, "" when unknown). */
-struct hm_ks_actor {
-	uint32_t uid;                              /* getuid(): the real uid */
-	char user[HM_AUDIT_NAME_MAX + 1];          /* its name (getpwuid_r), "" if none */
-	char sudo_user[HM_AUDIT_NAME_MAX + 1];     /* $SUDO_USER: a claim of the environment */
-	bool has_sudo_uid;
-	uint32_t sudo_uid;                         /* $SUDO_UID, if a number */
-	char host[HM_AUDIT_HOST_MAX + 1];          /* gethostname() */
-};
-
-/* One audit record. */
-struct hm_audit_rec {
-	uint64_t seq;     /* 1, 2, ... in commit order */
-	int64_t time_ms;  /* unix milliseconds, the writer's clock at the change */
-	enum hm_audit_op op;
-	char tenant[HM_SCOPE_MAX + 1];    /* "" for a store-wide operation */
-	char container[HM_SCOPE_MAX + 1]; /* "" for a tenant's policy or none */
-	uint32_t epoch;                   /* 0 when the operation has none */
-	char keyid[HM_KEYID_MAX + 1];     /* "" when the operation has none */
-	struct hm_ks_actor actor;
-	char detail[HM_AUDIT_DETAIL_MAX + 1];
-};
+/* ---- the audit trail: writing and reading it (its records are declared above) ---- */
 
 /*
  * This process as an operator: real uid and its name, $SUDO_USER and $SUDO_UID when set, the

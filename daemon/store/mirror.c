@@ -237,9 +237,11 @@ static int put_policy(struct hm_keystore *ks, MDB_txn *txn, const struct hm_ks_m
 }
 
 /*
- * The audit record of a fleet record applied: the operator is this host's hmacd (who ran the
- * change on the fleet is not in the fleet's records), the detail the record's version, its
- * state or whether a policy was set, and the stream position of the batch.
+ * The audit record of a fleet record applied: the operator, the admin host, the operation and
+ * its time as the fleet record carries them (operator unknown for a record that does not: one
+ * written by an older hmacctl), this host as the one that applied it (ks_audit_append), the
+ * detail the record's version, its state or whether a policy was set, and the stream position
+ * of the batch.
  */
 static int audit_applied(struct hm_keystore *ks, MDB_txn *txn, const struct hm_ks_mirror_rec *r,
 			 const char *pos)
@@ -258,6 +260,13 @@ static int audit_applied(struct hm_keystore *ks, MDB_txn *txn, const struct hm_k
 		snprintf(ar.detail, sizeof(ar.detail), "%s version=%llu pos=%s",
 			 r->present ? "set" : "unset", (unsigned long long)r->version,
 			 pos[0] != '\0' ? pos : "resync");
+	}
+	if (r->origin.known) {
+		ks_audit_actor(&ar.actor, &r->origin.actor);
+		ar.fleet_op = r->origin.op;
+		ar.fleet_time_ms = r->origin.time_ms;
+	} else {
+		ar.operator_unknown = true;
 	}
 	return ks_audit_append(ks, txn, &ar);
 }

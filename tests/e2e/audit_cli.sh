@@ -104,11 +104,12 @@ pyjson "the trail" "
 import os, pwd, socket
 assert [e['op'] for e in o] == ['create', 'rotate', 'revoke', 'policy-set', 'create', 'import', 'policy-unset'], o
 assert [e['seq'] for e in o] == list(range(1, 8)), o
-keys = ['seq', 'time', 'time_ms', 'op', 'tenant', 'container', 'epoch', 'keyid', 'uid', 'user', 'sudo_user', 'sudo_uid', 'host', 'detail']
+keys = ['seq', 'time', 'time_ms', 'op', 'tenant', 'container', 'epoch', 'keyid', 'uid', 'user', 'sudo_user', 'sudo_uid', 'host', 'detail', 'fleet']
 assert all(list(e) == keys for e in o), o
 assert all(e['uid'] == os.getuid() and e['user'] == pwd.getpwuid(os.getuid()).pw_name for e in o), o
 assert all(e['host'] == socket.gethostname() for e in o), o
 assert all(e['time'].endswith('Z') and e['time_ms'] >= $t0 * 1000 for e in o), o
+assert all(e['fleet'] is None for e in o), o
 assert (o[0]['tenant'], o[0]['container'], o[0]['epoch'], o[0]['keyid']) == ('acme', 'web', 1, 'k1'), o
 assert (o[1]['epoch'], o[1]['keyid'], o[1]['detail']) == (2, 'k2', 'grace=30'), o
 assert (o[2]['epoch'], o[2]['keyid']) == (1, 'k1'), o

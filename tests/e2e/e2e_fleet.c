@@ -10,6 +10,11 @@
  *                   valgrind), each daemon polled until it gives the expected verdict
  *   no plaintext    every key and value in Redis (SCAN, TYPE, GET / HGETALL / XRANGE): no
  *                   secret raw, in hex or in base64; no tenant, container or key id either
+ *   audit           a key created by hmacctl --fleet as sudo would run it is in every host's
+ *                   own audit trail (hmacctl --db HOST audit list --json) with the operator's
+ *                   uid, user name, SUDO_USER and SUDO_UID, the admin host and the host that
+ *                   applied it; a record as an older hmacctl sealed it (format 1) is audited
+ *                   with the operator unknown; the operator's name is not in Redis as it is
  *   tampering       a flipped byte, a record swapped onto another scope's name, an older
  *                   genuine version replayed, a record of another fleet prefix moved in,
  *                   malformed stream entries: each refused and counted on every host, the
@@ -34,6 +39,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pwd.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -71,6 +77,9 @@
 #define KA2 "kid-a2-fleet-0b8d2e"
 #define KA3 "kid-a3-import-4f2a19"
 #define KB1 "kid-b1-fleet-c3e7a0"
+#define TC "tenant-fleet-audit-9d1e" /* test_audit_operator's */
+#define CC "container-c-2b7f"
+#define SUDO_NAME "ops-e2e-sudo-6c3a9f"
 #define IMPORT_LEN 48
 
 /* An epoch signed with secret[0..len) must get verdict v. */
@@ -600,6 +609,137 @@ static void test_no_plaintext_in_redis(void **state)
 	assert_int_equal(strings, 9);
 	assert_int_equal(hashes, 1);
 	assert_int_equal(entries, 5);
+}
+
+/* ---- 2b. the audit trail: every host names the operator who ran hmacctl --fleet ---- */
+
+/*
+ * `hmacctl --db <host i's mirror> audit list --tenant TC --json` into res, polled until it
+ * holds n records (a host applies a change moments after hmacctl returns).
+ */
+static void host_audit(struct fx *fx, int i, size_t n, struct ff_run *res)
+{
+	int64_t deadline = ff_deadline(&fx->f, WAIT_MS);
+
+	for (;;) {
+		size_t seen = 0;
+
+		if (ff_ctl(&fx->f, res, "--db %s audit list --tenant %s --json", fx->f.h[i].d.db,
+			   TC) != 0)
+			fail_msg("audit list on host %d: exit %d: %s", i, res->status, res->err);
+		for (const char *p = res->out; (p = strstr(p, "\"seq\":")) != NULL; p++)
+			seen++;
+		if (seen >= n)
+			break;
+		ff_wait_or_fail(deadline, "host %d: %zu audit records of %s, want %zu", i, seen, TC,
+				n);
+		ff_nap_ms(20);
+	}
+}
+
+/* s holds the JSON fragment want */
+static void has(const char *s, const char *want, int host)
+{
+	if (strstr(s, want) == NULL)
+		fail_msg("host %d: no %s in %s", host, want, s);
+}
+
+/*
+ * A change made by hmacctl --fleet on the admin host (here, as sudo would run it) is in every
+ * host's own audit trail with that operator: uid, user name, SUDO_USER and SUDO_UID, the admin
+ * host, the operation it ran and the host that applied it. A record an older hmacctl sealed
+ * (format 1, which does not carry the operator) is audited with the operator unknown. The
+ * operator's name is sealed, never in Redis as it is.
+ */
+static void test_audit_operator(void **state)
+{
+	struct fx *fx = *state;
+	char frag[HM_AUDIT_HOST_MAX + 128], host[HM_AUDIT_HOST_MAX + 2], hex[HM_SEAL_NAME_HEX];
+	char fleet_id[HM_SEAL_ID_HEX];
+	uint8_t blob[HM_FREC_BLOB_MAX];
+	struct hm_ks_mirror_rec rec;
+	struct passwd *pw = getpwuid(getuid());
+	struct ff_run res;
+	redisContext *c;
+	redisReply *r;
+	size_t len;
+
+	assert_non_null(pw);
+	assert_int_equal(gethostname(host, sizeof(host)), 0);
+	host[sizeof(host) - 1] = '\0';
+	assert_int_equal(setenv("SUDO_USER", SUDO_NAME, 1), 0);
+	assert_int_equal(setenv("SUDO_UID", "4242", 1), 0);
+	ff_fctl_ok(&fx->f, &res, "key create --tenant %s --container %s --json", TC, CC);
+	assert_int_equal(unsetenv("SUDO_USER"), 0);
+	assert_int_equal(unsetenv("SUDO_UID"), 0);
+	for (int i = 0; i < NHOSTS; i++) {
+		host_audit(fx, i, 1, &res);
+		has(res.out, "\"op\":\"fleet-epoch\"", i);
+		has(res.out, "\"epoch\":1", i);
+		snprintf(frag, sizeof(frag), "\"uid\":%u,\"user\":\"%s\"", (unsigned)getuid(),
+			 pw->pw_name);
+		has(res.out, frag, i);
+		has(res.out, "\"sudo_user\":\"" SUDO_NAME "\",\"sudo_uid\":4242", i);
+		snprintf(frag, sizeof(frag), "\"host\":\"%s\"", host);
+		has(res.out, frag, i);
+		has(res.out, "\"fleet\":{\"op\":\"create\",\"time\":\"", i);
+		snprintf(frag, sizeof(frag), "\"operator_known\":true,\"applied_by\":\"%s\"}", host);
+		has(res.out, frag, i);
+	}
+
+	/* no operator's name in Redis as it is: it is sealed in the record */
+	c = ff_rconnect(&fx->f.r);
+	rec_name(fx, TC, CC, 1, hex);
+	len = rec_get(fx, hex, blob);
+	assert_int_equal(blob[0], HM_FREC_FORMAT);
+	assert_null(memmem(blob, len, SUDO_NAME, strlen(SUDO_NAME)));
+	r = ff_rcmd(c, "XRANGE %schanges - +", PREFIX);
+	assert_int_equal(r->type, REDIS_REPLY_ARRAY);
+	for (size_t j = 0; j < r->elements; j++) {
+		const redisReply *fields = r->element[j]->element[1];
+
+		for (size_t m = 0; m < fields->elements; m++)
+			assert_null(memmem(fields->element[m]->str, fields->element[m]->len,
+					   SUDO_NAME, strlen(SUDO_NAME)));
+	}
+	freeReplyObject(r);
+
+	/* what an older hmacctl writes: format 1, here the revoke of TC/CC/1 */
+	r = ff_rcmd(c, "HGET %smeta fleet_id", PREFIX);
+	assert_int_equal(r->type, REDIS_REPLY_STRING);
+	assert_int_equal(r->len, HM_SEAL_ID_HEX - 1);
+	memcpy(fleet_id, r->str, r->len + 1);
+	freeReplyObject(r);
+	redisFree(c);
+	assert_int_equal(hm_frec_open(&fx->f.s, PREFIX, fleet_id, hex, blob, len, &rec), HM_OK);
+	assert_true(rec.origin.known);
+	memset(&rec.origin, 0, sizeof(rec.origin));
+	rec.state = HM_KEY_REVOKED;
+	rec.deadline = 0;
+	OPENSSL_cleanse(rec.secret, sizeof(rec.secret));
+	rec.secret_len = 0;
+	rec.version++;
+	assert_int_equal(hm_frec_seal(&fx->f.s, PREFIX, fleet_id, &rec, blob, &len), HM_OK);
+	assert_int_equal(blob[0], HM_FREC_FORMAT_V1);
+	rec_put(fx, hex, blob, len, true);
+	for (int i = 0; i < NHOSTS; i++) {
+		const char *second;
+
+		host_audit(fx, i, 2, &res);
+		second = strstr(res.out, "\"seq\":");
+		assert_non_null(second);
+		second = strstr(second + 1, "\"seq\":");
+		assert_non_null(second);
+		has(second, "\"op\":\"fleet-epoch\"", i);
+		has(second, "state=revoked", i);
+		has(second, "\"uid\":null,\"user\":null,\"sudo_user\":null,\"sudo_uid\":null,"
+			    "\"host\":null", i);
+		snprintf(frag, sizeof(frag),
+			 "\"fleet\":{\"op\":null,\"time\":null,\"time_ms\":null,"
+			 "\"operator_known\":false,\"applied_by\":\"%s\"}", host);
+		has(second, frag, i);
+	}
+	OPENSSL_cleanse(&rec, sizeof(rec));
 }
 
 /* ---- 3. tampering: refused and counted on every host, the scope keeps its state ---- */
@@ -1208,6 +1348,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_propagation),
 		cmocka_unit_test(test_no_plaintext_in_redis),
+		cmocka_unit_test(test_audit_operator),
 		cmocka_unit_test(test_tamper_flipped),
 		cmocka_unit_test(test_tamper_swapped),
 		cmocka_unit_test(test_tamper_replayed),

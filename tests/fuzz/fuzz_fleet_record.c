@@ -4,11 +4,13 @@
  *
  * The input is a record's plaintext. It is sealed properly, with a fixed seal key, under the
  * name its own identity bytes hash to (a random name would stop nearly every input at the
- * name check, before the decoder's rules), then opened with hm_frec_open(): HM_OK or
- * HM_EMALFORMED, nothing else; a refused record leaves the output wiped; an opened one is a
- * record a store can hold and seals again into a blob that opens as the same record. The input
- * is also opened as a blob as it is: it never authenticates.
- * Seeds (tests/fuzz/corpus/fleet_record) are plaintexts of each kind of record.
+ * name check, before the decoder's rules), as format 1 and again as format 2 (with the change's
+ * origin after the identity), then opened with hm_frec_open(): HM_OK or HM_EMALFORMED, nothing
+ * else; a refused record leaves the output wiped; an opened one is a record a store can hold,
+ * its origin known exactly in format 2, and seals again into a blob that opens as the same
+ * record. The input is also opened as a blob as it is: it never authenticates.
+ * Seeds (tests/fuzz/corpus/fleet_record) are plaintexts of each kind of record, in both
+ * formats.
  */
 #include <stdbool.h>
 #include <stddef.h>
@@ -76,7 +78,8 @@ static void put_be(uint8_t *p, uint64_t v, unsigned n)
 }
 
 /* The blob of record.h for plain under the name hex: format, version, sealed with its AAD. */
-static size_t seal_as(const char *hex, const uint8_t *plain, size_t n, uint8_t *blob)
+static size_t seal_as(uint8_t format, const char *hex, const uint8_t *plain, size_t n,
+		      uint8_t *blob)
 {
 	uint8_t aad[sizeof(AAD_LABEL) + 1 + sizeof(PREFIX) + 32 + 1 + 8];
 	size_t a = sizeof(AAD_LABEL) - 1, sealed = 0;
@@ -87,52 +90,68 @@ static size_t seal_as(const char *hex, const uint8_t *plain, size_t n, uint8_t *
 	a += sizeof(PREFIX) - 1;
 	for (size_t i = 0; i < 32; i++)
 		aad[a++] = (uint8_t)(nibble(hex[2 * i]) << 4 | nibble(hex[2 * i + 1]));
-	aad[a++] = HM_FREC_FORMAT;
+	aad[a++] = format;
 	put_be(aad + a, 42, 8);
 	a += 8;
-	blob[0] = HM_FREC_FORMAT;
+	blob[0] = format;
 	put_be(blob + 1, 42, 8);
 	FUZZ_CHECK(hm_seal_record(seal(), aad, a, plain, n, blob + 9, HM_FREC_BLOB_MAX - 9,
 				  &sealed) == HM_OK);
 	return 9 + sealed;
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+static bool origin_same(const struct hm_ks_origin *a, const struct hm_ks_origin *b)
+{
+	return a->known == b->known && a->op == b->op && a->time_ms == b->time_ms &&
+	       a->actor.uid == b->actor.uid && a->actor.has_sudo_uid == b->actor.has_sudo_uid &&
+	       a->actor.sudo_uid == b->actor.sudo_uid &&
+	       strcmp(a->actor.user, b->actor.user) == 0 &&
+	       strcmp(a->actor.sudo_user, b->actor.sudo_user) == 0 &&
+	       strcmp(a->actor.host, b->actor.host) == 0;
+}
+
+/* Whether a name of the origin is printable ASCII within max: what a writer makes. */
+static bool printable(const char *s, size_t max)
+{
+	size_t n = strlen(s);
+
+	for (size_t i = 0; i < n; i++)
+		if (s[i] < 0x20 || s[i] > 0x7e)
+			return false;
+	return n <= max;
+}
+
+static void one_format(uint8_t format, const char *hex, const uint8_t *data, size_t size)
 {
 	static uint8_t blob[HM_FREC_BLOB_MAX], again[HM_FREC_BLOB_MAX];
 	struct hm_ks_mirror_rec r, back;
-	char hex[HM_SEAL_NAME_HEX], hex2[HM_SEAL_NAME_HEX];
-	size_t il, len, len2 = 0;
+	char hex2[HM_SEAL_NAME_HEX];
+	size_t len, len2 = 0;
 	int rc;
 
-	/* as a blob, unsealed: it never opens */
-	memset(&r, 0x5a, sizeof(r));
-	memset(hex, 'a', 64);
-	hex[64] = '\0';
-	FUZZ_CHECK(hm_frec_open(seal(), PREFIX, FLEET_ID, hex, data, size, &r) == HM_EMALFORMED);
-	FUZZ_CHECK(wiped(&r));
-
-	/* as a plaintext, sealed under its identity's name */
-	if (size > HM_FREC_PLAIN_MAX)
-		return 0;
-	il = ident_len(data, size);
-	if (il > 0)
-		FUZZ_CHECK(hm_seal_name(seal(), data, il, hex) == HM_OK);
-	len = seal_as(hex, data, size, blob);
+	len = seal_as(format, hex, data, size, blob);
 	memset(&r, 0x5a, sizeof(r));
 	rc = hm_frec_open(seal(), PREFIX, FLEET_ID, hex, blob, len, &r);
 	if (rc != HM_OK) {
 		FUZZ_CHECK(rc == HM_EMALFORMED);
 		FUZZ_CHECK(wiped(&r));
-		return 0;
+		return;
 	}
 	FUZZ_CHECK(r.version == 42);
+	FUZZ_CHECK(r.origin.known == (format == HM_FREC_FORMAT));
+	if (r.origin.known)
+		FUZZ_CHECK(r.origin.op >= 1 && r.origin.op <= 6 && r.origin.time_ms >= 0 &&
+			   printable(r.origin.actor.user, HM_AUDIT_NAME_MAX) &&
+			   printable(r.origin.actor.sudo_user, HM_AUDIT_NAME_MAX) &&
+			   printable(r.origin.actor.host, HM_AUDIT_HOST_MAX));
 	FUZZ_CHECK(hm_frec_name(seal(), &r, hex2) == HM_OK);
 	FUZZ_CHECK(strcmp(hex, hex2) == 0);
 	FUZZ_CHECK(hm_frec_seal(seal(), PREFIX, FLEET_ID, &r, again, &len2) == HM_OK);
+	FUZZ_CHECK(again[0] == format);
 	FUZZ_CHECK(hm_frec_open(seal(), PREFIX, FLEET_ID, hex, again, len2, &back) == HM_OK);
 	FUZZ_CHECK(back.kind == r.kind && back.version == r.version &&
-		   strcmp(back.tenant, r.tenant) == 0 && strcmp(back.container, r.container) == 0);
+		   strcmp(back.tenant, r.tenant) == 0 && strcmp(back.container, r.container) == 0 &&
+		   origin_same(&back.origin, &r.origin));
 	if (r.kind == HM_KS_MIRROR_EPOCH) {
 		FUZZ_CHECK(back.epoch == r.epoch && back.state == r.state &&
 			   back.created == r.created && back.deadline == r.deadline &&
@@ -146,5 +165,28 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 					  back.policy.ncomponents == r.policy.ncomponents &&
 					  back.policy.v1_nheaders == r.policy.v1_nheaders));
 	}
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct hm_ks_mirror_rec r;
+	char hex[HM_SEAL_NAME_HEX];
+	size_t il;
+
+	/* as a blob, unsealed: it never opens */
+	memset(&r, 0x5a, sizeof(r));
+	memset(hex, 'a', 64);
+	hex[64] = '\0';
+	FUZZ_CHECK(hm_frec_open(seal(), PREFIX, FLEET_ID, hex, data, size, &r) == HM_EMALFORMED);
+	FUZZ_CHECK(wiped(&r));
+
+	/* as a plaintext, sealed under its identity's name, in either format */
+	if (size > HM_FREC_PLAIN_MAX)
+		return 0;
+	il = ident_len(data, size);
+	if (il > 0)
+		FUZZ_CHECK(hm_seal_name(seal(), data, il, hex) == HM_OK);
+	one_format(HM_FREC_FORMAT_V1, hex, data, size);
+	one_format(HM_FREC_FORMAT, hex, data, size);
 	return 0;
 }

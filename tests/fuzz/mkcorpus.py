@@ -7,9 +7,11 @@ Seeds are small valid and near-valid inputs that get each target past its first 
             rfc9421 items (7.2) alone and mixed with hmacd-v1 ones
   canon/    inputs in fuzz_canon.c's layout (mode byte, item description, derivation)
   fleet_record/  record plaintexts (daemon/fleet/record.h): epochs in each state, the longest
-            one, policies set and unset
+            one, policies set and unset; each again in format 2, with the change's origin
+            (operator, admin host, operation, time) after the identity, the longest one too
   audit/    audit record values (daemon/store/audit.h): each kind of operation, with and without
-            a sudo user, the longest one
+            a sudo user, the longest one; format 2 (a fleet change applied, the operator known
+            or not), the longest one
 Deterministic: running it twice writes the same bytes. Needs python3-msgpack.
 Usage: tests/fuzz/mkcorpus.py   (from anywhere; writes next to itself)
 """
@@ -153,8 +155,42 @@ def fleet_policy(tenant, container, components, v1_headers):
     return fleet_ident(2, tenant, container) + b"\x01" + struct.pack(">H", len(enc)) + enc
 
 
+def fleet_origin(op, uid=1000, user=b"bob", sudo=(b"alice", 1001), host=b"admin-1"):
+    """Format 2's origin: op | i64 BE time | u32 BE uid | u8 sudo flag | u32 BE sudo uid |
+    u8 len, user | u8 len, sudo user | u8 len, host."""
+    sudo_user, sudo_uid = sudo if sudo is not None else (b"", None)
+    return (struct.pack(">BqIBI", op, 1796551427000, uid, 1 if sudo_uid is not None else 0,
+                        sudo_uid or 0) +
+            bytes([len(user)]) + user + bytes([len(sudo_user)]) + sudo_user +
+            bytes([len(host)]) + host)
+
+
+def with_origin(plain, origin):
+    """A format 1 plaintext made format 2: the origin right after the identity."""
+    il = 2 + plain[1]
+    il += 1 + plain[il]
+    if plain[0] == 1:
+        il += 4
+    return plain[:il] + origin + plain[il:]
+
+
 def fleet_records():
     secret = bytes(range(0xa0, 0xe0))
+    # format 2: the operation of each record's kind (rotate, revoke, policy set/unset)
+    v2 = {"current": 2, "superseded": 2, "revoked": 4, "policy": 5, "policy-tenant": 5,
+          "policy-unset": 6}
+    for name, plain in fleet_records_v1(secret):
+        yield name, plain
+        if name in v2:
+            yield "v2-" + name, with_origin(plain, fleet_origin(v2[name]))
+    longest = fleet_epoch(b"t" * 128, b"c" * 128, 0xFFFFFFFF, 1, 0, b"~" * 128, secret)
+    yield "v2-longest", with_origin(longest, fleet_origin(3, 2**32 - 1, b"u" * 64,
+                                                          (b"s" * 64, 2**32 - 1), b"h" * 255))
+    yield "v2-no-sudo", with_origin(fleet_epoch(b"a", b"b", 1, 1, 0, b"k", secret[:16]),
+                                    fleet_origin(1, 0, b"", None, b""))
+
+
+def fleet_records_v1(secret):
     yield "current", fleet_epoch(b"acme", b"web", 1, 1, 0, b"hk_0123", secret[:32])
     yield "superseded", fleet_epoch(b"acme", b"web", 2, 2, 1700086400, b"k.2", secret[:16])
     yield "revoked", fleet_epoch(b"acme", b"web", 3, 3, 0, b"k/3", b"")
@@ -171,6 +207,14 @@ def audit_record(op, ms, epoch, uid, sudo_uid, strings):
     return head + bytes(len(s) for s in strings) + b"\x00" + b"".join(strings)
 
 
+def audit_record_fleet(op, ms, epoch, uid, sudo_uid, unknown, fleet_op, fleet_ms, strings):
+    """Format 2: eight strings (the last the applying host), the operator's time at 32."""
+    flags = (1 if sudo_uid is not None else 0) | (2 if unknown else 0)
+    head = struct.pack("<BBBBqIII", 2, op, flags, fleet_op, ms, epoch, uid, sudo_uid or 0)
+    return (head + bytes(len(s) for s in strings) + struct.pack("<q", fleet_ms) +
+            b"".join(strings))
+
+
 def audit_records():
     yield "create", audit_record(1, 1796551427011, 1, 0, None,
                                  [b"acme", b"web", b"hk_0123", b"root", b"", b"host-a", b""])
@@ -182,6 +226,18 @@ def audit_records():
     yield "longest", audit_record(10, 2**62, 2**32 - 1, 2**32 - 1, 2**32 - 1,
                                   [b"t" * 128, b"c" * 128, b"~" * 128, b"u" * 64, b"s" * 64,
                                    b"h" * 255, b"d" * 128])
+    yield "fleet-v2", audit_record_fleet(9, 1796551427072, 2, 1000, 1001, False, 2,
+                                         1796551427000,
+                                         [b"acme", b"web", b"k2", b"bob", b"alice", b"admin-1",
+                                          b"state=current version=7 pos=1-0", b"web-7"])
+    yield "fleet-v2-unknown", audit_record_fleet(10, 1796551427072, 0, 0, None, True, 0, 0,
+                                                 [b"acme", b"", b"", b"", b"", b"",
+                                                  b"unset version=8 pos=resync", b"web-7"])
+    yield "fleet-v2-longest", audit_record_fleet(9, 2**62, 2**32 - 1, 2**32 - 1, 2**32 - 1,
+                                                 False, 4, 2**62,
+                                                 [b"t" * 128, b"c" * 128, b"~" * 128, b"u" * 64,
+                                                  b"s" * 64, b"h" * 255, b"d" * 128,
+                                                  b"a" * 255])
 
 
 def main():

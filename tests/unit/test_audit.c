@@ -3,7 +3,9 @@
  * auditlog.c, backup.c): the record's bytes pinned at the offsets audit.h gives, a decoder that
  * refuses whatever the encoder would not write, one record per change in the change's own
  * transaction (none for a change that fails), listing filters, pruning, the fleet mirror's
- * records, and backup, check and restore on real stores in fresh temporary directories.
+ * records (the operator the fleet record names, or unknown; the host that applied it), format
+ * 2's bytes pinned and refused as format 1's are, and backup, check and restore on real stores
+ * in fresh temporary directories.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -101,7 +103,154 @@ static void test_encode_refused(void **state)
 	memset(r.actor.sudo_user, 'a', HM_AUDIT_NAME_MAX);
 	memset(r.actor.host, 'a', HM_AUDIT_HOST_MAX);
 	memset(r.detail, 'a', HM_AUDIT_DETAIL_MAX);
+	assert_int_equal(hm_audit_encode(&r, out), HM_AUDIT_MAX - 8 - HM_AUDIT_HOST_MAX);
+	/* and with a fleet change's fields, the longest there is */
+	r.op = HM_AUDIT_FLEET_EPOCH;
+	r.fleet_op = HM_AUDIT_ROTATE;
+	r.fleet_time_ms = INT64_MAX;
+	memset(r.applied_host, 'a', HM_AUDIT_HOST_MAX);
 	assert_int_equal(hm_audit_encode(&r, out), HM_AUDIT_MAX);
+	r.applied_host[0] = '\t';
+	assert_int_equal(hm_audit_encode(&r, out), 0);
+}
+
+/* A fleet change applied: the operator from the fleet record, the host that applied it. */
+static void fill_fleet(struct hm_audit_rec *r)
+{
+	fill(r);
+	r->op = HM_AUDIT_FLEET_EPOCH;
+	memset(r->detail, 0, sizeof(r->detail)); /* compared whole after a round trip */
+	strcpy(r->detail, "v=9");
+	r->fleet_op = HM_AUDIT_ROTATE;
+	r->fleet_time_ms = 1796551427000;
+	strcpy(r->applied_host, "web-7");
+}
+
+static void test_bytes_fleet(void **state)
+{
+	static const uint8_t want[] = {
+		2, 9, 1, 2,                             /* format 2, fleet-epoch, sudo uid, rotate */
+		0xc3, 0x43, 0xcf, 0x4a, 0xa2, 0x1, 0, 0, /* 1796551427011 ms, little-endian */
+		7, 0, 0, 0,                             /* epoch */
+		0xe8, 0x03, 0, 0,                       /* uid 1000 */
+		0xe9, 0x03, 0, 0,                       /* sudo uid 1001 */
+		2, 1, 3, 3, 5, 1, 3, 5,                 /* string lengths, the applying host's */
+		0xb8, 0x43, 0xcf, 0x4a, 0xa2, 0x1, 0, 0, /* the operator's time, 1796551427000 */
+		't', '1', 'c', 'k', 'i', 'd', 'b', 'o', 'b', 'a', 'l', 'i', 'c', 'e', 'h',
+		'v', '=', '9', 'w', 'e', 'b', '-', '7',
+	};
+	static const uint8_t unknown[] = {
+		2, 10, 2, 0,                            /* fleet-policy, operator unknown, no op */
+		0xc3, 0x43, 0xcf, 0x4a, 0xa2, 0x1, 0, 0,
+		0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,     /* epoch, uid, sudo uid: none */
+		2, 0, 0, 0, 0, 0, 0, 1,                 /* tenant, the applying host */
+		0, 0, 0, 0, 0, 0, 0, 0,                 /* the operator's time: unknown */
+		't', '1', 'h',
+	};
+	struct hm_audit_rec r, back;
+	uint8_t out[HM_AUDIT_MAX];
+	size_t n;
+
+	(void)state;
+	fill_fleet(&r);
+	n = hm_audit_encode(&r, out);
+	assert_int_equal(n, sizeof(want));
+	assert_memory_equal(out, want, n);
+	back.seq = 0;
+	assert_int_equal(hm_audit_decode(out, n, &back), HM_OK);
+	assert_memory_equal(&back, &r, sizeof(r));
+	/* the operator unknown: a format 1 fleet record (from an older hmacctl) applied */
+	memset(&r, 0, sizeof(r));
+	r.op = HM_AUDIT_FLEET_POLICY;
+	r.time_ms = 1796551427011;
+	strcpy(r.tenant, "t1");
+	r.operator_unknown = true;
+	strcpy(r.applied_host, "h");
+	n = hm_audit_encode(&r, out);
+	assert_int_equal(n, sizeof(unknown));
+	assert_memory_equal(out, unknown, n);
+	assert_int_equal(hm_audit_decode(out, n, &back), HM_OK);
+	assert_memory_equal(&back, &r, sizeof(r));
+}
+
+static void test_fleet_refused(void **state)
+{
+	struct hm_audit_rec r;
+	uint8_t good[HM_AUDIT_MAX], bad[HM_AUDIT_MAX + 1];
+	size_t n, i;
+	unsigned bit;
+
+	(void)state;
+	/* the encoder: fleet fields only on a fleet change, an operator's op, no unknown's name */
+	fill_fleet(&r);
+	r.op = HM_AUDIT_ROTATE;
+	assert_int_equal(hm_audit_encode(&r, good), 0);
+	fill_fleet(&r);
+	r.fleet_op = HM_AUDIT_PRUNE;
+	assert_int_equal(hm_audit_encode(&r, good), 0);
+	fill_fleet(&r);
+	r.fleet_op = HM_AUDIT_FLEET_EPOCH;
+	assert_int_equal(hm_audit_encode(&r, good), 0);
+	fill_fleet(&r);
+	r.fleet_time_ms = -1;
+	assert_int_equal(hm_audit_encode(&r, good), 0);
+	fill_fleet(&r);
+	r.operator_unknown = true; /* with bob's uid and name */
+	assert_int_equal(hm_audit_encode(&r, good), 0);
+	/* the decoder */
+	fill_fleet(&r);
+	n = hm_audit_encode(&r, good);
+	assert_true(n > HM_AUDIT_FIXED_FLEET);
+	for (i = 0; i < n; i++)
+		assert_int_equal(hm_audit_decode(good, i, &r), HM_EMALFORMED);
+	memcpy(bad, good, n);
+	bad[n] = 'x';
+	assert_int_equal(hm_audit_decode(bad, n + 1, &r), HM_EMALFORMED);
+	const struct {
+		size_t off;
+		uint8_t v;
+	} cases[] = {
+		{ 0, 1 },     /* format 1: the fixed part is shorter, nothing lines up */
+		{ 0, 3 },
+		{ 1, HM_AUDIT_ROTATE }, /* fleet fields on another operation */
+		{ 2, 4 },     /* an unknown flag */
+		{ 2, 3 },     /* operator unknown, with a uid and names */
+		{ 3, HM_AUDIT_PRUNE }, { 3, HM_AUDIT_FLEET_POLICY }, { 3, 0xff },
+		{ 39, 0x80 }, /* the operator's time negative */
+		{ 31, 6 },    /* the applying host's length off by one */
+		{ n - 1, '\n' },
+	};
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		memcpy(bad, good, n);
+		bad[cases[i].off] = cases[i].v;
+		assert_int_equal(hm_audit_decode(bad, n, &r), HM_EMALFORMED);
+		assert_int_equal(r.op, 0);
+	}
+	/* format 2 holding only what format 1 holds: not what the encoder writes */
+	fill(&r);
+	r.op = HM_AUDIT_FLEET_EPOCH;
+	n = hm_audit_encode(&r, good);
+	assert_int_equal(good[0], HM_AUDIT_FORMAT);
+	memset(bad, 0, sizeof(bad));
+	memcpy(bad, good, HM_AUDIT_FIXED);
+	bad[0] = HM_AUDIT_FORMAT_FLEET;
+	memcpy(bad + HM_AUDIT_FIXED_FLEET, good + HM_AUDIT_FIXED, n - HM_AUDIT_FIXED);
+	assert_int_equal(hm_audit_decode(bad, n + 8, &r), HM_EMALFORMED);
+	/* any single bit flipped: refused, or a record that encodes back to the same bytes */
+	fill_fleet(&r);
+	n = hm_audit_encode(&r, good);
+	for (i = 0; i < n; i++) {
+		for (bit = 0; bit < 8; bit++) {
+			uint8_t again[HM_AUDIT_MAX];
+
+			memcpy(bad, good, n);
+			bad[i] ^= (uint8_t)(1u << bit);
+			if (hm_audit_decode(bad, n, &r) != HM_OK)
+				continue;
+			assert_int_equal(hm_audit_encode(&r, again), n);
+			assert_memory_equal(again, bad, n);
+		}
+	}
 }
 
 static void test_decode_refused(void **state)
@@ -377,11 +526,25 @@ static void test_mirror(void **state)
 	strcpy(r[0].keyid, "fk-1");
 	memset(r[0].secret, 0x5a, 32);
 	r[0].secret_len = 32;
+	/* made by bob, by sudo from alice, on admin-1 (a format 2 fleet record) */
+	r[0].origin.known = true;
+	r[0].origin.op = HM_AUDIT_ROTATE;
+	r[0].origin.time_ms = 1796551427000;
+	r[0].origin.actor.uid = 1000;
+	strcpy(r[0].origin.actor.user, "bob");
+	strcpy(r[0].origin.actor.sudo_user, "alice");
+	r[0].origin.actor.has_sudo_uid = true;
+	r[0].origin.actor.sudo_uid = 1001;
+	strcpy(r[0].origin.actor.host, "admin-1");
+	/* by whom, unknown (a format 1 record, from an older hmacctl) */
 	r[1].kind = HM_KS_MIRROR_POLICY;
 	memset(r[1].name, 2, sizeof(r[1].name));
 	r[1].version = 4;
 	strcpy(r[1].tenant, "t1");
 	r[1].present = false;
+	/* the applying hmacd: recorded as the host that applied, never as the operator */
+	hm_ks_set_actor(mk, &(struct hm_ks_actor){ .uid = 998, .user = "hmacd",
+						   .host = "follower-9" });
 	assert_int_equal(hm_ks_mirror_apply(mk, &m, r, 2, &res), HM_OK);
 	assert_int_equal(res.applied, 2);
 	assert_int_equal(hm_ks_mirror_apply(mk, &m, r, 2, &res), HM_OK);
@@ -393,8 +556,25 @@ static void test_mirror(void **state)
 	assert_int_equal(g.r[0].epoch, 1);
 	assert_non_null(strstr(g.r[0].detail, "state=current"));
 	assert_non_null(strstr(g.r[0].detail, "pos=1700000000000-0"));
+	assert_int_equal(g.r[0].actor.uid, 1000);
+	assert_string_equal(g.r[0].actor.user, "bob");
+	assert_string_equal(g.r[0].actor.sudo_user, "alice");
+	assert_true(g.r[0].actor.has_sudo_uid);
+	assert_int_equal(g.r[0].actor.sudo_uid, 1001);
+	assert_string_equal(g.r[0].actor.host, "admin-1");
+	assert_false(g.r[0].operator_unknown);
+	assert_int_equal(g.r[0].fleet_op, HM_AUDIT_ROTATE);
+	assert_int_equal(g.r[0].fleet_time_ms, 1796551427000);
+	assert_string_equal(g.r[0].applied_host, "follower-9");
 	assert_int_equal(g.r[1].op, HM_AUDIT_FLEET_POLICY);
 	assert_non_null(strstr(g.r[1].detail, "unset"));
+	assert_true(g.r[1].operator_unknown);
+	assert_int_equal(g.r[1].actor.uid, 0);
+	assert_string_equal(g.r[1].actor.user, "");
+	assert_string_equal(g.r[1].actor.host, "");
+	assert_int_equal(g.r[1].fleet_op, 0);
+	assert_int_equal(g.r[1].fleet_time_ms, 0);
+	assert_string_equal(g.r[1].applied_host, "follower-9");
 	/* the secret in no record */
 	for (size_t i = 0; i < g.n; i++)
 		assert_null(memmem(&g.r[i], sizeof(g.r[i]), r[0].secret, 32));
@@ -560,6 +740,8 @@ int main(void)
 		cmocka_unit_test(test_bytes),
 		cmocka_unit_test(test_encode_refused),
 		cmocka_unit_test(test_decode_refused),
+		cmocka_unit_test(test_bytes_fleet),
+		cmocka_unit_test(test_fleet_refused),
 		cmocka_unit_test_setup_teardown(test_changes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_prune, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_old_store, setup, teardown),

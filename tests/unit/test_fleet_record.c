@@ -12,6 +12,11 @@
  * the associated data forged for that name). The plaintext layout is written again here from
  * record.h, which pins it; hand-made and randomly mutated plaintexts, sealed properly, are
  * refused unless they hold a record a store could hold, and what opens seals again.
+ * Format 2 carries the change's origin (operator, admin host, operation, time): it round trips
+ * at its limits, format 1 (the test's encoder without an origin, as an older hmacctl wrote)
+ * still opens with the origin unknown, a format byte changed either way does not open, and
+ * origins a writer would not make (too long, not printable, another kind's operation, flags,
+ * cut short) are neither sealed nor opened.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -110,8 +115,23 @@ static void seal_rec(const struct hm_seal *s, struct hm_ks_mirror_rec *r, uint8_
 	assert_true(*len > 9 + HM_SEAL_OVERHEAD && *len <= HM_FREC_BLOB_MAX);
 }
 
+static bool origin_equal(const struct hm_ks_origin *a, const struct hm_ks_origin *b)
+{
+	if (a->known != b->known)
+		return false;
+	return !a->known ||
+	       (a->op == b->op && a->time_ms == b->time_ms && a->actor.uid == b->actor.uid &&
+		a->actor.has_sudo_uid == b->actor.has_sudo_uid &&
+		a->actor.sudo_uid == b->actor.sudo_uid &&
+		strcmp(a->actor.user, b->actor.user) == 0 &&
+		strcmp(a->actor.sudo_user, b->actor.sudo_user) == 0 &&
+		strcmp(a->actor.host, b->actor.host) == 0);
+}
+
 static bool rec_equal(const struct hm_ks_mirror_rec *a, const struct hm_ks_mirror_rec *b)
 {
+	if (!origin_equal(&a->origin, &b->origin))
+		return false;
 	if (a->kind != b->kind || memcmp(a->name, b->name, sizeof(a->name)) != 0 ||
 	    a->version != b->version || strcmp(a->tenant, b->tenant) != 0 ||
 	    strcmp(a->container, b->container) != 0)
@@ -230,8 +250,8 @@ static size_t my_policy_plain(const char *tenant, const char *container, uint8_t
  * says), with the associated data record.h defines for that name, PREFIX, FLEET_ID and
  * version.
  */
-static size_t forge(const struct hm_seal *s, const char *hex, uint64_t version,
-		    const uint8_t *plain, size_t n, uint8_t *blob)
+static size_t forge_as(const struct hm_seal *s, uint8_t format, const char *hex,
+		       uint64_t version, const uint8_t *plain, size_t n, uint8_t *blob)
 {
 	uint8_t aad[sizeof(AAD_LABEL) + 1 + 255 + 16 + 32 + 1 + 8];
 	size_t a = sizeof(AAD_LABEL) - 1, pl = strlen(PREFIX), sealed = 0;
@@ -252,15 +272,88 @@ static size_t forge(const struct hm_seal *s, const char *hex, uint64_t version,
 		assert_int_equal(sscanf(hex + 2 * i, "%2x", &v), 1);
 		aad[a++] = (uint8_t)v;
 	}
-	aad[a++] = HM_FREC_FORMAT;
+	aad[a++] = format;
 	put_be(aad + a, version, 8);
 	a += 8;
-	blob[0] = HM_FREC_FORMAT;
+	blob[0] = format;
 	put_be(blob + 1, version, 8);
 	assert_int_equal(hm_seal_record(s, aad, a, plain, n, blob + 9, HM_FREC_BLOB_MAX - 9,
 					&sealed),
 			 HM_OK);
 	return 9 + sealed;
+}
+
+/* Format 1: the plaintexts of the test's encoder without an origin, as older hmacctl sealed. */
+static size_t forge(const struct hm_seal *s, const char *hex, uint64_t version,
+		    const uint8_t *plain, size_t n, uint8_t *blob)
+{
+	return forge_as(s, HM_FREC_FORMAT_V1, hex, version, plain, n, blob);
+}
+
+/*
+ * Format 2's origin: u8 op | i64 BE time | u32 BE uid | u8 sudo flag | u32 BE sudo uid |
+ * u8 len, user | u8 len, sudo user | u8 len, host. Lengths as given (ul, sl, hl), so that a
+ * test can make them lie.
+ */
+static size_t my_origin(const struct hm_ks_origin *o, uint8_t flag, size_t ul, size_t sl,
+			size_t hl, uint8_t *out)
+{
+	size_t n = 0;
+
+	out[n++] = (uint8_t)o->op;
+	put_be(out + n, (uint64_t)o->time_ms, 8);
+	put_be(out + n + 8, o->actor.uid, 4);
+	out[n + 12] = flag;
+	put_be(out + n + 13, o->actor.sudo_uid, 4);
+	n += 17;
+	out[n++] = (uint8_t)ul;
+	memcpy(out + n, o->actor.user, strlen(o->actor.user));
+	n += strlen(o->actor.user);
+	out[n++] = (uint8_t)sl;
+	memcpy(out + n, o->actor.sudo_user, strlen(o->actor.sudo_user));
+	n += strlen(o->actor.sudo_user);
+	out[n++] = (uint8_t)hl;
+	memcpy(out + n, o->actor.host, strlen(o->actor.host));
+	return n + strlen(o->actor.host);
+}
+
+/* A format 1 plaintext p[0..n) made format 2: the origin bytes o[0..on) after the identity. */
+static size_t my_with_origin(const uint8_t *p, size_t n, const uint8_t *o, size_t on,
+			     uint8_t *out)
+{
+	size_t il = 2 + p[1];
+
+	il += 1 + p[il];
+	if (p[0] == HM_KS_MIRROR_EPOCH)
+		il += 4;
+	memcpy(out, p, il);
+	memcpy(out + il, o, on);
+	memcpy(out + il + on, p + il, n - il);
+	return n + on;
+}
+
+/* An origin a writer makes: bob (1000) by sudo from alice (1001), on admin-1. */
+static void set_origin(struct hm_ks_mirror_rec *r, enum hm_audit_op op)
+{
+	memset(&r->origin, 0, sizeof(r->origin));
+	r->origin.known = true;
+	r->origin.op = op;
+	r->origin.time_ms = 1796551427011;
+	r->origin.actor.uid = 1000;
+	snprintf(r->origin.actor.user, sizeof(r->origin.actor.user), "bob");
+	snprintf(r->origin.actor.sudo_user, sizeof(r->origin.actor.sudo_user), "alice");
+	r->origin.actor.has_sudo_uid = true;
+	r->origin.actor.sudo_uid = 1001;
+	snprintf(r->origin.actor.host, sizeof(r->origin.actor.host), "admin-1");
+}
+
+/* The origin bytes of r as a writer makes them. */
+static size_t my_origin_of(const struct hm_ks_mirror_rec *r, uint8_t *out)
+{
+	const struct hm_ks_actor *a = &r->origin.actor;
+
+	return my_origin(&r->origin, a->has_sudo_uid ? 1 : 0, strlen(a->user),
+			 strlen(a->sudo_user), strlen(a->host), out);
 }
 
 /* The name of an identity, from the test's own ident bytes. */
@@ -547,7 +640,7 @@ static void test_name(void **state)
 static void test_flipped_bytes(void **state)
 {
 	uint8_t blob[HM_FREC_BLOB_MAX], bad[HM_FREC_BLOB_MAX];
-	struct hm_ks_mirror_rec recs[2];
+	struct hm_ks_mirror_rec recs[3];
 	char hex[HM_SEAL_NAME_HEX];
 	struct hm_seal s;
 	size_t len = 0;
@@ -556,7 +649,9 @@ static void test_flipped_bytes(void **state)
 	init_seal(&s, 7);
 	epoch_rec(&recs[0], "acme", "web", 1, HM_KEY_CURRENT, 0, "k1", 32);
 	policy_rec(&recs[1], "acme", "web", true);
-	for (size_t k = 0; k < 2; k++) {
+	epoch_rec(&recs[2], "acme", "web", 1, HM_KEY_CURRENT, 0, "k1", 32);
+	set_origin(&recs[2], HM_AUDIT_ROTATE); /* format 2 */
+	for (size_t k = 0; k < 3; k++) {
 		seal_rec(&s, &recs[k], blob, &len, hex);
 		for (size_t i = 0; i < len; i++) {
 			for (unsigned bit = 0; bit < 8; bit += 7) { /* the lowest and highest bit */
@@ -766,8 +861,8 @@ static void test_identity_not_the_name(void **state)
  * Seals plain under the name its own identity bytes hash to (when they parse), so that the
  * only reason to refuse it is its content. Returns hm_frec_open's code; *out as it left it.
  */
-static int open_plain(const struct hm_seal *s, const uint8_t *plain, size_t n,
-		      struct hm_ks_mirror_rec *out)
+static int open_plain_as(const struct hm_seal *s, uint8_t format, const uint8_t *plain,
+			 size_t n, struct hm_ks_mirror_rec *out)
 {
 	uint8_t blob[HM_FREC_BLOB_MAX];
 	char hex[HM_SEAL_NAME_HEX];
@@ -787,12 +882,50 @@ static int open_plain(const struct hm_seal *s, const uint8_t *plain, size_t n,
 	} else {
 		my_name(s, plain, il, hex);
 	}
-	len = forge(s, hex, 5, plain, n, blob);
+	len = forge_as(s, format, hex, 5, plain, n, blob);
 	memset(out, 0x5a, sizeof(*out));
 	rc = hm_frec_open(s, PREFIX, FLEET_ID, hex, blob, len, out);
 	if (rc != HM_OK)
 		assert_true(all_zero(out, sizeof(*out)));
+	else
+		assert_true(out->origin.known == (format == HM_FREC_FORMAT));
 	return rc;
+}
+
+static int open_plain(const struct hm_seal *s, const uint8_t *plain, size_t n,
+		      struct hm_ks_mirror_rec *out)
+{
+	return open_plain_as(s, HM_FREC_FORMAT_V1, plain, n, out);
+}
+
+/* Whether a printable ASCII string of at most max bytes. */
+static bool printable_max(const char *p, size_t cap, size_t max)
+{
+	size_t n = strnlen(p, cap);
+
+	if (n > max)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (p[i] < 0x20 || p[i] > 0x7e)
+			return false;
+	return true;
+}
+
+/* Whether an origin is one a writer makes (record.h): operation of the kind, limits. */
+static bool origin_holdable(const struct hm_ks_mirror_rec *r)
+{
+	const struct hm_ks_origin *o = &r->origin;
+
+	if (!o->known)
+		return true;
+	if (r->kind == HM_KS_MIRROR_POLICY
+		    ? o->op != (r->present ? HM_AUDIT_POLICY_SET : HM_AUDIT_POLICY_UNSET)
+		    : o->op < HM_AUDIT_CREATE || o->op > HM_AUDIT_REVOKE)
+		return false;
+	return o->time_ms >= 0 && (o->actor.has_sudo_uid || o->actor.sudo_uid == 0) &&
+	       printable_max(o->actor.user, sizeof(o->actor.user), HM_AUDIT_NAME_MAX) &&
+	       printable_max(o->actor.sudo_user, sizeof(o->actor.sudo_user), HM_AUDIT_NAME_MAX) &&
+	       printable_max(o->actor.host, sizeof(o->actor.host), HM_AUDIT_HOST_MAX);
 }
 
 /* Whether a record is one a store can hold (store/keystore.h, hm_ks_mirror_apply's rules). */
@@ -825,7 +958,7 @@ static void reseals(const struct hm_seal *s, struct hm_ks_mirror_rec *r)
 	char hex[HM_SEAL_NAME_HEX];
 	size_t len = 0;
 
-	assert_true(holdable(r));
+	assert_true(holdable(r) && origin_holdable(r));
 	assert_int_equal(hm_frec_name(s, r, hex), HM_OK);
 	assert_int_equal(hm_frec_seal(s, PREFIX, FLEET_ID, r, blob, &len), HM_OK);
 	open_ok(s, PREFIX, hex, blob, len, r);
@@ -965,8 +1098,11 @@ static uint64_t rnd_next(uint64_t *x)
  */
 static void test_plaintext_random(void **state)
 {
-	uint8_t seeds[4][HM_FREC_PLAIN_MAX], plain[HM_FREC_PLAIN_MAX], pol[HM_POLICY_ENC_MAX];
-	size_t seedlen[4], plen = 0;
+	uint8_t seeds[8][HM_FREC_PLAIN_MAX], plain[HM_FREC_PLAIN_MAX], pol[HM_POLICY_ENC_MAX];
+	uint8_t org[HM_FREC_ORIGIN_MAX];
+	size_t seedlen[8], plen = 0, opened2 = 0;
+	static const enum hm_audit_op ops[4] = {HM_AUDIT_ROTATE, HM_AUDIT_REVOKE,
+						HM_AUDIT_POLICY_SET, HM_AUDIT_POLICY_UNSET};
 	struct hm_ks_mirror_rec r, got;
 	uint64_t x = 0x9e3779b97f4a7c15ull;
 	size_t opened = 0;
@@ -982,9 +1118,16 @@ static void test_plaintext_random(void **state)
 	assert_int_equal(hm_policy_encode(&r.policy, pol, sizeof(pol), &plen), HM_OK);
 	seedlen[2] = my_policy_plain("acme", "web", 1, pol, plen, seeds[2]);
 	seedlen[3] = my_policy_plain("acme", "", 0, NULL, 0, seeds[3]);
+	/* the same four in format 2, with an origin of their kind */
+	for (size_t k = 0; k < 4; k++) {
+		set_origin(&r, ops[k]);
+		seedlen[4 + k] = my_with_origin(seeds[k], seedlen[k], org, my_origin_of(&r, org),
+						seeds[4 + k]);
+	}
 
 	for (int i = 0; i < 6000; i++) {
 		uint64_t v = rnd_next(&x);
+		uint8_t format = (v >> 20) & 1 ? HM_FREC_FORMAT : HM_FREC_FORMAT_V1;
 		size_t n;
 		int rc;
 
@@ -999,7 +1142,8 @@ static void test_plaintext_random(void **state)
 				plain[1] = (uint8_t)(v >> 8) % 8;
 		} else {
 			/* a valid plaintext with a few bytes changed, cut or grown */
-			size_t k = (size_t)(v % 4), edits = 1 + (size_t)((v >> 8) % 3);
+			size_t k = (size_t)(v % 4) + (format == HM_FREC_FORMAT ? 4 : 0);
+			size_t edits = 1 + (size_t)((v >> 8) % 3);
 
 			n = seedlen[k];
 			memcpy(plain, seeds[k], n);
@@ -1024,9 +1168,10 @@ static void test_plaintext_random(void **state)
 				}
 			}
 		}
-		rc = open_plain(&s, plain, n, &got);
+		rc = open_plain_as(&s, format, plain, n, &got);
 		if (rc == HM_OK) {
 			opened++;
+			opened2 += got.origin.known;
 			reseals(&s, &got);
 		} else {
 			assert_int_equal(rc, HM_EMALFORMED);
@@ -1034,9 +1179,312 @@ static void test_plaintext_random(void **state)
 		OPENSSL_cleanse(&got, sizeof(got));
 	}
 	/* the mutations keep some records valid (a state, a secret byte, a flag changed) */
-	assert_true(opened > 0);
+	assert_true(opened > opened2 && opened2 > 0);
 	OPENSSL_cleanse(seeds, sizeof(seeds));
 	OPENSSL_cleanse(plain, sizeof(plain));
+	hm_seal_wipe(&s);
+}
+
+/* ---- format 2: the change's origin ---- */
+
+static void test_origin_round_trip(void **state)
+{
+	static const enum hm_audit_op epoch_ops[] = {HM_AUDIT_CREATE, HM_AUDIT_ROTATE,
+						     HM_AUDIT_IMPORT, HM_AUDIT_REVOKE};
+	char longest[HM_SCOPE_MAX + 1], longid[HM_KEYID_MAX + 1];
+	uint8_t blob[HM_FREC_BLOB_MAX];
+	char hex[HM_SEAL_NAME_HEX];
+	struct hm_ks_mirror_rec r, got;
+	struct hm_seal s;
+	size_t len = 0;
+
+	(void)state;
+	init_seal(&s, 20);
+	for (size_t i = 0; i < sizeof(epoch_ops) / sizeof(epoch_ops[0]); i++) {
+		epoch_rec(&r, "acme", "web", 1, HM_KEY_CURRENT, 0, "k1", 32);
+		set_origin(&r, epoch_ops[i]);
+		seal_rec(&s, &r, blob, &len, hex);
+		assert_int_equal(blob[0], HM_FREC_FORMAT);
+		open_ok(&s, PREFIX, hex, blob, len, &r);
+	}
+	epoch_rec(&r, "acme", "web", 3, HM_KEY_REVOKED, 0, "k/3", 0);
+	set_origin(&r, HM_AUDIT_REVOKE);
+	round_trip(&s, &r);
+	policy_rec(&r, "acme", "web", true);
+	set_origin(&r, HM_AUDIT_POLICY_SET);
+	round_trip(&s, &r);
+	policy_rec(&r, "acme", "", false);
+	set_origin(&r, HM_AUDIT_POLICY_UNSET);
+	round_trip(&s, &r);
+	/* no sudo, no names, no host: an operator whose uid has no name */
+	epoch_rec(&r, "acme", "web", 1, HM_KEY_CURRENT, 0, "k1", 32);
+	r.origin = (struct hm_ks_origin){.known = true, .op = HM_AUDIT_CREATE, .time_ms = 0};
+	r.origin.actor.uid = UINT32_MAX;
+	round_trip(&s, &r);
+	/* the longest of everything: it fits HM_FREC_BLOB_MAX (seal_rec checks) */
+	repeat(longest, sizeof(longest), 't', HM_SCOPE_MAX);
+	repeat(longid, sizeof(longid), '~', HM_KEYID_MAX);
+	epoch_rec(&r, longest, longest, UINT32_MAX, HM_KEY_SUPERSEDED, INT64_MAX, longid,
+		  HM_KEY_MAX);
+	set_origin(&r, HM_AUDIT_ROTATE);
+	r.origin.time_ms = INT64_MAX;
+	r.origin.actor.sudo_uid = UINT32_MAX;
+	repeat(r.origin.actor.user, sizeof(r.origin.actor.user), '~', HM_AUDIT_NAME_MAX);
+	repeat(r.origin.actor.sudo_user, sizeof(r.origin.actor.sudo_user), ' ', HM_AUDIT_NAME_MAX);
+	repeat(r.origin.actor.host, sizeof(r.origin.actor.host), 'h', HM_AUDIT_HOST_MAX);
+	round_trip(&s, &r);
+	/* no origin: format 1, as an older hmacctl wrote it; it opens with the origin unknown */
+	epoch_rec(&r, "acme", "web", 1, HM_KEY_CURRENT, 0, "k1", 32);
+	seal_rec(&s, &r, blob, &len, hex);
+	assert_int_equal(blob[0], HM_FREC_FORMAT_V1);
+	memset(&got, 0x5a, sizeof(got));
+	assert_int_equal(hm_frec_open(&s, PREFIX, FLEET_ID, hex, blob, len, &got), HM_OK);
+	assert_false(got.origin.known);
+	assert_true(all_zero(&got.origin, sizeof(got.origin)));
+	OPENSSL_cleanse(&got, sizeof(got));
+	hm_seal_wipe(&s);
+}
+
+/*
+ * The format byte is authenticated: a format 2 blob marked 1 (a downgrade that would drop the
+ * operator) or a format 1 blob marked 2 does not open; nor does either plaintext sealed, with
+ * the right associated data, as the other format.
+ */
+static void test_origin_format_byte(void **state)
+{
+	uint8_t blob[HM_FREC_BLOB_MAX], bad[HM_FREC_BLOB_MAX], plain[HM_FREC_PLAIN_MAX];
+	uint8_t plain2[HM_FREC_PLAIN_MAX], org[HM_FREC_ORIGIN_MAX];
+	struct hm_ks_mirror_rec r, got;
+	char hex[HM_SEAL_NAME_HEX];
+	struct hm_seal s;
+	size_t len = 0, n, n2;
+
+	(void)state;
+	init_seal(&s, 21);
+	for (int k = 0; k < 2; k++) {
+		if (k == 0) {
+			epoch_rec(&r, "acme", "web", 1, HM_KEY_CURRENT, 0, "k1", 32);
+			set_origin(&r, HM_AUDIT_ROTATE);
+		} else {
+			policy_rec(&r, "acme", "web", false);
+			set_origin(&r, HM_AUDIT_POLICY_UNSET);
+		}
+		seal_rec(&s, &r, blob, &len, hex);
+		for (unsigned f = 0; f < 256; f++) {
+			if (f == HM_FREC_FORMAT)
+				continue;
+			memcpy(bad, blob, len);
+			bad[0] = (uint8_t)f;
+			open_refused(&s, PREFIX, hex, bad, len);
+		}
+		r.origin.known = false;
+		seal_rec(&s, &r, blob, &len, hex);
+		memcpy(bad, blob, len);
+		bad[0] = HM_FREC_FORMAT;
+		open_refused(&s, PREFIX, hex, bad, len);
+		open_ok(&s, PREFIX, hex, blob, len, &r);
+	}
+	/* the plaintexts of each format sealed as the other */
+	epoch_rec(&r, "acme", "web", 1, HM_KEY_CURRENT, 0, "k1", 32);
+	set_origin(&r, HM_AUDIT_CREATE);
+	n = my_epoch_plain(&r, plain);
+	n2 = my_with_origin(plain, n, org, my_origin_of(&r, org), plain2);
+	assert_int_equal(open_plain_as(&s, HM_FREC_FORMAT, plain2, n2, &got), HM_OK);
+	assert_true(origin_equal(&got.origin, &r.origin));
+	assert_int_equal(open_plain_as(&s, HM_FREC_FORMAT_V1, plain2, n2, &got), HM_EMALFORMED);
+	assert_int_equal(open_plain_as(&s, HM_FREC_FORMAT, plain, n, &got), HM_EMALFORMED);
+	OPENSSL_cleanse(&got, sizeof(got));
+	OPENSSL_cleanse(plain, sizeof(plain));
+	OPENSSL_cleanse(plain2, sizeof(plain2));
+	hm_seal_wipe(&s);
+}
+
+/* Origins no writer makes are not sealed: HM_EINVAL, *len 0. */
+static void test_origin_seal_refuses(void **state)
+{
+	uint8_t blob[HM_FREC_BLOB_MAX];
+	struct hm_ks_mirror_rec r;
+	struct hm_seal s;
+	size_t len;
+
+	(void)state;
+	init_seal(&s, 22);
+#define REFUSED(setup)                                                                     \
+	do {                                                                               \
+		epoch_rec(&r, "acme", "web", 1, HM_KEY_CURRENT, 0, "k1", 32);              \
+		set_origin(&r, HM_AUDIT_CREATE);                                           \
+		setup;                                                                     \
+		len = 99;                                                                  \
+		assert_int_equal(hm_frec_seal(&s, PREFIX, FLEET_ID, &r, blob, &len), HM_EINVAL);    \
+		assert_int_equal(len, 0);                                                  \
+	} while (0)
+	/* longer than its field, without a NUL */
+	REFUSED(memset(r.origin.actor.user, 'u', sizeof(r.origin.actor.user)));
+	REFUSED(memset(r.origin.actor.sudo_user, 's', sizeof(r.origin.actor.sudo_user)));
+	REFUSED(memset(r.origin.actor.host, 'h', sizeof(r.origin.actor.host)));
+	/* not printable ASCII */
+	REFUSED(snprintf(r.origin.actor.user, sizeof(r.origin.actor.user), "bo\nb"));
+	REFUSED(snprintf(r.origin.actor.sudo_user, sizeof(r.origin.actor.sudo_user), "\x7f"));
+	REFUSED(snprintf(r.origin.actor.host, sizeof(r.origin.actor.host), "h\xc3\xa9"));
+	/* an operation that is not of the record's kind, or no operator's */
+	REFUSED(r.origin.op = 0);
+	REFUSED(r.origin.op = HM_AUDIT_POLICY_SET);
+	REFUSED(r.origin.op = HM_AUDIT_PRUNE);
+	REFUSED(r.origin.op = HM_AUDIT_RESTORE);
+	REFUSED(r.origin.op = HM_AUDIT_FLEET_EPOCH);
+	REFUSED(r.origin.op = HM_AUDIT_OP__MAX);
+	REFUSED((r.kind = HM_KS_MIRROR_POLICY, r.present = false, r.origin.op = HM_AUDIT_REVOKE));
+	REFUSED((r.kind = HM_KS_MIRROR_POLICY, r.present = false,
+		 r.origin.op = HM_AUDIT_POLICY_SET));
+	/* a time before 1970, a SUDO_UID without its flag */
+	REFUSED(r.origin.time_ms = -1);
+	REFUSED((r.origin.actor.has_sudo_uid = false, r.origin.actor.sudo_uid = 5));
+#undef REFUSED
+	hm_seal_wipe(&s);
+}
+
+/* Hand-made format 2 plaintexts, sealed properly: only what a writer makes opens. */
+static void test_origin_plaintext(void **state)
+{
+	uint8_t plain[HM_FREC_PLAIN_MAX + 16], p2[HM_FREC_PLAIN_MAX + 16];
+	uint8_t org[HM_FREC_ORIGIN_MAX + 16];
+	struct hm_ks_mirror_rec r, got;
+	struct hm_seal s;
+	size_t n, n2, on;
+
+	(void)state;
+	init_seal(&s, 23);
+	epoch_rec(&r, "acme", "web", 1, HM_KEY_CURRENT, 0, "k1", 32);
+	set_origin(&r, HM_AUDIT_ROTATE);
+	n = my_epoch_plain(&r, plain);
+
+#define IDENT_LEN (2 + 4 + 1 + 3 + 4) /* acme, web, epoch */
+#define ORIGIN(flag, ul, sl, hl)                                                        \
+	do {                                                                            \
+		on = my_origin(&r.origin, flag, ul, sl, hl, org);                        \
+		n2 = my_with_origin(plain, n, org, on, p2);                              \
+	} while (0)
+#define OPENS() assert_int_equal(open_plain_as(&s, HM_FREC_FORMAT, p2, n2, &got), HM_OK)
+#define REFUSED() assert_int_equal(open_plain_as(&s, HM_FREC_FORMAT, p2, n2, &got), HM_EMALFORMED)
+	/* the test's encoder makes what opens, and the origin is what was written */
+	ORIGIN(1, 3, 5, 7);
+	OPENS();
+	assert_true(origin_equal(&got.origin, &r.origin));
+	assert_true(rec_equal(&got, &got));
+	/* lengths that lie: one short or long (the rest shifts), past the end */
+	ORIGIN(1, 2, 5, 7);
+	REFUSED();
+	ORIGIN(1, 3, 4, 7);
+	REFUSED();
+	ORIGIN(1, 3, 5, 8);
+	REFUSED();
+	ORIGIN(1, 3, 5, 255);
+	REFUSED();
+	ORIGIN(1, 200, 5, 7);
+	REFUSED();
+	/* a name one byte longer than its field: HM_AUDIT_NAME_MAX + 1 bytes read, refused */
+	repeat(r.origin.actor.user, sizeof(r.origin.actor.user), 'u', HM_AUDIT_NAME_MAX);
+	ORIGIN(1, HM_AUDIT_NAME_MAX, 5, 7);
+	OPENS();
+	ORIGIN(1, HM_AUDIT_NAME_MAX + 1, 5, 7);
+	REFUSED();
+	set_origin(&r, HM_AUDIT_ROTATE);
+	repeat(r.origin.actor.sudo_user, sizeof(r.origin.actor.sudo_user), 's', HM_AUDIT_NAME_MAX);
+	ORIGIN(1, 3, HM_AUDIT_NAME_MAX + 1, 7);
+	REFUSED();
+	set_origin(&r, HM_AUDIT_ROTATE);
+	/* flags: only 0 or 1; a SUDO_UID without the flag */
+	ORIGIN(2, 3, 5, 7);
+	REFUSED();
+	ORIGIN(0xff, 3, 5, 7);
+	REFUSED();
+	ORIGIN(0, 3, 5, 7);
+	REFUSED();
+	r.origin.actor.has_sudo_uid = false;
+	r.origin.actor.sudo_uid = 0;
+	ORIGIN(0, 3, 5, 7);
+	OPENS();
+	assert_false(got.origin.actor.has_sudo_uid);
+	set_origin(&r, HM_AUDIT_ROTATE);
+	/* operations: none, another kind's, no operator's */
+	for (unsigned op = 0; op < 256; op++) {
+		r.origin.op = (enum hm_audit_op)op;
+		ORIGIN(1, 3, 5, 7);
+		if (op >= HM_AUDIT_CREATE && op <= HM_AUDIT_REVOKE)
+			OPENS();
+		else
+			REFUSED();
+	}
+	set_origin(&r, HM_AUDIT_ROTATE);
+	/* a time before 1970 */
+	r.origin.time_ms = -1;
+	ORIGIN(1, 3, 5, 7);
+	REFUSED();
+	set_origin(&r, HM_AUDIT_ROTATE);
+	/* bytes no name holds: a control character, a NUL, a byte above 0x7e */
+	snprintf(r.origin.actor.user, sizeof(r.origin.actor.user), "b\tb");
+	ORIGIN(1, 3, 5, 7);
+	REFUSED();
+	snprintf(r.origin.actor.user, sizeof(r.origin.actor.user), "bob");
+	ORIGIN(1, 3, 5, 7);
+	p2[IDENT_LEN + on - 3] = '\0'; /* in the host, "admin-1" */
+	REFUSED();
+	ORIGIN(1, 3, 5, 7);
+	p2[IDENT_LEN + on - 3] = 0x80;
+	REFUSED();
+	/* every cut and a byte more */
+	ORIGIN(1, 3, 5, 7);
+	for (size_t cut = 0; cut < n2; cut++)
+		assert_int_equal(open_plain_as(&s, HM_FREC_FORMAT, p2, cut, &got), HM_EMALFORMED);
+	p2[n2] = 0;
+	assert_int_equal(open_plain_as(&s, HM_FREC_FORMAT, p2, n2 + 1, &got), HM_EMALFORMED);
+	/* a policy's operation says set or unset as the record does */
+	{
+		uint8_t pol[HM_POLICY_ENC_MAX];
+		size_t plen = 0;
+
+		policy_rec(&r, "acme", "web", true);
+		assert_int_equal(hm_policy_encode(&r.policy, pol, sizeof(pol), &plen), HM_OK);
+		n = my_policy_plain("acme", "web", 1, pol, plen, plain);
+		set_origin(&r, HM_AUDIT_POLICY_SET);
+		ORIGIN(1, 3, 5, 7);
+		OPENS();
+		set_origin(&r, HM_AUDIT_POLICY_UNSET);
+		ORIGIN(1, 3, 5, 7);
+		REFUSED();
+		n = my_policy_plain("acme", "web", 0, NULL, 0, plain);
+		ORIGIN(1, 3, 5, 7);
+		OPENS();
+		set_origin(&r, HM_AUDIT_CREATE);
+		ORIGIN(1, 3, 5, 7);
+		REFUSED();
+	}
+	/* the longest plaintext there is opens, within HM_FREC_PLAIN_MAX */
+	{
+		char longest[HM_SCOPE_MAX + 1], longid[HM_KEYID_MAX + 1];
+		struct hm_ks_actor *a = &r.origin.actor;
+
+		repeat(longest, sizeof(longest), 'x', HM_SCOPE_MAX);
+		repeat(longid, sizeof(longid), 'y', HM_KEYID_MAX);
+		epoch_rec(&r, longest, longest, 9, HM_KEY_CURRENT, 0, longid, HM_KEY_MAX);
+		n = my_epoch_plain(&r, plain);
+		set_origin(&r, HM_AUDIT_IMPORT);
+		repeat(a->user, sizeof(a->user), 'u', HM_AUDIT_NAME_MAX);
+		repeat(a->sudo_user, sizeof(a->sudo_user), 's', HM_AUDIT_NAME_MAX);
+		repeat(a->host, sizeof(a->host), 'h', HM_AUDIT_HOST_MAX);
+		ORIGIN(1, HM_AUDIT_NAME_MAX, HM_AUDIT_NAME_MAX, HM_AUDIT_HOST_MAX);
+		assert_int_equal(on, HM_FREC_ORIGIN_MAX);
+		assert_true(n2 <= HM_FREC_PLAIN_MAX);
+		OPENS();
+		assert_true(origin_equal(&got.origin, &r.origin));
+	}
+#undef IDENT_LEN
+#undef ORIGIN
+#undef OPENS
+#undef REFUSED
+	OPENSSL_cleanse(&got, sizeof(got));
+	OPENSSL_cleanse(plain, sizeof(plain));
+	OPENSSL_cleanse(p2, sizeof(p2));
 	hm_seal_wipe(&s);
 }
 
@@ -1055,6 +1503,10 @@ int main(void)
 		cmocka_unit_test(test_identity_not_the_name),
 		cmocka_unit_test(test_plaintext_limits),
 		cmocka_unit_test(test_plaintext_random),
+		cmocka_unit_test(test_origin_round_trip),
+		cmocka_unit_test(test_origin_format_byte),
+		cmocka_unit_test(test_origin_seal_refuses),
+		cmocka_unit_test(test_origin_plaintext),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
