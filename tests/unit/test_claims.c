@@ -18,6 +18,11 @@
  *   - AUTH and SELECT over TCP: the claim in the right DB; a wrong password never gives OK,
  *     and is retried with the backoff (a lower bound on the time four retries take)
  *   - the claimer freed while claims are out (Redis stalled): nothing leaks (valgrind)
+ *   - the claim script (claim_script.h): its SHA1; the EVALSHA written byte for byte; its
+ *     reply read, a hostile or broken one (error, NOSCRIPT, short, long, odd elements, not an
+ *     array) never OK; against Redis: a frame of two claims or more is one EVALSHA, one claim
+ *     a SET, per-claim ttls; NOSCRIPT (SCRIPT FLUSH) sends the claims again as SETs and
+ *     loads the script again, except with --fleet-wait (UNAVAILABLE: the WAIT went out first)
  * Waits are bounded (hang guards), and measure nothing. Skipped without redis-server.
  */
 #include <errno.h>
@@ -37,9 +42,11 @@
 #include <cmocka.h>
 #include <event2/event.h>
 #include <hiredis/hiredis.h>
+#include <openssl/evp.h>
 
 #include "fleet/conn.h"
 #include "fleet/seal.h"
+#include "server/claim_script.h"
 #include "server/claims.h"
 #include "server/log.h"
 #include "tests/lib/redis.h"
@@ -883,6 +890,363 @@ static void test_free_with_claims_out(void **state)
 	redis_signal(f, SIGCONT);
 }
 
+/* ---- 9. the claim script ---- */
+
+static void test_script_sha(void **state)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int len = 0;
+	char hex[41];
+
+	(void)state;
+	assert_int_equal(EVP_Digest(hm_claim_script, strlen(hm_claim_script), md, &len,
+				    EVP_sha1(), NULL),
+			 1);
+	assert_int_equal(len, 20);
+	for (unsigned i = 0; i < len; i++)
+		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	assert_string_equal(hex, hm_claim_script_sha);
+}
+
+static void test_script_encoding(void **state)
+{
+	static const char want[] =
+		"*7\r\n$7\r\nEVALSHA\r\n$40\r\n4e5a8f535d10b94f2047abf72048e8190855d837\r\n"
+		"$1\r\n2\r\n"
+		"$69\r\npf:n:000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\r\n"
+		"$69\r\npf:n:ff0102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\r\n"
+		"$1\r\n1\r\n$6\r\n600000\r\n";
+	char head[96], out[HM_CLAIM_SCRIPT_CMD_MAX(3, 2)], u[32];
+	uint8_t d[32];
+	size_t hl, n;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(d); i++)
+		d[i] = (uint8_t)i;
+	hl = hm_claim_key_head(head, "pf:", 3);
+	assert_int_equal(hl, 10);
+	assert_memory_equal(head, "$69\r\npf:n:", hl);
+	n = hm_claim_script_head(out, 2);
+	n += hm_claim_key_put(out + n, head, hl, d);
+	d[0] = 0xff;
+	n += hm_claim_key_put(out + n, head, hl, d);
+	out[n++] = '$';
+	n += hm_resp_put_u64(out + n, 1);
+	out[n++] = '$';
+	n += hm_resp_put_u64(out + n, 600000);
+	assert_int_equal(n, sizeof(want) - 1);
+	assert_memory_equal(out, want, n);
+	/* the longest numbers, and the head of the most keys */
+	assert_int_equal(hm_resp_put_u64(u, UINT64_MAX), 26);
+	assert_memory_equal(u, "20\r\n18446744073709551615\r\n", 26);
+	assert_int_equal(hm_resp_put_u64(u, 9), 6);
+	assert_int_equal(hm_resp_put_u64(u, 10), 7);
+	assert_memory_equal(u, "2\r\n10\r\n", 7);
+	n = hm_claim_script_head(out, HM_CLAIM_SCRIPT_KEYS);
+	assert_true(n <= HM_CLAIM_SCRIPT_HEAD_MAX);
+	assert_memory_equal(out, "*131\r\n", 6);
+	assert_memory_equal(out + n - 8, "$2\r\n64\r\n", 8);
+}
+
+/* The reply hiredis makes of resp (the whole of it, one reply). */
+static redisReply *reply_of(const char *resp)
+{
+	redisReader *rd = redisReaderCreate();
+	void *r = NULL;
+
+	assert_non_null(rd);
+	assert_int_equal(redisReaderFeed(rd, resp, strlen(resp)), REDIS_OK);
+	assert_int_equal(redisReaderGetReply(rd, &r), REDIS_OK);
+	assert_non_null(r);
+	redisReaderFree(rd);
+	return r;
+}
+
+/* The verdicts claims.c gives the claims of an EVALSHA of n from resp. */
+static void verdicts_of(const char *resp, size_t n, enum hm_verdict *v)
+{
+	redisReply *r = reply_of(resp);
+	bool ok = hm_claim_script_answered(r, n);
+
+	for (size_t i = 0; i < n; i++)
+		v[i] = ok ? hm_claim_script_verdict(r, n, i) : HM_V_UNAVAILABLE;
+	assert_int_equal(hm_claim_script_verdict(r, n, n), HM_V_UNAVAILABLE); /* out of range */
+	freeReplyObject(r);
+}
+
+static void expect_unavailable(const char *resp, size_t n)
+{
+	enum hm_verdict v[4];
+
+	assert_true(n <= 4);
+	verdicts_of(resp, n, v);
+	for (size_t i = 0; i < n; i++)
+		if (v[i] != HM_V_UNAVAILABLE)
+			fail_msg("%s: claim %zu %s", resp, i, hm_verdict_name(v[i]));
+}
+
+static void test_script_replies(void **state)
+{
+	enum hm_verdict v[3];
+	redisReply *r;
+
+	(void)state;
+	verdicts_of("*3\r\n:1\r\n:0\r\n:1\r\n", 3, v);
+	assert_int_equal(v[0], HM_V_OK);
+	assert_int_equal(v[1], HM_V_REPLAY);
+	assert_int_equal(v[2], HM_V_OK);
+	assert_false(hm_claim_script_answered(NULL, 1));
+	assert_int_equal(hm_claim_script_verdict(NULL, 1, 0), HM_V_UNAVAILABLE);
+	/* errors, NOSCRIPT among them */
+	expect_unavailable("-ERR Error running script\r\n", 2);
+	expect_unavailable("-OOM command not allowed when used memory > 'maxmemory'.\r\n", 2);
+	r = reply_of("-NOSCRIPT No matching script. Please use EVAL.\r\n");
+	assert_true(hm_claim_script_missing(r));
+	assert_false(hm_claim_script_answered(r, 1));
+	freeReplyObject(r);
+	r = reply_of("-ERR NOSCRIPT\r\n");
+	assert_false(hm_claim_script_missing(r));
+	freeReplyObject(r);
+	r = reply_of("+NOSCRIPT\r\n"); /* a status, not an error */
+	assert_false(hm_claim_script_missing(r));
+	freeReplyObject(r);
+	/* short, long, empty, nil: not the answer to 2 claims, none of it trusted */
+	expect_unavailable("*1\r\n:1\r\n", 2);
+	expect_unavailable("*3\r\n:1\r\n:1\r\n:1\r\n", 2);
+	expect_unavailable("*0\r\n", 2);
+	expect_unavailable("*-1\r\n", 2);
+	expect_unavailable("$-1\r\n", 1);
+	/* not an array: what a SET or a WAIT answers */
+	expect_unavailable("+OK\r\n", 1);
+	expect_unavailable(":1\r\n", 1);
+	expect_unavailable("$1\r\n1\r\n", 1);
+	/* an odd element anywhere: every claim UNAVAILABLE, the good ones too */
+	expect_unavailable("*2\r\n:1\r\n:2\r\n", 2);
+	expect_unavailable("*2\r\n:-1\r\n:1\r\n", 2);
+	expect_unavailable("*2\r\n:1\r\n+OK\r\n", 2);
+	expect_unavailable("*2\r\n$1\r\n1\r\n:1\r\n", 2);
+	expect_unavailable("*2\r\n:1\r\n$-1\r\n", 2);
+	expect_unavailable("*2\r\n*1\r\n:1\r\n:1\r\n", 2);
+	expect_unavailable("*2\r\n:1\r\n-ERR x\r\n", 2);
+	expect_unavailable("*2\r\n:1\r\n:4294967297\r\n", 2);
+}
+
+/*
+ * Calls of cmd (lower case) the server counted, rejected ones too (NOSCRIPT). Redis counts the
+ * commands a script calls too: the SETs of an EVALSHA are calls of SET.
+ */
+static long long calls_of(struct fx *f, const char *cmd)
+{
+	char name[64];
+	redisContext *c = redis_connect(&f->r, NULL);
+	redisReply *r = redis_cmd(c, "INFO commandstats");
+	const char *at;
+	long long n = 0;
+
+	snprintf(name, sizeof(name), "cmdstat_%s:calls=", cmd);
+	at = strstr(r->str, name);
+	if (at != NULL)
+		n = strtoll(at + strlen(name), NULL, 10);
+	at = at != NULL ? strstr(at, "rejected_calls=") : NULL;
+	if (at != NULL && strchr(at, '\n') > at)
+		n += strtoll(at + strlen("rejected_calls="), NULL, 10);
+	freeReplyObject(r);
+	redisFree(c);
+	return n;
+}
+
+/* A set of claims of ttls TTL_MS - 1000 i, for T1/C1, answered. */
+static void claim_ttls(struct fx *f, char (*nonces)[32], size_t n, struct answer *a)
+{
+	struct hm_claim_set *set = hm_claims_open(f->cl);
+
+	assert_non_null(set);
+	for (size_t i = 0; i < n; i++) {
+		struct hm_nonce_claim k = claim_of("T1", "C1", nonces[i]);
+
+		k.ttl_ms = TTL_MS - 1000 * (int64_t)i;
+		assert_true(hm_claims_add(set, &k, 100 + i));
+	}
+	memset(a, 0, sizeof(*a));
+	hm_claims_send(set, on_done, a);
+	run_until(f, answered, a, GUARD_MS, "the set's answer");
+	assert_int_equal(a->n, n);
+}
+
+/* One claim, answered: once it is, the script loaded at connect is (its reply came first). */
+static void warm_up(struct fx *f)
+{
+	char n[1][32];
+	struct answer a;
+
+	fresh(f, n[0]);
+	claim_now(f, n, 1, &a);
+}
+
+static void test_script_path(void **state)
+{
+	struct fx *f = *state;
+	char n[4][32], key[sizeof(PREFIX) + 2 + 64];
+	struct answer a;
+	redisContext *c;
+	redisReply *r;
+
+	claimer(f, 10000, 0, 200, 4);
+	warm_up(f);
+	assert_int_equal(calls_of(f, "set"), 1); /* one claim: a SET */
+	assert_int_equal(calls_of(f, "evalsha"), 0);
+	for (int i = 0; i < 3; i++)
+		fresh(f, n[i]);
+	claim_ttls(f, n, 3, &a);
+	expect_all(&a, HM_V_OK);
+	assert_int_equal(calls_of(f, "evalsha"), 1); /* three: one EVALSHA */
+	/* the same keys, values and ttls as SETs make */
+	c = redis_connect(&f->r, NULL);
+	for (int i = 0; i < 3; i++) {
+		claim_key(f, "T1", "C1", n[i], key);
+		r = redis_cmd(c, "GET %s", key);
+		assert_int_equal(r->type, REDIS_REPLY_STRING);
+		assert_string_equal(r->str, "1");
+		freeReplyObject(r);
+		r = redis_cmd(c, "PTTL %s", key);
+		assert_true(r->integer > TTL_MS - 1000 * (i + 1) && r->integer <= TTL_MS - 1000 * i);
+		freeReplyObject(r);
+	}
+	redisFree(c);
+	/* taken ones REPLAY, a new one OK, in the order added */
+	fresh(f, n[3]);
+	memcpy(n[0], n[3], sizeof(n[0]));
+	fresh(f, n[3]);
+	claim_now(f, n, 4, &a);
+	assert_int_equal(a.v[0], HM_V_OK);
+	assert_int_equal(a.v[1], HM_V_REPLAY);
+	assert_int_equal(a.v[2], HM_V_REPLAY);
+	assert_int_equal(a.v[3], HM_V_OK);
+	assert_int_equal(hm_counter_get(&st(f)->sent), 8);
+	assert_int_equal(hm_counter_get(&st(f)->ok), 6);
+	assert_int_equal(hm_counter_get(&st(f)->taken), 2);
+}
+
+/* A big set's answer: its verdicts by tag (the claim's index). */
+struct big_answer {
+	unsigned calls;
+	size_t n;
+	enum hm_verdict v[2 * HM_CLAIM_SCRIPT_KEYS];
+};
+
+static void collect_big(void *arg, size_t at, uint32_t tag, enum hm_verdict v)
+{
+	struct big_answer *a = arg;
+
+	assert_int_equal(at, tag);
+	assert_int_equal(tag, a->n); /* in the order added */
+	assert_true(a->n < sizeof(a->v) / sizeof(a->v[0]));
+	a->v[a->n++] = v;
+}
+
+static void on_done_big(void *arg, struct hm_claim_set *set)
+{
+	struct big_answer *a = arg;
+
+	a->calls++;
+	hm_claims_each_tagged(set, collect_big, a);
+	hm_claims_release(set);
+}
+
+static bool big_answered(void *arg)
+{
+	return ((struct big_answer *)arg)->calls > 0;
+}
+
+/* More claims than one EVALSHA takes: several, answered in order. */
+static void test_script_chunks(void **state)
+{
+	enum { N = HM_CLAIM_SCRIPT_KEYS + 3 };
+	struct fx *f = *state;
+	struct hm_claim_set *set;
+	struct big_answer a;
+	char n[N][32];
+
+	claimer(f, 10000, 0, 2 * N, 4);
+	warm_up(f);
+	for (int round = 0; round < 2; round++) {
+		set = hm_claims_open(f->cl);
+		assert_non_null(set);
+		for (size_t i = 0; i < N; i++) {
+			struct hm_nonce_claim k;
+
+			if (round == 0 || i % 2 == 1)
+				fresh(f, n[i]); /* the second time, the even ones again */
+			k = claim_of("T1", "C1", n[i]);
+			assert_true(hm_claims_add_tagged(set, &k, i, (uint32_t)i));
+		}
+		memset(&a, 0, sizeof(a));
+		hm_claims_send(set, on_done_big, &a);
+		run_until(f, big_answered, &a, GUARD_MS, "a big set");
+		assert_int_equal(a.n, N);
+		for (size_t i = 0; i < N; i++)
+			assert_int_equal(a.v[i], round == 1 && i % 2 == 0 ? HM_V_REPLAY : HM_V_OK);
+	}
+	assert_int_equal(calls_of(f, "evalsha"), 4); /* 64 + 3, twice */
+	/* Redis counts the script's own SETs as calls of SET: the warm-up's, then the script's */
+	assert_int_equal(calls_of(f, "set"), 1 + 2 * N);
+}
+
+static void script_flush(struct fx *f)
+{
+	redisContext *c = redis_connect(&f->r, NULL);
+	redisReply *r = redis_cmd(c, "SCRIPT FLUSH");
+
+	freeReplyObject(r);
+	redisFree(c);
+}
+
+static void test_script_noscript(void **state)
+{
+	struct fx *f = *state;
+	char n[2][32];
+	struct answer a;
+
+	claimer(f, 10000, 0, 16, 4);
+	warm_up(f);
+	script_flush(f);
+	fresh(f, n[0]);
+	fresh(f, n[1]);
+	claim_now(f, n, 2, &a);
+	expect_all(&a, HM_V_OK); /* sent again as SETs */
+	assert_int_equal(calls_of(f, "evalsha"), 1);
+	assert_int_equal(calls_of(f, "set"), 3);
+	/* made: taken now; and the script is back (loaded again): one EVALSHA more */
+	claim_now(f, n, 2, &a);
+	expect_all(&a, HM_V_REPLAY);
+	assert_int_equal(calls_of(f, "evalsha"), 2);
+	assert_int_equal(calls_of(f, "set"), 5); /* the script's two (Redis counts them as SETs) */
+	assert_int_equal(hm_counter_get(&st(f)->unavailable), 0);
+}
+
+/* With --fleet-wait the claims are not sent again after their WAIT: UNAVAILABLE, not made. */
+static void test_script_noscript_wait(void **state)
+{
+	struct fx *f = *state;
+	char n[2][32];
+	struct answer a;
+
+	start_replica(f);
+	claimer(f, 10000, 1, 16, 4);
+	warm_up(f);
+	script_flush(f);
+	fresh(f, n[0]);
+	fresh(f, n[1]);
+	claim_now(f, n, 2, &a);
+	expect_all(&a, HM_V_UNAVAILABLE);
+	assert_int_equal(calls_of(f, "set"), 1);
+	/* not made: the same nonces, once the script is back (loaded after the WAIT), are OK */
+	warm_up(f);
+	claim_now(f, n, 2, &a);
+	expect_all(&a, HM_V_OK);
+	assert_int_equal(calls_of(f, "evalsha"), 2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -898,6 +1262,13 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_auth_select, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_backoff_refused_setup, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_free_with_claims_out, setup, teardown),
+		cmocka_unit_test(test_script_sha),
+		cmocka_unit_test(test_script_encoding),
+		cmocka_unit_test(test_script_replies),
+		cmocka_unit_test_setup_teardown(test_script_path, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_script_chunks, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_script_noscript, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_script_noscript_wait, setup, teardown),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
