@@ -155,7 +155,7 @@ if [ -n "$BUILDS" ]; then
 	done
 	configs="local@$first$redis$wait1"
 fi
-ncfg=$(echo $configs | wc -w)
+ncfg=$(echo "$configs" | wc -w)
 for round in $(seq 1 "$ROUNDS"); do
 	for shape in $(echo "$SHAPES" | tr ',' ' '); do
 		case $shape in batched | unbatched) ;; *) say "unknown shape $shape"; exit 2 ;; esac
