@@ -30,7 +30,6 @@
 #include "fleet/conn.h"
 #include "fleet/locate.h"
 #include "fleet/seal.h"
-#include "server/claim_script.h"
 #include "server/log.h"
 
 #define BACKOFF_MIN_MS 100
@@ -38,15 +37,13 @@
 #define SENTINEL_BACKOFF_MAX_MS 1000 /* with a locator: a new master is found within a second */
 #define LOCATOR_POLL_MS 100          /* while down: has the locator found a new master? */
 /*
- * Commands in the protocol's own form (RESP), written here into the claimer's buffer rather
- * than formatted by hiredis for every claim (claim_script.h): the key's head is fixed per
- * claimer. A SET: the command, the key, the fixed middle, the ttl as the last bulk string. An
- * EVALSHA of the claim script (claim_script.h): a frame's claims, HM_CLAIM_SCRIPT_KEYS at most.
+ * A SET in the protocol's own form (RESP), written here rather than formatted by hiredis for
+ * every claim: the head, fixed per claimer, up to the digest; the digest in hex; the fixed
+ * middle; the ttl as the last bulk string.
  */
-static const char set_cmd[] = "*6\r\n$3\r\nSET\r\n";
-static const char set_mid[] = "$1\r\n1\r\n$2\r\nNX\r\n$2\r\nPX\r\n$";
-#define KEY_HEAD_MAX (8 + HM_FLEET_PREFIX_MAX + 2)
-#define CMD_MAX HM_CLAIM_SCRIPT_CMD_MAX(HM_FLEET_PREFIX_MAX, HM_CLAIM_SCRIPT_KEYS)
+#define SET_HEAD_MAX (32 + HM_FLEET_PREFIX_MAX) /* "*6\r\n$3\r\nSET\r\n$NN\r\n<prefix>n:" */
+static const char set_mid[] = "\r\n$1\r\n1\r\n$2\r\nNX\r\n$2\r\nPX\r\n$";
+#define SET_CMD_MAX (SET_HEAD_MAX + 64 + sizeof(set_mid) + 48)
 
 enum claim_hand { CLAIM_FREE, CLAIM_SET, CLAIM_ORPHAN };
 
@@ -56,9 +53,6 @@ struct claim {
 	struct claim *next;       /* in the free list, or in its set */
 	enum claim_hand hand;
 	bool wait;                /* the set's WAIT, not a SET */
-	/* leading an EVALSHA of the claim script: its count claims, itself then its riders */
-	struct claim *rider;      /* the next of them (in hiredis's hands with the lead) */
-	size_t count;
 	bool sent, answered;
 	size_t at;                /* the item's verdict byte */
 	uint32_t tag;             /* the caller's (hm_claims_add_tagged), else 0 */
@@ -95,11 +89,8 @@ struct hm_claimer {
 	struct hm_fleet_hostport master; /* that master's address */
 	int64_t retry_at;      /* with a locator: when the backoff allows the next connect */
 	char password[HM_FLEET_PASSWORD_MAX + 1];
-	char key_head[KEY_HEAD_MAX];
-	size_t key_head_len;
-	char *cmd;             /* CMD_MAX bytes: the commands written (wiped after each) */
-	bool script_ready;     /* this connection's server has the claim script (SCRIPT LOAD) */
-	bool script_loading;   /* a SCRIPT LOAD is out */
+	char set_head[SET_HEAD_MAX];
+	size_t set_head_len;
 	struct hm_seal_nonce_mac *digest; /* the nonce key's HMAC, keyed once (seal.h) */
 	struct timeval timeout;
 	unsigned wait;
@@ -345,41 +336,6 @@ static void on_ping_reply(redisAsyncContext *ac, void *r, void *privdata)
 		cl->backoff_ms = BACKOFF_MIN_MS;
 }
 
-/*
- * SCRIPT LOAD's answer: the script's SHA1, and EVALSHA may name it on this connection. Until
- * then, or when the server refuses it (scripting disabled, an ACL), claims go out as SETs.
- */
-static void on_script_load(redisAsyncContext *ac, void *r, void *privdata)
-{
-	struct hm_claimer *cl = ac->data;
-	redisReply *reply = r;
-
-	(void)privdata;
-	if (reply == NULL || cl->freeing || ac != cl->ac)
-		return; /* the connection is gone: the next one loads it again */
-	cl->script_loading = false;
-	if (reply->type == REDIS_REPLY_STRING && reply->len == 40 &&
-	    memcmp(reply->str, hm_claim_script_sha, 40) == 0) {
-		cl->script_ready = true;
-		return;
-	}
-	hm_warn("fleet nonce claims: redis did not load the claim script (SCRIPT LOAD); each "
-		"claim is a SET of its own");
-}
-
-/* Asks the server for the claim script (at connect, and after a NOSCRIPT). */
-static void load_script(struct hm_claimer *cl)
-{
-	const char *argv[3] = {"SCRIPT", "LOAD", hm_claim_script};
-	size_t lens[3] = {6, 4, strlen(hm_claim_script)};
-
-	cl->script_ready = false;
-	if (cl->script_loading || cl->ac == NULL || (cl->ac->c.flags & REDIS_DISCONNECTING))
-		return;
-	cl->script_loading = redisAsyncCommandArgv(cl->ac, on_script_load, NULL, 3, argv, lens) ==
-			     REDIS_OK;
-}
-
 static void connect_now(struct hm_claimer *cl)
 {
 	redisAsyncContext *ac;
@@ -436,24 +392,9 @@ static void connect_now(struct hm_claimer *cl)
 		(void)redisAsyncCommand(ac, on_role, NULL, "ROLE");
 	else
 		(void)redisAsyncCommand(ac, on_ping_reply, NULL, "PING");
-	cl->script_ready = cl->script_loading = false;
-	load_script(cl);
 }
 
 /* ---- replies ---- */
-
-/* An error reply to a claim: with a locator, a replica now (the failover happened), or not
- * serving: find the master. */
-static void check_error(struct hm_claimer *cl, const redisReply *reply)
-{
-	if (reply != NULL && reply->type == REDIS_REPLY_ERROR && cl->locator != NULL &&
-	    !cl->freeing &&
-	    (strncmp(reply->str, "READONLY", 8) == 0 ||
-	     strncmp(reply->str, "MASTERDOWN", 10) == 0 ||
-	     strncmp(reply->str, "LOADING", 7) == 0))
-		master_failed(cl, "redis answered a claim READONLY, MASTERDOWN or LOADING (a "
-				  "failover?)");
-}
 
 static void on_reply(redisAsyncContext *ac, void *r, void *privdata)
 {
@@ -473,8 +414,14 @@ static void on_reply(redisAsyncContext *ac, void *r, void *privdata)
 		v = HM_V_OK;
 	} else if (reply != NULL && reply->type == REDIS_REPLY_NIL) {
 		v = HM_V_REPLAY;
-	} else {
-		check_error(cl, reply);
+	} else if (reply != NULL && reply->type == REDIS_REPLY_ERROR && cl->locator != NULL &&
+		   !cl->freeing &&
+		   (strncmp(reply->str, "READONLY", 8) == 0 ||
+		    strncmp(reply->str, "MASTERDOWN", 10) == 0 ||
+		    strncmp(reply->str, "LOADING", 7) == 0)) {
+		/* a replica now (the failover happened), or not serving: find the master */
+		master_failed(cl, "redis answered a claim READONLY, MASTERDOWN or LOADING (a "
+				  "failover?)");
 	}
 	if (k->hand == CLAIM_ORPHAN) {
 		claim_put(k);
@@ -484,72 +431,6 @@ static void on_reply(redisAsyncContext *ac, void *r, void *privdata)
 	if (s == NULL || s->state != SET_SENT)
 		return; /* its set was answered at the deadline: UNAVAILABLE stays */
 	k->verdict = v;
-	if (--s->pending == 0)
-		event_active(s->ev, EV_TIMEOUT, 0);
-}
-
-static void send_set(struct hm_claim_set *s, struct claim *k);
-
-/*
- * NOSCRIPT: the server lost the script (SCRIPT FLUSH, a restart behind a proxy); it is loaded
- * again, and the lead's claims, which were not made, go out again as SETs. Not with
- * --fleet-wait: the set's WAIT went out before them and would not count them; they stay
- * UNAVAILABLE (fail closed).
- */
-static void script_resend(struct hm_claim_set *s, struct claim *lead)
-{
-	struct claim *k = lead, *next;
-
-	load_script(s->cl);
-	if (s->wait != NULL) {
-		for (k = lead; k != NULL; k = k->rider)
-			k->verdict = HM_V_UNAVAILABLE;
-		return;
-	}
-	while (k != NULL) {
-		next = k->rider;
-		k->rider = NULL;
-		k->sent = k->answered = false;
-		send_set(s, k);
-		k = next;
-	}
-}
-
-/*
- * The reply to an EVALSHA of the claim script: one verdict for each of the lead's claims
- * (claim_script.h reads it; anything but the script's answer is UNAVAILABLE for all of them).
- */
-static void on_script_reply(redisAsyncContext *ac, void *r, void *privdata)
-{
-	struct claim *lead = privdata, *k, *next;
-	struct hm_claimer *cl = lead->cl;
-	struct hm_claim_set *s = lead->set;
-	redisReply *reply = r;
-	size_t i = 0;
-
-	(void)ac;
-	check_error(cl, reply);
-	if (lead->hand == CLAIM_ORPHAN) {
-		/* its set was answered at the deadline: the lead and its riders back to the pool */
-		for (k = lead->rider; k != NULL; k = next) {
-			next = k->rider;
-			claim_put(k);
-		}
-		claim_put(lead);
-		return;
-	}
-	for (k = lead; k != NULL; k = k->rider)
-		k->answered = true; /* their set gives them back to the pool, not to hiredis */
-	if (s == NULL || s->state != SET_SENT)
-		return; /* answered at the deadline: UNAVAILABLE stays */
-	if (hm_claim_script_missing(reply) && !cl->freeing)
-		script_resend(s, lead); /* the claims out again are pending of their own */
-	else if (hm_claim_script_answered(reply, lead->count))
-		for (k = lead; k != NULL; k = k->rider)
-			k->verdict = hm_claim_script_verdict(reply, lead->count, i++);
-	else
-		for (k = lead; k != NULL; k = k->rider)
-			k->verdict = HM_V_UNAVAILABLE;
 	if (--s->pending == 0)
 		event_active(s->ev, EV_TIMEOUT, 0);
 }
@@ -670,69 +551,35 @@ static void send_one(struct hm_claim_set *s, struct claim *k, int argc, const ch
 				    : REDIS_ERR);
 }
 
-/* k as a SET of its own. */
-static void send_set(struct hm_claim_set *s, struct claim *k)
+/* "<len>\r\n<v>\r\n": a bulk string's length and body, v in decimal. Returns the bytes. */
+static size_t put_bulk_u64(char *out, uint64_t v)
 {
-	struct hm_claimer *cl = s->cl;
-	size_t n = sizeof(set_cmd) - 1;
+	char digits[20];
+	size_t n = 0, len, at = 0;
 
-	memcpy(cl->cmd, set_cmd, n);
-	n += hm_claim_key_put(cl->cmd + n, cl->key_head, cl->key_head_len, k->digest);
-	memcpy(cl->cmd + n, set_mid, sizeof(set_mid) - 1);
-	n += sizeof(set_mid) - 1;
-	n += hm_resp_put_u64(cl->cmd + n, (uint64_t)k->ttl_ms); /* ttl_ms >= 1 (hm_claims_add) */
-	queued(s, k, cl->ac != NULL ? redisAsyncFormattedCommand(cl->ac, on_reply, k, cl->cmd, n)
-				    : REDIS_ERR);
-	hm_counter_add(&cl->st.sent, 1);
-	OPENSSL_cleanse(cl->cmd, n);
-}
-
-/*
- * lead and the claims after it, HM_CLAIM_SCRIPT_KEYS at most, as one EVALSHA of the claim
- * script: in hiredis's hands together, the lead's callback answers them all. Returns the claim
- * after the last one sent.
- */
-static struct claim *send_script(struct hm_claim_set *s, struct claim *lead)
-{
-	struct hm_claimer *cl = s->cl;
-	struct claim *k, *end;
-	size_t count = 0, n;
-	int status;
-
-	for (end = lead; end != NULL && count < HM_CLAIM_SCRIPT_KEYS; end = end->next)
-		count++;
-	n = hm_claim_script_head(cl->cmd, count);
-	for (k = lead; k != end; k = k->next)
-		n += hm_claim_key_put(cl->cmd + n, cl->key_head, cl->key_head_len, k->digest);
-	for (k = lead; k != end; k = k->next) {
-		cl->cmd[n++] = '$';
-		n += hm_resp_put_u64(cl->cmd + n, (uint64_t)k->ttl_ms);
-	}
-	lead->count = count;
-	for (k = lead; k->next != end; k = k->next)
-		k->rider = k->next;
-	status = cl->ac != NULL
-			 ? redisAsyncFormattedCommand(cl->ac, on_script_reply, lead, cl->cmd, n)
-			 : REDIS_ERR;
-	for (k = lead; k != NULL; k = k->rider) {
-		if (status == REDIS_OK) {
-			k->sent = true;
-		} else {
-			k->answered = true;
-			k->verdict = HM_V_UNAVAILABLE;
-		}
-	}
-	if (status == REDIS_OK)
-		s->pending++;
-	hm_counter_add(&cl->st.sent, count);
-	OPENSSL_cleanse(cl->cmd, n);
-	return end;
+	do {
+		digits[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v > 0);
+	len = n;
+	if (len >= 10)
+		out[at++] = (char)('0' + len / 10);
+	out[at++] = (char)('0' + len % 10);
+	out[at++] = '\r';
+	out[at++] = '\n';
+	while (n > 0)
+		out[at++] = digits[--n];
+	out[at++] = '\r';
+	out[at++] = '\n';
+	return at;
 }
 
 void hm_claims_send(struct hm_claim_set *s, hm_claims_done_fn done, void *arg)
 {
+	static const char hex[] = "0123456789abcdef";
 	struct hm_claimer *cl = s->cl;
-	struct claim *k = s->first;
+	char cmd[SET_CMD_MAX];
+	size_t n;
 
 	s->done = done;
 	s->arg = arg;
@@ -741,7 +588,7 @@ void hm_claims_send(struct hm_claim_set *s, hm_claims_done_fn done, void *arg)
 		s->wait = claim_get(cl);
 		if (s->wait == NULL) {
 			/* no claim left for the WAIT: the pools are empty, nothing is sent */
-			for (k = s->first; k != NULL; k = k->next) {
+			for (struct claim *k = s->first; k != NULL; k = k->next) {
 				k->answered = true;
 				k->verdict = HM_V_UNAVAILABLE;
 			}
@@ -751,14 +598,19 @@ void hm_claims_send(struct hm_claim_set *s, hm_claims_done_fn done, void *arg)
 		s->wait->wait = true;
 		s->wait->set = s;
 	}
-	/* two claims or more in one EVALSHA once the server has the script; one, a SET (cheaper) */
-	while (k != NULL) {
-		if (cl->script_ready && k->next != NULL) {
-			k = send_script(s, k);
-		} else {
-			send_set(s, k);
-			k = k->next;
+	memcpy(cmd, cl->set_head, cl->set_head_len);
+	for (struct claim *k = s->first; k != NULL; k = k->next) {
+		n = cl->set_head_len;
+		for (size_t i = 0; i < 32; i++) {
+			cmd[n++] = hex[k->digest[i] >> 4];
+			cmd[n++] = hex[k->digest[i] & 15];
 		}
+		memcpy(cmd + n, set_mid, sizeof(set_mid) - 1);
+		n += sizeof(set_mid) - 1;
+		n += put_bulk_u64(cmd + n, (uint64_t)k->ttl_ms); /* ttl_ms >= 1 (hm_claims_add) */
+		queued(s, k, cl->ac != NULL ? redisAsyncFormattedCommand(cl->ac, on_reply, k, cmd, n)
+					    : REDIS_ERR);
+		hm_counter_add(&cl->st.sent, 1);
 	}
 	if (s->wait != NULL) {
 		const char *wargv[3] = {"WAIT", cl->wait_arg, cl->timeout_arg};
@@ -766,6 +618,7 @@ void hm_claims_send(struct hm_claim_set *s, hm_claims_done_fn done, void *arg)
 
 		send_one(s, s->wait, 3, wargv, wlens);
 	}
+	OPENSSL_cleanse(cmd, sizeof(cmd));
 	if (s->pending == 0)
 		event_active(s->ev, EV_TIMEOUT, 0); /* answered already, from the loop */
 	else if (event_add(s->ev, &cl->timeout) != 0)
@@ -806,7 +659,7 @@ int hm_claimer_new(struct event_base *base, const struct hm_claims_cfg *cfg,
 		   struct hm_claimer **out)
 {
 	struct hm_claimer *cl;
-	int rc = HM_ENOMEM;
+	int rc = HM_ENOMEM, n;
 
 	*out = NULL;
 	if (cfg->max_claims == 0 || cfg->max_sets == 0 || cfg->timeout_ms == 0 ||
@@ -825,7 +678,13 @@ int hm_claimer_new(struct event_base *base, const struct hm_claims_cfg *cfg,
 	}
 	if (cfg->password != NULL)
 		memcpy(cl->password, cfg->password, strlen(cfg->password) + 1);
-	cl->key_head_len = hm_claim_key_head(cl->key_head, cfg->prefix, strlen(cfg->prefix));
+	n = snprintf(cl->set_head, sizeof(cl->set_head), "*6\r\n$3\r\nSET\r\n$%zu\r\n%sn:",
+		     strlen(cfg->prefix) + 2 + 64, cfg->prefix);
+	if (n < 0 || (size_t)n >= sizeof(cl->set_head)) {
+		free(cl);
+		return HM_EINVAL;
+	}
+	cl->set_head_len = (size_t)n;
 	cl->timeout.tv_sec = cfg->timeout_ms / 1000;
 	cl->timeout.tv_usec = (suseconds_t)(cfg->timeout_ms % 1000) * 1000;
 	cl->wait = cfg->wait;
@@ -835,10 +694,9 @@ int hm_claimer_new(struct event_base *base, const struct hm_claims_cfg *cfg,
 	cl->nclaims = cfg->max_claims;
 	cl->nsets = cfg->max_sets;
 	cl->claims = calloc(cl->nclaims, sizeof(*cl->claims));
-	cl->cmd = malloc(CMD_MAX);
 	cl->sets = calloc(cl->nsets, sizeof(*cl->sets));
 	cl->retry = evtimer_new(base, on_retry, cl);
-	if (cl->claims == NULL || cl->sets == NULL || cl->cmd == NULL || cl->retry == NULL)
+	if (cl->claims == NULL || cl->sets == NULL || cl->retry == NULL)
 		goto out;
 	rc = hm_seal_nonce_mac_new(cfg->seal, &cl->digest);
 	if (rc != HM_OK)
@@ -887,7 +745,6 @@ void hm_claimer_free(struct hm_claimer *cl)
 	if (cl->claims != NULL)
 		OPENSSL_cleanse(cl->claims, cl->nclaims * sizeof(*cl->claims));
 	free(cl->claims);
-	free(cl->cmd);
 	hm_seal_nonce_mac_free(cl->digest);
 	OPENSSL_cleanse(cl->password, sizeof(cl->password));
 	free(cl);

@@ -9,14 +9,9 @@
  * HMAC once), so Redis learns neither. A frame's claims form one set: they go out in one
  * pipelined write (hiredis async, libevent adapter), followed by `WAIT <replicas> <timeout>`
  * with --fleet-wait, and the set is answered when every reply is in, or at --fleet-timeout,
- * whichever comes first. Two claims or more go out as one EVALSHA of a script that makes the
- * same SETs (claim_script.h; up to 64 claims each) once the connection's SCRIPT LOAD was
- * answered; until then, when the server refuses the script, and for a frame of one claim, SETs.
- * NOSCRIPT (the script flushed) sends the claims again as SETs, and loads it again; with
- * --fleet-wait they are UNAVAILABLE instead (the WAIT went out before them). Per claim:
- *     "OK", or 1 in the script's answer   -> OK (this host claimed it)
- *     nil, or 0 in the script's answer    -> REPLAY (another host, or an earlier request,
- *                                            holds the nonce)
+ * whichever comes first. Per claim:
+ *     "OK"               -> OK (this host claimed it)
+ *     nil                -> REPLAY (another host, or an earlier request, holds the nonce)
  *     anything else, no reply in time, Redis unreachable, fewer replicas than --fleet-wait
  *                        -> UNAVAILABLE (verdict 9: fail closed)
  * The worker keeps serving its other connections meanwhile; the connection holds the frame's
