@@ -16,10 +16,14 @@
 # round, so that a machine shared with other work spreads its load over all of them; a figure
 # is the median of its rounds.
 #
+# With --hmacd NAME=PATH given twice or more (builds to compare, e.g. before and after a
+# change), redis and redis-wait1 run with each build (rows redis@NAME, redis-wait1@NAME), local
+# with the first one, all in the same rotation.
+#
 # usage: bench/fleet_nonces.sh [--rounds N] [--out FILE] [--raw FILE] [--scopes N]
 #                              [--batched-requests N] [--unbatched-requests N]
 #                              [--fleet-timeout MS] [--shapes LIST] [--bench PATH]
-#                              [-- HMACD-BENCH ARGS...]
+#                              [--hmacd NAME=PATH ...] [-- HMACD-BENCH ARGS...]
 # --rounds (3) rounds of every configuration; --raw FILE appends every run's JSON to FILE;
 # --batched-requests (2000000) and --unbatched-requests (1000000) items per run; --fleet-timeout
 # MS is passed to hmacd (default: hmacd's own, 100); --shapes batched,unbatched (both).
@@ -36,6 +40,7 @@ SHAPES=batched,unbatched
 OUT=
 RAW=
 BENCH=${HMACD_BENCH:-}
+BUILDS=
 
 usage() {
 	sed -n 's/^# \{0,1\}//; /^usage:/,/^Exit/p' "$0" >&2
@@ -57,6 +62,17 @@ while [ $# -gt 0 ]; do
 	--fleet-timeout) FTIMEOUT=${2:?}; number "$1" "$2"; shift 2 ;;
 	--shapes) SHAPES=${2:?}; shift 2 ;;
 	--bench) BENCH=${2:?}; shift 2 ;;
+	--hmacd)
+		case ${2:?} in
+		*=*) ;;
+		*) echo "fleet_nonces.sh: --hmacd takes NAME=PATH" >&2; exit 2 ;;
+		esac
+		case ${2%%=*} in
+		'' | *[!A-Za-z0-9_-]*) echo "fleet_nonces.sh: NAME: letters, digits, - and _" >&2; exit 2 ;;
+		esac
+		BUILDS="$BUILDS $2"
+		shift 2
+		;;
 	--) shift; break ;;
 	-h | --help) usage ;;
 	*) echo "fleet_nonces.sh: unknown argument $1" >&2; usage ;;
@@ -102,11 +118,20 @@ shape_args() {
 	esac
 }
 
+# nonce_args CONFIG: how nonces are handled (CONFIG: local, redis or redis-wait1, then @NAME
+# with --hmacd: that build's hmacd)
 nonce_args() {
-	case $1 in
+	case ${1%@*} in
 	local) echo "--fleet-nonces local" ;;
 	redis) echo "--fleet-nonces redis" ;;
 	redis-wait1) echo "--fleet-nonces redis --fleet-wait 1" ;;
+	esac
+	case $1 in
+	*@*)
+		for b in $BUILDS; do
+			[ "${b%%=*}" = "${1#*@}" ] && echo "--hmacd ${b#*=}"
+		done
+		;;
 	esac
 }
 
@@ -116,13 +141,27 @@ common="--quiet --json --fleet --nonce --scopes $SCOPES --pool-mb 4096 --timeout
 # one run: a line "shape nonces round ok items/s p50 p99 p99.9 cpu/item other redis_ns
 # replica_ns timeouts" (latencies in us, CPU in ns; "-" when not measured) into runs.txt
 status=0
+load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 configs="local redis redis-wait1"
+if [ -n "$BUILDS" ]; then
+	first=
+	redis=
+	wait1=
+	for b in $BUILDS; do
+		[ -x "${b#*=}" ] || { say "no hmacd at ${b#*=}"; exit 2; }
+		[ -n "$first" ] || first=${b%%=*}
+		redis="$redis redis@${b%%=*}"
+		wait1="$wait1 redis-wait1@${b%%=*}"
+	done
+	configs="local@$first$redis$wait1"
+fi
+ncfg=$(echo "$configs" | wc -w)
 for round in $(seq 1 "$ROUNDS"); do
 	for shape in $(echo "$SHAPES" | tr ',' ' '); do
 		case $shape in batched | unbatched) ;; *) say "unknown shape $shape"; exit 2 ;; esac
 		# rotate the order each round
 		set -- $configs
-		k=$(((round - 1) % 3))
+		k=$(((round - 1) % ncfg))
 		while [ $k -gt 0 ]; do
 			first=$1
 			shift
@@ -160,14 +199,19 @@ report() {
 	echo
 	echo "Machine: $(nproc) CPUs, $(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -n 1)," \
 		"$(uname -sr); $(redis-server --version | cut -d' ' -f1-3); $ROUNDS round(s), medians;" \
-		"$SCOPES scopes, 256-byte bodies, every item with a new nonce."
+		"$SCOPES scopes, 256-byte bodies, every item with a new nonce; load average" \
+		"(1, 5, 15 min) $load_start at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end."
 	echo
+	for b in $BUILDS; do
+		echo "Build \`${b%%=*}\`: \`--hmacd ${b#*=}\`."
+		echo
+	done
 	echo "Each run: \`hmacd-bench $common SHAPE NONCES${extra:+ $extra}\` with SHAPE" \
 		"\`$(shape_args batched)\` (batched) or \`$(shape_args unbatched)\` (unbatched)," \
 		"NONCES \`--fleet-nonces local\`, \`--fleet-nonces redis\` or" \
 		"\`--fleet-nonces redis --fleet-wait 1\`."
 	echo
-	awk -v rounds="$ROUNDS" '
+	awk -v rounds="$ROUNDS" -v configs="$configs" '
 	function median(list,    n, a, i, j, t) {
 		n = split(list, a, " ")
 		if (n == 0) return "-"
@@ -193,17 +237,17 @@ report() {
 	function m(k, f) { return median(vals[k SUBSEP f]) }
 	END {
 		nshapes = split("batched unbatched", shapes, " ")
-		ncfg = split("local redis redis-wait1", cfgs, " ")
+		ncfg = split(configs, cfgs, " ")
 		print "| shape | nonces | items/s | vs local | p50 ms | p99 ms | p99.9 ms | p99 added ms | hmacd CPU/item | Redis CPU/claim | replica CPU/claim | frames at deadline | other load (median / max) | runs ok |"
 		print "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|"
 		for (s = 1; s <= nshapes; s++) {
-			lk = shapes[s] SUBSEP "local"
+			lk = shapes[s] SUBSEP cfgs[1]
 			for (c = 1; c <= ncfg; c++) {
 				k = shapes[s] SUBSEP cfgs[c]
 				if (!(k in runs)) continue
 				vps = m(k, "vps"); lvps = m(lk, "vps")
-				ratio = (cfgs[c] == "local" || lvps == "-" || lvps == 0) ? "1" : sprintf("%.2f", vps / lvps)
-				added = (cfgs[c] == "local" || m(lk, "p99") == "-") ? "-" : sprintf("%+.2f", (m(k, "p99") - m(lk, "p99")) / 1000)
+				ratio = (c == 1 || lvps == "-" || lvps == 0) ? "1" : sprintf("%.2f", vps / lvps)
+				added = (c == 1 || m(lk, "p99") == "-") ? "-" : sprintf("%+.2f", (m(k, "p99") - m(lk, "p99")) / 1000)
 				rns = m(k, "rns"); repns = m(k, "repns")
 				printf "| %s | %s | **%s** (%s k) | %s | %.2f | **%.2f** (%s) | %.2f | %s | %s ns | %s | %s | %s | %s / %.2f | %d/%d |\n",
 					shapes[s], cfgs[c], sprintf("%.0f", vps), each[k SUBSEP "vps"], ratio,
@@ -216,21 +260,25 @@ report() {
 			}
 		}
 		print ""
-		bk = "batched" SUBSEP "redis"; bl = "batched" SUBSEP "local"
-		if ((bk in runs) && (bl in runs)) {
-			r = m(bk, "vps") / m(bl, "vps")
-			printf "Goal, batched: claims in Redis at least half the local nonce rate: %.2f of it: **%s**", r, (r >= 0.5 ? "met" : "not met")
-			wk = "batched" SUBSEP "redis-wait1"
-			if (wk in runs) printf " (with --fleet-wait 1: %.2f)", m(wk, "vps") / m(bl, "vps")
-			print "."
-		}
-		uk = "unbatched" SUBSEP "redis"; ul = "unbatched" SUBSEP "local"
-		if ((uk in runs) && (ul in runs)) {
-			a = (m(uk, "p99") - m(ul, "p99")) / 1000
-			printf "Goal, unbatched: p99 added by Redis under 1 ms: %+.2f ms: **%s**", a, (a < 1 ? "met" : "not met")
-			wk = "unbatched" SUBSEP "redis-wait1"
-			if (wk in runs) printf " (with --fleet-wait 1: %+.2f ms)", (m(wk, "p99") - m(ul, "p99")) / 1000
-			print "."
+		for (c = 2; c <= ncfg; c++) {
+			if (cfgs[c] !~ /^redis(@|$)/) continue
+			b = substr(cfgs[c], 6); w = "redis-wait1" b; at = b == "" ? "" : " (" substr(b, 2) ")"
+			bk = "batched" SUBSEP cfgs[c]; bl = "batched" SUBSEP cfgs[1]
+			if ((bk in runs) && (bl in runs)) {
+				r = m(bk, "vps") / m(bl, "vps")
+				printf "Goal, batched%s: claims in Redis at least half the local nonce rate: %.2f of it: **%s**", at, r, (r >= 0.5 ? "met" : "not met")
+				wk = "batched" SUBSEP w
+				if (wk in runs) printf " (with --fleet-wait 1: %.2f)", m(wk, "vps") / m(bl, "vps")
+				print "."
+			}
+			uk = "unbatched" SUBSEP cfgs[c]; ul = "unbatched" SUBSEP cfgs[1]
+			if ((uk in runs) && (ul in runs)) {
+				a = (m(uk, "p99") - m(ul, "p99")) / 1000
+				printf "Goal, unbatched%s: p99 added by Redis under 1 ms: %+.2f ms: **%s**", at, a, (a < 1 ? "met" : "not met")
+				wk = "unbatched" SUBSEP w
+				if (wk in runs) printf " (with --fleet-wait 1: %+.2f ms)", (m(wk, "p99") - m(ul, "p99")) / 1000
+				print "."
+			}
 		}
 	}' "$tmp/runs.txt"
 	echo
