@@ -4,18 +4,38 @@
  */
 #include "proto/item.h"
 
-#include "proto/scheme.h"
-
 #include <string.h>
+
+#include "proto/scheme.h"
 
 bool hm_rule_scope(struct hm_str s)
 {
 	return hm_lex_scope(s.ptr, s.len);
 }
 
+/*
+ * Some byte of x is below 0x20 or is 0x7f. Exact: a borrow only starts at a byte below the
+ * bound, and bytes from 0x80 on are masked out by ~x (they are allowed).
+ */
+static bool word_has_ctl(uint64_t x)
+{
+	const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+	const uint64_t del = x ^ (ones * 0x7f);
+
+	return (((x - ones * 0x20) & ~x) | ((del - ones) & ~del)) & highs;
+}
+
 bool hm_rule_no_ctl(struct hm_str s)
 {
-	for (size_t i = 0; i < s.len; i++)
+	size_t i = 0;
+	uint64_t w;
+
+	for (; i + sizeof(w) <= s.len; i += sizeof(w)) {
+		memcpy(&w, s.ptr + i, sizeof(w));
+		if (word_has_ctl(w))
+			return false;
+	}
+	for (; i < s.len; i++)
 		if (s.ptr[i] < 0x20 || s.ptr[i] == 0x7f)
 			return false;
 	return true;

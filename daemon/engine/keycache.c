@@ -315,6 +315,22 @@ static bool slot_is(const struct hm_keycache *kc, size_t i, unsigned w, uint64_t
 	       memcmp(slot_names(s) + tl, c, cl) == 0;
 }
 
+void hm_keycache_prefetch(const struct hm_keycache *kc, const uint8_t *tenant, size_t tenant_len,
+			  const uint8_t *container, size_t container_len, uint64_t epoch)
+{
+	size_t si;
+
+	if (tenant_len > HM_SCOPE_MAX || container_len > HM_SCOPE_MAX)
+		return;
+	si = scope_hash(kc, tenant, tenant_len, container, container_len, epoch) & (kc->nsets - 1);
+	/* addresses only: __builtin_prefetch loads nothing the program sees */
+	__builtin_prefetch(&kc->tags[si]);
+	for (unsigned w = 0; w < HM_KC_WAYS; w++) {
+		__builtin_prefetch(&kc->slots[si * HM_KC_WAYS + w]);
+		__builtin_prefetch(kc->slots[si * HM_KC_WAYS + w].names);
+	}
+}
+
 /* u = the slot's state and copies of its pad states. Caller holds the shard's lock. */
 static int slot_out(const struct slot *s, struct hm_kc_use *u)
 {

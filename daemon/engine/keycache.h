@@ -113,6 +113,15 @@ int hm_keycache_get(struct hm_keycache *kc, const uint8_t *tenant, size_t tenant
 		    uint64_t txnid, struct hm_kc_use *u) HM_MUSTCHECK;
 
 /*
+ * Starts loading, without waiting and without a lock, the memory a lookup of (tenant,
+ * container, epoch) will read first: its set's tags and both cache lines of each of its ways
+ * (sixteen lines). A hint: it reads nothing of the cache and changes nothing. A caller that knows its
+ * next lookup while the current item's crypto runs hides those cache misses behind it.
+ */
+void hm_keycache_prefetch(const struct hm_keycache *kc, const uint8_t *tenant, size_t tenant_len,
+			  const uint8_t *container, size_t container_len, uint64_t epoch);
+
+/*
  * Caches what snapshot `txnid` of the store said: rec != NULL for an existing epoch (its secret
  * keys the entry; the caller still wipes rec), NULL for "no such epoch" (the junk key). u gets
  * the new entry as from a hit. HM_OK, HM_EINVAL (bounds, or a secret of a length the store

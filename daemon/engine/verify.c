@@ -389,6 +389,13 @@ enum hm_verdict hm_verify_item(struct hm_verifier *v, const struct hm_item *it)
 	return verdict;
 }
 
+void hm_verify_prefetch(const struct hm_verifier *v, const struct hm_item *it)
+{
+	if (it->scheme == HM_SCHEME_HMACD_V1 && hm_kc_key_ok(it->v1.epoch))
+		hm_keycache_prefetch(v->cache, it->tenant.ptr, it->tenant.len, it->container.ptr,
+				     it->container.len, it->v1.epoch);
+}
+
 bool hm_verify_nonce_recorded(const struct hm_verifier *v, struct hm_nonce_claim *out)
 {
 	if (!v->recorded)

@@ -87,6 +87,12 @@ void hm_verifier_free(struct hm_verifier *v);
 int hm_verify_begin(struct hm_verifier *v, int64_t now) HM_MUSTCHECK;
 /* Judges one checked item inside a batch. Counts the verdict in the stats. */
 enum hm_verdict hm_verify_item(struct hm_verifier *v, const struct hm_item *item);
+/*
+ * A hint that `item` is judged next (after the current one): starts loading its key-cache set
+ * (keycache.h, hm_keycache_prefetch). Judges nothing, counts nothing; hmacd-v1 items only (an
+ * rfc9421 item's cache key needs a SHA-256 of its key id first).
+ */
+void hm_verify_prefetch(const struct hm_verifier *v, const struct hm_item *item);
 /* Counts an item that failed decoding (MALFORMED) in the stats. */
 void hm_verify_count_malformed(struct hm_verifier *v);
 /*

@@ -76,7 +76,7 @@ static void handle_verify(struct hm_handler *h, struct hm_request *req, int64_t 
 	struct hm_claim_set *set = NULL;
 	bool down = false;
 	size_t start;
-	int rc;
+	int rc, next_rc;
 
 	rc = hm_verify_begin(h->verifier, now);
 	if (rc != HM_OK) {
@@ -87,10 +87,19 @@ static void handle_verify(struct hm_handler *h, struct hm_request *req, int64_t 
 		return;
 	}
 	start = hm_encode_results_begin(out, req->id, req->nitems);
+	next_rc = req->nitems > 0 ? hm_item_next(&req->items, &h->item[0]) : HM_OK;
 	for (uint32_t i = 0; i < req->nitems; i++) {
-		rc = hm_item_next(&req->items, &h->item);
+		struct hm_item *it = &h->item[i & 1];
+
+		/* decode the next item now: the items are judged in order all the same */
+		rc = next_rc;
+		if (i + 1 < req->nitems) {
+			next_rc = hm_item_next(&req->items, &h->item[(i + 1) & 1]);
+			if (next_rc == HM_OK)
+				hm_verify_prefetch(h->verifier, &h->item[(i + 1) & 1]);
+		}
 		if (rc == HM_OK) {
-			enum hm_verdict v = hm_verify_item(h->verifier, &h->item);
+			enum hm_verdict v = hm_verify_item(h->verifier, it);
 			const char *why = hm_verify_reason(h->verifier);
 			uint32_t tag = 0; /* the item's tally tag, for a recount (tally.h) */
 
@@ -98,10 +107,9 @@ static void handle_verify(struct hm_handler *h, struct hm_request *req, int64_t 
 				hm_debug("item %u: %s: %s", (unsigned)i, hm_verdict_name(v), why);
 			if (h->tally != NULL)
 				tag = hm_tally_item(h->tally,
-						    h->item.scheme == HM_SCHEME_RFC9421
-							    ? HM_TALLY_RFC9421
-							    : HM_TALLY_V1,
-						    h->item.tenant.ptr, h->item.tenant.len, v);
+						    it->scheme == HM_SCHEME_RFC9421 ? HM_TALLY_RFC9421
+										    : HM_TALLY_V1,
+						    it->tenant.ptr, it->tenant.len, v);
 			if (v == HM_V_OK && h->claimer != NULL)
 				v = claim(h, &set, &down, out->len, tag);
 			hm_encode_result(out, v);

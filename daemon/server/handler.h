@@ -46,7 +46,11 @@ struct hm_handler {
 	 * when metrics are off, and then no clock is read per frame either.
 	 */
 	struct hm_tally *tally;
-	struct hm_item item; /* scratch, reused for every item */
+	/*
+	 * Scratch, reused for every item: the one being judged and the next one, decoded ahead
+	 * so that its key-cache set loads while this one's crypto runs (hm_verify_prefetch).
+	 */
+	struct hm_item item[2];
 };
 
 /*

@@ -95,6 +95,36 @@ static void test_lengths(void **state)
 	}
 }
 
+/* Each rule on every single byte, against the character sets as lex.h spells them. */
+static void test_every_byte(void **state)
+{
+	static const char alnum[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+	static const char *const extra[4] = {"._:/-", "._:/+=@~-", "!#$%&'*+-.^_`|~",
+					     "!#$%&'*+-.^_`|~"};
+
+	(void)state;
+	for (unsigned c = 0; c < 256; c++) {
+		const uint8_t one = (uint8_t)c;
+		const bool upper = c >= 'A' && c <= 'Z';
+		const bool in_alnum = c != 0 && strchr(alnum, (int)c) != NULL;
+		bool want[4], got[4] = {
+			hm_lex_scope(&one, 1),
+			hm_lex_keyid(&one, 1),
+			hm_lex_token(&one, 1, 1, false),
+			hm_lex_token(&one, 1, 1, true),
+		};
+
+		for (int r = 0; r < 4; r++)
+			want[r] = in_alnum || (c != 0 && strchr(extra[r], (int)c) != NULL);
+		want[3] = want[3] && !upper;
+		for (int r = 0; r < 4; r++)
+			if (got[r] != want[r])
+				fail_msg("byte 0x%02x: rule %d %s it", c, r,
+					 got[r] ? "accepts" : "refuses");
+		assert_int_equal(hm_lex_tchar(one), want[2]);
+	}
+}
+
 static void test_is(void **state)
 {
 	(void)state;
@@ -111,6 +141,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_table),
 		cmocka_unit_test(test_lengths),
+		cmocka_unit_test(test_every_byte),
 		cmocka_unit_test(test_is),
 	};
 

@@ -25,6 +25,7 @@
 #include "proto/buf.h"
 #include "proto/frame.h"
 #include "proto/msg.h"
+#include "proto/scheme.h"
 
 #include "tests/lib/rfc9421_example.h"
 
@@ -2608,9 +2609,31 @@ static void test_vectors_frames(void **state)
 	closedir(dh);
 }
 
+/* hm_rule_no_ctl (eight bytes a step, then one at a time): every byte, at every place. */
+static void test_rule_no_ctl(void **state)
+{
+	uint8_t s[20];
+
+	(void)state;
+	for (size_t len = 1; len <= sizeof(s); len++)
+		for (size_t at = 0; at < len; at++)
+			for (unsigned b = 0; b < 256; b++) {
+				memset(s, 'a', sizeof(s));
+				s[at] = (uint8_t)b;
+				if (hm_rule_no_ctl((struct hm_str){s, len}) != (b >= 0x20 && b != 0x7f))
+					fail_msg("byte 0x%02x at %zu of %zu", b, at, len);
+			}
+	memset(s, 0xff, sizeof(s));
+	assert_true(hm_rule_no_ctl((struct hm_str){s, sizeof(s)}));
+	s[sizeof(s) - 1] = 0x7f;
+	assert_false(hm_rule_no_ctl((struct hm_str){s, sizeof(s)}));
+	assert_true(hm_rule_no_ctl((struct hm_str){NULL, 0}));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_rule_no_ctl),
 		cmocka_unit_test(test_verify_round_trip),
 		cmocka_unit_test(test_verify_big_body_and_pipelining),
 		cmocka_unit_test(test_simple_requests),
