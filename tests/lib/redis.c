@@ -177,6 +177,10 @@ static int launch(struct tl_redis *r, char *err, size_t cap)
 		argv[n++] = "127.0.0.1";
 		argv[n++] = mport;
 	}
+	if (r->never_promote) {
+		argv[n++] = "--replica-priority";
+		argv[n++] = "0";
+	}
 	argv[n++] = "--unixsocket";
 	argv[n++] = r->sock;
 	argv[n++] = "--unixsocketperm";

@@ -43,6 +43,8 @@ struct tl_redis {
 	bool persist;
 	uint16_t port;                   /* 127.0.0.1's TCP port; 0 for none */
 	uint16_t master_port;            /* a replica's master at start (its --replicaof) */
+	bool never_promote;              /* --replica-priority 0: the sentinels never make it
+					  * the master (set before tl_redis_restart()) */
 	struct hm_fleet_url unix_url;    /* unix://DIR/redis.sock */
 	struct hm_fleet_url tcp_url;     /* redis://127.0.0.1:port when port != 0 */
 	pid_t pid;                       /* -1: not running */
