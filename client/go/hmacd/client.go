@@ -484,7 +484,7 @@ func (c *Client) dial() (*conn, error) {
 		maxFrame:    c.opt.MaxFrame,
 		nextID:      &c.nextID,
 		readers:     &c.readers,
-		rbuf:        make([]byte, 4096),
+		rbuf:        make([]byte, 16<<10),
 	}
 	cn.wenc = msgpack.NewEncoder(&cn.wbuf)
 	return cn, nil
@@ -602,12 +602,13 @@ func (cn *conn) releaseReadLocked() {
 const readPoll = 20 * time.Millisecond
 
 // readAs reads answers while holding the read side, until me (nil: a reader goroutine) has its
-// result or nothing is in flight, then gives the read side up. ok: me's result, or its
+// result and no other answer is buffered, or nothing is in flight; then it gives the read side
+// up. ok: me's result, or its
 // context's error if it ended while reading.
 func (cn *conn) readAs(me *call) (result, bool) {
 	for {
 		cn.mu.Lock()
-		if cn.dead || len(cn.inflight) == 0 || (me != nil && len(me.done) > 0) {
+		if cn.dead || len(cn.inflight) == 0 || (me != nil && len(me.done) > 0 && !cn.buffered()) {
 			cn.releaseReadLocked()
 			cn.mu.Unlock()
 			return result{}, false
@@ -682,6 +683,15 @@ func (cn *conn) answer(payload []byte) {
 		cn.flush()
 	}
 	resp.deliver(f)
+}
+
+// buffered tells whether a whole answer is already read: the reader hands those out before it
+// gives up the read side, which costs no system call and saves the next reader a wait for the
+// scheduler. Only the reader calls it.
+func (cn *conn) buffered() bool {
+	have := cn.rhi - cn.rlo
+	return have >= frameHeaderLen &&
+		uint64(have-frameHeaderLen) >= uint64(binary.BigEndian.Uint32(cn.rbuf[cn.rlo:]))
 }
 
 // readFrame returns the next answer's payload, valid until the next call. A timeout leaves

@@ -1,7 +1,7 @@
 // Command rttbench measures the Go client's round trip against a real hmacd (issue 16 item 2):
 //
 //	HMACD=.../hmacd HMACCTL=.../hmacctl sh client/go/offline.sh run ./internal/rttbench \
-//	    [-rate 2000] [-n 20000] [-c 1,16,64] [-cn 100000]
+//	    [-rate 2000] [-n 20000] [-c 1,16,64] [-cn 100000] [-conns N] [-inflight N]
 //
 // It starts hmacd (--threads 2) on a temporary directory, creates a key with hmacctl and signs
 // every item beforehand (each with its own nonce, so each is a full verify). Then:
@@ -36,11 +36,15 @@ import (
 	"github.com/hmacd/hmacd/client/go/hmacd"
 )
 
+var opts hmacd.Options
+
 func main() {
 	rate := flag.Int("rate", 2000, "paced calls per second")
 	n := flag.Int("n", 20000, "paced calls")
 	conc := flag.String("c", "1,16,64", "concurrent callers, comma-separated")
 	cn := flag.Int("cn", 100000, "calls per concurrency level")
+	flag.IntVar(&opts.Conns, "conns", 0, "Options.Conns (0: the default)")
+	flag.IntVar(&opts.MaxInFlight, "inflight", 0, "Options.MaxInFlight (0: the default)")
 	flag.Parse()
 	err := run(*rate, *n, *conc, *cn)
 	if err != nil {
@@ -93,7 +97,7 @@ func run(rate, n int, conc string, cn int) error {
 	if err != nil {
 		return err
 	}
-	c, err := hmacd.New(sock, nil)
+	c, err := hmacd.New(sock, &opts)
 	if err != nil {
 		return err
 	}
