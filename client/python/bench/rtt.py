@@ -2,6 +2,7 @@
 
     HMACD=.../hmacd HMACCTL=.../hmacctl PYTHONPATH=client/python \
         python3 client/python/bench/rtt.py [--rate 2000] [--n 10000] [--c 1,16,64] [--cn 20000]
+        [--pool 2]
 
 Starts hmacd (--threads 2) on a temporary directory, creates a key with hmacctl and signs every
 item beforehand (each with its own nonce). Then, for the thread-safe Client:
@@ -137,6 +138,7 @@ def main():
     ap.add_argument("--n", type=int, default=10000)
     ap.add_argument("--c", default="1,16,64")
     ap.add_argument("--cn", type=int, default=20000)
+    ap.add_argument("--pool", type=int, default=2, help="Client(pool_size=)")
     a = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="rttbench-")
     sock, db = os.path.join(tmp, "s"), os.path.join(tmp, "db")
@@ -154,7 +156,7 @@ def main():
         key = json.loads(subprocess.check_output(
             [os.environ["HMACCTL"], "--db", db, "key", "create", "--tenant", "acme",
              "--container", "web-01", "--json"]))
-        client = hmacd.Client(sock)
+        client = hmacd.Client(sock, pool_size=a.pool)
         paced(client, make_items(key["secret"], key["epoch"], a.n, "p"), a.rate)
         for k in (int(x) for x in a.c.split(",")):
             threaded(client, make_items(key["secret"], key["epoch"], a.cn, "t%d" % k), k)
