@@ -628,6 +628,10 @@ func (cn *conn) readAs(me *call) (result, bool) {
 		payload, err := cn.readFrame()
 		if err != nil {
 			var ne net.Error
+			if errors.Is(err, ErrProtocol) {
+				cn.kill(err)
+				continue
+			}
 			if !errors.As(err, &ne) || !ne.Timeout() {
 				cn.kill(fmt.Errorf("%w: %v", ErrConnLost, err))
 				continue

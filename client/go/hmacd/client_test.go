@@ -629,6 +629,19 @@ func TestProtocolError(t *testing.T) {
 	if err := c.Ping(ctx5s(t)); !errors.Is(err, hmacd.ErrProtocol) {
 		t.Fatalf("got %v, want ErrProtocol", err)
 	}
+
+	// An answer announcing more than any answer can hold.
+	path = fakeDaemon(t, func(nc net.Conn) {
+		if _, err := readFrame(nc); err != nil {
+			return
+		}
+		_, _ = nc.Write([]byte{0x7f, 0xff, 0xff, 0xff})
+		_, _ = readFrame(nc)
+	})
+	c = newClient(t, path, &hmacd.Options{Conns: 1})
+	if err := c.Ping(ctx5s(t)); !errors.Is(err, hmacd.ErrProtocol) {
+		t.Fatalf("huge answer: got %v, want ErrProtocol", err)
+	}
 }
 
 func TestClosedClient(t *testing.T) {
