@@ -253,11 +253,10 @@ class Client:
         if not items:
             return []
         packed = [wire.pack_item(it) for it in items]
-        wake: Optional[threading.Event] = getattr(self._local, "wake", None)
-        if wake is None:
-            # An earlier call's late news may set it: _drive clears it before every wait and
-            # checks its pendings after, so a stray wake-up costs one more look.
-            wake = self._local.wake = threading.Event()
+        # The thread's Event, taken while in use (a call nested in a signal handler makes its
+        # own). An earlier call's late news may set it: _drive clears it before every wait and
+        # checks its pendings after, so a stray wake-up costs one more look.
+        wake: threading.Event = self._local.__dict__.pop("wake", None) or threading.Event()
         pendings = [_Pending(c, wake)
                     for c in wire.chunks(packed, self.max_frame, self.max_batch)]
         deadline = self._deadline(timeout)
@@ -266,6 +265,7 @@ class Client:
                 raise ClosedError("client closed")
             self._queue.extend(pendings)
         self._drive(pendings, deadline)
+        self._local.wake = wake
         out: List[int] = []
         for p in pendings:
             if p.error is not None:
