@@ -513,11 +513,13 @@ func (cn *conn) submit(cl *call) result {
 }
 
 // wait returns cl's result. While nobody reads cn and frames are in flight, cl's caller reads
-// them itself; so a lone caller writes its frame and reads its answer with no hand-off.
+// them itself; so a lone caller writes its frame and reads its answer with no hand-off. It
+// does so even when its own result is in: the frames it wrote for others after its own may
+// have gone out after the last reader left, and readAs hands the read side on at once.
 func (cn *conn) wait(cl *call) result {
 	for {
 		cn.mu.Lock()
-		read := !cn.reading && !cn.dead && len(cn.inflight) > 0 && len(cl.done) == 0
+		read := !cn.reading && !cn.dead && len(cn.inflight) > 0
 		if read {
 			cn.reading = true
 		}

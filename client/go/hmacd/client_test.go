@@ -235,14 +235,16 @@ func TestDaemonDownAndRestart(t *testing.T) {
 // 64 goroutines x 200 verifies, a mix of verdicts, every one checked.
 // Concurrent callers, valid and invalid items mixed, each caller checking its own verdicts:
 // through the default pool, through one connection with one frame in flight (every caller
-// but the one reading queues, and its items go out in a frame with others'), and with frames
-// of at most 4 items (a caller's two items may be split from their neighbours' but never from
-// each other). Callers alternate VerifyOne with a two-item Verify.
+// but the one reading queues, and its items go out in a frame with others'), with frames of
+// at most 4 items (a caller's two items may be split from their neighbours' but never from
+// each other), and with small frames four deep (a caller writing its own frame often writes
+// others' behind it, after the last reader left: it must read them or hand them on). Callers
+// alternate VerifyOne with a two-item Verify.
 func TestConcurrency(t *testing.T) {
 	d := daemontest.Start(t)
 	keys := []daemontest.Key{d.CreateKey(t, "acme", "c1"), d.CreateKey(t, "beta", "c2")}
 	for _, o := range []*hmacd.Options{nil, {Conns: 1, MaxInFlight: 1},
-		{Conns: 3, MaxInFlight: 1, MaxBatch: 4}} {
+		{Conns: 3, MaxInFlight: 1, MaxBatch: 4}, {Conns: 1, MaxInFlight: 4, MaxBatch: 2}} {
 		before := frameStats(t, d)
 		concurrentCallers(t, newClient(t, d.Socket, o), keys)
 		after := frameStats(t, d)
