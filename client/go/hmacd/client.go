@@ -1,16 +1,19 @@
 // client.go - the connection pool: batching, pipelining, deadlines and reconnection.
 //
-// Design. A Client runs one writer goroutine per pooled connection; callers hand their
-// already-encoded items to whichever writer is free through one unbuffered channel. A writer
-// takes a call, makes sure its connection is up (dialling if not), waits for an in-flight slot
-// (at most MaxInFlight frames awaiting answers per connection), then drains every other call
-// that is waiting at that moment into the same verify frame, up to MaxBatch items and MaxFrame
-// bytes. That wait is what builds batches under load, and costs nothing when idle. Each
-// connection has a reader goroutine that matches answers to frames in order (PROTOCOL.md
-// section 2) and hands each caller its slice of the verdicts.
+// Design. A Client pools a few connections (Options.Conns) and runs no goroutine of its own.
+// Each connection has two sides, held in turn by the callers: the write side turns the calls
+// queued on it into verify frames (at most MaxInFlight awaiting answers), and the read side
+// reads the answers, which come back in request order (PROTOCOL.md section 2), and hands each
+// caller its slice of the verdicts. A caller finding a connection with nothing in flight
+// writes its frame and reads its answer itself: one round trip, no hand-off between
+// goroutines. Callers arriving while the pipeline is full queue their calls; whoever frees a
+// place (the reader, on an answer) sends everything queued meanwhile as one frame, up to
+// MaxBatch items and MaxFrame bytes. That is what builds batches under load. A reader whose own
+// answer came gives the read side to a caller whose frame is still in flight (which was going
+// to wake for its answer anyway), or, if none waits any more, to a goroutine of its own.
 //
-// Ownership of a frame in flight is membership of the connection's queue, under its mutex:
-// whoever removes a frame from the queue delivers its result, exactly once. The reader removes
+// Ownership of a frame in flight is membership of the connection's list, under its mutex:
+// whoever removes a frame from the list delivers its result, exactly once. The reader removes
 // a frame when its answer arrives, or every written frame when the connection dies; the writer
 // removes its frame if the write failed.
 //
@@ -19,15 +22,15 @@
 // socket refuses the write at once with nothing written. A frame with any byte written is
 // never resent, since its nonces may have been recorded: its callers get ErrConnLost.
 //
-// Deadlines. Each call's context bounds how long the caller waits; a call whose context ends
-// before a writer took it is never sent. Independently, a connection with frames in flight that
-// sees no answer for Options.Timeout is closed (ErrTimeout), so a stuck daemon cannot pin
-// callers whose contexts have no deadline.
+// Deadlines. Each call's context bounds how long the caller waits (a caller reading answers
+// notices a cancellation within readPoll); a call whose context ends while it is queued is
+// never sent. Independently, a connection with frames in flight that sees no answer for
+// Options.Timeout is closed (ErrTimeout), so a stuck daemon cannot pin callers whose contexts
+// have no deadline.
 
 package hmacd
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/binary"
@@ -76,7 +79,7 @@ func (e *ServerError) Error() string {
 
 // Options tune a Client; the zero value gives the defaults.
 type Options struct {
-	// Conns is the number of pooled connections (default 2). Each has a writer goroutine.
+	// Conns is the number of pooled connections (default 2).
 	Conns int
 	// MaxBatch bounds the items in one verify frame (default 1024, the daemon's default
 	// --max-batch). A Verify call with more items fails with ErrTooBig.
@@ -140,33 +143,49 @@ const headMax = 48
 type Client struct {
 	path      string
 	opt       Options
-	calls     chan *call
-	quit      chan struct{}
-	once      sync.Once
-	wg        sync.WaitGroup
+	pool      []slot
+	rr        uint32 // atomic: where the next call starts looking in pool
 	nextID    uint64 // atomic
+	closed    int32  // atomic: 1 once Close was called
+	readers   sync.WaitGroup
 	serverUID uint32 // opt.ServerUser's uid, when it is set
 }
 
+// slot is one pooled connection: nil until first needed, replaced when found dead.
+type slot struct {
+	mu sync.Mutex // held while dialling
+	cn atomic.Pointer[conn]
+}
+
+// call states, under the connection's mu.
 const (
-	callPending int32 = iota
-	callTaken
-	callCancelled
+	callNew       int32 = iota
+	callQueued          // in conn.pending
+	callSent            // in a frame of conn.inflight (or being written)
+	callCancelled       // its caller gave up before it was sent: it never will be
+	callAbandoned       // its caller gave up after it was sent: its answer is dropped
 )
 
 // call is one Verify, Ping or Stats call on its way.
 type call struct {
+	ctx   context.Context
 	op    string
 	enc   []byte // verify: the encoded items
 	n     int    // verify: how many
-	state int32  // atomic: callPending -> callTaken (by a writer) or callCancelled (by the caller)
-	done  chan result
+	state int32  // under cn.mu
+	cn    *conn  // the connection it is queued or sent on
+	// done carries its result, or news: retry (dispatch again), read (hold the read side).
+	// Two messages at most are ever buffered: a read, then the result.
+	done chan result
 }
 
 type result struct {
 	verdicts []Verdict
 	stats    map[string]uint64
 	err      error
+	retry    bool // not sent: dispatch it again
+	unsent   bool // with retry: a write of it failed with nothing written
+	read     bool // the caller now holds the connection's read side
 }
 
 // frame is one request frame in flight.
@@ -184,16 +203,39 @@ func (f *frame) fail(err error) {
 	}
 }
 
-// conn is one connection and its reader goroutine.
-type conn struct {
-	nc      net.Conn
-	timeout time.Duration
-	slots   chan struct{} // one token per frame in flight
-	deadCh  chan struct{} // closed when the connection is dead
+// retry gives f's calls back to their callers, none of its bytes having been written.
+func (f *frame) retry() {
+	for _, cl := range f.calls {
+		cl.done <- result{retry: true, unsent: true}
+	}
+}
 
-	mu    sync.Mutex
-	queue []*frame // frames written or being written, oldest first
-	dead  bool
+// conn is one connection. Its two sides are tokens held by callers, not goroutines of their
+// own: the writer (writing) turns queued calls into frames, the reader (reading) reads answers.
+type conn struct {
+	nc          net.Conn
+	timeout     time.Duration
+	maxInFlight int
+	maxBatch    int
+	maxFrame    int
+	nextID      *uint64
+	readers     *sync.WaitGroup
+	deadFlag    int32 // atomic copy of dead, for the pool's lock-free look
+
+	// the writer's, while it holds the write side
+	wbuf bytes.Buffer
+	wenc *msgpack.Encoder
+	// the reader's, while it holds the read side: buffered bytes rbuf[rlo:rhi]
+	rbuf     []byte
+	rlo, rhi int
+
+	mu       sync.Mutex
+	pending  []*call  // not yet in a frame, oldest first
+	inflight []*frame // frames written or being written, oldest first
+	writing  bool     // someone holds the write side
+	reading  bool     // someone holds the read side
+	progress time.Time
+	dead     bool
 }
 
 // New returns a Client for the daemon at socketPath. opts may be nil. It does not connect:
@@ -208,10 +250,9 @@ func New(socketPath string, opts *Options) (*Client, error) {
 		return nil, err
 	}
 	c := &Client{
-		path:  socketPath,
-		opt:   o,
-		calls: make(chan *call),
-		quit:  make(chan struct{}),
+		path: socketPath,
+		opt:  o,
+		pool: make([]slot, o.Conns),
 	}
 	if o.ServerUser != "" {
 		c.serverUID, err = lookupServerUser(o.ServerUser)
@@ -219,19 +260,28 @@ func New(socketPath string, opts *Options) (*Client, error) {
 			return nil, err
 		}
 	}
-	c.wg.Add(o.Conns)
-	for i := 0; i < o.Conns; i++ {
-		go c.writer()
-	}
 	return c, nil
 }
 
-// Close stops the writers and closes the connections. Calls in flight fail with ErrClosed
-// (their requests may still have been judged). Close waits for the writers to stop.
+// Close closes the connections. Calls in flight fail with ErrClosed (their requests may
+// still have been judged), later calls too.
 func (c *Client) Close() error {
-	c.once.Do(func() { close(c.quit) })
-	c.wg.Wait()
+	atomic.StoreInt32(&c.closed, 1)
+	for i := range c.pool {
+		s := &c.pool[i]
+		s.mu.Lock()
+		cn := s.cn.Load()
+		s.mu.Unlock()
+		if cn != nil {
+			cn.kill(ErrClosed)
+		}
+	}
+	c.readers.Wait()
 	return nil
+}
+
+func (c *Client) isClosed() bool {
+	return atomic.LoadInt32(&c.closed) != 0
 }
 
 // Verify asks the daemon for one verdict per item: verdicts[i] is the verdict of items[i].
@@ -293,33 +343,124 @@ func (c *Client) Stats(ctx context.Context) (map[string]uint64, error) {
 	return r.stats, r.err
 }
 
+// maxDispatch bounds how often one call is dispatched: a call goes again when the connection
+// it waited on died before it was sent, and each time a new connection is dialled.
+const maxDispatch = 4
+
 func (c *Client) do(ctx context.Context, cl *call) result {
-	cl.done = make(chan result, 1)
 	err := ctx.Err()
 	if err != nil {
 		return result{err: fmt.Errorf("hmacd: %w", err)}
 	}
-	select {
-	case c.calls <- cl:
-	case <-ctx.Done():
-		return result{err: fmt.Errorf("hmacd: %w", ctx.Err())}
-	case <-c.quit:
-		return result{err: ErrClosed}
-	}
-	select {
-	case r := <-cl.done:
-		return r
-	case <-ctx.Done():
-		// If a writer took it first, it is on its way and its answer will be dropped (done
-		// is buffered); if not, no writer will send it.
-		atomic.CompareAndSwapInt32(&cl.state, callPending, callCancelled)
-		return result{err: fmt.Errorf("hmacd: %w", ctx.Err())}
+	cl.ctx = ctx
+	cl.done = make(chan result, 2)
+	resent := false
+	for attempt := 1; ; attempt++ {
+		if c.isClosed() {
+			return result{err: ErrClosed}
+		}
+		cn, err := c.pick()
+		if err != nil {
+			return result{err: err}
+		}
+		r := cn.submit(cl)
+		if !r.retry {
+			return r
+		}
+		if c.isClosed() {
+			return result{err: ErrClosed}
+		}
+		if r.unsent {
+			if resent {
+				return result{err: fmt.Errorf("%w: nothing could be written", ErrUnavailable)}
+			}
+			resent = true
+		}
+		if attempt == maxDispatch {
+			return result{err: fmt.Errorf("%w: connections lost before the request was sent",
+				ErrUnavailable)}
+		}
 	}
 }
 
-// take claims a call for sending; false if its caller gave up first.
-func (cl *call) take() bool {
-	return atomic.CompareAndSwapInt32(&cl.state, callPending, callTaken)
+// pick chooses the connection for a call: one with nothing in flight (the caller then writes
+// and reads itself), else a new one in an empty slot, else one with room in its pipeline, else
+// any (the call waits there to go out with others in the next frame).
+func (c *Client) pick() (*conn, error) {
+	n := len(c.pool)
+	start := int(atomic.AddUint32(&c.rr, 1) % uint32(n))
+	var best *conn
+	bestLoad := 3
+	var dialErr error
+	for pass := 0; pass < 2; pass++ {
+		for i := 0; i < n; i++ {
+			s := &c.pool[(start+i)%n]
+			cn := s.cn.Load()
+			if cn == nil || atomic.LoadInt32(&cn.deadFlag) != 0 {
+				if pass == 0 {
+					continue
+				}
+				cn, err := c.dialSlot(s)
+				if err == nil {
+					return cn, nil
+				}
+				dialErr = err
+				continue
+			}
+			if pass == 1 {
+				continue
+			}
+			load := cn.load()
+			if load == 0 {
+				return cn, nil
+			}
+			if load < bestLoad {
+				best, bestLoad = cn, load
+			}
+		}
+		if best != nil && bestLoad == 1 {
+			return best, nil
+		}
+	}
+	if best != nil {
+		return best, nil
+	}
+	return nil, dialErr
+}
+
+// load: 0 nothing in flight, 1 room for another frame, 2 full or busy writing, 3 dead.
+func (cn *conn) load() int {
+	cn.mu.Lock()
+	defer cn.mu.Unlock()
+	switch {
+	case cn.dead:
+		return 3
+	case cn.writing || len(cn.pending) > 0 || len(cn.inflight) >= cn.maxInFlight:
+		return 2
+	case len(cn.inflight) > 0:
+		return 1
+	}
+	return 0
+}
+
+// dialSlot connects s, unless another caller did meanwhile.
+func (c *Client) dialSlot(s *slot) (*conn, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cn := s.cn.Load()
+	if cn != nil && atomic.LoadInt32(&cn.deadFlag) == 0 {
+		return cn, nil
+	}
+	cn, err := c.dial()
+	if err != nil {
+		return nil, err
+	}
+	if c.isClosed() {
+		cn.kill(ErrClosed)
+		return nil, ErrClosed
+	}
+	s.cn.Store(cn)
+	return cn, nil
 }
 
 // dial connects to the socket and checks who listens there (peer.go) before anything is
@@ -336,309 +477,413 @@ func (c *Client) dial() (*conn, error) {
 		return nil, err
 	}
 	cn := &conn{
-		nc:      nc,
-		timeout: c.opt.Timeout,
-		slots:   make(chan struct{}, c.opt.MaxInFlight),
-		deadCh:  make(chan struct{}),
+		nc:          nc,
+		timeout:     c.opt.Timeout,
+		maxInFlight: c.opt.MaxInFlight,
+		maxBatch:    c.opt.MaxBatch,
+		maxFrame:    c.opt.MaxFrame,
+		nextID:      &c.nextID,
+		readers:     &c.readers,
+		rbuf:        make([]byte, 16<<10),
 	}
-	go cn.reader()
+	cn.wenc = msgpack.NewEncoder(&cn.wbuf)
 	return cn, nil
 }
 
-// killLocked marks the connection dead and closes it; it returns the written frames, which
-// the caller must fail. Frames still being written stay queued for their writer. cn.mu held.
-func (cn *conn) killLocked() []*frame {
+// submit queues cl on cn, writes it (with whatever else is queued) if the write side is free
+// and the pipeline has room, and waits for its result.
+func (cn *conn) submit(cl *call) result {
+	cn.mu.Lock()
 	if cn.dead {
-		return nil
+		cn.mu.Unlock()
+		return result{retry: true}
+	}
+	cl.cn = cn
+	cl.state = callQueued
+	cn.pending = append(cn.pending, cl)
+	write := !cn.writing && len(cn.inflight) < cn.maxInFlight
+	if write {
+		cn.writing = true
+	}
+	cn.mu.Unlock()
+	if write {
+		cn.flush()
+	}
+	return cn.wait(cl)
+}
+
+// wait returns cl's result. While nobody reads cn and frames are in flight, cl's caller reads
+// them itself; so a lone caller writes its frame and reads its answer with no hand-off. It
+// does so even when its own result is in: the frames it wrote for others after its own may
+// have gone out after the last reader left, and readAs hands the read side on at once.
+func (cn *conn) wait(cl *call) result {
+	for {
+		cn.mu.Lock()
+		read := !cn.reading && !cn.dead && len(cn.inflight) > 0
+		if read {
+			cn.reading = true
+		}
+		cn.mu.Unlock()
+		if read {
+			r, ok := cn.readAs(cl)
+			if ok {
+				return r
+			}
+			continue
+		}
+		select {
+		case r := <-cl.done:
+			if !r.read {
+				return r
+			}
+			r, ok := cn.readAs(cl)
+			if ok {
+				return r
+			}
+		case <-cl.ctx.Done():
+			cn.giveUp(cl)
+			return result{err: fmt.Errorf("hmacd: %w", cl.ctx.Err())}
+		}
+	}
+}
+
+// giveUp is cl's caller leaving before its result: a queued call is never sent, a sent one has
+// its answer dropped, and a read side handed to it goes on to someone else.
+func (cn *conn) giveUp(cl *call) {
+	cn.mu.Lock()
+	defer cn.mu.Unlock()
+	switch cl.state {
+	case callQueued:
+		for i, p := range cn.pending {
+			if p == cl {
+				cn.pending = append(cn.pending[:i], cn.pending[i+1:]...)
+				break
+			}
+		}
+		cl.state = callCancelled
+	case callSent:
+		cl.state = callAbandoned
+	}
+	for {
+		select {
+		case r := <-cl.done:
+			if r.read {
+				cn.releaseReadLocked()
+			}
+			continue
+		default:
+		}
+		return
+	}
+}
+
+// releaseReadLocked gives up the read side: to the caller of a frame in flight still waiting,
+// or to a goroutine of its own if none is, or to nobody when nothing is in flight. cn.mu held.
+func (cn *conn) releaseReadLocked() {
+	if cn.dead || len(cn.inflight) == 0 {
+		cn.reading = false
+		return
+	}
+	for _, f := range cn.inflight {
+		for _, cl := range f.calls {
+			if cl.state == callSent && len(cl.done) == 0 {
+				cl.done <- result{read: true}
+				return
+			}
+		}
+	}
+	cn.readers.Add(1)
+	go func() {
+		defer cn.readers.Done()
+		cn.readAs(nil)
+	}()
+}
+
+// readPoll bounds one wait for an answer of a caller whose context can be cancelled without a
+// deadline, so that it notices the cancellation.
+const readPoll = 20 * time.Millisecond
+
+// readAs reads answers while holding the read side, until me (nil: a reader goroutine) has its
+// result and no other answer is buffered, or nothing is in flight; then it gives the read side
+// up. ok: me's result, or its
+// context's error if it ended while reading.
+func (cn *conn) readAs(me *call) (result, bool) {
+	for {
+		cn.mu.Lock()
+		if cn.dead || len(cn.inflight) == 0 || (me != nil && len(me.done) > 0 && !cn.buffered()) {
+			cn.releaseReadLocked()
+			cn.mu.Unlock()
+			return result{}, false
+		}
+		limit := cn.progress.Add(cn.timeout)
+		cn.mu.Unlock()
+		dl := limit
+		if me != nil && me.ctx.Done() != nil {
+			if d, ok := me.ctx.Deadline(); ok && d.Before(dl) {
+				dl = d
+			}
+			if poll := time.Now().Add(readPoll); poll.Before(dl) {
+				dl = poll
+			}
+		}
+		_ = cn.nc.SetReadDeadline(dl)
+		payload, err := cn.readFrame()
+		if err != nil {
+			var ne net.Error
+			if errors.Is(err, ErrProtocol) {
+				cn.kill(err)
+				continue
+			}
+			if !errors.As(err, &ne) || !ne.Timeout() {
+				cn.kill(fmt.Errorf("%w: %v", ErrConnLost, err))
+				continue
+			}
+			if !time.Now().Before(limit) {
+				cn.kill(fmt.Errorf("%w: %v", ErrTimeout, err))
+				continue
+			}
+			if me != nil && me.ctx.Err() != nil {
+				cn.giveUp(me)
+				cn.mu.Lock()
+				cn.releaseReadLocked()
+				cn.mu.Unlock()
+				return result{err: fmt.Errorf("hmacd: %w", me.ctx.Err())}, true
+			}
+			continue
+		}
+		cn.answer(payload)
+	}
+}
+
+// answer matches one answer to the oldest frame in flight and delivers it, after sending
+// whatever was queued behind a full pipeline.
+func (cn *conn) answer(payload []byte) {
+	resp, err := decodeResponse(payload)
+	cn.mu.Lock()
+	var f *frame
+	if err == nil {
+		if len(cn.inflight) == 0 {
+			err = fmt.Errorf("%w: answer without a request", ErrProtocol)
+		} else {
+			f = cn.inflight[0]
+			err = resp.matches(f)
+		}
+	}
+	if err != nil {
+		victims, queued := cn.killLocked()
+		if f != nil && cn.removeLocked(f) {
+			victims = append(victims, f) // answered, so wholly written
+		}
+		cn.mu.Unlock()
+		failAll(victims, queued, err)
+		return
+	}
+	cn.inflight = cn.inflight[1:]
+	cn.progress = time.Now()
+	write := len(cn.pending) > 0 && !cn.writing
+	if write {
+		cn.writing = true
+	}
+	cn.mu.Unlock()
+	if write {
+		cn.flush()
+	}
+	resp.deliver(f)
+}
+
+// buffered tells whether a whole answer is already read: the reader hands those out before it
+// gives up the read side, which costs no system call and saves the next reader a wait for the
+// scheduler. Only the reader calls it.
+func (cn *conn) buffered() bool {
+	have := cn.rhi - cn.rlo
+	return have >= frameHeaderLen &&
+		uint64(have-frameHeaderLen) >= uint64(binary.BigEndian.Uint32(cn.rbuf[cn.rlo:]))
+}
+
+// readFrame returns the next answer's payload, valid until the next call. A timeout leaves
+// what was read buffered, so the next call goes on where this one stopped.
+func (cn *conn) readFrame() ([]byte, error) {
+	for {
+		have := cn.rhi - cn.rlo
+		need := frameHeaderLen
+		if have >= frameHeaderLen {
+			n := binary.BigEndian.Uint32(cn.rbuf[cn.rlo:])
+			if n > maxResponse {
+				return nil, fmt.Errorf("%w: answer of %d bytes", ErrProtocol, n)
+			}
+			need += int(n)
+			if have >= need {
+				p := cn.rbuf[cn.rlo+frameHeaderLen : cn.rlo+need]
+				cn.rlo += need
+				return p, nil
+			}
+		}
+		if cn.rlo+need > len(cn.rbuf) {
+			if need > len(cn.rbuf) {
+				nb := make([]byte, need)
+				copy(nb, cn.rbuf[cn.rlo:cn.rhi])
+				cn.rbuf = nb
+			} else {
+				copy(cn.rbuf, cn.rbuf[cn.rlo:cn.rhi])
+			}
+			cn.rlo, cn.rhi = 0, have
+		}
+		m, err := cn.nc.Read(cn.rbuf[cn.rhi:])
+		cn.rhi += m
+		if err != nil {
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return nil, err
+		}
+	}
+}
+
+// flush writes queued calls as frames while the pipeline has room, then gives the write side
+// up. The caller holds the write side.
+func (cn *conn) flush() {
+	for {
+		cn.mu.Lock()
+		if cn.dead || len(cn.pending) == 0 || len(cn.inflight) >= cn.maxInFlight {
+			cn.writing = false
+			cn.mu.Unlock()
+			return
+		}
+		f := cn.takeFrameLocked()
+		if len(cn.inflight) == 0 {
+			cn.progress = time.Now()
+		}
+		cn.inflight = append(cn.inflight, f)
+		cn.mu.Unlock()
+		cn.write(f)
+	}
+}
+
+// takeFrameLocked makes the next frame of the queue: a ping or stats alone, or the verify
+// calls at its head that fit MaxBatch and MaxFrame. cn.mu held.
+func (cn *conn) takeFrameLocked() *frame {
+	first := cn.pending[0]
+	f := &frame{id: atomic.AddUint64(cn.nextID, 1), op: first.op}
+	k := 1
+	items, size := first.n, len(first.enc)
+	if first.op == opVerify {
+		for ; k < len(cn.pending); k++ {
+			cl := cn.pending[k]
+			if cl.op != opVerify || items+cl.n > cn.maxBatch ||
+				size+len(cl.enc)+headMax > cn.maxFrame {
+				break
+			}
+			items += cl.n
+			size += len(cl.enc)
+		}
+	}
+	f.calls = make([]*call, k)
+	copy(f.calls, cn.pending[:k])
+	cn.pending = append(cn.pending[:0], cn.pending[k:]...)
+	for _, cl := range f.calls {
+		cl.state = callSent
+		f.nitems += cl.n
+	}
+	return f
+}
+
+// write encodes f and writes it. If it fails, the connection is dead; f is failed, or given
+// back to its callers to send again when none of its bytes was written (the connection was
+// stale: the daemon restarted).
+func (cn *conn) write(f *frame) {
+	buf := &cn.wbuf
+	buf.Reset()
+	err := appendRequestHead(buf, cn.wenc, f.id, f.op, f.nitems)
+	if err != nil {
+		cn.mu.Lock()
+		mine := cn.removeLocked(f)
+		cn.mu.Unlock()
+		if mine {
+			f.fail(fmt.Errorf("%w: encode: %v", ErrInvalid, err))
+		}
+		return
+	}
+	for _, cl := range f.calls {
+		buf.Write(cl.enc)
+	}
+	finishFrame(buf.Bytes(), 0)
+	_ = cn.nc.SetWriteDeadline(time.Now().Add(cn.timeout))
+	n, err := cn.nc.Write(buf.Bytes())
+
+	cn.mu.Lock()
+	if err == nil && !cn.dead {
+		f.written = true
+		cn.mu.Unlock()
+		return
+	}
+	if err == nil {
+		err, n = errors.New("connection closed during the write"), buf.Len()
+	}
+	mine := cn.removeLocked(f)
+	victims, queued := cn.killLocked()
+	cn.mu.Unlock()
+	failAll(victims, queued, fmt.Errorf("%w: %v", ErrConnLost, err))
+	switch {
+	case !mine:
+		// The answer came back before the write returned: delivered by the reader.
+	case n > 0:
+		f.fail(fmt.Errorf("%w: %v", ErrConnLost, err))
+	default:
+		f.retry()
+	}
+}
+
+// killLocked marks the connection dead and closes it; it returns the written frames, which
+// the caller must fail, and the queued calls, which go again elsewhere. Frames still being
+// written stay for their writer. cn.mu held.
+func (cn *conn) killLocked() (victims []*frame, queued []*call) {
+	if cn.dead {
+		return nil, nil
 	}
 	cn.dead = true
-	close(cn.deadCh)
+	atomic.StoreInt32(&cn.deadFlag, 1)
 	cn.nc.Close()
-	var victims, keep []*frame
-	for _, f := range cn.queue {
+	var keep []*frame
+	for _, f := range cn.inflight {
 		if f.written {
 			victims = append(victims, f)
 		} else {
 			keep = append(keep, f)
 		}
 	}
-	cn.queue = keep
-	return victims
+	cn.inflight = keep
+	queued, cn.pending = cn.pending, nil
+	return victims, queued
 }
 
 func (cn *conn) kill(err error) {
 	cn.mu.Lock()
-	victims := cn.killLocked()
+	victims, queued := cn.killLocked()
 	cn.mu.Unlock()
+	failAll(victims, queued, err)
+}
+
+// failAll fails the frames with err and sends the queued calls, of which nothing was sent,
+// back to their callers to go again.
+func failAll(victims []*frame, queued []*call, err error) {
 	for _, f := range victims {
 		f.fail(err)
 	}
+	for _, cl := range queued {
+		cl.done <- result{retry: true}
+	}
 }
 
-func (cn *conn) isDead() bool {
-	cn.mu.Lock()
-	defer cn.mu.Unlock()
-	return cn.dead
-}
-
-// removeLocked takes f out of the queue; false if it was not there (someone else owns it).
+// removeLocked takes f out of the frames in flight; false if it was not there (someone else
+// owns it).
 func (cn *conn) removeLocked(f *frame) bool {
-	for i, g := range cn.queue {
+	for i, g := range cn.inflight {
 		if g == f {
-			cn.queue = append(cn.queue[:i], cn.queue[i+1:]...)
+			cn.inflight = append(cn.inflight[:i], cn.inflight[i+1:]...)
 			return true
 		}
 	}
 	return false
-}
-
-// writer serves calls on one pooled connection until the client is closed.
-func (c *Client) writer() {
-	defer c.wg.Done()
-	var cn *conn
-	var held *call // taken from the channel but left for the next frame
-	var buf bytes.Buffer
-	enc := msgpack.NewEncoder(&buf)
-	defer func() {
-		if held != nil && held.take() {
-			held.done <- result{err: ErrClosed}
-		}
-		if cn != nil {
-			cn.kill(ErrClosed)
-		}
-	}()
-	for {
-		first := held
-		held = nil
-		if first == nil {
-			select {
-			case first = <-c.calls:
-			case <-c.quit:
-				return
-			}
-		}
-		frameCalls, ok := c.gather(&cn, first, &held)
-		if !ok {
-			return
-		}
-		if len(frameCalls) == 0 {
-			continue
-		}
-		c.send(&cn, &buf, enc, frameCalls)
-	}
-}
-
-// gather makes sure *cnp is up, waits for an in-flight slot on it, and collects the calls of
-// the next frame, starting with first. On return with calls, one slot is held. ok is false
-// when the client is closing (first has been failed).
-func (c *Client) gather(cnp **conn, first *call, held **call) (calls []*call, ok bool) {
-	for {
-		if *cnp == nil || (*cnp).isDead() {
-			cn, err := c.dial()
-			if err != nil {
-				if first.take() {
-					first.done <- result{err: err}
-				}
-				return nil, true
-			}
-			*cnp = cn
-		}
-		cn := *cnp
-		select {
-		case cn.slots <- struct{}{}:
-		case <-cn.deadCh:
-			continue // died while full: redial; nothing of first was written
-		case <-c.quit:
-			if first.take() {
-				first.done <- result{err: ErrClosed}
-			}
-			return nil, false
-		}
-		break
-	}
-	if first.take() {
-		calls = append(calls, first)
-	}
-	if first.op != opVerify {
-		if len(calls) == 0 {
-			<-(*cnp).slots
-		}
-		return calls, true
-	}
-	items, size := first.n, len(first.enc)
-	for {
-		var cl *call
-		select {
-		case cl = <-c.calls:
-		default:
-		}
-		if cl == nil {
-			break
-		}
-		if cl.op != opVerify || items+cl.n > c.opt.MaxBatch ||
-			size+len(cl.enc)+headMax > c.opt.MaxFrame {
-			*held = cl
-			break
-		}
-		if cl.take() {
-			calls = append(calls, cl)
-			items += cl.n
-			size += len(cl.enc)
-		}
-	}
-	if len(calls) == 0 {
-		<-(*cnp).slots
-	}
-	return calls, true
-}
-
-// send encodes calls as one frame and writes it on *cnp, which holds a slot for it. If no
-// byte of it could be written (the connection was stale: the daemon restarted), it is sent
-// again, once, on a fresh connection.
-func (c *Client) send(cnp **conn, buf *bytes.Buffer, enc *msgpack.Encoder, calls []*call) {
-	f := &frame{id: atomic.AddUint64(&c.nextID, 1), op: calls[0].op, calls: calls}
-	buf.Reset()
-	for _, cl := range calls {
-		f.nitems += cl.n
-	}
-	err := appendRequestHead(buf, enc, f.id, f.op, f.nitems)
-	if err != nil {
-		<-(*cnp).slots
-		f.fail(fmt.Errorf("%w: encode: %v", ErrInvalid, err))
-		return
-	}
-	for _, cl := range calls {
-		buf.Write(cl.enc)
-	}
-	finishFrame(buf.Bytes(), 0)
-	for attempt := 0; ; attempt++ {
-		cn := *cnp
-		if attempt > 0 {
-			var derr error
-			cn, derr = c.dial()
-			if derr != nil {
-				f.fail(derr)
-				return
-			}
-			*cnp = cn
-			cn.slots <- struct{}{} // a fresh connection has room
-		}
-		n, werr := cn.write(f, buf.Bytes())
-		if werr == nil {
-			return
-		}
-		<-cn.slots
-		if n > 0 {
-			f.fail(fmt.Errorf("%w: %v", ErrConnLost, werr))
-			return
-		}
-		if attempt > 0 {
-			f.fail(fmt.Errorf("%w: %v", ErrUnavailable, werr))
-			return
-		}
-		// Nothing written on a connection that may be stale (daemon restarted): try a new one.
-	}
-}
-
-// write queues f and writes b, its bytes. On error it returns how many bytes were written
-// and f is back in the writer's hands, out of the queue; the connection is dead.
-func (cn *conn) write(f *frame, b []byte) (int, error) {
-	cn.mu.Lock()
-	if cn.dead {
-		cn.mu.Unlock()
-		return 0, errors.New("connection closed")
-	}
-	if len(cn.queue) == 0 {
-		_ = cn.nc.SetReadDeadline(time.Now().Add(cn.timeout))
-	}
-	cn.queue = append(cn.queue, f)
-	cn.mu.Unlock()
-
-	_ = cn.nc.SetWriteDeadline(time.Now().Add(cn.timeout))
-	n, err := cn.nc.Write(b)
-
-	cn.mu.Lock()
-	if err == nil && !cn.dead {
-		f.written = true
-		cn.mu.Unlock()
-		return n, nil
-	}
-	if err == nil {
-		err = errors.New("connection closed during the write")
-	}
-	mine := cn.removeLocked(f)
-	victims := cn.killLocked()
-	cn.mu.Unlock()
-	for _, v := range victims {
-		v.fail(fmt.Errorf("%w: %v", ErrConnLost, err))
-	}
-	if !mine {
-		// The answer came back before the write returned: delivered by the reader.
-		return len(b), nil
-	}
-	return n, err
-}
-
-// reader matches answers to frames until the connection dies.
-func (cn *conn) reader() {
-	br := bufio.NewReaderSize(cn.nc, 64<<10)
-	var hdr [frameHeaderLen]byte
-	var payload []byte
-	for {
-		_, err := io.ReadFull(br, hdr[:])
-		if err == nil {
-			n := binary.BigEndian.Uint32(hdr[:])
-			if n > maxResponse {
-				cn.kill(fmt.Errorf("%w: answer of %d bytes", ErrProtocol, n))
-				return
-			}
-			if cap(payload) < int(n) {
-				payload = make([]byte, n)
-			}
-			payload = payload[:n]
-			_, err = io.ReadFull(br, payload)
-		}
-		if err != nil {
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				cn.kill(fmt.Errorf("%w: %v", ErrTimeout, err))
-			} else {
-				cn.kill(fmt.Errorf("%w: %v", ErrConnLost, err))
-			}
-			return
-		}
-		resp, err := decodeResponse(payload)
-		cn.mu.Lock()
-		var f *frame
-		if err == nil {
-			if len(cn.queue) == 0 {
-				err = fmt.Errorf("%w: answer without a request", ErrProtocol)
-			} else {
-				f = cn.queue[0]
-				err = resp.matches(f)
-			}
-		}
-		if err != nil {
-			victims := cn.killLocked()
-			if f != nil && cn.removeLocked(f) {
-				victims = append(victims, f) // answered, so wholly written
-			}
-			cn.mu.Unlock()
-			for _, v := range victims {
-				v.fail(err)
-			}
-			return
-		}
-		cn.queue = cn.queue[1:]
-		if len(cn.queue) > 0 {
-			_ = cn.nc.SetReadDeadline(time.Now().Add(cn.timeout))
-		} else {
-			_ = cn.nc.SetReadDeadline(time.Time{})
-		}
-		cn.mu.Unlock()
-		<-cn.slots
-		resp.deliver(f)
-	}
 }
 
 // matches checks that resp can be the answer to f.

@@ -233,11 +233,38 @@ func TestDaemonDownAndRestart(t *testing.T) {
 }
 
 // 64 goroutines x 200 verifies, a mix of verdicts, every one checked.
+// Concurrent callers, valid and invalid items mixed, each caller checking its own verdicts:
+// through the default pool, through one connection with one frame in flight (every caller
+// but the one reading queues, and its items go out in a frame with others'), with frames of
+// at most 4 items (a caller's two items may be split from their neighbours' but never from
+// each other), and with small frames four deep (a caller writing its own frame often writes
+// others' behind it, after the last reader left: it must read them or hand them on). Callers
+// alternate VerifyOne with a two-item Verify.
 func TestConcurrency(t *testing.T) {
 	d := daemontest.Start(t)
-	c := newClient(t, d.Socket, nil)
 	keys := []daemontest.Key{d.CreateKey(t, "acme", "c1"), d.CreateKey(t, "beta", "c2")}
-	const workers, per = 64, 200
+	for _, o := range []*hmacd.Options{nil, {Conns: 1, MaxInFlight: 1},
+		{Conns: 3, MaxInFlight: 1, MaxBatch: 4}, {Conns: 1, MaxInFlight: 4, MaxBatch: 2}} {
+		before := frameStats(t, d)
+		concurrentCallers(t, newClient(t, d.Socket, o), keys)
+		after := frameStats(t, d)
+		t.Logf("options %+v: %.2f items per frame", o,
+			float64(after[1]-before[1])/float64(after[0]-before[0]))
+	}
+}
+
+// frameStats returns the daemon's counts of requests (frames) and items.
+func frameStats(t *testing.T, d *daemontest.Daemon) [2]uint64 {
+	c := newClient(t, d.Socket, nil)
+	s, err := c.Stats(ctx5s(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return [2]uint64{s["requests"], s["items"]}
+}
+
+func concurrentCallers(t *testing.T, c *hmacd.Client, keys []daemontest.Key) {
+	const workers, per = 64, 100
 
 	type job struct {
 		it   hmacd.Item
@@ -275,7 +302,17 @@ func TestConcurrency(t *testing.T) {
 		wg.Add(1)
 		go func(js []job) {
 			defer wg.Done()
-			for i := range js {
+			for i := 0; i < len(js); i++ {
+				if i%3 == 2 && i+1 < len(js) {
+					vs, err := c.Verify(ctx, []hmacd.Item{js[i].it, js[i+1].it})
+					if err != nil {
+						atomic.AddInt64(&failed, 2)
+					} else if len(vs) != 2 || vs[0] != js[i].want || vs[1] != js[i+1].want {
+						atomic.AddInt64(&wrong, 1)
+					}
+					i++
+					continue
+				}
 				v, err := c.VerifyOne(ctx, &js[i].it)
 				if err != nil {
 					atomic.AddInt64(&failed, 1)
@@ -466,6 +503,96 @@ func TestCancelledCallNeverSent(t *testing.T) {
 	}
 }
 
+// slowDaemon answers every request in order, verifies after delay with verdict 0 per item.
+func slowDaemon(t *testing.T, delay time.Duration) string {
+	return fakeDaemon(t, func(nc net.Conn) {
+		for {
+			p, err := readFrame(nc)
+			if err != nil {
+				return
+			}
+			var req struct {
+				ID    uint64        `msgpack:"id"`
+				Op    string        `msgpack:"op"`
+				Items []interface{} `msgpack:"items"`
+			}
+			if msgpack.Unmarshal(p, &req) != nil {
+				return
+			}
+			var ans []byte
+			if req.Op == "ping" {
+				ans, err = msgpack.Marshal(map[string]interface{}{"id": req.ID, "pong": true})
+			} else {
+				time.Sleep(delay)
+				ans, err = msgpack.Marshal(map[string]interface{}{"id": req.ID,
+					"results": make([]int, len(req.Items))})
+			}
+			if err != nil {
+				return
+			}
+			var hdr [4]byte
+			binary.BigEndian.PutUint32(hdr[:], uint32(len(ans)))
+			if _, err = nc.Write(append(hdr[:], ans...)); err != nil {
+				return
+			}
+		}
+	})
+}
+
+// The caller reading the answers gives up (its context is cancelled, with no deadline): the
+// read side goes to the caller whose frame is still in flight, which gets its verdict; when
+// every caller has gone, a goroutine of the client reads, and the connection stays in step.
+func TestReaderGivesUp(t *testing.T) {
+	path := slowDaemon(t, 150*time.Millisecond)
+	c := newClient(t, path, &hmacd.Options{Conns: 1, MaxInFlight: 2})
+	it := testItem()
+	ctxA, cancelA := context.WithCancel(context.Background())
+	errA := make(chan error, 1)
+	go func() {
+		_, err := c.VerifyOne(ctxA, &it) // alone: it writes, then reads
+		errA <- err
+	}()
+	time.Sleep(20 * time.Millisecond)
+	resB := make(chan error, 1)
+	go func() {
+		v, err := c.VerifyOne(context.Background(), &it)
+		if err == nil && v != hmacd.VerdictOK {
+			err = fmt.Errorf("verdict %v", v)
+		}
+		resB <- err
+	}()
+	time.Sleep(20 * time.Millisecond)
+	cancelA()
+	if err := <-errA; !errors.Is(err, context.Canceled) {
+		t.Fatalf("A: %v, want context.Canceled", err)
+	}
+	if err := <-resB; err != nil {
+		t.Fatalf("B: %v", err)
+	}
+
+	// Both callers of the frames in flight give up: nobody of theirs reads any more.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
+	defer cancel()
+	var wg sync.WaitGroup
+	for i := 0; i < 2; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := c.VerifyOne(ctx, &it); !errors.Is(err, context.DeadlineExceeded) {
+				t.Errorf("%v, want context.DeadlineExceeded", err)
+			}
+		}()
+	}
+	wg.Wait()
+	vs, err := c.Verify(ctx5s(t), []hmacd.Item{it, it, it})
+	if err != nil || len(vs) != 3 {
+		t.Fatalf("after: %v %v", vs, err)
+	}
+	if err := c.Ping(ctx5s(t)); err != nil {
+		t.Fatalf("ping after: %v", err)
+	}
+}
+
 // Verdict 9 UNAVAILABLE (fleet mode: a nonce not claimed in time) is a verdict, not an error,
 // and the connection stays in use. The real daemon answers it only in fleet mode: a fake does.
 func TestVerdictUnavailable(t *testing.T) {
@@ -503,6 +630,19 @@ func TestProtocolError(t *testing.T) {
 	c := newClient(t, path, &hmacd.Options{Conns: 1})
 	if err := c.Ping(ctx5s(t)); !errors.Is(err, hmacd.ErrProtocol) {
 		t.Fatalf("got %v, want ErrProtocol", err)
+	}
+
+	// An answer announcing more than any answer can hold.
+	path = fakeDaemon(t, func(nc net.Conn) {
+		if _, err := readFrame(nc); err != nil {
+			return
+		}
+		_, _ = nc.Write([]byte{0x7f, 0xff, 0xff, 0xff})
+		_, _ = readFrame(nc)
+	})
+	c = newClient(t, path, &hmacd.Options{Conns: 1})
+	if err := c.Ping(ctx5s(t)); !errors.Is(err, hmacd.ErrProtocol) {
+		t.Fatalf("huge answer: got %v, want ErrProtocol", err)
 	}
 }
 

@@ -246,15 +246,17 @@ func TestWriteToClosedPeerWritesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	peer.Close()
-	cn := &conn{nc: nc, timeout: time.Second, slots: make(chan struct{}, 1),
-		deadCh: make(chan struct{})}
-	f := &frame{id: 1, op: opPing}
-	n, err := cn.write(f, []byte{0, 0, 0, 1, 0xc0})
-	if err == nil || n != 0 {
-		t.Fatalf("write to a closed peer: n=%d err=%v", n, err)
+	cn := &conn{nc: nc, timeout: time.Second, maxInFlight: 1}
+	cn.wenc = msgpack.NewEncoder(&cn.wbuf)
+	cl := &call{op: opPing, state: callSent, done: make(chan result, 2)}
+	f := &frame{id: 1, op: opPing, calls: []*call{cl}}
+	cn.inflight = []*frame{f}
+	cn.write(f)
+	if r := <-cl.done; !r.retry || !r.unsent {
+		t.Fatalf("write to a closed peer: %+v, want a retry with nothing written", r)
 	}
-	if !cn.dead || len(cn.queue) != 0 {
-		t.Fatalf("connection not dead or frame still queued")
+	if !cn.dead || len(cn.inflight) != 0 {
+		t.Fatalf("connection not dead or frame still in flight")
 	}
 }
 

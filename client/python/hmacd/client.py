@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import select
 import socket
+import struct
 import threading
 import time
 from types import TracebackType
@@ -73,15 +74,23 @@ class _SendFailed(Exception):
 
 class _Conn:
     """One Unix stream connection, used by one thread at a time (the slot holder). Its server
-    passed the peer check (hmacd.peer) before anything is written."""
+    passed the peer check (hmacd.peer) before anything is written.
+
+    The socket stays in blocking mode and the call's deadline is the kernel's send and receive
+    timeouts (SO_SNDTIMEO, SO_RCVTIMEO), set again only when the time left changes by more than
+    1%: a round trip is then one send() and, usually, one recv() that holds the whole answer,
+    where Python's own timeouts cost a poll() and an ioctl() around every send() and recv()."""
 
     def __init__(self, path: str, server_uid: Optional[int], deadline: float) -> None:
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.next_id = 1
+        self.kernel_timeout = -1.0  # what SO_RCVTIMEO/SO_SNDTIMEO hold (0: none), -1 unknown
+        self.rest = b""             # bytes read after the last answer: none, or it is stale
         try:
             self.sock.settimeout(max(deadline - time.monotonic(), 0.001))
             self.sock.connect(path)
             peer.check(self.sock, path, server_uid)
+            self.sock.settimeout(None)
         except socket.timeout:
             self.sock.close()
             raise Timeout("connecting to hmacd timed out") from None
@@ -91,6 +100,8 @@ class _Conn:
         except OSError as e:
             self.sock.close()
             raise Unavailable("cannot connect to hmacd at %s: %s" % (path, e.strerror)) from None
+        self.poller = select.poll()
+        self.poller.register(self.sock.fileno(), select.POLLIN)
 
     def close(self) -> None:
         try:
@@ -101,55 +112,78 @@ class _Conn:
     def stale(self) -> bool:
         """An idle connection must have nothing to read: EOF (the daemon went away) or stray
         bytes both mean it cannot be used."""
-        p = select.poll()
-        p.register(self.sock.fileno(), select.POLLIN)
-        return bool(p.poll(0))  # readable (EOF or a byte nobody asked for), hung up, error
+        # readable (EOF or a byte nobody asked for), hung up, error
+        return bool(self.rest) or bool(self.poller.poll(0))
 
     def take_id(self) -> int:
         rid = self.next_id
         self.next_id = rid + 1 if rid < (1 << 64) - 1 else 1
         return rid
 
+    def _time_left(self, deadline: float, what: str) -> None:
+        """Sets the kernel's timeouts to the time left before deadline; Timeout if none."""
+        if deadline == float("inf"):
+            left = 0.0
+        else:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise Timeout("timed out %s" % what)
+        cur = self.kernel_timeout
+        if cur >= 0 and (left == cur or (left > 0 and 0 <= cur - left <= left * 0.01)):
+            return
+        usec = int(left * 1e6)
+        if left > 0 and usec == 0:
+            usec = 1  # a zero timeval would mean no timeout at all
+        tv = struct.pack("@ll", usec // 1000000, usec % 1000000)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, tv)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, tv)
+        self.kernel_timeout = left
+
     def send(self, data: bytes, deadline: float) -> int:
         """Writes all of data; _SendFailed(bytes written) if the connection breaks, Timeout."""
         view = memoryview(data)
         sent = 0
         while sent < len(view):
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise Timeout("timed out sending to hmacd")
-            self.sock.settimeout(left)
+            self._time_left(deadline, "sending to hmacd")
             try:
                 n = self.sock.send(view[sent:])
-            except socket.timeout:
-                raise Timeout("timed out sending to hmacd") from None
+            except (BlockingIOError, socket.timeout):
+                continue  # the kernel's timeout: _time_left decides
             except OSError as e:
                 raise _SendFailed(sent, e) from None
             sent += n
         return sent
 
-    def _recv_exact(self, n: int, deadline: float) -> bytes:
-        buf = bytearray()
-        while len(buf) < n:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise Timeout("timed out waiting for hmacd")
-            self.sock.settimeout(left)
+    def _recv(self, deadline: float) -> bytes:
+        while True:
+            self._time_left(deadline, "waiting for hmacd")
             try:
-                chunk = self.sock.recv(min(n - len(buf), 1 << 20))
-            except socket.timeout:
-                raise Timeout("timed out waiting for hmacd") from None
+                chunk = self.sock.recv(1 << 16)
+            except (BlockingIOError, socket.timeout):
+                continue  # the kernel's timeout: _time_left decides
             except OSError as e:
                 raise Unavailable("connection to hmacd broke: %s" % e.strerror) from None
             if not chunk:
                 raise Unavailable("hmacd closed the connection before answering")
-            buf += chunk
-        return bytes(buf)
+            return chunk
 
     def recv_answer(self, rid: int, deadline: float) -> Tuple[str, Any]:
         """(kind, value) of the answer to request rid (see wire.decode_response)."""
-        n = wire.frame_length(self._recv_exact(wire.FRAME_HEADER, deadline))
-        got_id, kind, value = wire.decode_response(self._recv_exact(n, deadline))
+        buf = self._recv(deadline)
+        while len(buf) < wire.FRAME_HEADER:
+            buf += self._recv(deadline)
+        end = wire.FRAME_HEADER + wire.frame_length(buf[:wire.FRAME_HEADER])
+        if len(buf) < end:
+            parts = [buf]
+            have = len(buf)
+            while have < end:
+                chunk = self._recv(deadline)
+                parts.append(chunk)
+                have += len(chunk)
+            buf = b"".join(parts)
+        # more than one answer: a byte nobody asked for, so this connection is not used again
+        self.rest = buf[end:]
+        got_id, kind, value = wire.decode_response(buf[wire.FRAME_HEADER:end])
         # an error answer may carry no id (the daemon could not read it)
         if got_id != rid and not (kind == "error" and got_id is None):
             raise ProtocolError("answer for request %s, expected %d" % (got_id, rid))
@@ -182,6 +216,7 @@ class Client:
         self._idle: List[_Conn] = []      # connections not in use
         self._slots = pool_size
         self._closed = False
+        self._local = threading.local()  # each thread's Event, reused by its calls
 
     def __enter__(self) -> Client:
         return self
@@ -218,7 +253,10 @@ class Client:
         if not items:
             return []
         packed = [wire.pack_item(it) for it in items]
-        wake = threading.Event()
+        # The thread's Event, taken while in use (a call nested in a signal handler makes its
+        # own). An earlier call's late news may set it: _drive clears it before every wait and
+        # checks its pendings after, so a stray wake-up costs one more look.
+        wake: threading.Event = self._local.__dict__.pop("wake", None) or threading.Event()
         pendings = [_Pending(c, wake)
                     for c in wire.chunks(packed, self.max_frame, self.max_batch)]
         deadline = self._deadline(timeout)
@@ -227,6 +265,7 @@ class Client:
                 raise ClosedError("client closed")
             self._queue.extend(pendings)
         self._drive(pendings, deadline)
+        self._local.wake = wake
         out: List[int] = []
         for p in pendings:
             if p.error is not None:

@@ -221,6 +221,12 @@ def decode_response(payload: bytes) -> Response:
         m = msgpack.unpackb(payload, raw=False, use_list=True, strict_map_key=True)
     except Exception as e:  # ExtraData, FormatError, StackError, UnicodeDecodeError, ...
         raise ProtocolError("answer is not one msgpack value: %s" % type(e).__name__) from None
+    if type(m) is dict and len(m) == 2:
+        # the usual answer, {"id": <uint>, "results": [<uint>...]}, checked in one go
+        rid, v = m.get("id"), m.get("results")
+        if (type(rid) is int and 0 <= rid < 1 << 64 and type(v) is list and
+                all(type(c) is int and 0 <= c < 1 << 64 for c in v)):
+            return rid, "results", [as_verdict(c) for c in v]
     if not isinstance(m, dict):
         raise ProtocolError("answer is not a map")
     kinds = [k for k in _KINDS if k in m]

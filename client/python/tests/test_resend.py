@@ -5,13 +5,15 @@ The real daemon cannot be made to misbehave on cue, so these tests run a tiny Un
 every request it reads. They pin down the rule shared with the C client: a request is sent
 again on a new connection only if no byte of it was written; once it may have reached the
 daemon, the caller gets Unavailable (its nonce may have been recorded) and the request is never
-seen twice. Also: timeouts, answers that break the protocol, and error responses (which keep
-the connection).
+seen twice. Also: timeouts, answers that break the protocol or come in pieces, and error
+responses (which keep the connection).
 """
 
 import asyncio
+import struct
 import threading
 
+import msgpack
 import pytest
 
 from fakedaemon import serve_forever
@@ -177,3 +179,48 @@ def test_verdict_unavailable(fake):
     assert asyncio.run(main()) is Verdict.UNAVAILABLE
     assert verdict_name(9) == "UNAVAILABLE"
     assert len(set(i for i, _ in srv.requests)) == 2  # one connection per client
+
+
+def test_answer_in_pieces_and_stray_bytes(fake):
+    """The thread-safe client reads an answer with one recv() when it can: an answer that comes
+    in pieces is put together, and bytes after it (an answer nobody asked for) mean the
+    connection is not used again."""
+    def pieces(i, c, srv):
+        if i == 0:
+            req = srv.read_request(i, c)
+            payload = msgpack.packb({"id": req["id"], "results": [0]})
+            data = struct.pack(">I", len(payload)) + payload
+            for part in (data[:2], data[2:5], data[5:]):
+                c.sendall(part)
+                srv.release.wait(0.05)
+            req = srv.read_request(i, c)
+            payload = msgpack.packb({"id": req["id"], "results": [2]})
+            c.sendall((struct.pack(">I", len(payload)) + payload) * 2)
+            srv.release.wait(10)
+        else:
+            serve_forever(i, c, srv)
+    srv = fake(lambda i: pieces)
+    with Client(srv.path, pool_size=1) as c:
+        assert c.verify(_item(1)) is Verdict.OK
+        assert c.verify(_item(2)) is Verdict.UNKNOWN_KEY
+        assert c.verify(_item(3)) is Verdict.OK   # not the stray copy: a new connection's
+    assert [(i, r["items"][0]["path"]) for i, r in srv.requests] == [
+        (0, "/1"), (0, "/2"), (1, "/3")]
+
+
+def test_shorter_timeout_after_longer(fake):
+    """The deadline lives in the socket's kernel timeouts, set again when a call has less time
+    than the last: a call of 0.2 s after one of 5 s times out before its late answer comes."""
+    def late_second(i, c, srv):
+        srv.answer(c, srv.read_request(i, c))
+        req = srv.read_request(i, c)
+        srv.release.wait(2)
+        srv.answer(c, req)
+        serve_forever(i, c, srv)
+    srv = fake(lambda i: late_second if i == 0 else serve_forever)
+    with Client(srv.path, pool_size=1, timeout=5) as c:
+        assert c.verify(_item(1)) is Verdict.OK
+        with pytest.raises(Timeout):
+            c.verify(_item(2), timeout=0.2)
+        assert c.verify(_item(3)) is Verdict.OK   # on a new connection: 2's answer is dropped
+    assert [i for i, _ in srv.requests] == [0, 0, 1]
