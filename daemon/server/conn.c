@@ -391,6 +391,7 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	c->ctx->events++;
 	if (c->state == HM_CONN_READING && !c->peer_eof && !conn_read(c))
 		return;
 	conn_drive(c);
@@ -402,6 +403,7 @@ static void on_write(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	c->ctx->events++;
 	if (!conn_flush(c))
 		return;
 	if (c->out_off >= c->out.len)

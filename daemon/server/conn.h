@@ -65,6 +65,7 @@ struct hm_conn_ctx {
 	size_t out_high_water;
 	size_t out_limit;
 	struct hm_conn_stats stats;
+	uint64_t events;      /* readable and writable events handled (the worker's spin) */
 	struct hm_conn *head; /* live connections */
 	bool draining;        /* shutting down: finish and close every connection */
 	void (*on_idle)(void *arg); /* called when draining and the last connection closed */

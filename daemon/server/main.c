@@ -399,6 +399,7 @@ static int setup(struct server *s)
 	wc.max_frame = (uint32_t)s->cfg->max_frame;
 	wc.max_batch = (uint32_t)s->cfg->max_batch;
 	wc.read_timeout = (unsigned)s->cfg->read_timeout;
+	wc.idle_spin = (unsigned)s->cfg->idle_spin;
 	wc.verify.skew = (int64_t)s->cfg->skew;
 	wc.verify.key_cache = s->cfg->key_cache;
 	rc = key_cache_new(s);

@@ -61,6 +61,9 @@ static const struct opt opts[] = {
 	 "time a client has to finish a frame it started"},
 	{"socket-mode", "OCTAL", OPT_OCTAL, F(socket_mode), "0660", 0, NULL, 0, 0777,
 	 "permission bits of the socket file"},
+	{"idle-spin", "US", OPT_UINT, F(idle_spin), NULL, 0, NULL, 0, 1000,
+	 "a worker polls up to US microseconds (adaptive) for the next request before it sleeps: "
+	 "a faster idle round trip where waking a CPU is slow (VMs), paid in CPU; 0: off"},
 	{"key-cache", "N", OPT_UINT, F(key_cache), NULL, 65536, NULL, 16, 1u << 24,
 	 "key epochs cached, shared by the workers (HMAC pad states)"},
 	{"nonce-cache", "N", OPT_UINT, F(nonce_cache), NULL, 1u << 20, NULL, 1024, 1u << 28,

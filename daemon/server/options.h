@@ -33,6 +33,7 @@ struct hm_config {
 	uint64_t max_conns;    /* --max-conns: open client connections */
 	uint64_t read_timeout; /* --read-timeout: seconds to complete a started frame */
 	uint64_t socket_mode;  /* --socket-mode: octal permission bits of the socket */
+	uint64_t idle_spin;    /* --idle-spin: a worker's spin ceiling before it sleeps, us */
 	uint64_t key_cache;    /* --key-cache: cached key epochs, shared by the workers */
 	uint64_t nonce_cache;  /* --nonce-cache: remembered nonces (all workers) */
 	char *nonce_file;      /* --nonce-file: where the nonce cache is kept (DB/nonces) */

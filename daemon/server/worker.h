@@ -15,6 +15,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <event2/event.h>
 
@@ -44,12 +45,15 @@ struct hm_worker {
 	struct hm_conn_ctx conns;
 	struct hm_claimer *claimer; /* fleet-wide nonce claims (claims.h), or NULL */
 	struct hm_tally tally;      /* --metrics-listen: written here, read by the metrics thread */
+	int64_t spin_max_ns;        /* --idle-spin: the spin's ceiling (worker.c, worker_turn) */
+	int64_t spin_ns;            /* the spin's current budget, 0..spin_max_ns */
 };
 
 struct hm_worker_config {
 	uint32_t max_frame;
 	uint32_t max_batch;
 	unsigned read_timeout; /* seconds */
+	unsigned idle_spin;    /* --idle-spin: microseconds; 0: never spin */
 	struct hm_verify_config verify;
 	hm_stats_fn stats_fn;
 	void *stats_arg;

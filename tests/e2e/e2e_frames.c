@@ -31,7 +31,12 @@ static int setup(void **state)
 	struct fx *f = calloc(1, sizeof(*f));
 
 	assert_non_null(f);
-	hd_start(&f->d, "--threads 2 --max-frame 65536 --max-batch 4 --read-timeout 1");
+	/*
+	 * --idle-spin: the framing cases (pipelining, frames in pieces, read timeouts, closes)
+	 * run through the workers' spinning loop; every other e2e test runs without it.
+	 */
+	hd_start(&f->d, "--threads 2 --max-frame 65536 --max-batch 4 --read-timeout 1 "
+			"--idle-spin 200");
 	assert_int_equal(hd_key_create(&f->d, "t1", "c1", f->secret), 1);
 	*state = f;
 	return 0;

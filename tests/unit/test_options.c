@@ -117,6 +117,7 @@ static void test_defaults(void **state)
 	assert_int_equal(f->cfg.read_timeout, 10);
 	assert_int_equal(f->cfg.socket_mode, 0660);
 	assert_int_equal(f->cfg.key_cache, 65536);
+	assert_int_equal(f->cfg.idle_spin, 0); /* off unless asked for: it costs CPU */
 	assert_int_equal(f->cfg.nonce_cache, 1u << 20);
 	assert_int_equal(f->cfg.log_level, HM_LOG_INFO);
 	assert_null(f->cfg.seal_key_file);
@@ -241,6 +242,7 @@ static const struct bound bounds[] = {
 	{"--max-conns", FIELD(max_conns), 1, 1u << 20},
 	{"--read-timeout", FIELD(read_timeout), 1, 3600},
 	{"--key-cache", FIELD(key_cache), 16, 1u << 24},
+	{"--idle-spin", FIELD(idle_spin), 0, 1000},
 	{"--nonce-cache", FIELD(nonce_cache), 1024, 1u << 28},
 };
 
@@ -389,7 +391,7 @@ static void test_usage_text(void **state)
 	static const char *const want[] = {
 		"--socket PATH",  "--db DIR",       "--threads N",    "--skew SECONDS",
 		"--max-frame",    "--max-batch",    "--max-conns",    "--read-timeout",
-		"--socket-mode",  "--key-cache",    "--nonce-cache",  "--log-level",
+		"--socket-mode",  "--key-cache",    "--idle-spin US",    "--nonce-cache",  "--log-level",
 		"--help",         "--version",      "HMACD_SOCKET",   "HMACD_DB",
 		"(default 300)",  "(default 0660)", "(default info)",
 		"--seal-key-file FILE", "HMACD_SEAL_KEY_FILE",
