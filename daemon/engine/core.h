@@ -1,7 +1,7 @@
 /*
  * core.h - the verify engine's shared core, private to daemon/engine: the verifier's state and
  * what every scheme's judge (scheme_v1.c, scheme_rfc9421.c) uses: the scope's policy, the key
- * (cache, then store), the MAC from the key's HMAC pad states, the branch-free verdict, the nonce
+ * (cache, then store), the MAC from the key's cached block, the branch-free verdict, the nonce
  * step, and the batch's fault. A scheme's judge decides what it can from the item and the
  * policy alone, then takes the same path as every other item (verify.h, the constant-time
  * contract).
@@ -18,14 +18,16 @@
 #include "engine/rfc9421.h"
 #include "engine/verify.h"
 
+#define HM_VC_HINTS 4 /* the handler looks two items ahead of the one it judges */
+
 struct hm_verifier {
 	struct hm_verify_config cfg;
 	struct hm_ks_reader *rd;
 	struct hm_replay *replay;
 	struct hm_keycache *cache;
 	bool own_cache;       /* not shared: freed with the verifier */
-	struct hm_kc_use use; /* the current item's key: its state and pad states */
-	struct hm_kc_use dummy; /* pad states of random bytes nobody knows; exists = false */
+	struct hm_kc_use use; /* the current item's key: its state and key block */
+	struct hm_kc_use dummy; /* a key of random bytes nobody knows; exists = false */
 	EVP_MD *sha256;
 	EVP_MD_CTX *md;
 	uint64_t txnid;
@@ -45,13 +47,25 @@ struct hm_verifier {
 	struct hm_rfc_scratch *rfc;
 	struct hm_digest_ctx *digest;
 	uint8_t keyid_salt[16]; /* hides which key ids share a key-cache set (keyid_slot) */
+	/*
+	 * The key-cache hashes of the items hm_verify_prefetch() saw in this batch, so that the
+	 * look-ahead and the lookup hash an item's names once: found again by the names' addresses
+	 * in the request (distinct items, distinct bytes), lengths and epoch; emptied by every
+	 * hm_verify_begin(), since the next request may reuse the same addresses.
+	 */
+	struct hm_vc_hint {
+		const uint8_t *tenant, *container;
+		size_t tenant_len, container_len;
+		uint64_t epoch, hash;
+	} hint[HM_VC_HINTS];
+	unsigned hint_next;
 	struct hm_verify_stats stats;
 };
 
 /* What the key's cache entry allows, as bits (no branch on the key's state). */
 struct hm_vc_key {
 	unsigned exists, revoked, usable;
-	struct hm_kc_use *use; /* pad states for one MAC */
+	struct hm_kc_use *use; /* the key for one MAC */
 };
 
 /* A failure of ours, not of the item: the first one is kept for the caller, the batch fails. */
@@ -68,7 +82,7 @@ const struct hm_policy *hm_vc_policy(struct hm_verifier *v, const struct hm_item
 /*
  * The key-cache entry of the item's scope under cache key `ck`: an epoch number (hmacd-v1), or
  * an rfc9421 key id's slot (HM_KC_KEYID_BIT set), whose epoch is resolved in the store on a
- * miss only, from `keyid`: v->use, holding the entry's state and copies of its pad states.
+ * miss only, from `keyid`: v->use, holding the entry's state and a copy of its key.
  * NULL when the store or the cache failed (judged as unknown; the batch fails) or the epoch is
  * out of bounds (judged as unknown).
  */
@@ -76,12 +90,12 @@ struct hm_kc_use *hm_vc_find_key(struct hm_verifier *v, const struct hm_item *it
 				 struct hm_str keyid);
 
 /*
- * What the key found (or its absence: then v->use gets the dummy's pad states) allows,
+ * What the key found (or its absence: then v->use gets the dummy's key) allows,
  * computed without a branch on the key's state.
  */
 struct hm_vc_key hm_vc_key(struct hm_verifier *v, struct hm_kc_use *u);
 
-/* The MAC of msg[0..len) from the key's pad states: no key schedule. */
+/* The MAC of msg[0..len) with the key's block (keycache.h, hm_kc_mac). */
 bool hm_vc_mac(struct hm_kc_use *u, const uint8_t *msg, size_t len,
 	       uint8_t mac[static HM_MAC_LEN]);
 

@@ -1,5 +1,5 @@
 /*
- * keycache.c - set-associative cache of HMAC pad states, shared by the workers (keycache.h).
+ * keycache.c - set-associative cache of HMAC keys, shared by the workers (keycache.h).
  *
  * The set is chosen by a seeded FNV-1a hash of the scope and epoch; within a set the name bytes
  * are compared exactly. Hostile names can at worst make one set's entries evict each other.
@@ -7,15 +7,19 @@
  * so the workers share no counter but the used count (relaxed atomic).
  *
  * Memory: a lookup reads one cache line of tags and use ticks for the set (struct tags), then
- * only the slot whose tag matches (128 bytes, names inline up to NAMES_INLINE bytes), then the
- * slot's two pad states. Eight ways: with four, a cache as large as the working set kept half
- * of 1,000,000 scopes out (LRU sets that hold more scopes than ways, visited in turn, never
+ * only the slot whose tag matches: 192 bytes, its names inline up to NAMES_INLINE bytes and its
+ * key block in the third line. Eight ways: with four, a cache as large as the working set kept
+ * half of 1,000,000 scopes out (LRU sets that hold more scopes than ways, visited in turn, never
  * hit); with eight and twice the working set, about 5%.
+ *
+ * The tags are atomics (relaxed) so that hm_keycache_prefetch() may read them without the lock;
+ * every other field of a set is read and written under its shard's lock only.
  */
 #include "engine/keycache.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -26,9 +30,7 @@
 #include "engine/prefault.h"
 #include "proto/item.h"
 
-#define SHA256_BLOCK 64
-
-#define NAMES_INLINE 64
+#define NAMES_INLINE 80
 
 struct slot {
 	bool exists;
@@ -38,16 +40,17 @@ struct slot {
 	uint64_t epoch; /* an epoch number, or an rfc9421 key id slot (keycache.h) */
 	uint64_t hash;
 	uint64_t txnid; /* the snapshot the entry was read from */
-	EVP_MD_CTX *ipad, *opad; /* kept when the slot is re-keyed; freed when dropped */
 	uint8_t *long_names; /* names longer than NAMES_INLINE: 2 * HM_SCOPE_MAX bytes, kept */
 	uint8_t names[NAMES_INLINE];
+	uint8_t block[HM_KC_BLOCK]; /* K0, the key zero-padded (the junk key's for no secret) */
 };
 
-_Static_assert(sizeof(struct slot) == 128, "a slot is two cache lines");
+_Static_assert(sizeof(struct slot) == 192, "a slot is three cache lines");
+_Static_assert(offsetof(struct slot, block) == 128, "the key block fills the third line");
 
 /* A set's tags (0: empty slot) and last uses, for LRU: one cache line. */
 struct tags {
-	uint32_t tag[HM_KC_WAYS];
+	_Atomic uint32_t tag[HM_KC_WAYS]; /* written under the lock, read by the prefetch too */
 	uint32_t tick[HM_KC_WAYS]; /* its shard's clock; a wrap only misorders LRU once */
 } __attribute__((aligned(64)));
 
@@ -79,6 +82,16 @@ static const uint8_t *slot_names(const struct slot *s)
 	return s->long_names != NULL ? s->long_names : s->names;
 }
 
+static uint32_t tag_get(const struct tags *tg, unsigned w)
+{
+	return atomic_load_explicit(&tg->tag[w], memory_order_relaxed);
+}
+
+static void tag_set(struct tags *tg, unsigned w, uint32_t tag)
+{
+	atomic_store_explicit(&tg->tag[w], tag, memory_order_relaxed);
+}
+
 int hm_kc_use_init(struct hm_kc_use *u)
 {
 	memset(u, 0, sizeof(*u));
@@ -95,29 +108,25 @@ void hm_kc_use_free(struct hm_kc_use *u)
 {
 	EVP_MD_CTX_free(u->in); /* the provider wipes the SHA-256 state it frees */
 	EVP_MD_CTX_free(u->out);
-	memset(u, 0, sizeof(*u));
+	OPENSSL_cleanse(u, sizeof(*u));
+}
+
+/* block = key[0..len) then zeros (K0). len <= HM_KC_BLOCK; no branch on the key's bytes. */
+static void key_block(uint8_t block[static HM_KC_BLOCK], const uint8_t *key, size_t len)
+{
+	memcpy(block, key, len);
+	memset(block + len, 0, HM_KC_BLOCK - len);
 }
 
 int hm_kc_use_key(struct hm_kc_use *u, const EVP_MD *sha256, const uint8_t *key, size_t len)
 {
-	uint8_t pad[SHA256_BLOCK];
-	bool ok;
-
 	u->keyed = false;
-	if (len == 0 || len > SHA256_BLOCK)
+	if (len == 0 || len > HM_KC_BLOCK)
 		return HM_EINVAL;
-	memset(pad, 0x36, sizeof(pad));
-	for (size_t i = 0; i < len; i++)
-		pad[i] ^= key[i];
-	ok = EVP_DigestInit_ex2(u->in, sha256, NULL) == 1 &&
-	     EVP_DigestUpdate(u->in, pad, sizeof(pad)) == 1;
-	for (size_t i = 0; i < sizeof(pad); i++)
-		pad[i] ^= 0x36 ^ 0x5c;
-	ok = ok && EVP_DigestInit_ex2(u->out, sha256, NULL) == 1 &&
-	     EVP_DigestUpdate(u->out, pad, sizeof(pad)) == 1;
-	OPENSSL_cleanse(pad, sizeof(pad));
-	u->keyed = ok;
-	return ok ? HM_OK : HM_ECRYPTO;
+	key_block(u->block, key, len);
+	u->sha256 = sha256;
+	u->keyed = true;
+	return HM_OK;
 }
 
 int hm_kc_use_copy(struct hm_kc_use *u, const struct hm_kc_use *src)
@@ -125,9 +134,25 @@ int hm_kc_use_copy(struct hm_kc_use *u, const struct hm_kc_use *src)
 	u->exists = src->exists;
 	u->state = src->state;
 	u->deadline = src->deadline;
-	u->keyed = src->keyed && EVP_MD_CTX_copy_ex(u->in, src->in) == 1 &&
-		   EVP_MD_CTX_copy_ex(u->out, src->out) == 1;
+	u->sha256 = src->sha256;
+	memcpy(u->block, src->block, sizeof(u->block));
+	u->keyed = src->keyed;
 	return u->keyed ? HM_OK : HM_ECRYPTO;
+}
+
+/* ctx = SHA-256 after absorbing K0 ^ (pad byte x): HMAC's inner (0x36) or outer (0x5c) state. */
+static bool pad_state(EVP_MD_CTX *ctx, const EVP_MD *sha256, const uint8_t k0[HM_KC_BLOCK],
+		      uint8_t x)
+{
+	uint8_t pad[HM_KC_BLOCK];
+	bool ok;
+
+	for (size_t i = 0; i < sizeof(pad); i++)
+		pad[i] = k0[i] ^ x;
+	ok = EVP_DigestInit_ex2(ctx, sha256, NULL) == 1 &&
+	     EVP_DigestUpdate(ctx, pad, sizeof(pad)) == 1;
+	OPENSSL_cleanse(pad, sizeof(pad));
+	return ok;
 }
 
 bool hm_kc_mac(struct hm_kc_use *u, const uint8_t *msg, size_t len,
@@ -137,12 +162,15 @@ bool hm_kc_mac(struct hm_kc_use *u, const uint8_t *msg, size_t len,
 	unsigned int n1 = 0, n2 = 0;
 	bool ok;
 
-	ok = u->keyed && EVP_DigestUpdate(u->in, msg, len) == 1 &&
+	ok = u->keyed && pad_state(u->in, u->sha256, u->block, 0x36) &&
+	     EVP_DigestUpdate(u->in, msg, len) == 1 &&
 	     EVP_DigestFinal_ex(u->in, inner, &n1) == 1 && n1 == HM_MAC_LEN &&
+	     pad_state(u->out, u->sha256, u->block, 0x5c) &&
 	     EVP_DigestUpdate(u->out, inner, sizeof(inner)) == 1 &&
 	     EVP_DigestFinal_ex(u->out, mac, &n2) == 1 && n2 == HM_MAC_LEN;
 	OPENSSL_cleanse(inner, sizeof(inner));
-	u->keyed = false; /* the pad states are used up */
+	OPENSSL_cleanse(u->block, sizeof(u->block));
+	u->keyed = false; /* the key is used up */
 	return ok;
 }
 
@@ -213,19 +241,18 @@ int hm_keycache_new(size_t capacity, const uint8_t junk[static HM_KEY_LEN],
 	return HM_OK;
 }
 
-/* Empties way w of set i, wiping its pad states. Caller holds its shard's lock (or is alone). */
+/* Empties way w of set i, wiping its key. Caller holds its shard's lock (or is alone). */
 static void do_slot_drop(struct hm_keycache *kc, size_t i, unsigned w)
 {
 	struct slot *s = &kc->slots[i * HM_KC_WAYS + w];
 
-	if (kc->tags[i].tag[w] != 0)
-		atomic_fetch_sub_explicit(&kc->used, 1, memory_order_relaxed);
-	kc->tags[i].tag[w] = 0;
+	if (tag_get(&kc->tags[i], w) == 0)
+		return; /* empty: nothing to wipe (and a clear of a large cache stays cheap) */
+	atomic_fetch_sub_explicit(&kc->used, 1, memory_order_relaxed);
+	tag_set(&kc->tags[i], w, 0);
 	kc->tags[i].tick[w] = 0;
-	EVP_MD_CTX_free(s->ipad); /* the provider frees SHA-256 state with OPENSSL_clear_free */
-	EVP_MD_CTX_free(s->opad);
 	free(s->long_names); /* names are not secret */
-	memset(s, 0, sizeof(*s));
+	OPENSSL_cleanse(s, sizeof(*s));
 }
 
 static struct shard *shard_of(struct hm_keycache *kc, size_t set)
@@ -310,50 +337,70 @@ static bool slot_is(const struct hm_keycache *kc, size_t i, unsigned w, uint64_t
 {
 	const struct slot *s = &kc->slots[i * HM_KC_WAYS + w];
 
-	return kc->tags[i].tag[w] == tag_of(h) && s->hash == h && s->epoch == epoch &&
+	return tag_get(&kc->tags[i], w) == tag_of(h) && s->hash == h && s->epoch == epoch &&
 	       s->tlen == tl && s->clen == cl && memcmp(slot_names(s), t, tl) == 0 &&
 	       memcmp(slot_names(s) + tl, c, cl) == 0;
 }
 
-void hm_keycache_prefetch(const struct hm_keycache *kc, const uint8_t *tenant, size_t tenant_len,
+uint64_t hm_keycache_hash(const struct hm_keycache *kc, const uint8_t *tenant, size_t tenant_len,
 			  const uint8_t *container, size_t container_len, uint64_t epoch)
 {
-	size_t si;
+	return scope_hash(kc, tenant, tenant_len, container, container_len, epoch);
+}
 
-	if (tenant_len > HM_SCOPE_MAX || container_len > HM_SCOPE_MAX)
-		return;
-	si = scope_hash(kc, tenant, tenant_len, container, container_len, epoch) & (kc->nsets - 1);
-	/* addresses only: __builtin_prefetch loads nothing the program sees */
-	__builtin_prefetch(&kc->tags[si]);
+void hm_keycache_prefetch_set(const struct hm_keycache *kc, uint64_t hash)
+{
+	__builtin_prefetch(&kc->tags[hash & (kc->nsets - 1)]); /* an address only */
+}
+
+void hm_keycache_prefetch_slot(const struct hm_keycache *kc, uint64_t hash)
+{
+	size_t si = hash & (kc->nsets - 1);
+	const struct tags *tg = &kc->tags[si];
+	uint32_t tag = tag_of(hash);
+
+	/* the tags, read atomically; of the slots, addresses only (__builtin_prefetch) */
 	for (unsigned w = 0; w < HM_KC_WAYS; w++) {
-		__builtin_prefetch(&kc->slots[si * HM_KC_WAYS + w]);
-		__builtin_prefetch(kc->slots[si * HM_KC_WAYS + w].names);
+		if (tag_get(tg, w) == tag) {
+			const struct slot *s = &kc->slots[si * HM_KC_WAYS + w];
+
+			__builtin_prefetch(s);
+			__builtin_prefetch(s->names + NAMES_INLINE - 1);
+			__builtin_prefetch(s->block);
+		}
 	}
 }
 
-/* u = the slot's state and copies of its pad states. Caller holds the shard's lock. */
-static int slot_out(const struct slot *s, struct hm_kc_use *u)
+/* u = the slot's state and a copy of its key. Caller holds the shard's lock. */
+static void slot_out(const struct hm_keycache *kc, const struct slot *s, struct hm_kc_use *u)
 {
 	u->exists = s->exists;
 	u->state = (enum hm_key_state)s->state;
 	u->deadline = s->deadline;
-	u->keyed = EVP_MD_CTX_copy_ex(u->in, s->ipad) == 1 &&
-		   EVP_MD_CTX_copy_ex(u->out, s->opad) == 1;
-	return u->keyed ? HM_OK : HM_ECRYPTO;
+	u->sha256 = kc->sha256;
+	memcpy(u->block, s->block, sizeof(u->block));
+	u->keyed = true;
 }
 
 int hm_keycache_get(struct hm_keycache *kc, const uint8_t *tenant, size_t tenant_len,
 		    const uint8_t *container, size_t container_len, uint64_t epoch,
 		    uint64_t txnid, struct hm_kc_use *u)
 {
+	return hm_keycache_get_hashed(
+		kc, scope_hash(kc, tenant, tenant_len, container, container_len, epoch), tenant,
+		tenant_len, container, container_len, epoch, txnid, u);
+}
+
+int hm_keycache_get_hashed(struct hm_keycache *kc, uint64_t h, const uint8_t *tenant,
+			   size_t tenant_len, const uint8_t *container, size_t container_len,
+			   uint64_t epoch, uint64_t txnid, struct hm_kc_use *u)
+{
 	struct shard *sh;
 	size_t si;
-	uint64_t h;
 	int rc = HM_ENOTFOUND;
 
 	if (tenant_len > HM_SCOPE_MAX || container_len > HM_SCOPE_MAX || !hm_kc_key_ok(epoch))
 		return HM_EINVAL;
-	h = scope_hash(kc, tenant, tenant_len, container, container_len, epoch);
 	si = h & (kc->nsets - 1);
 	sh = shard_of(kc, si);
 	pthread_mutex_lock(&sh->lock);
@@ -361,7 +408,8 @@ int hm_keycache_get(struct hm_keycache *kc, const uint8_t *tenant, size_t tenant
 		if (slot_is(kc, si, w, h, tenant, tenant_len, container, container_len, epoch) &&
 		    kc->slots[si * HM_KC_WAYS + w].txnid == txnid) {
 			kc->tags[si].tick[w] = ++sh->tick;
-			rc = slot_out(&kc->slots[si * HM_KC_WAYS + w], u);
+			slot_out(kc, &kc->slots[si * HM_KC_WAYS + w], u);
+			rc = HM_OK;
 			break;
 		}
 	}
@@ -394,7 +442,6 @@ int hm_keycache_put(struct hm_keycache *kc, const uint8_t *tenant, size_t tenant
 		key = rec->secret;
 		keylen = rec->secret_len;
 	}
-	/* keyed in the caller's own contexts, outside the lock; the slot gets copies */
 	rc = hm_kc_use_key(u, kc->sha256, key, keylen);
 	if (rc != HM_OK)
 		return rc;
@@ -409,7 +456,7 @@ int hm_keycache_put(struct hm_keycache *kc, const uint8_t *tenant, size_t tenant
 	pthread_mutex_lock(&sh->lock);
 	vw = 0;
 	for (unsigned w = 0; w < HM_KC_WAYS; w++) {
-		if (tg->tag[w] == 0 ||
+		if (tag_get(tg, w) == 0 ||
 		    slot_is(kc, si, w, h, tenant, tenant_len, container, container_len, epoch)) {
 			vw = w;
 			break;
@@ -418,32 +465,24 @@ int hm_keycache_put(struct hm_keycache *kc, const uint8_t *tenant, size_t tenant
 			vw = w;
 	}
 	victim = &kc->slots[si * HM_KC_WAYS + vw];
-	/*
-	 * Re-key the victim's pad states in place when it has them: no allocation while traffic
-	 * cycles through more epochs than the cache holds. EVP_MD_CTX_copy_ex frees (and so
-	 * wipes) the old key's state before it copies the new one.
-	 */
-	if (victim->ipad == NULL)
-		victim->ipad = EVP_MD_CTX_new();
-	if (victim->opad == NULL)
-		victim->opad = EVP_MD_CTX_new();
-	if (tenant_len + container_len > NAMES_INLINE && victim->long_names == NULL)
+	/* a long-names buffer is kept while the slot is re-used for long names */
+	if (tenant_len + container_len > NAMES_INLINE && victim->long_names == NULL) {
 		victim->long_names = malloc(2 * HM_SCOPE_MAX);
-	if (victim->ipad == NULL || victim->opad == NULL ||
-	    (tenant_len + container_len > NAMES_INLINE && victim->long_names == NULL) ||
-	    EVP_MD_CTX_copy_ex(victim->ipad, u->in) != 1 ||
-	    EVP_MD_CTX_copy_ex(victim->opad, u->out) != 1) {
-		do_slot_drop(kc, si, vw);
-		pthread_mutex_unlock(&sh->lock);
-		return HM_ECRYPTO;
+		if (victim->long_names == NULL) {
+			do_slot_drop(kc, si, vw);
+			pthread_mutex_unlock(&sh->lock);
+			OPENSSL_cleanse(u->block, sizeof(u->block));
+			u->keyed = false;
+			return HM_ENOMEM;
+		}
 	}
 	if (tenant_len + container_len <= NAMES_INLINE) {
 		free(victim->long_names);
 		victim->long_names = NULL;
 	}
-	if (tg->tag[vw] == 0)
+	if (tag_get(tg, vw) == 0)
 		atomic_fetch_add_explicit(&kc->used, 1, memory_order_relaxed);
-	tg->tag[vw] = tag_of(h);
+	tag_set(tg, vw, tag_of(h));
 	tg->tick[vw] = ++sh->tick;
 	victim->hash = h;
 	victim->epoch = epoch;
@@ -456,6 +495,7 @@ int hm_keycache_put(struct hm_keycache *kc, const uint8_t *tenant, size_t tenant
 	victim->exists = u->exists;
 	victim->state = (uint8_t)u->state;
 	victim->deadline = u->deadline;
+	memcpy(victim->block, u->block, sizeof(victim->block)); /* the old key, overwritten whole */
 	pthread_mutex_unlock(&sh->lock);
 	return HM_OK;
 }

@@ -1,13 +1,17 @@
 /*
- * keycache.h - the workers' shared cache of key epochs, each as its HMAC-SHA256 pad states.
+ * keycache.h - the workers' shared cache of key epochs, each as its HMAC-SHA256 key block.
  *
- * HMAC(K, m) = H((K ^ opad) || H((K ^ ipad) || m)). An entry keeps the two SHA-256 contexts
- * that have absorbed K ^ ipad and K ^ opad (one 64-byte block each): a MAC then starts from
- * copies of them, with no key schedule. Keying an entry costs two SHA-256 compressions, done
- * once per epoch and cache lifetime; a hit costs two context copies under the entry's shard
- * lock. The cache also remembers epochs that do not exist, so that a known and an unknown key
- * take the same path: a lookup in this cache, then a MAC from the entry's own pad states (keyed
- * with a junk key for the unknown one).
+ * HMAC(K, m) = H((K0 ^ opad) || H((K0 ^ ipad) || m)), K0 = K padded with zeros to one 64-byte
+ * SHA-256 block. An entry keeps K0 inline in its slot; a lookup copies K0 out under the entry's
+ * shard lock, and the MAC keys the caller's own two SHA-256 contexts from it (one compression
+ * each) after the lock is released. OpenSSL 3.0's EVP cannot copy a keyed context without
+ * allocating, nor import a SHA-256 state: keeping the pad states as EVP_MD_CTX put four heap
+ * objects (eight to ten cold cache lines) on every hit; K0 inline costs two compressions more
+ * per item and leaves a hit three cache lines to read, all prefetched ahead. (OpenSSL 3.0
+ * allocates inside each EVP_DigestInit as it did inside each context copy: two per MAC.)
+ * The cache also remembers epochs that do not exist, so that a known and an unknown key take the
+ * same path: a lookup in this cache, then a MAC keyed from the entry's own block (a junk key
+ * for the unknown one), every key the same 64 bytes long.
  *
  * Shared by every worker (one per daemon, hm_verify_config.key_cache_shared) or owned by one
  * verifier. Fixed size: capacity entries in sets of HM_KC_WAYS; a full set evicts its least
@@ -20,10 +24,11 @@
  * clears the whole cache (hm_keycache_sync), which wipes every key copy; an entry that a worker
  * still on an older snapshot adds afterwards is never used by one on the newer snapshot.
  *
- * Secrets: every copy of key material is wiped when it is dropped or replaced: the pad block on
- * the stack (OPENSSL_cleanse), a slot's pad states when re-keyed (EVP_MD_CTX_copy_ex frees the
- * old state with OPENSSL_clear_free) or dropped (EVP_MD_CTX_free, likewise). The slots live in
- * a mapping of their own, left out of core dumps.
+ * Secrets: every copy of key material is wiped when it is dropped or replaced: a slot's block
+ * (OPENSSL_cleanse when dropped, overwritten whole when re-keyed), a caller's copy and the pad
+ * blocks made from it (OPENSSL_cleanse once the MAC is done), the contexts' SHA-256 states (the
+ * provider wipes them when they are re-initialised or freed). The slots live in a mapping of
+ * their own, left out of core dumps.
  */
 #ifndef HM_KEYCACHE_H
 #define HM_KEYCACHE_H
@@ -40,18 +45,22 @@
 
 #define HM_KC_WAYS 8
 #define HM_KC_SHARDS 256 /* mutexes; a power of two */
+#define HM_KC_BLOCK 64   /* SHA-256's block: the longest key, and K0's length */
 
 /*
- * What a lookup hands its caller: the entry's state and the caller's own copies of its pad
- * states, good for one MAC (hm_kc_mac). Allocated once per caller (hm_kc_use_init).
+ * What a lookup hands its caller: the entry's state and a copy of its key block, good for one
+ * MAC (hm_kc_mac). The contexts are allocated once per caller (hm_kc_use_init) and
+ * re-initialised for every MAC.
  */
 struct hm_kc_use {
 	bool exists;        /* false: the store has no such scope/epoch */
-	bool keyed;         /* in and out hold pad states (false only after a failure) */
+	bool keyed;         /* block holds a key (false once used, or after a failure) */
 	enum hm_key_state state;
 	int64_t deadline;
-	EVP_MD_CTX *in;     /* SHA-256 after K ^ ipad */
-	EVP_MD_CTX *out;    /* SHA-256 after K ^ opad */
+	const EVP_MD *sha256;
+	EVP_MD_CTX *in;     /* SHA-256 of K0 ^ ipad || m */
+	EVP_MD_CTX *out;    /* SHA-256 of K0 ^ opad || inner */
+	uint8_t block[HM_KC_BLOCK]; /* K0: the key, zero-padded; wiped by hm_kc_mac */
 };
 
 /* HM_OK or HM_ENOMEM. */
@@ -59,16 +68,19 @@ int hm_kc_use_init(struct hm_kc_use *u) HM_MUSTCHECK;
 void hm_kc_use_free(struct hm_kc_use *u);
 
 /*
- * Keys u's contexts with key[0..len) (1..64 bytes): SHA-256 of one block K ^ ipad, one of
- * K ^ opad. HM_OK or HM_ECRYPTO. No branch on the key's bytes.
+ * Gives u the key key[0..len) (1..64 bytes), for a MAC with sha256 (which must outlive u's use).
+ * HM_OK, or HM_EINVAL for a length out of bounds. No branch on the key's bytes.
  */
 int hm_kc_use_key(struct hm_kc_use *u, const EVP_MD *sha256, const uint8_t *key,
 		  size_t len) HM_MUSTCHECK;
 
-/* u = copies of src's pad states and state. HM_OK or HM_ECRYPTO (u->keyed false). */
+/* u = a copy of src's key and state. HM_OK, or HM_ECRYPTO when src holds no key. */
 int hm_kc_use_copy(struct hm_kc_use *u, const struct hm_kc_use *src) HM_MUSTCHECK;
 
-/* The MAC of msg[0..len) from u's pad states (which it consumes: one MAC per lookup). */
+/*
+ * The MAC of msg[0..len) with u's key, which it consumes and wipes: one MAC per lookup. Two
+ * SHA-256 contexts keyed from the block (one compression each), the same work for every key.
+ */
 bool hm_kc_mac(struct hm_kc_use *u, const uint8_t *msg, size_t len,
 	       uint8_t mac[static HM_MAC_LEN]);
 
@@ -81,7 +93,7 @@ struct hm_keycache;
 int hm_keycache_new(size_t capacity, const uint8_t junk[static HM_KEY_LEN],
 		    struct hm_keycache **out) HM_MUSTCHECK;
 void hm_keycache_free(struct hm_keycache *kc);
-/* Drops every entry (wipes every pad state), one shard lock at a time. */
+/* Drops every entry (wipes every key), one shard lock at a time. */
 void hm_keycache_clear(struct hm_keycache *kc);
 /*
  * The caller reads snapshot `txnid` from now on: the first caller with a txn id other than the
@@ -105,21 +117,43 @@ static inline bool hm_kc_key_ok(uint64_t k)
 
 /*
  * Looks (tenant, container, epoch) up among the entries of snapshot `txnid`. HM_OK: a hit, u
- * holds the entry's state and copies of its pad states; HM_ENOTFOUND: a miss (u untouched);
- * HM_EINVAL: names or epoch out of bounds; HM_ECRYPTO: the copy failed (u->keyed false).
+ * holds the entry's state and a copy of its key; HM_ENOTFOUND: a miss (u untouched);
+ * HM_EINVAL: names or epoch out of bounds.
  */
 int hm_keycache_get(struct hm_keycache *kc, const uint8_t *tenant, size_t tenant_len,
 		    const uint8_t *container, size_t container_len, uint64_t epoch,
 		    uint64_t txnid, struct hm_kc_use *u) HM_MUSTCHECK;
 
 /*
- * Starts loading, without waiting and without a lock, the memory a lookup of (tenant,
- * container, epoch) will read first: its set's tags and both cache lines of each of its ways
- * (sixteen lines). A hint: it reads nothing of the cache and changes nothing. A caller that knows its
- * next lookup while the current item's crypto runs hides those cache misses behind it.
+ * Where (tenant, container, epoch) lives in kc: a seeded hash of it, which picks its set and
+ * tags its entry. Names longer than HM_SCOPE_MAX hash to a set all the same (the lookup then
+ * refuses them).
  */
-void hm_keycache_prefetch(const struct hm_keycache *kc, const uint8_t *tenant, size_t tenant_len,
+uint64_t hm_keycache_hash(const struct hm_keycache *kc, const uint8_t *tenant, size_t tenant_len,
 			  const uint8_t *container, size_t container_len, uint64_t epoch);
+
+/*
+ * hm_keycache_get with the hash already taken (hm_keycache_hash of the same arguments): a
+ * caller that prefetched an entry does not hash its names twice. A hash of other names only
+ * misses (names are compared), never finds another scope's key.
+ */
+int hm_keycache_get_hashed(struct hm_keycache *kc, uint64_t hash, const uint8_t *tenant,
+			   size_t tenant_len, const uint8_t *container, size_t container_len,
+			   uint64_t epoch, uint64_t txnid, struct hm_kc_use *u) HM_MUSTCHECK;
+
+/*
+ * Look-ahead for the lookup of `hash`, without a lock and without waiting, in two steps a
+ * caller spaces out so that the first one's load arrives before the second reads it:
+ *   hm_keycache_prefetch_set:  starts loading the set's tag line (an address only);
+ *   hm_keycache_prefetch_slot: reads that line's tags (atomically: a tag changing meanwhile
+ *                              costs a useless prefetch, never a wrong answer) and starts
+ *                              loading the three lines of each way whose tag matches
+ *                              (usually one, or none).
+ * Hints only: they change nothing and decide nothing. A caller that knows its next lookups
+ * while the current item's crypto runs hides those cache misses behind it.
+ */
+void hm_keycache_prefetch_set(const struct hm_keycache *kc, uint64_t hash);
+void hm_keycache_prefetch_slot(const struct hm_keycache *kc, uint64_t hash);
 
 /*
  * Caches what snapshot `txnid` of the store said: rec != NULL for an existing epoch (its secret

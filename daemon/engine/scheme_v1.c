@@ -12,7 +12,7 @@
 
 #include "proto/canon.h"
 
-/* The MAC of the canonical string from the key's pad states into mac. false on a library failure. */
+/* The MAC of the canonical string with the key's block into mac. false on a library failure. */
 static bool compute_mac(struct hm_verifier *v, struct hm_kc_use *use, const struct hm_item *it,
 			uint8_t mac[static HM_MAC_LEN])
 {

@@ -11,7 +11,7 @@
  *      base (a MALFORMED or INSUFFICIENT_COVERAGE item stops here: that is decided from what
  *      the sender sent and the policy, before any key is looked at); its key id is cached
  *      like an epoch (step 1), resolved in the store to an epoch of the item's scope on a miss;
- *   3. HMAC from copies of the entry's own pad states (keyed with a junk key when the epoch
+ *   3. HMAC keyed from a copy of the entry's own key block (a junk key's when the epoch
  *      does not exist or is revoked: the same work on the same kind of memory);
  *   4. CRYPTO_memcmp of all 32 bytes;
  *   5. the verdict, by the precedence of PROTOCOL.md; a nonce is recorded only for an item that
@@ -152,6 +152,8 @@ int hm_verify_begin(struct hm_verifier *v, int64_t now)
 	v->now = now;
 	v->in_batch = true;
 	v->fault = false;
+	memset(v->hint, 0, sizeof(v->hint));
+	v->hint_next = 0;
 	return HM_OK;
 }
 
@@ -210,6 +212,21 @@ static int epoch_of_keyid(struct hm_verifier *v, const struct hm_item *it, struc
 	return HM_OK;
 }
 
+/* The hint hm_verify_prefetch() left for this item's scope and epoch, or NULL. */
+static const struct hm_vc_hint *hint_of(const struct hm_verifier *v, const struct hm_item *it,
+					uint64_t epoch)
+{
+	for (unsigned k = 0; k < HM_VC_HINTS; k++) {
+		const struct hm_vc_hint *h = &v->hint[k];
+
+		if (h->tenant == it->tenant.ptr && h->container == it->container.ptr &&
+		    h->tenant_len == it->tenant.len && h->container_len == it->container.len &&
+		    h->epoch == epoch && h->tenant != NULL)
+			return h;
+	}
+	return NULL;
+}
+
 /*
  * The key-cache entry of the item's scope under cache key `ck`: an epoch number (hmacd-v1), or
  * an rfc9421 key id's slot (keyid_slot), whose epoch is resolved in the store on a miss only.
@@ -217,21 +234,24 @@ static int epoch_of_keyid(struct hm_verifier *v, const struct hm_item *it, struc
 struct hm_kc_use *hm_vc_find_key(struct hm_verifier *v, const struct hm_item *it, uint64_t ck,
 				 struct hm_str keyid)
 {
+	const struct hm_vc_hint *hint;
 	struct hm_key_rec rec;
 	uint64_t epoch = ck;
 	int rc;
 
-	rc = hm_keycache_get(v->cache, it->tenant.ptr, it->tenant.len, it->container.ptr,
-			     it->container.len, ck, v->txnid, &v->use);
+	hint = (ck & HM_KC_KEYID_BIT) ? NULL : hint_of(v, it, ck);
+	if (hint != NULL)
+		rc = hm_keycache_get_hashed(v->cache, hint->hash, it->tenant.ptr, it->tenant.len,
+					    it->container.ptr, it->container.len, ck, v->txnid,
+					    &v->use);
+	else
+		rc = hm_keycache_get(v->cache, it->tenant.ptr, it->tenant.len, it->container.ptr,
+				     it->container.len, ck, v->txnid, &v->use);
 	if (rc == HM_OK) {
 		hm_counter_add(&v->stats.key_cache_hits, 1);
 		return &v->use;
 	}
 	hm_counter_add(&v->stats.key_cache_misses, 1);
-	if (rc == HM_ECRYPTO) {
-		hm_vc_fault(v, "key cache", hm_strerror(rc));
-		return NULL;
-	}
 	if ((ck & HM_KC_KEYID_BIT) && epoch_of_keyid(v, it, keyid, &epoch) != HM_OK)
 		return NULL; /* judged as unknown, the batch fails, and nothing is cached */
 	rc = hm_ks_lookup(v->rd, it->tenant.ptr, it->tenant.len, it->container.ptr,
@@ -253,7 +273,7 @@ struct hm_kc_use *hm_vc_find_key(struct hm_verifier *v, const struct hm_item *it
 	return rc == HM_OK ? &v->use : NULL; /* NULL: treat as unknown (fails closed) */
 }
 
-/* The MAC of msg[0..len) from the key's pad states (copied for this item): no key schedule. */
+/* The MAC of msg[0..len) with the key's block (copied for this item). */
 bool hm_vc_mac(struct hm_kc_use *u, const uint8_t *msg, size_t len,
 	       uint8_t mac[static HM_MAC_LEN])
 {
@@ -285,8 +305,8 @@ struct hm_vc_key hm_vc_key(struct hm_verifier *v, struct hm_kc_use *u)
 	struct hm_vc_key k;
 
 	/*
-	 * Every cache entry has pad states of its own (keyed with a junk key when the epoch has
-	 * no usable secret), so the MAC is computed the same way whatever the key's state; only a
+	 * Every cache entry has a key of its own (a junk key when the epoch has no usable
+	 * secret), so the MAC is computed the same way whatever the key's state; only a
 	 * failure that left no entry at all (or an epoch out of bounds) falls back to the dummy's,
 	 * judged as unknown.
 	 */
@@ -389,11 +409,33 @@ enum hm_verdict hm_verify_item(struct hm_verifier *v, const struct hm_item *it)
 	return verdict;
 }
 
-void hm_verify_prefetch(const struct hm_verifier *v, const struct hm_item *it)
+void hm_verify_prefetch(struct hm_verifier *v, const struct hm_item *it)
 {
-	if (it->scheme == HM_SCHEME_HMACD_V1 && hm_kc_key_ok(it->v1.epoch))
-		hm_keycache_prefetch(v->cache, it->tenant.ptr, it->tenant.len, it->container.ptr,
-				     it->container.len, it->v1.epoch);
+	struct hm_vc_hint *h;
+
+	if (it->scheme != HM_SCHEME_HMACD_V1 || !hm_kc_key_ok(it->v1.epoch) ||
+	    it->tenant.len > HM_SCOPE_MAX || it->container.len > HM_SCOPE_MAX)
+		return;
+	h = &v->hint[v->hint_next++ % HM_VC_HINTS];
+	h->tenant = it->tenant.ptr;
+	h->container = it->container.ptr;
+	h->tenant_len = it->tenant.len;
+	h->container_len = it->container.len;
+	h->epoch = it->v1.epoch;
+	h->hash = hm_keycache_hash(v->cache, it->tenant.ptr, it->tenant.len, it->container.ptr,
+				   it->container.len, it->v1.epoch);
+	hm_keycache_prefetch_set(v->cache, h->hash);
+}
+
+void hm_verify_prefetch_key(struct hm_verifier *v, const struct hm_item *it)
+{
+	const struct hm_vc_hint *h;
+
+	if (it->scheme != HM_SCHEME_HMACD_V1)
+		return;
+	h = hint_of(v, it, it->v1.epoch);
+	if (h != NULL)
+		hm_keycache_prefetch_slot(v->cache, h->hash);
 }
 
 bool hm_verify_nonce_recorded(const struct hm_verifier *v, struct hm_nonce_claim *out)

@@ -12,13 +12,14 @@
  * public data alone; then its keyid is resolved to an epoch of the item's own scope (a keyid
  * of another scope counts as unknown) and it is MACed over its RFC 9421 signature base.
  *
- * Constant-time contract: the MAC is always computed over the canonical string from copies of the
- * key-cache entry's own HMAC pad states (for an epoch that is unknown or revoked, pad states of a
- * random junk key of the same length; an expired epoch still has its own); the verdict is picked
- * without branches; the comparison is CRYPTO_memcmp over all 32 bytes. So neither how many
- * bytes of a signature matched nor whether a key exists shows in the work done. Our code
- * allocates nothing per item once the key cache is warm (OpenSSL allocates inside each copy of
- * a digest context, as it did inside EVP_MAC_init).
+ * Constant-time contract: the MAC is always computed over the canonical string with a copy of
+ * the key-cache entry's own key block (for an epoch that is unknown or revoked, a random junk
+ * key's; an expired epoch still has its own), every key zero-padded to one 64-byte SHA-256
+ * block, so every MAC is the same work; the verdict is picked without branches; the comparison
+ * is CRYPTO_memcmp over all 32 bytes. So neither how many bytes of a signature matched nor
+ * whether a key exists shows in the work done. Our code allocates nothing per item once the
+ * key cache is warm (OpenSSL 3.0 allocates inside each EVP_DigestInit, as it did inside each
+ * context copy).
  */
 #ifndef HM_VERIFY_H
 #define HM_VERIFY_H
@@ -88,11 +89,15 @@ int hm_verify_begin(struct hm_verifier *v, int64_t now) HM_MUSTCHECK;
 /* Judges one checked item inside a batch. Counts the verdict in the stats. */
 enum hm_verdict hm_verify_item(struct hm_verifier *v, const struct hm_item *item);
 /*
- * A hint that `item` is judged next (after the current one): starts loading its key-cache set
- * (keycache.h, hm_keycache_prefetch). Judges nothing, counts nothing; hmacd-v1 items only (an
- * rfc9421 item's cache key needs a SHA-256 of its key id first).
+ * Look-ahead hints, so that the key-cache misses of the items to come load while the current
+ * item's crypto runs (keycache.h, hm_keycache_prefetch_set/_slot): hm_verify_prefetch(item)
+ * for the item judged two from now (hashes its scope, starts loading its set's tags), then
+ * hm_verify_prefetch_key(item) when it is the next one (starts loading its entry). Both judge
+ * nothing and count nothing; hmacd-v1 items only (an rfc9421 item's cache key needs a SHA-256
+ * of its key id first). Inside a batch, for items of this batch's request only.
  */
-void hm_verify_prefetch(const struct hm_verifier *v, const struct hm_item *item);
+void hm_verify_prefetch(struct hm_verifier *v, const struct hm_item *item);
+void hm_verify_prefetch_key(struct hm_verifier *v, const struct hm_item *item);
 /* Counts an item that failed decoding (MALFORMED) in the stats. */
 void hm_verify_count_malformed(struct hm_verifier *v);
 /*

@@ -70,13 +70,23 @@ void hm_handler_claims_answered(struct hm_handler *h, struct hm_claim_set *set, 
 	hm_claims_release(set);
 }
 
+/* Decodes item k of req into its scratch slot and starts loading its key-cache set. */
+static void decode_ahead(struct hm_handler *h, struct hm_request *req, uint32_t k)
+{
+	struct hm_item *it = &h->item[k % HM_HANDLER_AHEAD];
+
+	h->item_rc[k % HM_HANDLER_AHEAD] = hm_item_next(&req->items, it);
+	if (h->item_rc[k % HM_HANDLER_AHEAD] == HM_OK)
+		hm_verify_prefetch(h->verifier, it);
+}
+
 static void handle_verify(struct hm_handler *h, struct hm_request *req, int64_t now,
 			  struct hm_buf *out)
 {
 	struct hm_claim_set *set = NULL;
 	bool down = false;
 	size_t start;
-	int rc, next_rc;
+	int rc;
 
 	rc = hm_verify_begin(h->verifier, now);
 	if (rc != HM_OK) {
@@ -87,17 +97,20 @@ static void handle_verify(struct hm_handler *h, struct hm_request *req, int64_t 
 		return;
 	}
 	start = hm_encode_results_begin(out, req->id, req->nitems);
-	next_rc = req->nitems > 0 ? hm_item_next(&req->items, &h->item[0]) : HM_OK;
+	/* items 0 and 1 decoded ahead; then each turn decodes item i + 2 (judged in order all the same) */
+	for (uint32_t k = 0; k + 1 < HM_HANDLER_AHEAD && k < req->nitems; k++)
+		decode_ahead(h, req, k);
+	if (req->nitems > 1 && h->item_rc[1] == HM_OK)
+		hm_verify_prefetch_key(h->verifier, &h->item[1]);
 	for (uint32_t i = 0; i < req->nitems; i++) {
-		struct hm_item *it = &h->item[i & 1];
+		struct hm_item *it = &h->item[i % HM_HANDLER_AHEAD];
 
-		/* decode the next item now: the items are judged in order all the same */
-		rc = next_rc;
-		if (i + 1 < req->nitems) {
-			next_rc = hm_item_next(&req->items, &h->item[(i + 1) & 1]);
-			if (next_rc == HM_OK)
-				hm_verify_prefetch(h->verifier, &h->item[(i + 1) & 1]);
-		}
+		rc = h->item_rc[i % HM_HANDLER_AHEAD];
+		if (i + 2 < req->nitems)
+			decode_ahead(h, req, i + 2);
+		/* item i + 1's tags were requested a turn ago: now its entry */
+		if (i + 1 < req->nitems && h->item_rc[(i + 1) % HM_HANDLER_AHEAD] == HM_OK)
+			hm_verify_prefetch_key(h->verifier, &h->item[(i + 1) % HM_HANDLER_AHEAD]);
 		if (rc == HM_OK) {
 			enum hm_verdict v = hm_verify_item(h->verifier, it);
 			const char *why = hm_verify_reason(h->verifier);

@@ -29,6 +29,8 @@ struct hm_handler_stats {
 struct hm_claimer;
 struct hm_claim_set;
 
+#define HM_HANDLER_AHEAD 3
+
 struct hm_handler {
 	struct hm_verifier *verifier;
 	uint32_t max_batch;
@@ -47,10 +49,12 @@ struct hm_handler {
 	 */
 	struct hm_tally *tally;
 	/*
-	 * Scratch, reused for every item: the one being judged and the next one, decoded ahead
-	 * so that its key-cache set loads while this one's crypto runs (hm_verify_prefetch).
+	 * Scratch, reused for every item: the one being judged and the next two, decoded ahead so
+	 * that their key-cache entries load while this one's crypto runs (hm_verify_prefetch,
+	 * hm_verify_prefetch_key). Item i is item[i % HM_HANDLER_AHEAD].
 	 */
-	struct hm_item item[2];
+	struct hm_item item[HM_HANDLER_AHEAD];
+	int item_rc[HM_HANDLER_AHEAD]; /* what decoding it returned */
 };
 
 /*

@@ -65,7 +65,7 @@ static const struct opt opts[] = {
 	 "a worker polls up to US microseconds (adaptive) for the next request before it sleeps: "
 	 "a faster idle round trip where waking a CPU is slow (VMs), paid in CPU; 0: off"},
 	{"key-cache", "N", OPT_UINT, F(key_cache), NULL, 65536, NULL, 16, 1u << 24,
-	 "key epochs cached, shared by the workers (HMAC pad states)"},
+	 "key epochs cached, shared by the workers (192 bytes each)"},
 	{"nonce-cache", "N", OPT_UINT, F(nonce_cache), NULL, 1u << 20, NULL, 1024, 1u << 28,
 	 "nonces remembered for replay protection; when full, nonce items fail closed (REPLAY)"},
 	{"nonce-file", "PATH", OPT_STR, F(nonce_file), NULL, 0, NULL, 0, 0,

@@ -10,8 +10,8 @@
  *
  * What is secret here (marked undefined):
  *  - every key secret, from the moment it leaves the store: hm_ks_lookup() is wrapped at link
- *    time (-Wl,--wrap=hm_ks_lookup), so verify.c's key-cache fill, the HMAC pads, the pad
- *    states the key cache keeps, and every MAC computed from them carry the taint;
+ *    time (-Wl,--wrap=hm_ks_lookup), so verify.c's key-cache fill, the key blocks the key
+ *    cache keeps, the HMAC pads, and every MAC computed from them carry the taint;
  *  - the dummy key of the unknown/revoked/expired path (verify.c's call of hm_kc_use_key()
  *    is wrapped the same way; the cache's junk key is a copy of it);
  *  - the item's sig, before every hm_verify_item() of an hmacd-v1 item. An rfc9421 item carries

@@ -367,6 +367,20 @@ static void test_verify_empty_and_full_batch(void **state)
 	handle(f);
 	expect_results(f, 1, want, 0);
 
+	/* 1 to 4 items: shorter, as long as and longer than the handler's look-ahead */
+	for (unsigned n = 1; n <= 4; n++) {
+		start = hm_encode_verify_begin(&f->req, 10 + n, n);
+		for (unsigned i = 0; i < n; i++) {
+			make_item(f, "");
+			f->sig[0] ^= (uint8_t)(i & 1); /* odd items tampered */
+			hm_encode_item(&f->req, &f->it);
+			want[i] = i & 1 ? HM_V_BAD_SIGNATURE : HM_V_OK;
+		}
+		hm_frame_end(&f->req, start);
+		handle(f);
+		expect_results(f, 10 + n, want, n);
+	}
+
 	make_item(f, "");
 	start = hm_encode_verify_begin(&f->req, 2, MAX_BATCH);
 	for (unsigned i = 0; i < MAX_BATCH; i++) {

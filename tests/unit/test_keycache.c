@@ -3,7 +3,7 @@
  * entries, exact name comparison (names sharing a set, names that differ only in where the
  * tenant ends and the container begins), LRU eviction within a set, clearing, the used count,
  * the epoch bound, snapshots (an entry hits only its own txn id; a newer one clears), that the
- * pad states give the same MAC as a one-shot HMAC, and several threads sharing one cache.
+ * cached keys give the same MAC as a one-shot HMAC, and several threads sharing one cache.
  *
  * The set hash is seeded at random, so a test cannot choose which names share a set. A cache of
  * capacity HM_KC_WAYS has exactly one set, which makes every name collide on the set and the
@@ -119,7 +119,7 @@ static void put_current(struct fx *f, const char *t, const char *c, uint64_t epo
 	OPENSSL_cleanse(&rec, sizeof(rec));
 }
 
-/* HMAC-SHA256 of msg from the pad states a get or put handed out (used up by it). */
+/* HMAC-SHA256 of msg with the key a get or put handed out (used up by it). */
 static void entry_mac(struct hm_kc_use *e, const char *msg, uint8_t out[HM_MAC_LEN])
 {
 	assert_non_null(e);
@@ -478,7 +478,56 @@ static void test_keyid_slots(void **state)
 	assert_int_equal(hm_keycache_used(f->kc), 2);
 }
 
-/* The pad states are keyed once and give the one-shot HMAC every time they are copied out. */
+/*
+ * A lookup by a hash taken beforehand (what the verifier's look-ahead does) finds the entry
+ * with the hash of its own names only: another scope's hash, even one that is cached, misses,
+ * and never hands out that scope's key. The look-ahead hints read nothing they could get wrong
+ * for any hash, on an empty or a full set.
+ */
+static void test_hashed_lookup(void **state)
+{
+	struct fx *f = *state;
+	const uint8_t *t1 = (const uint8_t *)"t1", *c1 = (const uint8_t *)"c1",
+		      *c2 = (const uint8_t *)"c2";
+	uint8_t got[HM_MAC_LEN], want[HM_MAC_LEN];
+	uint64_t h1 = hm_keycache_hash(f->kc, t1, 2, c1, 2, 1),
+		 h2 = hm_keycache_hash(f->kc, t1, 2, c2, 2, 1);
+	static const uint64_t any[] = {0, 1, UINT64_MAX, UINT64_C(0x8000000000000000)};
+
+	for (size_t i = 0; i < sizeof(any) / sizeof(any[0]); i++) {
+		hm_keycache_prefetch_set(f->kc, any[i]);
+		hm_keycache_prefetch_slot(f->kc, any[i]);
+	}
+	assert_int_not_equal(h1, h2);
+	assert_int_equal(h1, hm_keycache_hash(f->kc, t1, 2, c1, 2, 1)); /* stable */
+	assert_int_not_equal(h1, hm_keycache_hash(f->kc, t1, 2, c1, 2, 2)); /* the epoch counts */
+	put_current(f, "t1", "c1", 1, 0x11);
+	put_current(f, "t1", "c2", 1, 0x22);
+	for (size_t i = 0; i < sizeof(any) / sizeof(any[0]); i++) {
+		hm_keycache_prefetch_set(f->kc, any[i]);
+		hm_keycache_prefetch_slot(f->kc, any[i]);
+	}
+	hm_keycache_prefetch_set(f->kc, h1);
+	hm_keycache_prefetch_slot(f->kc, h1);
+	assert_int_equal(hm_keycache_get_hashed(f->kc, h1, t1, 2, c1, 2, 1, TX, &f->u), HM_OK);
+	entry_mac(&f->u, "m", got);
+	oneshot_mac(0x11, "m", want);
+	assert_memory_equal(got, want, HM_MAC_LEN);
+	/* c2's hash with c1's names, and c1's with c2's: both cached, neither found */
+	assert_int_equal(hm_keycache_get_hashed(f->kc, h2, t1, 2, c1, 2, 1, TX, &f->u),
+			 HM_ENOTFOUND);
+	assert_int_equal(hm_keycache_get_hashed(f->kc, h1, t1, 2, c2, 2, 1, TX, &f->u),
+			 HM_ENOTFOUND);
+	assert_false(f->u.keyed);
+	/* bounds are checked whatever the hash */
+	assert_int_equal(hm_keycache_get_hashed(f->kc, h1, t1, 2, c1, 2, 0, TX, &f->u) == HM_OK,
+			 false);
+	assert_int_equal(hm_keycache_get_hashed(f->kc, h1, t1, HM_SCOPE_MAX + 1, c1, 2, 1, TX,
+						&f->u),
+			 HM_EINVAL);
+}
+
+/* The key is kept once and gives the one-shot HMAC every time it is copied out. */
 static void test_prekeyed_matches_oneshot(void **state)
 {
 	struct fx *f = *state;
@@ -491,7 +540,7 @@ static void test_prekeyed_matches_oneshot(void **state)
 
 	rec_init(&rec, HM_KEY_CURRENT, 0, 0xc3);
 	entry_mac(put(f, "t1", "c1", 1, &rec), msgs[0], got); /* the put's own copy */
-	OPENSSL_cleanse(&rec, sizeof(rec)); /* the cache must hold its own keyed state */
+	OPENSSL_cleanse(&rec, sizeof(rec)); /* the cache must hold its own copy of the key */
 	oneshot_mac(0xc3, msgs[0], want);
 	assert_memory_equal(got, want, HM_MAC_LEN);
 	for (int round = 0; round < 2; round++) {
@@ -720,6 +769,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bounds_refused, setup_16, teardown),
 		cmocka_unit_test_setup_teardown(test_keyid_slots, setup_16, teardown),
 		cmocka_unit_test_setup_teardown(test_prekeyed_matches_oneshot, setup_16, teardown),
+		cmocka_unit_test_setup_teardown(test_hashed_lookup, setup_16, teardown),
 		cmocka_unit_test_setup_teardown(test_small_capacities, setup_16, teardown),
 		cmocka_unit_test_setup_teardown(test_snapshots, setup_16, teardown),
 		cmocka_unit_test(test_threads),

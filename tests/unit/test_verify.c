@@ -348,6 +348,53 @@ static void test_store_change_flushes_cache(void **state)
 	OPENSSL_cleanse(s, sizeof(s));
 }
 
+/*
+ * The look-ahead (hm_verify_prefetch/_key) only hints: an item is judged by its own bytes
+ * whatever was prefetched, and a hint never outlives its batch (the next request may put other
+ * names at the same addresses).
+ */
+static void test_prefetch_hints(void **state)
+{
+	struct fx *f = *state;
+	char cname[3] = "c2";
+	uint64_t hits;
+
+	/* c2 cached (a miss, then a hit, with hints) */
+	f->it.container.ptr = (const uint8_t *)cname;
+	sign_with(f, f->secret2);
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(hm_verify_begin(f->v, NOW), HM_OK);
+		hm_verify_prefetch(f->v, &f->it);
+		hm_verify_prefetch_key(f->v, &f->it);
+		assert_int_equal(hm_verify_item(f->v, &f->it), HM_V_OK);
+		assert_int_equal(hm_verify_end(f->v), HM_OK);
+	}
+	assert_int_equal(hm_counter_get(&hm_verify_stats(f->v)->key_cache_misses), 1);
+	assert_int_equal(hm_counter_get(&hm_verify_stats(f->v)->key_cache_hits), 1);
+
+	/* hinted as c1, judged as c2 (its names changed in place): still c2's key */
+	cname[1] = '1';
+	assert_int_equal(hm_verify_begin(f->v, NOW), HM_OK);
+	hm_verify_prefetch(f->v, &f->it);
+	hm_verify_prefetch_key(f->v, &f->it);
+	cname[1] = '2';
+	assert_int_equal(hm_verify_item(f->v, &f->it), HM_V_OK);
+	sign_with(f, f->secret); /* c1's key does not sign for c2 */
+	assert_int_equal(hm_verify_item(f->v, &f->it), HM_V_BAD_SIGNATURE);
+	assert_int_equal(hm_verify_end(f->v), HM_OK);
+
+	/* a hint left by a batch (c1 at these addresses) is gone in the next: c2 hits */
+	sign_with(f, f->secret2);
+	cname[1] = '1';
+	assert_int_equal(hm_verify_begin(f->v, NOW), HM_OK);
+	hm_verify_prefetch(f->v, &f->it);
+	assert_int_equal(hm_verify_end(f->v), HM_OK);
+	cname[1] = '2';
+	hits = hm_counter_get(&hm_verify_stats(f->v)->key_cache_hits);
+	assert_int_equal(judge(f, NOW), HM_V_OK);
+	assert_int_equal(hm_counter_get(&hm_verify_stats(f->v)->key_cache_hits), hits + 1);
+}
+
 /* ---- rfc9421 items: the engine's half (keyid to epoch, scope binding, MAC, verdict) ---- */
 
 /* Fault injection: the key id lookup fails while this is set (ld --wrap, see Makefile.am). */
@@ -501,6 +548,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_replay, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_nonce_recorded, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_change_flushes_cache, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_prefetch_hints, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_nonce_signed_before_start, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rfc9421_b25, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rfc9421_policy, setup, teardown),
