@@ -31,7 +31,7 @@ src=$(cd "$(dirname "$0")/../.." && pwd) || exit 1
 here=$src/bench/http
 HMACD=${HMACD:-./daemon/hmacd}
 HMACCTL=${HMACCTL:-./daemon/hmacctl}
-old= gsets="|--threads 16" conns="16 64" runs=3 duration=4
+old='' gsets="|--threads 16" conns="16 64" runs=3 duration=4
 
 usage() {
 	sed -n '2,/^set -u/p' "$0" | sed -e '/^set -u/d' -e 's/^# \{0,1\}//' >&2
@@ -49,7 +49,9 @@ while [ $# -gt 0 ]; do
 	esac
 	shift 2
 done
-[ -n "$old" ] && [ -f "$old/hmacd/client.py" ] || usage
+if [ -z "$old" ] || [ ! -f "$old/hmacd/client.py" ]; then
+	usage
+fi
 old=$(cd "$old" && pwd) || exit 1
 for n in "$runs" "$duration" $conns; do
 	case $n in '' | *[!0-9]* | 0) usage ;; esac
@@ -60,14 +62,14 @@ for f in "$HMACD" "$HMACCTL"; do
 		exit 1
 	}
 done
-command -v wrk >/dev/null 2>&1 && "$PY" -c 'import flask, gunicorn' 2>/dev/null || {
+if ! command -v wrk >/dev/null 2>&1 || ! "$PY" -c 'import flask, gunicorn' 2>/dev/null; then
 	echo "pyclient_ab.sh: needs wrk, python3-flask and python3-gunicorn" >&2
 	exit 1
-}
+fi
 
 umask 077 # the store, the keys and the signed requests are ours alone
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/hmacd-ab.XXXXXX") || exit 1
-daemon= groups=
+daemon='' groups=''
 stop_apps() {
 	for g in $groups; do
 		kill -- "-$g" 2>/dev/null
