@@ -24,12 +24,12 @@
 #   --scopes N           scopes in the store (default 100); requests cycle over them
 #   --results FILE       keep the per-run figures (tab-separated, report.py's FIELDS)
 #   --daemon-arg ARG     one more hmacd argument, repeatable
-#   --gunicorn "ARGS"    gunicorn's arguments for py-flask, the same for all three modes
-#                        (default "--threads 16": the gthread worker, one process of 16
-#                        threads, so that one Client can coalesce concurrent requests;
-#                        "" runs the example's gunicorn.conf.py alone: one sync worker, one
-#                        request at a time, one item per frame, as before issue 16's Flask
-#                        work; BENCHMARKS.md, "Flask through hmacd: the Python client's cost")
+#   --gunicorn "ARGS"    more gunicorn arguments for py-flask, the same for all three modes
+#                        (default none: the example's gunicorn.conf.py alone, one sync
+#                        worker, one request at a time, so one item per frame). E.g.
+#                        "--threads 16": the gthread worker, whose threads share one Client
+#                        that coalesces them (BENCHMARKS.md, "Flask through hmacd: the
+#                        Python client's cost": measured both ways, not the default)
 #
 # Environment: HMACD, HMACCTL, HMACD_HTTP_LOAD (default ./daemon/hmacd, ./daemon/hmacctl,
 # ./bench/http/hmacd-http-load of the build directory). Needs /usr/bin/python3 with
@@ -49,7 +49,7 @@ LOAD=${HMACD_HTTP_LOAD:-./bench/http/hmacd-http-load}
 apps="go-nethttp go-echo py-flask py-fastapi node-express node-fastify"
 modes="noauth inproc hmacd"
 loads="c16 c64 r500 r2000"
-runs=3 duration=10 warmup=2 scopes=100 results= dargs= gargs="--threads 16"
+runs=3 duration=10 warmup=2 scopes=100 results= dargs= gargs=''
 
 usage() {
 	sed -n '2,/^set -u/p' "$0" | sed -e '/^set -u/d' -e 's/^# \{0,1\}//' >&2
