@@ -17,9 +17,8 @@
 #
 # Options:
 #   --old DIR            the other client/python (required)
-#   --gunicorn "A|B|.."  gunicorn argument sets, "|"-separated, each added to the example's
-#                        gunicorn.conf.py (default "|--threads 1": as shipped, the gthread
-#                        worker with 16 threads; then gunicorn's sync worker)
+#   --gunicorn "A|B|.."  gunicorn argument sets, "|"-separated (default "|--threads 16": the
+#                        example's config alone, one sync worker; then the gthread worker)
 #   --conns "N ..."      wrk connections (default "16 64")
 #   --runs R             repetitions (default 3)
 #   --duration S         seconds measured per run (default 4), after 1 s of warm-up
@@ -32,7 +31,7 @@ src=$(cd "$(dirname "$0")/../.." && pwd) || exit 1
 here=$src/bench/http
 HMACD=${HMACD:-./daemon/hmacd}
 HMACCTL=${HMACCTL:-./daemon/hmacctl}
-old='' gsets="|--threads 1" conns="16 64" runs=3 duration=4
+old='' gsets="|--threads 16" conns="16 64" runs=3 duration=4
 
 usage() {
 	sed -n '2,/^set -u/p' "$0" | sed -e '/^set -u/d' -e 's/^# \{0,1\}//' >&2

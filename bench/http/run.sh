@@ -25,11 +25,11 @@
 #   --results FILE       keep the per-run figures (tab-separated, report.py's FIELDS)
 #   --daemon-arg ARG     one more hmacd argument, repeatable
 #   --gunicorn "ARGS"    more gunicorn arguments for py-flask, the same for all three modes
-#                        (default none: the example's gunicorn.conf.py as shipped, one
-#                        gthread worker of 16 threads sharing one Client, which coalesces
-#                        them). "--threads 1" is gunicorn's sync worker, one request at a
-#                        time, one item per frame: the configuration of the tables before
-#                        BENCHMARKS.md's "Flask through hmacd: the Python client's cost"
+#                        (default none: the example's gunicorn.conf.py alone, one sync
+#                        worker, one request at a time, so one item per frame). E.g.
+#                        "--threads 16": the gthread worker, whose threads share one Client
+#                        that coalesces them (BENCHMARKS.md, "Flask through hmacd: the
+#                        Python client's cost": measured both ways, not the default)
 #
 # Environment: HMACD, HMACCTL, HMACD_HTTP_LOAD (default ./daemon/hmacd, ./daemon/hmacctl,
 # ./bench/http/hmacd-http-load of the build directory). Needs /usr/bin/python3 with
@@ -356,7 +356,7 @@ EOF
 echo "# bench/http: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo |
 	head -n 1); load: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "# apps:$runnable; modes: $modes; loads: $loads; $runs runs of ${duration} s" \
-	"(+${warmup} s warm-up); $scopes scopes; gunicorn: the example's config ${gargs:+and $gargs}"
+	"(+${warmup} s warm-up); $scopes scopes; gunicorn: ${gargs:-(the example's config alone)}"
 for app in $runnable; do
 	for mode in $modes; do
 		port=$(free_port) || exit 1

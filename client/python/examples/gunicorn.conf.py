@@ -13,14 +13,6 @@ app (README.md, "Example apps"):
   Behind a proxy that sets X-Forwarded-Proto, HMACD_TRUST_PROXY=1 makes the middleware read it
   (trusted_proxy), whatever gunicorn does.
 - pythonpath: this directory, where flask_app.py and exec_request.py are.
-- threads = 16: gunicorn's gthread worker. Every request waits for hmacd's answer on a Unix
-  socket; gunicorn's sync worker (its default) serves one request at a time per process, so
-  that wait is idle time and each verify goes alone in its own frame. With threads, the
-  process serves other requests meanwhile and the one hmacd.Client gathers the threads'
-  concurrent verifies into shared frames (2-4 items per frame at 16-64 connections). Measured
-  on 2 cores (BENCHMARKS.md, "Flask through hmacd: the Python client's cost"): the example
-  through hmacd +15% req/s over one sync worker, in the same run. Add processes for more
-  cores with `workers` (gunicorn suggests 2 x cores + 1; each has its own Client).
 """
 
 import os
@@ -30,4 +22,3 @@ bind = ["127.0.0.1:%s" % (os.environ.get("PORT") or "8080")]
 forwarded_allow_ips = ""
 secure_scheme_headers: Dict[str, str] = {}
 pythonpath = os.path.dirname(os.path.abspath(__file__))
-threads = 16
