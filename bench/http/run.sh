@@ -24,6 +24,12 @@
 #   --scopes N           scopes in the store (default 100); requests cycle over them
 #   --results FILE       keep the per-run figures (tab-separated, report.py's FIELDS)
 #   --daemon-arg ARG     one more hmacd argument, repeatable
+#   --gunicorn "ARGS"    more gunicorn arguments for py-flask, the same for all three modes
+#                        (default none: the example's gunicorn.conf.py alone, one sync
+#                        worker, one request at a time, so one item per frame). E.g.
+#                        "--threads 16": the gthread worker, whose threads share one Client
+#                        that coalesces them (BENCHMARKS.md, "Flask through hmacd: the
+#                        Python client's cost": measured both ways, not the default)
 #
 # Environment: HMACD, HMACCTL, HMACD_HTTP_LOAD (default ./daemon/hmacd, ./daemon/hmacctl,
 # ./bench/http/hmacd-http-load of the build directory). Needs /usr/bin/python3 with
@@ -43,7 +49,7 @@ LOAD=${HMACD_HTTP_LOAD:-./bench/http/hmacd-http-load}
 apps="go-nethttp go-echo py-flask py-fastapi node-express node-fastify"
 modes="noauth inproc hmacd"
 loads="c16 c64 r500 r2000"
-runs=3 duration=10 warmup=2 scopes=100 results= dargs=
+runs=3 duration=10 warmup=2 scopes=100 results= dargs= gargs=''
 
 usage() {
 	sed -n '2,/^set -u/p' "$0" | sed -e '/^set -u/d' -e 's/^# \{0,1\}//' >&2
@@ -61,6 +67,7 @@ while [ $# -gt 0 ]; do
 	--scopes) scopes=$2 ;;
 	--results) results=$2 ;;
 	--daemon-arg) dargs="$dargs $2" ;;
+	--gunicorn) gargs=$2 ;;
 	*) usage ;;
 	esac
 	shift 2
@@ -239,7 +246,8 @@ start() {
 	case $app in
 	go-*) set -- "$tmp/bin/${app#go-}" ;;
 	py-flask)
-		set -- "$PY" -m gunicorn -c "$src/client/python/examples/gunicorn.conf.py" \
+		# shellcheck disable=SC2086 # gargs: several arguments
+		set -- "$PY" -m gunicorn -c "$src/client/python/examples/gunicorn.conf.py" $gargs \
 			'bench_app:flask_from_env()'
 		;;
 	py-fastapi)
@@ -348,7 +356,7 @@ EOF
 echo "# bench/http: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo |
 	head -n 1); load: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "# apps:$runnable; modes: $modes; loads: $loads; $runs runs of ${duration} s" \
-	"(+${warmup} s warm-up); $scopes scopes"
+	"(+${warmup} s warm-up); $scopes scopes; gunicorn: ${gargs:-(the example's config alone)}"
 for app in $runnable; do
 	for mode in $modes; do
 		port=$(free_port) || exit 1

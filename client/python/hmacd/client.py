@@ -12,6 +12,10 @@ own items first and, behind them, whatever other callers have queued meanwhile (
 pays one round trip, and under load many callers share each frame, without a background thread
 and without any caller doing more than one round trip of I/O for others. Each caller sleeps on
 its own Event: a finished frame wakes the callers it served, a freed slot the oldest waiting.
+verify() of one item has a fast path for a caller that finds a free slot and nobody queued:
+it takes the slot and does the round trip on its own thread, with no Pending and no Event
+(the lock is taken twice, both times from C); callers that come meanwhile queue as above and
+are carried, together, by the first of them to get a slot.
 
 Every new connection is checked before a byte is written on it: the process answering must
 run as server_user, or by default as root or the owner of the socket's directory (hmacd.peer);
@@ -43,6 +47,8 @@ from . import peer, wire
 from .errors import (ClosedError, HmacdError, PeerCredentialsError, ProtocolError, Timeout,
                      Unavailable)
 from .wire import AnyItem
+
+_NO_DEADLINE = float("inf")
 
 
 class _Pending:
@@ -211,7 +217,9 @@ class Client:
         self.timeout = timeout
         self.max_batch = max_batch
         self.max_frame = max_frame
-        self._cv = threading.Condition()
+        self._lock = threading.Lock()  # guards everything below; entered in C, no Python frame
+        self._cv = threading.Condition(self._lock)  # ping/stats callers wait for a slot on it
+        self._cv_waiters = 0              # how many (verify callers wait on their own Events)
         self._queue: List[_Pending] = []  # not yet taken, in arrival order
         self._idle: List[_Conn] = []      # connections not in use
         self._slots = pool_size
@@ -227,13 +235,14 @@ class Client:
 
     def close(self) -> None:
         """Closes idle connections; calls in progress finish, later calls raise ClosedError."""
-        with self._cv:
+        with self._lock:
             self._closed = True
             idle, self._idle = self._idle, []
             for p in self._queue:
                 p.finish(error=ClosedError("client closed"))
             self._queue = []
-            self._cv.notify_all()
+            if self._cv_waiters:
+                self._cv.notify_all()
         for c in idle:
             c.close()
 
@@ -241,7 +250,20 @@ class Client:
 
     def verify(self, item: AnyItem, *, timeout: Optional[float] = None) -> int:
         """Verifies one Item; returns its Verdict (or an int a later daemon adds)."""
-        return self.verify_many([item], timeout=timeout)[0]
+        packed = wire.pack_item(item)
+        wire.check_fits(len(packed), self.max_frame)
+        t = self.timeout if timeout is None else timeout
+        deadline = time.monotonic() + t if t is not None else _NO_DEADLINE
+        with self._lock:
+            if self._closed:
+                raise ClosedError("client closed")
+            alone = self._slots > 0 and not self._queue
+            if alone:
+                self._slots -= 1
+                conn = self._idle.pop() if self._idle else None
+        if alone:
+            return self._verify_alone(conn, packed, deadline)
+        return self._verify_packed([packed], deadline)[0]
 
     def verify_many(self, items: Iterable[AnyItem], *,
                     timeout: Optional[float] = None) -> List[int]:
@@ -252,15 +274,19 @@ class Client:
         items = list(items)
         if not items:
             return []
-        packed = [wire.pack_item(it) for it in items]
+        return self._verify_packed([wire.pack_item(it) for it in items], self._deadline(timeout))
+
+    # ---- internals ----
+
+    def _verify_packed(self, packed: List[bytes], deadline: float) -> List[int]:
+        """verify_many() of packed items, through the queue (module doc, "Batching")."""
         # The thread's Event, taken while in use (a call nested in a signal handler makes its
         # own). An earlier call's late news may set it: _drive clears it before every wait and
         # checks its pendings after, so a stray wake-up costs one more look.
         wake: threading.Event = self._local.__dict__.pop("wake", None) or threading.Event()
         pendings = [_Pending(c, wake)
                     for c in wire.chunks(packed, self.max_frame, self.max_batch)]
-        deadline = self._deadline(timeout)
-        with self._cv:
+        with self._lock:
             if self._closed:
                 raise ClosedError("client closed")
             self._queue.extend(pendings)
@@ -283,8 +309,6 @@ class Client:
         stats: Dict[str, int] = self._simple("stats", self._deadline(timeout))
         return stats
 
-    # ---- internals ----
-
     def _deadline(self, timeout: Optional[float]) -> float:
         t = self.timeout if timeout is None else timeout
         return time.monotonic() + t if t is not None else float("inf")
@@ -296,7 +320,7 @@ class Client:
         pending, which then sends everything that fits (no thundering herd)."""
         wake = pendings[0].wake
         while True:
-            with self._cv:
+            with self._lock:
                 if all(p.done for p in pendings):
                     return
                 mine = next((p for p in pendings if not p.taken and not p.done), None)
@@ -320,9 +344,34 @@ class Client:
                 continue
             self._release(self._run(conn, batch, deadline))
 
+    def _verify_alone(self, conn: Optional[_Conn], packed: bytes, deadline: float) -> int:
+        """The fast path of verify(): a slot was free and nobody was queued, so the caller
+        sends its item alone on its own thread (no Pending, no Event, no other caller's item
+        to hand out), as _run would for a batch of one. Gives the slot back."""
+        keep: Optional[_Conn] = None
+        try:
+            try:
+                conn, kind, value = self._exchange(
+                    conn, lambda rid: wire.verify_frame(rid, (packed,)), deadline)
+            except HmacdError:
+                conn = None  # _exchange closed it
+                raise
+            if kind == "error":
+                keep = conn  # an error answer leaves the connection usable
+                raise value
+            if kind != "results" or len(value) != 1:
+                raise ProtocolError("answer does not match the request")
+            keep = conn
+            verdict: int = value[0]
+            return verdict
+        finally:
+            if keep is None and conn is not None:
+                conn.close()  # a broken answer, or interrupted with an answer maybe on its way
+            self._release(keep)
+
     def _release(self, conn: Optional[_Conn]) -> None:
         """Gives a slot back, and conn (None: lost) to the idle pool or, once closed, away."""
-        with self._cv:
+        with self._lock:
             self._slots += 1
             if conn is not None and not self._closed:
                 self._idle.append(conn)
@@ -333,9 +382,10 @@ class Client:
 
     def _hand_over(self) -> None:
         """A slot may be free: wake whoever waits for one (lock held)."""
-        for p in self._queue[:self._slots]:
-            p.wake.set()  # the oldest queued callers, one per free slot
-        if self._slots > 0:
+        if self._queue:
+            for p in self._queue[:self._slots]:
+                p.wake.set()  # the oldest queued callers, one per free slot
+        if self._cv_waiters and self._slots > 0:
             self._cv.notify()  # ping/stats callers
 
     def _take_batch(self, mine: _Pending) -> List[_Pending]:
@@ -413,13 +463,13 @@ class Client:
             conn = None
         except BaseException:
             # never leave callers waiting forever
-            with self._cv:
+            with self._lock:
                 for pend in batch:
                     pend.finish(error=Unavailable("verify interrupted"))
             if conn is not None:
                 conn.close()
             raise
-        with self._cv:
+        with self._lock:
             off = 0
             for pend in batch:
                 if results is not None:  # else err is set
@@ -430,12 +480,16 @@ class Client:
         return conn
 
     def _simple(self, op: str, deadline: float) -> Any:
-        with self._cv:
+        with self._lock:
             while self._slots == 0 and not self._closed:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     raise Timeout("no free connection in time")
-                self._cv.wait(None if left == float("inf") else left)
+                self._cv_waiters += 1
+                try:
+                    self._cv.wait(None if left == float("inf") else left)
+                finally:
+                    self._cv_waiters -= 1
             if self._closed:
                 raise ClosedError("client closed")
             self._slots -= 1

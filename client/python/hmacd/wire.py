@@ -110,11 +110,12 @@ _local = threading.local()
 
 
 def _packer() -> Any:
-    p = getattr(_local, "packer", None)
-    if p is None:
+    try:
+        return _local.packer
+    except AttributeError:
         p = msgpack.Packer(use_bin_type=True, unicode_errors="surrogateescape")
         _local.packer = p
-    return p
+        return p
 
 
 def _pack_rfc9421(it: RFC9421Item) -> bytes:
@@ -145,12 +146,14 @@ def pack_item(it: AnyItem) -> bytes:
         return _pack_rfc9421(it)
     if it.body is not None and it.body_sha256 is not None:
         raise ValueError("give body or body_sha256, not both")
+    # str values (the usual case) are taken as they are: _s() only for the others
+    t, c, meth, path = it.tenant, it.container, it.method, it.path
     m: Dict[str, Any] = {
-        "tenant": _s(it.tenant),
-        "container": _s(it.container),
+        "tenant": t if type(t) is str else _s(t),
+        "container": c if type(c) is str else _s(c),
         "epoch": _uint(it.epoch, "epoch"),
-        "method": _s(it.method),
-        "path": _s(it.path),
+        "method": meth if type(meth) is str else _s(meth),
+        "path": path if type(path) is str else _s(path),
         "headers": [[_s(n), _s(v)] for n, v in it.headers],
     }
     if it.body_sha256 is not None:
@@ -183,14 +186,33 @@ def verify_overhead(n: int) -> int:
     return FRAME_HEADER + 1 + 3 + 9 + 3 + 7 + 6 + len(_array_header(n))
 
 
+def pack_uint(v: int) -> bytes:
+    """msgpack's own (shortest) form of an int in 0..2^64-1, as msgpack.packb writes it."""
+    if v < 0x80:
+        return _FIXINT[v]
+    if v < 0x100:
+        return b"\xcc" + v.to_bytes(1, "big")
+    if v < 0x10000:
+        return b"\xcd" + v.to_bytes(2, "big")
+    if v < 1 << 32:
+        return b"\xce" + v.to_bytes(4, "big")
+    return b"\xcf" + v.to_bytes(8, "big")
+
+
+_FIXINT = [bytes((i,)) for i in range(0x80)]
+_VERIFY_ID = b"\x83\xa2id"            # {"id": ...
+_VERIFY_ITEMS = b"\xa2op\xa6verify\xa5items"  # "op": "verify", "items": [...]}
+
+
 def verify_frame(req_id: int, packed_items: Sequence[bytes]) -> bytes:
-    """A whole verify request frame from already packed items."""
-    p = _packer()
-    payload = b"".join([
-        b"\x83", p.pack("id"), p.pack(req_id), p.pack("op"), p.pack("verify"), p.pack("items"),
-        _array_header(len(packed_items)),
-    ] + list(packed_items))
-    return frame(payload)
+    """A whole verify request frame from already packed items: {"id", "op": "verify",
+    "items"} in that order, as msgpack writes that map, built from constant pieces."""
+    head = b"".join((_VERIFY_ID, pack_uint(req_id), _VERIFY_ITEMS,
+                     _array_header(len(packed_items))))
+    size = len(head) + sum(map(len, packed_items))
+    if size > 0xFFFFFFFF:
+        raise ValueError("frame too large")
+    return b"".join((struct.pack(">I", size), head, *packed_items))
 
 
 def simple_frame(req_id: int, op: str) -> bytes:
@@ -266,6 +288,12 @@ def check_limits(max_frame: int, max_batch: int) -> None:
         raise ValueError("max_batch must be >= 1")
 
 
+def check_fits(size: int, max_frame: int) -> None:
+    """ValueError if an item of `size` packed bytes does not fit alone in a frame."""
+    if verify_overhead(1) + size > max_frame:
+        raise ValueError("an item of %d bytes does not fit in a frame of %d" % (size, max_frame))
+
+
 def chunks(packed: Sequence[bytes], max_frame: int, max_batch: int) -> List[List[bytes]]:
     """Splits packed items into lists that each fit one verify frame. ValueError if one item
     alone is too large."""
@@ -273,9 +301,7 @@ def chunks(packed: Sequence[bytes], max_frame: int, max_batch: int) -> List[List
     cur: List[bytes] = []
     size = 0
     for p in packed:
-        if verify_overhead(1) + len(p) > max_frame:
-            raise ValueError("an item of %d bytes does not fit in a frame of %d"
-                             % (len(p), max_frame))
+        check_fits(len(p), max_frame)
         if cur and (len(cur) >= max_batch or
                     verify_overhead(len(cur) + 1) + size + len(p) > max_frame):
             out.append(cur)

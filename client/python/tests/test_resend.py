@@ -224,3 +224,41 @@ def test_shorter_timeout_after_longer(fake):
             c.verify(_item(2), timeout=0.2)
         assert c.verify(_item(3)) is Verdict.OK   # on a new connection: 2's answer is dropped
     assert [i for i, _ in srv.requests] == [0, 0, 1]
+
+
+def test_lone_caller_then_queued_callers_share_a_frame(fake):
+    """A caller alone sends its item on its own thread; callers that come while it holds the
+    only slot queue, and the first of them to get the slot carries them all in one frame."""
+    gate = threading.Event()
+
+    def first_held(i, c, srv):
+        req = srv.read_request(i, c)
+        gate.wait(10)          # answer the lone caller only once the others have queued
+        srv.answer(c, req)
+        serve_forever(i, c, srv)
+
+    srv = fake(lambda i: first_held)
+    with Client(srv.path, pool_size=1) as c:
+        got = {}
+
+        def call(n):
+            got[n] = c.verify(_item(n), timeout=10)
+        lone = threading.Thread(target=call, args=(0,))
+        lone.start()
+        while not srv.requests:
+            lone.join(0.01)
+        others = [threading.Thread(target=call, args=(n,)) for n in (1, 2, 3)]
+        for t in others:
+            t.start()
+        while True:   # all three queued behind the held frame
+            with c._lock:
+                if len(c._queue) == 3:
+                    break
+            lone.join(0.01)
+        gate.set()
+        for t in [lone] + others:
+            t.join(10)
+        assert got == {n: Verdict.OK for n in range(4)}
+    frames = [sorted(it["path"] for it in r["items"]) for _, r in srv.requests]
+    assert frames == [["/0"], ["/1", "/2", "/3"]]
+    assert len(set(i for i, _ in srv.requests)) == 1  # one connection throughout
