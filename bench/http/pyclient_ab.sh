@@ -67,44 +67,14 @@ if ! command -v wrk >/dev/null 2>&1 || ! "$PY" -c 'import flask, gunicorn' 2>/de
 	exit 1
 fi
 
-umask 077 # the store, the keys and the signed requests are ours alone
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/hmacd-ab.XXXXXX") || exit 1
-daemon='' groups=''
-stop_apps() {
-	for g in $groups; do
-		kill -- "-$g" 2>/dev/null
-		wait "$g" 2>/dev/null
-	done
-	groups=
-}
-cleanup() {
-	stop_apps
-	[ -n "$daemon" ] && kill "$daemon" 2>/dev/null && wait "$daemon" 2>/dev/null
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 1' HUP INT TERM
+# shellcheck source=bench/http/common.sh
+. "$here/common.sh"
+hm_tmp hmacd-ab || exit 1
 PYTHONDONTWRITEBYTECODE=1
 export PYTHONDONTWRITEBYTECODE
 
-setsid "$HMACD" --socket "$tmp/s" --db "$tmp/db" --log-level warn >"$tmp/hmacd.log" 2>&1 &
-daemon=$!
-i=0
-while [ ! -S "$tmp/s" ]; do
-	if ! kill -0 "$daemon" 2>/dev/null || [ "$i" -gt 100 ]; then
-		echo "pyclient_ab.sh: hmacd did not start" >&2
-		cat "$tmp/hmacd.log" >&2
-		exit 1
-	fi
-	i=$((i + 1))
-	sleep 0.1
-done
-i=0
-while [ "$i" -lt 100 ]; do
-	"$HMACCTL" --db "$tmp/db" key create --tenant bench --container "c$i" --json \
-		>>"$tmp/keys.jsonl" || exit 1
-	i=$((i + 1))
-done
+hm_start_hmacd || exit 1
+hm_scopes 100 || exit 1
 
 items() {
 	"$HMACCTL" --socket "$tmp/s" stats --json |
@@ -122,8 +92,7 @@ for gargs in $gsets; do
 		mode=$copy code=$src/client/python
 		case $copy in old | new) mode=hmacd ;; esac
 		[ "$copy" = old ] && code=$old
-		port=$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])') || exit 1
+		port=$(free_port) || exit 1
 		# shellcheck disable=SC2086 # gargs: several arguments
 		HMACD_SOCKET=$tmp/s PORT=$port HMACD_BENCH_MODE=$mode HMACD_BENCH_KEYS=$tmp/keys.jsonl \
 			PYTHONPATH=$code:$src/client/python/examples:$here \
@@ -136,16 +105,10 @@ print(s.getsockname()[1])') || exit 1
 	done
 	for a in $apps; do
 		port=${a#*:} port=${port%:*}
-		"$PY" - "$port" <<'EOF' || exit 1
-import sys, time, urllib.request
-for _ in range(300):
-    try:
-        with urllib.request.urlopen("http://127.0.0.1:%s/healthz" % sys.argv[1], timeout=1):
-            sys.exit(0)
-    except OSError:
-        time.sleep(0.1)
-sys.exit("an app did not answer /healthz in 30 s")
-EOF
+		wait_healthy "$port" || {
+			echo "pyclient_ab.sh: an app did not answer /healthz in 30 s" >&2
+			exit 1
+		}
 	done
 	run=1
 	while [ "$run" -le "$runs" ]; do

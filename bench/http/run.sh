@@ -104,26 +104,9 @@ case " $loads " in
 	;;
 esac
 
-umask 077 # the store, the keys file and the signed requests are ours alone
-base=/dev/shm
-[ -d "$base" ] && [ -w "$base" ] || base=${TMPDIR:-/tmp}
-tmp=$(mktemp -d "$base/hmacd-http.XXXXXX") || exit 1
-daemon=
-groups= # the process groups of the apps running
-stop_apps() {
-	for g in $groups; do
-		kill -- "-$g" 2>/dev/null
-		wait "$g" 2>/dev/null
-	done
-	groups=
-}
-cleanup() {
-	stop_apps
-	[ -n "$daemon" ] && kill "$daemon" 2>/dev/null && wait "$daemon" 2>/dev/null
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 1' HUP INT TERM
+# shellcheck source=bench/http/common.sh
+. "$here/common.sh"
+hm_tmp hmacd-http || exit 1
 PYTHONDONTWRITEBYTECODE=1
 export PYTHONDONTWRITEBYTECODE
 results=${results:-$tmp/results.tsv}
@@ -211,35 +194,11 @@ for app in $runnable; do
 done
 
 # ---- hmacd and the scopes ----
-if command -v setsid >/dev/null 2>&1; then
-	setsid "$HMACD" --socket "$tmp/s" --db "$tmp/db" --log-level warn $dargs \
-		>"$tmp/hmacd.log" 2>&1 &
-else
-	"$HMACD" --socket "$tmp/s" --db "$tmp/db" --log-level warn $dargs >"$tmp/hmacd.log" 2>&1 &
-fi
-daemon=$!
-i=0
-while [ ! -S "$tmp/s" ]; do
-	if ! kill -0 "$daemon" 2>/dev/null || [ "$i" -gt 100 ]; then
-		echo "run.sh: hmacd did not start" >&2
-		cat "$tmp/hmacd.log" >&2
-		exit 1
-	fi
-	i=$((i + 1))
-	sleep 0.1
-done
-i=0
-while [ "$i" -lt "$scopes" ]; do
-	"$HMACCTL" --db "$tmp/db" key create --tenant bench --container "c$i" --json \
-		>>"$tmp/keys.jsonl" || exit 1
-	i=$((i + 1))
-done
+# shellcheck disable=SC2086 # dargs: several arguments
+hm_start_hmacd $dargs || exit 1
+hm_scopes "$scopes" || exit 1
 
 # ---- one app, three ways ----
-free_port() {
-	"$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])'
-}
 # start APP MODE PORT: the app in a process group of its own; its pgid in $started
 start() {
 	app=$1 mode=$2 port=$3
@@ -261,20 +220,6 @@ start() {
 		setsid "$@" >"$tmp/$app-$mode.log" 2>&1 &
 	started=$!
 	groups="$groups $started"
-}
-wait_healthy() {
-	"$PY" - "$1" <<'EOF'
-import sys, time, urllib.request
-for _ in range(300):
-    try:
-        with urllib.request.urlopen("http://127.0.0.1:%s/healthz" % sys.argv[1], timeout=1) as r:
-            if r.status == 200:
-                sys.exit(0)
-    except OSError:
-        pass
-    time.sleep(0.1)
-sys.exit(1)
-EOF
 }
 # counters PGID: "cpu_us context_switches" of the app's processes, then of hmacd's, then
 # hmacd's items and frames
@@ -356,7 +301,7 @@ EOF
 echo "# bench/http: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo |
 	head -n 1); load: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "# apps:$runnable; modes: $modes; loads: $loads; $runs runs of ${duration} s" \
-	"(+${warmup} s warm-up); $scopes scopes; gunicorn: ${gargs:-(the example's config alone)}"
+	"(+${warmup} s warm-up); $scopes scopes; gunicorn: ${gargs:-as in the example config}"
 for app in $runnable; do
 	for mode in $modes; do
 		port=$(free_port) || exit 1
