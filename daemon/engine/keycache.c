@@ -12,8 +12,8 @@
  * half of 1,000,000 scopes out (LRU sets that hold more scopes than ways, visited in turn, never
  * hit); with eight and twice the working set, about 5%.
  *
- * The tags are atomics (relaxed) so that hm_keycache_prefetch() may read them without the lock;
- * every other field of a set is read and written under its shard's lock only.
+ * The tags are atomics (relaxed) so that hm_keycache_prefetch_slot() may read them without
+ * the lock; every other field of a set is read and written under its shard's lock only.
  */
 #include "engine/keycache.h"
 
